@@ -1,0 +1,170 @@
+//! [`SumIndex`]: an ordered index of op ids with aggregated hash sums (a treap), answering the
+//! summary of any id range in O(log n).
+
+use crate::{Hash, OpId, RangeSum};
+
+const NIL: u32 = u32::MAX;
+
+#[derive(Clone)]
+struct Node {
+    id: OpId,
+    one: RangeSum,
+    /// Heap priority: taken from the op's hash, so the tree's shape is deterministic.
+    prio: u64,
+    left: u32,
+    right: u32,
+    /// Summary of the subtree rooted here.
+    agg: RangeSum,
+}
+
+/// An ordered set of `(op id, op hash)` with subtree sums: insertion, membership and the
+/// [`RangeSum`] of every id below a bound in O(log n) expected time, hence of any range.
+#[derive(Clone, Default)]
+pub struct SumIndex {
+    nodes: Vec<Node>,
+    root: Option<u32>,
+}
+
+impl core::fmt::Debug for SumIndex {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("SumIndex").field("len", &self.nodes.len()).finish()
+    }
+}
+
+impl SumIndex {
+    /// An empty index.
+    pub fn new() -> SumIndex {
+        SumIndex::default()
+    }
+
+    /// Number of ids held.
+    pub fn len(&self) -> usize {
+        self.nodes.len()
+    }
+
+    /// Whether the index is empty.
+    pub fn is_empty(&self) -> bool {
+        self.nodes.is_empty()
+    }
+
+    fn agg(&self, n: u32) -> RangeSum {
+        if n == NIL { RangeSum::default() } else { self.nodes[n as usize].agg }
+    }
+
+    fn fix(&mut self, n: u32) {
+        let node = &self.nodes[n as usize];
+        let agg = self.agg(node.left) + node.one + self.agg(node.right);
+        self.nodes[n as usize].agg = agg;
+    }
+
+    /// Inserts `id` with `hash`. Returns false (and changes nothing) if `id` is already present.
+    pub fn insert(&mut self, id: OpId, hash: &Hash) -> bool {
+        let mut prio_bytes = [0u8; 8];
+        prio_bytes.copy_from_slice(&hash.0[24..32]);
+        let new = self.nodes.len() as u32;
+        self.nodes.push(Node {
+            id,
+            one: RangeSum::one(hash),
+            prio: u64::from_le_bytes(prio_bytes),
+            left: NIL,
+            right: NIL,
+            agg: RangeSum::one(hash),
+        });
+        let root = self.root.unwrap_or(NIL);
+        match self.insert_at(root, new) {
+            Some(r) => {
+                self.root = Some(r);
+                true
+            }
+            None => {
+                self.nodes.pop();
+                false
+            }
+        }
+    }
+
+    /// Inserts node `new` under `at`; returns the subtree's new root, or None if the id exists.
+    fn insert_at(&mut self, at: u32, new: u32) -> Option<u32> {
+        if at == NIL {
+            return Some(new);
+        }
+        let id = self.nodes[new as usize].id;
+        let here = self.nodes[at as usize].id;
+        if id == here {
+            return None;
+        }
+        if id < here {
+            let l = self.insert_at(self.nodes[at as usize].left, new)?;
+            self.nodes[at as usize].left = l;
+            if self.nodes[l as usize].prio > self.nodes[at as usize].prio {
+                // rotate right
+                self.nodes[at as usize].left = self.nodes[l as usize].right;
+                self.nodes[l as usize].right = at;
+                self.fix(at);
+                self.fix(l);
+                return Some(l);
+            }
+        } else {
+            let r = self.insert_at(self.nodes[at as usize].right, new)?;
+            self.nodes[at as usize].right = r;
+            if self.nodes[r as usize].prio > self.nodes[at as usize].prio {
+                // rotate left
+                self.nodes[at as usize].right = self.nodes[r as usize].left;
+                self.nodes[r as usize].left = at;
+                self.fix(at);
+                self.fix(r);
+                return Some(r);
+            }
+        }
+        self.fix(at);
+        Some(at)
+    }
+
+    /// Whether `id` is held.
+    pub fn contains(&self, id: &OpId) -> bool {
+        let mut n = self.root.unwrap_or(NIL);
+        while n != NIL {
+            let node = &self.nodes[n as usize];
+            match id.cmp(&node.id) {
+                core::cmp::Ordering::Equal => return true,
+                core::cmp::Ordering::Less => n = node.left,
+                core::cmp::Ordering::Greater => n = node.right,
+            }
+        }
+        false
+    }
+
+    /// The summary of every id strictly below `bound`.
+    pub fn below(&self, bound: &OpId) -> RangeSum {
+        self.prefix(bound, false)
+    }
+
+    /// The summary of every id below `bound`, and of `bound` itself if `inclusive`.
+    pub fn prefix(&self, bound: &OpId, inclusive: bool) -> RangeSum {
+        let mut acc = RangeSum::default();
+        let mut n = self.root.unwrap_or(NIL);
+        while n != NIL {
+            let node = &self.nodes[n as usize];
+            if *bound < node.id || (*bound == node.id && !inclusive) {
+                n = node.left;
+            } else {
+                acc = acc + self.agg(node.left) + node.one;
+                n = node.right;
+            }
+        }
+        acc
+    }
+
+    /// The summary of the ids in `[lo, hi)`.
+    pub fn range(&self, lo: &OpId, hi: &OpId) -> RangeSum {
+        if hi <= lo {
+            return RangeSum::default();
+        }
+        self.below(hi) - self.below(lo)
+    }
+
+    /// The summary of every id.
+    pub fn total(&self) -> RangeSum {
+        self.agg(self.root.unwrap_or(NIL))
+    }
+}

@@ -1,0 +1,47 @@
+//! # auroradb-log
+//!
+//! AuroraDB's operation log, pure Rust with no I/O: hybrid-logical-clock op ids ([`OpId`],
+//! [`Hlc`]), the [`Op`] model with per-author blake3 hash chains, the postcard codec with a magic
+//! and a format version in front of every blob ([`codec`]), segments ([`segment`]) and range
+//! fingerprints answered in O(log n) ([`SumIndex`], [`Log::fingerprint`]).
+//!
+//! ```
+//! use auroradb_log::{Hlc, Log, LogConfig, OpKind, PeerId, Value, system_clock};
+//!
+//! let config = LogConfig::default();
+//! let mut alice = Log::new(Hlc::new(PeerId::random(), system_clock, config.max_drift), config);
+//! let mut bob = Log::new(Hlc::new(PeerId::random(), system_clock, config.max_drift), config);
+//! let a = alice.append(OpKind::Put { key: "k".into(), value: Value::Int(1) }).unwrap();
+//! let b = bob.append(OpKind::Remove { key: "k".into() }).unwrap();
+//! alice.insert_remote(vec![b.clone()]).unwrap();
+//! bob.insert_remote(vec![a]).unwrap();
+//! assert_eq!(alice.fingerprint(..), bob.fingerprint(..));
+//! assert_eq!(alice.verify().unwrap().ops, 2);
+//! ```
+
+pub mod codec;
+mod error;
+mod hash;
+mod hlc;
+mod index;
+mod log;
+mod op;
+mod peer;
+pub mod segment;
+mod value;
+
+pub use codec::{EncodedOp, decode_op, encode_op};
+pub use error::{LogError, Result};
+pub use hash::{FINGERPRINT_LEN, Fingerprint, Hash, RangeSum, Sum256};
+#[cfg(not(target_arch = "wasm32"))]
+pub use hlc::system_clock;
+pub use hlc::{
+    ClockFn, DEFAULT_MAX_DRIFT, Hlc, OP_ID_LEN, OpId, advance_manual_clock, manual_clock, millis_to_ntp, ntp_to_millis,
+    set_manual_clock,
+};
+pub use index::SumIndex;
+pub use log::{ChainHead, Log, LogConfig, VerifyReport, verify_ops};
+pub use op::{Op, OpKind, Step};
+pub use peer::PeerId;
+pub use uhlc::NTP64;
+pub use value::Value;

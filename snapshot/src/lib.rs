@@ -1,0 +1,1 @@
+//! AuroraDB materialized state (in progress).
