@@ -325,6 +325,13 @@ impl Log {
         &self.segments
     }
 
+    /// The segment records that adding `new` ops would write or delete, without adding them: a
+    /// database persists these in the same commit as the ops, then adds the ops and discards
+    /// [`Log::take_segment_changes`].
+    pub fn preview_segments(&self, new: &[(OpId, Hash)]) -> SegmentChanges {
+        self.segments.preview(new)
+    }
+
     /// The segments changed since the last call, for a database to persist.
     pub fn take_segment_changes(&mut self) -> SegmentChanges {
         self.segments.take_changes()

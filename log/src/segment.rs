@@ -169,6 +169,24 @@ impl Segments {
         self.removed.insert(key);
     }
 
+    /// What inserting `new` ops would change, without changing anything: only the affected
+    /// records are copied. Inserting the same ops later yields exactly these changes.
+    pub fn preview(&self, new: &[(OpId, Hash)]) -> SegmentChanges {
+        let mut scratch = Segments::new(self.max_ops);
+        for (id, _) in new {
+            let target = self.map.range(..=*id).next_back().or_else(|| self.map.iter().next());
+            if let Some((k, rec)) = target
+                && !scratch.map.contains_key(k)
+            {
+                scratch.map.insert(*k, rec.clone());
+            }
+        }
+        for (id, hash) in new {
+            scratch.insert(*id, *hash);
+        }
+        scratch.take_changes()
+    }
+
     /// Returns and clears what changed since the last call.
     pub fn take_changes(&mut self) -> SegmentChanges {
         let put = std::mem::take(&mut self.dirty)
