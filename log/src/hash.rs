@@ -172,3 +172,54 @@ impl Sub for RangeSum {
         RangeSum { count: self.count - rhs.count, sum: self.sum - rhs.sum }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MAX: Sum256 = Sum256([u64::MAX; 4]);
+
+    #[test]
+    fn sums_wrap_modulo_2_pow_256() {
+        let one = Sum256([1, 0, 0, 0]);
+        assert_eq!(MAX + one, Sum256::ZERO);
+        assert_eq!(Sum256::ZERO - one, MAX);
+        // Carries and borrows cross limbs.
+        assert_eq!(Sum256([u64::MAX, 0, 0, 0]) + one, Sum256([0, 1, 0, 0]));
+        assert_eq!(Sum256([0, 0, 0, 1]) - one, Sum256([u64::MAX, u64::MAX, u64::MAX, 0]));
+        let a = Sum256::of_hash(&Hash::of(b"a"));
+        let b = Sum256::of_hash(&Hash::of(b"b"));
+        assert_eq!(a + b - b, a);
+        assert_eq!(a + b, b + a);
+    }
+
+    #[test]
+    fn hashes_read_little_endian() {
+        let mut h = Hash::ZERO;
+        h.0[0] = 1;
+        h.0[8] = 2;
+        assert_eq!(Sum256::of_hash(&h), Sum256([1, 2, 0, 0]));
+        let h = Hash::of(b"x");
+        assert_eq!(Sum256::of_hash(&h).to_bytes(), h.0);
+    }
+
+    #[test]
+    fn fingerprint_is_truncated_blake3_of_sum_and_count() {
+        let h = Hash::of(b"op");
+        let rs = RangeSum::one(&h) + RangeSum::one(&h);
+        let mut input = Sum256::of_hash(&h).add(Sum256::of_hash(&h)).to_bytes().to_vec();
+        input.extend_from_slice(&2u64.to_le_bytes());
+        assert_eq!(rs.fingerprint().0[..], blake3::hash(&input).as_bytes()[..FINGERPRINT_LEN]);
+        assert_ne!(RangeSum::default().fingerprint(), rs.fingerprint());
+        assert_eq!((rs - RangeSum::one(&h)), RangeSum::one(&h));
+    }
+
+    #[test]
+    fn display_forms() {
+        let h = Hash([0xab; 32]);
+        assert_eq!(h.to_string(), "abababababababab");
+        assert_eq!(format!("{h:#}").len(), 64);
+        assert_eq!(format!("{h:?}"), "Hash(abababababababab)");
+        assert_eq!(Fingerprint([1; 16]).to_string(), "01".repeat(16));
+    }
+}

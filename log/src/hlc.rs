@@ -102,6 +102,12 @@ pub fn ntp_to_millis(t: u64) -> u64 {
     NTP64(t).to_duration().as_millis() as u64
 }
 
+/// An NTP64 duration in milliseconds, rounded up (so a time past a bound never reads as on it).
+fn ceil_millis(t: u64) -> u64 {
+    let d = NTP64(t).to_duration();
+    d.as_millis() as u64 + u64::from(d.subsec_nanos() % 1_000_000 != 0)
+}
+
 /// A hybrid logical clock for one peer: wraps `uhlc::HLC`, keeps the drift bound, and can check a
 /// remote timestamp without adopting it.
 pub struct Hlc {
@@ -153,7 +159,7 @@ impl Hlc {
         if id.time > now && id.time - now > bound {
             return Err(LogError::ClockDrift {
                 id: *id,
-                ahead_ms: ntp_to_millis(id.time - now),
+                ahead_ms: ceil_millis(id.time - now),
                 bound_ms: self.max_drift.as_millis() as u64,
             });
         }
@@ -165,7 +171,7 @@ impl Hlc {
         self.check(id)?;
         self.inner.update_with_timestamp(&id.timestamp()).map_err(|_| LogError::ClockDrift {
             id: *id,
-            ahead_ms: ntp_to_millis(id.time.saturating_sub((self.clock)().0)),
+            ahead_ms: ceil_millis(id.time.saturating_sub((self.clock)().0)),
             bound_ms: self.max_drift.as_millis() as u64,
         })
     }
@@ -196,4 +202,107 @@ pub fn set_manual_clock(ms: u64) {
 /// Moves the [`manual_clock`] of this thread forward by `ms`.
 pub fn advance_manual_clock(ms: u64) {
     MANUAL_MS.with(|c| c.set(c.get() + ms));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const T0: u64 = 1_700_000_000_000;
+    const PEER: PeerId = PeerId([1; 16]);
+    const REMOTE: PeerId = PeerId([2; 16]);
+
+    fn clock() -> Hlc {
+        set_manual_clock(T0);
+        Hlc::new(PEER, manual_clock, DEFAULT_MAX_DRIFT)
+    }
+
+    #[test]
+    fn ids_strictly_increase_whatever_the_clock_does() {
+        let hlc = clock();
+        let mut last = hlc.now();
+        assert_eq!(last.peer, PEER);
+        assert_eq!(last.millis(), T0);
+        for step in 0..200u64 {
+            match step % 4 {
+                0 => {}                            // frozen: the counter moves
+                1 => advance_manual_clock(1),      // forward
+                2 => set_manual_clock(T0 - 1_000), // backwards
+                _ => set_manual_clock(T0 + step),
+            }
+            let id = hlc.now();
+            assert!(id > last, "{id} after {last}");
+            last = id;
+        }
+    }
+
+    #[test]
+    fn remote_ids_beyond_the_bound_are_rejected_and_not_adopted() {
+        let hlc = clock();
+        let bound = DEFAULT_MAX_DRIFT.as_millis() as u64;
+        let too_far = OpId::from_millis(T0 + bound + 1, REMOTE);
+        let err = LogError::ClockDrift { id: too_far, ahead_ms: bound + 1, bound_ms: bound };
+        assert_eq!(hlc.check(&too_far), Err(err.clone()));
+        assert_eq!(hlc.observe(&too_far), Err(err));
+        let next = hlc.now();
+        assert!(next < too_far, "{next} adopted {too_far}");
+        assert_eq!(next.millis(), T0);
+    }
+
+    #[test]
+    fn remote_ids_within_the_bound_are_adopted() {
+        let hlc = clock();
+        let bound = DEFAULT_MAX_DRIFT.as_millis() as u64;
+        let at_bound = OpId::from_millis(T0 + bound, REMOTE);
+        hlc.check(&at_bound).unwrap();
+        assert!(hlc.now() < at_bound, "check alone does not move the clock");
+        hlc.observe(&at_bound).unwrap();
+        let next = hlc.now();
+        assert!(next > at_bound, "{next} not after {at_bound}");
+        // Past ids are always fine.
+        hlc.observe(&OpId::from_millis(1, REMOTE)).unwrap();
+        assert!(hlc.now() > next);
+    }
+
+    #[test]
+    fn the_bound_is_configurable() {
+        set_manual_clock(T0);
+        let hlc = Hlc::new(PEER, manual_clock, Duration::from_secs(1));
+        assert_eq!(hlc.max_drift(), Duration::from_secs(1));
+        assert_eq!(hlc.physical_millis(), T0);
+        assert!(hlc.check(&OpId::from_millis(T0 + 1_000, REMOTE)).is_ok());
+        assert!(matches!(hlc.check(&OpId::from_millis(T0 + 1_001, REMOTE)), Err(LogError::ClockDrift { .. })));
+    }
+
+    #[test]
+    fn id_bytes_sort_like_ids() {
+        let ids = [
+            OpId::MIN,
+            OpId { time: 1, peer: PeerId([0xff; 16]) },
+            OpId { time: 2, peer: PeerId([0; 16]) },
+            OpId { time: 2, peer: PeerId([1; 16]) },
+            OpId::from_millis(T0, PEER),
+            OpId::MAX,
+        ];
+        for w in ids.windows(2) {
+            assert!(w[0] < w[1]);
+            assert!(w[0].to_bytes() < w[1].to_bytes());
+        }
+        for id in ids {
+            assert_eq!(OpId::from_bytes(&id.to_bytes()).unwrap(), id);
+        }
+        assert!(matches!(OpId::from_bytes(&[0; 23]), Err(LogError::Corrupt { what: "op id", .. })));
+    }
+
+    #[test]
+    fn millis_and_counter() {
+        let id = OpId::from_millis(T0, PEER);
+        assert_eq!(id.millis(), T0);
+        assert_eq!(id.counter(), 0);
+        let later = OpId { time: id.time + 3, ..id };
+        assert_eq!(later.counter(), 3);
+        assert_eq!(later.millis(), T0);
+        assert_eq!(ntp_to_millis(millis_to_ntp(T0 + 123)), T0 + 123);
+        assert!(later.to_string().ends_with("+3@01010101"), "{later}");
+    }
 }

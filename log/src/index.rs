@@ -168,3 +168,41 @@ impl SumIndex {
         self.agg(self.root.unwrap_or(NIL))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::PeerId;
+
+    fn id(t: u64) -> OpId {
+        OpId { time: t, peer: PeerId([3; 16]) }
+    }
+
+    #[test]
+    fn inserts_once_and_sums_ranges() {
+        let mut index = SumIndex::new();
+        assert!(index.is_empty());
+        let hashes: Vec<Hash> = (0..50u64).map(|t| Hash::of(&t.to_le_bytes())).collect();
+        // Insert out of order.
+        for t in (0..50u64).rev().step_by(2).chain((0..50).step_by(2)) {
+            assert!(index.insert(id(t * 10), &hashes[t as usize]));
+        }
+        assert_eq!(index.len(), 50);
+        assert!(!index.insert(id(30), &hashes[0]), "a second insert of an id is refused");
+        assert_eq!(index.len(), 50);
+        assert!(index.contains(&id(30)) && !index.contains(&id(31)));
+        let naive = |lo: u64, hi: u64| {
+            (0..50u64)
+                .filter(|t| (lo..hi).contains(&(t * 10)))
+                .fold(RangeSum::default(), |acc, t| acc + RangeSum::one(&hashes[t as usize]))
+        };
+        assert_eq!(index.total(), naive(0, 1000));
+        assert_eq!(index.range(&id(25), &id(105)), naive(25, 105));
+        assert_eq!(index.range(&id(30), &id(30)), RangeSum::default());
+        assert_eq!(index.range(&id(40), &id(30)), RangeSum::default());
+        assert_eq!(index.prefix(&id(30), true), naive(0, 31));
+        assert_eq!(index.below(&id(30)), naive(0, 30));
+        assert_eq!(index.below(&OpId::MIN), RangeSum::default());
+        assert_eq!(index.prefix(&OpId::MAX, true), index.total());
+    }
+}

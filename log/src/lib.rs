@@ -44,4 +44,4 @@ pub use log::{ChainHead, Log, LogConfig, VerifyReport, verify_ops};
 pub use op::{Op, OpKind, Step};
 pub use peer::PeerId;
 pub use uhlc::NTP64;
-pub use value::Value;
+pub use value::{MAX_VALUE_DEPTH, Value};

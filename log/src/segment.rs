@@ -213,7 +213,7 @@ impl Default for SegmentLimits {
     }
 }
 
-#[derive(Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize)]
 struct WireSegment<'a> {
     first: OpId,
     last: OpId,
@@ -269,4 +269,208 @@ pub fn decode_segment(bytes: &[u8], limits: SegmentLimits) -> Result<Vec<Encoded
         return Err(LogError::HashMismatch { what: "segment" });
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Op, OpKind, PeerId, Value};
+
+    fn id(t: u64) -> OpId {
+        OpId { time: t, peer: PeerId([4; 16]) }
+    }
+
+    fn h(t: u64) -> Hash {
+        Hash::of(&t.to_le_bytes())
+    }
+
+    fn apply(store: &mut BTreeMap<OpId, SegmentRecord>, changes: SegmentChanges) {
+        for key in changes.delete {
+            store.remove(&key);
+        }
+        for (key, rec) in changes.put {
+            store.insert(key, rec);
+        }
+    }
+
+    /// Each record holds at most `max` ops, records are keyed by their first id, in order, and
+    /// together hold exactly `ids`.
+    fn check_partition(records: &BTreeMap<OpId, SegmentRecord>, max: usize, ids: &BTreeSet<u64>) {
+        let mut all = Vec::new();
+        for (key, rec) in records {
+            assert!(!rec.members.is_empty() && rec.members.len() <= max, "{} members", rec.members.len());
+            assert_eq!(rec.members[0].0, *key);
+            all.extend(rec.members.iter().map(|(i, hash)| (i.time, *hash)));
+        }
+        let want: Vec<(u64, Hash)> = ids.iter().map(|t| (*t, h(*t))).collect();
+        assert_eq!(all, want);
+    }
+
+    #[test]
+    fn segments_split_at_max_ops() {
+        let mut segs = Segments::new(4);
+        assert_eq!(Segments::new(0).max_ops(), 2);
+        let mut ids = BTreeSet::new();
+        for t in 0..20u64 {
+            let t = (t * 7) % 20 * 10; // scattered order
+            segs.insert(id(t), h(t));
+            ids.insert(t);
+        }
+        let records: BTreeMap<OpId, SegmentRecord> = segs.records().map(|r| (r.members[0].0, r.clone())).collect();
+        check_partition(&records, 4, &ids);
+        assert!(segs.len() >= 5);
+        let total = segs.summaries().fold(RangeSum::default(), |acc, s| acc + s.sum);
+        assert_eq!(total.count, 20);
+        assert_eq!(total.sum, ids.iter().fold(crate::Sum256::ZERO, |acc, t| acc + crate::Sum256::of_hash(&h(*t))));
+    }
+
+    #[test]
+    fn take_changes_reports_puts_and_deletes() {
+        let mut segs = Segments::new(4);
+        let mut store = BTreeMap::new();
+        let mut ids = BTreeSet::new();
+        for t in [50u64, 60, 70] {
+            segs.insert(id(t), h(t));
+            ids.insert(t);
+        }
+        let first = segs.take_changes();
+        assert_eq!(first.put.len(), 1);
+        assert_eq!(first.put[0].0, id(50));
+        assert!(first.delete.is_empty());
+        apply(&mut store, first);
+        assert_eq!(segs.take_changes(), SegmentChanges::default(), "nothing pending after a take");
+
+        // An id before the first segment re-keys it: the old key is deleted.
+        segs.insert(id(10), h(10));
+        ids.insert(10);
+        let c = segs.take_changes();
+        assert_eq!(c.delete, vec![id(50)]);
+        assert_eq!(c.put.iter().map(|(k, _)| *k).collect::<Vec<_>>(), vec![id(10)]);
+        apply(&mut store, c);
+        check_partition(&store, 4, &ids);
+
+        // A fifth op splits the segment: both halves are written.
+        segs.insert(id(80), h(80));
+        ids.insert(80);
+        let c = segs.take_changes();
+        assert_eq!(c.put.len(), 2);
+        assert!(c.delete.is_empty());
+        apply(&mut store, c);
+        check_partition(&store, 4, &ids);
+
+        // Many more, in any order: the persisted copy tracks the partition.
+        for t in (0..100u64).map(|i| (i * 37) % 100 * 3 + 1) {
+            if !ids.insert(t) {
+                continue;
+            }
+            segs.insert(id(t), h(t));
+            if t % 3 == 0 {
+                apply(&mut store, segs.take_changes());
+            }
+        }
+        apply(&mut store, segs.take_changes());
+        check_partition(&store, 4, &ids);
+
+        let restored = Segments::restore(4, store.values().cloned());
+        assert_eq!(restored.records().cloned().collect::<Vec<_>>(), store.values().cloned().collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn records_round_trip_and_reject_disorder() {
+        let rec = SegmentRecord { members: vec![(id(1), h(1)), (id(2), h(2))] };
+        let bytes = rec.encode();
+        assert_eq!(&bytes[..4], b"AUsr");
+        assert_eq!(SegmentRecord::decode(&bytes).unwrap(), rec);
+        let s = rec.summary().unwrap();
+        assert_eq!((s.first, s.last, s.sum), (id(1), id(2), RangeSum::one(&h(1)) + RangeSum::one(&h(2))));
+        assert_eq!(SegmentRecord::default().summary(), None);
+        for members in [vec![(id(2), h(2)), (id(1), h(1))], vec![(id(1), h(1)), (id(1), h(1))]] {
+            let bad = SegmentRecord { members }.encode();
+            assert!(matches!(SegmentRecord::decode(&bad), Err(LogError::Corrupt { what: "segment record", .. })));
+        }
+    }
+
+    fn ops(n: u64) -> Vec<EncodedOp> {
+        let peer = PeerId([5; 16]);
+        let mut prev = Hash::ZERO;
+        (1..=n)
+            .map(|seq| {
+                let kind = OpKind::Put { key: format!("k{seq}"), value: Value::Int(seq as i64) };
+                let op = EncodedOp::new(Op { id: OpId { time: seq * 16, peer }, author: peer, seq, prev, kind });
+                prev = op.hash;
+                op
+            })
+            .collect()
+    }
+
+    fn wire(ops: &[EncodedOp]) -> Vec<u8> {
+        encode_segment(ops.iter().map(|o| (o.op.id, o.bytes.as_slice(), &o.hash)))
+    }
+
+    #[test]
+    fn wire_segments_round_trip() {
+        let ops = ops(5);
+        let bytes = wire(&ops);
+        assert_eq!(&bytes[..4], b"AUsg");
+        assert_eq!(decode_segment(&bytes, SegmentLimits::default()).unwrap(), ops);
+        assert_eq!(decode_segment(&wire(&[]), SegmentLimits::default()).unwrap(), vec![]);
+    }
+
+    /// Decodes `w` changed by `f`.
+    fn forge<'a>(
+        w: &WireSegment<'a>,
+        f: impl FnOnce(&mut WireSegment<'a>),
+        limits: SegmentLimits,
+    ) -> Result<Vec<EncodedOp>> {
+        let mut copy = w.clone();
+        f(&mut copy);
+        decode_segment(&encode_blob(MAGIC_SEGMENT, &copy), limits)
+    }
+
+    #[test]
+    fn tampered_wire_segments_are_rejected() {
+        let ops = ops(4);
+        let limits = SegmentLimits::default();
+        let original = wire(&ops);
+        let mut op1 = ops[1].bytes.clone();
+        let last = op1.len() - 1;
+        op1[last] ^= 2;
+        let w: WireSegment<'_> = decode_blob("segment", MAGIC_SEGMENT, &original).unwrap();
+        let forged = |f: fn(&mut WireSegment<'_>)| forge(&w, f, limits);
+        let mismatch = Err(LogError::HashMismatch { what: "segment" });
+
+        // A forged sum, count or range, or a dropped op.
+        assert_eq!(forged(|w| w.sum.sum = w.sum.sum + crate::Sum256([1, 0, 0, 0])), mismatch);
+        assert_eq!(forged(|w| w.sum.count += 1), mismatch);
+        assert_eq!(forged(|w| w.first = OpId::MIN), mismatch);
+        assert_eq!(forged(|w| w.last = OpId::MAX), mismatch);
+        assert_eq!(
+            forged(|w| {
+                w.ops.remove(1);
+            }),
+            mismatch
+        );
+
+        // Reordered ops (same sum, same range claim).
+        let err = forged(|w| w.ops.swap(1, 2));
+        assert!(matches!(err, Err(LogError::Corrupt { what: "segment", .. })), "{err:?}");
+
+        // A changed byte of an op: here its value, so the op still decodes but hashes differently.
+        assert_eq!(forge(&w, |w| w.ops[1] = serde_bytes::Bytes::new(&op1), limits), mismatch);
+        // A changed magic of an op.
+        let mut op2 = ops[2].bytes.clone();
+        op2[0] ^= 0x20;
+        let err = forge(&w, |w| w.ops[2] = serde_bytes::Bytes::new(&op2), limits);
+        assert!(matches!(err, Err(LogError::BadMagic { what: "op", .. })), "{err:?}");
+
+        // Over the limits.
+        let small = SegmentLimits { max_ops: 3, max_bytes: 1 << 20 };
+        assert_eq!(
+            decode_segment(&original, small),
+            Err(LogError::TooLarge { what: "segment ops", size: 4, limit: 3 })
+        );
+        let tiny = SegmentLimits { max_ops: 10, max_bytes: original.len() - 1 };
+        assert!(matches!(decode_segment(&original, tiny), Err(LogError::TooLarge { what: "segment", .. })));
+        assert!(decode_segment(&original, SegmentLimits { max_ops: 4, max_bytes: original.len() }).is_ok());
+    }
 }
