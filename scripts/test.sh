@@ -1,0 +1,229 @@
+#!/usr/bin/env bash
+# Runs every check of the project, from any working directory:
+#
+#   ./scripts/test.sh            all steps
+#   ./scripts/test.sh fmt clippy only the named steps (see `./scripts/test.sh --list`)
+#
+# First installs what is missing, skipping what is present: Rust (rustup) and a C linker, the
+# rustfmt and clippy components, the wasm32-unknown-unknown target, wasm-bindgen-cli at exactly
+# the version in Cargo.lock, and Chromium with its WebDriver (apt). Then runs each step with a
+# banner, keeps going when one fails, prints every test runner's summary, and ends with the line
+# `N passed, N failed` over all test runs. Exits non-zero if any step failed.
+#
+# To add a step: write a function `step_<name>` below and list it with `register_step`.
+
+set -euo pipefail
+
+# shellcheck source=scripts/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "$ROOT"
+
+WASM_TARGET=wasm32-unknown-unknown
+LOG_DIR="$ROOT/target/test-logs"
+
+# The browser tests: wasm-bindgen-test-runner drives headless Chromium through chromedriver and
+# reads extra Chrome flags from webdriver.json at the crate root.
+export CHROMEDRIVER=/usr/bin/chromedriver
+export WASM_BINDGEN_TEST_TIMEOUT="${WASM_BINDGEN_TEST_TIMEOUT:-120}"
+export WASM_BINDGEN_TEST_DRIVER_TIMEOUT="${WASM_BINDGEN_TEST_DRIVER_TIMEOUT:-30}"
+
+# ---------------------------------------------------------------------------------------------
+# Installs: each one is skipped when already present.
+# ---------------------------------------------------------------------------------------------
+
+ensure_rust_components() {
+    if ! cargo fmt --version >/dev/null 2>&1 || ! cargo clippy --version >/dev/null 2>&1; then
+        say "rustup component add rustfmt clippy"
+        rustup component add rustfmt clippy
+    fi
+}
+
+ensure_wasm_target() {
+    if rustup target list --installed | grep -qx "$WASM_TARGET"; then
+        say "Rust target $WASM_TARGET: present"
+    else
+        say "rustup target add $WASM_TARGET"
+        rustup target add "$WASM_TARGET"
+    fi
+}
+
+# The version of package `$1` in Cargo.lock.
+locked_version() {
+    awk -v name="$1" '
+        $0 == "name = \"" name "\"" { found = 1; next }
+        found && /^version = / { gsub(/^version = "|"$/, ""); print; exit }
+    ' Cargo.lock
+}
+
+ensure_wasm_bindgen() {
+    local want have runner
+    want="$(locked_version wasm-bindgen)"
+    [ -n "$want" ] || die "wasm-bindgen is not in Cargo.lock"
+    have="$(wasm-bindgen --version 2>/dev/null | awk '{ print $2 }' || true)"
+    runner="$(wasm-bindgen-test-runner --version 2>/dev/null | awk '{ print $2 }' || true)"
+    if [ "$have" = "$want" ] && [ "$runner" = "$want" ]; then
+        say "wasm-bindgen-cli $want: present"
+    else
+        say "cargo install wasm-bindgen-cli --version $want (found: ${have:-none})"
+        cargo install wasm-bindgen-cli --version "$want"
+    fi
+}
+
+ensure_chromium() {
+    if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; then
+        say "chromium and chromedriver: present"
+    else
+        apt_install chromium chromium-driver
+    fi
+}
+
+# ---------------------------------------------------------------------------------------------
+# Steps.
+# ---------------------------------------------------------------------------------------------
+
+STEP_NAMES=()
+STEP_TITLES=()
+
+# register_step NAME TITLE: runs `step_NAME` as one step, in registration order.
+register_step() {
+    STEP_NAMES+=("$1")
+    STEP_TITLES+=("$2")
+}
+
+step_fmt() {
+    cargo fmt --all --check
+}
+
+step_clippy() {
+    cargo clippy --workspace --all-targets -- -D warnings
+    # The code that only exists on wasm32 (browser bindings and browser tests).
+    cargo clippy -p auroradb --target "$WASM_TARGET" --lib --tests -- -D warnings
+}
+
+step_native() {
+    cargo test --workspace --no-fail-fast
+}
+
+step_wasm_build() {
+    # The pure crates must build for the browser as they are.
+    cargo build -p auroradb-log -p auroradb-snapshot -p auroradb-net --target "$WASM_TARGET"
+}
+
+step_browser() {
+    # Unit and integration tests of the `auroradb` package, compiled to wasm32 and run in
+    # headless Chromium by wasm-bindgen-test-runner (the runner set in .cargo/config.toml).
+    cargo test -p auroradb --target "$WASM_TARGET" --lib --tests --no-fail-fast
+}
+
+step_bench_build() {
+    cargo bench --workspace --no-run
+}
+
+register_step fmt "formatting: cargo fmt --all --check"
+register_step clippy "lints: cargo clippy --all-targets -- -D warnings (native and wasm32)"
+register_step native "native tests: cargo test --workspace"
+register_step wasm_build "wasm32 build of the pure crates (log, snapshot, net)"
+register_step browser "browser tests: wasm-bindgen-test in headless Chromium"
+register_step bench_build "benchmarks build: cargo bench --workspace --no-run"
+
+# ---------------------------------------------------------------------------------------------
+# Runner.
+# ---------------------------------------------------------------------------------------------
+
+TOTAL_PASSED=0
+TOTAL_FAILED=0
+REPORT=()
+FAILED_STEPS=()
+
+banner() {
+    local line
+    line="$(printf '=%.0s' {1..96})"
+    printf '\n%s\n== %s\n%s\n' "$line" "$*" "$line"
+}
+
+# Prints each test runner's summary line found in log `$1`, named after the runner.
+print_test_summaries() {
+    awk '
+        /^ +(Running|Doc-tests) / { name = $0; sub(/^ +/, "", name); sub(/ \(.*\)$/, "", name) }
+        /^test result:/ { printf "  %-60s %s\n", name, $0 }
+    ' "$1"
+}
+
+# Prints "PASSED FAILED": the sums over the "test result:" lines of log `$1`.
+count_tests() {
+    awk '
+        /^test result:/ {
+            for (i = 2; i <= NF; i++) {
+                if ($i ~ /^passed;?$/) p += $(i - 1)
+                if ($i ~ /^failed;?$/) f += $(i - 1)
+            }
+        }
+        END { print p + 0, f + 0 }
+    ' "$1"
+}
+
+# run_step INDEX: runs one registered step, logging its output to $LOG_DIR/NAME.log.
+run_step() {
+    local i="$1" name="${STEP_NAMES[$1]}" title="${STEP_TITLES[$1]}"
+    local log="$LOG_DIR/$name.log" status start passed failed note=""
+    banner "[$((i + 1))/${#STEP_NAMES[@]}] $title"
+    start=$SECONDS
+    set +e
+    (
+        set -e
+        "step_$name"
+    ) 2>&1 | tee "$log"
+    status=${PIPESTATUS[0]}
+    set -e
+    read -r passed failed < <(count_tests "$log")
+    if grep -q '^test result:' "$log"; then
+        printf '\n-- %s: test summaries\n' "$name"
+        print_test_summaries "$log"
+        note=" ($passed passed, $failed failed)"
+        TOTAL_PASSED=$((TOTAL_PASSED + passed))
+        TOTAL_FAILED=$((TOTAL_FAILED + failed))
+    fi
+    if [ "$status" -eq 0 ]; then
+        REPORT+=("$(printf '  ok      %-12s %4ss%s' "$name" $((SECONDS - start)) "$note")")
+    else
+        REPORT+=("$(printf '  FAILED  %-12s %4ss%s, exit %s, log %s' "$name" $((SECONDS - start)) "$note" "$status" "${log#"$ROOT"/}")")
+        FAILED_STEPS+=("$name")
+    fi
+}
+
+main() {
+    local selected=() i name known
+    if [ "${1:-}" = "--list" ]; then
+        for i in "${!STEP_NAMES[@]}"; do printf '%-12s %s\n' "${STEP_NAMES[$i]}" "${STEP_TITLES[$i]}"; done
+        return 0
+    fi
+    for name in "$@"; do
+        known=""
+        for i in "${!STEP_NAMES[@]}"; do [ "${STEP_NAMES[$i]}" = "$name" ] && known="$i"; done
+        [ -n "$known" ] || die "unknown step '$name' (see --list)"
+        selected+=("$known")
+    done
+    [ "${#selected[@]}" -gt 0 ] || selected=("${!STEP_NAMES[@]}")
+
+    banner "installing what is missing"
+    ensure_rust
+    ensure_rust_components
+    ensure_wasm_target
+    ensure_wasm_bindgen
+    ensure_chromium
+
+    mkdir -p "$LOG_DIR"
+    for i in "${selected[@]}"; do
+        run_step "$i"
+    done
+
+    banner "summary"
+    printf '%s\n' "${REPORT[@]}"
+    if [ "${#FAILED_STEPS[@]}" -gt 0 ]; then
+        printf 'failed steps: %s\n' "${FAILED_STEPS[*]}"
+    fi
+    printf '%s passed, %s failed\n' "$TOTAL_PASSED" "$TOTAL_FAILED"
+    [ "${#FAILED_STEPS[@]}" -eq 0 ] && [ "$TOTAL_FAILED" -eq 0 ]
+}
+
+main "$@"
