@@ -167,6 +167,30 @@ impl SumIndex {
     pub fn total(&self) -> RangeSum {
         self.agg(self.root.unwrap_or(NIL))
     }
+
+    /// How many ids are strictly below `id`, in O(log n).
+    pub fn rank(&self, id: &OpId) -> u64 {
+        self.below(id).count
+    }
+
+    /// The `k`-th smallest id (from 0), in O(log n); `None` when `k >= len`.
+    pub fn select(&self, k: u64) -> Option<OpId> {
+        let mut k = k;
+        let mut n = self.root.unwrap_or(NIL);
+        while n != NIL {
+            let node = &self.nodes[n as usize];
+            let left = self.agg(node.left).count;
+            if k < left {
+                n = node.left;
+            } else if k == left {
+                return Some(node.id);
+            } else {
+                k -= left + 1;
+                n = node.right;
+            }
+        }
+        None
+    }
 }
 
 #[cfg(test)]

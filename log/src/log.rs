@@ -167,19 +167,19 @@ impl Log {
         self.hashes.keys().next_back().copied()
     }
 
-    /// `(id, hash)` of every op in `range`, in id order.
+    /// `(id, hash)` of every op in `range`, in id order. An inverted range is empty.
     pub fn ids(&self, range: impl RangeBounds<OpId>) -> impl DoubleEndedIterator<Item = (&OpId, &Hash)> {
-        self.hashes.range(range)
+        self.hashes.range(checked(&range))
     }
 
     /// `(id, bytes, hash)` of every op in `range` held in memory, in id order.
     pub fn range(&self, range: impl RangeBounds<OpId>) -> impl Iterator<Item = (OpId, &[u8], &Hash)> {
-        self.bytes.range(range).map(|(id, b)| (*id, b.as_slice(), &self.hashes[id]))
+        self.bytes.range(checked(&range)).map(|(id, b)| (*id, b.as_slice(), &self.hashes[id]))
     }
 
     /// Decodes the ops in `range` held in memory, in id order.
     pub fn ops(&self, range: impl RangeBounds<OpId>) -> impl Iterator<Item = Result<Op>> + '_ {
-        self.bytes.range(range).map(|(_, b)| decode_op(b))
+        self.bytes.range(checked(&range)).map(|(_, b)| decode_op(b))
     }
 
     /// Count and hash sum of the ops in `range`, in O(log n).
@@ -334,8 +334,15 @@ impl Log {
     /// The segment records that adding `new` ops would write or delete, without adding them: a
     /// database persists these in the same commit as the ops, then adds the ops and discards
     /// [`Log::take_segment_changes`].
+    ///
+    /// `new` may be in any order and hold ops the log already has: like [`Log::insert_remote`],
+    /// the preview adds the ops not held yet, once each, in id order.
     pub fn preview_segments(&self, new: &[(OpId, Hash)]) -> SegmentChanges {
-        self.segments.preview(new)
+        let mut fresh: Vec<(OpId, Hash)> =
+            new.iter().filter(|(id, _)| !self.hashes.contains_key(id)).copied().collect();
+        fresh.sort_by_key(|(id, _)| *id);
+        fresh.dedup_by_key(|(id, _)| *id);
+        self.segments.preview(&fresh)
     }
 
     /// The segments changed since the last call, for a database to persist.
@@ -351,6 +358,18 @@ impl Log {
         }
         verify_ops(self.bytes.iter().map(|(id, b)| Ok((*id, b.as_slice()))), &self.hashes, &self.heads)
     }
+}
+
+/// `range` as bounds a `BTreeMap` accepts: an inverted or empty-exclusive range (which would make
+/// `BTreeMap::range` panic) becomes an empty one.
+fn checked(range: &impl RangeBounds<OpId>) -> (Bound<OpId>, Bound<OpId>) {
+    let (start, end) = (range.start_bound().cloned(), range.end_bound().cloned());
+    let empty = match (start, end) {
+        (Bound::Excluded(s), Bound::Excluded(e)) => s >= e,
+        (Bound::Included(s) | Bound::Excluded(s), Bound::Included(e) | Bound::Excluded(e)) => s > e,
+        _ => false,
+    };
+    if empty { (Bound::Included(OpId::MIN), Bound::Excluded(OpId::MIN)) } else { (start, end) }
 }
 
 /// Verifies a log given as `(id, encoded op)` in id order, against the recorded hashes and chain
@@ -376,7 +395,7 @@ pub fn verify_ops<'a>(
         };
         let op = match decode_op(bytes) {
             Ok(op) => op,
-            Err(LogError::InvalidOp { id, reason }) => return Err(LogError::InvalidOp { id, reason }),
+            Err(LogError::InvalidOp { reason, .. }) => return Err(LogError::InvalidOp { id, reason }),
             Err(e) if hash != recorded_hash => {
                 return Err(LogError::corrupt("op", format!("op {id}: hash differs from the recorded hash ({e})")));
             }
