@@ -229,4 +229,19 @@ mod tests {
         assert_eq!(index.below(&OpId::MIN), RangeSum::default());
         assert_eq!(index.prefix(&OpId::MAX, true), index.total());
     }
+
+    #[test]
+    fn selects_and_ranks_by_position() {
+        let mut index = SumIndex::new();
+        assert_eq!(index.select(0), None);
+        for t in (0..40u64).rev() {
+            index.insert(id(t * 2), &Hash::of(&t.to_le_bytes()));
+        }
+        for k in 0..40u64 {
+            assert_eq!(index.select(k), Some(id(k * 2)));
+            assert_eq!(index.rank(&id(k * 2)), k);
+            assert_eq!(index.rank(&id(k * 2 + 1)), k + 1);
+        }
+        assert_eq!(index.select(40), None);
+    }
 }

@@ -202,6 +202,18 @@ impl Log {
         self.summary(range).fingerprint()
     }
 
+    /// The id of the `k`-th op (from 0) of `range`, in O(log n); `None` when the range holds `k`
+    /// ops or fewer. Lets a peer split a range into sub-ranges of equal counts.
+    pub fn nth_id(&self, range: impl RangeBounds<OpId>, k: u64) -> Option<OpId> {
+        let start = match range.start_bound() {
+            Bound::Included(b) => self.index.rank(b),
+            Bound::Excluded(b) => self.index.prefix(b, true).count,
+            Bound::Unbounded => 0,
+        };
+        let id = self.index.select(start.checked_add(k)?)?;
+        range.contains(&id).then_some(id)
+    }
+
     /// Makes the next local op for `kind` (id, seq, prev, hash) without adding it: a database
     /// commits it to storage first, then calls [`Log::insert_local`].
     pub fn prepare_local(&self, kind: OpKind) -> EncodedOp {
