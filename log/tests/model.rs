@@ -119,6 +119,10 @@ proptest! {
             let decoded: Vec<OpId> = log.ops(range).map(|o| o.map(|o| o.id)).collect::<Result<_, _>>().unwrap();
             prop_assert_eq!(decoded, want.iter().map(|(i, _)| *i).collect::<Vec<_>>());
 
+            for k in 0..=want.len() as u64 + 1 {
+                prop_assert_eq!(log.nth_id(range, k), want.get(k as usize).map(|(i, _)| *i));
+            }
+
             prop_assert_eq!(log.fingerprint(range).0, naive_fingerprint(&model, &range));
             let (count, sum) = naive_sum(&model, &range);
             let summary = log.summary(range);
@@ -217,7 +221,7 @@ proptest! {
     }
 
     #[test]
-    fn sum_index_matches_naive_prefix_sums(
+    fn sum_index_matches_naive_prefix_sums_ranks_and_selects(
         entries in prop::collection::vec((0..300u64, 0..3u8, any::<u32>()), 0..120),
         probes in prop::collection::vec((0..320u64, 0..4u8, any::<bool>()), 1..20),
     ) {
@@ -239,10 +243,15 @@ proptest! {
             probes.into_iter().map(|(t, p, inc)| (OpId { time: t, peer: peer(p) }, inc)).collect();
         for (id, inclusive) in &probes {
             prop_assert_eq!(index.contains(id), model.contains_key(id));
+            prop_assert_eq!(index.rank(id), model.range(..*id).count() as u64);
             prop_assert_eq!(as_pair(index.below(id)), naive_sum(&model, &(..*id)));
             let want = if *inclusive { naive_sum(&model, &(..=*id)) } else { naive_sum(&model, &(..*id)) };
             prop_assert_eq!(as_pair(index.prefix(id, *inclusive)), want);
         }
+        for (k, id) in model.keys().enumerate() {
+            prop_assert_eq!(index.select(k as u64), Some(*id));
+        }
+        prop_assert_eq!(index.select(model.len() as u64), None);
         for w in probes.windows(2) {
             let (lo, hi) = (w[0].0, w[1].0);
             let want = if lo < hi { naive_sum(&model, &(lo..hi)) } else { (0, [0; 32]) };
