@@ -49,6 +49,10 @@ pub enum Pick {
 /// depend on that order: `pick` must behave like a commutative and associative "max" over the
 /// candidates (for example: compare a field, then the id). Ops older than the latest `Clear` never
 /// reach the resolver.
+///
+/// The state keeps only the current winner of each key, not the writes that lost to it: when a
+/// `Clear` newer than the winner arrives, the key is empty until its next write, even if a write
+/// newer than the clear had lost to the hidden winner.
 pub trait Resolver: Send + Sync {
     /// Chooses between the `current` winner of `key` and an `incoming` write.
     fn pick(&self, key: &str, current: &Candidate<'_>, incoming: &Candidate<'_>) -> Pick;
