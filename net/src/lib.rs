@@ -1,1 +1,101 @@
-//! AuroraDB sync (in progress).
+//! # auroradb-net
+//!
+//! AuroraDB's peer-to-peer sync. Peers find the ops they lack by range-based set reconciliation
+//! over the log's blake3 range fingerprints ([`Reconciler`]), then ship them as segments
+//! ([`ship::Packer`]) that the receiver checks op by op before applying anything.
+//!
+//! The protocol is sans-IO: a [`Reconciler`] turns one [`Reconcile`] turn into the next, over any
+//! [`RangeIndex`] (implemented for [`auroradb_log::Log`]). The [`SyncEngine`] runs sessions over a
+//! [`SyncStore`] (the database) and a [`Transport`]; [`transport::memory`] is an in-memory
+//! transport with fault injection.
+//!
+//! A whole two-peer handshake over the sans-IO API, frames included:
+//!
+//! ```
+//! use auroradb_log::segment::{SegmentLimits, decode_segment};
+//! use auroradb_log::{Hlc, Log, LogConfig, OpKind, PeerId, Value, manual_clock, set_manual_clock};
+//! use auroradb_net::frame::{decode_frame, encode_frame};
+//! use auroradb_net::ship::Packer;
+//! use auroradb_net::{Body, FrameLimits, Message, ReconcileConfig, Reconciler};
+//!
+//! set_manual_clock(1_700_000_000_000);
+//! let config = LogConfig::default();
+//! let new_log = || Log::new(Hlc::new(PeerId::random(), manual_clock, config.max_drift), config);
+//! let (mut alice, mut bob) = (new_log(), new_log());
+//! for i in 0..100 {
+//!     let op = alice.append(OpKind::Put { key: format!("k{i}"), value: Value::Int(i) }).unwrap();
+//!     if i < 90 {
+//!         bob.insert_remote(vec![op]).unwrap(); // bob already has the first 90
+//!     }
+//! }
+//! bob.append(OpKind::Remove { key: "k3".into() }).unwrap(); // and one op of his own
+//!
+//! let limits = FrameLimits::default();
+//! let wire = |msg: Message| -> Message {
+//!     let frame = encode_frame(1, &msg, limits.max_frame).unwrap();
+//!     decode_frame(&frame, limits.max_frame).unwrap().1
+//! };
+//! let turn = |body: Body| Message { session: 1, initiator: true, body };
+//!
+//! // Alice starts: the fingerprint of her whole log.
+//! let mut a = Reconciler::new(ReconcileConfig::default(), true);
+//! let mut b = Reconciler::new(ReconcileConfig::default(), false);
+//! let mut msg = wire(turn(Body::Reconcile(a.initiate(&alice))));
+//! let mut round_trips = 0;
+//! // Turns go back and forth until neither side has anything to answer.
+//! loop {
+//!     let Body::Reconcile(t) = msg.body else { unreachable!() };
+//!     let (me, log) = if msg.initiator { (&mut b, &bob) } else { (&mut a, &alice) };
+//!     let Some(answer) = me.handle(log, &t).unwrap() else { break };
+//!     round_trips += !msg.initiator as u32;
+//!     msg = wire(Message { initiator: !msg.initiator, ..turn(Body::Reconcile(answer)) });
+//! }
+//! assert!(a.is_done() && b.is_done());
+//! assert_eq!(a.have().len(), 10); // alice ships her 10 newest ops
+//! assert_eq!(b.have().len(), 1); // bob ships his remove
+//! assert!(round_trips <= 3);
+//!
+//! // Each side ships what the other lacks, as checked segments.
+//! let ship = |from: &Log, ids: Vec<_>| {
+//!     let mut packer = Packer::new(limits);
+//!     for id in ids {
+//!         packer.push((id, from.bytes_of(&id).unwrap().to_vec(), *from.hash_of(&id).unwrap())).unwrap();
+//!     }
+//!     let mut received = Vec::new();
+//!     for ops in packer.finish(true) {
+//!         let Body::Ops(ops) = wire(turn(Body::Ops(ops))).body else { unreachable!() };
+//!         for segment in ops.segments {
+//!             received.push(decode_segment(&segment, SegmentLimits::default()).unwrap());
+//!         }
+//!     }
+//!     received
+//! };
+//! for segment in ship(&alice, a.take_have()) {
+//!     bob.insert_remote(segment).unwrap();
+//! }
+//! for segment in ship(&bob, b.take_have()) {
+//!     alice.insert_remote(segment).unwrap();
+//! }
+//! assert_eq!(alice.fingerprint(..), bob.fingerprint(..));
+//! assert_eq!(alice.len(), 101);
+//! ```
+
+mod engine;
+mod error;
+pub mod frame;
+mod index;
+mod message;
+mod reconcile;
+pub mod rng;
+pub mod ship;
+mod store;
+pub mod transport;
+
+pub use engine::{EngineStats, REPLAY_WINDOW, SyncConfig, SyncEngine, SyncEvent, SyncReport};
+pub use error::{NetError, Result};
+pub use frame::FrameLimits;
+pub use index::{IdRange, RangeIndex};
+pub use message::{Body, Message, Mode, Ops, RangeItem, Reconcile};
+pub use reconcile::{ReconcileConfig, Reconciler};
+pub use store::{ApplyHook, MemoryStore, SyncStore};
+pub use transport::{Transport, TransportEvent};

@@ -1,0 +1,152 @@
+//! The sync crate's error type.
+
+use auroradb_log::{LogError, PeerId};
+
+/// Everything that can go wrong while syncing: bad frames and messages, bad ops from a peer,
+/// protocol violations, and local store or transport failures.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum NetError {
+    /// A frame or message does not parse, or breaks a rule of the wire format.
+    #[error("corrupt {what}: {reason}")]
+    Corrupt {
+        /// What was being decoded.
+        what: &'static str,
+        /// What was wrong with it.
+        reason: String,
+    },
+    /// A frame announces (or a message would need) more bytes than the frame limit.
+    #[error("frame of {size} bytes exceeds the limit of {limit} bytes")]
+    FrameTooLarge {
+        /// The announced or needed size.
+        size: usize,
+        /// The configured limit.
+        limit: usize,
+    },
+    /// A frame is shorter than its length prefix announces.
+    #[error("truncated frame: {expected} bytes announced, {got} present")]
+    Truncated {
+        /// Bytes announced by the length prefix.
+        expected: usize,
+        /// Bytes present.
+        got: usize,
+    },
+    /// An op, segment or blob was rejected by the log's checks: bad magic or version, a hash
+    /// mismatch, a broken or gapped author chain, a timestamp beyond the drift bound, a limit.
+    #[error(transparent)]
+    Log(#[from] LogError),
+    /// A frame was already received (or is too old to tell): a replay.
+    #[error("replayed frame (sequence number {seq})")]
+    Replay {
+        /// The frame's sequence number.
+        seq: u64,
+    },
+    /// A peer sent more frames in one tick than allowed; the rest of that tick's frames are
+    /// dropped.
+    #[error("flood: more than {limit} frames in one tick")]
+    Flood {
+        /// The configured per-tick limit.
+        limit: u32,
+    },
+    /// A message does not fit the state of the session it names (unknown or finished session,
+    /// a message out of turn).
+    #[error("unexpected message: {reason}")]
+    Unexpected {
+        /// Why it was not expected.
+        reason: &'static str,
+    },
+    /// A message came from a peer that is not connected.
+    #[error("peer {0} is not connected")]
+    NotConnected(PeerId),
+    /// An op is larger than a frame can carry, so it cannot be shipped.
+    #[error("op of {size} bytes does not fit in a frame of {limit} bytes")]
+    OpTooLarge {
+        /// The op's encoded size.
+        size: usize,
+        /// The frame limit.
+        limit: usize,
+    },
+    /// The local store failed (storage error); nothing was applied.
+    #[error("store: {reason}")]
+    Store {
+        /// What failed.
+        reason: String,
+    },
+    /// The transport failed to send.
+    #[error("transport: {reason}")]
+    Transport {
+        /// What failed.
+        reason: String,
+    },
+    /// The error was caused by input from `peer`: whatever it sent was rejected and nothing of
+    /// it was applied.
+    #[error("from peer {peer}: {error}")]
+    FromPeer {
+        /// The peer whose input was rejected.
+        peer: PeerId,
+        /// What was wrong with it.
+        error: Box<NetError>,
+    },
+}
+
+impl NetError {
+    pub(crate) fn corrupt(what: &'static str, reason: impl ToString) -> NetError {
+        NetError::Corrupt { what, reason: reason.to_string() }
+    }
+
+    /// Wraps the error as caused by `peer`.
+    pub fn from_peer(self, peer: PeerId) -> NetError {
+        match self {
+            e @ NetError::FromPeer { .. } => e,
+            e => NetError::FromPeer { peer, error: Box::new(e) },
+        }
+    }
+
+    /// The peer that caused the error, if a peer did.
+    pub fn peer(&self) -> Option<PeerId> {
+        match self {
+            NetError::FromPeer { peer, .. } | NetError::NotConnected(peer) => Some(*peer),
+            _ => None,
+        }
+    }
+
+    /// The error without its [`NetError::FromPeer`] wrapping.
+    pub fn inner(&self) -> &NetError {
+        match self {
+            NetError::FromPeer { error, .. } => error.inner(),
+            e => e,
+        }
+    }
+
+    /// Whether the error is only a gap in an author's chain: the ops may be fine, but their
+    /// predecessors have not arrived yet (a push ahead of a sync, reordered frames). Such ops are
+    /// dropped without blame and fetched again by the next reconciliation.
+    pub fn is_chain_gap(&self) -> bool {
+        matches!(self.inner(), NetError::Log(LogError::ChainGap { .. }))
+    }
+
+    /// A short stable name for the kind of error, for bindings to branch on.
+    pub fn name(&self) -> &'static str {
+        match self.inner() {
+            NetError::Corrupt { .. } => "CorruptMessage",
+            NetError::FrameTooLarge { .. } => "FrameTooLarge",
+            NetError::Truncated { .. } => "TruncatedFrame",
+            NetError::Log(LogError::HashMismatch { .. }) => "HashMismatch",
+            NetError::Log(LogError::ClockDrift { .. }) => "ClockDrift",
+            NetError::Log(LogError::UnsupportedVersion { .. }) => "UnsupportedVersion",
+            NetError::Log(LogError::BrokenChain { .. } | LogError::ChainGap { .. }) => "BrokenChain",
+            NetError::Log(_) => "InvalidOps",
+            NetError::Replay { .. } => "Replay",
+            NetError::Flood { .. } => "Flood",
+            NetError::Unexpected { .. } => "UnexpectedMessage",
+            NetError::NotConnected(_) => "NotConnected",
+            NetError::OpTooLarge { .. } => "OpTooLarge",
+            NetError::Store { .. } => "StoreError",
+            NetError::Transport { .. } => "TransportError",
+            NetError::FromPeer { .. } => "PeerError",
+        }
+    }
+}
+
+/// Short for `Result<T, NetError>`.
+pub type Result<T, E = NetError> = core::result::Result<T, E>;

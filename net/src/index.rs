@@ -1,0 +1,89 @@
+//! What reconciliation reads from a store: [`IdRange`]s of op ids and the [`RangeIndex`] trait
+//! that answers their summaries, implemented for [`auroradb_log::Log`].
+
+use core::ops::{Bound, RangeBounds};
+
+use auroradb_log::{Fingerprint, Log, OpId, RangeSum};
+
+/// A half-open range of op ids, `[lo, hi)`; `hi == None` means the range has no upper end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct IdRange {
+    /// Smallest id in the range (included).
+    pub lo: OpId,
+    /// First id above the range (excluded), or `None` for no upper end.
+    pub hi: Option<OpId>,
+}
+
+impl IdRange {
+    /// Every id.
+    pub const ALL: IdRange = IdRange { lo: OpId::MIN, hi: None };
+
+    /// `[lo, hi)`.
+    pub fn new(lo: OpId, hi: Option<OpId>) -> IdRange {
+        IdRange { lo, hi }
+    }
+
+    /// Whether the range holds no id at all (`hi <= lo`).
+    pub fn is_empty(&self) -> bool {
+        self.hi.is_some_and(|hi| hi <= self.lo)
+    }
+}
+
+impl RangeBounds<OpId> for IdRange {
+    fn start_bound(&self) -> Bound<&OpId> {
+        Bound::Included(&self.lo)
+    }
+
+    fn end_bound(&self) -> Bound<&OpId> {
+        match &self.hi {
+            Some(hi) => Bound::Excluded(hi),
+            None => Bound::Unbounded,
+        }
+    }
+}
+
+/// An ordered set of op ids with O(log n) range summaries: what a peer reconciles. Implemented
+/// for [`Log`]; a database implements it over its own log.
+pub trait RangeIndex {
+    /// Count and hash sum of the ids in `range`.
+    fn summary(&self, range: IdRange) -> RangeSum;
+
+    /// The `k`-th id (from 0) of `range`, if the range holds more than `k` ids.
+    fn nth_id(&self, range: IdRange, k: u64) -> Option<OpId>;
+
+    /// Every id of `range`, ascending.
+    fn ids(&self, range: IdRange) -> Vec<OpId>;
+
+    /// The fingerprint of `range`.
+    fn fingerprint(&self, range: IdRange) -> Fingerprint {
+        self.summary(range).fingerprint()
+    }
+}
+
+impl RangeIndex for Log {
+    fn summary(&self, range: IdRange) -> RangeSum {
+        if range.is_empty() { RangeSum::default() } else { Log::summary(self, range) }
+    }
+
+    fn nth_id(&self, range: IdRange, k: u64) -> Option<OpId> {
+        if range.is_empty() { None } else { Log::nth_id(self, range, k) }
+    }
+
+    fn ids(&self, range: IdRange) -> Vec<OpId> {
+        if range.is_empty() { Vec::new() } else { Log::ids(self, range).map(|(id, _)| *id).collect() }
+    }
+}
+
+impl<T: RangeIndex + ?Sized> RangeIndex for &T {
+    fn summary(&self, range: IdRange) -> RangeSum {
+        (**self).summary(range)
+    }
+
+    fn nth_id(&self, range: IdRange, k: u64) -> Option<OpId> {
+        (**self).nth_id(range, k)
+    }
+
+    fn ids(&self, range: IdRange) -> Vec<OpId> {
+        (**self).ids(range)
+    }
+}

@@ -1,0 +1,373 @@
+//! Sync messages ([`Message`]) and their compact wire form.
+//!
+//! Op ids never go on the wire as fixed 24-byte values. Inside one message the 16-byte peer ids
+//! are listed once in a table and referenced by index, and times are delta-coded against the
+//! previous id of the same list (postcard writes every integer as a varint), so an id usually
+//! costs 3 to 6 bytes. See `docs/formats.md`, section "Sync wire formats".
+
+use std::collections::HashMap;
+
+use auroradb_log::{Fingerprint, OpId, PeerId};
+use serde::{Deserialize, Serialize};
+
+use crate::{NetError, Result};
+
+/// One message of the sync protocol.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message {
+    /// The session it belongs to; 0 for ops pushed outside any session.
+    pub session: u32,
+    /// Whether the sender started the session (each side of a pair may run a session it started
+    /// and one the other side started, both numbered by their initiator).
+    pub initiator: bool,
+    /// What it says.
+    pub body: Body,
+}
+
+/// The two kinds of message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Body {
+    /// A reconciliation turn.
+    Reconcile(Reconcile),
+    /// Ops shipped as segments.
+    Ops(Ops),
+}
+
+/// A reconciliation turn: range verdicts covering the id space from [`OpId::MIN`] upwards (what
+/// lies above the last range is settled), plus ids the sender asks for.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Reconcile {
+    /// Consecutive ranges: each starts where the previous ended (the first at [`OpId::MIN`]) and
+    /// ends before its `upper` bound.
+    pub ranges: Vec<RangeItem>,
+    /// Ids the sender lacks and asks the receiver to ship, ascending.
+    pub want: Vec<OpId>,
+    /// Whether the sender has more ids to ask for than fitted in this message.
+    pub more_want: bool,
+}
+
+impl Reconcile {
+    /// Whether the turn leaves nothing for the receiver to answer: no open range and no more
+    /// wants to come.
+    pub fn is_closed(&self) -> bool {
+        !self.more_want && self.ranges.iter().all(|r| r.mode == Mode::Skip)
+    }
+}
+
+/// One range of a reconciliation turn.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RangeItem {
+    /// The first id above the range, or `None` when the range runs to the end of the id space.
+    pub upper: Option<OpId>,
+    /// What the sender says about the range.
+    pub mode: Mode,
+}
+
+/// What a reconciliation turn says about a range.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Mode {
+    /// Settled: nothing to do.
+    Skip,
+    /// The sender's fingerprint of the range: the receiver compares it with its own.
+    Fingerprint(Fingerprint),
+    /// Every id the sender holds in the range, ascending: the receiver works out the difference.
+    IdList(Vec<OpId>),
+}
+
+/// Ops shipped in a session (or pushed, in session 0).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Ops {
+    /// Encoded segments ([`auroradb_log::segment::encode_segment`]), each in ascending id order;
+    /// segments follow each other in ascending id order too.
+    pub segments: Vec<Vec<u8>>,
+    /// On the last ops message of a session's shipment: how many ops messages the shipment has,
+    /// this one included.
+    pub last: Option<u32>,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Wire form.
+
+/// Peer reference for the all-zero peer id.
+const PEER_ZERO: u32 = 0;
+/// Peer reference for the all-0xff peer id.
+const PEER_FF: u32 = 1;
+/// First peer reference that points into the table.
+const PEER_TABLE: u32 = 2;
+
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct WireId {
+    /// Time minus the time of the previous id of the same list.
+    dt: u64,
+    /// Peer reference.
+    peer: u32,
+}
+
+#[derive(Serialize, Deserialize, Debug)]
+pub(crate) enum WireMode {
+    Skip,
+    Fingerprint(Fingerprint),
+    IdList(Vec<WireId>),
+}
+
+#[derive(Serialize, Deserialize, Debug)]
+pub(crate) struct WireRange {
+    upper: Option<WireId>,
+    mode: WireMode,
+}
+
+#[derive(Serialize, Deserialize, Debug)]
+pub(crate) enum WireBody<'a> {
+    Reconcile {
+        peers: Vec<[u8; 16]>,
+        ranges: Vec<WireRange>,
+        want: Vec<WireId>,
+        more_want: bool,
+    },
+    Ops {
+        #[serde(borrow)]
+        segments: Vec<&'a serde_bytes::Bytes>,
+        last: Option<u32>,
+    },
+}
+
+#[derive(Serialize, Deserialize, Debug)]
+pub(crate) struct WireMessage<'a> {
+    pub(crate) seq: u64,
+    pub(crate) session: u32,
+    pub(crate) initiator: bool,
+    #[serde(borrow)]
+    pub(crate) body: WireBody<'a>,
+}
+
+/// The peer table of one message, as it is built.
+#[derive(Default)]
+pub(crate) struct PeerTable {
+    peers: Vec<[u8; 16]>,
+    index: HashMap<PeerId, u32>,
+}
+
+impl PeerTable {
+    /// The reference for `peer`, and whether it was added to the table by this call.
+    pub(crate) fn reference(&mut self, peer: &PeerId) -> (u32, bool) {
+        if peer.0 == [0; 16] {
+            return (PEER_ZERO, false);
+        }
+        if peer.0 == [0xff; 16] {
+            return (PEER_FF, false);
+        }
+        if let Some(r) = self.index.get(peer) {
+            return (*r, false);
+        }
+        let r = PEER_TABLE + self.peers.len() as u32;
+        self.peers.push(peer.0);
+        self.index.insert(*peer, r);
+        (r, true)
+    }
+
+    fn wire_id(&mut self, base: u64, id: &OpId) -> Result<WireId> {
+        let dt = id.time.checked_sub(base).ok_or_else(|| NetError::corrupt("sync message", "ids out of order"))?;
+        Ok(WireId { dt, peer: self.reference(&id.peer).0 })
+    }
+}
+
+fn resolve(peers: &[[u8; 16]], base: u64, w: &WireId) -> Result<OpId> {
+    let time = base.checked_add(w.dt).ok_or_else(|| NetError::corrupt("sync message", "time overflows"))?;
+    let peer = match w.peer {
+        PEER_ZERO => PeerId([0; 16]),
+        PEER_FF => PeerId([0xff; 16]),
+        r => PeerId(
+            *peers
+                .get((r - PEER_TABLE) as usize)
+                .ok_or_else(|| NetError::corrupt("sync message", "peer reference out of the table"))?,
+        ),
+    };
+    Ok(OpId { time, peer })
+}
+
+/// Number of bytes postcard uses for `v` as a varint.
+pub(crate) fn varint_len(v: u64) -> usize {
+    (64 - (v | 1).leading_zeros() as usize).div_ceil(7)
+}
+
+/// Encodes an ascending list of ids, delta-coded from `base`.
+fn encode_ids(table: &mut PeerTable, base: u64, ids: &[OpId]) -> Result<Vec<WireId>> {
+    let mut prev: Option<&OpId> = None;
+    let mut base = base;
+    let mut out = Vec::with_capacity(ids.len());
+    for id in ids {
+        if prev.is_some_and(|p| p >= id) {
+            return Err(NetError::corrupt("sync message", "ids not strictly ascending"));
+        }
+        out.push(table.wire_id(base, id)?);
+        base = id.time;
+        prev = Some(id);
+    }
+    Ok(out)
+}
+
+/// Decodes an id list made by [`encode_ids`], checking it is strictly ascending and within
+/// `[lo, hi)`.
+fn decode_ids(peers: &[[u8; 16]], lo: OpId, hi: Option<OpId>, wire: &[WireId]) -> Result<Vec<OpId>> {
+    let mut base = lo.time;
+    let mut prev: Option<OpId> = None;
+    let mut out = Vec::with_capacity(wire.len());
+    for w in wire {
+        let id = resolve(peers, base, w)?;
+        if id < lo || hi.is_some_and(|hi| id >= hi) {
+            return Err(NetError::corrupt("sync message", "id outside its range"));
+        }
+        if prev.is_some_and(|p| p >= id) {
+            return Err(NetError::corrupt("sync message", "ids not strictly ascending"));
+        }
+        base = id.time;
+        prev = Some(id);
+        out.push(id);
+    }
+    Ok(out)
+}
+
+impl Message {
+    pub(crate) fn to_wire(&self, seq: u64) -> Result<WireMessage<'_>> {
+        let body = match &self.body {
+            Body::Reconcile(r) => {
+                let mut table = PeerTable::default();
+                let mut ranges = Vec::with_capacity(r.ranges.len());
+                let mut lo = OpId::MIN;
+                let mut ended = false;
+                for item in &r.ranges {
+                    if ended {
+                        return Err(NetError::corrupt("sync message", "a range after the open-ended one"));
+                    }
+                    let mode = match &item.mode {
+                        Mode::Skip => WireMode::Skip,
+                        Mode::Fingerprint(f) => WireMode::Fingerprint(*f),
+                        Mode::IdList(ids) => {
+                            if ids.first().is_some_and(|f| *f < lo)
+                                || ids.last().zip(item.upper).is_some_and(|(l, u)| *l >= u)
+                            {
+                                return Err(NetError::corrupt("sync message", "id outside its range"));
+                            }
+                            WireMode::IdList(encode_ids(&mut table, lo.time, ids)?)
+                        }
+                    };
+                    let upper = match item.upper {
+                        Some(u) => {
+                            if u <= lo {
+                                return Err(NetError::corrupt("sync message", "ranges not ascending"));
+                            }
+                            let w = table.wire_id(lo.time, &u)?;
+                            lo = u;
+                            Some(w)
+                        }
+                        None => {
+                            ended = true;
+                            None
+                        }
+                    };
+                    ranges.push(WireRange { upper, mode });
+                }
+                let want = encode_ids(&mut table, 0, &r.want)?;
+                WireBody::Reconcile { peers: table.peers, ranges, want, more_want: r.more_want }
+            }
+            Body::Ops(o) => WireBody::Ops {
+                segments: o.segments.iter().map(|s| serde_bytes::Bytes::new(s)).collect(),
+                last: o.last,
+            },
+        };
+        Ok(WireMessage { seq, session: self.session, initiator: self.initiator, body })
+    }
+
+    pub(crate) fn from_wire(wire: WireMessage<'_>) -> Result<(u64, Message)> {
+        let body = match wire.body {
+            WireBody::Reconcile { peers, ranges, want, more_want } => {
+                let mut out = Vec::with_capacity(ranges.len());
+                let mut lo = OpId::MIN;
+                let mut ended = false;
+                for r in ranges {
+                    if ended {
+                        return Err(NetError::corrupt("sync message", "a range after the open-ended one"));
+                    }
+                    let upper = match &r.upper {
+                        Some(w) => {
+                            let u = resolve(&peers, lo.time, w)?;
+                            if u <= lo {
+                                return Err(NetError::corrupt("sync message", "ranges not ascending"));
+                            }
+                            Some(u)
+                        }
+                        None => {
+                            ended = true;
+                            None
+                        }
+                    };
+                    let mode = match r.mode {
+                        WireMode::Skip => Mode::Skip,
+                        WireMode::Fingerprint(f) => Mode::Fingerprint(f),
+                        WireMode::IdList(ids) => Mode::IdList(decode_ids(&peers, lo, upper, &ids)?),
+                    };
+                    if let Some(u) = upper {
+                        lo = u;
+                    }
+                    out.push(RangeItem { upper, mode });
+                }
+                let want = decode_ids(&peers, OpId::MIN, None, &want)?;
+                Body::Reconcile(Reconcile { ranges: out, want, more_want })
+            }
+            WireBody::Ops { segments, last } => {
+                Body::Ops(Ops { segments: segments.into_iter().map(|s| s.to_vec()).collect(), last })
+            }
+        };
+        Ok((wire.seq, Message { session: wire.session, initiator: wire.initiator, body }))
+    }
+}
+
+/// Counts, while a reconciliation turn is built, the bytes its wire form takes (the same peer
+/// table and delta coding as the encoder), so a turn can stop before it outgrows a frame.
+#[derive(Default)]
+pub(crate) struct SizeCounter {
+    table: PeerTable,
+    bytes: usize,
+}
+
+impl SizeCounter {
+    pub(crate) fn bytes(&self) -> usize {
+        self.bytes
+    }
+
+    /// Bytes an id would take, delta-coded from `base`; adds them when `commit`.
+    pub(crate) fn id(&mut self, base: u64, id: &OpId) -> usize {
+        let (r, new) = self.table.reference(&id.peer);
+        let n = varint_len(id.time.wrapping_sub(base)) + varint_len(r as u64) + if new { 16 } else { 0 };
+        self.bytes += n;
+        n
+    }
+
+    /// Adds `n` bytes.
+    pub(crate) fn add(&mut self, n: usize) {
+        self.bytes += n;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn varint_lengths_match_postcard() {
+        for v in [0u64, 1, 127, 128, 16383, 16384, u32::MAX as u64, u64::MAX] {
+            assert_eq!(varint_len(v), postcard::to_allocvec(&v).unwrap().len(), "{v}");
+        }
+    }
+
+    #[test]
+    fn peer_references_are_shared_within_a_message() {
+        let mut t = PeerTable::default();
+        let p = PeerId([7; 16]);
+        assert_eq!(t.reference(&p), (PEER_TABLE, true));
+        assert_eq!(t.reference(&p), (PEER_TABLE, false));
+        assert_eq!(t.reference(&PeerId([0; 16])), (PEER_ZERO, false));
+        assert_eq!(t.reference(&PeerId([0xff; 16])), (PEER_FF, false));
+        assert_eq!(t.reference(&PeerId([8; 16])), (PEER_TABLE + 1, true));
+    }
+}

@@ -1,0 +1,332 @@
+//! Range-based set reconciliation (Meyer, "Range-Based Set Reconciliation", arXiv 2212.13567),
+//! sans-IO: a [`Reconciler`] turns the peer's [`Reconcile`] turn into its answer.
+//!
+//! A turn lists consecutive id ranges, each with a verdict: settled ([`Mode::Skip`]), the sender's
+//! fingerprint ([`Mode::Fingerprint`]) or the sender's ids ([`Mode::IdList`]). The receiver
+//! answers each range:
+//!
+//! - a fingerprint equal to its own: settled;
+//! - a different fingerprint over a range where it holds at most `id_list_max` ids: its ids;
+//! - a different fingerprint over a larger range: `branch` sub-ranges of equal counts (of its own
+//!   ids), each with its fingerprint;
+//! - an id list: it computes both differences at once — the ids the peer lacks go to
+//!   [`Reconciler::have`] (to ship), the ids it lacks go to [`Reconciler::need`] and are asked for
+//!   in the `want` part of its turns — and the range is settled.
+//!
+//! Each split divides a side's count in the range by `branch`, so reconciliation takes
+//! O(log n) turns; when nothing differs it takes one round trip whose two messages do not grow
+//! with the log. A turn that would outgrow the frame limit stops early and sends the fingerprint
+//! of everything after the last range it answered: a small frame limit costs more turns, never a
+//! failure.
+
+use std::collections::BTreeSet;
+
+use auroradb_log::OpId;
+
+use crate::index::{IdRange, RangeIndex};
+use crate::message::{SizeCounter, varint_len};
+use crate::{Mode, NetError, RangeItem, Reconcile, Result};
+
+/// Bytes a frame needs besides the turn's ranges and wants (prefix, header, sequence number,
+/// session, flags, list lengths).
+const TURN_OVERHEAD: usize = 64;
+
+/// Tuning of reconciliation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReconcileConfig {
+    /// Into how many sub-ranges a differing range is split (2 to 64).
+    pub branch: usize,
+    /// Ranges holding at most this many ids are answered with the ids themselves (at least
+    /// `branch`, at most 256).
+    pub id_list_max: usize,
+    /// The frame limit the turns must fit in.
+    pub max_frame: usize,
+}
+
+impl Default for ReconcileConfig {
+    fn default() -> Self {
+        ReconcileConfig { branch: 16, id_list_max: 32, max_frame: crate::FrameLimits::default().max_frame }
+    }
+}
+
+impl ReconcileConfig {
+    /// The configuration with every field brought into its allowed interval, and the frame limit
+    /// raised so that one answer always fits.
+    pub fn clamped(self) -> ReconcileConfig {
+        let branch = self.branch.clamp(2, 64);
+        let id_list_max = self.id_list_max.clamp(branch, 256);
+        let max_frame = self.max_frame.max(crate::frame::MIN_FRAME).max(2 * worst_answer(branch, id_list_max));
+        ReconcileConfig { branch, id_list_max, max_frame }
+    }
+}
+
+/// The most bytes one range's answer can take: a bound (varint time, peer reference, a new
+/// table entry) plus either `branch` fingerprinted sub-ranges or an id list.
+fn worst_answer(branch: usize, id_list_max: usize) -> usize {
+    const ID: usize = 10 + 5 + 16 + 1;
+    let split = branch * (ID + 1 + 16);
+    let list = ID + 1 + 5 + id_list_max * ID;
+    split.max(list) + TURN_OVERHEAD
+}
+
+/// One side of a reconciliation between two peers.
+///
+/// The initiator calls [`Reconciler::initiate`] and sends the turn; then each side passes every
+/// turn it receives to [`Reconciler::handle`] and sends the answer, if any, until
+/// [`Reconciler::is_done`]. Then each side ships the ops in [`Reconciler::have`]; the ops in
+/// [`Reconciler::need`] are what the peer ships back.
+#[derive(Debug, Clone)]
+pub struct Reconciler {
+    config: ReconcileConfig,
+    initiator: bool,
+    started: bool,
+    done: bool,
+    have: BTreeSet<OpId>,
+    need: BTreeSet<OpId>,
+    want_queue: BTreeSet<OpId>,
+    turns: u32,
+}
+
+impl Reconciler {
+    /// A reconciler for the side that starts (`initiator`) or answers.
+    pub fn new(config: ReconcileConfig, initiator: bool) -> Reconciler {
+        Reconciler {
+            config: config.clamped(),
+            initiator,
+            started: false,
+            done: false,
+            have: BTreeSet::new(),
+            need: BTreeSet::new(),
+            want_queue: BTreeSet::new(),
+            turns: 0,
+        }
+    }
+
+    /// The configuration in force (clamped).
+    pub fn config(&self) -> &ReconcileConfig {
+        &self.config
+    }
+
+    /// Whether this side started the reconciliation.
+    pub fn is_initiator(&self) -> bool {
+        self.initiator
+    }
+
+    /// The first turn: the fingerprint of the whole log (constant size), or its ids when it holds
+    /// at most `id_list_max`.
+    pub fn initiate(&mut self, index: &impl RangeIndex) -> Reconcile {
+        self.started = true;
+        let sum = index.summary(IdRange::ALL);
+        let mode = if sum.count as usize <= self.config.id_list_max {
+            Mode::IdList(index.ids(IdRange::ALL))
+        } else {
+            Mode::Fingerprint(sum.fingerprint())
+        };
+        Reconcile { ranges: vec![RangeItem { upper: None, mode }], want: Vec::new(), more_want: false }
+    }
+
+    /// Whether reconciliation is over: both sides know every difference.
+    pub fn is_done(&self) -> bool {
+        self.done
+    }
+
+    /// Ids this side holds and the peer lacks: what this side ships.
+    pub fn have(&self) -> &BTreeSet<OpId> {
+        &self.have
+    }
+
+    /// Takes [`Reconciler::have`], ascending.
+    pub fn take_have(&mut self) -> Vec<OpId> {
+        std::mem::take(&mut self.have).into_iter().collect()
+    }
+
+    /// Ids the peer holds and this side lacks: what the peer ships.
+    pub fn need(&self) -> &BTreeSet<OpId> {
+        &self.need
+    }
+
+    /// Number of turns received so far.
+    pub fn turns(&self) -> u32 {
+        self.turns
+    }
+
+    /// Answers the peer's turn. Returns the turn to send back, or `None` when the peer's turn
+    /// ended the reconciliation and needs no answer. A turn that breaks the protocol (ranges out of
+    /// order, a turn after the end) is an error and leaves the reconciliation unfinished.
+    pub fn handle(&mut self, index: &impl RangeIndex, msg: &Reconcile) -> Result<Option<Reconcile>> {
+        if self.done {
+            return Err(NetError::Unexpected { reason: "a reconciliation turn after the end" });
+        }
+        if !self.started && self.initiator {
+            return Err(NetError::Unexpected { reason: "a reconciliation turn before the first" });
+        }
+        self.started = true;
+        self.turns += 1;
+        for id in &msg.want {
+            if index.nth_id(IdRange::new(*id, None), 0) == Some(*id) {
+                self.have.insert(*id);
+            }
+        }
+        let budget = self.config.max_frame - TURN_OVERHEAD;
+        let worst = worst_answer(self.config.branch, self.config.id_list_max);
+        let mut size = SizeCounter::default();
+        let mut out: Vec<RangeItem> = Vec::new();
+        let mut answered_open = false;
+        let mut lo = OpId::MIN;
+        for item in &msg.ranges {
+            if item.upper.is_some_and(|u| u <= lo) {
+                return Err(NetError::corrupt("reconcile turn", "ranges not ascending"));
+            }
+            let range = IdRange::new(lo, item.upper);
+            if item.mode != Mode::Skip && answered_open && size.bytes() + worst > budget {
+                // Out of room: everything from here on is answered by one fingerprint.
+                push(&mut out, &mut size, lo, None, Mode::Fingerprint(index.fingerprint(IdRange::new(lo, None))));
+                lo = OpId::MAX;
+                break;
+            }
+            match &item.mode {
+                Mode::Skip => push(&mut out, &mut size, lo, item.upper, Mode::Skip),
+                Mode::Fingerprint(theirs) => {
+                    answered_open = true;
+                    let ours = index.summary(range);
+                    if ours.fingerprint() == *theirs {
+                        push(&mut out, &mut size, lo, item.upper, Mode::Skip);
+                    } else if ours.count as usize <= self.config.id_list_max {
+                        push(&mut out, &mut size, lo, item.upper, Mode::IdList(index.ids(range)));
+                    } else {
+                        self.split(index, range, ours.count, &mut out, &mut size);
+                    }
+                }
+                Mode::IdList(theirs) => {
+                    answered_open = true;
+                    self.compare(index.ids(range), theirs);
+                    push(&mut out, &mut size, lo, item.upper, Mode::Skip);
+                }
+            }
+            match item.upper {
+                Some(u) => lo = u,
+                None => {
+                    lo = OpId::MAX;
+                    break;
+                }
+            }
+        }
+        let _ = lo;
+        while out.last().is_some_and(|r| r.mode == Mode::Skip) {
+            out.pop();
+        }
+        let mut want = Vec::new();
+        let mut base = 0u64;
+        while let Some(id) = self.want_queue.first().copied() {
+            if size.bytes() + 32 > budget {
+                break;
+            }
+            size.id(base, &id);
+            base = id.time;
+            want.push(id);
+            self.want_queue.pop_first();
+        }
+        let answer = Reconcile { ranges: out, want, more_want: !self.want_queue.is_empty() };
+        if msg.is_closed() && answer.ranges.is_empty() && answer.want.is_empty() && !answer.more_want {
+            self.done = true;
+            return Ok(None);
+        }
+        self.done = answer.is_closed() && !msg.more_want;
+        Ok(Some(answer))
+    }
+
+    /// Splits `range` (holding `count` of our ids) into `branch` sub-ranges of equal counts.
+    fn split(
+        &self,
+        index: &impl RangeIndex,
+        range: IdRange,
+        count: u64,
+        out: &mut Vec<RangeItem>,
+        size: &mut SizeCounter,
+    ) {
+        let branch = self.config.branch as u64;
+        let mut lo = range.lo;
+        for i in 1..=branch {
+            let upper = if i == branch {
+                range.hi
+            } else {
+                let k = i * count / branch;
+                match (index.nth_id(range, k - 1), index.nth_id(range, k)) {
+                    (Some(a), Some(b)) if a.time < b.time => {
+                        Some(OpId { time: b.time, peer: auroradb_log::PeerId([0; 16]) })
+                    }
+                    (_, Some(b)) => Some(b),
+                    _ => range.hi,
+                }
+            };
+            if upper.is_some_and(|u| u <= lo) {
+                continue;
+            }
+            let fp = index.fingerprint(IdRange::new(lo, upper));
+            push(out, size, lo, upper, Mode::Fingerprint(fp));
+            match upper {
+                Some(u) => lo = u,
+                None => break,
+            }
+        }
+    }
+
+    /// Compares our ids with the peer's in one range (both ascending).
+    fn compare(&mut self, ours: Vec<OpId>, theirs: &[OpId]) {
+        let mut t = theirs.iter().peekable();
+        for id in ours {
+            while let Some(x) = t.next_if(|x| **x < id) {
+                self.lack(*x);
+            }
+            if t.next_if(|x| **x == id).is_none() {
+                self.have.insert(id);
+            }
+        }
+        for x in t {
+            self.lack(*x);
+        }
+    }
+
+    fn lack(&mut self, id: OpId) {
+        if self.need.insert(id) {
+            self.want_queue.insert(id);
+        }
+    }
+}
+
+/// Appends a range verdict, merging it into the previous one when both are settled, and counts
+/// its wire size.
+fn push(out: &mut Vec<RangeItem>, size: &mut SizeCounter, lo: OpId, upper: Option<OpId>, mode: Mode) {
+    if mode == Mode::Skip
+        && let Some(last) = out.last_mut()
+        && last.mode == Mode::Skip
+    {
+        // Counted as if coded from time 0: never less than the real delta.
+        if let Some(u) = &upper {
+            size.id(0, u);
+        }
+        last.upper = upper;
+        return;
+    }
+    // The bound's delta is taken from the range's lower end, as the encoder does.
+    match &upper {
+        Some(u) => {
+            size.id(lo.time, u);
+        }
+        None => size.add(1),
+    }
+    size.add(1);
+    match &mode {
+        Mode::Skip => {}
+        Mode::Fingerprint(_) => size.add(auroradb_log::FINGERPRINT_LEN),
+        Mode::IdList(ids) => {
+            size.add(varint_len(ids.len() as u64));
+            let mut base = lo.time;
+            for id in ids {
+                size.id(base, id);
+                base = id.time;
+            }
+        }
+    }
+    out.push(RangeItem { upper, mode });
+}

@@ -1,0 +1,153 @@
+//! [`SyncStore`]: what the sync engine needs from a database, and [`MemoryStore`], its in-memory
+//! implementation over a [`Log`].
+
+use std::cell::{Ref, RefCell};
+use std::rc::Rc;
+
+use auroradb_log::{EncodedOp, Log, OpId, OpKind, PeerId, RangeSum};
+
+use crate::index::{IdRange, RangeIndex};
+use crate::ship::ShippedOp;
+use crate::{NetError, Result};
+
+/// What the sync engine needs from a database: the fingerprint index of its log (the
+/// [`RangeIndex`] supertrait), its ops, and an all-or-nothing way to apply remote ops.
+///
+/// Methods take `&self`: a database keeps its state behind interior mutability, and the engine
+/// never holds a borrow across an `await`. The futures need not be `Send` (the browser runs one
+/// thread).
+#[allow(async_fn_in_trait)]
+pub trait SyncStore: RangeIndex {
+    /// The local peer.
+    fn local_peer(&self) -> PeerId;
+
+    /// The ops with these ids (ascending), as `(id, encoded bytes, hash)`, in the same order.
+    /// Ids the store does not hold are left out.
+    async fn load_ops(&self, ids: &[OpId]) -> Result<Vec<ShippedOp>>;
+
+    /// Checks and applies remote ops received from `from`, all or nothing: each op's chain link
+    /// and drift ([`Log::check_remote`]), then the log, the state and storage in one commit.
+    /// Returns how many ops were new. On error nothing is applied; a [`NetError::Log`] error
+    /// means the ops were bad, any other means the store failed.
+    async fn apply_remote(&self, from: PeerId, ops: Vec<EncodedOp>) -> Result<usize>;
+}
+
+impl<S: RangeIndex + ?Sized> RangeIndex for Rc<S> {
+    fn summary(&self, range: IdRange) -> RangeSum {
+        (**self).summary(range)
+    }
+
+    fn nth_id(&self, range: IdRange, k: u64) -> Option<OpId> {
+        (**self).nth_id(range, k)
+    }
+
+    fn ids(&self, range: IdRange) -> Vec<OpId> {
+        (**self).ids(range)
+    }
+}
+
+impl<S: SyncStore + ?Sized> SyncStore for Rc<S> {
+    fn local_peer(&self) -> PeerId {
+        (**self).local_peer()
+    }
+
+    async fn load_ops(&self, ids: &[OpId]) -> Result<Vec<ShippedOp>> {
+        (**self).load_ops(ids).await
+    }
+
+    async fn apply_remote(&self, from: PeerId, ops: Vec<EncodedOp>) -> Result<usize> {
+        (**self).apply_remote(from, ops).await
+    }
+}
+
+/// Called with every op a [`MemoryStore`] adds, and whether it was a local write.
+pub type ApplyHook = Box<dyn FnMut(&EncodedOp, bool)>;
+
+/// A [`SyncStore`] over an in-memory [`Log`] that keeps its ops (`keep_ops`), for tests, benches
+/// and simulations. A hook sees every op added (to maintain a materialized state), and storage
+/// failures can be injected.
+pub struct MemoryStore {
+    log: RefCell<Log>,
+    hook: RefCell<Option<ApplyHook>>,
+    fail_applies: RefCell<u32>,
+}
+
+impl core::fmt::Debug for MemoryStore {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("MemoryStore").field("log", &self.log).finish()
+    }
+}
+
+impl MemoryStore {
+    /// A store over `log`.
+    pub fn new(log: Log) -> MemoryStore {
+        MemoryStore { log: RefCell::new(log), hook: RefCell::new(None), fail_applies: RefCell::new(0) }
+    }
+
+    /// The log.
+    pub fn log(&self) -> Ref<'_, Log> {
+        self.log.borrow()
+    }
+
+    /// Sets the hook called with every op added from now on.
+    pub fn set_hook(&self, hook: ApplyHook) {
+        *self.hook.borrow_mut() = Some(hook);
+    }
+
+    /// Makes the next `n` calls of [`SyncStore::apply_remote`] fail as a storage error would,
+    /// applying nothing.
+    pub fn fail_next_applies(&self, n: u32) {
+        *self.fail_applies.borrow_mut() = n;
+    }
+
+    /// A local write: appends an op for `kind` and returns it (to push to peers).
+    pub fn append(&self, kind: OpKind) -> Result<EncodedOp> {
+        let op = self.log.borrow_mut().append(kind)?;
+        if let Some(hook) = self.hook.borrow_mut().as_mut() {
+            hook(&op, true);
+        }
+        Ok(op)
+    }
+}
+
+impl RangeIndex for MemoryStore {
+    fn summary(&self, range: IdRange) -> RangeSum {
+        RangeIndex::summary(&*self.log.borrow(), range)
+    }
+
+    fn nth_id(&self, range: IdRange, k: u64) -> Option<OpId> {
+        RangeIndex::nth_id(&*self.log.borrow(), range, k)
+    }
+
+    fn ids(&self, range: IdRange) -> Vec<OpId> {
+        RangeIndex::ids(&*self.log.borrow(), range)
+    }
+}
+
+impl SyncStore for MemoryStore {
+    fn local_peer(&self) -> PeerId {
+        self.log.borrow().peer()
+    }
+
+    async fn load_ops(&self, ids: &[OpId]) -> Result<Vec<ShippedOp>> {
+        let log = self.log.borrow();
+        Ok(ids.iter().filter_map(|id| Some((*id, log.bytes_of(id)?.to_vec(), *log.hash_of(id)?))).collect())
+    }
+
+    async fn apply_remote(&self, _from: PeerId, ops: Vec<EncodedOp>) -> Result<usize> {
+        {
+            let mut fail = self.fail_applies.borrow_mut();
+            if *fail > 0 {
+                *fail -= 1;
+                return Err(NetError::Store { reason: "injected storage failure".into() });
+            }
+        }
+        let new = self.log.borrow_mut().insert_remote(ops)?;
+        if let Some(hook) = self.hook.borrow_mut().as_mut() {
+            for op in &new {
+                hook(op, false);
+            }
+        }
+        Ok(new.len())
+    }
+}
