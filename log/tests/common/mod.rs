@@ -11,6 +11,16 @@ use proptest::prelude::*;
 /// The manual clock's start: 2023-11-14.
 pub const T0: u64 = 1_700_000_000_000;
 
+/// Sets the manual clock (milliseconds since the Unix epoch).
+pub fn set_clock(ms: u64) {
+    set_manual_clock(ms);
+}
+
+/// Moves the manual clock forward.
+pub fn tick(ms: u64) {
+    advance_manual_clock(ms);
+}
+
 /// The `i`th author.
 pub fn peer(i: u8) -> PeerId {
     PeerId([i.wrapping_add(1); 16])
