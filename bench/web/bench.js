@@ -1,0 +1,269 @@
+// The browser benchmark, in the page: the same workloads on three engines in the same Chromium.
+//
+//   raw     hand-written IndexedDB, the physical limit (one transaction for a bulk insert, one
+//           per single add, all gets pipelined in one transaction, getAll + Array.filter)
+//   dexie   Dexie (npm `dexie`), the common IndexedDB wrapper
+//   aurora  AuroraDB (pkg/auroradb.js)
+//
+// bench/web/run.mjs drives it through `window.bench`; every function returns milliseconds
+// measured with performance.now() inside the page. Records are the same for every engine.
+'use strict';
+
+(() => {
+  const STORE = 'records';
+
+  const key = (i) => `k${String(i).padStart(6, '0')}`;
+  const record = (i) => ({
+    id: key(i),
+    name: `user ${i}`,
+    email: `user${i}@example.com`,
+    n: i,
+    group: i % 10,
+    active: i % 3 === 0,
+    tags: ['alpha', i % 2 ? 'odd' : 'even'],
+    profile: { score: (i * 7919) % 1000, joined: 1700000000000 + i },
+  });
+  const entries = (from, count) => Array.from({ length: count }, (_, j) => [key(from + j), record(from + j)]);
+  // The filter of the "filter" case: about a tenth of the records.
+  const predicate = (r) => r.group === 3 && !r.active;
+
+  // A fixed shuffle of 0..n-1, so gets do not walk the keys in order.
+  const shuffled = (n) => {
+    const out = Array.from({ length: n }, (_, i) => i);
+    let seed = 12345;
+    for (let i = n - 1; i > 0; i--) {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+      const j = seed % (i + 1);
+      [out[i], out[j]] = [out[j], out[i]];
+    }
+    return out;
+  };
+
+  const request = (req) =>
+    new Promise((ok, fail) => {
+      req.onsuccess = () => ok(req.result);
+      req.onerror = () => fail(req.error);
+    });
+  const done = (tx) =>
+    new Promise((ok, fail) => {
+      tx.oncomplete = () => ok();
+      tx.onerror = () => fail(tx.error);
+      tx.onabort = () => fail(tx.error || new Error('transaction aborted'));
+    });
+  const deleteIdb = (name) =>
+    new Promise((ok, fail) => {
+      const req = indexedDB.deleteDatabase(name);
+      req.onsuccess = () => ok();
+      req.onerror = () => fail(req.error);
+      // `blocked` only says a closing connection still finishes its transactions: wait on.
+    });
+
+  /** Hand-written IndexedDB: what any engine must at least do. */
+  const raw = {
+    async open(name) {
+      const req = indexedDB.open(`raw-${name}`, 1);
+      req.onupgradeneeded = () => req.result.createObjectStore(STORE);
+      return request(req);
+    },
+    async bulk(db, items) {
+      const tx = db.transaction(STORE, 'readwrite');
+      const store = tx.objectStore(STORE);
+      for (const [k, v] of items) store.put(v, k);
+      await done(tx);
+    },
+    async single(db, k, v) {
+      const tx = db.transaction(STORE, 'readwrite');
+      tx.objectStore(STORE).put(v, k);
+      await done(tx);
+    },
+    async gets(db, keys) {
+      const tx = db.transaction(STORE, 'readonly');
+      const store = tx.objectStore(STORE);
+      const reqs = keys.map((k) => store.get(k));
+      await done(tx);
+      return reqs.map((r) => r.result);
+    },
+    async filter(db, fn) {
+      const tx = db.transaction(STORE, 'readonly');
+      const all = await request(tx.objectStore(STORE).getAll());
+      return all.filter(fn);
+    },
+    async count(db) {
+      return request(db.transaction(STORE, 'readonly').objectStore(STORE).count());
+    },
+    async close(db) {
+      db.close();
+    },
+    async destroy(db, name) {
+      db.close();
+      await deleteIdb(`raw-${name}`);
+    },
+  };
+
+  /** Dexie, used the way its documentation shows. */
+  const dexie = {
+    async open(name) {
+      const db = new Dexie(`dexie-${name}`);
+      db.version(1).stores({ [STORE]: '' });
+      await db.open();
+      return db;
+    },
+    async bulk(db, items) {
+      await db.table(STORE).bulkPut(items.map(([, v]) => v), items.map(([k]) => k));
+    },
+    async single(db, k, v) {
+      await db.table(STORE).put(v, k);
+    },
+    async gets(db, keys) {
+      const out = [];
+      for (const k of keys) out.push(await db.table(STORE).get(k));
+      return out;
+    },
+    async filter(db, fn) {
+      return db.table(STORE).filter(fn).toArray();
+    },
+    async count(db) {
+      return db.table(STORE).count();
+    },
+    async close(db) {
+      db.close();
+    },
+    async destroy(db) {
+      await db.delete();
+    },
+  };
+
+  /** AuroraDB, through the README's API. */
+  const aurora = {
+    async open(name) {
+      const db = new AuroraDB({ name: `aurora-${name}` });
+      await db.create();
+      return db;
+    },
+    async bulk(db, items) {
+      await db.db.batchSet(items);
+    },
+    async single(db, k, v) {
+      await db.add(k, v);
+    },
+    async gets(db, keys) {
+      const out = [];
+      for (const k of keys) out.push(await db.get(k));
+      return out;
+    },
+    async filter(db, fn) {
+      return db.filter(fn);
+    },
+    async count(db) {
+      return db.count();
+    },
+    async close(db) {
+      if (typeof db.close === 'function') await db.close();
+    },
+    async destroy(db) {
+      await db.destroy();
+    },
+  };
+
+  const ENGINES = { raw, dexie, aurora };
+  let unique = 0;
+  const freshName = (what) => `${what}-${Date.now()}-${unique++}`;
+  const check = (cond, what) => {
+    if (!cond) throw new Error(`benchmark self-check failed: ${what}`);
+  };
+
+  /** One timed run of a case on a fresh database; returns milliseconds. */
+  const CASES = {
+    /** Bulk insert of `n` records: one call. */
+    async bulk(e, { n = 10_000 } = {}) {
+      const name = freshName('bulk');
+      const db = await e.open(name);
+      const items = entries(0, n);
+      const t0 = performance.now();
+      await e.bulk(db, items);
+      const ms = performance.now() - t0;
+      check((await e.count(db)) === n, `bulk stored ${n}`);
+      await e.destroy(db, name);
+      return ms;
+    },
+    /** `n` single adds, each its own write (one transaction each), awaited one by one. */
+    async single(e, { n = 1_000 } = {}) {
+      const name = freshName('single');
+      const db = await e.open(name);
+      const items = entries(0, n);
+      const t0 = performance.now();
+      for (const [k, v] of items) await e.single(db, k, v);
+      const ms = performance.now() - t0;
+      check((await e.count(db)) === n, `single stored ${n}`);
+      await e.destroy(db, name);
+      return ms;
+    },
+  };
+
+  /** Reads on one database of `n` records, reopened before the runs: gets and filter. */
+  async function reads(engine, { n = 10_000, runs = 3 } = {}) {
+    const e = ENGINES[engine];
+    const name = freshName('reads');
+    let db = await e.open(name);
+    await e.bulk(db, entries(0, n));
+    await e.close(db);
+    db = await e.open(name);
+    const order = shuffled(n).map(key);
+    const expectFiltered = entries(0, n).filter(([, v]) => predicate(v)).length;
+    const gets = [];
+    const filters = [];
+    for (let r = 0; r < runs; r++) {
+      let t0 = performance.now();
+      const got = await e.gets(db, order);
+      gets.push(performance.now() - t0);
+      check(got.length === n && got.every((v, i) => v && v.id === order[i]), 'gets returned every record');
+      t0 = performance.now();
+      const hits = await e.filter(db, predicate);
+      filters.push(performance.now() - t0);
+      check(hits.length === expectFiltered, `filter found ${expectFiltered} (got ${hits.length})`);
+    }
+    await e.destroy(db, name);
+    return { gets, filters };
+  }
+
+  /** Fills the database that the open case opens: `ops` records in bulks of `chunk`. */
+  async function setupOpen(engine, { ops = 100_000, chunk = 10_000 } = {}) {
+    const e = ENGINES[engine];
+    const db = await e.open('open');
+    const t0 = performance.now();
+    for (let from = 0; from < ops; from += chunk) await e.bulk(db, entries(from, Math.min(chunk, ops - from)));
+    const ms = performance.now() - t0;
+    const count = await e.count(db);
+    const stats = engine === 'aurora' && typeof db.getStats === 'function' ? db.getStats() : null;
+    await e.close(db);
+    return { ms, count, stats: stats && JSON.parse(JSON.stringify(stats)) };
+  }
+
+  /**
+   * Opens a database in a page that has touched none yet: the open and what a fresh page needs
+   * before it can answer (its record count). Call first thing after a page load.
+   */
+  async function measureOpen(engine, { name = 'open', expect } = {}) {
+    const e = ENGINES[engine];
+    const t0 = performance.now();
+    const db = await e.open(name);
+    const count = await e.count(db);
+    const ms = performance.now() - t0;
+    if (expect !== undefined) check(count === expect, `open found ${expect} records (got ${count})`);
+    await e.close(db);
+    return ms;
+  }
+
+  async function destroyOpen(engine) {
+    const e = ENGINES[engine];
+    const db = await e.open('open');
+    await e.destroy(db, 'open');
+  }
+
+  async function run(caseName, engine, opts) {
+    return CASES[caseName](ENGINES[engine], opts);
+  }
+
+  window.bench = { run, reads, setupOpen, measureOpen, destroyOpen, engines: Object.keys(ENGINES) };
+  window.benchReady = true;
+})();

@@ -1,0 +1,216 @@
+#!/usr/bin/env node
+// Runs the browser benchmark (bench/web/index.html) in headless Chromium and prints a table:
+// milliseconds per case for raw IndexedDB, Dexie and AuroraDB, and AuroraDB's ratios to both;
+// then the gzipped size of what a page loads. Run it through ./scripts/bench-web.sh (which
+// builds pkg/ first), or directly:
+//
+//   node bench/web/run.mjs [--runs N] [--open-ops N] [--engines raw,dexie,aurora] [--json FILE]
+//
+// The browser gets a throwaway on-disk profile, so IndexedDB writes reach the disk as they would
+// for a user. Timings are the median of --runs runs (default 3), measured in the page with
+// performance.now(). A benchmark, not a test: it asserts only that each engine stored and found
+// what it was asked to (so a fast wrong answer cannot win).
+
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { PKG_DIR, ROOT, launchPersistent, requirePkg, startServer } from '../../tests/web/harness.mjs';
+
+const ENGINE_TITLES = { raw: 'raw IDB', dexie: 'Dexie', aurora: 'AuroraDB' };
+
+function parseArgs(argv) {
+  const opts = { runs: 3, openOps: 100_000, engines: ['raw', 'dexie', 'aurora'], json: null };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    const value = () => {
+      if (i + 1 >= argv.length) throw new Error(`${arg} needs a value`);
+      return argv[++i];
+    };
+    if (arg === '--runs') opts.runs = Math.max(1, Number.parseInt(value(), 10));
+    else if (arg === '--open-ops') opts.openOps = Math.max(1, Number.parseInt(value(), 10));
+    else if (arg === '--engines') opts.engines = value().split(',');
+    else if (arg === '--json') opts.json = value();
+    else if (arg === '--help' || arg === '-h') {
+      console.log('usage: node bench/web/run.mjs [--runs N] [--open-ops N] [--engines raw,dexie,aurora] [--json FILE]');
+      process.exit(0);
+    } else throw new Error(`unknown argument ${arg}`);
+  }
+  for (const e of opts.engines) if (!ENGINE_TITLES[e]) throw new Error(`unknown engine ${e}`);
+  if (Number.isNaN(opts.runs) || Number.isNaN(opts.openOps)) throw new Error('--runs and --open-ops take numbers');
+  return opts;
+}
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+
+/** Resolves `promise`, or fails after `ms` with a message naming `what`. */
+function bounded(promise, ms, what) {
+  let timer;
+  const limit = new Promise((_, fail) => {
+    timer = setTimeout(() => fail(new Error(`${what}: no answer within ${ms / 1000} s`)), ms);
+  });
+  return Promise.race([promise, limit]).finally(() => clearTimeout(timer));
+}
+
+/** Every file under `dir` (relative paths). */
+function walk(dir) {
+  const out = [];
+  for (const name of readdirSync(dir)) {
+    const path = join(dir, name);
+    if (statSync(path).isDirectory()) out.push(...walk(path));
+    else out.push(path);
+  }
+  return out;
+}
+
+/** Raw and gzipped (level 9) sizes of the files a page loads. */
+function sizes() {
+  const shipped = walk(PKG_DIR)
+    .filter((f) => /\.(wasm|m?js)$/.test(f))
+    .sort()
+    .map((f) => {
+      const bytes = readFileSync(f);
+      return { file: relative(PKG_DIR, f), raw: bytes.length, gzip: gzipSync(bytes, { level: 9 }).length };
+    });
+  const dexieFile = join(ROOT, 'node_modules', 'dexie', 'dist', 'dexie.min.js');
+  const dexieBytes = readFileSync(dexieFile);
+  return {
+    aurora: shipped,
+    dexie: { file: 'dexie/dist/dexie.min.js', raw: dexieBytes.length, gzip: gzipSync(dexieBytes, { level: 9 }).length },
+  };
+}
+
+const kb = (n) => `${(n / 1024).toFixed(1)} KiB`;
+const fmtMs = (ms) => (ms === undefined ? '-' : ms >= 100 ? ms.toFixed(0) : ms >= 10 ? ms.toFixed(1) : ms.toFixed(2));
+const fmtRatio = (a, b) => (a === undefined || b === undefined || b === 0 ? '-' : `${(a / b).toFixed(2)}x`);
+
+function printTable(rows, engines) {
+  const header = ['case', ...engines.map((e) => `${ENGINE_TITLES[e]} ms`)];
+  const ratios = engines.includes('aurora') ? engines.filter((e) => e !== 'aurora') : [];
+  for (const e of ratios) header.push(`AuroraDB/${ENGINE_TITLES[e]}`);
+  const body = rows.map((row) => [
+    row.title,
+    ...engines.map((e) => fmtMs(row.ms[e])),
+    ...ratios.map((e) => fmtRatio(row.ms.aurora, row.ms[e])),
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...body.map((r) => r[i].length)));
+  const line = (cells) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
+  console.log(line(header));
+  console.log(widths.map((w) => '-'.repeat(w)).join('  '));
+  for (const r of body) console.log(line(r));
+}
+
+async function main() {
+  const opts = parseArgs(process.argv.slice(2));
+  requirePkg();
+  const server = await startServer();
+  const profile = mkdtempSync(join(tmpdir(), 'auroradb-bench-'));
+  let context;
+  try {
+    context = await launchPersistent(profile);
+    const page = context.pages()[0] || (await context.newPage());
+    page.on('pageerror', (err) => console.error(`page error: ${err.message}`));
+    page.on('console', (msg) => {
+      if (msg.type() === 'error') console.error(`page console: ${msg.text()}`);
+    });
+    const url = `${server.origin}/bench/index.html`;
+    const load = async (reload) => {
+      if (reload) await page.reload({ waitUntil: 'load', timeout: 60_000 });
+      else await page.goto(url, { waitUntil: 'load', timeout: 60_000 });
+      await page.waitForFunction(() => window.benchReady === true, null, { timeout: 60_000 });
+    };
+    const call = (what, fn, arg, ms = 300_000) => bounded(page.evaluate(fn, arg), ms, what);
+
+    await load(false);
+    const browserVersion = context.browser()?.version() ?? (await page.evaluate(() => navigator.userAgent));
+    console.log(`Chromium ${browserVersion}, ${opts.runs} run(s) per case, median shown`);
+
+    const times = {};
+    const add = (caseId, engine, ms) => {
+      times[caseId] ??= {};
+      times[caseId][engine] = ms;
+    };
+    for (const engine of opts.engines) {
+      process.stderr.write(`${ENGINE_TITLES[engine]}: `);
+      for (const [caseId, n] of [['bulk', 10_000], ['single', 1_000]]) {
+        const ms = [];
+        for (let r = 0; r < opts.runs; r++) {
+          ms.push(await call(`${engine} ${caseId}`, ({ caseId, engine, n }) => window.bench.run(caseId, engine, { n }), { caseId, engine, n }));
+        }
+        add(caseId, engine, median(ms));
+        process.stderr.write(`${caseId} `);
+      }
+      const { gets, filters } = await call(`${engine} reads`, ({ engine, runs }) => window.bench.reads(engine, { n: 10_000, runs }), {
+        engine,
+        runs: opts.runs,
+      });
+      add('gets', engine, median(gets));
+      add('filter', engine, median(filters));
+      process.stderr.write('gets filter ');
+
+      // Open: each measurement is the first thing a freshly loaded page does.
+      await load(true);
+      add('openEmpty', engine, await call(`${engine} open (empty)`, (engine) => window.bench.measureOpen(engine, { name: `empty-${engine}` }), engine));
+      await call(`${engine} destroy (empty)`, (engine) => window.bench.destroyOpen(engine), engine).catch(() => {});
+      const setup = await call(`${engine} open setup`, ({ engine, ops }) => window.bench.setupOpen(engine, { ops }), { engine, ops: opts.openOps }, 900_000);
+      if (setup.count !== opts.openOps) throw new Error(`${engine}: open setup stored ${setup.count} of ${opts.openOps}`);
+      if (setup.stats) process.stderr.write(`(stats after setup: ${JSON.stringify(setup.stats)}) `);
+      const opens = [];
+      for (let r = 0; r < opts.runs; r++) {
+        await load(true);
+        opens.push(await call(`${engine} open`, ({ engine, expect }) => window.bench.measureOpen(engine, { expect }), { engine, expect: opts.openOps }));
+      }
+      add('open', engine, median(opens));
+      await load(true);
+      await call(`${engine} cleanup`, (engine) => window.bench.destroyOpen(engine), engine, 120_000);
+      process.stderr.write('open\n');
+    }
+
+    const k = (n) => (n % 1000 === 0 ? `${n / 1000}k` : String(n));
+    const rows = [
+      { id: 'bulk', title: 'bulk insert of 10k records (one call)' },
+      { id: 'single', title: '1k single adds (one transaction each)' },
+      { id: 'gets', title: '10k gets by key (shuffled)' },
+      { id: 'filter', title: 'filter over 10k records' },
+      { id: 'open', title: `open a database of ${k(opts.openOps)} records/ops + count` },
+      { id: 'openEmpty', title: 'first open in a fresh page (empty database)' },
+    ].map((row) => ({ ...row, ms: times[row.id] || {} }));
+    console.log('');
+    printTable(rows, opts.engines);
+    console.log('');
+    console.log('raw IndexedDB: one transaction per bulk insert and per single add; the 10k gets pipelined in one');
+    console.log('transaction; filter = getAll + Array.filter. Dexie and AuroraDB: their public API, gets awaited one');
+    console.log('by one (Dexie table.get, AuroraDB get), filter = Dexie Collection.filter / AuroraDB filter.');
+
+    const size = sizes();
+    console.log('');
+    console.log('What a page loads (gzip -9):');
+    let total = 0;
+    let totalRaw = 0;
+    for (const f of size.aurora) {
+      console.log(`  AuroraDB ${f.file.padEnd(40)} ${kb(f.raw).padStart(11)} raw  ${kb(f.gzip).padStart(10)} gzipped`);
+      total += f.gzip;
+      totalRaw += f.raw;
+    }
+    console.log(`  AuroraDB total (.wasm + JS)${' '.repeat(22)}${kb(totalRaw).padStart(11)} raw  ${kb(total).padStart(10)} gzipped`);
+    console.log(`  Dexie    ${size.dexie.file.padEnd(40)} ${kb(size.dexie.raw).padStart(11)} raw  ${kb(size.dexie.gzip).padStart(10)} gzipped`);
+
+    if (opts.json) {
+      writeFileSync(opts.json, `${JSON.stringify({ browser: browserVersion, runs: opts.runs, openOps: opts.openOps, times, size }, null, 2)}\n`);
+      console.log(`\nresults written to ${opts.json}`);
+    }
+  } finally {
+    await context?.close().catch(() => {});
+    await server.close();
+    rmSync(profile, { recursive: true, force: true });
+  }
+}
+
+main().catch((err) => {
+  console.error(`benchmark failed: ${err.stack || err.message}`);
+  process.exit(1);
+});

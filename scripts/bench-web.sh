@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# The browser benchmark, from any working directory:
+#
+#   ./scripts/bench-web.sh [--no-build] [--runs N] [--open-ops N] [--engines raw,dexie,aurora] [--json FILE]
+#
+# Builds pkg/ (scripts/build-web.sh; skipped with --no-build), then runs bench/web/run.mjs:
+# AuroraDB vs raw IndexedDB vs Dexie in the same headless Chromium, a table of milliseconds per
+# case with AuroraDB's ratios, and the gzipped size of the .wasm + JS. Other arguments go to
+# run.mjs. Not a test: `scripts/test.sh` does not run it.
+
+set -euo pipefail
+
+# shellcheck source=scripts/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+# shellcheck source=scripts/web-lib.sh
+. "$ROOT/scripts/web-lib.sh"
+cd "$ROOT"
+
+main() {
+    local build=1 args=() arg
+    for arg in "$@"; do
+        if [ "$arg" = "--no-build" ]; then build=0; else args+=("$arg"); fi
+    done
+
+    ensure_node
+    ensure_npm_deps
+    ensure_chromium_binary
+    [ "$build" -eq 0 ] || build_pkg
+    require_pkg
+
+    say "node bench/web/run.mjs ${args[*]}"
+    node bench/web/run.mjs "${args[@]}"
+}
+
+main "$@"
