@@ -26,7 +26,7 @@ fn value() -> impl Strategy<Value = Value> {
     let field = prop_oneof![Just("a"), Just("b"), Just("version")];
     prop_oneof![
         4 => prop::collection::btree_map(field, (0..3i64).prop_map(Value::Int), 0..3)
-            .prop_map(|m| Value::map(m.into_iter().map(|(k, v)| (k, v)))),
+            .prop_map(Value::map),
         1 => (0..3i64).prop_map(Value::Int),
         1 => Just(Value::from("text")),
     ]
@@ -95,10 +95,10 @@ fn sorted(ops: &[Op]) -> Vec<Op> {
     v
 }
 
-/// Everything observable about a state, for equality.
-fn observe(
-    s: &State,
-) -> (Vec<(String, KeyRecord)>, StateMeta, Vec<(String, Value)>, Vec<(String, Value, Vec<String>)>) {
+/// Everything observable about a state: records, meta, visible pairs, index conflicts.
+type Observed = (Vec<(String, KeyRecord)>, StateMeta, Vec<(String, Value)>, Vec<(String, Value, Vec<String>)>);
+
+fn observe(s: &State) -> Observed {
     (s.records().map(|(k, r)| (k.to_owned(), r.clone())).collect(), s.meta().clone(), s.all(), s.index_conflicts())
 }
 
