@@ -96,6 +96,6 @@ pub use error::{NetError, Result};
 pub use frame::FrameLimits;
 pub use index::{IdRange, RangeIndex};
 pub use message::{Body, Message, Mode, Ops, RangeItem, Reconcile};
-pub use reconcile::{ReconcileConfig, Reconciler};
+pub use reconcile::{PairOutcome, ReconcileConfig, Reconciler, reconcile_pair};
 pub use store::{ApplyHook, MemoryStore, SyncStore};
 pub use transport::{Transport, TransportEvent};
