@@ -163,7 +163,7 @@ impl KeyRecord {
 
     /// Counts one more write of the key.
     pub(crate) fn count_write(&mut self) {
-        self.writes += 1;
+        self.writes = self.writes.saturating_add(1);
         if let Some(e) = &mut self.entry {
             e.version = self.writes;
         }
@@ -270,5 +270,55 @@ impl TryFrom<RecordRepr> for KeyRecord {
         };
         record.validate()?;
         Ok(record)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn id(ms: u64) -> OpId {
+        OpId::from_millis(ms, PeerId([2; 16]))
+    }
+
+    fn entry(ms: u64, value: Value, writes: u64) -> Option<Entry> {
+        Some(Entry { value, id: id(ms), author: PeerId([2; 16]), version: writes })
+    }
+
+    fn rejected(record: KeyRecord) -> bool {
+        matches!(KeyRecord::decode(&record.encode()), Err(SnapshotError::Corrupt { what: "key record", .. }))
+    }
+
+    #[test]
+    fn records_whose_parts_do_not_fit_are_corrupt() {
+        let ok = KeyRecord { writes: 1, entry: entry(10, Value::Int(1), 1), rule: Rule::Timestamp { removed: None } };
+        assert_eq!(KeyRecord::decode(&ok.encode()).unwrap(), ok);
+        assert!(rejected(KeyRecord { rule: Rule::Timestamp { removed: Some(id(5)) }, ..ok.clone() }));
+        assert!(rejected(KeyRecord { writes: 0, entry: entry(10, Value::Int(1), 0), ..ok.clone() }));
+        let version = |v: i64| Value::map([("version", Value::Int(v))]);
+        let runners = |list: Vec<(u64, i64)>| list.into_iter().map(|(ms, v)| (id(ms), version(v))).collect();
+        let good = KeyRecord {
+            writes: 2,
+            entry: entry(10, version(5), 2),
+            rule: Rule::Version { removed: None, runners: runners(vec![(20, 3)]) },
+        };
+        assert_eq!(KeyRecord::decode(&good.encode()).unwrap(), good);
+        let higher_runner = Rule::Version { removed: None, runners: runners(vec![(20, 6)]) };
+        assert!(rejected(KeyRecord { rule: higher_runner, ..good.clone() }));
+        let older_runner = Rule::Version { removed: None, runners: runners(vec![(5, 3)]) };
+        assert!(rejected(KeyRecord { rule: older_runner, ..good.clone() }));
+        let merged = KeyRecord {
+            writes: 1,
+            entry: entry(10, Value::map([("a", Value::Int(1))]), 1),
+            rule: Rule::Merge { barrier: None, last_map: Some(id(10)), fields: [("a".to_owned(), id(10))].into() },
+        };
+        assert_eq!(KeyRecord::decode(&merged.encode()).unwrap(), merged);
+        let wrong_field =
+            Rule::Merge { barrier: None, last_map: Some(id(10)), fields: [("b".to_owned(), id(10))].into() };
+        assert!(rejected(KeyRecord { rule: wrong_field, ..merged.clone() }));
+        let whole_map = Rule::Merge { barrier: Some(id(10)), last_map: None, fields: BTreeMap::new() };
+        assert!(rejected(KeyRecord { rule: whole_map, ..merged }));
+        let lone_other = Rule::Sided { removed: None, other: Some((id(3), None)) };
+        assert!(rejected(KeyRecord { writes: 1, entry: None, rule: lone_other }));
     }
 }

@@ -468,3 +468,82 @@ fn custom(rec: &mut KeyRecord, ctx: &Ctx<'_>, resolver: &dyn Resolver, id: OpId,
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use auroradb_log::PeerId;
+
+    use super::*;
+
+    fn put(key: &str, value: Value) -> Step {
+        Step::Put { key: key.into(), value }
+    }
+
+    fn rm(key: &str) -> Step {
+        Step::Remove { key: key.into() }
+    }
+
+    fn ver(v: i64) -> Value {
+        Value::map([("version", Value::Int(v))])
+    }
+
+    fn field(name: &str, v: i64) -> Value {
+        Value::map([(name, Value::Int(v))])
+    }
+
+    fn id(ms: u64) -> OpId {
+        OpId::from_millis(ms, PeerId([1; 16]))
+    }
+
+    #[test]
+    fn transaction_steps_compose_per_strategy() {
+        let compose_all = |s: &Strategy, steps: &[Step]| compose(s, &steps.iter().collect::<Vec<_>>());
+        let t = Strategy::Timestamp;
+        assert_eq!(compose_all(&t, &[rm("k"), put("k", Value::Int(1))]), Action::Put(Value::Int(1)));
+        assert_eq!(compose_all(&t, &[put("k", Value::Int(1)), rm("k")]), Action::Remove);
+        let v = Strategy::Version;
+        assert_eq!(compose_all(&v, &[put("k", ver(3)), put("k", ver(2))]), Action::Put(ver(3)));
+        assert_eq!(compose_all(&v, &[put("k", ver(3)), rm("k"), put("k", ver(1))]), Action::Reset(ver(1)));
+        let m = Strategy::Merge;
+        let ab = Value::map([("a", Value::Int(1)), ("b", Value::Int(2))]);
+        assert_eq!(compose_all(&m, &[put("k", field("a", 1)), put("k", field("b", 2))]), Action::Put(ab));
+        assert_eq!(compose_all(&m, &[put("k", Value::Int(0)), put("k", field("a", 1))]), Action::Reset(field("a", 1)));
+        assert_eq!(compose_all(&m, &[rm("k"), put("k", Value::Int(5))]), Action::Reset(Value::Int(5)));
+        assert_eq!(compose_all(&m, &[put("k", field("a", 1)), rm("k")]), Action::Remove);
+    }
+
+    #[test]
+    fn transactions_split_by_key() {
+        let kind = OpKind::Txn(vec![put("b", Value::Int(1)), put("a", Value::Int(2)), rm("b")]);
+        let got = actions(&Strategy::Timestamp, &kind);
+        assert_eq!(got, [("a", Action::Put(Value::Int(2))), ("b", Action::Remove)]);
+        assert_eq!(action_for(&Strategy::Timestamp, &kind, "b"), Some(Action::Remove));
+        assert_eq!(action_for(&Strategy::Timestamp, &kind, "c"), None);
+        assert!(actions(&Strategy::Timestamp, &OpKind::Clear).is_empty());
+    }
+
+    #[test]
+    fn the_version_frontier_keeps_only_undominated_puts() {
+        let mut f = Vec::new();
+        for (ms, v) in [(10, 5), (20, 3), (30, 4), (25, 9), (40, 1), (35, 1)] {
+            insert_frontier(&mut f, id(ms), ver(v));
+        }
+        // (25, v9) dominates everything older; (30, v4) dominates (20, v3); (40, v1) dominates
+        // (35, v1).
+        let got: Vec<_> = f.iter().map(|(i, v)| (*i, v.clone())).collect();
+        assert_eq!(got, [(id(25), ver(9)), (id(30), ver(4)), (id(40), ver(1))]);
+    }
+
+    #[test]
+    fn prune_reports_whether_anything_changed() {
+        let strategy = Strategy::Timestamp;
+        let ctx = Ctx { strategy: &strategy, local: PeerId([1; 16]), key: "k" };
+        let mut rec = KeyRecord::new(&strategy);
+        apply(&mut rec, &ctx, id(20), Action::Put(Value::Int(1)));
+        assert!(!prune(&mut rec, id(10), &strategy, ctx.local));
+        assert!(rec.entry.is_some());
+        assert!(prune(&mut rec, id(30), &strategy, ctx.local));
+        assert!(rec.entry.is_none());
+        assert_eq!(rec.writes, 1);
+    }
+}

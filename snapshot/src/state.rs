@@ -2,7 +2,6 @@
 //! its secondary indexes.
 
 use core::fmt;
-use core::hash::{BuildHasherDefault, Hasher};
 use std::collections::{BTreeMap, HashSet};
 
 use auroradb_log::{Op, OpId, OpKind, PeerId, Value};
@@ -156,7 +155,8 @@ pub struct State {
     records: BTreeMap<String, KeyRecord>,
     visible: usize,
     indexes: Vec<Index>,
-    seen: HashSet<OpId, BuildHasherDefault<IdHasher>>,
+    /// Ids applied by this value (not persisted; see [`State::remember`]).
+    seen: HashSet<OpId>,
 }
 
 impl fmt::Debug for State {
@@ -269,7 +269,7 @@ impl State {
         if !self.seen.insert(op.id) {
             return out;
         }
-        self.meta.applied += 1;
+        self.meta.applied = self.meta.applied.saturating_add(1);
         if self.meta.high_water.is_none_or(|h| op.id > h) {
             self.meta.high_water = Some(op.id);
         }
@@ -414,7 +414,7 @@ fn note_change(
     }
     match (before.is_some(), after.is_some()) {
         (false, true) => *visible += 1,
-        (true, false) => *visible -= 1,
+        (true, false) => *visible = visible.saturating_sub(1),
         _ => {}
     }
     let before = before.map(|(_, v)| v);
@@ -423,30 +423,4 @@ fn note_change(
         index.update(key, before.as_ref(), after.as_ref());
     }
     out.changes.push(Change { key: key.to_owned(), before, after });
-}
-
-/// A fast hasher for op ids (FxHash-style): ids are already well spread (time and random peer).
-#[derive(Default, Clone, Copy)]
-pub(crate) struct IdHasher(u64);
-
-impl Hasher for IdHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for chunk in bytes.chunks(8) {
-            let mut word = [0u8; 8];
-            word[..chunk.len()].copy_from_slice(chunk);
-            self.write_u64(u64::from_le_bytes(word));
-        }
-    }
-
-    fn write_u64(&mut self, n: u64) {
-        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-    }
-
-    fn write_usize(&mut self, n: usize) {
-        self.write_u64(n as u64);
-    }
 }
