@@ -1,1 +1,43 @@
-//! AuroraDB.
+//! # AuroraDB
+//!
+//! A browser database whose engine is an event-sourced operation log. Every write is an op
+//! appended to a hybrid-logical-clock log with per-author blake3 hash chains; reads come from a
+//! materialized state kept by a conflict strategy; the past stays queryable (time travel); peers
+//! sync by exchanging log segments checked with blake3 range fingerprints.
+//!
+//! The Rust API is [`Database`] over a [`Storage`]: [`MemoryStorage`] natively and in tests,
+//! IndexedDB in the browser. The JavaScript API lives in `src/js/`.
+//!
+//! ```
+//! use auroradb::{Config, Database, MemoryStorage, Value};
+//! # futures::executor::block_on(async {
+//! let mut db = Database::open(MemoryStorage::new(), Config::new("app", auroradb::system_clock)).await?;
+//! db.put("user1", Value::map([("name", Value::from("Alice"))])).await?;
+//! assert_eq!(db.get("user1").and_then(|v| v.field("name")), Some(&Value::from("Alice")));
+//! assert_eq!(db.verify().await?.ops, 1);
+//! # Ok::<(), auroradb::DbError>(())
+//! # }).unwrap();
+//! ```
+
+mod db;
+mod error;
+#[cfg(target_arch = "wasm32")]
+pub mod js;
+pub mod storage;
+
+#[cfg(not(target_arch = "wasm32"))]
+pub use auroradb_log::system_clock;
+pub use auroradb_log::{self as log, EncodedOp, Op, OpId, OpKind, PeerId, Step, Value};
+pub use auroradb_snapshot::{self as snapshot, Change, Diff, Entry, IndexSpec, Outcome, State, Strategy};
+pub use db::{
+    Config, Database, DbVerifyReport, HistoryItem, LogFileInfo, MAGIC_LOG_FILE, MAX_DEPTH, MAX_KEY_LEN, Schema, Stats,
+    Txn, WriteOutcome, validate_key, validate_value,
+};
+pub use error::{DbError, Result, StorageError};
+pub use storage::{FaultyStorage, MemoryStorage, Storage, Store};
+
+/// The largest op id whose physical time is at most `ms` milliseconds since the Unix epoch: the
+/// bound to pass to [`Database::state_at`] for "as of this wall-clock time".
+pub fn upto_millis(ms: u64) -> OpId {
+    OpId { time: auroradb_log::millis_to_ntp(ms.saturating_add(1)).saturating_sub(1), peer: PeerId([0xff; 16]) }
+}

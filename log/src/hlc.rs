@@ -97,9 +97,10 @@ pub fn millis_to_ntp(ms: u64) -> u64 {
     NTP64::from(Duration::from_millis(ms)).0 & !0xf
 }
 
-/// NTP64 to whole milliseconds since the Unix epoch.
+/// NTP64 to milliseconds since the Unix epoch, rounded to the nearest millisecond (so that
+/// `ntp_to_millis(millis_to_ntp(ms)) == ms`).
 pub fn ntp_to_millis(t: u64) -> u64 {
-    NTP64(t).to_duration().as_millis() as u64
+    ((u128::from(t) * 1000 + (1u128 << 31)) >> 32) as u64
 }
 
 /// An NTP64 duration in milliseconds, rounded up (so a time past a bound never reads as on it).

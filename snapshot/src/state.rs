@@ -222,6 +222,39 @@ impl State {
         self.seen.extend(ids);
     }
 
+    /// Puts saved records and meta back, as they were before some ops were applied, and forgets
+    /// those ops' ids: for a database whose commit of the ops failed. `records` holds, for every
+    /// key the ops touched, its record before them (`None`: it had none).
+    pub fn revert(
+        &mut self,
+        records: impl IntoIterator<Item = (String, Option<KeyRecord>)>,
+        meta: StateMeta,
+        ops: impl IntoIterator<Item = OpId>,
+    ) {
+        for (key, saved) in records {
+            let now = self.records.get(&key).and_then(|r| r.entry.as_ref()).map(|e| e.value.clone());
+            let then = saved.as_ref().and_then(|r| r.entry.as_ref()).map(|e| e.value.clone());
+            match (now.is_some(), then.is_some()) {
+                (false, true) => self.visible += 1,
+                (true, false) => self.visible = self.visible.saturating_sub(1),
+                _ => {}
+            }
+            if now != then {
+                for index in &mut self.indexes {
+                    index.update(&key, now.as_ref(), then.as_ref());
+                }
+            }
+            match saved {
+                Some(rec) => self.records.insert(key, rec),
+                None => self.records.remove(&key),
+            };
+        }
+        self.meta = meta;
+        for id in ops {
+            self.seen.remove(&id);
+        }
+    }
+
     /// The configuration.
     pub fn config(&self) -> &StateConfig {
         &self.config

@@ -1,0 +1,438 @@
+//! Writes: local ops, remote ops, and the one commit pipeline they share.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use auroradb_log::{EncodedOp, Hash, OpId, OpKind, PeerId, RangeSum, Step, Value, decode_op};
+use auroradb_snapshot::{Change, Checkpoint, KeyRecord, StateMeta};
+
+use super::{Database, keys, validate_key, validate_value};
+use crate::storage::{KeyRange, ScanOptions, Storage, Store, WriteBatch};
+use crate::{DbError, Result, StorageError};
+
+/// How many times a commit is retried after catching up with another connection.
+const MAX_RETRIES: usize = 8;
+
+/// What a committed write did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WriteOutcome {
+    /// The ops added to the log, in id order.
+    pub ops: Vec<OpId>,
+    /// The visible changes to the state, in the order they were applied.
+    pub changes: Vec<Change>,
+}
+
+impl WriteOutcome {
+    /// Puts `earlier` changes (caught up from another connection before this write) first.
+    fn after(mut self, mut earlier: Vec<Change>) -> WriteOutcome {
+        if !earlier.is_empty() {
+            earlier.append(&mut self.changes);
+            self.changes = earlier;
+        }
+        self
+    }
+}
+
+/// The writes of a transaction, collected by the closure given to [`Database::transaction`].
+/// Reads see the transaction's own writes.
+#[derive(Debug)]
+pub struct Txn<'a> {
+    base: &'a auroradb_snapshot::State,
+    key_path: Option<&'a str>,
+    steps: Vec<Step>,
+    pending: BTreeMap<String, Option<Value>>,
+}
+
+impl Txn<'_> {
+    /// The value of `key` as this transaction sees it.
+    pub fn get(&self, key: &str) -> Option<Value> {
+        match self.pending.get(key) {
+            Some(v) => v.clone(),
+            None => self.base.get(key).map(|e| e.value.clone()),
+        }
+    }
+
+    /// Sets `key` to `value`.
+    pub fn put(&mut self, key: impl Into<String>, value: Value) -> Result<()> {
+        let key = key.into();
+        validate_key(&key)?;
+        validate_value(&value)?;
+        self.pending.insert(key.clone(), Some(value.clone()));
+        self.steps.push(Step::Put { key, value });
+        Ok(())
+    }
+
+    /// Sets the value under the key found at the configured key path.
+    pub fn add(&mut self, value: Value) -> Result<String> {
+        let key = key_from_path(self.key_path, &value)?;
+        self.put(key.clone(), value)?;
+        Ok(key)
+    }
+
+    /// Deletes `key`.
+    pub fn remove(&mut self, key: impl Into<String>) -> Result<()> {
+        let key = key.into();
+        validate_key(&key)?;
+        self.pending.insert(key.clone(), None);
+        self.steps.push(Step::Remove { key });
+        Ok(())
+    }
+
+    /// Number of writes so far.
+    pub fn len(&self) -> usize {
+        self.steps.len()
+    }
+
+    /// Whether nothing was written.
+    pub fn is_empty(&self) -> bool {
+        self.steps.is_empty()
+    }
+}
+
+fn key_from_path(key_path: Option<&str>, value: &Value) -> Result<String> {
+    let path = key_path.ok_or_else(|| DbError::InvalidInput("no keyPath is configured: give a key".into()))?;
+    match value.field(path) {
+        Some(Value::String(s)) => Ok(s.clone()),
+        Some(_) => Err(DbError::InvalidInput(format!("the value's {path:?} field is not a string"))),
+        None => Err(DbError::InvalidInput(format!("the value has no {path:?} field (the keyPath)"))),
+    }
+}
+
+/// What to restore if a commit fails.
+struct Undo {
+    records: Vec<(String, Option<KeyRecord>)>,
+    meta: StateMeta,
+}
+
+impl<S: Storage> Database<S> {
+    /// Sets `key` to `value` (create or update).
+    pub async fn put(&mut self, key: impl Into<String>, value: Value) -> Result<WriteOutcome> {
+        let key = key.into();
+        validate_key(&key)?;
+        validate_value(&value)?;
+        self.commit_local(OpKind::Put { key, value }).await
+    }
+
+    /// Sets the value under the key found at the configured key path; returns the key.
+    pub async fn add(&mut self, value: Value) -> Result<(String, WriteOutcome)> {
+        let key = key_from_path(self.config.key_path.as_deref(), &value)?;
+        let out = self.put(key.clone(), value).await?;
+        Ok((key, out))
+    }
+
+    /// Deletes `key` (a no-op on the state if it is absent; the op is logged all the same).
+    pub async fn remove(&mut self, key: impl Into<String>) -> Result<WriteOutcome> {
+        let key = key.into();
+        validate_key(&key)?;
+        self.commit_local(OpKind::Remove { key }).await
+    }
+
+    /// Deletes every record.
+    pub async fn clear(&mut self) -> Result<WriteOutcome> {
+        self.commit_local(OpKind::Clear).await
+    }
+
+    /// Writes `entries` as one atomic op.
+    pub async fn batch_set(&mut self, entries: impl IntoIterator<Item = (String, Value)>) -> Result<WriteOutcome> {
+        let mut steps = Vec::new();
+        for (key, value) in entries {
+            validate_key(&key)?;
+            validate_value(&value)?;
+            steps.push(Step::Put { key, value });
+        }
+        if steps.is_empty() {
+            return Ok(WriteOutcome { ops: Vec::new(), changes: Vec::new() });
+        }
+        self.commit_local(OpKind::Txn(steps)).await
+    }
+
+    /// Runs `f` over a [`Txn`] and commits its writes as one op, all or nothing. An error from
+    /// `f` aborts: nothing is written and the error is returned as [`DbError::Aborted`] (or as
+    /// itself if it is a [`DbError`]).
+    pub async fn transaction<T, E: std::fmt::Display>(
+        &mut self,
+        f: impl FnOnce(&mut Txn<'_>) -> Result<T, E>,
+    ) -> Result<(T, WriteOutcome)> {
+        let mut txn = Txn {
+            base: &self.state,
+            key_path: self.config.key_path.as_deref(),
+            steps: Vec::new(),
+            pending: BTreeMap::new(),
+        };
+        let value = f(&mut txn).map_err(|e| DbError::Aborted(e.to_string()))?;
+        let steps = txn.steps;
+        if steps.is_empty() {
+            return Ok((value, WriteOutcome { ops: Vec::new(), changes: Vec::new() }));
+        }
+        let out = self.commit_local(OpKind::Txn(steps)).await?;
+        Ok((value, out))
+    }
+
+    /// Commits one local op: made, checked against the unique indexes, applied, committed; on any
+    /// failure the log and state are as before.
+    pub async fn commit_local(&mut self, kind: OpKind) -> Result<WriteOutcome> {
+        let mut caught = Vec::new();
+        for _ in 0..MAX_RETRIES {
+            let op = self.log.prepare_local(kind.clone());
+            self.state.check(&op.op)?;
+            match self.commit_ops(vec![op], true).await {
+                Err(DbError::Storage(StorageError::Conflict)) => caught.extend(self.catch_up().await?),
+                other => return other.map(|out| out.after(caught)),
+            }
+        }
+        Err(DbError::Storage(StorageError::Conflict))
+    }
+
+    /// Checks and applies ops from a peer, all or nothing; ops already held are skipped.
+    pub async fn apply_remote(&mut self, ops: Vec<EncodedOp>) -> Result<WriteOutcome> {
+        let mut caught = Vec::new();
+        for _ in 0..MAX_RETRIES {
+            let fresh = self.log.check_remote(&ops)?;
+            let mut new: Vec<EncodedOp> = ops.iter().zip(&fresh).filter(|(_, f)| **f).map(|(o, _)| o.clone()).collect();
+            new.sort_by_key(|o| o.op.id);
+            new.dedup_by_key(|o| o.op.id);
+            if new.is_empty() {
+                return Ok(WriteOutcome { ops: Vec::new(), changes: caught });
+            }
+            match self.commit_ops(new, false).await {
+                Err(DbError::Storage(StorageError::Conflict)) => caught.extend(self.catch_up().await?),
+                other => return other.map(|out| out.after(caught)),
+            }
+        }
+        Err(DbError::Storage(StorageError::Conflict))
+    }
+
+    /// Applies `ops` (already checked against the log) to the state, commits everything in one
+    /// batch, then adds them to the log. On failure, restores the state.
+    async fn commit_ops(&mut self, ops: Vec<EncodedOp>, local: bool) -> Result<WriteOutcome> {
+        let undo = self.undo_for(&ops);
+        let op_ids: Vec<OpId> = ops.iter().map(|o| o.op.id).collect();
+        let mut changes = Vec::new();
+        let mut touched = BTreeSet::new();
+        for op in &ops {
+            let applied = self.state.apply(&op.op);
+            changes.extend(applied.changes);
+            touched.extend(applied.touched);
+        }
+        let batch = match self.build_batch(&ops, &touched) {
+            Ok(b) => b,
+            Err(e) => {
+                self.state.revert(undo.records, undo.meta, op_ids);
+                return Err(e);
+            }
+        };
+        let checkpointed = batch.1;
+        if let Err(e) = self.storage.commit(batch.0).await {
+            self.state.revert(undo.records, undo.meta, op_ids);
+            return Err(e.into());
+        }
+        // Durable: now the in-memory log follows.
+        self.commit += 1;
+        self.stats.commits += 1;
+        let min_id = ops.iter().map(|o| o.op.id).min();
+        if let Some(min_id) = min_id {
+            let stale: Vec<OpId> = self.checkpoints.range(min_id..).copied().collect();
+            for at in stale {
+                self.checkpoints.remove(&at);
+            }
+        }
+        let ids: Vec<OpId> = ops.iter().map(|o| o.op.id).collect();
+        if local {
+            for op in &ops {
+                self.log.insert_local(op)?;
+            }
+        } else {
+            self.log.insert_remote(ops)?;
+        }
+        let _ = self.log.take_segment_changes();
+        self.since_checkpoint += ids.len() as u64;
+        if let Some(at) = checkpointed {
+            self.checkpoints.insert(at);
+            self.since_checkpoint = 0;
+            self.stats.checkpoints_written += 1;
+        }
+        Ok(WriteOutcome { ops: ids, changes })
+    }
+
+    fn undo_for(&self, ops: &[EncodedOp]) -> Undo {
+        let mut keys: BTreeSet<&str> = BTreeSet::new();
+        let mut all = false;
+        for op in ops {
+            match &op.op.kind {
+                OpKind::Put { key, .. } | OpKind::Remove { key } => {
+                    keys.insert(key);
+                }
+                OpKind::Txn(steps) => keys.extend(steps.iter().map(Step::key)),
+                OpKind::Clear => all = true,
+            }
+        }
+        let records = if all {
+            self.state.records().map(|(k, r)| (k.to_owned(), Some(r.clone()))).collect()
+        } else {
+            keys.into_iter().map(|k| (k.to_owned(), self.state.record(k).cloned())).collect()
+        };
+        Undo { records, meta: self.state.meta().clone() }
+    }
+
+    /// The batch for `ops`, already applied to the state. Returns the batch and the id of the
+    /// checkpoint it writes, if any.
+    fn build_batch(&self, ops: &[EncodedOp], touched: &BTreeSet<String>) -> Result<(WriteBatch, Option<OpId>)> {
+        let mut batch = WriteBatch::default();
+        let next = self.commit + 1;
+        let held = (self.commit > 0).then(|| keys::encode_counter(self.commit));
+        batch.expect(Store::Meta, keys::META_COMMIT, held);
+        batch.put(Store::Meta, keys::META_COMMIT, keys::encode_counter(next));
+        let ids: Vec<OpId> = ops.iter().map(|o| o.op.id).collect();
+        batch.put(Store::Journal, keys::encode_counter(next), keys::encode_journal(&ids));
+
+        let mut heads: BTreeMap<PeerId, auroradb_log::ChainHead> = BTreeMap::new();
+        for op in ops {
+            batch.put(Store::Log, op.op.id.to_bytes().to_vec(), op.bytes.clone());
+            let head = auroradb_log::ChainHead { seq: op.op.seq, hash: op.hash, id: op.op.id };
+            let e = heads.entry(op.op.author).or_insert(head);
+            if head.seq > e.seq {
+                *e = head;
+            }
+            match &op.op.kind {
+                OpKind::Put { key, .. } | OpKind::Remove { key } => {
+                    batch.put(Store::History, keys::history_key(&keys::history_prefix(key), &op.op.id), Vec::new());
+                }
+                OpKind::Txn(steps) => {
+                    let distinct: BTreeSet<&str> = steps.iter().map(Step::key).collect();
+                    for key in distinct {
+                        batch.put(Store::History, keys::history_key(&keys::history_prefix(key), &op.op.id), Vec::new());
+                    }
+                }
+                OpKind::Clear => {
+                    batch.put(Store::History, keys::history_key(&keys::clear_prefix(), &op.op.id), Vec::new());
+                }
+            }
+        }
+        for (peer, head) in &heads {
+            batch.put(Store::Meta, keys::head_key(peer), keys::encode_head(head));
+        }
+        for key in touched {
+            match self.state.record(key) {
+                Some(rec) => batch.put(Store::State, key.as_bytes().to_vec(), rec.encode()),
+                None => batch.delete(Store::State, key.as_bytes().to_vec()),
+            }
+        }
+        batch.put(Store::Meta, keys::META_STATE, self.state.meta().encode());
+
+        let new: Vec<(OpId, Hash)> = ops.iter().map(|o| (o.op.id, o.hash)).collect();
+        let seg = self.log.preview_segments(&new);
+        for (first, rec) in seg.put {
+            batch.put(Store::Segments, first.to_bytes().to_vec(), rec.encode());
+        }
+        for first in seg.delete {
+            batch.delete(Store::Segments, first.to_bytes().to_vec());
+        }
+
+        // A late op invalidates the checkpoints taken after it.
+        if let Some(min_id) = ids.iter().min() {
+            for at in self.checkpoints.range(*min_id..) {
+                batch.delete(Store::Checkpoints, at.to_bytes().to_vec());
+            }
+        }
+        let mut checkpointed = None;
+        let every = self.config.checkpoint_every;
+        if every > 0
+            && self.since_checkpoint + ops.len() as u64 >= every
+            && let Some(at) = self.state.high_water()
+        {
+            let mut upto = self.log.summary(..=at);
+            for (id, hash) in &new {
+                if *id <= at {
+                    upto = upto + RangeSum::one(hash);
+                }
+            }
+            batch.put(
+                Store::Checkpoints,
+                at.to_bytes().to_vec(),
+                Checkpoint::encode(&self.state, at, upto.fingerprint()),
+            );
+            checkpointed = Some(at);
+        }
+        Ok((batch, checkpointed))
+    }
+
+    /// Writes a checkpoint of the live state now.
+    pub async fn checkpoint(&mut self) -> Result<Option<OpId>> {
+        let Some(at) = self.state.high_water() else { return Ok(None) };
+        if self.checkpoints.contains(&at) {
+            return Ok(Some(at));
+        }
+        let mut batch = WriteBatch::default();
+        batch.expect(Store::Meta, keys::META_COMMIT, (self.commit > 0).then(|| keys::encode_counter(self.commit)));
+        let bytes = Checkpoint::encode(&self.state, at, self.log.fingerprint(..=at));
+        batch.put(Store::Checkpoints, at.to_bytes().to_vec(), bytes);
+        match self.storage.commit(batch).await {
+            Ok(()) => {}
+            Err(StorageError::Conflict) => {
+                self.catch_up().await?;
+                return Box::pin(self.checkpoint()).await;
+            }
+            Err(e) => return Err(e.into()),
+        }
+        self.checkpoints.insert(at);
+        self.since_checkpoint = 0;
+        self.stats.checkpoints_written += 1;
+        Ok(Some(at))
+    }
+
+    /// Reads the commits other connections made on the same storage since this one last looked,
+    /// and applies their ops to the in-memory log and state. Returns the visible changes.
+    pub async fn catch_up(&mut self) -> Result<Vec<Change>> {
+        let stored = match self.storage.get(Store::Meta, keys::META_COMMIT).await? {
+            Some(b) => keys::decode_counter(&b)?,
+            None => 0,
+        };
+        if stored <= self.commit {
+            return Ok(Vec::new());
+        }
+        self.stats.catch_ups += 1;
+        let range = KeyRange::between(Some(keys::encode_counter(self.commit + 1)), None);
+        let entries = self.storage.scan(Store::Journal, range, ScanOptions::default()).await?;
+        let mut ops = Vec::new();
+        let mut last = self.commit;
+        for (k, v) in entries {
+            last = last.max(keys::decode_counter(&k)?);
+            for id in keys::decode_journal(&v)? {
+                if self.log.contains(&id) {
+                    continue;
+                }
+                let bytes = self
+                    .storage
+                    .get(Store::Log, &id.to_bytes())
+                    .await?
+                    .ok_or_else(|| DbError::Corrupt(format!("journal names op {id}, which is not in the log")))?;
+                let op = EncodedOp { op: decode_op(&bytes)?, hash: Hash::of(&bytes), bytes };
+                self.stats.ops_decoded += 1;
+                ops.push(op);
+            }
+        }
+        ops.sort_by_key(|o| o.op.id);
+        let mut changes = Vec::new();
+        // Already durable: apply to memory only, then reload what the other connection wrote.
+        let new = self.log.insert_remote(ops)?;
+        let _ = self.log.take_segment_changes();
+        for op in &new {
+            changes.extend(self.state.apply(&op.op).changes);
+        }
+        self.commit = last.max(stored);
+        let stale: Vec<OpId> = match new.iter().map(|o| o.op.id).min() {
+            Some(min) => self.checkpoints.range(min..).copied().collect(),
+            None => Vec::new(),
+        };
+        for at in stale {
+            self.checkpoints.remove(&at);
+        }
+        for (k, _) in self
+            .storage
+            .scan(Store::Checkpoints, KeyRange::all(), ScanOptions { keys_only: true, ..Default::default() })
+            .await?
+        {
+            self.checkpoints.insert(OpId::from_bytes(&k)?);
+        }
+        Ok(changes)
+    }
+}

@@ -1,0 +1,100 @@
+//! [`FaultyStorage`]: wraps a storage and fails commits on demand, to test that a failed commit
+//! leaves the database exactly as it was.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use super::{KeyRange, ScanOptions, Storage, Store, WriteBatch};
+use crate::StorageError;
+
+/// A fault to inject into a future commit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fault {
+    /// The commit fails and writes nothing.
+    Fail(StorageError),
+    /// The commit is durable but the caller is told it failed (the acknowledgement is lost),
+    /// as when a tab dies between the write and its callback.
+    LoseAck,
+}
+
+#[derive(Debug, Default)]
+struct Plan {
+    /// Commits to let through before the fault.
+    skip: usize,
+    fault: Option<Fault>,
+    commits: usize,
+    failures: usize,
+}
+
+/// A storage that injects one planned fault into a chosen commit.
+#[derive(Debug, Clone)]
+pub struct FaultyStorage<S> {
+    inner: S,
+    plan: Rc<RefCell<Plan>>,
+}
+
+impl<S: Storage> FaultyStorage<S> {
+    /// Wraps `inner`; no fault is planned.
+    pub fn new(inner: S) -> FaultyStorage<S> {
+        FaultyStorage { inner, plan: Rc::default() }
+    }
+
+    /// The wrapped storage.
+    pub fn inner(&self) -> &S {
+        &self.inner
+    }
+
+    /// Plans `fault` for the commit after the next `skip` successful ones.
+    pub fn fail_commit(&self, skip: usize, fault: Fault) {
+        let mut plan = self.plan.borrow_mut();
+        plan.skip = skip;
+        plan.fault = Some(fault);
+    }
+
+    /// Commits attempted so far.
+    pub fn commits(&self) -> usize {
+        self.plan.borrow().commits
+    }
+
+    /// Faults injected so far.
+    pub fn failures(&self) -> usize {
+        self.plan.borrow().failures
+    }
+}
+
+impl<S: Storage> Storage for FaultyStorage<S> {
+    async fn commit(&self, batch: WriteBatch) -> Result<(), StorageError> {
+        let fault = {
+            let mut plan = self.plan.borrow_mut();
+            plan.commits += 1;
+            if plan.fault.is_some() && plan.skip == 0 {
+                plan.failures += 1;
+                plan.fault.take()
+            } else {
+                plan.skip = plan.skip.saturating_sub(1);
+                None
+            }
+        };
+        match fault {
+            None => self.inner.commit(batch).await,
+            Some(Fault::Fail(e)) => Err(e),
+            Some(Fault::LoseAck) => {
+                self.inner.commit(batch).await?;
+                Err(StorageError::Interrupted("acknowledgement lost".into()))
+            }
+        }
+    }
+
+    async fn get(&self, store: Store, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
+        self.inner.get(store, key).await
+    }
+
+    async fn scan(
+        &self,
+        store: Store,
+        range: KeyRange,
+        options: ScanOptions,
+    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StorageError> {
+        self.inner.scan(store, range, options).await
+    }
+}

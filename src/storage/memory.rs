@@ -1,0 +1,109 @@
+//! [`MemoryStorage`]: ordered maps in memory.
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::rc::Rc;
+
+use super::{KeyRange, Mutation, ScanOptions, Storage, Store, WriteBatch};
+use crate::StorageError;
+
+type Maps = BTreeMap<Store, BTreeMap<Vec<u8>, Vec<u8>>>;
+
+/// Storage in memory. Clones share the same data, like two connections to one database.
+#[derive(Debug, Clone, Default)]
+pub struct MemoryStorage {
+    maps: Rc<RefCell<Maps>>,
+}
+
+impl MemoryStorage {
+    /// Empty storage.
+    pub fn new() -> MemoryStorage {
+        MemoryStorage::default()
+    }
+
+    /// Number of records in `store`.
+    pub fn len(&self, store: Store) -> usize {
+        self.maps.borrow().get(&store).map_or(0, BTreeMap::len)
+    }
+
+    /// Whether every store is empty.
+    pub fn is_empty(&self) -> bool {
+        self.maps.borrow().values().all(BTreeMap::is_empty)
+    }
+
+    /// A deep copy that no longer shares data with `self`.
+    pub fn deep_clone(&self) -> MemoryStorage {
+        MemoryStorage { maps: Rc::new(RefCell::new(self.maps.borrow().clone())) }
+    }
+
+    /// Changes a stored record directly, bypassing the database: for tests that tamper.
+    pub fn tamper(&self, store: Store, key: &[u8], f: impl FnOnce(&mut Vec<u8>)) -> bool {
+        let mut maps = self.maps.borrow_mut();
+        match maps.get_mut(&store).and_then(|m| m.get_mut(key)) {
+            Some(v) => {
+                f(v);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Every record of every store, for comparing two storages in tests.
+    pub fn dump(&self) -> Vec<(Store, Vec<u8>, Vec<u8>)> {
+        let maps = self.maps.borrow();
+        maps.iter().flat_map(|(s, m)| m.iter().map(move |(k, v)| (*s, k.clone(), v.clone()))).collect()
+    }
+}
+
+pub(crate) fn check_and_apply(maps: &mut Maps, batch: WriteBatch) -> Result<(), StorageError> {
+    for m in &batch.mutations {
+        if let Mutation::Expect { store, key, value } = m {
+            let held = maps.get(store).and_then(|s| s.get(key));
+            if held != value.as_ref() {
+                return Err(StorageError::Conflict);
+            }
+        }
+    }
+    for m in batch.mutations {
+        match m {
+            Mutation::Put { store, key, value } => {
+                maps.entry(store).or_default().insert(key, value);
+            }
+            Mutation::Delete { store, key } => {
+                if let Some(s) = maps.get_mut(&store) {
+                    s.remove(&key);
+                }
+            }
+            Mutation::Expect { .. } => {}
+        }
+    }
+    Ok(())
+}
+
+impl Storage for MemoryStorage {
+    async fn commit(&self, batch: WriteBatch) -> Result<(), StorageError> {
+        check_and_apply(&mut self.maps.borrow_mut(), batch)
+    }
+
+    async fn get(&self, store: Store, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
+        Ok(self.maps.borrow().get(&store).and_then(|m| m.get(key)).cloned())
+    }
+
+    async fn scan(
+        &self,
+        store: Store,
+        range: KeyRange,
+        options: ScanOptions,
+    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StorageError> {
+        let maps = self.maps.borrow();
+        let Some(map) = maps.get(&store) else { return Ok(Vec::new()) };
+        let iter = map.range((range.start, range.end));
+        let limit = options.limit.unwrap_or(usize::MAX);
+        let pick = |(k, v): (&Vec<u8>, &Vec<u8>)| (k.clone(), if options.keys_only { Vec::new() } else { v.clone() });
+        Ok(if options.reverse {
+            iter.rev().take(limit).map(pick).collect()
+        } else {
+            iter.take(limit).map(pick).collect()
+        })
+    }
+}

@@ -1,0 +1,202 @@
+//! The storage trait the database runs on, and its in-memory and fault-injecting backends.
+//!
+//! The trait is narrow on purpose: commit one batch of writes atomically across the stores, get
+//! one record, scan a key range. Futures are not `Send`: browser storage is single-threaded.
+
+mod faulty;
+#[cfg(target_arch = "wasm32")]
+mod idb;
+mod memory;
+
+use std::ops::Bound;
+
+pub use faulty::{Fault, FaultyStorage};
+#[cfg(target_arch = "wasm32")]
+pub use idb::{IdbStorage, index_key_path};
+pub use memory::MemoryStorage;
+
+use crate::StorageError;
+
+/// The object stores.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Store {
+    /// Encoded ops by sortable id bytes.
+    Log,
+    /// One record per key: everything the state keeps about it.
+    State,
+    /// Segment records (op ids and hashes) by first id.
+    Segments,
+    /// Encoded checkpoints by id bytes.
+    Checkpoints,
+    /// Small named records: chain heads, state meta, the commit counter, the schema.
+    Meta,
+    /// `(key, op id)` pairs: which ops wrote each key, for `history`.
+    History,
+    /// Commit number → ids of the ops that commit added, so one connection can catch up with
+    /// another's commits on the same storage.
+    Journal,
+}
+
+impl Store {
+    /// Every store.
+    pub const ALL: [Store; 7] =
+        [Store::Log, Store::State, Store::Segments, Store::Checkpoints, Store::Meta, Store::History, Store::Journal];
+
+    /// The store's name (as an IndexedDB object store name).
+    pub fn name(self) -> &'static str {
+        match self {
+            Store::Log => "log",
+            Store::State => "state",
+            Store::Segments => "segments",
+            Store::Checkpoints => "checkpoints",
+            Store::Meta => "meta",
+            Store::History => "history",
+            Store::Journal => "journal",
+        }
+    }
+}
+
+/// One change in a [`WriteBatch`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Mutation {
+    /// Write `value` under `key`.
+    Put {
+        /// The store.
+        store: Store,
+        /// The record's key.
+        key: Vec<u8>,
+        /// The record.
+        value: Vec<u8>,
+    },
+    /// Delete `key`.
+    Delete {
+        /// The store.
+        store: Store,
+        /// The record's key.
+        key: Vec<u8>,
+    },
+    /// The commit goes ahead only if `key` currently holds `value` (`None`: is absent);
+    /// otherwise it fails with [`StorageError::Conflict`] and writes nothing.
+    Expect {
+        /// The store.
+        store: Store,
+        /// The record's key.
+        key: Vec<u8>,
+        /// What it must hold.
+        value: Option<Vec<u8>>,
+    },
+}
+
+/// A set of mutations committed all or nothing.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WriteBatch {
+    /// The mutations, applied in order.
+    pub mutations: Vec<Mutation>,
+}
+
+impl WriteBatch {
+    /// Adds a put.
+    pub fn put(&mut self, store: Store, key: impl Into<Vec<u8>>, value: Vec<u8>) {
+        self.mutations.push(Mutation::Put { store, key: key.into(), value });
+    }
+
+    /// Adds a delete.
+    pub fn delete(&mut self, store: Store, key: impl Into<Vec<u8>>) {
+        self.mutations.push(Mutation::Delete { store, key: key.into() });
+    }
+
+    /// Adds a precondition.
+    pub fn expect(&mut self, store: Store, key: impl Into<Vec<u8>>, value: Option<Vec<u8>>) {
+        self.mutations.push(Mutation::Expect { store, key: key.into(), value });
+    }
+
+    /// Number of mutations.
+    pub fn len(&self) -> usize {
+        self.mutations.len()
+    }
+
+    /// Whether the batch is empty.
+    pub fn is_empty(&self) -> bool {
+        self.mutations.is_empty()
+    }
+}
+
+/// A key range for [`Storage::scan`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyRange {
+    /// Lower bound.
+    pub start: Bound<Vec<u8>>,
+    /// Upper bound.
+    pub end: Bound<Vec<u8>>,
+}
+
+impl KeyRange {
+    /// Every key.
+    pub fn all() -> KeyRange {
+        KeyRange { start: Bound::Unbounded, end: Bound::Unbounded }
+    }
+
+    /// Every key starting with `prefix`.
+    pub fn prefix(prefix: &[u8]) -> KeyRange {
+        let mut end = prefix.to_vec();
+        // The smallest key greater than every key with the prefix.
+        while let Some(last) = end.pop() {
+            if last < 0xff {
+                end.push(last + 1);
+                return KeyRange { start: Bound::Included(prefix.to_vec()), end: Bound::Excluded(end) };
+            }
+        }
+        KeyRange { start: Bound::Included(prefix.to_vec()), end: Bound::Unbounded }
+    }
+
+    /// `[start, end)`, either side open when `None`.
+    pub fn between(start: Option<Vec<u8>>, end: Option<Vec<u8>>) -> KeyRange {
+        KeyRange {
+            start: start.map_or(Bound::Unbounded, Bound::Included),
+            end: end.map_or(Bound::Unbounded, Bound::Excluded),
+        }
+    }
+
+    /// Whether `key` is in the range.
+    pub fn contains(&self, key: &[u8]) -> bool {
+        let after_start = match &self.start {
+            Bound::Included(s) => key >= s.as_slice(),
+            Bound::Excluded(s) => key > s.as_slice(),
+            Bound::Unbounded => true,
+        };
+        let before_end = match &self.end {
+            Bound::Included(e) => key <= e.as_slice(),
+            Bound::Excluded(e) => key < e.as_slice(),
+            Bound::Unbounded => true,
+        };
+        after_start && before_end
+    }
+}
+
+/// How to scan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ScanOptions {
+    /// At most this many records.
+    pub limit: Option<usize>,
+    /// Largest key first.
+    pub reverse: bool,
+    /// Return empty values (cheaper where the backend can skip reading them).
+    pub keys_only: bool,
+}
+
+/// The storage a database runs on: a few ordered key-value stores with atomic multi-store
+/// commits. Implementations: [`MemoryStorage`], [`FaultyStorage`], and IndexedDB in the browser.
+#[allow(async_fn_in_trait)] // Not Send by design: browser storage futures are not.
+pub trait Storage {
+    /// Applies every mutation of `batch`, or none of them.
+    async fn commit(&self, batch: WriteBatch) -> Result<(), StorageError>;
+    /// The record under `key`.
+    async fn get(&self, store: Store, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError>;
+    /// The records in `range`, in key order (or reverse).
+    async fn scan(
+        &self,
+        store: Store,
+        range: KeyRange,
+        options: ScanOptions,
+    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StorageError>;
+}
