@@ -36,7 +36,8 @@ pub struct Config {
     pub indexes: Vec<IndexSpec>,
     /// The conflict strategy.
     pub strategy: Strategy,
-    /// A checkpoint is written every this many ops (0: only on demand).
+    /// A checkpoint is written every this many ops, or every as many ops as there are keys if
+    /// that is more (a checkpoint costs O(keys) to write); 0: only on demand.
     pub checkpoint_every: u64,
     /// How far ahead of the local clock a remote op may be.
     pub max_drift: Duration,

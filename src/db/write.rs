@@ -335,8 +335,11 @@ impl<S: Storage> Database<S> {
         }
         let mut checkpointed = None;
         let every = self.config.checkpoint_every;
+        // A checkpoint costs O(keys) to encode, so they are spaced at least `keys` ops apart:
+        // the amortized cost per op stays O(1), and `state_at`'s replay after one costs no more
+        // than decoding it.
         if every > 0
-            && self.since_checkpoint + ops.len() as u64 >= every
+            && self.since_checkpoint + ops.len() as u64 >= every.max(self.state.len() as u64)
             && let Some(at) = self.state.high_water()
         {
             let mut upto = self.log.summary(..=at);
