@@ -174,6 +174,8 @@ struct PeerState {
     outgoing: Option<Session>,
     /// The session the peer started.
     incoming: Option<Session>,
+    /// When a chain gap in this peer's ops last started a session (at most one per tick).
+    gap_fetch_at: Option<u64>,
 }
 
 impl PeerState {
@@ -708,7 +710,14 @@ impl<S: SyncStore, T: Transport> SyncEngine<S, T> {
                 }
                 self.check_complete(&mut st, from, mine);
             }
-            gap && st.peers.get(&from).is_some_and(|p| p.outgoing.is_none())
+            let now = st.now;
+            match st.peers.get_mut(&from) {
+                Some(p) if gap && p.outgoing.is_none() && p.gap_fetch_at != Some(now) => {
+                    p.gap_fetch_at = Some(now);
+                    true
+                }
+                _ => false,
+            }
         };
         if start_fetch {
             // We lack an author's earlier ops that this peer has: reconcile with it.

@@ -1,0 +1,606 @@
+//! Seeded multi-peer simulation: a [`Cluster`] of peers, each a [`MemoryStore`] and a
+//! [`SyncEngine`] over one [`MemoryNetwork`], driven step by step with no threads and no real
+//! time, so a seed reproduces a run exactly; and [`run`], the randomized scenario the tests and
+//! fuzzers replay: writes, removes, clears and transactions, partitions and heals, dropped,
+//! duplicated and reordered frames, clock skew within the drift bound, and optionally a
+//! malicious peer. After healing and syncing, every honest peer must hold the same log.
+
+use std::cell::RefCell;
+use std::collections::BTreeSet;
+use std::fmt;
+use std::future::Future;
+use std::rc::Rc;
+use std::task::{Context, Poll, Waker};
+
+use auroradb_log::segment::encode_segment;
+use auroradb_log::{
+    EncodedOp, Hlc, Log, LogConfig, Op, OpId, OpKind, PeerId, Step, Value, manual_clock, set_manual_clock,
+};
+
+use crate::frame::{PREFIX_LEN, encode_frame};
+use crate::rng::SplitMix64;
+use crate::transport::memory::{Faults, MemoryNetwork, MemoryTransport};
+use crate::{Body, FrameLimits, MemoryStore, Message, NetError, Ops, SyncConfig, SyncEngine, SyncEvent};
+
+/// Milliseconds since the epoch at which simulations start.
+pub const START_MS: u64 = 1_700_000_000_000;
+
+/// Polls a future that never waits (the memory store and transport answer at once) to its end.
+pub fn ready<F: Future>(f: F) -> F::Output {
+    let mut f = std::pin::pin!(f);
+    let mut cx = Context::from_waker(Waker::noop());
+    for _ in 0..1_000 {
+        if let Poll::Ready(v) = f.as_mut().poll(&mut cx) {
+            return v;
+        }
+    }
+    panic!("a future over the memory store and transport kept waiting")
+}
+
+/// One peer of a cluster.
+pub struct SimPeer {
+    /// Its id.
+    pub id: PeerId,
+    /// Its store.
+    pub store: Rc<MemoryStore>,
+    /// Its engine.
+    pub engine: SyncEngine<Rc<MemoryStore>, MemoryTransport>,
+    /// How far its clock is off the cluster's time, in milliseconds.
+    pub skew_ms: i64,
+}
+
+impl fmt::Debug for SimPeer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SimPeer").field("id", &self.id).field("skew_ms", &self.skew_ms).finish()
+    }
+}
+
+/// Peers over one in-memory network, with a shared simulated time.
+#[derive(Debug)]
+pub struct Cluster {
+    /// The network.
+    pub net: MemoryNetwork,
+    /// The peers.
+    pub peers: Vec<SimPeer>,
+    /// Simulated time, milliseconds since the epoch.
+    pub now_ms: u64,
+    /// Every event each peer's engine reported, by peer index.
+    pub events: RefCell<Vec<Vec<SyncEvent>>>,
+}
+
+impl Cluster {
+    /// `ids.len()` peers with these ids and clock skews (not connected yet).
+    pub fn new(seed: u64, ids: &[PeerId], skews: &[i64], config: SyncConfig) -> Cluster {
+        let net = MemoryNetwork::new(seed);
+        let log_config = LogConfig::default();
+        let peers = ids
+            .iter()
+            .zip(skews.iter().chain(std::iter::repeat(&0)))
+            .map(|(id, skew)| {
+                let store =
+                    Rc::new(MemoryStore::new(Log::new(Hlc::new(*id, manual_clock, log_config.max_drift), log_config)));
+                let engine = SyncEngine::new(store.clone(), net.endpoint(*id), config);
+                SimPeer { id: *id, store, engine, skew_ms: *skew }
+            })
+            .collect::<Vec<_>>();
+        let events = RefCell::new(vec![Vec::new(); peers.len()]);
+        Cluster { net, peers, now_ms: START_MS, events }
+    }
+
+    /// `n` peers with ids 1, 2, ... and no skew.
+    pub fn simple(n: usize, config: SyncConfig) -> Cluster {
+        let ids: Vec<PeerId> = (1..=n as u8).map(|i| PeerId([i; 16])).collect();
+        Cluster::new(0, &ids, &[], config)
+    }
+
+    /// Sets the manual clock to peer `i`'s time.
+    pub fn enter(&self, i: usize) {
+        set_manual_clock(self.now_ms.saturating_add_signed(self.peers[i].skew_ms));
+    }
+
+    fn collect(&self, i: usize) {
+        let evs = self.peers[i].engine.drain_events();
+        self.events.borrow_mut()[i].extend(evs);
+    }
+
+    /// Connects every pair of peers.
+    pub fn connect_all(&self) {
+        for a in 0..self.peers.len() {
+            for b in a + 1..self.peers.len() {
+                self.net.connect(self.peers[a].id, self.peers[b].id);
+            }
+        }
+    }
+
+    /// A local write at peer `i`, pushed to its peers at once.
+    pub fn write(&self, i: usize, kind: OpKind) -> EncodedOp {
+        self.enter(i);
+        let op = self.peers[i].store.append(kind).expect("a local write");
+        self.peers[i].engine.post(std::slice::from_ref(&op));
+        self.collect(i);
+        op
+    }
+
+    /// Peer `i` handles every event waiting for it.
+    pub fn pump(&self, i: usize) -> usize {
+        self.enter(i);
+        let n = ready(self.peers[i].engine.pump());
+        self.collect(i);
+        n
+    }
+
+    /// Peer `i` ticks at its own time.
+    pub fn tick(&self, i: usize) {
+        self.enter(i);
+        let t = self.now_ms.saturating_add_signed(self.peers[i].skew_ms);
+        self.peers[i].engine.tick(t);
+        self.collect(i);
+    }
+
+    /// Every peer ticks.
+    pub fn tick_all(&self) {
+        for i in 0..self.peers.len() {
+            self.tick(i);
+        }
+    }
+
+    /// Peer `i` starts a session with each of its peers.
+    pub fn fetch(&self, i: usize) -> usize {
+        self.enter(i);
+        let n = self.peers[i].engine.fetch();
+        self.collect(i);
+        n
+    }
+
+    /// Delivers frames and lets peers handle them until nothing moves (at most `limit` steps);
+    /// returns the number of events handled.
+    pub fn settle_at_most(&self, limit: usize) -> usize {
+        let mut handled = 0;
+        for _ in 0..limit {
+            let mut moved = 0;
+            for i in 0..self.peers.len() {
+                moved += self.pump(i);
+            }
+            if let Some(to) = self.net.step() {
+                moved += 1;
+                if let Some(i) = self.index_of(&to) {
+                    moved += self.pump(i);
+                }
+            }
+            handled += moved;
+            if moved == 0 {
+                break;
+            }
+        }
+        handled
+    }
+
+    /// [`Cluster::settle_at_most`] with a generous limit.
+    pub fn settle(&self) -> usize {
+        self.settle_at_most(1_000_000)
+    }
+
+    /// The index of peer `id`.
+    pub fn index_of(&self, id: &PeerId) -> Option<usize> {
+        self.peers.iter().position(|p| p.id == *id)
+    }
+
+    /// Errors reported by peer `i` so far.
+    pub fn errors(&self, i: usize) -> Vec<NetError> {
+        self.events.borrow()[i]
+            .iter()
+            .filter_map(|e| match e {
+                SyncEvent::Error(e) => Some(e.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Checks that every peer (of `which`) holds the same log, and that each log verifies.
+    pub fn check_converged(&self, which: &[usize]) -> Result<(), String> {
+        let first = &self.peers[which[0]];
+        let fp = first.store.log().fingerprint(..);
+        let ids: Vec<OpId> = first.store.log().ids(..).map(|(id, _)| *id).collect();
+        for &i in which {
+            let log = self.peers[i].store.log();
+            log.verify().map_err(|e| format!("peer {i}'s log does not verify: {e}"))?;
+            if log.fingerprint(..) != fp {
+                let mine: BTreeSet<OpId> = log.ids(..).map(|(id, _)| *id).collect();
+                let theirs: BTreeSet<OpId> = ids.iter().copied().collect();
+                return Err(format!(
+                    "peer {i} differs from peer {}: {} ops vs {} ({} only here, {} only there)",
+                    which[0],
+                    mine.len(),
+                    theirs.len(),
+                    mine.difference(&theirs).count(),
+                    theirs.difference(&mine).count()
+                ));
+            }
+            if log.ids(..).map(|(id, _)| *id).ne(ids.iter().copied()) {
+                return Err(format!("peer {i} has the same fingerprint but other ids than peer {}", which[0]));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The scenario of one simulation run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SimConfig {
+    /// Honest peers (3 to 8).
+    pub peers: usize,
+    /// Random steps before the final heal.
+    pub steps: usize,
+    /// Frame faults while the steps run.
+    pub faults: Faults,
+    /// Largest clock skew of a peer, either way, in milliseconds (keep it under half the drift
+    /// bound).
+    pub max_skew_ms: u64,
+    /// Size of the key space.
+    pub keys: u32,
+    /// Whether a malicious peer takes part.
+    pub malicious: bool,
+    /// The engines' configuration.
+    pub sync: SyncConfig,
+}
+
+impl SimConfig {
+    /// A scenario drawn from `seed`.
+    pub fn from_seed(seed: u64) -> SimConfig {
+        let mut rng = SplitMix64::new(seed ^ 0x5eed_5eed_5eed_5eed);
+        let faulty = rng.chance(0.7);
+        let faults = if faulty {
+            Faults {
+                drop: rng.range(0, 10) as f64 / 100.0,
+                duplicate: rng.range(0, 5) as f64 / 100.0,
+                reorder: rng.range(0, 20) as f64 / 100.0,
+                max_delay: rng.range(1, 20),
+            }
+        } else {
+            Faults::NONE
+        };
+        let small = rng.chance(0.3);
+        let sync = SyncConfig {
+            limits: if small {
+                FrameLimits { max_frame: 4096, max_segment_ops: rng.range(1, 16) as usize }
+            } else {
+                FrameLimits::default()
+            },
+            reconcile: crate::ReconcileConfig {
+                branch: rng.range(2, 16) as usize,
+                id_list_max: rng.range(2, 32) as usize,
+                ..crate::ReconcileConfig::default()
+            },
+            auto_sync: true,
+            sync_interval_ms: rng.range(500, 3_000),
+            session_timeout_ms: 4_000,
+            sync_on_connect: true,
+            max_frames_per_tick: 100_000,
+            load_batch: rng.range(1, 64) as usize,
+        };
+        SimConfig {
+            peers: rng.range(3, 8) as usize,
+            steps: rng.range(100, 400) as usize,
+            faults,
+            max_skew_ms: rng.range(0, 120_000),
+            keys: rng.range(3, 20) as u32,
+            malicious: rng.chance(0.3),
+            sync,
+        }
+    }
+}
+
+/// What a run did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SimOutcome {
+    /// Honest peers.
+    pub peers: usize,
+    /// Ops in every log at the end.
+    pub ops: usize,
+    /// Frames sent on the network.
+    pub frames: u64,
+    /// Bytes sent on the network.
+    pub bytes: u64,
+    /// Frames dropped by faults and partitions.
+    pub dropped: u64,
+    /// Frames or segments the engines rejected.
+    pub rejected: u64,
+    /// Sessions completed.
+    pub sessions: u64,
+}
+
+/// A run that broke an invariant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SimFailure {
+    /// The seed.
+    pub seed: u64,
+    /// What went wrong.
+    pub reason: String,
+}
+
+impl fmt::Display for SimFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "seed {}: {} (replay with AURORADB_SIM_SEED={})", self.seed, self.reason, self.seed)
+    }
+}
+
+fn random_value(rng: &mut SplitMix64) -> Value {
+    if rng.chance(0.15) {
+        return Value::Int(rng.below(100) as i64);
+    }
+    let mut fields = vec![("version".to_string(), Value::Int(rng.below(4) as i64))];
+    for name in ["a", "b", "c"] {
+        if rng.chance(0.5) {
+            fields.push((name.to_string(), Value::Int(rng.below(1000) as i64)));
+        }
+    }
+    Value::map(fields)
+}
+
+fn random_kind(rng: &mut SplitMix64, keys: u32) -> OpKind {
+    let key = |rng: &mut SplitMix64| format!("k{}", rng.below(keys as u64));
+    match rng.below(100) {
+        0..=1 => OpKind::Clear,
+        2..=16 => OpKind::Remove { key: key(rng) },
+        17..=24 => OpKind::Txn(
+            (0..rng.range(1, 3))
+                .map(|_| {
+                    if rng.chance(0.8) {
+                        Step::Put { key: key(rng), value: random_value(rng) }
+                    } else {
+                        Step::Remove { key: key(rng) }
+                    }
+                })
+                .collect(),
+        ),
+        _ => OpKind::Put { key: key(rng), value: random_value(rng) },
+    }
+}
+
+fn random_peer(rng: &mut SplitMix64) -> PeerId {
+    loop {
+        let mut b = [0u8; 16];
+        b[..8].copy_from_slice(&rng.next_u64().to_le_bytes());
+        b[8..].copy_from_slice(&rng.next_u64().to_le_bytes());
+        if b != [0; 16] && b != [0xff; 16] {
+            return PeerId(b);
+        }
+    }
+}
+
+/// A peer that sends bad frames: garbage, tampered and far-future ops, oversized and truncated
+/// frames, replays; and some valid ops of its own, which must spread like anyone's.
+struct Attacker {
+    id: PeerId,
+    log: Log,
+    seq: u64,
+    sent: Vec<Vec<u8>>,
+}
+
+impl Attacker {
+    fn frame(&mut self, body: Body) -> Vec<u8> {
+        self.seq += 1;
+        let msg = Message { session: 0, initiator: true, body };
+        encode_frame(self.seq, &msg, usize::MAX).expect("a well-formed message")
+    }
+
+    fn push(&mut self, segments: Vec<Vec<u8>>) -> Vec<u8> {
+        self.frame(Body::Ops(Ops { segments, last: None }))
+    }
+
+    fn attack(&mut self, rng: &mut SplitMix64, cluster: &Cluster, now_ms: u64) -> Vec<u8> {
+        let victim_log = || cluster.peers[0].store.log().range(..).last().map(|(id, b, h)| (id, b.to_vec(), *h));
+        let frame = match rng.below(9) {
+            0 => (0..rng.below(200)).map(|_| rng.next_u64() as u8).collect(),
+            1 => {
+                // An op with one byte changed, under the original hash sum.
+                match victim_log() {
+                    Some((id, mut bytes, hash)) => {
+                        let i = rng.below(bytes.len() as u64) as usize;
+                        bytes[i] ^= 1 + rng.below(255) as u8;
+                        let seg = encode_segment([(id, bytes.as_slice(), &hash)]);
+                        self.push(vec![seg])
+                    }
+                    None => return Vec::new(),
+                }
+            }
+            2 => {
+                // A well-formed op of this peer, far in the future.
+                let head = self.log.heads().get(&self.id).copied();
+                let op = EncodedOp::new(Op {
+                    id: OpId::from_millis(now_ms + 3_600_000, self.id),
+                    author: self.id,
+                    seq: head.map_or(1, |h| h.seq + 1),
+                    prev: head.map_or(auroradb_log::Hash::ZERO, |h| h.hash),
+                    kind: OpKind::Clear,
+                });
+                let seg = encode_segment([(op.op.id, op.bytes.as_slice(), &op.hash)]);
+                self.push(vec![seg])
+            }
+            3 => {
+                // An oversized announcement.
+                let mut f = self.push(Vec::new());
+                f[..PREFIX_LEN].copy_from_slice(&(u32::MAX - 8).to_le_bytes());
+                f
+            }
+            4 => {
+                let mut f = self.push(vec![vec![7; 64]]);
+                f.truncate(f.len() / 2);
+                f
+            }
+            5 if !self.sent.is_empty() => self.sent[rng.below(self.sent.len() as u64) as usize].clone(),
+            6 => {
+                // A turn for a session that does not exist, with a forged fingerprint.
+                self.seq += 1;
+                let msg = Message {
+                    session: 99,
+                    initiator: false,
+                    body: Body::Reconcile(crate::Reconcile {
+                        ranges: vec![crate::RangeItem {
+                            upper: None,
+                            mode: crate::Mode::Fingerprint(auroradb_log::Fingerprint([9; 16])),
+                        }],
+                        want: Vec::new(),
+                        more_want: false,
+                    }),
+                };
+                encode_frame(self.seq, &msg, usize::MAX).expect("well formed")
+            }
+            _ => {
+                // A valid op of its own.
+                let op = self.log.append(OpKind::Put { key: "mallory".into(), value: Value::Int(rng.below(9) as i64) });
+                let op = op.expect("append");
+                let seg = encode_segment([(op.op.id, op.bytes.as_slice(), &op.hash)]);
+                self.push(vec![seg])
+            }
+        };
+        self.sent.push(frame.clone());
+        frame
+    }
+}
+
+/// Runs the scenario of `seed` (see [`SimConfig::from_seed`]).
+pub fn run_seed(seed: u64) -> Result<SimOutcome, SimFailure> {
+    run(seed, &SimConfig::from_seed(seed))
+}
+
+/// Runs one simulation and checks its invariants.
+pub fn run(seed: u64, config: &SimConfig) -> Result<SimOutcome, SimFailure> {
+    let fail = |reason: String| SimFailure { seed, reason };
+    let mut rng = SplitMix64::new(seed);
+    let n = config.peers;
+    let ids: Vec<PeerId> = (0..n).map(|_| random_peer(&mut rng)).collect();
+    let skews: Vec<i64> =
+        (0..n).map(|_| rng.range(0, 2 * config.max_skew_ms) as i64 - config.max_skew_ms as i64).collect();
+    let mut cluster = Cluster::new(rng.next_u64(), &ids, &skews, config.sync);
+    let mut attacker = config.malicious.then(|| {
+        let id = random_peer(&mut rng);
+        let c = LogConfig::default();
+        Attacker { id, log: Log::new(Hlc::new(id, manual_clock, c.max_drift), c), seq: 0, sent: Vec::new() }
+    });
+    if let Some(a) = &attacker {
+        for p in &ids {
+            cluster.net.connect(a.id, *p);
+        }
+    }
+    cluster.connect_all();
+    cluster.net.set_faults(config.faults);
+    let mut written: BTreeSet<OpId> = BTreeSet::new();
+    let mut down: BTreeSet<(usize, usize)> = BTreeSet::new();
+
+    for _ in 0..config.steps {
+        cluster.now_ms += rng.below(40);
+        match rng.below(100) {
+            0..=29 => {
+                let i = rng.below(n as u64) as usize;
+                let kind = random_kind(&mut rng, config.keys);
+                written.insert(cluster.write(i, kind).op.id);
+            }
+            30..=69 => {
+                for _ in 0..rng.range(1, 8) {
+                    if let Some(to) = cluster.net.step()
+                        && let Some(i) = cluster.index_of(&to)
+                    {
+                        cluster.pump(i);
+                    }
+                }
+            }
+            70..=79 => cluster.tick(rng.below(n as u64) as usize),
+            80..=82 => {
+                cluster.fetch(rng.below(n as u64) as usize);
+            }
+            83..=85 => {
+                let mut groups = vec![Vec::new(), Vec::new()];
+                for id in &ids {
+                    groups[rng.below(2) as usize].push(*id);
+                }
+                cluster.net.partition(&groups);
+            }
+            86..=88 => cluster.net.heal(),
+            89..=91 => {
+                let (a, b) = (rng.below(n as u64) as usize, rng.below(n as u64) as usize);
+                if a != b {
+                    let pair = (a.min(b), a.max(b));
+                    if down.insert(pair) {
+                        cluster.net.disconnect(ids[a], ids[b]);
+                    } else {
+                        down.remove(&pair);
+                        cluster.net.connect(ids[a], ids[b]);
+                    }
+                }
+            }
+            _ => {
+                if let Some(att) = attacker.as_mut() {
+                    let victim = rng.below(n as u64) as usize;
+                    set_manual_clock(cluster.now_ms);
+                    let frame = att.attack(&mut rng, &cluster, cluster.now_ms);
+                    if !frame.is_empty() {
+                        cluster.net.inject(att.id, ids[victim], frame);
+                    }
+                } else {
+                    cluster.tick_all();
+                }
+            }
+        }
+    }
+
+    // Heal everything, stop the faults, and let anti-entropy finish the job.
+    cluster.net.heal();
+    cluster.net.set_faults(Faults::NONE);
+    for (a, b) in std::mem::take(&mut down) {
+        cluster.net.connect(ids[a], ids[b]);
+    }
+    cluster.settle();
+    cluster.now_ms += config.sync.session_timeout_ms.max(config.sync.sync_interval_ms) + 1;
+    cluster.tick_all();
+    cluster.settle();
+    let all: Vec<usize> = (0..n).collect();
+    let mut converged = cluster.check_converged(&all);
+    for _ in 0..4 {
+        if converged.is_ok() {
+            break;
+        }
+        for i in 0..n {
+            cluster.fetch(i);
+        }
+        cluster.settle();
+        converged = cluster.check_converged(&all);
+    }
+    converged.map_err(fail)?;
+
+    let log = cluster.peers[0].store.log();
+    if let Some(missing) = written.iter().find(|id| !log.contains(id)) {
+        return Err(fail(format!("op {missing} was written but is in no log")));
+    }
+    let attacker_id = attacker.as_ref().map(|a| a.id);
+    if let Some(a) = attacker_id {
+        let limit = auroradb_log::millis_to_ntp(cluster.now_ms + 600_000);
+        if log.ids(..).any(|(id, _)| id.peer == a && id.time > limit) {
+            return Err(fail("a far-future op of the malicious peer was accepted".into()));
+        }
+    }
+    // Honest peers are blamed only for what faults explain.
+    for i in 0..n {
+        for e in cluster.errors(i) {
+            let blamed = e.peer();
+            let honest = blamed.is_some_and(|p| Some(p) != attacker_id);
+            let explained =
+                matches!(e.inner(), NetError::Replay { .. } | NetError::Unexpected { .. } | NetError::NotConnected(_));
+            if (honest || blamed.is_none()) && !explained {
+                return Err(fail(format!("peer {i} reported {e}")));
+            }
+        }
+    }
+    let stats = cluster.net.stats();
+    let engines = cluster.peers.iter().map(|p| p.engine.stats());
+    let (rejected, sessions) = engines.fold((0, 0), |(r, s), e| (r + e.rejected, s + e.sessions_completed));
+    Ok(SimOutcome {
+        peers: n,
+        ops: log.len(),
+        frames: stats.sent,
+        bytes: stats.bytes,
+        dropped: stats.dropped,
+        rejected,
+        sessions,
+    })
+}
