@@ -144,8 +144,19 @@ banner() {
 # Prints each test runner's summary line found in log `$1`, named after the runner.
 print_test_summaries() {
     awk '
-        /^ +(Running|Doc-tests) / { name = $0; sub(/^ +/, "", name); sub(/ \(.*\)$/, "", name) }
-        /^test result:/ { printf "  %-60s %s\n", name, $0 }
+        # Cargo runs a package'"'"'s unit tests first, then its integration tests: label the latter
+        # with the crate of the unit tests before them.
+        /^ +Running unittests / {
+            crate = $0; sub(/.*\/deps\//, "", crate); sub(/-[0-9a-f]+(\.wasm)?\)$/, "", crate)
+            name = $0; sub(/^ +Running unittests /, "", name); sub(/ \(.*\)$/, "", name)
+            name = crate " " name
+        }
+        /^ +Running / && !/^ +Running unittests / {
+            name = $0; sub(/^ +Running /, "", name); sub(/ \(.*\)$/, "", name)
+            name = crate " " name
+        }
+        /^ +Doc-tests / { name = $0; sub(/^ +Doc-tests /, "", name); name = name " doc-tests" }
+        /^test result:/ { printf "  %-44s %s\n", name, $0 }
     ' "$1"
 }
 
