@@ -99,5 +99,5 @@ pub use message::{Body, Message, Mode, Ops, RangeItem, Reconcile};
 pub use reconcile::{PairOutcome, ReconcileConfig, Reconciler, reconcile_pair};
 pub use store::{ApplyHook, MemoryStore, SyncStore};
 pub use transport::{Transport, TransportEvent};
-#[cfg(any(test, feature = "sim"))]
+#[cfg(feature = "sim")]
 pub mod sim;

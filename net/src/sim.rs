@@ -16,6 +16,7 @@ use auroradb_log::segment::encode_segment;
 use auroradb_log::{
     EncodedOp, Hlc, Log, LogConfig, Op, OpId, OpKind, PeerId, Step, Value, manual_clock, set_manual_clock,
 };
+use auroradb_snapshot::{Entry, State, StateConfig, Strategy};
 
 use crate::frame::{PREFIX_LEN, encode_frame};
 use crate::rng::SplitMix64;
@@ -47,6 +48,8 @@ pub struct SimPeer {
     pub engine: SyncEngine<Rc<MemoryStore>, MemoryTransport>,
     /// How far its clock is off the cluster's time, in milliseconds.
     pub skew_ms: i64,
+    /// Its materialized state, kept up to date by the store's hook.
+    pub state: Rc<RefCell<State>>,
 }
 
 impl fmt::Debug for SimPeer {
@@ -69,8 +72,9 @@ pub struct Cluster {
 }
 
 impl Cluster {
-    /// `ids.len()` peers with these ids and clock skews (not connected yet).
-    pub fn new(seed: u64, ids: &[PeerId], skews: &[i64], config: SyncConfig) -> Cluster {
+    /// `ids.len()` peers with these ids and clock skews (not connected yet), with states under
+    /// `strategy`.
+    pub fn new(seed: u64, ids: &[PeerId], skews: &[i64], config: SyncConfig, strategy: &Strategy) -> Cluster {
         let net = MemoryNetwork::new(seed);
         let log_config = LogConfig::default();
         let peers = ids
@@ -79,8 +83,13 @@ impl Cluster {
             .map(|(id, skew)| {
                 let store =
                     Rc::new(MemoryStore::new(Log::new(Hlc::new(*id, manual_clock, log_config.max_drift), log_config)));
+                let state = Rc::new(RefCell::new(State::new(StateConfig::new(strategy.clone(), *id))));
+                let target = state.clone();
+                store.set_hook(Box::new(move |op, _local| {
+                    target.borrow_mut().apply(&op.op);
+                }));
                 let engine = SyncEngine::new(store.clone(), net.endpoint(*id), config);
-                SimPeer { id: *id, store, engine, skew_ms: *skew }
+                SimPeer { id: *id, store, engine, skew_ms: *skew, state }
             })
             .collect::<Vec<_>>();
         let events = RefCell::new(vec![Vec::new(); peers.len()]);
@@ -90,7 +99,7 @@ impl Cluster {
     /// `n` peers with ids 1, 2, ... and no skew.
     pub fn simple(n: usize, config: SyncConfig) -> Cluster {
         let ids: Vec<PeerId> = (1..=n as u8).map(|i| PeerId([i; 16])).collect();
-        Cluster::new(0, &ids, &[], config)
+        Cluster::new(0, &ids, &[], config, &Strategy::Timestamp)
     }
 
     /// Sets the manual clock to peer `i`'s time.
@@ -222,6 +231,29 @@ impl Cluster {
         }
         Ok(())
     }
+
+    /// Checks that every peer (of `which`) shows the same state: same keys, values, winning ops
+    /// and versions. Holds for the converging strategies once the logs are equal.
+    pub fn check_same_state(&self, which: &[usize]) -> Result<(), String> {
+        let entries = |i: usize| -> Vec<(String, Entry)> {
+            self.peers[i].state.borrow().iter().map(|(k, e)| (k.to_string(), e.clone())).collect()
+        };
+        let first = entries(which[0]);
+        for &i in which {
+            let other = entries(i);
+            if other != first {
+                let differing = first.iter().zip(&other).find(|(a, b)| a != b).map(|(a, _)| a.0.clone());
+                return Err(format!(
+                    "peer {i}'s state differs from peer {}'s ({} vs {} keys, first difference at {:?})",
+                    which[0],
+                    other.len(),
+                    first.len(),
+                    differing
+                ));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// The scenario of one simulation run.
@@ -240,6 +272,8 @@ pub struct SimConfig {
     pub keys: u32,
     /// Whether a malicious peer takes part.
     pub malicious: bool,
+    /// The conflict strategy of every peer (one that converges).
+    pub strategy: &'static str,
     /// The engines' configuration.
     pub sync: SyncConfig,
 }
@@ -285,6 +319,7 @@ impl SimConfig {
             max_skew_ms: rng.range(0, 120_000),
             keys: rng.range(3, 20) as u32,
             malicious: rng.chance(0.3),
+            strategy: ["timestamp", "version", "merge"][rng.below(3) as usize],
             sync,
         }
     }
@@ -472,7 +507,8 @@ pub fn run(seed: u64, config: &SimConfig) -> Result<SimOutcome, SimFailure> {
     let ids: Vec<PeerId> = (0..n).map(|_| random_peer(&mut rng)).collect();
     let skews: Vec<i64> =
         (0..n).map(|_| rng.range(0, 2 * config.max_skew_ms) as i64 - config.max_skew_ms as i64).collect();
-    let mut cluster = Cluster::new(rng.next_u64(), &ids, &skews, config.sync);
+    let strategy = Strategy::from_name(config.strategy).map_err(|e| fail(e.to_string()))?;
+    let mut cluster = Cluster::new(rng.next_u64(), &ids, &skews, config.sync, &strategy);
     let mut attacker = config.malicious.then(|| {
         let id = random_peer(&mut rng);
         let c = LogConfig::default();
@@ -567,6 +603,7 @@ pub fn run(seed: u64, config: &SimConfig) -> Result<SimOutcome, SimFailure> {
         converged = cluster.check_converged(&all);
     }
     converged.map_err(fail)?;
+    cluster.check_same_state(&all).map_err(|e| fail(format!("{} strategy: {e}", config.strategy)))?;
 
     let log = cluster.peers[0].store.log();
     if let Some(missing) = written.iter().find(|id| !log.contains(id)) {
