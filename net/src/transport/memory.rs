@@ -77,6 +77,7 @@ struct Net {
     order: u64,
     cut: BTreeSet<(PeerId, PeerId)>,
     stats: NetworkStats,
+    auto: bool,
 }
 
 impl Net {
@@ -114,6 +115,7 @@ impl MemoryNetwork {
                 order: 0,
                 cut: BTreeSet::new(),
                 stats: NetworkStats::default(),
+                auto: false,
             })),
         }
     }
@@ -168,6 +170,13 @@ impl MemoryNetwork {
                 }
             }
         }
+    }
+
+    /// With `auto`, frames are delivered into the recipient's inbox as they are sent (faults
+    /// still apply, delays do not), waking a task waiting in [`Transport::recv`]: for engines
+    /// driven by an executor rather than by [`MemoryNetwork::step`].
+    pub fn set_auto_deliver(&self, auto: bool) {
+        self.net.borrow_mut().auto = auto;
     }
 
     /// Removes every partition.
@@ -247,6 +256,10 @@ impl MemoryNetwork {
             let (due, order) = (net.clock + delay, net.order);
             net.order += 1;
             net.flights.push(Flight { due, order, from, to, bytes: bytes.clone() });
+        }
+        if net.auto {
+            drop(net);
+            while self.step().is_some() {}
         }
         Ok(())
     }

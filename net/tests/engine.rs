@@ -1,0 +1,245 @@
+//! The sync engine over the in-memory transport: connect, push, sync, anti-entropy, timeouts,
+//! disconnects, store failures, small frames, and an executor-driven run.
+
+use std::rc::Rc;
+
+use auroradb_log::{OpKind, Value};
+use auroradb_net::sim::{Cluster, ready};
+use auroradb_net::transport::memory::Faults;
+use auroradb_net::{FrameLimits, NetError, SyncConfig, SyncEvent, SyncReport};
+
+fn put(key: &str, v: i64) -> OpKind {
+    OpKind::Put { key: key.into(), value: Value::Int(v) }
+}
+
+fn quiet() -> SyncConfig {
+    SyncConfig { auto_sync: false, sync_on_connect: false, ..SyncConfig::default() }
+}
+
+/// Writes at peer `i` without telling anyone.
+fn offline_writes(c: &Cluster, i: usize, n: usize) {
+    c.enter(i);
+    for k in 0..n {
+        c.peers[i].store.append(put(&format!("{i}-{k}"), k as i64)).unwrap();
+    }
+}
+
+fn events(c: &Cluster, i: usize) -> Vec<SyncEvent> {
+    c.events.borrow()[i].clone()
+}
+
+#[test]
+fn peers_reconcile_when_they_connect() {
+    let c = Cluster::simple(2, SyncConfig::default());
+    offline_writes(&c, 0, 30);
+    offline_writes(&c, 1, 20);
+    c.connect_all();
+    c.settle();
+    c.check_converged(&[0, 1]).unwrap();
+    c.check_same_state(&[0, 1]).unwrap();
+    assert_eq!(c.peers[0].store.log().len(), 50);
+    for i in 0..2 {
+        let ev = events(&c, i);
+        assert!(ev.contains(&SyncEvent::Connection { peer: c.peers[1 - i].id }), "{ev:?}");
+    }
+    // The smaller id started the session and reports it.
+    assert!(events(&c, 0).contains(&SyncEvent::Sync(SyncReport { peers: 1, sent: 30, received: 20 })));
+    assert!(events(&c, 1).contains(&SyncEvent::Post { peer: c.peers[0].id, ops: 30 }));
+}
+
+#[test]
+fn sync_resolves_with_peers_sent_and_received() {
+    let c = Cluster::simple(3, quiet());
+    c.connect_all();
+    c.settle();
+    offline_writes(&c, 0, 10);
+    offline_writes(&c, 1, 5);
+    offline_writes(&c, 2, 7);
+    let mut fut = Box::pin(c.peers[0].engine.sync());
+    c.settle();
+    let report = ready(fut.as_mut());
+    assert_eq!(report, SyncReport { peers: 2, sent: 20, received: 12 });
+    drop(fut);
+    c.settle();
+    assert_eq!(c.peers[0].store.log().len(), 22);
+    // Peer 1 may have missed what 0 got from 2 meanwhile: one more round closes the gap.
+    let mut fut = Box::pin(c.peers[1].engine.sync());
+    c.settle();
+    assert_eq!(ready(fut.as_mut()).peers, 2);
+    drop(fut);
+    c.check_converged(&[0, 1, 2]).unwrap();
+}
+
+#[test]
+fn nothing_to_do_costs_one_round_trip_of_small_frames() {
+    let c = Cluster::simple(2, quiet());
+    offline_writes(&c, 0, 2000);
+    c.connect_all();
+    c.settle();
+    c.peers[0].engine.fetch();
+    c.settle();
+    c.check_converged(&[0, 1]).unwrap();
+    let before = (c.peers[0].engine.stats(), c.peers[1].engine.stats());
+    let mut fut = Box::pin(c.peers[0].engine.sync());
+    // Alice's turn, then Bob's answer and his (empty) shipment: the sync is done.
+    assert_eq!(c.net.step(), Some(c.peers[1].id));
+    c.pump(1);
+    assert_eq!(c.net.step(), Some(c.peers[0].id));
+    c.pump(0);
+    assert_eq!(c.net.step(), Some(c.peers[0].id));
+    c.pump(0);
+    assert_eq!(ready(fut.as_mut()), SyncReport { peers: 1, sent: 0, received: 0 });
+    drop(fut);
+    c.settle();
+    let after = (c.peers[0].engine.stats(), c.peers[1].engine.stats());
+    let bytes = after.0.bytes_sent - before.0.bytes_sent + after.1.bytes_sent - before.1.bytes_sent;
+    assert!(bytes < 200, "{bytes} bytes to learn that 2000 ops are equal");
+}
+
+#[test]
+fn local_writes_are_pushed_at_once() {
+    let c = Cluster::simple(3, quiet());
+    c.connect_all();
+    c.settle();
+    let op = c.write(1, put("k", 1));
+    c.settle();
+    for i in 0..3 {
+        assert!(c.peers[i].store.log().contains(&op.op.id));
+        assert_eq!(c.peers[i].state.borrow().get("k").map(|e| e.value.clone()), Some(Value::Int(1)));
+    }
+    assert!(events(&c, 0).contains(&SyncEvent::Post { peer: c.peers[1].id, ops: 1 }));
+    assert_eq!(c.peers[0].engine.stats().sessions_completed, 0, "no session was needed");
+}
+
+#[test]
+fn a_push_ahead_of_history_is_deferred_then_fetched() {
+    let c = Cluster::simple(2, quiet());
+    offline_writes(&c, 0, 5);
+    c.connect_all();
+    c.settle();
+    // Peer 1 lacks peer 0's first five ops: the pushed sixth cannot be applied yet.
+    c.write(0, put("late", 6));
+    c.settle();
+    c.check_converged(&[0, 1]).unwrap();
+    assert!(c.peers[1].engine.stats().deferred >= 1);
+    assert!(c.errors(1).is_empty(), "a gap is no one's fault: {:?}", c.errors(1));
+}
+
+#[test]
+fn anti_entropy_runs_on_ticks() {
+    let config = SyncConfig { auto_sync: true, sync_interval_ms: 1_000, sync_on_connect: false, ..quiet() };
+    let mut c = Cluster::simple(3, config);
+    c.connect_all();
+    c.settle();
+    offline_writes(&c, 2, 4);
+    c.now_ms += 1_000;
+    c.tick(0);
+    c.settle();
+    assert_eq!(c.peers[0].store.log().len(), 4);
+    assert!(events(&c, 0).iter().any(|e| matches!(e, SyncEvent::Sync(r) if r.received == 4)));
+    // Not due again before the interval.
+    offline_writes(&c, 2, 1);
+    c.now_ms += 10;
+    c.tick(0);
+    c.settle();
+    assert_eq!(c.peers[0].store.log().len(), 4);
+    c.now_ms += 1_000;
+    c.tick(0);
+    c.settle();
+    assert_eq!(c.peers[0].store.log().len(), 5);
+}
+
+#[test]
+fn a_stalled_session_times_out_and_sync_resolves() {
+    let mut c = Cluster::simple(2, quiet());
+    c.connect_all();
+    c.settle();
+    offline_writes(&c, 1, 3);
+    c.net.set_faults(Faults { drop: 1.0, ..Faults::NONE });
+    let mut fut = Box::pin(c.peers[0].engine.sync());
+    c.settle();
+    assert!(fut.as_mut().poll(&mut std::task::Context::from_waker(std::task::Waker::noop())).is_pending());
+    c.now_ms += quiet().session_timeout_ms + 1;
+    c.tick(0);
+    assert_eq!(ready(fut.as_mut()), SyncReport::default());
+    assert_eq!(c.peers[0].engine.stats().sessions_abandoned, 1);
+    drop(fut);
+    // Once frames flow again, the next sync completes.
+    c.net.set_faults(Faults::NONE);
+    let mut fut = Box::pin(c.peers[0].engine.sync());
+    c.settle();
+    assert_eq!(ready(fut.as_mut()).received, 3);
+}
+
+#[test]
+fn a_disconnect_ends_sessions_and_is_reported() {
+    let c = Cluster::simple(2, quiet());
+    c.connect_all();
+    c.settle();
+    offline_writes(&c, 1, 3);
+    let mut fut = Box::pin(c.peers[0].engine.sync());
+    c.net.disconnect(c.peers[0].id, c.peers[1].id);
+    c.settle();
+    assert_eq!(ready(fut.as_mut()), SyncReport::default());
+    assert!(events(&c, 0).contains(&SyncEvent::Disconnect { peer: c.peers[1].id }));
+    assert!(c.peers[0].engine.peers().is_empty());
+    assert_eq!(c.peers[0].engine.post(&[]), 0);
+}
+
+#[test]
+fn a_failing_store_applies_nothing_and_the_next_sync_heals() {
+    let c = Cluster::simple(2, quiet());
+    c.connect_all();
+    c.settle();
+    offline_writes(&c, 1, 10);
+    c.peers[0].store.fail_next_applies(1);
+    c.peers[0].engine.fetch();
+    c.settle();
+    assert!(c.peers[0].store.log().is_empty());
+    let errors = c.errors(0);
+    assert!(matches!(errors.as_slice(), [NetError::Store { .. }]), "{errors:?}");
+    c.peers[0].engine.fetch();
+    c.settle();
+    c.check_converged(&[0, 1]).unwrap();
+}
+
+#[test]
+fn small_frames_and_segments_ship_everything() {
+    let config = SyncConfig { limits: FrameLimits { max_frame: 4096, max_segment_ops: 3 }, ..quiet() };
+    let c = Cluster::simple(2, config);
+    offline_writes(&c, 0, 700);
+    offline_writes(&c, 1, 300);
+    c.connect_all();
+    c.settle();
+    let mut fut = Box::pin(c.peers[1].engine.sync());
+    c.settle();
+    assert_eq!(ready(fut.as_mut()), SyncReport { peers: 1, sent: 300, received: 700 });
+    drop(fut);
+    c.check_converged(&[0, 1]).unwrap();
+    let s = c.peers[0].engine.stats();
+    assert!(s.frames_sent > 700 / 3 / 20, "many frames: {s:?}");
+    assert!(s.bytes_sent / s.frames_sent <= 4096);
+}
+
+#[test]
+fn engines_run_on_an_executor() {
+    use futures::executor::LocalPool;
+    use futures::task::LocalSpawnExt;
+
+    let c = Rc::new(Cluster::simple(2, quiet()));
+    c.net.set_auto_deliver(true);
+    offline_writes(&c, 0, 40);
+    offline_writes(&c, 1, 60);
+    c.connect_all();
+    let mut pool = LocalPool::new();
+    for i in 0..2 {
+        let c = c.clone();
+        pool.spawner().spawn_local(async move { c.peers[i].engine.run().await }).unwrap();
+    }
+    pool.run_until_stalled();
+    let c2 = c.clone();
+    let report = pool.run_until(async move { c2.peers[0].engine.sync().await });
+    assert_eq!(report, SyncReport { peers: 1, sent: 40, received: 60 });
+    pool.run_until_stalled();
+    c.check_converged(&[0, 1]).unwrap();
+}
