@@ -1,5 +1,5 @@
-#![cfg(not(target_arch = "wasm32"))]
 //! The Rust example of the README, compiled and run (keep the two in step).
+#![cfg(not(target_arch = "wasm32"))]
 use auroradb::{Config, Database, IndexSpec, MemoryStorage, Strategy, Value};
 
 async fn example() -> auroradb::Result<()> {
