@@ -1,0 +1,265 @@
+//! A malicious peer against an honest one: every attack is rejected with a typed error naming
+//! the attacker, the honest peer's log and state are untouched, and honest peers keep syncing.
+
+use auroradb_log::segment::encode_segment;
+use auroradb_log::{
+    EncodedOp, Fingerprint, Hash, Hlc, Log, LogConfig, LogError, Op, OpId, OpKind, PeerId, Value, manual_clock,
+};
+use auroradb_net::frame::{PREFIX_LEN, encode_frame};
+use auroradb_net::sim::Cluster;
+use auroradb_net::{Body, Message, Mode, NetError, Ops, RangeItem, Reconcile, SyncConfig};
+
+const MALLORY: PeerId = PeerId([0x99; 16]);
+
+struct Mallory {
+    log: Log,
+    seq: u64,
+}
+
+impl Mallory {
+    fn new() -> Mallory {
+        let c = LogConfig::default();
+        Mallory { log: Log::new(Hlc::new(MALLORY, manual_clock, c.max_drift), c), seq: 0 }
+    }
+
+    fn frame(&mut self, session: u32, initiator: bool, body: Body) -> Vec<u8> {
+        self.seq += 1;
+        encode_frame(self.seq, &Message { session, initiator, body }, usize::MAX).unwrap()
+    }
+
+    fn push(&mut self, ops: &[(OpId, Vec<u8>, Hash)]) -> Vec<u8> {
+        let seg = encode_segment(ops.iter().map(|(id, b, h)| (*id, b.as_slice(), h)));
+        self.frame(0, true, Body::Ops(Ops { segments: vec![seg], last: None }))
+    }
+
+    fn valid_op(&mut self, v: i64) -> EncodedOp {
+        self.log.append(OpKind::Put { key: "m".into(), value: Value::Int(v) }).unwrap()
+    }
+}
+
+fn shipped(op: &EncodedOp) -> (OpId, Vec<u8>, Hash) {
+    (op.op.id, op.bytes.clone(), op.hash)
+}
+
+/// Three honest peers, in sync, with some history; Mallory connected to peer 0.
+fn setup(config: SyncConfig) -> (Cluster, Mallory) {
+    let c = Cluster::simple(3, config);
+    c.connect_all();
+    c.net.connect(MALLORY, c.peers[0].id);
+    for i in 0..12 {
+        c.write(i % 3, OpKind::Put { key: format!("k{}", i % 4), value: Value::Int(i as i64) });
+    }
+    c.settle();
+    c.check_converged(&[0, 1, 2]).unwrap();
+    c.enter(0);
+    (c, Mallory::new())
+}
+
+/// Delivers `frames` from Mallory to peer 0 and returns peer 0's new errors; peer 0's log and
+/// state must not change.
+fn attack(c: &Cluster, frames: Vec<Vec<u8>>) -> Vec<NetError> {
+    let before_errors = c.errors(0).len();
+    let fp = c.peers[0].store.log().fingerprint(..);
+    let state: Vec<_> = c.peers[0].state.borrow().iter().map(|(k, e)| (k.to_string(), e.clone())).collect();
+    for f in frames {
+        c.net.inject(MALLORY, c.peers[0].id, f);
+    }
+    c.settle();
+    assert_eq!(c.peers[0].store.log().fingerprint(..), fp, "the log changed");
+    let after: Vec<_> = c.peers[0].state.borrow().iter().map(|(k, e)| (k.to_string(), e.clone())).collect();
+    assert_eq!(after, state, "the state changed");
+    c.errors(0)[before_errors..].to_vec()
+}
+
+/// Every error names Mallory, and its inner error matches.
+fn assert_blamed(errors: &[NetError], what: impl Fn(&NetError) -> bool) {
+    assert!(!errors.is_empty(), "nothing was reported");
+    for e in errors {
+        assert_eq!(e.peer(), Some(MALLORY), "{e}");
+        assert!(what(e.inner()), "unexpected error: {e:?}");
+    }
+}
+
+/// Honest peers still sync: a write at peer 2 made offline reaches peer 0 by a session.
+fn honest_still_sync(c: &Cluster) {
+    c.enter(2);
+    c.peers[2].store.append(OpKind::Remove { key: "k1".into() }).unwrap();
+    c.peers[0].engine.fetch();
+    c.settle();
+    c.check_converged(&[0, 1, 2]).unwrap_or_else(|e| {
+        c.peers[1].engine.fetch();
+        c.settle();
+        c.check_converged(&[0, 1, 2]).map_err(|f| format!("{e}; then {f}")).unwrap()
+    });
+    c.check_same_state(&[0, 1, 2]).unwrap();
+}
+
+#[test]
+fn tampered_op_is_rejected() {
+    let (c, mut m) = setup(SyncConfig::default());
+    let (id, mut bytes, hash) = {
+        let log = c.peers[1].store.log();
+        let (id, b, h) = log.range(..).last().unwrap();
+        (id, b.to_vec(), *h)
+    };
+    // Change the value inside the op (the encoding stays valid, the hash does not).
+    let at = bytes.len() - 1;
+    bytes[at] ^= 0x01;
+    let errors = attack(&c, vec![m.push(&[(id, bytes, hash)])]);
+    assert_blamed(&errors, |e| matches!(e, NetError::Log(_)));
+    honest_still_sync(&c);
+}
+
+#[test]
+fn forged_segment_fingerprint_is_rejected() {
+    let (c, mut m) = setup(SyncConfig::default());
+    let op = m.valid_op(1);
+    // The op is fine, the hash the segment claims for it is not.
+    let errors = attack(&c, vec![m.push(&[(op.op.id, op.bytes.clone(), Hash::of(b"forged"))])]);
+    assert_blamed(&errors, |e| matches!(e, NetError::Log(LogError::HashMismatch { .. })));
+    honest_still_sync(&c);
+}
+
+#[test]
+fn forged_range_fingerprints_cost_nothing() {
+    let (mut c, mut m) = setup(SyncConfig { auto_sync: false, ..SyncConfig::default() });
+    // Mallory answers a session that does not exist, and opens one with lies in it.
+    let lie = || {
+        Body::Reconcile(Reconcile {
+            ranges: vec![RangeItem { upper: None, mode: Mode::Fingerprint(Fingerprint([7; 16])) }],
+            want: vec![],
+            more_want: false,
+        })
+    };
+    let errors = attack(&c, vec![m.frame(41, false, lie())]);
+    assert_blamed(&errors, |e| matches!(e, NetError::Unexpected { .. }));
+    let errors = attack(&c, vec![m.frame(5, true, lie())]);
+    assert!(errors.is_empty(), "a lie is indistinguishable from a difference: {errors:?}");
+    // The session Mallory opened and never finishes is abandoned in time.
+    assert!(c.peers[0].engine.is_syncing_with(&MALLORY));
+    c.now_ms += SyncConfig::default().session_timeout_ms + 1;
+    c.tick(0);
+    assert!(!c.peers[0].engine.is_syncing_with(&MALLORY));
+    honest_still_sync(&c);
+}
+
+#[test]
+fn far_future_timestamp_is_rejected() {
+    let (c, mut m) = setup(SyncConfig::default());
+    let op = EncodedOp::new(Op {
+        id: OpId::from_millis(auroradb_net::sim::START_MS + 3_600_000, MALLORY),
+        author: MALLORY,
+        seq: 1,
+        prev: Hash::ZERO,
+        kind: OpKind::Clear,
+    });
+    let errors = attack(&c, vec![m.push(&[shipped(&op)])]);
+    assert_blamed(&errors, |e| matches!(e, NetError::Log(LogError::ClockDrift { .. })));
+    honest_still_sync(&c);
+}
+
+#[test]
+fn oversized_frame_is_rejected_before_reading_it() {
+    let (c, mut m) = setup(SyncConfig::default());
+    let mut f = m.frame(0, true, Body::Ops(Ops::default()));
+    f[..PREFIX_LEN].copy_from_slice(&(u32::MAX - 4).to_le_bytes());
+    let errors = attack(&c, vec![f]);
+    assert_blamed(&errors, |e| matches!(e, NetError::FrameTooLarge { .. }));
+    // A real frame over the limit, too.
+    let op = m.valid_op(2);
+    let huge = vec![m.push(&[shipped(&op)]); 1].into_iter().map(|mut f| {
+        f.resize(SyncConfig::default().limits.max_frame + 10, 0);
+        let len = (f.len() - PREFIX_LEN) as u32;
+        f[..PREFIX_LEN].copy_from_slice(&len.to_le_bytes());
+        f
+    });
+    let errors = attack(&c, huge.collect());
+    assert_blamed(&errors, |e| matches!(e, NetError::FrameTooLarge { .. }));
+    honest_still_sync(&c);
+}
+
+#[test]
+fn truncated_frame_is_rejected() {
+    let (c, mut m) = setup(SyncConfig::default());
+    let op = m.valid_op(3);
+    let mut f = m.push(&[shipped(&op)]);
+    f.truncate(f.len() - 3);
+    let errors = attack(&c, vec![f, vec![1, 0]]);
+    assert_blamed(&errors, |e| matches!(e, NetError::Truncated { .. }));
+    honest_still_sync(&c);
+}
+
+#[test]
+fn garbage_is_rejected() {
+    let (c, mut m) = setup(SyncConfig::default());
+    let mut frames = vec![b"\x05\0\0\0hello".to_vec(), vec![0; 64]];
+    let mut bad_version = m.frame(0, true, Body::Ops(Ops::default()));
+    bad_version[PREFIX_LEN + 4] = 99;
+    frames.push(bad_version);
+    let errors = attack(&c, frames);
+    assert_eq!(errors.len(), 3);
+    assert_blamed(&errors, |e| {
+        matches!(
+            e,
+            NetError::Corrupt { .. } | NetError::Log(LogError::BadMagic { .. } | LogError::UnsupportedVersion { .. })
+        )
+    });
+    honest_still_sync(&c);
+}
+
+#[test]
+fn replayed_segment_is_rejected() {
+    let (c, mut m) = setup(SyncConfig::default());
+    // A valid op, delivered once: accepted like anyone's.
+    let op = m.valid_op(4);
+    let f = m.push(&[shipped(&op)]);
+    c.net.inject(MALLORY, c.peers[0].id, f.clone());
+    c.settle();
+    assert!(c.peers[0].store.log().contains(&op.op.id));
+    // The same frame again is a replay; re-sent in a new frame for an old session, unexpected.
+    let errors = attack(&c, vec![f]);
+    assert_blamed(&errors, |e| matches!(e, NetError::Replay { .. }));
+    let seg = encode_segment([(op.op.id, op.bytes.as_slice(), &op.hash)]);
+    let errors = attack(&c, vec![m.frame(3, false, Body::Ops(Ops { segments: vec![seg], last: Some(1) }))]);
+    assert_blamed(&errors, |e| matches!(e, NetError::Unexpected { .. }));
+    honest_still_sync(&c);
+}
+
+#[test]
+fn forked_chain_is_rejected() {
+    let (c, mut m) = setup(SyncConfig::default());
+    // Mallory forges another op at a seq of peer 1's chain that peer 0 already holds.
+    let original = c.peers[0].store.log().ops(..).map(Result::unwrap).find(|o| o.author == c.peers[1].id).unwrap();
+    let forged =
+        EncodedOp::new(Op { kind: OpKind::Clear, id: OpId { time: original.id.time + 16, ..original.id }, ..original });
+    let errors = attack(&c, vec![m.push(&[shipped(&forged)])]);
+    assert_blamed(&errors, |e| matches!(e, NetError::Log(LogError::BrokenChain { .. })));
+    honest_still_sync(&c);
+}
+
+#[test]
+fn flood_is_cut_off_for_the_tick() {
+    let config = SyncConfig { max_frames_per_tick: 50, ..SyncConfig::default() };
+    let (mut c, mut m) = setup(config);
+    let frames: Vec<Vec<u8>> = (0..500).map(|_| m.frame(0, true, Body::Ops(Ops::default()))).collect();
+    let errors = attack(&c, frames);
+    assert_blamed(&errors, |e| matches!(e, NetError::Flood { limit: 50 }));
+    assert_eq!(errors.len(), 1, "reported once per tick");
+    assert!(c.peers[0].engine.stats().rejected >= 450);
+    // Even a valid op is dropped for the rest of the tick ...
+    let op = m.valid_op(5);
+    let f = m.push(&[shipped(&op)]);
+    c.net.inject(MALLORY, c.peers[0].id, f);
+    c.settle();
+    assert!(!c.peers[0].store.log().contains(&op.op.id));
+    // ... and honest peers are not affected.
+    honest_still_sync(&c);
+    // Next tick Mallory is heard again.
+    c.now_ms += 1;
+    c.tick(0);
+    let next = m.valid_op(6);
+    let f = m.push(&[shipped(&op), shipped(&next)]);
+    c.net.inject(MALLORY, c.peers[0].id, f);
+    c.settle();
+    assert!(c.peers[0].store.log().contains(&op.op.id) && c.peers[0].store.log().contains(&next.op.id));
+}
