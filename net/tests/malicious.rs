@@ -220,7 +220,7 @@ fn replayed_segment_is_rejected() {
     let errors = attack(&c, vec![f]);
     assert_blamed(&errors, |e| matches!(e, NetError::Replay { .. }));
     let seg = encode_segment([(op.op.id, op.bytes.as_slice(), &op.hash)]);
-    let errors = attack(&c, vec![m.frame(3, false, Body::Ops(Ops { segments: vec![seg], last: Some(1) }))]);
+    let errors = attack(&c, vec![m.frame(999, false, Body::Ops(Ops { segments: vec![seg], last: Some(1) }))]);
     assert_blamed(&errors, |e| matches!(e, NetError::Unexpected { .. }));
     honest_still_sync(&c);
 }
