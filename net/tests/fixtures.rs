@@ -144,3 +144,21 @@ mod hostile {
         }
     }
 }
+
+/// The turn that opens every session over a log of more than `id_list_max` ops: one fingerprint,
+/// whatever the log's size (the size `docs/formats.md` quotes).
+#[test]
+fn the_opening_turn_is_constant_size() {
+    let msg = Message {
+        session: 1,
+        initiator: true,
+        body: Body::Reconcile(Reconcile {
+            ranges: vec![RangeItem { upper: None, mode: Mode::Fingerprint(Fingerprint([1; 16])) }],
+            want: vec![],
+            more_want: false,
+        }),
+    };
+    assert_eq!(encode_frame(1, &msg, 1 << 20).unwrap().len(), 35);
+    let closed = Message { initiator: false, body: Body::Reconcile(Reconcile::default()), ..msg };
+    assert_eq!(encode_frame(2, &closed, 1 << 20).unwrap().len(), 17);
+}
