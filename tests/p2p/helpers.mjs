@@ -7,6 +7,7 @@
 import { spawn } from 'node:child_process';
 import { createReadStream, existsSync, statSync } from 'node:fs';
 import { createServer } from 'node:http';
+import { createServer as createNetServer } from 'node:net';
 import { dirname, extname, join, normalize, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
@@ -107,6 +108,31 @@ export const peerjsScript = join(SERVERS, 'peerjs.mjs');
 export const socketioScript = join(SERVERS, 'socketio-relay.mjs');
 export const jsonRelayScript = join(ROOT, 'tests', 'p2p', 'json-relay.mjs');
 
+/**
+ * A TCP server on 127.0.0.1 that accepts connections and never answers (a hung server).
+ * Resolves to `{ port, close() }`.
+ */
+export async function startBlackhole() {
+  const sockets = new Set();
+  const server = createNetServer((socket) => {
+    sockets.add(socket);
+    socket.on('error', () => {});
+    socket.on('close', () => sockets.delete(socket));
+  });
+  await new Promise((ok, fail) => {
+    server.once('error', fail);
+    server.listen(0, '127.0.0.1', ok);
+  });
+  return {
+    port: server.address().port,
+    close: () =>
+      new Promise((ok) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => ok());
+      }),
+  };
+}
+
 // ---- the page server -----------------------------------------------------------------------
 
 const TYPES = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.mjs': 'text/javascript; charset=utf-8' };
@@ -137,7 +163,13 @@ function resolvePath(urlPath) {
 /** Serves the pages on http://127.0.0.1:<free port> (a secure context). */
 export async function startPageServer() {
   const server = createServer((req, res) => {
-    const file = req.method === 'GET' ? resolvePath(new URL(req.url, 'http://127.0.0.1').pathname) : null;
+    const path = new URL(req.url, 'http://127.0.0.1').pathname;
+    if (path === '/favicon.ico') {
+      res.writeHead(204);
+      res.end();
+      return;
+    }
+    const file = req.method === 'GET' ? resolvePath(path) : null;
     if (!file) {
       res.writeHead(404, { 'content-type': 'text/plain' });
       res.end('not found\n');
@@ -174,7 +206,8 @@ export async function openPeer(context, origin) {
   page.errors = [];
   page.on('pageerror', (err) => page.errors.push(err.message));
   page.on('console', (msg) => {
-    if (msg.type() === 'error') page.errors.push(`console: ${msg.text()}`);
+    // Chromium logs each refused WebSocket (expected while a server restarts): not an error of ours.
+    if (msg.type() === 'error' && !/^WebSocket connection to .* failed/.test(msg.text())) page.errors.push(`console: ${msg.text()}`);
   });
   await page.goto(`${origin}/`, { waitUntil: 'load', timeout: 30_000 });
   await page.waitForFunction(() => window.__ready === true, null, { timeout: 15_000 });

@@ -154,6 +154,10 @@ export class P2PAdapter {
       this.emitError('invalid-frame', `a frame from ${from} is not binary data`, { peerId: from });
       return false;
     }
+    if (data.length > this.settings.maxFrameBytes) {
+      this.emitError('invalid-frame', `a frame of ${data.length} bytes from ${from} is over maxFrameBytes (${this.settings.maxFrameBytes})`, { peerId: from });
+      return false;
+    }
     const kind = parseControlFrame(data);
     if (kind) {
       if (!this.constructor.managesPresence) this._onControl(from, kind);

@@ -39,16 +39,22 @@ export class RtcSignalingAdapter extends P2PAdapter {
     if (typeof this._WebSocket !== 'function') throw new P2PError('invalid-config', 'no WebSocket implementation available');
     this._closing = false;
     this.mesh.start();
-    this._attaching ??= this._attach().finally(() => {
-      this._attaching = null;
-    });
     try {
-      await this._attaching;
+      await this._attachOnce();
     } catch (err) {
       if (this.getConnectionCount() === 0 && !this.isConnected) this.mesh.stop('closed');
       throw err;
     }
     return this.id;
+  }
+
+  /** One attempt to attach, shared by concurrent callers (connect() during a reconnect). */
+  _attachOnce() {
+    if (this.isConnected) return Promise.resolve();
+    this._attaching ??= this._attach().finally(() => {
+      this._attaching = null;
+    });
+    return this._attaching;
   }
 
   /** One attempt to attach to the server, bounded by connectionTimeout. */
@@ -140,7 +146,7 @@ export class RtcSignalingAdapter extends P2PAdapter {
     this.isConnected = false;
     this._onDetached();
     this.emitError('network', reason);
-    this.reconnect(() => this._attach(), () => this._closing, { closeOnGiveUp: false });
+    this.reconnect(() => this._attachOnce(), () => this._closing, { closeOnGiveUp: false });
   }
 
   send(peerId, data) {

@@ -242,7 +242,7 @@ export class RtcMesh {
       if (link.cid === msg.cid) return;
       // Glare: both offered; the smaller id's offer wins.
       if (link.state === 'connecting' && link.initiator && this.adapter.id < from) return;
-      this._close(link, link.state === 'open' ? 'replaced' : 'glare', false, { quiet: link.state !== 'open' });
+      this._close(link, link.state === 'open' ? 'replaced' : 'glare', false, { quiet: link.state !== 'open', keepWaiters: true });
     } else if (!this.adapter.hasRoom()) {
       this.adapter.emitError('max-connections', `refused ${from}: ${this.settings.maxConnections} peers connected (maxConnections)`, { peerId: from });
       this.signal(from, { kind: 'bye', cid: msg.cid });
@@ -343,7 +343,7 @@ export class RtcMesh {
     }
     if (!this.adapter.peerUp(link.peerId, link.dc)) {
       this.unwant(link.peerId);
-      this._close(link, 'max-connections', true, { quiet: true });
+      this._close(link, 'max-connections', true, { quiet: true, keepWaiters: true });
       this._rejectWaiters(link.peerId, new P2PError('max-connections', `maxConnections (${this.settings.maxConnections}) reached`, { peerId: link.peerId }));
       return;
     }
@@ -414,15 +414,19 @@ export class RtcMesh {
   _fail(link, reason) {
     if (link.state === 'closed') return;
     const wasOpen = link.state === 'open';
-    this._close(link, reason, false, { quiet: true });
+    this._close(link, reason, false, { quiet: true, keepWaiters: true });
     if (wasOpen) this.adapter.peerDown(link.peerId, reason);
     if (this.links.has(link.peerId)) return;
     this._rejectWaiters(link.peerId, new P2PError('peer-unavailable', `connection to ${link.peerId} failed: ${reason}`, { peerId: link.peerId }));
     this._scheduleReconnect(link.peerId);
   }
 
-  /** Closes a link on purpose; `sendBye` tells the peer first. Emits 'disconnect' unless quiet. */
-  _close(link, reason, sendBye, { quiet = false } = {}) {
+  /**
+   * Closes a link on purpose; `sendBye` tells the peer first. Emits 'disconnect' unless quiet;
+   * rejects pending connect() calls unless another link to the peer remains or `keepWaiters`
+   * (the link is being replaced).
+   */
+  _close(link, reason, sendBye, { quiet = false, keepWaiters = false } = {}) {
     if (link.state === 'closed') return;
     const wasOpen = link.state === 'open';
     link.state = 'closed';
@@ -456,6 +460,9 @@ export class RtcMesh {
     if (link.pc) link.pc.onicecandidate = link.pc.onconnectionstatechange = link.pc.ondatachannel = null;
     if (this.links.get(link.peerId) === link) this.links.delete(link.peerId);
     if (wasOpen && !quiet) this.adapter.peerDown(link.peerId, reason);
+    if (!keepWaiters && !this.links.has(link.peerId)) {
+      this._rejectWaiters(link.peerId, new P2PError('peer-unavailable', `connection to ${link.peerId} closed: ${reason}`, { peerId: link.peerId }));
+    }
   }
 
   _scheduleReconnect(peerId) {

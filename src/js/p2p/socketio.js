@@ -40,6 +40,7 @@ export class SocketIoAdapter extends P2PAdapter {
     this._WebSocket = p2p.WebSocket ?? globalThis.WebSocket;
     this.client = null;
     this._closing = false;
+    this._attaching = null;
     this._roomsOf = new Map();
   }
 
@@ -47,8 +48,17 @@ export class SocketIoAdapter extends P2PAdapter {
     if (this.isConnected) return this.id;
     if (!this.serverUrl) throw new P2PError('invalid-config', "the 'socketio' adapter needs p2pConfig.serverUrl");
     this._closing = false;
-    await this._attach();
+    await this._attachOnce();
     return this.id;
+  }
+
+  /** One attempt to attach, shared by concurrent callers (connect() during a reconnect). */
+  _attachOnce() {
+    if (this.isConnected) return Promise.resolve();
+    this._attaching ??= this._attach().finally(() => {
+      this._attaching = null;
+    });
+    return this._attaching;
   }
 
   async _attach() {
@@ -186,6 +196,6 @@ export class SocketIoAdapter extends P2PAdapter {
     this.isConnected = false;
     this._forgetAll('relay connection lost');
     this.emitError('network', `Socket.IO relay connection lost: ${reason}`);
-    this.reconnect(() => this._attach(), () => this._closing);
+    this.reconnect(() => this._attachOnce(), () => this._closing);
   }
 }

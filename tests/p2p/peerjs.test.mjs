@@ -1,0 +1,87 @@
+// The 'peerjs' adapter in headless Chromium, signaling through a real PeerJS server
+// (servers/peerjs.mjs: npm `peer` with allow_discovery). Run inside a loopback-only network
+// namespace (scripts/p2p-test.sh does).
+
+import test, { after, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { FAST, FAST_P2P, call, launchBrowser, openPeer, peerId, peerjsScript, start, startPageServer, startProcess, waitForEvent } from './helpers.mjs';
+import { exchange } from './exchange.mjs';
+import { rtcScenario } from './rtc-scenario.mjs';
+
+let pages;
+let browser;
+let peerServer;
+
+before(async () => {
+  pages = await startPageServer();
+  browser = await launchBrowser();
+  peerServer = await startProcess(peerjsScript, ['--path', '/myapp']);
+});
+
+after(async () => {
+  await browser?.close();
+  await pages?.close();
+  await peerServer?.stop();
+});
+
+const config = (id, extra = {}, p2p = {}) => ({
+  name: 'peerjs-test',
+  peerId: id,
+  ...FAST,
+  ...extra,
+  server: { host: '127.0.0.1', port: peerServer.port, path: '/myapp' },
+  p2pConfig: { ...FAST_P2P, discoveryInterval: 500, rtcConfig: { iceServers: [] }, ...p2p },
+});
+
+test("'peerjs' adapter: data channels through a PeerJS server, peers found by discovery", { timeout: 240_000 }, async (t) => {
+  await rtcScenario(t, {
+    browser,
+    origin: pages.origin,
+    name: 'peerjs',
+    config,
+    restartServer: async () => {
+      peerServer = await peerServer.restart();
+    },
+  });
+});
+
+test("'peerjs' adapter without discovery: peers named in p2pConfig.peers connect", { timeout: 120_000 }, async () => {
+  const contexts = [await browser.newContext(), await browser.newContext()];
+  try {
+    const [pa, pb] = await Promise.all(contexts.map((c) => openPeer(c, pages.origin)));
+    // 'z…' names 'a…': the larger id offers, because it was told whom to reach.
+    const idA = peerId('a');
+    const idZ = peerId('z');
+    await start(pa, 'a', 'peerjs', config(idA, {}, { discovery: false }));
+    await start(pb, 'z', 'peerjs', config(idZ, {}, { discovery: false, peers: [idA] }));
+    await waitForEvent(pa, 'a', 'connection', idZ);
+    await waitForEvent(pb, 'z', 'connection', idA);
+    assert.deepEqual(await call(pb, 'listPeers', 'z'), [idA]);
+    await exchange({ page: pa, label: 'a', id: idA }, { page: pb, label: 'z', id: idZ }, 20);
+  } finally {
+    for (const c of contexts) await c.close();
+  }
+});
+
+test("'peerjs' adapter: a taken id and an unreachable server are refused with typed errors", { timeout: 60_000 }, async () => {
+  const context = await browser.newContext();
+  try {
+    const [p1, p2] = [await openPeer(context, pages.origin), await openPeer(context, pages.origin)];
+    const id = peerId('t');
+    await start(p1, 't1', 'peerjs', config(id));
+    const attempt = (page, cfg) =>
+      page.evaluate(async (c) => {
+        try {
+          await window.h.start('t2', 'peerjs', c);
+          return { ok: true };
+        } catch (err) {
+          return { ok: false, name: err.name, type: err.type };
+        }
+      }, cfg);
+    assert.deepEqual(await attempt(p2, config(id)), { ok: false, name: 'P2PError', type: 'unavailable-id' });
+    const down = { ...config(peerId('u')), server: { host: '127.0.0.1', port: 9, path: '/myapp' } };
+    assert.deepEqual(await attempt(p2, down), { ok: false, name: 'P2PError', type: 'network' });
+  } finally {
+    await context.close();
+  }
+});

@@ -1,0 +1,121 @@
+// Connection settings in headless Chromium: connectionTimeout bounds connect() against a hung
+// server; maxReconnectAttempts and reconnectDelay bound the reconnects of a server that does
+// not come back.
+
+import test, { after, before } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  FAST_P2P,
+  call,
+  launchBrowser,
+  openPeer,
+  peerId,
+  signalingScript,
+  socketioScript,
+  startBlackhole,
+  startPageServer,
+  startProcess,
+  waitForEvent,
+} from './helpers.mjs';
+
+let pages;
+let browser;
+let hole;
+
+before(async () => {
+  pages = await startPageServer();
+  browser = await launchBrowser();
+  hole = await startBlackhole();
+});
+
+after(async () => {
+  await browser?.close();
+  await pages?.close();
+  await hole?.close();
+});
+
+/** Starts `name` with `config` in a fresh page; resolves to the outcome and the time taken. */
+async function tryStart(name, config) {
+  const context = await browser.newContext();
+  try {
+    const page = await openPeer(context, pages.origin);
+    const started = Date.now();
+    const outcome = await page.evaluate(
+      async ([n, c]) => {
+        try {
+          await window.h.start('x', n, c);
+          return { ok: true };
+        } catch (err) {
+          return { ok: false, name: err.name, type: err.type, message: err.message };
+        }
+      },
+      [name, config],
+    );
+    return { ...outcome, ms: Date.now() - started };
+  } finally {
+    await context.close();
+  }
+}
+
+test('connectionTimeout bounds connect() when the server never answers', { timeout: 60_000 }, async () => {
+  const base = { name: 'settings', connectionTimeout: 1000 };
+  const cases = [
+    ['webrtc', { ...base, p2pConfig: { signalingServer: `ws://127.0.0.1:${hole.port}` } }],
+    ['peerjs', { ...base, server: { host: '127.0.0.1', port: hole.port, path: '/myapp' } }],
+    ['socketio', { ...base, p2pConfig: { serverUrl: `http://127.0.0.1:${hole.port}` } }],
+  ];
+  for (const [name, config] of cases) {
+    const r = await tryStart(name, config);
+    assert.equal(r.ok, false, `${name} connected to a hung server`);
+    assert.equal(r.name, 'P2PError', `${name}: ${r.message}`);
+    assert.equal(r.type, 'timeout', `${name}: ${r.message}`);
+    assert.ok(r.ms >= 900 && r.ms < 6000, `${name} gave up after ${r.ms} ms, connectionTimeout is 1000`);
+  }
+});
+
+test('a missing setting is refused with invalid-config', { timeout: 30_000 }, async () => {
+  for (const name of ['webrtc', 'socketio']) {
+    const r = await tryStart(name, { name: 'settings' });
+    assert.deepEqual([r.ok, r.type], [false, 'invalid-config'], `${name}: ${r.message}`);
+  }
+});
+
+test('maxReconnectAttempts: a relay that does not come back is given up after that many tries', { timeout: 60_000 }, async () => {
+  const relay = await startProcess(socketioScript);
+  const signaling = await startProcess(signalingScript);
+  const context = await browser.newContext();
+  try {
+    const page = await openPeer(context, pages.origin);
+    const settings = { name: 'settings', connectionTimeout: 1000, maxReconnectAttempts: 3, reconnectDelay: 100 };
+    await page.evaluate(
+      ([s, r, g, p2p]) =>
+        Promise.all([
+          window.h.start('sio', 'socketio', { ...s, peerId: 'sio1', p2pConfig: { ...p2p, serverUrl: r } }),
+          window.h.start('rtc', 'webrtc', { ...s, peerId: 'rtc1', p2pConfig: { ...p2p, signalingServer: g } }),
+        ]),
+      [settings, relay.url, signaling.url, FAST_P2P],
+    );
+    await relay.stop();
+    await signaling.stop();
+    for (const label of ['sio', 'rtc']) {
+      await waitForEvent(page, label, 'reconnecting', undefined, 3);
+      await page.waitForFunction(
+        (l) => window.h.events(l).some((e) => e.ev === 'error' && /gave up reconnecting after 3 attempts/.test(e.message)),
+        label,
+        { timeout: 20_000 },
+      );
+      const events = await call(page, 'events', label);
+      const waits = events.filter((e) => e.ev === 'reconnecting');
+      assert.deepEqual(waits.map((e) => e.delay), [100, 200, 400], `${label}: reconnectDelay doubling`);
+      assert.equal(await call(page, 'isConnected', label), false);
+    }
+    // The relay adapter is closed for good; the WebRTC one keeps its peer links and stays open for connect().
+    await waitForEvent(page, 'sio', 'close');
+    assert.equal(await call(page, 'count', 'rtc', 'close'), 0);
+    assert.deepEqual(page.errors, []);
+  } finally {
+    await context.close();
+    await relay.stop();
+    await signaling.stop();
+  }
+});
