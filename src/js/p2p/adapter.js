@@ -116,9 +116,10 @@ export class P2PAdapter {
 
   /**
    * Emits an event. 'message' payloads go through the peer table first: the data becomes a
-   * Uint8Array, presence frames are consumed here, and a frame from a peer not yet connected
-   * connects it (within maxConnections) before it is delivered. 'open' starts the base class's
-   * presence for adapters that do not manage it. Returns true when a listener was called.
+   * Uint8Array (frames over maxFrameBytes are refused), presence frames are consumed here, and
+   * for adapters without presence of their own a frame from a peer not yet connected connects
+   * it (within maxConnections) before it is delivered. 'open' starts the base class's presence
+   * for those adapters. Returns true when a listener was called.
    */
   emit(event, payload) {
     if (event === 'message') return this._receive(payload);
@@ -163,7 +164,11 @@ export class P2PAdapter {
       if (!this.constructor.managesPresence) this._onControl(from, kind);
       return false;
     }
-    if (!this._peers.has(from) && !this.peerUp(from, payload.connection ?? null)) return false;
+    if (!this._peers.has(from)) {
+      // Adapters with presence deliver frames of connected peers only; for the others a frame
+      // is the sign of life that connects its sender.
+      if (this.constructor.managesPresence || !this.peerUp(from, payload.connection ?? null)) return false;
+    }
     this._peers.get(from).lastSeen = Date.now();
     return this._dispatch('message', { from, data, connection: payload.connection ?? this._peers.get(from).connection });
   }

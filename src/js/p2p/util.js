@@ -18,6 +18,7 @@
  * - 'invalid-frame'     a peer sent bytes that are not a well-formed transport frame
  * - 'not-connected'     the adapter is not connected
  * - 'not-implemented'   a P2PAdapter subclass lacks a method of the contract
+ * - 'listener'          an event listener threw (reported as an 'error' event only)
  */
 export class P2PError extends Error {
   constructor(type, message, details = {}) {

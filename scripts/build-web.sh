@@ -1,0 +1,212 @@
+#!/usr/bin/env bash
+# Builds the JavaScript API into pkg/, from any working directory:
+#
+#   ./scripts/build-web.sh           release build (what pages and benchmarks use)
+#   ./scripts/build-web.sh --debug   debug build (faster to build, much larger)
+#
+# Installs what is missing first (the wasm32 target, wasm-bindgen-cli at the version in
+# Cargo.lock, binaryen's wasm-opt), then:
+#   1. cargo build -p auroradb --target wasm32-unknown-unknown (--release, at opt-level "s")
+#   2. wasm-opt -Oz on the .wasm (release only)
+#   3. wasm-bindgen --target web: pkg/auroradb_core.js + pkg/auroradb_core_bg.wasm (+ snippets/)
+#   4. the AuroraDB class (src/js/auroradb.js) as an ES module, pkg/auroradb.mjs, and as a classic
+#      script defining the global AuroraDB, pkg/auroradb.js; their types; pkg/package.json
+# and prints the size of each file, raw and gzipped, and the total of the .wasm and the JS.
+#
+# pkg/ is self-contained: serve it over HTTP and load either
+#   <script src="auroradb.js"></script>                 (global AuroraDB, as in the README)
+#   import { AuroraDB } from './auroradb.mjs';           (ES module)
+
+set -euo pipefail
+
+# shellcheck source=scripts/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "$ROOT"
+
+TARGET=wasm32-unknown-unknown
+PKG="$ROOT/pkg"
+JS_SRC="$ROOT/src/js"
+
+# The version of package `$1` in Cargo.lock.
+locked_version() {
+    awk -v name="$1" '
+        $0 == "name = \"" name "\"" { found = 1; next }
+        found && /^version = / { gsub(/^version = "|"$/, ""); print; exit }
+    ' Cargo.lock
+}
+
+ensure_target() {
+    if ! rustup target list --installed | grep -qx "$TARGET"; then
+        say "rustup target add $TARGET"
+        rustup target add "$TARGET"
+    fi
+}
+
+ensure_wasm_bindgen() {
+    local want have
+    want="$(locked_version wasm-bindgen)"
+    [ -n "$want" ] || die "wasm-bindgen is not in Cargo.lock"
+    have="$(wasm-bindgen --version 2>/dev/null | awk '{ print $2 }' || true)"
+    if [ "$have" != "$want" ]; then
+        say "cargo install wasm-bindgen-cli --version $want (found: ${have:-none})"
+        cargo install wasm-bindgen-cli --version "$want"
+    fi
+}
+
+ensure_wasm_opt() {
+    if ! command -v wasm-opt >/dev/null 2>&1; then
+        apt_install binaryen
+    fi
+}
+
+# Writes the classic-script form of src/js/auroradb.js to stdout: the ES-module-only block
+# (between the @esm markers) becomes a loader that imports the engine dynamically, relative to
+# the script's own URL; exports become a global.
+classic_script() {
+    cat <<'EOF'
+// AuroraDB, as a classic script: defines the global `AuroraDB`. The wasm engine
+// (auroradb_core.js and auroradb_core_bg.wasm, next to this file) is loaded by `create()`.
+(function (global) {
+'use strict';
+const scriptUrl =
+    (typeof document !== 'undefined' && document.currentScript && document.currentScript.src) ||
+    (global.location && global.location.href) ||
+    '';
+
+function importEngine() {
+    return import(new URL('./auroradb_core.js', scriptUrl).href);
+}
+EOF
+    awk '
+        /^\/\/ @esm-begin/ { skip = 1; next }
+        /^\/\/ @esm-end/ { skip = 0; next }
+        skip { next }
+        /^export default / { next }
+        /^export \{/ { next }
+        { sub(/^export class /, "class "); print }
+    ' "$JS_SRC/auroradb.js"
+    cat <<'EOF'
+global.AuroraDB = AuroraDB;
+})(typeof globalThis !== 'undefined' ? globalThis : self);
+EOF
+}
+
+# Types for the classic script: the global AuroraDB.
+classic_types() {
+    cat <<'EOF'
+// The global `AuroraDB` defined by the classic script auroradb.js.
+import type { AuroraDB as AuroraDBClass } from './auroradb.mjs';
+
+declare global {
+    var AuroraDB: typeof AuroraDBClass;
+}
+
+export {};
+EOF
+}
+
+package_json() {
+    local version
+    version="$(awk -F'"' '/^\[workspace.package\]/ { w = 1 } w && /^version = / { print $2; exit }' Cargo.toml)"
+    cat <<EOF
+{
+  "name": "auroradb",
+  "version": "$version",
+  "description": "A browser database whose engine is an event-sourced, hash-chained operation log.",
+  "license": "MIT",
+  "type": "module",
+  "module": "./auroradb.mjs",
+  "types": "./auroradb.d.mts",
+  "exports": {
+    ".": { "types": "./auroradb.d.mts", "import": "./auroradb.mjs" },
+    "./auroradb.js": "./auroradb.js",
+    "./auroradb_core_bg.wasm": "./auroradb_core_bg.wasm"
+  },
+  "sideEffects": ["./auroradb.js", "./snippets/*"]
+}
+EOF
+}
+
+# Prints "<raw bytes> <gzipped bytes> <file>" for each file, then the total of them.
+sizes() {
+    local total_raw=0 total_gz=0 f raw gz
+    for f in "$@"; do
+        raw=$(wc -c <"$f")
+        gz=$(gzip -9 -c "$f" | wc -c)
+        total_raw=$((total_raw + raw))
+        total_gz=$((total_gz + gz))
+        printf '  %9d B  %8d B gzipped  %s\n' "$raw" "$gz" "${f#"$ROOT"/}"
+    done
+    printf '  %9d B  %8d B gzipped  total (.wasm + JS)\n' "$total_raw" "$total_gz"
+}
+
+main() {
+    # The release build of the wasm is optimized for size (opt-level "s": about a tenth smaller
+    # gzipped than opt-level 3); the native release profile is left as it is.
+    local profile=release cargo_flags=(--release) size_flags=(--config 'profile.release.opt-level="s"')
+    case "${1:-}" in
+        "") ;;
+        --debug) profile=debug cargo_flags=() size_flags=() ;;
+        *) die "unknown argument '$1' (usage: $0 [--debug])" ;;
+    esac
+
+    ensure_rust
+    ensure_target
+    ensure_wasm_bindgen
+    ensure_wasm_opt
+
+    say "cargo build ${cargo_flags[*]} -p auroradb --target $TARGET"
+    cargo build "${cargo_flags[@]}" -p auroradb --target "$TARGET" --lib "${size_flags[@]}"
+
+    local wasm="${CARGO_TARGET_DIR:-$ROOT/target}/$TARGET/$profile/auroradb.wasm"
+    [ -f "$wasm" ] || die "$wasm was not built"
+
+    # wasm-opt runs before wasm-bindgen: binaryen releases before 116 (Debian 12 has 108) write
+    # the externref table wasm-bindgen adds in a form browsers refuse, and the module cargo
+    # makes has no such table yet.
+    local input="$wasm"
+    if [ "$profile" = release ]; then
+        say "wasm-opt -Oz"
+        input="${wasm%.wasm}.opt.wasm"
+        wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
+            --enable-mutable-globals --enable-reference-types --enable-multivalue "$wasm" -o "$input"
+    fi
+
+    rm -rf "$PKG"
+    mkdir -p "$PKG"
+    say "wasm-bindgen --target web --out-name auroradb_core"
+    wasm-bindgen --target web --out-dir "$PKG" --out-name auroradb_core "$input"
+
+    say "assembling pkg/"
+    cp "$JS_SRC/auroradb.js" "$PKG/auroradb.mjs"
+    cp "$JS_SRC/auroradb.d.ts" "$PKG/auroradb.d.mts"
+    classic_script >"$PKG/auroradb.js"
+    classic_types >"$PKG/auroradb.d.ts"
+    package_json >"$PKG/package.json"
+    rm -f "$PKG/.gitignore"
+
+    # The classic script must parse as a script, the module as a module, and the engine must
+    # instantiate.
+    if command -v node >/dev/null 2>&1; then
+        say "checking pkg/ with node"
+        node --check "$PKG/auroradb.js"
+        node --input-type=module --check <"$PKG/auroradb.mjs"
+        (cd "$PKG" && node --input-type=module -e "
+            import { readFileSync } from 'node:fs';
+            import { initSync, AuroraCore } from './auroradb_core.js';
+            initSync({ module: readFileSync('auroradb_core_bg.wasm') });
+            if (typeof AuroraCore.open !== 'function') throw new Error('AuroraCore.open is missing');
+        ")
+    fi
+
+    say "pkg/ ($profile):"
+    (cd "$PKG" && find . -type f | sort | sed 's/^\.\//  /')
+    say "sizes (a page loads the .wasm, auroradb_core.js, its snippets, and auroradb.js or auroradb.mjs):"
+    local loaded=("$PKG/auroradb_core_bg.wasm" "$PKG/auroradb_core.js")
+    while IFS= read -r f; do loaded+=("$f"); done < <(find "$PKG/snippets" -name '*.js' 2>/dev/null | sort)
+    loaded+=("$PKG/auroradb.js")
+    sizes "${loaded[@]}"
+    sizes "$PKG/auroradb.mjs" | head -n 1
+}
+
+main "$@"

@@ -1,0 +1,265 @@
+// Types of the AuroraDB JavaScript API (pkg/index.js; the classic script pkg/auroradb.js defines
+// the same class as the global `AuroraDB`).
+
+/** Plain data: what can be stored. */
+export type AuroraValue =
+    | null
+    | boolean
+    | number
+    | bigint
+    | string
+    | Uint8Array
+    | AuroraValue[]
+    | { [field: string]: AuroraValue | undefined };
+
+export interface IndexConfig {
+    /** The top-level field indexed. */
+    name: string;
+    /** Refuse a write that gives two records the same value of the field. */
+    unique?: boolean;
+}
+
+export type SyncStrategy = 'timestamp' | 'version' | 'merge' | 'local-wins' | 'remote-wins';
+
+export interface AuroraConfig {
+    /** Database name (the IndexedDB database name). */
+    name: string;
+    /** Schema version: raise it to add or remove indexes (data is kept). Default 1. */
+    version?: number;
+    /** Field holding the key, for `add(value)`. */
+    keyPath?: string | null;
+    /** Secondary indexes on top-level fields. */
+    indexes?: Array<IndexConfig | string>;
+    /** Conflict strategy. Default 'timestamp'. */
+    syncStrategy?: SyncStrategy;
+    /** Write a checkpoint every this many ops (0: only on `checkpoint()`). Default 1000. */
+    checkpointEvery?: number;
+    /** Peer-to-peer sync options: stored for the sync layer. */
+    distributed?: boolean;
+    p2pAdapter?: string;
+    autoSync?: boolean;
+    syncInterval?: number;
+    maxConnections?: number;
+    timeout?: number;
+    retryAttempts?: number;
+    [option: string]: unknown;
+}
+
+/** Names of the errors AuroraDB rejects with (`error.name`). */
+export type AuroraErrorName =
+    | 'InvalidInputError'
+    | 'InvalidConfigError'
+    | 'UniqueConstraintError'
+    | 'UnknownIndexError'
+    | 'TransactionAbortedError'
+    | 'ConflictError'
+    | 'DatabaseClosedError'
+    | 'QuotaExceededError'
+    | 'UpgradeBlockedError'
+    | 'StorageError'
+    | 'CorruptDataError'
+    | 'HashMismatchError'
+    | 'BrokenChainError'
+    | 'UnsupportedVersionError'
+    | 'ClockDriftError'
+    | 'TooLargeError'
+    | 'LogError';
+
+export interface UniqueConstraintError extends Error {
+    name: 'UniqueConstraintError';
+    index: string;
+    key: string;
+    existingKey: string;
+}
+
+/** An op of the log. */
+export interface LogOp {
+    /** 48 hex digits; sorts like the ops. Accepted by `at`, `diff` and `log`. */
+    id: string;
+    /** Readable hybrid logical clock: `2026-01-01T10:00:00.123Z+0@ab12cd34`. */
+    hlc: string;
+    /** Milliseconds since 1970. */
+    time: number;
+    counter: number;
+    /** Author id (32 hex digits). */
+    author: string;
+    /** Position in the author's hash chain. */
+    seq: number;
+    kind: 'put' | 'remove' | 'clear' | 'txn';
+    key?: string;
+    value?: AuroraValue;
+    steps?: Array<{ kind: 'put' | 'remove'; key: string; value?: AuroraValue }>;
+    /** blake3 of the encoded op. */
+    hash: string;
+    /** Hash of the author's previous op. */
+    prev: string;
+}
+
+export interface HistoryItem {
+    id: string;
+    hlc: string;
+    time: number;
+    counter: number;
+    author: string;
+    kind: 'put' | 'remove' | 'clear' | 'txn';
+    value?: AuroraValue;
+    outcome: 'current' | 'superseded' | 'lost';
+}
+
+export interface Diff {
+    added: Array<{ key: string; value: AuroraValue }>;
+    changed: Array<{ key: string; before: AuroraValue; after: AuroraValue }>;
+    removed: Array<{ key: string; value: AuroraValue }>;
+}
+
+export interface VerifyReport {
+    ok: true;
+    ops: number;
+    authors: number;
+    checkpoints: number;
+    keys: number;
+    fingerprint: string;
+}
+
+export interface Stats {
+    name: string;
+    version: number;
+    keyPath: string | null;
+    indexes: IndexConfig[];
+    syncStrategy: string;
+    peerId: string | null;
+    author?: string;
+    distributed: boolean;
+    connections: number;
+    open: boolean;
+    records: number;
+    ops: number;
+    authors?: number;
+    checkpoints?: number;
+    commits?: number;
+    opsDecoded?: number;
+    catchUps?: number;
+    checkpointsWritten?: number;
+}
+
+/** A point in the log: milliseconds since 1970, a Date, or an op id. */
+export type LogPoint = number | Date | string;
+
+/** The read-only view `at(time)` gives. Methods answer synchronously. */
+export interface Snapshot {
+    readonly time: number;
+    readonly id: string;
+    readonly keyPath: string | undefined;
+    get(key: string): AuroraValue | undefined;
+    all(): AuroraValue[];
+    keys(): string[];
+    count(): number;
+    filter(predicate: (value: any, key: string) => unknown): AuroraValue[];
+    every(predicate: (value: any, key: string) => unknown): boolean;
+    slice(start?: number, end?: number): AuroraValue[];
+    findBy(index: string, value: AuroraValue): AuroraValue[];
+}
+
+/** What a transaction callback gets. */
+export interface TransactionView {
+    /** `tx.entries[k] = v`, `delete tx.entries[k]`, `await tx.entries[k]`. */
+    readonly entries: Record<string, any>;
+    get(key: string): Promise<any>;
+    put(key: string, value: AuroraValue): void;
+    set(key: string, value: AuroraValue): void;
+    add(value: AuroraValue): string;
+    add(key: string, value: AuroraValue): string;
+    remove(key: string): void;
+    delete(key: string): void;
+}
+
+export type ChangeSource = 'local' | 'tab' | 'import';
+
+export interface ChangeDetail {
+    source: ChangeSource;
+    changes: Array<{ key: string; type: 'set' | 'delete'; value?: AuroraValue }>;
+}
+
+export interface AuroraEventMap {
+    open: CustomEvent<{ name: string; version: number; peerId: string }>;
+    close: CustomEvent<{ reason: 'close' | 'destroy' | 'versionchange' }>;
+    error: CustomEvent<{ type: AuroraErrorName | string; message: string; error: Error; operation: string }>;
+    change: CustomEvent<ChangeDetail>;
+    set: CustomEvent<{ key: string; value: AuroraValue; source: ChangeSource }>;
+    delete: CustomEvent<{ key: string; source: ChangeSource }>;
+}
+
+export declare class AuroraStore {
+    /** Return the value to store; throw to refuse the write. */
+    beforeSet: null | ((key: string, value: any) => any);
+    batchSet(entries: Iterable<[string, AuroraValue]>): Promise<number>;
+}
+
+export declare class AuroraDB extends EventTarget {
+    constructor(config: AuroraConfig);
+    readonly config: Required<Pick<AuroraConfig, 'name'>> & AuroraConfig;
+    readonly db: AuroraStore;
+    readonly name: string;
+
+    static init(wasm?: string | URL | Response | BufferSource | WebAssembly.Module): Promise<void>;
+    static deleteDatabase(name: string): Promise<void>;
+
+    create(distributed?: boolean, peerId?: string): Promise<this>;
+    add(key: string, value: AuroraValue): Promise<string>;
+    add(value: AuroraValue): Promise<string>;
+    put(key: string, value: AuroraValue): Promise<string>;
+    get<T = any>(key: string): Promise<T | undefined>;
+    all<T = any>(): Promise<T[]>;
+    keys(): Promise<string[]>;
+    count(): Promise<number>;
+    remove(key: string): Promise<boolean>;
+    clear(): Promise<number>;
+    filter<T = any>(predicate: (value: T, key: string) => unknown): Promise<T[]>;
+    slice<T = any>(start?: number, end?: number): Promise<T[]>;
+    every<T = any>(predicate: (value: T, key: string) => unknown): Promise<boolean>;
+    findBy<T = any>(index: string, value: AuroraValue): Promise<T[]>;
+    findRange<T = any>(
+        index: string,
+        range: { gt?: AuroraValue; gte?: AuroraValue; lt?: AuroraValue; lte?: AuroraValue },
+    ): Promise<T[]>;
+    transaction<R>(callback: (tx: TransactionView) => R | Promise<R>): Promise<R>;
+
+    history(key: string): Promise<HistoryItem[]>;
+    at(time: LogPoint): Promise<Snapshot>;
+    diff(from: LogPoint, to: LogPoint): Promise<Diff>;
+    log(range?: { from?: LogPoint; to?: LogPoint }): Promise<LogOp[]>;
+    verify(): Promise<VerifyReport>;
+    exportLog(): Promise<Uint8Array>;
+    importLog(bytes: Uint8Array | ArrayBuffer): Promise<{ ops: number; imported: number; fingerprint: string }>;
+    checkpoint(): Promise<string | null>;
+
+    getStats(): Stats;
+    isDistributed(): boolean;
+    getConnectionCount(): number;
+    getPeerId(): string | null;
+    close(): Promise<void>;
+    destroy(): Promise<void>;
+
+    addEventListener<K extends keyof AuroraEventMap>(
+        type: K,
+        listener: (this: AuroraDB, event: AuroraEventMap[K]) => any,
+        options?: boolean | AddEventListenerOptions,
+    ): void;
+    addEventListener(
+        type: string,
+        listener: EventListenerOrEventListenerObject | null,
+        options?: boolean | AddEventListenerOptions,
+    ): void;
+    removeEventListener<K extends keyof AuroraEventMap>(
+        type: K,
+        listener: (this: AuroraDB, event: AuroraEventMap[K]) => any,
+        options?: boolean | EventListenerOptions,
+    ): void;
+    removeEventListener(
+        type: string,
+        listener: EventListenerOrEventListenerObject | null,
+        options?: boolean | EventListenerOptions,
+    ): void;
+}
+
+export default AuroraDB;

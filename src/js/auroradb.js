@@ -1,0 +1,329 @@
+// AuroraDB: the JavaScript class around the wasm engine (`AuroraCore`).
+//
+// The class exists as soon as this file is evaluated (the wasm module is loaded by `create()`),
+// is an EventTarget, and can be subclassed. Every operation is delegated to the engine; the
+// engine dispatches the events (`open`, `close`, `error`, `change`, `set`, `delete`) on this
+// object.
+//
+// The build (scripts/build-web.sh) ships this file twice: as the ES module `pkg/index.js`, and
+// as the classic script `pkg/auroradb.js` that defines the global `AuroraDB` (the part between
+// the `@esm` markers is swapped for a loader that imports the engine dynamically).
+
+// @esm-begin
+import initEngine, * as engine from './auroradb_core.js';
+
+function importEngine() {
+    return Promise.resolve({ default: initEngine, ...engine });
+}
+// @esm-end
+
+let loading = null;
+
+/** Loads and instantiates the wasm engine once; `wasm` optionally says where it is. */
+function loadEngine(wasm) {
+    if (!loading) {
+        loading = importEngine()
+            .then(async (m) => {
+                await m.default(wasm === undefined ? undefined : { module_or_path: wasm });
+                return m;
+            })
+            .catch((e) => {
+                loading = null;
+                throw e;
+            });
+    }
+    return loading;
+}
+
+function namedError(name, message) {
+    const e = new Error(message);
+    e.name = name;
+    return e;
+}
+
+/** Dispatches `error` like the engine does, and returns the error. */
+function failed(target, operation, error) {
+    const detail = { type: error.name, message: error.message, error, operation };
+    target.dispatchEvent(new CustomEvent('error', { detail }));
+    return error;
+}
+
+/** Options every database has; the ones sync uses are kept for it. */
+const DEFAULTS = Object.freeze({
+    version: 1,
+    keyPath: null,
+    indexes: [],
+    distributed: false,
+    p2pAdapter: 'peerjs',
+    autoSync: true,
+    syncInterval: 30000,
+    syncStrategy: 'timestamp',
+    maxConnections: 50,
+    timeout: 10000,
+    retryAttempts: 3,
+});
+
+/**
+ * The store behind a database, as `db.db`: `batchSet(entries)` and the `beforeSet(key, value)`
+ * hook (return the value to store; throw to refuse the write).
+ */
+class AuroraStore {
+    constructor(owner) {
+        Object.defineProperty(this, 'owner', { value: owner });
+        /** @type {null | ((key: string, value: unknown) => unknown)} */
+        this.beforeSet = null;
+    }
+
+    /** Writes `[key, value]` pairs as one atomic write; resolves to how many. */
+    batchSet(entries) {
+        return this.owner._run((core) => core.batchSet(entries));
+    }
+}
+
+export class AuroraDB extends EventTarget {
+    /**
+     * @param {object} config `{ name, version, keyPath, indexes, syncStrategy, ... }`; `name` is
+     *   required. Options for sync (`distributed`, `p2pAdapter`, `autoSync`, `syncInterval`,
+     *   ...) are kept in `this.config`.
+     */
+    constructor(config) {
+        super();
+        if (config === null || typeof config !== 'object') {
+            throw namedError('InvalidConfigError', 'new AuroraDB(config) needs a configuration object with a name');
+        }
+        if (typeof config.name !== 'string' || config.name === '') {
+            throw namedError('InvalidConfigError', 'name is required: a non-empty string');
+        }
+        this.config = { ...DEFAULTS, ...config };
+        this.db = new AuroraStore(this);
+        Object.defineProperty(this, '_core', { value: null, writable: true });
+        Object.defineProperty(this, '_opening', { value: null, writable: true });
+        Object.defineProperty(this, '_closed', { value: false, writable: true });
+    }
+
+    /** The database's name. */
+    get name() {
+        return this.config.name;
+    }
+
+    /**
+     * Loads the wasm engine without opening a database. `wasm` may say where the `.wasm` file is
+     * (URL, Response, or compiled module); by default it is found next to the scripts.
+     */
+    static init(wasm) {
+        return loadEngine(wasm).then(() => undefined);
+    }
+
+    /** Deletes the IndexedDB database `name` (one not open here). */
+    static async deleteDatabase(name) {
+        const m = await loadEngine();
+        return m.deleteDatabase(name);
+    }
+
+    /**
+     * Opens the database (creating or upgrading it) and dispatches `open`. `distributed` and
+     * `peerId` override the configuration. Calling it again while open does nothing.
+     */
+    create(distributed, peerId) {
+        if (this._core && !this._core.closed) return Promise.resolve(this);
+        if (!this._opening) {
+            const dist = distributed === undefined ? undefined : Boolean(distributed);
+            if (dist !== undefined) this.config.distributed = dist;
+            this._opening = loadEngine()
+                .then((m) => m.AuroraCore.open(this.config, this, this.db, dist, peerId == null ? undefined : String(peerId)))
+                .then((core) => {
+                    this._core = core;
+                    this._closed = false;
+                    return this;
+                })
+                .finally(() => {
+                    this._opening = null;
+                });
+        }
+        return this._opening;
+    }
+
+    /** The engine, opening the database first if `create()` was not called yet. */
+    async _engine() {
+        if (this._core && !this._core.closed) return this._core;
+        if (this._closed || (this._core && this._core.closed)) {
+            const message = `database ${JSON.stringify(this.name)} is closed: call create() to reopen it`;
+            throw failed(this, 'open', namedError('DatabaseClosedError', message));
+        }
+        await this.create();
+        return this._core;
+    }
+
+    async _run(f) {
+        return f(await this._engine());
+    }
+
+    /** `add(key, value)` stores `value` under `key` (create or update); `add(value)` takes the
+     *  key from the `keyPath` field. Resolves to the key. */
+    add(key, value) {
+        if (arguments.length < 2) return this._run((core) => core.add(key));
+        return this._run((core) => core.put(key, value));
+    }
+
+    /** Same as `add(key, value)`. */
+    put(key, value) {
+        return this._run((core) => core.put(key, value));
+    }
+
+    /** The value under `key`, or `undefined`. */
+    get(key) {
+        return this._run((core) => core.get(key));
+    }
+
+    /** Every value, in key order. */
+    all() {
+        return this._run((core) => core.all());
+    }
+
+    /** Every key, in order. */
+    keys() {
+        return this._run((core) => core.keys());
+    }
+
+    /** Number of records. */
+    count() {
+        return this._run((core) => core.count());
+    }
+
+    /** Deletes `key`; resolves to whether it was there. */
+    remove(key) {
+        return this._run((core) => core.remove(key));
+    }
+
+    /** Deletes every record; resolves to how many there were. */
+    clear() {
+        return this._run((core) => core.clear());
+    }
+
+    /** The values for which `predicate(value, key)` is truthy, in key order. */
+    filter(predicate) {
+        return this._run((core) => core.filter(predicate));
+    }
+
+    /** Values `start..end` in key order (`Array.prototype.slice` rules). */
+    slice(start, end) {
+        return this._run((core) => core.slice(start, end));
+    }
+
+    /** Whether `predicate(value, key)` is truthy for every record. */
+    every(predicate) {
+        return this._run((core) => core.every(predicate));
+    }
+
+    /** The values whose field `index` (a configured index) equals `value`. */
+    findBy(index, value) {
+        return this._run((core) => core.findBy(index, value));
+    }
+
+    /** The values whose field `index` is within `{ gt, gte, lt, lte }`, by that field. */
+    findRange(index, range) {
+        return this._run((core) => core.findRange(index, range));
+    }
+
+    /**
+     * Runs `callback(tx)` and commits what it wrote as one atomic write: `tx.entries[k] = v`,
+     * `delete tx.entries[k]`, `await tx.entries[k]`. A throw inside writes nothing.
+     */
+    transaction(callback) {
+        return this._run((core) => core.transaction(callback));
+    }
+
+    /** Every op that wrote `key`, oldest first, with its author and outcome. */
+    history(key) {
+        return this._run((core) => core.history(key));
+    }
+
+    /** A read-only view of the database at `time` (ms, Date, or op id). */
+    at(time) {
+        return this._run((core) => core.at(time));
+    }
+
+    /** What changed between the state at `from` and the state at `to`. */
+    diff(from, to) {
+        return this._run((core) => core.diff(from, to));
+    }
+
+    /** The ops of the log, optionally `{ from, to }` (ms, Date or op id; inclusive). */
+    log(options) {
+        return this._run((core) => core.log(options));
+    }
+
+    /** Recomputes every hash and chain and checks the state against the log. */
+    verify() {
+        return this._run((core) => core.verify());
+    }
+
+    /** The whole log as a self-checking file (`Uint8Array`). */
+    exportLog() {
+        return this._run((core) => core.exportLog());
+    }
+
+    /** Merges a log file made by `exportLog()`, all or nothing. */
+    importLog(bytes) {
+        return this._run((core) => core.importLog(bytes));
+    }
+
+    /** Writes a checkpoint of the current state; resolves to its op id. */
+    checkpoint() {
+        return this._run((core) => core.checkpoint());
+    }
+
+    /** Statistics (synchronous). */
+    getStats() {
+        if (this._core) return this._core.stats();
+        return {
+            name: this.name,
+            version: this.config.version,
+            keyPath: this.config.keyPath,
+            indexes: this.config.indexes,
+            syncStrategy: this.config.syncStrategy,
+            peerId: null,
+            distributed: Boolean(this.config.distributed),
+            connections: 0,
+            open: false,
+            records: 0,
+            ops: 0,
+        };
+    }
+
+    /** Whether peer-to-peer sync was asked for (`distributed`). */
+    isDistributed() {
+        return this._core ? this._core.distributed : Boolean(this.config.distributed);
+    }
+
+    /** Number of connected peers. */
+    getConnectionCount() {
+        return 0;
+    }
+
+    /** This peer's id (`null` before `create()`). */
+    getPeerId() {
+        return this._core ? this._core.peerId() : null;
+    }
+
+    /** Closes the database and dispatches `close`. */
+    async close() {
+        this._closed = true;
+        if (this._opening) await this._opening.catch(() => {});
+        if (this._core) await this._core.close();
+    }
+
+    /** Closes the database and deletes it from IndexedDB. */
+    async destroy() {
+        this._closed = true;
+        if (this._opening) await this._opening.catch(() => {});
+        if (this._core) {
+            await this._core.destroy();
+        } else {
+            await AuroraDB.deleteDatabase(this.name);
+        }
+    }
+}
+
+export { AuroraStore };
+export default AuroraDB;

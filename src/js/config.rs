@@ -1,0 +1,115 @@
+//! The JavaScript configuration object, read into a [`Config`].
+//!
+//! Read here: `name` (required), `version`, `keyPath`, `indexes`, `syncStrategy`,
+//! `checkpointEvery`, `distributed`. Every other option (`p2pAdapter`, `autoSync`,
+//! `syncInterval`, `maxConnections`, `timeout`...) is kept by the JavaScript class as given and
+//! used by the sync layer.
+
+use auroradb_log::{NTP64, millis_to_ntp};
+use auroradb_snapshot::{IndexSpec, Strategy};
+use js_sys::{Array, Reflect};
+use wasm_bindgen::JsValue;
+
+use super::value::describe;
+use crate::{Config, DbError};
+
+/// The physical clock in the browser: `Date.now()`.
+pub fn js_clock() -> NTP64 {
+    NTP64(millis_to_ntp(js_sys::Date::now() as u64))
+}
+
+/// What a JavaScript configuration says.
+#[derive(Debug, Clone)]
+pub struct JsConfig {
+    /// The engine's configuration.
+    pub db: Config,
+    /// Whether peer-to-peer sync is asked for.
+    pub distributed: bool,
+    /// The peer id given to `create(distributed, peerId)`, used as this peer's name on the network.
+    pub peer_label: Option<String>,
+}
+
+fn field(obj: &JsValue, name: &str) -> JsValue {
+    Reflect::get(obj, &JsValue::from_str(name)).unwrap_or(JsValue::UNDEFINED)
+}
+
+fn bad(what: String) -> DbError {
+    DbError::InvalidConfig(what)
+}
+
+fn whole(v: &JsValue, name: &str, min: f64, max: f64) -> Result<Option<f64>, DbError> {
+    if v.is_undefined() || v.is_null() {
+        return Ok(None);
+    }
+    match v.as_f64() {
+        Some(n) if n.fract() == 0.0 && (min..=max).contains(&n) => Ok(Some(n)),
+        _ => Err(bad(format!("{name} must be a whole number from {min} to {max}, not {}", describe(v)))),
+    }
+}
+
+/// Reads `config`; `distributed` and `peer_id` are the arguments of `create()` (they win over
+/// the configuration's `distributed`).
+pub fn parse(config: &JsValue, distributed: Option<bool>, peer_id: Option<String>) -> Result<JsConfig, DbError> {
+    if !config.is_object() {
+        return Err(bad(format!("the configuration must be an object, not {}", describe(config))));
+    }
+    let name = match field(config, "name").as_string() {
+        Some(n) if !n.is_empty() => n,
+        _ => return Err(bad("name is required: a non-empty string".into())),
+    };
+    let mut db = Config::new(name, js_clock);
+    if let Some(v) = whole(&field(config, "version"), "version", 1.0, f64::from(u32::MAX))? {
+        db.version = v as u32;
+    }
+    let key_path = field(config, "keyPath");
+    if !key_path.is_undefined() && !key_path.is_null() {
+        match key_path.as_string() {
+            Some(p) if !p.is_empty() => db.key_path = Some(p),
+            _ => return Err(bad(format!("keyPath must be a non-empty string, not {}", describe(&key_path)))),
+        }
+    }
+    let indexes = field(config, "indexes");
+    if !indexes.is_undefined() && !indexes.is_null() {
+        if !Array::is_array(&indexes) {
+            return Err(bad("indexes must be an array of { name, unique }".into()));
+        }
+        for item in Array::from(&indexes).iter() {
+            let spec = if let Some(name) = item.as_string() {
+                IndexSpec { name, unique: false }
+            } else if item.is_object() {
+                let name = field(&item, "name").as_string().unwrap_or_default();
+                let unique = field(&item, "unique");
+                if !unique.is_undefined() && unique.as_bool().is_none() {
+                    return Err(bad(format!("index {name:?}: unique must be a boolean")));
+                }
+                IndexSpec { name, unique: unique.as_bool().unwrap_or(false) }
+            } else {
+                return Err(bad(format!("an index must be {{ name, unique }}, not {}", describe(&item))));
+            };
+            if spec.name.is_empty() {
+                return Err(bad("an index needs a non-empty name (the field it indexes)".into()));
+            }
+            if db.indexes.iter().any(|i| i.name == spec.name) {
+                return Err(bad(format!("index {:?} is listed twice", spec.name)));
+            }
+            db.indexes.push(spec);
+        }
+    }
+    let strategy = field(config, "syncStrategy");
+    if !strategy.is_undefined() && !strategy.is_null() {
+        match strategy.as_string() {
+            Some(s) => db.strategy = Strategy::from_name(&s).map_err(|e| bad(e.to_string()))?,
+            None => {
+                return Err(bad(format!(
+                    "syncStrategy must be one of timestamp, version, merge, local-wins, remote-wins, not {}",
+                    describe(&strategy)
+                )));
+            }
+        }
+    }
+    if let Some(n) = whole(&field(config, "checkpointEvery"), "checkpointEvery", 0.0, 1e12)? {
+        db.checkpoint_every = n as u64;
+    }
+    let distributed = distributed.unwrap_or_else(|| field(config, "distributed").as_bool().unwrap_or(false));
+    Ok(JsConfig { db, distributed, peer_label: peer_id })
+}

@@ -1,0 +1,49 @@
+// The object a transaction callback receives: `tx.entries` reads, writes and deletes records
+// through the transaction handle, like a plain object (`await tx.entries[key]`,
+// `tx.entries[key] = value`, `delete tx.entries[key]`), plus the same as methods.
+
+// Property names a caller's code may probe on any object (promise resolution, conversions,
+// inspection): reading them gives `undefined` instead of a read of a record with that name.
+// Such records are still reachable with `tx.get(name)`.
+const PROBES = new Set(['then', 'toJSON', 'constructor', 'valueOf', 'toString', 'inspect']);
+
+export function makeTransactionView(handle) {
+    const entries = new Proxy(Object.create(null), {
+        get(_target, prop) {
+            if (typeof prop !== 'string' || PROBES.has(prop)) return undefined;
+            return handle.get(prop);
+        },
+        set(_target, prop, value) {
+            if (typeof prop !== 'string') {
+                throw Object.assign(new Error('a key must be a string, not a symbol'), { name: 'InvalidInputError' });
+            }
+            handle.put(prop, value);
+            return true;
+        },
+        deleteProperty(_target, prop) {
+            if (typeof prop !== 'string') return true;
+            handle.remove(prop);
+            return true;
+        },
+        defineProperty(_target, prop, descriptor) {
+            if (typeof prop !== 'string' || !('value' in descriptor)) {
+                throw Object.assign(new Error('records are set by assignment'), { name: 'InvalidInputError' });
+            }
+            handle.put(prop, descriptor.value);
+            return true;
+        },
+    });
+    return Object.freeze({
+        entries,
+        get: (key) => handle.get(key),
+        put: (key, value) => handle.put(key, value),
+        set: (key, value) => handle.put(key, value),
+        add(keyOrValue, value) {
+            if (arguments.length < 2) return handle.add(keyOrValue);
+            handle.put(keyOrValue, value);
+            return keyOrValue;
+        },
+        remove: (key) => handle.remove(key),
+        delete: (key) => handle.remove(key),
+    });
+}

@@ -1,0 +1,256 @@
+//! Values between JavaScript and the engine.
+//!
+//! | JavaScript | engine | back to JavaScript |
+//! |---|---|---|
+//! | `null` | `Null` | `null` |
+//! | `true` / `false` | `Bool` | boolean |
+//! | a number that is a safe integer (`Number.isSafeInteger`) | `Int` | number |
+//! | any other number except `NaN` (`1.5`, `1e300`, `Infinity`) | `Float` | number |
+//! | a `bigint` in the `i64` range | `Int` | number if safe, else `bigint` |
+//! | string | `String` | string |
+//! | `Uint8Array`, `ArrayBuffer` | `Bytes` | `Uint8Array` |
+//! | array | `List` | array |
+//! | plain object (prototype `Object.prototype` or `null`) | `Map` | plain object |
+//!
+//! Object fields holding `undefined` are left out, as `JSON.stringify` does. Everything else is
+//! refused with an `InvalidInputError` naming where it is: `undefined` (alone or in an array),
+//! `NaN`, functions, symbols (as values or keys), cycles, `__proto__` fields, other typed arrays,
+//! and objects that are not plain (`Date`, `Map`, `Set`, class instances: store
+//! `date.toISOString()` or `date.getTime()` instead of a `Date`). `-0` is stored as `0`.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use auroradb_log::Value;
+use js_sys::{Array, ArrayBuffer, BigInt, Object, Reflect, Uint8Array};
+use wasm_bindgen::{JsCast, JsValue};
+
+use crate::{DbError, MAX_DEPTH};
+
+/// Largest integer a JavaScript number holds exactly.
+const MAX_SAFE: f64 = 9_007_199_254_740_991.0;
+
+/// One step of the path to a part of a value, for error messages.
+enum Step {
+    Field(String),
+    Index(u32),
+}
+
+struct Walk {
+    path: Vec<Step>,
+    ancestors: Vec<JsValue>,
+    root: &'static str,
+}
+
+impl Walk {
+    fn where_(&self) -> String {
+        let mut out = self.root.to_owned();
+        for s in &self.path {
+            match s {
+                Step::Field(f) if is_ident(f) => {
+                    let _ = write!(out, ".{f}");
+                }
+                Step::Field(f) => {
+                    let _ = write!(out, "[{f:?}]");
+                }
+                Step::Index(i) => {
+                    let _ = write!(out, "[{i}]");
+                }
+            }
+        }
+        out
+    }
+
+    fn refuse(&self, what: &str) -> DbError {
+        DbError::InvalidInput(format!(
+            "{} {what}: only plain data can be stored (objects, arrays, strings, numbers, booleans, null, Uint8Array)",
+            self.where_()
+        ))
+    }
+
+    fn value(&mut self, v: &JsValue) -> Result<Value, DbError> {
+        if v.is_null() {
+            return Ok(Value::Null);
+        }
+        if let Some(b) = v.as_bool() {
+            return Ok(Value::Bool(b));
+        }
+        if let Some(n) = v.as_f64() {
+            return number(n).ok_or_else(|| self.refuse("is NaN"));
+        }
+        if let Some(s) = v.as_string() {
+            return Ok(Value::String(s));
+        }
+        if v.is_undefined() {
+            return Err(self.refuse("is undefined"));
+        }
+        if v.is_bigint() {
+            let big: &BigInt = v.unchecked_ref();
+            return i64::try_from(big.clone())
+                .map(Value::Int)
+                .map_err(|_| self.refuse("is a bigint outside the 64-bit range"));
+        }
+        if v.is_symbol() {
+            return Err(self.refuse("is a symbol"));
+        }
+        if v.is_function() {
+            return Err(self.refuse("is a function"));
+        }
+        if let Some(bytes) = v.dyn_ref::<Uint8Array>() {
+            return Ok(Value::Bytes(bytes.to_vec()));
+        }
+        if let Some(buf) = v.dyn_ref::<ArrayBuffer>() {
+            return Ok(Value::Bytes(Uint8Array::new(buf).to_vec()));
+        }
+        if self.path.len() >= MAX_DEPTH {
+            return Err(self.refuse(&format!("nests deeper than {MAX_DEPTH} levels")));
+        }
+        if self.ancestors.iter().any(|a| Object::is(a, v)) {
+            return Err(self.refuse("is a cycle (it contains itself)"));
+        }
+        if Array::is_array(v) {
+            let arr: &Array = v.unchecked_ref();
+            self.ancestors.push(v.clone());
+            let mut items = Vec::with_capacity(arr.length() as usize);
+            for i in 0..arr.length() {
+                self.path.push(Step::Index(i));
+                let item = self.value(&arr.get(i))?;
+                self.path.pop();
+                items.push(item);
+            }
+            self.ancestors.pop();
+            return Ok(Value::List(items));
+        }
+        let obj: &Object = v.unchecked_ref();
+        if !is_plain(obj) {
+            return Err(self.refuse(&format!("is a {}", type_name(obj))));
+        }
+        if Object::get_own_property_symbols(obj).length() > 0 {
+            return Err(self.refuse("has symbol keys"));
+        }
+        self.ancestors.push(v.clone());
+        let mut fields = BTreeMap::new();
+        let keys = Object::keys(obj);
+        for i in 0..keys.length() {
+            let key = keys.get(i).as_string().unwrap_or_default();
+            self.path.push(Step::Field(key.clone()));
+            if key == "__proto__" {
+                return Err(self.refuse("is a field named __proto__"));
+            }
+            let field = Reflect::get(obj, &JsValue::from_str(&key)).map_err(|_| self.refuse("threw when read"))?;
+            if !field.is_undefined() {
+                let value = self.value(&field)?;
+                fields.insert(key, value);
+            }
+            self.path.pop();
+        }
+        self.ancestors.pop();
+        Ok(Value::Map(fields))
+    }
+}
+
+fn is_ident(s: &str) -> bool {
+    let mut chars = s.chars();
+    chars.next().is_some_and(|c| c.is_alphabetic() || c == '_' || c == '$')
+        && chars.all(|c| c.is_alphanumeric() || c == '_' || c == '$')
+}
+
+/// A number as a value: `Int` when it is a safe integer, `Float` otherwise; `None` for `NaN`.
+pub(crate) fn number(n: f64) -> Option<Value> {
+    if n.is_nan() {
+        None
+    } else if n.fract() == 0.0 && n.abs() <= MAX_SAFE {
+        Some(Value::Int(n as i64))
+    } else {
+        Some(Value::Float(n))
+    }
+}
+
+/// Whether the object's prototype is `Object.prototype` (of any realm) or `null`.
+fn is_plain(obj: &Object) -> bool {
+    let proto = Object::get_prototype_of(obj);
+    proto.is_null() || Object::get_prototype_of(&proto).is_null()
+}
+
+fn type_name(obj: &Object) -> String {
+    let ctor = Reflect::get(obj, &JsValue::from_str("constructor")).ok();
+    let name = ctor.and_then(|c| Reflect::get(&c, &JsValue::from_str("name")).ok()).and_then(|n| n.as_string());
+    match name {
+        Some(n) if !n.is_empty() => format!("{n} object"),
+        _ => "non-plain object".to_owned(),
+    }
+}
+
+/// Converts a JavaScript value to a stored value; `what` names it in error messages
+/// (`"value"`, `"entries[2]"`...).
+pub fn from_js(v: &JsValue, what: &'static str) -> Result<Value, DbError> {
+    Walk { path: Vec::new(), ancestors: Vec::new(), root: what }.value(v)
+}
+
+/// Converts a stored value to a fresh JavaScript value.
+pub fn to_js(v: &Value) -> JsValue {
+    match v {
+        Value::Null => JsValue::NULL,
+        Value::Bool(b) => JsValue::from_bool(*b),
+        Value::Int(i) if (*i as f64).abs() <= MAX_SAFE => JsValue::from_f64(*i as f64),
+        Value::Int(i) => BigInt::from(*i).into(),
+        Value::Float(f) => JsValue::from_f64(*f),
+        Value::String(s) => JsValue::from_str(s),
+        Value::Bytes(b) => Uint8Array::from(b.as_slice()).into(),
+        Value::List(items) => {
+            let arr = Array::new_with_length(items.len() as u32);
+            for (i, item) in items.iter().enumerate() {
+                arr.set(i as u32, to_js(item));
+            }
+            arr.into()
+        }
+        Value::Map(fields) => {
+            let obj = Object::new();
+            for (k, v) in fields {
+                let key = JsValue::from_str(k);
+                if k == "__proto__" {
+                    // A peer's op may hold one: define it as an own field, never as the prototype.
+                    let desc = Object::new();
+                    let _ = Reflect::set(&desc, &"value".into(), &to_js(v));
+                    let _ = Reflect::set(&desc, &"enumerable".into(), &JsValue::TRUE);
+                    let _ = Reflect::set(&desc, &"writable".into(), &JsValue::TRUE);
+                    let _ = Reflect::set(&desc, &"configurable".into(), &JsValue::TRUE);
+                    let _ = Reflect::define_property(&obj, &key, &desc);
+                } else {
+                    let _ = Reflect::set(&obj, &key, &to_js(v));
+                }
+            }
+            obj.into()
+        }
+    }
+}
+
+/// A record key from JavaScript: a string, else an `InvalidInputError`.
+pub fn key_from_js(v: &JsValue) -> Result<String, DbError> {
+    v.as_string().ok_or_else(|| DbError::InvalidInput(format!("a key must be a string, not {}", describe(v))))
+}
+
+/// A short description of a JavaScript value's type, for error messages.
+pub fn describe(v: &JsValue) -> String {
+    if v.is_null() {
+        "null".into()
+    } else if v.is_undefined() {
+        "undefined".into()
+    } else if v.as_f64().is_some() {
+        "a number".into()
+    } else if v.as_bool().is_some() {
+        "a boolean".into()
+    } else if v.is_symbol() {
+        "a symbol".into()
+    } else if v.is_function() {
+        "a function".into()
+    } else if v.is_bigint() {
+        "a bigint".into()
+    } else if Array::is_array(v) {
+        "an array".into()
+    } else if v.is_object() {
+        "an object".into()
+    } else {
+        "this value".into()
+    }
+}

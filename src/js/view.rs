@@ -1,0 +1,116 @@
+//! [`Snapshot`]: the read-only view `at(time)` returns.
+
+use auroradb_log::OpId;
+use auroradb_snapshot::State;
+use js_sys::{Array, Function};
+use wasm_bindgen::prelude::*;
+
+use super::database::slice_bounds;
+use super::error::to_js_error;
+use super::records::id_hex;
+use super::value::{from_js, key_from_js, to_js};
+use crate::DbError;
+
+/// The database as it was at a point of its log: the same reads as the live database, answered
+/// synchronously (awaiting them works too), and no writes.
+#[wasm_bindgen]
+pub struct Snapshot {
+    state: State,
+    at: OpId,
+    time: f64,
+    key_path: Option<String>,
+}
+
+impl Snapshot {
+    /// A view of `state`, the state at `at`, asked for as of `time` (milliseconds; the time of
+    /// `at` when `None`).
+    pub fn new(state: State, at: OpId, time: Option<f64>, key_path: Option<String>) -> Snapshot {
+        Snapshot { state, at, time: time.unwrap_or(at.millis() as f64), key_path }
+    }
+}
+
+fn predicate(f: &JsValue, op: &str) -> Result<Function, JsValue> {
+    f.dyn_ref::<Function>()
+        .cloned()
+        .ok_or_else(|| to_js_error(&DbError::InvalidInput(format!("{op} needs a function"))))
+}
+
+#[wasm_bindgen]
+impl Snapshot {
+    /// The time of the view in milliseconds since the Unix epoch (as asked for).
+    #[wasm_bindgen(getter)]
+    pub fn time(&self) -> f64 {
+        self.time
+    }
+
+    /// The op id the view is at (every op up to and including it is applied).
+    #[wasm_bindgen(getter)]
+    pub fn id(&self) -> String {
+        id_hex(&self.at)
+    }
+
+    /// The configured key path, as the live database has it.
+    #[wasm_bindgen(getter, js_name = keyPath)]
+    pub fn key_path(&self) -> Option<String> {
+        self.key_path.clone()
+    }
+
+    /// The value of `key` then, or `undefined`.
+    pub fn get(&self, key: JsValue) -> Result<JsValue, JsValue> {
+        let key = key_from_js(&key).map_err(|e| to_js_error(&e))?;
+        Ok(self.state.get(&key).map_or(JsValue::UNDEFINED, |e| to_js(&e.value)))
+    }
+
+    /// Every value then, in key order.
+    pub fn all(&self) -> Array {
+        self.state.iter().map(|(_, e)| to_js(&e.value)).collect()
+    }
+
+    /// Every key then, in order.
+    pub fn keys(&self) -> Array {
+        self.state.iter().map(|(k, _)| JsValue::from_str(k)).collect()
+    }
+
+    /// Number of records then.
+    pub fn count(&self) -> f64 {
+        self.state.len() as f64
+    }
+
+    /// The values then for which `predicate(value, key)` is truthy.
+    pub fn filter(&self, predicate_fn: JsValue) -> Result<Array, JsValue> {
+        let f = predicate(&predicate_fn, "filter")?;
+        let out = Array::new();
+        for (k, e) in self.state.iter() {
+            let v = to_js(&e.value);
+            if f.call2(&JsValue::UNDEFINED, &v, &JsValue::from_str(k))?.is_truthy() {
+                out.push(&v);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Whether `predicate(value, key)` was truthy for every record then.
+    pub fn every(&self, predicate_fn: JsValue) -> Result<bool, JsValue> {
+        let f = predicate(&predicate_fn, "every")?;
+        for (k, e) in self.state.iter() {
+            if !f.call2(&JsValue::UNDEFINED, &to_js(&e.value), &JsValue::from_str(k))?.is_truthy() {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    /// Values `start..end` in key order then (`Array.prototype.slice` rules).
+    pub fn slice(&self, start: Option<f64>, end: Option<f64>) -> Array {
+        let (s, e) = slice_bounds(self.state.len(), start, end);
+        self.state.slice(s, e).iter().map(|(_, v)| to_js(v)).collect()
+    }
+
+    /// The values then whose indexed field equals `value`.
+    #[wasm_bindgen(js_name = findBy)]
+    pub fn find_by(&self, index: String, value: JsValue) -> Result<Array, JsValue> {
+        let v = from_js(&value, "value").map_err(|e| to_js_error(&e))?;
+        let found = self.state.find_by(&index, &v).map_err(|e| to_js_error(&DbError::Snapshot(e)))?;
+        Ok(found.iter().map(|(_, v)| to_js(v)).collect())
+    }
+}

@@ -1,0 +1,365 @@
+//! The IndexedDB backend and the database over it, in headless Chromium: atomic commits and
+//! their preconditions, scans, the readable `state` store and its indexes, reopening (without
+//! decoding the log), unique indexes, schema upgrades, blocked upgrades, closed connections, and
+//! two connections writing to one database.
+
+#![cfg(target_arch = "wasm32")]
+
+use std::ops::Bound;
+
+use auroradb::js::js_clock;
+use auroradb::storage::{IdbStorage, KeyRange, ScanOptions, Storage, Store, WriteBatch};
+use auroradb::{Config, Database, DbError, IndexSpec, StorageError, Value};
+use js_sys::{Array, Promise, Reflect, Uint8Array};
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+/// A database name no other test uses.
+fn fresh(name: &str) -> String {
+    format!("test-{name}-{}-{}", js_sys::Date::now(), (js_sys::Math::random() * 1e9) as u64)
+}
+
+fn config(name: &str, version: u32, indexes: &[(&str, bool)]) -> Config {
+    let mut c = Config::new(name, js_clock);
+    c.version = version;
+    c.indexes = indexes.iter().map(|(n, u)| IndexSpec { name: (*n).into(), unique: *u }).collect();
+    c
+}
+
+async fn open(name: &str, version: u32, indexes: &[(&str, bool)]) -> Database<IdbStorage> {
+    let c = config(name, version, indexes);
+    let storage = IdbStorage::open(name, version, &c.indexes).await.expect("open storage");
+    Database::open(storage, c).await.expect("open database")
+}
+
+fn user(name: &str, email: &str) -> Value {
+    Value::map([("name", Value::from(name)), ("email", Value::from(email))])
+}
+
+async fn drop_db(name: &str) {
+    IdbStorage::delete(name).await.expect("delete database");
+}
+
+/// Awaits an IndexedDB request made directly on the connection.
+async fn request(req: web_sys::IdbRequest) -> JsValue {
+    let p = Promise::new(&mut |resolve, reject| {
+        req.set_onsuccess(Some(&resolve));
+        req.set_onerror(Some(&reject));
+    });
+    JsFuture::from(p).await.expect("request succeeds");
+    req.result().expect("request result")
+}
+
+fn field(obj: &JsValue, name: &str) -> JsValue {
+    Reflect::get(obj, &name.into()).unwrap()
+}
+
+#[wasm_bindgen_test]
+async fn commits_gets_and_scans() {
+    let name = fresh("scan");
+    let s = IdbStorage::open(&name, 1, &[]).await.unwrap();
+    let mut batch = WriteBatch::default();
+    for i in 0u8..10 {
+        batch.put(Store::Log, vec![1, i], vec![i; 3]);
+    }
+    batch.put(Store::Meta, b"a".to_vec(), b"meta".to_vec());
+    batch.put(Store::Journal, vec![0xff, 0xff], vec![]);
+    s.commit(batch).await.unwrap();
+
+    assert_eq!(s.get(Store::Log, &[1, 4]).await.unwrap(), Some(vec![4; 3]));
+    assert_eq!(s.get(Store::Log, &[9]).await.unwrap(), None);
+    assert_eq!(s.get(Store::Meta, b"a").await.unwrap(), Some(b"meta".to_vec()));
+    assert_eq!(s.get(Store::Journal, &[0xff, 0xff]).await.unwrap(), Some(vec![]));
+
+    let keys = |rows: Vec<(Vec<u8>, Vec<u8>)>| rows.into_iter().map(|(k, _)| k[1]).collect::<Vec<u8>>();
+    let all = s.scan(Store::Log, KeyRange::all(), ScanOptions::default()).await.unwrap();
+    assert_eq!(all.len(), 10);
+    assert_eq!(all[7], (vec![1, 7], vec![7; 3]));
+    let range = KeyRange { start: Bound::Excluded(vec![1, 2]), end: Bound::Included(vec![1, 5]) };
+    assert_eq!(keys(s.scan(Store::Log, range.clone(), ScanOptions::default()).await.unwrap()), [3, 4, 5]);
+    let rev = ScanOptions { reverse: true, ..Default::default() };
+    assert_eq!(keys(s.scan(Store::Log, range.clone(), rev).await.unwrap()), [5, 4, 3]);
+    let rev2 = ScanOptions { reverse: true, limit: Some(2), ..Default::default() };
+    assert_eq!(keys(s.scan(Store::Log, KeyRange::all(), rev2).await.unwrap()), [9, 8]);
+    let first3 = ScanOptions { limit: Some(3), keys_only: true, ..Default::default() };
+    let rows = s.scan(Store::Log, KeyRange::prefix(&[1]), first3).await.unwrap();
+    assert_eq!(rows, vec![(vec![1, 0], vec![]), (vec![1, 1], vec![]), (vec![1, 2], vec![])]);
+    let rev_keys = ScanOptions { reverse: true, keys_only: true, limit: Some(1) };
+    assert_eq!(s.scan(Store::Log, KeyRange::all(), rev_keys).await.unwrap(), vec![(vec![1, 9], vec![])]);
+    let empty = KeyRange { start: Bound::Included(vec![1, 5]), end: Bound::Excluded(vec![1, 5]) };
+    assert!(s.scan(Store::Log, empty, ScanOptions::default()).await.unwrap().is_empty());
+    let none = ScanOptions { limit: Some(0), ..Default::default() };
+    assert!(s.scan(Store::Log, KeyRange::all(), none).await.unwrap().is_empty());
+    assert!(s.scan(Store::Checkpoints, KeyRange::all(), ScanOptions::default()).await.unwrap().is_empty());
+
+    let mut batch = WriteBatch::default();
+    batch.delete(Store::Log, vec![1, 0]);
+    batch.delete(Store::Log, vec![7, 7]);
+    s.commit(batch).await.unwrap();
+    assert_eq!(s.get(Store::Log, &[1, 0]).await.unwrap(), None);
+    assert_eq!(s.scan(Store::Log, KeyRange::all(), ScanOptions::default()).await.unwrap().len(), 9);
+    drop(s);
+    drop_db(&name).await;
+}
+
+#[wasm_bindgen_test]
+async fn a_failed_precondition_writes_nothing() {
+    let name = fresh("expect");
+    let s = IdbStorage::open(&name, 1, &[]).await.unwrap();
+    let mut first = WriteBatch::default();
+    first.expect(Store::Meta, b"counter".to_vec(), None);
+    first.put(Store::Meta, b"counter".to_vec(), vec![1]);
+    first.put(Store::Log, vec![1], vec![1]);
+    s.commit(first).await.unwrap();
+
+    // A stale precondition: the puts before and after it, in several stores, are all dropped.
+    let mut stale = WriteBatch::default();
+    stale.put(Store::Log, vec![2], vec![2]);
+    stale.put(Store::History, vec![2], vec![]);
+    stale.expect(Store::Meta, b"counter".to_vec(), None);
+    stale.put(Store::Meta, b"counter".to_vec(), vec![2]);
+    stale.delete(Store::Log, vec![1]);
+    assert_eq!(s.commit(stale).await, Err(StorageError::Conflict));
+    assert_eq!(s.get(Store::Log, &[2]).await.unwrap(), None);
+    assert_eq!(s.get(Store::History, &[2]).await.unwrap(), None);
+    assert_eq!(s.get(Store::Log, &[1]).await.unwrap(), Some(vec![1]));
+    assert_eq!(s.get(Store::Meta, b"counter").await.unwrap(), Some(vec![1]));
+
+    // A wrong value also conflicts; the right one commits.
+    let mut wrong = WriteBatch::default();
+    wrong.expect(Store::Meta, b"counter".to_vec(), Some(vec![9]));
+    wrong.put(Store::Log, vec![3], vec![3]);
+    assert_eq!(s.commit(wrong).await, Err(StorageError::Conflict));
+    let mut right = WriteBatch::default();
+    right.expect(Store::Meta, b"counter".to_vec(), Some(vec![1]));
+    right.expect(Store::Log, vec![5], None);
+    right.put(Store::Meta, b"counter".to_vec(), vec![2]);
+    right.put(Store::Log, vec![3], vec![3]);
+    s.commit(right).await.unwrap();
+    assert_eq!(s.get(Store::Log, &[3]).await.unwrap(), Some(vec![3]));
+    assert_eq!(s.get(Store::Meta, b"counter").await.unwrap(), Some(vec![2]));
+    drop(s);
+    drop_db(&name).await;
+}
+
+#[wasm_bindgen_test]
+async fn state_records_are_readable_and_indexed() {
+    let name = fresh("state");
+    let mut db = open(&name, 1, &[("email", true), ("created-at", false)]).await;
+    db.put("u1", user("Alice", "a@x")).await.unwrap();
+    db.put("u2", user("Bob", "b@x")).await.unwrap();
+    db.put("u3", Value::Int(7)).await.unwrap();
+    db.remove("u3").await.unwrap();
+
+    let conn = db.storage().connection();
+    let tx = conn.transaction_with_str("state").unwrap();
+    let state = tx.object_store("state").unwrap();
+    // Only identifier names get an IndexedDB index; the engine indexes both.
+    let names = state.index_names();
+    assert_eq!((names.length(), names.contains("email")), (1, true));
+    let rec = request(state.index("email").unwrap().get(&"b@x".into()).unwrap()).await;
+    assert_eq!(field(&rec, "key").as_string().as_deref(), Some("u2"));
+    let value = field(&rec, "value");
+    assert_eq!(field(&value, "name").as_string().as_deref(), Some("Bob"));
+    assert!(field(&rec, "record").is_instance_of::<Uint8Array>());
+
+    let tx = conn.transaction_with_str("state").unwrap();
+    let all: Array = request(tx.object_store("state").unwrap().get_all().unwrap()).await.unchecked_into();
+    assert_eq!(all.length(), 3);
+    let tomb = all.iter().find(|r| field(r, "key").as_string().as_deref() == Some("u3")).unwrap();
+    assert_eq!(field(&tomb, "deleted"), JsValue::TRUE);
+    assert!(field(&tomb, "value").is_undefined());
+    drop(db);
+    drop_db(&name).await;
+}
+
+#[wasm_bindgen_test]
+async fn data_survives_reopen_without_decoding_the_log() {
+    let name = fresh("reopen");
+    let mut db = open(&name, 1, &[("email", false)]).await;
+    for i in 0..50 {
+        db.put(format!("k{i:02}"), user(&format!("n{i}"), &format!("{i}@x"))).await.unwrap();
+    }
+    db.remove("k07").await.unwrap();
+    db.batch_set([("k99".to_string(), Value::Int(99)), ("k98".to_string(), Value::Bool(true))]).await.unwrap();
+    let before = db.all();
+    let ops = db.log().len();
+    drop(db);
+
+    let mut db = open(&name, 1, &[("email", false)]).await;
+    assert_eq!(db.stats().ops_decoded, 0, "opening decodes no op");
+    assert_eq!(db.all(), before);
+    assert_eq!(db.log().len(), ops);
+    assert_eq!(db.find_by("email", &Value::from("12@x")).unwrap().len(), 1);
+    db.put("k00", Value::Null).await.unwrap();
+    let report = db.verify().await.unwrap();
+    assert_eq!(report.ops as usize, ops + 1);
+    assert_eq!(db.get("k00"), Some(&Value::Null));
+    drop(db);
+    drop_db(&name).await;
+}
+
+#[wasm_bindgen_test]
+async fn a_unique_index_violation_writes_nothing() {
+    let name = fresh("unique");
+    let mut db = open(&name, 1, &[("email", true)]).await;
+    db.put("u1", user("Alice", "a@x")).await.unwrap();
+    let err = db.put("u2", user("Eve", "a@x")).await.unwrap_err();
+    assert_eq!(err.name(), "UniqueConstraintError");
+    let err = db.batch_set([("u3".into(), user("C", "c@x")), ("u4".into(), user("D", "a@x"))]).await.unwrap_err();
+    assert_eq!(err.name(), "UniqueConstraintError");
+    assert_eq!(db.count(), 1);
+    assert_eq!(db.log().len(), 1);
+    let logged = db.storage().scan(Store::Log, KeyRange::all(), ScanOptions::default()).await.unwrap();
+    assert_eq!(logged.len(), 1);
+    // Moving the value to another key is fine once the first one lets it go.
+    db.put("u1", user("Alice", "a2@x")).await.unwrap();
+    db.put("u2", user("Eve", "a@x")).await.unwrap();
+    assert_eq!(db.count(), 2);
+    drop(db);
+    drop_db(&name).await;
+}
+
+#[wasm_bindgen_test]
+async fn a_schema_upgrade_keeps_the_data() {
+    let name = fresh("upgrade");
+    let mut db = open(&name, 1, &[("email", false)]).await;
+    db.put("u1", Value::map([("email", Value::from("a@x")), ("team", Value::from("red"))])).await.unwrap();
+    db.put("u2", Value::map([("email", Value::from("b@x")), ("team", Value::from("blue"))])).await.unwrap();
+    drop(db);
+
+    // Changing the indexes needs a new version.
+    let c = config(&name, 1, &[("email", false), ("team", false)]);
+    let err = IdbStorage::open(&name, 1, &c.indexes).await.unwrap_err();
+    assert!(matches!(err, DbError::InvalidConfig(_)), "{err}");
+
+    let mut db = open(&name, 2, &[("email", false), ("team", false)]).await;
+    assert_eq!(db.storage().version(), 2);
+    assert_eq!(db.count(), 2);
+    assert_eq!(db.find_by("team", &Value::from("blue")).unwrap().len(), 1);
+    let tx = db.storage().connection().transaction_with_str("state").unwrap();
+    let team = tx.object_store("state").unwrap().index("team").unwrap();
+    let found = request(team.get_all_with_key(&"red".into()).unwrap()).await;
+    assert_eq!(found.unchecked_into::<Array>().length(), 1, "the new IndexedDB index holds the old records");
+    db.put("u3", Value::map([("team", Value::from("red"))])).await.unwrap();
+    drop(db);
+
+    // An older version is refused; dropping an index in a newer one keeps the data too.
+    let err = IdbStorage::open(&name, 1, &[]).await.unwrap_err();
+    assert!(matches!(err, DbError::InvalidConfig(_)), "{err}");
+    let db = open(&name, 3, &[("team", false)]).await;
+    assert_eq!(db.count(), 3);
+    assert!(db.find_by("email", &Value::from("a@x")).is_err());
+    drop(db);
+    drop_db(&name).await;
+}
+
+#[wasm_bindgen_test]
+async fn an_upgrade_blocked_by_another_connection_fails_and_writes_nothing() {
+    let name = fresh("blocked");
+    let db = open(&name, 1, &[]).await;
+    drop(db);
+    // A connection that does not close when asked to.
+    let factory: web_sys::IdbFactory = Reflect::get(&js_sys::global(), &"indexedDB".into()).unwrap().unchecked_into();
+    let holder: web_sys::IdbDatabase = request(factory.open(&name).unwrap().unchecked_into()).await.unchecked_into();
+    let err = IdbStorage::open(&name, 2, &[]).await.unwrap_err();
+    assert!(matches!(err, DbError::Storage(StorageError::Blocked(_))), "{err}");
+    assert_eq!(err.name(), "UpgradeBlockedError");
+    holder.close();
+    // The abandoned upgrade did not happen: version 1 still opens.
+    let db = open(&name, 1, &[]).await;
+    assert_eq!(db.storage().version(), 1);
+    drop(db);
+    drop_db(&name).await;
+}
+
+#[wasm_bindgen_test]
+async fn a_connection_closed_by_an_upgrade_elsewhere_reports_closed() {
+    let name = fresh("closed");
+    let mut old = open(&name, 1, &[]).await;
+    old.put("a", Value::Int(1)).await.unwrap();
+    let closed = std::rc::Rc::new(std::cell::Cell::new(false));
+    let flag = closed.clone();
+    old.storage().on_closed(move || flag.set(true));
+    let mut new = open(&name, 2, &[]).await;
+    assert!(closed.get() && old.storage().is_closed());
+    let err = old.put("b", Value::Int(2)).await.unwrap_err();
+    assert_eq!(err.name(), "DatabaseClosedError");
+    assert_eq!(old.count(), 1, "the failed write left the state as it was");
+    new.put("c", Value::Int(3)).await.unwrap();
+    assert_eq!(new.count(), 2);
+    drop((old, new));
+    drop_db(&name).await;
+}
+
+#[wasm_bindgen_test]
+async fn two_connections_lose_nothing() {
+    let name = fresh("two");
+    let mut a = open(&name, 1, &[]).await;
+    let mut b = open(&name, 1, &[]).await;
+    assert_ne!(a.peer(), b.peer());
+    for i in 0..10 {
+        a.put(format!("a{i}"), Value::Int(i)).await.unwrap();
+        b.put(format!("b{i}"), Value::Int(i)).await.unwrap();
+    }
+    // Writes racing each other: one of each pair conflicts, catches up and retries.
+    for i in 10..20 {
+        let (ra, rb) =
+            futures::future::join(a.put(format!("a{i}"), Value::Int(i)), b.put(format!("b{i}"), Value::Int(i))).await;
+        ra.unwrap();
+        rb.unwrap();
+    }
+    a.catch_up().await.unwrap();
+    b.catch_up().await.unwrap();
+    assert_eq!(a.count(), 40);
+    assert_eq!(a.all(), b.all());
+    assert_eq!(a.log().len(), 40);
+    assert_eq!(a.log().fingerprint(..), b.log().fingerprint(..));
+    assert_eq!(a.verify().await.unwrap().authors, 2);
+    drop((a, b));
+    let c = open(&name, 1, &[]).await;
+    assert_eq!(c.count(), 40);
+    drop(c);
+    drop_db(&name).await;
+}
+
+#[wasm_bindgen_test]
+async fn a_failed_commit_leaves_the_database_usable() {
+    let name = fresh("bad-value");
+    let mut db = open(&name, 1, &[]).await;
+    let deep = (0..100).fold(Value::Int(0), |v, _| Value::List(vec![v]));
+    assert_eq!(db.put("deep", deep).await.unwrap_err().name(), "InvalidInputError");
+    assert_eq!(db.put("__proto__", Value::Int(1)).await.unwrap_err().name(), "InvalidInputError");
+    assert_eq!(db.log().len(), 0);
+    db.put("ok", Value::Int(1)).await.unwrap();
+    assert_eq!(db.count(), 1);
+    drop(db);
+    drop_db(&name).await;
+}
+
+#[wasm_bindgen_test]
+async fn a_thrown_transaction_leaves_nothing() {
+    let name = fresh("txn");
+    let mut db = open(&name, 1, &[]).await;
+    db.put("keep", Value::Int(1)).await.unwrap();
+    let err = db
+        .transaction(|t| {
+            t.put("x", Value::Int(1))?;
+            t.remove("keep")?;
+            Err::<(), _>(DbError::InvalidInput("refused".into()))
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.name(), "TransactionAbortedError");
+    assert_eq!(db.get("x"), None);
+    assert_eq!(db.get("keep"), Some(&Value::Int(1)));
+    assert_eq!(db.log().len(), 1);
+    drop(db);
+    let db = open(&name, 1, &[]).await;
+    assert_eq!((db.count(), db.log().len()), (1, 1));
+    drop(db);
+    drop_db(&name).await;
+}
