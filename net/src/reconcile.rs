@@ -302,6 +302,7 @@ fn push(out: &mut Vec<RangeItem>, size: &mut SizeCounter, lo: OpId, upper: Optio
         && last.mode == Mode::Skip
     {
         // Counted as if coded from time 0: never less than the real delta.
+        size.add(1);
         if let Some(u) = &upper {
             size.id(0, u);
         }
@@ -309,11 +310,10 @@ fn push(out: &mut Vec<RangeItem>, size: &mut SizeCounter, lo: OpId, upper: Optio
         return;
     }
     // The bound's delta is taken from the range's lower end, as the encoder does.
-    match &upper {
-        Some(u) => {
-            size.id(lo.time, u);
-        }
-        None => size.add(1),
+    // Option tag of the bound, the bound, the mode's tag.
+    size.add(1);
+    if let Some(u) = &upper {
+        size.id(lo.time, u);
     }
     size.add(1);
     match &mode {

@@ -137,6 +137,22 @@ fn a_small_frame_limit_costs_turns_not_failure() {
     assert!(small.round_trips > big.round_trips, "{} vs {}", small.round_trips, big.round_trips);
 }
 
+/// Turns full of small ranges fill the frame to the byte the size counter predicts: none may
+/// overflow, whatever the limit.
+#[test]
+fn full_turns_never_overflow_the_frame() {
+    let shared: Vec<(u64, u8)> = (0..30_000u64).map(|t| (t * 3, (t % 4) as u8)).collect();
+    let only_a: Vec<(u64, u8)> = (0..1_500u64).map(|i| (i * 60 + 1, 2)).collect();
+    let only_b: Vec<(u64, u8)> = (0..1_500u64).map(|i| (i * 60 + 31, 3)).collect();
+    let (a, b) = sides(&shared, &only_a, &only_b);
+    for max_frame in [4096, 6000, 16 << 10, 64 << 10] {
+        for (branch, id_list_max) in [(16, 32), (2, 2), (64, 64)] {
+            let out = check(&a, &b, ReconcileConfig { branch, id_list_max, max_frame });
+            assert!(out.largest_frame > max_frame / 2, "{max_frame}: turns use the room they have");
+        }
+    }
+}
+
 #[test]
 fn one_side_empty() {
     let shared: Vec<(u64, u8)> = Vec::new();

@@ -46,7 +46,9 @@ pub struct SyncConfig {
     pub session_timeout_ms: u64,
     /// Whether a session starts when a peer connects (on the side with the smaller peer id).
     pub sync_on_connect: bool,
-    /// Frames accepted from one peer between two ticks; more is a flood and is dropped.
+    /// Frames accepted from one peer between two ticks; more is a flood and is dropped. The
+    /// counters reset on [`SyncEngine::tick`], so a database ticks regularly (every second or
+    /// so) even without `auto_sync`.
     pub max_frames_per_tick: u32,
     /// Ops loaded from the store at once while shipping.
     pub load_batch: usize,
