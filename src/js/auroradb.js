@@ -99,6 +99,13 @@ export class AuroraDB extends EventTarget {
         Object.defineProperty(this, '_core', { value: null, writable: true });
         Object.defineProperty(this, '_opening', { value: null, writable: true });
         Object.defineProperty(this, '_closed', { value: false, writable: true });
+        // However the database closes (close(), destroy(), or another tab's upgrade or delete),
+        // drop the engine: calls fail with DatabaseClosedError until create() reopens it, and
+        // nothing keeps the engine and this object alive for each other.
+        this.addEventListener('close', () => {
+            this._closed = true;
+            this._core = null;
+        });
     }
 
     /** The database's name. */
@@ -125,7 +132,7 @@ export class AuroraDB extends EventTarget {
      * `peerId` override the configuration. Calling it again while open does nothing.
      */
     create(distributed, peerId) {
-        if (this._core && !this._core.closed) return Promise.resolve(this);
+        if (this._core) return Promise.resolve(this);
         if (!this._opening) {
             const dist = distributed === undefined ? undefined : Boolean(distributed);
             if (dist !== undefined) this.config.distributed = dist;
@@ -145,12 +152,13 @@ export class AuroraDB extends EventTarget {
 
     /** The engine, opening the database first if `create()` was not called yet. */
     async _engine() {
-        if (this._core && !this._core.closed) return this._core;
-        if (this._closed || (this._core && this._core.closed)) {
+        if (this._core) return this._core;
+        if (this._closed) {
             const message = `database ${JSON.stringify(this.name)} is closed: call create() to reopen it`;
             throw failed(this, 'open', namedError('DatabaseClosedError', message));
         }
         await this.create();
+        if (!this._core) throw namedError('DatabaseClosedError', `database ${JSON.stringify(this.name)} closed while opening`);
         return this._core;
     }
 
