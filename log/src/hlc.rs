@@ -106,7 +106,7 @@ pub fn ntp_to_millis(t: u64) -> u64 {
 /// An NTP64 duration in milliseconds, rounded up (so a time past a bound never reads as on it).
 fn ceil_millis(t: u64) -> u64 {
     let d = NTP64(t).to_duration();
-    d.as_millis() as u64 + u64::from(d.subsec_nanos() % 1_000_000 != 0)
+    d.as_millis() as u64 + u64::from(!d.subsec_nanos().is_multiple_of(1_000_000))
 }
 
 /// A hybrid logical clock for one peer: wraps `uhlc::HLC`, keeps the drift bound, and can check a
