@@ -191,6 +191,28 @@ impl SumIndex {
         }
         None
     }
+
+    /// The `k`-th smallest id (from 0) and the summary of the `k` ids below it, in one O(log n)
+    /// walk; `None` when `k >= len`.
+    pub fn select_with_prefix(&self, k: u64) -> Option<(OpId, RangeSum)> {
+        let mut k = k;
+        let mut acc = RangeSum::default();
+        let mut n = self.root.unwrap_or(NIL);
+        while n != NIL {
+            let node = &self.nodes[n as usize];
+            let left = self.agg(node.left);
+            if k < left.count {
+                n = node.left;
+            } else if k == left.count {
+                return Some((node.id, acc + left));
+            } else {
+                k -= left.count + 1;
+                acc = acc + left + node.one;
+                n = node.right;
+            }
+        }
+        None
+    }
 }
 
 #[cfg(test)]
@@ -243,5 +265,10 @@ mod tests {
             assert_eq!(index.rank(&id(k * 2 + 1)), k + 1);
         }
         assert_eq!(index.select(40), None);
+        for k in [0u64, 1, 17, 39] {
+            let (id, below) = index.select_with_prefix(k).unwrap();
+            assert_eq!((id, below), (index.select(k).unwrap(), index.below(&id)));
+        }
+        assert_eq!(index.select_with_prefix(40), None);
     }
 }

@@ -214,6 +214,12 @@ impl Log {
         range.contains(&id).then_some(id)
     }
 
+    /// The `k`-th op id of the whole log (from 0) and the summary of the `k` ops before it, in
+    /// O(log n); `None` when the log holds `k` ops or fewer.
+    pub fn select(&self, k: u64) -> Option<(OpId, RangeSum)> {
+        self.index.select_with_prefix(k)
+    }
+
     /// Makes the next local op for `kind` (id, seq, prev, hash) without adding it: a database
     /// commits it to storage first, then calls [`Log::insert_local`].
     pub fn prepare_local(&self, kind: OpKind) -> EncodedOp {
