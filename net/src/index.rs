@@ -42,31 +42,59 @@ impl RangeBounds<OpId> for IdRange {
     }
 }
 
-/// An ordered set of op ids with O(log n) range summaries: what a peer reconciles. Implemented
+/// An ordered set of op ids with O(log n) prefix summaries: what a peer reconciles. Implemented
 /// for [`Log`]; a database implements it over its own log.
+///
+/// Three methods are required; the rest derive from them.
 pub trait RangeIndex {
-    /// Count and hash sum of the ids in `range`.
-    fn summary(&self, range: IdRange) -> RangeSum;
+    /// Count and hash sum of the ids strictly below `bound` (of every id when `None`).
+    fn below(&self, bound: Option<&OpId>) -> RangeSum;
 
-    /// The `k`-th id (from 0) of `range`, if the range holds more than `k` ids.
-    fn nth_id(&self, range: IdRange, k: u64) -> Option<OpId>;
+    /// The `k`-th smallest id (from 0) and the summary of the `k` ids below it.
+    fn select(&self, k: u64) -> Option<(OpId, RangeSum)>;
 
     /// Every id of `range`, ascending.
     fn ids(&self, range: IdRange) -> Vec<OpId>;
+
+    /// Count and hash sum of the ids in `range`.
+    fn summary(&self, range: IdRange) -> RangeSum {
+        if range.is_empty() {
+            return RangeSum::default();
+        }
+        let (lo, hi) = (self.below(Some(&range.lo)), self.below(range.hi.as_ref()));
+        if hi.count < lo.count { RangeSum::default() } else { hi - lo }
+    }
 
     /// The fingerprint of `range`.
     fn fingerprint(&self, range: IdRange) -> Fingerprint {
         self.summary(range).fingerprint()
     }
+
+    /// The `k`-th id (from 0) of `range`, if the range holds more than `k` ids.
+    fn nth_id(&self, range: IdRange, k: u64) -> Option<OpId> {
+        if range.is_empty() {
+            return None;
+        }
+        let (id, _) = self.select(self.below(Some(&range.lo)).count.checked_add(k)?)?;
+        range.contains(&id).then_some(id)
+    }
+
+    /// Whether `id` is held.
+    fn contains(&self, id: &OpId) -> bool {
+        self.select(self.below(Some(id)).count).is_some_and(|(x, _)| x == *id)
+    }
 }
 
 impl RangeIndex for Log {
-    fn summary(&self, range: IdRange) -> RangeSum {
-        if range.is_empty() { RangeSum::default() } else { Log::summary(self, range) }
+    fn below(&self, bound: Option<&OpId>) -> RangeSum {
+        match bound {
+            Some(b) => Log::summary(self, ..*b),
+            None => Log::summary(self, ..),
+        }
     }
 
-    fn nth_id(&self, range: IdRange, k: u64) -> Option<OpId> {
-        if range.is_empty() { None } else { Log::nth_id(self, range, k) }
+    fn select(&self, k: u64) -> Option<(OpId, RangeSum)> {
+        Log::select(self, k)
     }
 
     fn ids(&self, range: IdRange) -> Vec<OpId> {
@@ -75,12 +103,12 @@ impl RangeIndex for Log {
 }
 
 impl<T: RangeIndex + ?Sized> RangeIndex for &T {
-    fn summary(&self, range: IdRange) -> RangeSum {
-        (**self).summary(range)
+    fn below(&self, bound: Option<&OpId>) -> RangeSum {
+        (**self).below(bound)
     }
 
-    fn nth_id(&self, range: IdRange, k: u64) -> Option<OpId> {
-        (**self).nth_id(range, k)
+    fn select(&self, k: u64) -> Option<(OpId, RangeSum)> {
+        (**self).select(k)
     }
 
     fn ids(&self, range: IdRange) -> Vec<OpId> {

@@ -21,7 +21,7 @@
 
 use std::collections::BTreeSet;
 
-use auroradb_log::OpId;
+use auroradb_log::{OpId, PeerId, RangeSum};
 
 use crate::index::{IdRange, RangeIndex};
 use crate::message::{SizeCounter, varint_len};
@@ -163,7 +163,7 @@ impl Reconciler {
         self.started = true;
         self.turns += 1;
         for id in &msg.want {
-            if index.nth_id(IdRange::new(*id, None), 0) == Some(*id) {
+            if index.contains(id) {
                 self.have.insert(*id);
             }
         }
@@ -172,6 +172,7 @@ impl Reconciler {
         let mut size = SizeCounter::default();
         let mut out: Vec<RangeItem> = Vec::new();
         let mut answered_open = false;
+        let mut cached: Option<(Option<OpId>, RangeSum)> = None;
         let mut lo = OpId::MIN;
         for item in &msg.ranges {
             if item.upper.is_some_and(|u| u <= lo) {
@@ -188,7 +189,15 @@ impl Reconciler {
                 Mode::Skip => push(&mut out, &mut size, lo, item.upper, Mode::Skip),
                 Mode::Fingerprint(theirs) => {
                     answered_open = true;
-                    let ours = index.summary(range);
+                    // Ranges are consecutive: the sum below this one's start is often the sum
+                    // below the previous one's end, computed already.
+                    let below_lo = match cached {
+                        Some((b, sum)) if b == Some(range.lo) => sum,
+                        _ => index.below(Some(&range.lo)),
+                    };
+                    let below_hi = index.below(range.hi.as_ref());
+                    cached = Some((range.hi, below_hi));
+                    let ours = if below_hi.count < below_lo.count { RangeSum::default() } else { below_hi - below_lo };
                     if ours.fingerprint() == *theirs {
                         push(&mut out, &mut size, lo, item.upper, Mode::Skip);
                     } else if ours.count as usize <= self.config.id_list_max {
@@ -235,7 +244,9 @@ impl Reconciler {
         Ok(Some(answer))
     }
 
-    /// Splits `range` (holding `count` of our ids) into `branch` sub-ranges of equal counts.
+    /// Splits `range` (holding `count` of our ids) into `branch` sub-ranges of equal counts. Each
+    /// inner bound costs two selections and no other tree walk: the summary below the bound comes
+    /// with the selection of the id it stops at.
     fn split(
         &self,
         index: &impl RangeIndex,
@@ -245,27 +256,33 @@ impl Reconciler {
         size: &mut SizeCounter,
     ) {
         let branch = self.config.branch as u64;
-        let mut lo = range.lo;
+        let first = index.below(Some(&range.lo));
+        let (mut lo, mut below_lo) = (range.lo, first);
         for i in 1..=branch {
-            let upper = if i == branch {
-                range.hi
+            let (upper, below_upper) = if i == branch {
+                (range.hi, first + index.summary(range))
             } else {
-                let k = i * count / branch;
-                match (index.nth_id(range, k - 1), index.nth_id(range, k)) {
-                    (Some(a), Some(b)) if a.time < b.time => {
-                        Some(OpId { time: b.time, peer: auroradb_log::PeerId([0; 16]) })
+                let k = first.count + i * count / branch;
+                match (index.select(k - 1), index.select(k)) {
+                    (Some((a, _)), Some((b, below_b))) => {
+                        // Between `a` and `b` lie no ids: any bound in (a, b] has `below_b` below
+                        // it. Prefer the one that codes shortest.
+                        let bound = if a.time < b.time { OpId { time: b.time, peer: PeerId([0; 16]) } } else { b };
+                        (Some(bound), below_b)
                     }
-                    (_, Some(b)) => Some(b),
-                    _ => range.hi,
+                    _ => (range.hi, first + index.summary(range)),
                 }
             };
             if upper.is_some_and(|u| u <= lo) {
                 continue;
             }
-            let fp = index.fingerprint(IdRange::new(lo, upper));
+            let fp = (below_upper - below_lo).fingerprint();
             push(out, size, lo, upper, Mode::Fingerprint(fp));
             match upper {
-                Some(u) => lo = u,
+                Some(u) => {
+                    lo = u;
+                    below_lo = below_upper;
+                }
                 None => break,
             }
         }

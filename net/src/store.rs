@@ -33,12 +33,12 @@ pub trait SyncStore: RangeIndex {
 }
 
 impl<S: RangeIndex + ?Sized> RangeIndex for Rc<S> {
-    fn summary(&self, range: IdRange) -> RangeSum {
-        (**self).summary(range)
+    fn below(&self, bound: Option<&OpId>) -> RangeSum {
+        (**self).below(bound)
     }
 
-    fn nth_id(&self, range: IdRange, k: u64) -> Option<OpId> {
-        (**self).nth_id(range, k)
+    fn select(&self, k: u64) -> Option<(OpId, RangeSum)> {
+        (**self).select(k)
     }
 
     fn ids(&self, range: IdRange) -> Vec<OpId> {
@@ -111,12 +111,12 @@ impl MemoryStore {
 }
 
 impl RangeIndex for MemoryStore {
-    fn summary(&self, range: IdRange) -> RangeSum {
-        RangeIndex::summary(&*self.log.borrow(), range)
+    fn below(&self, bound: Option<&OpId>) -> RangeSum {
+        RangeIndex::below(&*self.log.borrow(), bound)
     }
 
-    fn nth_id(&self, range: IdRange, k: u64) -> Option<OpId> {
-        RangeIndex::nth_id(&*self.log.borrow(), range, k)
+    fn select(&self, k: u64) -> Option<(OpId, RangeSum)> {
+        RangeIndex::select(&*self.log.borrow(), k)
     }
 
     fn ids(&self, range: IdRange) -> Vec<OpId> {

@@ -8,29 +8,41 @@ use auroradb_log::{Hash, Hlc, Log, LogConfig, OpId, OpKind, PeerId, RangeSum, Va
 use auroradb_net::{IdRange, RangeIndex, ReconcileConfig, reconcile_pair};
 use proptest::prelude::*;
 
-/// The model: ids and hashes in a `BTreeMap`, every answer computed by a scan.
-struct Model(BTreeMap<OpId, Hash>);
+/// The model: ids and hashes in a `BTreeMap`, and the running sums over them in a `Vec`.
+struct Model {
+    map: BTreeMap<OpId, Hash>,
+    keys: Vec<OpId>,
+    /// `prefix[i]`: the summary of the first `i` ids.
+    prefix: Vec<RangeSum>,
+}
+
+impl Model {
+    fn new(map: BTreeMap<OpId, Hash>) -> Model {
+        let keys: Vec<OpId> = map.keys().copied().collect();
+        let mut prefix = vec![RangeSum::default()];
+        for h in map.values() {
+            prefix.push(*prefix.last().unwrap() + RangeSum::one(h));
+        }
+        Model { map, keys, prefix }
+    }
+}
 
 impl RangeIndex for Model {
-    fn summary(&self, range: IdRange) -> RangeSum {
-        if range.is_empty() {
-            return RangeSum::default();
-        }
-        self.0.range(range).fold(RangeSum::default(), |acc, (_, h)| acc + RangeSum::one(h))
+    fn below(&self, bound: Option<&OpId>) -> RangeSum {
+        let i = bound.map_or(self.keys.len(), |b| self.keys.partition_point(|k| k < b));
+        self.prefix[i]
     }
 
-    fn nth_id(&self, range: IdRange, k: u64) -> Option<OpId> {
-        if range.is_empty() {
-            return None;
-        }
-        self.0.range(range).nth(k as usize).map(|(id, _)| *id)
+    fn select(&self, k: u64) -> Option<(OpId, RangeSum)> {
+        let id = *self.keys.get(k as usize)?;
+        Some((id, self.prefix[k as usize]))
     }
 
     fn ids(&self, range: IdRange) -> Vec<OpId> {
         if range.is_empty() {
             return Vec::new();
         }
-        self.0.range(range).map(|(id, _)| *id).collect()
+        self.map.range(range).map(|(id, _)| *id).collect()
     }
 }
 
@@ -60,13 +72,13 @@ fn sides(shared: &[(u64, u8)], only_a: &[(u64, u8)], only_b: &[(u64, u8)]) -> (M
             b.insert(id, h);
         }
     }
-    (Model(a), Model(b))
+    (Model::new(a), Model::new(b))
 }
 
 fn check(a: &Model, b: &Model, config: ReconcileConfig) -> auroradb_net::PairOutcome {
     let out = reconcile_pair(a, b, config).expect("reconciliation ends");
-    let ka: BTreeSet<OpId> = a.0.keys().copied().collect();
-    let kb: BTreeSet<OpId> = b.0.keys().copied().collect();
+    let ka: BTreeSet<OpId> = a.map.keys().copied().collect();
+    let kb: BTreeSet<OpId> = b.map.keys().copied().collect();
     assert_eq!(out.a_have, ka.difference(&kb).copied().collect::<Vec<_>>(), "what a ships");
     assert_eq!(out.b_have, kb.difference(&ka).copied().collect::<Vec<_>>(), "what b ships");
     let limit = config.clamped().max_frame;
@@ -179,8 +191,8 @@ fn log_index_matches_the_model() {
             auroradb_log::advance_manual_clock(3);
         }
     }
-    let model = Model(log.ids(..).map(|(id, h)| (*id, *h)).collect());
-    let all: Vec<OpId> = model.0.keys().copied().collect();
+    let model = Model::new(log.ids(..).map(|(id, h)| (*id, *h)).collect());
+    let all: Vec<OpId> = model.keys.clone();
     let bounds: Vec<Option<OpId>> =
         std::iter::once(None).chain(all.iter().step_by(37).map(|id| Some(*id))).chain([Some(OpId::MIN)]).collect();
     for lo in bounds.iter().flatten().chain([&OpId::MIN]) {
@@ -194,7 +206,7 @@ fn log_index_matches_the_model() {
         }
     }
     // And reconciles like it.
-    let half = Model(model.0.iter().filter(|(id, _)| id.peer == peer(1)).map(|(i, h)| (*i, *h)).collect());
+    let half = Model::new(model.map.iter().filter(|(id, _)| id.peer == peer(1)).map(|(i, h)| (*i, *h)).collect());
     let out = reconcile_pair(&log, &half, ReconcileConfig::default()).unwrap();
     assert_eq!(out.a_have.len(), 300);
     assert!(out.b_have.is_empty());
