@@ -130,6 +130,7 @@ async function main() {
     console.log(`Chromium ${browserVersion}, ${opts.runs} run(s) per case, median shown`);
 
     const times = {};
+    let opsInLog = null;
     const add = (caseId, engine, ms) => {
       times[caseId] ??= {};
       times[caseId][engine] = ms;
@@ -158,7 +159,10 @@ async function main() {
       await call(`${engine} destroy (empty)`, (engine) => window.bench.destroyOpen(engine), engine).catch(() => {});
       const setup = await call(`${engine} open setup`, ({ engine, ops }) => window.bench.setupOpen(engine, { ops }), { engine, ops: opts.openOps }, 900_000);
       if (setup.count !== opts.openOps) throw new Error(`${engine}: open setup stored ${setup.count} of ${opts.openOps}`);
-      if (setup.stats) process.stderr.write(`(stats after setup: ${JSON.stringify(setup.stats)}) `);
+      if (setup.stats) {
+        opsInLog = setup.stats.ops;
+        process.stderr.write(`(${setup.stats.ops} ops in the log, ${setup.stats.records} records, ${setup.stats.checkpoints} checkpoint(s); filled in ${(setup.ms / 1000).toFixed(1)} s) `);
+      }
       const opens = [];
       for (let r = 0; r < opts.runs; r++) {
         await load(true);
@@ -185,22 +189,34 @@ async function main() {
     console.log('raw IndexedDB: one transaction per bulk insert and per single add; the 10k gets pipelined in one');
     console.log('transaction; filter = getAll + Array.filter. Dexie and AuroraDB: their public API, gets awaited one');
     console.log('by one (Dexie table.get, AuroraDB get), filter = Dexie Collection.filter / AuroraDB filter.');
+    console.log(`open: a freshly loaded page opens the database and counts its records; AuroraDB's was written by`);
+    console.log(`${opts.openOps} single adds${opsInLog === null ? '' : ` (${opsInLog} ops in its log)`}, the others hold the same records. First open: the`);
+    console.log('same in a page that has loaded nothing yet, on an empty database (includes instantiating the .wasm).');
 
     const size = sizes();
-    console.log('');
-    console.log('What a page loads (gzip -9):');
-    let total = 0;
-    let totalRaw = 0;
-    for (const f of size.aurora) {
-      console.log(`  AuroraDB ${f.file.padEnd(40)} ${kb(f.raw).padStart(11)} raw  ${kb(f.gzip).padStart(10)} gzipped`);
-      total += f.gzip;
-      totalRaw += f.raw;
+    // A page loads the classic script or the ES module, not both: the total counts the first.
+    const classic = size.aurora.some((f) => f.file === 'auroradb.js');
+    const loaded = size.aurora.filter((f) => !(classic && f.file === 'auroradb.mjs'));
+    const total = { file: 'total (.wasm + JS a page loads)', raw: 0, gzip: 0 };
+    for (const f of loaded) {
+      total.raw += f.raw;
+      total.gzip += f.gzip;
     }
-    console.log(`  AuroraDB total (.wasm + JS)${' '.repeat(22)}${kb(totalRaw).padStart(11)} raw  ${kb(total).padStart(10)} gzipped`);
-    console.log(`  Dexie    ${size.dexie.file.padEnd(40)} ${kb(size.dexie.raw).padStart(11)} raw  ${kb(size.dexie.gzip).padStart(10)} gzipped`);
+    const sizeRows = [
+      ...size.aurora.map((f) => [`AuroraDB ${f.file}${loaded.includes(f) ? '' : ' (instead of auroradb.js)'}`, f]),
+      [`AuroraDB ${total.file}`, total],
+      [`Dexie ${size.dexie.file}`, size.dexie],
+    ];
+    const width = Math.max(...sizeRows.map(([name]) => name.length));
+    console.log('');
+    console.log('Size (gzip -9):');
+    for (const [name, f] of sizeRows) {
+      console.log(`  ${name.padEnd(width)}  ${kb(f.raw).padStart(10)} raw  ${kb(f.gzip).padStart(10)} gzipped`);
+    }
 
     if (opts.json) {
-      writeFileSync(opts.json, `${JSON.stringify({ browser: browserVersion, runs: opts.runs, openOps: opts.openOps, times, size }, null, 2)}\n`);
+      const summary = { browser: browserVersion, runs: opts.runs, openOps: opts.openOps, opsInLog, times, size, total };
+      writeFileSync(opts.json, `${JSON.stringify(summary, null, 2)}\n`);
       console.log(`\nresults written to ${opts.json}`);
     }
   } finally {

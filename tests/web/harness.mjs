@@ -85,6 +85,11 @@ export function resolvePath(urlPath) {
 export async function startServer() {
   const server = createServer((req, res) => {
     const url = new URL(req.url, 'http://127.0.0.1');
+    if (url.pathname === '/favicon.ico') {
+      res.writeHead(204, { 'cache-control': 'no-store' });
+      res.end();
+      return;
+    }
     const file = req.method === 'GET' || req.method === 'HEAD' ? resolvePath(url.pathname) : null;
     if (!file) {
       res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' });
@@ -173,7 +178,7 @@ export async function runPage(context, origin, path, { timeout = 60_000, page: g
   const onError = (err) => errors.push(`page error: ${err.message}`);
   const onFailed = (req) => errors.push(`request failed: ${req.url()} (${req.failure()?.errorText})`);
   const onResponse = (res) => {
-    if (res.status() >= 400 && !res.url().endsWith('/favicon.ico')) errors.push(`HTTP ${res.status()}: ${res.url()}`);
+    if (res.status() >= 400) errors.push(`HTTP ${res.status()}: ${res.url()}`);
   };
   page.on('console', onConsole);
   page.on('pageerror', onError);
