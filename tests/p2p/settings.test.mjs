@@ -119,3 +119,65 @@ test('maxReconnectAttempts: a relay that does not come back is given up after th
     await signaling.stop();
   }
 });
+
+test('retryAttempts: a failed send is resent, and reported once every resend failed', { timeout: 90_000 }, async () => {
+  const relay = await startProcess(socketioScript);
+  const signaling = await startProcess(signalingScript);
+  const context = await browser.newContext();
+  try {
+    const [pa, pb] = [await openPeer(context, pages.origin), await openPeer(context, pages.origin)];
+    const settings = { name: 'retry', connectionTimeout: 3000, retryAttempts: 2, p2pConfig: { ...FAST_P2P, retryDelay: 50 } };
+    const ids = { sio: [peerId('a'), peerId('b')], rtc: [peerId('a'), peerId('b')] };
+    const cfg = (label, id) =>
+      label === 'sio'
+        ? { ...settings, peerId: id, p2pConfig: { ...settings.p2pConfig, serverUrl: relay.url } }
+        : { ...settings, peerId: id, p2pConfig: { ...settings.p2pConfig, signalingServer: signaling.url } };
+    for (const [label, name] of [
+      ['sio', 'socketio'],
+      ['rtc', 'webrtc'],
+    ]) {
+      const [idA, idB] = ids[label];
+      await pa.evaluate(([l, n, c]) => window.h.start(l, n, c), [label, name, cfg(label, idA)]);
+      await pb.evaluate(([l, n, c]) => window.h.start(l, n, c), [label, name, cfg(label, idB)]);
+      await waitForEvent(pa, label, 'connection', idB);
+      await waitForEvent(pb, label, 'connection', idA);
+      // Make the transport refuse the next `n` frames: the relay's ack (socketio) or the data
+      // channel (webrtc) fails, as a dropped connection would.
+      const failNext = (n) =>
+        pa.evaluate(
+          ([l, k]) => {
+            const a = window.h.adapter(l);
+            const target = l === 'sio' ? a : a.mesh;
+            const key = l === 'sio' ? '_relay' : 'send';
+            const original = target[key].bind(target);
+            window.__tries = 0;
+            let left = k;
+            target[key] = (...args) => {
+              window.__tries++;
+              if (left-- > 0) throw new window.P2P.P2PError('send-failed', 'refused by the test');
+              return original(...args);
+            };
+          },
+          [label, n],
+        );
+      await failNext(2);
+      assert.equal(await call(pa, 'send', label, idB, 5000, 77), true);
+      await pb.waitForFunction((l) => window.h.received(l).some((r) => r.size === 5000), label, { timeout: 10_000 });
+      assert.equal(await pa.evaluate(() => window.__tries), 3, `${label}: two refused tries and one that went through`);
+      assert.equal(await call(pa, 'count', label, 'error'), 0);
+      await failNext(99);
+      assert.equal(await call(pa, 'send', label, idB, 10, 78), true, 'queued for resends');
+      await waitForEvent(pa, label, 'error', undefined, 1, 10_000);
+      const [err] = (await call(pa, 'events', label)).filter((e) => e.ev === 'error');
+      assert.equal(err.type, 'send-failed');
+      assert.equal(err.peerId, idB);
+      assert.equal(await pa.evaluate(() => window.__tries), 3, `${label}: retryAttempts 2 means three tries in all`);
+      assert.equal((await call(pb, 'received', label)).filter((r) => r.size === 5000).length, 1, 'delivered once');
+    }
+    assert.deepEqual([...pa.errors, ...pb.errors], []);
+  } finally {
+    await context.close();
+    await relay.stop();
+    await signaling.stop();
+  }
+});

@@ -132,7 +132,7 @@ function waitFor(adapter, event, pred = () => true) {
 
 test('adapters without presence get it from the base class: connection, frames, expiry, close', async () => {
   const Memory = memoryBus();
-  const cfg = { p2pConfig: { heartbeatInterval: 20, peerTimeout: 120 } };
+  const cfg = { p2pConfig: { heartbeatInterval: 20, peerTimeout: 500 } };
   const a = new Memory({ ...cfg, peerId: 'aaa' });
   const b = new Memory({ ...cfg, peerId: 'bbb' });
   const frames = [];
@@ -143,8 +143,11 @@ test('adapters without presence get it from the base class: connection, frames, 
   await b.connect();
   await Promise.all([aSeesB, bSeesA]);
   assert.deepEqual(a.getPeers(), ['bbb']);
+  const arrived = waitFor(b, 'message');
   a.send('bbb', Uint8Array.of(9, 8, 7));
-  await new Promise((r) => setTimeout(r, 10));
+  await arrived;
+  // Let a few heartbeats pass: presence frames are never delivered as messages.
+  await new Promise((r) => setTimeout(r, 60));
   assert.equal(frames.length, 1, 'presence frames are not delivered as messages');
   assert.deepEqual(frames[0].data, Uint8Array.of(9, 8, 7));
   const gone = waitFor(a, 'disconnect', (e) => e.peerId === 'bbb');
@@ -168,8 +171,9 @@ test('maxConnections refuses peers beyond the limit', async () => {
   const first = waitFor(a, 'connection');
   await b.connect();
   await first;
+  const refused = waitFor(a, 'error', (e) => e.type === 'max-connections');
   await c.connect();
-  await new Promise((r) => setTimeout(r, 80));
+  await refused;
   assert.deepEqual(a.getPeers(), ['b1']);
   assert.ok(errors.some((e) => e.type === 'max-connections' && e.peerId === 'c1'));
   for (const x of [a, b, c]) await x.destroy();
@@ -180,6 +184,7 @@ test('sendWithRetry resends a failed frame retryAttempts times, then reports sen
   const errors = [];
   a.on('error', (e) => errors.push(e));
   let tries = 0;
+  const failed = waitFor(a, 'error');
   assert.equal(
     a.sendWithRetry('p', () => {
       tries++;
@@ -187,16 +192,21 @@ test('sendWithRetry resends a failed frame retryAttempts times, then reports sen
     }),
     true,
   );
-  await new Promise((r) => setTimeout(r, 60));
+  await failed;
   assert.equal(tries, 3);
   assert.equal(errors.length, 1);
   assert.equal(errors[0].type, 'send-failed');
+  assert.equal(errors[0].peerId, 'p');
   // An async attempt that fails once, then succeeds.
   let asyncTries = 0;
-  a.sendWithRetry('p', async () => {
-    if (asyncTries++ === 0) throw new Error('once');
-  });
-  await new Promise((r) => setTimeout(r, 40));
+  const delivered = new Promise((resolve) =>
+    a.sendWithRetry('p', async () => {
+      if (asyncTries++ === 0) throw new Error('once');
+      resolve();
+    }),
+  );
+  await delivered;
+  await new Promise((r) => setTimeout(r, 0));
   assert.equal(asyncTries, 2);
   assert.equal(errors.length, 1);
   // No resend allowed: a failed first try returns false.
