@@ -2,12 +2,16 @@
 # Installs shared by scripts/web-test.sh and scripts/bench-web.sh (source it after lib.sh).
 # Each one does nothing when what it installs is present.
 
+# node and npm; playwright-core needs node 20 or newer.
 ensure_node() {
     if command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; then
         say "node $(node --version), npm $(npm --version): present"
     else
         apt_install nodejs npm
     fi
+    local major
+    major="$(node -p 'process.versions.node.split(".")[0]')"
+    [ "$major" -ge 20 ] || die "node $(node --version) is too old: playwright-core needs node 20 or newer"
 }
 
 # The npm dev dependencies (package.json). npm records what it installed in

@@ -6,9 +6,10 @@
 #
 # Installs node/npm (apt) and the npm dev dependencies when node_modules is missing or older
 # than the package files (`npm ci`; never a browser download: Chromium is Debian's), builds the
-# JavaScript API into pkg/ with scripts/build-web.sh, then runs `node --test tests/web/`: the
-# README's examples and the API checks as pages driven by playwright-core. The output ends with
-# node's test summary; the exit status is non-zero when anything failed.
+# JavaScript API into pkg/ with scripts/build-web.sh, then runs
+# `node --test tests/web/*.test.mjs`: the README's examples and the API checks as pages driven
+# by playwright-core. The output ends with node's test summary (`# tests N`, `# pass N`,
+# `# fail N`); the exit status is non-zero when anything failed.
 
 set -euo pipefail
 
@@ -36,8 +37,8 @@ main() {
     [ "$build" -eq 0 ] || build_pkg
     require_pkg
 
-    say "node --test tests/web/"
-    timeout --kill-after=30 "$WEB_TEST_TIMEOUT" node --test tests/web/
+    say "node --test tests/web/*.test.mjs"
+    timeout --kill-after=30 "$WEB_TEST_TIMEOUT" node --test tests/web/*.test.mjs
 }
 
 main "$@"

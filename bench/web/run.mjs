@@ -157,6 +157,7 @@ async function main() {
       await load(true);
       add('openEmpty', engine, await call(`${engine} open (empty)`, (engine) => window.bench.measureOpen(engine, { name: `empty-${engine}` }), engine));
       await call(`${engine} destroy (empty)`, (engine) => window.bench.destroyOpen(engine), engine).catch(() => {});
+      if (engine === 'aurora') process.stderr.write(`(writing ${opts.openOps} single adds: minutes) `);
       const setup = await call(`${engine} open setup`, ({ engine, ops }) => window.bench.setupOpen(engine, { ops }), { engine, ops: opts.openOps }, 900_000);
       if (setup.count !== opts.openOps) throw new Error(`${engine}: open setup stored ${setup.count} of ${opts.openOps}`);
       if (setup.stats) {
@@ -169,6 +170,12 @@ async function main() {
         opens.push(await call(`${engine} open`, ({ engine, expect }) => window.bench.measureOpen(engine, { expect }), { engine, expect: opts.openOps }));
       }
       add('open', engine, median(opens));
+      const opensAll = [];
+      for (let r = 0; r < opts.runs; r++) {
+        await load(true);
+        opensAll.push(await call(`${engine} open + all`, ({ engine, expect }) => window.bench.measureOpen(engine, { expect, readAll: true }), { engine, expect: opts.openOps }));
+      }
+      add('openAll', engine, median(opensAll));
       await load(true);
       await call(`${engine} cleanup`, (engine) => window.bench.destroyOpen(engine), engine, 120_000);
       process.stderr.write('open\n');
@@ -181,6 +188,7 @@ async function main() {
       { id: 'gets', title: '10k gets by key (shuffled)' },
       { id: 'filter', title: 'filter over 10k records' },
       { id: 'open', title: `open a database of ${k(opts.openOps)} records/ops + count` },
+      { id: 'openAll', title: `open the same + read all ${k(opts.openOps)} records` },
       { id: 'openEmpty', title: 'first open in a fresh page (empty database)' },
     ].map((row) => ({ ...row, ms: times[row.id] || {} }));
     console.log('');
@@ -190,8 +198,9 @@ async function main() {
     console.log('transaction; filter = getAll + Array.filter. Dexie and AuroraDB: their public API, gets awaited one');
     console.log('by one (Dexie table.get, AuroraDB get), filter = Dexie Collection.filter / AuroraDB filter.');
     console.log(`open: a freshly loaded page opens the database and counts its records; AuroraDB's was written by`);
-    console.log(`${opts.openOps} single adds${opsInLog === null ? '' : ` (${opsInLog} ops in its log)`}, the others hold the same records. First open: the`);
-    console.log('same in a page that has loaded nothing yet, on an empty database (includes instantiating the .wasm).');
+    console.log(`${opts.openOps} single adds${opsInLog === null ? '' : ` (${opsInLog} ops in its log)`}, the others hold the same records. "+ read all":`);
+    console.log('the same, then every record (getAll / toArray / all()). First open: the same in a page that has');
+    console.log('loaded nothing yet, on an empty database (includes instantiating the .wasm).');
 
     const size = sizes();
     // A page loads the classic script or the ES module, not both: the total counts the first.
