@@ -24,6 +24,7 @@ mod error;
 #[cfg(target_arch = "wasm32")]
 pub mod js;
 pub mod storage;
+pub mod sync;
 
 #[cfg(not(target_arch = "wasm32"))]
 pub use auroradb_log::system_clock;
@@ -35,6 +36,7 @@ pub use db::{
 };
 pub use error::{DbError, Result, StorageError};
 pub use storage::{FaultyStorage, MemoryStorage, Storage, Store};
+pub use sync::{DbStore, SharedDatabase};
 
 /// The largest op id whose physical time is at most `ms` milliseconds since the Unix epoch: the
 /// bound to pass to [`Database::state_at`] for "as of this wall-clock time".

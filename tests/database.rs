@@ -339,7 +339,8 @@ fn conflicting_writes_show_in_history() {
         a.put("doc", doc(2, "a")).await.unwrap();
         tick();
         b.put("doc", doc(1, "b")).await.unwrap();
-        let from_b = b.load_encoded(&b.log().ids(..).map(|(id, _)| *id).collect::<Vec<_>>()).await.unwrap();
+        let ids: Vec<_> = b.log().ids(..).map(|(id, _)| *id).collect();
+        let from_b = b.load_encoded(&ids).await.unwrap();
         a.apply_remote(from_b).await.unwrap();
         assert_eq!(a.get("doc").and_then(|v| v.field("s")), Some(&Value::from("a")));
         let h = a.history("doc").await.unwrap();

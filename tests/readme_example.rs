@@ -33,8 +33,9 @@ async fn example() -> auroradb::Result<()> {
     let first = db.log().ids(..).next().map(|(id, _)| *id).unwrap();
     let then = db.state_at(first).await?; // nearest checkpoint <= t, then replay
     let history = db.history("u2").await?; // every op on the key, with its outcome
-    let changes = db.diff(first, db.log().last_id().unwrap()).await?;
-    db.replay(first, db.log().last_id().unwrap(), |op, state| println!("{} -> {} keys", op.id, state.len())).await?;
+    let last = db.log().last_id().unwrap();
+    let changes = db.diff(first, last).await?;
+    db.replay(first, last, |op, state| println!("{} -> {} keys", op.id, state.len())).await?;
 
     // Integrity and bug reports.
     let report = db.verify().await?; // every hash, every chain, checkpoints, state vs log

@@ -76,6 +76,7 @@ impl<S: Storage> Database<S> {
                 let id = auroradb_log::OpId::from_bytes(k)?;
                 let hash = self
                     .log
+                    .borrow()
                     .hash_of(&id)
                     .copied()
                     .ok_or_else(|| DbError::Corrupt(format!("op {id} is stored but not indexed")))?;

@@ -7,7 +7,9 @@ mod travel;
 mod validate;
 mod write;
 
+use std::cell::{Ref, RefCell};
 use std::collections::BTreeSet;
+use std::rc::Rc;
 use std::time::Duration;
 
 use auroradb_log::segment::{DEFAULT_SEGMENT_OPS, SegmentRecord};
@@ -97,7 +99,9 @@ pub struct Stats {
 pub struct Database<S: Storage> {
     storage: S,
     config: Config,
-    log: Log,
+    /// Shared with the sync engine, which reads the fingerprint index between writes; it is
+    /// borrowed only briefly and never across an `await`.
+    log: Rc<RefCell<Log>>,
     state: State,
     /// The commit counter this connection has seen.
     commit: u64,
@@ -113,7 +117,7 @@ impl<S: Storage> core::fmt::Debug for Database<S> {
         f.debug_struct("Database")
             .field("config", &self.config)
             .field("peer", &self.peer())
-            .field("ops", &self.log.len())
+            .field("ops", &self.log.borrow().len())
             .field("keys", &self.state.len())
             .finish_non_exhaustive()
     }
@@ -186,6 +190,7 @@ impl<S: Storage> Database<S> {
             None => log.len() as u64,
         };
 
+        let log = Rc::new(RefCell::new(log));
         let mut db =
             Database { storage, config, log, state, commit, checkpoints, since_checkpoint, stats: Stats::default() };
         db.write_schema().await?;
@@ -230,12 +235,17 @@ impl<S: Storage> Database<S> {
 
     /// This connection's author id.
     pub fn peer(&self) -> PeerId {
-        self.log.peer()
+        self.log.borrow().peer()
     }
 
     /// The log's index (ids, hashes, chains, fingerprints).
-    pub fn log(&self) -> &Log {
-        &self.log
+    pub fn log(&self) -> Ref<'_, Log> {
+        self.log.borrow()
+    }
+
+    /// The log's index, shared: for the sync engine, which reads it between writes.
+    pub fn log_handle(&self) -> Rc<RefCell<Log>> {
+        Rc::clone(&self.log)
     }
 
     /// The live state.

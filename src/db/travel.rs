@@ -54,9 +54,22 @@ impl<S: Storage> Database<S> {
                 .get(Store::Log, &id.to_bytes())
                 .await?
                 .ok_or_else(|| DbError::Corrupt(format!("op {id} is indexed but not stored")))?;
-            let hash = self.log.hash_of(id).copied().unwrap_or_else(|| Hash::of(&bytes));
+            let hash = self.log.borrow().hash_of(id).copied().unwrap_or_else(|| Hash::of(&bytes));
             // The receiver decodes and checks; here the op is only carried.
             out.push(EncodedOp { op: decode_op(&bytes)?, bytes, hash });
+        }
+        Ok(out)
+    }
+
+    /// The stored bytes and hashes of the ops with these ids, in the order given, without decoding
+    /// them (for shipping to a peer, which checks them). Ids not held are left out.
+    pub async fn load_raw(&self, ids: &[OpId]) -> Result<Vec<(OpId, Vec<u8>, Hash)>> {
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            let Some(hash) = self.log.borrow().hash_of(id).copied() else { continue };
+            if let Some(bytes) = self.storage.get(Store::Log, &id.to_bytes()).await? {
+                out.push((*id, bytes, hash));
+            }
         }
         Ok(out)
     }
@@ -74,7 +87,7 @@ impl<S: Storage> Database<S> {
                     .await?
                     .ok_or_else(|| DbError::Corrupt(format!("checkpoint {cp} is missing")))?;
                 let checkpoint = Checkpoint::decode(&bytes, config)?;
-                if checkpoint.log_fingerprint != self.log.fingerprint(..=cp) {
+                if checkpoint.log_fingerprint != self.log.borrow().fingerprint(..=cp) {
                     return Err(DbError::Corrupt(format!("checkpoint {cp} does not match the log")));
                 }
                 checkpoint.state
@@ -143,8 +156,8 @@ impl<S: Storage> Database<S> {
     pub async fn verify(&mut self) -> Result<DbVerifyReport> {
         let rows = self.storage.scan(Store::Log, KeyRange::all(), ScanOptions::default()).await?;
         self.stats.ops_decoded += rows.len() as u64;
-        let recorded: BTreeMap<OpId, Hash> = self.log.ids(..).map(|(id, h)| (*id, *h)).collect();
-        let heads: HashMap<PeerId, ChainHead> = self.log.heads().clone();
+        let recorded: BTreeMap<OpId, Hash> = self.log.borrow().ids(..).map(|(id, h)| (*id, *h)).collect();
+        let heads: HashMap<PeerId, ChainHead> = self.log.borrow().heads().clone();
         let report = verify_ops(rows.iter().map(|(k, v)| Ok((OpId::from_bytes(k)?, v.as_slice()))), &recorded, &heads)?;
         // The stored segment records must agree with the index built from them.
         let mut seg_total = auroradb_log::RangeSum::default();
@@ -162,7 +175,7 @@ impl<S: Storage> Database<S> {
         for (k, v) in self.storage.scan(Store::Checkpoints, KeyRange::all(), ScanOptions::default()).await? {
             let at = OpId::from_bytes(&k)?;
             let cp = Checkpoint::decode(&v, config.clone())?;
-            if cp.at != at || cp.log_fingerprint != self.log.fingerprint(..=at) {
+            if cp.at != at || cp.log_fingerprint != self.log.borrow().fingerprint(..=at) {
                 return Err(DbError::Corrupt(format!("checkpoint {at} does not match the log")));
             }
             checkpoints += 1;

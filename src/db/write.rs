@@ -13,10 +13,12 @@ use crate::{DbError, Result, StorageError};
 const MAX_RETRIES: usize = 8;
 
 /// What a committed write did.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct WriteOutcome {
     /// The ops added to the log, in id order.
     pub ops: Vec<OpId>,
+    /// The same ops, encoded (what a sync engine pushes to peers).
+    pub encoded: Vec<EncodedOp>,
     /// The visible changes to the state, in the order they were applied.
     pub changes: Vec<Change>,
 }
@@ -140,7 +142,7 @@ impl<S: Storage> Database<S> {
             steps.push(Step::Put { key, value });
         }
         if steps.is_empty() {
-            return Ok(WriteOutcome { ops: Vec::new(), changes: Vec::new() });
+            return Ok(WriteOutcome::default());
         }
         self.commit_local(OpKind::Txn(steps)).await
     }
@@ -161,7 +163,7 @@ impl<S: Storage> Database<S> {
         let value = f(&mut txn).map_err(|e| DbError::Aborted(e.to_string()))?;
         let steps = txn.steps;
         if steps.is_empty() {
-            return Ok((value, WriteOutcome { ops: Vec::new(), changes: Vec::new() }));
+            return Ok((value, WriteOutcome::default()));
         }
         let out = self.commit_local(OpKind::Txn(steps)).await?;
         Ok((value, out))
@@ -172,7 +174,7 @@ impl<S: Storage> Database<S> {
     pub async fn commit_local(&mut self, kind: OpKind) -> Result<WriteOutcome> {
         let mut caught = Vec::new();
         for _ in 0..MAX_RETRIES {
-            let op = self.log.prepare_local(kind.clone());
+            let op = self.log.borrow().prepare_local(kind.clone());
             self.state.check(&op.op)?;
             match self.commit_ops(vec![op], true).await {
                 Err(DbError::Storage(StorageError::Conflict)) => caught.extend(self.catch_up().await?),
@@ -186,12 +188,12 @@ impl<S: Storage> Database<S> {
     pub async fn apply_remote(&mut self, ops: Vec<EncodedOp>) -> Result<WriteOutcome> {
         let mut caught = Vec::new();
         for _ in 0..MAX_RETRIES {
-            let fresh = self.log.check_remote(&ops)?;
+            let fresh = self.log.borrow().check_remote(&ops)?;
             let mut new: Vec<EncodedOp> = ops.iter().zip(&fresh).filter(|(_, f)| **f).map(|(o, _)| o.clone()).collect();
             new.sort_by_key(|o| o.op.id);
             new.dedup_by_key(|o| o.op.id);
             if new.is_empty() {
-                return Ok(WriteOutcome { ops: Vec::new(), changes: caught });
+                return Ok(WriteOutcome { changes: caught, ..WriteOutcome::default() });
             }
             match self.commit_ops(new, false).await {
                 Err(DbError::Storage(StorageError::Conflict)) => caught.extend(self.catch_up().await?),
@@ -238,19 +240,19 @@ impl<S: Storage> Database<S> {
         let ids: Vec<OpId> = ops.iter().map(|o| o.op.id).collect();
         if local {
             for op in &ops {
-                self.log.insert_local(op)?;
+                self.log.borrow_mut().insert_local(op)?;
             }
         } else {
-            self.log.insert_remote(ops)?;
+            self.log.borrow_mut().insert_remote(ops.clone())?;
         }
-        let _ = self.log.take_segment_changes();
+        let _ = self.log.borrow_mut().take_segment_changes();
         self.since_checkpoint += ids.len() as u64;
         if let Some(at) = checkpointed {
             self.checkpoints.insert(at);
             self.since_checkpoint = 0;
             self.stats.checkpoints_written += 1;
         }
-        Ok(WriteOutcome { ops: ids, changes })
+        Ok(WriteOutcome { ops: ids, encoded: ops, changes })
     }
 
     fn undo_for(&self, ops: &[EncodedOp]) -> Undo {
@@ -319,7 +321,7 @@ impl<S: Storage> Database<S> {
         batch.put(Store::Meta, keys::META_STATE, self.state.meta().encode());
 
         let new: Vec<(OpId, Hash)> = ops.iter().map(|o| (o.op.id, o.hash)).collect();
-        let seg = self.log.preview_segments(&new);
+        let seg = self.log.borrow().preview_segments(&new);
         for (first, rec) in seg.put {
             batch.put(Store::Segments, first.to_bytes().to_vec(), rec.encode());
         }
@@ -342,7 +344,7 @@ impl<S: Storage> Database<S> {
             && self.since_checkpoint + ops.len() as u64 >= every.max(self.state.len() as u64)
             && let Some(at) = self.state.high_water()
         {
-            let mut upto = self.log.summary(..=at);
+            let mut upto = self.log.borrow().summary(..=at);
             for (id, hash) in &new {
                 if *id <= at {
                     upto = upto + RangeSum::one(hash);
@@ -366,7 +368,7 @@ impl<S: Storage> Database<S> {
         }
         let mut batch = WriteBatch::default();
         batch.expect(Store::Meta, keys::META_COMMIT, (self.commit > 0).then(|| keys::encode_counter(self.commit)));
-        let bytes = Checkpoint::encode(&self.state, at, self.log.fingerprint(..=at));
+        let bytes = Checkpoint::encode(&self.state, at, self.log.borrow().fingerprint(..=at));
         batch.put(Store::Checkpoints, at.to_bytes().to_vec(), bytes);
         match self.storage.commit(batch).await {
             Ok(()) => {}
@@ -400,7 +402,7 @@ impl<S: Storage> Database<S> {
         for (k, v) in entries {
             last = last.max(keys::decode_counter(&k)?);
             for id in keys::decode_journal(&v)? {
-                if self.log.contains(&id) {
+                if self.log.borrow().contains(&id) {
                     continue;
                 }
                 let bytes = self
@@ -416,8 +418,8 @@ impl<S: Storage> Database<S> {
         ops.sort_by_key(|o| o.op.id);
         let mut changes = Vec::new();
         // Already durable: apply to memory only, then reload what the other connection wrote.
-        let new = self.log.insert_remote(ops)?;
-        let _ = self.log.take_segment_changes();
+        let new = self.log.borrow_mut().insert_remote(ops)?;
+        let _ = self.log.borrow_mut().take_segment_changes();
         for op in &new {
             changes.extend(self.state.apply(&op.op).changes);
         }
