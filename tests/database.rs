@@ -418,3 +418,31 @@ fn tampered_storage_fails_verify() {
         }
     });
 }
+
+#[test]
+fn changing_the_strategy_rebuilds_the_state_from_the_log() {
+    block_on(async {
+        let storage = MemoryStorage::new();
+        let mut a = Database::open(storage.clone(), config("strat")).await.unwrap();
+        let mut b = Database::open(MemoryStorage::new(), config("strat")).await.unwrap();
+        let doc = |v: i64, s: &str| Value::map([("version", Value::Int(v)), ("s", Value::from(s))]);
+        a.put("doc", doc(5, "old but high version")).await.unwrap();
+        tick();
+        b.put("doc", doc(1, "newer, low version")).await.unwrap();
+        let ids: Vec<_> = b.log().ids(..).map(|(id, _)| *id).collect();
+        a.apply_remote(b.load_encoded(&ids).await.unwrap()).await.unwrap();
+        a.checkpoint().await.unwrap();
+        assert_eq!(a.get("doc").and_then(|v| v.field("s")), Some(&Value::from("newer, low version")));
+        drop(a);
+        let mut cfg = config("strat");
+        cfg.strategy = Strategy::Version;
+        let mut a = Database::open(storage.clone(), cfg.clone()).await.unwrap();
+        assert_eq!(a.get("doc").and_then(|v| v.field("s")), Some(&Value::from("old but high version")));
+        assert_eq!(a.checkpoint_ids().count(), 0);
+        a.verify().await.unwrap();
+        // Reopened with the same strategy: restored, not rebuilt.
+        let again = Database::open(storage, cfg).await.unwrap();
+        assert_eq!(again.stats().ops_decoded, 0);
+        assert_eq!(again.all(), a.all());
+    });
+}

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use auroradb_log::segment::{DEFAULT_SEGMENT_OPS, SegmentRecord};
 use auroradb_log::{ClockFn, DEFAULT_MAX_DRIFT, Hlc, Log, LogConfig, OpId, PeerId, Value};
-use auroradb_snapshot::{Entry, IndexSpec, KeyRecord, State, StateConfig, StateMeta, Strategy};
+use auroradb_snapshot::{Entry, IndexSpec, KeyRecord, SnapshotError, State, StateConfig, StateMeta, Strategy};
 
 pub use file::{LogFileInfo, MAGIC_LOG_FILE};
 pub use keys::Schema;
@@ -173,8 +173,18 @@ impl<S: Storage> Database<S> {
             key_records.push((key, KeyRecord::decode(&v)?));
         }
         let sc = state_config(&config, peer);
+        let old_keys: Vec<String> = key_records.iter().map(|(k, _)| k.clone()).collect();
+        let mut rebuild = false;
         let state = match meta {
-            Some(meta) => State::restore(sc, meta, key_records)?,
+            Some(meta) => match State::restore(sc.clone(), meta, key_records) {
+                Ok(state) => state,
+                // The strategy changed: the state is rebuilt from the log below.
+                Err(SnapshotError::StrategyMismatch { .. }) => {
+                    rebuild = true;
+                    State::new(sc)
+                }
+                Err(e) => return Err(e.into()),
+            },
             None if key_records.is_empty() => State::new(sc),
             None => return Err(DbError::Corrupt("state records without state meta".into())),
         };
@@ -194,7 +204,42 @@ impl<S: Storage> Database<S> {
         let mut db =
             Database { storage, config, log, state, commit, checkpoints, since_checkpoint, stats: Stats::default() };
         db.write_schema().await?;
+        if rebuild {
+            db.rebuild_state(old_keys).await?;
+        }
         Ok(db)
+    }
+
+    /// Replays the whole log into a fresh state under the configured strategy and replaces the
+    /// stored state with it in one commit (the checkpoints, made under the old strategy, go).
+    /// Opening does this, and only this replay, when the strategy changed.
+    async fn rebuild_state(&mut self, old_keys: Vec<String>) -> Result<()> {
+        let ops = self.load_ops(std::ops::Bound::Unbounded, std::ops::Bound::Unbounded).await?;
+        for op in &ops {
+            self.state.apply(op);
+        }
+        let mut batch = crate::storage::WriteBatch::default();
+        let held = (self.commit > 0).then(|| keys::encode_counter(self.commit));
+        batch.expect(Store::Meta, keys::META_COMMIT, held);
+        batch.put(Store::Meta, keys::META_COMMIT, keys::encode_counter(self.commit + 1));
+        batch.put(Store::Journal, keys::encode_counter(self.commit + 1), keys::encode_journal(&[]));
+        for key in old_keys {
+            if self.state.record(&key).is_none() {
+                batch.delete(Store::State, key.into_bytes());
+            }
+        }
+        for (key, rec) in self.state.records() {
+            batch.put(Store::State, key.as_bytes().to_vec(), rec.encode());
+        }
+        batch.put(Store::Meta, keys::META_STATE, self.state.meta().encode());
+        for at in &self.checkpoints {
+            batch.delete(Store::Checkpoints, at.to_bytes().to_vec());
+        }
+        self.storage.commit(batch).await?;
+        self.commit += 1;
+        self.checkpoints.clear();
+        self.since_checkpoint = self.log.borrow().len() as u64;
+        Ok(())
     }
 
     async fn write_schema(&mut self) -> Result<()> {
