@@ -62,6 +62,7 @@ export class RtcMesh {
     this.waiters = new Map();
     this.closed = true;
     this._tick = null;
+    this._fill = null;
   }
 
   /** Starts the heartbeat timer. */
@@ -463,6 +464,25 @@ export class RtcMesh {
     if (!keepWaiters && !this.links.has(link.peerId)) {
       this._rejectWaiters(link.peerId, new P2PError('peer-unavailable', `connection to ${link.peerId} closed: ${reason}`, { peerId: link.peerId }));
     }
+    if (wasOpen) this._scheduleFill();
+  }
+
+  /**
+   * After a link closed, a place under maxConnections may be free: connect to wanted peers
+   * that have no link and no pending reconnect (once the current event has run its course).
+   */
+  _scheduleFill() {
+    if (this._fill) return;
+    this._fill = setTimeout(() => {
+      this._fill = null;
+      if (this.closed) return;
+      for (const [peerId, entry] of this.wanted) {
+        if (!this.adapter.hasRoom()) break;
+        if (entry.timer === null && !this.links.has(peerId) && (entry.explicit || this.initiates(peerId))) {
+          this.connect(peerId).catch(() => {});
+        }
+      }
+    }, 0);
   }
 
   _scheduleReconnect(peerId) {
