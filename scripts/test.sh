@@ -115,6 +115,11 @@ step_browser() {
     cargo test -p auroradb --target "$WASM_TARGET" --lib --tests --no-fail-fast
 }
 
+step_demo() {
+    # The demo's end-to-end test: scripts/demo.sh, two browser contexts syncing through it.
+    "$ROOT/scripts/demo-test.sh"
+}
+
 step_bench_build() {
     cargo bench --workspace --no-run
 }
@@ -124,6 +129,7 @@ register_step clippy "lints: cargo clippy --all-targets -- -D warnings (native a
 register_step native "native tests: cargo test --workspace"
 register_step wasm_build "wasm32 build of the pure crates (log, snapshot, net)"
 register_step browser "browser tests: wasm-bindgen-test in headless Chromium"
+register_step demo "demo end-to-end: scripts/demo-test.sh (two browsers on the audit board)"
 register_step bench_build "benchmarks build: cargo bench --workspace --no-run"
 
 # ---------------------------------------------------------------------------------------------

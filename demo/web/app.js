@@ -1,0 +1,460 @@
+// The audit board: shared incidents in an AuroraDB database that syncs with every peer on the
+// same board. URL parameters:
+//
+//   adapter   socketio (default) | peerjs | webrtc | broadcast     the P2P transport
+//   strategy  timestamp (default) | version | merge | local-wins | remote-wins
+//   board     the board's name (default 'main'): its own database and room
+//   user      your name on the board (default: one picked for this tab)
+//
+// demo/serve.mjs serves this folder, the API under /pkg/, and /config.json (where its Socket.IO
+// relay, PeerJS server and signaling server listen).
+
+import { AuroraDB } from '/pkg/auroradb.mjs';
+import { dateTime, download, newRecordId, plural } from './util.js';
+import { renderChips, renderHistory, renderLog, renderPeers, renderRecords, renderTravel, toast } from './views.js';
+
+const ADAPTERS = ['socketio', 'peerjs', 'webrtc', 'broadcast'];
+const STRATEGIES = ['timestamp', 'version', 'merge', 'local-wins', 'remote-wins'];
+const NAMES = ['Ada', 'Grace', 'Linus', 'Barbara', 'Ken', 'Margaret', 'Dennis', 'Frances', 'Edsger', 'Radia'];
+
+function readSettings() {
+  const params = new URLSearchParams(location.search);
+  const pick = (name, allowed, fallback) => {
+    const value = params.get(name);
+    return allowed.includes(value) ? value : fallback;
+  };
+  const clean = (value, max) => (value ?? '').trim().replace(/[^\p{L}\p{N} _.-]/gu, '').slice(0, max);
+  let user = clean(params.get('user'), 24);
+  if (!user) {
+    user = sessionStorage.getItem('auroradb-board-user') || NAMES[crypto.getRandomValues(new Uint8Array(1))[0] % NAMES.length];
+    sessionStorage.setItem('auroradb-board-user', user);
+  }
+  return {
+    adapter: pick('adapter', ADAPTERS, 'socketio'),
+    strategy: pick('strategy', STRATEGIES, 'timestamp'),
+    board: clean(params.get('board'), 40).replace(/\s+/g, '-') || 'main',
+    user,
+  };
+}
+
+/** Everything the panels draw from. */
+const state = {
+  settings: readSettings(),
+  db: null,
+  distributed: false,
+  server: '',
+  self: null,
+  peerId: null,
+  records: [],
+  ops: [],
+  names: new Map(),
+  verify: null,
+  selected: null,
+  history: null,
+  travelId: null,
+  travelView: null,
+  peers: new Map(),
+  syncs: 0,
+  lastSync: 0,
+  activity: [],
+  flash: new Set(),
+};
+
+function note(kind, text) {
+  state.activity.unshift({ kind, text, time: Date.now() });
+  state.activity.length = Math.min(state.activity.length, 20);
+}
+
+function banner(text, kind = 'warn') {
+  const node = document.getElementById('banner');
+  node.hidden = !text;
+  node.className = `banner banner-${kind}`;
+  node.textContent = text ?? '';
+}
+
+// ---- the database --------------------------------------------------------------------------
+
+function dbConfig(settings, servers) {
+  const room = `audit-board-${settings.board}`;
+  const peerjs = servers.peerjs ?? {};
+  return {
+    // The strategy is part of the name: two tabs of one browser with different strategies keep
+    // separate states (of the same synced log).
+    name: `${room}-${settings.strategy}`,
+    version: 1,
+    keyPath: 'id',
+    indexes: [{ name: 'status', unique: false }],
+    syncStrategy: settings.strategy,
+    distributed: true,
+    p2pAdapter: settings.adapter,
+    autoSync: true,
+    syncInterval: 5000,
+    connectionTimeout: 5000,
+    peerConnectionTimeout: 8000,
+    maxReconnectAttempts: 30,
+    reconnectDelay: 500,
+    server: { host: peerjs.host, port: peerjs.port, path: peerjs.path, key: peerjs.key },
+    p2pConfig: {
+      serverUrl: servers.socketio,
+      rooms: [room],
+      room,
+      signalingServer: servers.signaling,
+      channel: `auroradb-p2p:${room}`,
+      rtcConfig: { iceServers: [] },
+    },
+  };
+}
+
+function serverLabel(settings, servers) {
+  switch (settings.adapter) {
+    case 'socketio':
+      return servers.socketio ?? '';
+    case 'peerjs':
+      return servers.peerjs?.url ?? '';
+    case 'webrtc':
+      return servers.signaling ?? '';
+    default:
+      return 'no server';
+  }
+}
+
+async function openDatabase() {
+  const servers = await fetch('/config.json', { cache: 'no-store' })
+    .then((r) => (r.ok ? r.json() : {}))
+    .catch(() => ({}));
+  state.server = serverLabel(state.settings, servers);
+  const config = dbConfig(state.settings, servers);
+  let db = new AuroraDB(config);
+  listen(db);
+  try {
+    await db.create();
+  } catch (err) {
+    // A transport that cannot start must not keep the board from working on its own.
+    banner(`Sync could not start (${err.name}: ${err.message}). This tab works on its own; reload to try again.`);
+    db = new AuroraDB({ ...config, distributed: false });
+    listen(db);
+    await db.create();
+  }
+  state.db = db;
+  state.distributed = db.isDistributed() && typeof db.sync === 'function';
+  if (db.isDistributed() && typeof db.sync !== 'function') {
+    banner('This build of AuroraDB has no peer-to-peer sync: edits stay in this browser (its tabs still share them).');
+  }
+  const stats = db.getStats();
+  state.self = stats.author ?? db.getPeerId();
+  state.peerId = db.getPeerId();
+  state.names.set(state.self, state.settings.user);
+  if (state.peerId) state.names.set(state.peerId, state.settings.user);
+  return db;
+}
+
+function listen(db) {
+  db.addEventListener('change', (e) => {
+    const { source, changes } = e.detail;
+    for (const c of changes) flash(c.key);
+    if (source !== 'local') note('change', `${plural(changes.length, 'record')} changed (${source})`);
+    scheduleRefresh();
+  });
+  db.addEventListener('connection', (e) => {
+    const id = e.detail?.peerId;
+    if (id) state.peers.set(id, Date.now());
+    note('peer', `peer ${String(id).slice(0, 8)} connected`);
+    toast(`Peer ${String(id).slice(0, 8)} connected`, 'ok', 2500);
+    scheduleRefresh();
+  });
+  db.addEventListener('disconnect', (e) => {
+    const id = e.detail?.peerId;
+    if (id) state.peers.delete(id);
+    else state.peers.clear();
+    note('peer', `peer ${String(id ?? '').slice(0, 8)} disconnected`);
+    scheduleRefresh();
+  });
+  db.addEventListener('sync', (e) => {
+    state.syncs += 1;
+    state.lastSync = Date.now();
+    const d = e.detail ?? {};
+    const parts = Object.entries(d)
+      .filter(([, v]) => typeof v === 'number')
+      .map(([k, v]) => `${k} ${v}`);
+    note('sync', `sync${d.peerId ? ` with ${String(d.peerId).slice(0, 8)}` : ''}${parts.length ? `: ${parts.join(', ')}` : ''}`);
+    scheduleRefresh();
+  });
+  db.addEventListener('post', () => scheduleRefresh());
+  db.addEventListener('error', (e) => {
+    const { type, message } = e.detail ?? {};
+    toast(`${type ?? 'Error'}: ${message ?? ''}`, 'error', 6000);
+  });
+}
+
+function flash(key) {
+  state.flash.add(key);
+  setTimeout(() => {
+    state.flash.delete(key);
+    document.querySelector(`#records-body tr[data-key="${CSS.escape(key)}"]`)?.classList.remove('flash');
+  }, 1200);
+}
+
+// ---- refreshing the panels -----------------------------------------------------------------
+
+let refreshing = null;
+let again = false;
+let refreshTimer = null;
+let refreshes = 0;
+
+function scheduleRefresh(delay = 60) {
+  clearTimeout(refreshTimer);
+  refreshTimer = setTimeout(() => {
+    refreshTimer = null;
+    refresh();
+  }, delay);
+}
+
+/** Reads records, log, verification, history and the time-travel view, then redraws. */
+function refresh() {
+  if (refreshing) {
+    again = true;
+    return refreshing;
+  }
+  refreshing = (async () => {
+    do {
+      again = false;
+      try {
+        await refreshOnce();
+      } catch (err) {
+        if (err?.name !== 'DatabaseClosedError') console.error('refresh failed', err);
+      }
+    } while (again);
+  })().finally(() => {
+    refreshing = null;
+    refreshes += 1;
+  });
+  return refreshing;
+}
+
+async function refreshOnce() {
+  const db = state.db;
+  const [records, ops] = await Promise.all([db.all(), db.log()]);
+  state.records = records;
+  state.ops = ops;
+  for (const op of ops) {
+    const by = op.value?.updatedBy ?? op.steps?.find((s) => s.value?.updatedBy)?.value.updatedBy;
+    if (by && !state.names.has(op.author)) state.names.set(op.author, by);
+  }
+  if (state.travelId && !ops.some((op) => op.id === state.travelId)) state.travelId = null;
+  state.travelView = state.travelId ? await travelView(state.travelId) : null;
+  state.history = state.selected ? await db.history(state.selected) : null;
+  draw();
+  state.verify = await db
+    .verify()
+    .then((v) => ({ ...v, at: Date.now() }))
+    .catch((e) => ({ ok: false, name: e.name, message: e.message }));
+  draw();
+}
+
+async function travelView(id) {
+  const ops = state.ops;
+  const index = ops.findIndex((op) => op.id === id);
+  if (index < 0) return null;
+  const [snapshot, diff] = await Promise.all([state.db.at(id), state.db.diff(id, ops[ops.length - 1].id)]);
+  return { op: ops[index], index: index + 1, total: ops.length, records: snapshot.all(), diff };
+}
+
+function draw() {
+  renderChips(state);
+  renderRecords(state, actions);
+  renderLog(state, actions);
+  renderTravel(state, state.travelView);
+  renderHistory(state, state.history);
+  renderPeers(state);
+  document.body.dataset.ops = String(state.ops.length);
+  document.body.dataset.records = String(state.records.length);
+}
+
+// ---- actions -------------------------------------------------------------------------------
+
+async function guarded(what, f) {
+  try {
+    return await f();
+  } catch (err) {
+    toast(`${what} failed: ${err.name}: ${err.message}`, 'error', 6000);
+    return undefined;
+  }
+}
+
+/** A new value for an incident: every edit raises `version` and says who made it. */
+function edited(current, changes) {
+  const meta = { version: (current?.version ?? 0) + 1, updatedBy: state.settings.user, updatedAt: Date.now() };
+  // Under 'merge' each top-level field merges on its own: write only what changed, so two
+  // people editing different fields at once both keep their edit.
+  if (state.settings.strategy === 'merge') return { id: current?.id, ...changes, ...meta };
+  return { ...current, ...changes, ...meta };
+}
+
+const actions = {
+  async add(fields) {
+    const record = {
+      id: newRecordId(),
+      title: fields.title,
+      status: 'open',
+      owner: fields.owner || state.settings.user,
+      severity: fields.severity,
+      ...edited(null, {}),
+    };
+    record.version = 1;
+    await guarded('Adding', () => state.db.add(record));
+    return record.id;
+  },
+  async edit(key, changes) {
+    await guarded('Saving', async () => {
+      const current = await state.db.get(key);
+      if (current === undefined) throw Object.assign(new Error(`${key} was deleted meanwhile`), { name: 'Gone' });
+      await state.db.put(key, edited({ id: key, ...current }, changes));
+    });
+  },
+  async remove(key) {
+    await guarded('Deleting', () => state.db.remove(key));
+  },
+  select(key) {
+    state.selected = key;
+    scheduleRefresh(0);
+    document.getElementById('history-title').scrollIntoView({ block: 'nearest', behavior: 'smooth' });
+  },
+  travelTo(id) {
+    state.travelId = id === state.ops[state.ops.length - 1]?.id ? null : id;
+    travel();
+  },
+  async seed() {
+    const now = Date.now();
+    const base = { status: 'open', version: 1, updatedBy: state.settings.user, updatedAt: now };
+    const samples = [
+      { title: 'Checkout returns 502 for EU customers', owner: state.settings.user, severity: 'sev1', status: 'investigating' },
+      { title: 'Nightly backup job skipped', owner: 'ops', severity: 'sev2' },
+      { title: 'Search latency above 800 ms', owner: 'search', severity: 'sev3', status: 'mitigated' },
+    ];
+    await guarded('Adding samples', () =>
+      state.db.transaction((tx) => {
+        for (const s of samples) {
+          const id = newRecordId();
+          tx.entries[id] = { id, ...base, ...s };
+        }
+      }),
+    );
+  },
+};
+
+/** Redraws the time-travel panel for the slider's position (latest position wins). */
+let travelToken = 0;
+async function travel() {
+  const token = ++travelToken;
+  const view = state.travelId ? await travelView(state.travelId).catch(() => null) : null;
+  if (token !== travelToken) return;
+  state.travelView = view;
+  renderTravel(state, view);
+  renderLog(state, actions);
+}
+
+function wireControls() {
+  const form = document.getElementById('new-record');
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const data = new FormData(form);
+    const title = String(data.get('title') ?? '').trim();
+    if (!title) return;
+    await actions.add({ title, owner: String(data.get('owner') ?? '').trim(), severity: String(data.get('severity')) });
+    form.reset();
+    document.getElementById('new-title').focus();
+  });
+  document.getElementById('seed').addEventListener('click', () => actions.seed());
+
+  const slider = document.getElementById('travel-slider');
+  slider.addEventListener('input', () => {
+    const k = Number(slider.value);
+    const op = state.ops[k - 1];
+    state.travelId = !op || k >= state.ops.length ? null : op.id;
+    travel();
+  });
+  const step = (delta) => {
+    const total = state.ops.length;
+    const index = state.travelView ? state.travelView.index : total;
+    const k = Math.min(total, Math.max(1, index + delta));
+    actions.travelTo(state.ops[k - 1].id);
+  };
+  document.getElementById('travel-prev').addEventListener('click', () => step(-1));
+  document.getElementById('travel-next').addEventListener('click', () => step(1));
+  document.getElementById('travel-live').addEventListener('click', () => {
+    state.travelId = null;
+    travel();
+  });
+
+  document.getElementById('sync-now').addEventListener('click', async () => {
+    const result = await guarded('Sync', () => state.db.sync());
+    if (result !== undefined) toast('Synced', 'ok', 2000);
+    scheduleRefresh(0);
+  });
+
+  const status = document.getElementById('files-status');
+  document.getElementById('export').addEventListener('click', async () => {
+    const bytes = await guarded('Export', () => state.db.exportLog());
+    if (!bytes) return;
+    const stamp = dateTime(Date.now()).replace(/[-: ]/g, '').replace('.', '-');
+    const name = `auroradb-${state.settings.board}-${stamp}.aurlog`;
+    download(bytes, name);
+    status.textContent = `Exported ${plural(state.ops.length, 'op')} (${bytes.length.toLocaleString()} bytes) as ${name}`;
+  });
+  const input = document.getElementById('import-file');
+  input.addEventListener('change', async () => {
+    const file = input.files?.[0];
+    input.value = '';
+    if (!file) return;
+    const result = await guarded('Import', async () => state.db.importLog(new Uint8Array(await file.arrayBuffer())));
+    if (!result) return;
+    status.textContent = `Imported ${file.name}: ${plural(result.ops, 'op')} in the file, ${result.imported} new`;
+    toast(`Imported ${result.imported} new ${result.imported === 1 ? 'op' : 'ops'}`, 'ok');
+    note('import', `imported ${result.imported} of ${result.ops} ops from ${file.name}`);
+    scheduleRefresh(0);
+  });
+}
+
+// ---- start ---------------------------------------------------------------------------------
+
+async function start() {
+  document.title = `AuroraDB audit board · ${state.settings.board}`;
+  renderChips(state);
+  wireControls();
+  document.getElementById('new-owner').placeholder = `Owner (${state.settings.user})`;
+  const db = await openDatabase();
+  note('open', `opened ${db.name}`);
+  await refresh();
+  document.body.classList.add('ready');
+  // A safety net under the events: the op count and the connection count are cheap to read.
+  setInterval(() => {
+    const stats = db.getStats();
+    if (stats.open && stats.ops !== state.ops.length) scheduleRefresh(0);
+    const n = db.getConnectionCount();
+    if (n === 0 && state.peers.size) {
+      state.peers.clear();
+      renderChips(state);
+      renderPeers(state);
+    }
+  }, 2000);
+  return db;
+}
+
+const ready = start().catch((err) => {
+  banner(`The board could not start: ${err.name}: ${err.message}`, 'bad');
+  throw err;
+});
+
+// For the end-to-end test and for poking around in DevTools.
+window.board = {
+  state,
+  ready,
+  actions,
+  refresh,
+  get db() {
+    return state.db;
+  },
+  get refreshes() {
+    return refreshes;
+  },
+};

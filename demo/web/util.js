@@ -1,0 +1,130 @@
+// Small helpers of the audit board: building DOM nodes, formatting op fields, colours.
+
+/**
+ * Creates an element: `h('td', { class: 'x', dataset: { key } , onclick }, child, ...)`.
+ * Children are nodes, strings (set as text, never parsed as HTML), arrays, or null/false
+ * (skipped).
+ */
+export function h(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [name, value] of Object.entries(attrs ?? {})) {
+    if (value === undefined || value === null || value === false) continue;
+    if (name === 'class') node.className = value;
+    else if (name === 'dataset') Object.assign(node.dataset, value);
+    else if (name === 'style' && typeof value === 'object') {
+      for (const [prop, v] of Object.entries(value)) {
+        if (prop.startsWith('--')) node.style.setProperty(prop, String(v));
+        else node.style[prop] = v;
+      }
+    }
+    else if (name.startsWith('on') && typeof value === 'function') node.addEventListener(name.slice(2), value);
+    else if (name in node && typeof value !== 'string') node[name] = value;
+    else node.setAttribute(name, value === true ? '' : String(value));
+  }
+  append(node, children);
+  return node;
+}
+
+function append(node, children) {
+  for (const child of children) {
+    if (child === null || child === undefined || child === false) continue;
+    if (Array.isArray(child)) append(node, child);
+    else node.append(child instanceof Node ? child : String(child));
+  }
+}
+
+/** Replaces the children of `node`. */
+export function fill(node, ...children) {
+  node.replaceChildren();
+  append(node, children);
+  return node;
+}
+
+/** The first `n` hex digits of a hash or id, with an ellipsis. */
+export function short(hex, n = 8) {
+  if (typeof hex !== 'string') return '';
+  return hex.length > n ? `${hex.slice(0, n)}…` : hex;
+}
+
+/** True for the all-zero hash a chain starts from. */
+export function isZeroHash(hex) {
+  return typeof hex === 'string' && /^0+$/.test(hex);
+}
+
+const pad = (n, w = 2) => String(n).padStart(w, '0');
+
+/** `HH:MM:SS.mmm` of a time in ms, in local time. */
+export function clock(ms) {
+  const d = new Date(ms);
+  return `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}.${pad(d.getMilliseconds(), 3)}`;
+}
+
+/** The readable HLC of an op: local wall time, then `+counter` when the counter is used. */
+export function hlcLabel(op) {
+  return op.counter ? `${clock(op.time)} +${op.counter}` : clock(op.time);
+}
+
+/** `YYYY-MM-DD HH:MM:SS.mmm` in local time. */
+export function dateTime(ms) {
+  const d = new Date(ms);
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${clock(ms)}`;
+}
+
+/** A stable hue for an author id (so each author keeps one colour on every peer). */
+export function authorHue(author) {
+  let x = 0;
+  for (let i = 0; i < Math.min(8, author?.length ?? 0); i++) x = (x * 16 + parseInt(author[i], 16)) >>> 0;
+  return (x * 137.508) % 360;
+}
+
+/**
+ * A small coloured tag naming an author: its name when known, the start of its id, and a
+ * `you` mark for this tab's own author (`compact`: a shorter id and no mark).
+ */
+export function authorTag(author, names, self, compact = false) {
+  const name = names.get(author);
+  const hue = authorHue(author);
+  return h(
+    'span',
+    { class: 'author', title: `author ${author}`, style: { '--hue': hue } },
+    h('span', { class: 'dot' }),
+    name ? h('span', { class: 'author-name' }, name) : null,
+    h('span', { class: 'mono dim' }, short(author, compact ? 4 : 6)),
+    author === self && !compact ? h('span', { class: 'you' }, 'you') : null,
+  );
+}
+
+/** A compact, readable text of a stored value (for log rows and history). */
+export function describeValue(value) {
+  if (value === undefined) return '';
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return JSON.stringify(value);
+  const parts = [];
+  if ('title' in value) parts.push(`“${value.title}”`);
+  if ('status' in value) parts.push(value.status);
+  if ('owner' in value) parts.push(`@${value.owner}`);
+  if ('severity' in value) parts.push(value.severity);
+  if ('version' in value) parts.push(`v${value.version}`);
+  return parts.length ? parts.join(' · ') : JSON.stringify(value);
+}
+
+/** A random id for a new record: `INC-` and four characters. */
+export function newRecordId() {
+  const bytes = crypto.getRandomValues(new Uint8Array(4));
+  const alphabet = '23456789ABCDEFGHJKLMNPQRSTUVWXYZ';
+  return `INC-${[...bytes].map((b) => alphabet[b % alphabet.length]).join('')}`;
+}
+
+/** Offers `bytes` as a file download. */
+export function download(bytes, filename, type = 'application/octet-stream') {
+  const url = URL.createObjectURL(new Blob([bytes], { type }));
+  const a = h('a', { href: url, download: filename, style: { display: 'none' } });
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10_000);
+}
+
+/** `n thing`/`n things`. */
+export function plural(n, word, many = `${word}s`) {
+  return `${n} ${n === 1 ? word : many}`;
+}
