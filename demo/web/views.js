@@ -153,8 +153,8 @@ export function renderLog(state, actions) {
       h('td', { class: 'num' }, op.seq),
       h('td', {}, h('span', { class: `kind kind-${op.kind}` }, op.kind)),
       h('td', { class: 'key' }, op.kind === 'txn' ? `${plural(op.steps?.length ?? 0, 'step')}` : op.key ?? '—'),
-      h('td', { class: 'hash' }, short(op.hash, 7)),
-      h('td', { class: 'hash dim' }, isZeroHash(op.prev) ? 'genesis' : short(op.prev, 7)),
+      h('td', { class: 'hash' }, op.hash.slice(0, 8)),
+      h('td', { class: 'hash dim' }, isZeroHash(op.prev) ? 'genesis' : op.prev.slice(0, 8)),
     ),
   );
   fill($('log-body'), rows);
@@ -169,10 +169,13 @@ export function renderLog(state, actions) {
     box.className = 'verify ok';
     fill(
       box,
-      h('strong', {}, '✓ Chain verified'),
-      h('span', {}, ` ${plural(v.ops, 'op')} · ${plural(v.authors, 'author')} · ${plural(v.checkpoints, 'checkpoint')}`),
-      h('span', { class: 'mono dim', title: 'fingerprint of the whole log' }, ` · fp ${short(v.fingerprint, 12)}`),
-      h('span', { class: 'dim' }, ` · checked ${clock(v.at).slice(0, 8)}`),
+      h(
+        'span',
+        { title: `every hash and chain recomputed at ${clock(v.at)}` },
+        h('strong', {}, '✓ Chain verified'),
+        ` · ${plural(v.ops, 'op')} · ${plural(v.authors, 'author')} · ${plural(v.checkpoints, 'checkpoint')}`,
+      ),
+      h('span', { class: 'mono dim', title: `fingerprint of the whole log: ${v.fingerprint}` }, `fp ${v.fingerprint.slice(0, 10)}`),
     );
   } else {
     box.className = 'verify bad';

@@ -1,15 +1,17 @@
 // End-to-end test of the demo (scripts/demo.sh): the audit board in two headless Chromium
 // browser contexts (two separate storages, like two browsers), synced through the Socket.IO
 // relay the demo starts. Both edit, they converge, a concurrent edit of one record converges
-// with its history showing both ops, the time-travel slider shows an old state, and a
-// screenshot of each board is saved to artifacts/demo.png and artifacts/demo-peer.png.
+// with its history showing both ops, the time-travel slider shows an old state, the exported
+// log replays on a fresh board, and a screenshot of each board is saved to artifacts/demo.png
+// and artifacts/demo-peer.png.
 //
 // Needs pkg/ built (scripts/demo-test.sh builds it first).
 
 import test, { after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ROOT, launchBrowser, requirePkg } from '../web/harness.mjs';
 
@@ -76,8 +78,8 @@ after(async () => {
   if (result && result.code !== 0) console.log(`demo.sh exited with ${result.code ?? result.signal}:\n${demo.output()}`);
 });
 
-/** Opens the board as `user` in a new browser context (its own storage). */
-async function openBoard(user) {
+/** Opens `board` as `user` in a new browser context (its own storage). */
+async function openBoard(user, board = 'e2e', adapter = 'socketio') {
   const context = await browser.newContext({ viewport: VIEWPORT });
   const page = await context.newPage();
   page.errors = [];
@@ -88,7 +90,7 @@ async function openBoard(user) {
   page.on('response', (res) => {
     if (res.status() >= 400) page.errors.push(`HTTP ${res.status()} ${res.url()}`);
   });
-  await page.goto(`${demo.url}?user=${user}&board=e2e`, { waitUntil: 'load', timeout: WAIT });
+  await page.goto(`${demo.url}?user=${user}&board=${board}&adapter=${adapter}`, { waitUntil: 'load', timeout: WAIT });
   await page.evaluate(() => window.board.ready);
   return page;
 }
@@ -140,20 +142,32 @@ test('two browsers edit the audit board, converge, and travel back in time', { t
   const describe = () => boardsDescription(A, B);
   let k1;
   let k2;
+  // Each step builds on the ones before: after a failure the rest are skipped, not timed out.
+  let failed = false;
+  const step = (name, fn) =>
+    t.test(name, async (st) => {
+      if (failed) return st.skip('an earlier step failed');
+      try {
+        await fn();
+      } catch (err) {
+        failed = true;
+        throw err;
+      }
+    });
 
-  await t.test('the board opens with the socketio adapter and the timestamp strategy', async () => {
+  await step('the board opens with the socketio adapter and the timestamp strategy', async () => {
     for (const page of [A, B]) {
       assert.match(await page.textContent('[data-testid=adapter]'), /socketio/);
       assert.match(await page.textContent('[data-testid=strategy]'), /timestamp/);
     }
   });
 
-  await t.test('each sees the other as a connected peer', async () => {
+  await step('each sees the other as a connected peer', async () => {
     const connected = (p) => p.evaluate(() => Number(document.querySelector('[data-testid=peer-count]').dataset.count) >= 1);
     await eventually('both connected', async () => (await connected(A)) && (await connected(B)), describe);
   });
 
-  await t.test('edits on both sides reach the other and converge', async () => {
+  await step('edits on both sides reach the other and converge', async () => {
     await A.fill('[data-testid=new-title]', 'Checkout returns 502 for EU customers');
     await A.fill('[data-testid=new-owner]', 'payments');
     await A.click('[data-testid=add]');
@@ -188,7 +202,7 @@ test('two browsers edit the audit board, converge, and travel back in time', { t
     );
   });
 
-  await t.test('both logs verify, with the same fingerprint', async () => {
+  await step('both logs verify, with the same fingerprint', async () => {
     const verified = (p) => p.evaluate(() => window.board.state.verify);
     await eventually('same verified log', async () => {
       const [va, vb] = [await verified(A), await verified(B)];
@@ -197,7 +211,7 @@ test('two browsers edit the audit board, converge, and travel back in time', { t
     for (const page of [A, B]) assert.match(await page.textContent('[data-testid=chain]'), /chain verified/);
   });
 
-  await t.test('a concurrent edit of one record converges; its history shows both ops and one winner', async () => {
+  await step('a concurrent edit of one record converges; its history shows both ops and one winner', async () => {
     await Promise.all([
       row(A, k2).locator('[data-field=status]').selectOption('mitigated'),
       row(B, k2).locator('[data-field=status]').selectOption('resolved'),
@@ -221,7 +235,7 @@ test('two browsers edit the audit board, converge, and travel back in time', { t
     assert.ok(['mitigated', 'resolved'].includes(status), status);
   });
 
-  await t.test('the slider moved back shows the old state and the diff to now', async () => {
+  await step('the slider moved back shows the old state and the diff to now', async () => {
     const slider = A.locator('[data-testid=travel-slider]');
     await slider.focus();
     await slider.press('Home');
@@ -248,6 +262,27 @@ test('two browsers edit the audit board, converge, and travel back in time', { t
     });
     const k2Then = await A.$eval(`[data-testid=travel-row][data-key="${k2}"] [data-field=status]`, (td) => td.textContent);
     assert.equal(k2Then, 'open');
+  });
+
+  await step('the exported log replays on a fresh board', async () => {
+    const [download] = await Promise.all([A.waitForEvent('download', { timeout: WAIT }), A.click('[data-testid=export]')]);
+    assert.match(download.suggestedFilename(), /^auroradb-e2e-.*\.aurlog$/);
+    const file = join(tmpdir(), `auroradb-demo-${process.pid}.aurlog`);
+    await download.saveAs(file);
+    try {
+      // A third browser on a board of its own, with no server: only the file brings the ops.
+      const C = await openBoard('Carol', 'replay', 'broadcast');
+      assert.equal((await rows(C)).length, 0);
+      await C.setInputFiles('[data-testid=import]', file);
+      await C.waitForFunction(() => document.body.dataset.ops === '6', null, { timeout: WAIT });
+      const byKey = (list) => [...list].sort((x, y) => x.key.localeCompare(y.key));
+      await eventually('the replayed board', async () => JSON.stringify(byKey(await rows(C))) === JSON.stringify(byKey(await rows(A))), describe);
+      assert.match(await C.textContent('#files-status'), /6 ops in the file, 6 new/);
+      assert.deepEqual(C.errors, []);
+      await C.context().close();
+    } finally {
+      rmSync(file, { force: true });
+    }
   });
 
   await t.test('screenshots of both boards are saved', async () => {
