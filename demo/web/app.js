@@ -10,7 +10,7 @@
 // relay, PeerJS server and signaling server listen).
 
 import { AuroraDB } from '/pkg/auroradb.mjs';
-import { dateTime, download, newRecordId, plural } from './util.js';
+import { assignAuthorHues, dateTime, download, newRecordId, plural } from './util.js';
 import { renderChips, renderHistory, renderLog, renderPeers, renderRecords, renderTravel, toast } from './views.js';
 
 const ADAPTERS = ['socketio', 'peerjs', 'webrtc', 'broadcast'];
@@ -173,18 +173,27 @@ function listen(db) {
     state.syncs += 1;
     state.lastSync = Date.now();
     const d = e.detail ?? {};
+    // autoSync reconciles every few seconds: only syncs that moved something are news.
     const parts = Object.entries(d)
-      .filter(([, v]) => typeof v === 'number')
+      .filter(([k, v]) => typeof v === 'number' && v > 0 && k !== 'peers')
       .map(([k, v]) => `${k} ${v}`);
-    note('sync', `sync${d.peerId ? ` with ${String(d.peerId).slice(0, 8)}` : ''}${parts.length ? `: ${parts.join(', ')}` : ''}`);
+    if (parts.length) note('sync', `sync${typeof d.peers === 'number' ? ` with ${plural(d.peers, 'peer')}` : ''}: ${parts.join(', ')}`);
     scheduleRefresh();
   });
   db.addEventListener('post', () => scheduleRefresh());
   db.addEventListener('error', (e) => {
     const { type, message } = e.detail ?? {};
-    toast(`${type ?? 'Error'}: ${message ?? ''}`, 'error', 6000);
+    const text = `${type ?? 'Error'}: ${message ?? ''}`;
+    // A transport that keeps retrying reports the same failure again and again.
+    if (recentErrors.has(text)) return;
+    recentErrors.add(text);
+    setTimeout(() => recentErrors.delete(text), 15_000);
+    toast(text, 'error', 6000);
+    note('error', text);
   });
 }
+
+const recentErrors = new Set();
 
 function flash(key) {
   state.flash.add(key);
@@ -236,6 +245,7 @@ async function refreshOnce() {
   const [records, ops] = await Promise.all([db.all(), db.log()]);
   state.records = records;
   state.ops = ops;
+  assignAuthorHues(ops);
   for (const op of ops) {
     const by = op.value?.updatedBy ?? op.steps?.find((s) => s.value?.updatedBy)?.value.updatedBy;
     if (by && !state.names.has(op.author)) state.names.set(op.author, by);
@@ -286,7 +296,7 @@ function edited(current, changes) {
   const meta = { version: (current?.version ?? 0) + 1, updatedBy: state.settings.user, updatedAt: Date.now() };
   // Under 'merge' each top-level field merges on its own: write only what changed, so two
   // people editing different fields at once both keep their edit.
-  if (state.settings.strategy === 'merge') return { id: current?.id, ...changes, ...meta };
+  if (state.settings.strategy === 'merge') return { id: current.id, ...changes, ...meta };
   return { ...current, ...changes, ...meta };
 }
 
@@ -298,9 +308,10 @@ const actions = {
       status: 'open',
       owner: fields.owner || state.settings.user,
       severity: fields.severity,
-      ...edited(null, {}),
+      version: 1,
+      updatedBy: state.settings.user,
+      updatedAt: Date.now(),
     };
-    record.version = 1;
     await guarded('Adding', () => state.db.add(record));
     return record.id;
   },

@@ -87,7 +87,6 @@ function recordRow(key, actions) {
   return h(
     'tr',
     { dataset: { key, testid: 'record-row' } },
-    h('td', { class: 'mono key' }, key),
     h(
       'td',
       { class: 'title-cell' },
@@ -125,6 +124,8 @@ function updateRecordRow(tr, rec, state) {
   fill(tr.querySelector('.sev'), sev ? h('span', { class: `pill ${sev}` }, sev.toUpperCase()) : '');
   fill(
     tr.querySelector('.meta'),
+    h('span', { class: 'mono key' }, rec.id),
+    ' · ',
     h('span', { class: 'ver', title: 'version: each edit raises it' }, `v${rec.version ?? '?'}`),
     rec.updatedBy ? ` · ${rec.updatedBy}` : '',
     rec.updatedAt ? ` · ${clock(rec.updatedAt).slice(0, 8)}` : '',
