@@ -5,13 +5,17 @@
 #   ./scripts/build-web.sh --debug   debug build (faster to build, much larger)
 #
 # Installs what is missing first (the wasm32 target, wasm-bindgen-cli at the version in
-# Cargo.lock, binaryen's wasm-opt), then:
+# Cargo.lock, binaryen's wasm-opt, node), then:
 #   1. cargo build -p auroradb --target wasm32-unknown-unknown (--release, at opt-level "s")
 #   2. wasm-opt -Oz on the .wasm (release only)
 #   3. wasm-bindgen --target web: pkg/auroradb_core.js + pkg/auroradb_core_bg.wasm (+ snippets/)
-#   4. the AuroraDB class (src/js/auroradb.js) as an ES module, pkg/auroradb.mjs, and as a classic
-#      script defining the global AuroraDB, pkg/auroradb.js; their types; pkg/package.json
+#   4. the AuroraDB class (src/js/auroradb.js) as an ES module, pkg/auroradb.mjs, with the P2P
+#      adapters it imports in pkg/p2p/ (src/js/p2p/); and as a classic script defining the
+#      global AuroraDB, pkg/auroradb.js, with the adapters inside it (scripts/classic-script.mjs);
+#      their types; pkg/package.json
 # and prints the size of each file, raw and gzipped, and the total of the .wasm and the JS.
+#
+# AURORADB_PKG=DIR builds into DIR instead of pkg/ (the tests read the same variable).
 #
 # pkg/ is self-contained: serve it over HTTP and load either
 #   <script src="auroradb.js"></script>                 (global AuroraDB, as in the README)
@@ -21,10 +25,12 @@ set -euo pipefail
 
 # shellcheck source=scripts/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+# shellcheck source=scripts/web-lib.sh
+. "$ROOT/scripts/web-lib.sh"
 cd "$ROOT"
 
 TARGET=wasm32-unknown-unknown
-PKG="$ROOT/pkg"
+PKG="${AURORADB_PKG:-$ROOT/pkg}"
 JS_SRC="$ROOT/src/js"
 
 # The version of package `$1` in Cargo.lock.
@@ -59,36 +65,12 @@ ensure_wasm_opt() {
     fi
 }
 
-# Writes the classic-script form of src/js/auroradb.js to stdout: the ES-module-only block
-# (between the @esm markers) becomes a loader that imports the engine dynamically, relative to
-# the script's own URL; exports become a global.
+# Writes the classic-script form of src/js/auroradb.js to stdout: one script holding the class
+# and the P2P modules it imports, defining the global AuroraDB; the ES-module-only block (between
+# the @esm markers) becomes a loader that imports the engine dynamically, relative to the
+# script's own URL.
 classic_script() {
-    cat <<'EOF'
-// AuroraDB, as a classic script: defines the global `AuroraDB`. The wasm engine
-// (auroradb_core.js and auroradb_core_bg.wasm, next to this file) is loaded by `create()`.
-(function (global) {
-'use strict';
-const scriptUrl =
-    (typeof document !== 'undefined' && document.currentScript && document.currentScript.src) ||
-    (global.location && global.location.href) ||
-    '';
-
-function importEngine() {
-    return import(new URL('./auroradb_core.js', scriptUrl).href);
-}
-EOF
-    awk '
-        /^\/\/ @esm-begin/ { skip = 1; next }
-        /^\/\/ @esm-end/ { skip = 0; next }
-        skip { next }
-        /^export default / { next }
-        /^export \{/ { next }
-        { sub(/^export class /, "class "); print }
-    ' "$JS_SRC/auroradb.js"
-    cat <<'EOF'
-global.AuroraDB = AuroraDB;
-})(typeof globalThis !== 'undefined' ? globalThis : self);
-EOF
+    node "$ROOT/scripts/classic-script.mjs" "$JS_SRC/auroradb.js"
 }
 
 # Types for the classic script: the global AuroraDB.
@@ -120,6 +102,7 @@ package_json() {
   "exports": {
     ".": { "types": "./auroradb.d.mts", "import": "./auroradb.mjs" },
     "./auroradb.js": "./auroradb.js",
+    "./p2p/*": "./p2p/*",
     "./auroradb_core_bg.wasm": "./auroradb_core_bg.wasm"
   },
   "sideEffects": ["./auroradb.js", "./snippets/*"]
@@ -154,6 +137,7 @@ main() {
     ensure_target
     ensure_wasm_bindgen
     ensure_wasm_opt
+    ensure_node
 
     say "cargo build ${cargo_flags[*]} -p auroradb --target $TARGET"
     cargo build "${cargo_flags[@]}" -p auroradb --target "$TARGET" --lib "${size_flags[@]}"
@@ -179,25 +163,33 @@ main() {
 
     say "assembling pkg/"
     cp "$JS_SRC/auroradb.js" "$PKG/auroradb.mjs"
+    mkdir -p "$PKG/p2p"
+    cp "$JS_SRC"/p2p/*.js "$PKG/p2p/"
     cp "$JS_SRC/auroradb.d.ts" "$PKG/auroradb.d.mts"
     classic_script >"$PKG/auroradb.js"
     classic_types >"$PKG/auroradb.d.ts"
     package_json >"$PKG/package.json"
     rm -f "$PKG/.gitignore"
 
-    # The classic script must parse as a script, the module as a module, and the engine must
-    # instantiate.
-    if command -v node >/dev/null 2>&1; then
-        say "checking pkg/ with node"
-        node --check "$PKG/auroradb.js"
-        node --input-type=module --check <"$PKG/auroradb.mjs"
-        (cd "$PKG" && node --input-type=module -e "
-            import { readFileSync } from 'node:fs';
-            import { initSync, AuroraCore } from './auroradb_core.js';
-            initSync({ module: readFileSync('auroradb_core_bg.wasm') });
-            if (typeof AuroraCore.open !== 'function') throw new Error('AuroraCore.open is missing');
-        ")
-    fi
+    # The classic script must parse as a script and define AuroraDB with its adapters, the
+    # module must load with its adapters, and the engine must instantiate.
+    say "checking pkg/ with node"
+    node --check "$PKG/auroradb.js"
+    node -e "
+        const g = { location: { href: 'http://127.0.0.1/' } };
+        new Function('globalThis', 'self', require('node:fs').readFileSync('$PKG/auroradb.js', 'utf8'))(g, g);
+        const names = g.AuroraDB.listP2PAdapters().join(',');
+        if (names !== 'peerjs,webrtc,socketio,broadcast') throw new Error('adapters of the classic script: ' + names);
+        if (typeof g.AuroraDB.P2PAdapter !== 'function') throw new Error('AuroraDB.P2PAdapter is missing');
+    "
+    (cd "$PKG" && node --input-type=module -e "
+        import { readFileSync } from 'node:fs';
+        import { AuroraDB } from './auroradb.mjs';
+        import { initSync, AuroraCore } from './auroradb_core.js';
+        initSync({ module: readFileSync('auroradb_core_bg.wasm') });
+        if (typeof AuroraCore.open !== 'function') throw new Error('AuroraCore.open is missing');
+        if (AuroraDB.listP2PAdapters().join(',') !== 'peerjs,webrtc,socketio,broadcast') throw new Error('adapters of the module');
+    ")
 
     say "pkg/ ($profile):"
     (cd "$PKG" && find . -type f | sort | sed 's/^\.\//  /')
@@ -207,6 +199,8 @@ main() {
     loaded+=("$PKG/auroradb.js")
     sizes "${loaded[@]}"
     sizes "$PKG/auroradb.mjs" | head -n 1
+    say "the ES module also loads pkg/p2p/:"
+    sizes "$PKG"/p2p/*.js | tail -n 1 | sed "s/total (.wasm + JS)/total of pkg\/p2p\//"
 }
 
 main "$@"

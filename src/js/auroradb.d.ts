@@ -34,15 +34,95 @@ export interface AuroraConfig {
     syncStrategy?: SyncStrategy;
     /** Write a checkpoint every this many ops (0: only on `checkpoint()`). Default 1000. */
     checkpointEvery?: number;
-    /** Peer-to-peer sync options: stored for the sync layer. */
+    /** Sync with peers (also `create(true)`). Default false. */
     distributed?: boolean;
+    /** The P2P adapter: 'peerjs' (default), 'webrtc', 'socketio', 'broadcast', or a registered one. */
     p2pAdapter?: string;
+    /** This peer's id on the network (also `create(true, id)`); default: the author id. */
+    peerId?: string;
+    /** Push local writes at once, reconcile with each new peer, anti-entropy every syncInterval. Default true. */
     autoSync?: boolean;
+    /** Milliseconds between anti-entropy rounds. Default 30000. */
     syncInterval?: number;
-    maxConnections?: number;
+    /** A sync session idle this long (ms) is abandoned; also the adapter's connection timeout. Default 10000. */
     timeout?: number;
+    /** PeerJS server of the 'peerjs' adapter. Default: the page's host, port 9000, path '/'. */
+    server?: { host?: string; port?: number; path?: string; key?: string; secure?: boolean };
+    /** Adapter settings: signalingServer, serverUrl, rooms, room, channel, group, rtcConfig, peers, ... */
+    p2pConfig?: P2PConfig;
+    /** RTCPeerConnection configuration of the WebRTC adapters. Default { iceServers: [] }. */
+    rtcConfig?: RTCConfiguration;
+    /** Most peers connected at once. Default 50. */
+    maxConnections?: number;
+    /** Milliseconds to reach the adapter's server. Default: timeout. */
+    connectionTimeout?: number;
+    /** Milliseconds to open a link to one peer. Default 15000. */
+    peerConnectionTimeout?: number;
+    /** Reconnect attempts after the server connection is lost. Default 5. */
+    maxReconnectAttempts?: number;
+    /** Milliseconds before the first reconnect attempt (doubling after each). Default 2000. */
+    reconnectDelay?: number;
+    /** Resends of a frame the transport refused. Default 3. */
     retryAttempts?: number;
+    /** Log every event to the console. */
+    debug?: boolean;
     [option: string]: unknown;
+}
+
+export interface P2PConfig {
+    /** Peers sync only within one group: this, else `room`, else the database name. */
+    group?: string;
+    /** 'webrtc': the signaling server's WebSocket URL. */
+    signalingServer?: string;
+    /** 'webrtc': the signaling room (default: the database name). */
+    room?: string;
+    /** 'socketio': the relay's URL. */
+    serverUrl?: string;
+    /** 'socketio': rooms to join (default: [the database name]). */
+    rooms?: string[];
+    /** 'broadcast': the BroadcastChannel name (default 'auroradb-p2p:' + name). */
+    channel?: string;
+    /** 'peerjs': ids to connect to (besides the server's peer list). */
+    peers?: string[];
+    rtcConfig?: RTCConfiguration;
+    heartbeatInterval?: number;
+    peerTimeout?: number;
+    maxFrameBytes?: number;
+    [option: string]: unknown;
+}
+
+/** What an adapter emits ('open', 'message', 'connection', 'disconnect', 'error', ...). */
+export type P2PEvent = 'open' | 'peer' | 'connection' | 'disconnect' | 'message' | 'reconnecting' | 'error' | 'close';
+
+/** The base class of P2P adapters (`AuroraDB.P2PAdapter`): subclasses move binary frames between peer ids. */
+export declare class P2PAdapter {
+    static managesPresence: boolean;
+    constructor(config?: AuroraConfig, db?: AuroraDB | null);
+    readonly config: AuroraConfig;
+    readonly id: string;
+    isConnected: boolean;
+    getId(): string;
+    on(event: P2PEvent | string, listener: (payload: any) => void): this;
+    off(event: P2PEvent | string, listener?: (payload: any) => void): this;
+    once(event: P2PEvent | string, listener: (payload: any) => void): this;
+    emit(event: P2PEvent | string, payload?: unknown): boolean;
+    getPeers(): string[];
+    getConnectionCount(): number;
+    ready(timeout?: number): Promise<string>;
+    connect(): Promise<unknown>;
+    send(peerId: string, data: Uint8Array): boolean;
+    broadcast(data: Uint8Array): number;
+    listPeers(): Promise<string[]>;
+    connectToPeer(peerId: string): Promise<unknown>;
+    disconnect(): Promise<void>;
+    destroy(): Promise<void>;
+}
+
+/** The error type of the adapters; `type` says what went wrong. */
+export declare class P2PError extends Error {
+    name: 'P2PError';
+    type: string;
+    peerId?: string;
 }
 
 /** Names of the errors AuroraDB rejects with (`error.name`). */
@@ -173,20 +253,53 @@ export interface TransactionView {
     delete(key: string): void;
 }
 
-export type ChangeSource = 'local' | 'tab' | 'import';
+export type ChangeSource = 'local' | 'tab' | 'import' | 'peer';
 
 export interface ChangeDetail {
     source: ChangeSource;
+    /** The peer the changes came from (source 'peer'). */
+    peerId?: string;
     changes: Array<{ key: string; type: 'set' | 'delete'; value?: AuroraValue }>;
+}
+
+/** What a sync round achieved. */
+export interface SyncReport {
+    /** Peers whose session completed. */
+    peers: number;
+    /** Ops shipped to them. */
+    sent: number;
+    /** New ops received from them and applied. */
+    received: number;
+}
+
+/** An `error` event's detail: a database error, or one of sync or of the adapter. */
+export interface ErrorDetail {
+    /** The error name for database errors; for sync: 'connection-failed', 'peer-rejected', 'sync-failed', 'send-failed', ... */
+    type: AuroraErrorName | string;
+    message: string;
+    error: Error;
+    /** 'add', 'get', ..., 'sync' (the engine) or 'p2p' (the adapter). */
+    operation: string;
+    /** Sync and adapter errors: the error's name ('HashMismatchError', 'P2PError', ...). */
+    name?: string;
+    /** Sync and adapter errors: the peer concerned, if one is. */
+    peerId?: string | null;
+    /** Adapter errors: the adapter's own type ('timeout', 'network', ...). */
+    reason?: string;
 }
 
 export interface AuroraEventMap {
     open: CustomEvent<{ name: string; version: number; peerId: string }>;
     close: CustomEvent<{ reason: 'close' | 'destroy' | 'versionchange' }>;
-    error: CustomEvent<{ type: AuroraErrorName | string; message: string; error: Error; operation: string }>;
+    error: CustomEvent<ErrorDetail>;
     change: CustomEvent<ChangeDetail>;
-    set: CustomEvent<{ key: string; value: AuroraValue; source: ChangeSource }>;
-    delete: CustomEvent<{ key: string; source: ChangeSource }>;
+    set: CustomEvent<{ key: string; value: AuroraValue; source: ChangeSource; peerId?: string }>;
+    delete: CustomEvent<{ key: string; source: ChangeSource; peerId?: string }>;
+    connection: CustomEvent<{ peerId: string }>;
+    disconnect: CustomEvent<{ peerId: string }>;
+    sync: CustomEvent<SyncReport>;
+    /** Ops received from a peer and applied. */
+    post: CustomEvent<{ peerId: string; ops: number; keys: string[] }>;
 }
 
 export declare class AuroraStore {
@@ -203,6 +316,13 @@ export declare class AuroraDB extends EventTarget {
 
     static init(wasm?: string | URL | Response | BufferSource | WebAssembly.Module): Promise<void>;
     static deleteDatabase(name: string): Promise<void>;
+    static readonly P2PAdapter: typeof P2PAdapter;
+    static readonly P2PError: typeof P2PError;
+    static registerP2PAdapter(name: string, adapterClass: typeof P2PAdapter): typeof P2PAdapter;
+    static listP2PAdapters(): string[];
+
+    /** The P2P adapter of a distributed database once `create()` has started it. */
+    readonly adapter: P2PAdapter | null;
 
     create(distributed?: boolean, peerId?: string): Promise<this>;
     add(key: string, value: AuroraValue): Promise<string>;
@@ -232,6 +352,13 @@ export declare class AuroraDB extends EventTarget {
     exportLog(): Promise<Uint8Array>;
     importLog(bytes: Uint8Array | ArrayBuffer): Promise<{ ops: number; imported: number; fingerprint: string }>;
     checkpoint(): Promise<string | null>;
+
+    /** Syncs with every connected peer; resolves once every session has ended. */
+    sync(): Promise<SyncReport>;
+    /** Pushes local writes that have not reached a peer yet; resolves to how many peers. */
+    post(): Promise<number>;
+    /** Starts a reconciliation round with every connected peer; resolves to how many. */
+    fetch(): Promise<number>;
 
     getStats(): Stats;
     isDistributed(): boolean;

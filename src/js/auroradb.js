@@ -2,12 +2,17 @@
 //
 // The class exists as soon as this file is evaluated (the wasm module is loaded by `create()`),
 // is an EventTarget, and can be subclassed. Every operation is delegated to the engine; the
-// engine dispatches the events (`open`, `close`, `error`, `change`, `set`, `delete`) on this
-// object.
+// engine dispatches the events (`open`, `close`, `error`, `change`, `set`, `delete`, and for a
+// distributed database `connection`, `disconnect`, `sync`, `post`) on this object.
 //
-// The build (scripts/build-web.sh) ships this file twice: as the ES module `pkg/index.js`, and
-// as the classic script `pkg/auroradb.js` that defines the global `AuroraDB` (the part between
-// the `@esm` markers is swapped for a loader that imports the engine dynamically).
+// A distributed database also has a P2P adapter (./p2p/, chosen by `p2pAdapter`): the class
+// creates it from the configuration, hands its frames and peer events to the engine, gives the
+// engine a `send` function and a clock (a timer), and tears it down on close.
+//
+// The build (scripts/build-web.sh) ships this file twice: as the ES module `pkg/auroradb.mjs`
+// (with ./p2p/ beside it), and as the classic script `pkg/auroradb.js` that defines the global
+// `AuroraDB` (scripts/classic-script.mjs puts the p2p modules inside it, and swaps the part
+// between the `@esm` markers for a loader that imports the engine dynamically).
 
 // @esm-begin
 import initEngine, * as engine from './auroradb_core.js';
@@ -16,6 +21,7 @@ function importEngine() {
     return Promise.resolve({ default: initEngine, ...engine });
 }
 // @esm-end
+import { P2PAdapter, P2PError, createAdapter, getP2PAdapter, listP2PAdapters, registerP2PAdapter } from './p2p/index.js';
 
 let loading = null;
 
@@ -48,7 +54,7 @@ function failed(target, operation, error) {
     return error;
 }
 
-/** Options every database has; the ones sync uses are kept for it. */
+/** Options every database has; see the README for what each one does. */
 const DEFAULTS = Object.freeze({
     version: 1,
     keyPath: null,
@@ -67,6 +73,12 @@ const DEFAULTS = Object.freeze({
  * The store behind a database, as `db.db`: `batchSet(entries)` and the `beforeSet(key, value)`
  * hook (return the value to store; throw to refuse the write).
  */
+/** Adapter error types that mean "could not reach the network": reported as 'connection-failed'. */
+const CONNECTION_FAILURES = new Set(['timeout', 'network', 'server-error', 'unavailable-id', 'not-connected']);
+
+/** Events a `debug: true` database logs to the console. */
+const DEBUG_EVENTS = ['open', 'close', 'error', 'change', 'connection', 'disconnect', 'sync', 'post'];
+
 class AuroraStore {
     constructor(owner) {
         Object.defineProperty(this, 'owner', { value: owner });
@@ -99,13 +111,47 @@ export class AuroraDB extends EventTarget {
         Object.defineProperty(this, '_core', { value: null, writable: true });
         Object.defineProperty(this, '_opening', { value: null, writable: true });
         Object.defineProperty(this, '_closed', { value: false, writable: true });
+        Object.defineProperty(this, '_adapter', { value: null, writable: true });
+        Object.defineProperty(this, '_ticker', { value: null, writable: true });
+        Object.defineProperty(this, '_connecting', { value: null, writable: true });
         // However the database closes (close(), destroy(), or another tab's upgrade or delete),
-        // drop the engine: calls fail with DatabaseClosedError until create() reopens it, and
-        // nothing keeps the engine and this object alive for each other.
+        // drop the engine and the adapter: calls fail with DatabaseClosedError until create()
+        // reopens it, and nothing keeps the engine and this object alive for each other.
         this.addEventListener('close', () => {
             this._closed = true;
             this._core = null;
+            this._stopSync();
         });
+        if (this.config.debug) {
+            for (const type of DEBUG_EVENTS) {
+                this.addEventListener(type, (e) => console.debug(`[auroradb ${this.name}] ${type}`, e.detail ?? ''));
+            }
+        }
+    }
+
+    /** The base class of P2P adapters: `class MyAdapter extends AuroraDB.P2PAdapter { ... }`. */
+    static get P2PAdapter() {
+        return P2PAdapter;
+    }
+
+    /** The error type of the P2P adapters (`error.type` says what went wrong). */
+    static get P2PError() {
+        return P2PError;
+    }
+
+    /** Registers an adapter class (a subclass of `AuroraDB.P2PAdapter`) for `p2pAdapter: name`. */
+    static registerP2PAdapter(name, adapterClass) {
+        return registerP2PAdapter(name, adapterClass);
+    }
+
+    /** Names of the registered adapters: the built-ins first ('peerjs', 'webrtc', 'socketio', 'broadcast'). */
+    static listP2PAdapters() {
+        return listP2PAdapters();
+    }
+
+    /** The P2P adapter of a distributed database once `create()` has started it, else `null`. */
+    get adapter() {
+        return this._adapter;
     }
 
     /** The database's name. */
@@ -136,11 +182,13 @@ export class AuroraDB extends EventTarget {
         if (!this._opening) {
             const dist = distributed === undefined ? undefined : Boolean(distributed);
             if (dist !== undefined) this.config.distributed = dist;
+            const id = peerId == null ? undefined : String(peerId);
             this._opening = loadEngine()
-                .then((m) => m.AuroraCore.open(this.config, this, this.db, dist, peerId == null ? undefined : String(peerId)))
-                .then((core) => {
+                .then((m) => m.AuroraCore.open(this.config, this, this.db, dist, id))
+                .then(async (core) => {
                     this._core = core;
                     this._closed = false;
+                    if (core.distributed) await this._startSync(core, id ?? this.config.peerId);
                     return this;
                 })
                 .finally(() => {
@@ -148,6 +196,95 @@ export class AuroraDB extends EventTarget {
                 });
         }
         return this._opening;
+    }
+
+    /**
+     * Starts peer-to-peer sync: creates the adapter named by `p2pAdapter` from the whole
+     * configuration, attaches the engine to it, and connects (waiting at most the adapter's
+     * connection timeout). A database whose adapter cannot be created runs local-only
+     * (`isDistributed()` is false) and says why in an `error` event; one whose adapter cannot
+     * connect keeps working locally while the adapter retries (maxReconnectAttempts,
+     * reconnectDelay), and `sync()` tries again.
+     */
+    async _startSync(core, peerId) {
+        let adapter;
+        try {
+            const name = this.config.p2pAdapter ?? 'peerjs';
+            if (!getP2PAdapter(name)) {
+                throw new P2PError('unknown-adapter', `no P2P adapter named '${name}' (registered: ${listP2PAdapters().join(', ')})`);
+            }
+            const id = peerId == null ? core.author : String(peerId);
+            adapter = createAdapter(name, { ...this.config, peerId: id }, this);
+        } catch (error) {
+            this._adapterError(error);
+            return;
+        }
+        this._adapter = adapter;
+        core.attach(adapter.getId(), (to, bytes) => adapter.send(to, bytes));
+        adapter.on('connection', ({ peerId: p }) => this._adapter === adapter && this._core?.peerUp(p));
+        adapter.on('disconnect', ({ peerId: p }) => this._adapter === adapter && this._core?.peerDown(p));
+        adapter.on('message', ({ from, data }) => this._adapter === adapter && this._core?.frame(from, data));
+        adapter.on('error', (e) => this._adapter === adapter && this._adapterError(e));
+        // The engine's clock: flood counters, stale sessions, anti-entropy every syncInterval.
+        const interval = Number(this.config.syncInterval);
+        const every = this.config.autoSync === false || !(interval > 0) ? 1000 : Math.min(1000, Math.max(50, interval));
+        core.tick(Date.now());
+        this._ticker = setInterval(() => this._core?.tick(Date.now()), every);
+        if (!(await this._connectAdapter())) {
+            adapter.reconnect(
+                async () => {
+                    await adapter.connect();
+                    await adapter.ready();
+                },
+                () => this._adapter !== adapter || adapter.isConnected,
+            );
+        }
+    }
+
+    /** One attempt to connect the adapter (shared by concurrent callers); resolves to success. */
+    _connectAdapter() {
+        const adapter = this._adapter;
+        if (!adapter) return Promise.resolve(false);
+        if (adapter.isConnected) return Promise.resolve(true);
+        this._connecting ??= (async () => {
+            try {
+                await adapter.connect();
+                await adapter.ready();
+                return true;
+            } catch (error) {
+                if (this._adapter === adapter) this._adapterError(error);
+                return false;
+            } finally {
+                this._connecting = null;
+            }
+        })();
+        return this._connecting;
+    }
+
+    /** Dispatches an adapter's error as `error` { type, name, message, peerId, error, operation: 'p2p' }. */
+    _adapterError(e) {
+        const reason = e?.type ?? 'network';
+        const type = CONNECTION_FAILURES.has(reason) ? 'connection-failed' : reason;
+        const message = e?.message ?? String(e);
+        const error = e instanceof Error ? e : new P2PError(reason, message, { peerId: e?.peerId });
+        const detail = { type, reason, name: error.name, message, peerId: e?.peerId ?? null, error, operation: 'p2p' };
+        this.dispatchEvent(new CustomEvent('error', { detail }));
+    }
+
+    /** Stops peer-to-peer sync: the timer, the engine's attachment, the adapter. */
+    async _stopSync() {
+        clearInterval(this._ticker);
+        this._ticker = null;
+        const adapter = this._adapter;
+        this._adapter = null;
+        this._core?.detach();
+        if (adapter) {
+            try {
+                await adapter.destroy();
+            } catch {
+                // The adapter is dropped either way.
+            }
+        }
     }
 
     /** The engine, opening the database first if `create()` was not called yet. */
@@ -299,32 +436,59 @@ export class AuroraDB extends EventTarget {
         };
     }
 
-    /** Whether peer-to-peer sync was asked for (`distributed`). */
+    /**
+     * Syncs with every connected peer (connecting the adapter first if it is not connected):
+     * resolves to `{ peers, sent, received }` once every session has completed or been
+     * abandoned, and dispatches `sync` with the same detail.
+     */
+    async sync() {
+        const core = await this._engine();
+        if (this._adapter && !this._adapter.isConnected) await this._connectAdapter();
+        return core.sync();
+    }
+
+    /**
+     * Pushes the local writes that have not reached a peer yet (written while no peer was
+     * connected, or with `autoSync: false`); resolves to the number of peers they were sent to.
+     */
+    async post() {
+        return (await this._engine()).post();
+    }
+
+    /** Starts a reconciliation round with every connected peer; resolves to how many. */
+    async fetch() {
+        return (await this._engine()).fetch();
+    }
+
+    /** Whether this database syncs with peers (`distributed`, and its adapter could start). */
     isDistributed() {
-        return this._core ? this._core.distributed : Boolean(this.config.distributed);
+        if (this._core) return Boolean(this._core.attached);
+        return Boolean(this.config.distributed);
     }
 
-    /** Number of connected peers. */
+    /** Number of peers this database syncs with now. */
     getConnectionCount() {
-        return 0;
+        return this._core ? this._core.connections : 0;
     }
 
-    /** This peer's id (`null` before `create()`). */
+    /** This peer's id on the network (`null` before `create()`). */
     getPeerId() {
         return this._core ? this._core.peerId() : null;
     }
 
-    /** Closes the database and dispatches `close`. */
+    /** Closes the database (and its P2P adapter) and dispatches `close`. */
     async close() {
         this._closed = true;
         if (this._opening) await this._opening.catch(() => {});
+        await this._stopSync();
         if (this._core) await this._core.close();
     }
 
-    /** Closes the database and deletes it from IndexedDB. */
+    /** Closes the database (and its P2P adapter) and deletes it from IndexedDB. */
     async destroy() {
         this._closed = true;
         if (this._opening) await this._opening.catch(() => {});
+        await this._stopSync();
         if (this._core) {
             await this._core.destroy();
         } else {

@@ -1,9 +1,10 @@
 //! The JavaScript configuration object, read into a [`Config`].
 //!
 //! Read here: `name` (required), `version`, `keyPath`, `indexes`, `syncStrategy`,
-//! `checkpointEvery`, `distributed`. Every other option (`p2pAdapter`, `autoSync`,
-//! `syncInterval`, `maxConnections`, `timeout`...) is kept by the JavaScript class as given and
-//! used by the sync layer.
+//! `checkpointEvery`, `distributed`, and what the sync engine needs ([`SyncOptions`]:
+//! `autoSync`, `syncInterval`, `timeout`, `p2pConfig.group`, `p2pConfig.maxFrameBytes`). The
+//! adapter's options (`p2pAdapter`, `server`, `p2pConfig`, `maxConnections`,
+//! `connectionTimeout`...) are read by the JavaScript class and its adapters.
 
 use auroradb_log::{NTP64, millis_to_ntp};
 use auroradb_snapshot::{IndexSpec, Strategy};
@@ -18,6 +19,38 @@ pub fn js_clock() -> NTP64 {
     NTP64(millis_to_ntp(js_sys::Date::now() as u64))
 }
 
+/// What the sync engine takes from the configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyncOptions {
+    /// `autoSync` (default true): push local writes at once, reconcile with a peer when it
+    /// connects, and run anti-entropy every `syncInterval`. When false, only `sync()`,
+    /// `fetch()` and `post()` exchange anything.
+    pub auto_sync: bool,
+    /// `syncInterval` (ms, default 30000): between anti-entropy rounds.
+    pub sync_interval_ms: u64,
+    /// `timeout` (ms, default 10000): a sync session that makes no progress for this long is
+    /// abandoned.
+    pub session_timeout_ms: u64,
+    /// `p2pConfig.group`, else `p2pConfig.room` (default: the database name): peers sync only
+    /// within one group.
+    pub group: Option<String>,
+    /// `p2pConfig.maxFrameBytes`: the largest frame the adapter carries (the engine's frames
+    /// stay within it).
+    pub max_frame: Option<usize>,
+}
+
+impl Default for SyncOptions {
+    fn default() -> Self {
+        SyncOptions {
+            auto_sync: true,
+            sync_interval_ms: 30_000,
+            session_timeout_ms: 10_000,
+            group: None,
+            max_frame: None,
+        }
+    }
+}
+
 /// What a JavaScript configuration says.
 #[derive(Debug, Clone)]
 pub struct JsConfig {
@@ -27,6 +60,8 @@ pub struct JsConfig {
     pub distributed: bool,
     /// The peer id given to `create(distributed, peerId)`, used as this peer's name on the network.
     pub peer_label: Option<String>,
+    /// What the sync engine takes from the configuration.
+    pub sync: SyncOptions,
 }
 
 fn field(obj: &JsValue, name: &str) -> JsValue {
@@ -111,5 +146,42 @@ pub fn parse(config: &JsValue, distributed: Option<bool>, peer_id: Option<String
         db.checkpoint_every = n as u64;
     }
     let distributed = distributed.unwrap_or_else(|| field(config, "distributed").as_bool().unwrap_or(false));
-    Ok(JsConfig { db, distributed, peer_label: peer_id })
+    let sync = sync_options(config)?;
+    Ok(JsConfig { db, distributed, peer_label: peer_id, sync })
+}
+
+fn sync_options(config: &JsValue) -> Result<SyncOptions, DbError> {
+    let mut out = SyncOptions::default();
+    let auto = field(config, "autoSync");
+    if !auto.is_undefined() && !auto.is_null() {
+        out.auto_sync =
+            auto.as_bool().ok_or_else(|| bad(format!("autoSync must be a boolean, not {}", describe(&auto))))?;
+    }
+    if let Some(ms) = whole(&field(config, "syncInterval"), "syncInterval", 1.0, 1e12)? {
+        out.sync_interval_ms = ms as u64;
+    }
+    if let Some(ms) = whole(&field(config, "timeout"), "timeout", 1.0, 1e12)? {
+        out.session_timeout_ms = ms as u64;
+    }
+    let p2p = field(config, "p2pConfig");
+    if p2p.is_object() {
+        for name in ["group", "room"] {
+            let group = field(&p2p, name);
+            if group.is_undefined() || group.is_null() {
+                continue;
+            }
+            match group.as_string() {
+                Some(g) if !g.is_empty() => {
+                    out.group = Some(g);
+                    break;
+                }
+                _ => return Err(bad(format!("p2pConfig.{name} must be a non-empty string, not {}", describe(&group)))),
+            }
+        }
+        let max = field(&p2p, "maxFrameBytes");
+        if let Some(n) = max.as_f64().filter(|n| n.is_finite() && *n >= 1.0) {
+            out.max_frame = Some(n.min(usize::MAX as f64) as usize);
+        }
+    }
+    Ok(out)
 }

@@ -25,7 +25,7 @@ use crate::{Database, DbError};
 /// `DatabaseClosedError`, `QuotaExceededError`...) and are also dispatched as `error` events.
 #[wasm_bindgen]
 pub struct AuroraCore {
-    inner: Rc<Inner>,
+    pub(super) inner: Rc<Inner>,
 }
 
 /// Calls `f(value, key)` for each record in key order while `keep` says so, converting each
@@ -81,11 +81,11 @@ impl AuroraCore {
             let cfg = parse(&config, distributed, peer_id)?;
             let storage = IdbStorage::open(&cfg.db.name, cfg.db.version, &cfg.db.indexes).await?;
             let db = Database::open(storage, cfg.db).await?;
-            Ok::<_, DbError>((db, cfg.distributed, cfg.peer_label))
+            Ok::<_, DbError>((db, cfg.distributed, cfg.peer_label, cfg.sync))
         };
         match opened.await {
-            Ok((db, distributed, label)) => {
-                let inner = Inner::new(db, target, hooks, distributed, label);
+            Ok((db, distributed, label, sync)) => {
+                let inner = Inner::new(db, target, hooks, distributed, label, sync);
                 let detail = Obj::new()
                     .set("name", inner.name.as_str())
                     .set("version", inner.version)
@@ -471,7 +471,7 @@ impl AuroraCore {
             .set("peerId", self.peer_id())
             .set("author", i.peer.to_hex())
             .set("distributed", i.distributed)
-            .set("connections", 0)
+            .set("connections", i.hub().map_or(0, |h| h.connections()) as f64)
             .set("open", !i.closed.get())
             .set("records", info.records as f64)
             .set("ops", info.ops as f64)
@@ -484,10 +484,13 @@ impl AuroraCore {
             .build()
     }
 
-    /// This peer's id: the one given to `create(distributed, peerId)`, else the author id of
-    /// this instance's ops (32 hex digits).
+    /// This peer's id: its id on the network once sync is attached, else the one given to
+    /// `create(distributed, peerId)`, else the author id of this instance's ops (32 hex digits).
     #[wasm_bindgen(js_name = peerId)]
     pub fn peer_id(&self) -> String {
+        if let Some(hub) = self.inner.hub() {
+            return hub.local().to_owned();
+        }
         self.inner.label.clone().unwrap_or_else(|| self.inner.peer.to_hex())
     }
 

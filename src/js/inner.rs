@@ -1,10 +1,11 @@
 //! The state an [`AuroraCore`](super::AuroraCore) shares with its transactions and callbacks:
-//! the database behind an async lock, the event target, the `beforeSet` hook, the tab channel.
+//! the database behind an async lock (shared with the sync engine), the event target, the
+//! `beforeSet` hook, the tab channel, and the peer-to-peer sync when it is attached.
 
 use std::cell::{Cell, RefCell};
 use std::rc::{Rc, Weak};
 
-use auroradb_log::{PeerId, Value};
+use auroradb_log::{Log, PeerId, Value};
 use auroradb_snapshot::Change;
 use futures::lock::Mutex;
 use js_sys::{Array, Function, Reflect};
@@ -13,11 +14,13 @@ use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::spawn_local;
 use web_sys::{BroadcastChannel, CustomEvent, CustomEventInit, EventTarget, MessageEvent};
 
+use super::config::SyncOptions;
 use super::error::to_js_error;
 use super::records::{Obj, change_js};
+use super::sync::SyncHub;
 use super::value::{from_js, to_js};
 use crate::storage::IdbStorage;
-use crate::{Database, DbError, StorageError, WriteOutcome};
+use crate::{Database, DbError, SharedDatabase, StorageError, WriteOutcome};
 
 /// The database type behind the JavaScript API.
 pub type Db = Database<IdbStorage>;
@@ -32,6 +35,8 @@ pub enum Source {
     Tab,
     /// `importLog()`.
     Import,
+    /// A peer, through peer-to-peer sync.
+    Peer,
 }
 
 impl Source {
@@ -40,6 +45,7 @@ impl Source {
             Source::Local => "local",
             Source::Tab => "tab",
             Source::Import => "import",
+            Source::Peer => "peer",
         }
     }
 }
@@ -62,7 +68,8 @@ type Channel = (BroadcastChannel, Closure<dyn FnMut(MessageEvent)>);
 
 /// Shared by the core, its transactions and the callbacks it registers.
 pub struct Inner {
-    pub db: Mutex<Option<Db>>,
+    pub db: SharedDatabase<IdbStorage>,
+    pub log: Rc<RefCell<Log>>,
     pub target: EventTarget,
     pub hooks: JsValue,
     pub name: String,
@@ -73,22 +80,33 @@ pub struct Inner {
     pub key_path: Option<String>,
     pub strategy: String,
     pub indexes: Vec<(String, bool)>,
+    pub sync_options: SyncOptions,
     pub info: RefCell<Info>,
     pub closed: Cell<bool>,
+    sync: RefCell<Option<Rc<SyncHub>>>,
     channel: RefCell<Option<Channel>>,
 }
 
 impl Drop for Inner {
     fn drop(&mut self) {
         self.close_channel();
+        self.detach();
     }
 }
 
 impl Inner {
     /// Wraps an open database.
-    pub fn new(db: Db, target: EventTarget, hooks: JsValue, distributed: bool, label: Option<String>) -> Rc<Inner> {
+    pub fn new(
+        db: Db,
+        target: EventTarget,
+        hooks: JsValue,
+        distributed: bool,
+        label: Option<String>,
+        sync_options: SyncOptions,
+    ) -> Rc<Inner> {
         let config = db.config();
         let inner = Rc::new(Inner {
+            log: db.log_handle(),
             name: config.name.clone(),
             version: config.version,
             peer: db.peer(),
@@ -97,12 +115,14 @@ impl Inner {
             key_path: config.key_path.clone(),
             strategy: config.strategy.name().to_owned(),
             indexes: config.indexes.iter().map(|i| (i.name.clone(), i.unique)).collect(),
+            sync_options,
             info: RefCell::new(Info::default()),
             closed: Cell::new(false),
+            sync: RefCell::new(None),
             channel: RefCell::new(None),
             target,
             hooks,
-            db: Mutex::new(None),
+            db: Rc::new(Mutex::new(None)),
         });
         inner.refresh(&db);
         let weak = Rc::downgrade(&inner);
@@ -116,7 +136,8 @@ impl Inner {
         inner
     }
 
-    fn refresh(&self, db: &Db) {
+    /// Updates the counters `getStats()` reads.
+    pub fn refresh(&self, db: &Db) {
         let stats = db.stats();
         *self.info.borrow_mut() = Info {
             records: db.count(),
@@ -176,29 +197,63 @@ impl Inner {
 
     /// Dispatches `set` / `delete` per changed key, then one `change` for all of them.
     pub fn emit_changes(&self, changes: &[Change], source: Source) {
+        self.emit_changes_from(changes, source, None);
+    }
+
+    /// Like [`Inner::emit_changes`]; changes from a peer also carry its id (`peerId`).
+    pub fn emit_changes_from(&self, changes: &[Change], source: Source, peer: Option<&str>) {
         if changes.is_empty() {
             return;
         }
+        let with_peer = |o: Obj| match peer {
+            Some(p) => o.set("peerId", p),
+            None => o,
+        };
         let list = Array::new();
         for c in changes {
             let item = change_js(c);
             let value = Reflect::get(&item, &"value".into()).unwrap_or(JsValue::UNDEFINED);
-            let detail = Obj::new().set("key", c.key.as_str()).set("source", source.name());
+            let detail = with_peer(Obj::new().set("key", c.key.as_str()).set("source", source.name()));
             match c.after {
                 Some(_) => self.emit("set", &detail.set("value", value).build()),
                 None => self.emit("delete", &detail.build()),
             }
             list.push(&item);
         }
-        self.emit("change", &Obj::new().set("source", source.name()).set("changes", list).build());
+        self.emit("change", &with_peer(Obj::new().set("source", source.name()).set("changes", list)).build());
     }
 
-    /// After a committed local write: events, and a note to the other tabs.
+    /// After a committed write of this instance (or an import): its ops go to the connected
+    /// peers at once, the other tabs are told, and the changes are dispatched.
     pub fn after_write(&self, out: &WriteOutcome, source: Source) {
+        if let Some(hub) = self.hub() {
+            hub.post_local(&out.encoded);
+        }
         if !out.ops.is_empty() {
             self.notify_tabs();
         }
         self.emit_changes(&out.changes, source);
+    }
+
+    /// The peer-to-peer sync, when attached.
+    pub fn hub(&self) -> Option<Rc<SyncHub>> {
+        self.sync.borrow().clone()
+    }
+
+    /// Attaches peer-to-peer sync (replacing any attached before).
+    pub fn attach(&self, hub: Rc<SyncHub>) {
+        let old = self.sync.borrow_mut().replace(hub);
+        if let Some(old) = old {
+            old.close();
+        }
+    }
+
+    /// Stops peer-to-peer sync: the engine and its transport are dropped.
+    pub fn detach(&self) {
+        let old = self.sync.borrow_mut().take();
+        if let Some(old) = old {
+            old.close();
+        }
     }
 
     /// Runs the `beforeSet` hook (`db.db.beforeSet`) if one is set: it gets `(key, value)` and
@@ -245,6 +300,7 @@ impl Inner {
     pub fn mark_closed(&self, reason: &str) {
         if !self.closed.replace(true) {
             self.close_channel();
+            self.detach();
             self.emit("close", &Obj::new().set("reason", reason).build());
         }
     }
@@ -276,7 +332,8 @@ impl Inner {
         *self.channel.borrow_mut() = Some((channel, on_message));
     }
 
-    fn notify_tabs(&self) {
+    /// Tells the other tabs on this database that it changed.
+    pub fn notify_tabs(&self) {
         if let Some((channel, _)) = self.channel.borrow().as_ref() {
             let _ = channel.post_message(&Obj::new().set("commit", true).set("from", self.peer.to_hex()).build());
         }

@@ -9,17 +9,20 @@
 //! - [`config`]: the configuration object.
 //! - [`records`]: ops, history, diffs and reports as JavaScript objects.
 //! - [`error`]: errors as `Error` objects with stable names.
+//! - `sync` and [`transport`]: peer-to-peer sync over the JavaScript P2P adapters.
 
 mod config;
 mod database;
 pub mod error;
 mod inner;
 mod records;
+mod sync;
+pub mod transport;
 mod txn;
 pub mod value;
 mod view;
 
-pub use self::config::{JsConfig, js_clock, parse as parse_config};
+pub use self::config::{JsConfig, SyncOptions, js_clock, parse as parse_config};
 pub use self::database::{AuroraCore, delete_database};
 pub use self::txn::TxnHandle;
 pub use self::view::Snapshot;

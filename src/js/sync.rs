@@ -1,0 +1,585 @@
+//! Peer-to-peer sync in the browser: [`SyncHub`] runs a [`SyncEngine`] over the database
+//! ([`DbStore`], sharing the lock the JavaScript calls take) and a [`JsTransport`] fed by the
+//! JavaScript adapter, and turns what the engine does into events on the `AuroraDB` object.
+//!
+//! The JavaScript class creates the adapter and wires it to the core methods below: `attach`
+//! with the adapter's id and a `send(peerId, bytes)` function, then `peerUp`, `peerDown` and
+//! `frame` as the adapter reports, and `tick` about every second (the engine's only clock).
+//!
+//! - An event from the adapter is queued on the transport and a pump task is started with
+//!   `spawn_local` if none is running; it handles every queued event, then sends what the
+//!   engine queued and dispatches events, until the queue is empty.
+//! - A local write is pushed to the connected peers as soon as it is committed (with
+//!   `autoSync`); without a peer, or with `autoSync: false`, it waits for `post()`.
+//! - Ops applied from a peer are dispatched as `set` / `delete` / `change` with
+//!   `source: 'peer'`, then `post` `{ peerId, ops, keys }`.
+//! - Engine events become `connection` / `disconnect` `{ peerId }`, `sync`
+//!   `{ peers, sent, received }` and `error` `{ type, name, message, peerId, error, operation }`.
+//!
+//! No `RefCell` borrow is held across an `await`, and JavaScript (the adapter's `send`, event
+//! listeners) is only called once the engine has returned, so a listener may call the database
+//! again.
+
+use std::cell::{Cell, RefCell};
+use std::collections::{BTreeMap, VecDeque};
+use std::rc::{Rc, Weak};
+
+use auroradb_log::{EncodedOp, PeerId};
+use auroradb_net::{FrameLimits, NetError, SyncConfig, SyncEngine, SyncEvent, SyncReport};
+use js_sys::{Array, Function, Promise, Reflect, Uint8Array};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::{future_to_promise, spawn_local};
+
+use super::database::AuroraCore;
+use super::error::{js_error, to_js_error};
+use super::inner::{Inner, Source};
+use super::records::Obj;
+use super::transport::{Hello, JsTransport};
+use crate::storage::IdbStorage;
+use crate::{DbError, DbStore, StorageError, WriteOutcome};
+
+/// The engine of a JavaScript database.
+type Engine = SyncEngine<DbStore<IdbStorage>, Rc<JsTransport>>;
+
+/// Local ops kept for `post()` at most; older ones reach peers by reconciliation.
+const MAX_UNPOSTED: usize = 10_000;
+
+/// Hellos sent to a linked peer that has not answered (one per tick).
+const MAX_HELLOS: u32 = 10;
+
+/// A peer the adapter linked, and where its hello stands.
+#[derive(Debug)]
+struct Link {
+    id: PeerId,
+    /// A hello came from it.
+    heard: bool,
+    /// Its hello matched: the engine knows it.
+    admitted: bool,
+    /// The nonce of its last matching hello.
+    nonce: Option<[u8; 8]>,
+    /// Hellos sent asking for an answer.
+    asked: u32,
+    /// Its hello did not match (reported once).
+    refused: bool,
+}
+
+impl Link {
+    fn new(id: PeerId) -> Link {
+        Link { id, heard: false, admitted: false, nonce: None, asked: 0, refused: false }
+    }
+}
+
+/// The peer-to-peer sync of one open database (see the module documentation).
+pub struct SyncHub {
+    engine: Engine,
+    transport: Rc<JsTransport>,
+    inner: Weak<Inner>,
+    local: String,
+    send: Function,
+    hello: Hello,
+    push: bool,
+    links: RefCell<BTreeMap<String, Link>>,
+    unposted: RefCell<Vec<EncodedOp>>,
+    pumping: Cell<bool>,
+    stale_info: Cell<bool>,
+}
+
+impl core::fmt::Debug for SyncHub {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("SyncHub").field("local", &self.local).field("links", &self.links).finish_non_exhaustive()
+    }
+}
+
+impl SyncHub {
+    /// Sync for `inner`, known to peers as `local`; frames go out through `send(peer, bytes)`.
+    pub fn new(inner: &Rc<Inner>, local: String, send: Function) -> Rc<SyncHub> {
+        let opts = &inner.sync_options;
+        let transport = Rc::new(JsTransport::new());
+        let me = transport.register(&local);
+        let store = DbStore::new(inner.db.clone(), inner.log.clone(), me);
+        let defaults = SyncConfig::default();
+        let max_frame = opts.max_frame.map_or(defaults.limits.max_frame, |m| m.min(defaults.limits.max_frame));
+        let config = SyncConfig {
+            limits: FrameLimits { max_frame, ..defaults.limits },
+            auto_sync: opts.auto_sync,
+            sync_on_connect: opts.auto_sync,
+            sync_interval_ms: opts.sync_interval_ms,
+            session_timeout_ms: opts.session_timeout_ms,
+            ..defaults
+        };
+        let mut nonce = [0u8; 8];
+        nonce.copy_from_slice(&PeerId::random().0[..8]);
+        let hello = Hello { reply: false, group: opts.group.clone().unwrap_or_else(|| inner.name.clone()), nonce };
+        Rc::new(SyncHub {
+            engine: SyncEngine::new(store, transport.clone(), config),
+            transport,
+            inner: Rc::downgrade(inner),
+            local,
+            send,
+            hello,
+            push: opts.auto_sync,
+            links: RefCell::new(BTreeMap::new()),
+            unposted: RefCell::new(Vec::new()),
+            pumping: Cell::new(false),
+            stale_info: Cell::new(false),
+        })
+    }
+
+    /// This peer's id on the network.
+    pub fn local(&self) -> &str {
+        &self.local
+    }
+
+    /// Peers the engine is connected to (their hello matched).
+    pub fn connections(&self) -> usize {
+        self.engine.peers().len()
+    }
+
+    /// Their ids.
+    pub fn connected(&self) -> Vec<String> {
+        self.engine.peers().iter().filter_map(|p| self.transport.name_of(p)).collect()
+    }
+
+    /// Stops: queued events and frames are dropped, the engine hears nothing more.
+    pub fn close(&self) {
+        self.transport.close();
+        self.links.borrow_mut().clear();
+        self.unposted.borrow_mut().clear();
+    }
+
+    fn closed(&self) -> bool {
+        self.transport.is_closed()
+    }
+
+    /// The adapter linked `name`: say hello.
+    pub fn peer_up(self: &Rc<Self>, name: &str) {
+        if self.closed() || name == self.local {
+            return;
+        }
+        let id = self.transport.register(name);
+        self.links.borrow_mut().entry(name.to_owned()).or_insert_with(|| Link::new(id)).asked += 1;
+        self.send_hello(name, true);
+        self.flush();
+    }
+
+    /// The adapter lost `name`.
+    pub fn peer_down(self: &Rc<Self>, name: &str) {
+        let link = self.links.borrow_mut().remove(name);
+        if let Some(link) = link
+            && link.admitted
+        {
+            self.transport.peer_down(link.id);
+            self.schedule();
+        }
+    }
+
+    /// A frame from `name`: a hello, or a frame for the engine once `name` is admitted.
+    pub fn frame(self: &Rc<Self>, name: &str, bytes: Vec<u8>) {
+        if self.closed() || name == self.local {
+            return;
+        }
+        match Hello::decode(&bytes) {
+            Some(Ok(hello)) => self.on_hello(name, hello),
+            Some(Err(e)) => {
+                let e = NetError::from(e).from_peer(self.transport.register(name));
+                self.emit_error("peer-rejected", &e);
+            }
+            None => {
+                let id = self.transport.register(name);
+                let ask = {
+                    let mut links = self.links.borrow_mut();
+                    let link = links.entry(name.to_owned()).or_insert_with(|| Link::new(id));
+                    if link.admitted {
+                        false
+                    } else {
+                        // A frame ahead of the peer's hello (ours or theirs was lost): ask
+                        // again; the frame is dropped, and its session is retried later.
+                        let ask = !link.heard && link.asked < MAX_HELLOS;
+                        link.asked += u32::from(ask);
+                        ask
+                    }
+                };
+                if ask {
+                    self.send_hello(name, true);
+                } else if self.transport.is_up(&id) {
+                    self.transport.frame(id, bytes);
+                    self.schedule();
+                }
+            }
+        }
+        self.flush();
+    }
+
+    fn on_hello(self: &Rc<Self>, name: &str, hello: Hello) {
+        let id = self.transport.register(name);
+        let mismatch = self.hello.mismatch(&hello);
+        let (report, up) = {
+            let mut links = self.links.borrow_mut();
+            let link = links.entry(name.to_owned()).or_insert_with(|| Link::new(id));
+            link.heard = true;
+            if mismatch.is_some() {
+                if link.admitted {
+                    link.admitted = false;
+                    self.transport.peer_down(id);
+                }
+                (!std::mem::replace(&mut link.refused, true), false)
+            } else {
+                link.refused = false;
+                if link.admitted && link.nonce != Some(hello.nonce) {
+                    // The peer restarted: its sessions and frame numbers start over.
+                    self.transport.peer_down(id);
+                    link.admitted = false;
+                }
+                link.nonce = Some(hello.nonce);
+                (false, !std::mem::replace(&mut link.admitted, true))
+            }
+        };
+        if let Some(why) = mismatch {
+            if report {
+                let message = format!("peer {name} cannot sync with this database: {why}");
+                self.emit_detail("peer-rejected", "PeerMismatchError", &message, Some(name));
+            }
+            return;
+        }
+        // The answer goes out before any engine frame, so the peer admits us first.
+        if hello.reply {
+            self.send_hello(name, false);
+        }
+        if up {
+            self.transport.peer_up(id);
+        }
+        self.schedule();
+    }
+
+    fn send_hello(&self, name: &str, reply: bool) {
+        self.transport.send_to_name(name, Hello { reply, ..self.hello.clone() }.encode());
+    }
+
+    /// The engine's clock: resets flood counters, abandons stale sessions, starts anti-entropy
+    /// when due; says hello again to linked peers that have not answered.
+    pub fn tick(self: &Rc<Self>, now_ms: u64) {
+        if self.closed() {
+            return;
+        }
+        let again: Vec<String> = {
+            let mut links = self.links.borrow_mut();
+            links
+                .iter_mut()
+                .filter(|(_, l)| !l.heard && l.asked < MAX_HELLOS)
+                .map(|(name, l)| {
+                    l.asked += 1;
+                    name.clone()
+                })
+                .collect()
+        };
+        for name in again {
+            self.send_hello(&name, true);
+        }
+        self.engine.tick(now_ms);
+        self.flush();
+    }
+
+    /// Pushes the ops of a local write to the connected peers (or keeps them for `post()`).
+    pub fn post_local(&self, ops: &[EncodedOp]) {
+        if self.closed() || ops.is_empty() {
+            return;
+        }
+        let sent = self.push && self.engine.post(ops) > 0;
+        if !sent {
+            let mut unposted = self.unposted.borrow_mut();
+            unposted.extend_from_slice(ops);
+            let excess = unposted.len().saturating_sub(MAX_UNPOSTED);
+            unposted.drain(..excess);
+        }
+        self.flush();
+    }
+
+    /// Pushes the local writes that have not reached a peer yet; returns to how many peers
+    /// they went (0 when nothing was waiting or no peer is connected).
+    pub fn post(&self) -> usize {
+        let pending = std::mem::take(&mut *self.unposted.borrow_mut());
+        if pending.is_empty() {
+            return 0;
+        }
+        let peers = self.engine.post(&pending);
+        if peers == 0 {
+            let mut unposted = self.unposted.borrow_mut();
+            let newer = std::mem::replace(&mut *unposted, pending);
+            unposted.extend(newer);
+        }
+        self.flush();
+        peers
+    }
+
+    /// Starts a reconciliation round with every connected peer; returns how many.
+    pub fn fetch(&self) -> usize {
+        let peers = self.engine.fetch();
+        self.flush();
+        peers
+    }
+
+    /// A reconciliation round with every connected peer, resolving when each session has
+    /// completed or been abandoned.
+    pub async fn sync(self: Rc<Self>) -> SyncReport {
+        let round = self.engine.sync();
+        self.flush();
+        round.await
+    }
+
+    /// Handles queued transport events in a task of its own, unless one is running.
+    fn schedule(self: &Rc<Self>) {
+        if self.pumping.get() || self.closed() || self.transport.pending() == 0 {
+            return;
+        }
+        self.pumping.set(true);
+        let me = Rc::clone(self);
+        spawn_local(async move {
+            loop {
+                me.engine.pump().await;
+                me.flush();
+                if me.transport.pending() == 0 {
+                    break;
+                }
+            }
+            me.pumping.set(false);
+            if me.stale_info.replace(false)
+                && let Some(inner) = me.inner.upgrade()
+            {
+                let guard = inner.db.lock().await;
+                if let Some(db) = guard.as_ref() {
+                    inner.refresh(db);
+                }
+            }
+        });
+    }
+
+    /// Sends the frames the engine queued, then dispatches what happened.
+    fn flush(&self) {
+        for (name, bytes) in self.transport.take_outbox() {
+            let data = Uint8Array::from(bytes.as_slice());
+            if let Err(thrown) = self.send.call2(&JsValue::NULL, &JsValue::from_str(&name), &data) {
+                let message = Reflect::get(&thrown, &"message".into())
+                    .ok()
+                    .and_then(|m| m.as_string())
+                    .unwrap_or_else(|| format!("{thrown:?}"));
+                self.emit_detail(
+                    "send-failed",
+                    "TransportError",
+                    &format!("sending to {name}: {message}"),
+                    Some(&name),
+                );
+            }
+        }
+        let Some(inner) = self.inner.upgrade() else { return };
+        let events = self.engine.drain_events();
+        let mut received: VecDeque<(PeerId, WriteOutcome)> = self.engine.store().take_received().into();
+        if !received.is_empty() {
+            inner.notify_tabs();
+            match inner.db.try_lock() {
+                Some(guard) => {
+                    if let Some(db) = guard.as_ref() {
+                        inner.refresh(db);
+                    }
+                }
+                None => self.stale_info.set(true),
+            }
+        }
+        let name_of = |p: &PeerId| self.transport.name_of(p).map_or(JsValue::NULL, |n| JsValue::from_str(&n));
+        for event in events {
+            match event {
+                SyncEvent::Connection { peer } => {
+                    inner.emit("connection", &Obj::new().set("peerId", name_of(&peer)).build())
+                }
+                SyncEvent::Disconnect { peer } => {
+                    inner.emit("disconnect", &Obj::new().set("peerId", name_of(&peer)).build())
+                }
+                SyncEvent::Sync(r) => inner.emit(
+                    "sync",
+                    &Obj::new()
+                        .set("peers", r.peers as f64)
+                        .set("sent", r.sent as f64)
+                        .set("received", r.received as f64)
+                        .build(),
+                ),
+                SyncEvent::Post { .. } => {
+                    // The ops of each Post event were recorded by the store, in the same order.
+                    if let Some((from, out)) = received.pop_front() {
+                        self.announce(&inner, &from, &out);
+                    }
+                }
+                // A frame that arrived after its peer went down: nothing to report.
+                SyncEvent::Error(NetError::NotConnected(_)) => {}
+                SyncEvent::Error(e) => {
+                    let kind = match e.inner() {
+                        NetError::Store { .. } => "sync-failed",
+                        NetError::Transport { .. } => "send-failed",
+                        _ if e.peer().is_some() => "peer-rejected",
+                        _ => "sync-failed",
+                    };
+                    self.emit_error(kind, &e);
+                }
+            }
+        }
+        for (from, out) in received {
+            self.announce(&inner, &from, &out);
+        }
+    }
+
+    /// Dispatches the changes a peer's ops made, then `post`.
+    fn announce(&self, inner: &Inner, from: &PeerId, out: &WriteOutcome) {
+        let peer = self.transport.name_of(from);
+        inner.emit_changes_from(&out.changes, Source::Peer, peer.as_deref());
+        let keys: Array = out.changes.iter().map(|c| JsValue::from_str(&c.key)).collect();
+        let detail = Obj::new()
+            .set("peerId", peer.map_or(JsValue::NULL, |p| JsValue::from_str(&p)))
+            .set("ops", out.ops.len() as f64)
+            .set("keys", keys);
+        inner.emit("post", &detail.build());
+    }
+
+    fn emit_error(&self, kind: &str, e: &NetError) {
+        let base = e.name();
+        let name = if base.ends_with("Error") { base.to_owned() } else { format!("{base}Error") };
+        let peer = e.peer().and_then(|p| self.transport.name_of(&p));
+        let message = match &peer {
+            Some(p) => format!("{} (peer {p})", e.inner()),
+            None => e.to_string(),
+        };
+        self.emit_detail(kind, &name, &message, peer.as_deref());
+    }
+
+    /// Dispatches `error` with detail `{ type, name, message, peerId, error, operation: 'sync' }`.
+    fn emit_detail(&self, kind: &str, name: &str, message: &str, peer: Option<&str>) {
+        let Some(inner) = self.inner.upgrade() else { return };
+        let error = js_error(name, message);
+        let peer = peer.map_or(JsValue::NULL, JsValue::from_str);
+        let _ = Reflect::set(&error, &"type".into(), &JsValue::from_str(kind));
+        let _ = Reflect::set(&error, &"peerId".into(), &peer);
+        let detail = Obj::new()
+            .set("type", kind)
+            .set("name", name)
+            .set("message", message)
+            .set("peerId", peer)
+            .set("error", error)
+            .set("operation", "sync");
+        inner.emit("error", &detail.build());
+    }
+}
+
+fn report_js(r: &SyncReport) -> JsValue {
+    Obj::new().set("peers", r.peers as f64).set("sent", r.sent as f64).set("received", r.received as f64).build()
+}
+
+/// Peer-to-peer sync, as the `AuroraDB` class drives it.
+#[wasm_bindgen]
+impl AuroraCore {
+    /// Starts peer-to-peer sync: this database is `localId` on the network, and frames for a
+    /// peer go out through `send(peerId, bytes)` (the adapter's `send`; called after the engine
+    /// returns, never from inside it). Replaces any earlier attachment. Fails with
+    /// `DatabaseClosedError` once the database is closed.
+    pub fn attach(&self, #[wasm_bindgen(js_name = localId)] local_id: String, send: Function) -> Result<(), JsValue> {
+        if self.inner.closed.get() {
+            return Err(to_js_error(&DbError::Storage(StorageError::Closed)));
+        }
+        let hub = SyncHub::new(&self.inner, local_id, send);
+        self.inner.attach(hub);
+        Ok(())
+    }
+
+    /// Stops peer-to-peer sync (the database stays open).
+    pub fn detach(&self) {
+        self.inner.detach();
+    }
+
+    /// Whether peer-to-peer sync is attached.
+    #[wasm_bindgen(getter)]
+    pub fn attached(&self) -> bool {
+        self.inner.hub().is_some()
+    }
+
+    /// The adapter connected `peerId`.
+    #[wasm_bindgen(js_name = peerUp)]
+    pub fn peer_up(&self, #[wasm_bindgen(js_name = peerId)] peer_id: String) {
+        if let Some(hub) = self.inner.hub() {
+            hub.peer_up(&peer_id);
+        }
+    }
+
+    /// The adapter lost `peerId`.
+    #[wasm_bindgen(js_name = peerDown)]
+    pub fn peer_down(&self, #[wasm_bindgen(js_name = peerId)] peer_id: String) {
+        if let Some(hub) = self.inner.hub() {
+            hub.peer_down(&peer_id);
+        }
+    }
+
+    /// The adapter received `bytes` from `from`.
+    pub fn frame(&self, from: String, bytes: &[u8]) {
+        if let Some(hub) = self.inner.hub() {
+            hub.frame(&from, bytes.to_vec());
+        }
+    }
+
+    /// The engine's clock (`Date.now()`); call it about every second.
+    pub fn tick(&self, now: f64) {
+        if let Some(hub) = self.inner.hub() {
+            hub.tick(now.max(0.0) as u64);
+        }
+    }
+
+    /// Syncs with every connected peer; resolves to `{ peers, sent, received }` once every
+    /// session has completed or been abandoned (`{ peers: 0, ... }` without peers or sync).
+    pub fn sync(&self) -> Promise {
+        let hub = self.inner.hub();
+        future_to_promise(async move {
+            let report = match hub {
+                Some(hub) => hub.sync().await,
+                None => SyncReport::default(),
+            };
+            Ok(report_js(&report))
+        })
+    }
+
+    /// Pushes the local writes that have not reached a peer yet; returns to how many peers.
+    pub fn post(&self) -> u32 {
+        self.inner.hub().map_or(0, |h| h.post() as u32)
+    }
+
+    /// Starts a reconciliation round with every connected peer; returns how many.
+    pub fn fetch(&self) -> u32 {
+        self.inner.hub().map_or(0, |h| h.fetch() as u32)
+    }
+
+    /// Number of peers the engine is connected to.
+    #[wasm_bindgen(getter)]
+    pub fn connections(&self) -> u32 {
+        self.inner.hub().map_or(0, |h| h.connections() as u32)
+    }
+
+    /// Ids of the peers the engine is connected to.
+    #[wasm_bindgen(js_name = connectedPeers)]
+    pub fn connected_peers(&self) -> Array {
+        self.inner.hub().map_or_else(Array::new, |h| h.connected().iter().map(|p| JsValue::from_str(p)).collect())
+    }
+
+    /// The engine's traffic counters: `{ framesSent, bytesSent, framesReceived, bytesReceived,
+    /// opsSent, opsReceived, rejected, deferred, sessionsCompleted, sessionsAbandoned }`, or
+    /// `null` without sync.
+    #[wasm_bindgen(js_name = syncStats)]
+    pub fn sync_stats(&self) -> JsValue {
+        let Some(hub) = self.inner.hub() else { return JsValue::NULL };
+        let s = hub.engine.stats();
+        Obj::new()
+            .set("framesSent", s.frames_sent as f64)
+            .set("bytesSent", s.bytes_sent as f64)
+            .set("framesReceived", s.frames_received as f64)
+            .set("bytesReceived", s.bytes_received as f64)
+            .set("opsSent", s.ops_sent as f64)
+            .set("opsReceived", s.ops_received as f64)
+            .set("rejected", s.rejected as f64)
+            .set("deferred", s.deferred as f64)
+            .set("sessionsCompleted", s.sessions_completed as f64)
+            .set("sessionsAbandoned", s.sessions_abandoned as f64)
+            .build()
+    }
+}
