@@ -336,12 +336,16 @@ export class RtcMesh {
     link.timer = null;
     link.state = 'open';
     link.lastSeen = Date.now();
-    const entry = this.wanted.get(link.peerId);
-    if (entry) {
-      entry.attempts = 0;
-      clearTimeout(entry.timer);
-      entry.timer = null;
+    let entry = this.wanted.get(link.peerId);
+    if (!entry) {
+      // A link the peer opened (it offered after a BYE made us forget it) is kept like one we
+      // wanted: if it drops, the initiating side reconnects.
+      entry = { attempts: 0, timer: null, explicit: false };
+      this.wanted.set(link.peerId, entry);
     }
+    entry.attempts = 0;
+    clearTimeout(entry.timer);
+    entry.timer = null;
     if (!this.adapter.peerUp(link.peerId, link.dc)) {
       this.unwant(link.peerId);
       this._close(link, 'max-connections', true, { quiet: true, keepWaiters: true });
