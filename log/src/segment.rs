@@ -24,7 +24,7 @@ use crate::codec::{MAGIC_SEGMENT, MAGIC_SEGMENT_RECORD, decode_blob, encode_blob
 use crate::{EncodedOp, Hash, LogError, OpId, RangeSum, Result};
 
 /// The default maximum number of ops in a persisted segment.
-pub const DEFAULT_SEGMENT_OPS: usize = 256;
+pub const DEFAULT_SEGMENT_OPS: usize = 64;
 
 /// A segment's summary: its id range, how many ops, and the sum of their hashes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
