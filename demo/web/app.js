@@ -96,6 +96,8 @@ function dbConfig(settings, servers) {
     server: { host: peerjs.host, port: peerjs.port, path: peerjs.path, key: peerjs.key },
     p2pConfig: {
       serverUrl: servers.socketio,
+      // Peers sync within a group: every strategy of one board shares the log.
+      group: room,
       rooms: [room],
       room,
       signalingServer: servers.signaling,
@@ -399,7 +401,11 @@ function wireControls() {
 
   document.getElementById('sync-now').addEventListener('click', async () => {
     const result = await guarded('Sync', () => state.db.sync());
-    if (result !== undefined) toast('Synced', 'ok', 2000);
+    if (result !== undefined) {
+      const peers = typeof result?.peers === 'number' ? ` with ${plural(result.peers, 'peer')}` : '';
+      const moved = typeof result?.received === 'number' ? `: ${result.sent ?? 0} sent, ${result.received} received` : '';
+      toast(`Synced${peers}${moved}`, 'ok', 2500);
+    }
     scheduleRefresh(0);
   });
 
