@@ -54,6 +54,7 @@ const state = {
   travelId: null,
   travelView: null,
   peers: new Map(),
+  offline: false,
   syncs: 0,
   lastSync: 0,
   activity: [],
@@ -160,15 +161,15 @@ function listen(db) {
   db.addEventListener('connection', (e) => {
     const id = e.detail?.peerId;
     if (id) state.peers.set(id, Date.now());
-    note('peer', `peer ${String(id).slice(0, 8)} connected`);
-    toast(`Peer ${String(id).slice(0, 8)} connected`, 'ok', 2500);
+    note('peer', `${peerName(id)} connected`);
+    toast(`${peerName(id)} connected`, 'ok', 2500);
     scheduleRefresh();
   });
   db.addEventListener('disconnect', (e) => {
     const id = e.detail?.peerId;
     if (id) state.peers.delete(id);
     else state.peers.clear();
-    note('peer', `peer ${String(id ?? '').slice(0, 8)} disconnected`);
+    note('peer', `${peerName(id)} disconnected`);
     scheduleRefresh();
   });
   db.addEventListener('sync', (e) => {
@@ -193,6 +194,13 @@ function listen(db) {
     toast(text, 'error', 6000);
     note('error', text);
   });
+}
+
+/** `peer Bob (ab12cd34)`, or `peer ab12cd34` while its name is not known. */
+function peerName(id) {
+  const hex = String(id ?? '').slice(0, 8);
+  const name = state.names.get(id);
+  return name ? `peer ${name} (${hex})` : `peer ${hex}`;
 }
 
 const recentErrors = new Set();
@@ -332,6 +340,25 @@ const actions = {
     scheduleRefresh(0);
     document.getElementById('history-title').scrollIntoView({ block: 'nearest', behavior: 'smooth' });
   },
+  /**
+   * Leaves the network (the adapter disconnects; edits stay local) or comes back (`sync()`
+   * reconnects the adapter and reconciles with every peer). Editing the same record on both
+   * sides while one is offline makes a real conflict.
+   */
+  async setOffline(offline) {
+    const db = state.db;
+    if (!db.adapter) return;
+    state.offline = offline;
+    if (offline) {
+      await guarded('Going offline', () => db.adapter.disconnect());
+      state.peers.clear();
+      note('peer', 'went offline: edits stay here');
+    } else {
+      note('peer', 'back online: syncing');
+      await guarded('Going online', () => db.sync());
+    }
+    scheduleRefresh(0);
+  },
   travelTo(id) {
     state.travelId = id === state.ops[state.ops.length - 1]?.id ? null : id;
     travel();
@@ -399,6 +426,7 @@ function wireControls() {
     travel();
   });
 
+  document.getElementById('offline').addEventListener('click', () => actions.setOffline(!state.offline));
   document.getElementById('sync-now').addEventListener('click', async () => {
     const result = await guarded('Sync', () => state.db.sync());
     if (result !== undefined) {

@@ -18,7 +18,8 @@ export function renderChips(state) {
   const peers = $('chip-peers');
   peers.className = `chip ${n ? 'badge-ok' : state.distributed ? 'badge-pending' : 'badge-off'}`;
   peers.dataset.count = String(n);
-  fill(peers, h('span', { class: 'dot' }), state.distributed ? plural(n, 'peer') : 'local only');
+  if (state.offline) peers.className = 'chip badge-off';
+  fill(peers, h('span', { class: 'dot' }), state.offline ? 'offline' : state.distributed ? plural(n, 'peer') : 'local only');
   renderChain(state);
 }
 
@@ -389,7 +390,15 @@ export function renderPeers(state) {
   fill(
     $('peer-list'),
     peers.length === 0
-      ? h('li', { class: 'dim' }, state.distributed ? 'No peer connected yet: open this page in another browser or tab.' : 'Sync is off.')
+      ? h(
+          'li',
+          { class: 'dim' },
+          state.offline
+            ? 'Offline: edits stay in this browser until you go back online.'
+            : state.distributed
+              ? 'No peer connected yet: open this page in another browser or tab.'
+              : 'Sync is off.',
+        )
       : peers.map(([id, since]) =>
           h(
             'li',
@@ -405,7 +414,12 @@ export function renderPeers(state) {
     $('activity'),
     state.activity.slice(0, 6).map((a) => h('div', { class: `act act-${a.kind}` }, h('span', { class: 'dim mono' }, clock(a.time).slice(0, 8)), ` ${a.text}`)),
   );
-  $('sync-now').disabled = !state.distributed || typeof state.db?.sync !== 'function';
+  const canSync = state.distributed && typeof state.db?.sync === 'function';
+  $('sync-now').disabled = !canSync || state.offline;
+  const offline = $('offline');
+  offline.disabled = !canSync || !state.db?.adapter;
+  offline.textContent = state.offline ? 'Go online' : 'Go offline';
+  offline.classList.toggle('primary', state.offline);
 }
 
 // ---- toasts --------------------------------------------------------------------------------

@@ -1,9 +1,9 @@
 // End-to-end test of the demo (scripts/demo.sh): the audit board in two headless Chromium
 // browser contexts (two separate storages, like two browsers), synced through the Socket.IO
-// relay the demo starts. Both edit, they converge, a concurrent edit of one record converges
-// with its history showing both ops, the time-travel slider shows an old state, the exported
-// log replays on a fresh board, and a screenshot of each board is saved to artifacts/demo.png
-// and artifacts/demo-peer.png.
+// relay the demo starts. Both edit and converge; a conflict made while one is offline
+// converges, its history showing both edits; the time-travel slider shows an old state; the
+// exported log replays on a fresh board; a screenshot of each board is saved to
+// artifacts/demo.png and artifacts/demo-peer.png.
 //
 // Needs pkg/ built (scripts/demo-test.sh builds it first).
 
@@ -211,28 +211,38 @@ test('two browsers edit the audit board, converge, and travel back in time', { t
     for (const page of [A, B]) assert.match(await page.textContent('[data-testid=chain]'), /chain verified/);
   });
 
-  await step('a concurrent edit of one record converges; its history shows both ops and one winner', async () => {
-    await Promise.all([
-      row(A, k2).locator('[data-field=status]').selectOption('mitigated'),
-      row(B, k2).locator('[data-field=status]').selectOption('resolved'),
-    ]);
-    await eventually('same status on both', async () => {
+  await step('a conflict made offline converges; the history shows both edits and one winner', async () => {
+    // B leaves the network; both edit the same record; B comes back and the two reconcile.
+    await B.click('[data-testid=offline]');
+    await B.waitForFunction(() => document.querySelector('[data-testid=peer-count]').textContent.includes('offline'), null, { timeout: WAIT });
+    await A.waitForFunction(() => window.board.db.getConnectionCount() === 0, null, { timeout: WAIT });
+    await row(A, k2).locator('[data-field=status]').selectOption('mitigated');
+    await A.waitForFunction(() => document.body.dataset.ops === '5', null, { timeout: WAIT });
+    await row(B, k2).locator('[data-field=status]').selectOption('resolved');
+    await B.waitForFunction(() => document.body.dataset.ops === '5', null, { timeout: WAIT });
+    assert.equal((await rows(A)).find((r) => r.key === k2).status, 'mitigated');
+    await B.click('[data-testid=offline]'); // now 'Go online'
+    await eventually('same status on both after going online', async () => {
       const [a, b] = [await rows(A), await rows(B)];
-      return JSON.stringify(a) === JSON.stringify(b) && (await A.evaluate(() => window.board.state.ops.length)) === 6 &&
-        (await B.evaluate(() => window.board.state.ops.length)) === 6;
+      const ops = await Promise.all([A, B].map((p) => p.evaluate(() => window.board.state.ops.length)));
+      return JSON.stringify(a) === JSON.stringify(b) && ops[0] === 6 && ops[1] === 6;
     }, describe);
+    // Under 'timestamp' the later edit (B's) wins on both sides.
+    assert.equal((await rows(A)).find((r) => r.key === k2).status, 'resolved');
     const winners = [];
     for (const page of [A, B]) {
       await row(page, k2).locator('[data-testid=show-history]').click();
       await page.waitForFunction((n) => document.querySelectorAll('[data-testid=history-row]').length === n, 3, { timeout: WAIT });
-      const items = await page.$$eval('[data-testid=history-row]', (trs) => trs.map((tr) => ({ id: tr.dataset.id, outcome: tr.dataset.outcome })));
+      const items = await page.$$eval('[data-testid=history-row]', (trs) =>
+        trs.map((tr) => ({ id: tr.dataset.id, outcome: tr.dataset.outcome, concurrent: tr.textContent.includes('concurrent') })),
+      );
       assert.equal(items.filter((i) => i.outcome === 'current').length, 1, JSON.stringify(items));
       assert.equal(items.filter((i) => i.outcome === 'superseded').length, 2, JSON.stringify(items));
+      assert.equal(items.filter((i) => i.concurrent).length, 2, `both offline edits are marked concurrent: ${JSON.stringify(items)}`);
+      assert.match(await page.textContent('[data-testid=history]'), /1 conflict/);
       winners.push(items.find((i) => i.outcome === 'current').id);
     }
     assert.equal(winners[0], winners[1], 'both peers pick the same winning op');
-    const status = (await rows(A)).find((r) => r.key === k2).status;
-    assert.ok(['mitigated', 'resolved'].includes(status), status);
   });
 
   await step('the slider moved back shows the old state and the diff to now', async () => {
