@@ -263,6 +263,7 @@ async function main() {
     console.log(`    ?adapter=socketio|peerjs|webrtc|broadcast   transport (default socketio)`);
     console.log(`    &strategy=timestamp|version|merge|local-wins|remote-wins   conflict strategy`);
     console.log(`    &board=NAME   a separate board (own database and room)   &user=NAME   your name`);
+    console.log('  To see a conflict: "Go offline" in one browser, edit the same incident in both, go back online.');
     console.log('');
     console.log(`  servers: Socket.IO relay ${relay.url}, PeerJS ${peerjs.url}, signaling ${signaling.url}`);
     console.log('  Ctrl-C stops everything.');
