@@ -188,7 +188,7 @@ export class AuroraDB extends EventTarget {
                 .then(async (core) => {
                     this._core = core;
                     this._closed = false;
-                    if (core.distributed) await this._startSync(core, id ?? this.config.peerId);
+                    if (core.distributed) this._startSync(core, id ?? this.config.peerId);
                     return this;
                 })
                 .finally(() => {
@@ -200,13 +200,14 @@ export class AuroraDB extends EventTarget {
 
     /**
      * Starts peer-to-peer sync: creates the adapter named by `p2pAdapter` from the whole
-     * configuration, attaches the engine to it, and connects (waiting at most the adapter's
-     * connection timeout). A database whose adapter cannot be created runs local-only
-     * (`isDistributed()` is false) and says why in an `error` event; one whose adapter cannot
-     * connect keeps working locally while the adapter retries (maxReconnectAttempts,
-     * reconnectDelay), and `sync()` tries again.
+     * configuration, attaches the engine to it, and starts connecting (without waiting: peers
+     * come and go as `connection` and `disconnect` events). A database whose adapter cannot be
+     * created runs local-only (`isDistributed()` is false) and says why in an `error` event; one
+     * whose adapter cannot connect says so (`error` with type 'connection-failed'), keeps
+     * working locally while the adapter retries (maxReconnectAttempts, reconnectDelay), and
+     * `sync()` tries again.
      */
-    async _startSync(core, peerId) {
+    _startSync(core, peerId) {
         let adapter;
         try {
             const name = this.config.p2pAdapter ?? 'peerjs';
@@ -216,7 +217,8 @@ export class AuroraDB extends EventTarget {
             const id = peerId == null ? core.author : String(peerId);
             adapter = createAdapter(name, { ...this.config, peerId: id }, this);
         } catch (error) {
-            this._adapterError(error);
+            // Reported once the caller has had a chance to listen (create() resolves first).
+            setTimeout(() => this._adapterError(error), 0);
             return;
         }
         this._adapter = adapter;
@@ -230,7 +232,9 @@ export class AuroraDB extends EventTarget {
         const every = this.config.autoSync === false || !(interval > 0) ? 1000 : Math.min(1000, Math.max(50, interval));
         core.tick(Date.now());
         this._ticker = setInterval(() => this._core?.tick(Date.now()), every);
-        if (!(await this._connectAdapter())) {
+        // Connecting goes on in the background: the database works locally meanwhile.
+        this._connectAdapter().then((connected) => {
+            if (connected || this._adapter !== adapter) return;
             adapter.reconnect(
                 async () => {
                     await adapter.connect();
@@ -238,7 +242,7 @@ export class AuroraDB extends EventTarget {
                 },
                 () => this._adapter !== adapter || adapter.isConnected,
             );
-        }
+        });
     }
 
     /** One attempt to connect the adapter (shared by concurrent callers); resolves to success. */

@@ -59,13 +59,11 @@ struct Link {
     nonce: Option<[u8; 8]>,
     /// Hellos sent asking for an answer.
     asked: u32,
-    /// Its hello did not match (reported once).
-    refused: bool,
 }
 
 impl Link {
     fn new(id: PeerId) -> Link {
-        Link { id, heard: false, admitted: false, nonce: None, asked: 0, refused: false }
+        Link { id, heard: false, admitted: false, nonce: None, asked: 0 }
     }
 }
 
@@ -181,8 +179,8 @@ impl SyncHub {
         match Hello::decode(&bytes) {
             Some(Ok(hello)) => self.on_hello(name, hello),
             Some(Err(e)) => {
-                let e = NetError::from(e).from_peer(self.transport.register(name));
-                self.emit_error("peer-rejected", &e);
+                let e = NetError::Corrupt { what: "hello", reason: e.to_string() };
+                self.emit_error("peer-rejected", &e.from_peer(self.transport.register(name)));
             }
             None => {
                 let id = self.transport.register(name);
@@ -213,32 +211,30 @@ impl SyncHub {
     fn on_hello(self: &Rc<Self>, name: &str, hello: Hello) {
         let id = self.transport.register(name);
         let mismatch = self.hello.mismatch(&hello);
-        let (report, up) = {
+        let up = {
             let mut links = self.links.borrow_mut();
             let link = links.entry(name.to_owned()).or_insert_with(|| Link::new(id));
             link.heard = true;
             if mismatch.is_some() {
+                // A peer of another group (a shared PeerJS server or relay links everyone): it
+                // is ignored, which is not an error of either side.
                 if link.admitted {
                     link.admitted = false;
                     self.transport.peer_down(id);
                 }
-                (!std::mem::replace(&mut link.refused, true), false)
+                false
             } else {
-                link.refused = false;
                 if link.admitted && link.nonce != Some(hello.nonce) {
                     // The peer restarted: its sessions and frame numbers start over.
                     self.transport.peer_down(id);
                     link.admitted = false;
                 }
                 link.nonce = Some(hello.nonce);
-                (false, !std::mem::replace(&mut link.admitted, true))
+                !std::mem::replace(&mut link.admitted, true)
             }
         };
-        if let Some(why) = mismatch {
-            if report {
-                let message = format!("peer {name} cannot sync with this database: {why}");
-                self.emit_detail("peer-rejected", "PeerMismatchError", &message, Some(name));
-            }
+        if mismatch.is_some() {
+            self.schedule();
             return;
         }
         // The answer goes out before any engine frame, so the peer admits us first.

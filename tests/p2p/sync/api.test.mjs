@@ -1,0 +1,254 @@
+// The distributed JavaScript API beyond convergence, over the 'broadcast' adapter (two tabs of
+// one origin, no server): create(true, id), the statuses, the events' detail shapes, autoSync
+// off with post()/fetch()/sync(), groups, an adapter that cannot start, a peer's garbage
+// rejected with an error naming it, a restarted peer, teardown, and the ES module build.
+
+import test, { after, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { FAST, FAST_P2P, assertNoProblems, describeDbs, launchBrowser, openDb, openPage, startPageServer, waitConnected, waitConverged, waitFor } from './harness.mjs';
+
+let pages;
+let browser;
+let context;
+let run = 0;
+
+before(async () => {
+  pages = await startPageServer();
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  await browser?.close();
+  await pages?.close();
+});
+
+/** A fresh channel (and group) per test, and a fresh context: tabs of one profile. */
+async function fresh() {
+  run += 1;
+  await context?.close();
+  context = await browser.newContext();
+  const channel = `api-${Date.now().toString(36)}-${run}`;
+  const config = (name, extra = {}) => ({
+    name: `${channel}-${name}`,
+    distributed: true,
+    p2pAdapter: 'broadcast',
+    ...FAST,
+    syncInterval: 60_000,
+    timeout: 5000,
+    ...extra,
+    p2pConfig: { ...FAST_P2P, channel, group: channel, ...(extra.p2pConfig ?? {}) },
+  });
+  return { channel, config };
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+test('create(true, id): the peer id, the statuses and the events of a pair', { timeout: 120_000 }, async () => {
+  const { config } = await fresh();
+  const pa = await openPage(context, pages.origin);
+  const pb = await openPage(context, pages.origin);
+  const A = await openDb(pa, 'a', { ...config('a'), distributed: false }, true, 'peer-a');
+  const B = await openDb(pb, 'b', config('b'), undefined, undefined);
+  assert.equal(A.peerId, 'peer-a', 'create(true, id) names the peer');
+  assert.match(B.peerId, /^[0-9a-f]{32}$/, 'the default id is the author id');
+  const stats = await pb.evaluate(() => window.t.dbs.get('b').db.getStats());
+  assert.equal(stats.author, B.peerId);
+  assert.equal(await pa.evaluate(() => window.t.dbs.get('a').db.isDistributed()), true, 'create(true) wins over distributed: false');
+  await waitConnected([A, B]);
+  assert.equal((await pa.evaluate(() => window.t.dbs.get('a').db.getStats())).connections, 1);
+
+  await A.add('k1', { n: 1 });
+  await waitFor(async () => (await B.get('k1'))?.n === 1, 'the push');
+  const connection = (await B.events('connection')).find((e) => e.detail.peerId === 'peer-a');
+  assert.deepEqual(connection.detail, { peerId: 'peer-a' });
+  const post = (await B.events('post')).find((e) => e.detail.keys.includes('k1'));
+  assert.deepEqual(post.detail, { peerId: 'peer-a', ops: 1, keys: ['k1'] });
+  const change = (await B.events('change')).find((e) => e.detail.source === 'peer');
+  assert.deepEqual(change.detail, { source: 'peer', peerId: 'peer-a', changes: [{ key: 'k1', type: 'set', value: { n: 1 } }] });
+  await A.remove('k1');
+  await waitFor(async () => (await B.events('delete')).some((e) => e.detail.key === 'k1'), 'the delete');
+  assert.deepEqual((await B.events('delete')).at(-1).detail, { key: 'k1', source: 'peer', peerId: 'peer-a' });
+
+  const report = await B.sync();
+  assert.deepEqual(Object.keys(report).sort(), ['peers', 'received', 'sent']);
+  assert.equal(report.peers, 1);
+  const sync = (await B.events('sync')).at(-1);
+  assert.deepEqual(sync.detail, report);
+
+  await A.destroy();
+  await waitFor(async () => (await B.connections()) === 0, 'B to see A go', { describe: () => describeDbs([B]) });
+  assert.deepEqual((await B.events('disconnect')).at(-1).detail, { peerId: 'peer-a' });
+  assert.equal(await pa.evaluate(() => window.t.dbs.get('a').db.adapter), null, 'destroy() drops the adapter');
+  assert.equal(await pa.evaluate(() => window.t.dbs.get('a').db.getConnectionCount()), 0);
+  await B.destroy();
+  assertNoProblems(pa, pb);
+});
+
+test('autoSync: false: writes wait for post(); fetch() and sync() reconcile', { timeout: 120_000 }, async () => {
+  const { config } = await fresh();
+  const pa = await openPage(context, pages.origin);
+  const pb = await openPage(context, pages.origin);
+  const A = await openDb(pa, 'a', config('a', { autoSync: false }));
+  const B = await openDb(pb, 'b', config('b', { autoSync: false }));
+  await A.add('before', { n: 0 });
+  await waitConnected([A, B]);
+  await sleep(1000);
+  assert.equal(await B.get('before'), null, 'no reconciliation on connect without autoSync');
+  await A.add('held', { n: 1 });
+  await sleep(800);
+  assert.equal(await B.get('held'), null, 'no push without autoSync');
+
+  assert.equal(await A.post(), 1, 'post() sends the waiting writes to 1 peer');
+  await waitFor(async () => (await B.get('held'))?.n === 1 && (await B.get('before'))?.n === 0, 'the posted writes');
+  assert.equal(await A.post(), 0, 'nothing waits any more');
+
+  await B.add('from-b', { n: 2 });
+  assert.equal(await A.fetch(), 1, 'fetch() asks 1 peer');
+  await waitFor(async () => (await A.get('from-b'))?.n === 2, 'what fetch() asked for');
+  await B.add('from-b-2', { n: 3 });
+  const report = await A.sync();
+  assert.deepEqual(report, { peers: 1, sent: 0, received: 1 });
+  await waitConverged([A, B], { expectCount: 4 });
+  await A.destroy();
+  await B.destroy();
+});
+
+test('peers of another group on the same channel are ignored, without errors', { timeout: 120_000 }, async () => {
+  const { config, channel } = await fresh();
+  const pa = await openPage(context, pages.origin);
+  const pb = await openPage(context, pages.origin);
+  const pc = await openPage(context, pages.origin);
+  const A = await openDb(pa, 'a', config('a'));
+  const B = await openDb(pb, 'b', config('b'));
+  const C = await openDb(pc, 'c', config('c', { p2pConfig: { group: `${channel}-other` } }));
+  await waitConnected([A, B]);
+  await C.add('c-only', { n: 1 });
+  await A.add('a-only', { n: 1 });
+  await waitConverged([A, B], { expectCount: 1 });
+  await sleep(1500);
+  assert.equal(await C.connections(), 0);
+  assert.equal(await A.connections(), 1);
+  assert.equal(await C.get('a-only'), null);
+  assert.equal(await A.get('c-only'), null);
+  // The adapters link all three; only the engine keeps them apart.
+  assert.equal((await C.adapterCall('getConnectionCount')), 2);
+  for (const db of [A, B, C]) assert.deepEqual(await db.events('error'), []);
+  for (const db of [A, B, C]) await db.destroy();
+});
+
+test('an adapter that cannot start leaves a working local database', { timeout: 60_000 }, async () => {
+  const { config } = await fresh();
+  const page = await openPage(context, pages.origin);
+  const A = await openDb(page, 'a', config('a', { p2pAdapter: 'no-such-adapter' }));
+  await waitFor(async () => (await A.events('error')).length > 0, 'the error event');
+  const [error] = await A.events('error');
+  assert.equal(error.detail.type, 'unknown-adapter');
+  assert.equal(error.detail.name, 'P2PError');
+  assert.equal(error.detail.operation, 'p2p');
+  assert.match(error.detail.message, /no-such-adapter/);
+  assert.equal(await page.evaluate(() => window.t.dbs.get('a').db.isDistributed()), false);
+  await A.add('k', { n: 1 });
+  assert.deepEqual(await A.get('k'), { n: 1 });
+  assert.deepEqual(await A.sync(), { peers: 0, sent: 0, received: 0 });
+  assert.equal(await A.post(), 0);
+  assert.equal(await A.fetch(), 0);
+  await A.destroy();
+});
+
+test('garbage from a peer is rejected with an error naming it; sync goes on', { timeout: 120_000 }, async () => {
+  const { config } = await fresh();
+  const pa = await openPage(context, pages.origin);
+  const pb = await openPage(context, pages.origin);
+  const A = await openDb(pa, 'a', config('a'), true, 'honest');
+  const B = await openDb(pb, 'b', config('b'), true, 'mallory');
+  await waitConnected([A, B]);
+  await A.add('k', { n: 1 });
+  await waitConverged([A, B], { expectCount: 1 });
+  // Mallory's adapter sends A frames that are no valid sync frame: a length prefix with
+  // nothing behind it, a truncated hello, and bytes announcing 2 GiB.
+  const sent = await pb.evaluate(() => {
+    const a = window.t.dbs.get('b').db.adapter;
+    return [
+      a.send('honest', Uint8Array.of(200, 0, 0, 0, 65, 85, 115, 121, 1, 7)),
+      a.send('honest', Uint8Array.of(65, 85, 104, 105, 1, 1)),
+      a.send('honest', Uint8Array.of(255, 255, 255, 127, 65, 85, 115, 121, 1)),
+    ];
+  });
+  assert.deepEqual(sent, [true, true, true]);
+  await waitFor(async () => (await A.events('error')).length >= 3, 'three errors', { describe: () => describeDbs([A]) });
+  const errors = (await A.events('error')).map((e) => e.detail);
+  for (const e of errors) {
+    assert.equal(e.type, 'peer-rejected');
+    assert.equal(e.peerId, 'mallory');
+    assert.equal(e.operation, 'sync');
+    assert.match(e.name, /Error$/);
+    assert.equal(e.error.name, e.name);
+  }
+  assert.deepEqual(errors.map((e) => e.name).sort(), ['CorruptMessageError', 'FrameTooLargeError', 'TruncatedFrameError'].sort(), JSON.stringify(errors));
+  // Nothing was applied, and the pair still syncs.
+  assert.equal((await A.verify()).ops, 1);
+  await B.add('after', { n: 2 });
+  await waitConverged([A, B], { expectCount: 2 });
+  await A.destroy();
+  await B.destroy();
+});
+
+test('a peer that restarts under the same id is seen to go and come back; sync resumes', { timeout: 120_000 }, async () => {
+  const { config } = await fresh();
+  const pa = await openPage(context, pages.origin);
+  const pb = await openPage(context, pages.origin);
+  const A = await openDb(pa, 'a', config('a'), true, 'steady');
+  let B = await openDb(pb, 'b', config('b'), true, 'phoenix');
+  await waitConnected([A, B]);
+  await B.add('b1', { n: 1 });
+  await waitConverged([A, B], { expectCount: 1 });
+  await pb.reload();
+  await pb.waitForFunction(() => window.t?.ready === true);
+  B = await openDb(pb, 'b', config('b'), true, 'phoenix');
+  await B.add('b2', { n: 2 });
+  await A.add('a1', { n: 3 });
+  await waitConnected([A, B]);
+  await waitConverged([A, B], { expectCount: 3 });
+  const events = (await A.events()).filter((e) => e.type === 'connection' || e.type === 'disconnect').map((e) => `${e.type}:${e.detail.peerId}`);
+  assert.deepEqual(events, ['connection:phoenix', 'disconnect:phoenix', 'connection:phoenix']);
+  await A.destroy();
+  await B.destroy();
+});
+
+test('the static API: AuroraDB.P2PAdapter, registerP2PAdapter, listP2PAdapters; the ES module build', { timeout: 60_000 }, async () => {
+  await fresh();
+  const page = await openPage(context, pages.origin);
+  const classic = await page.evaluate(() => {
+    let refused = null;
+    try {
+      AuroraDB.registerP2PAdapter('not-a-class', {});
+    } catch (e) {
+      refused = { name: e.name, type: e.type };
+    }
+    class Loopback extends AuroraDB.P2PAdapter {}
+    const returned = AuroraDB.registerP2PAdapter('loopback', Loopback);
+    return {
+      list: AuroraDB.listP2PAdapters(),
+      base: typeof AuroraDB.P2PAdapter,
+      error: typeof AuroraDB.P2PError,
+      refused,
+      returned: returned === Loopback,
+    };
+  });
+  assert.deepEqual(classic.list, ['peerjs', 'webrtc', 'socketio', 'broadcast', 'mycustom', 'mycustom-reconnecting', 'loopback']);
+  assert.equal(classic.base, 'function');
+  assert.equal(classic.error, 'function');
+  assert.deepEqual(classic.refused, { name: 'P2PError', type: 'invalid-adapter' });
+  assert.equal(classic.returned, true);
+
+  const esm = await page.evaluate(async () => {
+    const { AuroraDB: M } = await import('/auroradb.mjs');
+    const p2p = await import('/p2p/index.js');
+    return { list: M.listP2PAdapters(), same: M.P2PAdapter === p2p.P2PAdapter, distinct: M !== window.AuroraDB };
+  });
+  assert.deepEqual(esm.list, ['peerjs', 'webrtc', 'socketio', 'broadcast']);
+  assert.equal(esm.same, true, 'the module uses the adapters of pkg/p2p/');
+  assert.equal(esm.distinct, true);
+  await context.close();
+  context = null;
+});
