@@ -115,6 +115,54 @@ step_browser() {
     cargo test -p auroradb --target "$WASM_TARGET" --lib --tests --no-fail-fast
 }
 
+# Runs a node test script (`$1`, then its arguments), then prints a cargo-style summary line of
+# node's counts ("# pass N", "# fail N") labelled `$LABEL`, so the runner counts those tests too.
+run_node_tests() {
+    local label="$1" out status
+    shift
+    out="$(mktemp)"
+    set +e
+    "$@" 2>&1 | tee "$out"
+    status=${PIPESTATUS[0]}
+    set -e
+    printf '     Running %s\n' "$label"
+    awk '
+        /^# pass / { p = $3 }
+        /^# fail / { f = $3 }
+        END { printf "test result: %s. %d passed; %d failed; 0 ignored\n", (f + 0 > 0 ? "FAILED" : "ok"), p, f }
+    ' "$out"
+    rm -f "$out"
+    return "$status"
+}
+
+# Whether pkg/ was built after every source it is made of.
+pkg_is_fresh() {
+    local stamp="$ROOT/pkg/auroradb.js"
+    [ -f "$stamp" ] || return 1
+    [ -z "$(find "$ROOT/src" "$ROOT/log/src" "$ROOT/snapshot/src" "$ROOT/net/src" "$ROOT/Cargo.toml" "$ROOT/Cargo.lock" \
+        "$ROOT/scripts/build-web.sh" "$ROOT/scripts/classic-script.mjs" -newer "$stamp" -type f -print -quit)" ]
+}
+
+step_web() {
+    # The JavaScript API in headless Chromium (builds pkg/): the README's local examples and the
+    # API checks (tests/web/).
+    run_node_tests "node --test tests/web/ (JavaScript API)" "$ROOT/scripts/web-test.sh"
+}
+
+step_p2p() {
+    # The P2P adapters and servers, and the distributed database over them (tests/p2p/, with
+    # tests/p2p/sync/: convergence through every adapter, the README's distributed examples), in
+    # a loopback-only network namespace. Builds pkg/ first when it is older than its sources.
+    pkg_is_fresh || "$ROOT/scripts/build-web.sh"
+    run_node_tests "node --test tests/p2p/ (P2P transports and distributed sync)" "$ROOT/scripts/p2p-test.sh"
+}
+
+step_sim() {
+    # The seeded multi-peer sync simulation, thousands of seeds in release mode (a failing seed
+    # reproduces with AURORADB_SIM_SEED=<n>).
+    AURORADB_SIM_SEEDS=3000 cargo test -p auroradb-net --release --test sim
+}
+
 step_demo() {
     # The demo's end-to-end test: scripts/demo.sh, two browser contexts syncing through it.
     "$ROOT/scripts/demo-test.sh"
@@ -129,6 +177,9 @@ register_step clippy "lints: cargo clippy --all-targets -- -D warnings (native a
 register_step native "native tests: cargo test --workspace"
 register_step wasm_build "wasm32 build of the pure crates (log, snapshot, net)"
 register_step browser "browser tests: wasm-bindgen-test in headless Chromium"
+register_step web "JavaScript API tests: scripts/web-test.sh (headless Chromium)"
+register_step p2p "P2P and distributed sync tests: scripts/p2p-test.sh (headless Chromium, real servers)"
+register_step sim "sync simulation: AURORADB_SIM_SEEDS=3000 cargo test -p auroradb-net --release --test sim"
 register_step demo "demo end-to-end: scripts/demo-test.sh (two browsers on the audit board)"
 register_step bench_build "benchmarks build: cargo bench --workspace --no-run"
 
