@@ -366,8 +366,15 @@ impl SyncHub {
                 );
             }
         }
-        let Some(inner) = self.inner.upgrade() else { return };
         let events = self.engine.drain_events();
+        let inner = match self.inner.upgrade() {
+            // Once closed, what the engine still finishes is not announced.
+            Some(inner) if !self.closed() => inner,
+            _ => {
+                self.engine.store().take_received();
+                return;
+            }
+        };
         let mut received: VecDeque<(PeerId, WriteOutcome)> = self.engine.store().take_received().into();
         if !received.is_empty() {
             inner.notify_tabs();
