@@ -165,7 +165,7 @@ step_sim() {
 
 step_demo() {
     # The demo's end-to-end test: scripts/demo.sh, two browser contexts syncing through it.
-    "$ROOT/scripts/demo-test.sh"
+    run_node_tests "node --test tests/demo/ (the demo, end to end)" "$ROOT/scripts/demo-test.sh"
 }
 
 step_bench_build() {
