@@ -23,19 +23,7 @@ cd "$ROOT"
 DEMO_TEST_TIMEOUT="${DEMO_TEST_TIMEOUT:-600}"
 
 main() {
-    local build=1 arg
-    for arg in "$@"; do
-        case "$arg" in
-            --no-build) build=0 ;;
-            *) die "unknown argument '$arg' (usage: $0 [--no-build])" ;;
-        esac
-    done
-
-    ensure_node
-    ensure_npm_deps
-    ensure_chromium_binary
-    [ "$build" -eq 0 ] || build_pkg
-    require_pkg
+    prepare_node_suite "$@"
 
     say "node --test tests/demo/*.test.mjs"
     timeout --kill-after=30 "$DEMO_TEST_TIMEOUT" node --test --test-concurrency=1 tests/demo/*.test.mjs

@@ -53,3 +53,20 @@ require_pkg() {
     local pkg="${AURORADB_PKG:-$ROOT/pkg}"
     [ -f "$pkg/auroradb.js" ] || die "$pkg/auroradb.js is missing: build it with scripts/build-web.sh"
 }
+
+# prepare_node_suite [--no-build]: what a browser test suite needs before `node --test`: node,
+# the npm packages, Chromium, and pkg/ (built unless --no-build).
+prepare_node_suite() {
+    local build=1 arg
+    for arg in "$@"; do
+        case "$arg" in
+            --no-build) build=0 ;;
+            *) die "unknown argument '$arg' (usage: $0 [--no-build])" ;;
+        esac
+    done
+    ensure_node
+    ensure_npm_deps
+    ensure_chromium_binary
+    [ "$build" -eq 0 ] || build_pkg
+    require_pkg
+}
