@@ -135,13 +135,20 @@ export async function startBlackhole() {
 
 // ---- the page server -----------------------------------------------------------------------
 
-const TYPES = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.mjs': 'text/javascript; charset=utf-8' };
+const TYPES = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.mjs': 'text/javascript; charset=utf-8',
+  '.json': 'application/json; charset=utf-8',
+  '.wasm': 'application/wasm',
+};
 const MOUNTS = [
   ['/p2p/', join(ROOT, 'src', 'js', 'p2p')],
   ['/', join(ROOT, 'tests', 'p2p', 'pages')],
 ];
 
-function resolvePath(urlPath) {
+/** The file a URL path names under `mounts` (`[prefix, root]`, tried in order), or null. */
+function resolvePath(mounts, urlPath) {
   let path;
   try {
     path = decodeURIComponent(urlPath);
@@ -150,18 +157,25 @@ function resolvePath(urlPath) {
   }
   if (path.includes('\0')) return null;
   if (path.endsWith('/')) path += 'index.html';
-  for (const [prefix, root] of MOUNTS) {
+  for (const [prefix, root] of mounts) {
     if (!path.startsWith(prefix)) continue;
     const rest = normalize(path.slice(prefix.length)).replace(/^([/\\]|\.\.([/\\]|$))+/, '');
     const file = resolve(root, rest);
-    if (!file.startsWith(root + sep)) return null;
-    return existsSync(file) && statSync(file).isFile() ? file : null;
+    if (file.startsWith(root + sep) && existsSync(file) && statSync(file).isFile()) return file;
   }
   return null;
 }
 
 /** Serves the pages on http://127.0.0.1:<free port> (a secure context). */
-export async function startPageServer() {
+export function startPageServer() {
+  return serveFiles(MOUNTS);
+}
+
+/**
+ * Serves the files under `mounts` (`[urlPrefix, folder]`, tried in order) on
+ * http://127.0.0.1:<free port>. Resolves to `{ origin, close() }`.
+ */
+export async function serveFiles(mounts) {
   const server = createServer((req, res) => {
     const path = new URL(req.url, 'http://127.0.0.1').pathname;
     if (path === '/favicon.ico') {
@@ -169,10 +183,10 @@ export async function startPageServer() {
       res.end();
       return;
     }
-    const file = req.method === 'GET' ? resolvePath(path) : null;
+    const file = req.method === 'GET' ? resolvePath(mounts, path) : null;
     if (!file) {
       res.writeHead(404, { 'content-type': 'text/plain' });
-      res.end('not found\n');
+      res.end(`not found: ${path}\n`);
       return;
     }
     res.writeHead(200, { 'content-type': TYPES[extname(file)] || 'application/octet-stream', 'cache-control': 'no-store' });

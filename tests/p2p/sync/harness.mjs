@@ -12,12 +12,11 @@
 // - Polling helpers that say what they waited for, with each page's recent events on failure.
 
 import assert from 'node:assert/strict';
-import { createReadStream, existsSync, statSync } from 'node:fs';
-import { createServer } from 'node:http';
-import { dirname, extname, join, normalize, resolve, sep } from 'node:path';
+import { existsSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
-import { launchBrowser } from '../helpers.mjs';
+import { launchBrowser, serveFiles } from '../helpers.mjs';
 
 export { FAST, FAST_P2P, jsonRelayScript, peerjsScript, signalingScript, socketioScript, startProcess, until } from '../helpers.mjs';
 export { launchBrowser };
@@ -28,32 +27,6 @@ export const PAGES_DIR = join(ROOT, 'tests', 'p2p', 'sync', 'pages');
 /** The browser tests' pages: their check.js is shared. */
 const WEB_PAGES_DIR = join(ROOT, 'tests', 'web', 'pages');
 
-const TYPES = {
-  '.html': 'text/html; charset=utf-8',
-  '.js': 'text/javascript; charset=utf-8',
-  '.mjs': 'text/javascript; charset=utf-8',
-  '.json': 'application/json; charset=utf-8',
-  '.wasm': 'application/wasm',
-};
-
-function resolvePath(urlPath) {
-  let path;
-  try {
-    path = decodeURIComponent(urlPath);
-  } catch {
-    return null;
-  }
-  if (path.includes('\0')) return null;
-  if (path.endsWith('/')) path += 'index.html';
-  const rest = normalize(path).replace(/^([/\\]|\.\.([/\\]|$))+/, '');
-  for (const root of [PKG_DIR, PAGES_DIR, WEB_PAGES_DIR]) {
-    const file = resolve(root, rest);
-    if (!file.startsWith(root + sep)) continue;
-    if (existsSync(file) && statSync(file).isFile()) return file;
-  }
-  return null;
-}
-
 /** Fails with a clear message when the built JavaScript API is missing. */
 export function requirePkg() {
   for (const f of ['auroradb.js', 'auroradb.mjs', join('p2p', 'index.js')]) {
@@ -62,37 +35,13 @@ export function requirePkg() {
 }
 
 /** Serves pkg/ and the pages on http://127.0.0.1:<free port>. Resolves to `{ origin, close() }`. */
-export async function startPageServer() {
+export function startPageServer() {
   requirePkg();
-  const server = createServer((req, res) => {
-    const path = new URL(req.url, 'http://127.0.0.1').pathname;
-    if (path === '/favicon.ico') {
-      res.writeHead(204);
-      res.end();
-      return;
-    }
-    const file = req.method === 'GET' ? resolvePath(path) : null;
-    if (!file) {
-      res.writeHead(404, { 'content-type': 'text/plain' });
-      res.end(`not found: ${path}\n`);
-      return;
-    }
-    res.writeHead(200, { 'content-type': TYPES[extname(file)] || 'application/octet-stream', 'cache-control': 'no-store' });
-    createReadStream(file).pipe(res);
-  });
-  server.keepAliveTimeout = 1000;
-  await new Promise((ok, fail) => {
-    server.once('error', fail);
-    server.listen(0, '127.0.0.1', ok);
-  });
-  return {
-    origin: `http://127.0.0.1:${server.address().port}`,
-    close: () =>
-      new Promise((ok) => {
-        server.closeAllConnections();
-        server.close(() => ok());
-      }),
-  };
+  return serveFiles([
+    ['/', PKG_DIR],
+    ['/', PAGES_DIR],
+    ['/', WEB_PAGES_DIR],
+  ]);
 }
 
 /** A close code a WebSocket may be closed with by its user (others are the browser's). */
