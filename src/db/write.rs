@@ -215,15 +215,8 @@ impl<S: Storage> Database<S> {
             changes.extend(applied.changes);
             touched.extend(applied.touched);
         }
-        let batch = match self.build_batch(&ops, &touched) {
-            Ok(b) => b,
-            Err(e) => {
-                self.state.revert(undo.records, undo.meta, op_ids);
-                return Err(e);
-            }
-        };
-        let checkpointed = batch.1;
-        if let Err(e) = self.storage.commit(batch.0).await {
+        let (batch, checkpointed) = self.build_batch(&ops, &touched);
+        if let Err(e) = self.storage.commit(batch).await {
             self.state.revert(undo.records, undo.meta, op_ids);
             return Err(e.into());
         }
@@ -277,7 +270,7 @@ impl<S: Storage> Database<S> {
 
     /// The batch for `ops`, already applied to the state. Returns the batch and the id of the
     /// checkpoint it writes, if any.
-    fn build_batch(&self, ops: &[EncodedOp], touched: &BTreeSet<String>) -> Result<(WriteBatch, Option<OpId>)> {
+    fn build_batch(&self, ops: &[EncodedOp], touched: &BTreeSet<String>) -> (WriteBatch, Option<OpId>) {
         let mut batch = WriteBatch::default();
         let next = self.commit + 1;
         let held = (self.commit > 0).then(|| keys::encode_counter(self.commit));
@@ -357,7 +350,7 @@ impl<S: Storage> Database<S> {
             );
             checkpointed = Some(at);
         }
-        Ok((batch, checkpointed))
+        (batch, checkpointed)
     }
 
     /// Writes a checkpoint of the live state now.
@@ -424,13 +417,8 @@ impl<S: Storage> Database<S> {
             changes.extend(self.state.apply(&op.op).changes);
         }
         self.commit = last.max(stored);
-        let stale: Vec<OpId> = match new.iter().map(|o| o.op.id).min() {
-            Some(min) => self.checkpoints.range(min..).copied().collect(),
-            None => Vec::new(),
-        };
-        for at in stale {
-            self.checkpoints.remove(&at);
-        }
+        // The other connection may have written or invalidated checkpoints: take the stored set.
+        self.checkpoints.clear();
         for (k, _) in self
             .storage
             .scan(Store::Checkpoints, KeyRange::all(), ScanOptions { keys_only: true, ..Default::default() })
