@@ -3,7 +3,7 @@
 #
 #   ./scripts/bench-web.sh [--no-build] [--runs N] [--open-ops N] [--engines raw,dexie,aurora] [--json FILE]
 #
-# Builds pkg/ (scripts/build-web.sh; skipped with --no-build), then runs bench/web/run.mjs:
+# Builds pkg/ (scripts/build-web.sh; skipped with --no-build), then runs benches/web/run.mjs:
 # AuroraDB vs raw IndexedDB vs Dexie in the same headless Chromium, a table of milliseconds per
 # case with AuroraDB's ratios, and the gzipped size of the .wasm + JS. Other arguments go to
 # run.mjs. Not a test: `scripts/test.sh` does not run it.
@@ -28,8 +28,8 @@ main() {
     [ "$build" -eq 0 ] || build_pkg
     require_pkg
 
-    say "node bench/web/run.mjs ${args[*]}"
-    node bench/web/run.mjs "${args[@]}"
+    say "node benches/web/run.mjs ${args[*]}"
+    node benches/web/run.mjs "${args[@]}"
 }
 
 main "$@"

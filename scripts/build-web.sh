@@ -6,11 +6,11 @@
 #
 # Installs what is missing first (the wasm32 target, wasm-bindgen-cli at the version in
 # Cargo.lock, binaryen's wasm-opt, node), then:
-#   1. cargo build -p auroradb --target wasm32-unknown-unknown (--release, at opt-level "s")
+#   1. cargo build -p auroradb-web --target wasm32-unknown-unknown (--release, at opt-level "s")
 #   2. wasm-opt -Oz on the .wasm (release only)
 #   3. wasm-bindgen --target web: pkg/auroradb_core.js + pkg/auroradb_core_bg.wasm (+ snippets/)
-#   4. the AuroraDB class (src/js/auroradb.js) as an ES module, pkg/auroradb.mjs, with the P2P
-#      adapters it imports in pkg/p2p/ (src/js/p2p/); and as a classic script defining the
+#   4. the AuroraDB class (web/js/auroradb.js) as an ES module, pkg/auroradb.mjs, with the P2P
+#      adapters it imports in pkg/p2p/ (web/js/p2p/); and as a classic script defining the
 #      global AuroraDB, pkg/auroradb.js, with the adapters inside it (scripts/classic-script.mjs);
 #      their types; pkg/package.json
 # and prints the size of each file, raw and gzipped, and the total of the .wasm and the JS.
@@ -31,7 +31,7 @@ cd "$ROOT"
 
 TARGET=wasm32-unknown-unknown
 PKG="${AURORADB_PKG:-$ROOT/pkg}"
-JS_SRC="$ROOT/src/js"
+JS_SRC="$ROOT/web/js"
 
 # The version of package `$1` in Cargo.lock.
 locked_version() {
@@ -65,7 +65,7 @@ ensure_wasm_opt() {
     fi
 }
 
-# Writes the classic-script form of src/js/auroradb.js to stdout: one script holding the class
+# Writes the classic-script form of web/js/auroradb.js to stdout: one script holding the class
 # and the P2P modules it imports, defining the global AuroraDB; the ES-module-only block (between
 # the @esm markers) becomes a loader that imports the engine dynamically, relative to the
 # script's own URL.
@@ -139,10 +139,10 @@ main() {
     ensure_wasm_opt
     ensure_node
 
-    say "cargo build ${cargo_flags[*]} -p auroradb --target $TARGET"
-    cargo build "${cargo_flags[@]}" -p auroradb --target "$TARGET" --lib "${size_flags[@]}"
+    say "cargo build ${cargo_flags[*]} -p auroradb-web --target $TARGET"
+    cargo build "${cargo_flags[@]}" -p auroradb-web --target "$TARGET" --lib "${size_flags[@]}"
 
-    local wasm="${CARGO_TARGET_DIR:-$ROOT/target}/$TARGET/$profile/auroradb.wasm"
+    local wasm="${CARGO_TARGET_DIR:-$ROOT/target}/$TARGET/$profile/auroradb_web.wasm"
     [ -f "$wasm" ] || die "$wasm was not built"
 
     # wasm-opt runs before wasm-bindgen: binaryen releases before 116 (Debian 12 has 108) write

@@ -3,9 +3,9 @@
 // pkg/auroradb.js): one script that defines the global `AuroraDB` synchronously, so a page can
 // write `class X extends AuroraDB.P2PAdapter` right after `<script src="auroradb.js">`.
 //
-//   node scripts/classic-script.mjs src/js/auroradb.js > pkg/auroradb.js
+//   node scripts/classic-script.mjs web/js/auroradb.js > pkg/auroradb.js
 //
-// The entry module and every module it imports (relative paths only: src/js/p2p/...) go into
+// The entry module and every module it imports (relative paths only: web/js/p2p/...) go into
 // one function scope:
 //   - each imported module becomes `const __m_N = (() => { ...its code...; return { exports } })()`,
 //     in dependency order (a cycle is an error);

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The P2P transports (src/js/p2p/) and their servers (servers/), from any working directory:
+# The P2P transports (web/js/p2p/) and their servers (servers/), from any working directory:
 #
 #   ./scripts/p2p-test.sh              every test in tests/p2p/
 #   ./scripts/p2p-test.sh FILE...      only these test files (e.g. tests/p2p/webrtc.test.mjs)

@@ -22,7 +22,7 @@ WASM_TARGET=wasm32-unknown-unknown
 LOG_DIR="$ROOT/target/test-logs"
 
 # The browser tests: wasm-bindgen-test-runner drives headless Chromium through chromedriver and
-# reads extra Chrome flags from webdriver.json at the crate root.
+# reads extra Chrome flags from webdriver.json at the crate root (web/webdriver.json).
 export CHROMEDRIVER=/usr/bin/chromedriver
 export WASM_BINDGEN_TEST_TIMEOUT="${WASM_BINDGEN_TEST_TIMEOUT:-120}"
 export WASM_BINDGEN_TEST_DRIVER_TIMEOUT="${WASM_BINDGEN_TEST_DRIVER_TIMEOUT:-30}"
@@ -95,24 +95,24 @@ step_fmt() {
 }
 
 step_clippy() {
-    cargo clippy --workspace --all-targets -- -D warnings
-    # The code that only exists on wasm32 (browser bindings and browser tests).
-    cargo clippy -p auroradb --target "$WASM_TARGET" --lib --tests -- -D warnings
+    cargo clippy --workspace --exclude auroradb-web --all-targets -- -D warnings
+    # The browser crate (IndexedDB storage, bindings, browser tests) exists for wasm32 only.
+    cargo clippy -p auroradb-web --target "$WASM_TARGET" --lib --tests -- -D warnings
 }
 
 step_native() {
-    cargo test --workspace --no-fail-fast
+    cargo test --workspace --exclude auroradb-web --no-fail-fast
 }
 
 step_wasm_build() {
-    # The pure crates must build for the browser as they are.
-    cargo build -p auroradb-log -p auroradb-snapshot -p auroradb-net --target "$WASM_TARGET"
+    # The portable crates must build for the browser as they are.
+    cargo build -p auroradb-log -p auroradb-snapshot -p auroradb-net -p auroradb --target "$WASM_TARGET"
 }
 
 step_browser() {
-    # Unit and integration tests of the `auroradb` package, compiled to wasm32 and run in
+    # Unit and integration tests of the `auroradb-web` package, compiled to wasm32 and run in
     # headless Chromium by wasm-bindgen-test-runner (the runner set in .cargo/config.toml).
-    cargo test -p auroradb --target "$WASM_TARGET" --lib --tests --no-fail-fast
+    cargo test -p auroradb-web --target "$WASM_TARGET" --lib --tests --no-fail-fast
 }
 
 # Runs a node test script (`$1`, then its arguments), then prints a cargo-style summary line of
@@ -139,7 +139,7 @@ run_node_tests() {
 pkg_is_fresh() {
     local stamp="$ROOT/pkg/auroradb.js"
     [ -f "$stamp" ] || return 1
-    [ -z "$(find "$ROOT/src" "$ROOT/log/src" "$ROOT/snapshot/src" "$ROOT/net/src" "$ROOT/Cargo.toml" "$ROOT/Cargo.lock" \
+    [ -z "$(find "$ROOT/src" "$ROOT/web/src" "$ROOT/web/js" "$ROOT/log/src" "$ROOT/snapshot/src" "$ROOT/net/src" "$ROOT/Cargo.toml" "$ROOT/Cargo.lock" \
         "$ROOT/scripts/build-web.sh" "$ROOT/scripts/classic-script.mjs" -newer "$stamp" -type f -print -quit)" ]
 }
 
@@ -175,7 +175,7 @@ step_bench_build() {
 register_step fmt "formatting: cargo fmt --all --check"
 register_step clippy "lints: cargo clippy --all-targets -- -D warnings (native and wasm32)"
 register_step native "native tests: cargo test --workspace"
-register_step wasm_build "wasm32 build of the pure crates (log, snapshot, net)"
+register_step wasm_build "wasm32 build of the portable crates (log, snapshot, net, auroradb)"
 register_step browser "browser tests: wasm-bindgen-test in headless Chromium"
 register_step web "JavaScript API tests: scripts/web-test.sh (headless Chromium)"
 register_step p2p "P2P and distributed sync tests: scripts/p2p-test.sh (headless Chromium, real servers)"

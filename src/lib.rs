@@ -6,12 +6,13 @@
 //! sync by exchanging log segments checked with blake3 range fingerprints.
 //!
 //! The Rust API is [`Database`] over a [`Storage`]: [`MemoryStorage`] natively and in tests,
-//! IndexedDB in the browser. The JavaScript API lives in `src/js/`.
+//! IndexedDB in the browser (the `auroradb-web` crate, `web/`, which also holds the
+//! JavaScript API). This crate is portable: it builds and runs the same natively and on wasm32.
 //!
 //! ```
 //! use auroradb::{Config, Database, MemoryStorage, Value};
 //! # futures::executor::block_on(async {
-//! let mut db = Database::open(MemoryStorage::new(), Config::new("app", auroradb::system_clock)).await?;
+//! let mut db = Database::open(MemoryStorage::new(), Config::new("app", auroradb::log::system_clock)).await?;
 //! db.put("user1", Value::map([("name", Value::from("Alice"))])).await?;
 //! assert_eq!(db.get("user1").and_then(|v| v.field("name")), Some(&Value::from("Alice")));
 //! assert_eq!(db.verify().await?.ops, 1);
@@ -21,13 +22,9 @@
 
 mod db;
 mod error;
-#[cfg(target_arch = "wasm32")]
-pub mod js;
 pub mod storage;
 pub mod sync;
 
-#[cfg(not(target_arch = "wasm32"))]
-pub use auroradb_log::system_clock;
 pub use auroradb_log::{self as log, EncodedOp, Op, OpId, OpKind, PeerId, Step, Value};
 pub use auroradb_snapshot::{self as snapshot, Change, Diff, Entry, IndexSpec, Outcome, State, Strategy};
 pub use db::{

@@ -1,8 +1,6 @@
 //! The database facade over in-memory storage: writes, queries, reopen, fault injection,
 //! time travel, export/import, and two connections on one storage.
 
-#![cfg(not(target_arch = "wasm32"))]
-
 use std::ops::Bound;
 
 use auroradb::storage::Fault;

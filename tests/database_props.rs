@@ -1,8 +1,6 @@
 //! Property tests of the database facade: the state as of any op equals a naive replay of the ops
 //! up to it, and a reopened database equals the live one.
 
-#![cfg(not(target_arch = "wasm32"))]
-
 use std::collections::BTreeMap;
 
 use auroradb::{Config, Database, MemoryStorage, OpId, Value};

@@ -1,9 +1,8 @@
 //! The Rust example of the README, compiled and run (keep the two in step).
-#![cfg(not(target_arch = "wasm32"))]
 use auroradb::{Config, Database, IndexSpec, MemoryStorage, Strategy, Value};
 
 async fn example() -> auroradb::Result<()> {
-    let mut config = Config::new("shop", auroradb::system_clock);
+    let mut config = Config::new("shop", auroradb::log::system_clock);
     config.key_path = Some("id".into());
     config.indexes = vec![IndexSpec::new("email", true), IndexSpec::new("role", false)];
     config.strategy = Strategy::Merge; // or Timestamp (default), Version, LocalWins, RemoteWins, Custom
@@ -40,7 +39,8 @@ async fn example() -> auroradb::Result<()> {
     // Integrity and bug reports.
     let report = db.verify().await?; // every hash, every chain, checkpoints, state vs log
     let file = db.export_log().await?; // self-describing, hashed: attach it to a bug report
-    let mut elsewhere = Database::open(MemoryStorage::new(), Config::new("replay", auroradb::system_clock)).await?;
+    let mut elsewhere =
+        Database::open(MemoryStorage::new(), Config::new("replay", auroradb::log::system_clock)).await?;
     elsewhere.import_log(&file).await?; // a corrupt file is an error and changes nothing
 
     let _ = (devs, bob, page, then, history, changes, report);

@@ -3,8 +3,6 @@
 //! segment from a peer rejected whole, a storage failure during a remote apply leaving nothing
 //! half-applied, and every replica's storage reopening to the same state.
 
-#![cfg(not(target_arch = "wasm32"))]
-
 use std::rc::Rc;
 
 use auroradb::storage::Fault;

@@ -178,7 +178,7 @@ impl Hlc {
     }
 }
 
-/// The operating system's clock. Not available on wasm32, where the `auroradb` crate supplies a
+/// The operating system's clock. Not available on wasm32, where the `auroradb-web` crate supplies a
 /// clock reading `Date.now()`.
 #[cfg(not(target_arch = "wasm32"))]
 pub fn system_clock() -> NTP64 {

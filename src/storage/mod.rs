@@ -4,15 +4,11 @@
 //! one record, scan a key range. Futures are not `Send`: browser storage is single-threaded.
 
 mod faulty;
-#[cfg(target_arch = "wasm32")]
-mod idb;
 mod memory;
 
 use std::ops::Bound;
 
 pub use faulty::{Fault, FaultyStorage};
-#[cfg(target_arch = "wasm32")]
-pub use idb::{IdbStorage, index_key_path};
 pub use memory::MemoryStorage;
 
 use crate::StorageError;

@@ -2,7 +2,7 @@
 // with SIGTERM, restarted on the same port), a static server for the test pages, headless
 // Chromium with the WebRTC-on-loopback flags, and page helpers.
 //
-// URL layout of the page server: /p2p/... is src/js/p2p/, everything else tests/p2p/pages/.
+// URL layout of the page server: /p2p/... is web/js/p2p/, everything else tests/p2p/pages/.
 
 import { spawn } from 'node:child_process';
 import { createReadStream, existsSync, statSync } from 'node:fs';
@@ -143,7 +143,7 @@ const TYPES = {
   '.wasm': 'application/wasm',
 };
 const MOUNTS = [
-  ['/p2p/', join(ROOT, 'src', 'js', 'p2p')],
+  ['/p2p/', join(ROOT, 'web', 'js', 'p2p')],
   ['/', join(ROOT, 'tests', 'p2p', 'pages')],
 ];
 

@@ -7,8 +7,8 @@ import test, { after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import WebSocket from 'ws';
 import { io as ioClient } from 'socket.io-client';
-import { SocketIoClient } from '../../src/js/p2p/socketio-client.js';
-import { createAdapter } from '../../src/js/p2p/index.js';
+import { SocketIoClient } from '../../web/js/p2p/socketio-client.js';
+import { createAdapter } from '../../web/js/p2p/index.js';
 import { FAST, FAST_P2P, peerjsScript, signalingScript, socketioScript, startProcess, until } from './helpers.mjs';
 import { digest, pattern } from './pages/bytes.js';
 

@@ -18,9 +18,9 @@ import {
   registerP2PAdapter,
   resolveSettings,
   toBytes,
-} from '../../src/js/p2p/index.js';
-import { decodePacket, encodePacket, PacketType, reconstruct } from '../../src/js/p2p/socketio-client.js';
-import { backoffDelay } from '../../src/js/p2p/util.js';
+} from '../../web/js/p2p/index.js';
+import { decodePacket, encodePacket, PacketType, reconstruct } from '../../web/js/p2p/socketio-client.js';
+import { backoffDelay } from '../../web/js/p2p/util.js';
 import { pattern } from './pages/bytes.js';
 
 test('built-in adapters are listed in the README order, custom ones after', () => {

@@ -1,11 +1,11 @@
 // Shared by the browser tests (`node --test tests/web/`) and the browser benchmark
-// (`bench/web/run.mjs`): a static file server on 127.0.0.1 and headless Chromium driven by
+// (`benches/web/run.mjs`): a static file server on 127.0.0.1 and headless Chromium driven by
 // playwright-core. Nothing here downloads a browser: Chromium is the system one.
 //
 // URL layout of the server (the first root holding a file wins):
 //
 //   /...         pkg/ (the built JavaScript API: auroradb.js and the ES module), then tests/web/pages/
-//   /bench/...   bench/web/
+//   /bench/...   benches/web/
 //   /dexie/...   node_modules/dexie/dist/
 //
 // So a test page at /basic-usage.html loads the API exactly as the README shows it:
@@ -39,7 +39,7 @@ export const CHROMIUM_ARGS = [
 ];
 
 const MOUNTS = [
-  ['/bench/', [join(ROOT, 'bench', 'web')]],
+  ['/bench/', [join(ROOT, 'benches', 'web')]],
   ['/dexie/', [join(ROOT, 'node_modules', 'dexie', 'dist')]],
   ['/', [PKG_DIR, join(ROOT, 'tests', 'web', 'pages')]],
 ];

@@ -41,8 +41,8 @@ use web_sys::{
     IdbKeyRange, IdbObjectStore, IdbOpenDbRequest, IdbRequest, IdbTransaction, IdbTransactionMode,
 };
 
-use super::{KeyRange, Mutation, ScanOptions, Storage, Store, WriteBatch};
-use crate::{DbError, StorageError};
+use auroradb::storage::{KeyRange, Mutation, ScanOptions, Storage, Store, WriteBatch};
+use auroradb::{DbError, StorageError};
 
 /// The IndexedDB key path of the index on field `name`, if a key path can name it.
 pub fn index_key_path(name: &str) -> Option<String> {
@@ -151,7 +151,7 @@ fn state_record(key: &[u8], record: &[u8]) -> JsValue {
     };
     set("key", &JsValue::from_str(&String::from_utf8_lossy(key)));
     match KeyRecord::decode(record).ok().and_then(|r| r.entry()) {
-        Some(entry) => set("value", &crate::js::value::to_js(&entry.value)),
+        Some(entry) => set("value", &crate::value::to_js(&entry.value)),
         None => set("deleted", &JsValue::TRUE),
     }
     set("record", &Uint8Array::from(record).into());

@@ -30,13 +30,13 @@ use js_sys::{Array, Function, Promise, Reflect, Uint8Array};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::{future_to_promise, spawn_local};
 
-use super::database::AuroraCore;
-use super::error::{js_error, to_js_error};
-use super::inner::{Inner, Source};
-use super::records::Obj;
-use super::transport::{Hello, JsTransport};
-use crate::storage::IdbStorage;
-use crate::{DbError, DbStore, StorageError, WriteOutcome};
+use crate::database::AuroraCore;
+use crate::error::{js_error, to_js_error};
+use crate::idb::IdbStorage;
+use crate::inner::{Inner, Source};
+use crate::records::Obj;
+use crate::transport::{Hello, JsTransport};
+use auroradb::{DbError, DbStore, StorageError, WriteOutcome};
 
 /// The engine of a JavaScript database.
 type Engine = SyncEngine<DbStore<IdbStorage>, Rc<JsTransport>>;

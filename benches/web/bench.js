@@ -5,7 +5,7 @@
 //   dexie   Dexie (npm `dexie`), the common IndexedDB wrapper
 //   aurora  AuroraDB (pkg/auroradb.js)
 //
-// bench/web/run.mjs drives it through `window.bench`; every function returns milliseconds
+// benches/web/run.mjs drives it through `window.bench`; every function returns milliseconds
 // measured with performance.now() inside the page. Records are the same for every engine.
 'use strict';
 

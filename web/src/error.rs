@@ -1,11 +1,11 @@
 //! Errors as JavaScript sees them: `Error` objects whose `name` is stable (see
-//! [`DbError::name`](crate::DbError::name)), plus a few details where they help.
+//! [`DbError::name`](auroradb::DbError::name)), plus a few details where they help.
 
 use auroradb_snapshot::SnapshotError;
 use js_sys::Reflect;
 use wasm_bindgen::JsValue;
 
-use crate::DbError;
+use auroradb::DbError;
 
 /// An `Error` with this `name` and `message`.
 pub fn js_error(name: &str, message: &str) -> JsValue {

@@ -5,11 +5,11 @@ use auroradb_snapshot::State;
 use js_sys::{Array, Function};
 use wasm_bindgen::prelude::*;
 
-use super::database::slice_bounds;
-use super::error::to_js_error;
-use super::records::id_hex;
-use super::value::{from_js, key_from_js, to_js};
-use crate::DbError;
+use crate::database::slice_bounds;
+use crate::error::to_js_error;
+use crate::records::id_hex;
+use crate::value::{from_js, key_from_js, to_js};
+use auroradb::DbError;
 
 /// The database as it was at a point of its log: the same reads as the live database, answered
 /// synchronously (awaiting them works too), and no writes.

@@ -6,8 +6,8 @@ use auroradb_snapshot::{Change, Diff, HistoryItem, Outcome};
 use js_sys::{Array, Date, Object, Reflect};
 use wasm_bindgen::{JsCast, JsValue};
 
-use super::value::{describe, to_js};
-use crate::{DbError, DbVerifyReport, upto_millis};
+use crate::value::{describe, to_js};
+use auroradb::{DbError, DbVerifyReport, upto_millis};
 
 /// Lowercase hex of `bytes`.
 pub fn hex(bytes: &[u8]) -> String {

@@ -7,9 +7,10 @@
 
 use std::ops::Bound;
 
-use auroradb::js::js_clock;
-use auroradb::storage::{IdbStorage, KeyRange, ScanOptions, Storage, Store, WriteBatch};
+use auroradb::storage::{KeyRange, ScanOptions, Storage, Store, WriteBatch};
 use auroradb::{Config, Database, DbError, IndexSpec, StorageError, Value};
+use auroradb_web::IdbStorage;
+use auroradb_web::js_clock;
 use js_sys::{Array, Promise, Reflect, Uint8Array};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;

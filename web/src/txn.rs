@@ -15,12 +15,12 @@ use js_sys::{Function, Promise};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::{JsFuture, future_to_promise};
 
-use super::error::js_error;
-use super::inner::{Inner, Source};
-use super::value::{key_from_js, to_js};
-use crate::DbError;
+use crate::error::js_error;
+use crate::inner::{Inner, Source};
+use crate::value::{key_from_js, to_js};
+use auroradb::DbError;
 
-#[wasm_bindgen(module = "/src/js/txn_view.js")]
+#[wasm_bindgen(module = "/js/txn_view.js")]
 extern "C" {
     /// `{ entries, get, put, set, add, remove, delete }` over a handle: `entries` is a proxy
     /// whose reads, writes and deletes call the handle.
@@ -48,7 +48,7 @@ impl TxnHandle {
     /// The database, if the transaction can still be written to.
     fn active(&self) -> Result<Rc<Inner>, JsValue> {
         let finished = || DbError::Aborted("the transaction has already finished".into());
-        let inner = self.inner.upgrade().ok_or_else(|| super::error::to_js_error(&finished()))?;
+        let inner = self.inner.upgrade().ok_or_else(|| crate::error::to_js_error(&finished()))?;
         if self.state.borrow().finished {
             return Err(inner.fail("transaction", &finished()));
         }
@@ -106,7 +106,7 @@ impl TxnHandle {
     pub fn remove(&self, key: JsValue) -> Result<(), JsValue> {
         let inner = self.active()?;
         let key = key_from_js(&key).map_err(|e| inner.fail("transaction", &e))?;
-        crate::validate_key(&key).map_err(|e| inner.fail("transaction", &e))?;
+        auroradb::validate_key(&key).map_err(|e| inner.fail("transaction", &e))?;
         let mut st = self.state.borrow_mut();
         st.pending.insert(key.clone(), None);
         st.steps.push(Step::Remove { key });

@@ -1,4 +1,4 @@
-//! The state an [`AuroraCore`](super::AuroraCore) shares with its transactions and callbacks:
+//! The state an [`AuroraCore`](crate::AuroraCore) shares with its transactions and callbacks:
 //! the database behind an async lock (shared with the sync engine), the event target, the
 //! `beforeSet` hook, the tab channel, and the peer-to-peer sync when it is attached.
 
@@ -14,13 +14,13 @@ use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::spawn_local;
 use web_sys::{BroadcastChannel, CustomEvent, CustomEventInit, EventTarget, MessageEvent};
 
-use super::config::SyncOptions;
-use super::error::to_js_error;
-use super::records::{Obj, change_js};
-use super::sync::SyncHub;
-use super::value::{from_js, to_js};
-use crate::storage::IdbStorage;
-use crate::{Database, DbError, SharedDatabase, StorageError, WriteOutcome};
+use crate::config::SyncOptions;
+use crate::error::to_js_error;
+use crate::idb::IdbStorage;
+use crate::records::{Obj, change_js};
+use crate::sync::SyncHub;
+use crate::value::{from_js, to_js};
+use auroradb::{Database, DbError, SharedDatabase, StorageError, WriteOutcome};
 
 /// The database type behind the JavaScript API.
 pub type Db = Database<IdbStorage>;
@@ -269,7 +269,7 @@ impl Inner {
             None => value.clone(),
         };
         let value = from_js(&value, what).map_err(|e| self.fail(op, &e))?;
-        crate::validate_key(key).and_then(|()| crate::validate_value(&value)).map_err(|e| self.fail(op, &e))?;
+        auroradb::validate_key(key).and_then(|()| auroradb::validate_value(&value)).map_err(|e| self.fail(op, &e))?;
         Ok(value)
     }
 
@@ -286,7 +286,7 @@ impl Inner {
         key.as_string().ok_or_else(|| {
             refuse(format!(
                 "the value's {path:?} field (the keyPath) must be a string, not {}",
-                super::value::describe(&key)
+                crate::value::describe(&key)
             ))
         })
     }

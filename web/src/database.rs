@@ -1,4 +1,4 @@
-//! [`AuroraCore`]: the engine as JavaScript calls it. The `AuroraDB` class (`src/js/auroradb.js`)
+//! [`AuroraCore`]: the engine as JavaScript calls it. The `AuroraDB` class (`web/js/auroradb.js`)
 //! wraps one and adds what must exist before the wasm module is loaded.
 
 use std::ops::Bound;
@@ -9,15 +9,15 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 use web_sys::EventTarget;
 
-use super::config::parse;
-use super::error::to_js_error;
-use super::inner::{Db, Inner, Source};
-use super::records::{Obj, diff_js, history_js, id_hex, op_js, point_from_js, time_of, verify_js};
-use super::txn::run_transaction;
-use super::value::{from_js, key_from_js, to_js};
-use super::view::Snapshot;
-use crate::storage::IdbStorage;
-use crate::{Database, DbError};
+use crate::config::parse;
+use crate::error::to_js_error;
+use crate::idb::IdbStorage;
+use crate::inner::{Db, Inner, Source};
+use crate::records::{Obj, diff_js, history_js, id_hex, op_js, point_from_js, time_of, verify_js};
+use crate::txn::run_transaction;
+use crate::value::{from_js, key_from_js, to_js};
+use crate::view::Snapshot;
+use auroradb::{Database, DbError};
 
 /// An open AuroraDB database, for the `AuroraDB` JavaScript class. Every method that touches
 /// the database returns a `Promise`; operations run one at a time, in call order. Failures reject

@@ -25,7 +25,7 @@ use auroradb_log::Value;
 use js_sys::{Array, ArrayBuffer, BigInt, Object, Reflect, Uint8Array};
 use wasm_bindgen::{JsCast, JsValue};
 
-use crate::{DbError, MAX_DEPTH};
+use auroradb::{DbError, MAX_DEPTH};
 
 /// Largest integer a JavaScript number holds exactly.
 const MAX_SAFE: f64 = 9_007_199_254_740_991.0;

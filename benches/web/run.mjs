@@ -1,10 +1,10 @@
 #!/usr/bin/env node
-// Runs the browser benchmark (bench/web/index.html) in headless Chromium and prints a table:
+// Runs the browser benchmark (benches/web/index.html) in headless Chromium and prints a table:
 // milliseconds per case for raw IndexedDB, Dexie and AuroraDB, and AuroraDB's ratios to both;
 // then the gzipped size of what a page loads. Run it through ./scripts/bench-web.sh (which
 // builds pkg/ first), or directly:
 //
-//   node bench/web/run.mjs [--runs N] [--open-ops N] [--engines raw,dexie,aurora] [--json FILE]
+//   node benches/web/run.mjs [--runs N] [--open-ops N] [--engines raw,dexie,aurora] [--json FILE]
 //
 // The browser gets a throwaway on-disk profile, so IndexedDB writes reach the disk as they would
 // for a user. Timings are the median of --runs runs (default 3), measured in the page with
@@ -32,7 +32,7 @@ function parseArgs(argv) {
     else if (arg === '--engines') opts.engines = value().split(',');
     else if (arg === '--json') opts.json = value();
     else if (arg === '--help' || arg === '-h') {
-      console.log('usage: node bench/web/run.mjs [--runs N] [--open-ops N] [--engines raw,dexie,aurora] [--json FILE]');
+      console.log('usage: node benches/web/run.mjs [--runs N] [--open-ops N] [--engines raw,dexie,aurora] [--json FILE]');
       process.exit(0);
     } else throw new Error(`unknown argument ${arg}`);
   }

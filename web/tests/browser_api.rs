@@ -8,7 +8,7 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use auroradb::js::{AuroraCore, delete_database};
+use auroradb_web::{AuroraCore, delete_database};
 use js_sys::{Array, JSON, Object, Promise, Reflect, Uint8Array};
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};

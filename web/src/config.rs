@@ -11,8 +11,8 @@ use auroradb_snapshot::{IndexSpec, Strategy};
 use js_sys::{Array, Reflect};
 use wasm_bindgen::JsValue;
 
-use super::value::describe;
-use crate::{Config, DbError};
+use crate::value::describe;
+use auroradb::{Config, DbError};
 
 /// The physical clock in the browser: `Date.now()`.
 pub fn js_clock() -> NTP64 {
