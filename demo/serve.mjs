@@ -162,7 +162,11 @@ function startPageServer(port, config) {
   server.keepAliveTimeout = 1000;
   return new Promise((ok, reject) => {
     server.once('error', (err) =>
-      reject(err.code === 'EADDRINUSE' ? new Error(`port ${port} is in use: pick another with --port N (0 = any free port)`) : err),
+      reject(
+        err.code === 'EADDRINUSE'
+          ? new Error(`port ${port} is in use: pick another with --port N (0 = any free port)`)
+          : err,
+      ),
     );
     server.listen(port, HOST, () => ok(server));
   });
@@ -200,7 +204,8 @@ async function check(origin, config) {
 
 async function main() {
   const opts = parseArgs(process.argv.slice(2));
-  if (!existsSync(join(PKG, 'auroradb.mjs'))) fail(`${PKG}/auroradb.mjs is missing: build it with ./scripts/build-web.sh`);
+  if (!existsSync(join(PKG, 'auroradb.mjs')))
+    fail(`${PKG}/auroradb.mjs is missing: build it with ./scripts/build-web.sh`);
 
   const started = [];
   let page = null;
@@ -235,7 +240,8 @@ async function main() {
         // Ctrl-C in a terminal reaches the servers too: only a server that exits on its own,
         // with no signal for us following, is news.
         setTimeout(() => {
-          if (!stopping) console.error(`demo: the ${s.name} server exited (${code ?? signal}): its adapter will not connect`);
+          if (!stopping)
+            console.error(`demo: the ${s.name} server exited (${code ?? signal}): its adapter will not connect`);
         }, 500);
       });
     }

@@ -20,7 +20,9 @@ export function parseOptions(argv, spec) {
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     if (arg === '--help' || arg === '-h') {
-      const names = Object.entries(spec).map(([k, v]) => `--${k} <value>${v.env ? ` (env ${v.env})` : ''}, default ${JSON.stringify(v.default)}`);
+      const names = Object.entries(spec).map(
+        ([k, v]) => `--${k} <value>${v.env ? ` (env ${v.env})` : ''}, default ${JSON.stringify(v.default)}`,
+      );
       console.log(`options:\n  ${names.join('\n  ')}`);
       process.exit(0);
     }
@@ -75,7 +77,7 @@ export function handleShutdown(name, close) {
   process.once('SIGTERM', () => stop('SIGTERM'));
   process.once('SIGINT', () => stop('SIGINT'));
   process.on('uncaughtException', (err) => {
-    console.error(`${name}: ${err?.code === 'EADDRINUSE' ? `port in use (${err.message})` : err?.stack ?? err}`);
+    console.error(`${name}: ${err?.code === 'EADDRINUSE' ? `port in use (${err.message})` : (err?.stack ?? err)}`);
     process.exit(1);
   });
 }

@@ -85,8 +85,15 @@ io.on('connection', (socket) => {
   socket.on('join', (info, ack) => {
     const id = info?.id;
     const rooms = Array.isArray(info?.rooms) ? [...new Set(info.rooms)] : null;
-    if (typeof id !== 'string' || id.length > 128 || !ID_RE.test(id) || !rooms || rooms.length === 0 || rooms.length > MAX_ROOMS ||
-        rooms.some((r) => typeof r !== 'string' || r.length === 0 || r.length > MAX_ROOM || r.startsWith('peer:'))) {
+    if (
+      typeof id !== 'string' ||
+      id.length > 128 ||
+      !ID_RE.test(id) ||
+      !rooms ||
+      rooms.length === 0 ||
+      rooms.length > MAX_ROOMS ||
+      rooms.some((r) => typeof r !== 'string' || r.length === 0 || r.length > MAX_ROOM || r.startsWith('peer:'))
+    ) {
       reply(ack, { ok: false, error: 'bad-request' });
       return;
     }

@@ -112,7 +112,10 @@
       return db;
     },
     async bulk(db, items) {
-      await db.table(STORE).bulkPut(items.map(([, v]) => v), items.map(([k]) => k));
+      await db.table(STORE).bulkPut(
+        items.map(([, v]) => v),
+        items.map(([k]) => k),
+      );
     },
     async single(db, k, v) {
       await db.table(STORE).put(v, k);

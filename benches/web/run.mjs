@@ -32,7 +32,9 @@ function parseArgs(argv) {
     else if (arg === '--engines') opts.engines = value().split(',');
     else if (arg === '--json') opts.json = value();
     else if (arg === '--help' || arg === '-h') {
-      console.log('usage: node benches/web/run.mjs [--runs N] [--open-ops N] [--engines raw,dexie,aurora] [--json FILE]');
+      console.log(
+        'usage: node benches/web/run.mjs [--runs N] [--open-ops N] [--engines raw,dexie,aurora] [--json FILE]',
+      );
       process.exit(0);
     } else throw new Error(`unknown argument ${arg}`);
   }
@@ -137,43 +139,83 @@ async function main() {
     };
     for (const engine of opts.engines) {
       process.stderr.write(`${ENGINE_TITLES[engine]}: `);
-      for (const [caseId, n] of [['bulk', 10_000], ['single', 1_000]]) {
+      for (const [caseId, n] of [
+        ['bulk', 10_000],
+        ['single', 1_000],
+      ]) {
         const ms = [];
         for (let r = 0; r < opts.runs; r++) {
-          ms.push(await call(`${engine} ${caseId}`, ({ caseId, engine, n }) => window.bench.run(caseId, engine, { n }), { caseId, engine, n }));
+          ms.push(
+            await call(`${engine} ${caseId}`, ({ caseId, engine, n }) => window.bench.run(caseId, engine, { n }), {
+              caseId,
+              engine,
+              n,
+            }),
+          );
         }
         add(caseId, engine, median(ms));
         process.stderr.write(`${caseId} `);
       }
-      const { gets, filters } = await call(`${engine} reads`, ({ engine, runs }) => window.bench.reads(engine, { n: 10_000, runs }), {
-        engine,
-        runs: opts.runs,
-      });
+      const { gets, filters } = await call(
+        `${engine} reads`,
+        ({ engine, runs }) => window.bench.reads(engine, { n: 10_000, runs }),
+        {
+          engine,
+          runs: opts.runs,
+        },
+      );
       add('gets', engine, median(gets));
       add('filter', engine, median(filters));
       process.stderr.write('gets filter ');
 
       // Open: each measurement is the first thing a freshly loaded page does.
       await load(true);
-      add('openEmpty', engine, await call(`${engine} open (empty)`, (engine) => window.bench.measureOpen(engine, { name: `empty-${engine}` }), engine));
+      add(
+        'openEmpty',
+        engine,
+        await call(
+          `${engine} open (empty)`,
+          (engine) => window.bench.measureOpen(engine, { name: `empty-${engine}` }),
+          engine,
+        ),
+      );
       await call(`${engine} destroy (empty)`, (engine) => window.bench.destroyOpen(engine), engine).catch(() => {});
       if (engine === 'aurora') process.stderr.write(`(writing ${opts.openOps} single adds: minutes) `);
-      const setup = await call(`${engine} open setup`, ({ engine, ops }) => window.bench.setupOpen(engine, { ops }), { engine, ops: opts.openOps }, 900_000);
-      if (setup.count !== opts.openOps) throw new Error(`${engine}: open setup stored ${setup.count} of ${opts.openOps}`);
+      const setup = await call(
+        `${engine} open setup`,
+        ({ engine, ops }) => window.bench.setupOpen(engine, { ops }),
+        { engine, ops: opts.openOps },
+        900_000,
+      );
+      if (setup.count !== opts.openOps)
+        throw new Error(`${engine}: open setup stored ${setup.count} of ${opts.openOps}`);
       if (setup.stats) {
         opsInLog = setup.stats.ops;
-        process.stderr.write(`(${setup.stats.ops} ops in the log, ${setup.stats.records} records, ${setup.stats.checkpoints} checkpoint(s); filled in ${(setup.ms / 1000).toFixed(1)} s) `);
+        process.stderr.write(
+          `(${setup.stats.ops} ops in the log, ${setup.stats.records} records, ${setup.stats.checkpoints} checkpoint(s); filled in ${(setup.ms / 1000).toFixed(1)} s) `,
+        );
       }
       const opens = [];
       for (let r = 0; r < opts.runs; r++) {
         await load(true);
-        opens.push(await call(`${engine} open`, ({ engine, expect }) => window.bench.measureOpen(engine, { expect }), { engine, expect: opts.openOps }));
+        opens.push(
+          await call(`${engine} open`, ({ engine, expect }) => window.bench.measureOpen(engine, { expect }), {
+            engine,
+            expect: opts.openOps,
+          }),
+        );
       }
       add('open', engine, median(opens));
       const opensAll = [];
       for (let r = 0; r < opts.runs; r++) {
         await load(true);
-        opensAll.push(await call(`${engine} open + all`, ({ engine, expect }) => window.bench.measureOpen(engine, { expect, readAll: true }), { engine, expect: opts.openOps }));
+        opensAll.push(
+          await call(
+            `${engine} open + all`,
+            ({ engine, expect }) => window.bench.measureOpen(engine, { expect, readAll: true }),
+            { engine, expect: opts.openOps },
+          ),
+        );
       }
       add('openAll', engine, median(opensAll));
       await load(true);
@@ -198,7 +240,9 @@ async function main() {
     console.log('transaction; filter = getAll + Array.filter. Dexie and AuroraDB: their public API, gets awaited one');
     console.log('by one (Dexie table.get, AuroraDB get), filter = Dexie Collection.filter / AuroraDB filter.');
     console.log(`open: a freshly loaded page opens the database and counts its records; AuroraDB's was written by`);
-    console.log(`${opts.openOps} single adds${opsInLog === null ? '' : ` (${opsInLog} ops in its log)`}, the others hold the same records. "+ read all":`);
+    console.log(
+      `${opts.openOps} single adds${opsInLog === null ? '' : ` (${opsInLog} ops in its log)`}, the others hold the same records. "+ read all":`,
+    );
     console.log('the same, then every record (getAll / toArray / all()). First open: the same in a page that has');
     console.log('loaded nothing yet, on an empty database (includes instantiating the .wasm).');
 

@@ -23,10 +23,16 @@ function readSettings() {
     const value = params.get(name);
     return allowed.includes(value) ? value : fallback;
   };
-  const clean = (value, max) => (value ?? '').trim().replace(/[^\p{L}\p{N} _.-]/gu, '').slice(0, max);
+  const clean = (value, max) =>
+    (value ?? '')
+      .trim()
+      .replace(/[^\p{L}\p{N} _.-]/gu, '')
+      .slice(0, max);
   let user = clean(params.get('user'), 24);
   if (!user) {
-    user = sessionStorage.getItem('auroradb-board-user') || NAMES[crypto.getRandomValues(new Uint8Array(1))[0] % NAMES.length];
+    user =
+      sessionStorage.getItem('auroradb-board-user') ||
+      NAMES[crypto.getRandomValues(new Uint8Array(1))[0] % NAMES.length];
     sessionStorage.setItem('auroradb-board-user', user);
   }
   return {
@@ -180,7 +186,8 @@ function listen(db) {
     const parts = Object.entries(d)
       .filter(([k, v]) => typeof v === 'number' && v > 0 && k !== 'peers')
       .map(([k, v]) => `${k} ${v}`);
-    if (parts.length) note('sync', `sync${typeof d.peers === 'number' ? ` with ${plural(d.peers, 'peer')}` : ''}: ${parts.join(', ')}`);
+    if (parts.length)
+      note('sync', `sync${typeof d.peers === 'number' ? ` with ${plural(d.peers, 'peer')}` : ''}: ${parts.join(', ')}`);
     scheduleRefresh();
   });
   db.addEventListener('post', () => scheduleRefresh());
@@ -367,7 +374,12 @@ const actions = {
     const now = Date.now();
     const base = { status: 'open', version: 1, updatedBy: state.settings.user, updatedAt: now };
     const samples = [
-      { title: 'Checkout returns 502 for EU customers', owner: state.settings.user, severity: 'sev1', status: 'investigating' },
+      {
+        title: 'Checkout returns 502 for EU customers',
+        owner: state.settings.user,
+        severity: 'sev1',
+        status: 'investigating',
+      },
       { title: 'Nightly backup job skipped', owner: 'ops', severity: 'sev2' },
       { title: 'Search latency above 800 ms', owner: 'search', severity: 'sev3', status: 'mitigated' },
     ];
@@ -431,7 +443,8 @@ function wireControls() {
     const result = await guarded('Sync', () => state.db.sync());
     if (result !== undefined) {
       const peers = typeof result?.peers === 'number' ? ` with ${plural(result.peers, 'peer')}` : '';
-      const moved = typeof result?.received === 'number' ? `: ${result.sent ?? 0} sent, ${result.received} received` : '';
+      const moved =
+        typeof result?.received === 'number' ? `: ${result.sent ?? 0} sent, ${result.received} received` : '';
       toast(`Synced${peers}${moved}`, 'ok', 2500);
     }
     scheduleRefresh(0);

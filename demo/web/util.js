@@ -16,8 +16,7 @@ export function h(tag, attrs = {}, ...children) {
         if (prop.startsWith('--')) node.style.setProperty(prop, String(v));
         else node.style[prop] = v;
       }
-    }
-    else if (name.startsWith('on') && typeof value === 'function') node.addEventListener(name.slice(2), value);
+    } else if (name.startsWith('on') && typeof value === 'function') node.addEventListener(name.slice(2), value);
     else if (name in node && typeof value !== 'string') node[name] = value;
     else node.setAttribute(name, value === true ? '' : String(value));
   }
@@ -80,7 +79,9 @@ const hues = new Map();
  */
 export function assignAuthorHues(ops) {
   hues.clear();
-  for (const op of ops) if (!hues.has(op.author)) hues.set(op.author, PALETTE[hues.size % PALETTE.length] + 9 * Math.floor(hues.size / PALETTE.length));
+  for (const op of ops)
+    if (!hues.has(op.author))
+      hues.set(op.author, PALETTE[hues.size % PALETTE.length] + 9 * Math.floor(hues.size / PALETTE.length));
 }
 
 /** The hue of an author: its place in the log, else one derived from its id. */

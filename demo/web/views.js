@@ -19,7 +19,11 @@ export function renderChips(state) {
   peers.className = `chip ${n ? 'badge-ok' : state.distributed ? 'badge-pending' : 'badge-off'}`;
   peers.dataset.count = String(n);
   if (state.offline) peers.className = 'chip badge-off';
-  fill(peers, h('span', { class: 'dot' }), state.offline ? 'offline' : state.distributed ? plural(n, 'peer') : 'local only');
+  fill(
+    peers,
+    h('span', { class: 'dot' }),
+    state.offline ? 'offline' : state.distributed ? plural(n, 'peer') : 'local only',
+  );
   renderChain(state);
 }
 
@@ -82,7 +86,12 @@ function recordRow(key, actions) {
   };
   const status = h(
     'select',
-    { class: 'status', dataset: { field: 'status' }, onchange: (e) => actions.edit(key, { status: e.target.value }), 'aria-label': 'status' },
+    {
+      class: 'status',
+      dataset: { field: 'status' },
+      onchange: (e) => actions.edit(key, { status: e.target.value }),
+      'aria-label': 'status',
+    },
     STATUSES.map((s) => h('option', { value: s }, s)),
   );
   return h(
@@ -91,17 +100,49 @@ function recordRow(key, actions) {
     h(
       'td',
       { class: 'title-cell' },
-      h('input', { class: 'inline', dataset: { field: 'title' }, onchange: commit('title'), onkeydown: enterCommits, 'aria-label': 'title', maxlength: 120 }),
+      h('input', {
+        class: 'inline',
+        dataset: { field: 'title' },
+        onchange: commit('title'),
+        onkeydown: enterCommits,
+        'aria-label': 'title',
+        maxlength: 120,
+      }),
       h('div', { class: 'meta' }),
     ),
     h('td', {}, status),
-    h('td', {}, h('input', { class: 'inline owner', dataset: { field: 'owner' }, onchange: commit('owner'), onkeydown: enterCommits, 'aria-label': 'owner', maxlength: 40 })),
+    h(
+      'td',
+      {},
+      h('input', {
+        class: 'inline owner',
+        dataset: { field: 'owner' },
+        onchange: commit('owner'),
+        onkeydown: enterCommits,
+        'aria-label': 'owner',
+        maxlength: 40,
+      }),
+    ),
     h('td', { class: 'sev' }),
     h(
       'td',
       { class: 'row-actions' },
-      h('button', { type: 'button', class: 'small', onclick: () => actions.select(key), dataset: { testid: 'show-history' } }, 'History'),
-      h('button', { type: 'button', class: 'small ghost danger', title: 'delete', 'aria-label': `delete ${key}`, onclick: () => actions.remove(key) }, '✕'),
+      h(
+        'button',
+        { type: 'button', class: 'small', onclick: () => actions.select(key), dataset: { testid: 'show-history' } },
+        'History',
+      ),
+      h(
+        'button',
+        {
+          type: 'button',
+          class: 'small ghost danger',
+          title: 'delete',
+          'aria-label': `delete ${key}`,
+          onclick: () => actions.remove(key),
+        },
+        '✕',
+      ),
     ),
   );
 }
@@ -146,7 +187,9 @@ export function renderLog(state, actions) {
       'tr',
       {
         dataset: { id: op.id, testid: 'log-row' },
-        class: [op.id === at ? 'at' : '', state.flash.has(op.id) ? 'flash' : '', at && op.id > at ? 'future' : ''].join(' '),
+        class: [op.id === at ? 'at' : '', state.flash.has(op.id) ? 'flash' : '', at && op.id > at ? 'future' : ''].join(
+          ' ',
+        ),
         title: `${op.hlc}\nhash ${op.hash}\nprev ${op.prev}\nclick: travel to this op`,
         onclick: () => actions.travelTo(op.id),
       },
@@ -154,13 +197,14 @@ export function renderLog(state, actions) {
       h('td', { class: op.author === state.self ? 'mine' : '' }, authorTag(op.author, state.names, state.self, true)),
       h('td', { class: 'num' }, op.seq),
       h('td', {}, h('span', { class: `kind kind-${op.kind}` }, op.kind)),
-      h('td', { class: 'key' }, op.kind === 'txn' ? `${plural(op.steps?.length ?? 0, 'step')}` : op.key ?? '—'),
+      h('td', { class: 'key' }, op.kind === 'txn' ? `${plural(op.steps?.length ?? 0, 'step')}` : (op.key ?? '—')),
       h('td', { class: 'hash' }, op.hash.slice(0, 8)),
       h('td', { class: 'hash dim' }, isZeroHash(op.prev) ? 'genesis' : op.prev.slice(0, 8)),
     ),
   );
   fill($('log-body'), rows);
-  $('log-count').textContent = ops.length > LOG_ROWS ? `newest ${LOG_ROWS} of ${ops.length} ops` : plural(ops.length, 'op');
+  $('log-count').textContent =
+    ops.length > LOG_ROWS ? `newest ${LOG_ROWS} of ${ops.length} ops` : plural(ops.length, 'op');
 
   const v = state.verify;
   const box = $('verify');
@@ -177,7 +221,11 @@ export function renderLog(state, actions) {
         h('strong', {}, '✓ Chain verified'),
         ` · ${plural(v.ops, 'op')} · ${plural(v.authors, 'author')} · ${plural(v.checkpoints, 'checkpoint')}`,
       ),
-      h('span', { class: 'mono dim', title: `fingerprint of the whole log: ${v.fingerprint}` }, `fp ${v.fingerprint.slice(0, 10)}`),
+      h(
+        'span',
+        { class: 'mono dim', title: `fingerprint of the whole log: ${v.fingerprint}` },
+        `fp ${v.fingerprint.slice(0, 10)}`,
+      ),
     );
   } else {
     box.className = 'verify bad';
@@ -229,18 +277,31 @@ export function renderTravel(state, view) {
   const cell = (rec, name, text = rec[name]) => {
     const now = current.get(rec.id);
     const changed = view && now && String(now[name] ?? '') !== String(rec[name] ?? '');
-    return h('td', { class: changed ? 'was' : '', title: changed ? `now: ${now[name] ?? '—'}` : null, dataset: { field: name } }, String(text ?? ''));
+    return h(
+      'td',
+      { class: changed ? 'was' : '', title: changed ? `now: ${now[name] ?? '—'}` : null, dataset: { field: name } },
+      String(text ?? ''),
+    );
   };
   fill(
     $('travel-body'),
-    records.length === 0 ? h('tr', {}, h('td', { colspan: 5, class: 'dim center' }, 'No incidents at this point.')) : null,
+    records.length === 0
+      ? h('tr', {}, h('td', { colspan: 5, class: 'dim center' }, 'No incidents at this point.'))
+      : null,
     records.map((rec) =>
       h(
         'tr',
         { dataset: { key: rec.id, testid: 'travel-row' }, class: view && !current.has(rec.id) ? 'gone' : '' },
         h('td', { class: 'mono key' }, rec.id),
         cell(rec, 'title'),
-        h('td', { dataset: { field: 'status' }, class: view && current.get(rec.id)?.status !== rec.status && current.has(rec.id) ? 'was' : '' }, h('span', { class: `status-tag status-${rec.status}` }, rec.status)),
+        h(
+          'td',
+          {
+            dataset: { field: 'status' },
+            class: view && current.get(rec.id)?.status !== rec.status && current.has(rec.id) ? 'was' : '',
+          },
+          h('span', { class: `status-tag status-${rec.status}` }, rec.status),
+        ),
         cell(rec, 'owner'),
         cell(rec, 'version'),
       ),
@@ -252,7 +313,14 @@ export function renderTravel(state, view) {
 function renderDiff(view) {
   const box = $('travel-diff');
   if (!view) {
-    fill(box, h('p', { class: 'hint' }, 'Drag the slider back (or click an op in the log) to see the board as it was, and what changed since.'));
+    fill(
+      box,
+      h(
+        'p',
+        { class: 'hint' },
+        'Drag the slider back (or click an op in the log) to see the board as it was, and what changed since.',
+      ),
+    );
     return;
   }
   const { added, changed, removed } = view.diff;
@@ -267,7 +335,17 @@ function renderDiff(view) {
       if (['updatedAt', 'updatedBy', 'id'].includes(name)) continue;
       const a = before?.[name];
       const b = after?.[name];
-      if (JSON.stringify(a) !== JSON.stringify(b)) out.push(h('span', { class: 'change' }, `${name}: `, h('del', {}, String(a ?? '—')), ' → ', h('ins', {}, String(b ?? '—'))));
+      if (JSON.stringify(a) !== JSON.stringify(b))
+        out.push(
+          h(
+            'span',
+            { class: 'change' },
+            `${name}: `,
+            h('del', {}, String(a ?? '—')),
+            ' → ',
+            h('ins', {}, String(b ?? '—')),
+          ),
+        );
     }
     return out;
   };
@@ -277,9 +355,34 @@ function renderDiff(view) {
     h(
       'ul',
       { class: 'diff-list' },
-      added.map((a) => h('li', { class: 'added' }, h('b', {}, '+ '), h('span', { class: 'mono' }, a.key), ` ${describeValue(a.value)}`)),
-      changed.map((c) => h('li', { class: 'changed' }, h('b', {}, '~ '), h('span', { class: 'mono' }, c.key), ' ', fields(c.before, c.after))),
-      removed.map((r) => h('li', { class: 'removed' }, h('b', {}, '− '), h('span', { class: 'mono' }, r.key), ` ${describeValue(r.value)}`)),
+      added.map((a) =>
+        h(
+          'li',
+          { class: 'added' },
+          h('b', {}, '+ '),
+          h('span', { class: 'mono' }, a.key),
+          ` ${describeValue(a.value)}`,
+        ),
+      ),
+      changed.map((c) =>
+        h(
+          'li',
+          { class: 'changed' },
+          h('b', {}, '~ '),
+          h('span', { class: 'mono' }, c.key),
+          ' ',
+          fields(c.before, c.after),
+        ),
+      ),
+      removed.map((r) =>
+        h(
+          'li',
+          { class: 'removed' },
+          h('b', {}, '− '),
+          h('span', { class: 'mono' }, r.key),
+          ` ${describeValue(r.value)}`,
+        ),
+      ),
     ),
   );
 }
@@ -333,7 +436,19 @@ export function renderHistory(state, items) {
     h(
       'table',
       { class: 'table compact' },
-      h('thead', {}, h('tr', {}, h('th', {}, 'HLC'), h('th', {}, 'Author'), h('th', {}, 'Kind'), h('th', {}, 'Wrote'), h('th', {}, 'Outcome'))),
+      h(
+        'thead',
+        {},
+        h(
+          'tr',
+          {},
+          h('th', {}, 'HLC'),
+          h('th', {}, 'Author'),
+          h('th', {}, 'Kind'),
+          h('th', {}, 'Wrote'),
+          h('th', {}, 'Outcome'),
+        ),
+      ),
       h(
         'tbody',
         {},
@@ -343,7 +458,11 @@ export function renderHistory(state, items) {
           .map((item) =>
             h(
               'tr',
-              { class: `outcome-row ${item.outcome}`, dataset: { id: item.id, testid: 'history-row', outcome: item.outcome }, title: item.hlc },
+              {
+                class: `outcome-row ${item.outcome}`,
+                dataset: { id: item.id, testid: 'history-row', outcome: item.outcome },
+                title: item.hlc,
+              },
               h('td', { class: 'nowrap mono' }, hlcLabel(item)),
               h('td', {}, authorTag(item.author, state.names, state.self)),
               h('td', {}, h('span', { class: `kind kind-${item.kind}` }, item.kind)),
@@ -351,7 +470,13 @@ export function renderHistory(state, items) {
                 'td',
                 {},
                 item.value === undefined ? h('span', { class: 'dim' }, 'deleted') : describeValue(item.value),
-                concurrent.has(item.id) ? h('span', { class: 'pill conflict', title: `another author also edited v${concurrent.get(item.id) - 1}` }, 'concurrent') : null,
+                concurrent.has(item.id)
+                  ? h(
+                      'span',
+                      { class: 'pill conflict', title: `another author also edited v${concurrent.get(item.id) - 1}` },
+                      'concurrent',
+                    )
+                  : null,
               ),
               h('td', {}, h('span', { class: `outcome outcome-${item.outcome}` }, item.outcome)),
             ),
@@ -380,7 +505,14 @@ export function renderPeers(state) {
     ['author', state.self ? authorTag(state.self, state.names, state.self) : '—'],
     ['adapter', `${settings.adapter}${state.server ? ` · ${state.server}` : ''}`],
     ['strategy', settings.strategy],
-    ['syncs', state.syncs ? `${state.syncs} · last ${clock(state.lastSync).slice(0, 8)}` : state.distributed ? 'none yet' : 'off'],
+    [
+      'syncs',
+      state.syncs
+        ? `${state.syncs} · last ${clock(state.lastSync).slice(0, 8)}`
+        : state.distributed
+          ? 'none yet'
+          : 'off',
+    ],
   ];
   fill(
     $('facts'),
@@ -412,7 +544,16 @@ export function renderPeers(state) {
   );
   fill(
     $('activity'),
-    state.activity.slice(0, 6).map((a) => h('div', { class: `act act-${a.kind}` }, h('span', { class: 'dim mono' }, clock(a.time).slice(0, 8)), ` ${a.text}`)),
+    state.activity
+      .slice(0, 6)
+      .map((a) =>
+        h(
+          'div',
+          { class: `act act-${a.kind}` },
+          h('span', { class: 'dim mono' }, clock(a.time).slice(0, 8)),
+          ` ${a.text}`,
+        ),
+      ),
   );
   const canSync = state.distributed && typeof state.db?.sync === 'function';
   $('sync-now').disabled = !canSync || state.offline;

@@ -44,7 +44,11 @@ function runDemo(args, { untilExit = false, timeout = 60_000 } = {}) {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       proc.kill('SIGKILL');
-      reject(new Error(`scripts/demo.sh ${args.join(' ')} did not ${untilExit ? 'exit' : 'get ready'} within ${timeout} ms:\n${output}`));
+      reject(
+        new Error(
+          `scripts/demo.sh ${args.join(' ')} did not ${untilExit ? 'exit' : 'get ready'} within ${timeout} ms:\n${output}`,
+        ),
+      );
     }, timeout);
     if (!untilExit) {
       proc.stdout.on('data', () => {
@@ -75,7 +79,8 @@ before(async () => {
 after(async () => {
   await browser?.close();
   const result = await demo?.stop();
-  if (result && result.code !== 0) console.log(`demo.sh exited with ${result.code ?? result.signal}:\n${demo.output()}`);
+  if (result && result.code !== 0)
+    console.log(`demo.sh exited with ${result.code ?? result.signal}:\n${demo.output()}`);
 });
 
 /** Opens `board` as `user` in a new browser context (its own storage). */
@@ -85,7 +90,8 @@ async function openBoard(user, board = 'e2e', adapter = 'socketio') {
   page.errors = [];
   page.on('pageerror', (err) => page.errors.push(`page error: ${err.message}`));
   page.on('console', (msg) => {
-    if (msg.type() === 'error' && !/^WebSocket connection to .* failed/.test(msg.text())) page.errors.push(`console: ${msg.text()}`);
+    if (msg.type() === 'error' && !/^WebSocket connection to .* failed/.test(msg.text()))
+      page.errors.push(`console: ${msg.text()}`);
   });
   page.on('response', (res) => {
     if (res.status() >= 400) page.errors.push(`HTTP ${res.status()} ${res.url()}`);
@@ -163,7 +169,8 @@ test('two browsers edit the audit board, converge, and travel back in time', { t
   });
 
   await step('each sees the other as a connected peer', async () => {
-    const connected = (p) => p.evaluate(() => Number(document.querySelector('[data-testid=peer-count]').dataset.count) >= 1);
+    const connected = (p) =>
+      p.evaluate(() => Number(document.querySelector('[data-testid=peer-count]').dataset.count) >= 1);
     await eventually('both connected', async () => (await connected(A)) && (await connected(B)), describe);
   });
 
@@ -171,30 +178,44 @@ test('two browsers edit the audit board, converge, and travel back in time', { t
     await A.fill('[data-testid=new-title]', 'Checkout returns 502 for EU customers');
     await A.fill('[data-testid=new-owner]', 'payments');
     await A.click('[data-testid=add]');
-    await eventually('A’s incident on B', async () => (await rows(B)).some((r) => r.title.startsWith('Checkout')), describe);
+    await eventually(
+      'A’s incident on B',
+      async () => (await rows(B)).some((r) => r.title.startsWith('Checkout')),
+      describe,
+    );
     k1 = (await rows(B)).find((r) => r.title.startsWith('Checkout')).key;
 
     await row(B, k1).locator('[data-field=status]').selectOption('investigating');
     await B.fill('[data-testid=new-title]', 'Nightly backup job skipped');
     await B.fill('[data-testid=new-owner]', 'ops');
     await B.click('[data-testid=add]');
-    await eventually('B’s edit and incident on A', async () => {
-      const a = await rows(A);
-      return a.length === 2 && a.find((r) => r.key === k1)?.status === 'investigating';
-    }, describe);
+    await eventually(
+      'B’s edit and incident on A',
+      async () => {
+        const a = await rows(A);
+        return a.length === 2 && a.find((r) => r.key === k1)?.status === 'investigating';
+      },
+      describe,
+    );
     k2 = (await rows(A)).find((r) => r.key !== k1).key;
 
     const owner = row(A, k1).locator('[data-field=owner]');
     await owner.fill('alice');
     await owner.press('Enter');
 
-    await eventually('same records on both', async () => {
-      const [a, b] = [await rows(A), await rows(B)];
-      return JSON.stringify(a) === JSON.stringify(b) && a.find((r) => r.key === k1)?.owner === 'alice';
-    }, describe);
+    await eventually(
+      'same records on both',
+      async () => {
+        const [a, b] = [await rows(A), await rows(B)];
+        return JSON.stringify(a) === JSON.stringify(b) && a.find((r) => r.key === k1)?.owner === 'alice';
+      },
+      describe,
+    );
     const [a] = [await rows(A)];
     assert.deepEqual(
-      a.map(({ title, status, owner: o }) => ({ title, status, owner: o })).sort((x, y) => x.title.localeCompare(y.title)),
+      a
+        .map(({ title, status, owner: o }) => ({ title, status, owner: o }))
+        .sort((x, y) => x.title.localeCompare(y.title)),
       [
         { title: 'Checkout returns 502 for EU customers', status: 'investigating', owner: 'alice' },
         { title: 'Nightly backup job skipped', status: 'open', owner: 'ops' },
@@ -204,17 +225,25 @@ test('two browsers edit the audit board, converge, and travel back in time', { t
 
   await step('both logs verify, with the same fingerprint', async () => {
     const verified = (p) => p.evaluate(() => window.board.state.verify);
-    await eventually('same verified log', async () => {
-      const [va, vb] = [await verified(A), await verified(B)];
-      return va?.ok && vb?.ok && va.fingerprint === vb.fingerprint && va.ops === 4;
-    }, async () => `${JSON.stringify(await verified(A))}\n${JSON.stringify(await verified(B))}\n${await describe()}`);
+    await eventually(
+      'same verified log',
+      async () => {
+        const [va, vb] = [await verified(A), await verified(B)];
+        return va?.ok && vb?.ok && va.fingerprint === vb.fingerprint && va.ops === 4;
+      },
+      async () => `${JSON.stringify(await verified(A))}\n${JSON.stringify(await verified(B))}\n${await describe()}`,
+    );
     for (const page of [A, B]) assert.match(await page.textContent('[data-testid=chain]'), /chain verified/);
   });
 
   await step('a conflict made offline converges; the history shows both edits and one winner', async () => {
     // B leaves the network; both edit the same record; B comes back and the two reconcile.
     await B.click('[data-testid=offline]');
-    await B.waitForFunction(() => document.querySelector('[data-testid=peer-count]').textContent.includes('offline'), null, { timeout: WAIT });
+    await B.waitForFunction(
+      () => document.querySelector('[data-testid=peer-count]').textContent.includes('offline'),
+      null,
+      { timeout: WAIT },
+    );
     await A.waitForFunction(() => window.board.db.getConnectionCount() === 0, null, { timeout: WAIT });
     await row(A, k2).locator('[data-field=status]').selectOption('mitigated');
     await A.waitForFunction(() => document.body.dataset.ops === '5', null, { timeout: WAIT });
@@ -222,23 +251,37 @@ test('two browsers edit the audit board, converge, and travel back in time', { t
     await B.waitForFunction(() => document.body.dataset.ops === '5', null, { timeout: WAIT });
     assert.equal((await rows(A)).find((r) => r.key === k2).status, 'mitigated');
     await B.click('[data-testid=offline]'); // now 'Go online'
-    await eventually('same status on both after going online', async () => {
-      const [a, b] = [await rows(A), await rows(B)];
-      const ops = await Promise.all([A, B].map((p) => p.evaluate(() => window.board.state.ops.length)));
-      return JSON.stringify(a) === JSON.stringify(b) && ops[0] === 6 && ops[1] === 6;
-    }, describe);
+    await eventually(
+      'same status on both after going online',
+      async () => {
+        const [a, b] = [await rows(A), await rows(B)];
+        const ops = await Promise.all([A, B].map((p) => p.evaluate(() => window.board.state.ops.length)));
+        return JSON.stringify(a) === JSON.stringify(b) && ops[0] === 6 && ops[1] === 6;
+      },
+      describe,
+    );
     // Under 'timestamp' the later edit (B's) wins on both sides.
     assert.equal((await rows(A)).find((r) => r.key === k2).status, 'resolved');
     const winners = [];
     for (const page of [A, B]) {
       await row(page, k2).locator('[data-testid=show-history]').click();
-      await page.waitForFunction((n) => document.querySelectorAll('[data-testid=history-row]').length === n, 3, { timeout: WAIT });
+      await page.waitForFunction((n) => document.querySelectorAll('[data-testid=history-row]').length === n, 3, {
+        timeout: WAIT,
+      });
       const items = await page.$$eval('[data-testid=history-row]', (trs) =>
-        trs.map((tr) => ({ id: tr.dataset.id, outcome: tr.dataset.outcome, concurrent: tr.textContent.includes('concurrent') })),
+        trs.map((tr) => ({
+          id: tr.dataset.id,
+          outcome: tr.dataset.outcome,
+          concurrent: tr.textContent.includes('concurrent'),
+        })),
       );
       assert.equal(items.filter((i) => i.outcome === 'current').length, 1, JSON.stringify(items));
       assert.equal(items.filter((i) => i.outcome === 'superseded').length, 2, JSON.stringify(items));
-      assert.equal(items.filter((i) => i.concurrent).length, 2, `both offline edits are marked concurrent: ${JSON.stringify(items)}`);
+      assert.equal(
+        items.filter((i) => i.concurrent).length,
+        2,
+        `both offline edits are marked concurrent: ${JSON.stringify(items)}`,
+      );
       assert.match(await page.textContent('[data-testid=history]'), /1 conflict/);
       winners.push(items.find((i) => i.outcome === 'current').id);
     }
@@ -249,8 +292,14 @@ test('two browsers edit the audit board, converge, and travel back in time', { t
     const slider = A.locator('[data-testid=travel-slider]');
     await slider.focus();
     await slider.press('Home');
-    await A.waitForFunction(() => document.querySelector('[data-testid=travel-readout]').dataset.mode === 'past', null, { timeout: WAIT });
-    await A.waitForFunction(() => document.querySelectorAll('[data-testid=travel-row]').length === 1, null, { timeout: WAIT });
+    await A.waitForFunction(
+      () => document.querySelector('[data-testid=travel-readout]').dataset.mode === 'past',
+      null,
+      { timeout: WAIT },
+    );
+    await A.waitForFunction(() => document.querySelectorAll('[data-testid=travel-row]').length === 1, null, {
+      timeout: WAIT,
+    });
     const past = await A.$$eval('[data-testid=travel-row]', (trs) =>
       trs.map((tr) => ({
         key: tr.dataset.key,
@@ -267,15 +316,25 @@ test('two browsers edit the audit board, converge, and travel back in time', { t
 
     // Clicking an op in the log travels to it: the op before the concurrent edits.
     await A.locator('[data-testid=log-row]').nth(2).click();
-    await A.waitForFunction(() => /after op 4 of 6/.test(document.querySelector('[data-testid=travel-readout]').textContent), null, {
-      timeout: WAIT,
-    });
-    const k2Then = await A.$eval(`[data-testid=travel-row][data-key="${k2}"] [data-field=status]`, (td) => td.textContent);
+    await A.waitForFunction(
+      () => /after op 4 of 6/.test(document.querySelector('[data-testid=travel-readout]').textContent),
+      null,
+      {
+        timeout: WAIT,
+      },
+    );
+    const k2Then = await A.$eval(
+      `[data-testid=travel-row][data-key="${k2}"] [data-field=status]`,
+      (td) => td.textContent,
+    );
     assert.equal(k2Then, 'open');
   });
 
   await step('the exported log replays on a fresh board', async () => {
-    const [download] = await Promise.all([A.waitForEvent('download', { timeout: WAIT }), A.click('[data-testid=export]')]);
+    const [download] = await Promise.all([
+      A.waitForEvent('download', { timeout: WAIT }),
+      A.click('[data-testid=export]'),
+    ]);
     assert.match(download.suggestedFilename(), /^auroradb-e2e-.*\.aurlog$/);
     const file = join(tmpdir(), `auroradb-demo-${process.pid}.aurlog`);
     await download.saveAs(file);
@@ -286,7 +345,11 @@ test('two browsers edit the audit board, converge, and travel back in time', { t
       await C.setInputFiles('[data-testid=import]', file);
       await C.waitForFunction(() => document.body.dataset.ops === '6', null, { timeout: WAIT });
       const byKey = (list) => [...list].sort((x, y) => x.key.localeCompare(y.key));
-      await eventually('the replayed board', async () => JSON.stringify(byKey(await rows(C))) === JSON.stringify(byKey(await rows(A))), describe);
+      await eventually(
+        'the replayed board',
+        async () => JSON.stringify(byKey(await rows(C))) === JSON.stringify(byKey(await rows(A))),
+        describe,
+      );
       assert.match(await C.textContent('#files-status'), /6 ops in the file, 6 new/);
       assert.deepEqual(C.errors, []);
       await C.context().close();

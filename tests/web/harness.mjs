@@ -194,7 +194,11 @@ export async function runPage(context, origin, path, { timeout = 60_000, page: g
         const partial = await page.evaluate(() => window.__results || []).catch(() => []);
         return [
           ...partial,
-          { name: 'page finished', ok: false, detail: `did not report within ${timeout} ms: ${err.message.split('\n')[0]}` },
+          {
+            name: 'page finished',
+            ok: false,
+            detail: `did not report within ${timeout} ms: ${err.message.split('\n')[0]}`,
+          },
         ];
       });
     return { results, logs, errors, page };

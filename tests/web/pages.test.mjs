@@ -71,7 +71,11 @@ test('data survives a page reload (IndexedDB)', { timeout: TEST_TIMEOUT }, async
     assert.equal(await first.page.evaluate(() => window.__step), 'written');
     // A real reload: the page and its database instance are gone, IndexedDB stays.
     const page = first.page;
-    const second = await runPage(context, server.origin, '/persist.html', { timeout: PAGE_TIMEOUT, page, reload: true });
+    const second = await runPage(context, server.origin, '/persist.html', {
+      timeout: PAGE_TIMEOUT,
+      page,
+      reload: true,
+    });
     assertPassed(second);
     assert.equal(await page.evaluate(() => window.__step), 'read', 'the second load did not see the first');
   } finally {

@@ -39,7 +39,9 @@ const REQUIRED = [
 
 const seedText = existsSync(SEED) ? readFileSync(SEED, 'utf8') : null;
 
-test('README examples in the pages are the seed code, unchanged', { skip: seedText ? false : `no seed README at ${SEED}` }, () => {
+test('README examples in the pages are the seed code, unchanged', {
+  skip: seedText ? false : `no seed README at ${SEED}`,
+}, () => {
   const blocks = readmeBlocks(seedText);
   const covered = new Set();
   const problems = [];

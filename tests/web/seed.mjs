@@ -17,7 +17,10 @@ export function readmeBlocks(text) {
     } else if (line.startsWith('```')) {
       code = [];
     } else if (/^#{1,6} /.test(line)) {
-      heading = line.replace(/^#+ /, '').replace(/[^\x20-\x7e]/g, '').trim();
+      heading = line
+        .replace(/^#+ /, '')
+        .replace(/[^\x20-\x7e]/g, '')
+        .trim();
     }
   }
   return blocks;

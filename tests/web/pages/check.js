@@ -85,7 +85,11 @@
     if (want.message !== undefined && !matches(want.message, String(error.message))) {
       problems.push(`message ${show(error.message)}`);
     }
-    window.check(name, problems.length === 0, `${problems.join(', ')} (wanted ${show({ name: String(want.name), message: String(want.message) })})`);
+    window.check(
+      name,
+      problems.length === 0,
+      `${problems.join(', ')} (wanted ${show({ name: String(want.name), message: String(want.message) })})`,
+    );
     return error;
   };
 
@@ -107,11 +111,16 @@
     results.push({ name: 'no uncaught error', ok: false, detail: what });
     window.done();
   };
-  window.addEventListener('error', (event) => {
-    // Resource load errors (a missing script) have no `error`; name the element instead.
-    if (event.error || event.message) fail(event.error ? `${show(event.error)}\n${event.error.stack || ''}` : event.message);
-    else fail(`failed to load ${event.target && (event.target.src || event.target.href)}`);
-  }, true);
+  window.addEventListener(
+    'error',
+    (event) => {
+      // Resource load errors (a missing script) have no `error`; name the element instead.
+      if (event.error || event.message)
+        fail(event.error ? `${show(event.error)}\n${event.error.stack || ''}` : event.message);
+      else fail(`failed to load ${event.target && (event.target.src || event.target.href)}`);
+    },
+    true,
+  );
   window.addEventListener('unhandledrejection', (event) => {
     fail(`unhandled rejection: ${show(event.reason)}\n${(event.reason && event.reason.stack) || ''}`);
   });
