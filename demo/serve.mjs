@@ -204,8 +204,9 @@ async function check(origin, config) {
 
 async function main() {
   const opts = parseArgs(process.argv.slice(2));
-  if (!existsSync(join(PKG, 'auroradb.mjs')))
+  if (!existsSync(join(PKG, 'auroradb.mjs'))) {
     fail(`${PKG}/auroradb.mjs is missing: build it with ./scripts/build-web.sh`);
+  }
 
   const started = [];
   let page = null;
@@ -230,18 +231,24 @@ async function main() {
   process.once('SIGTERM', () => onSignal('SIGTERM'));
 
   try {
+    // Each server joins `started` as soon as it is up, so a failure of another one stops it.
+    const track = (s) => {
+      started.push(s);
+      return s;
+    };
     const [relay, peerjs, signaling] = await Promise.all([
-      startServer('socketio-relay.mjs').then((s) => (started.push(s), s)),
-      startServer('peerjs.mjs', ['--path', PEERJS_PATH]).then((s) => (started.push(s), s)),
-      startServer('signaling.mjs').then((s) => (started.push(s), s)),
+      startServer('socketio-relay.mjs').then(track),
+      startServer('peerjs.mjs', ['--path', PEERJS_PATH]).then(track),
+      startServer('signaling.mjs').then(track),
     ]);
     for (const s of started) {
       s.proc.once('exit', (code, signal) => {
         // Ctrl-C in a terminal reaches the servers too: only a server that exits on its own,
         // with no signal for us following, is news.
         setTimeout(() => {
-          if (!stopping)
+          if (!stopping) {
             console.error(`demo: the ${s.name} server exited (${code ?? signal}): its adapter will not connect`);
+          }
         }, 500);
       });
     }

@@ -187,8 +187,9 @@ async function main() {
         { engine, ops: opts.openOps },
         900_000,
       );
-      if (setup.count !== opts.openOps)
+      if (setup.count !== opts.openOps) {
         throw new Error(`${engine}: open setup stored ${setup.count} of ${opts.openOps}`);
+      }
       if (setup.stats) {
         opsInLog = setup.stats.ops;
         process.stderr.write(

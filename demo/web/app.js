@@ -186,8 +186,9 @@ function listen(db) {
     const parts = Object.entries(d)
       .filter(([k, v]) => typeof v === 'number' && v > 0 && k !== 'peers')
       .map(([k, v]) => `${k} ${v}`);
-    if (parts.length)
+    if (parts.length) {
       note('sync', `sync${typeof d.peers === 'number' ? ` with ${plural(d.peers, 'peer')}` : ''}: ${parts.join(', ')}`);
+    }
     scheduleRefresh();
   });
   db.addEventListener('post', () => scheduleRefresh());

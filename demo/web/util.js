@@ -79,9 +79,11 @@ const hues = new Map();
  */
 export function assignAuthorHues(ops) {
   hues.clear();
-  for (const op of ops)
-    if (!hues.has(op.author))
+  for (const op of ops) {
+    if (!hues.has(op.author)) {
       hues.set(op.author, PALETTE[hues.size % PALETTE.length] + 9 * Math.floor(hues.size / PALETTE.length));
+    }
+  }
 }
 
 /** The hue of an author: its place in the log, else one derived from its id. */

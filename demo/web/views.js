@@ -335,7 +335,7 @@ function renderDiff(view) {
       if (['updatedAt', 'updatedBy', 'id'].includes(name)) continue;
       const a = before?.[name];
       const b = after?.[name];
-      if (JSON.stringify(a) !== JSON.stringify(b))
+      if (JSON.stringify(a) !== JSON.stringify(b)) {
         out.push(
           h(
             'span',
@@ -346,6 +346,7 @@ function renderDiff(view) {
             h('ins', {}, String(b ?? '—')),
           ),
         );
+      }
     }
     return out;
   };

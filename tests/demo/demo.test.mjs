@@ -79,8 +79,9 @@ before(async () => {
 after(async () => {
   await browser?.close();
   const result = await demo?.stop();
-  if (result && result.code !== 0)
+  if (result && result.code !== 0) {
     console.log(`demo.sh exited with ${result.code ?? result.signal}:\n${demo.output()}`);
+  }
 });
 
 /** Opens `board` as `user` in a new browser context (its own storage). */
@@ -90,8 +91,9 @@ async function openBoard(user, board = 'e2e', adapter = 'socketio') {
   page.errors = [];
   page.on('pageerror', (err) => page.errors.push(`page error: ${err.message}`));
   page.on('console', (msg) => {
-    if (msg.type() === 'error' && !/^WebSocket connection to .* failed/.test(msg.text()))
+    if (msg.type() === 'error' && !/^WebSocket connection to .* failed/.test(msg.text())) {
       page.errors.push(`console: ${msg.text()}`);
+    }
   });
   page.on('response', (res) => {
     if (res.status() >= 400) page.errors.push(`HTTP ${res.status()} ${res.url()}`);

@@ -25,7 +25,7 @@
     if (value instanceof Error) return `${value.name}: ${value.message}`;
     if (typeof value === 'string') return value;
     try {
-      return JSON.stringify(value, (k, v) => (typeof v === 'bigint' ? `${v}n` : v));
+      return JSON.stringify(value, (_key, v) => (typeof v === 'bigint' ? `${v}n` : v));
     } catch {
       return String(value);
     }
@@ -115,13 +115,15 @@
     'error',
     (event) => {
       // Resource load errors (a missing script) have no `error`; name the element instead.
-      if (event.error || event.message)
+      if (event.error || event.message) {
         fail(event.error ? `${show(event.error)}\n${event.error.stack || ''}` : event.message);
-      else fail(`failed to load ${event.target && (event.target.src || event.target.href)}`);
+      } else {
+        fail(`failed to load ${event.target && (event.target.src || event.target.href)}`);
+      }
     },
     true,
   );
   window.addEventListener('unhandledrejection', (event) => {
-    fail(`unhandled rejection: ${show(event.reason)}\n${(event.reason && event.reason.stack) || ''}`);
+    fail(`unhandled rejection: ${show(event.reason)}\n${event.reason?.stack || ''}`);
   });
 })();
