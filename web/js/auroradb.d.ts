@@ -1,7 +1,12 @@
-// Types of the AuroraDB JavaScript API (pkg/index.js; the classic script pkg/auroradb.js defines
-// the same class as the global `AuroraDB`).
+// Types of the AuroraDB JavaScript API: the ES module pkg/auroradb.mjs (scripts/build-web.sh
+// copies this file to pkg/auroradb.d.mts). The classic script pkg/auroradb.js defines the same
+// class as the global `AuroraDB` (typed by pkg/auroradb.d.ts). tests/types/ type-checks both
+// against how a caller uses them (`tsc -p tsconfig.json`, the test command's `js` step).
 
-/** Plain data: what can be stored. */
+/**
+ * Plain data: what can be stored. An `ArrayBuffer` is stored as bytes and comes back as a
+ * `Uint8Array`; object fields holding `undefined` are left out.
+ */
 export type AuroraValue =
     | null
     | boolean
@@ -9,6 +14,7 @@ export type AuroraValue =
     | bigint
     | string
     | Uint8Array
+    | ArrayBuffer
     | AuroraValue[]
     | { [field: string]: AuroraValue | undefined };
 
@@ -84,44 +90,180 @@ export interface P2PConfig {
     channel?: string;
     /** 'peerjs': ids to connect to (besides the server's peer list). */
     peers?: string[];
+    /** RTCPeerConnection configuration of the WebRTC adapters (else the top-level `rtcConfig`). */
     rtcConfig?: RTCConfiguration;
+    /** Milliseconds between presence frames. Default 2000. */
     heartbeatInterval?: number;
+    /** A peer not heard from this long (ms) is gone. Default 3 heartbeats + 1000. */
     peerTimeout?: number;
+    /** Largest frame accepted, in bytes. Default 16 MiB. */
     maxFrameBytes?: number;
+    /** Milliseconds before the first resend of a refused frame (growing with each). Default 250. */
+    retryDelay?: number;
     [option: string]: unknown;
 }
 
 /** What an adapter emits ('open', 'message', 'connection', 'disconnect', 'error', ...). */
-export type P2PEvent = 'open' | 'peer' | 'connection' | 'disconnect' | 'message' | 'reconnecting' | 'error' | 'close';
+export type P2PEvent = keyof P2PEventMap;
 
-/** The base class of P2P adapters (`AuroraDB.P2PAdapter`): subclasses move binary frames between peer ids. */
+/** The payload of each adapter event, as its listeners get it. */
+export interface P2PEventMap {
+    /** Attached (again, after a reconnect): this peer's id. */
+    open: string | undefined;
+    /** A peer was discovered (not necessarily connected yet). */
+    peer: { peerId: string };
+    /** A peer is connected: frames can flow both ways. */
+    connection: { peerId: string };
+    /** A frame from a connected peer. */
+    message: { from: string; data: Uint8Array; connection: unknown };
+    /** A connected peer went away. */
+    disconnect: { peerId: string; reason: string };
+    /** The server connection was lost; the next try is in `delay` ms. */
+    reconnecting: { attempt: number; delay: number };
+    error: P2PErrorDetail;
+    /** Detached for good (disconnect(), or reconnecting gave up). */
+    close: undefined;
+}
+
+/** The payload of adapter event `E`: from P2PEventMap, else `any` (an adapter's own events). */
+export type P2PPayload<E extends string> = E extends keyof P2PEventMap ? P2PEventMap[E] : any;
+
+/** An adapter's `error` payload; `type` is one of P2PError's types. */
+export interface P2PErrorDetail {
+    type: P2PErrorType | (string & {});
+    message: string;
+    peerId?: string;
+    [detail: string]: unknown;
+}
+
+/** What went wrong, as P2PError's `type` and an adapter's `error` payload say it. */
+export type P2PErrorType =
+    | 'unknown-adapter'
+    | 'invalid-adapter'
+    | 'invalid-config'
+    | 'timeout'
+    | 'network'
+    | 'server-error'
+    | 'unavailable-id'
+    | 'peer-unavailable'
+    | 'max-connections'
+    | 'send-failed'
+    | 'invalid-frame'
+    | 'not-connected'
+    | 'not-implemented'
+    | 'listener';
+
+/** The connection settings an adapter reads from its configuration, with their defaults applied. */
+export interface P2PSettings {
+    peerId: string | null;
+    name: string;
+    maxConnections: number;
+    connectionTimeout: number;
+    peerConnectionTimeout: number;
+    maxReconnectAttempts: number;
+    reconnectDelay: number;
+    retryAttempts: number;
+    retryDelay: number;
+    heartbeatInterval: number;
+    peerTimeout: number;
+    maxFrameBytes: number;
+    rtcConfig: RTCConfiguration;
+    debug: boolean;
+}
+
+/** A class `registerP2PAdapter` accepts: a subclass of `P2PAdapter`. */
+export interface P2PAdapterClass {
+    new (config: AuroraConfig, db: AuroraDB | null): P2PAdapter;
+    readonly prototype: P2PAdapter;
+    managesPresence: boolean;
+}
+
+/**
+ * The base class of P2P adapters (`AuroraDB.P2PAdapter`): subclasses move binary frames between
+ * peer ids. A subclass implements `connect`, `send`, `broadcast`, `disconnect` (and may override
+ * `listPeers`, `connectToPeer`, `destroy`), and calls `emit('open', id)` once attached and
+ * `emit('message', { from, data })` for each frame.
+ */
 export declare class P2PAdapter {
+    /** True for adapters that call peerUp/peerDown themselves; the others get presence from this class. */
     static managesPresence: boolean;
     constructor(config?: AuroraConfig, db?: AuroraDB | null);
     readonly config: AuroraConfig;
+    /** The database that owns the adapter, if any. */
+    readonly db: AuroraDB | null;
+    readonly settings: P2PSettings;
     readonly id: string;
     isConnected: boolean;
     getId(): string;
-    on(event: P2PEvent | string, listener: (payload: any) => void): this;
-    off(event: P2PEvent | string, listener?: (payload: any) => void): this;
-    once(event: P2PEvent | string, listener: (payload: any) => void): this;
-    emit(event: P2PEvent | string, payload?: unknown): boolean;
+
+    /** Adds a listener; returns this. Events of P2PEventMap have typed payloads, others `any`. */
+    on<E extends string>(event: E, listener: (payload: P2PPayload<E>) => void): this;
+    /** Removes a listener (every listener of `event` when it is omitted); returns this. */
+    off<E extends string>(event: E, listener?: (payload: P2PPayload<E>) => void): this;
+    /** Adds a listener called at most once; returns this. */
+    once<E extends string>(event: E, listener: (payload: P2PPayload<E>) => void): this;
+    /**
+     * Emits an event; returns true when a listener was called. A 'message' payload's `data` may
+     * be any binary shape (or the JSON form of a Uint8Array): listeners get a Uint8Array.
+     */
+    emit(event: 'message', payload: { from: string; data: unknown; connection?: unknown }): boolean;
+    emit(event: string, payload?: unknown): boolean;
+    /** Emits 'error' with `{ type, message, ...details }`. */
+    emitError(type: P2PErrorType | (string & {}), message: string, details?: Record<string, unknown>): void;
+
+    /** Ids of the connected peers. */
     getPeers(): string[];
     getConnectionCount(): number;
+    isPeerConnected(peerId: string): boolean;
+    /** The connection object of a connected peer, or null. */
+    getConnection(peerId: string): unknown;
+    /** True when another peer fits under maxConnections. */
+    hasRoom(): boolean;
+    /** Records a discovered peer; emits 'peer' the first time. */
+    peerFound(peerId: string): void;
+    /** Forgets a discovered peer. */
+    peerGone(peerId: string): void;
+    /** Marks a peer connected and emits 'connection' once; false when maxConnections are connected. */
+    peerUp(peerId: string, connection?: unknown): boolean;
+    /** Marks a peer gone and emits 'disconnect' once; true when it was connected. */
+    peerDown(peerId: string, reason?: string): boolean;
+    allPeersDown(reason?: string): void;
+    /** Runs `attempt(n)` to deliver a frame, resending after a failure up to retryAttempts times. */
+    sendWithRetry(peerId: string, attempt: (n: number) => unknown): boolean;
+
+    /** Resolves with the id once connected; rejects with P2PError('timeout') after `timeout` ms. */
     ready(timeout?: number): Promise<string>;
+    /** Resolves with the connection once `peerId` is connected; rejects with P2PError('timeout'). */
+    waitForPeer(peerId: string, timeout?: number): Promise<unknown>;
+    /** For a link to the network that dropped: marks every peer gone and reconnects with backoff. */
+    connectionLost(reason?: string): void;
+    /** Runs `attempt` with backoff until it succeeds; resolves true on success. */
+    reconnect(
+        attempt: () => Promise<unknown>,
+        isCancelled?: () => boolean,
+        options?: { closeOnGiveUp?: boolean },
+    ): Promise<boolean>;
+
+    /** Attaches to the network. */
     connect(): Promise<unknown>;
+    /** Sends a frame to one peer: true when handed to the transport (or queued for a resend). */
     send(peerId: string, data: Uint8Array): boolean;
+    /** Sends a frame to every connected peer; returns to how many. */
     broadcast(data: Uint8Array): number;
+    /** Peers the network knows of (by default the connected ones). */
     listPeers(): Promise<string[]>;
     connectToPeer(peerId: string): Promise<unknown>;
+    /** Leaves the network. */
     disconnect(): Promise<void>;
+    /** Disconnects and drops every listener. */
     destroy(): Promise<void>;
 }
 
 /** The error type of the adapters; `type` says what went wrong. */
 export declare class P2PError extends Error {
+    constructor(type: P2PErrorType | (string & {}), message: string, details?: Record<string, unknown>);
     name: 'P2PError';
-    type: string;
+    type: P2PErrorType | (string & {});
     peerId?: string;
 }
 
@@ -144,6 +286,40 @@ export type AuroraErrorName =
     | 'ClockDriftError'
     | 'TooLargeError'
     | 'LogError';
+
+/**
+ * Names of the errors a peer's data or the sync itself can fail with (`error.name` of a sync
+ * `error` event; its `type` is a SyncErrorType).
+ */
+export type SyncErrorName =
+    | 'CorruptMessageError'
+    | 'FrameTooLargeError'
+    | 'TruncatedFrameError'
+    | 'HashMismatchError'
+    | 'ClockDriftError'
+    | 'UnsupportedVersionError'
+    | 'BrokenChainError'
+    | 'InvalidOpsError'
+    | 'ReplayError'
+    | 'FloodError'
+    | 'UnexpectedMessageError'
+    | 'OpTooLargeError'
+    | 'StoreError'
+    | 'TransportError'
+    | 'PeerError'
+    | 'P2PError';
+
+/** The `type` of an `error` event of sync (operation 'sync') or of the adapter (operation 'p2p'). */
+export type SyncErrorType =
+    | 'connection-failed'
+    | 'peer-rejected'
+    | 'sync-failed'
+    | 'send-failed'
+    | 'peer-unavailable'
+    | 'max-connections'
+    | 'invalid-frame'
+    | 'unknown-adapter'
+    | 'invalid-config';
 
 export interface UniqueConstraintError extends Error {
     name: 'UniqueConstraintError';
@@ -227,17 +403,19 @@ export type LogPoint = number | Date | string;
 
 /** The read-only view `at(time)` gives. Methods answer synchronously. */
 export interface Snapshot {
+    /** The time of the view (ms since 1970). */
     readonly time: number;
+    /** The id of the last op the view includes. */
     readonly id: string;
     readonly keyPath: string | undefined;
-    get(key: string): AuroraValue | undefined;
-    all(): AuroraValue[];
+    get<T = any>(key: string): T | undefined;
+    all<T = any>(): T[];
     keys(): string[];
     count(): number;
-    filter(predicate: (value: any, key: string) => unknown): AuroraValue[];
-    every(predicate: (value: any, key: string) => unknown): boolean;
-    slice(start?: number, end?: number): AuroraValue[];
-    findBy(index: string, value: AuroraValue): AuroraValue[];
+    filter<T = any>(predicate: (value: T, key: string) => unknown): T[];
+    every<T = any>(predicate: (value: T, key: string) => unknown): boolean;
+    slice<T = any>(start?: number, end?: number): T[];
+    findBy<T = any>(index: string, value: AuroraValue): T[];
 }
 
 /** What a transaction callback gets. */
@@ -275,13 +453,13 @@ export interface SyncReport {
 /** An `error` event's detail: a database error, or one of sync or of the adapter. */
 export interface ErrorDetail {
     /** The error name for database errors; for sync: 'connection-failed', 'peer-rejected', 'sync-failed', 'send-failed', ... */
-    type: AuroraErrorName | string;
+    type: AuroraErrorName | SyncErrorType | (string & {});
     message: string;
     error: Error;
     /** 'add', 'get', ..., 'sync' (the engine) or 'p2p' (the adapter). */
     operation: string;
     /** Sync and adapter errors: the error's name ('HashMismatchError', 'P2PError', ...). */
-    name?: string;
+    name?: SyncErrorName | (string & {});
     /** Sync and adapter errors: the peer concerned, if one is. */
     peerId?: string | null;
     /** Adapter errors: the adapter's own type ('timeout', 'network', ...). */
@@ -299,13 +477,19 @@ export interface AuroraEventMap {
     disconnect: CustomEvent<{ peerId: string }>;
     sync: CustomEvent<SyncReport>;
     /** Ops received from a peer and applied. */
-    post: CustomEvent<{ peerId: string; ops: number; keys: string[] }>;
+    post: CustomEvent<{ peerId: string | null; ops: number; keys: string[] }>;
 }
 
+/** The store behind a database, as `db.db`. */
 export declare class AuroraStore {
-    /** Return the value to store; throw to refuse the write. */
+    /** Runs before every write: return the value to store (`undefined`: the value as given); throw to refuse the write. */
     beforeSet: null | ((key: string, value: any) => any);
-    batchSet(entries: Iterable<[string, AuroraValue]>): Promise<number>;
+    /**
+     * Writes `[key, value]` pairs (any iterable of them) as one atomic write; resolves to how
+     * many. The second form is what JavaScript infers for an array literal of pairs.
+     */
+    batchSet(entries: Iterable<readonly [key: string, value: AuroraValue]>): Promise<number>;
+    batchSet(entries: ReadonlyArray<ReadonlyArray<AuroraValue>>): Promise<number>;
 }
 
 export declare class AuroraDB extends EventTarget {
@@ -318,7 +502,8 @@ export declare class AuroraDB extends EventTarget {
     static deleteDatabase(name: string): Promise<void>;
     static readonly P2PAdapter: typeof P2PAdapter;
     static readonly P2PError: typeof P2PError;
-    static registerP2PAdapter(name: string, adapterClass: typeof P2PAdapter): typeof P2PAdapter;
+    /** Registers an adapter class for `p2pAdapter: name`; returns the class. */
+    static registerP2PAdapter<C extends P2PAdapterClass>(name: string, adapterClass: C): C;
     static listP2PAdapters(): string[];
 
     /** The P2P adapter of a distributed database once `create()` has started it. */
@@ -372,9 +557,10 @@ export declare class AuroraDB extends EventTarget {
         listener: (this: AuroraDB, event: AuroraEventMap[K]) => any,
         options?: boolean | AddEventListenerOptions,
     ): void;
+    /** Any other event name (every event of AuroraDB is a CustomEvent). */
     addEventListener(
         type: string,
-        listener: EventListenerOrEventListenerObject | null,
+        listener: ((this: AuroraDB, event: CustomEvent) => any) | EventListenerObject | null,
         options?: boolean | AddEventListenerOptions,
     ): void;
     removeEventListener<K extends keyof AuroraEventMap>(
@@ -384,7 +570,7 @@ export declare class AuroraDB extends EventTarget {
     ): void;
     removeEventListener(
         type: string,
-        listener: EventListenerOrEventListenerObject | null,
+        listener: ((this: AuroraDB, event: CustomEvent) => any) | EventListenerObject | null,
         options?: boolean | EventListenerOptions,
     ): void;
 }
