@@ -2,5 +2,7 @@
 import type { AuroraDB as AuroraDBClass } from './auroradb.mjs';
 
 declare global {
-  var AuroraDB: typeof AuroraDBClass;
+    var AuroraDB: typeof AuroraDBClass;
 }
+
+export {};
