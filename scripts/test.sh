@@ -100,6 +100,49 @@ step_clippy() {
     cargo clippy -p auroradb-web --target "$WASM_TARGET" --lib --tests -- -D warnings
 }
 
+# Runs one check of the `js` step: `$1` names it, the rest is the command. Counts it in
+# JS_PASSED or JS_FAILED.
+run_js_check() {
+    local name="$1"
+    shift
+    printf -- '--- %s: %s\n' "$name" "$*"
+    if "$@"; then
+        printf -- '--- %s: ok\n' "$name"
+        JS_PASSED=$((JS_PASSED + 1))
+    else
+        printf -- '--- %s: FAILED\n' "$name"
+        JS_FAILED=$((JS_FAILED + 1))
+    fi
+}
+
+# Whether the global declaration scripts/build-web.sh writes (pkg/auroradb.d.ts) is the one
+# tests/types/ type-checks (tests/types/pkg/auroradb.d.ts).
+global_types_match() {
+    awk '/^classic_types\(\) \{/ { f = 1; next } f && /^EOF$/ { exit } f && p { print } f && /<<.EOF.$/ { p = 1 }' \
+        "$ROOT/scripts/build-web.sh" | diff -u - "$ROOT/tests/types/pkg/auroradb.d.ts"
+}
+
+step_js() {
+    # The JavaScript and TypeScript (installing node and the npm packages when missing): biome's
+    # linter and formatter without writes (biome.jsonc; `npx biome check --write` fixes what it
+    # can), and tsc over tests/types/, which uses the declarations of the JavaScript API as
+    # callers do (tsconfig.json; tests/types/readme/: the seed README's examples as JavaScript).
+    # shellcheck source=scripts/web-lib.sh
+    . "$ROOT/scripts/web-lib.sh"
+    ensure_node
+    ensure_npm_deps
+    JS_PASSED=0
+    JS_FAILED=0
+    run_js_check "biome (lint and format)" npx --no-install biome ci --colors=off --error-on-warnings
+    run_js_check "tsc (the module and the global)" npx --no-install tsc --noEmit -p tsconfig.json
+    run_js_check "tsc (the README's examples)" npx --no-install tsc --noEmit -p tests/types/readme
+    run_js_check "the global declaration of build-web.sh is the one checked" global_types_match
+    printf '     Running %s\n' "biome ci, tsc --noEmit (JavaScript and types)"
+    printf 'test result: %s. %d passed; %d failed; 0 ignored\n' \
+        "$([ "$JS_FAILED" -eq 0 ] && echo ok || echo FAILED)" "$JS_PASSED" "$JS_FAILED"
+    [ "$JS_FAILED" -eq 0 ]
+}
+
 step_native() {
     cargo test --workspace --exclude auroradb-web --no-fail-fast
 }
@@ -174,6 +217,7 @@ step_bench_build() {
 
 register_step fmt "formatting: cargo fmt --all --check"
 register_step clippy "lints: cargo clippy --all-targets -- -D warnings (native and wasm32)"
+register_step js "JavaScript: biome ci (lint, format) and tsc --noEmit (the API's declarations)"
 register_step native "native tests: cargo test --workspace"
 register_step wasm_build "wasm32 build of the portable crates (log, snapshot, net, auroradb)"
 register_step browser "browser tests: wasm-bindgen-test in headless Chromium"
