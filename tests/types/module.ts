@@ -568,6 +568,11 @@ async function adapters(): Promise<void> {
   adapter.on('message', (m: string) => m);
   // @ts-expect-error frames are bytes
   adapter.send('peer-2', 'hello');
+  // @ts-expect-error a message says whom it is from
+  adapter.emit('message', { data: new Uint8Array(1) });
+  // @ts-expect-error a connection event names the peer
+  adapter.emit('connection', 'peer-2');
+  adapter.emit('custom-event', { anything: true });
   await adapter.destroy();
 
   const error = new P2PError('timeout', 'no answer', { peerId: 'peer-2' });

@@ -128,6 +128,16 @@ export interface P2PEventMap {
 /** The payload of adapter event `E`: from P2PEventMap, else `any` (an adapter's own events). */
 export type P2PPayload<E extends string> = E extends keyof P2PEventMap ? P2PEventMap[E] : any;
 
+/**
+ * What `emit(E, payload)` takes: a listener's payload, except that a 'message' may carry its
+ * bytes in any binary shape (listeners get a Uint8Array); `unknown` for an adapter's own events.
+ */
+export type P2PEmitted<E extends string> = E extends 'message'
+    ? { from: string; data: unknown; connection?: unknown }
+    : E extends keyof P2PEventMap
+      ? P2PEventMap[E]
+      : unknown;
+
 /** An adapter's `error` payload; `type` is one of P2PError's types. */
 export interface P2PErrorDetail {
     type: P2PErrorType | (string & {});
@@ -206,8 +216,7 @@ export declare class P2PAdapter {
      * Emits an event; returns true when a listener was called. A 'message' payload's `data` may
      * be any binary shape (or the JSON form of a Uint8Array): listeners get a Uint8Array.
      */
-    emit(event: 'message', payload: { from: string; data: unknown; connection?: unknown }): boolean;
-    emit(event: string, payload?: unknown): boolean;
+    emit<E extends string>(event: E, payload?: P2PEmitted<E>): boolean;
     /** Emits 'error' with `{ type, message, ...details }`. */
     emitError(type: P2PErrorType | (string & {}), message: string, details?: Record<string, unknown>): void;
 
