@@ -310,6 +310,41 @@ async function operations(): Promise<void> {
   await destroyed;
 }
 
+// ---- subclassing (the README's ValidatedDB and SecureDB) ------------------------------------
+
+// `add` has two forms: an override takes both (`add(key, value)` alone does not satisfy
+// `add(value)`). The README's JavaScript `add(key, data)` type-checks as it is
+// (tests/types/readme/).
+class ValidatedDB extends AuroraDB {
+  async add(keyOrValue: string | AuroraValue, value?: AuroraValue): Promise<string> {
+    if (typeof keyOrValue !== 'string') return super.add(keyOrValue);
+    return super.add(keyOrValue, { ...(value as object), createdAt: new Date().toISOString(), version: 1 });
+  }
+}
+
+class SecureDB extends AuroraDB {
+  constructor(
+    config: AuroraConfig,
+    readonly permissions: { read: string[]; admin: boolean },
+  ) {
+    super(config);
+  }
+
+  async get<T = unknown>(key: string): Promise<T | undefined> {
+    if (!this.permissions.admin && !this.permissions.read.includes(key)) throw new Error('Read access denied');
+    return super.get<T>(key);
+  }
+}
+
+async function subclasses(): Promise<void> {
+  const validated = new ValidatedDB({ name: 'validated-app' });
+  const key: string = await validated.add('k', { a: 1 });
+  const secure = new SecureDB({ name: 'secure-app' }, { read: ['public'], admin: false });
+  const opened: SecureDB = await secure.create();
+  const value: User | undefined = await opened.get<User>('public');
+  void [key, value];
+}
+
 // ---- events --------------------------------------------------------------------------------
 
 function events(db: AuroraDB): void {
@@ -583,4 +618,4 @@ async function adapters(): Promise<void> {
   new P2PError('no answer');
 }
 
-void [statics, operations, events, branchOnName, adapters];
+void [statics, operations, subclasses, events, branchOnName, adapters];
