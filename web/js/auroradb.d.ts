@@ -519,7 +519,12 @@ export declare class AuroraDB extends EventTarget {
     readonly adapter: P2PAdapter | null;
 
     create(distributed?: boolean, peerId?: string): Promise<this>;
+    /**
+     * Stores `value` under `key` (create or update); resolves to the key. A subclass overriding
+     * `add` takes both forms: `add(keyOrValue: string | AuroraValue, value?: AuroraValue)`.
+     */
     add(key: string, value: AuroraValue): Promise<string>;
+    /** Stores `value` under its `keyPath` field; resolves to the key. */
     add(value: AuroraValue): Promise<string>;
     put(key: string, value: AuroraValue): Promise<string>;
     get<T = any>(key: string): Promise<T | undefined>;
