@@ -1,6 +1,5 @@
 // Node-only tests of the transport layer's pure parts: settings, byte conversion, the
-// registry (eager and lazily loaded adapters), presence frames, resends, data channel chunking,
-// and the Socket.IO packet codec.
+// registry (eager and lazily loaded adapters), presence frames, resends, data channel chunking.
 
 import test from 'node:test';
 import assert from 'node:assert/strict';
@@ -20,7 +19,6 @@ import {
   resolveSettings,
   toBytes,
 } from '../../web/js/p2p/index.js';
-import { decodePacket, encodePacket, PacketType, reconstruct } from '../../web/js/p2p/socketio-client.js';
 import { hasP2PAdapter, loadP2PAdapter, registerLazyP2PAdapter } from '../../web/js/p2p/adapter.js';
 import { backoffDelay } from '../../web/js/p2p/util.js';
 import { pattern } from './pages/bytes.js';
@@ -332,23 +330,4 @@ test('the reassembler refuses malformed and oversized input, then starts clean',
   assert.deepEqual(r.push(Uint8Array.of(0, 5)), { kind: 'frame', data: Uint8Array.of(5) });
   assert.deepEqual(r.push(Uint8Array.of(3)), { kind: 'ping' });
   assert.deepEqual(r.push(Uint8Array.of(4)), { kind: 'bye' });
-});
-
-test('Socket.IO packets encode and decode like the reference parser', () => {
-  assert.deepEqual(encodePacket({ type: PacketType.CONNECT }), ['0']);
-  assert.deepEqual(encodePacket({ type: PacketType.EVENT, id: 0, data: ['join', 'room'] }), ['20["join","room"]']);
-  const bytes = Uint8Array.of(1, 2, 3);
-  const [text, attachment] = encodePacket({ type: PacketType.EVENT, id: 12, data: ['msg', { to: 'x' }, bytes] });
-  assert.equal(text, '51-12["msg",{"to":"x"},{"_placeholder":true,"num":0}]');
-  assert.deepEqual(attachment, bytes);
-  const p = decodePacket(text);
-  assert.deepEqual({ type: p.type, id: p.id, attachments: p.attachments, nsp: p.nsp }, { type: 5, id: 12, attachments: 1, nsp: '/' });
-  assert.deepEqual(reconstruct(p.data, [bytes]), ['msg', { to: 'x' }, bytes]);
-  assert.deepEqual(decodePacket('30[{"ok":true}]'), { type: 3, nsp: '/', id: 0, data: [{ ok: true }], attachments: 0 });
-  assert.deepEqual(decodePacket('0{"sid":"abc"}').data, { sid: 'abc' });
-  assert.equal(decodePacket('2/admin,["x"]').nsp, '/admin');
-  for (const bad of ['', '9', '5x-["a"]', '51["a"]', '599-["a"]', '2{"a":1}', '2[1]', '2[', '3{}']) {
-    assert.throws(() => decodePacket(bad), (e) => e.type === 'invalid-frame', `accepted ${JSON.stringify(bad)}`);
-  }
-  assert.throws(() => reconstruct({ _placeholder: true, num: 3 }, []), (e) => e.type === 'invalid-frame');
 });

@@ -32,6 +32,5 @@ export { ControlKind, controlFrame, parseControlFrame } from './adapter.js';
 export { BroadcastAdapter, PeerJsAdapter, SocketIoAdapter, WebRtcAdapter };
 export { RtcSignalingAdapter } from './rtc-adapter.js';
 export { RtcMesh } from './rtc-mesh.js';
-export { SocketIoClient } from './socketio-client.js';
 export { CHANNEL_PROTOCOL, CHUNK_SIZE, Reassembler, encodeFrame } from './chunks.js';
 export { P2PError, isValidPeerId, randomId, resolveSettings, toBytes } from './util.js';
