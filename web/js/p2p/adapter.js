@@ -60,7 +60,7 @@ export function parseControlFrame(bytes) {
  * Base class of every adapter: events, settings, the table of connected peers, reconnects.
  * One class per page, whichever bundle defines it first (see `shared` in util.js).
  */
-export const P2PAdapter = (shared().P2PAdapter ??= class P2PAdapter {
+shared().P2PAdapter ??= class P2PAdapter {
   /** True for adapters that call peerUp/peerDown themselves (all the built-in ones). */
   static managesPresence = false;
 
@@ -446,7 +446,8 @@ export const P2PAdapter = (shared().P2PAdapter ??= class P2PAdapter {
       this._listeners.clear();
     }
   }
-});
+};
+export const P2PAdapter = shared().P2PAdapter;
 
 /**
  * The adapter registry of one copy of AuroraDB: name → `{ cls }` for a class at hand, or

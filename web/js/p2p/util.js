@@ -37,14 +37,15 @@ export function shared() {
  * - 'not-loaded'        createAdapter() on a built-in whose bundle is not loaded yet
  * - 'listener'          an event listener threw (reported as an 'error' event only)
  */
-export const P2PError = (shared().P2PError ??= class P2PError extends Error {
+shared().P2PError ??= class P2PError extends Error {
   constructor(type, message, details = {}) {
     super(message);
     this.name = 'P2PError';
     this.type = type;
     Object.assign(this, details);
   }
-});
+};
+export const P2PError = shared().P2PError;
 
 const ID_ALPHABET = '0123456789abcdef';
 
