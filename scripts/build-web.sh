@@ -104,16 +104,22 @@ package_json() {
 EOF
 }
 
-# Prints "<raw bytes> <gzipped bytes> <file>" for each file, then the total of them.
-sizes() {
-    local total_raw=0 total_gz=0 f raw gz
+# Prints "<raw bytes> <gzipped bytes> <file>" for each file (no total: see `sizes`).
+size_lines() {
+    local f
     for f in "$@"; do
-        raw=$(wc -c <"$f")
-        gz=$(gzip -9 -c "$f" | wc -c)
-        total_raw=$((total_raw + raw))
-        total_gz=$((total_gz + gz))
-        printf '  %9d B  %8d B gzipped  %s\n' "$raw" "$gz" "${f#"$ROOT"/}"
+        printf '  %9d B  %8d B gzipped  %s\n' "$(wc -c <"$f")" "$(gzip -9 -c "$f" | wc -c)" "${f#"$ROOT"/}"
     done
+}
+
+# Prints size_lines for each file, then the total of them.
+sizes() {
+    local total_raw=0 total_gz=0 f
+    for f in "$@"; do
+        total_raw=$((total_raw + $(wc -c <"$f")))
+        total_gz=$((total_gz + $(gzip -9 -c "$f" | wc -c)))
+    done
+    size_lines "$@"
     printf '  %9d B  %8d B gzipped  total (.wasm + JS)\n' "$total_raw" "$total_gz"
 }
 
@@ -194,10 +200,9 @@ main() {
     loaded+=("$PKG/auroradb.js")
     sizes "${loaded[@]}"
     say "the ES module instead of auroradb.js:"
-    sizes "$PKG/auroradb.mjs" | head -n 1
+    size_lines "$PKG/auroradb.mjs"
     say "a distributed page also loads its adapter's bundle, one of:"
-    local name
-    for name in peerjs webrtc socketio broadcast; do sizes "$PKG/p2p/$name.js" | head -n 1; done
+    size_lines "$PKG"/p2p/{peerjs,webrtc,socketio,broadcast}.js
 }
 
 main "$@"

@@ -27,7 +27,7 @@ import * as esbuild from 'esbuild';
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const JS = join(ROOT, 'web', 'js');
 
-/** The built-in adapters: bundle name → source file under web/js/p2p/. */
+/** The built-in adapters: each is web/js/p2p/<name>.js, bundled to p2p/<name>.js. */
 export const ADAPTERS = ['peerjs', 'webrtc', 'socketio', 'broadcast'];
 
 const COMMON = {
