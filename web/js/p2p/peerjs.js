@@ -88,7 +88,10 @@ class ConnectionChannel {
 
   get readyState() {
     if (this._closed) return 'closed';
-    return this.conn.open ? 'open' : 'connecting';
+    if (this.conn.open) return 'open';
+    // The client closes a connection that never opened without an event (it does so for every
+    // connection to a peer the server says LEAVE of); it drops its RTCPeerConnection then.
+    return this.conn.peerConnection ? 'connecting' : 'closed';
   }
 
   get bufferedAmount() {
@@ -143,6 +146,14 @@ class PeerJsMesh extends RtcMesh {
       return;
     }
     this._setupChannel(link, new ConnectionChannel(conn));
+  }
+
+  /** Also fails, at each heartbeat, the links whose connection the client closed before it opened. */
+  _heartbeat() {
+    for (const link of [...this.links.values()]) {
+      if (link.state === 'connecting' && link.dc?.readyState === 'closed') this._fail(link, 'closed by the PeerJS client before it opened');
+    }
+    super._heartbeat();
   }
 
   /** A data connection a peer offered (the Peer's 'connection' event). */
