@@ -5,15 +5,17 @@
 #   ./scripts/build-web.sh --debug   debug build (faster to build, much larger)
 #
 # Installs what is missing first (the wasm32 target, wasm-bindgen-cli at the version in
-# Cargo.lock, binaryen's wasm-opt, node), then:
+# Cargo.lock, binaryen's wasm-opt, node, the npm packages of package.json), then:
 #   1. cargo build -p auroradb-web --target wasm32-unknown-unknown (--release, at opt-level "s")
 #   2. wasm-opt -Oz on the .wasm (release only)
 #   3. wasm-bindgen --target web: pkg/auroradb_core.js + pkg/auroradb_core_bg.wasm (+ snippets/)
-#   4. the AuroraDB class (web/js/auroradb.js) as an ES module, pkg/auroradb.mjs, with the P2P
-#      adapters it imports in pkg/p2p/ (web/js/p2p/); and as a classic script defining the
-#      global AuroraDB, pkg/auroradb.js, with the adapters inside it (scripts/classic-script.mjs);
+#   4. esbuild (scripts/bundle.mjs): the AuroraDB class (web/js/auroradb.js) as the ES module
+#      pkg/auroradb.mjs and as the classic script pkg/auroradb.js that defines the global
+#      AuroraDB, and each built-in P2P adapter as a bundle of its own in pkg/p2p/ (with the npm
+#      client it uses), loaded only when a database picks it; all minified, with source maps;
 #      their types; pkg/package.json
-# and prints the size of each file, raw and gzipped, and the total of the .wasm and the JS.
+# and prints the size of what a page loads, raw and gzipped: the .wasm, the glue and
+# auroradb.js for a local-only page, and separately each adapter bundle.
 #
 # AURORADB_PKG=DIR builds into DIR instead of pkg/ (the tests read the same variable).
 #
@@ -65,14 +67,6 @@ ensure_wasm_opt() {
     fi
 }
 
-# Writes the classic-script form of web/js/auroradb.js to stdout: one script holding the class
-# and the P2P modules it imports, defining the global AuroraDB; the ES-module-only block (between
-# the @esm markers) becomes a loader that imports the engine dynamically, relative to the
-# script's own URL.
-classic_script() {
-    node "$ROOT/scripts/classic-script.mjs" "$JS_SRC/auroradb.js"
-}
-
 # Types for the classic script: the global AuroraDB.
 classic_types() {
     cat <<'EOF'
@@ -110,16 +104,22 @@ package_json() {
 EOF
 }
 
-# Prints "<raw bytes> <gzipped bytes> <file>" for each file, then the total of them.
-sizes() {
-    local total_raw=0 total_gz=0 f raw gz
+# Prints "<raw bytes> <gzipped bytes> <file>" for each file (no total: see `sizes`).
+size_lines() {
+    local f
     for f in "$@"; do
-        raw=$(wc -c <"$f")
-        gz=$(gzip -9 -c "$f" | wc -c)
-        total_raw=$((total_raw + raw))
-        total_gz=$((total_gz + gz))
-        printf '  %9d B  %8d B gzipped  %s\n' "$raw" "$gz" "${f#"$ROOT"/}"
+        printf '  %9d B  %8d B gzipped  %s\n' "$(wc -c <"$f")" "$(gzip -9 -c "$f" | wc -c)" "${f#"$ROOT"/}"
     done
+}
+
+# Prints size_lines for each file, then the total of them.
+sizes() {
+    local total_raw=0 total_gz=0 f
+    for f in "$@"; do
+        total_raw=$((total_raw + $(wc -c <"$f")))
+        total_gz=$((total_gz + $(gzip -9 -c "$f" | wc -c)))
+    done
+    size_lines "$@"
     printf '  %9d B  %8d B gzipped  total (.wasm + JS)\n' "$total_raw" "$total_gz"
 }
 
@@ -138,6 +138,7 @@ main() {
     ensure_wasm_bindgen
     ensure_wasm_opt
     ensure_node
+    ensure_npm_deps
 
     say "cargo build ${cargo_flags[*]} -p auroradb-web --target $TARGET"
     cargo build "${cargo_flags[@]}" -p auroradb-web --target "$TARGET" --lib "${size_flags[@]}"
@@ -161,18 +162,16 @@ main() {
     say "wasm-bindgen --target web --out-name auroradb_core"
     wasm-bindgen --target web --out-dir "$PKG" --out-name auroradb_core "$input"
 
-    say "assembling pkg/"
-    cp "$JS_SRC/auroradb.js" "$PKG/auroradb.mjs"
-    mkdir -p "$PKG/p2p"
-    cp "$JS_SRC"/p2p/*.js "$PKG/p2p/"
+    say "esbuild: scripts/bundle.mjs $PKG"
+    node "$ROOT/scripts/bundle.mjs" "$PKG"
     cp "$JS_SRC/auroradb.d.ts" "$PKG/auroradb.d.mts"
-    classic_script >"$PKG/auroradb.js"
     classic_types >"$PKG/auroradb.d.ts"
     package_json >"$PKG/package.json"
     rm -f "$PKG/.gitignore"
 
-    # The classic script must parse as a script and define AuroraDB with its adapters, the
-    # module must load with its adapters, and the engine must instantiate.
+    # The classic script must parse as a script and define AuroraDB with the adapter names, the
+    # base class and the registry at once (the adapters themselves are not loaded); the module
+    # must load; each adapter bundle must parse as a module; the engine must instantiate.
     say "checking pkg/ with node"
     node --check "$PKG/auroradb.js"
     node -e "
@@ -181,7 +180,9 @@ main() {
         const names = g.AuroraDB.listP2PAdapters().join(',');
         if (names !== 'peerjs,webrtc,socketio,broadcast') throw new Error('adapters of the classic script: ' + names);
         if (typeof g.AuroraDB.P2PAdapter !== 'function') throw new Error('AuroraDB.P2PAdapter is missing');
+        if (typeof g.AuroraDB.registerP2PAdapter !== 'function') throw new Error('AuroraDB.registerP2PAdapter is missing');
     "
+    for f in "$PKG"/p2p/*.js; do node --check "$f"; done
     (cd "$PKG" && node --input-type=module -e "
         import { readFileSync } from 'node:fs';
         import { AuroraDB } from './auroradb.mjs';
@@ -193,14 +194,15 @@ main() {
 
     say "pkg/ ($profile):"
     (cd "$PKG" && find . -type f | sort | sed 's/^\.\//  /')
-    say "sizes (a page loads the .wasm, auroradb_core.js, its snippets, and auroradb.js or auroradb.mjs):"
+    say "sizes: what a local-only page loads (the .wasm, auroradb_core.js, its snippets, auroradb.js):"
     local loaded=("$PKG/auroradb_core_bg.wasm" "$PKG/auroradb_core.js")
     while IFS= read -r f; do loaded+=("$f"); done < <(find "$PKG/snippets" -name '*.js' 2>/dev/null | sort)
     loaded+=("$PKG/auroradb.js")
     sizes "${loaded[@]}"
-    sizes "$PKG/auroradb.mjs" | head -n 1
-    say "the ES module also loads pkg/p2p/:"
-    sizes "$PKG"/p2p/*.js | tail -n 1 | sed "s/total (.wasm + JS)/total of pkg\/p2p\//"
+    say "the ES module instead of auroradb.js:"
+    size_lines "$PKG/auroradb.mjs"
+    say "a distributed page also loads its adapter's bundle, one of:"
+    size_lines "$PKG"/p2p/{peerjs,webrtc,socketio,broadcast}.js
 }
 
 main "$@"

@@ -10,7 +10,9 @@
 # machine. The tests start every server they need themselves on 127.0.0.1 with free ports:
 # servers/signaling.mjs, servers/peerjs.mjs, servers/socketio-relay.mjs and
 # tests/p2p/json-relay.mjs, and restart them on the same port to test reconnects. Chromium runs
-# headless with --allow-loopback-in-peer-connection --use-fake-ui-for-media-stream.
+# headless with --allow-loopback-in-peer-connection --use-fake-ui-for-media-stream. The adapter
+# pages get the adapters as esbuild bundles, made by scripts/bundle.mjs when each test file
+# starts; the distributed database tests (tests/p2p/sync/) load pkg/ (scripts/build-web.sh).
 # The output ends with node's test summary; the exit status is non-zero when anything failed.
 
 set -euo pipefail

@@ -183,7 +183,7 @@ pkg_is_fresh() {
     local stamp="$ROOT/pkg/auroradb.js"
     [ -f "$stamp" ] || return 1
     [ -z "$(find "$ROOT/src" "$ROOT/web/src" "$ROOT/web/js" "$ROOT/log/src" "$ROOT/snapshot/src" "$ROOT/net/src" "$ROOT/Cargo.toml" "$ROOT/Cargo.lock" \
-        "$ROOT/scripts/build-web.sh" "$ROOT/scripts/classic-script.mjs" -newer "$stamp" -type f -print -quit)" ]
+        "$ROOT/scripts/build-web.sh" "$ROOT/scripts/bundle.mjs" "$ROOT/package-lock.json" -newer "$stamp" -type f -print -quit)" ]
 }
 
 step_web() {

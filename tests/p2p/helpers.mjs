@@ -2,16 +2,21 @@
 // with SIGTERM, restarted on the same port), a static server for the test pages, headless
 // Chromium with the WebRTC-on-loopback flags, and page helpers.
 //
-// URL layout of the page server: /p2p/... is web/js/p2p/, everything else tests/p2p/pages/.
+// URL layout of the page server: /p2p/... is the adapter bundles, built from web/js/p2p/ by
+// scripts/bundle.mjs into a temporary folder when the server starts (the adapters import npm
+// clients, so the browser gets them bundled, as pkg/p2p/ holds them); everything else is
+// tests/p2p/pages/.
 
 import { spawn } from 'node:child_process';
-import { createReadStream, existsSync, statSync } from 'node:fs';
+import { createReadStream, existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { createServer as createNetServer } from 'node:net';
 import { dirname, extname, join, normalize, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
+import { tmpdir } from 'node:os';
 import { chromium } from 'playwright-core';
+import { bundle } from '../../scripts/bundle.mjs';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const SERVERS = join(ROOT, 'servers');
@@ -140,12 +145,9 @@ const TYPES = {
   '.js': 'text/javascript; charset=utf-8',
   '.mjs': 'text/javascript; charset=utf-8',
   '.json': 'application/json; charset=utf-8',
+  '.map': 'application/json; charset=utf-8',
   '.wasm': 'application/wasm',
 };
-const MOUNTS = [
-  ['/p2p/', join(ROOT, 'web', 'js', 'p2p')],
-  ['/', join(ROOT, 'tests', 'p2p', 'pages')],
-];
 
 /** The file a URL path names under `mounts` (`[prefix, root]`, tried in order), or null. */
 function resolvePath(mounts, urlPath) {
@@ -166,9 +168,29 @@ function resolvePath(mounts, urlPath) {
   return null;
 }
 
-/** Serves the pages on http://127.0.0.1:<free port> (a secure context). */
-export function startPageServer() {
-  return serveFiles(MOUNTS);
+/**
+ * Bundles the adapters and serves them with the pages on http://127.0.0.1:<free port> (a secure
+ * context). Resolves to `{ origin, close() }`; close() also removes the bundles.
+ */
+export async function startPageServer() {
+  const dir = mkdtempSync(join(tmpdir(), 'auroradb-p2p-'));
+  try {
+    await bundle({ outdir: dir, p2pOnly: true });
+    const server = await serveFiles([
+      ['/p2p/', join(dir, 'p2p')],
+      ['/', join(ROOT, 'tests', 'p2p', 'pages')],
+    ]);
+    return {
+      origin: server.origin,
+      async close() {
+        await server.close();
+        rmSync(dir, { recursive: true, force: true });
+      },
+    };
+  } catch (err) {
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
 }
 
 /**

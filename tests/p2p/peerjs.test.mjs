@@ -1,5 +1,5 @@
-// The 'peerjs' adapter in headless Chromium, signaling through a real PeerJS server
-// (servers/peerjs.mjs: npm `peer` with allow_discovery). Run inside a loopback-only network
+// The 'peerjs' adapter (the official peerjs client) in headless Chromium, signaling through a
+// real PeerJS server (servers/peerjs.mjs: npm `peer` with allow_discovery). Run inside a loopback-only network
 // namespace (scripts/p2p-test.sh does).
 
 import test, { after, before } from 'node:test';
@@ -42,6 +42,9 @@ test("'peerjs' adapter: data channels through a PeerJS server, peers found by di
     restartServer: async () => {
       peerServer = await peerServer.restart();
     },
+    // The official client keeps its WebSocket to itself: the test reaches into it to make the
+    // network drop it (the client then reports 'network' and the adapter reconnects).
+    dropServer: (label) => window.h.adapter(label).peer.socket._socket.close(),
   });
 });
 

@@ -14,8 +14,10 @@ import { exchange } from './exchange.mjs';
  * @param opts.name the adapter name
  * @param opts.config `(id, extra) => config` (reads the server's current address)
  * @param opts.restartServer `async () => {}` restarts the signaling server on the same port
+ * @param opts.dropServer `(label) => void`, run in the page: closes the adapter's WebSocket to
+ *   the server as a network failure would
  */
-export async function rtcScenario(t, { browser, origin, name, config, restartServer }) {
+export async function rtcScenario(t, { browser, origin, name, config, restartServer, dropServer }) {
   const contexts = [];
   const peer = async (label, prefix, extra = {}, id = peerId(prefix)) => {
     const context = await browser.newContext();
@@ -49,7 +51,7 @@ export async function rtcScenario(t, { browser, origin, name, config, restartSer
     });
 
     await t.test('a lost server connection reconnects; the peer links stay up', async () => {
-      await A.page.evaluate((l) => window.h.adapter(l).ws.close(), 'a');
+      await A.page.evaluate(dropServer, 'a');
       await waitForEvent(A.page, 'a', 'reconnecting', undefined, 1);
       await waitForEvent(A.page, 'a', 'open', undefined, 2);
       assert.equal(await count(A, 'disconnect', B.id), 1, 'the link to B did not drop');

@@ -1,4 +1,5 @@
-// The 'socketio' adapter in headless Chromium, frames relayed by servers/socketio-relay.mjs.
+// The 'socketio' adapter (the official socket.io-client) in headless Chromium, frames relayed by
+// servers/socketio-relay.mjs.
 
 import test, { after, before } from 'node:test';
 import assert from 'node:assert/strict';
@@ -49,7 +50,9 @@ test("'socketio' adapter: rooms on a Socket.IO relay", { timeout: 240_000 }, asy
     });
 
     await t.test('a killed relay connection: both sides see disconnect, then connection again', async () => {
-      await A.page.evaluate((l) => window.h.adapter(l).client.ws.close(), 'a');
+      // The WebSocket under the official client's connection (engine.io-client's transport),
+      // closed as a network failure would.
+      await A.page.evaluate((l) => window.h.adapter(l).socket.io.engine.transport.ws.close(), 'a');
       await waitForEvent(A.page, 'a', 'disconnect', B.id, 1);
       await waitForEvent(B.page, 'b', 'disconnect', A.id, 1);
       await waitForEvent(A.page, 'a', 'reconnecting', undefined, 1);

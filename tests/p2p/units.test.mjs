@@ -1,5 +1,5 @@
 // Node-only tests of the transport layer's pure parts: settings, byte conversion, the
-// registry, presence frames, resends, data channel chunking, and the Socket.IO packet codec.
+// registry (eager and lazily loaded adapters), presence frames, resends, data channel chunking.
 
 import test from 'node:test';
 import assert from 'node:assert/strict';
@@ -19,7 +19,7 @@ import {
   resolveSettings,
   toBytes,
 } from '../../web/js/p2p/index.js';
-import { decodePacket, encodePacket, PacketType, reconstruct } from '../../web/js/p2p/socketio-client.js';
+import { hasP2PAdapter, loadP2PAdapter, registerLazyP2PAdapter } from '../../web/js/p2p/adapter.js';
 import { backoffDelay } from '../../web/js/p2p/util.js';
 import { pattern } from './pages/bytes.js';
 
@@ -43,6 +43,39 @@ test('the registry refuses what is not an adapter class, and unknown names', () 
   assert.throws(() => registerP2PAdapter('', class extends P2PAdapter {}), (e) => e.type === 'invalid-adapter');
   assert.throws(() => createAdapter('no-such-adapter'), (e) => e.type === 'unknown-adapter');
   assert.throws(() => createAdapter('broadcast', { peerId: 'bad id!' }), (e) => e.type === 'invalid-config');
+});
+
+test('a lazily registered adapter is listed at once and loaded once, when first needed', async () => {
+  class Lazy extends P2PAdapter {}
+  let loads = 0;
+  registerLazyP2PAdapter('unit-lazy', async () => {
+    loads++;
+    return Lazy;
+  });
+  assert.ok(hasP2PAdapter('unit-lazy'));
+  assert.deepEqual(listP2PAdapters().slice(-1), ['unit-lazy']);
+  assert.equal(loads, 0, 'nothing loaded by registering');
+  assert.throws(() => createAdapter('unit-lazy'), (e) => e.type === 'not-loaded');
+  const [a, b] = await Promise.all([loadP2PAdapter('unit-lazy'), loadP2PAdapter('unit-lazy')]);
+  assert.equal(a, Lazy);
+  assert.equal(b, Lazy);
+  assert.equal(loads, 1);
+  assert.ok(createAdapter('unit-lazy') instanceof Lazy);
+  // A name registered already keeps its class.
+  registerLazyP2PAdapter('unit-lazy', async () => class extends P2PAdapter {});
+  assert.equal(await loadP2PAdapter('unit-lazy'), Lazy);
+
+  let fail = true;
+  registerLazyP2PAdapter('unit-flaky', async () => {
+    if (fail) throw new Error('404');
+    return Lazy;
+  });
+  await assert.rejects(loadP2PAdapter('unit-flaky'), (e) => e instanceof P2PError && e.type === 'network' && /404/.test(e.message));
+  fail = false;
+  assert.equal(await loadP2PAdapter('unit-flaky'), Lazy, 'a failed load is tried again');
+  registerLazyP2PAdapter('unit-not-a-class', async () => class {});
+  await assert.rejects(loadP2PAdapter('unit-not-a-class'), (e) => e.type === 'invalid-adapter');
+  await assert.rejects(loadP2PAdapter('no-such-adapter'), (e) => e.type === 'unknown-adapter');
 });
 
 test('settings come from the AuroraDB config, with defaults', () => {
@@ -297,23 +330,4 @@ test('the reassembler refuses malformed and oversized input, then starts clean',
   assert.deepEqual(r.push(Uint8Array.of(0, 5)), { kind: 'frame', data: Uint8Array.of(5) });
   assert.deepEqual(r.push(Uint8Array.of(3)), { kind: 'ping' });
   assert.deepEqual(r.push(Uint8Array.of(4)), { kind: 'bye' });
-});
-
-test('Socket.IO packets encode and decode like the reference parser', () => {
-  assert.deepEqual(encodePacket({ type: PacketType.CONNECT }), ['0']);
-  assert.deepEqual(encodePacket({ type: PacketType.EVENT, id: 0, data: ['join', 'room'] }), ['20["join","room"]']);
-  const bytes = Uint8Array.of(1, 2, 3);
-  const [text, attachment] = encodePacket({ type: PacketType.EVENT, id: 12, data: ['msg', { to: 'x' }, bytes] });
-  assert.equal(text, '51-12["msg",{"to":"x"},{"_placeholder":true,"num":0}]');
-  assert.deepEqual(attachment, bytes);
-  const p = decodePacket(text);
-  assert.deepEqual({ type: p.type, id: p.id, attachments: p.attachments, nsp: p.nsp }, { type: 5, id: 12, attachments: 1, nsp: '/' });
-  assert.deepEqual(reconstruct(p.data, [bytes]), ['msg', { to: 'x' }, bytes]);
-  assert.deepEqual(decodePacket('30[{"ok":true}]'), { type: 3, nsp: '/', id: 0, data: [{ ok: true }], attachments: 0 });
-  assert.deepEqual(decodePacket('0{"sid":"abc"}').data, { sid: 'abc' });
-  assert.equal(decodePacket('2/admin,["x"]').nsp, '/admin');
-  for (const bad of ['', '9', '5x-["a"]', '51["a"]', '599-["a"]', '2{"a":1}', '2[1]', '2[', '3{}']) {
-    assert.throws(() => decodePacket(bad), (e) => e.type === 'invalid-frame', `accepted ${JSON.stringify(bad)}`);
-  }
-  assert.throws(() => reconstruct({ _placeholder: true, num: 3 }, []), (e) => e.type === 'invalid-frame');
 });

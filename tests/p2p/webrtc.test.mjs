@@ -36,5 +36,6 @@ test("'webrtc' adapter: data channels through our signaling server", { timeout: 
     restartServer: async () => {
       signaling = await signaling.restart();
     },
+    dropServer: (label) => window.h.adapter(label).ws.close(),
   });
 });

@@ -6,22 +6,21 @@
 // distributed database `connection`, `disconnect`, `sync`, `post`) on this object.
 //
 // A distributed database also has a P2P adapter (./p2p/, chosen by `p2pAdapter`): the class
-// creates it from the configuration, hands its frames and peer events to the engine, gives the
-// engine a `send` function and a clock (a timer), and tears it down on close.
+// loads it, creates it from the configuration, hands its frames and peer events to the engine,
+// gives the engine a `send` function and a clock (a timer), and tears it down on close.
 //
-// The build (scripts/build-web.sh) ships this file twice: as the ES module `pkg/auroradb.mjs`
-// (with ./p2p/ beside it), and as the classic script `pkg/auroradb.js` that defines the global
-// `AuroraDB` (scripts/classic-script.mjs puts the p2p modules inside it, and swaps the part
-// between the `@esm` markers for a loader that imports the engine dynamically).
+// The build (scripts/build-web.sh, bundling with scripts/bundle.mjs) makes two bundles of this
+// file: the ES module `pkg/auroradb.mjs` and the classic script `pkg/auroradb.js` that defines
+// the global `AuroraDB`. They differ only in ./loader.js (how the engine and the adapters are
+// imported). Each holds the adapter base class and registry, so `AuroraDB.P2PAdapter`,
+// `registerP2PAdapter` and `listP2PAdapters` work at once; each built-in adapter is a bundle of
+// its own in pkg/p2p/, imported only when a database picks it.
 
-// @esm-begin
-import initEngine, * as engine from './auroradb_core.js';
+import { BUILTIN_ADAPTERS, importEngine } from './loader.js';
+import { P2PAdapter, hasP2PAdapter, listP2PAdapters, loadP2PAdapter, registerLazyP2PAdapter, registerP2PAdapter } from './p2p/adapter.js';
+import { P2PError } from './p2p/util.js';
 
-function importEngine() {
-    return Promise.resolve({ default: initEngine, ...engine });
-}
-// @esm-end
-import { P2PAdapter, P2PError, createAdapter, getP2PAdapter, listP2PAdapters, registerP2PAdapter } from './p2p/index.js';
+for (const [name, load] of Object.entries(BUILTIN_ADAPTERS)) registerLazyP2PAdapter(name, load);
 
 let loading = null;
 
@@ -188,7 +187,7 @@ export class AuroraDB extends EventTarget {
                 .then(async (core) => {
                     this._core = core;
                     this._closed = false;
-                    if (core.distributed) this._startSync(core, id ?? this.config.peerId);
+                    if (core.distributed) await this._startSync(core, id ?? this.config.peerId);
                     return this;
                 })
                 .finally(() => {
@@ -199,23 +198,27 @@ export class AuroraDB extends EventTarget {
     }
 
     /**
-     * Starts peer-to-peer sync: creates the adapter named by `p2pAdapter` from the whole
-     * configuration, attaches the engine to it, and starts connecting (without waiting: peers
+     * Starts peer-to-peer sync: loads the adapter named by `p2pAdapter` (a built-in's bundle is
+     * imported the first time), creates it from the whole configuration, attaches the engine to
+     * it, and starts connecting (without waiting: peers
      * come and go as `connection` and `disconnect` events). A database whose adapter cannot be
      * created runs local-only (`isDistributed()` is false) and says why in an `error` event; one
      * whose adapter cannot connect says so (`error` with type 'connection-failed'), keeps
      * working locally while the adapter retries (maxReconnectAttempts, reconnectDelay), and
      * `sync()` tries again.
      */
-    _startSync(core, peerId) {
+    async _startSync(core, peerId) {
         let adapter;
         try {
             const name = this.config.p2pAdapter ?? 'peerjs';
-            if (!getP2PAdapter(name)) {
+            if (!hasP2PAdapter(name)) {
                 throw new P2PError('unknown-adapter', `no P2P adapter named '${name}' (registered: ${listP2PAdapters().join(', ')})`);
             }
+            const AdapterClass = await loadP2PAdapter(name);
+            // The database may have closed while the adapter was loading.
+            if (this._core !== core) return;
             const id = peerId == null ? core.author : String(peerId);
-            adapter = createAdapter(name, { ...this.config, peerId: id }, this);
+            adapter = new AdapterClass({ ...this.config, peerId: id }, this);
         } catch (error) {
             // Reported once the caller has had a chance to listen (create() resolves first).
             setTimeout(() => this._adapterError(error), 0);

@@ -31,7 +31,7 @@
 // expires peers not heard from for peerTimeout. An adapter that tracks presence itself sets
 // `static managesPresence = true` and calls peerUp/peerDown.
 
-import { P2PError, isValidPeerId, randomId, resolveSettings, retryWithBackoff, toBytes, withTimeout } from './util.js';
+import { P2PError, isValidPeerId, randomId, resolveSettings, retryWithBackoff, shared, toBytes, withTimeout } from './util.js';
 
 /** Magic bytes of the base class's presence frames ('AUp2'). */
 export const CONTROL_MAGIC = Uint8Array.of(0x41, 0x55, 0x70, 0x32);
@@ -56,8 +56,11 @@ export function parseControlFrame(bytes) {
   return Object.values(ControlKind).includes(bytes[5]) ? bytes[5] : 0;
 }
 
-/** Base class of every adapter: events, settings, the table of connected peers, reconnects. */
-export class P2PAdapter {
+/**
+ * Base class of every adapter: events, settings, the table of connected peers, reconnects.
+ * One class per page, whichever bundle defines it first (see `shared` in util.js).
+ */
+shared().P2PAdapter ??= class P2PAdapter {
   /** True for adapters that call peerUp/peerDown themselves (all the built-in ones). */
   static managesPresence = false;
 
@@ -443,9 +446,21 @@ export class P2PAdapter {
       this._listeners.clear();
     }
   }
-}
+};
+export const P2PAdapter = shared().P2PAdapter;
 
+/**
+ * The adapter registry of one copy of AuroraDB: name → `{ cls }` for a class at hand, or
+ * `{ cls: null, load }` for a built-in adapter whose bundle is imported the first time a
+ * database picks it (so a page that never syncs loads none of them).
+ */
 const registry = new Map();
+
+function checkAdapterClass(name, cls) {
+  if (typeof cls !== 'function' || !(cls.prototype instanceof P2PAdapter)) {
+    throw new P2PError('invalid-adapter', `adapter '${name}' must be a class that extends P2PAdapter`);
+  }
+}
 
 /**
  * Registers an adapter class under `name` (re-registering a name replaces the class and keeps
@@ -455,11 +470,17 @@ export function registerP2PAdapter(name, cls) {
   if (typeof name !== 'string' || name.length === 0) {
     throw new P2PError('invalid-adapter', 'adapter name must be a non-empty string');
   }
-  if (typeof cls !== 'function' || !(cls.prototype instanceof P2PAdapter)) {
-    throw new P2PError('invalid-adapter', `adapter '${name}' must be a class that extends P2PAdapter`);
-  }
-  registry.set(name, cls);
+  checkAdapterClass(name, cls);
+  registry.set(name, { cls, load: null });
   return cls;
+}
+
+/**
+ * Registers `name` for an adapter class that `load()` resolves to when a database first needs
+ * it (a name registered already keeps its class).
+ */
+export function registerLazyP2PAdapter(name, load) {
+  if (!registry.has(name)) registry.set(name, { cls: null, load });
 }
 
 /** Names of the registered adapters, in registration order (built-ins first). */
@@ -467,16 +488,48 @@ export function listP2PAdapters() {
   return [...registry.keys()];
 }
 
-/** The adapter class registered under `name`, or undefined. */
-export function getP2PAdapter(name) {
-  return registry.get(name);
+/** True when an adapter is registered under `name` (loaded or not). */
+export function hasP2PAdapter(name) {
+  return registry.has(name);
 }
 
-/** A new, not yet connected adapter of the class registered under `name`. */
-export function createAdapter(name, config = {}, db = null) {
-  const cls = registry.get(name);
-  if (!cls) {
+/** The adapter class registered under `name`, or undefined (also while it is not loaded yet). */
+export function getP2PAdapter(name) {
+  return registry.get(name)?.cls ?? undefined;
+}
+
+/**
+ * Resolves to the adapter class registered under `name`, loading it first when it is a lazy
+ * built-in. Rejects with P2PError 'unknown-adapter' for a name not registered, 'network' when
+ * the adapter's bundle cannot be loaded.
+ */
+export async function loadP2PAdapter(name) {
+  const entry = registry.get(name);
+  if (!entry) {
     throw new P2PError('unknown-adapter', `no P2P adapter named '${name}' (registered: ${listP2PAdapters().join(', ') || 'none'})`);
   }
-  return new cls(config, db);
+  if (entry.cls) return entry.cls;
+  entry.loading ??= entry.load().then(
+    (cls) => {
+      checkAdapterClass(name, cls);
+      // The name may have been registered again meanwhile: that class wins.
+      if (registry.get(name) === entry) entry.cls = cls;
+      return registry.get(name)?.cls ?? cls;
+    },
+    (err) => {
+      entry.loading = null;
+      throw new P2PError('network', `cannot load the '${name}' adapter: ${err?.message ?? err}`);
+    },
+  );
+  return entry.loading;
+}
+
+/** A new, not yet connected adapter of the class registered under `name` (loaded already). */
+export function createAdapter(name, config = {}, db = null) {
+  const entry = registry.get(name);
+  if (!entry) {
+    throw new P2PError('unknown-adapter', `no P2P adapter named '${name}' (registered: ${listP2PAdapters().join(', ') || 'none'})`);
+  }
+  if (!entry.cls) throw new P2PError('not-loaded', `the '${name}' adapter is not loaded yet: await loadP2PAdapter('${name}') first`);
+  return new entry.cls(config, db);
 }

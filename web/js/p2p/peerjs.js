@@ -1,6 +1,5 @@
-// The 'peerjs' adapter: signaling through a PeerJS server (npm `peer`, servers/peerjs.mjs),
-// frames over WebRTC data channels. It speaks the PeerJS server protocol itself, so pages need
-// no peerjs script.
+// The 'peerjs' adapter: signaling through a PeerJS server (npm `peer`, servers/peerjs.mjs) with
+// the official PeerJS client (npm `peerjs`), frames over its data connections.
 //
 // Config (as in the README): `server: { host, port, path, key?, secure? }` (also accepted in
 // p2pConfig.server; defaults: the page's host, port 9000, path '/', key 'peerjs', secure on
@@ -10,23 +9,43 @@
 // `allow_discovery: true` (servers/peerjs.mjs does); without it, pass the ids in
 // p2pConfig.peers or call connectToPeer(id). rtcConfig as for 'webrtc'.
 //
-// Server protocol used (JSON over ws(s)://host:port<path>peerjs?key=&id=&token=&version=):
-//   ← OPEN | ID-TAKEN | ERROR                       → HEARTBEAT every 5 s
-//   → OFFER / ANSWER / CANDIDATE { dst, payload }   ← the same with `src`, relayed by the server
-//   → LEAVE { dst, payload: { connectionId } }      (our 'bye' for one connection)
-//   ← EXPIRE { src }: an offer to `src` expired, that peer is not on the server
-// Payloads follow PeerJS's: { sdp | candidate, type: 'data', connectionId, label, reliable,
-// serialization: 'raw' }. The data channel carries this project's chunked frames (chunks.js),
-// so the adapter shares the server with peerjs apps but exchanges data only with AuroraDB peers.
+// What the client does: the server connection (with its heartbeats), the OFFER / ANSWER /
+// CANDIDATE exchange, and one RTCPeerConnection per data connection. Each connection is opened
+// with `reliable: true` (an ordered channel: the client's default is unordered) and
+// `serialization: 'raw'` (bytes pass through untouched; the client's default, 'binary', is its
+// own encoding with its own chunking), and carries this project's chunked frames (chunks.js),
+// so the adapter shares a server with other PeerJS apps but exchanges data only with AuroraDB
+// peers (the connection's metadata names the channel protocol).
+//
+// What stays ours, on top of the client: the mesh rules (rtc-mesh.js: who offers, glare,
+// maxConnections, heartbeats over the channel, reconnecting a dropped link with backoff), the
+// reconnect policy of a lost server connection (the base class's, as for every adapter: the
+// client itself never retries), and the peer list. Peer.listAllPeers() is not used: on any
+// failure (a server without discovery answers 401) it disconnects the Peer from the server, so
+// the adapter fetches the same URL itself.
 
+import * as peerjs from 'peerjs';
 import { CHANNEL_PROTOCOL } from './chunks.js';
-import { RtcSignalingAdapter } from './rtc-adapter.js';
-import { P2PError, isValidPeerId, randomId } from './util.js';
+import { MeshAdapter } from './rtc-adapter.js';
+import { RtcMesh, newConnectionId } from './rtc-mesh.js';
+import { P2PError, isValidPeerId } from './util.js';
 
-const HEARTBEAT_MS = 5000;
-/** A reconnect whose server still holds our session gets no OPEN: accept a quiet socket after this. */
-const REBIND_GRACE_MS = 1500;
-const CLIENT_VERSION = '1.5.5';
+// The package is an ES module to bundlers (its "module" entry) and CommonJS to node, whose
+// named-export detection misses its exports (node tests import this file): Peer from either.
+const Peer = peerjs.Peer ?? peerjs.default.Peer;
+
+/** Peer errors that mean the server connection attempt failed, and ours for them. */
+const ATTACH_ERRORS = {
+  'unavailable-id': 'unavailable-id',
+  network: 'network',
+  'socket-error': 'network',
+  'socket-closed': 'network',
+  'server-error': 'server-error',
+  'invalid-key': 'server-error',
+  'ssl-unavailable': 'server-error',
+  'invalid-id': 'invalid-config',
+  'browser-incompatible': 'invalid-config',
+};
 
 function normalizePath(path) {
   let p = String(path || '/');
@@ -35,7 +54,134 @@ function normalizePath(path) {
   return p;
 }
 
-export class PeerJsAdapter extends RtcSignalingAdapter {
+/**
+ * A PeerJS DataConnection as the data channel the mesh drives (the RTCDataChannel properties
+ * and handlers rtc-mesh.js uses), through the connection's own API: `send`, `close` and its
+ * 'open', 'data', 'close' and 'error' events.
+ */
+class ConnectionChannel {
+  constructor(conn) {
+    this.conn = conn;
+    this.onopen = null;
+    this.onclose = null;
+    this.onmessage = null;
+    this.onbufferedamountlow = null;
+    this.binaryType = 'arraybuffer'; // what raw connections deliver anyway
+    this._threshold = 0;
+    this._closed = false;
+    conn.on('open', () => {
+      const dc = conn.dataChannel;
+      dc.bufferedAmountLowThreshold = this._threshold;
+      dc.addEventListener('bufferedamountlow', () => this.onbufferedamountlow?.());
+      this.onopen?.();
+    });
+    conn.on('data', (data) => this.onmessage?.({ data }));
+    // A connection that fails before it opens emits 'error' and no 'close'.
+    const gone = () => {
+      if (this._closed) return;
+      this._closed = true;
+      this.onclose?.();
+    };
+    conn.on('close', gone);
+    conn.on('error', gone);
+  }
+
+  get readyState() {
+    if (this._closed) return 'closed';
+    if (this.conn.open) return 'open';
+    // The client closes a connection that never opened without an event (it does so for every
+    // connection to a peer the server says LEAVE of); it drops its RTCPeerConnection then.
+    return this.conn.peerConnection ? 'connecting' : 'closed';
+  }
+
+  get bufferedAmount() {
+    return this.conn.dataChannel?.bufferedAmount ?? 0;
+  }
+
+  set bufferedAmountLowThreshold(bytes) {
+    this._threshold = bytes;
+    if (this.conn.dataChannel) this.conn.dataChannel.bufferedAmountLowThreshold = bytes;
+  }
+
+  get bufferedAmountLowThreshold() {
+    return this._threshold;
+  }
+
+  /** The peer's id. */
+  get peer() {
+    return this.conn.peer;
+  }
+
+  send(bytes) {
+    this.conn.send(bytes);
+  }
+
+  close() {
+    this._closed = true;
+    this.conn.close();
+  }
+}
+
+/** The mesh with PeerJS data connections in place of hand-made offers and answers. */
+class PeerJsMesh extends RtcMesh {
+  constructor(adapter) {
+    // Signals are the client's business: nothing goes through the mesh's signal function.
+    super(adapter, () => false);
+  }
+
+  async _offer(peerId) {
+    if (!this.adapter.hasRoom()) {
+      this._rejectWaiters(peerId, new P2PError('max-connections', `maxConnections (${this.settings.maxConnections}) reached`, { peerId }));
+      return;
+    }
+    const cid = newConnectionId();
+    const link = this._newLink(peerId, cid, true);
+    const peer = this.adapter.peer;
+    const conn =
+      peer && !peer.disconnected && !peer.destroyed
+        ? peer.connect(peerId, { connectionId: cid, label: cid, reliable: true, serialization: 'raw', metadata: { protocol: CHANNEL_PROTOCOL } })
+        : null;
+    if (!conn) {
+      this._fail(link, 'signaling server not connected');
+      return;
+    }
+    this._setupChannel(link, new ConnectionChannel(conn));
+  }
+
+  /** Also fails, at each heartbeat, the links whose connection the client closed before it opened. */
+  _heartbeat() {
+    for (const link of [...this.links.values()]) {
+      if (link.state === 'connecting' && link.dc?.readyState === 'closed') this._fail(link, 'closed by the PeerJS client before it opened');
+    }
+    super._heartbeat();
+  }
+
+  /** A data connection a peer offered (the Peer's 'connection' event). */
+  accept(conn) {
+    const from = conn.peer;
+    if (this.closed || from === this.adapter.id) {
+      conn.close();
+      return;
+    }
+    if (conn.metadata?.protocol !== CHANNEL_PROTOCOL || conn.serialization !== 'raw' || !conn.reliable) {
+      this.adapter.emitError('invalid-frame', `${from} offered a ${conn.serialization} connection of protocol '${conn.metadata?.protocol}', expected a reliable raw '${CHANNEL_PROTOCOL}' one`, {
+        peerId: from,
+      });
+      conn.close();
+      return;
+    }
+    if (this._admit(from, conn.connectionId, this.links.get(from)) !== 'accept') {
+      // The offerer's link fails on its own (peerConnectionTimeout): PeerJS has no way to
+      // refuse one connection without dropping every other one to that peer.
+      conn.close();
+      return;
+    }
+    const link = this._newLink(from, conn.connectionId, false);
+    this._setupChannel(link, new ConnectionChannel(conn));
+  }
+}
+
+export class PeerJsAdapter extends MeshAdapter {
   static adapterName = 'peerjs';
 
   constructor(config = {}, db = null) {
@@ -50,15 +196,18 @@ export class PeerJsAdapter extends RtcSignalingAdapter {
       key: server.key ?? 'peerjs',
       secure: Boolean(server.secure ?? loc?.protocol === 'https:'),
     };
-    this.token = randomId().slice(0, 16);
+    this.mesh = new PeerJsMesh(this);
+    /** The PeerJS client (a Peer) while connected or reconnecting, else null. */
+    this.peer = null;
     this.knownPeers = Array.isArray(p2p.peers) ? p2p.peers.filter((p) => isValidPeerId(p) && p !== this.id) : [];
     this.discovery = p2p.discovery !== false;
     this.discoveryInterval = Number.isFinite(p2p.discoveryInterval) && p2p.discoveryInterval > 0 ? p2p.discoveryInterval : 5000;
     this._listed = new Set();
     this._discoveryTimer = null;
-    this._heartbeatTimer = null;
     this._discoveryOff = false;
     this._discovering = false;
+    this._closing = false;
+    this._attaching = null;
   }
 
   _origin(scheme) {
@@ -66,97 +215,129 @@ export class PeerJsAdapter extends RtcSignalingAdapter {
     return `${scheme}://${host}:${this.server.port}${this.server.path}`;
   }
 
-  _serverUrl() {
-    const query = new URLSearchParams({ key: this.server.key, id: this.id, token: this.token, version: CLIENT_VERSION });
-    return `${this._origin(this.server.secure ? 'wss' : 'ws')}peerjs?${query}`;
-  }
-
   /** The URL of the server's peer list. */
   get peersUrl() {
     return `${this._origin(this.server.secure ? 'https' : 'http')}${encodeURIComponent(this.server.key)}/peers`;
   }
 
-  _socketOpened(ws, attach) {
-    if (!this._attachedOnce) return;
-    setTimeout(() => {
-      if (this.ws === ws && !attach.settled) attach.ok();
-    }, REBIND_GRACE_MS);
+  async connect() {
+    if (this.isConnected) return this.id;
+    if (typeof RTCPeerConnection !== 'function') {
+      throw new P2PError('invalid-config', "the 'peerjs' adapter needs WebRTC (RTCPeerConnection)");
+    }
+    this._closing = false;
+    this.mesh.start();
+    try {
+      await this._attachOnce();
+    } catch (err) {
+      if (this.getConnectionCount() === 0 && !this.isConnected) this.mesh.stop('closed');
+      throw err;
+    }
+    return this.id;
   }
 
-  _serverMessage(msg, attach) {
-    const src = typeof msg.src === 'string' ? msg.src : null;
-    const payload = msg.payload && typeof msg.payload === 'object' ? msg.payload : {};
-    const cid = typeof payload.connectionId === 'string' ? payload.connectionId : null;
-    switch (msg.type) {
-      case 'OPEN':
-        attach.ok();
-        break;
-      case 'ID-TAKEN':
-      case 'ERROR': {
-        const type = msg.type === 'ID-TAKEN' ? 'unavailable-id' : 'server-error';
-        const text = `PeerJS server: ${payload.msg ?? msg.type}`;
-        if (!attach.settled) attach.fail(new P2PError(type, text));
-        else this.emitError(type, text);
-        break;
-      }
-      case 'OFFER':
-        if (src && cid && payload.sdp) {
-          this.peerFound(src);
-          this.mesh.handleSignal(src, { kind: 'offer', cid, sdp: payload.sdp });
+  /** One attempt to attach, shared by concurrent callers (connect() during a reconnect). */
+  _attachOnce() {
+    if (this.isConnected) return Promise.resolve();
+    this._attaching ??= this._attach().finally(() => {
+      this._attaching = null;
+    });
+    return this._attaching;
+  }
+
+  /** A Peer for this adapter, its events wired; it starts connecting at once. */
+  _newPeer() {
+    const peer = new Peer(this.id, {
+      host: this.server.host,
+      port: this.server.port,
+      path: this.server.path,
+      key: this.server.key,
+      secure: this.server.secure,
+      config: this.settings.rtcConfig,
+      debug: 0,
+    });
+    peer.on('connection', (conn) => {
+      if (this.peer === peer) this.mesh.accept(conn);
+      else conn.close();
+    });
+    peer.on('disconnected', () => {
+      if (this.peer === peer) this._lost('PeerJS server connection lost');
+    });
+    peer.on('error', (err) => {
+      if (this.peer !== peer) return;
+      // The server could not deliver our offer (the peer is not on the server): fail that link
+      // now rather than at peerConnectionTimeout. The client names the peer only in the text.
+      const unreachable = err?.type === 'peer-unavailable' && /^Could not connect to peer (.+)$/.exec(err.message);
+      if (unreachable) this.mesh.unreachable(unreachable[1], 'peer not on the PeerJS server');
+    });
+    return peer;
+  }
+
+  /**
+   * One attempt to attach to the server, bounded by connectionTimeout: a new Peer the first
+   * time (or after it was destroyed), else the same Peer reconnecting with its id and token.
+   */
+  _attach() {
+    const timeout = this.settings.connectionTimeout;
+    const where = `PeerJS server ${this._origin(this.server.secure ? 'wss' : 'ws')}`;
+    return new Promise((resolve, reject) => {
+      let peer = this.peer;
+      let settled = false;
+      const finish = (err) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        peer.off('open', onOpen);
+        peer.off('error', onError);
+        if (err) {
+          // Stop this attempt's socket; a later attempt reconnects (or starts a new Peer).
+          if (!peer.disconnected && !peer.destroyed) peer.disconnect();
+          reject(err);
+          return;
         }
-        break;
-      case 'ANSWER':
-        if (src && cid && payload.sdp) this.mesh.handleSignal(src, { kind: 'answer', cid, sdp: payload.sdp });
-        break;
-      case 'CANDIDATE':
-        if (src && cid && payload.candidate) this.mesh.handleSignal(src, { kind: 'candidate', cid, candidate: payload.candidate });
-        break;
-      case 'LEAVE': {
-        if (!src) break;
-        const target = cid ?? this.mesh.links.get(src)?.cid;
-        if (target) this.mesh.handleSignal(src, { kind: 'bye', cid: target });
-        if (!cid) this.mesh.unwant(src);
-        break;
+        if (this._closing || this.peer !== peer) {
+          reject(new P2PError('network', 'disconnected while attaching'));
+          return;
+        }
+        this.isConnected = true;
+        this._onAttached();
+        this.emit('open', this.id);
+        resolve();
+      };
+      const onOpen = () => finish(null);
+      const onError = (err) => {
+        const type = ATTACH_ERRORS[err?.type];
+        if (type) finish(new P2PError(type, `${where}: ${err.message || err.type}`));
+      };
+      const timer = setTimeout(() => finish(new P2PError('timeout', `${where} did not answer within ${timeout} ms`)), timeout);
+      try {
+        if (!peer || peer.destroyed) {
+          peer = this._newPeer();
+          this.peer = peer;
+        } else {
+          peer.reconnect();
+        }
+      } catch (err) {
+        settled = true;
+        clearTimeout(timer);
+        reject(new P2PError('network', `${where}: ${err?.message ?? err}`));
+        return;
       }
-      case 'EXPIRE':
-        if (src) this.mesh.unreachable(src, 'peer not on the PeerJS server');
-        break;
-      default:
-        break;
-    }
+      peer.on('open', onOpen);
+      peer.on('error', onError);
+    });
   }
 
-  _sendSignal(peerId, msg) {
-    if (!this.isConnected) return false;
-    switch (msg.kind) {
-      case 'offer':
-        return this._sendJson({
-          type: 'OFFER',
-          dst: peerId,
-          payload: {
-            sdp: msg.sdp,
-            type: 'data',
-            connectionId: msg.cid,
-            label: msg.cid,
-            reliable: true,
-            serialization: 'raw',
-            metadata: { protocol: CHANNEL_PROTOCOL },
-          },
-        });
-      case 'answer':
-        return this._sendJson({ type: 'ANSWER', dst: peerId, payload: { sdp: msg.sdp, type: 'data', connectionId: msg.cid } });
-      case 'candidate':
-        return this._sendJson({ type: 'CANDIDATE', dst: peerId, payload: { candidate: msg.candidate, type: 'data', connectionId: msg.cid } });
-      case 'bye':
-        return this._sendJson({ type: 'LEAVE', dst: peerId, payload: { connectionId: msg.cid } });
-      default:
-        return false;
-    }
+  _lost(reason) {
+    if (this._closing || !this.isConnected) return;
+    this.isConnected = false;
+    this._onDetached();
+    this.emitError('network', reason);
+    this.reconnect(() => this._attachOnce(), () => this._closing, { closeOnGiveUp: false });
   }
 
   _onAttached() {
     this._onDetached();
-    this._heartbeatTimer = setInterval(() => this._sendJson({ type: 'HEARTBEAT' }), HEARTBEAT_MS);
     for (const peerId of this.knownPeers) {
       this.peerFound(peerId);
       this.mesh.want(peerId, { explicit: true });
@@ -168,9 +349,7 @@ export class PeerJsAdapter extends RtcSignalingAdapter {
   }
 
   _onDetached() {
-    clearInterval(this._heartbeatTimer);
     clearInterval(this._discoveryTimer);
-    this._heartbeatTimer = null;
     this._discoveryTimer = null;
   }
 
@@ -241,7 +420,25 @@ export class PeerJsAdapter extends RtcSignalingAdapter {
   }
 
   async disconnect() {
-    await super.disconnect();
+    this._closing = true;
+    const was = this.isConnected || this.getConnectionCount() > 0;
+    // Open links are told BYE over their channels and closed a moment later (rtc-mesh.js).
+    this.mesh.stop('closed');
+    this._onDetached();
+    const peer = this.peer;
+    this.peer = null;
+    if (peer) {
+      // A LEAVE without a destination makes the server forget this id at once, so a connect()
+      // right after this one is not refused as "ID taken" while the server has not yet seen
+      // the socket close.
+      if (peer.open) peer.socket.send({ type: 'LEAVE' });
+      peer.disconnect();
+      setTimeout(() => peer.destroy(), 100);
+    }
+    this.isConnected = false;
+    this.allPeersDown('closed');
+    this._seen.clear();
     this._listed.clear();
+    if (was) this.emit('close');
   }
 }

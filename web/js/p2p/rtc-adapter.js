@@ -1,12 +1,14 @@
-// What the 'peerjs' and 'webrtc' adapters share: a WebSocket to a signaling server, the WebRTC
-// mesh (rtc-mesh.js) that carries the frames, and the reconnect of a lost server connection.
+// What the 'peerjs' and 'webrtc' adapters share: the WebRTC mesh (rtc-mesh.js) that carries the
+// frames (MeshAdapter), and for 'webrtc' a WebSocket to a signaling server with the reconnect of
+// a lost server connection (RtcSignalingAdapter; 'peerjs' reaches its server through the
+// official PeerJS client instead).
 //
 // Peer links do not go through the server, so losing the server does not drop them: the
 // adapter reports 'error' { type: 'network' }, reconnects with backoff (emitting 'reconnecting'
 // and then 'open' again), and only new peers wait for it. If every attempt fails, existing
 // links stay up and a later connect() attaches again.
 //
-// A subclass provides:
+// A subclass of RtcSignalingAdapter provides:
 //   _serverUrl()                  the WebSocket URL
 //   _socketOpened(ws)             the socket is open (send a join, or wait for the server)
 //   _serverMessage(msg, attach)   a JSON message from the server; `attach.ok()` once attached,
@@ -18,9 +20,48 @@ import { P2PAdapter } from './adapter.js';
 import { RtcMesh } from './rtc-mesh.js';
 import { P2PError, toBytes } from './util.js';
 
-export class RtcSignalingAdapter extends P2PAdapter {
+/** An adapter whose frames travel over its mesh (`this.mesh`, set by the subclass). */
+export class MeshAdapter extends P2PAdapter {
   static managesPresence = true;
 
+  send(peerId, data) {
+    const bytes = toBytes(data);
+    if (bytes === null) throw new TypeError('send: data must be binary (Uint8Array, ArrayBuffer or a view)');
+    if (!this.isPeerConnected(peerId)) return false;
+    return this.sendWithRetry(peerId, () => this.mesh.send(peerId, bytes));
+  }
+
+  broadcast(data) {
+    const bytes = toBytes(data);
+    if (bytes === null) throw new TypeError('broadcast: data must be binary (Uint8Array, ArrayBuffer or a view)');
+    let count = 0;
+    for (const peerId of this.getPeers()) if (this.send(peerId, bytes)) count++;
+    return count;
+  }
+
+  /**
+   * Resolves with the open data channel to `peerId`, opening one when needed (this side
+   * offers, whatever the ids). Rejects when it does not open within peerConnectionTimeout.
+   */
+  async connectToPeer(peerId) {
+    const open = this.mesh.channel(peerId);
+    if (open) return open;
+    if (!this.isConnected) throw new P2PError('not-connected', 'connect() first');
+    this.peerFound(peerId);
+    this.mesh.want(peerId, { explicit: true });
+    return this.mesh.connect(peerId);
+  }
+
+  /**
+   * Drops the link to `peerId` as a network failure would: both sides see 'disconnect', and
+   * the link is opened again with backoff. For tests and debugging.
+   */
+  dropConnection(peerId) {
+    this.mesh.drop(peerId);
+  }
+}
+
+export class RtcSignalingAdapter extends MeshAdapter {
   constructor(config = {}, db = null) {
     super(config, db);
     this.mesh = new RtcMesh(this, (peerId, msg) => this._sendSignal(peerId, msg));
@@ -147,42 +188,6 @@ export class RtcSignalingAdapter extends P2PAdapter {
     this._onDetached();
     this.emitError('network', reason);
     this.reconnect(() => this._attachOnce(), () => this._closing, { closeOnGiveUp: false });
-  }
-
-  send(peerId, data) {
-    const bytes = toBytes(data);
-    if (bytes === null) throw new TypeError('send: data must be binary (Uint8Array, ArrayBuffer or a view)');
-    if (!this.isPeerConnected(peerId)) return false;
-    return this.sendWithRetry(peerId, () => this.mesh.send(peerId, bytes));
-  }
-
-  broadcast(data) {
-    const bytes = toBytes(data);
-    if (bytes === null) throw new TypeError('broadcast: data must be binary (Uint8Array, ArrayBuffer or a view)');
-    let count = 0;
-    for (const peerId of this.getPeers()) if (this.send(peerId, bytes)) count++;
-    return count;
-  }
-
-  /**
-   * Resolves with the open RTCDataChannel to `peerId`, opening one when needed (this side
-   * offers, whatever the ids). Rejects when it does not open within peerConnectionTimeout.
-   */
-  async connectToPeer(peerId) {
-    const open = this.mesh.channel(peerId);
-    if (open) return open;
-    if (!this.isConnected) throw new P2PError('not-connected', 'connect() first');
-    this.peerFound(peerId);
-    this.mesh.want(peerId, { explicit: true });
-    return this.mesh.connect(peerId);
-  }
-
-  /**
-   * Drops the link to `peerId` as a network failure would: both sides see 'disconnect', and
-   * the link is opened again with backoff. For tests and debugging.
-   */
-  dropConnection(peerId) {
-    this.mesh.drop(peerId);
   }
 
   async disconnect() {

@@ -1,6 +1,8 @@
 // WebRTC data channels to many peers, shared by the 'peerjs' and 'webrtc' adapters. The mesh
 // does no signaling itself: it hands signals to the adapter's `signal(peerId, msg)` and takes
-// the remote ones in `handleSignal(from, msg)`. Signals:
+// the remote ones in `handleSignal(from, msg)`. (The 'peerjs' adapter replaces the connecting
+// part, `_offer` and the answering side, with the official PeerJS client's data connections, and
+// keeps the rest: see peerjs.js.) Signals:
 //
 //   { kind: 'offer',     cid, sdp: { type, sdp } }
 //   { kind: 'answer',    cid, sdp: { type, sdp } }
@@ -197,8 +199,20 @@ export class RtcMesh {
 
   // ---- connecting ----------------------------------------------------------------------------
 
+  /** A new link to `peerId`, in the table, that fails unless it opens within peerConnectionTimeout. */
   _newLink(peerId, cid, initiator) {
     const link = new Link(peerId, cid, initiator, this.settings.maxFrameBytes);
+    link.timer = setTimeout(
+      () => this._fail(link, `no data channel within ${this.settings.peerConnectionTimeout} ms (peerConnectionTimeout)`),
+      this.settings.peerConnectionTimeout,
+    );
+    this.links.set(peerId, link);
+    return link;
+  }
+
+  /** A new link with its RTCPeerConnection, whose candidates go out as signals. */
+  _newRtcLink(peerId, cid, initiator) {
+    const link = this._newLink(peerId, cid, initiator);
     const pc = new RTCPeerConnection(this.settings.rtcConfig);
     link.pc = pc;
     pc.onicecandidate = (e) => {
@@ -209,11 +223,6 @@ export class RtcMesh {
     pc.onconnectionstatechange = () => {
       if (pc.connectionState === 'failed' || pc.connectionState === 'closed') this._fail(link, `connection ${pc.connectionState}`);
     };
-    link.timer = setTimeout(
-      () => this._fail(link, `no data channel within ${this.settings.peerConnectionTimeout} ms (peerConnectionTimeout)`),
-      this.settings.peerConnectionTimeout,
-    );
-    this.links.set(peerId, link);
     return link;
   }
 
@@ -223,7 +232,7 @@ export class RtcMesh {
       return;
     }
     const cid = newConnectionId();
-    const link = this._newLink(peerId, cid, true);
+    const link = this._newRtcLink(peerId, cid, true);
     this._setupChannel(link, link.pc.createDataChannel(cid, { ordered: true, protocol: CHANNEL_PROTOCOL }));
     try {
       const offer = await link.pc.createOffer();
@@ -238,18 +247,29 @@ export class RtcMesh {
     }
   }
 
-  _onOffer(from, msg, link) {
+  /**
+   * Whether to answer an offer from `from` for connection `cid`, given our link to it (if any):
+   * 'accept' (a link being replaced is closed here), 'ignore' (the same offer again, or glare
+   * that our own offer wins) or 'refuse' (maxConnections; reported here).
+   */
+  _admit(from, cid, link) {
     if (link) {
-      if (link.cid === msg.cid) return;
+      if (link.cid === cid) return 'ignore';
       // Glare: both offered; the smaller id's offer wins.
-      if (link.state === 'connecting' && link.initiator && this.adapter.id < from) return;
+      if (link.state === 'connecting' && link.initiator && this.adapter.id < from) return 'ignore';
       this._close(link, link.state === 'open' ? 'replaced' : 'glare', false, { quiet: link.state !== 'open', keepWaiters: true });
     } else if (!this.adapter.hasRoom()) {
       this.adapter.emitError('max-connections', `refused ${from}: ${this.settings.maxConnections} peers connected (maxConnections)`, { peerId: from });
-      this.signal(from, { kind: 'bye', cid: msg.cid });
-      return;
+      return 'refuse';
     }
-    const answerLink = this._newLink(from, msg.cid, false);
+    return 'accept';
+  }
+
+  _onOffer(from, msg, link) {
+    const verdict = this._admit(from, msg.cid, link);
+    if (verdict === 'refuse') this.signal(from, { kind: 'bye', cid: msg.cid });
+    if (verdict !== 'accept') return;
+    const answerLink = this._newRtcLink(from, msg.cid, false);
     answerLink.pc.ondatachannel = (e) => {
       if (e.channel.protocol !== CHANNEL_PROTOCOL) {
         this.adapter.emitError('invalid-frame', `${from} opened a channel of protocol '${e.channel.protocol}', expected '${CHANNEL_PROTOCOL}'`, { peerId: from });
@@ -457,7 +477,7 @@ export class RtcMesh {
         } catch {
           // already closed
         }
-        pc.close();
+        pc?.close();
       }, sendBye ? 50 : 0);
     } else {
       link.pc?.close();

@@ -1,18 +1,13 @@
-// The 'socketio' adapter: frames relayed by a Socket.IO server (servers/socketio-relay.mjs).
-//
-// Why the protocol is spoken by hand (socketio-client.js) instead of binding the official
-// socket.io-client bundle: the adapters are plain ES modules loaded without a bundler, and the
-// official client would be one more script every page has to load (or vendor) before
-// AuroraDB. What the adapter needs of Socket.IO is small and stable: Engine.IO 4 over a
-// WebSocket, events with acknowledgements and binary attachments on the default namespace,
-// unchanged since Socket.IO 3 (2020); about 300 lines, tested against the real server. Doing it
-// ourselves also keeps one reconnect policy for every adapter (connectionTimeout,
-// maxReconnectAttempts, reconnectDelay) instead of the client's own. What is given up: the
-// HTTP long-polling fallback, for networks that block WebSockets. The relay works with the
-// official client too (its tests use it).
+// The 'socketio' adapter: frames relayed by a Socket.IO server (servers/socketio-relay.mjs),
+// spoken through the official client (npm `socket.io-client`), over its WebSocket transport.
 //
 // Config: p2pConfig.serverUrl (http(s) or ws(s) URL of the relay), p2pConfig.rooms (default
 // [config.name]), p2pConfig.path (default '/socket.io/').
+//
+// The client's own reconnection is off: a lost relay connection is reconnected by the adapter
+// base class, with the policy every adapter shares (connectionTimeout per attempt,
+// maxReconnectAttempts, reconnectDelay doubling, 'reconnecting' events), and each attempt is a
+// fresh Socket.IO connection that joins the rooms again.
 //
 // Relay protocol (events on the default namespace):
 //   → 'join'  { id, rooms }            ack { ok, peers: [{ id, rooms }] } or { ok: false, error }
@@ -23,9 +18,18 @@
 // A peer is connected while it shares at least one room with us. Losing the relay connection
 // drops every peer ('disconnect'), then reconnects with backoff and joins again ('connection').
 
+import { io } from 'socket.io-client';
 import { P2PAdapter } from './adapter.js';
-import { SocketIoClient } from './socketio-client.js';
-import { P2PError, toBytes, withTimeout } from './util.js';
+import { P2PError, toBytes, toWebSocketUrl, withTimeout } from './util.js';
+
+/** The Socket.IO socket's acknowledged emit, with our error types: 'timeout' when no ack came. */
+async function emitWithAck(socket, timeout, event, ...args) {
+  try {
+    return await socket.timeout(timeout).emitWithAck(event, ...args);
+  } catch (err) {
+    throw new P2PError('timeout', `no acknowledgement of '${event}' within ${timeout} ms (${err?.message ?? err})`);
+  }
+}
 
 export class SocketIoAdapter extends P2PAdapter {
   static managesPresence = true;
@@ -37,8 +41,8 @@ export class SocketIoAdapter extends P2PAdapter {
     const rooms = Array.isArray(p2p.rooms) && p2p.rooms.length ? p2p.rooms : [this.settings.name];
     this.rooms = [...new Set(rooms.map(String))];
     this.path = typeof p2p.path === 'string' ? p2p.path : '/socket.io/';
-    this._WebSocket = p2p.WebSocket ?? globalThis.WebSocket;
-    this.client = null;
+    /** The Socket.IO socket of the current relay connection, or null. */
+    this.socket = null;
     this._closing = false;
     this._attaching = null;
     this._roomsOf = new Map();
@@ -61,18 +65,39 @@ export class SocketIoAdapter extends P2PAdapter {
     return this._attaching;
   }
 
-  async _attach() {
-    const client = new SocketIoClient(this.serverUrl, {
+  /** Opens a Socket.IO connection (resolves once the namespace is connected). */
+  _open(timeout) {
+    // The client takes http(s) URLs; ws(s) ones name the same server.
+    const url = toWebSocketUrl(this.serverUrl);
+    url.protocol = url.protocol === 'wss:' ? 'https:' : 'http:';
+    const socket = io(url.origin, {
       path: this.path,
-      WebSocket: this._WebSocket,
-      onEvent: (name, args) => this._onEvent(client, name, args),
-      onClose: (reason) => this._onClientClose(client, reason),
+      transports: ['websocket'],
+      forceNew: true,
+      reconnection: false,
+      autoConnect: false,
+      timeout,
     });
+    const opened = new Promise((resolve, reject) => {
+      socket.once('connect', resolve);
+      socket.once('connect_error', (err) => {
+        const text = `Socket.IO server ${this.serverUrl}: ${err?.message ?? err}`;
+        reject(new P2PError(err?.message === 'timeout' ? 'timeout' : 'network', text));
+      });
+    });
+    socket.connect();
+    return { socket, opened };
+  }
+
+  async _attach() {
     const timeout = this.settings.connectionTimeout;
+    const { socket, opened } = this._open(timeout);
     try {
-      await withTimeout(client.open(), timeout, `Socket.IO server ${this.serverUrl} did not answer within ${timeout} ms`);
-      this.client = client;
-      const [reply] = await client.emit('join', [{ id: this.id, rooms: this.rooms }], { ack: true, timeout });
+      await withTimeout(opened, timeout, `Socket.IO server ${this.serverUrl} did not answer within ${timeout} ms`);
+      this.socket = socket;
+      socket.on('disconnect', (reason) => this._onDisconnect(socket, reason));
+      for (const event of ['peer-joined', 'peer-left', 'msg']) socket.on(event, (...args) => this._onEvent(socket, event, args));
+      const reply = await emitWithAck(socket, timeout, 'join', { id: this.id, rooms: this.rooms });
       if (!reply?.ok) {
         const type = reply?.error === 'id-taken' ? 'unavailable-id' : 'server-error';
         throw new P2PError(type, `the relay refused to join: ${reply?.error ?? 'no reason given'}`);
@@ -84,8 +109,8 @@ export class SocketIoAdapter extends P2PAdapter {
         for (const room of Array.isArray(peer?.rooms) ? peer.rooms : []) this._present(peer.id, room);
       }
     } catch (err) {
-      if (this.client === client) this.client = null;
-      client.close();
+      if (this.socket === socket) this.socket = null;
+      socket.disconnect();
       throw err;
     }
   }
@@ -106,8 +131,9 @@ export class SocketIoAdapter extends P2PAdapter {
   }
 
   async _relay(to, bytes) {
-    if (!this.client?.connected) throw new P2PError('not-connected', 'not connected to the Socket.IO relay');
-    const [reply] = await this.client.emit('msg', [{ to }, bytes], { ack: true, timeout: this.settings.connectionTimeout });
+    // Checked here: the client would otherwise buffer the frame until a reconnect.
+    if (!this.socket?.connected) throw new P2PError('not-connected', 'not connected to the Socket.IO relay');
+    const reply = await emitWithAck(this.socket, this.settings.connectionTimeout, 'msg', { to }, bytes);
     if (!reply?.ok) throw new P2PError('send-failed', `the relay did not deliver: ${reply?.error ?? 'no reason given'}`);
   }
 
@@ -124,15 +150,11 @@ export class SocketIoAdapter extends P2PAdapter {
 
   async disconnect() {
     this._closing = true;
-    const client = this.client;
-    this.client = null;
-    if (client) {
-      try {
-        if (client.connected) client.emit('leave', []);
-      } catch {
-        // closing anyway
-      }
-      client.close();
+    const socket = this.socket;
+    this.socket = null;
+    if (socket) {
+      if (socket.connected) socket.emit('leave');
+      socket.disconnect();
     }
     const was = this.isConnected;
     this.isConnected = false;
@@ -145,7 +167,7 @@ export class SocketIoAdapter extends P2PAdapter {
     if (!this._roomsOf.has(peerId)) this._roomsOf.set(peerId, new Set());
     this._roomsOf.get(peerId).add(room);
     this.peerFound(peerId);
-    if (!this.isPeerConnected(peerId)) this.peerUp(peerId, this.client);
+    if (!this.isPeerConnected(peerId)) this.peerUp(peerId, this.socket);
   }
 
   _absent(peerId, room) {
@@ -164,8 +186,8 @@ export class SocketIoAdapter extends P2PAdapter {
     this._seen.clear();
   }
 
-  _onEvent(client, name, args) {
-    if (client !== this.client) return;
+  _onEvent(socket, name, args) {
+    if (socket !== this.socket) return;
     const info = args[0];
     switch (name) {
       case 'peer-joined':
@@ -181,7 +203,7 @@ export class SocketIoAdapter extends P2PAdapter {
           // A peer we refused (maxConnections) or do not share a room with: drop it.
           return;
         }
-        this.emit('message', { from, data: args[1], connection: client });
+        this.emit('message', { from, data: args[1], connection: socket });
         break;
       }
       default:
@@ -189,9 +211,10 @@ export class SocketIoAdapter extends P2PAdapter {
     }
   }
 
-  _onClientClose(client, reason) {
-    if (client !== this.client) return;
-    this.client = null;
+  _onDisconnect(socket, reason) {
+    if (socket !== this.socket) return;
+    this.socket = null;
+    socket.disconnect();
     if (this._closing || !this.isConnected) return;
     this.isConnected = false;
     this._forgetAll('relay connection lost');

@@ -2,6 +2,22 @@
 // connection settings read from an AuroraDB config, and the reconnect backoff.
 
 /**
+ * The classes every copy of this code on a page must agree on (P2PError here, P2PAdapter in
+ * adapter.js), kept on the global object under a registered symbol: the first copy to run
+ * defines them and later copies reuse them. The built adapters are separate bundles loaded
+ * when a database picks one (each holds its own copy of this file), and the classic script and
+ * the ES module are separate bundles too; without this, an adapter loaded by the classic
+ * script would extend another P2PAdapter than `AuroraDB.P2PAdapter`, and `instanceof` would
+ * fail across them. The number in the key changes whenever these classes change
+ * incompatibly.
+ */
+export function shared() {
+  const key = Symbol.for('auroradb.p2p/1');
+  globalThis[key] ??= {};
+  return globalThis[key];
+}
+
+/**
  * The one error type of the transport layer. `name` is always 'P2PError'; `type` says what
  * went wrong, so callers can branch on it:
  *
@@ -18,16 +34,18 @@
  * - 'invalid-frame'     a peer sent bytes that are not a well-formed transport frame
  * - 'not-connected'     the adapter is not connected
  * - 'not-implemented'   a P2PAdapter subclass lacks a method of the contract
+ * - 'not-loaded'        createAdapter() on a built-in whose bundle is not loaded yet
  * - 'listener'          an event listener threw (reported as an 'error' event only)
  */
-export class P2PError extends Error {
+shared().P2PError ??= class P2PError extends Error {
   constructor(type, message, details = {}) {
     super(message);
     this.name = 'P2PError';
     this.type = type;
     Object.assign(this, details);
   }
-}
+};
+export const P2PError = shared().P2PError;
 
 const ID_ALPHABET = '0123456789abcdef';
 

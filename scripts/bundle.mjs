@@ -1,0 +1,127 @@
+#!/usr/bin/env node
+// Bundles the JavaScript API with esbuild (scripts/build-web.sh runs it after wasm-bindgen):
+//
+//   node scripts/bundle.mjs OUTDIR          everything below, into OUTDIR (pkg/)
+//   node scripts/bundle.mjs OUTDIR --p2p    only the adapter bundles (OUTDIR/p2p/), for tests
+//
+// Outputs, each minified, for current browsers (es2022), with a source map beside it (.map):
+//
+//   auroradb.mjs      ES module: web/js/auroradb.js with the adapter base class and registry;
+//                     imports ./auroradb_core.js (the wasm-bindgen glue) and, when a database
+//                     picks one, ./p2p/<adapter>.js
+//   auroradb.js       classic script defining the global AuroraDB: the same, with
+//                     web/js/loader-classic.js in place of loader.js (the engine and the adapters
+//                     are imported relative to the script's URL when needed)
+//   p2p/peerjs.js     one ES module per built-in adapter, each with the npm client it speaks
+//   p2p/webrtc.js     through (peerjs, socket.io-client) bundled in
+//   p2p/socketio.js
+//   p2p/broadcast.js
+//   p2p/index.js      every adapter, the registry and the helpers in one module (web/js/p2p/index.js)
+//
+// Only the paths named above stay imports in the output; everything else is inlined.
+
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as esbuild from 'esbuild';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const JS = join(ROOT, 'web', 'js');
+
+/** The built-in adapters: each is web/js/p2p/<name>.js, bundled to p2p/<name>.js. */
+export const ADAPTERS = ['peerjs', 'webrtc', 'socketio', 'broadcast'];
+
+const COMMON = {
+  bundle: true,
+  minify: true,
+  sourcemap: true,
+  target: 'es2022',
+  platform: 'browser',
+  charset: 'utf8',
+  // Class and function names stay as written: error messages and stack traces show them.
+  keepNames: true,
+  logLevel: 'warning',
+  absWorkingDir: ROOT,
+  // The sources are ES modules meant for the browser; nothing reads process.env.
+  define: { 'process.env.NODE_ENV': '"production"' },
+};
+
+/**
+ * Keeps the engine glue and the adapter bundles as imports of the main bundles: the glue is
+ * wasm-bindgen's output beside them in pkg/, and the adapters are bundles of their own.
+ */
+const keepSiblingImports = {
+  name: 'keep-sibling-imports',
+  setup(build) {
+    build.onResolve({ filter: /^\.\/auroradb_core\.js$/ }, (args) => ({ path: args.path, external: true }));
+    build.onResolve({ filter: /^\.\/p2p\/[a-z]+\.js$/ }, (args) =>
+      args.kind === 'dynamic-import' && ADAPTERS.includes(args.path.slice(6, -3)) ? { path: args.path, external: true } : undefined,
+    );
+  },
+};
+
+/** The classic script imports the engine and the adapters relative to its own URL. */
+const classicLoader = {
+  name: 'classic-loader',
+  setup(build) {
+    build.onResolve({ filter: /^\.\/loader\.js$/ }, (args) =>
+      args.importer === join(JS, 'auroradb.js') ? { path: join(JS, 'loader-classic.js') } : undefined,
+    );
+  },
+};
+
+/** Builds into `outdir`; `p2pOnly` builds the adapter bundles alone. Resolves to the files written. */
+export async function bundle({ outdir, p2pOnly = false }) {
+  const out = resolve(outdir);
+  const builds = [
+    esbuild.build({
+      ...COMMON,
+      format: 'esm',
+      entryPoints: Object.fromEntries([...ADAPTERS, 'index'].map((name) => [join('p2p', name), join(JS, 'p2p', `${name}.js`)])),
+      outdir: out,
+      metafile: true,
+    }),
+  ];
+  if (!p2pOnly) {
+    builds.push(
+      esbuild.build({
+        ...COMMON,
+        format: 'esm',
+        entryPoints: [join(JS, 'auroradb.js')],
+        outfile: join(out, 'auroradb.mjs'),
+        plugins: [keepSiblingImports],
+        metafile: true,
+      }),
+      esbuild.build({
+        ...COMMON,
+        format: 'iife',
+        stdin: {
+          contents: "import { AuroraDB } from './auroradb.js';\nglobalThis.AuroraDB = AuroraDB;\n",
+          resolveDir: JS,
+          sourcefile: 'web/js/classic-entry.js',
+        },
+        outfile: join(out, 'auroradb.js'),
+        plugins: [keepSiblingImports, classicLoader],
+        metafile: true,
+      }),
+    );
+  }
+  const results = await Promise.all(builds);
+  return results.flatMap((r) => Object.keys(r.metafile.outputs)).map((f) => resolve(ROOT, f));
+}
+
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  const args = process.argv.slice(2);
+  const outdir = args.find((a) => !a.startsWith('--'));
+  const unknown = args.filter((a) => a.startsWith('--') && a !== '--p2p');
+  if (!outdir || unknown.length) {
+    console.error('usage: node scripts/bundle.mjs OUTDIR [--p2p]');
+    process.exit(2);
+  }
+  try {
+    await bundle({ outdir, p2pOnly: args.includes('--p2p') });
+  } catch (err) {
+    // esbuild has printed the errors with their locations.
+    console.error(`bundle.mjs: ${err.message.split('\n')[0]}`);
+    process.exit(1);
+  }
+}

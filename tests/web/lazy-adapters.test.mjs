@@ -1,0 +1,81 @@
+// Which files a page loads: the built-in P2P adapters are bundles of their own (pkg/p2p/), and
+// a page fetches one only when a database syncs through it. A local-only page loads none; a
+// distributed page loads the bundle of its adapter and no other. Both builds are checked: the
+// classic script and the ES module.
+//
+// The adapters point at servers that do not exist (port 9): what is checked is what the page
+// requests, not whether it connects.
+
+import test, { after, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { launchBrowser, requirePkg, startServer } from './harness.mjs';
+
+const ADAPTERS = ['peerjs', 'webrtc', 'socketio', 'broadcast'];
+
+/** Settings that make each adapter give up fast against a server that is not there. */
+const QUIET = { connectionTimeout: 500, maxReconnectAttempts: 0 };
+const P2P_CONFIG = {
+  peerjs: { server: { host: '127.0.0.1', port: 9, path: '/' } },
+  webrtc: { p2pConfig: { signalingServer: 'ws://127.0.0.1:9' } },
+  socketio: { p2pConfig: { serverUrl: 'http://127.0.0.1:9' } },
+  broadcast: {},
+};
+
+let server;
+let browser;
+
+before(async () => {
+  requirePkg();
+  server = await startServer();
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.close();
+});
+
+/**
+ * Opens the page, calls `window[fn](esm, ...args)` there (pages/lazy-adapters.html), and
+ * resolves to `{ result, p2p }`: what it returned and the paths of every pkg/p2p/ file the
+ * page requested.
+ */
+async function watch(fn, esm, ...args) {
+  const context = await browser.newContext();
+  try {
+    const page = await context.newPage();
+    const requested = [];
+    page.on('request', (req) => requested.push(new URL(req.url()).pathname));
+    const errors = [];
+    page.on('pageerror', (err) => errors.push(err.message));
+    await page.goto(`${server.origin}/lazy-adapters.html`, { waitUntil: 'load' });
+    const result = await page.evaluate(([f, a]) => window[f](...a), [fn, [esm, ...args]]);
+    assert.deepEqual(errors, [], 'page errors');
+    return { result, p2p: requested.filter((p) => p.startsWith('/p2p/')) };
+  } finally {
+    await context.close();
+  }
+}
+
+for (const esm of [false, true]) {
+  const build = esm ? 'the ES module' : 'the classic script';
+
+  test(`${build}: a local-only page requests no adapter bundle`, { timeout: 60_000 }, async () => {
+    const { result, p2p } = await watch('localOnly', esm);
+    assert.deepEqual(result.names, ADAPTERS, 'the built-in names are listed without loading them');
+    assert.equal(result.base, 'function', 'AuroraDB.P2PAdapter is there at once');
+    assert.deepEqual(result.got, { id: 'a', n: 1 });
+    assert.equal(result.distributed, false);
+    assert.deepEqual(p2p, []);
+  });
+
+  for (const name of ADAPTERS) {
+    test(`${build}: a distributed page on '${name}' requests that bundle only`, { timeout: 60_000 }, async () => {
+      const config = { ...QUIET, ...P2P_CONFIG[name] };
+      const { result, p2p } = await watch('distributed', esm, name, config);
+      assert.equal(result.distributed, true, 'the adapter was created');
+      assert.equal(result.sharedBase, true, 'the loaded adapter extends AuroraDB.P2PAdapter');
+      assert.deepEqual(p2p, [`/p2p/${name}.js`]);
+    });
+  }
+}

@@ -1,0 +1,22 @@
+// How the ES module build (pkg/auroradb.mjs) loads what it does not hold: the wasm engine's
+// glue, imported with the module (so bundlers downstream see it), and each built-in P2P adapter,
+// a bundle of its own in pkg/p2p/ imported the first time a database picks it. The classic
+// script build swaps this file for loader-classic.js (scripts/bundle.mjs).
+//
+// The adapter paths are literal and relative to this module, kept as written by the bundler:
+// from pkg/auroradb.mjs they name pkg/p2p/<name>.js.
+
+import initEngine, * as engine from './auroradb_core.js';
+
+/** The engine module: its default export instantiates the wasm. */
+export function importEngine() {
+  return Promise.resolve({ default: initEngine, ...engine });
+}
+
+/** The built-in adapters by name, in the order listP2PAdapters() reports them. */
+export const BUILTIN_ADAPTERS = Object.freeze({
+  peerjs: () => import('./p2p/peerjs.js').then((m) => m.PeerJsAdapter),
+  webrtc: () => import('./p2p/webrtc.js').then((m) => m.WebRtcAdapter),
+  socketio: () => import('./p2p/socketio.js').then((m) => m.SocketIoAdapter),
+  broadcast: () => import('./p2p/broadcast.js').then((m) => m.BroadcastAdapter),
+});
