@@ -54,7 +54,9 @@ const keepSiblingImports = {
   setup(build) {
     build.onResolve({ filter: /^\.\/auroradb_core\.js$/ }, (args) => ({ path: args.path, external: true }));
     build.onResolve({ filter: /^\.\/p2p\/[a-z]+\.js$/ }, (args) =>
-      args.kind === 'dynamic-import' && ADAPTERS.includes(args.path.slice(6, -3)) ? { path: args.path, external: true } : undefined,
+      args.kind === 'dynamic-import' && ADAPTERS.includes(args.path.slice(6, -3))
+        ? { path: args.path, external: true }
+        : undefined,
     );
   },
 };
@@ -76,7 +78,9 @@ export async function bundle({ outdir, p2pOnly = false }) {
     esbuild.build({
       ...COMMON,
       format: 'esm',
-      entryPoints: Object.fromEntries([...ADAPTERS, 'index'].map((name) => [join('p2p', name), join(JS, 'p2p', `${name}.js`)])),
+      entryPoints: Object.fromEntries(
+        [...ADAPTERS, 'index'].map((name) => [join('p2p', name), join(JS, 'p2p', `${name}.js`)]),
+      ),
       outdir: out,
       metafile: true,
     }),

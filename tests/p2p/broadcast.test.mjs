@@ -2,7 +2,17 @@
 
 import test, { after, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { FAST, FAST_P2P, call, launchBrowser, openPeer, peerId, start, startPageServer, waitForEvent } from './helpers.mjs';
+import {
+  FAST,
+  FAST_P2P,
+  call,
+  launchBrowser,
+  openPeer,
+  peerId,
+  start,
+  startPageServer,
+  waitForEvent,
+} from './helpers.mjs';
 import { exchange } from './exchange.mjs';
 
 let pages;
@@ -18,7 +28,13 @@ after(async () => {
   await pages?.close();
 });
 
-const config = (id, name = 'broadcast-test', extra = {}) => ({ name, peerId: id, ...FAST, ...extra, p2pConfig: { ...FAST_P2P } });
+const config = (id, name = 'broadcast-test', extra = {}) => ({
+  name,
+  peerId: id,
+  ...FAST,
+  ...extra,
+  p2pConfig: { ...FAST_P2P },
+});
 
 test("'broadcast' adapter: tabs of one origin over a BroadcastChannel", { timeout: 180_000 }, async (t) => {
   const context = await browser.newContext();

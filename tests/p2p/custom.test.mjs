@@ -4,7 +4,19 @@
 
 import test, { after, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { FAST, FAST_P2P, call, jsonRelayScript, launchBrowser, openPeer, peerId, start, startPageServer, startProcess, waitForEvent } from './helpers.mjs';
+import {
+  FAST,
+  FAST_P2P,
+  call,
+  jsonRelayScript,
+  launchBrowser,
+  openPeer,
+  peerId,
+  start,
+  startPageServer,
+  startProcess,
+  waitForEvent,
+} from './helpers.mjs';
 import { exchange } from './exchange.mjs';
 
 let pages;
@@ -23,7 +35,12 @@ after(async () => {
   await relay?.stop();
 });
 
-const config = (id) => ({ name: 'custom-test', peerId: id, ...FAST, p2pConfig: { ...FAST_P2P, url: relay.url, customOption: 'value' } });
+const config = (id) => ({
+  name: 'custom-test',
+  peerId: id,
+  ...FAST,
+  p2pConfig: { ...FAST_P2P, url: relay.url, customOption: 'value' },
+});
 
 test('a custom adapter written as in the README', { timeout: 240_000 }, async (t) => {
   const contexts = [];
@@ -39,7 +56,14 @@ test('a custom adapter written as in the README', { timeout: 240_000 }, async (t
       const context = await browser.newContext();
       contexts.push(context);
       const page = await openPeer(context, pages.origin);
-      assert.deepEqual(await call(page, 'list'), ['peerjs', 'webrtc', 'socketio', 'broadcast', 'mycustom', 'mycustom-reconnecting']);
+      assert.deepEqual(await call(page, 'list'), [
+        'peerjs',
+        'webrtc',
+        'socketio',
+        'broadcast',
+        'mycustom',
+        'mycustom-reconnecting',
+      ]);
     });
 
     const A = await peer('a', 'a');

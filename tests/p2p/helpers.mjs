@@ -97,7 +97,8 @@ export async function startProcess(script, args = [], { port = 0, timeout = 15_0
       const killer = setTimeout(() => proc.kill('SIGKILL'), 5000);
       const result = await exited;
       clearTimeout(killer);
-      if (result.code !== 0) throw new Error(`${script} did not exit cleanly on SIGTERM (${result.code ?? result.signal}):\n${output}`);
+      if (result.code !== 0)
+        throw new Error(`${script} did not exit cleanly on SIGTERM (${result.code ?? result.signal}):\n${output}`);
       return result;
     },
     async restart() {
@@ -211,7 +212,10 @@ export async function serveFiles(mounts) {
       res.end(`not found: ${path}\n`);
       return;
     }
-    res.writeHead(200, { 'content-type': TYPES[extname(file)] || 'application/octet-stream', 'cache-control': 'no-store' });
+    res.writeHead(200, {
+      'content-type': TYPES[extname(file)] || 'application/octet-stream',
+      'cache-control': 'no-store',
+    });
     createReadStream(file).pipe(res);
   });
   server.keepAliveTimeout = 1000;
@@ -232,7 +236,8 @@ export async function serveFiles(mounts) {
 // ---- the browser ---------------------------------------------------------------------------
 
 export async function launchBrowser() {
-  if (!existsSync(CHROMIUM)) throw new Error(`Chromium not found at ${CHROMIUM} (apt-get install chromium, or set CHROMIUM)`);
+  if (!existsSync(CHROMIUM))
+    throw new Error(`Chromium not found at ${CHROMIUM} (apt-get install chromium, or set CHROMIUM)`);
   return chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS, timeout: 60_000 });
 }
 
@@ -243,7 +248,8 @@ export async function openPeer(context, origin) {
   page.on('pageerror', (err) => page.errors.push(err.message));
   page.on('console', (msg) => {
     // Chromium logs each refused WebSocket (expected while a server restarts): not an error of ours.
-    if (msg.type() === 'error' && !/^WebSocket connection to .* failed/.test(msg.text())) page.errors.push(`console: ${msg.text()}`);
+    if (msg.type() === 'error' && !/^WebSocket connection to .* failed/.test(msg.text()))
+      page.errors.push(`console: ${msg.text()}`);
   });
   await page.goto(`${origin}/`, { waitUntil: 'load', timeout: 30_000 });
   await page.waitForFunction(() => window.__ready === true, null, { timeout: 15_000 });
@@ -266,15 +272,21 @@ export function call(page, fn, ...args) {
  */
 export async function waitForEvent(page, label, ev, peerIdOrUndefined, n = 1, timeout = 20_000) {
   try {
-    await page.waitForFunction(([l, e, p, k]) => window.h.count(l, e, p ?? undefined) >= k, [label, ev, peerIdOrUndefined ?? null, n], {
-      timeout,
-      polling: 50,
-    });
+    await page.waitForFunction(
+      ([l, e, p, k]) => window.h.count(l, e, p ?? undefined) >= k,
+      [label, ev, peerIdOrUndefined ?? null, n],
+      {
+        timeout,
+        polling: 50,
+      },
+    );
   } catch (err) {
     const events = await page.evaluate((l) => window.h.events(l), label).catch(() => []);
-    throw new Error(`${label}: fewer than ${n} '${ev}' events${peerIdOrUndefined ? ` for ${peerIdOrUndefined}` : ''} within ${timeout} ms. Events:\n${events
-      .map((e) => `  ${JSON.stringify(e)}`)
-      .join('\n')}\n${err.message.split('\n')[0]}`);
+    throw new Error(
+      `${label}: fewer than ${n} '${ev}' events${peerIdOrUndefined ? ` for ${peerIdOrUndefined}` : ''} within ${timeout} ms. Events:\n${events
+        .map((e) => `  ${JSON.stringify(e)}`)
+        .join('\n')}\n${err.message.split('\n')[0]}`,
+    );
   }
 }
 
@@ -286,12 +298,14 @@ export async function waitForFrame(page, label, from, size, digestHex, timeout =
       [label, from, size, digestHex],
       { timeout, polling: 50 },
     );
-  } catch (err) {
+  } catch (_err) {
     const got = await page.evaluate((l) => window.h.received(l), label).catch(() => []);
     const events = await page.evaluate((l) => window.h.events(l).slice(-20), label).catch(() => []);
-    throw new Error(`${label}: no frame of ${size} bytes (${digestHex}) from ${from} within ${timeout} ms.\nreceived: ${JSON.stringify(got)}\nlast events:\n${events
-      .map((e) => `  ${JSON.stringify(e)}`)
-      .join('\n')}`);
+    throw new Error(
+      `${label}: no frame of ${size} bytes (${digestHex}) from ${from} within ${timeout} ms.\nreceived: ${JSON.stringify(got)}\nlast events:\n${events
+        .map((e) => `  ${JSON.stringify(e)}`)
+        .join('\n')}`,
+    );
   }
 }
 

@@ -4,7 +4,19 @@
 
 import test, { after, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { FAST, FAST_P2P, call, launchBrowser, openPeer, peerId, peerjsScript, start, startPageServer, startProcess, waitForEvent } from './helpers.mjs';
+import {
+  FAST,
+  FAST_P2P,
+  call,
+  launchBrowser,
+  openPeer,
+  peerId,
+  peerjsScript,
+  start,
+  startPageServer,
+  startProcess,
+  waitForEvent,
+} from './helpers.mjs';
 import { exchange } from './exchange.mjs';
 import { rtcScenario } from './rtc-scenario.mjs';
 
@@ -33,7 +45,9 @@ const config = (id, extra = {}, p2p = {}) => ({
   p2pConfig: { ...FAST_P2P, discoveryInterval: 500, rtcConfig: { iceServers: [] }, ...p2p },
 });
 
-test("'peerjs' adapter: data channels through a PeerJS server, peers found by discovery", { timeout: 240_000 }, async (t) => {
+test("'peerjs' adapter: data channels through a PeerJS server, peers found by discovery", {
+  timeout: 240_000,
+}, async (t) => {
   await rtcScenario(t, {
     browser,
     origin: pages.origin,
@@ -66,7 +80,9 @@ test("'peerjs' adapter without discovery: peers named in p2pConfig.peers connect
   }
 });
 
-test("'peerjs' adapter: a taken id and an unreachable server are refused with typed errors", { timeout: 60_000 }, async () => {
+test("'peerjs' adapter: a taken id and an unreachable server are refused with typed errors", {
+  timeout: 60_000,
+}, async () => {
   const context = await browser.newContext();
   try {
     const [p1, p2] = [await openPeer(context, pages.origin), await openPeer(context, pages.origin)];

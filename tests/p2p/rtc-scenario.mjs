@@ -90,7 +90,10 @@ export async function rtcScenario(t, { browser, origin, name, config, restartSer
       await new Promise((r) => setTimeout(r, 1500));
       assert.equal((await call(D.page, 'peers', 'd')).length, 1);
       const errors = (await call(D.page, 'events', 'd')).filter((e) => e.ev === 'error');
-      assert.ok(errors.some((e) => e.type === 'max-connections'), JSON.stringify(errors));
+      assert.ok(
+        errors.some((e) => e.type === 'max-connections'),
+        JSON.stringify(errors),
+      );
       const [linked] = await call(D.page, 'peers', 'd');
       const other = [A, B, C].find((p) => p.id === linked);
       assert.ok(other, `D linked to ${linked}`);

@@ -3,7 +3,7 @@
 // the official socket.io-client, and with the whole 'socketio' adapter (which speaks through
 // that client; in node, over the `ws` WebSocket it brings).
 
-import test, { after, before } from 'node:test';
+import test from 'node:test';
 import assert from 'node:assert/strict';
 import WebSocket from 'ws';
 import { io as ioClient } from 'socket.io-client';
@@ -62,7 +62,12 @@ test('signaling server: rooms, relay, errors, leave, clean exit', async () => {
     a.send({ type: 'signal', to: 'bob', data: { kind: 'offer', cid: 'x' } });
     assert.deepEqual(await b.next(), { type: 'signal', from: 'alice', data: { kind: 'offer', cid: 'x' } });
     c.send({ type: 'signal', to: 'bob', data: {} });
-    assert.deepEqual(await c.next(), { type: 'error', code: 'unknown-peer', message: 'no peer bob in the room', to: 'bob' });
+    assert.deepEqual(await c.next(), {
+      type: 'error',
+      code: 'unknown-peer',
+      message: 'no peer bob in the room',
+      to: 'bob',
+    });
     a.send({ type: 'nope' });
     assert.equal((await a.next()).code, 'bad-request');
     a.ws.send('not json');
@@ -85,7 +90,8 @@ test('PeerJS server: OPEN, relayed OFFER with src, discovery list, ID-TAKEN, EXP
   const server = await startProcess(peerjsScript, ['--path', '/myapp']);
   try {
     assert.equal(server.url, `http://127.0.0.1:${server.port}/myapp`);
-    const ws = (id, token) => jsonClient(`ws://127.0.0.1:${server.port}/myapp/peerjs?key=peerjs&id=${id}&token=${token}&version=1.5.5`);
+    const ws = (id, token) =>
+      jsonClient(`ws://127.0.0.1:${server.port}/myapp/peerjs?key=peerjs&id=${id}&token=${token}&version=1.5.5`);
     const a = await ws('alice', 't1');
     assert.deepEqual(await a.next(), { type: 'OPEN' });
     const b = await ws('bob', 't2');
@@ -122,9 +128,17 @@ test('Socket.IO relay with the official client: join, presence, targeted and roo
     const a = await connect();
     const b = await connect();
     const c = await connect();
-    assert.deepEqual(await a.emitWithAck('join', { id: 'alice', rooms: ['r1', 'r2'] }), { ok: true, id: 'alice', peers: [] });
+    assert.deepEqual(await a.emitWithAck('join', { id: 'alice', rooms: ['r1', 'r2'] }), {
+      ok: true,
+      id: 'alice',
+      peers: [],
+    });
     const joined = new Promise((ok) => a.once('peer-joined', ok));
-    assert.deepEqual(await b.emitWithAck('join', { id: 'bob', rooms: ['r2'] }), { ok: true, id: 'bob', peers: [{ id: 'alice', rooms: ['r2'] }] });
+    assert.deepEqual(await b.emitWithAck('join', { id: 'bob', rooms: ['r2'] }), {
+      ok: true,
+      id: 'bob',
+      peers: [{ id: 'alice', rooms: ['r2'] }],
+    });
     assert.deepEqual(await joined, { id: 'bob', room: 'r2' });
     assert.deepEqual(await c.emitWithAck('join', { id: 'bob', rooms: ['r1'] }), { ok: false, error: 'id-taken' });
     assert.deepEqual(await c.emitWithAck('join', { id: 'carol', rooms: ['r3'] }), { ok: true, id: 'carol', peers: [] });
@@ -134,7 +148,11 @@ test('Socket.IO relay with the official client: join, presence, targeted and roo
     const [hdr, bytes] = await got;
     assert.deepEqual(hdr, { from: 'alice' });
     assert.equal(digest(new Uint8Array(bytes)), digest(frame));
-    assert.deepEqual(await a.emitWithAck('msg', { to: 'carol' }, frame), { ok: false, error: 'unknown-peer' }, 'no shared room');
+    assert.deepEqual(
+      await a.emitWithAck('msg', { to: 'carol' }, frame),
+      { ok: false, error: 'unknown-peer' },
+      'no shared room',
+    );
     assert.deepEqual(await a.emitWithAck('msg', {}, Buffer.from([1])), { ok: true, delivered: 1 });
     assert.deepEqual(await a.emitWithAck('msg', { to: 'bob' }, 'text'), { ok: false, error: 'bad-request' });
     const left = new Promise((ok) => a.once('peer-left', ok));
@@ -159,7 +177,11 @@ test("the 'socketio' adapter in node: connect, frames, relay restart, reconnect"
   const got = [];
   const log = [];
   b.on('message', (m) => got.push(m));
-  for (const [n, x] of [['a', a], ['b', b]]) for (const ev of ['connection', 'disconnect', 'open', 'error']) x.on(ev, (p) => log.push([n, ev, p]));
+  for (const [n, x] of [
+    ['a', a],
+    ['b', b],
+  ])
+    for (const ev of ['connection', 'disconnect', 'open', 'error']) x.on(ev, (p) => log.push([n, ev, p]));
   try {
     await a.connect();
     await b.connect();

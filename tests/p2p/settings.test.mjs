@@ -80,7 +80,9 @@ test('a missing setting is refused with invalid-config', { timeout: 30_000 }, as
   }
 });
 
-test('maxReconnectAttempts: a relay that does not come back is given up after that many tries', { timeout: 60_000 }, async () => {
+test('maxReconnectAttempts: a relay that does not come back is given up after that many tries', {
+  timeout: 60_000,
+}, async () => {
   const relay = await startProcess(socketioScript);
   const signaling = await startProcess(signalingScript);
   const context = await browser.newContext();
@@ -100,13 +102,18 @@ test('maxReconnectAttempts: a relay that does not come back is given up after th
     for (const label of ['sio', 'rtc']) {
       await waitForEvent(page, label, 'reconnecting', undefined, 3);
       await page.waitForFunction(
-        (l) => window.h.events(l).some((e) => e.ev === 'error' && /gave up reconnecting after 3 attempts/.test(e.message)),
+        (l) =>
+          window.h.events(l).some((e) => e.ev === 'error' && /gave up reconnecting after 3 attempts/.test(e.message)),
         label,
         { timeout: 20_000 },
       );
       const events = await call(page, 'events', label);
       const waits = events.filter((e) => e.ev === 'reconnecting');
-      assert.deepEqual(waits.map((e) => e.delay), [100, 200, 400], `${label}: reconnectDelay doubling`);
+      assert.deepEqual(
+        waits.map((e) => e.delay),
+        [100, 200, 400],
+        `${label}: reconnectDelay doubling`,
+      );
       assert.equal(await call(page, 'isConnected', label), false);
     }
     // The relay adapter is closed for good; the WebRTC one keeps its peer links and stays open for connect().
@@ -126,7 +133,12 @@ test('retryAttempts: a failed send is resent, and reported once every resend fai
   const context = await browser.newContext();
   try {
     const [pa, pb] = [await openPeer(context, pages.origin), await openPeer(context, pages.origin)];
-    const settings = { name: 'retry', connectionTimeout: 3000, retryAttempts: 2, p2pConfig: { ...FAST_P2P, retryDelay: 50 } };
+    const settings = {
+      name: 'retry',
+      connectionTimeout: 3000,
+      retryAttempts: 2,
+      p2pConfig: { ...FAST_P2P, retryDelay: 50 },
+    };
     const ids = { sio: [peerId('a'), peerId('b')], rtc: [peerId('a'), peerId('b')] };
     const cfg = (label, id) =>
       label === 'sio'

@@ -3,7 +3,19 @@
 
 import test, { after, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { FAST, FAST_P2P, call, launchBrowser, openPeer, peerId, socketioScript, start, startPageServer, startProcess, waitForEvent } from './helpers.mjs';
+import {
+  FAST,
+  FAST_P2P,
+  call,
+  launchBrowser,
+  openPeer,
+  peerId,
+  socketioScript,
+  start,
+  startPageServer,
+  startProcess,
+  waitForEvent,
+} from './helpers.mjs';
 import { exchange } from './exchange.mjs';
 
 let pages;
@@ -97,7 +109,10 @@ test("'socketio' adapter: rooms on a Socket.IO relay", { timeout: 240_000 }, asy
       await waitForEvent(E.page, 'e', 'connection', undefined, 1);
       await waitForEvent(E.page, 'e', 'error', undefined, 1);
       const events = await call(E.page, 'events', 'e');
-      assert.ok(events.some((e) => e.ev === 'error' && e.type === 'max-connections'), JSON.stringify(events));
+      assert.ok(
+        events.some((e) => e.ev === 'error' && e.type === 'max-connections'),
+        JSON.stringify(events),
+      );
       const linked = await call(E.page, 'peers', 'e');
       assert.equal(linked.length, 1);
       assert.equal((await call(E.page, 'listPeers', 'e')).length, 2, 'both peers are listed');

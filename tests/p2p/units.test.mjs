@@ -39,10 +39,22 @@ test('built-in adapters are listed in the README order, custom ones after', () =
 });
 
 test('the registry refuses what is not an adapter class, and unknown names', () => {
-  assert.throws(() => registerP2PAdapter('x', class {}), (e) => e instanceof P2PError && e.type === 'invalid-adapter' && e.name === 'P2PError');
-  assert.throws(() => registerP2PAdapter('', class extends P2PAdapter {}), (e) => e.type === 'invalid-adapter');
-  assert.throws(() => createAdapter('no-such-adapter'), (e) => e.type === 'unknown-adapter');
-  assert.throws(() => createAdapter('broadcast', { peerId: 'bad id!' }), (e) => e.type === 'invalid-config');
+  assert.throws(
+    () => registerP2PAdapter('x', class {}),
+    (e) => e instanceof P2PError && e.type === 'invalid-adapter' && e.name === 'P2PError',
+  );
+  assert.throws(
+    () => registerP2PAdapter('', class extends P2PAdapter {}),
+    (e) => e.type === 'invalid-adapter',
+  );
+  assert.throws(
+    () => createAdapter('no-such-adapter'),
+    (e) => e.type === 'unknown-adapter',
+  );
+  assert.throws(
+    () => createAdapter('broadcast', { peerId: 'bad id!' }),
+    (e) => e.type === 'invalid-config',
+  );
 });
 
 test('a lazily registered adapter is listed at once and loaded once, when first needed', async () => {
@@ -55,7 +67,10 @@ test('a lazily registered adapter is listed at once and loaded once, when first 
   assert.ok(hasP2PAdapter('unit-lazy'));
   assert.deepEqual(listP2PAdapters().slice(-1), ['unit-lazy']);
   assert.equal(loads, 0, 'nothing loaded by registering');
-  assert.throws(() => createAdapter('unit-lazy'), (e) => e.type === 'not-loaded');
+  assert.throws(
+    () => createAdapter('unit-lazy'),
+    (e) => e.type === 'not-loaded',
+  );
   const [a, b] = await Promise.all([loadP2PAdapter('unit-lazy'), loadP2PAdapter('unit-lazy')]);
   assert.equal(a, Lazy);
   assert.equal(b, Lazy);
@@ -70,7 +85,10 @@ test('a lazily registered adapter is listed at once and loaded once, when first 
     if (fail) throw new Error('404');
     return Lazy;
   });
-  await assert.rejects(loadP2PAdapter('unit-flaky'), (e) => e instanceof P2PError && e.type === 'network' && /404/.test(e.message));
+  await assert.rejects(
+    loadP2PAdapter('unit-flaky'),
+    (e) => e instanceof P2PError && e.type === 'network' && /404/.test(e.message),
+  );
   fail = false;
   assert.equal(await loadP2PAdapter('unit-flaky'), Lazy, 'a failed load is tried again');
   registerLazyP2PAdapter('unit-not-a-class', async () => class {});
@@ -135,7 +153,10 @@ function memoryBus() {
     }
     send(peerId, data) {
       if (!this.isConnected) return false;
-      const deliver = (m) => queueMicrotask(() => m.isConnected && m.emit('message', { from: this.id, data: JSON.parse(JSON.stringify(data)) }));
+      const deliver = (m) =>
+        queueMicrotask(
+          () => m.isConnected && m.emit('message', { from: this.id, data: JSON.parse(JSON.stringify(data)) }),
+        );
       if (peerId === '*') for (const [id, m] of members) id !== this.id && deliver(m);
       else if (members.has(peerId)) deliver(members.get(peerId));
       return true;
@@ -245,7 +266,12 @@ test('sendWithRetry resends a failed frame retryAttempts times, then reports sen
   // No resend allowed: a failed first try returns false.
   const b = new P2PAdapter({ retryAttempts: 0 });
   b.on('error', () => {});
-  assert.equal(b.sendWithRetry('p', () => { throw new Error('x'); }), false);
+  assert.equal(
+    b.sendWithRetry('p', () => {
+      throw new Error('x');
+    }),
+    false,
+  );
 });
 
 test('connectionLost reconnects with backoff, and gives up after maxReconnectAttempts', async () => {
@@ -271,7 +297,10 @@ test('connectionLost reconnects with backoff, and gives up after maxReconnectAtt
   const closed = waitFor(a, 'close');
   a.connectionLost('test');
   await closed;
-  assert.deepEqual(waits.map((w) => w.delay), [5, 10, 20]);
+  assert.deepEqual(
+    waits.map((w) => w.delay),
+    [5, 10, 20],
+  );
   assert.equal(connects, 4);
   failing = false;
   await a.connect();
@@ -298,7 +327,10 @@ test('frames are chunked for data channels and joined back', () => {
   for (const size of [0, 1, CHUNK_SIZE - 1, CHUNK_SIZE, CHUNK_SIZE * 3 + 7, 200 * 1024]) {
     const frame = pattern(size, size);
     const parts = encodeFrame(frame);
-    assert.ok(parts.every((p) => p.length <= CHUNK_SIZE), `chunk over ${CHUNK_SIZE} bytes for a ${size}-byte frame`);
+    assert.ok(
+      parts.every((p) => p.length <= CHUNK_SIZE),
+      `chunk over ${CHUNK_SIZE} bytes for a ${size}-byte frame`,
+    );
     const r = new Reassembler(1 << 20);
     let out = null;
     for (const [i, p] of parts.entries()) {
@@ -313,7 +345,11 @@ test('frames are chunked for data channels and joined back', () => {
 
 test('the reassembler refuses malformed and oversized input, then starts clean', () => {
   const r = new Reassembler(1000);
-  const bad = (msg) => assert.throws(() => r.push(msg), (e) => e.type === 'invalid-frame');
+  const bad = (msg) =>
+    assert.throws(
+      () => r.push(msg),
+      (e) => e.type === 'invalid-frame',
+    );
   bad(new Uint8Array(0));
   bad(Uint8Array.of(2, 1, 2)); // MORE without FIRST
   bad(Uint8Array.of(9));

@@ -6,10 +6,11 @@
 export {};
 
 const db = new AuroraDB({ name: 'myapp', version: 1, keyPath: 'id' });
-// The global is a value only (no global type `AuroraDB`): name the instance type like this.
+// The global is a value and a type: `AuroraDB` names the instance type, as a class does.
+const typed: AuroraDB = db;
 const same: InstanceType<typeof AuroraDB> = new window.AuroraDB({ name: 'myapp' });
 const fromGlobalThis: typeof AuroraDB = globalThis.AuroraDB;
-void [same, fromGlobalThis];
+void [typed, same, fromGlobalThis];
 
 async function page(): Promise<void> {
   await AuroraDB.init();

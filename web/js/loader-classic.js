@@ -3,8 +3,7 @@
 // relative to the script's own URL (so pkg/ can be served from anywhere), the first time they
 // are needed. scripts/bundle.mjs puts this file in place of loader.js.
 
-const scriptUrl =
-  (typeof document !== 'undefined' && document.currentScript?.src) || globalThis.location?.href || '';
+const scriptUrl = (typeof document !== 'undefined' && document.currentScript?.src) || globalThis.location?.href || '';
 
 function importNextToScript(file) {
   return import(new URL(file, scriptUrl).href);

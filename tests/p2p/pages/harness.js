@@ -40,7 +40,8 @@ window.h = {
   received: (label) => rec(label).received,
   peers: (label) => rec(label).a.getPeers(),
   isConnected: (label) => rec(label).a.isConnected,
-  count: (label, ev, peerId) => rec(label).events.filter((e) => e.ev === ev && (peerId === undefined || e.peerId === peerId)).length,
+  count: (label, ev, peerId) =>
+    rec(label).events.filter((e) => e.ev === ev && (peerId === undefined || e.peerId === peerId)).length,
   listPeers: (label) => rec(label).a.listPeers(),
   send: (label, peerId, size, seed) => rec(label).a.send(peerId, pattern(size, seed)),
   broadcast: (label, size, seed) => rec(label).a.broadcast(pattern(size, seed)),

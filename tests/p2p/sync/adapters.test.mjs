@@ -74,11 +74,17 @@ const ADAPTERS = {
   },
   webrtc: {
     server: 'signaling',
-    config: (room) => ({ p2pAdapter: 'webrtc', p2pConfig: { ...FAST_P2P, signalingServer: servers.signaling.url, room, rtcConfig: { iceServers: [] } } }),
+    config: (room) => ({
+      p2pAdapter: 'webrtc',
+      p2pConfig: { ...FAST_P2P, signalingServer: servers.signaling.url, room, rtcConfig: { iceServers: [] } },
+    }),
   },
   socketio: {
     server: 'socketio',
-    config: (room) => ({ p2pAdapter: 'socketio', p2pConfig: { ...FAST_P2P, serverUrl: servers.socketio.url, rooms: [room] } }),
+    config: (room) => ({
+      p2pAdapter: 'socketio',
+      p2pConfig: { ...FAST_P2P, serverUrl: servers.socketio.url, rooms: [room] },
+    }),
   },
   mycustom: {
     routes: () => [{ match: /^wss:\/\/my-server\.com\/?$/, to: () => servers.relay.url }],
@@ -110,9 +116,13 @@ async function writeSome(db, prefix, n) {
 
 /** Waits until `db` holds `key` with `by` = `from.label`. */
 function waitForKey(db, key, from) {
-  return waitFor(async () => (await db.get(key))?.by === from.label, `${db.label} to receive ${key} from ${from.label}`, {
-    describe: () => describeDbs([db, from]),
-  });
+  return waitFor(
+    async () => (await db.get(key))?.by === from.label,
+    `${db.label} to receive ${key} from ${from.label}`,
+    {
+      describe: () => describeDbs([db, from]),
+    },
+  );
 }
 
 for (const [adapter, setup] of Object.entries(ADAPTERS)) {
@@ -143,8 +153,14 @@ for (const [adapter, setup] of Object.entries(ADAPTERS)) {
         const all = await waitConverged(both, { expectCount: expected });
         assert.equal(all.length, expected);
         const [eventsA, eventsB] = [await A.events('connection'), await B.events('connection')];
-        assert.ok(eventsA.some((e) => e.detail.peerId === B.peerId), 'A saw B connect');
-        assert.ok(eventsB.some((e) => e.detail.peerId === A.peerId), 'B saw A connect');
+        assert.ok(
+          eventsA.some((e) => e.detail.peerId === B.peerId),
+          'A saw B connect',
+        );
+        assert.ok(
+          eventsB.some((e) => e.detail.peerId === A.peerId),
+          'B saw A connect',
+        );
       });
 
       await t.test('a write reaches the other database at once, as a push from its peer', async () => {
@@ -152,7 +168,10 @@ for (const [adapter, setup] of Object.entries(ADAPTERS)) {
         expected += 1;
         await waitForKey(B, 'live', A);
         const posts = await B.events('post');
-        assert.ok(posts.some((e) => e.detail.peerId === A.peerId && e.detail.ops >= 1 && e.detail.keys.includes('live')), JSON.stringify(posts));
+        assert.ok(
+          posts.some((e) => e.detail.peerId === A.peerId && e.detail.ops >= 1 && e.detail.keys.includes('live')),
+          JSON.stringify(posts),
+        );
         const sets = await B.events('set');
         const set = sets.find((e) => e.detail.key === 'live');
         assert.equal(set.detail.source, 'peer');
@@ -166,14 +185,21 @@ for (const [adapter, setup] of Object.entries(ADAPTERS)) {
         assert.equal(typeof report.sent, 'number');
         assert.equal(typeof report.received, 'number');
         const syncs = await A.events('sync');
-        assert.ok(syncs.some((e) => e.detail.peers === 1), JSON.stringify(syncs.slice(-3)));
+        assert.ok(
+          syncs.some((e) => e.detail.peers === 1),
+          JSON.stringify(syncs.slice(-3)),
+        );
       });
 
       await t.test('writes made while the connection is down arrive once it is back', async () => {
         await B.adapterCall('disconnect');
-        await waitFor(async () => (await A.connections()) === 0 && (await B.connections()) === 0, 'both to see the disconnect', {
-          describe: () => describeDbs(both),
-        });
+        await waitFor(
+          async () => (await A.connections()) === 0 && (await B.connections()) === 0,
+          'both to see the disconnect',
+          {
+            describe: () => describeDbs(both),
+          },
+        );
         assert.ok((await A.events('disconnect')).some((e) => e.detail.peerId === B.peerId));
         await A.add('apart-a', { by: 'a' });
         await B.add('apart-b', { by: 'b' });
@@ -189,7 +215,9 @@ for (const [adapter, setup] of Object.entries(ADAPTERS)) {
       if (adapter === 'webrtc' || adapter === 'peerjs') {
         await t.test('a data channel lost as on a network failure is opened again and sync resumes', async () => {
           await A.adapterCall('dropConnection', B.peerId);
-          await waitFor(async () => (await A.events('disconnect')).length >= 2, 'A to see the drop', { describe: () => describeDbs(both) });
+          await waitFor(async () => (await A.events('disconnect')).length >= 2, 'A to see the drop', {
+            describe: () => describeDbs(both),
+          });
           await B.add('after-drop', { by: 'b' });
           expected += 1;
           await waitConnected(both);
@@ -219,7 +247,10 @@ for (const [adapter, setup] of Object.entries(ADAPTERS)) {
         const errors = [...(await A.events('error')), ...(await B.events('error'))];
         // Connection failures are expected while a server restarts or a peer is away; a peer's
         // frames must never have been rejected.
-        assert.deepEqual(errors.filter((e) => e.detail.type === 'peer-rejected'), []);
+        assert.deepEqual(
+          errors.filter((e) => e.detail.type === 'peer-rejected'),
+          [],
+        );
         assertNoProblems(pageA, pageB);
       });
 

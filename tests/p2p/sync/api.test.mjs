@@ -5,7 +5,19 @@
 
 import test, { after, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { FAST, FAST_P2P, assertNoProblems, describeDbs, launchBrowser, openDb, openPage, startPageServer, waitConnected, waitConverged, waitFor } from './harness.mjs';
+import {
+  FAST,
+  FAST_P2P,
+  assertNoProblems,
+  describeDbs,
+  launchBrowser,
+  openDb,
+  openPage,
+  startPageServer,
+  waitConnected,
+  waitConverged,
+  waitFor,
+} from './harness.mjs';
 
 let pages;
 let browser;
@@ -53,7 +65,11 @@ test('create(true, id): the peer id, the statuses and the events of a pair', { t
   assert.match(B.peerId, /^[0-9a-f]{32}$/, 'the default id is the author id');
   const stats = await pb.evaluate(() => window.t.dbs.get('b').db.getStats());
   assert.equal(stats.author, B.peerId);
-  assert.equal(await pa.evaluate(() => window.t.dbs.get('a').db.isDistributed()), true, 'create(true) wins over distributed: false');
+  assert.equal(
+    await pa.evaluate(() => window.t.dbs.get('a').db.isDistributed()),
+    true,
+    'create(true) wins over distributed: false',
+  );
   await waitConnected([A, B]);
   assert.equal((await pa.evaluate(() => window.t.dbs.get('a').db.getStats())).connections, 1);
 
@@ -64,7 +80,11 @@ test('create(true, id): the peer id, the statuses and the events of a pair', { t
   const post = (await B.events('post')).find((e) => e.detail.keys.includes('k1'));
   assert.deepEqual(post.detail, { peerId: 'peer-a', ops: 1, keys: ['k1'] });
   const change = (await B.events('change')).find((e) => e.detail.source === 'peer');
-  assert.deepEqual(change.detail, { source: 'peer', peerId: 'peer-a', changes: [{ key: 'k1', type: 'set', value: { n: 1 } }] });
+  assert.deepEqual(change.detail, {
+    source: 'peer',
+    peerId: 'peer-a',
+    changes: [{ key: 'k1', type: 'set', value: { n: 1 } }],
+  });
   await A.remove('k1');
   await waitFor(async () => (await B.events('delete')).some((e) => e.detail.key === 'k1'), 'the delete');
   assert.deepEqual((await B.events('delete')).at(-1).detail, { key: 'k1', source: 'peer', peerId: 'peer-a' });
@@ -131,7 +151,7 @@ test('peers of another group on the same channel are ignored, without errors', {
   assert.equal(await C.get('a-only'), null);
   assert.equal(await A.get('c-only'), null);
   // The adapters link all three; only the engine keeps them apart.
-  assert.equal((await C.adapterCall('getConnectionCount')), 2);
+  assert.equal(await C.adapterCall('getConnectionCount'), 2);
   for (const db of [A, B, C]) assert.deepEqual(await db.events('error'), []);
   for (const db of [A, B, C]) await db.destroy();
 });
@@ -175,7 +195,9 @@ test('garbage from a peer is rejected with an error naming it; sync goes on', { 
     ];
   });
   assert.deepEqual(sent, [true, true, true]);
-  await waitFor(async () => (await A.events('error')).length >= 3, 'three errors', { describe: () => describeDbs([A]) });
+  await waitFor(async () => (await A.events('error')).length >= 3, 'three errors', {
+    describe: () => describeDbs([A]),
+  });
   const errors = (await A.events('error')).map((e) => e.detail);
   for (const e of errors) {
     assert.equal(e.type, 'peer-rejected');
@@ -184,7 +206,11 @@ test('garbage from a peer is rejected with an error naming it; sync goes on', { 
     assert.match(e.name, /Error$/);
     assert.equal(e.error.name, e.name);
   }
-  assert.deepEqual(errors.map((e) => e.name).sort(), ['CorruptMessageError', 'FrameTooLargeError', 'TruncatedFrameError'].sort(), JSON.stringify(errors));
+  assert.deepEqual(
+    errors.map((e) => e.name).sort(),
+    ['CorruptMessageError', 'FrameTooLargeError', 'TruncatedFrameError'].sort(),
+    JSON.stringify(errors),
+  );
   // Nothing was applied, and the pair still syncs.
   assert.equal((await A.verify()).ops, 1);
   await B.add('after', { n: 2 });
@@ -193,7 +219,9 @@ test('garbage from a peer is rejected with an error naming it; sync goes on', { 
   await B.destroy();
 });
 
-test('a peer that restarts under the same id is seen to go and come back; sync resumes', { timeout: 120_000 }, async () => {
+test('a peer that restarts under the same id is seen to go and come back; sync resumes', {
+  timeout: 120_000,
+}, async () => {
   const { config } = await fresh();
   const pa = await openPage(context, pages.origin);
   const pb = await openPage(context, pages.origin);
@@ -209,13 +237,17 @@ test('a peer that restarts under the same id is seen to go and come back; sync r
   await A.add('a1', { n: 3 });
   await waitConnected([A, B]);
   await waitConverged([A, B], { expectCount: 3 });
-  const events = (await A.events()).filter((e) => e.type === 'connection' || e.type === 'disconnect').map((e) => `${e.type}:${e.detail.peerId}`);
+  const events = (await A.events())
+    .filter((e) => e.type === 'connection' || e.type === 'disconnect')
+    .map((e) => `${e.type}:${e.detail.peerId}`);
   assert.deepEqual(events, ['connection:phoenix', 'disconnect:phoenix', 'connection:phoenix']);
   await A.destroy();
   await B.destroy();
 });
 
-test('the static API: AuroraDB.P2PAdapter, registerP2PAdapter, listP2PAdapters; the ES module build', { timeout: 60_000 }, async () => {
+test('the static API: AuroraDB.P2PAdapter, registerP2PAdapter, listP2PAdapters; the ES module build', {
+  timeout: 60_000,
+}, async () => {
   await fresh();
   const page = await openPage(context, pages.origin);
   const classic = await page.evaluate(() => {
@@ -235,7 +267,15 @@ test('the static API: AuroraDB.P2PAdapter, registerP2PAdapter, listP2PAdapters; 
       returned: returned === Loopback,
     };
   });
-  assert.deepEqual(classic.list, ['peerjs', 'webrtc', 'socketio', 'broadcast', 'mycustom', 'mycustom-reconnecting', 'loopback']);
+  assert.deepEqual(classic.list, [
+    'peerjs',
+    'webrtc',
+    'socketio',
+    'broadcast',
+    'mycustom',
+    'mycustom-reconnecting',
+    'loopback',
+  ]);
   assert.equal(classic.base, 'function');
   assert.equal(classic.error, 'function');
   assert.deepEqual(classic.refused, { name: 'P2PError', type: 'invalid-adapter' });

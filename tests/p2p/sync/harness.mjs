@@ -18,7 +18,16 @@ import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
 import { launchBrowser, serveFiles } from '../helpers.mjs';
 
-export { FAST, FAST_P2P, jsonRelayScript, peerjsScript, signalingScript, socketioScript, startProcess, until } from '../helpers.mjs';
+export {
+  FAST,
+  FAST_P2P,
+  jsonRelayScript,
+  peerjsScript,
+  signalingScript,
+  socketioScript,
+  startProcess,
+  until,
+} from '../helpers.mjs';
 export { launchBrowser };
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
@@ -30,7 +39,8 @@ const WEB_PAGES_DIR = join(ROOT, 'tests', 'web', 'pages');
 /** Fails with a clear message when the built JavaScript API is missing. */
 export function requirePkg() {
   for (const f of ['auroradb.js', 'auroradb.mjs', join('p2p', 'index.js')]) {
-    if (!existsSync(join(PKG_DIR, f))) throw new Error(`${join(PKG_DIR, f)} is missing: build it first with ./scripts/build-web.sh`);
+    if (!existsSync(join(PKG_DIR, f)))
+      throw new Error(`${join(PKG_DIR, f)} is missing: build it first with ./scripts/build-web.sh`);
   }
 }
 
@@ -94,7 +104,9 @@ export async function routeServers(context, routes) {
           headers: req.headers(),
           body: req.postDataBuffer() ?? undefined,
         });
-        const headers = Object.fromEntries([...res.headers].filter(([k]) => k !== 'content-encoding' && k !== 'content-length'));
+        const headers = Object.fromEntries(
+          [...res.headers].filter(([k]) => k !== 'content-encoding' && k !== 'content-length'),
+        );
         await route.fulfill({ status: res.status, headers, body: Buffer.from(await res.arrayBuffer()) });
       } catch {
         await route.abort('connectionrefused');
@@ -126,7 +138,10 @@ export async function openPage(context, origin, path = '/peer.html') {
  * the page.
  */
 export async function openDb(page, label, config, distributed, peerId) {
-  const info = await page.evaluate(([l, c, d, p]) => window.t.open(l, c, d, p), [label, config, distributed ?? null, peerId ?? null]);
+  const info = await page.evaluate(
+    ([l, c, d, p]) => window.t.open(l, c, d, p),
+    [label, config, distributed ?? null, peerId ?? null],
+  );
   return dbHandle(page, label, info);
 }
 
@@ -147,7 +162,8 @@ export function dbHandle(page, label, info = {}) {
     post: () => run('post'),
     fetch: () => run('fetch'),
     connections: () => run('getConnectionCount'),
-    adapterCall: (method, ...args) => page.evaluate(([l, m, a]) => window.t.adapterCall(l, m, a), [label, method, args]),
+    adapterCall: (method, ...args) =>
+      page.evaluate(([l, m, a]) => window.t.adapterCall(l, m, a), [label, method, args]),
     events: (type) => page.evaluate(([l, ty]) => window.t.events(l, ty), [label, type ?? null]),
     close: () => run('close'),
     destroy: () => run('destroy'),
@@ -167,7 +183,9 @@ export async function waitFor(fn, what, { timeout = 30_000, describe } = {}) {
     }
     if (Date.now() > deadline) {
       const extra = describe ? `\n${await describe().catch((e) => `(could not describe: ${e.message})`)}` : '';
-      throw new Error(`timed out after ${timeout} ms waiting for ${what} (last: ${last instanceof Error ? last.message : JSON.stringify(last)})${extra}`);
+      throw new Error(
+        `timed out after ${timeout} ms waiting for ${what} (last: ${last instanceof Error ? last.message : JSON.stringify(last)})${extra}`,
+      );
     }
     await new Promise((r) => setTimeout(r, 100));
   }
@@ -187,10 +205,14 @@ export async function describeDbs(dbs) {
 
 /** Waits until each database is connected to at least `n` peers. */
 export async function waitConnected(dbs, n = 1, timeout = 30_000) {
-  await waitFor(async () => {
-    for (const db of dbs) if ((await db.connections()) < n) return false;
-    return true;
-  }, `${dbs.map((d) => d.label).join(', ')} connected to ${n} peer(s)`, { timeout, describe: () => describeDbs(dbs) });
+  await waitFor(
+    async () => {
+      for (const db of dbs) if ((await db.connections()) < n) return false;
+      return true;
+    },
+    `${dbs.map((d) => d.label).join(', ')} connected to ${n} peer(s)`,
+    { timeout, describe: () => describeDbs(dbs) },
+  );
 }
 
 /**
@@ -204,7 +226,9 @@ export async function waitConverged(dbs, { timeout = 30_000, expectCount } = {})
       const views = [];
       for (const db of dbs) views.push({ all: await db.all(), report: await db.verify() });
       const first = JSON.stringify(views[0].all);
-      const same = views.every((v) => JSON.stringify(v.all) === first && v.report.fingerprint === views[0].report.fingerprint);
+      const same = views.every(
+        (v) => JSON.stringify(v.all) === first && v.report.fingerprint === views[0].report.fingerprint,
+      );
       state = views;
       if (!same) return false;
       if (expectCount !== undefined && views[0].all.length !== expectCount) return false;

@@ -54,7 +54,9 @@ const REQUIRED = [
   'Common Error Patterns',
 ];
 
-test('the example regions of the pages are the README code, unchanged', { skip: seedText ? false : `no seed README at ${SEED}` }, () => {
+test('the example regions of the pages are the README code, unchanged', {
+  skip: seedText ? false : `no seed README at ${SEED}`,
+}, () => {
   const blocks = readmeBlocks(seedText);
   const covered = new Set();
   const problems = [];
@@ -68,7 +70,8 @@ test('the example regions of the pages are the README code, unchanged', { skip: 
       } else covered.add(region.heading);
     }
   }
-  for (const heading of REQUIRED) if (!covered.has(heading)) problems.push(`no page runs the README's "${heading}" example`);
+  for (const heading of REQUIRED)
+    if (!covered.has(heading)) problems.push(`no page runs the README's "${heading}" example`);
   assert.deepEqual(problems, []);
 });
 
@@ -98,7 +101,10 @@ const local = (port) => (u) => `ws://127.0.0.1:${port}${u.pathname}${u.search}`;
 function routes({ peerjsDown = false } = {}) {
   const pageHost = new URL(pages.origin).hostname.replace(/\./g, '\\.');
   return [
-    { match: new RegExp(`^(ws|http)://${pageHost}:9000/`), to: peerjsDown ? () => 'ws://127.0.0.1:1/' : local(servers.peerjsDefault.port) },
+    {
+      match: new RegExp(`^(ws|http)://${pageHost}:9000/`),
+      to: peerjsDown ? () => 'ws://127.0.0.1:1/' : local(servers.peerjsDefault.port),
+    },
     { match: /^(ws|http):\/\/localhost:9000\//, to: local(servers.peerjsMyapp.port) },
     { match: /^wss:\/\/my-signaling-server\.com\/?/, to: () => servers.signaling.url },
     { match: /^wss:\/\/my-socketio-server\.com\//, to: local(servers.socketio.port) },
@@ -122,14 +128,20 @@ async function report(page, role, timeout = 120_000) {
   const results = await page
     .waitForFunction(() => window.__final, null, { timeout, polling: 100 })
     .then((h) => h.jsonValue())
-    .catch(async (err) => [...(await page.evaluate(() => window.__results).catch(() => [])), { name: 'page reported', ok: false, detail: err.message.split('\n')[0] }]);
+    .catch(async (err) => [
+      ...(await page.evaluate(() => window.__results).catch(() => [])),
+      { name: 'page reported', ok: false, detail: err.message.split('\n')[0] },
+    ]);
   const logs = await page.evaluate(() => window.__logs.map((l) => `[${l.type}] ${l.text}`)).catch(() => []);
   const failed = results.filter((r) => !r.ok);
   assert.ok(results.length > 0, `${role}: no checks`);
   assert.deepEqual(
     failed.map((r) => `${r.name}: ${r.detail}`),
     [],
-    `page ${role} failed checks\npassed: ${results.filter((r) => r.ok).map((r) => r.name).join('; ')}\nproblems: ${page.problems.join(' | ')}\nconsole (last 40):\n${logs.slice(-40).join('\n')}`,
+    `page ${role} failed checks\npassed: ${results
+      .filter((r) => r.ok)
+      .map((r) => r.name)
+      .join('; ')}\nproblems: ${page.problems.join(' | ')}\nconsole (last 40):\n${logs.slice(-40).join('\n')}`,
   );
   assert.deepEqual(page.problems, [], `page ${role}: uncaught errors`);
   return results;
@@ -200,7 +212,9 @@ test('Error Handling: a peer going away switches the other to offline mode', { t
   }
 });
 
-test('Error Handling: an unreachable server is reported as "connection-failed" and retried', { timeout: 120_000 }, async () => {
+test('Error Handling: an unreachable server is reported as "connection-failed" and retried', {
+  timeout: 120_000,
+}, async () => {
   const a = await openRole('seed-error-handling.html', 'a', '&server=down', { peerjsDown: true });
   try {
     const results = await report(a.page, 'a');

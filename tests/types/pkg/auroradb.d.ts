@@ -3,6 +3,7 @@ import type { AuroraDB as AuroraDBClass } from './auroradb.mjs';
 
 declare global {
     var AuroraDB: typeof AuroraDBClass;
+    type AuroraDB = AuroraDBClass;
 }
 
 export {};

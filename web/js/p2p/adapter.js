@@ -31,7 +31,16 @@
 // expires peers not heard from for peerTimeout. An adapter that tracks presence itself sets
 // `static managesPresence = true` and calls peerUp/peerDown.
 
-import { P2PError, isValidPeerId, randomId, resolveSettings, retryWithBackoff, shared, toBytes, withTimeout } from './util.js';
+import {
+  P2PError,
+  isValidPeerId,
+  randomId,
+  resolveSettings,
+  retryWithBackoff,
+  shared,
+  toBytes,
+  withTimeout,
+} from './util.js';
 
 /** Magic bytes of the base class's presence frames ('AUp2'). */
 export const CONTROL_MAGIC = Uint8Array.of(0x41, 0x55, 0x70, 0x32);
@@ -75,7 +84,10 @@ shared().P2PAdapter ??= class P2PAdapter {
     this.db = db;
     this.settings = resolveSettings(this.config);
     if (this.settings.peerId != null && !isValidPeerId(this.settings.peerId)) {
-      throw new P2PError('invalid-config', `invalid peer id ${JSON.stringify(this.settings.peerId)}: use letters, digits, '-' and '_' (at most 128)`);
+      throw new P2PError(
+        'invalid-config',
+        `invalid peer id ${JSON.stringify(this.settings.peerId)}: use letters, digits, '-' and '_' (at most 128)`,
+      );
     }
     this.id = this.settings.peerId ?? randomId();
     this.isConnected = false;
@@ -139,7 +151,8 @@ shared().P2PAdapter ??= class P2PAdapter {
         fn(payload);
       } catch (err) {
         if (event === 'error') console.error('P2P error listener threw:', err);
-        else this._dispatch('error', { type: 'listener', message: `a '${event}' listener threw: ${err?.message ?? err}` });
+        else
+          this._dispatch('error', { type: 'listener', message: `a '${event}' listener threw: ${err?.message ?? err}` });
       }
     }
     return true;
@@ -159,7 +172,11 @@ shared().P2PAdapter ??= class P2PAdapter {
       return false;
     }
     if (data.length > this.settings.maxFrameBytes) {
-      this.emitError('invalid-frame', `a frame of ${data.length} bytes from ${from} is over maxFrameBytes (${this.settings.maxFrameBytes})`, { peerId: from });
+      this.emitError(
+        'invalid-frame',
+        `a frame of ${data.length} bytes from ${from} is over maxFrameBytes (${this.settings.maxFrameBytes})`,
+        { peerId: from },
+      );
       return false;
     }
     const kind = parseControlFrame(data);
@@ -173,7 +190,11 @@ shared().P2PAdapter ??= class P2PAdapter {
       if (this.constructor.managesPresence || !this.peerUp(from, payload.connection ?? null)) return false;
     }
     this._peers.get(from).lastSeen = Date.now();
-    return this._dispatch('message', { from, data, connection: payload.connection ?? this._peers.get(from).connection });
+    return this._dispatch('message', {
+      from,
+      data,
+      connection: payload.connection ?? this._peers.get(from).connection,
+    });
   }
 
   // ---- the peer table ----------------------------------------------------------------------
@@ -228,7 +249,11 @@ shared().P2PAdapter ??= class P2PAdapter {
       return true;
     }
     if (!this.hasRoom()) {
-      this.emitError('max-connections', `refused ${peerId}: ${this.settings.maxConnections} peers connected (maxConnections)`, { peerId });
+      this.emitError(
+        'max-connections',
+        `refused ${peerId}: ${this.settings.maxConnections} peers connected (maxConnections)`,
+        { peerId },
+      );
       return false;
     }
     this.peerFound(peerId);
@@ -259,7 +284,9 @@ shared().P2PAdapter ??= class P2PAdapter {
   sendWithRetry(peerId, attempt) {
     const fail = (n, err) => {
       if (n >= this.settings.retryAttempts) {
-        this.emitError('send-failed', `frame to ${peerId} not delivered after ${n + 1} tries: ${err?.message ?? err}`, { peerId });
+        this.emitError('send-failed', `frame to ${peerId} not delivered after ${n + 1} tries: ${err?.message ?? err}`, {
+          peerId,
+        });
         return false;
       }
       setTimeout(() => run(n + 1), this.settings.retryDelay * (n + 1));
@@ -305,7 +332,9 @@ shared().P2PAdapter ??= class P2PAdapter {
       listener = (e) => e.peerId === peerId && resolve(this.getConnection(peerId));
       this.on('connection', listener);
     });
-    return withTimeout(connected, timeout, `peer ${peerId} not connected within ${timeout} ms`).finally(() => this.off('connection', listener));
+    return withTimeout(connected, timeout, `peer ${peerId} not connected within ${timeout} ms`).finally(() =>
+      this.off('connection', listener),
+    );
   }
 
   /**
@@ -344,7 +373,10 @@ shared().P2PAdapter ??= class P2PAdapter {
       return true;
     } catch (err) {
       if (!isCancelled()) {
-        this.emitError('network', `gave up reconnecting after ${this.settings.maxReconnectAttempts} attempts: ${err?.message ?? err}`);
+        this.emitError(
+          'network',
+          `gave up reconnecting after ${this.settings.maxReconnectAttempts} attempts: ${err?.message ?? err}`,
+        );
         if (closeOnGiveUp) this._dispatch('close');
       }
       return false;
@@ -506,7 +538,10 @@ export function getP2PAdapter(name) {
 export async function loadP2PAdapter(name) {
   const entry = registry.get(name);
   if (!entry) {
-    throw new P2PError('unknown-adapter', `no P2P adapter named '${name}' (registered: ${listP2PAdapters().join(', ') || 'none'})`);
+    throw new P2PError(
+      'unknown-adapter',
+      `no P2P adapter named '${name}' (registered: ${listP2PAdapters().join(', ') || 'none'})`,
+    );
   }
   if (entry.cls) return entry.cls;
   entry.loading ??= entry.load().then(
@@ -528,8 +563,12 @@ export async function loadP2PAdapter(name) {
 export function createAdapter(name, config = {}, db = null) {
   const entry = registry.get(name);
   if (!entry) {
-    throw new P2PError('unknown-adapter', `no P2P adapter named '${name}' (registered: ${listP2PAdapters().join(', ') || 'none'})`);
+    throw new P2PError(
+      'unknown-adapter',
+      `no P2P adapter named '${name}' (registered: ${listP2PAdapters().join(', ') || 'none'})`,
+    );
   }
-  if (!entry.cls) throw new P2PError('not-loaded', `the '${name}' adapter is not loaded yet: await loadP2PAdapter('${name}') first`);
+  if (!entry.cls)
+    throw new P2PError('not-loaded', `the '${name}' adapter is not loaded yet: await loadP2PAdapter('${name}') first`);
   return new entry.cls(config, db);
 }

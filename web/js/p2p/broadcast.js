@@ -35,7 +35,10 @@ export class BroadcastAdapter extends P2PAdapter {
   async connect() {
     if (this.channel) return this.id;
     if (typeof BroadcastChannel !== 'function') {
-      throw new P2PError('invalid-config', "BroadcastChannel is not available here: the 'broadcast' adapter needs a browser");
+      throw new P2PError(
+        'invalid-config',
+        "BroadcastChannel is not available here: the 'broadcast' adapter needs a browser",
+      );
     }
     this.channel = new BroadcastChannel(this.channelName);
     this.channel.onmessage = (e) => this._onMessage(e.data);
@@ -139,7 +142,11 @@ export class BroadcastAdapter extends P2PAdapter {
       // Say it once per tab; it is let in when a place frees up and it is heard again.
       if (!this._refused.has(peerId)) {
         this._refused.add(peerId);
-        this.emitError('max-connections', `refused ${peerId}: ${this.settings.maxConnections} peers connected (maxConnections)`, { peerId });
+        this.emitError(
+          'max-connections',
+          `refused ${peerId}: ${this.settings.maxConnections} peers connected (maxConnections)`,
+          { peerId },
+        );
       }
       return;
     }

@@ -77,7 +77,8 @@ export class Reassembler {
     switch (kind) {
       case ChunkKind.WHOLE:
         this._buf = null;
-        if (message.length - 1 > this.maxBytes) throw this._fail(`frame of ${message.length - 1} bytes is over the ${this.maxBytes}-byte limit`);
+        if (message.length - 1 > this.maxBytes)
+          throw this._fail(`frame of ${message.length - 1} bytes is over the ${this.maxBytes}-byte limit`);
         return { kind: 'frame', data: message.slice(1) };
       case ChunkKind.FIRST: {
         this._buf = null;
@@ -94,7 +95,8 @@ export class Reassembler {
       case ChunkKind.MORE: {
         if (this._buf === null) throw this._fail('MORE chunk without a FIRST');
         const part = message.subarray(1);
-        if (this._filled + part.length > this._buf.length) throw this._fail('chunks run past the announced frame length');
+        if (this._filled + part.length > this._buf.length)
+          throw this._fail('chunks run past the announced frame length');
         this._buf.set(part, this._filled);
         this._filled += part.length;
         if (this._filled < this._buf.length) return null;

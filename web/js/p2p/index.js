@@ -9,7 +9,15 @@
 //   adapter.on('message', ({ from, data }) => console.log(from, data));
 //   await adapter.connect();
 
-import { P2PAdapter, createAdapter, getP2PAdapter, hasP2PAdapter, listP2PAdapters, loadP2PAdapter, registerP2PAdapter } from './adapter.js';
+import {
+  P2PAdapter,
+  createAdapter,
+  getP2PAdapter,
+  hasP2PAdapter,
+  listP2PAdapters,
+  loadP2PAdapter,
+  registerP2PAdapter,
+} from './adapter.js';
 import { BroadcastAdapter } from './broadcast.js';
 import { PeerJsAdapter } from './peerjs.js';
 import { SocketIoAdapter } from './socketio.js';

@@ -131,7 +131,10 @@ class PeerJsMesh extends RtcMesh {
 
   async _offer(peerId) {
     if (!this.adapter.hasRoom()) {
-      this._rejectWaiters(peerId, new P2PError('max-connections', `maxConnections (${this.settings.maxConnections}) reached`, { peerId }));
+      this._rejectWaiters(
+        peerId,
+        new P2PError('max-connections', `maxConnections (${this.settings.maxConnections}) reached`, { peerId }),
+      );
       return;
     }
     const cid = newConnectionId();
@@ -139,7 +142,13 @@ class PeerJsMesh extends RtcMesh {
     const peer = this.adapter.peer;
     const conn =
       peer && !peer.disconnected && !peer.destroyed
-        ? peer.connect(peerId, { connectionId: cid, label: cid, reliable: true, serialization: 'raw', metadata: { protocol: CHANNEL_PROTOCOL } })
+        ? peer.connect(peerId, {
+            connectionId: cid,
+            label: cid,
+            reliable: true,
+            serialization: 'raw',
+            metadata: { protocol: CHANNEL_PROTOCOL },
+          })
         : null;
     if (!conn) {
       this._fail(link, 'signaling server not connected');
@@ -151,7 +160,8 @@ class PeerJsMesh extends RtcMesh {
   /** Also fails, at each heartbeat, the links whose connection the client closed before it opened. */
   _heartbeat() {
     for (const link of [...this.links.values()]) {
-      if (link.state === 'connecting' && link.dc?.readyState === 'closed') this._fail(link, 'closed by the PeerJS client before it opened');
+      if (link.state === 'connecting' && link.dc?.readyState === 'closed')
+        this._fail(link, 'closed by the PeerJS client before it opened');
     }
     super._heartbeat();
   }
@@ -164,9 +174,13 @@ class PeerJsMesh extends RtcMesh {
       return;
     }
     if (conn.metadata?.protocol !== CHANNEL_PROTOCOL || conn.serialization !== 'raw' || !conn.reliable) {
-      this.adapter.emitError('invalid-frame', `${from} offered a ${conn.serialization} connection of protocol '${conn.metadata?.protocol}', expected a reliable raw '${CHANNEL_PROTOCOL}' one`, {
-        peerId: from,
-      });
+      this.adapter.emitError(
+        'invalid-frame',
+        `${from} offered a ${conn.serialization} connection of protocol '${conn.metadata?.protocol}', expected a reliable raw '${CHANNEL_PROTOCOL}' one`,
+        {
+          peerId: from,
+        },
+      );
       conn.close();
       return;
     }
@@ -201,7 +215,8 @@ export class PeerJsAdapter extends MeshAdapter {
     this.peer = null;
     this.knownPeers = Array.isArray(p2p.peers) ? p2p.peers.filter((p) => isValidPeerId(p) && p !== this.id) : [];
     this.discovery = p2p.discovery !== false;
-    this.discoveryInterval = Number.isFinite(p2p.discoveryInterval) && p2p.discoveryInterval > 0 ? p2p.discoveryInterval : 5000;
+    this.discoveryInterval =
+      Number.isFinite(p2p.discoveryInterval) && p2p.discoveryInterval > 0 ? p2p.discoveryInterval : 5000;
     this._listed = new Set();
     this._discoveryTimer = null;
     this._discoveryOff = false;
@@ -309,7 +324,10 @@ export class PeerJsAdapter extends MeshAdapter {
         const type = ATTACH_ERRORS[err?.type];
         if (type) finish(new P2PError(type, `${where}: ${err.message || err.type}`));
       };
-      const timer = setTimeout(() => finish(new P2PError('timeout', `${where} did not answer within ${timeout} ms`)), timeout);
+      const timer = setTimeout(
+        () => finish(new P2PError('timeout', `${where} did not answer within ${timeout} ms`)),
+        timeout,
+      );
       try {
         if (!peer || peer.destroyed) {
           peer = this._newPeer();
@@ -333,7 +351,11 @@ export class PeerJsAdapter extends MeshAdapter {
     this.isConnected = false;
     this._onDetached();
     this.emitError('network', reason);
-    this.reconnect(() => this._attachOnce(), () => this._closing, { closeOnGiveUp: false });
+    this.reconnect(
+      () => this._attachOnce(),
+      () => this._closing,
+      { closeOnGiveUp: false },
+    );
   }
 
   _onAttached() {
@@ -371,9 +393,13 @@ export class PeerJsAdapter extends MeshAdapter {
       throw new P2PError('network', `cannot list peers at ${this.peersUrl}: ${err?.message ?? err}`);
     }
     if (res.status === 401) {
-      throw new P2PError('server-error', 'peer discovery is disabled on the PeerJS server: start it with allow_discovery: true, or pass p2pConfig.peers', {
-        discoveryDisabled: true,
-      });
+      throw new P2PError(
+        'server-error',
+        'peer discovery is disabled on the PeerJS server: start it with allow_discovery: true, or pass p2pConfig.peers',
+        {
+          discoveryDisabled: true,
+        },
+      );
     }
     if (!res.ok) throw new P2PError('server-error', `peer list answered HTTP ${res.status}`);
     const list = await res.json().catch(() => null);

@@ -75,9 +75,13 @@ export class RtcSignalingAdapter extends MeshAdapter {
   async connect() {
     if (this.isConnected) return this.id;
     if (typeof RTCPeerConnection !== 'function') {
-      throw new P2PError('invalid-config', `the '${this.constructor.adapterName}' adapter needs WebRTC (RTCPeerConnection)`);
+      throw new P2PError(
+        'invalid-config',
+        `the '${this.constructor.adapterName}' adapter needs WebRTC (RTCPeerConnection)`,
+      );
     }
-    if (typeof this._WebSocket !== 'function') throw new P2PError('invalid-config', 'no WebSocket implementation available');
+    if (typeof this._WebSocket !== 'function')
+      throw new P2PError('invalid-config', 'no WebSocket implementation available');
     this._closing = false;
     this.mesh.start();
     try {
@@ -127,7 +131,10 @@ export class RtcSignalingAdapter extends MeshAdapter {
         this.emit('open', this.id);
         resolve();
       };
-      const timer = setTimeout(() => fail(new P2PError('timeout', `signaling server ${url} did not answer within ${timeout} ms`)), timeout);
+      const timer = setTimeout(
+        () => fail(new P2PError('timeout', `signaling server ${url} did not answer within ${timeout} ms`)),
+        timeout,
+      );
       try {
         ws = new this._WebSocket(url);
       } catch (err) {
@@ -135,7 +142,13 @@ export class RtcSignalingAdapter extends MeshAdapter {
         return;
       }
       this.ws = ws;
-      const attach = { ok, fail, get settled() { return settled; } };
+      const attach = {
+        ok,
+        fail,
+        get settled() {
+          return settled;
+        },
+      };
       ws.onopen = () => {
         if (this.ws === ws) this._socketOpened(ws, attach);
       };
@@ -173,7 +186,7 @@ export class RtcSignalingAdapter extends MeshAdapter {
   /** Sends a JSON message to the server; false when it is not connected. */
   _sendJson(msg) {
     const ws = this.ws;
-    if (!ws || ws.readyState !== 1) return false;
+    if (ws?.readyState !== 1) return false;
     try {
       ws.send(JSON.stringify(msg));
       return true;
@@ -187,7 +200,11 @@ export class RtcSignalingAdapter extends MeshAdapter {
     this.isConnected = false;
     this._onDetached();
     this.emitError('network', reason);
-    this.reconnect(() => this._attachOnce(), () => this._closing, { closeOnGiveUp: false });
+    this.reconnect(
+      () => this._attachOnce(),
+      () => this._closing,
+      { closeOnGiveUp: false },
+    );
   }
 
   async disconnect() {

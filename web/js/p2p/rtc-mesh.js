@@ -203,7 +203,8 @@ export class RtcMesh {
   _newLink(peerId, cid, initiator) {
     const link = new Link(peerId, cid, initiator, this.settings.maxFrameBytes);
     link.timer = setTimeout(
-      () => this._fail(link, `no data channel within ${this.settings.peerConnectionTimeout} ms (peerConnectionTimeout)`),
+      () =>
+        this._fail(link, `no data channel within ${this.settings.peerConnectionTimeout} ms (peerConnectionTimeout)`),
       this.settings.peerConnectionTimeout,
     );
     this.links.set(peerId, link);
@@ -221,14 +222,18 @@ export class RtcMesh {
       }
     };
     pc.onconnectionstatechange = () => {
-      if (pc.connectionState === 'failed' || pc.connectionState === 'closed') this._fail(link, `connection ${pc.connectionState}`);
+      if (pc.connectionState === 'failed' || pc.connectionState === 'closed')
+        this._fail(link, `connection ${pc.connectionState}`);
     };
     return link;
   }
 
   async _offer(peerId) {
     if (!this.adapter.hasRoom()) {
-      this._rejectWaiters(peerId, new P2PError('max-connections', `maxConnections (${this.settings.maxConnections}) reached`, { peerId }));
+      this._rejectWaiters(
+        peerId,
+        new P2PError('max-connections', `maxConnections (${this.settings.maxConnections}) reached`, { peerId }),
+      );
       return;
     }
     const cid = newConnectionId();
@@ -257,9 +262,16 @@ export class RtcMesh {
       if (link.cid === cid) return 'ignore';
       // Glare: both offered; the smaller id's offer wins.
       if (link.state === 'connecting' && link.initiator && this.adapter.id < from) return 'ignore';
-      this._close(link, link.state === 'open' ? 'replaced' : 'glare', false, { quiet: link.state !== 'open', keepWaiters: true });
+      this._close(link, link.state === 'open' ? 'replaced' : 'glare', false, {
+        quiet: link.state !== 'open',
+        keepWaiters: true,
+      });
     } else if (!this.adapter.hasRoom()) {
-      this.adapter.emitError('max-connections', `refused ${from}: ${this.settings.maxConnections} peers connected (maxConnections)`, { peerId: from });
+      this.adapter.emitError(
+        'max-connections',
+        `refused ${from}: ${this.settings.maxConnections} peers connected (maxConnections)`,
+        { peerId: from },
+      );
       return 'refuse';
     }
     return 'accept';
@@ -272,7 +284,11 @@ export class RtcMesh {
     const answerLink = this._newRtcLink(from, msg.cid, false);
     answerLink.pc.ondatachannel = (e) => {
       if (e.channel.protocol !== CHANNEL_PROTOCOL) {
-        this.adapter.emitError('invalid-frame', `${from} opened a channel of protocol '${e.channel.protocol}', expected '${CHANNEL_PROTOCOL}'`, { peerId: from });
+        this.adapter.emitError(
+          'invalid-frame',
+          `${from} opened a channel of protocol '${e.channel.protocol}', expected '${CHANNEL_PROTOCOL}'`,
+          { peerId: from },
+        );
         this._fail(answerLink, 'wrong channel protocol');
         return;
       }
@@ -316,7 +332,10 @@ export class RtcMesh {
     try {
       await link.pc.addIceCandidate(candidate);
     } catch (err) {
-      if (link.state !== 'closed') this.adapter.emitError('network', `ICE candidate from ${link.peerId} refused: ${err?.message ?? err}`, { peerId: link.peerId });
+      if (link.state !== 'closed')
+        this.adapter.emitError('network', `ICE candidate from ${link.peerId} refused: ${err?.message ?? err}`, {
+          peerId: link.peerId,
+        });
     }
   }
 
@@ -369,7 +388,12 @@ export class RtcMesh {
     if (!this.adapter.peerUp(link.peerId, link.dc)) {
       this.unwant(link.peerId);
       this._close(link, 'max-connections', true, { quiet: true, keepWaiters: true });
-      this._rejectWaiters(link.peerId, new P2PError('max-connections', `maxConnections (${this.settings.maxConnections}) reached`, { peerId: link.peerId }));
+      this._rejectWaiters(
+        link.peerId,
+        new P2PError('max-connections', `maxConnections (${this.settings.maxConnections}) reached`, {
+          peerId: link.peerId,
+        }),
+      );
       return;
     }
     const waiters = this.waiters.get(link.peerId) || [];
@@ -411,7 +435,9 @@ export class RtcMesh {
     } catch (err) {
       link.queue = [];
       link.queuedBytes = 0;
-      throw new P2PError('send-failed', `channel to ${link.peerId} refused data: ${err?.message ?? err}`, { peerId: link.peerId });
+      throw new P2PError('send-failed', `channel to ${link.peerId} refused data: ${err?.message ?? err}`, {
+        peerId: link.peerId,
+      });
     }
   }
 
@@ -442,7 +468,10 @@ export class RtcMesh {
     this._close(link, reason, false, { quiet: true, keepWaiters: true });
     if (wasOpen) this.adapter.peerDown(link.peerId, reason);
     if (this.links.has(link.peerId)) return;
-    this._rejectWaiters(link.peerId, new P2PError('peer-unavailable', `connection to ${link.peerId} failed: ${reason}`, { peerId: link.peerId }));
+    this._rejectWaiters(
+      link.peerId,
+      new P2PError('peer-unavailable', `connection to ${link.peerId} failed: ${reason}`, { peerId: link.peerId }),
+    );
     this._scheduleReconnect(link.peerId);
   }
 
@@ -471,14 +500,17 @@ export class RtcMesh {
       // Let a BYE already queued go out before the channel closes.
       const dc = link.dc;
       const pc = link.pc;
-      setTimeout(() => {
-        try {
-          dc.close();
-        } catch {
-          // already closed
-        }
-        pc?.close();
-      }, sendBye ? 50 : 0);
+      setTimeout(
+        () => {
+          try {
+            dc.close();
+          } catch {
+            // already closed
+          }
+          pc?.close();
+        },
+        sendBye ? 50 : 0,
+      );
     } else {
       link.pc?.close();
     }
@@ -486,7 +518,10 @@ export class RtcMesh {
     if (this.links.get(link.peerId) === link) this.links.delete(link.peerId);
     if (wasOpen && !quiet) this.adapter.peerDown(link.peerId, reason);
     if (!keepWaiters && !this.links.has(link.peerId)) {
-      this._rejectWaiters(link.peerId, new P2PError('peer-unavailable', `connection to ${link.peerId} closed: ${reason}`, { peerId: link.peerId }));
+      this._rejectWaiters(
+        link.peerId,
+        new P2PError('peer-unavailable', `connection to ${link.peerId} closed: ${reason}`, { peerId: link.peerId }),
+      );
     }
     if (wasOpen) this._scheduleFill();
   }

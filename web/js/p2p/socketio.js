@@ -96,7 +96,8 @@ export class SocketIoAdapter extends P2PAdapter {
       await withTimeout(opened, timeout, `Socket.IO server ${this.serverUrl} did not answer within ${timeout} ms`);
       this.socket = socket;
       socket.on('disconnect', (reason) => this._onDisconnect(socket, reason));
-      for (const event of ['peer-joined', 'peer-left', 'msg']) socket.on(event, (...args) => this._onEvent(socket, event, args));
+      for (const event of ['peer-joined', 'peer-left', 'msg'])
+        socket.on(event, (...args) => this._onEvent(socket, event, args));
       const reply = await emitWithAck(socket, timeout, 'join', { id: this.id, rooms: this.rooms });
       if (!reply?.ok) {
         const type = reply?.error === 'id-taken' ? 'unavailable-id' : 'server-error';
@@ -127,14 +128,22 @@ export class SocketIoAdapter extends P2PAdapter {
     if (bytes === null) throw new TypeError('broadcast: data must be binary (Uint8Array, ArrayBuffer or a view)');
     const peers = this.getPeers();
     if (peers.length === 0) return 0;
-    return this.sendWithRetry('*', () => this._relay(peers.filter((p) => this.isPeerConnected(p)), bytes)) ? peers.length : 0;
+    return this.sendWithRetry('*', () =>
+      this._relay(
+        peers.filter((p) => this.isPeerConnected(p)),
+        bytes,
+      ),
+    )
+      ? peers.length
+      : 0;
   }
 
   async _relay(to, bytes) {
     // Checked here: the client would otherwise buffer the frame until a reconnect.
     if (!this.socket?.connected) throw new P2PError('not-connected', 'not connected to the Socket.IO relay');
     const reply = await emitWithAck(this.socket, this.settings.connectionTimeout, 'msg', { to }, bytes);
-    if (!reply?.ok) throw new P2PError('send-failed', `the relay did not deliver: ${reply?.error ?? 'no reason given'}`);
+    if (!reply?.ok)
+      throw new P2PError('send-failed', `the relay did not deliver: ${reply?.error ?? 'no reason given'}`);
   }
 
   /** Peers sharing a room with us (connected, or refused by maxConnections). */
@@ -219,6 +228,9 @@ export class SocketIoAdapter extends P2PAdapter {
     this.isConnected = false;
     this._forgetAll('relay connection lost');
     this.emitError('network', `Socket.IO relay connection lost: ${reason}`);
-    this.reconnect(() => this._attachOnce(), () => this._closing);
+    this.reconnect(
+      () => this._attachOnce(),
+      () => this._closing,
+    );
   }
 }

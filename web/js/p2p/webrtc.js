@@ -28,7 +28,8 @@ export class WebRtcAdapter extends RtcSignalingAdapter {
   }
 
   _serverUrl() {
-    if (!this.signalingServer) throw new P2PError('invalid-config', "the 'webrtc' adapter needs p2pConfig.signalingServer");
+    if (!this.signalingServer)
+      throw new P2PError('invalid-config', "the 'webrtc' adapter needs p2pConfig.signalingServer");
     return toWebSocketUrl(this.signalingServer).toString();
   }
 

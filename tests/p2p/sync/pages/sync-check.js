@@ -19,7 +19,8 @@
 
   /** Records that a stand-in function ran (with its arguments, as plain data). */
   window.flag = (name, ...args) => {
-    (window.__flags[name] ??= []).push(JSON.parse(JSON.stringify(args, (_k, v) => (v === undefined ? null : v))));
+    window.__flags[name] ??= [];
+    window.__flags[name].push(JSON.parse(JSON.stringify(args, (_k, v) => (v === undefined ? null : v))));
   };
 
   window.eventually = async (name, fn, ms = 30_000) => {
