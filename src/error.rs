@@ -25,6 +25,18 @@ pub enum StorageError {
     /// The commit's outcome is unknown: it may or may not be durable.
     #[error("storage commit outcome unknown: {0}")]
     Interrupted(String),
+    /// The stored schema is not the one asked for (the storage was not made by AuroraDB, or
+    /// its indexes changed without a new version), or the version asked for is not valid.
+    #[error("invalid storage schema: {0}")]
+    InvalidSchema(String),
+    /// The schema version asked for is older than the stored one.
+    #[error("version {requested} is older than the stored version of database {name:?}")]
+    VersionTooOld {
+        /// The storage's name.
+        name: String,
+        /// The version asked for.
+        requested: u32,
+    },
     /// Any other backend failure.
     #[error("storage failure: {0}")]
     Backend(String),

@@ -1,4 +1,15 @@
 //! Record keys and small records of the stores.
+//!
+//! Each record kind has its own magic, so a record read under the wrong key is refused instead
+//! of misread (`docs/formats.md`, "Database records"):
+//!
+//! ```text
+//! +------+---+--------------------------------------------+
+//! | AUhd | 1 | chain head: seq, hash, id     (meta head/…) |
+//! | AUsc | 1 | schema: version, key path, indexes (meta)   |
+//! | AUjn | 1 | journal entry: the ids one commit added     |
+//! +------+---+--------------------------------------------+
+//! ```
 
 use auroradb_log::codec::{decode_blob, encode_blob};
 use auroradb_log::{ChainHead, OpId, PeerId};
@@ -6,8 +17,16 @@ use serde::{Deserialize, Serialize};
 
 use crate::{DbError, Result};
 
-/// Magic of the database's meta records.
-pub const MAGIC_META: [u8; 4] = *b"AUmt";
+/// Magic of a chain head record (meta key `head/` + peer).
+pub const MAGIC_CHAIN_HEAD: [u8; 4] = *b"AUhd";
+/// Magic of the schema record (meta key `schema`).
+pub const MAGIC_SCHEMA: [u8; 4] = *b"AUsc";
+/// Magic of a journal entry (store `journal`).
+pub const MAGIC_JOURNAL: [u8; 4] = *b"AUjn";
+/// The one magic the previous release wrote on chain heads, the schema and journal entries.
+/// Their bodies are unchanged and the store and key say which kind a record is, so reading still
+/// accepts it (with the same version check); writing always uses the kind's own magic.
+pub const LEGACY_MAGIC_META: [u8; 4] = *b"AUmt";
 
 /// Meta key of the commit counter.
 pub const META_COMMIT: &[u8] = b"commit";
@@ -25,12 +44,19 @@ pub fn head_key(peer: &PeerId) -> Vec<u8> {
     [META_HEAD, peer.as_bytes()].concat()
 }
 
+/// Decodes a record of kind `what`, written under `magic` or, by the previous release, under
+/// [`LEGACY_MAGIC_META`]. Any other magic is [`auroradb_log::LogError::BadMagic`].
+fn decode_record<'a, T: Deserialize<'a>>(what: &'static str, magic: [u8; 4], bytes: &'a [u8]) -> Result<T> {
+    let magic = if bytes.starts_with(&LEGACY_MAGIC_META) { LEGACY_MAGIC_META } else { magic };
+    Ok(decode_blob(what, magic, bytes)?)
+}
+
 pub fn encode_head(head: &ChainHead) -> Vec<u8> {
-    encode_blob(MAGIC_META, head)
+    encode_blob(MAGIC_CHAIN_HEAD, head)
 }
 
 pub fn decode_head(bytes: &[u8]) -> Result<ChainHead> {
-    Ok(decode_blob("chain head", MAGIC_META, bytes)?)
+    decode_record("chain head", MAGIC_CHAIN_HEAD, bytes)
 }
 
 pub fn encode_counter(n: u64) -> Vec<u8> {
@@ -81,18 +107,79 @@ pub struct Schema {
 }
 
 pub fn encode_schema(s: &Schema) -> Vec<u8> {
-    encode_blob(MAGIC_META, s)
+    encode_blob(MAGIC_SCHEMA, s)
 }
 
 pub fn decode_schema(bytes: &[u8]) -> Result<Schema> {
-    Ok(decode_blob("schema", MAGIC_META, bytes)?)
+    decode_record("schema", MAGIC_SCHEMA, bytes)
 }
 
 /// The journal record: ids of the ops one commit added.
 pub fn encode_journal(ids: &[OpId]) -> Vec<u8> {
-    encode_blob(MAGIC_META, ids)
+    encode_blob(MAGIC_JOURNAL, ids)
 }
 
 pub fn decode_journal(bytes: &[u8]) -> Result<Vec<OpId>> {
-    Ok(decode_blob("journal entry", MAGIC_META, bytes)?)
+    decode_record("journal entry", MAGIC_JOURNAL, bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use auroradb_log::codec::FORMAT_VERSION;
+    use auroradb_log::{Hash, LogError};
+
+    use super::*;
+
+    fn head() -> ChainHead {
+        ChainHead { seq: 3, hash: Hash([7; 32]), id: OpId::from_millis(1_700_000_000_000, PeerId([0xa1; 16])) }
+    }
+
+    fn schema() -> Schema {
+        Schema { version: 2, key_path: Some("id".into()), indexes: vec![("email".into(), true)] }
+    }
+
+    fn relabel(bytes: &[u8], magic: [u8; 4]) -> Vec<u8> {
+        [&magic[..], &bytes[4..]].concat()
+    }
+
+    fn bad_magic(e: DbError) -> bool {
+        matches!(e, DbError::Log(LogError::BadMagic { .. }))
+    }
+
+    #[test]
+    fn records_round_trip_under_their_own_magic() {
+        let ids = vec![head().id, OpId::from_millis(1_700_000_000_001, PeerId([0xb0; 16]))];
+        assert_eq!(encode_head(&head())[..4], MAGIC_CHAIN_HEAD);
+        assert_eq!(encode_schema(&schema())[..4], MAGIC_SCHEMA);
+        assert_eq!(encode_journal(&ids)[..4], MAGIC_JOURNAL);
+        assert_eq!(decode_head(&encode_head(&head())).unwrap(), head());
+        assert_eq!(decode_schema(&encode_schema(&schema())).unwrap(), schema());
+        assert_eq!(decode_journal(&encode_journal(&ids)).unwrap(), ids);
+    }
+
+    #[test]
+    fn another_kinds_magic_is_refused() {
+        let head = encode_head(&head());
+        let schema = encode_schema(&schema());
+        let journal = encode_journal(&[]);
+        assert!(bad_magic(decode_head(&relabel(&head, MAGIC_SCHEMA)).unwrap_err()));
+        assert!(bad_magic(decode_schema(&relabel(&schema, MAGIC_JOURNAL)).unwrap_err()));
+        assert!(bad_magic(decode_journal(&relabel(&journal, MAGIC_CHAIN_HEAD)).unwrap_err()));
+        assert!(bad_magic(decode_head(b"AUmt").unwrap_err()));
+        assert!(bad_magic(decode_head(b"").unwrap_err()));
+    }
+
+    #[test]
+    fn the_legacy_magic_is_read_with_its_version_checked() {
+        let legacy = relabel(&encode_head(&head()), LEGACY_MAGIC_META);
+        assert_eq!(decode_head(&legacy).unwrap(), head());
+        let legacy = relabel(&encode_schema(&schema()), LEGACY_MAGIC_META);
+        assert_eq!(decode_schema(&legacy).unwrap(), schema());
+        let mut future = legacy.clone();
+        future[4] = FORMAT_VERSION + 1;
+        assert!(matches!(decode_schema(&future), Err(DbError::Log(LogError::UnsupportedVersion { .. }))));
+        // A legacy schema body is still checked as a schema.
+        let legacy_head = relabel(&encode_head(&head()), LEGACY_MAGIC_META);
+        assert!(decode_schema(&legacy_head).is_err());
+    }
 }

@@ -79,7 +79,13 @@ impl AuroraCore {
     ) -> Result<AuroraCore, JsValue> {
         let opened = async {
             let cfg = parse(&config, distributed, peer_id)?;
-            let storage = IdbStorage::open(&cfg.db.name, cfg.db.version, &cfg.db.indexes).await?;
+            // A schema the storage cannot open is a configuration error to JavaScript callers.
+            let storage =
+                IdbStorage::open(&cfg.db.name, cfg.db.version, &cfg.db.indexes).await.map_err(|e| match e {
+                    auroradb::StorageError::InvalidSchema(why) => DbError::InvalidConfig(why),
+                    e @ auroradb::StorageError::VersionTooOld { .. } => DbError::InvalidConfig(e.to_string()),
+                    e => DbError::Storage(e),
+                })?;
             let db = Database::open(storage, cfg.db).await?;
             Ok::<_, DbError>((db, cfg.distributed, cfg.peer_label, cfg.sync))
         };

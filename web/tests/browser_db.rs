@@ -235,7 +235,7 @@ async fn a_schema_upgrade_keeps_the_data() {
     // Changing the indexes needs a new version.
     let c = config(&name, 1, &[("email", false), ("team", false)]);
     let err = IdbStorage::open(&name, 1, &c.indexes).await.unwrap_err();
-    assert!(matches!(err, DbError::InvalidConfig(_)), "{err}");
+    assert!(matches!(err, StorageError::InvalidSchema(_)), "{err}");
 
     let mut db = open(&name, 2, &[("email", false), ("team", false)]).await;
     assert_eq!(db.storage().version(), 2);
@@ -250,7 +250,7 @@ async fn a_schema_upgrade_keeps_the_data() {
 
     // An older version is refused; dropping an index in a newer one keeps the data too.
     let err = IdbStorage::open(&name, 1, &[]).await.unwrap_err();
-    assert!(matches!(err, DbError::InvalidConfig(_)), "{err}");
+    assert_eq!(err, StorageError::VersionTooOld { name: name.clone(), requested: 1 }, "{err}");
     let db = open(&name, 3, &[("team", false)]).await;
     assert_eq!(db.count(), 3);
     assert!(db.find_by("email", &Value::from("a@x")).is_err());
@@ -267,8 +267,8 @@ async fn an_upgrade_blocked_by_another_connection_fails_and_writes_nothing() {
     let factory: web_sys::IdbFactory = Reflect::get(&js_sys::global(), &"indexedDB".into()).unwrap().unchecked_into();
     let holder: web_sys::IdbDatabase = request(factory.open(&name).unwrap().unchecked_into()).await.unchecked_into();
     let err = IdbStorage::open(&name, 2, &[]).await.unwrap_err();
-    assert!(matches!(err, DbError::Storage(StorageError::Blocked(_))), "{err}");
-    assert_eq!(err.name(), "UpgradeBlockedError");
+    assert!(matches!(err, StorageError::Blocked(_)), "{err}");
+    assert_eq!(DbError::from(err).name(), "UpgradeBlockedError");
     holder.close();
     // The abandoned upgrade did not happen: version 1 still opens.
     let db = open(&name, 1, &[]).await;

@@ -1,0 +1,287 @@
+//! Golden fixtures of what the engine itself stores and exports, byte for byte, in
+//! `tests/fixtures/db/`: the meta records (chain head, schema, commit counter), a journal entry
+//! and a log file. They are taken from a real database, so they show both the formats and that
+//! the engine writes them.
+//!
+//! A change to any of these formats makes this test fail until the fixtures are regenerated on
+//! purpose:
+//!
+//! ```text
+//! AURORADB_BLESS=1 cargo test -p auroradb --test formats
+//! ```
+//!
+//! `tests/fixtures/db/legacy/` holds records as the previous release wrote them (one magic,
+//! `AUmt`, for three record kinds). Blessing never rewrites them: they are history, and the
+//! tests check that they still open.
+
+use std::path::PathBuf;
+
+use auroradb::log::{LogError, set_manual_clock};
+use auroradb::{Config, Database, DbError, IndexSpec, MemoryStorage, PeerId, Storage, Store, Value};
+use auroradb_log::{advance_manual_clock, manual_clock};
+use futures::executor::block_on;
+
+const ALICE: PeerId = PeerId([0xa1; 16]);
+const BOB: PeerId = PeerId([0xb0; 16]);
+const CAROL: PeerId = PeerId([0xc0; 16]);
+/// 2023-11-14T22:13:20Z.
+const T0: u64 = 1_700_000_000_000;
+
+/// Fixture file → (store, key) of the record it holds, in the sample database.
+const RECORDS: [(&str, Store, &[u8]); 4] = [
+    ("meta_head.bin", Store::Meta, b"head/\xa1\xa1\xa1\xa1\xa1\xa1\xa1\xa1\xa1\xa1\xa1\xa1\xa1\xa1\xa1\xa1"),
+    ("meta_schema.bin", Store::Meta, b"schema"),
+    ("meta_commit.bin", Store::Meta, b"commit"),
+    // The journal entry of commit 3: the import of Bob's two ops.
+    ("journal.bin", Store::Journal, &[0, 0, 0, 0, 0, 0, 0, 3]),
+];
+
+/// The legacy fixtures: `legacy/<name>` is what the previous release wrote where the current one
+/// writes `<name>`.
+const LEGACY: [&str; 3] = ["meta_head.bin", "meta_schema.bin", "journal.bin"];
+
+fn dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/db")
+}
+
+fn read(name: &str) -> Vec<u8> {
+    std::fs::read(dir().join(name)).unwrap_or_else(|e| panic!("{name}: {e}"))
+}
+
+fn config(peer: PeerId) -> Config {
+    let mut c = Config::new("formats", manual_clock);
+    c.peer = Some(peer);
+    c.version = 2;
+    c.key_path = Some("id".into());
+    c.indexes = vec![IndexSpec::new("email", true), IndexSpec::new("team", false)];
+    c
+}
+
+fn user(id: &str, email: &str) -> Value {
+    Value::map([("id", Value::from(id)), ("email", Value::from(email)), ("team", Value::from("red"))])
+}
+
+/// Bob's log file: two puts.
+async fn bobs_file() -> Vec<u8> {
+    let mut bob = Database::open(MemoryStorage::new(), config(BOB)).await.unwrap();
+    advance_manual_clock(7);
+    bob.put("b1", user("b1", "b1@x")).await.unwrap();
+    advance_manual_clock(7);
+    bob.put("b2", user("b2", "b2@x")).await.unwrap();
+    bob.export_log().await.unwrap()
+}
+
+/// The sample database: Alice adds a user (commit 1), removes a key (commit 2), imports Bob's
+/// two ops (commit 3); `reader` is a second connection opened before the import.
+struct Sample {
+    storage: MemoryStorage,
+    alice: Database<MemoryStorage>,
+    reader: Database<MemoryStorage>,
+}
+
+async fn sample() -> Sample {
+    set_manual_clock(T0);
+    let bob = bobs_file().await;
+    let storage = MemoryStorage::new();
+    let mut alice = Database::open(storage.clone(), config(ALICE)).await.unwrap();
+    advance_manual_clock(7);
+    alice.add(user("a1", "a1@x")).await.unwrap();
+    advance_manual_clock(7);
+    alice.remove("gone").await.unwrap();
+    let reader = Database::open(storage.clone(), config(CAROL)).await.unwrap();
+    alice.import_log(&bob).await.unwrap();
+    Sample { storage, alice, reader }
+}
+
+/// Every fixture: file name and bytes.
+fn fixtures() -> Vec<(String, Vec<u8>)> {
+    block_on(async {
+        let mut s = sample().await;
+        let mut out = Vec::new();
+        for (name, store, key) in RECORDS {
+            let bytes = s.storage.get(store, key).await.unwrap().unwrap_or_else(|| panic!("{name} is not stored"));
+            out.push((name.to_owned(), bytes));
+        }
+        out.push(("log_file.bin".to_owned(), s.alice.export_log().await.unwrap()));
+        out
+    })
+}
+
+fn blessing() -> bool {
+    std::env::var("AURORADB_BLESS").is_ok_and(|v| v == "1")
+}
+
+/// With `AURORADB_BLESS=1`, writes the fixtures (once per run, before any test reads them).
+fn bless_if_asked() {
+    static BLESS: std::sync::Once = std::sync::Once::new();
+    BLESS.call_once(|| {
+        if blessing() {
+            std::fs::create_dir_all(dir()).unwrap();
+            for (name, bytes) in fixtures() {
+                std::fs::write(dir().join(name), bytes).unwrap();
+            }
+        }
+    });
+}
+
+/// A copy of `bytes` with another magic.
+fn with_magic(bytes: &[u8], magic: &[u8; 4]) -> Vec<u8> {
+    [&magic[..], &bytes[4..]].concat()
+}
+
+/// Opens the sample's storage again (as Alice) after replacing the records named by `(store,
+/// key, bytes)`.
+async fn reopen_with(replaced: &[(Store, &[u8], Vec<u8>)]) -> Result<Database<MemoryStorage>, DbError> {
+    let s = sample().await;
+    drop((s.alice, s.reader));
+    for (store, key, bytes) in replaced {
+        assert!(s.storage.tamper(*store, key, |v| *v = bytes.clone()), "{key:?} is stored");
+    }
+    Database::open(s.storage, config(ALICE)).await
+}
+
+/// The sample's second connection catches up with a commit whose journal entry is `entry`.
+async fn catch_up_with(entry: Vec<u8>) -> Result<Database<MemoryStorage>, DbError> {
+    let mut s = sample().await;
+    let (_, _, key) = RECORDS[3];
+    assert!(s.storage.tamper(Store::Journal, key, |v| *v = entry));
+    s.reader.catch_up().await?;
+    Ok(s.reader)
+}
+
+#[test]
+fn fixtures_match_byte_for_byte() {
+    bless_if_asked();
+    let mut stale = Vec::new();
+    for (name, bytes) in fixtures() {
+        match std::fs::read(dir().join(&name)) {
+            Ok(on_disk) if on_disk == bytes => {}
+            Ok(_) => stale.push(format!("{name} differs")),
+            Err(e) => stale.push(format!("{name}: {e}")),
+        }
+    }
+    assert!(
+        stale.is_empty(),
+        "the database formats changed: {stale:?}\nif deliberate, regenerate with AURORADB_BLESS=1 and update docs/formats.md"
+    );
+}
+
+#[test]
+fn each_record_kind_has_its_own_magic() {
+    bless_if_asked();
+    let magics: Vec<(&str, [u8; 4])> = ["meta_head.bin", "meta_schema.bin", "journal.bin", "log_file.bin"]
+        .into_iter()
+        .map(|name| (name, read(name)[..4].try_into().unwrap()))
+        .collect();
+    assert_eq!(
+        magics,
+        [
+            ("meta_head.bin", *b"AUhd"),
+            ("meta_schema.bin", *b"AUsc"),
+            ("journal.bin", *b"AUjn"),
+            ("log_file.bin", *b"AUlf")
+        ]
+    );
+    // The commit counter is a bare big-endian u64 (it is also the journal's key).
+    assert_eq!(read("meta_commit.bin"), 3u64.to_be_bytes());
+}
+
+#[test]
+fn the_log_file_fixture_imports() {
+    bless_if_asked();
+    block_on(async {
+        let s = sample().await;
+        set_manual_clock(T0 + 1_000);
+        let mut fresh = Database::open(MemoryStorage::new(), config(CAROL)).await.unwrap();
+        let (info, _) = fresh.import_log(&read("log_file.bin")).await.unwrap();
+        assert_eq!((info.ops, info.imported), (4, 4));
+        assert_eq!(info.fingerprint, s.alice.log().fingerprint(..));
+        assert_eq!(fresh.all(), s.alice.all());
+        assert_eq!(fresh.verify().await.unwrap().authors, 2);
+
+        // One changed byte anywhere is refused and imports nothing.
+        let mut bad = read("log_file.bin");
+        let at = bad.len() / 2;
+        bad[at] ^= 1;
+        let mut other = Database::open(MemoryStorage::new(), config(CAROL)).await.unwrap();
+        assert!(other.import_log(&bad).await.is_err());
+        assert_eq!(other.count(), 0);
+    });
+}
+
+#[test]
+fn the_record_fixtures_open() {
+    bless_if_asked();
+    block_on(async {
+        let replaced: Vec<(Store, &[u8], Vec<u8>)> =
+            RECORDS.iter().map(|(name, store, key)| (*store, *key, read(name))).collect();
+        let mut db = reopen_with(&replaced).await.unwrap();
+        assert_eq!(db.log().heads()[&ALICE].seq, 2);
+        assert_eq!(db.verify().await.unwrap().ops, 4);
+        let reader = catch_up_with(read("journal.bin")).await.unwrap();
+        assert_eq!(reader.get("b2").and_then(|v| v.field("email")), Some(&Value::from("b2@x")));
+    });
+}
+
+#[test]
+fn legacy_records_are_the_same_bodies_under_the_old_magic() {
+    bless_if_asked();
+    for name in LEGACY {
+        let (old, current) = (read(&format!("legacy/{name}")), read(name));
+        assert_eq!(&old[..4], b"AUmt", "{name}");
+        assert_eq!(with_magic(&old, &current[..4].try_into().unwrap()), current, "{name}");
+    }
+}
+
+#[test]
+fn legacy_records_still_open_and_are_rewritten_on_the_next_write() {
+    bless_if_asked();
+    block_on(async {
+        let (_, _, head_key) = RECORDS[0];
+        let (_, _, schema_key) = RECORDS[1];
+        let mut db = reopen_with(&[
+            (Store::Meta, head_key, read("legacy/meta_head.bin")),
+            (Store::Meta, schema_key, read("legacy/meta_schema.bin")),
+        ])
+        .await
+        .unwrap();
+        assert_eq!(db.log().heads()[&ALICE].seq, 2);
+        assert_eq!(db.verify().await.unwrap().ops, 4);
+        // An unchanged schema is left as it is; the head is rewritten by Alice's next commit.
+        assert_eq!(db.storage().get(Store::Meta, schema_key).await.unwrap().unwrap()[..4], *b"AUmt");
+        advance_manual_clock(7);
+        db.put("a2", user("a2", "a2@x")).await.unwrap();
+        assert_eq!(db.storage().get(Store::Meta, head_key).await.unwrap().unwrap()[..4], *b"AUhd");
+        assert_eq!(db.log().heads()[&ALICE].seq, 3);
+
+        let reader = catch_up_with(read("legacy/journal.bin")).await.unwrap();
+        assert_eq!(reader.get("b1").and_then(|v| v.field("email")), Some(&Value::from("b1@x")));
+    });
+}
+
+#[test]
+fn a_record_under_another_kinds_magic_is_refused() {
+    bless_if_asked();
+    block_on(async {
+        let bad_magic = |e: &DbError, what: &str| {
+            matches!(e, DbError::Log(LogError::BadMagic { what: w, .. }) if *w == what)
+                && e.name() == "CorruptDataError"
+        };
+        let (_, _, head_key) = RECORDS[0];
+        let (_, _, schema_key) = RECORDS[1];
+        let head_as_schema = with_magic(&read("meta_head.bin"), b"AUsc");
+        let err = reopen_with(&[(Store::Meta, head_key, head_as_schema)]).await.unwrap_err();
+        assert!(bad_magic(&err, "chain head"), "{err:?}");
+        let schema_as_journal = with_magic(&read("meta_schema.bin"), b"AUjn");
+        let err = reopen_with(&[(Store::Meta, schema_key, schema_as_journal)]).await.unwrap_err();
+        assert!(bad_magic(&err, "schema"), "{err:?}");
+        let err = catch_up_with(with_magic(&read("journal.bin"), b"AUhd")).await.unwrap_err();
+        assert!(bad_magic(&err, "journal entry"), "{err:?}");
+
+        // The old magic with an unknown version is not a legacy record either.
+        let mut future = read("legacy/meta_head.bin");
+        future[4] = 9;
+        let err = reopen_with(&[(Store::Meta, head_key, future)]).await.unwrap_err();
+        assert_eq!(err.name(), "UnsupportedVersionError", "{err:?}");
+    });
+}

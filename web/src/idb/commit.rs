@@ -1,0 +1,88 @@
+//! A [`WriteBatch`] as one `readwrite` transaction: preconditions read first, writes queued
+//! behind them, all or nothing.
+
+use std::collections::BTreeSet;
+
+use futures::future::join_all;
+use wasm_bindgen_futures::JsFuture;
+use web_sys::IdbTransactionMode;
+
+use auroradb::StorageError;
+use auroradb::storage::{Mutation, Store, WriteBatch};
+
+use super::IdbStorage;
+use super::error::IdbFailure;
+use super::record::{key_js, stored_bytes, stored_value};
+use super::request::{request_result, transaction_promise};
+
+impl IdbStorage {
+    /// [`Storage::commit`](auroradb::Storage::commit) over IndexedDB.
+    pub(super) async fn commit_batch(&self, batch: WriteBatch) -> Result<(), StorageError> {
+        if batch.is_empty() {
+            return self.check_open();
+        }
+        let stores: BTreeSet<Store> = batch
+            .mutations
+            .iter()
+            .map(|m| match m {
+                Mutation::Put { store, .. } | Mutation::Delete { store, .. } | Mutation::Expect { store, .. } => *store,
+            })
+            .collect();
+        let stores: Vec<Store> = stores.into_iter().collect();
+        let tx = self.transaction(&stores, IdbTransactionMode::Readwrite)?;
+        let done = JsFuture::from(transaction_promise(&tx));
+        let mut handles = Vec::with_capacity(stores.len());
+        for s in &stores {
+            handles.push((*s, self.object_store(&tx, *s)?));
+        }
+        let os = |store: Store| &handles.iter().find(|(s, _)| *s == store).expect("every store of the batch is open").1;
+
+        // Preconditions are read first (requests run in order, so they see the state before the
+        // batch); the writes are queued right behind them without waiting. A mismatch aborts the
+        // transaction from inside it, which undoes the queued writes.
+        let mut checks = Vec::new();
+        for m in &batch.mutations {
+            if let Mutation::Expect { store, key, value } = m {
+                let req = os(*store).get(&key_js(key)).map_err(|e| self.js_fail(&e))?;
+                checks.push((*store, value, req));
+            }
+        }
+        for m in &batch.mutations {
+            let issued = match m {
+                Mutation::Put { store, key, value } => {
+                    os(*store).put_with_key(&stored_value(*store, key, value), &key_js(key))
+                }
+                Mutation::Delete { store, key } => os(*store).delete(&key_js(key)),
+                Mutation::Expect { .. } => continue,
+            };
+            if let Err(e) = issued {
+                let _ = tx.abort();
+                return Err(self.js_fail(&e));
+            }
+        }
+        let verdict = async {
+            let results = join_all(checks.iter().map(|(_, _, req)| request_result(req))).await;
+            for ((store, want, _), got) in checks.iter().zip(results) {
+                // A failed read aborts the transaction by itself; `done` reports why.
+                let Ok(got) = got else { return Ok(()) };
+                let held = stored_bytes(*store, &got);
+                if held.as_ref().map(Option::as_ref) != Ok(want.as_ref()) {
+                    let _ = tx.abort();
+                    return held.and(Err(StorageError::Conflict));
+                }
+            }
+            // Nothing else will be asked of this transaction: let it commit without waiting for
+            // idle. (`IDBTransaction.commit()` is standard; web-sys marks it deprecated. Where it
+            // is missing the call fails and the transaction commits on its own.)
+            #[allow(deprecated)]
+            let _ = tx.commit();
+            Ok(())
+        };
+        let (verdict, done) = futures::future::join(verdict, done).await;
+        verdict?;
+        match done {
+            Ok(_) => Ok(()),
+            Err(_) => Err(self.fail(IdbFailure::of_transaction(&tx))),
+        }
+    }
+}

@@ -1,0 +1,165 @@
+//! [`IdbStorage`]: the stores as IndexedDB object stores, in the browser.
+//!
+//! One IndexedDB database per AuroraDB database, one object store per [`Store`] (named by
+//! [`Store::name`]). Record keys are the storage keys as binary IndexedDB keys, which IndexedDB
+//! orders bytewise, like the storage trait. Every store holds the bytes as a `Uint8Array`, except
+//! `state`, which holds readable records for DevTools and for IndexedDB indexes:
+//!
+//! ```text
+//! state: { key: "user1", value: { name: "Alice", email: "a@x" }, record: Uint8Array }
+//!        { key: "user2", deleted: true, record: Uint8Array }          (a tombstone)
+//! ```
+//!
+//! `value` is the visible value decoded from `record` (the encoded `KeyRecord`, which is what the
+//! storage trait reads and writes). Each configured index becomes an IndexedDB index on
+//! `value.<name>` (names that are not identifiers get none: a key path cannot name them). These
+//! indexes are never `unique` in IndexedDB: uniqueness is the engine's, which refuses a local write
+//! that breaks it, but must accept a peer's (the logs converge, the conflict is reported), and an
+//! IndexedDB constraint would make that peer's ops impossible to store.
+//!
+//! A commit is one `readwrite` transaction over the stores it touches: the preconditions are read
+//! first inside it, a mismatch aborts it ([`StorageError::Conflict`]), then every put and delete is
+//! issued and the transaction is committed; any failure aborts all of it.
+//!
+//! This backend talks to IndexedDB through `web-sys` rather than `rexie`: `rexie` hides the
+//! `IDBTransaction` (so the reason of an abort, such as `QuotaExceededError`, cannot be read), has
+//! no `blocked` event on open, and panics inside its upgrade callback when a step fails.
+//!
+//! The module, by job:
+//!
+//! - `open`: opening (creating, upgrading) and deleting a database;
+//! - `schema`: the object stores and indexes an upgrade builds and an open checks;
+//! - `commit`: a write batch as one transaction;
+//! - `read`: gets and scans;
+//! - `record`: keys and values as IndexedDB holds them;
+//! - `request`: IndexedDB's requests and transactions as futures;
+//! - `error`: IndexedDB failures as [`StorageError`]s.
+
+mod commit;
+mod error;
+mod open;
+mod read;
+mod record;
+mod request;
+mod schema;
+
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+
+use js_sys::Array;
+use wasm_bindgen::JsValue;
+use wasm_bindgen::closure::Closure;
+use web_sys::{IdbDatabase, IdbObjectStore, IdbTransaction, IdbTransactionMode};
+
+use auroradb::StorageError;
+use auroradb::storage::{KeyRange, ScanOptions, Storage, Store, WriteBatch};
+
+use self::error::IdbFailure;
+pub use self::schema::index_key_path;
+
+/// A callback run when the connection is closed from outside.
+type OnClosed = Rc<RefCell<Option<Box<dyn Fn()>>>>;
+
+/// Storage in an IndexedDB database. Each value is one connection; dropping it closes it.
+pub struct IdbStorage {
+    db: IdbDatabase,
+    name: String,
+    closed: Rc<Cell<bool>>,
+    on_closed: OnClosed,
+    /// Closes the connection when another one upgrades or deletes the database.
+    _version_change: Closure<dyn FnMut()>,
+    /// Notices when the browser closes the connection (storage cleared, for example).
+    _close: Closure<dyn FnMut()>,
+}
+
+impl core::fmt::Debug for IdbStorage {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("IdbStorage").field("name", &self.name).field("closed", &self.closed.get()).finish()
+    }
+}
+
+impl Drop for IdbStorage {
+    fn drop(&mut self) {
+        self.db.set_onversionchange(None);
+        self.db.set_onclose(None);
+        self.db.close();
+    }
+}
+
+impl IdbStorage {
+    /// The IndexedDB database's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The IndexedDB schema version.
+    pub fn version(&self) -> u32 {
+        self.db.version() as u32
+    }
+
+    /// The IndexedDB connection, for reading the stores directly (tests, tools).
+    pub fn connection(&self) -> &IdbDatabase {
+        &self.db
+    }
+
+    /// Whether the connection is closed (by [`IdbStorage::close`], by another connection that
+    /// upgraded or deleted the database, or by the browser).
+    pub fn is_closed(&self) -> bool {
+        self.closed.get()
+    }
+
+    /// Calls `f` once when the connection is closed by someone else than [`IdbStorage::close`].
+    pub fn on_closed(&self, f: impl Fn() + 'static) {
+        *self.on_closed.borrow_mut() = Some(Box::new(f));
+    }
+
+    /// Closes the connection: every later call fails with [`StorageError::Closed`].
+    pub fn close(&self) {
+        if !self.closed.replace(true) {
+            self.db.close();
+        }
+    }
+
+    fn check_open(&self) -> Result<(), StorageError> {
+        if self.closed.get() { Err(StorageError::Closed) } else { Ok(()) }
+    }
+
+    /// The storage error of a failure on this connection (once closed, every failure is
+    /// [`StorageError::Closed`] but quota).
+    fn fail(&self, e: IdbFailure) -> StorageError {
+        e.into_storage(self.closed.get())
+    }
+
+    fn js_fail(&self, e: &JsValue) -> StorageError {
+        self.fail(IdbFailure::from_js(e))
+    }
+
+    fn transaction(&self, stores: &[Store], mode: IdbTransactionMode) -> Result<IdbTransaction, StorageError> {
+        self.check_open()?;
+        let names: Array = stores.iter().map(|s| JsValue::from_str(s.name())).collect();
+        self.db.transaction_with_str_sequence_and_mode(&names, mode).map_err(|e| self.js_fail(&e))
+    }
+
+    fn object_store(&self, tx: &IdbTransaction, store: Store) -> Result<IdbObjectStore, StorageError> {
+        tx.object_store(store.name()).map_err(|e| self.js_fail(&e))
+    }
+}
+
+impl Storage for IdbStorage {
+    async fn commit(&self, batch: WriteBatch) -> Result<(), StorageError> {
+        self.commit_batch(batch).await
+    }
+
+    async fn get(&self, store: Store, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
+        self.get_record(store, key).await
+    }
+
+    async fn scan(
+        &self,
+        store: Store,
+        range: KeyRange,
+        options: ScanOptions,
+    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StorageError> {
+        self.scan_records(store, range, options).await
+    }
+}

@@ -1,0 +1,120 @@
+//! Opening (creating or upgrading) and deleting an IndexedDB database, and adopting the
+//! connection an open yields.
+
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+
+use auroradb_snapshot::IndexSpec;
+use wasm_bindgen::JsCast;
+use wasm_bindgen::closure::Closure;
+use web_sys::IdbDatabase;
+
+use auroradb::StorageError;
+
+use super::error::{IdbFailure, storage_error};
+use super::request::{Settled, factory, settle};
+use super::schema::{Upgrade, index_key_path};
+use super::{IdbStorage, OnClosed};
+
+impl IdbStorage {
+    /// Opens (creating or upgrading) IndexedDB database `name` at schema `version`, with an
+    /// IndexedDB index on `value.<name>` of the `state` store for each of `indexes` whose name is
+    /// an identifier. Raising `version` adds and removes indexes and keeps every record. Fails
+    /// with [`StorageError::InvalidSchema`] if `version` is 0, the database was not made by
+    /// AuroraDB, or the indexes changed without a new version; with
+    /// [`StorageError::VersionTooOld`] if `version` is older than the stored one; and with
+    /// [`StorageError::Blocked`] if another connection keeps an older version open (the upgrade
+    /// is then abandoned).
+    pub async fn open(name: &str, version: u32, indexes: &[IndexSpec]) -> Result<IdbStorage, StorageError> {
+        if version == 0 {
+            return Err(StorageError::InvalidSchema("version must be at least 1".into()));
+        }
+        let wanted: Vec<(String, String)> =
+            indexes.iter().filter_map(|ix| index_key_path(&ix.name).map(|p| (ix.name.clone(), p))).collect();
+        let req = factory()?.open_with_u32(name, version).map_err(|e| storage_error(&e))?;
+
+        let abandoned = Rc::new(Cell::new(false));
+        let failure = Rc::new(RefCell::new(None));
+        let upgrade = Upgrade { indexes: wanted.clone(), abandoned: abandoned.clone(), failure: failure.clone() };
+        let req_up = req.clone();
+        let on_upgrade = Closure::<dyn FnMut()>::new(move || upgrade.run(&req_up));
+        req.set_onupgradeneeded(Some(on_upgrade.as_ref().unchecked_ref()));
+
+        let outcome = settle(&req).await;
+        if outcome == Settled::Blocked {
+            // The request stays queued until the other connections close: make it abort its
+            // upgrade then, and close what it opens. Its handlers must outlive this call.
+            abandoned.set(true);
+            let req_late = req.clone();
+            let close_late = Closure::<dyn FnMut()>::new(move || {
+                if let Ok(db) = req_late.result() {
+                    db.unchecked_into::<IdbDatabase>().close();
+                }
+            });
+            req.set_onsuccess(Some(close_late.as_ref().unchecked_ref()));
+            req.set_onerror(None);
+            close_late.forget();
+            on_upgrade.forget();
+            return Err(StorageError::Blocked(format!(
+                "another connection keeps database {name:?} open at an older version; close it (or its tab) and retry"
+            )));
+        }
+        req.set_onupgradeneeded(None);
+        drop(on_upgrade);
+        if outcome == Settled::Failure {
+            if let Some(why) = failure.borrow_mut().take() {
+                return Err(StorageError::Backend(format!("schema upgrade of {name:?} failed: {why}")));
+            }
+            let err = IdbFailure::of_request(&req);
+            if err.name == "VersionError" {
+                return Err(StorageError::VersionTooOld { name: name.to_owned(), requested: version });
+            }
+            return Err(err.into_storage(false));
+        }
+        let db: IdbDatabase = req.result().map_err(|e| storage_error(&e))?.unchecked_into();
+        let storage = IdbStorage::adopt(db, name);
+        storage.check_schema(&wanted)?;
+        Ok(storage)
+    }
+
+    /// Wraps an open connection: it closes itself when another connection upgrades or deletes
+    /// the database, and notices when the browser closes it.
+    fn adopt(db: IdbDatabase, name: &str) -> IdbStorage {
+        let closed = Rc::new(Cell::new(false));
+        let on_closed: OnClosed = Rc::new(RefCell::new(None));
+        let notify = {
+            let (closed, on_closed) = (closed.clone(), on_closed.clone());
+            move || {
+                if !closed.replace(true)
+                    && let Some(f) = on_closed.borrow().as_ref()
+                {
+                    f();
+                }
+            }
+        };
+        let db_vc = db.clone();
+        let notify_vc = notify.clone();
+        let version_change = Closure::<dyn FnMut()>::new(move || {
+            db_vc.close();
+            notify_vc();
+        });
+        let close = Closure::<dyn FnMut()>::new(notify);
+        db.set_onversionchange(Some(version_change.as_ref().unchecked_ref()));
+        db.set_onclose(Some(close.as_ref().unchecked_ref()));
+        IdbStorage { db, name: name.to_owned(), closed, on_closed, _version_change: version_change, _close: close }
+    }
+
+    /// Deletes IndexedDB database `name`. Other AuroraDB connections to it close themselves;
+    /// fails with [`StorageError::Blocked`] if some other connection keeps it open (it is then
+    /// deleted once that one closes).
+    pub async fn delete(name: &str) -> Result<(), StorageError> {
+        let req = factory()?.delete_database(name).map_err(|e| storage_error(&e))?;
+        match settle(&req).await {
+            Settled::Success => Ok(()),
+            Settled::Failure => Err(IdbFailure::of_request(&req).into_storage(false)),
+            Settled::Blocked => Err(StorageError::Blocked(format!(
+                "another connection keeps database {name:?} open; it is deleted when that connection closes"
+            ))),
+        }
+    }
+}

@@ -1,0 +1,107 @@
+//! Storage keys and values as IndexedDB holds them: keys as binary keys, values as a
+//! `Uint8Array`, except in `state`, whose records are readable objects (see the module docs).
+
+use std::ops::Bound;
+
+use auroradb_snapshot::KeyRecord;
+use js_sys::{Object, Reflect, Uint8Array};
+use wasm_bindgen::{JsCast, JsValue};
+use web_sys::IdbKeyRange;
+
+use auroradb::StorageError;
+use auroradb::storage::{KeyRange, Store};
+
+use super::error::storage_error;
+
+pub(super) fn key_js(key: &[u8]) -> JsValue {
+    Uint8Array::from(key).into()
+}
+
+pub(super) fn key_bytes(key: &JsValue) -> Result<Vec<u8>, StorageError> {
+    if let Some(buf) = key.dyn_ref::<js_sys::ArrayBuffer>() {
+        return Ok(Uint8Array::new(buf).to_vec());
+    }
+    if let Some(arr) = key.dyn_ref::<Uint8Array>() {
+        return Ok(arr.to_vec());
+    }
+    Err(StorageError::Backend("a record key is not binary: the database was not written by AuroraDB".into()))
+}
+
+/// The readable `state` record for a key and its encoded `KeyRecord`.
+fn state_record(key: &[u8], record: &[u8]) -> JsValue {
+    let obj = Object::new();
+    let set = |k: &str, v: &JsValue| {
+        let _ = Reflect::set(&obj, &JsValue::from_str(k), v);
+    };
+    set("key", &JsValue::from_str(&String::from_utf8_lossy(key)));
+    match KeyRecord::decode(record).ok().and_then(|r| r.entry()) {
+        Some(entry) => set("value", &crate::value::to_js(&entry.value)),
+        None => set("deleted", &JsValue::TRUE),
+    }
+    set("record", &Uint8Array::from(record).into());
+    obj.into()
+}
+
+/// The stored bytes of a record as IndexedDB returns it.
+pub(super) fn stored_bytes(store: Store, value: &JsValue) -> Result<Option<Vec<u8>>, StorageError> {
+    if value.is_undefined() {
+        return Ok(None);
+    }
+    let bytes = if store == Store::State { Reflect::get(value, &JsValue::from_str("record")).ok() } else { None };
+    let bytes = bytes.as_ref().unwrap_or(value);
+    match bytes.dyn_ref::<Uint8Array>() {
+        Some(arr) => Ok(Some(arr.to_vec())),
+        None => Err(StorageError::Backend(format!("a record of store {:?} is not AuroraDB's", store.name()))),
+    }
+}
+
+/// What IndexedDB holds for the record `key` → `value` of `store`.
+pub(super) fn stored_value(store: Store, key: &[u8], value: &[u8]) -> JsValue {
+    if store == Store::State { state_record(key, value) } else { Uint8Array::from(value).into() }
+}
+
+/// Whether a range holds no key at all (IndexedDB refuses to build such a range).
+pub(super) fn is_empty_range(range: &KeyRange) -> bool {
+    match (&range.start, &range.end) {
+        (Bound::Included(s), Bound::Included(e)) => s > e,
+        (Bound::Included(s), Bound::Excluded(e))
+        | (Bound::Excluded(s), Bound::Included(e))
+        | (Bound::Excluded(s), Bound::Excluded(e)) => s >= e,
+        _ => false,
+    }
+}
+
+/// The IndexedDB key range (`undefined` for every key).
+pub(super) fn idb_range(range: &KeyRange) -> Result<JsValue, StorageError> {
+    let bound = |b: &Bound<Vec<u8>>| match b {
+        Bound::Included(k) => Some((key_js(k), false)),
+        Bound::Excluded(k) => Some((key_js(k), true)),
+        Bound::Unbounded => None,
+    };
+    let made = match (bound(&range.start), bound(&range.end)) {
+        (None, None) => return Ok(JsValue::UNDEFINED),
+        (Some((lo, lo_open)), None) => IdbKeyRange::lower_bound_with_open(&lo, lo_open),
+        (None, Some((hi, hi_open))) => IdbKeyRange::upper_bound_with_open(&hi, hi_open),
+        (Some((lo, lo_open)), Some((hi, hi_open))) => {
+            IdbKeyRange::bound_with_lower_open_and_upper_open(&lo, &hi, lo_open, hi_open)
+        }
+    };
+    made.map(Into::into).map_err(|e| storage_error(&e))
+}
+
+#[cfg(test)]
+mod tests {
+    use wasm_bindgen_test::wasm_bindgen_test;
+
+    use super::*;
+
+    #[wasm_bindgen_test]
+    fn empty_ranges() {
+        let r = |s: Bound<Vec<u8>>, e: Bound<Vec<u8>>| KeyRange { start: s, end: e };
+        assert!(is_empty_range(&r(Bound::Included(vec![2]), Bound::Included(vec![1]))));
+        assert!(is_empty_range(&r(Bound::Included(vec![1]), Bound::Excluded(vec![1]))));
+        assert!(!is_empty_range(&r(Bound::Included(vec![1]), Bound::Included(vec![1]))));
+        assert!(!is_empty_range(&KeyRange::all()));
+        assert!(!is_empty_range(&KeyRange::prefix(&[0xff])));
+    }
+}

@@ -1,0 +1,89 @@
+//! IndexedDB's event-based requests as futures: a request's result, a transaction's end, and an
+//! open or delete request that may be blocked by other connections.
+
+use futures::future::{Either, select};
+use js_sys::{Function, Promise, Reflect};
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{IdbFactory, IdbOpenDbRequest, IdbRequest, IdbTransaction};
+
+use auroradb::StorageError;
+
+use super::error::IdbFailure;
+
+/// The global `indexedDB`, if this context has one.
+pub(super) fn factory() -> Result<IdbFactory, StorageError> {
+    Reflect::get(&js_sys::global(), &JsValue::from_str("indexedDB"))
+        .ok()
+        .and_then(|f| f.dyn_into::<IdbFactory>().ok())
+        .ok_or_else(|| StorageError::Backend("IndexedDB is not available here".into()))
+}
+
+/// A promise settled by the request's `success` (with the event) or `error` event.
+fn request_promise(req: &IdbRequest) -> Promise {
+    Promise::new(&mut |resolve, reject| {
+        req.set_onsuccess(Some(&resolve));
+        req.set_onerror(Some(&reject));
+    })
+}
+
+/// The request's result once it succeeds.
+pub(super) async fn request_result(req: &IdbRequest) -> Result<JsValue, IdbFailure> {
+    match JsFuture::from(request_promise(req)).await {
+        Ok(_) => req.result().map_err(|e| IdbFailure::from_js(&e)),
+        Err(_) => Err(IdbFailure::of_request(req)),
+    }
+}
+
+/// A promise fulfilled on `complete`, rejected on `abort` (which follows every failure).
+pub(super) fn transaction_promise(tx: &IdbTransaction) -> Promise {
+    Promise::new(&mut |resolve, reject| {
+        tx.set_oncomplete(Some(&resolve));
+        tx.set_onabort(Some(&reject));
+    })
+}
+
+/// How long an open or delete request may wait for other connections to close before it is
+/// reported as blocked. A connection that is closing still blocks until its last transaction
+/// ends, so a short wait is normal; one that never closes is reported.
+const BLOCKED_GRACE_MS: i32 = 1500;
+
+/// How an open or delete request ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Settled {
+    Success,
+    Failure,
+    /// Still blocked by another connection after [`BLOCKED_GRACE_MS`].
+    Blocked,
+}
+
+fn sleep(ms: i32) -> Promise {
+    Promise::new(&mut |resolve, _| {
+        let global = js_sys::global();
+        if let Ok(f) = Reflect::get(&global, &JsValue::from_str("setTimeout"))
+            && let Some(f) = f.dyn_ref::<Function>()
+        {
+            let _ = f.call2(&global, &resolve, &JsValue::from(ms));
+        }
+    })
+}
+
+/// Waits for an open or delete request, giving other connections [`BLOCKED_GRACE_MS`] to close
+/// once it reports `blocked`.
+pub(super) async fn settle(req: &IdbOpenDbRequest) -> Settled {
+    let settled = Promise::new(&mut |resolve, reject| {
+        req.set_onsuccess(Some(&resolve));
+        req.set_onerror(Some(&reject));
+    });
+    let blocked = Promise::new(&mut |resolve, _| req.set_onblocked(Some(&resolve)));
+    let done = |r: Result<JsValue, JsValue>| if r.is_ok() { Settled::Success } else { Settled::Failure };
+    let outcome = match select(JsFuture::from(settled), JsFuture::from(blocked)).await {
+        Either::Left((r, _)) => done(r),
+        Either::Right((_, settled)) => match select(settled, JsFuture::from(sleep(BLOCKED_GRACE_MS))).await {
+            Either::Left((r, _)) => done(r),
+            Either::Right(_) => Settled::Blocked,
+        },
+    };
+    req.set_onblocked(None);
+    outcome
+}

@@ -1,0 +1,127 @@
+//! The IndexedDB schema of a database: one object store per [`Store`], and on `state` one index
+//! per configured index whose name a key path can name. Built by the upgrade of an open request
+//! ([`Upgrade`]), checked after every open ([`IdbStorage::check_schema`]).
+
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+
+use wasm_bindgen::JsCast;
+use web_sys::{IdbDatabase, IdbIndexParameters, IdbObjectStore, IdbOpenDbRequest, IdbTransaction};
+
+use auroradb::StorageError;
+use auroradb::storage::Store;
+
+use super::IdbStorage;
+use super::error::{IdbFailure, storage_error};
+
+/// The IndexedDB key path of the index on field `name`, if a key path can name it.
+pub fn index_key_path(name: &str) -> Option<String> {
+    let mut chars = name.chars();
+    let first = chars.next()?;
+    let ident = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '$';
+    (!first.is_ascii_digit() && ident(first) && chars.all(ident)).then(|| format!("value.{name}"))
+}
+
+/// Whether `state` has index `name` on key path `path`.
+fn has_index(state: &IdbObjectStore, name: &str, path: &str) -> bool {
+    state.index(name).ok().and_then(|ix| ix.key_path().ok()).and_then(|p| p.as_string()).as_deref() == Some(path)
+}
+
+/// What the upgrade callback must build.
+pub(super) struct Upgrade {
+    /// `(name, key path)` of each wanted index.
+    pub(super) indexes: Vec<(String, String)>,
+    /// Set when the open was reported blocked: the upgrade, if it ever runs, is aborted.
+    pub(super) abandoned: Rc<Cell<bool>>,
+    /// Why the upgrade failed, if it did.
+    pub(super) failure: Rc<RefCell<Option<String>>>,
+}
+
+impl Upgrade {
+    /// The `upgradeneeded` handler: builds the schema, or aborts the upgrade.
+    pub(super) fn run(&self, req: &IdbOpenDbRequest) {
+        let Some(tx) = req.transaction() else { return };
+        if self.abandoned.get() {
+            let _ = tx.abort();
+            return;
+        }
+        if let Err(e) = self.build(req, &tx) {
+            *self.failure.borrow_mut() = Some(format!("{}: {}", e.name, e.message));
+            let _ = tx.abort();
+        }
+    }
+
+    fn build(&self, req: &IdbOpenDbRequest, tx: &IdbTransaction) -> Result<(), IdbFailure> {
+        let db: IdbDatabase = req.result().map_err(|e| IdbFailure::from_js(&e))?.unchecked_into();
+        let names = db.object_store_names();
+        for store in Store::ALL {
+            if !names.contains(store.name()) {
+                db.create_object_store(store.name()).map_err(|e| IdbFailure::from_js(&e))?;
+            }
+        }
+        let state = tx.object_store(Store::State.name()).map_err(|e| IdbFailure::from_js(&e))?;
+        let present = state.index_names();
+        for i in 0..present.length() {
+            let Some(name) = present.item(i) else { continue };
+            let keep = self.indexes.iter().any(|(n, path)| *n == name && has_index(&state, &name, path));
+            if !keep {
+                state.delete_index(&name).map_err(|e| IdbFailure::from_js(&e))?;
+            }
+        }
+        let present = state.index_names();
+        for (name, path) in &self.indexes {
+            if !present.contains(name) {
+                let params = IdbIndexParameters::new();
+                params.set_unique(false);
+                state
+                    .create_index_with_str_and_optional_parameters(name, path, &params)
+                    .map_err(|e| IdbFailure::from_js(&e))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl IdbStorage {
+    /// Checks the stores exist and the `state` indexes are the configured ones.
+    pub(super) fn check_schema(&self, wanted: &[(String, String)]) -> Result<(), StorageError> {
+        let names = self.db.object_store_names();
+        if let Some(missing) = Store::ALL.iter().find(|s| !names.contains(s.name())) {
+            return Err(StorageError::InvalidSchema(format!(
+                "IndexedDB database {:?} has no {:?} store: it was not made by AuroraDB (use another name)",
+                self.name,
+                missing.name()
+            )));
+        }
+        let tx = self.db.transaction_with_str(Store::State.name()).map_err(|e| storage_error(&e))?;
+        let state = tx.object_store(Store::State.name()).map_err(|e| storage_error(&e))?;
+        let present = state.index_names();
+        let same = present.length() as usize == wanted.len()
+            && wanted.iter().all(|(name, path)| has_index(&state, name, path));
+        if !same {
+            return Err(StorageError::InvalidSchema(format!(
+                "the indexes of database {:?} differ from the configured ones: raise `version` (now {}) to change them",
+                self.name,
+                self.db.version()
+            )));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use wasm_bindgen_test::wasm_bindgen_test;
+
+    use super::*;
+
+    #[wasm_bindgen_test]
+    fn index_key_paths() {
+        assert_eq!(index_key_path("email").as_deref(), Some("value.email"));
+        assert_eq!(index_key_path("created_at$2").as_deref(), Some("value.created_at$2"));
+        assert_eq!(index_key_path("created-at"), None);
+        assert_eq!(index_key_path("a.b"), None);
+        assert_eq!(index_key_path("2nd"), None);
+        assert_eq!(index_key_path(""), None);
+    }
+}
