@@ -10,7 +10,14 @@ import test from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { BroadcastAdapter, ControlKind, Reassembler, controlFrame, encodeFrame, parseControlFrame } from '../../web/js/p2p/index.js';
+import {
+  BroadcastAdapter,
+  ControlKind,
+  Reassembler,
+  controlFrame,
+  encodeFrame,
+  parseControlFrame,
+} from '../../web/js/p2p/index.js';
 import { ChunkKind, controlChunk } from '../../web/js/p2p/chunks.js';
 
 const DIR = fileURLToPath(new URL('../fixtures/p2p/', import.meta.url));
@@ -23,12 +30,20 @@ function golden(name, bytes) {
     writeFileSync(DIR + name, bytes);
   }
   const onDisk = readFileSync(DIR + name);
-  assert.deepEqual(new Uint8Array(onDisk), new Uint8Array(Buffer.from(bytes)), `${name} changed: if deliberate, regenerate with AURORADB_BLESS=1 and update docs/formats.md`);
+  assert.deepEqual(
+    new Uint8Array(onDisk),
+    new Uint8Array(Buffer.from(bytes)),
+    `${name} changed: if deliberate, regenerate with AURORADB_BLESS=1 and update docs/formats.md`,
+  );
   return new Uint8Array(onDisk);
 }
 
 test('presence frames: AUp2, version 1, one kind byte', () => {
-  for (const [name, kind] of [['hello', ControlKind.HELLO], ['ping', ControlKind.PING], ['bye', ControlKind.BYE]]) {
+  for (const [name, kind] of [
+    ['hello', ControlKind.HELLO],
+    ['ping', ControlKind.PING],
+    ['bye', ControlKind.BYE],
+  ]) {
     const bytes = golden(`presence_${name}.bin`, controlFrame(kind));
     assert.deepEqual([...bytes], [0x41, 0x55, 0x70, 0x32, 1, kind]);
     assert.equal(parseControlFrame(bytes), kind);
@@ -70,7 +85,11 @@ test('broadcast adapter messages, as two tabs exchange them', async (t) => {
   const seen = [];
   const observer = new BroadcastChannel(channel);
   observer.onmessage = (e) => seen.push(plain(e.data));
-  const config = (peerId, heartbeatInterval) => ({ name: 'formats', peerId, p2pConfig: { channel, heartbeatInterval } });
+  const config = (peerId, heartbeatInterval) => ({
+    name: 'formats',
+    peerId,
+    p2pConfig: { channel, heartbeatInterval },
+  });
   // Only tab-a's heartbeat is quick, so the first 'hb' is always its.
   const a = new BroadcastAdapter(config('tab-a', 20));
   const b = new BroadcastAdapter(config('tab-b', 60_000));
