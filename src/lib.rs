@@ -31,7 +31,7 @@ pub use db::{
     Config, Database, DbVerifyReport, HistoryItem, LogFileInfo, MAGIC_LOG_FILE, MAX_DEPTH, MAX_KEY_LEN, Schema, Stats,
     Txn, WriteOutcome, validate_key, validate_value,
 };
-pub use error::{DbError, Result, StorageError};
+pub use error::{DbError, ErrorName, Result, StorageError};
 pub use storage::{FaultyStorage, MemoryStorage, Storage, Store};
 pub use sync::{DbStore, SharedDatabase};
 
