@@ -41,6 +41,8 @@ function loadEngine(wasm) {
     return loading;
 }
 
+// `name` is one of the one table of error names (`ErrorName` in `src/error.rs`); tests/error_names.rs
+// fails on a name that is not in it.
 function namedError(name, message) {
     const e = new Error(message);
     e.name = name;
