@@ -23,6 +23,7 @@ impl AttachedSync for SyncHub {
     }
 }
 
+/// A sync round's report as `{ peers, sent, received }`.
 fn report_js(r: &SyncReport) -> JsValue {
     Obj::new().set("peers", r.peers as f64).set("sent", r.sent as f64).set("received", r.received as f64).build()
 }
