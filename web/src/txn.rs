@@ -62,9 +62,9 @@ impl TxnHandle {
 
     /// Applies `write` to the transaction; what the engine refuses fails as an `error` event.
     fn with_tx(&self, open: &Open, write: impl FnOnce(&mut Transaction) -> Result<(), DbError>) -> Result<(), JsValue> {
-        let mut slot = self.tx.borrow_mut();
-        let tx = slot.as_mut().ok_or_else(|| open.fail("transaction", &finished()))?;
-        write(tx).map_err(|e| open.fail("transaction", &e))
+        // The borrow ends before the `error` event: a listener may call this handle again.
+        let result = self.tx.borrow_mut().as_mut().map_or_else(|| Err(finished()), write);
+        result.map_err(|e| open.fail("transaction", &e))
     }
 }
 
