@@ -1,6 +1,7 @@
-//! The database's error type.
+//! The database's error type, and the one table of error names JavaScript callers see.
 
 use auroradb_log::LogError;
+use auroradb_net::NetError;
 use auroradb_snapshot::SnapshotError;
 
 /// What a storage backend can report.
@@ -64,47 +65,186 @@ pub enum DbError {
     /// A transaction closure returned an error: nothing was written.
     #[error("transaction aborted: {0}")]
     Aborted(String),
+    /// A record a transaction read changed before the transaction committed: nothing was
+    /// written.
+    #[error("record {key:?} changed after the transaction read it: nothing was written (retry the transaction)")]
+    Conflict {
+        /// The first record found changed.
+        key: String,
+    },
     /// Stored data does not make sense (a missing op, an unreadable record).
     #[error("corrupt storage: {0}")]
     Corrupt(String),
 }
 
 impl DbError {
-    /// A stable name for the kind of error, as JavaScript callers see it in `error.name`.
-    pub fn name(&self) -> &'static str {
+    /// What kind of error this is, as JavaScript callers see it in `error.name`.
+    pub fn error_name(&self) -> ErrorName {
+        use ErrorName as N;
         match self {
             DbError::Log(e) => match e {
-                LogError::Corrupt { .. } | LogError::BadMagic { .. } => "CorruptDataError",
-                LogError::UnsupportedVersion { .. } => "UnsupportedVersionError",
-                LogError::HashMismatch { .. } => "HashMismatchError",
-                LogError::BrokenChain { .. } | LogError::ChainGap { .. } | LogError::InvalidOp { .. } => {
-                    "BrokenChainError"
-                }
-                LogError::ClockDrift { .. } => "ClockDriftError",
-                LogError::TooLarge { .. } => "TooLargeError",
-                _ => "LogError",
+                LogError::Corrupt { .. } | LogError::BadMagic { .. } => N::CorruptData,
+                LogError::UnsupportedVersion { .. } => N::UnsupportedVersion,
+                LogError::HashMismatch { .. } => N::HashMismatch,
+                LogError::BrokenChain { .. } | LogError::ChainGap { .. } | LogError::InvalidOp { .. } => N::BrokenChain,
+                LogError::ClockDrift { .. } => N::ClockDrift,
+                LogError::TooLarge { .. } => N::TooLarge,
+                _ => N::Log,
             },
             DbError::Snapshot(e) => match e {
-                SnapshotError::UniqueViolation { .. } => "UniqueConstraintError",
-                SnapshotError::UnknownIndex(_) => "UnknownIndexError",
-                SnapshotError::UnknownStrategy(_) => "InvalidConfigError",
-                SnapshotError::HashMismatch { .. } => "HashMismatchError",
-                SnapshotError::UnsupportedVersion { .. } => "UnsupportedVersionError",
-                SnapshotError::Log(_) => "LogError",
-                _ => "CorruptDataError",
+                SnapshotError::UniqueViolation { .. } => N::UniqueConstraint,
+                SnapshotError::UnknownIndex(_) => N::UnknownIndex,
+                SnapshotError::UnknownStrategy(_) => N::InvalidConfig,
+                SnapshotError::HashMismatch { .. } => N::HashMismatch,
+                SnapshotError::UnsupportedVersion { .. } => N::UnsupportedVersion,
+                SnapshotError::Log(_) => N::Log,
+                _ => N::CorruptData,
             },
             DbError::Storage(e) => match e {
-                StorageError::QuotaExceeded(_) => "QuotaExceededError",
-                StorageError::Closed => "DatabaseClosedError",
-                StorageError::Blocked(_) => "UpgradeBlockedError",
-                StorageError::Conflict => "ConflictError",
-                _ => "StorageError",
+                StorageError::QuotaExceeded(_) => N::QuotaExceeded,
+                StorageError::Closed => N::DatabaseClosed,
+                StorageError::Blocked(_) => N::UpgradeBlocked,
+                StorageError::Conflict => N::Conflict,
+                // The storage cannot open with this configuration (indexes, version).
+                StorageError::InvalidSchema(_) | StorageError::VersionTooOld { .. } => N::InvalidConfig,
+                _ => N::Storage,
             },
-            DbError::InvalidInput(_) => "InvalidInputError",
-            DbError::InvalidConfig(_) => "InvalidConfigError",
-            DbError::Aborted(_) => "TransactionAbortedError",
-            DbError::Corrupt(_) => "CorruptDataError",
+            DbError::InvalidInput(_) => N::InvalidInput,
+            DbError::InvalidConfig(_) => N::InvalidConfig,
+            DbError::Aborted(_) => N::TransactionAborted,
+            DbError::Conflict { .. } => N::Conflict,
+            DbError::Corrupt(_) => N::CorruptData,
         }
+    }
+
+    /// A stable name for the kind of error, as JavaScript callers see it in `error.name`
+    /// (the text of [`DbError::error_name`]).
+    pub fn name(&self) -> &'static str {
+        self.error_name().as_str()
+    }
+}
+
+/// Declares [`ErrorName`] from one list, so the variants, their text and [`ErrorName::ALL`]
+/// cannot drift apart.
+macro_rules! error_names {
+    ($($(#[$doc:meta])* $variant:ident = $text:literal,)*) => {
+        /// Every `error.name` a JavaScript caller of AuroraDB can see: the errors of the engine
+        /// ([`DbError::error_name`]), of sync ([`ErrorName::of_sync`]) and of the JavaScript side
+        /// (`web/js/`). This is the one table of names: the bindings make errors from it, and a
+        /// test (`tests/error_names.rs`) checks that `web/js/auroradb.d.ts` lists every name and
+        /// that the JavaScript sources use no other.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        #[non_exhaustive]
+        pub enum ErrorName {
+            $($(#[$doc])* $variant,)*
+        }
+
+        impl ErrorName {
+            /// Every name, in declaration order.
+            pub const ALL: &'static [ErrorName] = &[$(ErrorName::$variant,)*];
+
+            /// The name as JavaScript sees it (`"InvalidInputError"`).
+            pub const fn as_str(self) -> &'static str {
+                match self {
+                    $(ErrorName::$variant => $text,)*
+                }
+            }
+        }
+    };
+}
+
+error_names! {
+    /// A key or value that cannot be stored.
+    InvalidInput = "InvalidInputError",
+    /// A configuration that cannot be used.
+    InvalidConfig = "InvalidConfigError",
+    /// A write that would give two records the same value of a unique index.
+    UniqueConstraint = "UniqueConstraintError",
+    /// A query on an index that is not configured.
+    UnknownIndex = "UnknownIndexError",
+    /// A write through a transaction that has already finished, or an aborted transaction.
+    TransactionAborted = "TransactionAbortedError",
+    /// A transaction whose read records changed before it committed.
+    Conflict = "ConflictError",
+    /// A call on a closed database.
+    DatabaseClosed = "DatabaseClosedError",
+    /// The storage quota is full.
+    QuotaExceeded = "QuotaExceededError",
+    /// A schema upgrade or a delete that another connection blocks.
+    UpgradeBlocked = "UpgradeBlockedError",
+    /// Any other storage failure.
+    Storage = "StorageError",
+    /// Stored or received bytes that do not decode.
+    CorruptData = "CorruptDataError",
+    /// A hash that does not match its content.
+    HashMismatch = "HashMismatchError",
+    /// An author's hash chain that is broken or has a gap.
+    BrokenChain = "BrokenChainError",
+    /// A format version this build cannot read.
+    UnsupportedVersion = "UnsupportedVersionError",
+    /// A timestamp further in the future than the drift bound.
+    ClockDrift = "ClockDriftError",
+    /// Something larger than a limit allows.
+    TooLarge = "TooLargeError",
+    /// Any other log failure.
+    Log = "LogError",
+    /// Sync: a frame or message that does not parse.
+    CorruptMessage = "CorruptMessageError",
+    /// Sync: a frame larger than the frame limit.
+    FrameTooLarge = "FrameTooLargeError",
+    /// Sync: a frame shorter than its length prefix.
+    TruncatedFrame = "TruncatedFrameError",
+    /// Sync: ops the log refused for another reason.
+    InvalidOps = "InvalidOpsError",
+    /// Sync: a frame received twice.
+    Replay = "ReplayError",
+    /// Sync: more frames in one tick than allowed.
+    Flood = "FloodError",
+    /// Sync: a message out of turn or for an unknown session.
+    UnexpectedMessage = "UnexpectedMessageError",
+    /// Sync: a message from a peer that is not connected.
+    NotConnected = "NotConnectedError",
+    /// Sync: an op larger than a frame can carry.
+    OpTooLarge = "OpTooLargeError",
+    /// Sync: the local store failed while applying.
+    Store = "StoreError",
+    /// Sync: the transport (the adapter's `send`) failed.
+    Transport = "TransportError",
+    /// Sync: any other error caused by a peer.
+    Peer = "PeerError",
+    /// The P2P adapter (`web/js/p2p/`) failed.
+    P2P = "P2PError",
+}
+
+impl ErrorName {
+    /// The name of a sync error (from its cause when a peer caused it). Every mapping of
+    /// [`NetError`] to a name is here.
+    pub fn of_sync(e: &NetError) -> ErrorName {
+        use ErrorName as N;
+        match e.inner() {
+            NetError::Corrupt { .. } => N::CorruptMessage,
+            NetError::FrameTooLarge { .. } => N::FrameTooLarge,
+            NetError::Truncated { .. } => N::TruncatedFrame,
+            NetError::Log(LogError::HashMismatch { .. }) => N::HashMismatch,
+            NetError::Log(LogError::ClockDrift { .. }) => N::ClockDrift,
+            NetError::Log(LogError::UnsupportedVersion { .. }) => N::UnsupportedVersion,
+            NetError::Log(LogError::BrokenChain { .. } | LogError::ChainGap { .. }) => N::BrokenChain,
+            NetError::Log(_) => N::InvalidOps,
+            NetError::Replay { .. } => N::Replay,
+            NetError::Flood { .. } => N::Flood,
+            NetError::Unexpected { .. } => N::UnexpectedMessage,
+            NetError::NotConnected(_) => N::NotConnected,
+            NetError::OpTooLarge { .. } => N::OpTooLarge,
+            NetError::Store { .. } => N::Store,
+            NetError::Transport { .. } => N::Transport,
+            _ => N::Peer,
+        }
+    }
+}
+
+impl core::fmt::Display for ErrorName {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 

@@ -29,9 +29,9 @@ pub use auroradb_log::{self as log, EncodedOp, Op, OpId, OpKind, PeerId, Step, V
 pub use auroradb_snapshot::{self as snapshot, Change, Diff, Entry, IndexSpec, Outcome, State, Strategy};
 pub use db::{
     Config, Database, DbVerifyReport, HistoryItem, LogFileInfo, MAGIC_LOG_FILE, MAX_DEPTH, MAX_KEY_LEN, Schema, Stats,
-    Txn, WriteOutcome, validate_key, validate_value,
+    Transaction, Txn, WriteOutcome, validate_key, validate_value,
 };
-pub use error::{DbError, Result, StorageError};
+pub use error::{DbError, ErrorName, Result, StorageError};
 pub use storage::{FaultyStorage, MemoryStorage, Storage, Store};
 pub use sync::{DbStore, SharedDatabase};
 

@@ -6,7 +6,7 @@ use std::ops::Bound;
 use auroradb::storage::Fault;
 use auroradb::{
     Config, Database, DbError, FaultyStorage, IndexSpec, MemoryStorage, OpId, Outcome, StorageError, Store, Strategy,
-    Value,
+    Transaction, Value,
 };
 use auroradb_log::{advance_manual_clock, manual_clock, set_manual_clock};
 use futures::executor::block_on;
@@ -113,6 +113,75 @@ fn transaction_is_all_or_nothing() {
         assert_eq!(db.storage().dump(), before);
         assert_eq!(db.get("user9"), None);
     });
+}
+
+#[test]
+fn a_transaction_outside_the_database_commits_only_if_what_it_read_is_unchanged() {
+    block_on(async {
+        let mut db = Database::open(MemoryStorage::new(), config("otx")).await.unwrap();
+        db.put("stock", Value::Int(5)).await.unwrap();
+        tick();
+
+        // Reads see the transaction's own writes; a write before the first read is not a read.
+        let mut tx = Transaction::new();
+        assert_eq!(tx.read(db.state(), "stock"), Some(&Value::Int(5)));
+        tx.put("stock", Value::Int(4)).unwrap();
+        tx.put("order", Value::Int(1)).unwrap();
+        assert_eq!(tx.read(db.state(), "order"), Some(&Value::Int(1)));
+        assert_eq!(tx.written("order"), Some(Some(&Value::Int(1))));
+        tx.remove("gone").unwrap();
+        assert_eq!(tx.written("gone"), Some(None));
+        assert_eq!(tx.get(db.state(), "gone"), None);
+        assert_eq!(tx.len(), 3);
+        let out = db.commit_transaction(tx).await.unwrap();
+        assert_eq!(out.ops.len(), 1);
+        assert_eq!(db.get("stock"), Some(&Value::Int(4)));
+        assert_eq!(db.get("order"), Some(&Value::Int(1)));
+
+        // Another write to a record it read, between its read and its commit: nothing written.
+        tick();
+        let mut tx = Transaction::new();
+        assert_eq!(tx.read(db.state(), "stock"), Some(&Value::Int(4)));
+        assert_eq!(tx.read(db.state(), "absent"), None);
+        tx.put("stock", Value::Int(3)).unwrap();
+        db.put("stock", Value::Int(10)).await.unwrap();
+        let before = db.storage().dump();
+        let err = db.commit_transaction(tx).await.unwrap_err();
+        assert!(matches!(err, DbError::Conflict { ref key } if key == "stock"), "{err}");
+        assert_eq!(err.name(), "ConflictError");
+        assert_eq!(db.storage().dump(), before);
+        assert_eq!(db.get("stock"), Some(&Value::Int(10)));
+
+        // A record that was absent when read and was created since is a conflict too.
+        tick();
+        let mut tx = Transaction::new();
+        assert_eq!(tx.read(db.state(), "absent"), None);
+        tx.put("other", Value::Int(1)).unwrap();
+        db.put("absent", Value::Int(1)).await.unwrap();
+        assert!(matches!(db.commit_transaction(tx).await, Err(DbError::Conflict { ref key }) if key == "absent"));
+
+        // Writes to what it did not read, and reads without writes, never conflict.
+        let mut tx = Transaction::new();
+        tx.put("stock", Value::Int(0)).unwrap();
+        db.put("stock", Value::Int(11)).await.unwrap();
+        assert_eq!(db.commit_transaction(tx).await.unwrap().ops.len(), 1);
+        let mut tx = Transaction::new();
+        tx.read(db.state(), "stock");
+        db.put("stock", Value::Int(12)).await.unwrap();
+        let ops = db.log().len();
+        assert_eq!(db.commit_transaction(tx).await.unwrap(), auroradb::WriteOutcome::default());
+        assert_eq!(db.log().len(), ops);
+    });
+}
+
+#[test]
+fn a_transaction_refuses_bad_input_as_it_is_written() {
+    let mut tx = Transaction::new();
+    assert_eq!(tx.put("", Value::Int(1)).unwrap_err().name(), "InvalidInputError");
+    assert_eq!(tx.put("__proto__", Value::Int(1)).unwrap_err().name(), "InvalidInputError");
+    assert_eq!(tx.put("k", Value::map([("__proto__", Value::Int(1))])).unwrap_err().name(), "InvalidInputError");
+    assert_eq!(tx.remove("").unwrap_err().name(), "InvalidInputError");
+    assert!(tx.is_empty());
 }
 
 #[test]

@@ -4,6 +4,7 @@
 mod file;
 mod keys;
 mod travel;
+mod txn;
 mod validate;
 mod write;
 
@@ -19,8 +20,9 @@ use auroradb_snapshot::{Entry, IndexSpec, KeyRecord, SnapshotError, State, State
 pub use file::{LogFileInfo, MAGIC_LOG_FILE};
 pub use keys::Schema;
 pub use travel::{DbVerifyReport, HistoryItem};
+pub use txn::{Transaction, Txn};
 pub use validate::{MAX_DEPTH, MAX_KEY_LEN, validate_key, validate_value};
-pub use write::{Txn, WriteOutcome};
+pub use write::WriteOutcome;
 
 use crate::storage::{KeyRange, ScanOptions, Storage, Store};
 use crate::{DbError, Result};

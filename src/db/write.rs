@@ -34,71 +34,6 @@ impl WriteOutcome {
     }
 }
 
-/// The writes of a transaction, collected by the closure given to [`Database::transaction`].
-/// Reads see the transaction's own writes.
-#[derive(Debug)]
-pub struct Txn<'a> {
-    base: &'a auroradb_snapshot::State,
-    key_path: Option<&'a str>,
-    steps: Vec<Step>,
-    pending: BTreeMap<String, Option<Value>>,
-}
-
-impl Txn<'_> {
-    /// The value of `key` as this transaction sees it.
-    pub fn get(&self, key: &str) -> Option<Value> {
-        match self.pending.get(key) {
-            Some(v) => v.clone(),
-            None => self.base.get(key).map(|e| e.value.clone()),
-        }
-    }
-
-    /// Sets `key` to `value`.
-    pub fn put(&mut self, key: impl Into<String>, value: Value) -> Result<()> {
-        let key = key.into();
-        validate_key(&key)?;
-        validate_value(&value)?;
-        self.pending.insert(key.clone(), Some(value.clone()));
-        self.steps.push(Step::Put { key, value });
-        Ok(())
-    }
-
-    /// Sets the value under the key found at the configured key path.
-    pub fn add(&mut self, value: Value) -> Result<String> {
-        let key = key_from_path(self.key_path, &value)?;
-        self.put(key.clone(), value)?;
-        Ok(key)
-    }
-
-    /// Deletes `key`.
-    pub fn remove(&mut self, key: impl Into<String>) -> Result<()> {
-        let key = key.into();
-        validate_key(&key)?;
-        self.pending.insert(key.clone(), None);
-        self.steps.push(Step::Remove { key });
-        Ok(())
-    }
-
-    /// Number of writes so far.
-    pub fn len(&self) -> usize {
-        self.steps.len()
-    }
-
-    /// Whether nothing was written.
-    pub fn is_empty(&self) -> bool {
-        self.steps.is_empty()
-    }
-}
-
-fn key_from_path(key_path: Option<&str>, value: &Value) -> Result<String> {
-    let path = key_path.ok_or_else(|| DbError::InvalidInput("no keyPath is configured: give a key".into()))?;
-    match value.field(path) {
-        Some(Value::String(s)) => Ok(s.clone()),
-        Some(_) => Err(DbError::InvalidInput(format!("the value's {path:?} field is not a string"))),
-        None => Err(DbError::InvalidInput(format!("the value has no {path:?} field (the keyPath)"))),
-    }
-}
-
 /// What to restore if a commit fails.
 struct Undo {
     records: Vec<(String, Option<KeyRecord>)>,
@@ -116,7 +51,7 @@ impl<S: Storage> Database<S> {
 
     /// Sets the value under the key found at the configured key path; returns the key.
     pub async fn add(&mut self, value: Value) -> Result<(String, WriteOutcome)> {
-        let key = key_from_path(self.config.key_path.as_deref(), &value)?;
+        let key = super::txn::key_from_path(self.config.key_path.as_deref(), &value)?;
         let out = self.put(key.clone(), value).await?;
         Ok((key, out))
     }
@@ -131,42 +66,6 @@ impl<S: Storage> Database<S> {
     /// Deletes every record.
     pub async fn clear(&mut self) -> Result<WriteOutcome> {
         self.commit_local(OpKind::Clear).await
-    }
-
-    /// Writes `entries` as one atomic op.
-    pub async fn batch_set(&mut self, entries: impl IntoIterator<Item = (String, Value)>) -> Result<WriteOutcome> {
-        let mut steps = Vec::new();
-        for (key, value) in entries {
-            validate_key(&key)?;
-            validate_value(&value)?;
-            steps.push(Step::Put { key, value });
-        }
-        if steps.is_empty() {
-            return Ok(WriteOutcome::default());
-        }
-        self.commit_local(OpKind::Txn(steps)).await
-    }
-
-    /// Runs `f` over a [`Txn`] and commits its writes as one op, all or nothing. An error from
-    /// `f` aborts: nothing is written and the error is returned as [`DbError::Aborted`] (or as
-    /// itself if it is a [`DbError`]).
-    pub async fn transaction<T, E: std::fmt::Display>(
-        &mut self,
-        f: impl FnOnce(&mut Txn<'_>) -> Result<T, E>,
-    ) -> Result<(T, WriteOutcome)> {
-        let mut txn = Txn {
-            base: &self.state,
-            key_path: self.config.key_path.as_deref(),
-            steps: Vec::new(),
-            pending: BTreeMap::new(),
-        };
-        let value = f(&mut txn).map_err(|e| DbError::Aborted(e.to_string()))?;
-        let steps = txn.steps;
-        if steps.is_empty() {
-            return Ok((value, WriteOutcome::default()));
-        }
-        let out = self.commit_local(OpKind::Txn(steps)).await?;
-        Ok((value, out))
     }
 
     /// Commits one local op: made, checked against the unique indexes, applied, committed; on any

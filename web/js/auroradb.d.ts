@@ -276,7 +276,11 @@ export declare class P2PError extends Error {
     peerId?: string;
 }
 
-/** Names of the errors AuroraDB rejects with (`error.name`). */
+/**
+ * Every `error.name` AuroraDB produces: rejections, `error` events of the engine and of sync, and
+ * the adapters' `P2PError`. Mirrors the one table, `ErrorName` in `src/error.rs`;
+ * `tests/error_names.rs` fails when the two differ.
+ */
 export type AuroraErrorName =
     | 'InvalidInputError'
     | 'InvalidConfigError'
@@ -294,7 +298,20 @@ export type AuroraErrorName =
     | 'UnsupportedVersionError'
     | 'ClockDriftError'
     | 'TooLargeError'
-    | 'LogError';
+    | 'LogError'
+    | 'CorruptMessageError'
+    | 'FrameTooLargeError'
+    | 'TruncatedFrameError'
+    | 'InvalidOpsError'
+    | 'ReplayError'
+    | 'FloodError'
+    | 'UnexpectedMessageError'
+    | 'NotConnectedError'
+    | 'OpTooLargeError'
+    | 'StoreError'
+    | 'TransportError'
+    | 'PeerError'
+    | 'P2PError';
 
 /**
  * Names of the errors a peer's data or the sync itself can fail with (`error.name` of a sync

@@ -17,7 +17,14 @@
 // its own in pkg/p2p/, imported only when a database picks it.
 
 import { BUILTIN_ADAPTERS, importEngine } from './loader.js';
-import { P2PAdapter, hasP2PAdapter, listP2PAdapters, loadP2PAdapter, registerLazyP2PAdapter, registerP2PAdapter } from './p2p/adapter.js';
+import {
+    P2PAdapter,
+    hasP2PAdapter,
+    listP2PAdapters,
+    loadP2PAdapter,
+    registerLazyP2PAdapter,
+    registerP2PAdapter,
+} from './p2p/adapter.js';
 import { P2PError } from './p2p/util.js';
 
 for (const [name, load] of Object.entries(BUILTIN_ADAPTERS)) registerLazyP2PAdapter(name, load);
@@ -40,6 +47,8 @@ function loadEngine(wasm) {
     return loading;
 }
 
+// `name` is one of the one table of error names (`ErrorName` in `src/error.rs`); tests/error_names.rs
+// fails on a name that is not in it.
 function namedError(name, message) {
     const e = new Error(message);
     e.name = name;
@@ -212,7 +221,10 @@ export class AuroraDB extends EventTarget {
         try {
             const name = this.config.p2pAdapter ?? 'peerjs';
             if (!hasP2PAdapter(name)) {
-                throw new P2PError('unknown-adapter', `no P2P adapter named '${name}' (registered: ${listP2PAdapters().join(', ')})`);
+                throw new P2PError(
+                    'unknown-adapter',
+                    `no P2P adapter named '${name}' (registered: ${listP2PAdapters().join(', ')})`,
+                );
             }
             const AdapterClass = await loadP2PAdapter(name);
             // The database may have closed while the adapter was loading.
@@ -302,7 +314,8 @@ export class AuroraDB extends EventTarget {
             throw failed(this, 'open', namedError('DatabaseClosedError', message));
         }
         await this.create();
-        if (!this._core) throw namedError('DatabaseClosedError', `database ${JSON.stringify(this.name)} closed while opening`);
+        if (!this._core)
+            throw namedError('DatabaseClosedError', `database ${JSON.stringify(this.name)} closed while opening`);
         return this._core;
     }
 
@@ -313,6 +326,7 @@ export class AuroraDB extends EventTarget {
     /** `add(key, value)` stores `value` under `key` (create or update); `add(value)` takes the
      *  key from the `keyPath` field. Resolves to the key. */
     add(key, value) {
+        // biome-ignore lint/complexity/noArguments: the arity tells add(value) from add(key, undefined)
         if (arguments.length < 2) return this._run((core) => core.add(key));
         return this._run((core) => core.put(key, value));
     }

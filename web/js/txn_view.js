@@ -7,6 +7,13 @@
 // Such records are still reachable with `tx.get(name)`.
 const PROBES = new Set(['then', 'toJSON', 'constructor', 'valueOf', 'toString', 'inspect']);
 
+// Its names are those of the one table (`ErrorName` in `src/error.rs`; tests/error_names.rs checks).
+function namedError(name, message) {
+    const e = new Error(message);
+    e.name = name;
+    return e;
+}
+
 export function makeTransactionView(handle) {
     const entries = new Proxy(Object.create(null), {
         get(_target, prop) {
@@ -15,7 +22,7 @@ export function makeTransactionView(handle) {
         },
         set(_target, prop, value) {
             if (typeof prop !== 'string') {
-                throw Object.assign(new Error('a key must be a string, not a symbol'), { name: 'InvalidInputError' });
+                throw namedError('InvalidInputError', 'a key must be a string, not a symbol');
             }
             handle.put(prop, value);
             return true;
@@ -27,7 +34,7 @@ export function makeTransactionView(handle) {
         },
         defineProperty(_target, prop, descriptor) {
             if (typeof prop !== 'string' || !('value' in descriptor)) {
-                throw Object.assign(new Error('records are set by assignment'), { name: 'InvalidInputError' });
+                throw namedError('InvalidInputError', 'records are set by assignment');
             }
             handle.put(prop, descriptor.value);
             return true;
@@ -39,6 +46,7 @@ export function makeTransactionView(handle) {
         put: (key, value) => handle.put(key, value),
         set: (key, value) => handle.put(key, value),
         add(keyOrValue, value) {
+            // biome-ignore lint/complexity/noArguments: the arity tells add(value) from add(key, undefined)
             if (arguments.length < 2) return handle.add(keyOrValue);
             handle.put(keyOrValue, value);
             return keyOrValue;

@@ -6,20 +6,59 @@
 //!
 //! [`AuroraCore`] is the engine as JavaScript calls it; the `AuroraDB` class users see is written
 //! in JavaScript (`web/js/auroradb.js`) around it, so that it exists before the wasm module has
-//! loaded, can be subclassed, and is an `EventTarget`.
+//! loaded, can be subclassed, and is an `EventTarget`. The bindings only translate: the
+//! transaction model, input validation and error names are the engine's.
 //!
-//! - [`idb`]: the IndexedDB storage backend.
+//! ## Modules
+//!
 //! - [`value`]: JavaScript values to stored values and back, and what is refused.
+//! - [`idb`]: the IndexedDB storage backend.
+//! - [`error`]: errors as `Error` objects, named from the engine's one table
+//!   ([`auroradb::ErrorName`]).
 //! - `config`: the configuration object.
-//! - `records`: ops, history, diffs and reports as JavaScript objects.
-//! - [`error`]: errors as `Error` objects with stable names.
-//! - `sync` and [`transport`]: peer-to-peer sync over the JavaScript P2P adapters.
+//! - `records`: ops, history, diffs, reports and change lists as JavaScript objects.
+//! - `events`: the events dispatched at the `AuroraDB` object.
+//! - `reads`: what live reads and time-travel reads share (slice bounds, callbacks).
+//! - `view`: [`PastView`], the read-only view `at(time)` returns (`Snapshot` in JavaScript).
+//! - `open_database`: the state of one open database that the core, its transactions, its
+//!   callbacks and its sync share; it knows the sync only through a trait (`AttachedSync`).
+//! - [`transport`] and `sync`: peer-to-peer sync over the JavaScript P2P adapters.
+//! - `txn`: [`TxnHandle`], what a `transaction()` callback writes through.
+//! - `database`: [`AuroraCore`], all of its methods (`database/{write,read,travel,p2p}.rs`).
+//!
+//! ## Module graph
+//!
+//! Each module uses only modules on lower rows (and, on the bottom row, those its arrows point
+//! to): there is no cycle, and the storage backend (`idb`) uses no binding, only `value`.
+//!
+//! ```text
+//! database
+//! txn
+//! sync                 view
+//! open_database        transport        reads
+//! events -> records -> value <- idb,  config -> value,  error
+//! ```
+//!
+//! In full (`a -> b`: `a` uses `b`):
+//!
+//! - `value`, `error`: the engine only
+//! - `records` -> `value`; `config` -> `value`; `reads` -> `value`; `idb` -> `value`
+//! - `events` -> `records`
+//! - `view` -> `reads`, `records`, `value`, `error`
+//! - `open_database` -> `events`, `records`, `value`, `config`, `idb`, `error`
+//! - `transport`: the engine only
+//! - `sync` -> `open_database`, `events`, `transport`, `records`, `idb`, `error`
+//! - `txn` -> `open_database`, `sync`, `events`, `value`, `error`
+//! - `database` -> `txn`, `sync`, `open_database`, `view`, `reads`, `events`, `records`, `config`,
+//!   `value`, `idb`, `error`
 
 mod config;
 mod database;
 pub mod error;
+mod events;
 pub mod idb;
-mod inner;
+mod open_database;
+mod reads;
 mod records;
 mod sync;
 pub mod transport;
@@ -31,7 +70,7 @@ pub use self::config::{JsConfig, SyncOptions, js_clock, parse as parse_config};
 pub use self::database::{AuroraCore, delete_database};
 pub use self::idb::{IdbStorage, index_key_path};
 pub use self::txn::TxnHandle;
-pub use self::view::Snapshot;
+pub use self::view::PastView;
 
 #[cfg(test)]
 wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);

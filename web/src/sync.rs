@@ -2,9 +2,10 @@
 //! ([`DbStore`], sharing the lock the JavaScript calls take) and a [`JsTransport`] fed by the
 //! JavaScript adapter, and turns what the engine does into events on the `AuroraDB` object.
 //!
-//! The JavaScript class creates the adapter and wires it to the core methods below: `attach`
-//! with the adapter's id and a `send(peerId, bytes)` function, then `peerUp`, `peerDown` and
-//! `frame` as the adapter reports, and `tick` about every second (the engine's only clock).
+//! The JavaScript class creates the adapter and wires it to the core methods (in
+//! `database/p2p.rs`): `attach` with the adapter's id and a `send(peerId, bytes)` function, then
+//! `peerUp`, `peerDown` and `frame` as the adapter reports, and `tick` about every second (the
+//! engine's only clock).
 //!
 //! - An event from the adapter is queued on the transport and a pump task is started with
 //!   `spawn_local` if none is running; it handles every queued event, then sends what the
@@ -25,18 +26,18 @@ use std::collections::{BTreeMap, VecDeque};
 use std::rc::{Rc, Weak};
 
 use auroradb_log::{EncodedOp, PeerId};
-use auroradb_net::{FrameLimits, NetError, SyncConfig, SyncEngine, SyncEvent, SyncReport};
-use js_sys::{Array, Function, Promise, Reflect, Uint8Array};
+use auroradb_net::{EngineStats, FrameLimits, NetError, SyncConfig, SyncEngine, SyncEvent, SyncReport};
+use js_sys::{Array, Function, Reflect, Uint8Array};
 use wasm_bindgen::prelude::*;
-use wasm_bindgen_futures::{future_to_promise, spawn_local};
+use wasm_bindgen_futures::spawn_local;
 
-use crate::database::AuroraCore;
-use crate::error::{js_error, to_js_error};
+use crate::error::js_error;
+use crate::events::Source;
 use crate::idb::IdbStorage;
-use crate::inner::{Inner, Source};
+use crate::open_database::OpenDatabase;
 use crate::records::Obj;
 use crate::transport::{Hello, JsTransport};
-use auroradb::{DbError, DbStore, StorageError, WriteOutcome};
+use auroradb::{DbStore, ErrorName, WriteOutcome};
 
 /// The engine of a JavaScript database.
 type Engine = SyncEngine<DbStore<IdbStorage>, Rc<JsTransport>>;
@@ -71,7 +72,7 @@ impl Link {
 pub struct SyncHub {
     engine: Engine,
     transport: Rc<JsTransport>,
-    inner: Weak<Inner>,
+    inner: Weak<OpenDatabase<SyncHub>>,
     local: String,
     send: Function,
     hello: Hello,
@@ -90,7 +91,7 @@ impl core::fmt::Debug for SyncHub {
 
 impl SyncHub {
     /// Sync for `inner`, known to peers as `local`; frames go out through `send(peer, bytes)`.
-    pub fn new(inner: &Rc<Inner>, local: String, send: Function) -> Rc<SyncHub> {
+    pub fn new(inner: &Rc<OpenDatabase<SyncHub>>, local: String, send: Function) -> Rc<SyncHub> {
         let opts = &inner.sync_options;
         let transport = Rc::new(JsTransport::new());
         let me = transport.register(&local);
@@ -126,6 +127,11 @@ impl SyncHub {
     /// This peer's id on the network.
     pub fn local(&self) -> &str {
         &self.local
+    }
+
+    /// The engine's traffic counters.
+    pub fn stats(&self) -> EngineStats {
+        self.engine.stats()
     }
 
     /// Peers the engine is connected to (their hello matched).
@@ -360,7 +366,7 @@ impl SyncHub {
                     .unwrap_or_else(|| format!("{thrown:?}"));
                 self.emit_detail(
                     "send-failed",
-                    "TransportError",
+                    ErrorName::Transport,
                     &format!("sending to {name}: {message}"),
                     Some(&name),
                 );
@@ -391,12 +397,12 @@ impl SyncHub {
         for event in events {
             match event {
                 SyncEvent::Connection { peer } => {
-                    inner.emit("connection", &Obj::new().set("peerId", name_of(&peer)).build())
+                    inner.events.emit("connection", &Obj::new().set("peerId", name_of(&peer)).build())
                 }
                 SyncEvent::Disconnect { peer } => {
-                    inner.emit("disconnect", &Obj::new().set("peerId", name_of(&peer)).build())
+                    inner.events.emit("disconnect", &Obj::new().set("peerId", name_of(&peer)).build())
                 }
-                SyncEvent::Sync(r) => inner.emit(
+                SyncEvent::Sync(r) => inner.events.emit(
                     "sync",
                     &Obj::new()
                         .set("peers", r.peers as f64)
@@ -429,30 +435,29 @@ impl SyncHub {
     }
 
     /// Dispatches the changes a peer's ops made, then `post`.
-    fn announce(&self, inner: &Inner, from: &PeerId, out: &WriteOutcome) {
+    fn announce(&self, inner: &OpenDatabase<SyncHub>, from: &PeerId, out: &WriteOutcome) {
         let peer = self.transport.name_of(from);
-        inner.emit_changes_from(&out.changes, Source::Peer, peer.as_deref());
+        inner.events.emit_changes_from(&out.changes, Source::Peer, peer.as_deref());
         let keys: Array = out.changes.iter().map(|c| JsValue::from_str(&c.key)).collect();
         let detail = Obj::new()
             .set("peerId", peer.map_or(JsValue::NULL, |p| JsValue::from_str(&p)))
             .set("ops", out.ops.len() as f64)
             .set("keys", keys);
-        inner.emit("post", &detail.build());
+        inner.events.emit("post", &detail.build());
     }
 
     fn emit_error(&self, kind: &str, e: &NetError) {
-        let base = e.name();
-        let name = if base.ends_with("Error") { base.to_owned() } else { format!("{base}Error") };
+        let name = ErrorName::of_sync(e);
         let peer = e.peer().and_then(|p| self.transport.name_of(&p));
         let message = match &peer {
             Some(p) => format!("{} (peer {p})", e.inner()),
             None => e.to_string(),
         };
-        self.emit_detail(kind, &name, &message, peer.as_deref());
+        self.emit_detail(kind, name, &message, peer.as_deref());
     }
 
     /// Dispatches `error` with detail `{ type, name, message, peerId, error, operation: 'sync' }`.
-    fn emit_detail(&self, kind: &str, name: &str, message: &str, peer: Option<&str>) {
+    fn emit_detail(&self, kind: &str, name: ErrorName, message: &str, peer: Option<&str>) {
         let Some(inner) = self.inner.upgrade() else { return };
         let error = js_error(name, message);
         let peer = peer.map_or(JsValue::NULL, JsValue::from_str);
@@ -460,129 +465,11 @@ impl SyncHub {
         let _ = Reflect::set(&error, &"peerId".into(), &peer);
         let detail = Obj::new()
             .set("type", kind)
-            .set("name", name)
+            .set("name", name.as_str())
             .set("message", message)
             .set("peerId", peer)
             .set("error", error)
             .set("operation", "sync");
-        inner.emit("error", &detail.build());
-    }
-}
-
-fn report_js(r: &SyncReport) -> JsValue {
-    Obj::new().set("peers", r.peers as f64).set("sent", r.sent as f64).set("received", r.received as f64).build()
-}
-
-/// Peer-to-peer sync, as the `AuroraDB` class drives it.
-#[wasm_bindgen]
-impl AuroraCore {
-    /// Starts peer-to-peer sync: this database is `localId` on the network, and frames for a
-    /// peer go out through `send(peerId, bytes)` (the adapter's `send`; called after the engine
-    /// returns, never from inside it). Replaces any earlier attachment. Fails with
-    /// `DatabaseClosedError` once the database is closed.
-    pub fn attach(&self, #[wasm_bindgen(js_name = localId)] local_id: String, send: Function) -> Result<(), JsValue> {
-        if self.inner.closed.get() {
-            return Err(to_js_error(&DbError::Storage(StorageError::Closed)));
-        }
-        let hub = SyncHub::new(&self.inner, local_id, send);
-        self.inner.attach(hub);
-        Ok(())
-    }
-
-    /// Stops peer-to-peer sync (the database stays open).
-    pub fn detach(&self) {
-        self.inner.detach();
-    }
-
-    /// Whether peer-to-peer sync is attached.
-    #[wasm_bindgen(getter)]
-    pub fn attached(&self) -> bool {
-        self.inner.hub().is_some()
-    }
-
-    /// The adapter connected `peerId`.
-    #[wasm_bindgen(js_name = peerUp)]
-    pub fn peer_up(&self, #[wasm_bindgen(js_name = peerId)] peer_id: String) {
-        if let Some(hub) = self.inner.hub() {
-            hub.peer_up(&peer_id);
-        }
-    }
-
-    /// The adapter lost `peerId`.
-    #[wasm_bindgen(js_name = peerDown)]
-    pub fn peer_down(&self, #[wasm_bindgen(js_name = peerId)] peer_id: String) {
-        if let Some(hub) = self.inner.hub() {
-            hub.peer_down(&peer_id);
-        }
-    }
-
-    /// The adapter received `bytes` from `from`.
-    pub fn frame(&self, from: String, bytes: &[u8]) {
-        if let Some(hub) = self.inner.hub() {
-            hub.frame(&from, bytes.to_vec());
-        }
-    }
-
-    /// The engine's clock (`Date.now()`); call it about every second.
-    pub fn tick(&self, now: f64) {
-        if let Some(hub) = self.inner.hub() {
-            hub.tick(now.max(0.0) as u64);
-        }
-    }
-
-    /// Syncs with every connected peer; resolves to `{ peers, sent, received }` once every
-    /// session has completed or been abandoned (`{ peers: 0, ... }` without peers or sync).
-    pub fn sync(&self) -> Promise {
-        let hub = self.inner.hub();
-        future_to_promise(async move {
-            let report = match hub {
-                Some(hub) => hub.sync().await,
-                None => SyncReport::default(),
-            };
-            Ok(report_js(&report))
-        })
-    }
-
-    /// Pushes the local writes that have not reached a peer yet; returns to how many peers.
-    pub fn post(&self) -> u32 {
-        self.inner.hub().map_or(0, |h| h.post() as u32)
-    }
-
-    /// Starts a reconciliation round with every connected peer; returns how many.
-    pub fn fetch(&self) -> u32 {
-        self.inner.hub().map_or(0, |h| h.fetch() as u32)
-    }
-
-    /// Number of peers the engine is connected to.
-    #[wasm_bindgen(getter)]
-    pub fn connections(&self) -> u32 {
-        self.inner.hub().map_or(0, |h| h.connections() as u32)
-    }
-
-    /// Ids of the peers the engine is connected to.
-    #[wasm_bindgen(js_name = connectedPeers)]
-    pub fn connected_peers(&self) -> Array {
-        self.inner.hub().map_or_else(Array::new, |h| h.connected().iter().map(|p| JsValue::from_str(p)).collect())
-    }
-
-    /// The engine's traffic counters: `{ framesSent, bytesSent, framesReceived, bytesReceived,
-    /// opsSent, opsReceived, rejected, deferred, sessionsCompleted, sessionsAbandoned }`, or
-    /// `null` without sync.
-    #[wasm_bindgen(js_name = syncStats)]
-    pub fn sync_stats(&self) -> JsValue {
-        let Some(hub) = self.inner.hub() else { return JsValue::NULL };
-        let s = hub.engine.stats();
-        Obj::new()
-            .set("framesSent", s.frames_sent as f64)
-            .set("bytesSent", s.bytes_sent as f64)
-            .set("framesReceived", s.frames_received as f64)
-            .set("bytesReceived", s.bytes_received as f64)
-            .set("opsSent", s.ops_sent as f64)
-            .set("opsReceived", s.ops_received as f64)
-            .set("rejected", s.rejected as f64)
-            .set("deferred", s.deferred as f64)
-            .set("sessionsCompleted", s.sessions_completed as f64)
-            .set("sessionsAbandoned", s.sessions_abandoned as f64)
-            .build()
+        inner.events.emit("error", &detail.build());
     }
 }

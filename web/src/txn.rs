@@ -1,24 +1,24 @@
-//! `transaction(async (tx) => ...)`: the handle the callback writes through, and the commit.
+//! `transaction(async (tx) => ...)`: the handle the callback writes through, translating its
+//! calls to the engine's [`Transaction`], and the commit.
 //!
 //! The callback runs without holding the database lock (it may await other calls of the same
-//! database). Reads through the handle see the transaction's own writes, else the committed
-//! state, and remember which op each read record came from. The commit then checks, under the
-//! lock, that none of those records changed meanwhile (else `ConflictError`) and writes every
-//! step as one op: all or nothing.
+//! database). The engine's transaction buffers the writes, shows reads the transaction's own
+//! writes, and remembers which op each record it read came from; the commit then writes every
+//! step as one op, or fails with a `ConflictError` if a record read changed meanwhile.
 
 use std::cell::RefCell;
-use std::collections::BTreeMap;
 use std::rc::{Rc, Weak};
 
-use auroradb_log::{OpId, OpKind, Step, Value};
 use js_sys::{Function, Promise};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::{JsFuture, future_to_promise};
 
-use crate::error::js_error;
-use crate::inner::{Inner, Source};
+use crate::error::to_js_error;
+use crate::events::Source;
+use crate::open_database::OpenDatabase;
+use crate::sync::SyncHub;
 use crate::value::{key_from_js, to_js};
-use auroradb::DbError;
+use auroradb::{DbError, Transaction, Value};
 
 #[wasm_bindgen(module = "/js/txn_view.js")]
 extern "C" {
@@ -28,31 +28,43 @@ extern "C" {
     fn make_transaction_view(handle: TxnHandle) -> JsValue;
 }
 
-#[derive(Default)]
-struct TxnState {
-    steps: Vec<Step>,
-    pending: BTreeMap<String, Option<Value>>,
-    /// The op each read record came from (`None`: it was absent), at its first read.
-    reads: BTreeMap<String, Option<OpId>>,
-    finished: bool,
-}
+/// The database a transaction handle writes to.
+type Open = OpenDatabase<SyncHub>;
+
+/// The transaction, until the callback has finished (`None` then: later writes fail).
+type Slot = Rc<RefCell<Option<Transaction>>>;
 
 /// The handle a transaction callback writes through (wrapped by the `entries` proxy).
 #[wasm_bindgen]
 pub struct TxnHandle {
-    inner: Weak<Inner>,
-    state: Rc<RefCell<TxnState>>,
+    open: Weak<Open>,
+    tx: Slot,
+}
+
+/// Why a write through a handle fails once its callback has finished.
+fn finished() -> DbError {
+    DbError::Aborted("the transaction has already finished".into())
+}
+
+fn value_js(v: Option<&Value>) -> JsValue {
+    v.map_or(JsValue::UNDEFINED, to_js)
 }
 
 impl TxnHandle {
     /// The database, if the transaction can still be written to.
-    fn active(&self) -> Result<Rc<Inner>, JsValue> {
-        let finished = || DbError::Aborted("the transaction has already finished".into());
-        let inner = self.inner.upgrade().ok_or_else(|| crate::error::to_js_error(&finished()))?;
-        if self.state.borrow().finished {
-            return Err(inner.fail("transaction", &finished()));
+    fn active(&self) -> Result<Rc<Open>, JsValue> {
+        let open = self.open.upgrade().ok_or_else(|| to_js_error(&finished()))?;
+        if self.tx.borrow().is_none() {
+            return Err(open.fail("transaction", &finished()));
         }
-        Ok(inner)
+        Ok(open)
+    }
+
+    /// Applies `write` to the transaction; what the engine refuses fails as an `error` event.
+    fn with_tx(&self, open: &Open, write: impl FnOnce(&mut Transaction) -> Result<(), DbError>) -> Result<(), JsValue> {
+        // The borrow ends before the `error` event: a listener may call this handle again.
+        let result = self.tx.borrow_mut().as_mut().map_or_else(|| Err(finished()), write);
+        result.map_err(|e| open.fail("transaction", &e))
     }
 }
 
@@ -60,39 +72,34 @@ impl TxnHandle {
 impl TxnHandle {
     /// The value of `key` as the transaction sees it (a `Promise`).
     pub fn get(&self, key: JsValue) -> Promise {
-        let state = self.state.clone();
+        let slot = self.tx.clone();
         let checked = self
             .active()
-            .and_then(|inner| key_from_js(&key).map(|k| (inner.clone(), k)).map_err(|e| inner.fail("transaction", &e)));
+            .and_then(|open| key_from_js(&key).map(|k| (open.clone(), k)).map_err(|e| open.fail("transaction", &e)));
         future_to_promise(async move {
-            let (inner, key) = checked?;
-            if let Some(v) = state.borrow().pending.get(&key) {
-                return Ok(v.as_ref().map_or(JsValue::UNDEFINED, to_js));
+            let (open, key) = checked?;
+            // A record the transaction wrote is answered without waiting for the database.
+            let own = slot.borrow().as_ref().and_then(|tx| tx.written(&key).map(value_js));
+            if let Some(v) = own {
+                return Ok(v);
             }
-            inner
-                .run("transaction", async |db| {
-                    let seen = db.entry(&key).map(|e| e.id);
-                    let mut st = state.borrow_mut();
-                    // A write made while this read waited is what the transaction sees now.
-                    if let Some(v) = st.pending.get(&key) {
-                        return Ok(v.as_ref().map_or(JsValue::UNDEFINED, to_js));
-                    }
-                    st.reads.entry(key.clone()).or_insert(seen);
-                    Ok(Inner::value_js(db, &key))
+            open.run("transaction", async |db| {
+                Ok(match slot.borrow_mut().as_mut() {
+                    Some(tx) => value_js(tx.read(db.state(), &key)),
+                    // The callback finished while this read waited: there is nothing to record.
+                    None => value_js(db.get(&key)),
                 })
-                .await
+            })
+            .await
         })
     }
 
     /// Sets `key` to `value` in the transaction (after the `beforeSet` hook).
     pub fn put(&self, key: JsValue, value: JsValue) -> Result<(), JsValue> {
-        let inner = self.active()?;
-        let key = key_from_js(&key).map_err(|e| inner.fail("transaction", &e))?;
-        let value = inner.prepare(&key, &value, "value", "transaction")?;
-        let mut st = self.state.borrow_mut();
-        st.pending.insert(key.clone(), Some(value.clone()));
-        st.steps.push(Step::Put { key, value });
-        Ok(())
+        let open = self.active()?;
+        let key = key_from_js(&key).map_err(|e| open.fail("transaction", &e))?;
+        let value = open.prepare(&key, &value, "value", "transaction")?;
+        self.with_tx(&open, |tx| tx.put(key, value))
     }
 
     /// Stores `value` under the key at the configured `keyPath`; returns the key.
@@ -104,58 +111,27 @@ impl TxnHandle {
 
     /// Deletes `key` in the transaction.
     pub fn remove(&self, key: JsValue) -> Result<(), JsValue> {
-        let inner = self.active()?;
-        let key = key_from_js(&key).map_err(|e| inner.fail("transaction", &e))?;
-        auroradb::validate_key(&key).map_err(|e| inner.fail("transaction", &e))?;
-        let mut st = self.state.borrow_mut();
-        st.pending.insert(key.clone(), None);
-        st.steps.push(Step::Remove { key });
-        Ok(())
+        let open = self.active()?;
+        let key = key_from_js(&key).map_err(|e| open.fail("transaction", &e))?;
+        self.with_tx(&open, |tx| tx.remove(key))
     }
 }
 
 /// Runs the callback, then commits what it wrote.
-pub async fn run_transaction(inner: Rc<Inner>, callback: Function) -> Result<JsValue, JsValue> {
-    let state = Rc::new(RefCell::new(TxnState::default()));
-    let view = make_transaction_view(TxnHandle { inner: Rc::downgrade(&inner), state: state.clone() });
+pub async fn run_transaction(open: Rc<Open>, callback: Function) -> Result<JsValue, JsValue> {
+    let slot: Slot = Rc::new(RefCell::new(Some(Transaction::new())));
+    let view = make_transaction_view(TxnHandle { open: Rc::downgrade(&open), tx: slot.clone() });
     let returned = match callback.call1(&JsValue::UNDEFINED, &view) {
         Ok(v) => JsFuture::from(Promise::resolve(&v)).await,
         Err(e) => Err(e),
     };
-    let (steps, reads) = {
-        let mut st = state.borrow_mut();
-        st.finished = true;
-        (std::mem::take(&mut st.steps), std::mem::take(&mut st.reads))
-    };
+    let tx = slot.borrow_mut().take().unwrap_or_default();
     // What the callback threw aborts the transaction and is passed on as it is.
     let value = returned?;
-    if steps.is_empty() {
+    // Nothing to commit: the callback's value, without waiting for the database.
+    if tx.is_empty() {
         return Ok(value);
     }
-    let committed = inner
-        .run("transaction", async move |db| {
-            for (key, seen) in &reads {
-                if db.entry(key).map(|e| e.id) != *seen {
-                    return Ok(Err(key.clone()));
-                }
-            }
-            db.commit_local(OpKind::Txn(steps)).await.map(Ok)
-        })
-        .await?;
-    match committed {
-        Ok(out) => {
-            inner.after_write(&out, Source::Local);
-            Ok(value)
-        }
-        Err(key) => {
-            let e = js_error(
-                "ConflictError",
-                &format!(
-                    "record {key:?} changed after the transaction read it: nothing was written (retry the transaction)"
-                ),
-            );
-            inner.emit_error("transaction", &e);
-            Err(e)
-        }
-    }
+    open.write("transaction", Source::Local, async move |db| db.commit_transaction(tx).await).await?;
+    Ok(value)
 }

@@ -1,42 +1,37 @@
-//! [`Snapshot`]: the read-only view `at(time)` returns.
+//! [`PastView`]: the read-only view `at(time)` returns (`Snapshot` to JavaScript).
 
 use auroradb_log::OpId;
 use auroradb_snapshot::State;
-use js_sys::{Array, Function};
+use js_sys::Array;
 use wasm_bindgen::prelude::*;
 
-use crate::database::slice_bounds;
 use crate::error::to_js_error;
+use crate::reads::{function, scan, slice_bounds, values};
 use crate::records::id_hex;
 use crate::value::{from_js, key_from_js, to_js};
 use auroradb::DbError;
 
 /// The database as it was at a point of its log: the same reads as the live database, answered
-/// synchronously (awaiting them works too), and no writes.
-#[wasm_bindgen]
-pub struct Snapshot {
+/// synchronously (awaiting them works too), and no writes. JavaScript knows the class as
+/// `Snapshot` (the name in `auroradb.d.ts`).
+#[wasm_bindgen(js_name = Snapshot)]
+pub struct PastView {
     state: State,
     at: OpId,
     time: f64,
     key_path: Option<String>,
 }
 
-impl Snapshot {
+impl PastView {
     /// A view of `state`, the state at `at`, asked for as of `time` (milliseconds; the time of
     /// `at` when `None`).
-    pub fn new(state: State, at: OpId, time: Option<f64>, key_path: Option<String>) -> Snapshot {
-        Snapshot { state, at, time: time.unwrap_or(at.millis() as f64), key_path }
+    pub fn new(state: State, at: OpId, time: Option<f64>, key_path: Option<String>) -> PastView {
+        PastView { state, at, time: time.unwrap_or(at.millis() as f64), key_path }
     }
 }
 
-fn predicate(f: &JsValue, op: &str) -> Result<Function, JsValue> {
-    f.dyn_ref::<Function>()
-        .cloned()
-        .ok_or_else(|| to_js_error(&DbError::InvalidInput(format!("{op} needs a function"))))
-}
-
-#[wasm_bindgen]
-impl Snapshot {
+#[wasm_bindgen(js_class = Snapshot)]
+impl PastView {
     /// The time of the view in milliseconds since the Unix epoch (as asked for).
     #[wasm_bindgen(getter)]
     pub fn time(&self) -> f64 {
@@ -77,33 +72,22 @@ impl Snapshot {
     }
 
     /// The values then for which `predicate(value, key)` is truthy.
-    pub fn filter(&self, predicate_fn: JsValue) -> Result<Array, JsValue> {
-        let f = predicate(&predicate_fn, "filter")?;
-        let out = Array::new();
-        for (k, e) in self.state.iter() {
-            let v = to_js(&e.value);
-            if f.call2(&JsValue::UNDEFINED, &v, &JsValue::from_str(k))?.is_truthy() {
-                out.push(&v);
-            }
-        }
-        Ok(out)
+    pub fn filter(&self, predicate: JsValue) -> Result<Array, JsValue> {
+        let f = function(&predicate, "filter").map_err(|e| to_js_error(&e))?;
+        Ok(scan(&self.state, &f, |_| true)?.0)
     }
 
-    /// Whether `predicate(value, key)` was truthy for every record then.
-    pub fn every(&self, predicate_fn: JsValue) -> Result<bool, JsValue> {
-        let f = predicate(&predicate_fn, "every")?;
-        for (k, e) in self.state.iter() {
-            if !f.call2(&JsValue::UNDEFINED, &to_js(&e.value), &JsValue::from_str(k))?.is_truthy() {
-                return Ok(false);
-            }
-        }
-        Ok(true)
+    /// Whether `predicate(value, key)` was truthy for every record then (stops at the first
+    /// falsy one).
+    pub fn every(&self, predicate: JsValue) -> Result<bool, JsValue> {
+        let f = function(&predicate, "every").map_err(|e| to_js_error(&e))?;
+        Ok(scan(&self.state, &f, |v| v)?.1)
     }
 
     /// Values `start..end` in key order then (`Array.prototype.slice` rules).
     pub fn slice(&self, start: Option<f64>, end: Option<f64>) -> Array {
         let (s, e) = slice_bounds(self.state.len(), start, end);
-        self.state.slice(s, e).iter().map(|(_, v)| to_js(v)).collect()
+        values(&self.state.slice(s, e))
     }
 
     /// The values then whose indexed field equals `value`.
@@ -111,6 +95,6 @@ impl Snapshot {
     pub fn find_by(&self, index: String, value: JsValue) -> Result<Array, JsValue> {
         let v = from_js(&value, "value").map_err(|e| to_js_error(&e))?;
         let found = self.state.find_by(&index, &v).map_err(|e| to_js_error(&DbError::Snapshot(e)))?;
-        Ok(found.iter().map(|(_, v)| to_js(v)).collect())
+        Ok(values(&found))
     }
 }

@@ -354,8 +354,15 @@ async fn a_transaction_whose_read_changed_meanwhile_conflicts() {
     Reflect::set(&js_sys::global(), &"__outerWrite".into(), write.as_ref()).unwrap();
     let cb =
         js("async (tx) => { const v = await tx.entries.k; await globalThis.__outerWrite(); tx.entries.k = v + 1; }");
+    rec.take();
     let e = err(db.transaction(cb)).await;
     assert_eq!(name_of(&e), "ConflictError");
+    let message = get(&e, "message").as_string().unwrap_or_default();
+    assert!(message.contains("\"k\"") && message.contains("retry"), "names the record: {message}");
+    let errors: Vec<JsValue> = rec.take().into_iter().filter(|(k, _)| k == "error").map(|(_, d)| d).collect();
+    assert_eq!(errors.len(), 1, "one error event");
+    assert_eq!(get(&errors[0], "type").as_string().as_deref(), Some("ConflictError"));
+    assert_eq!(get(&errors[0], "operation").as_string().as_deref(), Some("transaction"));
     assert_eq!(ok(db.get("k".into())).await.as_f64(), Some(100.0), "the transaction wrote nothing");
     // Without a read of the key, the same interleaving commits.
     let cb = js("async (tx) => { await globalThis.__outerWrite(); tx.entries.k = 7; }");

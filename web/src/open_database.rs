@@ -1,52 +1,56 @@
-//! The state an [`AuroraCore`](crate::AuroraCore) shares with its transactions and callbacks:
-//! the database behind an async lock (shared with the sync engine), the event target, the
-//! `beforeSet` hook, the tab channel, and the peer-to-peer sync when it is attached.
+//! [`OpenDatabase`]: the state of one open database, shared by its `AuroraCore`, its
+//! transactions, its callbacks and its peer-to-peer sync: the database behind an async lock
+//! (shared with the sync engine), the events, the `beforeSet` hook, the tab channel, and the sync
+//! when it is attached.
+//!
+//! The sync builds on this module, so this module knows it only through [`AttachedSync`].
 
 use std::cell::{Cell, RefCell};
 use std::rc::{Rc, Weak};
 
-use auroradb_log::{Log, PeerId, Value};
-use auroradb_snapshot::Change;
+use auroradb_log::{EncodedOp, Log, PeerId, Value};
 use futures::lock::Mutex;
-use js_sys::{Array, Function, Reflect};
+use js_sys::{Function, Reflect};
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::spawn_local;
-use web_sys::{BroadcastChannel, CustomEvent, CustomEventInit, EventTarget, MessageEvent};
+use web_sys::{BroadcastChannel, MessageEvent};
 
 use crate::config::SyncOptions;
 use crate::error::to_js_error;
+use crate::events::{Events, Source};
 use crate::idb::IdbStorage;
-use crate::records::{Obj, change_js};
-use crate::sync::SyncHub;
-use crate::value::{from_js, to_js};
-use auroradb::{Database, DbError, SharedDatabase, StorageError, WriteOutcome};
+use crate::records::Obj;
+use crate::value::{describe, from_js};
+use auroradb::{Database, DbError, LogFileInfo, SharedDatabase, StorageError, WriteOutcome};
 
 /// The database type behind the JavaScript API.
 pub type Db = Database<IdbStorage>;
 
-/// Where a change came from, as the `source` of `change`, `set` and `delete` events.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Source {
-    /// A write of this instance.
-    Local,
-    /// A write of another instance on the same database (another tab), noticed through the
-    /// tab channel.
-    Tab,
-    /// `importLog()`.
-    Import,
-    /// A peer, through peer-to-peer sync.
-    Peer,
+/// What an open database needs of the peer-to-peer sync attached to it.
+pub trait AttachedSync: 'static {
+    /// Pushes the ops of a committed local write to the connected peers (or keeps them for
+    /// `post()`).
+    fn post_local(&self, ops: &[EncodedOp]);
+    /// Stops: nothing more is sent or announced.
+    fn close(&self);
 }
 
-impl Source {
-    fn name(self) -> &'static str {
-        match self {
-            Source::Local => "local",
-            Source::Tab => "tab",
-            Source::Import => "import",
-            Source::Peer => "peer",
-        }
+/// What a write resolves to, holding its [`WriteOutcome`].
+pub trait Written {
+    /// What the write did.
+    fn outcome(&self) -> &WriteOutcome;
+}
+
+impl Written for WriteOutcome {
+    fn outcome(&self) -> &WriteOutcome {
+        self
+    }
+}
+
+impl Written for (LogFileInfo, WriteOutcome) {
+    fn outcome(&self) -> &WriteOutcome {
+        &self.1
     }
 }
 
@@ -66,11 +70,11 @@ pub struct Info {
 /// The tab channel and its message handler.
 type Channel = (BroadcastChannel, Closure<dyn FnMut(MessageEvent)>);
 
-/// Shared by the core, its transactions and the callbacks it registers.
-pub struct Inner {
+/// One open database, shared (see the module documentation); `H` is its peer-to-peer sync.
+pub struct OpenDatabase<H: AttachedSync> {
     pub db: SharedDatabase<IdbStorage>,
     pub log: Rc<RefCell<Log>>,
-    pub target: EventTarget,
+    pub events: Events,
     pub hooks: JsValue,
     pub name: String,
     pub version: u32,
@@ -83,29 +87,29 @@ pub struct Inner {
     pub sync_options: SyncOptions,
     pub info: RefCell<Info>,
     pub closed: Cell<bool>,
-    sync: RefCell<Option<Rc<SyncHub>>>,
+    sync: RefCell<Option<Rc<H>>>,
     channel: RefCell<Option<Channel>>,
 }
 
-impl Drop for Inner {
+impl<H: AttachedSync> Drop for OpenDatabase<H> {
     fn drop(&mut self) {
         self.close_channel();
         self.detach();
     }
 }
 
-impl Inner {
+impl<H: AttachedSync> OpenDatabase<H> {
     /// Wraps an open database.
     pub fn new(
         db: Db,
-        target: EventTarget,
+        events: Events,
         hooks: JsValue,
         distributed: bool,
         label: Option<String>,
         sync_options: SyncOptions,
-    ) -> Rc<Inner> {
+    ) -> Rc<OpenDatabase<H>> {
         let config = db.config();
-        let inner = Rc::new(Inner {
+        let open = Rc::new(OpenDatabase {
             log: db.log_handle(),
             name: config.name.clone(),
             version: config.version,
@@ -120,20 +124,20 @@ impl Inner {
             closed: Cell::new(false),
             sync: RefCell::new(None),
             channel: RefCell::new(None),
-            target,
+            events,
             hooks,
             db: Rc::new(Mutex::new(None)),
         });
-        inner.refresh(&db);
-        let weak = Rc::downgrade(&inner);
+        open.refresh(&db);
+        let weak = Rc::downgrade(&open);
         db.storage().on_closed(move || {
-            if let Some(inner) = weak.upgrade() {
-                inner.mark_closed("versionchange");
+            if let Some(open) = weak.upgrade() {
+                open.mark_closed("versionchange");
             }
         });
-        *inner.db.try_lock().expect("a new lock is free") = Some(db);
-        inner.open_channel();
-        inner
+        *open.db.try_lock().expect("a new lock is free") = Some(db);
+        open.open_channel();
+        open
     }
 
     /// Updates the counters `getStats()` reads.
@@ -167,81 +171,41 @@ impl Inner {
         result.map_err(|e| self.fail(op, &e))
     }
 
-    /// Dispatches an `error` event for `err` and returns it as a JavaScript error.
-    pub fn fail(&self, op: &str, err: &DbError) -> JsValue {
-        let e = to_js_error(err);
-        self.emit_error(op, &e);
-        e
-    }
-
-    /// Dispatches an `error` event with detail `{ type, message, error, operation }`.
-    pub fn emit_error(&self, op: &str, e: &JsValue) {
-        let get = |k: &str| Reflect::get(e, &JsValue::from_str(k)).unwrap_or(JsValue::UNDEFINED);
-        let detail = Obj::new()
-            .set("type", get("name"))
-            .set("message", get("message"))
-            .set("error", e.clone())
-            .set("operation", op);
-        self.emit("error", &detail.build());
-    }
-
-    /// Dispatches a `CustomEvent` of type `kind` with `detail` at the target.
-    pub fn emit(&self, kind: &str, detail: &JsValue) {
-        let init = CustomEventInit::new();
-        init.set_detail(detail);
-        if let Ok(event) = CustomEvent::new_with_event_init_dict(kind, &init) {
-            // Listener exceptions are reported by the browser, not thrown here.
-            let _ = self.target.dispatch_event(&event);
-        }
-    }
-
-    /// Dispatches `set` / `delete` per changed key, then one `change` for all of them.
-    pub fn emit_changes(&self, changes: &[Change], source: Source) {
-        self.emit_changes_from(changes, source, None);
-    }
-
-    /// Like [`Inner::emit_changes`]; changes from a peer also carry its id (`peerId`).
-    pub fn emit_changes_from(&self, changes: &[Change], source: Source, peer: Option<&str>) {
-        if changes.is_empty() {
-            return;
-        }
-        let with_peer = |o: Obj| match peer {
-            Some(p) => o.set("peerId", p),
-            None => o,
-        };
-        let list = Array::new();
-        for c in changes {
-            let item = change_js(c);
-            let value = Reflect::get(&item, &"value".into()).unwrap_or(JsValue::UNDEFINED);
-            let detail = with_peer(Obj::new().set("key", c.key.as_str()).set("source", source.name()));
-            match c.after {
-                Some(_) => self.emit("set", &detail.set("value", value).build()),
-                None => self.emit("delete", &detail.build()),
-            }
-            list.push(&item);
-        }
-        self.emit("change", &with_peer(Obj::new().set("source", source.name()).set("changes", list)).build());
-    }
-
-    /// After a committed write of this instance (or an import): its ops go to the connected
-    /// peers at once, the other tabs are told, and the changes are dispatched.
-    pub fn after_write(&self, out: &WriteOutcome, source: Source) {
+    /// A write of this instance (or an import), run like [`OpenDatabase::run`]; once committed,
+    /// its ops go to the connected peers at once, the other tabs are told, and its changes are
+    /// dispatched with `source`.
+    pub async fn write<T: Written>(
+        &self,
+        op: &str,
+        source: Source,
+        f: impl AsyncFnOnce(&mut Db) -> Result<T, DbError>,
+    ) -> Result<T, JsValue> {
+        let done = self.run(op, f).await?;
+        let out = done.outcome();
         if let Some(hub) = self.hub() {
             hub.post_local(&out.encoded);
         }
         if !out.ops.is_empty() {
             self.notify_tabs();
         }
-        self.emit_changes(&out.changes, source);
+        self.events.emit_changes(&out.changes, source);
+        Ok(done)
+    }
+
+    /// Dispatches an `error` event for `err` and returns it as a JavaScript error.
+    pub fn fail(&self, op: &str, err: &DbError) -> JsValue {
+        let e = to_js_error(err);
+        self.events.emit_error(op, &e);
+        e
     }
 
     /// The peer-to-peer sync, when attached.
-    pub fn hub(&self) -> Option<Rc<SyncHub>> {
+    pub fn hub(&self) -> Option<Rc<H>> {
         self.sync.borrow().clone()
     }
 
     /// Attaches peer-to-peer sync (replacing any attached before).
-    pub fn attach(&self, hub: Rc<SyncHub>) {
+    pub fn attach(&self, hub: Rc<H>) {
         let old = self.sync.borrow_mut().replace(hub);
         if let Some(old) = old {
             old.close();
@@ -257,8 +221,9 @@ impl Inner {
     }
 
     /// Runs the `beforeSet` hook (`db.db.beforeSet`) if one is set: it gets `(key, value)` and
-    /// returns the value to store (`undefined`: store `value` as it is). Then converts the value.
-    /// A hook that throws fails the write with what it threw.
+    /// returns the value to store (`undefined`: store `value` as it is). Then converts the value
+    /// (the engine checks it when it is written). A hook that throws fails the write with what it
+    /// threw.
     pub fn prepare(&self, key: &str, value: &JsValue, what: &'static str, op: &str) -> Result<Value, JsValue> {
         let hook = Reflect::get(&self.hooks, &"beforeSet".into()).unwrap_or(JsValue::UNDEFINED);
         let value = match hook.dyn_ref::<Function>() {
@@ -268,12 +233,11 @@ impl Inner {
             }
             None => value.clone(),
         };
-        let value = from_js(&value, what).map_err(|e| self.fail(op, &e))?;
-        auroradb::validate_key(key).and_then(|()| auroradb::validate_value(&value)).map_err(|e| self.fail(op, &e))?;
-        Ok(value)
+        from_js(&value, what).map_err(|e| self.fail(op, &e))
     }
 
-    /// The key of a value at the configured key path.
+    /// The key of a value at the configured key path. Read from the JavaScript value, before
+    /// the `beforeSet` hook, which is given the key.
     pub fn key_at_path(&self, value: &JsValue, op: &str) -> Result<String, JsValue> {
         let refuse = |msg: String| self.fail(op, &DbError::InvalidInput(msg));
         let Some(path) = &self.key_path else {
@@ -284,16 +248,8 @@ impl Inner {
         }
         let key = Reflect::get(value, &JsValue::from_str(path)).unwrap_or(JsValue::UNDEFINED);
         key.as_string().ok_or_else(|| {
-            refuse(format!(
-                "the value's {path:?} field (the keyPath) must be a string, not {}",
-                crate::value::describe(&key)
-            ))
+            refuse(format!("the value's {path:?} field (the keyPath) must be a string, not {}", describe(&key)))
         })
-    }
-
-    /// The visible value of `key` right now, converted.
-    pub fn value_js(db: &Db, key: &str) -> JsValue {
-        db.get(key).map_or(JsValue::UNDEFINED, to_js)
     }
 
     /// Marks the database closed and dispatches `close` (once) with detail `{ reason }`.
@@ -301,7 +257,7 @@ impl Inner {
         if !self.closed.replace(true) {
             self.close_channel();
             self.detach();
-            self.emit("close", &Obj::new().set("reason", reason).build());
+            self.events.emit("close", &Obj::new().set("reason", reason).build());
         }
     }
 
@@ -315,16 +271,16 @@ impl Inner {
             return;
         }
         let Ok(channel) = BroadcastChannel::new(&self.channel_name()) else { return };
-        let weak: Weak<Inner> = Rc::downgrade(self);
+        let weak: Weak<OpenDatabase<H>> = Rc::downgrade(self);
         let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |_event: MessageEvent| {
             let weak = weak.clone();
             spawn_local(async move {
-                let Some(inner) = weak.upgrade() else { return };
-                if inner.closed.get() {
+                let Some(open) = weak.upgrade() else { return };
+                if open.closed.get() {
                     return;
                 }
-                if let Ok(changes) = inner.run("catchUp", async |db| db.catch_up().await).await {
-                    inner.emit_changes(&changes, Source::Tab);
+                if let Ok(changes) = open.run("catchUp", async |db| db.catch_up().await).await {
+                    open.events.emit_changes(&changes, Source::Tab);
                 }
             });
         });

@@ -1,0 +1,188 @@
+//! Transactions: the one model of a transaction's writes and reads, and its commit.
+//!
+//! A [`Transaction`] buffers writes as steps (validated as they are made), shows reads the
+//! transaction's own writes first, and remembers which op each record it read came from. It does
+//! not borrow the database, so it can live while other calls use the database (the JavaScript
+//! `transaction(async (tx) => ...)` callback awaits other work between its reads and writes).
+//! [`Database::commit_transaction`] then writes every step as one op, all or nothing, after
+//! checking that no record the transaction read changed meanwhile.
+//!
+//! [`Txn`] is the same model for a synchronous closure ([`Database::transaction`]).
+
+use std::collections::BTreeMap;
+
+use auroradb_log::{OpId, OpKind, Step, Value};
+use auroradb_snapshot::State;
+
+use super::{Database, WriteOutcome, validate_key, validate_value};
+use crate::storage::Storage;
+use crate::{DbError, Result};
+
+/// The writes and reads of one transaction, kept apart from the database until it commits.
+#[derive(Debug, Clone, Default)]
+pub struct Transaction {
+    steps: Vec<Step>,
+    /// The latest write of each key (`None`: removed).
+    written: BTreeMap<String, Option<Value>>,
+    /// The op each record read came from at its first read (`None`: it was absent).
+    read: BTreeMap<String, Option<OpId>>,
+}
+
+impl Transaction {
+    /// An empty transaction.
+    pub fn new() -> Transaction {
+        Transaction::default()
+    }
+
+    /// The transaction's own write of `key`, if it wrote it: `Some(None)` if it removed it.
+    pub fn written(&self, key: &str) -> Option<Option<&Value>> {
+        self.written.get(key).map(Option::as_ref)
+    }
+
+    /// The value of `key` as the transaction sees it: its own write, else `state`'s value.
+    /// Nothing is recorded; see [`Transaction::read`].
+    pub fn get<'a>(&'a self, state: &'a State, key: &str) -> Option<&'a Value> {
+        match self.written(key) {
+            Some(v) => v,
+            None => state.get(key).map(|e| &e.value),
+        }
+    }
+
+    /// Like [`Transaction::get`], and a value that came from `state` is remembered with the op
+    /// it came from (at its first read), so the commit fails if it changes before then.
+    pub fn read<'a>(&'a mut self, state: &'a State, key: &str) -> Option<&'a Value> {
+        if !self.written.contains_key(key) {
+            let seen = state.get(key).map(|e| e.id);
+            self.read.entry(key.to_owned()).or_insert(seen);
+        }
+        self.get(state, key)
+    }
+
+    /// Sets `key` to `value`; a key or value the database refuses is refused here, before
+    /// anything is buffered.
+    pub fn put(&mut self, key: impl Into<String>, value: Value) -> Result<()> {
+        let key = key.into();
+        validate_key(&key)?;
+        validate_value(&value)?;
+        self.written.insert(key.clone(), Some(value.clone()));
+        self.steps.push(Step::Put { key, value });
+        Ok(())
+    }
+
+    /// Deletes `key`.
+    pub fn remove(&mut self, key: impl Into<String>) -> Result<()> {
+        let key = key.into();
+        validate_key(&key)?;
+        self.written.insert(key.clone(), None);
+        self.steps.push(Step::Remove { key });
+        Ok(())
+    }
+
+    /// Number of writes so far.
+    pub fn len(&self) -> usize {
+        self.steps.len()
+    }
+
+    /// Whether nothing was written.
+    pub fn is_empty(&self) -> bool {
+        self.steps.is_empty()
+    }
+
+    /// The first record read whose op in `state` is no longer the one the transaction saw.
+    fn stale_read(&self, state: &State) -> Option<&str> {
+        self.read.iter().find(|(key, seen)| state.get(key).map(|e| e.id) != **seen).map(|(key, _)| key.as_str())
+    }
+}
+
+/// The writes of a transaction, collected by the closure given to [`Database::transaction`].
+/// Reads see the transaction's own writes.
+#[derive(Debug)]
+pub struct Txn<'a> {
+    base: &'a State,
+    key_path: Option<&'a str>,
+    tx: Transaction,
+}
+
+impl Txn<'_> {
+    /// The value of `key` as this transaction sees it.
+    pub fn get(&self, key: &str) -> Option<Value> {
+        // The closure runs while the database is borrowed, so nothing it reads can change before
+        // the commit: reads need not be recorded.
+        self.tx.get(self.base, key).cloned()
+    }
+
+    /// Sets `key` to `value`.
+    pub fn put(&mut self, key: impl Into<String>, value: Value) -> Result<()> {
+        self.tx.put(key, value)
+    }
+
+    /// Sets the value under the key found at the configured key path.
+    pub fn add(&mut self, value: Value) -> Result<String> {
+        let key = key_from_path(self.key_path, &value)?;
+        self.put(key.clone(), value)?;
+        Ok(key)
+    }
+
+    /// Deletes `key`.
+    pub fn remove(&mut self, key: impl Into<String>) -> Result<()> {
+        self.tx.remove(key)
+    }
+
+    /// Number of writes so far.
+    pub fn len(&self) -> usize {
+        self.tx.len()
+    }
+
+    /// Whether nothing was written.
+    pub fn is_empty(&self) -> bool {
+        self.tx.is_empty()
+    }
+}
+
+/// The key of `value` at `key_path`.
+pub(super) fn key_from_path(key_path: Option<&str>, value: &Value) -> Result<String> {
+    let path = key_path.ok_or_else(|| DbError::InvalidInput("no keyPath is configured: give a key".into()))?;
+    match value.field(path) {
+        Some(Value::String(s)) => Ok(s.clone()),
+        Some(_) => Err(DbError::InvalidInput(format!("the value's {path:?} field is not a string"))),
+        None => Err(DbError::InvalidInput(format!("the value has no {path:?} field (the keyPath)"))),
+    }
+}
+
+impl<S: Storage> Database<S> {
+    /// Runs `f` over a [`Txn`] and commits its writes as one op, all or nothing. An error from
+    /// `f` aborts: nothing is written and the error is returned as [`DbError::Aborted`] (or as
+    /// itself if it is a [`DbError`]).
+    pub async fn transaction<T, E: std::fmt::Display>(
+        &mut self,
+        f: impl FnOnce(&mut Txn<'_>) -> Result<T, E>,
+    ) -> Result<(T, WriteOutcome)> {
+        let mut txn = Txn { base: &self.state, key_path: self.config.key_path.as_deref(), tx: Transaction::new() };
+        let value = f(&mut txn).map_err(|e| DbError::Aborted(e.to_string()))?;
+        let tx = txn.tx;
+        let out = self.commit_transaction(tx).await?;
+        Ok((value, out))
+    }
+
+    /// Writes `entries` as one atomic op.
+    pub async fn batch_set(&mut self, entries: impl IntoIterator<Item = (String, Value)>) -> Result<WriteOutcome> {
+        let mut tx = Transaction::new();
+        for (key, value) in entries {
+            tx.put(key, value)?;
+        }
+        self.commit_transaction(tx).await
+    }
+
+    /// Commits what `tx` wrote as one op, all or nothing. If a record it read changed since
+    /// ([`Transaction::read`]), nothing is written and the error is [`DbError::Conflict`]. A
+    /// transaction that wrote nothing commits nothing and cannot conflict.
+    pub async fn commit_transaction(&mut self, tx: Transaction) -> Result<WriteOutcome> {
+        if tx.is_empty() {
+            return Ok(WriteOutcome::default());
+        }
+        if let Some(key) = tx.stale_read(&self.state) {
+            return Err(DbError::Conflict { key: key.to_owned() });
+        }
+        self.commit_local(OpKind::Txn(tx.steps)).await
+    }
+}

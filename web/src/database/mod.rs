@@ -1,0 +1,182 @@
+//! [`AuroraCore`]: the engine as JavaScript calls it. The `AuroraDB` class (`web/js/auroradb.js`)
+//! wraps one and adds what must exist before the wasm module is loaded.
+//!
+//! Its methods are here by area: opening, closing and statistics in this file, then `write`,
+//! `read`, `travel` (history, time travel, the log and its files) and `p2p` (peer-to-peer sync).
+
+mod p2p;
+mod read;
+mod travel;
+mod write;
+
+use std::rc::Rc;
+
+use js_sys::{Array, Promise};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::future_to_promise;
+use web_sys::EventTarget;
+
+use crate::config::parse;
+use crate::error::to_js_error;
+use crate::events::Events;
+use crate::idb::IdbStorage;
+use crate::open_database::OpenDatabase;
+use crate::records::Obj;
+use crate::sync::SyncHub;
+use auroradb::{Database, DbError};
+
+/// The open database an [`AuroraCore`] calls, with its peer-to-peer sync.
+type Open = OpenDatabase<SyncHub>;
+
+/// An open AuroraDB database, for the `AuroraDB` JavaScript class. Every method that touches
+/// the database returns a `Promise`; operations run one at a time, in call order. Failures reject
+/// with an `Error` whose `name` is stable (`InvalidInputError`, `UniqueConstraintError`,
+/// `DatabaseClosedError`, `QuotaExceededError`...: the table is `auroradb::ErrorName`) and are
+/// also dispatched as `error` events.
+#[wasm_bindgen]
+pub struct AuroraCore {
+    open: Rc<Open>,
+}
+
+#[wasm_bindgen]
+impl AuroraCore {
+    /// Opens (creating or upgrading) the database described by `config` (see the README):
+    /// events are dispatched at `target`, the `beforeSet` hook is read from `hooks`. `distributed`
+    /// and `peerId` are the arguments of `create()`.
+    pub async fn open(
+        config: JsValue,
+        target: EventTarget,
+        hooks: JsValue,
+        distributed: Option<bool>,
+        #[wasm_bindgen(js_name = peerId)] peer_id: Option<String>,
+    ) -> Result<AuroraCore, JsValue> {
+        let events = Events::new(target);
+        let opened = async {
+            let cfg = parse(&config, distributed, peer_id)?;
+            // A schema the storage cannot open is a configuration error to JavaScript callers.
+            let storage =
+                IdbStorage::open(&cfg.db.name, cfg.db.version, &cfg.db.indexes).await.map_err(|e| match e {
+                    auroradb::StorageError::InvalidSchema(why) => DbError::InvalidConfig(why),
+                    e @ auroradb::StorageError::VersionTooOld { .. } => DbError::InvalidConfig(e.to_string()),
+                    e => DbError::Storage(e),
+                })?;
+            let db = Database::open(storage, cfg.db).await?;
+            Ok::<_, DbError>((db, cfg.distributed, cfg.peer_label, cfg.sync))
+        };
+        match opened.await {
+            Ok((db, distributed, label, sync)) => {
+                let open = Open::new(db, events, hooks, distributed, label, sync);
+                let detail = Obj::new()
+                    .set("name", open.name.as_str())
+                    .set("version", open.version)
+                    .set("peerId", open.peer.to_hex());
+                open.events.emit("open", &detail.build());
+                Ok(AuroraCore { open })
+            }
+            Err(e) => {
+                let err = to_js_error(&e);
+                events.emit_error("create", &err);
+                Err(err)
+            }
+        }
+    }
+
+    /// Statistics, synchronously: `{ name, version, keyPath, indexes, syncStrategy, peerId,
+    /// distributed, connections, open, records, ops, authors, checkpoints, commits, opsDecoded,
+    /// catchUps, checkpointsWritten }`.
+    pub fn stats(&self) -> JsValue {
+        let o = &self.open;
+        let info = o.info.borrow();
+        let indexes: Array =
+            o.indexes.iter().map(|(n, u)| Obj::new().set("name", n.as_str()).set("unique", *u).build()).collect();
+        Obj::new()
+            .set("name", o.name.as_str())
+            .set("version", o.version)
+            .set("keyPath", o.key_path.as_deref().map_or(JsValue::NULL, JsValue::from_str))
+            .set("indexes", indexes)
+            .set("syncStrategy", o.strategy.as_str())
+            .set("peerId", self.peer_id())
+            .set("author", o.peer.to_hex())
+            .set("distributed", o.distributed)
+            .set("connections", o.hub().map_or(0, |h| h.connections()) as f64)
+            .set("open", !o.closed.get())
+            .set("records", info.records as f64)
+            .set("ops", info.ops as f64)
+            .set("authors", info.authors as f64)
+            .set("checkpoints", info.checkpoints as f64)
+            .set("commits", info.commits as f64)
+            .set("opsDecoded", info.ops_decoded as f64)
+            .set("catchUps", info.catch_ups as f64)
+            .set("checkpointsWritten", info.checkpoints_written as f64)
+            .build()
+    }
+
+    /// This peer's id: its id on the network once sync is attached, else the one given to
+    /// `create(distributed, peerId)`, else the author id of this instance's ops (32 hex digits).
+    #[wasm_bindgen(js_name = peerId)]
+    pub fn peer_id(&self) -> String {
+        if let Some(hub) = self.open.hub() {
+            return hub.local().to_owned();
+        }
+        self.open.label.clone().unwrap_or_else(|| self.open.peer.to_hex())
+    }
+
+    /// The author id of this instance's ops (32 hex digits): every instance has its own.
+    #[wasm_bindgen(getter)]
+    pub fn author(&self) -> String {
+        self.open.peer.to_hex()
+    }
+
+    /// Whether peer-to-peer sync was asked for.
+    #[wasm_bindgen(getter)]
+    pub fn distributed(&self) -> bool {
+        self.open.distributed
+    }
+
+    /// Whether the database is closed.
+    #[wasm_bindgen(getter)]
+    pub fn closed(&self) -> bool {
+        self.open.closed.get()
+    }
+
+    /// Closes the database (pending operations finish first) and dispatches `close`.
+    pub fn close(&self) -> Promise {
+        self.spawn(|open| async move {
+            let db = open.db.lock().await.take();
+            if let Some(db) = db {
+                db.storage().close();
+            }
+            open.mark_closed("close");
+            Ok(JsValue::UNDEFINED)
+        })
+    }
+
+    /// Closes the database and deletes it from IndexedDB (other instances on it are closed).
+    pub fn destroy(&self) -> Promise {
+        self.spawn(|open| async move {
+            let db = open.db.lock().await.take();
+            if let Some(db) = db {
+                db.storage().close();
+            }
+            open.mark_closed("destroy");
+            IdbStorage::delete(&open.name).await.map_err(|e| open.fail("destroy", &DbError::Storage(e)))?;
+            Ok(JsValue::UNDEFINED)
+        })
+    }
+}
+
+impl AuroraCore {
+    /// Runs `f` on the open database as a `Promise`.
+    fn spawn<F>(&self, f: impl FnOnce(Rc<Open>) -> F) -> Promise
+    where
+        F: Future<Output = Result<JsValue, JsValue>> + 'static,
+    {
+        future_to_promise(f(self.open.clone()))
+    }
+}
+
+/// Deletes the IndexedDB database `name` (for a database that is not open here).
+#[wasm_bindgen(js_name = deleteDatabase)]
+pub async fn delete_database(name: String) -> Result<(), JsValue> {
+    IdbStorage::delete(&name).await.map_err(|e| to_js_error(&DbError::Storage(e)))
+}

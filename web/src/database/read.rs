@@ -1,0 +1,129 @@
+//! Reads of the live database.
+
+use std::ops::Bound;
+
+use js_sys::{Array, Promise};
+use wasm_bindgen::prelude::*;
+
+use super::AuroraCore;
+use crate::reads::{function, scan, slice_bounds, values};
+use crate::value::{from_js, key_from_js, to_js};
+use auroradb::DbError;
+
+#[wasm_bindgen]
+impl AuroraCore {
+    /// The value of `key`, or `undefined`.
+    pub fn get(&self, key: JsValue) -> Promise {
+        self.spawn(|open| async move {
+            let key = key_from_js(&key).map_err(|e| open.fail("get", &e))?;
+            open.run("get", async |db| Ok(db.get(&key).map_or(JsValue::UNDEFINED, to_js))).await
+        })
+    }
+
+    /// Every value, in key order.
+    pub fn all(&self) -> Promise {
+        self.spawn(|open| async move {
+            open.run("all", async |db| Ok(db.state().iter().map(|(_, e)| to_js(&e.value)).collect::<Array>().into()))
+                .await
+        })
+    }
+
+    /// Every key, in order.
+    pub fn keys(&self) -> Promise {
+        self.spawn(|open| async move {
+            open.run("keys", async |db| {
+                Ok(db.state().iter().map(|(k, _)| JsValue::from_str(k)).collect::<Array>().into())
+            })
+            .await
+        })
+    }
+
+    /// Number of records.
+    pub fn count(&self) -> Promise {
+        self.spawn(|open| async move { open.run("count", async |db| Ok(JsValue::from_f64(db.count() as f64))).await })
+    }
+
+    /// The values for which `predicate(value, key)` is truthy, in key order.
+    pub fn filter(&self, predicate: JsValue) -> Promise {
+        self.spawn(|open| async move {
+            let f = function(&predicate, "filter").map_err(|e| open.fail("filter", &e))?;
+            let mut thrown = None;
+            let out = open
+                .run("filter", async |db| {
+                    Ok(match scan(db.state(), &f, |_| true) {
+                        Ok((list, _)) => list.into(),
+                        Err(e) => {
+                            thrown = Some(e);
+                            JsValue::UNDEFINED
+                        }
+                    })
+                })
+                .await?;
+            thrown.map_or(Ok(out), Err)
+        })
+    }
+
+    /// Whether `predicate(value, key)` is truthy for every record (stops at the first falsy one).
+    pub fn every(&self, predicate: JsValue) -> Promise {
+        self.spawn(|open| async move {
+            let f = function(&predicate, "every").map_err(|e| open.fail("every", &e))?;
+            let mut thrown = None;
+            let out = open
+                .run("every", async |db| {
+                    Ok(match scan(db.state(), &f, |v| v) {
+                        Ok((_, all)) => all,
+                        Err(e) => {
+                            thrown = Some(e);
+                            false
+                        }
+                    })
+                })
+                .await?;
+            thrown.map_or(Ok(JsValue::from_bool(out)), Err)
+        })
+    }
+
+    /// Values `start..end` in key order (`Array.prototype.slice` rules, negatives included).
+    pub fn slice(&self, start: Option<f64>, end: Option<f64>) -> Promise {
+        self.spawn(|open| async move {
+            open.run("slice", async |db| {
+                let (s, e) = slice_bounds(db.count(), start, end);
+                Ok(values(&db.slice(s, e)).into())
+            })
+            .await
+        })
+    }
+
+    /// The values whose indexed field equals `value` (`UnknownIndexError` for an index not in
+    /// the configuration).
+    #[wasm_bindgen(js_name = findBy)]
+    pub fn find_by(&self, index: String, value: JsValue) -> Promise {
+        self.spawn(|open| async move {
+            let v = from_js(&value, "value").map_err(|e| open.fail("findBy", &e))?;
+            open.run("findBy", async |db| Ok(values(&db.find_by(&index, &v)?).into())).await
+        })
+    }
+
+    /// The values whose indexed field is within `{ gt, gte, lt, lte }` (any of them), ordered by
+    /// that field then key.
+    #[wasm_bindgen(js_name = findRange)]
+    pub fn find_range(&self, index: String, range: JsValue) -> Promise {
+        self.spawn(|open| async move {
+            let bound = |open: &str, closed: &str| -> Result<Bound<auroradb_log::Value>, DbError> {
+                let get = |k: &str| js_sys::Reflect::get(&range, &JsValue::from_str(k)).unwrap_or(JsValue::UNDEFINED);
+                let (o, c) = (get(open), get(closed));
+                Ok(if !o.is_undefined() {
+                    Bound::Excluded(from_js(&o, "range bound")?)
+                } else if !c.is_undefined() {
+                    Bound::Included(from_js(&c, "range bound")?)
+                } else {
+                    Bound::Unbounded
+                })
+            };
+            let lo = bound("gt", "gte").map_err(|e| open.fail("findRange", &e))?;
+            let hi = bound("lt", "lte").map_err(|e| open.fail("findRange", &e))?;
+            open.run("findRange", async |db| Ok(values(&db.index_range(&index, lo.as_ref(), hi.as_ref())?).into()))
+                .await
+        })
+    }
+}

@@ -1,0 +1,98 @@
+//! The past of the live database: history, time travel, diffs, the log itself, its verification
+//! and its export.
+
+use std::ops::Bound;
+
+use js_sys::{Array, Promise, Uint8Array};
+use wasm_bindgen::prelude::*;
+
+use super::AuroraCore;
+use crate::records::{diff_js, history_js, op_js, point_from_js, time_of, verify_js};
+use crate::value::key_from_js;
+use crate::view::PastView;
+use auroradb::DbError;
+
+#[wasm_bindgen]
+impl AuroraCore {
+    /// Every op that wrote `key` (and every clear), oldest first: `{ id, hlc, time, author, kind,
+    /// value, outcome: 'current' | 'superseded' | 'lost' }`.
+    pub fn history(&self, key: JsValue) -> Promise {
+        self.spawn(|open| async move {
+            let key = key_from_js(&key).map_err(|e| open.fail("history", &e))?;
+            open.run("history", async |db| Ok(db.history(&key).await?.iter().map(history_js).collect::<Array>().into()))
+                .await
+        })
+    }
+
+    /// A read-only view of the database as it was at `time` (milliseconds, a `Date`, or an op id):
+    /// every op up to it applied.
+    pub fn at(&self, time: JsValue) -> Promise {
+        self.spawn(|open| async move {
+            let at = point_from_js(&time, "at(time)", true).map_err(|e| open.fail("at", &e))?;
+            let (ms, key_path) = (time_of(&time), open.key_path.clone());
+            open.run("at", async |db| Ok(PastView::new(db.state_at(at).await?, at, ms, key_path).into())).await
+        })
+    }
+
+    /// What changed between the state at `from` and the state at `to`: `{ added, changed,
+    /// removed }`.
+    pub fn diff(&self, from: JsValue, to: JsValue) -> Promise {
+        self.spawn(|open| async move {
+            let a = point_from_js(&from, "diff(from)", true).map_err(|e| open.fail("diff", &e))?;
+            let b = point_from_js(&to, "diff(to)", true).map_err(|e| open.fail("diff", &e))?;
+            open.run("diff", async |db| Ok(diff_js(&db.diff(a, b).await?))).await
+        })
+    }
+
+    /// The ops of the log between `from` and `to` (both optional, inclusive), oldest first:
+    /// `{ id, hlc, time, counter, author, seq, kind, key, value, steps, hash, prev }`.
+    pub fn log(&self, options: JsValue) -> Promise {
+        self.spawn(|open| async move {
+            let get = |k: &str| {
+                if options.is_object() {
+                    js_sys::Reflect::get(&options, &JsValue::from_str(k)).unwrap_or(JsValue::UNDEFINED)
+                } else {
+                    JsValue::UNDEFINED
+                }
+            };
+            let point = |k: &str, upper: bool| -> Result<Bound<auroradb_log::OpId>, DbError> {
+                let v = get(k);
+                if v.is_undefined() || v.is_null() {
+                    Ok(Bound::Unbounded)
+                } else {
+                    Ok(Bound::Included(point_from_js(&v, k, upper)?))
+                }
+            };
+            let from = point("from", false).map_err(|e| open.fail("log", &e))?;
+            let to = point("to", true).map_err(|e| open.fail("log", &e))?;
+            open.run("log", async |db| {
+                let ops = db.load_ops(from, to).await?;
+                let list = Array::new();
+                for op in &ops {
+                    let hash = match db.log().hash_of(&op.id) {
+                        Some(h) => *h,
+                        None => auroradb_log::EncodedOp::new(op.clone()).hash,
+                    };
+                    list.push(&op_js(op, &hash));
+                }
+                Ok(list.into())
+            })
+            .await
+        })
+    }
+
+    /// Recomputes every hash and chain, checks segments, checkpoints and that the state is what
+    /// the log says: `{ ok: true, ops, authors, checkpoints, keys, fingerprint }`, or rejects with
+    /// a `HashMismatchError`, `BrokenChainError`, `CorruptDataError`...
+    pub fn verify(&self) -> Promise {
+        self.spawn(|open| async move { open.run("verify", async |db| Ok(verify_js(&db.verify().await?))).await })
+    }
+
+    /// The whole log as one self-checking file (`Uint8Array`).
+    #[wasm_bindgen(js_name = exportLog)]
+    pub fn export_log(&self) -> Promise {
+        self.spawn(|open| async move {
+            open.run("exportLog", async |db| Ok(Uint8Array::from(db.export_log().await?.as_slice()).into())).await
+        })
+    }
+}

@@ -1,0 +1,147 @@
+//! Writes of the live database: each goes through [`OpenDatabase::write`], which commits and then
+//! announces it (peers, other tabs, events).
+//!
+//! [`OpenDatabase::write`]: crate::open_database::OpenDatabase::write
+
+use js_sys::{Array, Promise, Uint8Array};
+use wasm_bindgen::prelude::*;
+
+use super::{AuroraCore, Open};
+use crate::events::Source;
+use crate::reads::function;
+use crate::records::{Obj, id_hex};
+use crate::txn::run_transaction;
+use crate::value::key_from_js;
+use auroradb::{DbError, Transaction};
+
+#[wasm_bindgen]
+impl AuroraCore {
+    /// Sets `key` to `value` (create or update); resolves to the key.
+    pub fn put(&self, key: JsValue, value: JsValue) -> Promise {
+        self.spawn(|open| async move {
+            let key = key_from_js(&key).map_err(|e| open.fail("add", &e))?;
+            let value = open.prepare(&key, &value, "value", "add")?;
+            let k = key.clone();
+            open.write("add", Source::Local, async move |db| db.put(k, value).await).await?;
+            Ok(JsValue::from_str(&key))
+        })
+    }
+
+    /// Stores `value` under the key found at the configured `keyPath`; resolves to the key.
+    pub fn add(&self, value: JsValue) -> Promise {
+        self.spawn(|open| async move {
+            let key = open.key_at_path(&value, "add")?;
+            let value = open.prepare(&key, &value, "value", "add")?;
+            let k = key.clone();
+            open.write("add", Source::Local, async move |db| db.put(k, value).await).await?;
+            Ok(JsValue::from_str(&key))
+        })
+    }
+
+    /// Deletes `key`; resolves to whether a record was there.
+    pub fn remove(&self, key: JsValue) -> Promise {
+        self.spawn(|open| async move {
+            let key = key_from_js(&key).map_err(|e| open.fail("remove", &e))?;
+            let out = open.write("remove", Source::Local, async move |db| db.remove(key).await).await?;
+            Ok(JsValue::from_bool(!out.changes.is_empty()))
+        })
+    }
+
+    /// Deletes every record; resolves to how many there were.
+    pub fn clear(&self) -> Promise {
+        self.spawn(|open| async move {
+            let out = open.write("clear", Source::Local, async |db| db.clear().await).await?;
+            Ok(JsValue::from_f64(out.changes.len() as f64))
+        })
+    }
+
+    /// Writes `[key, value]` pairs (any iterable of them) as one atomic write; resolves to how
+    /// many were written. A bad pair fails the whole batch before anything is written.
+    #[wasm_bindgen(js_name = batchSet)]
+    pub fn batch_set(&self, entries: JsValue) -> Promise {
+        self.spawn(|open| async move {
+            let bad = |open: &Open, msg: String| open.fail("batchSet", &DbError::InvalidInput(msg));
+            let iter = js_sys::try_iter(&entries)
+                .ok()
+                .flatten()
+                .ok_or_else(|| bad(&open, "batchSet needs an array of [key, value] pairs".into()))?;
+            // A transaction that only writes: each pair is checked as it is added, in order.
+            let mut tx = Transaction::new();
+            for (i, item) in iter.enumerate() {
+                let item = item?;
+                if !Array::is_array(&item) || Array::from(&item).length() != 2 {
+                    return Err(bad(&open, format!("entries[{i}] is not a [key, value] pair")));
+                }
+                let pair = Array::from(&item);
+                let key = key_from_js(&pair.get(0)).map_err(|e| {
+                    bad(&open, format!("entries[{i}]: {}", e.to_string().trim_start_matches("invalid input: ")))
+                })?;
+                let value = open.prepare(&key, &pair.get(1), "entries[].value", "batchSet")?;
+                tx.put(key, value).map_err(|e| open.fail("batchSet", &e))?;
+            }
+            let n = tx.len();
+            open.write("batchSet", Source::Local, async move |db| db.commit_transaction(tx).await).await?;
+            Ok(JsValue::from_f64(n as f64))
+        })
+    }
+
+    /// Runs `callback(tx)` and commits its writes as one atomic write. `tx.entries[key] = value`,
+    /// `delete tx.entries[key]` and `await tx.entries[key]` read and write; `tx.get`, `tx.put`,
+    /// `tx.add`, `tx.remove` do the same as methods. If the callback throws (or its promise
+    /// rejects), nothing is written and the promise rejects with what it threw. If a record the
+    /// transaction read was changed by another write before it commits, nothing is written and
+    /// it rejects with a `ConflictError`. Resolves to what the callback returned.
+    pub fn transaction(&self, callback: JsValue) -> Promise {
+        self.spawn(|open| async move {
+            let f = function(&callback, "transaction").map_err(|e| open.fail("transaction", &e))?;
+            run_transaction(open, f).await
+        })
+    }
+
+    /// Merges a log file made by `exportLog()` (as if synced from a peer), all or nothing:
+    /// resolves to `{ ops, imported, fingerprint }`.
+    #[wasm_bindgen(js_name = importLog)]
+    pub fn import_log(&self, bytes: JsValue) -> Promise {
+        self.spawn(|open| async move {
+            let bytes = match bytes.dyn_ref::<Uint8Array>() {
+                Some(b) => b.to_vec(),
+                None => match bytes.dyn_ref::<js_sys::ArrayBuffer>() {
+                    Some(b) => Uint8Array::new(b).to_vec(),
+                    None => {
+                        return Err(open.fail(
+                            "importLog",
+                            &DbError::InvalidInput("importLog needs a Uint8Array or ArrayBuffer".into()),
+                        ));
+                    }
+                },
+            };
+            let (info, _) =
+                open.write("importLog", Source::Import, async move |db| db.import_log(&bytes).await).await?;
+            Ok(Obj::new()
+                .set("ops", info.ops as f64)
+                .set("imported", info.imported as f64)
+                .set("fingerprint", info.fingerprint.to_string())
+                .build())
+        })
+    }
+
+    /// Writes a checkpoint of the current state; resolves to its op id, or `null` if the log is
+    /// empty.
+    pub fn checkpoint(&self) -> Promise {
+        self.spawn(|open| async move {
+            open.run("checkpoint", async |db| Ok(db.checkpoint().await?.map_or(JsValue::NULL, |id| id_hex(&id).into())))
+                .await
+        })
+    }
+
+    /// Applies what other instances on this database committed since this one last looked
+    /// (normally done on their notice); resolves to the number of changed records.
+    #[wasm_bindgen(js_name = catchUp)]
+    pub fn catch_up(&self) -> Promise {
+        self.spawn(|open| async move {
+            let changes = open.run("catchUp", async |db| db.catch_up().await).await?;
+            open.events.emit_changes(&changes, Source::Tab);
+            Ok(JsValue::from_f64(changes.len() as f64))
+        })
+    }
+}

@@ -1,0 +1,67 @@
+//! What the live database's reads (`AuroraCore`) and the time-travel view's reads (`PastView`)
+//! share: `slice` arguments, predicate callbacks and value lists.
+
+use auroradb_log::Value;
+use auroradb_snapshot::State;
+use js_sys::{Array, Function};
+use wasm_bindgen::{JsCast, JsValue};
+
+use crate::value::to_js;
+use auroradb::DbError;
+
+/// Normalizes `slice(start, end)` arguments like `Array.prototype.slice`.
+pub fn slice_bounds(len: usize, start: Option<f64>, end: Option<f64>) -> (usize, usize) {
+    let at = |v: f64| -> usize {
+        let len = len as f64;
+        let v = if v.is_nan() { 0.0 } else { v.trunc() };
+        (if v < 0.0 { (len + v).max(0.0) } else { v.min(len) }) as usize
+    };
+    let s = start.map_or(0, at);
+    let e = end.map_or(len, at);
+    (s, e.max(s))
+}
+
+/// The callback `op` (`filter`, `every`...) was given, or an `InvalidInputError`.
+pub fn function(f: &JsValue, op: &str) -> Result<Function, DbError> {
+    f.dyn_ref::<Function>().cloned().ok_or_else(|| DbError::InvalidInput(format!("{op} needs a function")))
+}
+
+/// The values of `(key, value)` pairs, as a JavaScript array.
+pub fn values(list: &[(String, Value)]) -> Array {
+    list.iter().map(|(_, v)| to_js(v)).collect()
+}
+
+/// Calls `f(value, key)` for each record of `state` in key order while `keep` says so,
+/// converting each value once. Returns the values for which `f` returned a truthy value and
+/// whether every record was visited, or what `f` threw.
+pub fn scan(state: &State, f: &Function, mut keep: impl FnMut(bool) -> bool) -> Result<(Array, bool), JsValue> {
+    let out = Array::new();
+    for (key, entry) in state.iter() {
+        let value = to_js(&entry.value);
+        let verdict = f.call2(&JsValue::UNDEFINED, &value, &JsValue::from_str(key))?.is_truthy();
+        if verdict {
+            out.push(&value);
+        }
+        if !keep(verdict) {
+            return Ok((out, false));
+        }
+    }
+    Ok((out, true))
+}
+
+#[cfg(test)]
+mod tests {
+    use wasm_bindgen_test::wasm_bindgen_test;
+
+    use super::slice_bounds;
+
+    #[wasm_bindgen_test]
+    fn slice_like_arrays() {
+        assert_eq!(slice_bounds(5, Some(0.0), Some(10.0)), (0, 5));
+        assert_eq!(slice_bounds(5, Some(1.0), None), (1, 5));
+        assert_eq!(slice_bounds(5, Some(-2.0), None), (3, 5));
+        assert_eq!(slice_bounds(5, None, Some(-1.0)), (0, 4));
+        assert_eq!(slice_bounds(5, Some(4.0), Some(2.0)), (4, 4));
+        assert_eq!(slice_bounds(5, Some(f64::NAN), Some(2.5)), (0, 2));
+    }
+}
