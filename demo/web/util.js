@@ -141,6 +141,22 @@ export function download(bytes, filename, type = 'application/octet-stream') {
   setTimeout(() => URL.revokeObjectURL(url), 10_000);
 }
 
+/**
+ * An error as a person reads it: its name and message, with a list of byte values (as an
+ * engine message may quote a file's first bytes) shown as the text or hex it spells, never as
+ * a raw `[65, 85, ...]`.
+ */
+export function errorText(err) {
+  const name = err?.name || 'Error';
+  const message = String(err?.message ?? err ?? '').replace(/\[(\d{1,3}(?:, ?\d{1,3})+)\]/g, (_, list) => {
+    const bytes = list.split(/, ?/).map(Number);
+    return bytes.every((b) => b >= 32 && b < 127)
+      ? `"${String.fromCharCode(...bytes)}"`
+      : `0x${bytes.map((b) => b.toString(16).padStart(2, '0')).join('')}`;
+  });
+  return `${name}: ${message}`;
+}
+
 /** `n thing`/`n things`. */
 export function plural(n, word, many = `${word}s`) {
   return `${n} ${n === 1 ? word : many}`;
