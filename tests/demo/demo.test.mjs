@@ -1,18 +1,23 @@
 // End-to-end test of the demo (scripts/demo.sh): the audit board in two headless Chromium
 // browser contexts (two separate storages, like two browsers), synced through the Socket.IO
 // relay the demo starts. Both edit and converge; a conflict made while one is offline
-// converges, its history showing both edits; the time-travel slider shows an old state; the
-// exported log replays on a fresh board; a screenshot of each board is saved to
-// artifacts/demo.png and artifacts/demo-peer.png.
+// converges, the loser is told at once and its row is marked, the history shows both edits;
+// the time-travel slider shows an old state; the exported log replays on a fresh board and
+// opens in the log inspector (/inspect.html), as do a log of generic values and a file that is
+// no log; each fix from trying the board as a new user has an assertion. The inspector also
+// runs as a static page from the checkout. Screenshots land in artifacts/: demo.png,
+// demo-peer.png, conflict-notice.png, long-title.png, inspector.png, inspector-error.png,
+// inspector-generic.png.
 //
 // Needs pkg/ built (scripts/demo-test.sh builds it first).
 
 import test, { after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdirSync, rmSync } from 'node:fs';
+import { createReadStream, existsSync, mkdirSync, rmSync, statSync } from 'node:fs';
+import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { extname, join, normalize } from 'node:path';
 import { ROOT, launchBrowser, requirePkg } from '../web/harness.mjs';
 
 const DEMO = join(ROOT, 'scripts', 'demo.sh');
@@ -668,4 +673,60 @@ test('URL settings: unknown values are reported, the broadcast hint, the merge h
   assert.match(shown, /merged/, shown);
   assert.deepEqual(bc.errors, []);
   await bc.context().close();
+});
+
+test('the log inspector works as a static page from a checkout, with a dropped file', {
+  timeout: 120_000,
+}, async () => {
+  // A plain static server at the repository's root: the page finds the API at ../../pkg/.
+  const types = { '.html': 'text/html', '.js': 'text/javascript', '.mjs': 'text/javascript', '.css': 'text/css' };
+  const server = createServer((req, res) => {
+    const path = normalize(decodeURIComponent(new URL(req.url, 'http://x').pathname)).replace(/^([/\\]|\.\.)+/, '');
+    const file = join(ROOT, path);
+    if (!file.startsWith(ROOT) || !existsSync(file) || !statSync(file).isFile()) {
+      res.writeHead(404).end();
+      return;
+    }
+    const type = extname(file) === '.wasm' ? 'application/wasm' : (types[extname(file)] ?? 'application/octet-stream');
+    res.writeHead(200, { 'content-type': type });
+    createReadStream(file).pipe(res);
+  });
+  await new Promise((ok) => server.listen(0, '127.0.0.1', ok));
+  const context = await browser.newContext({ viewport: VIEWPORT });
+  try {
+    const page = await context.newPage();
+    const errors = [];
+    page.on('pageerror', (err) => errors.push(err.message));
+    await page.goto(`http://127.0.0.1:${server.address().port}/demo/web/inspect.html`, { timeout: WAIT });
+    await page.evaluate(() => window.inspector.ready);
+    // Drop a log made in the page: a few counters of some other app.
+    await page.evaluate(async () => {
+      const { AuroraDB } = await import('../../pkg/auroradb.mjs');
+      const db = new AuroraDB({ name: `counters-${Date.now()}` });
+      await db.create();
+      await db.put('visits', 1);
+      await db.put('visits', 2);
+      await db.put('flags', { beta: true });
+      const bytes = await db.exportLog();
+      await db.destroy();
+      const data = new DataTransfer();
+      data.items.add(new File([bytes], 'counters.aurlog'));
+      document.getElementById('dropzone').dispatchEvent(new DragEvent('drop', { dataTransfer: data, bubbles: true }));
+    });
+    await page.waitForFunction(() => document.body.dataset.ops === '3', null, { timeout: WAIT });
+    assert.match(await page.textContent('[data-testid=summary]'), /counters\.aurlog: 3 ops, 1 author · chain verified/);
+    assert.equal(await page.textContent('[data-testid=state-row][data-key="visits"] [data-field=value]'), '2');
+    await page.locator('[data-testid=state-row][data-key="visits"]').click();
+    await page.waitForFunction(() => document.querySelectorAll('[data-testid=history-item]').length === 2, null, {
+      timeout: WAIT,
+    });
+    assert.deepEqual(await page.$$eval('[data-testid=history-item]', (trs) => trs.map((tr) => tr.dataset.outcome)), [
+      'superseded',
+      'current',
+    ]);
+    assert.deepEqual(errors, []);
+  } finally {
+    await context.close();
+    await new Promise((ok) => server.close(ok));
+  }
 });
