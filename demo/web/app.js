@@ -238,7 +238,6 @@ function announce(id) {
   const say = () => {
     if (done) return;
     done = true;
-    state.db?.removeEventListener('sync', say);
     toast(`${peerName(id)} connected`, 'ok', 2500);
   };
   state.db?.addEventListener('sync', () => setTimeout(say, 100), { once: true });

@@ -26,6 +26,8 @@ const state = {
   db: null,
   file: null,
   lastFile: null,
+  /** The position the op log's rows are styled for. */
+  marked: 0,
   ops: [],
   position: 0,
   key: null,
@@ -100,6 +102,7 @@ async function load(file) {
     $('panels').hidden = false;
     $('diff-from').value = '0';
     $('diff-to').value = String(state.ops.length);
+    renderLog();
     await goTo(state.ops.length);
     await showDiff();
     fill($('history'), h('p', { class: 'hint' }, 'Click a key in the state table or the op log.'));
@@ -150,7 +153,7 @@ async function goTo(k) {
     : `before the first op (0 of ${total})`;
   document.body.dataset.position = String(k);
   renderState(snapshot);
-  renderLog();
+  markLog(k);
 }
 
 function renderState(snapshot) {
@@ -195,15 +198,16 @@ function renderState(snapshot) {
   );
 }
 
+/** Builds the op log once per file; `markLog` then only restyles the rows a move passes over. */
 function renderLog() {
-  const at = state.position;
+  state.marked = 0;
   fill(
     $('log-body'),
     state.ops.map((op, i) =>
       h(
         'tr',
         {
-          class: i + 1 === at ? 'at' : i + 1 > at ? 'future' : '',
+          class: 'future',
           dataset: { index: String(i + 1), testid: 'op-row' },
           title: `${op.hlc}\nhash ${op.hash}\nprev ${op.prev}\nclick: go to this op`,
           onclick: () => {
@@ -223,7 +227,24 @@ function renderLog() {
     ),
   );
   $('log-count').textContent = plural(state.ops.length, 'op');
-  document.querySelector('#log-body tr.at')?.scrollIntoView({ block: 'nearest' });
+}
+
+function markLog(k) {
+  const rows = $('log-body').children;
+  const from = Math.min(state.marked, k);
+  const to = Math.max(state.marked, k);
+  for (let i = Math.max(from, 1); i <= to; i++) rows[i - 1].className = i === k ? 'at' : i > k ? 'future' : '';
+  state.marked = k;
+  // Keep the current op in view inside the log's own scroll box (never scrolling the page).
+  const row = rows[k - 1];
+  const box = row?.closest('.log-wrap');
+  if (row && box) {
+    const top = row.offsetTop - box.querySelector('thead').offsetHeight;
+    if (top < box.scrollTop) box.scrollTop = top;
+    else if (row.offsetTop + row.offsetHeight > box.scrollTop + box.clientHeight) {
+      box.scrollTop = row.offsetTop + row.offsetHeight - box.clientHeight;
+    }
+  }
 }
 
 // ---- one key's history ---------------------------------------------------------------------
