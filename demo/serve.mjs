@@ -12,8 +12,8 @@
 // --check   start everything, fetch the page, its config, the API and each server once, print
 //           what answered, stop everything and exit 0 (1 if anything did not answer).
 //
-// URL layout: /... is demo/web/, /pkg/... is pkg/, /config.json tells the page where the
-// servers are. Once everything listens it prints `READY demo port=PORT url=URL`, then stays up
+// URL layout: /... is demo/web/ (the board at /, the log inspector at /inspect.html), /pkg/...
+// is pkg/, /config.json tells the page where the servers are. Once everything listens it prints `READY demo port=PORT url=URL`, then stays up
 // until SIGINT (Ctrl-C) or SIGTERM, and stops the servers it started on the way out.
 
 import { spawn } from 'node:child_process';
@@ -192,6 +192,7 @@ async function check(origin, config) {
     await probe('page', `${origin}/`, /AuroraDB audit board/),
     await probe('config', `${origin}/config.json`, /"socketio"/),
     await probe('app script', `${origin}/app.js`),
+    await probe('log inspector', `${origin}/inspect.html`, /AuroraDB log inspector/),
     await probe('API module', `${origin}/pkg/auroradb.mjs`, /AuroraDB/),
     await probe('engine', `${origin}/pkg/auroradb_core_bg.wasm`),
     await probe('Socket.IO relay', `${config.socketio}/socket.io/?EIO=4&transport=polling`, /"sid"/),
@@ -270,6 +271,7 @@ async function main() {
 
     console.log('');
     console.log(`  AuroraDB audit board:  ${origin}/`);
+    console.log(`  log inspector:         ${origin}/inspect.html`);
     console.log('');
     console.log('  Open it in two tabs, or in two browsers (or a normal and a private window) to give');
     console.log('  each its own storage. Edit records in both and watch them sync. URL parameters:');

@@ -10,7 +10,7 @@
 // relay, PeerJS server and signaling server listen).
 
 import { AuroraDB } from '/pkg/auroradb.mjs';
-import { assignAuthorHues, dateTime, download, newRecordId, plural } from './util.js';
+import { dateTime, download, errorText, newRecordId, plural } from './util.js';
 import { renderChips, renderHistory, renderLog, renderPeers, renderRecords, renderTravel, toast } from './views.js';
 
 const ADAPTERS = ['socketio', 'peerjs', 'webrtc', 'broadcast'];
@@ -19,9 +19,12 @@ const NAMES = ['Ada', 'Grace', 'Linus', 'Barbara', 'Ken', 'Margaret', 'Dennis', 
 
 function readSettings() {
   const params = new URLSearchParams(location.search);
+  const problems = [];
   const pick = (name, allowed, fallback) => {
     const value = params.get(name);
-    return allowed.includes(value) ? value : fallback;
+    if (value === null || allowed.includes(value)) return value ?? fallback;
+    problems.push(`Unknown ${name} '${value}' in the URL: using ${fallback} (one of ${allowed.join(', ')}).`);
+    return fallback;
   };
   const clean = (value, max) =>
     (value ?? '')
@@ -40,6 +43,7 @@ function readSettings() {
     strategy: pick('strategy', STRATEGIES, 'timestamp'),
     board: clean(params.get('board'), 40).replace(/\s+/g, '-') || 'main',
     user,
+    problems,
   };
 }
 
@@ -65,8 +69,15 @@ const state = {
   lastSync: 0,
   activity: [],
   flash: new Set(),
+  /** Records whose edit by this user lost a conflict, until their history is looked at: key -> notice. */
+  conflicts: new Map(),
+  /** Ops of this user already reported as lost. */
+  reported: new Set(),
+  /** Keys the log wrote, in the order first written (records are listed newest first). */
+  firstSeen: new Map(),
 };
 
+/** Adds an activity line; `text` may be a function, called when drawn (peer names learnt later show). */
 function note(kind, text) {
   state.activity.unshift({ kind, text, time: Date.now() });
   state.activity.length = Math.min(state.activity.length, 20);
@@ -162,20 +173,22 @@ function listen(db) {
     const { source, changes } = e.detail;
     for (const c of changes) flash(c.key);
     if (source !== 'local') note('change', `${plural(changes.length, 'record')} changed (${source})`);
+    if (source === 'peer' || source === 'import') checkConflicts(changes.map((c) => c.key));
     scheduleRefresh();
   });
   db.addEventListener('connection', (e) => {
     const id = e.detail?.peerId;
     if (id) state.peers.set(id, Date.now());
-    note('peer', `${peerName(id)} connected`);
-    toast(`${peerName(id)} connected`, 'ok', 2500);
+    note('peer', () => `${peerName(id)} connected`);
+    // The first sync with a new peer brings its ops, and with them its name.
+    announce(id);
     scheduleRefresh();
   });
   db.addEventListener('disconnect', (e) => {
     const id = e.detail?.peerId;
     if (id) state.peers.delete(id);
     else state.peers.clear();
-    note('peer', `${peerName(id)} disconnected`);
+    note('peer', () => `${peerName(id)} disconnected`);
     scheduleRefresh();
   });
   db.addEventListener('sync', (e) => {
@@ -191,10 +204,16 @@ function listen(db) {
     }
     scheduleRefresh();
   });
-  db.addEventListener('post', () => scheduleRefresh());
+  db.addEventListener('post', (e) => {
+    if (e.detail?.keys?.length) checkConflicts(e.detail.keys);
+    scheduleRefresh();
+  });
   db.addEventListener('error', (e) => {
-    const { type, message } = e.detail ?? {};
-    const text = `${type ?? 'Error'}: ${message ?? ''}`;
+    const { type, message, operation } = e.detail ?? {};
+    // A call the board made itself (add, importLog, ...) reports its failure where it was
+    // made (guarded()); only errors of the background sync and the transport are told here.
+    if (operation !== 'sync' && operation !== 'p2p') return;
+    const text = errorText({ name: type, message });
     // A transport that keeps retrying reports the same failure again and again.
     if (recentErrors.has(text)) return;
     recentErrors.add(text);
@@ -212,6 +231,60 @@ function peerName(id) {
 }
 
 const recentErrors = new Set();
+
+/** Toasts a new connection once its name may be known: after the next sync, or 3 s. */
+function announce(id) {
+  let done = false;
+  const say = () => {
+    if (done) return;
+    done = true;
+    toast(`${peerName(id)} connected`, 'ok', 2500);
+  };
+  state.db?.addEventListener('sync', () => setTimeout(say, 100), { once: true });
+  setTimeout(say, 3000);
+}
+
+/**
+ * After ops from elsewhere arrive: an op of this user on one of `keys` that lost to a concurrent
+ * op of another author (both started from the same `version`, or the engine calls it `lost`)
+ * is told at once, and the row is marked until its history is looked at.
+ */
+async function checkConflicts(keys) {
+  const db = state.db ?? null;
+  if (!db || !state.self) return;
+  for (const key of new Set(keys)) {
+    const items = await db.history(key).catch(() => []);
+    const winner = items.findLast((i) => i.outcome === 'current');
+    for (const mine of items) {
+      if (mine.author !== state.self || state.reported.has(mine.id) || mine.outcome === 'current') continue;
+      const rival =
+        mine.outcome === 'lost'
+          ? (winner ?? items.findLast((i) => i.author !== state.self))
+          : items.find(
+              (i) =>
+                i.author !== state.self &&
+                i.id > mine.id &&
+                i.value?.version !== undefined &&
+                i.value.version === mine.value?.version,
+            );
+      if (!rival || rival.author === state.self) continue;
+      state.reported.add(mine.id);
+      const by = state.names.get(rival.author) ?? rival.value?.updatedBy ?? `author ${rival.author.slice(0, 8)}`;
+      const notice = { key, by, strategy: state.settings.strategy, op: mine.id };
+      state.conflicts.set(key, notice);
+      note('conflict', `your edit of ${key} lost to ${by} under ${notice.strategy}`);
+      toast(
+        [
+          `Your edit of ${key} lost to ${by} under ${notice.strategy}. `,
+          { text: 'Show history', onclick: () => actions.select(key), testid: 'conflict-link' },
+        ],
+        'warn',
+        12_000,
+      );
+    }
+  }
+  scheduleRefresh(0);
+}
 
 function flash(key) {
   state.flash.add(key);
@@ -261,9 +334,16 @@ function refresh() {
 async function refreshOnce() {
   const db = state.db;
   const [records, ops] = await Promise.all([db.all(), db.log()]);
-  state.records = records;
   state.ops = ops;
-  assignAuthorHues(ops);
+  for (const op of ops) {
+    for (const key of op.kind === 'txn' ? (op.steps ?? []).map((s) => s.key) : [op.key]) {
+      if (key !== undefined && !state.firstSeen.has(key)) state.firstSeen.set(key, state.firstSeen.size);
+    }
+  }
+  // Newest first: the log's order (the same on every peer), never the random ids.
+  const rank = (r) => state.firstSeen.get(r.id) ?? Number.MAX_SAFE_INTEGER;
+  state.records = records.sort((a, b) => rank(b) - rank(a));
+  state.deleted = [...state.firstSeen.keys()].filter((k) => !records.some((r) => r.id === k)).reverse();
   for (const op of ops) {
     const by = op.value?.updatedBy ?? op.steps?.find((s) => s.value?.updatedBy)?.value.updatedBy;
     if (by && !state.names.has(op.author)) state.names.set(op.author, by);
@@ -300,11 +380,15 @@ function draw() {
 
 // ---- actions -------------------------------------------------------------------------------
 
-async function guarded(what, f) {
+/** Runs `f`; a failure is told once (toast and activity, and `onError(text)`), resolving to undefined. */
+async function guarded(what, f, onError) {
   try {
     return await f();
   } catch (err) {
-    toast(`${what} failed: ${err.name}: ${err.message}`, 'error', 6000);
+    const text = `${what} failed: ${errorText(err)}`;
+    toast(text, 'error', 6000);
+    note('error', text);
+    onError?.(text);
     return undefined;
   }
 }
@@ -340,11 +424,28 @@ const actions = {
       await state.db.put(key, edited({ id: key, ...current }, changes));
     });
   },
+  /** Deletes at once, with an Undo in the toast (it writes the record back as it was). */
   async remove(key) {
-    await guarded('Deleting', () => state.db.remove(key));
+    const before = await state.db.get(key);
+    const done = await guarded('Deleting', () => state.db.remove(key));
+    if (!done || before === undefined) return;
+    const title = String(before.title ?? '');
+    toast(
+      [
+        `Deleted ${key}${title ? ` “${title.length > 40 ? `${title.slice(0, 40)}…` : title}”` : ''}. `,
+        {
+          text: 'Undo',
+          testid: 'undo-delete',
+          onclick: () => guarded('Undoing the delete', () => state.db.put(key, { ...before, ...edited(before, {}) })),
+        },
+      ],
+      'info',
+      10_000,
+    );
   },
   select(key) {
     state.selected = key;
+    state.conflicts.delete(key);
     scheduleRefresh(0);
     document.getElementById('history-title').scrollIntoView({ block: 'nearest', behavior: 'smooth' });
   },
@@ -465,7 +566,16 @@ function wireControls() {
     const file = input.files?.[0];
     input.value = '';
     if (!file) return;
-    const result = await guarded('Import', async () => state.db.importLog(new Uint8Array(await file.arrayBuffer())));
+    status.textContent = `Importing ${file.name}…`;
+    status.classList.remove('failed');
+    const result = await guarded(
+      'Import',
+      async () => state.db.importLog(new Uint8Array(await file.arrayBuffer())),
+      (text) => {
+        status.textContent = `${file.name}: ${text}`;
+        status.classList.add('failed');
+      },
+    );
     if (!result) return;
     status.textContent = `Imported ${file.name}: ${plural(result.ops, 'op')} in the file, ${result.imported} new`;
     toast(`Imported ${result.imported} new ${result.imported === 1 ? 'op' : 'ops'}`, 'ok');
@@ -481,6 +591,7 @@ async function start() {
   renderChips(state);
   wireControls();
   document.getElementById('new-owner').placeholder = `Owner (${state.settings.user})`;
+  if (state.settings.problems.length) banner(state.settings.problems.join(' '));
   const db = await openDatabase();
   note('open', `opened ${db.name}`);
   await refresh();

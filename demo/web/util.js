@@ -69,29 +69,17 @@ export function dateTime(ms) {
   return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${clock(ms)}`;
 }
 
-/** Well-separated hues, given to authors in the order they first wrote to the log. */
+/** Well-separated hues. */
 const PALETTE = [218, 150, 330, 32, 272, 186, 4, 96];
-const hues = new Map();
 
 /**
- * Gives each author of `ops` (in log order, which every synced peer shares) a hue, so an
- * author has the same colour on every peer.
+ * The hue of an author, from its id alone: the same on every peer and from the first moment
+ * (a hue given by the order of first writes changed once this tab wrote for the first time).
  */
-export function assignAuthorHues(ops) {
-  hues.clear();
-  for (const op of ops) {
-    if (!hues.has(op.author)) {
-      hues.set(op.author, PALETTE[hues.size % PALETTE.length] + 9 * Math.floor(hues.size / PALETTE.length));
-    }
-  }
-}
-
-/** The hue of an author: its place in the log, else one derived from its id. */
 export function authorHue(author) {
-  if (hues.has(author)) return hues.get(author);
   let x = 0;
-  for (let i = 0; i < Math.min(6, author?.length ?? 0); i++) x = x * 16 + parseInt(author[i], 16);
-  return PALETTE[x % PALETTE.length];
+  for (let i = 0; i < (author?.length ?? 0); i++) x = (x * 31 + author.charCodeAt(i)) >>> 0;
+  return PALETTE[x % PALETTE.length] + 9 * ((x >>> 8) % 3);
 }
 
 /**
@@ -139,6 +127,22 @@ export function download(bytes, filename, type = 'application/octet-stream') {
   a.click();
   a.remove();
   setTimeout(() => URL.revokeObjectURL(url), 10_000);
+}
+
+/**
+ * An error as a person reads it: its name and message, with a list of byte values (as an
+ * engine message may quote a file's first bytes) shown as the text or hex it spells, never as
+ * a raw `[65, 85, ...]`.
+ */
+export function errorText(err) {
+  const name = err?.name || 'Error';
+  const message = String(err?.message ?? err ?? '').replace(/\[(\d{1,3}(?:, ?\d{1,3})+)\]/g, (_, list) => {
+    const bytes = list.split(/, ?/).map(Number);
+    return bytes.every((b) => b >= 32 && b < 127)
+      ? `"${String.fromCharCode(...bytes)}"`
+      : `0x${bytes.map((b) => b.toString(16).padStart(2, '0')).join('')}`;
+  });
+  return `${name}: ${message}`;
 }
 
 /** `n thing`/`n things`. */

@@ -66,15 +66,47 @@ export function renderRecords(state, actions) {
     previous = tr;
   }
   for (const [key, tr] of rows) if (!seen.has(key)) tr.remove();
+  renderDeleted(state, actions);
   $('records-empty').hidden = state.records.length > 0;
   $('records-table').classList.toggle('is-empty', state.records.length === 0);
   const open = state.records.filter((r) => r.status !== 'resolved').length;
   $('records-count').textContent = state.records.length ? `${open} open of ${state.records.length}` : '';
 }
 
+/** Deleted records stay reachable: their history is one click away. */
+function renderDeleted(state, actions) {
+  const deleted = state.deleted ?? [];
+  const box = $('deleted');
+  box.hidden = deleted.length === 0;
+  fill(
+    box,
+    h('span', { class: 'dim' }, `Deleted (${deleted.length}): `),
+    deleted.slice(0, 12).map((key) =>
+      h(
+        'button',
+        {
+          type: 'button',
+          class: 'small ghost mono',
+          title: `history of ${key}`,
+          dataset: { key, testid: 'deleted-history' },
+          onclick: () => actions.select(key),
+        },
+        key,
+      ),
+    ),
+    deleted.length > 12 ? h('span', { class: 'dim' }, ` and ${deleted.length - 12} more`) : null,
+  );
+}
+
 function recordRow(key, actions) {
   const commit = (field) => (e) => {
     const value = e.target.value.trim();
+    if (field === 'title' && !value) {
+      // Like the add form: an incident needs a title.
+      e.target.value = e.target.dataset.saved ?? '';
+      toast('A title cannot be empty: kept the previous one.', 'error', 4000);
+      return;
+    }
     if (value !== e.target.dataset.saved) actions.edit(key, { [field]: value });
   };
   const enterCommits = (e) => {
@@ -155,6 +187,10 @@ function setInput(input, value) {
 function updateRecordRow(tr, rec, state) {
   tr.classList.toggle('selected', state.selected === rec.id);
   tr.classList.toggle('flash', state.flash.has(rec.id));
+  const conflict = state.conflicts.get(rec.id);
+  tr.classList.toggle('conflicted', Boolean(conflict));
+  if (conflict) tr.dataset.conflict = conflict.by;
+  else delete tr.dataset.conflict;
   const field = (name) => tr.querySelector(`[data-field="${name}"]`);
   setInput(field('title'), String(rec.title ?? ''));
   setInput(field('owner'), String(rec.owner ?? ''));
@@ -167,6 +203,13 @@ function updateRecordRow(tr, rec, state) {
   fill(
     tr.querySelector('.meta'),
     h('span', { class: 'mono key' }, rec.id),
+    conflict
+      ? h(
+          'span',
+          { class: 'pill conflict', title: 'your edit lost a conflict: open the history to see it' },
+          `lost to ${conflict.by}`,
+        )
+      : null,
     ' · ',
     h('span', { class: 'ver', title: 'version: each edit raises it' }, `v${rec.version ?? '?'}`),
     rec.updatedBy ? ` · ${rec.updatedBy}` : '',
@@ -421,7 +464,17 @@ export function renderHistory(state, items) {
   const concurrent = concurrentGroups(items);
   const authors = new Set(items.map((i) => i.author));
   const lost = items.filter((i) => i.outcome === 'lost').length;
-  const winner = items.find((i) => i.outcome === 'current');
+  const current = items.filter((i) => i.outcome === 'current');
+  const winner = current[current.length - 1];
+  // Under 'merge' several ops can each give some fields of what the board shows.
+  const shown =
+    current.length > 1
+      ? ` · the board shows the fields of ${current.length} ops merged, the latest of ${hlcLabel(winner)}`
+      : winner && winner.value !== undefined
+        ? ` · the board shows the op of ${hlcLabel(winner)}`
+        : winner
+          ? ` · deleted now, by the op of ${hlcLabel(winner)}`
+          : ' · deleted now';
   const conflicts = new Set(concurrent.values()).size;
   fill(
     body,
@@ -431,7 +484,7 @@ export function renderHistory(state, items) {
       h('b', {}, `${plural(items.length, 'op')} by ${plural(authors.size, 'author')}`),
       conflicts ? h('span', { class: 'pill conflict' }, plural(conflicts, 'conflict')) : null,
       lost ? h('span', { class: 'pill lost' }, `${lost} lost`) : null,
-      h('span', { class: 'dim' }, winner ? ` · the board shows the op of ${hlcLabel(winner)}` : ' · deleted now'),
+      h('span', { class: 'dim', dataset: { testid: 'history-shown' } }, shown),
       h('span', { class: 'dim' }, ` · strategy ${state.settings.strategy}`),
     ),
     h(
@@ -528,9 +581,11 @@ export function renderPeers(state) {
           { class: 'dim' },
           state.offline
             ? 'Offline: edits stay in this browser until you go back online.'
-            : state.distributed
-              ? 'No peer connected yet: open this page in another browser or tab.'
-              : 'Sync is off.',
+            : !state.distributed
+              ? 'Sync is off.'
+              : settings.adapter === 'broadcast'
+                ? 'No peer connected yet: the broadcast adapter reaches tabs of this browser only, so open this page in another tab.'
+                : 'No peer connected yet: open this page in another browser or tab.',
         )
       : peers.map(([id, since]) =>
           h(
@@ -552,7 +607,7 @@ export function renderPeers(state) {
           'div',
           { class: `act act-${a.kind}` },
           h('span', { class: 'dim mono' }, clock(a.time).slice(0, 8)),
-          ` ${a.text}`,
+          ` ${typeof a.text === 'function' ? a.text() : a.text}`,
         ),
       ),
   );
@@ -566,8 +621,29 @@ export function renderPeers(state) {
 
 // ---- toasts --------------------------------------------------------------------------------
 
-export function toast(text, kind = 'info', ms = 4000) {
-  const node = h('div', { class: `toast toast-${kind}`, role: kind === 'error' ? 'alert' : 'status' }, text);
+/**
+ * Shows a toast for `ms`. `content` is a text, or a list of texts and actions
+ * `{ text, onclick, testid }` (shown as links; clicking one also closes the toast).
+ */
+export function toast(content, kind = 'info', ms = 4000) {
+  const parts = (Array.isArray(content) ? content : [content]).map((part) =>
+    typeof part === 'object' && part
+      ? h(
+          'button',
+          {
+            type: 'button',
+            class: 'toast-action',
+            dataset: { testid: part.testid },
+            onclick: () => {
+              node.remove();
+              part.onclick();
+            },
+          },
+          part.text,
+        )
+      : part,
+  );
+  const node = h('div', { class: `toast toast-${kind}`, role: kind === 'error' ? 'alert' : 'status' }, parts);
   $('toasts').append(node);
   setTimeout(() => node.classList.add('leaving'), ms);
   setTimeout(() => node.remove(), ms + 400);

@@ -1,18 +1,23 @@
 // End-to-end test of the demo (scripts/demo.sh): the audit board in two headless Chromium
 // browser contexts (two separate storages, like two browsers), synced through the Socket.IO
 // relay the demo starts. Both edit and converge; a conflict made while one is offline
-// converges, its history showing both edits; the time-travel slider shows an old state; the
-// exported log replays on a fresh board; a screenshot of each board is saved to
-// artifacts/demo.png and artifacts/demo-peer.png.
+// converges, the loser is told at once and its row is marked, the history shows both edits;
+// the time-travel slider shows an old state; the exported log replays on a fresh board and
+// opens in the log inspector (/inspect.html), as do a log of generic values and a file that is
+// no log; each fix from trying the board as a new user has an assertion. The inspector also
+// runs as a static page from the checkout. Screenshots land in artifacts/: demo.png,
+// demo-peer.png, conflict-notice.png, long-title.png, inspector.png, inspector-error.png,
+// inspector-generic.png.
 //
 // Needs pkg/ built (scripts/demo-test.sh builds it first).
 
 import test, { after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdirSync, rmSync } from 'node:fs';
+import { createReadStream, existsSync, mkdirSync, rmSync, statSync } from 'node:fs';
+import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { extname, join, normalize } from 'node:path';
 import { ROOT, launchBrowser, requirePkg } from '../web/harness.mjs';
 
 const DEMO = join(ROOT, 'scripts', 'demo.sh');
@@ -85,8 +90,13 @@ after(async () => {
 });
 
 /** Opens `board` as `user` in a new browser context (its own storage). */
-async function openBoard(user, board = 'e2e', adapter = 'socketio') {
-  const context = await browser.newContext({ viewport: VIEWPORT });
+function openBoard(user, board = 'e2e', adapter = 'socketio') {
+  return openPage(`?user=${user}&board=${board}&adapter=${adapter}`);
+}
+
+/** Opens the board at `demo.url + query` in a new browser context, collecting its errors. */
+async function openPage(query, { path = '', ready = 'board' } = {}) {
+  const context = await browser.newContext({ viewport: VIEWPORT, acceptDownloads: true });
   const page = await context.newPage();
   page.errors = [];
   page.on('pageerror', (err) => page.errors.push(`page error: ${err.message}`));
@@ -98,8 +108,8 @@ async function openBoard(user, board = 'e2e', adapter = 'socketio') {
   page.on('response', (res) => {
     if (res.status() >= 400) page.errors.push(`HTTP ${res.status()} ${res.url()}`);
   });
-  await page.goto(`${demo.url}?user=${user}&board=${board}&adapter=${adapter}`, { waitUntil: 'load', timeout: WAIT });
-  await page.evaluate(() => window.board.ready);
+  await page.goto(`${demo.url}${path}${query}`, { waitUntil: 'load', timeout: WAIT });
+  await page.evaluate((name) => window[name].ready, ready);
   return page;
 }
 
@@ -132,7 +142,7 @@ async function boardsDescription(A, B) {
     p.evaluate(() => ({
       peers: document.querySelector('[data-testid=peer-count]').textContent,
       ops: window.board.state.ops.length,
-      activity: window.board.state.activity.slice(0, 8).map((a) => a.text),
+      activity: window.board.state.activity.slice(0, 8).map((a) => (typeof a.text === 'function' ? a.text() : a.text)),
     }));
   return `A: ${JSON.stringify(await rows(A))} ${JSON.stringify(await info(A))}\nB: ${JSON.stringify(await rows(B))} ${JSON.stringify(await info(B))}`;
 }
@@ -163,11 +173,16 @@ test('two browsers edit the audit board, converge, and travel back in time', { t
       }
     });
 
+  const ownHue = (p) => p.$eval('#facts .author', (el) => el.style.getPropertyValue('--hue'));
+  let hueBefore;
   await step('the board opens with the socketio adapter and the timestamp strategy', async () => {
     for (const page of [A, B]) {
       assert.match(await page.textContent('[data-testid=adapter]'), /socketio/);
       assert.match(await page.textContent('[data-testid=strategy]'), /timestamp/);
+      assert.equal(await page.isVisible('#banner'), false);
     }
+    hueBefore = await ownHue(A);
+    assert.ok(hueBefore, 'the author tag has a hue');
   });
 
   await step('each sees the other as a connected peer', async () => {
@@ -200,6 +215,12 @@ test('two browsers edit the audit board, converge, and travel back in time', { t
       describe,
     );
     k2 = (await rows(A)).find((r) => r.key !== k1).key;
+    // Newest first, in log order (the same on both), not by the random ids.
+    assert.deepEqual(
+      (await rows(A)).map((r) => r.key),
+      [k2, k1],
+    );
+    assert.equal(await ownHue(A), hueBefore, 'an author keeps its colour after its first write');
 
     const owner = row(A, k1).locator('[data-field=owner]');
     await owner.fill('alice');
@@ -264,6 +285,42 @@ test('two browsers edit the audit board, converge, and travel back in time', { t
     );
     // Under 'timestamp' the later edit (B's) wins on both sides.
     assert.equal((await rows(A)).find((r) => r.key === k2).status, 'resolved');
+
+    // A is told at once that its edit lost, and the row is marked until its history is seen.
+    const notice = A.locator('.toast', { hasText: `Your edit of ${k2} lost to Bob under timestamp` });
+    await notice.waitFor({ timeout: WAIT });
+    await eventually(
+      'the conflict mark on A’s row',
+      async () => (await row(A, k2).getAttribute('data-conflict')) === 'Bob',
+      describe,
+    );
+    assert.match(await row(A, k2).textContent(), /lost to Bob/);
+    assert.equal(await row(B, k2).getAttribute('data-conflict'), null, 'the winner gets no notice');
+    assert.equal(await B.locator('.toast', { hasText: 'lost to' }).count(), 0);
+    mkdirSync(ARTIFACTS, { recursive: true });
+    await A.screenshot({ path: join(ARTIFACTS, 'conflict-notice.png') });
+    await notice.locator('[data-testid=conflict-link]').click();
+    await A.waitForFunction((k) => document.getElementById('history-key').textContent === k, k2, { timeout: WAIT });
+    await eventually(
+      'the mark cleared once the history was opened',
+      async () => (await row(A, k2).getAttribute('data-conflict')) === null,
+      describe,
+    );
+
+    // Peers are named wherever the board knows their names, also in lines written before.
+    const activity = await A.evaluate(() =>
+      window.board.state.activity.map((a) => (typeof a.text === 'function' ? a.text() : a.text)),
+    );
+    const connected = activity.filter((t) => / connected$/.test(t));
+    assert.ok(connected.length >= 2, JSON.stringify(activity));
+    for (const line of connected) assert.match(line, /^peer Bob \([0-9a-f]{8}\) connected$/, JSON.stringify(activity));
+    assert.equal(
+      await A.locator('#activity')
+        .filter({ hasText: /peer [0-9a-f]{8} / })
+        .count(),
+      0,
+      'no bare hex names in the activity',
+    );
     const winners = [];
     for (const page of [A, B]) {
       await row(page, k2).locator('[data-testid=show-history]').click();
@@ -332,15 +389,17 @@ test('two browsers edit the audit board, converge, and travel back in time', { t
     assert.equal(k2Then, 'open');
   });
 
+  const logFile = join(tmpdir(), `auroradb-demo-${process.pid}.aurlog`);
+  t.after(() => rmSync(logFile, { force: true }));
   await step('the exported log replays on a fresh board', async () => {
     const [download] = await Promise.all([
       A.waitForEvent('download', { timeout: WAIT }),
       A.click('[data-testid=export]'),
     ]);
     assert.match(download.suggestedFilename(), /^auroradb-e2e-.*\.aurlog$/);
-    const file = join(tmpdir(), `auroradb-demo-${process.pid}.aurlog`);
+    const file = logFile;
     await download.saveAs(file);
-    try {
+    {
       // A third browser on a board of its own, with no server: only the file brings the ops.
       const C = await openBoard('Carol', 'replay', 'broadcast');
       assert.equal((await rows(C)).length, 0);
@@ -355,12 +414,223 @@ test('two browsers edit the audit board, converge, and travel back in time', { t
       assert.match(await C.textContent('#files-status'), /6 ops in the file, 6 new/);
       assert.deepEqual(C.errors, []);
       await C.context().close();
-    } finally {
-      rmSync(file, { force: true });
     }
   });
 
+  await step('the log inspector shows the exported log: state, scrubbing, play, history, diff', async () => {
+    assert.equal(await A.getAttribute('[data-testid=inspector-link]', 'href'), 'inspect.html');
+    const I = await openPage('', { path: 'inspect.html', ready: 'inspector' });
+    await I.setInputFiles('[data-testid=file-input]', logFile);
+    await I.waitForFunction(() => document.body.dataset.ops === '6', null, { timeout: WAIT });
+    assert.match(await I.textContent('[data-testid=summary]'), /6 ops, 2 authors · chain verified/);
+    assert.match(await I.textContent('[data-testid=position]'), /after op 6 of 6/);
+    const stateKeys = () => I.$$eval('[data-testid=state-row]', (trs) => trs.map((tr) => tr.dataset.key).sort());
+    assert.deepEqual(await stateKeys(), [k1, k2].sort());
+    // The columns are the records' own fields, whatever the app.
+    const head = await I.textContent('#state-head');
+    for (const f of ['key', 'title', 'status', 'owner']) assert.match(head, new RegExp(f));
+
+    await I.locator('[data-testid=slider]').fill('1');
+    await I.waitForFunction(() => document.body.dataset.position === '1', null, { timeout: WAIT });
+    assert.deepEqual(await stateKeys(), [k1]);
+    assert.equal(await I.$eval('[data-testid=op-row].at', (tr) => tr.dataset.index), '1');
+    assert.equal(await I.locator('[data-testid=op-row].future').count(), 5);
+
+    await I.click('[data-testid=play]');
+    await I.waitForFunction(() => document.body.dataset.playing === 'true', null, { timeout: WAIT });
+    await I.waitForFunction(() => document.body.dataset.position === '3', null, { timeout: WAIT });
+    await I.waitForFunction(
+      () => document.body.dataset.position === '6' && document.body.dataset.playing === 'false',
+      null,
+      { timeout: WAIT },
+    );
+    assert.equal(await I.$eval('[data-testid=op-row].at', (tr) => tr.dataset.index), '6');
+
+    await I.locator(`[data-testid=state-row][data-key="${k2}"]`).click();
+    await I.waitForFunction(() => document.querySelectorAll('[data-testid=history-item]').length === 3, null, {
+      timeout: WAIT,
+    });
+    const outcomes = await I.$$eval('[data-testid=history-item]', (trs) => trs.map((tr) => tr.dataset.outcome));
+    assert.deepEqual(outcomes, ['superseded', 'superseded', 'current']);
+
+    await I.fill('[data-testid=diff-from]', '1');
+    await I.fill('[data-testid=diff-to]', '6');
+    await I.press('[data-testid=diff-to]', 'Enter');
+    await I.locator('[data-testid=diff-from]').dispatchEvent('change');
+    await I.waitForFunction(() => /From op 1 to op 6/.test(document.getElementById('diff').textContent), null, {
+      timeout: WAIT,
+    });
+    const diff = await I.textContent('[data-testid=diff]');
+    assert.match(diff, new RegExp(`\\+ ${k2}`), diff);
+    assert.match(diff, /status: "?open"? → "?investigating"?/, diff);
+    mkdirSync(ARTIFACTS, { recursive: true });
+    await I.screenshot({ path: join(ARTIFACTS, 'inspector.png'), fullPage: true });
+
+    // A file that is not an AuroraDB log: the error's name and message, no raw bytes.
+    await I.setInputFiles('[data-testid=file-input]', {
+      name: 'notes.txt',
+      mimeType: 'text/plain',
+      buffer: Buffer.from('AURORA? no, just some notes about the incident\n'),
+    });
+    await I.waitForSelector('[data-testid=error]:not([hidden])', { timeout: WAIT });
+    const error = await I.textContent('[data-testid=error]');
+    assert.match(error, /notes\.txt is not a log this page can read\. [A-Za-z]+Error: \S/, error);
+    assert.doesNotMatch(error, /\[\d+, ?\d+/, error);
+    assert.equal(await I.isVisible('#panels'), false);
+    await I.screenshot({ path: join(ARTIFACTS, 'inspector-error.png') });
+
+    // A log of another app (generic values written through the API): it works on any data.
+    const generic = await I.evaluate(async () => {
+      const { AuroraDB } = await import('/pkg/auroradb.mjs');
+      const db = new AuroraDB({ name: `generic-${Date.now()}` });
+      await db.create();
+      await db.put('sensor/1', { temp: 21.5, tags: ['lab', 'north'], ok: true });
+      await db.put('sensor/2', { temp: 19, unit: 'C' });
+      await db.put('threshold', 42);
+      await db.put('blob', new Uint8Array([1, 2, 3, 250]));
+      await db.put('sensor/1', { temp: 22.25, tags: ['lab'], ok: false });
+      await db.remove('sensor/2');
+      const bytes = await db.exportLog();
+      await db.destroy();
+      return Array.from(bytes);
+    });
+    await I.setInputFiles('[data-testid=file-input]', {
+      name: 'sensors.aurlog',
+      mimeType: 'application/octet-stream',
+      buffer: Buffer.from(generic),
+    });
+    await I.waitForFunction(() => document.body.dataset.ops === '6', null, { timeout: WAIT });
+    assert.equal(await I.isVisible('[data-testid=error]'), false);
+    assert.deepEqual(await stateKeys(), ['blob', 'sensor/1', 'threshold']);
+    const genericHead = await I.textContent('#state-head');
+    for (const f of ['temp', 'tags', 'ok', 'value']) assert.match(genericHead, new RegExp(f), genericHead);
+    const blob = await I.textContent('[data-testid=state-row][data-key="blob"] [data-field=value]');
+    assert.match(blob, /bytes\(4\) 010203fa/);
+    await I.locator('[data-testid=slider]').fill('2');
+    await I.waitForFunction(() => document.body.dataset.position === '2', null, { timeout: WAIT });
+    assert.deepEqual(await stateKeys(), ['sensor/1', 'sensor/2']);
+    assert.match(await I.textContent('#state-head'), /unit/);
+    await I.locator('[data-testid=state-row][data-key="sensor/1"]').click();
+    await I.waitForFunction(() => document.querySelectorAll('[data-testid=history-item]').length === 2, null, {
+      timeout: WAIT,
+    });
+    await I.screenshot({ path: join(ARTIFACTS, 'inspector-generic.png'), fullPage: true });
+    assert.deepEqual(I.errors, []);
+    await I.context().close();
+  });
+
+  await step('an inline title edit cannot save an empty title', async () => {
+    const ops = await A.evaluate(() => window.board.state.ops.length);
+    const title = row(A, k1).locator('[data-field=title]');
+    await title.fill('   ');
+    await title.press('Enter');
+    await A.locator('.toast', { hasText: 'A title cannot be empty' }).waitFor({ timeout: WAIT });
+    assert.equal(await title.inputValue(), 'Checkout returns 502 for EU customers');
+    await A.waitForTimeout(500);
+    assert.equal(await A.evaluate(() => window.board.state.ops.length), ops);
+  });
+
+  await step('a long unbroken title stays inside the time-travel table, the diff and the history', async () => {
+    const long = `Unbroken${'x'.repeat(100)}END`;
+    await A.click('[data-testid=travel-live]');
+    await A.fill('[data-testid=new-title]', long);
+    await A.click('[data-testid=add]');
+    await eventually('the long title on A', async () => (await rows(A))[0]?.title === long, describe);
+    const k3 = (await rows(A))[0].key;
+    await row(A, k3).locator('[data-testid=show-history]').click();
+    await A.waitForFunction((k) => document.getElementById('history-key').textContent === k, k3, { timeout: WAIT });
+    await A.waitForFunction(() => document.querySelectorAll('[data-testid=history-row]').length === 1, null, {
+      timeout: WAIT,
+    });
+    const overflow = () =>
+      A.evaluate(() => {
+        const out = [];
+        const wrap = document.querySelector('#travel-table').parentElement;
+        if (wrap.scrollWidth > wrap.clientWidth + 1) out.push(`travel table ${wrap.scrollWidth} > ${wrap.clientWidth}`);
+        for (const [card, sel] of [
+          ['.card.travel', '#travel-diff li, #travel-table td'],
+          ['.card.history', '#history-body td, .history-summary'],
+        ]) {
+          const box = document.querySelector(card).getBoundingClientRect();
+          for (const el of document.querySelectorAll(sel)) {
+            const r = el.getBoundingClientRect();
+            if (r.right > box.right + 1 || el.scrollWidth > el.clientWidth + 1) {
+              out.push(`${sel}: ${el.textContent.slice(0, 30)} right ${r.right} > ${box.right}`);
+            }
+          }
+        }
+        return out;
+      });
+    // Now: the time-travel table holds the long title; so does the history.
+    assert.ok((await A.textContent('[data-testid=travel-state]')).includes(long));
+    assert.deepEqual(await overflow(), []);
+    // Just before it: the diff to now lists it.
+    await A.locator('[data-testid=log-row]').nth(1).click();
+    await A.waitForFunction(
+      () => document.querySelector('[data-testid=travel-readout]').dataset.mode === 'past',
+      null,
+      { timeout: WAIT },
+    );
+    assert.deepEqual(await overflow(), []);
+    const diff = await A.textContent('[data-testid=travel-diff]');
+    assert.ok(diff.includes(long), diff);
+    await A.locator('.card.travel').scrollIntoViewIfNeeded();
+    await A.screenshot({ path: join(ARTIFACTS, 'long-title.png'), fullPage: true });
+    await A.click('[data-testid=travel-live]');
+  });
+
+  await step('a failed import says so once, readably, and in the status line', async () => {
+    await A.evaluate(() => {
+      for (const t of document.querySelectorAll('.toast')) t.remove();
+    });
+    await A.setInputFiles('[data-testid=import]', {
+      name: 'not-a-log.aurlog',
+      mimeType: 'application/octet-stream',
+      // Long enough to reach the magic check, whose message quotes the bytes it expected.
+      buffer: Buffer.from(`AUxx this is not a log at all${' really'.repeat(20)}`),
+    });
+    await A.waitForFunction(() => /failed/.test(document.getElementById('files-status').textContent), null, {
+      timeout: WAIT,
+    });
+    await A.waitForTimeout(600);
+    const toasts = await A.$$eval('.toast', (ts) => ts.map((t) => t.textContent));
+    const failures = toasts.filter((t) => /Import failed/.test(t));
+    assert.equal(failures.length, 1, JSON.stringify(toasts));
+    assert.doesNotMatch(failures[0], /\[\d+, ?\d+/, failures[0]);
+    const status = await A.textContent('[data-testid=files-status]');
+    assert.match(
+      status,
+      /^not-a-log\.aurlog: Import failed: CorruptDataError: bad magic for log file: expected "AUlf"/,
+      status,
+    );
+    assert.doesNotMatch(status, /\[\d+, ?\d+/, status);
+  });
+
+  await step('delete offers Undo, and a deleted record’s history stays reachable', async () => {
+    const before = (await rows(A)).length;
+    await row(A, k1).locator('button.danger').click();
+    const undo = A.locator('[data-testid=undo-delete]');
+    await undo.waitFor({ timeout: WAIT });
+    await eventually('the row gone', async () => (await rows(A)).length === before - 1, describe);
+    await undo.click();
+    await eventually('the row back', async () => (await rows(A)).some((r) => r.key === k1), describe);
+    assert.equal((await rows(A)).find((r) => r.key === k1).title, 'Checkout returns 502 for EU customers');
+
+    await row(A, k1).locator('button.danger').click();
+    const link = A.locator(`[data-testid=deleted-history][data-key="${k1}"]`);
+    await link.waitFor({ timeout: WAIT });
+    await link.click();
+    await A.waitForFunction((k) => document.getElementById('history-key').textContent === k, k1, { timeout: WAIT });
+    await A.waitForFunction(
+      () => [...document.querySelectorAll('[data-testid=history-row]')].some((tr) => /remove/.test(tr.textContent)),
+      null,
+      { timeout: WAIT },
+    );
+    assert.match(await A.textContent('[data-testid=history]'), /deleted now/);
+  });
+
   await t.test('screenshots of both boards are saved', async () => {
+    await A.locator('.card.records').scrollIntoViewIfNeeded();
     mkdirSync(ARTIFACTS, { recursive: true });
     await A.waitForTimeout(1500); // let the highlight of fresh edits fade
     await A.screenshot({ path: join(ARTIFACTS, 'demo.png'), fullPage: true });
@@ -370,4 +640,98 @@ test('two browsers edit the audit board, converge, and travel back in time', { t
   await t.test('no page errors', () => {
     assert.deepEqual([...A.errors, ...B.errors], []);
   });
+});
+
+test('URL settings: unknown values are reported, the broadcast hint, the merge history summary', {
+  timeout: 120_000,
+}, async () => {
+  const bad = await openPage('?user=Dan&board=url-check&adapter=carrier-pigeon&strategy=coin-toss');
+  const banner = await bad.textContent('#banner');
+  assert.match(banner, /Unknown adapter 'carrier-pigeon' in the URL: using socketio/, banner);
+  assert.match(banner, /Unknown strategy 'coin-toss' in the URL: using timestamp/, banner);
+  assert.match(await bad.textContent('[data-testid=adapter]'), /socketio/);
+  assert.deepEqual(bad.errors, []);
+  await bad.context().close();
+
+  const bc = await openPage('?user=Eve&board=broadcast-hint&adapter=broadcast&strategy=merge');
+  assert.equal(await bc.isVisible('#banner'), false);
+  const hint = await bc.textContent('[data-testid=peers]');
+  assert.match(hint, /reaches tabs of this browser only/, hint);
+  assert.doesNotMatch(hint, /another browser/, hint);
+
+  // Under 'merge' the board shows fields of several ops: the summary names the latest.
+  await bc.fill('[data-testid=new-title]', 'Disk almost full on db-2');
+  await bc.click('[data-testid=add]');
+  await bc.waitForFunction(() => document.body.dataset.ops === '1', null, { timeout: WAIT });
+  const key = (await rows(bc))[0].key;
+  await row(bc, key).locator('[data-field=status]').selectOption('investigating');
+  await bc.waitForFunction(() => document.body.dataset.ops === '2', null, { timeout: WAIT });
+  await row(bc, key).locator('[data-field=status]').selectOption('mitigated');
+  await bc.waitForFunction(() => document.body.dataset.ops === '3', null, { timeout: WAIT });
+  await row(bc, key).locator('[data-testid=show-history]').click();
+  await bc.waitForFunction(() => document.querySelectorAll('[data-testid=history-row]').length === 3, null, {
+    timeout: WAIT,
+  });
+  const latest = await bc.$eval('[data-testid=history-row] td', (td) => td.textContent);
+  const shown = await bc.textContent('[data-testid=history-shown]');
+  assert.ok(shown.includes(latest), `${shown} names the latest op (${latest})`);
+  assert.match(shown, /merged/, shown);
+  assert.deepEqual(bc.errors, []);
+  await bc.context().close();
+});
+
+test('the log inspector works as a static page from a checkout, with a dropped file', {
+  timeout: 120_000,
+}, async () => {
+  // A plain static server at the repository's root: the page finds the API at ../../pkg/.
+  const types = { '.html': 'text/html', '.js': 'text/javascript', '.mjs': 'text/javascript', '.css': 'text/css' };
+  const server = createServer((req, res) => {
+    const path = normalize(decodeURIComponent(new URL(req.url, 'http://x').pathname)).replace(/^([/\\]|\.\.)+/, '');
+    const file = join(ROOT, path);
+    if (!file.startsWith(ROOT) || !existsSync(file) || !statSync(file).isFile()) {
+      res.writeHead(404).end();
+      return;
+    }
+    const type = extname(file) === '.wasm' ? 'application/wasm' : (types[extname(file)] ?? 'application/octet-stream');
+    res.writeHead(200, { 'content-type': type });
+    createReadStream(file).pipe(res);
+  });
+  await new Promise((ok) => server.listen(0, '127.0.0.1', ok));
+  const context = await browser.newContext({ viewport: VIEWPORT });
+  try {
+    const page = await context.newPage();
+    const errors = [];
+    page.on('pageerror', (err) => errors.push(err.message));
+    await page.goto(`http://127.0.0.1:${server.address().port}/demo/web/inspect.html`, { timeout: WAIT });
+    await page.evaluate(() => window.inspector.ready);
+    // Drop a log made in the page: a few counters of some other app.
+    await page.evaluate(async () => {
+      const { AuroraDB } = await import('../../pkg/auroradb.mjs');
+      const db = new AuroraDB({ name: `counters-${Date.now()}` });
+      await db.create();
+      await db.put('visits', 1);
+      await db.put('visits', 2);
+      await db.put('flags', { beta: true });
+      const bytes = await db.exportLog();
+      await db.destroy();
+      const data = new DataTransfer();
+      data.items.add(new File([bytes], 'counters.aurlog'));
+      document.getElementById('dropzone').dispatchEvent(new DragEvent('drop', { dataTransfer: data, bubbles: true }));
+    });
+    await page.waitForFunction(() => document.body.dataset.ops === '3', null, { timeout: WAIT });
+    assert.match(await page.textContent('[data-testid=summary]'), /counters\.aurlog: 3 ops, 1 author · chain verified/);
+    assert.equal(await page.textContent('[data-testid=state-row][data-key="visits"] [data-field=value]'), '2');
+    await page.locator('[data-testid=state-row][data-key="visits"]').click();
+    await page.waitForFunction(() => document.querySelectorAll('[data-testid=history-item]').length === 2, null, {
+      timeout: WAIT,
+    });
+    assert.deepEqual(await page.$$eval('[data-testid=history-item]', (trs) => trs.map((tr) => tr.dataset.outcome)), [
+      'superseded',
+      'current',
+    ]);
+    assert.deepEqual(errors, []);
+  } finally {
+    await context.close();
+    await new Promise((ok) => server.close(ok));
+  }
 });
