@@ -179,6 +179,13 @@ pub(crate) fn replay(
     let start = from.map_or(OpId::MIN, |w| w.lower());
     let base = loaded.ids[..loaded.ids.partition_point(|id| *id < start)].last().copied().unwrap_or(OpId::MIN);
     let end = to.map_or(OpId::MAX, |w| w.upper());
+    if start > end {
+        return Err(CliError::Usage("replay: --from is after --to".into()));
+    }
+    if end <= base {
+        // Nothing to replay (and the engine's replay wants `to` after `from`).
+        return Ok(());
+    }
     let hashes: HashMap<OpId, Hash> = loaded.report.ops.iter().map(|e| (e.op.id, e.hash)).collect();
     let initial = block_on(loaded.db.state_at(base)).map_err(engine(loaded))?;
     let mut shown: BTreeMap<String, Value> = initial.iter().map(|(k, e)| (k.to_owned(), e.value.clone())).collect();

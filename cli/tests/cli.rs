@@ -467,3 +467,49 @@ fn no_truncation_flip_or_garbage_panics() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn a_file_rehashed_after_tampering_still_names_the_op() {
+    // Someone who alters an op and recomputes the file hash: the chain gives it away.
+    let mut bad = tampered(&std::fs::read(fixture("good.aulf")).unwrap());
+    let body = bad.len() - 32;
+    let hash = auroradb::log::Hash::of(&bad[..body]);
+    bad[body..].copy_from_slice(&hash.0);
+    let report = auroradb_cli::file::read(&bad, |_, _| {}).unwrap();
+    assert!(report.hash_ok);
+    let first = &report.ops[0].op;
+    assert!(report.damage[0].to_string().contains(&format!("op {}", first.id)), "{:?}", report.damage);
+    // The last op of an author has no later op to link to it: the segment's sum names the suspects.
+    let mut bad = std::fs::read(fixture("good.aulf")).unwrap();
+    let at = bad.windows(3).position(|w| w == [0, 1, 0xff]).expect("the bytes value, Alice's last op");
+    bad[at + 2] = 0xfe;
+    let report = auroradb_cli::file::read(&bad, |_, _| {}).unwrap();
+    let last = report.ops.iter().rev().find(|e| e.op.author == ALICE).unwrap().op.id;
+    assert_eq!(report.damage.len(), 1, "{:?}", report.damage);
+    assert!(report.damage[0].reason.contains(&last.to_string()), "{}", report.damage[0]);
+}
+
+#[test]
+fn an_empty_log_and_empty_windows() {
+    set_manual_clock(T0);
+    let empty = block_on(async {
+        let mut db = Database::open(MemoryStorage::new(), config(Some(ALICE), "timestamp")).await.unwrap();
+        db.export_log().await.unwrap()
+    });
+    let dir = std::env::temp_dir().join(format!("auroradb-cli-empty-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = write_temp(&dir, "empty.aulf", &empty);
+    assert_eq!(json_of(&["verify", &path, "--json"])["intact"], true);
+    assert_eq!(json_of(&["stats", &path, "--json"])["ops"], 0);
+    assert_eq!(json_lines(&["replay", &path, "--json"]).len(), 0);
+    assert_eq!(json_lines(&["log", &path, "--json"]).len(), 0);
+    assert_eq!(json_of(&["at", &path, "0", "--json"])["state"], json!({}));
+    std::fs::remove_dir_all(&dir).unwrap();
+
+    let good = fixture("good.aulf");
+    let (code, _, err) = cli(&["replay", &good, "--from", "2025-11-29T10:00:05Z", "--to", "2025-11-29T10:00:01Z"]);
+    assert_eq!(code, 2, "{err}");
+    assert_eq!(err, "auroradb: replay: --from is after --to\n");
+    // A window between two ops replays nothing.
+    assert!(json_lines(&["replay", &good, "--json", "--from", "1764410401500", "--to", "1764410402500"]).is_empty());
+}
