@@ -128,6 +128,7 @@ pub fn read(bytes: &[u8], mut progress: impl FnMut(u64, u64)) -> Result<FileRepo
     let file: LogFile = match decode_blob("log file", MAGIC_LOG_FILE, body) {
         Ok(file) => file,
         Err(LogError::Corrupt { reason, .. }) if reason.contains("end of") || reason.contains("EOF") => {
+            // Most likely cut short; a length prefix inside it altered to a larger one reads the same.
             return Err(Unreadable(format!("truncated: the file ends inside its body ({} bytes)", bytes.len())));
         }
         Err(e) => return Err(Unreadable(format!("corrupt layout: {e}"))),

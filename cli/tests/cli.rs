@@ -233,6 +233,17 @@ fn damaged_and_unreadable_files_are_one_line_errors() {
     }
     let (code, _, err) = cli(&["verify", &fixture("truncated.aulf")]);
     assert_eq!((code, err.lines().count()), (2, 1), "{err}");
+
+    // Another format version: unreadable, whatever follows.
+    let mut next = std::fs::read(fixture("good.aulf")).unwrap();
+    next[4] = 2;
+    let dir = std::env::temp_dir().join(format!("auroradb-cli-version-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = write_temp(&dir, "v2.aulf", &next);
+    let (code, _, err) = cli(&["verify", &path]);
+    assert_eq!(code, 2);
+    assert_eq!(err, format!("auroradb: {path}: unsupported log file format version 2 (this build reads version 1)\n"));
+    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
@@ -428,6 +439,15 @@ fn write_temp(dir: &Path, name: &str, bytes: &[u8]) -> String {
     let path = dir.join(name);
     std::fs::write(&path, bytes).unwrap();
     path.to_string_lossy().into_owned()
+}
+
+#[test]
+fn progress_counts_every_op_against_the_claimed_count() {
+    let good = std::fs::read(fixture("good.aulf")).unwrap();
+    let mut seen = Vec::new();
+    let report = auroradb_cli::file::read(&good, |done, total| seen.push((done, total))).unwrap();
+    assert_eq!(seen.last(), Some(&(report.ops.len() as u64, report.count)));
+    assert_eq!(seen.len(), report.ops.len());
 }
 
 #[test]
