@@ -202,7 +202,11 @@ pub fn read(bytes: &[u8], mut progress: impl FnMut(u64, u64)) -> Result<FileRepo
         let op = &e.op;
         let head = chains.get(&op.author);
         let (seq, prev, last) = head.map_or((0, Hash::ZERO, None), |h| (h.seq, h.hash, Some(h.id)));
-        let reason = if op.seq != seq + 1 {
+        let reason = if op.id.time == u64::MAX {
+            // The clock the engine observes remote ids with (uhlc) moves past an id by adding 1,
+            // which overflows here; no honest clock makes this id before 2106.
+            Some("its time is the last instant an id can hold (2106), past which no clock can move".to_owned())
+        } else if op.seq != seq + 1 {
             Some(format!("seq does not follow the author's previous op (seq {seq})"))
         } else if op.prev != prev {
             let before = last.map_or_else(String::new, |l| format!(", op {l}"));

@@ -6,6 +6,10 @@ use auroradb::{OpId, PeerId};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
+/// The latest time an op id can hold: NTP64 counts 2^32 seconds from 1970, to 2106-02-07.
+/// Later times are refused, not passed to the engine (whose conversion asserts the range).
+pub const MAX_MILLIS: u64 = u32::MAX as u64 * 1000;
+
 /// A point in the log named on the command line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum When {
@@ -22,7 +26,10 @@ impl When {
     pub fn parse(text: &str, ids: &[OpId]) -> Result<When, String> {
         let text = text.trim();
         if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
-            return text.parse().map(When::Millis).map_err(|_| format!("time {text:?}: too large"));
+            return match text.parse::<u64>() {
+                Ok(ms) => When::millis(ms, text),
+                Err(_) => Err(format!("time {text:?}: too large")),
+            };
         }
         if text.contains('@') {
             return ids
@@ -35,7 +42,17 @@ impl When {
             format!("time {text:?}: {e} (expected RFC 3339 such as 2026-11-29T10:00:00Z, milliseconds, or an op id)")
         })?;
         let ms = t.unix_timestamp_nanos().div_euclid(1_000_000);
-        u64::try_from(ms).map(When::Millis).map_err(|_| format!("time {text:?} is before 1970"))
+        match u64::try_from(ms) {
+            Ok(ms) => When::millis(ms, text),
+            Err(_) => Err(format!("time {text:?} is before 1970")),
+        }
+    }
+
+    fn millis(ms: u64, text: &str) -> Result<When, String> {
+        if ms > MAX_MILLIS {
+            return Err(format!("time {text:?} is after {}, the latest an op id can hold", rfc3339(MAX_MILLIS)));
+        }
+        Ok(When::Millis(ms))
     }
 
     /// The largest id at or before this point: every op up to it is "as of" it.
@@ -95,6 +112,12 @@ mod tests {
         assert!(When::parse("2025-11-29T10:00:00.000000000Z+0@ffffffff", &ids).is_err());
         assert!(When::parse("yesterday", &ids).unwrap_err().contains("RFC 3339"));
         assert!(When::parse("1969-12-31T23:59:59Z", &ids).unwrap_err().contains("1970"));
+        for late in ["18446744073709551615", "99999999999999", "9999-12-31T23:59:59Z", "2106-02-07T06:28:16Z"] {
+            assert!(When::parse(late, &ids).unwrap_err().contains("2106-02-07T06:28:15.000Z"), "{late}");
+        }
+        assert_eq!(When::parse("2106-02-07T06:28:15Z", &ids), Ok(When::Millis(MAX_MILLIS)));
+        assert!(When::Millis(MAX_MILLIS).upper() > When::Millis(MAX_MILLIS).lower());
+        assert!(When::parse("99999999999999999999999", &ids).unwrap_err().contains("too large"));
     }
 
     #[test]

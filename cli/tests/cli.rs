@@ -533,3 +533,58 @@ fn an_empty_log_and_empty_windows() {
     // A window between two ops replays nothing.
     assert!(json_lines(&["replay", &good, "--json", "--from", "1764410401500", "--to", "1764410402500"]).is_empty());
 }
+
+/// A log file of `ops` (one author chain each, in id order), written as `export_log` writes one.
+fn file_of(ops: &[auroradb::Op]) -> Vec<u8> {
+    use auroradb::log::codec::encode_blob;
+    use auroradb::log::segment::encode_segment;
+    use auroradb::log::{EncodedOp, RangeSum};
+    let enc: Vec<EncodedOp> = ops.iter().cloned().map(EncodedOp::new).collect();
+    let seg = encode_segment(enc.iter().map(|e| (e.op.id, e.bytes.as_slice(), &e.hash)));
+    let sum = enc.iter().fold(RangeSum::default(), |acc, e| acc + RangeSum::one(&e.hash));
+    let mut out =
+        encode_blob(auroradb::MAGIC_LOG_FILE, &(sum.count, sum.fingerprint(), vec![serde_bytes::ByteBuf::from(seg)]));
+    let hash = auroradb::log::Hash::of(&out);
+    out.extend_from_slice(&hash.0);
+    out
+}
+
+#[test]
+fn ops_at_the_ends_of_time_are_shown_not_panicked_on() {
+    use auroradb::log::{EncodedOp, Hash};
+    use auroradb::{Op, OpKind};
+    let first = Op {
+        id: OpId { time: 0, peer: ALICE },
+        author: ALICE,
+        seq: 1,
+        prev: Hash::ZERO,
+        kind: OpKind::Put { key: "k".into(), value: Value::Float(f64::NAN) },
+    };
+    let last = Op {
+        id: OpId { time: u64::MAX - 1, peer: ALICE },
+        author: ALICE,
+        seq: 2,
+        prev: EncodedOp::new(first.clone()).hash,
+        kind: OpKind::Clear,
+    };
+    let dir = std::env::temp_dir().join(format!("auroradb-cli-ends-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = write_temp(&dir, "ends.aulf", &file_of(&[first, last]));
+    assert_eq!(json_of(&["verify", &path, "--json"])["intact"], true);
+    assert_eq!(json_lines(&["log", &path, "--json"])[0]["value"], "NaN");
+    assert_eq!(json_of(&["at", &path, "0", "--json"])["state"], json!({"k": "NaN"}));
+    assert_eq!(json_of(&["at", &path, "2106-02-07T06:28:15Z", "--json"])["state"], json!({"k": "NaN"}));
+    assert_eq!(json_lines(&["replay", &path, "--json"]).len(), 2);
+    assert_eq!(json_of(&["history", &path, "k", "--json"])["items"].as_array().unwrap().len(), 2);
+    assert_eq!(json_of(&["stats", &path, "--json"])["keys_live"], 0);
+    for cmd in ["log", "replay", "stats"] {
+        assert_eq!(cli(&[cmd, &path]).0, 0, "{cmd}");
+    }
+    // The very last instant: refused as damage, since no clock can move past it.
+    let end = Op { id: OpId { time: u64::MAX, peer: BOB }, author: BOB, seq: 1, prev: Hash::ZERO, kind: OpKind::Clear };
+    let path = write_temp(&dir, "end.aulf", &file_of(&[end]));
+    let (code, _, err) = cli(&["stats", &path]);
+    assert_eq!(code, 1);
+    assert!(err.contains("the last instant an id can hold"), "{err}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
