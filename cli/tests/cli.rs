@@ -588,3 +588,79 @@ fn ops_at_the_ends_of_time_are_shown_not_panicked_on() {
     assert!(err.contains("the last instant an id can hold"), "{err}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn random_well_formed_files_run_every_command() {
+    use auroradb::log::{EncodedOp, Hash};
+    use auroradb::{Op, OpKind, Step};
+    let dir = std::env::temp_dir().join(format!("auroradb-cli-random-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut seed = 0x2545_f491_4f6c_dd1du64;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    for round in 0..40 {
+        let authors = [ALICE, BOB, PeerId([0; 16])];
+        let mut heads: Vec<(u64, Hash, u64)> = vec![(0, Hash::ZERO, 0); authors.len()];
+        let mut ops = Vec::new();
+        for _ in 0..(next() % 12) {
+            let a = (next() % 3) as usize;
+            let (seq, prev, last) = heads[a];
+            let time = match next() % 4 {
+                0 => last.saturating_add(1 + next() % 3),
+                1 => last.max(millis_of(T0)).saturating_add(next() % 50_000_000_000),
+                2 => last.saturating_add(1).max(u64::MAX - 64 + next() % 32),
+                _ => last.saturating_add(1 + next() % (1 << 40)),
+            };
+            if time <= last || time == u64::MAX {
+                continue;
+            }
+            let key = format!("k{}", next() % 3);
+            let value = match next() % 4 {
+                0 => Value::map([("version", Value::Int((next() % 3) as i64))]),
+                1 => Value::Float(-0.0),
+                2 => Value::List(vec![Value::Null, Value::Bytes(vec![1])]),
+                _ => Value::from("x"),
+            };
+            let kind = match next() % 5 {
+                0 => OpKind::Remove { key },
+                1 => OpKind::Clear,
+                2 => OpKind::Txn(vec![Step::Put { key: key.clone(), value }, Step::Remove { key }]),
+                _ => OpKind::Put { key, value },
+            };
+            let op = Op { id: OpId { time, peer: authors[a] }, author: authors[a], seq: seq + 1, prev, kind };
+            heads[a] = (seq + 1, EncodedOp::new(op.clone()).hash, time);
+            ops.push(op);
+        }
+        ops.sort_by_key(|o| o.id);
+        let path = write_temp(&dir, "random.aulf", &file_of(&ops));
+        let ids: Vec<String> = ops.iter().map(|o| o.id.to_string()).collect();
+        let t = ids.first().cloned().unwrap_or_else(|| "0".into());
+        let u = ids.last().cloned().unwrap_or_else(|| "2106-02-07T06:28:15Z".into());
+        for strategy in ["timestamp", "version", "merge", "local-wins", "remote-wins"] {
+            for args in [
+                vec!["verify", &path],
+                vec!["log", &path, "--from", &t, "--to", &u],
+                vec!["at", &path, &u],
+                vec!["history", &path, "k1"],
+                vec!["diff", &path, &t, &u],
+                vec!["replay", &path],
+                vec!["stats", &path],
+            ] {
+                let args = [&args[..], &["--strategy", strategy]].concat();
+                let (code, _, err) = cli(&args);
+                assert_eq!(code, 0, "round {round}: {args:?}: {err}");
+                let (code, _, err) = cli(&[&args[..], &["--json"]].concat());
+                assert_eq!(code, 0, "round {round}: {args:?} --json: {err}");
+            }
+        }
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+fn millis_of(ms: u64) -> u64 {
+    auroradb::log::millis_to_ntp(ms)
+}
