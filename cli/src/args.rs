@@ -15,6 +15,10 @@ pub struct Cli {
     /// The conflict strategy to materialize the state with (a log file records none).
     #[arg(long, global = true, value_enum, default_value_t = StrategyName::Timestamp)]
     pub strategy: StrategyName,
+    /// Read the file as this author (a hex prefix of one of its authors): under local-wins and
+    /// remote-wins, that author's ops are the local ones. Without it, every op is remote.
+    #[arg(long = "as", global = true, value_name = "AUTHOR")]
+    pub reader: Option<String>,
     /// Cut values in tables to this many characters.
     #[arg(long, global = true, default_value_t = 60)]
     pub width: usize,
@@ -32,7 +36,7 @@ pub enum StrategyName {
     Version,
     /// Per top-level field, highest HLC wins.
     Merge,
-    /// The reader's own writes win (a file read here has none: every op is remote).
+    /// The reader's own writes win (see --as).
     LocalWins,
     /// The latest remote write wins.
     RemoteWins,

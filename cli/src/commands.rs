@@ -9,7 +9,7 @@ use serde_json::{Value as Json, json};
 
 use crate::args::{Cli, Command};
 use crate::file::Damage;
-use crate::load::{import, open, read_report};
+use crate::load::{View, import, open, read_report};
 use crate::render::{op_cells, op_json, table};
 use crate::travel;
 use crate::when::{When, id_time};
@@ -17,7 +17,7 @@ use crate::{CliError, Loaded};
 
 /// Runs a parsed command line; returns the exit code.
 pub(crate) fn run(cli: &Cli, out: &mut dyn Write) -> Result<i32, CliError> {
-    let strategy = cli.strategy.as_str();
+    let strategy = View { strategy: cli.strategy.as_str(), reader: cli.reader.as_deref() };
     match &cli.command {
         Command::Verify { file } => return verify(cli, file, out),
         Command::Log { file, key, author, kind, from, to } => {
@@ -85,9 +85,10 @@ fn verify(cli: &Cli, path: &str, out: &mut dyn Write) -> Result<i32, CliError> {
     let mut damage: Vec<Json> = report.damage.iter().map(damage_json).collect();
     let mut messages: Vec<String> = report.damage.iter().map(ToString::to_string).collect();
     if report.intact() {
-        let checked = import(path, &report, cli.strategy.as_str()).and_then(|mut db| {
-            block_on(db.verify()).map_err(|e| CliError::Damaged { file: path.into(), reason: e.to_string() })
-        });
+        let checked = import(path, &report, View { strategy: cli.strategy.as_str(), reader: cli.reader.as_deref() })
+            .and_then(|mut db| {
+                block_on(db.verify()).map_err(|e| CliError::Damaged { file: path.into(), reason: e.to_string() })
+            });
         match checked {
             Ok(r) => {
                 engine = json!({

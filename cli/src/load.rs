@@ -1,8 +1,10 @@
 //! Loading a log file: read it op by op, then import it into a database in memory.
 
+use std::collections::BTreeSet;
 use std::io::IsTerminal;
 use std::time::Duration;
 
+use auroradb::PeerId;
 use auroradb::log::{EncodedOp, OpId};
 use auroradb::{Config, Database, DbError, MemoryStorage, Strategy};
 use futures::executor::block_on;
@@ -64,18 +66,42 @@ pub fn read_report(path: &str) -> Result<FileReport, CliError> {
     report
 }
 
-/// A database in memory with the strategy named, for reading a file.
-pub fn database(strategy: &str) -> Result<Database<MemoryStorage>, DbError> {
+/// How to materialize the state of a file: the strategy, and which author (if any) reads it.
+#[derive(Debug, Clone, Copy)]
+pub struct View<'a> {
+    /// The strategy's name.
+    pub strategy: &'a str,
+    /// A hex prefix of the author whose ops count as local (`local-wins`, `remote-wins`); none:
+    /// every op is remote.
+    pub reader: Option<&'a str>,
+}
+
+/// A database in memory with the strategy named, for reading a file as `peer`.
+pub fn database(strategy: &str, peer: Option<PeerId>) -> Result<Database<MemoryStorage>, DbError> {
     let mut config = Config::new("auroradb-cli", auroradb::log::system_clock);
     config.strategy = Strategy::from_name(strategy)?;
     config.max_drift = ANY_DRIFT;
+    config.peer = peer;
     block_on(Database::open(MemoryStorage::new(), config))
 }
 
+/// The one author of the report whose hex id starts with `prefix`.
+fn author(path: &str, report: &FileReport, prefix: &str) -> Result<PeerId, CliError> {
+    let prefix = prefix.to_ascii_lowercase();
+    let found: BTreeSet<PeerId> =
+        report.ops.iter().map(|e| e.op.author).filter(|a| a.to_hex().starts_with(&prefix)).collect();
+    match found.len() {
+        1 => Ok(found.into_iter().next().expect("one author")),
+        0 => Err(CliError::Usage(format!("--as {prefix}: no author of {path} starts with it"))),
+        n => Err(CliError::Usage(format!("--as {prefix}: {n} authors of {path} start with it"))),
+    }
+}
+
 /// Imports an intact report's ops into a fresh database, in id order.
-pub fn import(path: &str, report: &FileReport, strategy: &str) -> Result<Database<MemoryStorage>, CliError> {
+pub fn import(path: &str, report: &FileReport, view: View<'_>) -> Result<Database<MemoryStorage>, CliError> {
     let damaged = |e: DbError| CliError::Damaged { file: path.to_owned(), reason: e.to_string() };
-    let mut db = database(strategy).map_err(damaged)?;
+    let peer = view.reader.map(|p| author(path, report, p)).transpose()?;
+    let mut db = database(view.strategy, peer).map_err(damaged)?;
     let mut ops: Vec<&EncodedOp> = report.ops.iter().collect();
     ops.sort_by_key(|e| e.op.id);
     let bar = progress_bar(ops.len() as u64, "importing");
@@ -88,7 +114,7 @@ pub fn import(path: &str, report: &FileReport, strategy: &str) -> Result<Databas
 }
 
 /// Reads and imports `path`; a damaged file is an error naming the first damage.
-pub fn open(path: &str, strategy: &str) -> Result<Loaded, CliError> {
+pub fn open(path: &str, view: View<'_>) -> Result<Loaded, CliError> {
     let report = read_report(path)?;
     if let Some(first) = report.damage.first() {
         let more = match report.damage.len() {
@@ -97,7 +123,7 @@ pub fn open(path: &str, strategy: &str) -> Result<Loaded, CliError> {
         };
         return Err(CliError::Damaged { file: path.to_owned(), reason: format!("{first}{more}") });
     }
-    let db = import(path, &report, strategy)?;
+    let db = import(path, &report, view)?;
     let mut ids: Vec<OpId> = report.ops.iter().map(|e| e.op.id).collect();
     ids.sort();
     Ok(Loaded { path: path.to_owned(), report, db, ids })

@@ -664,3 +664,27 @@ fn random_well_formed_files_run_every_command() {
 fn millis_of(ms: u64) -> u64 {
     auroradb::log::millis_to_ntp(ms)
 }
+
+#[test]
+fn reading_as_an_author_makes_its_ops_local() {
+    let path = fixture("good.aulf");
+    set_manual_clock(T0 + 3_600_000);
+    let mut bob = block_on(async {
+        let mut db = Database::open(MemoryStorage::new(), config(Some(BOB), "local-wins")).await.unwrap();
+        db.import_log(&std::fs::read(&path).unwrap()).await.unwrap();
+        db
+    });
+    let items = block_on(bob.history("inc1")).unwrap();
+    let doc = json_of(&["history", &path, "inc1", "--json", "--strategy", "local-wins", "--as", "B0B0"]);
+    let outcomes: Vec<&str> = doc["items"].as_array().unwrap().iter().map(|i| i["outcome"].as_str().unwrap()).collect();
+    let want: Vec<String> = items.iter().map(|i| format!("{:?}", i.outcome).to_lowercase()).collect();
+    assert_eq!(outcomes, want);
+    // Bob's own edit wins for him, though Alice wrote later.
+    let bobs = doc["items"].as_array().unwrap().iter().find(|i| i["author"] == BOB.to_hex()).unwrap();
+    assert_eq!(bobs["outcome"], "current");
+    let at = json_of(&["at", &path, "2106-02-07T06:28:15Z", "--json", "--strategy", "local-wins", "--as", "b0"]);
+    assert_eq!(at["state"]["inc1"], value_json(bob.get("inc1").unwrap()));
+    let (code, _, err) = cli(&["stats", &path, "--as", "ff"]);
+    assert_eq!(code, 2);
+    assert!(err.starts_with("auroradb: --as ff: no author of "), "{err}");
+}
