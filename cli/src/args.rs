@@ -7,7 +7,12 @@ use clap::{Parser, Subcommand, ValueEnum};
 /// Times are RFC 3339 (2026-11-29T10:00:00Z), milliseconds since the Unix epoch
 /// (1795946400000), or an op id as printed by `log --json` (its `id` field).
 #[derive(Debug, Parser)]
-#[command(name = "auroradb", version, about)]
+#[command(
+    name = "auroradb",
+    version,
+    about,
+    after_help = "Exit codes: 0 ok; 1 the file is damaged; 2 a usage error, or a file that cannot be read as a log file."
+)]
 pub struct Cli {
     /// Print JSON for scripts: one document, or one JSON object per line for `log` and `replay`.
     #[arg(long, global = true)]
