@@ -392,6 +392,14 @@ fn time_travel() {
         // as-of wall-clock time
         let t = auroradb::upto_millis(marks[7].0.millis());
         assert_eq!(db.state_at(t).await.unwrap().all(), marks[7].1);
+        // A window given backwards replays nothing (it is empty, not a failure), and an "as of"
+        // time past what an HLC can hold means the whole log.
+        let mut backwards = 0;
+        let at_start = db.replay(marks[15].0, marks[10].0, |_, _| backwards += 1).await.unwrap();
+        assert_eq!((backwards, at_start.all()), (0, marks[15].1.clone()));
+        assert!(db.load_ops(Bound::Included(marks[9].0), Bound::Excluded(marks[3].0)).await.unwrap().is_empty());
+        let last = marks.last().unwrap();
+        assert_eq!(db.state_at(auroradb::upto_millis(u64::MAX)).await.unwrap().all(), last.1);
     });
 }
 

@@ -92,9 +92,14 @@ impl fmt::Debug for OpId {
     }
 }
 
-/// Milliseconds since the Unix epoch to NTP64 (with a zero counter).
+/// The last millisecond NTP64 can hold (2106-02-07T06:28:15.999Z): its seconds are 32 bits.
+pub const MAX_MILLIS: u64 = u32::MAX as u64 * 1000 + 999;
+
+/// Milliseconds since the Unix epoch to NTP64 (with a zero counter). Times past [`MAX_MILLIS`]
+/// are taken as [`MAX_MILLIS`]: NTP64 cannot say them, and a caller's "as of" bound that far out
+/// means "everything".
 pub fn millis_to_ntp(ms: u64) -> u64 {
-    NTP64::from(Duration::from_millis(ms)).0 & !0xf
+    NTP64::from(Duration::from_millis(ms.min(MAX_MILLIS))).0 & !0xf
 }
 
 /// NTP64 to milliseconds since the Unix epoch, rounded to the nearest millisecond (so that
@@ -216,6 +221,13 @@ mod tests {
     fn clock() -> Hlc {
         set_manual_clock(T0);
         Hlc::new(PEER, manual_clock, DEFAULT_MAX_DRIFT)
+    }
+
+    #[test]
+    fn times_past_ntp64_are_clamped_not_a_panic() {
+        assert_eq!(ntp_to_millis(millis_to_ntp(MAX_MILLIS)), MAX_MILLIS);
+        assert_eq!(millis_to_ntp(MAX_MILLIS + 1), millis_to_ntp(MAX_MILLIS));
+        assert_eq!(millis_to_ntp(u64::MAX), millis_to_ntp(MAX_MILLIS));
     }
 
     #[test]

@@ -36,8 +36,8 @@ pub use hash::{FINGERPRINT_LEN, Fingerprint, Hash, RangeSum, Sum256};
 #[cfg(not(target_arch = "wasm32"))]
 pub use hlc::system_clock;
 pub use hlc::{
-    ClockFn, DEFAULT_MAX_DRIFT, Hlc, OP_ID_LEN, OpId, advance_manual_clock, manual_clock, millis_to_ntp, ntp_to_millis,
-    set_manual_clock,
+    ClockFn, DEFAULT_MAX_DRIFT, Hlc, MAX_MILLIS, OP_ID_LEN, OpId, advance_manual_clock, manual_clock, millis_to_ntp,
+    ntp_to_millis, set_manual_clock,
 };
 pub use index::SumIndex;
 pub use log::{ChainHead, Log, LogConfig, VerifyReport, verify_ops};

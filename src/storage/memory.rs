@@ -97,6 +97,9 @@ impl Storage for MemoryStorage {
     ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StorageError> {
         let maps = self.maps.borrow();
         let Some(map) = maps.get(&store) else { return Ok(Vec::new()) };
+        if range.is_empty() {
+            return Ok(Vec::new());
+        }
         let iter = map.range((range.start, range.end));
         let limit = options.limit.unwrap_or(usize::MAX);
         let pick = |(k, v): (&Vec<u8>, &Vec<u8>)| (k.clone(), if options.keys_only { Vec::new() } else { v.clone() });

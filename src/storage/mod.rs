@@ -153,6 +153,19 @@ impl KeyRange {
         }
     }
 
+    /// Whether no key can be in the range (its start is after its end, or they meet with one
+    /// side open). Backends answer such a scan with nothing rather than hand it to a map or to
+    /// IndexedDB, which both refuse it.
+    pub fn is_empty(&self) -> bool {
+        match (&self.start, &self.end) {
+            (Bound::Included(s), Bound::Included(e)) => s > e,
+            (Bound::Included(s), Bound::Excluded(e))
+            | (Bound::Excluded(s), Bound::Included(e))
+            | (Bound::Excluded(s), Bound::Excluded(e)) => s >= e,
+            _ => false,
+        }
+    }
+
     /// Whether `key` is in the range.
     pub fn contains(&self, key: &[u8]) -> bool {
         let after_start = match &self.start {
@@ -195,4 +208,22 @@ pub trait Storage {
         range: KeyRange,
         options: ScanOptions,
     ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StorageError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use std::ops::Bound;
+
+    use super::KeyRange;
+
+    #[test]
+    fn empty_ranges() {
+        let r = |start: Bound<Vec<u8>>, end: Bound<Vec<u8>>| KeyRange { start, end };
+        assert!(r(Bound::Included(vec![2]), Bound::Included(vec![1])).is_empty());
+        assert!(r(Bound::Included(vec![1]), Bound::Excluded(vec![1])).is_empty());
+        assert!(r(Bound::Excluded(vec![1]), Bound::Included(vec![1])).is_empty());
+        assert!(!r(Bound::Included(vec![1]), Bound::Included(vec![1])).is_empty());
+        assert!(!KeyRange::all().is_empty());
+        assert!(!KeyRange::prefix(&[0xff]).is_empty());
+    }
 }

@@ -15,7 +15,7 @@ use auroradb::storage::{KeyRange, ScanOptions, Store};
 
 use super::IdbStorage;
 use super::error::{IdbFailure, storage_error};
-use super::record::{idb_range, is_empty_range, key_bytes, key_js, stored_bytes};
+use super::record::{idb_range, key_bytes, key_js, stored_bytes};
 use super::request::request_result;
 
 /// Rows read so far by a cursor, or why it stopped.
@@ -38,7 +38,7 @@ impl IdbStorage {
         options: ScanOptions,
     ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StorageError> {
         self.check_open()?;
-        if options.limit == Some(0) || is_empty_range(&range) {
+        if options.limit == Some(0) || range.is_empty() {
             return Ok(Vec::new());
         }
         let query = idb_range(&range)?;

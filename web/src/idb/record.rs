@@ -60,17 +60,6 @@ pub(super) fn stored_value(store: Store, key: &[u8], value: &[u8]) -> JsValue {
     if store == Store::State { state_record(key, value) } else { Uint8Array::from(value).into() }
 }
 
-/// Whether a range holds no key at all (IndexedDB refuses to build such a range).
-pub(super) fn is_empty_range(range: &KeyRange) -> bool {
-    match (&range.start, &range.end) {
-        (Bound::Included(s), Bound::Included(e)) => s > e,
-        (Bound::Included(s), Bound::Excluded(e))
-        | (Bound::Excluded(s), Bound::Included(e))
-        | (Bound::Excluded(s), Bound::Excluded(e)) => s >= e,
-        _ => false,
-    }
-}
-
 /// The IndexedDB key range (`undefined` for every key).
 pub(super) fn idb_range(range: &KeyRange) -> Result<JsValue, StorageError> {
     let bound = |b: &Bound<Vec<u8>>| match b {
@@ -87,21 +76,4 @@ pub(super) fn idb_range(range: &KeyRange) -> Result<JsValue, StorageError> {
         }
     };
     made.map(Into::into).map_err(|e| storage_error(&e))
-}
-
-#[cfg(test)]
-mod tests {
-    use wasm_bindgen_test::wasm_bindgen_test;
-
-    use super::*;
-
-    #[wasm_bindgen_test]
-    fn empty_ranges() {
-        let r = |s: Bound<Vec<u8>>, e: Bound<Vec<u8>>| KeyRange { start: s, end: e };
-        assert!(is_empty_range(&r(Bound::Included(vec![2]), Bound::Included(vec![1]))));
-        assert!(is_empty_range(&r(Bound::Included(vec![1]), Bound::Excluded(vec![1]))));
-        assert!(!is_empty_range(&r(Bound::Included(vec![1]), Bound::Included(vec![1]))));
-        assert!(!is_empty_range(&KeyRange::all()));
-        assert!(!is_empty_range(&KeyRange::prefix(&[0xff])));
-    }
 }
