@@ -91,13 +91,13 @@ pub mod ship;
 mod store;
 pub mod transport;
 
-pub use engine::{EngineStats, REPLAY_WINDOW, SyncConfig, SyncEngine, SyncEvent, SyncReport};
-pub use error::{NetError, Result};
+pub use engine::{EngineEvent, EngineStats, REPLAY_WINDOW, SyncConfig, SyncEngine, SyncEvent, SyncReport};
+pub use error::{NetError, Result, SyncError};
 pub use frame::FrameLimits;
 pub use index::{IdRange, RangeIndex};
 pub use message::{Body, Message, Mode, Ops, RangeItem, Reconcile};
 pub use reconcile::{PairOutcome, ReconcileConfig, Reconciler, reconcile_pair};
-pub use store::{ApplyHook, MemoryStore, SyncStore};
+pub use store::{ApplyHook, ApplyOutcome, MemoryStore, SyncStore, SyncStoreError};
 pub use transport::{Transport, TransportEvent};
 #[cfg(feature = "sim")]
 pub mod sim;

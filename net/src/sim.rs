@@ -21,10 +21,15 @@ use auroradb_snapshot::{Entry, State, StateConfig, Strategy};
 use crate::frame::{PREFIX_LEN, encode_frame};
 use crate::rng::SplitMix64;
 use crate::transport::memory::{Faults, MemoryNetwork, MemoryTransport};
-use crate::{Body, FrameLimits, MemoryStore, Message, NetError, Ops, SyncConfig, SyncEngine, SyncEvent};
+use crate::{
+    Body, EngineEvent, FrameLimits, MemoryStore, Message, NetError, Ops, SyncConfig, SyncEngine, SyncError, SyncEvent,
+};
 
 /// Milliseconds since the epoch at which simulations start.
 pub const START_MS: u64 = 1_700_000_000_000;
+
+/// What a simulated peer's engine reports.
+pub type SimEvent = EngineEvent<Rc<MemoryStore>>;
 
 /// Polls a future that never waits (the memory store and transport answer at once) to its end.
 pub fn ready<F: Future>(f: F) -> F::Output {
@@ -68,7 +73,7 @@ pub struct Cluster {
     /// Simulated time, milliseconds since the epoch.
     pub now_ms: u64,
     /// Every event each peer's engine reported, by peer index.
-    pub events: RefCell<Vec<Vec<SyncEvent>>>,
+    pub events: RefCell<Vec<Vec<SimEvent>>>,
 }
 
 impl Cluster {
@@ -194,12 +199,13 @@ impl Cluster {
         self.peers.iter().position(|p| p.id == *id)
     }
 
-    /// Errors reported by peer `i` so far.
+    /// Errors reported by peer `i` so far (the memory store's own failures are
+    /// [`NetError::Store`]).
     pub fn errors(&self, i: usize) -> Vec<NetError> {
         self.events.borrow()[i]
             .iter()
             .filter_map(|e| match e {
-                SyncEvent::Error(e) => Some(e.clone()),
+                SyncEvent::Error(SyncError::Net(e) | SyncError::Store(e)) => Some(e.clone()),
                 _ => None,
             })
             .collect()

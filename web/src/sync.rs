@@ -12,20 +12,22 @@
 //! - A local write is pushed to the connected peers as soon as it is committed (with
 //!   `autoSync`); without a peer, or with `autoSync: false`, it waits for `post()`.
 //! - Ops applied from a peer are dispatched as `set` / `delete` / `change` with
-//!   `source: 'peer'`, then `post` `{ peerId, ops, keys }`.
+//!   `source: 'peer'`, then `post` `{ peerId, ops, keys }`, from the engine's event for that
+//!   batch, which carries the database's commit outcome.
 //! - Engine events become `connection` / `disconnect` `{ peerId }`, `sync`
-//!   `{ peers, sent, received }` and `error` `{ type, name, message, peerId, error, operation }`.
+//!   `{ peers, sent, received }` and `error` `{ type, name, message, peerId, error, operation }`;
+//!   a failure of the database keeps its name (a full quota is a `QuotaExceededError`).
 //!
 //! No `RefCell` borrow is held across an `await`, and JavaScript (the adapter's `send`, event
 //! listeners) is only called once the engine has returned, so a listener may call the database
 //! again.
 
 use std::cell::{Cell, RefCell};
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::BTreeMap;
 use std::rc::{Rc, Weak};
 
 use auroradb_log::{EncodedOp, PeerId};
-use auroradb_net::{FrameLimits, NetError, SyncConfig, SyncEngine, SyncEvent, SyncReport};
+use auroradb_net::{FrameLimits, NetError, SyncConfig, SyncEngine, SyncError, SyncEvent, SyncReport};
 use js_sys::{Array, Function, Promise, Reflect, Uint8Array};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::{future_to_promise, spawn_local};
@@ -370,13 +372,9 @@ impl SyncHub {
         let inner = match self.inner.upgrade() {
             // Once closed, what the engine still finishes is not announced.
             Some(inner) if !self.closed() => inner,
-            _ => {
-                self.engine.store().take_received();
-                return;
-            }
+            _ => return,
         };
-        let mut received: VecDeque<(PeerId, WriteOutcome)> = self.engine.store().take_received().into();
-        if !received.is_empty() {
+        if events.iter().any(|e| matches!(e, SyncEvent::Post { .. })) {
             inner.notify_tabs();
             match inner.db.try_lock() {
                 Some(guard) => {
@@ -404,27 +402,10 @@ impl SyncHub {
                         .set("received", r.received as f64)
                         .build(),
                 ),
-                SyncEvent::Post { .. } => {
-                    // The ops of each Post event were recorded by the store, in the same order.
-                    if let Some((from, out)) = received.pop_front() {
-                        self.announce(&inner, &from, &out);
-                    }
-                }
-                // A frame that arrived after its peer went down: nothing to report.
-                SyncEvent::Error(NetError::NotConnected(_)) => {}
-                SyncEvent::Error(e) => {
-                    let kind = match e.inner() {
-                        NetError::Store { .. } => "sync-failed",
-                        NetError::Transport { .. } => "send-failed",
-                        _ if e.peer().is_some() => "peer-rejected",
-                        _ => "sync-failed",
-                    };
-                    self.emit_error(kind, &e);
-                }
+                // The batch's commit outcome comes with the event that reports it.
+                SyncEvent::Post { peer, applied, .. } => self.announce(&inner, &peer, &applied),
+                SyncEvent::Error(e) => self.report(&inner, &e),
             }
-        }
-        for (from, out) in received {
-            self.announce(&inner, &from, &out);
         }
     }
 
@@ -438,6 +419,26 @@ impl SyncHub {
             .set("ops", out.ops.len() as f64)
             .set("keys", keys);
         inner.emit("post", &detail.build());
+    }
+
+    /// Dispatches `error` for an engine error, unless it is not worth one.
+    fn report(&self, inner: &Inner, e: &SyncError<DbError>) {
+        match e {
+            // A frame that arrived after its peer went down: nothing to report.
+            SyncError::Net(NetError::NotConnected(_)) => {}
+            SyncError::Net(e) => {
+                let kind = match e.inner() {
+                    NetError::Store { .. } => "sync-failed",
+                    NetError::Transport { .. } => "send-failed",
+                    _ if e.peer().is_some() => "peer-rejected",
+                    _ => "sync-failed",
+                };
+                self.emit_error(kind, e);
+            }
+            SyncError::Store(e) => inner.emit("error", &store_error_detail(e)),
+            // A kind of engine error this build does not know by name.
+            e => self.emit_detail("sync-failed", "Error", &e.to_string(), None),
+        }
     }
 
     fn emit_error(&self, kind: &str, e: &NetError) {
@@ -454,23 +455,62 @@ impl SyncHub {
     /// Dispatches `error` with detail `{ type, name, message, peerId, error, operation: 'sync' }`.
     fn emit_detail(&self, kind: &str, name: &str, message: &str, peer: Option<&str>) {
         let Some(inner) = self.inner.upgrade() else { return };
-        let error = js_error(name, message);
-        let peer = peer.map_or(JsValue::NULL, JsValue::from_str);
-        let _ = Reflect::set(&error, &"type".into(), &JsValue::from_str(kind));
-        let _ = Reflect::set(&error, &"peerId".into(), &peer);
-        let detail = Obj::new()
-            .set("type", kind)
-            .set("name", name)
-            .set("message", message)
-            .set("peerId", peer)
-            .set("error", error)
-            .set("operation", "sync");
-        inner.emit("error", &detail.build());
+        inner.emit("error", &error_detail(kind, name, message, peer, js_error(name, message)));
     }
+}
+
+/// The detail of an `error` event, `{ type, name, message, peerId, error, operation: 'sync' }`,
+/// around the JavaScript `error` of that name and message (which gets `type` and `peerId` too).
+fn error_detail(kind: &str, name: &str, message: &str, peer: Option<&str>, error: JsValue) -> JsValue {
+    let peer = peer.map_or(JsValue::NULL, JsValue::from_str);
+    let _ = Reflect::set(&error, &"type".into(), &JsValue::from_str(kind));
+    let _ = Reflect::set(&error, &"peerId".into(), &peer);
+    Obj::new()
+        .set("type", kind)
+        .set("name", name)
+        .set("message", message)
+        .set("peerId", peer)
+        .set("error", error)
+        .set("operation", "sync")
+        .build()
+}
+
+/// The `error` detail for a failure of the database while syncing (applying a peer's ops,
+/// loading ops to ship): type `sync-failed`, the error named as every database error is (a full
+/// quota is a `QuotaExceededError`), no peer to blame.
+fn store_error_detail(e: &DbError) -> JsValue {
+    error_detail("sync-failed", e.name(), &e.to_string(), None, to_js_error(e))
 }
 
 fn report_js(r: &SyncReport) -> JsValue {
     Obj::new().set("peers", r.peers as f64).set("sent", r.sent as f64).set("received", r.received as f64).build()
+}
+
+#[cfg(test)]
+mod tests {
+    use auroradb::{DbError, StorageError};
+    use js_sys::Reflect;
+    use wasm_bindgen::JsValue;
+    use wasm_bindgen_test::wasm_bindgen_test;
+
+    use super::store_error_detail;
+
+    fn get(v: &JsValue, key: &str) -> JsValue {
+        Reflect::get(v, &key.into()).unwrap()
+    }
+
+    #[wasm_bindgen_test]
+    fn a_full_quota_while_syncing_is_a_quota_exceeded_error() {
+        let detail = store_error_detail(&DbError::Storage(StorageError::QuotaExceeded("no room".into())));
+        assert_eq!(get(&detail, "type"), "sync-failed");
+        assert_eq!(get(&detail, "name"), "QuotaExceededError");
+        assert_eq!(get(&detail, "operation"), "sync");
+        assert!(get(&detail, "peerId").is_null());
+        assert!(get(&detail, "message").as_string().unwrap().contains("no room"));
+        let error = get(&detail, "error");
+        assert_eq!(get(&error, "name"), "QuotaExceededError");
+        assert_eq!(get(&error, "type"), "sync-failed");
+    }
 }
 
 /// Peer-to-peer sync, as the `AuroraDB` class drives it.

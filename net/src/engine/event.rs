@@ -3,7 +3,7 @@
 
 use auroradb_log::PeerId;
 
-use crate::NetError;
+use crate::SyncError;
 
 /// What one sync round achieved: `{ peers, sent, received }`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -17,8 +17,15 @@ pub struct SyncReport {
 }
 
 /// Events for the database to forward (`connection`, `disconnect`, `sync`, `post`, `error`).
+///
+/// `A` is what the store reports having applied ([`SyncStore::Applied`]) and `E` the store's
+/// error ([`SyncStore::Error`]); [`EngineEvent`] names the events of an engine's store.
+///
+/// [`SyncStore::Applied`]: crate::SyncStore::Applied
+/// [`SyncStore::Error`]: crate::SyncStore::Error
+/// [`EngineEvent`]: crate::EngineEvent
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SyncEvent {
+pub enum SyncEvent<A, E> {
     /// A peer connected.
     Connection {
         /// The peer.
@@ -35,15 +42,20 @@ pub enum SyncEvent {
     /// [`SyncEngine::sync`]: crate::SyncEngine::sync
     /// [`SyncEngine::fetch`]: crate::SyncEngine::fetch
     Sync(SyncReport),
-    /// Ops from a peer were applied.
+    /// Ops from a peer were applied, one event per batch the store applied.
     Post {
         /// The peer that sent them.
         peer: PeerId,
         /// How many new ops were applied.
         ops: usize,
+        /// What the store reported: a database's commit outcome, with the changes to announce.
+        applied: A,
     },
-    /// Something was rejected or failed; errors caused by a peer are [`NetError::FromPeer`].
-    Error(NetError),
+    /// Something was rejected or failed; errors caused by a peer are [`NetError::FromPeer`]
+    /// inside [`SyncError::Net`], the store's own failures [`SyncError::Store`].
+    ///
+    /// [`NetError::FromPeer`]: crate::NetError::FromPeer
+    Error(SyncError<E>),
 }
 
 /// Counters of the engine's traffic.

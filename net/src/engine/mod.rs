@@ -35,22 +35,35 @@ use auroradb_log::PeerId;
 
 use crate::frame::encode_frame;
 use crate::transport::{Transport, TransportEvent};
-use crate::{Message, SyncStore};
+use crate::{Message, SyncError, SyncStore};
 use state::{PeerState, State};
 
 pub use config::SyncConfig;
 pub use event::{EngineStats, SyncEvent, SyncReport};
 pub use replay::REPLAY_WINDOW;
 
+/// The events of an engine over the store `S`.
+pub type EngineEvent<S> = SyncEvent<<S as SyncStore>::Applied, <S as SyncStore>::Error>;
+
 /// The sync engine of one peer. Methods take `&self`: the state is inside, and no borrow is held
 /// across an `await`, so a database can call [`SyncEngine::post`] or [`SyncEngine::sync`] while
 /// [`SyncEngine::run`] is receiving.
-#[derive(Debug)]
-pub struct SyncEngine<S, T> {
+pub struct SyncEngine<S: SyncStore, T> {
     store: S,
     transport: T,
     config: SyncConfig,
-    state: RefCell<State>,
+    state: RefCell<State<S::Applied, S::Error>>,
+}
+
+impl<S: SyncStore + core::fmt::Debug, T: core::fmt::Debug> core::fmt::Debug for SyncEngine<S, T> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("SyncEngine")
+            .field("store", &self.store)
+            .field("transport", &self.transport)
+            .field("config", &self.config)
+            .field("state", &self.state)
+            .finish()
+    }
 }
 
 impl<S: SyncStore, T: Transport> SyncEngine<S, T> {
@@ -85,7 +98,7 @@ impl<S: SyncStore, T: Transport> SyncEngine<S, T> {
     }
 
     /// Takes the events that happened since the last call.
-    pub fn drain_events(&self) -> Vec<SyncEvent> {
+    pub fn drain_events(&self) -> Vec<EngineEvent<S>> {
         std::mem::take(&mut self.state.borrow_mut().events)
     }
 
@@ -146,7 +159,7 @@ impl<S: SyncStore, T: Transport> SyncEngine<S, T> {
         }
     }
 
-    fn send_msg(&self, st: &mut State, to: PeerId, msg: &Message) {
+    fn send_msg(&self, st: &mut State<S::Applied, S::Error>, to: PeerId, msg: &Message) {
         st.seq += 1;
         match encode_frame(st.seq, msg, self.config.limits.max_frame) {
             Ok(frame) => self.send_frame(st, to, frame),
@@ -154,11 +167,11 @@ impl<S: SyncStore, T: Transport> SyncEngine<S, T> {
         }
     }
 
-    fn send_frame(&self, st: &mut State, to: PeerId, frame: Vec<u8>) {
+    fn send_frame(&self, st: &mut State<S::Applied, S::Error>, to: PeerId, frame: Vec<u8>) {
         st.stats.frames_sent += 1;
         st.stats.bytes_sent += frame.len() as u64;
         if let Err(e) = self.transport.send(to, frame) {
-            st.events.push(SyncEvent::Error(e));
+            st.events.push(SyncEvent::Error(SyncError::Net(e)));
         }
     }
 }

@@ -107,7 +107,7 @@ impl<S: SyncStore, T: Transport> SyncEngine<S, T> {
     }
 
     /// Settles the session (`mine`, or the peer's) with `peer` if it is complete.
-    pub(super) fn check_complete(&self, st: &mut State, peer: PeerId, mine: bool) {
+    pub(super) fn check_complete(&self, st: &mut State<S::Applied, S::Error>, peer: PeerId, mine: bool) {
         let Some(ps) = st.peers.get_mut(&peer) else { return };
         if ps.session(mine).as_ref().is_some_and(Session::complete) {
             let s = ps.session(mine).take().expect("checked");

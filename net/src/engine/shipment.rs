@@ -4,12 +4,12 @@
 use std::collections::BTreeSet;
 
 use auroradb_log::segment::decode_segment;
-use auroradb_log::{OpId, PeerId};
+use auroradb_log::{LogError, OpId, PeerId};
 
 use super::{SyncEngine, SyncEvent};
 use crate::ship::Packer;
 use crate::transport::Transport;
-use crate::{Body, Message, NetError, Ops, SyncStore};
+use crate::{ApplyOutcome, Body, Message, NetError, Ops, SyncError, SyncStore, SyncStoreError};
 
 impl<S: SyncStore, T: Transport> SyncEngine<S, T> {
     /// Ships the ops `ids` (ascending) to `to` for the session `sid`.
@@ -34,7 +34,7 @@ impl<S: SyncStore, T: Transport> SyncEngine<S, T> {
                     }
                 }
                 Err(e) => {
-                    st.error(e);
+                    st.fail(SyncError::Store(e));
                     break;
                 }
             }
@@ -79,23 +79,25 @@ impl<S: SyncStore, T: Transport> SyncEngine<S, T> {
                 }
             };
             match self.store.apply_remote(from, batch).await {
-                Ok(n) => {
+                Ok(applied) => {
+                    let n = applied.new_ops();
                     received += n as u64;
-                    if n > 0 {
-                        self.state.borrow_mut().events.push(SyncEvent::Post { peer: from, ops: n });
+                    if !applied.is_empty() {
+                        // The outcome travels with its event: the application announces each
+                        // batch from the event that reports it.
+                        self.state.borrow_mut().events.push(SyncEvent::Post { peer: from, ops: n, applied });
                     }
                 }
-                Err(e) if e.is_chain_gap() => {
-                    self.state.borrow_mut().stats.deferred += 1;
-                    gap = true;
-                    break;
-                }
-                Err(e @ NetError::Log(_)) => {
-                    self.state.borrow_mut().error(e.from_peer(from));
-                    break;
-                }
                 Err(e) => {
-                    self.state.borrow_mut().error(e);
+                    let mut st = self.state.borrow_mut();
+                    match e.refused() {
+                        Some(LogError::ChainGap { .. }) => {
+                            st.stats.deferred += 1;
+                            gap = true;
+                        }
+                        Some(refused) => st.error(NetError::Log(refused.clone()).from_peer(from)),
+                        None => st.fail(SyncError::Store(e)),
+                    }
                     break;
                 }
             }

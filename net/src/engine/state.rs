@@ -8,7 +8,7 @@ use auroradb_log::PeerId;
 
 use super::event::{EngineStats, SyncEvent, SyncReport};
 use super::replay::ReplayWindow;
-use crate::{NetError, Reconciler};
+use crate::{NetError, Reconciler, SyncError};
 
 /// One reconciliation session with a peer, and its shipment both ways.
 #[derive(Debug)]
@@ -83,9 +83,10 @@ pub(super) struct Round {
     pub(super) awaited: bool,
 }
 
-/// Everything the engine changes as it goes.
+/// Everything the engine changes as it goes; `A` and `E` are its store's applied outcome and
+/// error (see [`SyncEvent`]).
 #[derive(Debug)]
-pub(super) struct State {
+pub(super) struct State<A, E> {
     pub(super) peers: BTreeMap<PeerId, PeerState>,
     pub(super) seq: u64,
     pub(super) next_session: u32,
@@ -94,12 +95,12 @@ pub(super) struct State {
     pub(super) last_auto: u64,
     pub(super) rounds: BTreeMap<u64, Round>,
     pub(super) finished: BTreeMap<u64, SyncReport>,
-    pub(super) events: Vec<SyncEvent>,
+    pub(super) events: Vec<SyncEvent<A, E>>,
     pub(super) stats: EngineStats,
 }
 
-impl State {
-    pub(super) fn new() -> State {
+impl<A, E> State<A, E> {
+    pub(super) fn new() -> State<A, E> {
         State {
             peers: BTreeMap::new(),
             seq: 0,
@@ -114,8 +115,13 @@ impl State {
         }
     }
 
-    /// Reports a rejected frame or segment, or a failure; counted as a rejection.
+    /// Reports a rejected frame or segment, or a failure of the sync.
     pub(super) fn error(&mut self, e: NetError) {
+        self.fail(SyncError::Net(e));
+    }
+
+    /// Reports a failure, counted as a rejection.
+    pub(super) fn fail(&mut self, e: SyncError<E>) {
         self.stats.rejected += 1;
         self.events.push(SyncEvent::Error(e));
     }
