@@ -1,6 +1,8 @@
 //! The sync engine: a session per peer over a [`SyncStore`] and a [`Transport`].
 //!
-//! - **Connect**: when a peer comes up, the side with the smaller peer id starts a session.
+//! - **Connect**: when a peer comes up, the side with the smaller peer id starts a session. Which
+//!   peers come up is the transport's business: behind an
+//!   [`AdmittedTransport`](crate::transport::AdmittedTransport), only peers of the same group.
 //! - **Session**: the initiator's [`Reconciler`] sends the first turn; turns go back and forth
 //!   until both sides know the differences; then each side ships what the other lacks, in
 //!   ascending id order, as segments packed in frames, the last frame marked. The receiver checks
@@ -130,6 +132,8 @@ impl<S: SyncStore, T: Transport> SyncEngine<S, T> {
             TransportEvent::PeerUp(peer) => self.peer_up(peer),
             TransportEvent::PeerDown(peer) => self.peer_down(peer),
             TransportEvent::Frame { from, bytes } => self.frame(from, bytes).await,
+            // Refused before any frame of the engine's (a bad hello): reported, not counted.
+            TransportEvent::Rejected(e) => self.state.borrow_mut().events.push(SyncEvent::Error(SyncError::Net(e))),
         }
     }
 

@@ -83,9 +83,11 @@ impl<S: SyncStore, T: Transport> SyncEngine<S, T> {
         })
     }
 
-    /// Advances the engine's clock to `now_ms`: resets the flood counters, abandons idle
-    /// sessions, and (with `auto_sync`) starts an anti-entropy round when one is due.
+    /// Advances the engine's clock to `now_ms`: ticks the transport, resets the flood counters,
+    /// abandons idle sessions, and (with `auto_sync`) starts an anti-entropy round when one is
+    /// due.
     pub fn tick(&self, now_ms: u64) {
+        self.transport.tick(now_ms);
         let due = {
             let mut st = self.state.borrow_mut();
             st.now = st.now.max(now_ms);
