@@ -349,8 +349,10 @@ mod tests {
         }
         assert_eq!(asked, MAX_HELLOS);
         assert!(a.frame(B, vec![9, 0, 0, 0]).is_empty());
-        // A new link-up starts over ... unless the link is known: then one more hello is all.
+        // The adapter reporting the link up again is worth one more hello, not a new budget ...
         assert_eq!(sends(&a.link_up(B)).len(), 1);
+        assert!(a.tick().is_empty());
+        // ... but a link that went down and came back starts over.
         a.link_down(B);
         a.link_up(B);
         assert_eq!(a.state(&B), LinkState::Waiting { asked: 1 });
