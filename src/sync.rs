@@ -5,29 +5,30 @@
 //! The database sits behind an async lock ([`SharedDatabase`]) that the application's own calls
 //! share; the fingerprint index is read through the log handle, which is only ever borrowed
 //! between writes, so reconciliation never waits for a write in progress.
+//!
+//! What a remote apply committed ([`WriteOutcome`]) comes back in the engine's
+//! [`SyncEvent::Post`](auroradb_net::SyncEvent::Post) for that batch, and what fails is a
+//! [`DbError`] in [`SyncError::Store`](auroradb_net::SyncError::Store): a full quota stays
+//! `DbError::Storage(StorageError::QuotaExceeded)` all the way to the application.
 
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use auroradb_log::{EncodedOp, Hash, Log, OpId, PeerId, RangeSum};
-use auroradb_net::{IdRange, NetError, RangeIndex, SyncStore};
+use auroradb_log::{EncodedOp, Hash, Log, LogError, OpId, PeerId, RangeSum};
+use auroradb_net::{ApplyOutcome, IdRange, RangeIndex, SyncStore, SyncStoreError};
 use futures::lock::Mutex;
 
 use crate::storage::Storage;
-use crate::{Database, DbError, WriteOutcome};
+use crate::{Database, DbError, StorageError, WriteOutcome};
 
 /// A database shared between the application and the sync engine (`None` once closed).
 pub type SharedDatabase<S> = Rc<Mutex<Option<Database<S>>>>;
-
-/// Ops applied from a peer, waiting for the application to announce them.
-pub type Received = Vec<(PeerId, WriteOutcome)>;
 
 /// A [`Database`] as seen by the sync engine.
 pub struct DbStore<S: Storage> {
     db: SharedDatabase<S>,
     log: Rc<RefCell<Log>>,
     local: PeerId,
-    received: RefCell<Received>,
 }
 
 impl<S: Storage> core::fmt::Debug for DbStore<S> {
@@ -41,17 +42,12 @@ impl<S: Storage> DbStore<S> {
     /// peers as `local` (the transport's id for this peer; it decides which side of a new
     /// connection starts the first session).
     pub fn new(db: SharedDatabase<S>, log: Rc<RefCell<Log>>, local: PeerId) -> DbStore<S> {
-        DbStore { db, log, local, received: RefCell::default() }
+        DbStore { db, log, local }
     }
 
     /// The shared database.
     pub fn database(&self) -> &SharedDatabase<S> {
         &self.db
-    }
-
-    /// Takes the ops applied from peers since the last call, with their state changes.
-    pub fn take_received(&self) -> Received {
-        std::mem::take(&mut self.received.borrow_mut())
     }
 }
 
@@ -69,32 +65,46 @@ impl<S: Storage> RangeIndex for DbStore<S> {
     }
 }
 
-fn store_error(e: DbError) -> NetError {
-    match e {
-        DbError::Log(e) => NetError::Log(e),
-        other => NetError::Store { reason: format!("{} ({})", other, other.name()) },
+/// A remote apply's outcome: its new ops, and the changes to announce. Changes with no new op
+/// (writes of another connection caught up before the commit) are announced too.
+impl ApplyOutcome for WriteOutcome {
+    fn new_ops(&self) -> usize {
+        self.ops.len()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.ops.is_empty() && self.changes.is_empty()
+    }
+}
+
+/// The log's checks refused the ops ([`DbError::Log`]): the peer's fault. Anything else is the
+/// database's own failure.
+impl SyncStoreError for DbError {
+    fn refused(&self) -> Option<&LogError> {
+        match self {
+            DbError::Log(e) => Some(e),
+            _ => None,
+        }
     }
 }
 
 impl<S: Storage> SyncStore for DbStore<S> {
+    type Applied = WriteOutcome;
+    type Error = DbError;
+
     fn local_peer(&self) -> PeerId {
         self.local
     }
 
-    async fn load_ops(&self, ids: &[OpId]) -> auroradb_net::Result<Vec<(OpId, Vec<u8>, Hash)>> {
+    async fn load_ops(&self, ids: &[OpId]) -> Result<Vec<(OpId, Vec<u8>, Hash)>, DbError> {
         let guard = self.db.lock().await;
-        let db = guard.as_ref().ok_or_else(|| NetError::Store { reason: "database is closed".into() })?;
-        db.load_raw(ids).await.map_err(store_error)
+        let db = guard.as_ref().ok_or(DbError::Storage(StorageError::Closed))?;
+        db.load_raw(ids).await
     }
 
-    async fn apply_remote(&self, from: PeerId, ops: Vec<EncodedOp>) -> auroradb_net::Result<usize> {
+    async fn apply_remote(&self, _from: PeerId, ops: Vec<EncodedOp>) -> Result<WriteOutcome, DbError> {
         let mut guard = self.db.lock().await;
-        let db = guard.as_mut().ok_or_else(|| NetError::Store { reason: "database is closed".into() })?;
-        let out = db.apply_remote(ops).await.map_err(store_error)?;
-        let n = out.ops.len();
-        if n > 0 || !out.changes.is_empty() {
-            self.received.borrow_mut().push((from, out));
-        }
-        Ok(n)
+        let db = guard.as_mut().ok_or(DbError::Storage(StorageError::Closed))?;
+        db.apply_remote(ops).await
     }
 }

@@ -1,17 +1,21 @@
 //! Databases syncing through the sync engine over the in-memory transport: reconcile on connect,
-//! local writes pushed at once, partitions and message faults healed by anti-entropy, a bad
-//! segment from a peer rejected whole, a storage failure during a remote apply leaving nothing
-//! half-applied, and every replica's storage reopening to the same state.
+//! local writes pushed at once (each applied batch's outcome in its `post` event), partitions and
+//! message faults healed by anti-entropy, a bad segment from a peer rejected whole, a storage
+//! failure during a remote apply leaving nothing half-applied and reported with its type, and
+//! every replica's storage reopening to the same state.
 
 use std::rc::Rc;
 
 use auroradb::storage::Fault;
-use auroradb::{Config, Database, DbStore, FaultyStorage, MemoryStorage, OpKind, PeerId, Step, Strategy, Value};
+use auroradb::{
+    Config, Database, DbError, DbStore, FaultyStorage, MemoryStorage, OpKind, PeerId, Step, StorageError, Strategy,
+    Value,
+};
 use auroradb_log::segment::encode_segment;
 use auroradb_log::{advance_manual_clock, manual_clock, set_manual_clock};
 use auroradb_net::frame::encode_frame;
 use auroradb_net::transport::memory::{Faults, MemoryNetwork, MemoryTransport};
-use auroradb_net::{Body, Message, Ops, SyncConfig, SyncEngine, SyncEvent};
+use auroradb_net::{Body, EngineEvent, Message, Ops, SyncConfig, SyncEngine, SyncError, SyncEvent};
 use futures::executor::block_on;
 use futures::lock::Mutex;
 
@@ -21,7 +25,7 @@ struct Replica {
     id: PeerId,
     storage: Store,
     engine: SyncEngine<DbStore<Store>, MemoryTransport>,
-    events: Vec<SyncEvent>,
+    events: Vec<EngineEvent<DbStore<Store>>>,
 }
 
 impl Replica {
@@ -142,9 +146,14 @@ fn replicas_reconcile_on_connect_and_push_local_writes() {
         settle(&net, &mut rs);
         for r in &rs[1..] {
             assert_eq!(r.with_db(|db| db.get("live").cloned()), Some(Value::from(strategy.name())));
-            let received = r.engine.store().take_received();
-            assert!(received.iter().any(|(from, out)| *from == ids[0] && !out.changes.is_empty()));
-            assert!(r.events.iter().any(|e| matches!(e, SyncEvent::Post { peer, .. } if *peer == ids[0])));
+            // The commit's outcome comes with the event that reports it: one op, the key it set.
+            let post = r.events.iter().rev().find_map(|e| match e {
+                SyncEvent::Post { peer, ops, applied } if *peer == ids[0] => Some((*ops, applied)),
+                _ => None,
+            });
+            let (ops, applied) = post.expect("a post from the writer");
+            assert_eq!((ops, applied.ops.len()), (1, 1));
+            assert!(applied.changes.iter().any(|c| c.key == "live"), "{:?}", applied.changes);
         }
         assert_converged(&rs, &strategy);
     }
@@ -240,6 +249,38 @@ fn a_failed_remote_commit_applies_nothing_and_sync_retries() {
     for round in 1..=3u64 {
         rs[0].engine.tick(round * 2_000);
         rs[1].engine.tick(round * 2_000);
+        settle(&net, &mut rs);
+    }
+    assert_converged(&rs, &Strategy::Timestamp);
+}
+
+#[test]
+fn a_full_quota_during_a_remote_apply_is_reported_with_its_type() {
+    let (net, mut rs) = cluster(2, Strategy::Timestamp, 5, SyncConfig::default());
+    let (a, b) = (rs[0].id, rs[1].id);
+    mixed_writes(&mut rs[0], 10, 0);
+    rs[1].storage.fail_commit(0, Fault::Fail(StorageError::QuotaExceeded("no room".into())));
+    net.connect(a, b);
+    settle(&net, &mut rs);
+    assert_eq!(rs[1].storage.failures(), 1);
+    let errors: Vec<_> = rs[1]
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            SyncEvent::Error(e) => Some(e),
+            _ => None,
+        })
+        .collect();
+    // The database's own error, not a string: a binding names it `QuotaExceededError`.
+    let [SyncError::Store(e)] = errors.as_slice() else { panic!("{errors:?}") };
+    assert!(matches!(e, DbError::Storage(StorageError::QuotaExceeded(m)) if m == "no room"), "{e:?}");
+    assert_eq!(e.name(), "QuotaExceededError");
+    assert_eq!(errors[0].peer(), None, "no peer is to blame");
+    // The sender is not blamed either, and the next round brings what failed.
+    assert!(!rs[0].events.iter().any(|e| matches!(e, SyncEvent::Error(_))), "{:?}", rs[0].events);
+    for round in 1..=3u64 {
+        rs[0].engine.tick(round * 40_000);
+        rs[1].engine.tick(round * 40_000);
         settle(&net, &mut rs);
     }
     assert_converged(&rs, &Strategy::Timestamp);

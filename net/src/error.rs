@@ -1,4 +1,4 @@
-//! The sync crate's error type.
+//! The sync crate's error type, and what the engine reports: its own errors or its store's.
 
 use auroradb_log::{LogError, PeerId};
 
@@ -66,7 +66,10 @@ pub enum NetError {
         /// The frame limit.
         limit: usize,
     },
-    /// The local store failed (storage error); nothing was applied.
+    /// The local store failed; nothing was applied. The error of [`MemoryStore`]'s injected
+    /// failures; a store of its own reports its own error type ([`SyncError::Store`]).
+    ///
+    /// [`MemoryStore`]: crate::MemoryStore
     #[error("store: {reason}")]
     Store {
         /// What failed.
@@ -144,6 +147,48 @@ impl NetError {
             NetError::Store { .. } => "StoreError",
             NetError::Transport { .. } => "TransportError",
             NetError::FromPeer { .. } => "PeerError",
+        }
+    }
+}
+
+/// An error the sync engine reports: one of its own ([`NetError`]: the protocol, a peer's input,
+/// the transport), or its store's, typed as the store reports it (`E` is
+/// [`SyncStore::Error`](crate::SyncStore::Error)), so that a database's storage failure (a full
+/// quota) keeps its type all the way to the application.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SyncError<E> {
+    /// The sync failed or refused something: bad input from a peer (then
+    /// [`NetError::FromPeer`]), a protocol violation, the transport.
+    #[error(transparent)]
+    Net(#[from] NetError),
+    /// The store failed loading or applying ops; nothing of the batch was applied.
+    #[error(transparent)]
+    Store(E),
+}
+
+impl<E> SyncError<E> {
+    /// The peer that caused the error, if a peer did (never for a store failure).
+    pub fn peer(&self) -> Option<PeerId> {
+        match self {
+            SyncError::Net(e) => e.peer(),
+            SyncError::Store(_) => None,
+        }
+    }
+
+    /// The sync's own error, if it is one.
+    pub fn net(&self) -> Option<&NetError> {
+        match self {
+            SyncError::Net(e) => Some(e),
+            SyncError::Store(_) => None,
+        }
+    }
+
+    /// The store's error, if it is one.
+    pub fn store(&self) -> Option<&E> {
+        match self {
+            SyncError::Store(e) => Some(e),
+            SyncError::Net(_) => None,
         }
     }
 }

@@ -7,7 +7,9 @@
 //! The protocol is sans-IO: a [`Reconciler`] turns one [`Reconcile`] turn into the next, over any
 //! [`RangeIndex`] (implemented for [`auroradb_log::Log`]). The [`SyncEngine`] runs sessions over a
 //! [`SyncStore`] (the database) and a [`Transport`]; [`transport::memory`] is an in-memory
-//! transport with fault injection.
+//! transport with fault injection. Which linked peers the engine hears of is decided by
+//! [`Admission`] (a hello naming the sync group), run in front of a transport by
+//! [`AdmittedTransport`].
 //!
 //! A whole two-peer handshake over the sans-IO API, frames included:
 //!
@@ -80,6 +82,7 @@
 //! assert_eq!(alice.len(), 101);
 //! ```
 
+pub mod admission;
 mod engine;
 mod error;
 pub mod frame;
@@ -91,13 +94,14 @@ pub mod ship;
 mod store;
 pub mod transport;
 
-pub use engine::{EngineStats, REPLAY_WINDOW, SyncConfig, SyncEngine, SyncEvent, SyncReport};
-pub use error::{NetError, Result};
+pub use admission::{Admission, Hello};
+pub use engine::{EngineEvent, EngineStats, REPLAY_WINDOW, SyncConfig, SyncEngine, SyncEvent, SyncReport};
+pub use error::{NetError, Result, SyncError};
 pub use frame::FrameLimits;
 pub use index::{IdRange, RangeIndex};
 pub use message::{Body, Message, Mode, Ops, RangeItem, Reconcile};
 pub use reconcile::{PairOutcome, ReconcileConfig, Reconciler, reconcile_pair};
-pub use store::{ApplyHook, MemoryStore, SyncStore};
-pub use transport::{Transport, TransportEvent};
+pub use store::{ApplyHook, ApplyOutcome, MemoryStore, SyncStore, SyncStoreError};
+pub use transport::{AdmittedTransport, Transport, TransportEvent};
 #[cfg(feature = "sim")]
 pub mod sim;

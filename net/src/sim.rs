@@ -1,9 +1,11 @@
 //! Seeded multi-peer simulation: a [`Cluster`] of peers, each a [`MemoryStore`] and a
-//! [`SyncEngine`] over one [`MemoryNetwork`], driven step by step with no threads and no real
-//! time, so a seed reproduces a run exactly; and [`run`], the randomized scenario the tests and
-//! fuzzers replay: writes, removes, clears and transactions, partitions and heals, dropped,
-//! duplicated and reordered frames, clock skew within the drift bound, and optionally a
-//! malicious peer. After healing and syncing, every honest peer must hold the same log.
+//! [`SyncEngine`] over one [`MemoryNetwork`] behind [`Admission`] (peers admit each other by
+//! hello, as browsers do), driven step by step with no threads and no real time, so a seed
+//! reproduces a run exactly; and [`run`], the randomized scenario the tests and fuzzers replay:
+//! writes, removes, clears and transactions, partitions and heals, dropped, duplicated and
+//! reordered frames, clock skew within the drift bound, a peer of another group linked to
+//! everyone, and optionally a malicious peer of the group. After healing and syncing, every
+//! honest peer must hold the same log, and nothing may have crossed between the groups.
 
 use std::cell::RefCell;
 use std::collections::BTreeSet;
@@ -21,10 +23,29 @@ use auroradb_snapshot::{Entry, State, StateConfig, Strategy};
 use crate::frame::{PREFIX_LEN, encode_frame};
 use crate::rng::SplitMix64;
 use crate::transport::memory::{Faults, MemoryNetwork, MemoryTransport};
-use crate::{Body, FrameLimits, MemoryStore, Message, NetError, Ops, SyncConfig, SyncEngine, SyncEvent};
+use crate::{
+    Admission, AdmittedTransport, Body, EngineEvent, FrameLimits, Hello, MemoryStore, Message, NetError, Ops,
+    SyncConfig, SyncEngine, SyncError, SyncEvent,
+};
 
 /// Milliseconds since the epoch at which simulations start.
 pub const START_MS: u64 = 1_700_000_000_000;
+
+/// The sync group of a cluster's peers.
+pub const GROUP: &str = "sim";
+
+/// The transport of a simulated peer: its endpoint of the network, behind admission.
+pub type SimTransport = AdmittedTransport<MemoryTransport>;
+
+/// What a simulated peer's engine reports.
+pub type SimEvent = EngineEvent<Rc<MemoryStore>>;
+
+/// The nonce of the attachment of `id` (a simulated peer attaches once).
+fn nonce_of(id: &PeerId) -> [u8; 8] {
+    let mut nonce = [0; 8];
+    nonce.copy_from_slice(&id.0[..8]);
+    nonce
+}
 
 /// Polls a future that never waits (the memory store and transport answer at once) to its end.
 pub fn ready<F: Future>(f: F) -> F::Output {
@@ -45,7 +66,9 @@ pub struct SimPeer {
     /// Its store.
     pub store: Rc<MemoryStore>,
     /// Its engine.
-    pub engine: SyncEngine<Rc<MemoryStore>, MemoryTransport>,
+    pub engine: SyncEngine<Rc<MemoryStore>, SimTransport>,
+    /// Its sync group.
+    pub group: String,
     /// How far its clock is off the cluster's time, in milliseconds.
     pub skew_ms: i64,
     /// Its materialized state, kept up to date by the store's hook.
@@ -54,7 +77,11 @@ pub struct SimPeer {
 
 impl fmt::Debug for SimPeer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SimPeer").field("id", &self.id).field("skew_ms", &self.skew_ms).finish()
+        f.debug_struct("SimPeer")
+            .field("id", &self.id)
+            .field("group", &self.group)
+            .field("skew_ms", &self.skew_ms)
+            .finish()
     }
 }
 
@@ -68,32 +95,50 @@ pub struct Cluster {
     /// Simulated time, milliseconds since the epoch.
     pub now_ms: u64,
     /// Every event each peer's engine reported, by peer index.
-    pub events: RefCell<Vec<Vec<SyncEvent>>>,
+    pub events: RefCell<Vec<Vec<SimEvent>>>,
+    config: SyncConfig,
+    strategy: Strategy,
 }
 
 impl Cluster {
-    /// `ids.len()` peers with these ids and clock skews (not connected yet), with states under
-    /// `strategy`.
+    /// `ids.len()` peers of [`GROUP`] with these ids and clock skews (not connected yet), with
+    /// states under `strategy`.
     pub fn new(seed: u64, ids: &[PeerId], skews: &[i64], config: SyncConfig, strategy: &Strategy) -> Cluster {
-        let net = MemoryNetwork::new(seed);
+        let mut cluster = Cluster {
+            net: MemoryNetwork::new(seed),
+            peers: Vec::new(),
+            now_ms: START_MS,
+            events: RefCell::default(),
+            config,
+            strategy: strategy.clone(),
+        };
+        for (id, skew) in ids.iter().zip(skews.iter().chain(std::iter::repeat(&0))) {
+            cluster.add_peer(*id, *skew, GROUP);
+        }
+        cluster
+    }
+
+    /// Adds a peer of `group` (not connected yet); returns its index.
+    pub fn add_peer(&mut self, id: PeerId, skew_ms: i64, group: &str) -> usize {
         let log_config = LogConfig::default();
-        let peers = ids
-            .iter()
-            .zip(skews.iter().chain(std::iter::repeat(&0)))
-            .map(|(id, skew)| {
-                let store =
-                    Rc::new(MemoryStore::new(Log::new(Hlc::new(*id, manual_clock, log_config.max_drift), log_config)));
-                let state = Rc::new(RefCell::new(State::new(StateConfig::new(strategy.clone(), *id))));
-                let target = state.clone();
-                store.set_hook(Box::new(move |op, _local| {
-                    target.borrow_mut().apply(&op.op);
-                }));
-                let engine = SyncEngine::new(store.clone(), net.endpoint(*id), config);
-                SimPeer { id: *id, store, engine, skew_ms: *skew, state }
-            })
-            .collect::<Vec<_>>();
-        let events = RefCell::new(vec![Vec::new(); peers.len()]);
-        Cluster { net, peers, now_ms: START_MS, events }
+        let store = Rc::new(MemoryStore::new(Log::new(Hlc::new(id, manual_clock, log_config.max_drift), log_config)));
+        let state = Rc::new(RefCell::new(State::new(StateConfig::new(self.strategy.clone(), id))));
+        let target = state.clone();
+        store.set_hook(Box::new(move |op, _local| {
+            target.borrow_mut().apply(&op.op);
+        }));
+        let transport = AdmittedTransport::new(self.net.endpoint(id), Admission::new(group, nonce_of(&id)));
+        let engine = SyncEngine::new(store.clone(), transport, self.config);
+        self.peers.push(SimPeer { id, store, engine, group: group.to_owned(), skew_ms, state });
+        self.events.borrow_mut().push(Vec::new());
+        self.peers.len() - 1
+    }
+
+    /// Queues, from `stranger`, a hello of [`GROUP`] to peer `i`: how a peer of the group that
+    /// is not in the cluster (a hand-driven attacker) gets admitted.
+    pub fn introduce(&self, stranger: PeerId, i: usize) {
+        let hello = Hello { reply: false, group: GROUP.into(), nonce: nonce_of(&stranger) };
+        self.net.inject(stranger, self.peers[i].id, hello.encode());
     }
 
     /// `n` peers with ids 1, 2, ... and no skew.
@@ -194,12 +239,13 @@ impl Cluster {
         self.peers.iter().position(|p| p.id == *id)
     }
 
-    /// Errors reported by peer `i` so far.
+    /// Errors reported by peer `i` so far (the memory store's own failures are
+    /// [`NetError::Store`]).
     pub fn errors(&self, i: usize) -> Vec<NetError> {
         self.events.borrow()[i]
             .iter()
             .filter_map(|e| match e {
-                SyncEvent::Error(e) => Some(e.clone()),
+                SyncEvent::Error(SyncError::Net(e) | SyncError::Store(e)) => Some(e.clone()),
                 _ => None,
             })
             .collect()
@@ -403,8 +449,9 @@ fn random_peer(rng: &mut SplitMix64) -> PeerId {
     }
 }
 
-/// A peer that sends bad frames: garbage, tampered and far-future ops, oversized and truncated
-/// frames, replays; and some valid ops of its own, which must spread like anyone's.
+/// A peer of the group that sends bad frames: garbage, tampered and far-future ops, oversized
+/// and truncated frames, replays, bad hellos and restarts; and some valid ops of its own, which
+/// must spread like anyone's.
 struct Attacker {
     id: PeerId,
     log: Log,
@@ -425,7 +472,7 @@ impl Attacker {
 
     fn attack(&mut self, rng: &mut SplitMix64, cluster: &Cluster, now_ms: u64) -> Vec<u8> {
         let victim_log = || cluster.peers[0].store.log().range(..).last().map(|(id, b, h)| (id, b.to_vec(), *h));
-        let frame = match rng.below(9) {
+        let frame = match rng.below(10) {
             0 => (0..rng.below(200)).map(|_| rng.next_u64() as u8).collect(),
             1 => {
                 // An op with one byte changed, under the original hash sum.
@@ -481,6 +528,18 @@ impl Attacker {
                 };
                 encode_frame(self.seq, &msg, usize::MAX).expect("well formed")
             }
+            7 if rng.chance(0.5) => {
+                // A hello that does not parse.
+                let mut hello = Hello { reply: true, group: GROUP.into(), nonce: [0; 8] }.encode();
+                hello.truncate(rng.range(4, hello.len() as u64 - 1) as usize);
+                hello
+            }
+            7 => {
+                // A hello with a new nonce: a restart, so its sessions start over.
+                let mut nonce = [0; 8];
+                nonce.copy_from_slice(&rng.next_u64().to_le_bytes());
+                Hello { reply: rng.chance(0.5), group: GROUP.into(), nonce }.encode()
+            }
             _ => {
                 // A valid op of its own.
                 let op = self.log.append(OpKind::Put { key: "mallory".into(), value: Value::Int(rng.below(9) as i64) });
@@ -515,10 +574,16 @@ pub fn run(seed: u64, config: &SimConfig) -> Result<SimOutcome, SimFailure> {
         Attacker { id, log: Log::new(Hlc::new(id, manual_clock, c.max_drift), c), seq: 0, sent: Vec::new() }
     });
     if let Some(a) = &attacker {
-        for p in &ids {
+        // The attacker is of the group: it says hello first, so its frames reach the engines.
+        for (i, p) in ids.iter().enumerate() {
             cluster.net.connect(a.id, *p);
+            cluster.introduce(a.id, i);
         }
     }
+    // A database of another group that the same network links to everyone: it must never sync
+    // with the group, whatever it writes.
+    let outsider = cluster.add_peer(random_peer(&mut rng), 0, "elsewhere");
+    let outsider_id = cluster.peers[outsider].id;
     cluster.connect_all();
     cluster.net.set_faults(config.faults);
     let mut written: BTreeSet<OpId> = BTreeSet::new();
@@ -528,9 +593,12 @@ pub fn run(seed: u64, config: &SimConfig) -> Result<SimOutcome, SimFailure> {
         cluster.now_ms += rng.below(40);
         match rng.below(100) {
             0..=29 => {
-                let i = rng.below(n as u64) as usize;
+                let i = rng.below(n as u64 + 1) as usize;
                 let kind = random_kind(&mut rng, config.keys);
-                written.insert(cluster.write(i, kind).op.id);
+                let op = cluster.write(i, kind).op.id;
+                if i != outsider {
+                    written.insert(op);
+                }
             }
             30..=69 => {
                 for _ in 0..rng.range(1, 8) {
@@ -608,6 +676,22 @@ pub fn run(seed: u64, config: &SimConfig) -> Result<SimOutcome, SimFailure> {
     let log = cluster.peers[0].store.log();
     if let Some(missing) = written.iter().find(|id| !log.contains(id)) {
         return Err(fail(format!("op {missing} was written but is in no log")));
+    }
+    // Nothing crossed between the groups, and the outsider was never even admitted.
+    let outsider_log = cluster.peers[outsider].store.log();
+    if outsider_log.ids(..).any(|(id, _)| id.peer != outsider_id) {
+        return Err(fail("an op of the group reached the peer of another group".into()));
+    }
+    if log.ids(..).any(|(id, _)| id.peer == outsider_id) {
+        return Err(fail("an op of the peer of another group reached the group".into()));
+    }
+    let events = cluster.events.borrow();
+    let admitted_outsider = |e: &SimEvent| matches!(e, SyncEvent::Connection { peer } if *peer == outsider_id);
+    if let Some(i) = (0..n).find(|&i| events[i].iter().any(admitted_outsider)) {
+        return Err(fail(format!("peer {i} admitted the peer of another group")));
+    }
+    if !cluster.peers[outsider].engine.peers().is_empty() || !events[outsider].is_empty() {
+        return Err(fail(format!("the peer of another group synced: {:?}", events[outsider])));
     }
     let attacker_id = attacker.as_ref().map(|a| a.id);
     if let Some(a) = attacker_id {

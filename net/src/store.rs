@@ -4,7 +4,7 @@
 use std::cell::{Ref, RefCell};
 use std::rc::Rc;
 
-use auroradb_log::{EncodedOp, Log, OpId, OpKind, PeerId, RangeSum};
+use auroradb_log::{EncodedOp, Log, LogError, OpId, OpKind, PeerId, RangeSum};
 
 use crate::index::{IdRange, RangeIndex};
 use crate::ship::ShippedOp;
@@ -18,18 +18,65 @@ use crate::{NetError, Result};
 /// thread).
 #[allow(async_fn_in_trait)]
 pub trait SyncStore: RangeIndex {
+    /// What applying remote ops produced (a database's commit outcome: the ops and the changes
+    /// they made). The engine hands it back in [`SyncEvent::Post`](crate::SyncEvent::Post), so
+    /// the application announces each batch with the event that reports it.
+    type Applied: ApplyOutcome;
+
+    /// The store's own error, reported as [`SyncError::Store`](crate::SyncError::Store) with its
+    /// type intact.
+    type Error: SyncStoreError;
+
     /// The local peer.
     fn local_peer(&self) -> PeerId;
 
     /// The ops with these ids (ascending), as `(id, encoded bytes, hash)`, in the same order.
     /// Ids the store does not hold are left out.
-    async fn load_ops(&self, ids: &[OpId]) -> Result<Vec<ShippedOp>>;
+    async fn load_ops(&self, ids: &[OpId]) -> Result<Vec<ShippedOp>, Self::Error>;
 
     /// Checks and applies remote ops received from `from`, all or nothing: each op's chain link
     /// and drift ([`Log::check_remote`]), then the log, the state and storage in one commit.
-    /// Returns how many ops were new. On error nothing is applied; a [`NetError::Log`] error
-    /// means the ops were bad, any other means the store failed.
-    async fn apply_remote(&self, from: PeerId, ops: Vec<EncodedOp>) -> Result<usize>;
+    /// On error nothing is applied; an error whose [`SyncStoreError::refused`] is some means
+    /// the ops were bad (the peer's fault), any other means the store failed.
+    async fn apply_remote(&self, from: PeerId, ops: Vec<EncodedOp>) -> Result<Self::Applied, Self::Error>;
+}
+
+/// What a [`SyncStore`] reports having applied.
+pub trait ApplyOutcome: core::fmt::Debug {
+    /// How many of the ops were new.
+    fn new_ops(&self) -> usize;
+
+    /// Whether there is nothing to announce; the engine reports a
+    /// [`SyncEvent::Post`](crate::SyncEvent::Post) otherwise. By default, no new op.
+    fn is_empty(&self) -> bool {
+        self.new_ops() == 0
+    }
+}
+
+/// The ops that were new.
+impl ApplyOutcome for Vec<EncodedOp> {
+    fn new_ops(&self) -> usize {
+        self.len()
+    }
+}
+
+/// An error of a [`SyncStore`]: either the ops it was given were refused (the sending peer's
+/// fault) or the store itself failed.
+pub trait SyncStoreError: core::fmt::Debug + core::fmt::Display {
+    /// The log's verdict when the ops themselves were refused (a bad hash, a broken or gapped
+    /// chain, a timestamp beyond the drift bound); `None` when the store failed.
+    fn refused(&self) -> Option<&LogError>;
+}
+
+/// The memory store's errors: [`NetError::Log`] when the ops were refused,
+/// [`NetError::Store`] for an injected failure.
+impl SyncStoreError for NetError {
+    fn refused(&self) -> Option<&LogError> {
+        match self.inner() {
+            NetError::Log(e) => Some(e),
+            _ => None,
+        }
+    }
 }
 
 impl<S: RangeIndex + ?Sized> RangeIndex for Rc<S> {
@@ -47,15 +94,18 @@ impl<S: RangeIndex + ?Sized> RangeIndex for Rc<S> {
 }
 
 impl<S: SyncStore + ?Sized> SyncStore for Rc<S> {
+    type Applied = S::Applied;
+    type Error = S::Error;
+
     fn local_peer(&self) -> PeerId {
         (**self).local_peer()
     }
 
-    async fn load_ops(&self, ids: &[OpId]) -> Result<Vec<ShippedOp>> {
+    async fn load_ops(&self, ids: &[OpId]) -> Result<Vec<ShippedOp>, S::Error> {
         (**self).load_ops(ids).await
     }
 
-    async fn apply_remote(&self, from: PeerId, ops: Vec<EncodedOp>) -> Result<usize> {
+    async fn apply_remote(&self, from: PeerId, ops: Vec<EncodedOp>) -> Result<S::Applied, S::Error> {
         (**self).apply_remote(from, ops).await
     }
 }
@@ -124,7 +174,11 @@ impl RangeIndex for MemoryStore {
     }
 }
 
+/// Applies hand back the ops that were new; errors are [`NetError`]s.
 impl SyncStore for MemoryStore {
+    type Applied = Vec<EncodedOp>;
+    type Error = NetError;
+
     fn local_peer(&self) -> PeerId {
         self.log.borrow().peer()
     }
@@ -134,7 +188,7 @@ impl SyncStore for MemoryStore {
         Ok(ids.iter().filter_map(|id| Some((*id, log.bytes_of(id)?.to_vec(), *log.hash_of(id)?))).collect())
     }
 
-    async fn apply_remote(&self, _from: PeerId, ops: Vec<EncodedOp>) -> Result<usize> {
+    async fn apply_remote(&self, _from: PeerId, ops: Vec<EncodedOp>) -> Result<Vec<EncodedOp>> {
         {
             let mut fail = self.fail_applies.borrow_mut();
             if *fail > 0 {
@@ -148,6 +202,6 @@ impl SyncStore for MemoryStore {
                 hook(op, false);
             }
         }
-        Ok(new.len())
+        Ok(new)
     }
 }

@@ -4,9 +4,9 @@
 use std::rc::Rc;
 
 use auroradb_log::{OpKind, Value};
-use auroradb_net::sim::{Cluster, ready};
+use auroradb_net::sim::{Cluster, SimEvent, ready};
 use auroradb_net::transport::memory::Faults;
-use auroradb_net::{FrameLimits, NetError, SyncConfig, SyncEvent, SyncReport};
+use auroradb_net::{FrameLimits, NetError, SyncConfig, SyncError, SyncEvent, SyncReport};
 
 fn put(key: &str, v: i64) -> OpKind {
     OpKind::Put { key: key.into(), value: Value::Int(v) }
@@ -24,7 +24,7 @@ fn offline_writes(c: &Cluster, i: usize, n: usize) {
     }
 }
 
-fn events(c: &Cluster, i: usize) -> Vec<SyncEvent> {
+fn events(c: &Cluster, i: usize) -> Vec<SimEvent> {
     c.events.borrow()[i].clone()
 }
 
@@ -44,7 +44,8 @@ fn peers_reconcile_when_they_connect() {
     }
     // The smaller id started the session and reports it.
     assert!(events(&c, 0).contains(&SyncEvent::Sync(SyncReport { peers: 1, sent: 30, received: 20 })));
-    assert!(events(&c, 1).contains(&SyncEvent::Post { peer: c.peers[0].id, ops: 30 }));
+    let from_0 = |e: &SimEvent| matches!(e, SyncEvent::Post { peer, ops: 30, applied } if *peer == c.peers[0].id && applied.len() == 30);
+    assert!(events(&c, 1).iter().any(from_0));
 }
 
 #[test]
@@ -107,7 +108,9 @@ fn local_writes_are_pushed_at_once() {
         assert!(c.peers[i].store.log().contains(&op.op.id));
         assert_eq!(c.peers[i].state.borrow().get("k").map(|e| e.value.clone()), Some(Value::Int(1)));
     }
-    assert!(events(&c, 0).contains(&SyncEvent::Post { peer: c.peers[1].id, ops: 1 }));
+    // The event carries what the store applied: the op itself.
+    let from_1 = |e: &SimEvent| matches!(e, SyncEvent::Post { peer, ops: 1, applied } if *peer == c.peers[1].id && applied == std::slice::from_ref(&op));
+    assert!(events(&c, 0).iter().any(from_1));
     assert_eq!(c.peers[0].engine.stats().sessions_completed, 0, "no session was needed");
 }
 
@@ -198,6 +201,8 @@ fn a_failing_store_applies_nothing_and_the_next_sync_heals() {
     assert!(c.peers[0].store.log().is_empty());
     let errors = c.errors(0);
     assert!(matches!(errors.as_slice(), [NetError::Store { .. }]), "{errors:?}");
+    // Reported as the store's own error, typed as the store reports it.
+    assert!(events(&c, 0).iter().any(|e| matches!(e, SyncEvent::Error(SyncError::Store(NetError::Store { .. })))));
     c.peers[0].engine.fetch();
     c.settle();
     c.check_converged(&[0, 1]).unwrap();

@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use auroradb_log::segment::encode_segment;
 use auroradb_log::{EncodedOp, Fingerprint, Hash, Op, OpId, OpKind, PeerId, Value};
 use auroradb_net::frame::{FrameDecoder, MAGIC_SYNC, PREFIX_LEN, decode_frame, encode_frame};
-use auroradb_net::{Body, Message, Mode, NetError, Ops, RangeItem, Reconcile};
+use auroradb_net::{Body, Hello, Message, Mode, NetError, Ops, RangeItem, Reconcile};
 
 const ALICE: PeerId = PeerId([0xa1; 16]);
 const BOB: PeerId = PeerId([0xb0; 16]);
@@ -68,6 +68,26 @@ fn check(name: &str, seq: u64, msg: &Message) {
 fn golden_frames() {
     check("turn", 42, &turn());
     check("shipment", 43, &shipment());
+}
+
+/// The hello is sent outside any frame, so it is a bare blob (see `docs/formats.md`).
+#[test]
+fn golden_hello() {
+    let hello = Hello { reply: true, group: "board".into(), nonce: [1, 2, 3, 4, 5, 6, 7, 8] };
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/net/hello.bin");
+    let bytes = hello.encode();
+    if std::env::var_os("AURORADB_BLESS").is_some() {
+        std::fs::write(&path, &bytes).unwrap();
+    }
+    let golden = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    assert_eq!(bytes, golden, "hello: the format changed (bless on purpose)");
+    assert_eq!(Hello::decode(&golden).unwrap().unwrap(), hello);
+    // The layout docs/formats.md walks through: magic, version, then the postcard body.
+    let mut expected = b"AUhi\x01\x01\x05board".to_vec();
+    expected.extend_from_slice(&[1, 2, 3, 4, 5, 6, 7, 8]);
+    assert_eq!(golden, expected);
+    // No engine frame is mistaken for a hello: a frame starts with its length prefix.
+    assert!(Hello::decode(&encode_frame(1, &turn(), 1 << 20).unwrap()).is_none());
 }
 
 #[test]

@@ -41,16 +41,19 @@ fn shipped(op: &EncodedOp) -> (OpId, Vec<u8>, Hash) {
     (op.op.id, op.bytes.clone(), op.hash)
 }
 
-/// Three honest peers, in sync, with some history; Mallory connected to peer 0.
+/// Three honest peers, in sync, with some history; Mallory connected to peer 0 and admitted
+/// (it said hello in the group: what admission cannot tell from honesty).
 fn setup(config: SyncConfig) -> (Cluster, Mallory) {
     let c = Cluster::simple(3, config);
     c.connect_all();
     c.net.connect(MALLORY, c.peers[0].id);
+    c.introduce(MALLORY, 0);
     for i in 0..12 {
         c.write(i % 3, OpKind::Put { key: format!("k{}", i % 4), value: Value::Int(i as i64) });
     }
     c.settle();
     c.check_converged(&[0, 1, 2]).unwrap();
+    assert!(c.peers[0].engine.peers().contains(&MALLORY));
     c.enter(0);
     (c, Mallory::new())
 }

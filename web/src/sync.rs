@@ -1,6 +1,7 @@
 //! Peer-to-peer sync in the browser: [`SyncHub`] runs a [`SyncEngine`] over the database
-//! ([`DbStore`], sharing the lock the JavaScript calls take) and a [`JsTransport`] fed by the
-//! JavaScript adapter, and turns what the engine does into events on the `AuroraDB` object.
+//! ([`DbStore`], sharing the lock the JavaScript calls take) and the JavaScript adapter
+//! ([`JsTransport`], behind admission), and turns what the engine does into events on the
+//! `AuroraDB` object.
 //!
 //! The JavaScript class creates the adapter and wires it to the core methods (in
 //! `database/p2p.rs`): `attach` with the adapter's id and a `send(peerId, bytes)` function, then
@@ -10,63 +11,50 @@
 //! - An event from the adapter is queued on the transport and a pump task is started with
 //!   `spawn_local` if none is running; it handles every queued event, then sends what the
 //!   engine queued and dispatches events, until the queue is empty.
+//! - Which linked peers the engine hears of is decided by admission
+//!   ([`auroradb_net::admission`]): the hello naming the sync group (`p2pConfig.group`, else
+//!   `p2pConfig.room`, else the database name), a nonce per attachment so that a restarted peer
+//!   starts over, hellos again on `tick` while a link has not answered. Peers of another group
+//!   are ignored quietly.
 //! - A local write is pushed to the connected peers as soon as it is committed (with
 //!   `autoSync`); without a peer, or with `autoSync: false`, it waits for `post()`.
 //! - Ops applied from a peer are dispatched as `set` / `delete` / `change` with
-//!   `source: 'peer'`, then `post` `{ peerId, ops, keys }`.
+//!   `source: 'peer'`, then `post` `{ peerId, ops, keys }`, from the engine's event for that
+//!   batch, which carries the database's commit outcome.
 //! - Engine events become `connection` / `disconnect` `{ peerId }`, `sync`
-//!   `{ peers, sent, received }` and `error` `{ type, name, message, peerId, error, operation }`.
+//!   `{ peers, sent, received }` and `error` `{ type, name, message, peerId, error, operation }`;
+//!   a failure of the database keeps its name (a full quota is a `QuotaExceededError`).
 //!
 //! No `RefCell` borrow is held across an `await`, and JavaScript (the adapter's `send`, event
 //! listeners) is only called once the engine has returned, so a listener may call the database
 //! again.
 
 use std::cell::{Cell, RefCell};
-use std::collections::{BTreeMap, VecDeque};
 use std::rc::{Rc, Weak};
 
 use auroradb_log::{EncodedOp, PeerId};
-use auroradb_net::{EngineStats, FrameLimits, NetError, SyncConfig, SyncEngine, SyncEvent, SyncReport};
+use auroradb_net::{
+    Admission, AdmittedTransport, EngineStats, FrameLimits, NetError, SyncConfig, SyncEngine, SyncError, SyncEvent,
+    SyncReport,
+};
 use js_sys::{Array, Function, Reflect, Uint8Array};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::spawn_local;
 
 use crate::error::js_error;
+use crate::error::to_js_error;
 use crate::events::Source;
 use crate::idb::IdbStorage;
 use crate::open_database::OpenDatabase;
 use crate::records::Obj;
-use crate::transport::{Hello, JsTransport};
-use auroradb::{DbStore, ErrorName, WriteOutcome};
+use crate::transport::{JsTransport, peer_id_of};
+use auroradb::{DbError, DbStore, ErrorName, WriteOutcome};
 
-/// The engine of a JavaScript database.
-type Engine = SyncEngine<DbStore<IdbStorage>, Rc<JsTransport>>;
+/// The engine of a JavaScript database: the adapter's links reach it through admission.
+type Engine = SyncEngine<DbStore<IdbStorage>, AdmittedTransport<Rc<JsTransport>>>;
 
 /// Local ops kept for `post()` at most; older ones reach peers by reconciliation.
 const MAX_UNPOSTED: usize = 10_000;
-
-/// Hellos sent to a linked peer that has not answered (one per tick).
-const MAX_HELLOS: u32 = 10;
-
-/// A peer the adapter linked, and where its hello stands.
-#[derive(Debug)]
-struct Link {
-    id: PeerId,
-    /// A hello came from it.
-    heard: bool,
-    /// Its hello matched: the engine knows it.
-    admitted: bool,
-    /// The nonce of its last matching hello.
-    nonce: Option<[u8; 8]>,
-    /// Hellos sent asking for an answer.
-    asked: u32,
-}
-
-impl Link {
-    fn new(id: PeerId) -> Link {
-        Link { id, heard: false, admitted: false, nonce: None, asked: 0 }
-    }
-}
 
 /// The peer-to-peer sync of one open database (see the module documentation).
 pub struct SyncHub {
@@ -75,9 +63,7 @@ pub struct SyncHub {
     inner: Weak<OpenDatabase<SyncHub>>,
     local: String,
     send: Function,
-    hello: Hello,
     push: bool,
-    links: RefCell<BTreeMap<String, Link>>,
     unposted: RefCell<Vec<EncodedOp>>,
     pumping: Cell<bool>,
     stale_info: Cell<bool>,
@@ -85,7 +71,10 @@ pub struct SyncHub {
 
 impl core::fmt::Debug for SyncHub {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("SyncHub").field("local", &self.local).field("links", &self.links).finish_non_exhaustive()
+        f.debug_struct("SyncHub")
+            .field("local", &self.local)
+            .field("connected", &self.connected())
+            .finish_non_exhaustive()
     }
 }
 
@@ -108,16 +97,14 @@ impl SyncHub {
         };
         let mut nonce = [0u8; 8];
         nonce.copy_from_slice(&PeerId::random().0[..8]);
-        let hello = Hello { reply: false, group: opts.group.clone().unwrap_or_else(|| inner.name.clone()), nonce };
+        let admission = Admission::new(opts.group.clone().unwrap_or_else(|| inner.name.clone()), nonce);
         Rc::new(SyncHub {
-            engine: SyncEngine::new(store, transport.clone(), config),
+            engine: SyncEngine::new(store, AdmittedTransport::new(transport.clone(), admission), config),
             transport,
             inner: Rc::downgrade(inner),
             local,
             send,
-            hello,
             push: opts.auto_sync,
-            links: RefCell::new(BTreeMap::new()),
             unposted: RefCell::new(Vec::new()),
             pumping: Cell::new(false),
             stale_info: Cell::new(false),
@@ -147,7 +134,7 @@ impl SyncHub {
     /// Stops: queued events and frames are dropped, the engine hears nothing more.
     pub fn close(&self) {
         self.transport.close();
-        self.links.borrow_mut().clear();
+        self.engine.transport().reset();
         self.unposted.borrow_mut().clear();
     }
 
@@ -155,127 +142,41 @@ impl SyncHub {
         self.transport.is_closed()
     }
 
-    /// The adapter linked `name`: say hello.
+    /// The adapter linked `name`: admission says hello.
     pub fn peer_up(self: &Rc<Self>, name: &str) {
         if self.closed() || name == self.local {
             return;
         }
         let id = self.transport.register(name);
-        self.links.borrow_mut().entry(name.to_owned()).or_insert_with(|| Link::new(id)).asked += 1;
-        self.send_hello(name, true);
-        self.flush();
+        self.transport.peer_up(id);
+        self.schedule();
     }
 
     /// The adapter lost `name`.
     pub fn peer_down(self: &Rc<Self>, name: &str) {
-        let link = self.links.borrow_mut().remove(name);
-        if let Some(link) = link
-            && link.admitted
-        {
-            self.transport.peer_down(link.id);
-            self.schedule();
+        if self.closed() {
+            return;
         }
+        self.transport.peer_down(peer_id_of(name));
+        self.schedule();
     }
 
-    /// A frame from `name`: a hello, or a frame for the engine once `name` is admitted.
+    /// A frame from `name`: a hello for admission, or a frame for the engine once `name` is
+    /// admitted.
     pub fn frame(self: &Rc<Self>, name: &str, bytes: Vec<u8>) {
         if self.closed() || name == self.local {
             return;
         }
-        match Hello::decode(&bytes) {
-            Some(Ok(hello)) => self.on_hello(name, hello),
-            Some(Err(e)) => {
-                let e = NetError::Corrupt { what: "hello", reason: e.to_string() };
-                self.emit_error("peer-rejected", &e.from_peer(self.transport.register(name)));
-            }
-            None => {
-                let id = self.transport.register(name);
-                let ask = {
-                    let mut links = self.links.borrow_mut();
-                    let link = links.entry(name.to_owned()).or_insert_with(|| Link::new(id));
-                    if link.admitted {
-                        false
-                    } else {
-                        // A frame ahead of the peer's hello (ours or theirs was lost): ask
-                        // again; the frame is dropped, and its session is retried later.
-                        let ask = !link.heard && link.asked < MAX_HELLOS;
-                        link.asked += u32::from(ask);
-                        ask
-                    }
-                };
-                if ask {
-                    self.send_hello(name, true);
-                } else if self.transport.is_up(&id) {
-                    self.transport.frame(id, bytes);
-                    self.schedule();
-                }
-            }
-        }
-        self.flush();
-    }
-
-    fn on_hello(self: &Rc<Self>, name: &str, hello: Hello) {
         let id = self.transport.register(name);
-        let mismatch = self.hello.mismatch(&hello);
-        let up = {
-            let mut links = self.links.borrow_mut();
-            let link = links.entry(name.to_owned()).or_insert_with(|| Link::new(id));
-            link.heard = true;
-            if mismatch.is_some() {
-                // A peer of another group (a shared PeerJS server or relay links everyone): it
-                // is ignored, which is not an error of either side.
-                if link.admitted {
-                    link.admitted = false;
-                    self.transport.peer_down(id);
-                }
-                false
-            } else {
-                if link.admitted && link.nonce != Some(hello.nonce) {
-                    // The peer restarted: its sessions and frame numbers start over.
-                    self.transport.peer_down(id);
-                    link.admitted = false;
-                }
-                link.nonce = Some(hello.nonce);
-                !std::mem::replace(&mut link.admitted, true)
-            }
-        };
-        if mismatch.is_some() {
-            self.schedule();
-            return;
-        }
-        // The answer goes out before any engine frame, so the peer admits us first.
-        if hello.reply {
-            self.send_hello(name, false);
-        }
-        if up {
-            self.transport.peer_up(id);
-        }
+        self.transport.frame(id, bytes);
         self.schedule();
     }
 
-    fn send_hello(&self, name: &str, reply: bool) {
-        self.transport.send_to_name(name, Hello { reply, ..self.hello.clone() }.encode());
-    }
-
     /// The engine's clock: resets flood counters, abandons stale sessions, starts anti-entropy
-    /// when due; says hello again to linked peers that have not answered.
+    /// when due; admission says hello again to linked peers that have not answered.
     pub fn tick(self: &Rc<Self>, now_ms: u64) {
         if self.closed() {
             return;
-        }
-        let again: Vec<String> = {
-            let mut links = self.links.borrow_mut();
-            links
-                .iter_mut()
-                .filter(|(_, l)| !l.heard && l.asked < MAX_HELLOS)
-                .map(|(name, l)| {
-                    l.asked += 1;
-                    name.clone()
-                })
-                .collect()
-        };
-        for name in again {
-            self.send_hello(&name, true);
         }
         self.engine.tick(now_ms);
         self.flush();
@@ -355,7 +256,7 @@ impl SyncHub {
         });
     }
 
-    /// Sends the frames the engine queued, then dispatches what happened.
+    /// Sends the frames the engine and admission queued, then dispatches what happened.
     fn flush(&self) {
         for (name, bytes) in self.transport.take_outbox() {
             let data = Uint8Array::from(bytes.as_slice());
@@ -376,13 +277,9 @@ impl SyncHub {
         let inner = match self.inner.upgrade() {
             // Once closed, what the engine still finishes is not announced.
             Some(inner) if !self.closed() => inner,
-            _ => {
-                self.engine.store().take_received();
-                return;
-            }
+            _ => return,
         };
-        let mut received: VecDeque<(PeerId, WriteOutcome)> = self.engine.store().take_received().into();
-        if !received.is_empty() {
+        if events.iter().any(|e| matches!(e, SyncEvent::Post { .. })) {
             inner.notify_tabs();
             match inner.db.try_lock() {
                 Some(guard) => {
@@ -410,27 +307,10 @@ impl SyncHub {
                         .set("received", r.received as f64)
                         .build(),
                 ),
-                SyncEvent::Post { .. } => {
-                    // The ops of each Post event were recorded by the store, in the same order.
-                    if let Some((from, out)) = received.pop_front() {
-                        self.announce(&inner, &from, &out);
-                    }
-                }
-                // A frame that arrived after its peer went down: nothing to report.
-                SyncEvent::Error(NetError::NotConnected(_)) => {}
-                SyncEvent::Error(e) => {
-                    let kind = match e.inner() {
-                        NetError::Store { .. } => "sync-failed",
-                        NetError::Transport { .. } => "send-failed",
-                        _ if e.peer().is_some() => "peer-rejected",
-                        _ => "sync-failed",
-                    };
-                    self.emit_error(kind, &e);
-                }
+                // The batch's commit outcome comes with the event that reports it.
+                SyncEvent::Post { peer, applied, .. } => self.announce(&inner, &peer, &applied),
+                SyncEvent::Error(e) => self.report(&inner, &e),
             }
-        }
-        for (from, out) in received {
-            self.announce(&inner, &from, &out);
         }
     }
 
@@ -446,6 +326,26 @@ impl SyncHub {
         inner.events.emit("post", &detail.build());
     }
 
+    /// Dispatches `error` for an engine error, unless it is not worth one.
+    fn report(&self, inner: &OpenDatabase<SyncHub>, e: &SyncError<DbError>) {
+        match e {
+            // A frame that arrived after its peer went down: nothing to report.
+            SyncError::Net(NetError::NotConnected(_)) => {}
+            SyncError::Net(e) => {
+                let kind = match e.inner() {
+                    NetError::Store { .. } => "sync-failed",
+                    NetError::Transport { .. } => "send-failed",
+                    _ if e.peer().is_some() => "peer-rejected",
+                    _ => "sync-failed",
+                };
+                self.emit_error(kind, e);
+            }
+            SyncError::Store(e) => inner.events.emit("error", &store_error_detail(e)),
+            // A kind of engine error added after this code: still a sync failure, and named.
+            e => self.emit_detail("sync-failed", ErrorName::Store, &e.to_string(), None),
+        }
+    }
+
     fn emit_error(&self, kind: &str, e: &NetError) {
         let name = ErrorName::of_sync(e);
         let peer = e.peer().and_then(|p| self.transport.name_of(&p));
@@ -459,17 +359,56 @@ impl SyncHub {
     /// Dispatches `error` with detail `{ type, name, message, peerId, error, operation: 'sync' }`.
     fn emit_detail(&self, kind: &str, name: ErrorName, message: &str, peer: Option<&str>) {
         let Some(inner) = self.inner.upgrade() else { return };
-        let error = js_error(name, message);
-        let peer = peer.map_or(JsValue::NULL, JsValue::from_str);
-        let _ = Reflect::set(&error, &"type".into(), &JsValue::from_str(kind));
-        let _ = Reflect::set(&error, &"peerId".into(), &peer);
-        let detail = Obj::new()
-            .set("type", kind)
-            .set("name", name.as_str())
-            .set("message", message)
-            .set("peerId", peer)
-            .set("error", error)
-            .set("operation", "sync");
-        inner.events.emit("error", &detail.build());
+        inner.events.emit("error", &error_detail(kind, name, message, peer, js_error(name, message)));
+    }
+}
+
+/// The detail of an `error` event, `{ type, name, message, peerId, error, operation: 'sync' }`,
+/// around the JavaScript `error` of that name and message (which gets `type` and `peerId` too).
+fn error_detail(kind: &str, name: ErrorName, message: &str, peer: Option<&str>, error: JsValue) -> JsValue {
+    let peer = peer.map_or(JsValue::NULL, JsValue::from_str);
+    let _ = Reflect::set(&error, &"type".into(), &JsValue::from_str(kind));
+    let _ = Reflect::set(&error, &"peerId".into(), &peer);
+    Obj::new()
+        .set("type", kind)
+        .set("name", name.as_str())
+        .set("message", message)
+        .set("peerId", peer)
+        .set("error", error)
+        .set("operation", "sync")
+        .build()
+}
+
+/// The `error` detail for a failure of the database while syncing (applying a peer's ops,
+/// loading ops to ship): type `sync-failed`, the error named as every database error is (a full
+/// quota is a `QuotaExceededError`), no peer to blame.
+fn store_error_detail(e: &DbError) -> JsValue {
+    error_detail("sync-failed", e.error_name(), &e.to_string(), None, to_js_error(e))
+}
+
+#[cfg(test)]
+mod tests {
+    use auroradb::{DbError, StorageError};
+    use js_sys::Reflect;
+    use wasm_bindgen::JsValue;
+    use wasm_bindgen_test::wasm_bindgen_test;
+
+    use super::store_error_detail;
+
+    fn get(v: &JsValue, key: &str) -> JsValue {
+        Reflect::get(v, &key.into()).unwrap()
+    }
+
+    #[wasm_bindgen_test]
+    fn a_full_quota_while_syncing_is_a_quota_exceeded_error() {
+        let detail = store_error_detail(&DbError::Storage(StorageError::QuotaExceeded("no room".into())));
+        assert_eq!(get(&detail, "type"), "sync-failed");
+        assert_eq!(get(&detail, "name"), "QuotaExceededError");
+        assert_eq!(get(&detail, "operation"), "sync");
+        assert!(get(&detail, "peerId").is_null());
+        assert!(get(&detail, "message").as_string().unwrap().contains("no room"));
+        let error = get(&detail, "error");
+        assert_eq!(get(&error, "name"), "QuotaExceededError");
+        assert_eq!(get(&error, "type"), "sync-failed");
     }
 }

@@ -1,5 +1,5 @@
-//! [`JsTransport`]: the sync engine's [`Transport`] over a JavaScript P2P adapter, and the
-//! hello that admits a peer to the engine.
+//! [`JsTransport`]: the links and frames of a JavaScript P2P adapter as a [`Transport`], which
+//! the sync engine reads through admission ([`AdmittedTransport`]).
 //!
 //! Adapters name peers by strings (`'a1b2…'`, `'custom-id'`); the engine by 16-byte
 //! [`PeerId`]s. [`peer_id_of`] maps one to the other deterministically (blake3 of the name), so
@@ -11,35 +11,18 @@
 //! adapter's `send` may dispatch events whose listeners call the database again, which must
 //! not happen while the engine is inside a call).
 //!
-//! # Hello
+//! The adapter links every peer it can reach, whatever database it is; which of them the engine
+//! hears of is admission's business: the hello and the sync group live in `auroradb-net`
+//! ([`auroradb_net::admission`]), where they are tested natively and run in the simulation.
 //!
-//! An adapter links every peer it can reach; a PeerJS server or a relay may be shared by many
-//! databases. Before the engine hears of a peer, each side sends a hello (magic `AUhi`):
-//!
-//! ```text
-//! +------+---------+------------------------------------------------------+
-//! | AUhi | version | postcard { reply, group, nonce: [u8; 8] }            |
-//! +------+---------+------------------------------------------------------+
-//! ```
-//!
-//! `group` is what peers must share to sync (`p2pConfig.group`, else `p2pConfig.room`, else
-//! the database name), `nonce` is random per attachment (a new nonce from a known peer means it
-//! restarted: its sessions start over), and `reply` asks the receiver to answer with its own
-//! hello. A peer becomes an engine peer once its hello names the same group. The conflict
-//! strategy is not compared: the log is the same whatever the strategy, and each replica
-//! materializes it with its own.
+//! [`AdmittedTransport`]: auroradb_net::AdmittedTransport
 
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::task::{Poll, Waker};
 
-use auroradb_log::codec::{decode_blob, encode_blob};
-use auroradb_log::{Hash, LogError, PeerId};
+use auroradb_log::{Hash, PeerId};
 use auroradb_net::{NetError, Transport, TransportEvent};
-use serde::{Deserialize, Serialize};
-
-/// Magic of a hello frame.
-pub const MAGIC_HELLO: [u8; 4] = *b"AUhi";
 
 /// The engine's id for the peer an adapter calls `name`: the first 16 bytes of
 /// blake3(`"auroradb-peer:" + name`).
@@ -50,38 +33,8 @@ pub fn peer_id_of(name: &str) -> PeerId {
     PeerId(id)
 }
 
-/// A hello: who may sync with whom (see the module documentation).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Hello {
-    /// The receiver should answer with its own hello.
-    pub reply: bool,
-    /// Peers sync only within a group.
-    pub group: String,
-    /// Random per attachment: a new nonce from a known peer means it restarted.
-    pub nonce: [u8; 8],
-}
-
-impl Hello {
-    /// The hello as a frame.
-    pub fn encode(&self) -> Vec<u8> {
-        encode_blob(MAGIC_HELLO, self)
-    }
-
-    /// A hello frame read back; `None` when `bytes` does not start with the hello magic (an
-    /// engine frame), an error when it does but is not a valid hello.
-    pub fn decode(bytes: &[u8]) -> Option<Result<Hello, LogError>> {
-        bytes.starts_with(&MAGIC_HELLO).then(|| decode_blob("hello", MAGIC_HELLO, bytes))
-    }
-
-    /// Why a peer saying `theirs` cannot sync with this one, if it cannot.
-    pub fn mismatch(&self, theirs: &Hello) -> Option<String> {
-        (self.group != theirs.group)
-            .then(|| format!("it syncs group {:?}, this database syncs group {:?}", theirs.group, self.group))
-    }
-}
-
-/// The engine's transport over a JavaScript adapter: a queue of events pushed from JavaScript,
-/// and an outbox of frames for JavaScript to send.
+/// A JavaScript adapter as a transport: a queue of the adapter's events (links up and down,
+/// frames received), and an outbox of frames for JavaScript to send.
 #[derive(Debug, Default)]
 pub struct JsTransport {
     queue: RefCell<VecDeque<TransportEvent>>,
@@ -110,30 +63,35 @@ impl JsTransport {
         self.names.borrow().get(id).cloned()
     }
 
-    /// Tells the engine that `id` is connected.
+    /// The adapter linked `id`.
     pub fn peer_up(&self, id: PeerId) {
         self.up.borrow_mut().insert(id);
         self.push(TransportEvent::PeerUp(id));
     }
 
-    /// Tells the engine that `id` is gone (if it was connected).
+    /// The adapter lost `id` (if it was linked).
     pub fn peer_down(&self, id: PeerId) {
         if self.up.borrow_mut().remove(&id) {
             self.push(TransportEvent::PeerDown(id));
         }
     }
 
-    /// Whether `id` is connected as far as the engine is told.
+    /// Whether `id` is linked as far as the adapter said.
     pub fn is_up(&self, id: &PeerId) -> bool {
         self.up.borrow().contains(id)
     }
 
-    /// Hands the engine a frame from `from`.
+    /// A frame from `from`. It proves the link even if the adapter never reported it, so that
+    /// losing the link later is reported too.
     pub fn frame(&self, from: PeerId, bytes: Vec<u8>) {
+        if self.closed.get() {
+            return;
+        }
+        self.up.borrow_mut().insert(from);
         self.push(TransportEvent::Frame { from, bytes });
     }
 
-    /// Queues a frame for the adapter peer `name` (hellos, which the engine does not see).
+    /// Queues a frame for the adapter peer `name`.
     pub fn send_to_name(&self, name: &str, frame: Vec<u8>) {
         if !self.closed.get() {
             self.outbox.borrow_mut().push((name.to_owned(), frame));
@@ -145,7 +103,7 @@ impl JsTransport {
         std::mem::take(&mut self.outbox.borrow_mut())
     }
 
-    /// Events waiting for the engine.
+    /// Events waiting to be read.
     pub fn pending(&self) -> usize {
         self.queue.borrow().len()
     }
@@ -219,7 +177,7 @@ mod tests {
     use auroradb_net::{Transport, TransportEvent};
     use wasm_bindgen_test::wasm_bindgen_test;
 
-    use super::{Hello, JsTransport, MAGIC_HELLO, peer_id_of};
+    use super::{JsTransport, peer_id_of};
 
     #[wasm_bindgen_test]
     fn peer_ids_are_stable_and_distinct() {
@@ -254,20 +212,13 @@ mod tests {
     }
 
     #[wasm_bindgen_test]
-    fn hellos_round_trip_and_refuse_what_they_are_not() {
-        let h = Hello { reply: true, group: "app".into(), nonce: [9; 8] };
-        let bytes = h.encode();
-        assert!(bytes.starts_with(&MAGIC_HELLO));
-        assert_eq!(Hello::decode(&bytes).unwrap().unwrap(), h);
-        // An engine frame starts with its length prefix: not a hello.
-        assert!(Hello::decode(&[10, 0, 0, 0, b'A', b'U', b's', b'y', 1]).is_none());
-        // A hello that does not parse, or one of a version this build does not know.
-        assert!(Hello::decode(&bytes[..bytes.len() - 1]).unwrap().is_err());
-        let mut newer = bytes.clone();
-        newer[4] = 99;
-        assert!(Hello::decode(&newer).unwrap().is_err());
-        let other = Hello { group: "other".into(), ..h.clone() };
-        assert!(h.mismatch(&other).unwrap().contains("group"));
-        assert_eq!(h.mismatch(&Hello { reply: false, nonce: [1; 8], ..h.clone() }), None);
+    fn a_frame_proves_the_link() {
+        let t = JsTransport::new();
+        let b = t.register("bob");
+        t.frame(b, vec![1]);
+        assert!(t.is_up(&b));
+        t.peer_down(b);
+        assert_eq!(t.try_recv(), Some(TransportEvent::Frame { from: b, bytes: vec![1] }));
+        assert_eq!(t.try_recv(), Some(TransportEvent::PeerDown(b)), "losing it is reported");
     }
 }

@@ -1,13 +1,17 @@
-//! The [`Transport`] trait the sync engine sends and receives frames through, and the in-memory
-//! transport ([`memory`]) with fault injection.
+//! The [`Transport`] trait the sync engine sends and receives frames through, the in-memory
+//! transport ([`memory`]) with fault injection, and [`AdmittedTransport`], which puts
+//! [`Admission`](crate::Admission) in front of any of them.
 
+mod admitted;
 pub mod memory;
+
+pub use admitted::AdmittedTransport;
 
 use std::rc::Rc;
 
 use auroradb_log::PeerId;
 
-use crate::Result;
+use crate::{NetError, Result};
 
 /// Something that happened on a transport.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,6 +27,9 @@ pub enum TransportEvent {
         /// The frame's bytes.
         bytes: Vec<u8>,
     },
+    /// The transport refused input from a peer (a hello that does not parse), for the engine
+    /// to report; the error names the peer.
+    Rejected(NetError),
 }
 
 /// A message transport between peers: sends whole frames, and reports frames received and
@@ -48,6 +55,13 @@ pub trait Transport {
 
     /// The next event, waiting for one; `None` once the transport is closed.
     async fn recv(&self) -> Option<TransportEvent>;
+
+    /// The engine's clock reached `now_ms` ([`SyncEngine::tick`](crate::SyncEngine::tick)
+    /// calls it), for transports that do something in time (admission says hello again). Does
+    /// nothing by default.
+    fn tick(&self, now_ms: u64) {
+        let _ = now_ms;
+    }
 }
 
 impl<T: Transport + ?Sized> Transport for Rc<T> {
@@ -69,5 +83,9 @@ impl<T: Transport + ?Sized> Transport for Rc<T> {
 
     async fn recv(&self) -> Option<TransportEvent> {
         (**self).recv().await
+    }
+
+    fn tick(&self, now_ms: u64) {
+        (**self).tick(now_ms)
     }
 }

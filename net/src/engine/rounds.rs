@@ -1,0 +1,156 @@
+//! What starts traffic: pushes of local writes ([`SyncEngine::post`]), rounds of sessions
+//! ([`SyncEngine::fetch`], [`SyncEngine::sync`], a connection), and the clock
+//! ([`SyncEngine::tick`]) that paces anti-entropy and ends stale sessions.
+
+use std::future::Future;
+use std::task::Poll;
+
+use auroradb_log::{EncodedOp, PeerId};
+
+use super::state::{Round, Session};
+use super::{SyncEngine, SyncEvent, SyncReport};
+use crate::frame::encode_frame;
+use crate::ship::Packer;
+use crate::transport::Transport;
+use crate::{Body, Message, Ops, Reconciler, SyncStore};
+
+impl<S: SyncStore, T: Transport> SyncEngine<S, T> {
+    /// Pushes local ops (ascending ids) to every connected peer at once. Returns the number of
+    /// peers they were sent to.
+    pub fn post(&self, ops: &[EncodedOp]) -> usize {
+        let mut st = self.state.borrow_mut();
+        let peers: Vec<PeerId> = st.peers.keys().copied().collect();
+        if peers.is_empty() || ops.is_empty() {
+            return 0;
+        }
+        let mut sorted: Vec<&EncodedOp> = ops.iter().collect();
+        sorted.sort_by_key(|o| o.op.id);
+        sorted.dedup_by_key(|o| o.op.id);
+        let mut packer = Packer::new(self.config.limits);
+        for op in sorted {
+            if let Err(e) = packer.push((op.op.id, op.bytes.clone(), op.hash)) {
+                st.error(e);
+            }
+        }
+        let count = packer.ops();
+        let msgs: Vec<Ops> = packer.finish(false);
+        for body in msgs {
+            let msg = Message { session: 0, initiator: true, body: Body::Ops(body) };
+            st.seq += 1;
+            let frame = match encode_frame(st.seq, &msg, self.config.limits.max_frame) {
+                Ok(f) => f,
+                Err(e) => {
+                    st.error(e);
+                    continue;
+                }
+            };
+            for p in &peers {
+                self.send_frame(&mut st, *p, frame.clone());
+            }
+        }
+        st.stats.ops_sent += count * peers.len() as u64;
+        peers.len()
+    }
+
+    /// Starts a session with every connected peer (asking them for what they have and offering
+    /// what they lack), without waiting. Returns the number of peers asked; a `sync` event
+    /// follows when all sessions end.
+    pub fn fetch(&self) -> usize {
+        let peers = self.peers();
+        self.start_round(&peers, false);
+        peers.len()
+    }
+
+    /// Syncs with every connected peer: a fresh session each, resolving when all of them have
+    /// completed or been abandoned. The sessions start when this is called, not when the future
+    /// is first polled; frames must keep being received (by [`SyncEngine::run`],
+    /// [`SyncEngine::pump`] or [`SyncEngine::handle`]) for it to resolve.
+    pub fn sync(&self) -> impl Future<Output = SyncReport> + '_ {
+        let peers = self.peers();
+        let round = self.start_round(&peers, true);
+        std::future::poll_fn(move |cx| {
+            let mut st = self.state.borrow_mut();
+            if let Some(report) = st.finished.remove(&round) {
+                return Poll::Ready(report);
+            }
+            match st.rounds.get_mut(&round) {
+                Some(r) => {
+                    r.waker = Some(cx.waker().clone());
+                    Poll::Pending
+                }
+                None => Poll::Ready(SyncReport::default()),
+            }
+        })
+    }
+
+    /// Advances the engine's clock to `now_ms`: ticks the transport, resets the flood counters,
+    /// abandons idle sessions, and (with `auto_sync`) starts an anti-entropy round when one is
+    /// due.
+    pub fn tick(&self, now_ms: u64) {
+        self.transport.tick(now_ms);
+        let due = {
+            let mut st = self.state.borrow_mut();
+            st.now = st.now.max(now_ms);
+            let now = st.now;
+            let timeout = self.config.session_timeout_ms;
+            let mut stale = Vec::new();
+            for (p, ps) in st.peers.iter_mut() {
+                ps.frames_this_tick = 0;
+                ps.flooded = false;
+                for mine in [true, false] {
+                    if ps.session(mine).as_ref().is_some_and(|s| now.saturating_sub(s.last_activity) > timeout) {
+                        stale.push((*p, ps.session(mine).take().expect("checked")));
+                    }
+                }
+            }
+            for (p, s) in stale {
+                st.abandon(p, s);
+            }
+            let due = self.config.auto_sync && now.saturating_sub(st.last_auto) >= self.config.sync_interval_ms;
+            if due {
+                st.last_auto = now;
+            }
+            due.then(|| st.peers.iter().filter(|(_, ps)| ps.outgoing.is_none()).map(|(p, _)| *p).collect::<Vec<_>>())
+        };
+        if let Some(peers) = due
+            && !peers.is_empty()
+        {
+            self.start_round(&peers, false);
+        }
+    }
+
+    /// Starts a round with a fresh session to each of `peers`; returns the round's id.
+    pub(super) fn start_round(&self, peers: &[PeerId], awaited: bool) -> u64 {
+        let mut st = self.state.borrow_mut();
+        let id = st.next_round;
+        st.next_round += 1;
+        let peers: Vec<PeerId> = peers.iter().copied().filter(|p| st.peers.contains_key(p)).collect();
+        st.rounds.insert(
+            id,
+            Round { pending: peers.iter().copied().collect(), report: SyncReport::default(), waker: None, awaited },
+        );
+        if peers.is_empty() {
+            st.rounds.remove(&id);
+            st.events.push(SyncEvent::Sync(SyncReport::default()));
+            if awaited {
+                st.finished.insert(id, SyncReport::default());
+            }
+            return id;
+        }
+        for peer in peers {
+            let sid = st.next_session;
+            st.next_session = st.next_session.wrapping_add(1).max(1);
+            let mut rec = Reconciler::new(self.config.reconcile, true);
+            let turn = rec.initiate(&self.store);
+            let now = st.now;
+            let ps = st.peers.get_mut(&peer).expect("filtered");
+            let old = ps.outgoing.replace(Session::new(sid, rec, now, Some(id)));
+            if let Some(old) = old {
+                st.abandon(peer, old);
+            }
+            let msg = Message { session: sid, initiator: true, body: Body::Reconcile(turn) };
+            self.send_msg(&mut st, peer, &msg);
+        }
+        id
+    }
+}

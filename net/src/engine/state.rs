@@ -1,0 +1,157 @@
+//! The engine's state: a session per side per peer, the rounds awaiting their peers, the events
+//! not yet drained and the counters.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::task::Waker;
+
+use auroradb_log::PeerId;
+
+use super::event::{EngineStats, SyncEvent, SyncReport};
+use super::replay::ReplayWindow;
+use crate::{NetError, Reconciler, SyncError};
+
+/// One reconciliation session with a peer, and its shipment both ways.
+#[derive(Debug)]
+pub(super) struct Session {
+    pub(super) id: u32,
+    pub(super) rec: Reconciler,
+    /// This side started shipping (once reconciliation is done).
+    pub(super) shipping: bool,
+    /// This side's shipment is sent.
+    pub(super) shipped: bool,
+    /// Ops frames received from the peer in this session.
+    pub(super) got_msgs: u32,
+    /// How many ops frames the peer's shipment has, once its last frame said so.
+    pub(super) total_msgs: Option<u32>,
+    pub(super) sent: u64,
+    pub(super) received: u64,
+    pub(super) last_activity: u64,
+    /// The round waiting for this session, if this side started it for one.
+    pub(super) round: Option<u64>,
+}
+
+impl Session {
+    pub(super) fn new(id: u32, rec: Reconciler, now: u64, round: Option<u64>) -> Session {
+        Session {
+            id,
+            rec,
+            shipping: false,
+            shipped: false,
+            got_msgs: 0,
+            total_msgs: None,
+            sent: 0,
+            received: 0,
+            last_activity: now,
+            round,
+        }
+    }
+
+    /// Both sides know the differences, this side shipped, and the peer's shipment is in.
+    pub(super) fn complete(&self) -> bool {
+        self.rec.is_done() && self.shipped && self.total_msgs.is_some_and(|t| self.got_msgs >= t)
+    }
+}
+
+/// What the engine keeps per connected peer.
+#[derive(Debug, Default)]
+pub(super) struct PeerState {
+    pub(super) replay: ReplayWindow,
+    pub(super) frames_this_tick: u32,
+    pub(super) flooded: bool,
+    /// The session this side started.
+    pub(super) outgoing: Option<Session>,
+    /// The session the peer started.
+    pub(super) incoming: Option<Session>,
+    /// When a chain gap in this peer's ops last started a session (at most one per tick).
+    pub(super) gap_fetch_at: Option<u64>,
+}
+
+impl PeerState {
+    /// This side's session (`mine`) or the peer's.
+    pub(super) fn session(&mut self, mine: bool) -> &mut Option<Session> {
+        if mine { &mut self.outgoing } else { &mut self.incoming }
+    }
+}
+
+/// A round of sessions, finished when every peer in it completed or was abandoned.
+#[derive(Debug)]
+pub(super) struct Round {
+    pub(super) pending: BTreeSet<PeerId>,
+    pub(super) report: SyncReport,
+    pub(super) waker: Option<Waker>,
+    /// A [`SyncEngine::sync`](super::SyncEngine::sync) future waits for its report.
+    pub(super) awaited: bool,
+}
+
+/// Everything the engine changes as it goes; `A` and `E` are its store's applied outcome and
+/// error (see [`SyncEvent`]).
+#[derive(Debug)]
+pub(super) struct State<A, E> {
+    pub(super) peers: BTreeMap<PeerId, PeerState>,
+    pub(super) seq: u64,
+    pub(super) next_session: u32,
+    pub(super) next_round: u64,
+    pub(super) now: u64,
+    pub(super) last_auto: u64,
+    pub(super) rounds: BTreeMap<u64, Round>,
+    pub(super) finished: BTreeMap<u64, SyncReport>,
+    pub(super) events: Vec<SyncEvent<A, E>>,
+    pub(super) stats: EngineStats,
+}
+
+impl<A, E> State<A, E> {
+    pub(super) fn new() -> State<A, E> {
+        State {
+            peers: BTreeMap::new(),
+            seq: 0,
+            next_session: 1,
+            next_round: 0,
+            now: 0,
+            last_auto: 0,
+            rounds: BTreeMap::new(),
+            finished: BTreeMap::new(),
+            events: Vec::new(),
+            stats: EngineStats::default(),
+        }
+    }
+
+    /// Reports a rejected frame or segment, or a failure of the sync.
+    pub(super) fn error(&mut self, e: NetError) {
+        self.fail(SyncError::Net(e));
+    }
+
+    /// Reports a failure, counted as a rejection.
+    pub(super) fn fail(&mut self, e: SyncError<E>) {
+        self.stats.rejected += 1;
+        self.events.push(SyncEvent::Error(e));
+    }
+
+    /// Records that `peer` is finished for `round` (completed when `report` is given).
+    pub(super) fn settle(&mut self, round: Option<u64>, peer: PeerId, report: Option<(u64, u64)>) {
+        let Some(id) = round else { return };
+        let Some(r) = self.rounds.get_mut(&id) else { return };
+        if !r.pending.remove(&peer) {
+            return;
+        }
+        if let Some((sent, received)) = report {
+            r.report.peers += 1;
+            r.report.sent += sent;
+            r.report.received += received;
+        }
+        if r.pending.is_empty() {
+            let r = self.rounds.remove(&id).expect("round present");
+            self.events.push(SyncEvent::Sync(r.report));
+            if r.awaited {
+                self.finished.insert(id, r.report);
+            }
+            if let Some(w) = r.waker {
+                w.wake();
+            }
+        }
+    }
+
+    pub(super) fn abandon(&mut self, peer: PeerId, s: Session) {
+        self.stats.sessions_abandoned += 1;
+        self.settle(s.round, peer, None);
+    }
+}
