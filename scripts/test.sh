@@ -212,7 +212,7 @@ step_demo() {
 }
 
 step_bench_build() {
-    cargo bench --workspace --no-run
+    cargo bench --workspace --exclude auroradb-web --no-run
 }
 
 register_step fmt "formatting: cargo fmt --all --check"
@@ -225,7 +225,7 @@ register_step web "JavaScript API tests: scripts/web-test.sh (headless Chromium)
 register_step p2p "P2P and distributed sync tests: scripts/p2p-test.sh (headless Chromium, real servers)"
 register_step sim "sync simulation: AURORADB_SIM_SEEDS=3000 cargo test -p auroradb-net --release --test sim"
 register_step demo "demo end-to-end: scripts/demo-test.sh (two browsers on the audit board)"
-register_step bench_build "benchmarks build: cargo bench --workspace --no-run"
+register_step bench_build "benchmarks build: cargo bench --workspace --exclude auroradb-web --no-run"
 
 # ---------------------------------------------------------------------------------------------
 # Runner.
