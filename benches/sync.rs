@@ -23,7 +23,7 @@ use auroradb_log::{
 };
 use auroradb_net::sim::ready;
 use auroradb_net::transport::memory::MemoryNetwork;
-use auroradb_net::{MemoryStore, ReconcileConfig, SyncConfig, SyncEngine, SyncReport, reconcile_pair};
+use auroradb_net::{MemoryReplica, ReconcileConfig, SyncConfig, SyncEngine, SyncReport, reconcile_pair};
 use auroradb_snapshot::{State, StateConfig, Strategy};
 use criterion::{BatchSize, Criterion, SamplingMode};
 
@@ -147,21 +147,21 @@ fn aurora_reconcile(a: &Log, b: &Log, unique: usize) -> Wire {
 /// Two replicas with their materialized states, ready to sync.
 struct Replicas {
     net: MemoryNetwork,
-    a: SyncEngine<Rc<MemoryStore>, auroradb_net::transport::memory::MemoryTransport>,
-    b: SyncEngine<Rc<MemoryStore>, auroradb_net::transport::memory::MemoryTransport>,
+    a: SyncEngine<Rc<MemoryReplica>, auroradb_net::transport::memory::MemoryTransport>,
+    b: SyncEngine<Rc<MemoryReplica>, auroradb_net::transport::memory::MemoryTransport>,
 }
 
-fn with_state(log: Log) -> Rc<MemoryStore> {
+fn with_state(log: Log) -> Rc<MemoryReplica> {
     let mut state = State::new(StateConfig::new(Strategy::Timestamp, log.peer()));
     for op in log.ops(..) {
         state.apply(&op.expect("decodes"));
     }
-    let store = Rc::new(MemoryStore::new(log));
+    let replica = Rc::new(MemoryReplica::new(log));
     let state = Rc::new(std::cell::RefCell::new(state));
-    store.set_hook(Box::new(move |op, _| {
+    replica.set_hook(Box::new(move |op, _| {
         state.borrow_mut().apply(&op.op);
     }));
-    store
+    replica
 }
 
 fn replicas(case: &Case) -> Replicas {

@@ -206,7 +206,8 @@ error_names! {
     NotConnected = "NotConnectedError",
     /// Sync: an op larger than a frame can carry.
     OpTooLarge = "OpTooLargeError",
-    /// Sync: the local store failed while applying.
+    /// Sync: the local replica failed while applying (the in-memory replica of the sync tests; a
+    /// database keeps the name of its own failure, such as `QuotaExceededError`).
     Store = "StoreError",
     /// Sync: the transport (the adapter's `send`) failed.
     Transport = "TransportError",
@@ -235,7 +236,7 @@ impl ErrorName {
             NetError::Unexpected { .. } => N::UnexpectedMessage,
             NetError::NotConnected(_) => N::NotConnected,
             NetError::OpTooLarge { .. } => N::OpTooLarge,
-            NetError::Store { .. } => N::Store,
+            NetError::Replica { .. } => N::Store,
             NetError::Transport { .. } => N::Transport,
             _ => N::Peer,
         }

@@ -33,7 +33,7 @@ pub use db::{
 };
 pub use error::{DbError, ErrorName, Result, StorageError};
 pub use storage::{FaultyStorage, MemoryStorage, Storage, Store};
-pub use sync::{DbStore, SharedDatabase};
+pub use sync::{DbReplica, SharedDatabase};
 
 /// The largest op id whose physical time is at most `ms` milliseconds since the Unix epoch: the
 /// bound to pass to [`Database::state_at`] for "as of this wall-clock time".

@@ -1,4 +1,4 @@
-//! The database as a sync store: [`DbStore`] lets an [`auroradb_net::SyncEngine`] reconcile a
+//! The database as a replica: [`DbReplica`] lets an [`auroradb_net::SyncEngine`] reconcile a
 //! [`Database`]'s log with peers, ship its ops, and apply theirs through the database's atomic
 //! commit (log, state, indexes and storage together, all or nothing).
 //!
@@ -8,14 +8,14 @@
 //!
 //! What a remote apply committed ([`WriteOutcome`]) comes back in the engine's
 //! [`SyncEvent::Post`](auroradb_net::SyncEvent::Post) for that batch, and what fails is a
-//! [`DbError`] in [`SyncError::Store`](auroradb_net::SyncError::Store): a full quota stays
+//! [`DbError`] in [`SyncError::Replica`](auroradb_net::SyncError::Replica): a full quota stays
 //! `DbError::Storage(StorageError::QuotaExceeded)` all the way to the application.
 
 use std::cell::RefCell;
 use std::rc::Rc;
 
 use auroradb_log::{EncodedOp, Hash, Log, LogError, OpId, PeerId, RangeSum};
-use auroradb_net::{ApplyOutcome, IdRange, RangeIndex, SyncStore, SyncStoreError};
+use auroradb_net::{ApplyOutcome, IdRange, RangeIndex, Replica, ReplicaError};
 use futures::lock::Mutex;
 
 use crate::storage::Storage;
@@ -25,24 +25,24 @@ use crate::{Database, DbError, StorageError, WriteOutcome};
 pub type SharedDatabase<S> = Rc<Mutex<Option<Database<S>>>>;
 
 /// A [`Database`] as seen by the sync engine.
-pub struct DbStore<S: Storage> {
+pub struct DbReplica<S: Storage> {
     db: SharedDatabase<S>,
     log: Rc<RefCell<Log>>,
     local: PeerId,
 }
 
-impl<S: Storage> core::fmt::Debug for DbStore<S> {
+impl<S: Storage> core::fmt::Debug for DbReplica<S> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("DbStore").field("local", &self.local).finish_non_exhaustive()
+        f.debug_struct("DbReplica").field("local", &self.local).finish_non_exhaustive()
     }
 }
 
-impl<S: Storage> DbStore<S> {
-    /// A store over `db`, whose log handle is `log` (from [`Database::log_handle`]), known to
+impl<S: Storage> DbReplica<S> {
+    /// A replica over `db`, whose log handle is `log` (from [`Database::log_handle`]), known to
     /// peers as `local` (the transport's id for this peer; it decides which side of a new
     /// connection starts the first session).
-    pub fn new(db: SharedDatabase<S>, log: Rc<RefCell<Log>>, local: PeerId) -> DbStore<S> {
-        DbStore { db, log, local }
+    pub fn new(db: SharedDatabase<S>, log: Rc<RefCell<Log>>, local: PeerId) -> DbReplica<S> {
+        DbReplica { db, log, local }
     }
 
     /// The shared database.
@@ -51,7 +51,7 @@ impl<S: Storage> DbStore<S> {
     }
 }
 
-impl<S: Storage> RangeIndex for DbStore<S> {
+impl<S: Storage> RangeIndex for DbReplica<S> {
     fn below(&self, bound: Option<&OpId>) -> RangeSum {
         RangeIndex::below(&*self.log.borrow(), bound)
     }
@@ -79,7 +79,7 @@ impl ApplyOutcome for WriteOutcome {
 
 /// The log's checks refused the ops ([`DbError::Log`]): the peer's fault. Anything else is the
 /// database's own failure.
-impl SyncStoreError for DbError {
+impl ReplicaError for DbError {
     fn refused(&self) -> Option<&LogError> {
         match self {
             DbError::Log(e) => Some(e),
@@ -88,7 +88,7 @@ impl SyncStoreError for DbError {
     }
 }
 
-impl<S: Storage> SyncStore for DbStore<S> {
+impl<S: Storage> Replica for DbReplica<S> {
     type Applied = WriteOutcome;
     type Error = DbError;
 

@@ -110,7 +110,7 @@ fn engine_and_sync_errors_take_their_names_from_the_table() {
         (NetError::Unexpected { reason: "x" }, "UnexpectedMessageError"),
         (NetError::NotConnected(peer), "NotConnectedError"),
         (NetError::OpTooLarge { size: 2, limit: 1 }, "OpTooLargeError"),
-        (NetError::Store { reason: "x".into() }, "StoreError"),
+        (NetError::Replica { reason: "x".into() }, "StoreError"),
     ] {
         assert_eq!(ErrorName::of_sync(&e).as_str(), name, "{e}");
     }

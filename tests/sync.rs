@@ -8,7 +8,7 @@ use std::rc::Rc;
 
 use auroradb::storage::Fault;
 use auroradb::{
-    Config, Database, DbError, DbStore, FaultyStorage, MemoryStorage, OpKind, PeerId, Step, StorageError, Strategy,
+    Config, Database, DbError, DbReplica, FaultyStorage, MemoryStorage, OpKind, PeerId, Step, StorageError, Strategy,
     Value,
 };
 use auroradb_log::segment::encode_segment;
@@ -19,27 +19,27 @@ use auroradb_net::{Body, EngineEvent, Message, Ops, SyncConfig, SyncEngine, Sync
 use futures::executor::block_on;
 use futures::lock::Mutex;
 
-type Store = FaultyStorage<MemoryStorage>;
+type Backend = FaultyStorage<MemoryStorage>;
 
 struct Replica {
     id: PeerId,
-    storage: Store,
-    engine: SyncEngine<DbStore<Store>, MemoryTransport>,
-    events: Vec<EngineEvent<DbStore<Store>>>,
+    storage: Backend,
+    engine: SyncEngine<DbReplica<Backend>, MemoryTransport>,
+    events: Vec<EngineEvent<DbReplica<Backend>>>,
 }
 
 impl Replica {
     fn write(&mut self, kind: OpKind) {
         advance_manual_clock(3);
         let out = block_on(async {
-            let mut guard = self.engine.store().database().lock().await;
+            let mut guard = self.engine.replica().database().lock().await;
             guard.as_mut().unwrap().commit_local(kind).await.unwrap()
         });
         self.engine.post(&out.encoded);
     }
 
-    fn with_db<T>(&self, f: impl FnOnce(&Database<Store>) -> T) -> T {
-        block_on(async { f(self.engine.store().database().lock().await.as_ref().unwrap()) })
+    fn with_db<T>(&self, f: impl FnOnce(&Database<Backend>) -> T) -> T {
+        block_on(async { f(self.engine.replica().database().lock().await.as_ref().unwrap()) })
     }
 }
 
@@ -55,8 +55,8 @@ fn cluster(n: u8, strategy: Strategy, seed: u64, sync: SyncConfig) -> (MemoryNet
             config.checkpoint_every = 16;
             let db = block_on(Database::open(storage.clone(), config)).unwrap();
             let log = db.log_handle();
-            let store = DbStore::new(Rc::new(Mutex::new(Some(db))), log, id);
-            Replica { id, storage, engine: SyncEngine::new(store, net.endpoint(id), sync), events: Vec::new() }
+            let replica = DbReplica::new(Rc::new(Mutex::new(Some(db))), log, id);
+            Replica { id, storage, engine: SyncEngine::new(replica, net.endpoint(id), sync), events: Vec::new() }
         })
         .collect();
     (net, replicas)
@@ -86,7 +86,7 @@ fn assert_converged(rs: &[Replica], strategy: &Strategy) {
         assert_eq!(r.with_db(|db| db.log().fingerprint(..)), fp, "log of {:?}", r.id);
         assert_eq!(r.with_db(|db| db.all()), all, "state of {:?}", r.id);
         block_on(async {
-            let mut g = r.engine.store().database().lock().await;
+            let mut g = r.engine.replica().database().lock().await;
             g.as_mut().unwrap().verify().await.unwrap();
         });
         // What each replica persisted reopens to the same state, without replaying the log.
@@ -272,7 +272,7 @@ fn a_full_quota_during_a_remote_apply_is_reported_with_its_type() {
         })
         .collect();
     // The database's own error, not a string: a binding names it `QuotaExceededError`.
-    let [SyncError::Store(e)] = errors.as_slice() else { panic!("{errors:?}") };
+    let [SyncError::Replica(e)] = errors.as_slice() else { panic!("{errors:?}") };
     assert!(matches!(e, DbError::Storage(StorageError::QuotaExceeded(m)) if m == "no room"), "{e:?}");
     assert_eq!(e.name(), "QuotaExceededError");
     assert_eq!(errors[0].peer(), None, "no peer is to blame");

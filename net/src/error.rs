@@ -1,9 +1,9 @@
-//! The sync crate's error type, and what the engine reports: its own errors or its store's.
+//! The sync crate's error type, and what the engine reports: its own errors or its replica's.
 
 use auroradb_log::{LogError, PeerId};
 
 /// Everything that can go wrong while syncing: bad frames and messages, bad ops from a peer,
-/// protocol violations, and local store or transport failures.
+/// protocol violations, and local replica or transport failures.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum NetError {
@@ -66,12 +66,12 @@ pub enum NetError {
         /// The frame limit.
         limit: usize,
     },
-    /// The local store failed; nothing was applied. The error of [`MemoryStore`]'s injected
-    /// failures; a store of its own reports its own error type ([`SyncError::Store`]).
+    /// The local replica failed; nothing was applied. The error of [`MemoryReplica`]'s injected
+    /// failures; a replica of its own reports its own error type ([`SyncError::Replica`]).
     ///
-    /// [`MemoryStore`]: crate::MemoryStore
-    #[error("store: {reason}")]
-    Store {
+    /// [`MemoryReplica`]: crate::MemoryReplica
+    #[error("replica: {reason}")]
+    Replica {
         /// What failed.
         reason: String,
     },
@@ -144,7 +144,7 @@ impl NetError {
             NetError::Unexpected { .. } => "UnexpectedMessage",
             NetError::NotConnected(_) => "NotConnected",
             NetError::OpTooLarge { .. } => "OpTooLarge",
-            NetError::Store { .. } => "StoreError",
+            NetError::Replica { .. } => "StoreError",
             NetError::Transport { .. } => "TransportError",
             NetError::FromPeer { .. } => "PeerError",
         }
@@ -152,8 +152,8 @@ impl NetError {
 }
 
 /// An error the sync engine reports: one of its own ([`NetError`]: the protocol, a peer's input,
-/// the transport), or its store's, typed as the store reports it (`E` is
-/// [`SyncStore::Error`](crate::SyncStore::Error)), so that a database's storage failure (a full
+/// the transport), or its replica's, typed as the replica reports it (`E` is
+/// [`Replica::Error`](crate::Replica::Error)), so that a database's storage failure (a full
 /// quota) keeps its type all the way to the application.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -162,17 +162,17 @@ pub enum SyncError<E> {
     /// [`NetError::FromPeer`]), a protocol violation, the transport.
     #[error(transparent)]
     Net(#[from] NetError),
-    /// The store failed loading or applying ops; nothing of the batch was applied.
+    /// The replica failed loading or applying ops; nothing of the batch was applied.
     #[error(transparent)]
-    Store(E),
+    Replica(E),
 }
 
 impl<E> SyncError<E> {
-    /// The peer that caused the error, if a peer did (never for a store failure).
+    /// The peer that caused the error, if a peer did (never for a replica failure).
     pub fn peer(&self) -> Option<PeerId> {
         match self {
             SyncError::Net(e) => e.peer(),
-            SyncError::Store(_) => None,
+            SyncError::Replica(_) => None,
         }
     }
 
@@ -180,14 +180,14 @@ impl<E> SyncError<E> {
     pub fn net(&self) -> Option<&NetError> {
         match self {
             SyncError::Net(e) => Some(e),
-            SyncError::Store(_) => None,
+            SyncError::Replica(_) => None,
         }
     }
 
-    /// The store's error, if it is one.
-    pub fn store(&self) -> Option<&E> {
+    /// The replica's error, if it is one.
+    pub fn replica(&self) -> Option<&E> {
         match self {
-            SyncError::Store(e) => Some(e),
+            SyncError::Replica(e) => Some(e),
             SyncError::Net(_) => None,
         }
     }

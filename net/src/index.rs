@@ -1,4 +1,4 @@
-//! What reconciliation reads from a store: [`IdRange`]s of op ids and the [`RangeIndex`] trait
+//! What reconciliation reads from a replica: [`IdRange`]s of op ids and the [`RangeIndex`] trait
 //! that answers their summaries, implemented for [`auroradb_log::Log`].
 
 use core::ops::{Bound, RangeBounds};

@@ -6,7 +6,7 @@
 //!
 //! The protocol is sans-IO: a [`Reconciler`] turns one [`Reconcile`] turn into the next, over any
 //! [`RangeIndex`] (implemented for [`auroradb_log::Log`]). The [`SyncEngine`] runs sessions over a
-//! [`SyncStore`] (the database) and a [`Transport`]; [`transport::memory`] is an in-memory
+//! [`Replica`] (the database) and a [`Transport`]; [`transport::memory`] is an in-memory
 //! transport with fault injection. Which linked peers the engine hears of is decided by
 //! [`Admission`] (a hello naming the sync group), run in front of a transport by
 //! [`AdmittedTransport`].
@@ -89,9 +89,9 @@ pub mod frame;
 mod index;
 mod message;
 mod reconcile;
+mod replica;
 pub mod rng;
 pub mod ship;
-mod store;
 pub mod transport;
 
 pub use admission::{Admission, Hello};
@@ -101,7 +101,7 @@ pub use frame::FrameLimits;
 pub use index::{IdRange, RangeIndex};
 pub use message::{Body, Message, Mode, Ops, RangeItem, Reconcile};
 pub use reconcile::{PairOutcome, ReconcileConfig, Reconciler, reconcile_pair};
-pub use store::{ApplyHook, ApplyOutcome, MemoryStore, SyncStore, SyncStoreError};
+pub use replica::{ApplyHook, ApplyOutcome, MemoryReplica, Replica, ReplicaError};
 pub use transport::{AdmittedTransport, Transport, TransportEvent};
 #[cfg(feature = "sim")]
 pub mod sim;

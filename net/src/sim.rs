@@ -1,4 +1,4 @@
-//! Seeded multi-peer simulation: a [`Cluster`] of peers, each a [`MemoryStore`] and a
+//! Seeded multi-peer simulation: a [`Cluster`] of peers, each a [`MemoryReplica`] and a
 //! [`SyncEngine`] over one [`MemoryNetwork`] behind [`Admission`] (peers admit each other by
 //! hello, as browsers do), driven step by step with no threads and no real time, so a seed
 //! reproduces a run exactly; and [`run`], the randomized scenario the tests and fuzzers replay:
@@ -24,7 +24,7 @@ use crate::frame::{PREFIX_LEN, encode_frame};
 use crate::rng::SplitMix64;
 use crate::transport::memory::{Faults, MemoryNetwork, MemoryTransport};
 use crate::{
-    Admission, AdmittedTransport, Body, EngineEvent, FrameLimits, Hello, MemoryStore, Message, NetError, Ops,
+    Admission, AdmittedTransport, Body, EngineEvent, FrameLimits, Hello, MemoryReplica, Message, NetError, Ops,
     SyncConfig, SyncEngine, SyncError, SyncEvent,
 };
 
@@ -38,7 +38,7 @@ pub const GROUP: &str = "sim";
 pub type SimTransport = AdmittedTransport<MemoryTransport>;
 
 /// What a simulated peer's engine reports.
-pub type SimEvent = EngineEvent<Rc<MemoryStore>>;
+pub type SimEvent = EngineEvent<Rc<MemoryReplica>>;
 
 /// The nonce of the attachment of `id` (a simulated peer attaches once).
 fn nonce_of(id: &PeerId) -> [u8; 8] {
@@ -47,7 +47,7 @@ fn nonce_of(id: &PeerId) -> [u8; 8] {
     nonce
 }
 
-/// Polls a future that never waits (the memory store and transport answer at once) to its end.
+/// Polls a future that never waits (the memory replica and transport answer at once) to its end.
 pub fn ready<F: Future>(f: F) -> F::Output {
     let mut f = std::pin::pin!(f);
     let mut cx = Context::from_waker(Waker::noop());
@@ -56,22 +56,22 @@ pub fn ready<F: Future>(f: F) -> F::Output {
             return v;
         }
     }
-    panic!("a future over the memory store and transport kept waiting")
+    panic!("a future over the memory replica and transport kept waiting")
 }
 
 /// One peer of a cluster.
 pub struct SimPeer {
     /// Its id.
     pub id: PeerId,
-    /// Its store.
-    pub store: Rc<MemoryStore>,
+    /// Its replica.
+    pub replica: Rc<MemoryReplica>,
     /// Its engine.
-    pub engine: SyncEngine<Rc<MemoryStore>, SimTransport>,
+    pub engine: SyncEngine<Rc<MemoryReplica>, SimTransport>,
     /// Its sync group.
     pub group: String,
     /// How far its clock is off the cluster's time, in milliseconds.
     pub skew_ms: i64,
-    /// Its materialized state, kept up to date by the store's hook.
+    /// Its materialized state, kept up to date by the replica's hook.
     pub state: Rc<RefCell<State>>,
 }
 
@@ -121,15 +121,16 @@ impl Cluster {
     /// Adds a peer of `group` (not connected yet); returns its index.
     pub fn add_peer(&mut self, id: PeerId, skew_ms: i64, group: &str) -> usize {
         let log_config = LogConfig::default();
-        let store = Rc::new(MemoryStore::new(Log::new(Hlc::new(id, manual_clock, log_config.max_drift), log_config)));
+        let replica =
+            Rc::new(MemoryReplica::new(Log::new(Hlc::new(id, manual_clock, log_config.max_drift), log_config)));
         let state = Rc::new(RefCell::new(State::new(StateConfig::new(self.strategy.clone(), id))));
         let target = state.clone();
-        store.set_hook(Box::new(move |op, _local| {
+        replica.set_hook(Box::new(move |op, _local| {
             target.borrow_mut().apply(&op.op);
         }));
         let transport = AdmittedTransport::new(self.net.endpoint(id), Admission::new(group, nonce_of(&id)));
-        let engine = SyncEngine::new(store.clone(), transport, self.config);
-        self.peers.push(SimPeer { id, store, engine, group: group.to_owned(), skew_ms, state });
+        let engine = SyncEngine::new(replica.clone(), transport, self.config);
+        self.peers.push(SimPeer { id, replica, engine, group: group.to_owned(), skew_ms, state });
         self.events.borrow_mut().push(Vec::new());
         self.peers.len() - 1
     }
@@ -169,7 +170,7 @@ impl Cluster {
     /// A local write at peer `i`, pushed to its peers at once.
     pub fn write(&self, i: usize, kind: OpKind) -> EncodedOp {
         self.enter(i);
-        let op = self.peers[i].store.append(kind).expect("a local write");
+        let op = self.peers[i].replica.append(kind).expect("a local write");
         self.peers[i].engine.post(std::slice::from_ref(&op));
         self.collect(i);
         op
@@ -239,13 +240,13 @@ impl Cluster {
         self.peers.iter().position(|p| p.id == *id)
     }
 
-    /// Errors reported by peer `i` so far (the memory store's own failures are
-    /// [`NetError::Store`]).
+    /// Errors reported by peer `i` so far (the memory replica's own failures are
+    /// [`NetError::Replica`]).
     pub fn errors(&self, i: usize) -> Vec<NetError> {
         self.events.borrow()[i]
             .iter()
             .filter_map(|e| match e {
-                SyncEvent::Error(SyncError::Net(e) | SyncError::Store(e)) => Some(e.clone()),
+                SyncEvent::Error(SyncError::Net(e) | SyncError::Replica(e)) => Some(e.clone()),
                 _ => None,
             })
             .collect()
@@ -254,10 +255,10 @@ impl Cluster {
     /// Checks that every peer (of `which`) holds the same log, and that each log verifies.
     pub fn check_converged(&self, which: &[usize]) -> Result<(), String> {
         let first = &self.peers[which[0]];
-        let fp = first.store.log().fingerprint(..);
-        let ids: Vec<OpId> = first.store.log().ids(..).map(|(id, _)| *id).collect();
+        let fp = first.replica.log().fingerprint(..);
+        let ids: Vec<OpId> = first.replica.log().ids(..).map(|(id, _)| *id).collect();
         for &i in which {
-            let log = self.peers[i].store.log();
+            let log = self.peers[i].replica.log();
             log.verify().map_err(|e| format!("peer {i}'s log does not verify: {e}"))?;
             if log.fingerprint(..) != fp {
                 let mine: BTreeSet<OpId> = log.ids(..).map(|(id, _)| *id).collect();
@@ -471,7 +472,7 @@ impl Attacker {
     }
 
     fn attack(&mut self, rng: &mut SplitMix64, cluster: &Cluster, now_ms: u64) -> Vec<u8> {
-        let victim_log = || cluster.peers[0].store.log().range(..).last().map(|(id, b, h)| (id, b.to_vec(), *h));
+        let victim_log = || cluster.peers[0].replica.log().range(..).last().map(|(id, b, h)| (id, b.to_vec(), *h));
         let frame = match rng.below(10) {
             0 => (0..rng.below(200)).map(|_| rng.next_u64() as u8).collect(),
             1 => {
@@ -673,12 +674,12 @@ pub fn run(seed: u64, config: &SimConfig) -> Result<SimOutcome, SimFailure> {
     converged.map_err(fail)?;
     cluster.check_same_state(&all).map_err(|e| fail(format!("{} strategy: {e}", config.strategy)))?;
 
-    let log = cluster.peers[0].store.log();
+    let log = cluster.peers[0].replica.log();
     if let Some(missing) = written.iter().find(|id| !log.contains(id)) {
         return Err(fail(format!("op {missing} was written but is in no log")));
     }
     // Nothing crossed between the groups, and the outsider was never even admitted.
-    let outsider_log = cluster.peers[outsider].store.log();
+    let outsider_log = cluster.peers[outsider].replica.log();
     if outsider_log.ids(..).any(|(id, _)| id.peer != outsider_id) {
         return Err(fail("an op of the group reached the peer of another group".into()));
     }

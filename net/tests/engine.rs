@@ -1,5 +1,5 @@
 //! The sync engine over the in-memory transport: connect, push, sync, anti-entropy, timeouts,
-//! disconnects, store failures, small frames, and an executor-driven run.
+//! disconnects, replica failures, small frames, and an executor-driven run.
 
 use std::rc::Rc;
 
@@ -20,7 +20,7 @@ fn quiet() -> SyncConfig {
 fn offline_writes(c: &Cluster, i: usize, n: usize) {
     c.enter(i);
     for k in 0..n {
-        c.peers[i].store.append(put(&format!("{i}-{k}"), k as i64)).unwrap();
+        c.peers[i].replica.append(put(&format!("{i}-{k}"), k as i64)).unwrap();
     }
 }
 
@@ -37,7 +37,7 @@ fn peers_reconcile_when_they_connect() {
     c.settle();
     c.check_converged(&[0, 1]).unwrap();
     c.check_same_state(&[0, 1]).unwrap();
-    assert_eq!(c.peers[0].store.log().len(), 50);
+    assert_eq!(c.peers[0].replica.log().len(), 50);
     for i in 0..2 {
         let ev = events(&c, i);
         assert!(ev.contains(&SyncEvent::Connection { peer: c.peers[1 - i].id }), "{ev:?}");
@@ -62,7 +62,7 @@ fn sync_resolves_with_peers_sent_and_received() {
     assert_eq!(report, SyncReport { peers: 2, sent: 20, received: 12 });
     drop(fut);
     c.settle();
-    assert_eq!(c.peers[0].store.log().len(), 22);
+    assert_eq!(c.peers[0].replica.log().len(), 22);
     // Peer 1 may have missed what 0 got from 2 meanwhile: one more round closes the gap.
     let mut fut = Box::pin(c.peers[1].engine.sync());
     c.settle();
@@ -105,10 +105,10 @@ fn local_writes_are_pushed_at_once() {
     let op = c.write(1, put("k", 1));
     c.settle();
     for i in 0..3 {
-        assert!(c.peers[i].store.log().contains(&op.op.id));
+        assert!(c.peers[i].replica.log().contains(&op.op.id));
         assert_eq!(c.peers[i].state.borrow().get("k").map(|e| e.value.clone()), Some(Value::Int(1)));
     }
-    // The event carries what the store applied: the op itself.
+    // The event carries what the replica applied: the op itself.
     let from_1 = |e: &SimEvent| matches!(e, SyncEvent::Post { peer, ops: 1, applied } if *peer == c.peers[1].id && applied == std::slice::from_ref(&op));
     assert!(events(&c, 0).iter().any(from_1));
     assert_eq!(c.peers[0].engine.stats().sessions_completed, 0, "no session was needed");
@@ -138,18 +138,18 @@ fn anti_entropy_runs_on_ticks() {
     c.now_ms += 1_000;
     c.tick(0);
     c.settle();
-    assert_eq!(c.peers[0].store.log().len(), 4);
+    assert_eq!(c.peers[0].replica.log().len(), 4);
     assert!(events(&c, 0).iter().any(|e| matches!(e, SyncEvent::Sync(r) if r.received == 4)));
     // Not due again before the interval.
     offline_writes(&c, 2, 1);
     c.now_ms += 10;
     c.tick(0);
     c.settle();
-    assert_eq!(c.peers[0].store.log().len(), 4);
+    assert_eq!(c.peers[0].replica.log().len(), 4);
     c.now_ms += 1_000;
     c.tick(0);
     c.settle();
-    assert_eq!(c.peers[0].store.log().len(), 5);
+    assert_eq!(c.peers[0].replica.log().len(), 5);
 }
 
 #[test]
@@ -195,14 +195,14 @@ fn a_failing_store_applies_nothing_and_the_next_sync_heals() {
     c.connect_all();
     c.settle();
     offline_writes(&c, 1, 10);
-    c.peers[0].store.fail_next_applies(1);
+    c.peers[0].replica.fail_next_applies(1);
     c.peers[0].engine.fetch();
     c.settle();
-    assert!(c.peers[0].store.log().is_empty());
+    assert!(c.peers[0].replica.log().is_empty());
     let errors = c.errors(0);
-    assert!(matches!(errors.as_slice(), [NetError::Store { .. }]), "{errors:?}");
-    // Reported as the store's own error, typed as the store reports it.
-    assert!(events(&c, 0).iter().any(|e| matches!(e, SyncEvent::Error(SyncError::Store(NetError::Store { .. })))));
+    assert!(matches!(errors.as_slice(), [NetError::Replica { .. }]), "{errors:?}");
+    // Reported as the replica's own error, typed as the replica reports it.
+    assert!(events(&c, 0).iter().any(|e| matches!(e, SyncEvent::Error(SyncError::Replica(NetError::Replica { .. })))));
     c.peers[0].engine.fetch();
     c.settle();
     c.check_converged(&[0, 1]).unwrap();

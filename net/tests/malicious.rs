@@ -62,13 +62,13 @@ fn setup(config: SyncConfig) -> (Cluster, Mallory) {
 /// state must not change.
 fn attack(c: &Cluster, frames: Vec<Vec<u8>>) -> Vec<NetError> {
     let before_errors = c.errors(0).len();
-    let fp = c.peers[0].store.log().fingerprint(..);
+    let fp = c.peers[0].replica.log().fingerprint(..);
     let state: Vec<_> = c.peers[0].state.borrow().iter().map(|(k, e)| (k.to_string(), e.clone())).collect();
     for f in frames {
         c.net.inject(MALLORY, c.peers[0].id, f);
     }
     c.settle();
-    assert_eq!(c.peers[0].store.log().fingerprint(..), fp, "the log changed");
+    assert_eq!(c.peers[0].replica.log().fingerprint(..), fp, "the log changed");
     let after: Vec<_> = c.peers[0].state.borrow().iter().map(|(k, e)| (k.to_string(), e.clone())).collect();
     assert_eq!(after, state, "the state changed");
     c.errors(0)[before_errors..].to_vec()
@@ -86,7 +86,7 @@ fn assert_blamed(errors: &[NetError], what: impl Fn(&NetError) -> bool) {
 /// Honest peers still sync: a write at peer 2 made offline reaches peer 0 by a session.
 fn honest_still_sync(c: &Cluster) {
     c.enter(2);
-    c.peers[2].store.append(OpKind::Remove { key: "k1".into() }).unwrap();
+    c.peers[2].replica.append(OpKind::Remove { key: "k1".into() }).unwrap();
     c.peers[0].engine.fetch();
     c.settle();
     c.check_converged(&[0, 1, 2]).unwrap_or_else(|e| {
@@ -101,7 +101,7 @@ fn honest_still_sync(c: &Cluster) {
 fn tampered_op_is_rejected() {
     let (c, mut m) = setup(SyncConfig::default());
     let (id, mut bytes, hash) = {
-        let log = c.peers[1].store.log();
+        let log = c.peers[1].replica.log();
         let (id, b, h) = log.range(..).last().unwrap();
         (id, b.to_vec(), *h)
     };
@@ -218,7 +218,7 @@ fn replayed_segment_is_rejected() {
     let f = m.push(&[shipped(&op)]);
     c.net.inject(MALLORY, c.peers[0].id, f.clone());
     c.settle();
-    assert!(c.peers[0].store.log().contains(&op.op.id));
+    assert!(c.peers[0].replica.log().contains(&op.op.id));
     // The same frame again is a replay; re-sent in a new frame for an old session, unexpected.
     let errors = attack(&c, vec![f]);
     assert_blamed(&errors, |e| matches!(e, NetError::Replay { .. }));
@@ -232,7 +232,7 @@ fn replayed_segment_is_rejected() {
 fn forked_chain_is_rejected() {
     let (c, mut m) = setup(SyncConfig::default());
     // Mallory forges another op at a seq of peer 1's chain that peer 0 already holds.
-    let original = c.peers[0].store.log().ops(..).map(Result::unwrap).find(|o| o.author == c.peers[1].id).unwrap();
+    let original = c.peers[0].replica.log().ops(..).map(Result::unwrap).find(|o| o.author == c.peers[1].id).unwrap();
     let forged =
         EncodedOp::new(Op { kind: OpKind::Clear, id: OpId { time: original.id.time + 16, ..original.id }, ..original });
     let errors = attack(&c, vec![m.push(&[shipped(&forged)])]);
@@ -254,7 +254,7 @@ fn flood_is_cut_off_for_the_tick() {
     let f = m.push(&[shipped(&op)]);
     c.net.inject(MALLORY, c.peers[0].id, f);
     c.settle();
-    assert!(!c.peers[0].store.log().contains(&op.op.id));
+    assert!(!c.peers[0].replica.log().contains(&op.op.id));
     // ... and honest peers are not affected.
     honest_still_sync(&c);
     // Next tick Mallory is heard again.
@@ -264,5 +264,5 @@ fn flood_is_cut_off_for_the_tick() {
     let f = m.push(&[shipped(&op), shipped(&next)]);
     c.net.inject(MALLORY, c.peers[0].id, f);
     c.settle();
-    assert!(c.peers[0].store.log().contains(&op.op.id) && c.peers[0].store.log().contains(&next.op.id));
+    assert!(c.peers[0].replica.log().contains(&op.op.id) && c.peers[0].replica.log().contains(&next.op.id));
 }

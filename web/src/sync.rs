@@ -1,5 +1,5 @@
 //! Peer-to-peer sync in the browser: [`SyncHub`] runs a [`SyncEngine`] over the database
-//! ([`DbStore`], sharing the lock the JavaScript calls take) and the JavaScript adapter
+//! ([`DbReplica`], sharing the lock the JavaScript calls take) and the JavaScript adapter
 //! ([`JsTransport`], behind admission), and turns what the engine does into events on the
 //! `AuroraDB` object.
 //!
@@ -48,10 +48,10 @@ use crate::idb::IdbStorage;
 use crate::open_database::OpenDatabase;
 use crate::records::Obj;
 use crate::transport::{JsTransport, peer_id_of};
-use auroradb::{DbError, DbStore, ErrorName, WriteOutcome};
+use auroradb::{DbError, DbReplica, ErrorName, WriteOutcome};
 
 /// The engine of a JavaScript database: the adapter's links reach it through admission.
-type Engine = SyncEngine<DbStore<IdbStorage>, AdmittedTransport<Rc<JsTransport>>>;
+type Engine = SyncEngine<DbReplica<IdbStorage>, AdmittedTransport<Rc<JsTransport>>>;
 
 /// Local ops kept for `post()` at most; older ones reach peers by reconciliation.
 const MAX_UNPOSTED: usize = 10_000;
@@ -84,7 +84,7 @@ impl SyncHub {
         let opts = &inner.sync_options;
         let transport = Rc::new(JsTransport::new());
         let me = transport.register(&local);
-        let store = DbStore::new(inner.db.clone(), inner.log.clone(), me);
+        let replica = DbReplica::new(inner.db.clone(), inner.log.clone(), me);
         let defaults = SyncConfig::default();
         let max_frame = opts.max_frame.map_or(defaults.limits.max_frame, |m| m.min(defaults.limits.max_frame));
         let config = SyncConfig {
@@ -99,7 +99,7 @@ impl SyncHub {
         nonce.copy_from_slice(&PeerId::random().0[..8]);
         let admission = Admission::new(opts.group.clone().unwrap_or_else(|| inner.name.clone()), nonce);
         Rc::new(SyncHub {
-            engine: SyncEngine::new(store, AdmittedTransport::new(transport.clone(), admission), config),
+            engine: SyncEngine::new(replica, AdmittedTransport::new(transport.clone(), admission), config),
             transport,
             inner: Rc::downgrade(inner),
             local,
@@ -333,14 +333,14 @@ impl SyncHub {
             SyncError::Net(NetError::NotConnected(_)) => {}
             SyncError::Net(e) => {
                 let kind = match e.inner() {
-                    NetError::Store { .. } => "sync-failed",
+                    NetError::Replica { .. } => "sync-failed",
                     NetError::Transport { .. } => "send-failed",
                     _ if e.peer().is_some() => "peer-rejected",
                     _ => "sync-failed",
                 };
                 self.emit_error(kind, e);
             }
-            SyncError::Store(e) => inner.events.emit("error", &store_error_detail(e)),
+            SyncError::Replica(e) => inner.events.emit("error", &db_error_detail(e)),
             // A kind of engine error added after this code: still a sync failure, and named.
             e => self.emit_detail("sync-failed", ErrorName::Store, &e.to_string(), None),
         }
@@ -382,7 +382,7 @@ fn error_detail(kind: &str, name: ErrorName, message: &str, peer: Option<&str>, 
 /// The `error` detail for a failure of the database while syncing (applying a peer's ops,
 /// loading ops to ship): type `sync-failed`, the error named as every database error is (a full
 /// quota is a `QuotaExceededError`), no peer to blame.
-fn store_error_detail(e: &DbError) -> JsValue {
+fn db_error_detail(e: &DbError) -> JsValue {
     error_detail("sync-failed", e.error_name(), &e.to_string(), None, to_js_error(e))
 }
 
@@ -393,7 +393,7 @@ mod tests {
     use wasm_bindgen::JsValue;
     use wasm_bindgen_test::wasm_bindgen_test;
 
-    use super::store_error_detail;
+    use super::db_error_detail;
 
     fn get(v: &JsValue, key: &str) -> JsValue {
         Reflect::get(v, &key.into()).unwrap()
@@ -401,7 +401,7 @@ mod tests {
 
     #[wasm_bindgen_test]
     fn a_full_quota_while_syncing_is_a_quota_exceeded_error() {
-        let detail = store_error_detail(&DbError::Storage(StorageError::QuotaExceeded("no room".into())));
+        let detail = db_error_detail(&DbError::Storage(StorageError::QuotaExceeded("no room".into())));
         assert_eq!(get(&detail, "type"), "sync-failed");
         assert_eq!(get(&detail, "name"), "QuotaExceededError");
         assert_eq!(get(&detail, "operation"), "sync");

@@ -22,7 +22,7 @@ pub struct SyncConfig {
     /// counters reset on [`SyncEngine::tick`](super::SyncEngine::tick), so a database ticks
     /// regularly (every second or so) even without `auto_sync`.
     pub max_frames_per_tick: u32,
-    /// Ops loaded from the store at once while shipping.
+    /// Ops loaded from the replica at once while shipping.
     pub load_batch: usize,
 }
 

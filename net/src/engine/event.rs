@@ -18,11 +18,11 @@ pub struct SyncReport {
 
 /// Events for the database to forward (`connection`, `disconnect`, `sync`, `post`, `error`).
 ///
-/// `A` is what the store reports having applied ([`SyncStore::Applied`]) and `E` the store's
-/// error ([`SyncStore::Error`]); [`EngineEvent`] names the events of an engine's store.
+/// `A` is what the replica reports having applied ([`Replica::Applied`]) and `E` the replica's
+/// error ([`Replica::Error`]); [`EngineEvent`] names the events of an engine's replica.
 ///
-/// [`SyncStore::Applied`]: crate::SyncStore::Applied
-/// [`SyncStore::Error`]: crate::SyncStore::Error
+/// [`Replica::Applied`]: crate::Replica::Applied
+/// [`Replica::Error`]: crate::Replica::Error
 /// [`EngineEvent`]: crate::EngineEvent
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SyncEvent<A, E> {
@@ -42,17 +42,17 @@ pub enum SyncEvent<A, E> {
     /// [`SyncEngine::sync`]: crate::SyncEngine::sync
     /// [`SyncEngine::fetch`]: crate::SyncEngine::fetch
     Sync(SyncReport),
-    /// Ops from a peer were applied, one event per batch the store applied.
+    /// Ops from a peer were applied, one event per batch the replica applied.
     Post {
         /// The peer that sent them.
         peer: PeerId,
         /// How many new ops were applied.
         ops: usize,
-        /// What the store reported: a database's commit outcome, with the changes to announce.
+        /// What the replica reported: a database's commit outcome, with the changes to announce.
         applied: A,
     },
     /// Something was rejected or failed; errors caused by a peer are [`NetError::FromPeer`]
-    /// inside [`SyncError::Net`], the store's own failures [`SyncError::Store`].
+    /// inside [`SyncError::Net`], the replica's own failures [`SyncError::Replica`].
     ///
     /// [`NetError::FromPeer`]: crate::NetError::FromPeer
     Error(SyncError<E>),

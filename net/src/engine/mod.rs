@@ -1,4 +1,4 @@
-//! The sync engine: a session per peer over a [`SyncStore`] and a [`Transport`].
+//! The sync engine: a session per peer over a [`Replica`] and a [`Transport`].
 //!
 //! - **Connect**: when a peer comes up, the side with the smaller peer id starts a session. Which
 //!   peers come up is the transport's business: behind an
@@ -7,7 +7,7 @@
 //!   until both sides know the differences; then each side ships what the other lacks, in
 //!   ascending id order, as segments packed in frames, the last frame marked. The receiver checks
 //!   each segment ([`decode_segment`]) and applies it all or nothing through
-//!   [`SyncStore::apply_remote`]; a bad segment is rejected with an error naming the peer.
+//!   [`Replica::apply_remote`]; a bad segment is rejected with an error naming the peer.
 //! - **Push** ([`SyncEngine::post`]): local writes are sent at once to every connected peer,
 //!   outside any session (session 0).
 //! - **Anti-entropy** ([`SyncEngine::tick`]): with `auto_sync`, a session with every peer every
@@ -37,30 +37,30 @@ use auroradb_log::PeerId;
 
 use crate::frame::encode_frame;
 use crate::transport::{Transport, TransportEvent};
-use crate::{Message, SyncError, SyncStore};
+use crate::{Message, Replica, SyncError};
 use state::{PeerState, State};
 
 pub use config::SyncConfig;
 pub use event::{EngineStats, SyncEvent, SyncReport};
 pub use replay::REPLAY_WINDOW;
 
-/// The events of an engine over the store `S`.
-pub type EngineEvent<S> = SyncEvent<<S as SyncStore>::Applied, <S as SyncStore>::Error>;
+/// The events of an engine over the replica `S`.
+pub type EngineEvent<S> = SyncEvent<<S as Replica>::Applied, <S as Replica>::Error>;
 
 /// The sync engine of one peer. Methods take `&self`: the state is inside, and no borrow is held
 /// across an `await`, so a database can call [`SyncEngine::post`] or [`SyncEngine::sync`] while
 /// [`SyncEngine::run`] is receiving.
-pub struct SyncEngine<S: SyncStore, T> {
-    store: S,
+pub struct SyncEngine<S: Replica, T> {
+    replica: S,
     transport: T,
     config: SyncConfig,
     state: RefCell<State<S::Applied, S::Error>>,
 }
 
-impl<S: SyncStore + core::fmt::Debug, T: core::fmt::Debug> core::fmt::Debug for SyncEngine<S, T> {
+impl<S: Replica + core::fmt::Debug, T: core::fmt::Debug> core::fmt::Debug for SyncEngine<S, T> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("SyncEngine")
-            .field("store", &self.store)
+            .field("replica", &self.replica)
             .field("transport", &self.transport)
             .field("config", &self.config)
             .field("state", &self.state)
@@ -68,15 +68,15 @@ impl<S: SyncStore + core::fmt::Debug, T: core::fmt::Debug> core::fmt::Debug for 
     }
 }
 
-impl<S: SyncStore, T: Transport> SyncEngine<S, T> {
-    /// An engine for `store` over `transport`.
-    pub fn new(store: S, transport: T, config: SyncConfig) -> SyncEngine<S, T> {
-        SyncEngine { store, transport, config: config.clamped(), state: RefCell::new(State::new()) }
+impl<S: Replica, T: Transport> SyncEngine<S, T> {
+    /// An engine for `replica` over `transport`.
+    pub fn new(replica: S, transport: T, config: SyncConfig) -> SyncEngine<S, T> {
+        SyncEngine { replica, transport, config: config.clamped(), state: RefCell::new(State::new()) }
     }
 
-    /// The store.
-    pub fn store(&self) -> &S {
-        &self.store
+    /// The replica.
+    pub fn replica(&self) -> &S {
+        &self.replica
     }
 
     /// The transport.
@@ -146,7 +146,7 @@ impl<S: SyncStore, T: Transport> SyncEngine<S, T> {
                 }
             }
             st.events.push(SyncEvent::Connection { peer });
-            self.config.sync_on_connect && self.store.local_peer() < peer
+            self.config.sync_on_connect && self.replica.local_peer() < peer
         };
         if start {
             self.start_round(&[peer], false);

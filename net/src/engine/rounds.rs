@@ -12,9 +12,9 @@ use super::{SyncEngine, SyncEvent, SyncReport};
 use crate::frame::encode_frame;
 use crate::ship::Packer;
 use crate::transport::Transport;
-use crate::{Body, Message, Ops, Reconciler, SyncStore};
+use crate::{Body, Message, Ops, Reconciler, Replica};
 
-impl<S: SyncStore, T: Transport> SyncEngine<S, T> {
+impl<S: Replica, T: Transport> SyncEngine<S, T> {
     /// Pushes local ops (ascending ids) to every connected peer at once. Returns the number of
     /// peers they were sent to.
     pub fn post(&self, ops: &[EncodedOp]) -> usize {
@@ -141,7 +141,7 @@ impl<S: SyncStore, T: Transport> SyncEngine<S, T> {
             let sid = st.next_session;
             st.next_session = st.next_session.wrapping_add(1).max(1);
             let mut rec = Reconciler::new(self.config.reconcile, true);
-            let turn = rec.initiate(&self.store);
+            let turn = rec.initiate(&self.replica);
             let now = st.now;
             let ps = st.peers.get_mut(&peer).expect("filtered");
             let old = ps.outgoing.replace(Session::new(sid, rec, now, Some(id)));

@@ -7,9 +7,9 @@ use super::SyncEngine;
 use super::state::{Session, State};
 use crate::frame::decode_frame;
 use crate::transport::Transport;
-use crate::{Body, Message, NetError, Reconcile, Reconciler, SyncStore};
+use crate::{Body, Message, NetError, Reconcile, Reconciler, Replica};
 
-impl<S: SyncStore, T: Transport> SyncEngine<S, T> {
+impl<S: Replica, T: Transport> SyncEngine<S, T> {
     /// A frame from `from`: checked against the flood limit, decoded, checked against the replay
     /// window, then handled as a turn or as ops.
     pub(super) async fn frame(&self, from: PeerId, bytes: Vec<u8>) {
@@ -78,7 +78,7 @@ impl<S: SyncStore, T: Transport> SyncEngine<S, T> {
             let ps = st.peers.get_mut(&from).expect("present");
             let s = ps.session(mine).as_mut().expect("present");
             s.last_activity = now;
-            match s.rec.handle(&self.store, &turn) {
+            match s.rec.handle(&self.replica, &turn) {
                 Ok(answer) => {
                     let ship = s.rec.is_done() && !s.shipping;
                     if ship {

@@ -9,15 +9,15 @@ use auroradb_log::{LogError, OpId, PeerId};
 use super::{SyncEngine, SyncEvent};
 use crate::ship::Packer;
 use crate::transport::Transport;
-use crate::{ApplyOutcome, Body, Message, NetError, Ops, SyncError, SyncStore, SyncStoreError};
+use crate::{ApplyOutcome, Body, Message, NetError, Ops, Replica, ReplicaError, SyncError};
 
-impl<S: SyncStore, T: Transport> SyncEngine<S, T> {
+impl<S: Replica, T: Transport> SyncEngine<S, T> {
     /// Ships the ops `ids` (ascending) to `to` for the session `sid`.
     pub(super) async fn ship(&self, to: PeerId, sid: u32, mine: bool, ids: Vec<OpId>) {
         let mut packer = Packer::new(self.config.limits);
         let mut skipped: BTreeSet<PeerId> = BTreeSet::new();
         for chunk in ids.chunks(self.config.load_batch.max(1)) {
-            let loaded = self.store.load_ops(chunk).await;
+            let loaded = self.replica.load_ops(chunk).await;
             let mut st = self.state.borrow_mut();
             match loaded {
                 Ok(mut ops) => {
@@ -34,7 +34,7 @@ impl<S: SyncStore, T: Transport> SyncEngine<S, T> {
                     }
                 }
                 Err(e) => {
-                    st.fail(SyncError::Store(e));
+                    st.fail(SyncError::Replica(e));
                     break;
                 }
             }
@@ -78,7 +78,7 @@ impl<S: SyncStore, T: Transport> SyncEngine<S, T> {
                     break;
                 }
             };
-            match self.store.apply_remote(from, batch).await {
+            match self.replica.apply_remote(from, batch).await {
                 Ok(applied) => {
                     let n = applied.new_ops();
                     received += n as u64;
@@ -96,7 +96,7 @@ impl<S: SyncStore, T: Transport> SyncEngine<S, T> {
                             gap = true;
                         }
                         Some(refused) => st.error(NetError::Log(refused.clone()).from_peer(from)),
-                        None => st.fail(SyncError::Store(e)),
+                        None => st.fail(SyncError::Replica(e)),
                     }
                     break;
                 }

@@ -83,7 +83,7 @@ pub(super) struct Round {
     pub(super) awaited: bool,
 }
 
-/// Everything the engine changes as it goes; `A` and `E` are its store's applied outcome and
+/// Everything the engine changes as it goes; `A` and `E` are its replica's applied outcome and
 /// error (see [`SyncEvent`]).
 #[derive(Debug)]
 pub(super) struct State<A, E> {

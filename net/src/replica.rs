@@ -1,4 +1,4 @@
-//! [`SyncStore`]: what the sync engine needs from a database, and [`MemoryStore`], its in-memory
+//! [`Replica`]: what the sync engine needs from a database, and [`MemoryReplica`], its in-memory
 //! implementation over a [`Log`].
 
 use std::cell::{Ref, RefCell};
@@ -17,31 +17,31 @@ use crate::{NetError, Result};
 /// never holds a borrow across an `await`. The futures need not be `Send` (the browser runs one
 /// thread).
 #[allow(async_fn_in_trait)]
-pub trait SyncStore: RangeIndex {
+pub trait Replica: RangeIndex {
     /// What applying remote ops produced (a database's commit outcome: the ops and the changes
     /// they made). The engine hands it back in [`SyncEvent::Post`](crate::SyncEvent::Post), so
     /// the application announces each batch with the event that reports it.
     type Applied: ApplyOutcome;
 
-    /// The store's own error, reported as [`SyncError::Store`](crate::SyncError::Store) with its
+    /// The replica's own error, reported as [`SyncError::Replica`](crate::SyncError::Replica) with its
     /// type intact.
-    type Error: SyncStoreError;
+    type Error: ReplicaError;
 
     /// The local peer.
     fn local_peer(&self) -> PeerId;
 
     /// The ops with these ids (ascending), as `(id, encoded bytes, hash)`, in the same order.
-    /// Ids the store does not hold are left out.
+    /// Ids the replica does not hold are left out.
     async fn load_ops(&self, ids: &[OpId]) -> Result<Vec<ShippedOp>, Self::Error>;
 
     /// Checks and applies remote ops received from `from`, all or nothing: each op's chain link
     /// and drift ([`Log::check_remote`]), then the log, the state and storage in one commit.
-    /// On error nothing is applied; an error whose [`SyncStoreError::refused`] is some means
-    /// the ops were bad (the peer's fault), any other means the store failed.
+    /// On error nothing is applied; an error whose [`ReplicaError::refused`] is some means
+    /// the ops were bad (the peer's fault), any other means the replica failed.
     async fn apply_remote(&self, from: PeerId, ops: Vec<EncodedOp>) -> Result<Self::Applied, Self::Error>;
 }
 
-/// What a [`SyncStore`] reports having applied.
+/// What a [`Replica`] reports having applied.
 pub trait ApplyOutcome: core::fmt::Debug {
     /// How many of the ops were new.
     fn new_ops(&self) -> usize;
@@ -60,17 +60,17 @@ impl ApplyOutcome for Vec<EncodedOp> {
     }
 }
 
-/// An error of a [`SyncStore`]: either the ops it was given were refused (the sending peer's
-/// fault) or the store itself failed.
-pub trait SyncStoreError: core::fmt::Debug + core::fmt::Display {
+/// An error of a [`Replica`]: either the ops it was given were refused (the sending peer's
+/// fault) or the replica itself failed.
+pub trait ReplicaError: core::fmt::Debug + core::fmt::Display {
     /// The log's verdict when the ops themselves were refused (a bad hash, a broken or gapped
-    /// chain, a timestamp beyond the drift bound); `None` when the store failed.
+    /// chain, a timestamp beyond the drift bound); `None` when the replica failed.
     fn refused(&self) -> Option<&LogError>;
 }
 
-/// The memory store's errors: [`NetError::Log`] when the ops were refused,
-/// [`NetError::Store`] for an injected failure.
-impl SyncStoreError for NetError {
+/// The memory replica's errors: [`NetError::Log`] when the ops were refused,
+/// [`NetError::Replica`] for an injected failure.
+impl ReplicaError for NetError {
     fn refused(&self) -> Option<&LogError> {
         match self.inner() {
             NetError::Log(e) => Some(e),
@@ -93,7 +93,7 @@ impl<S: RangeIndex + ?Sized> RangeIndex for Rc<S> {
     }
 }
 
-impl<S: SyncStore + ?Sized> SyncStore for Rc<S> {
+impl<S: Replica + ?Sized> Replica for Rc<S> {
     type Applied = S::Applied;
     type Error = S::Error;
 
@@ -110,28 +110,28 @@ impl<S: SyncStore + ?Sized> SyncStore for Rc<S> {
     }
 }
 
-/// Called with every op a [`MemoryStore`] adds, and whether it was a local write.
+/// Called with every op a [`MemoryReplica`] adds, and whether it was a local write.
 pub type ApplyHook = Box<dyn FnMut(&EncodedOp, bool)>;
 
-/// A [`SyncStore`] over an in-memory [`Log`] that keeps its ops (`keep_ops`), for tests, benches
+/// A [`Replica`] over an in-memory [`Log`] that keeps its ops (`keep_ops`), for tests, benches
 /// and simulations. A hook sees every op added (to maintain a materialized state), and storage
 /// failures can be injected.
-pub struct MemoryStore {
+pub struct MemoryReplica {
     log: RefCell<Log>,
     hook: RefCell<Option<ApplyHook>>,
     fail_applies: RefCell<u32>,
 }
 
-impl core::fmt::Debug for MemoryStore {
+impl core::fmt::Debug for MemoryReplica {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("MemoryStore").field("log", &self.log).finish()
+        f.debug_struct("MemoryReplica").field("log", &self.log).finish()
     }
 }
 
-impl MemoryStore {
-    /// A store over `log`.
-    pub fn new(log: Log) -> MemoryStore {
-        MemoryStore { log: RefCell::new(log), hook: RefCell::new(None), fail_applies: RefCell::new(0) }
+impl MemoryReplica {
+    /// A replica over `log`.
+    pub fn new(log: Log) -> MemoryReplica {
+        MemoryReplica { log: RefCell::new(log), hook: RefCell::new(None), fail_applies: RefCell::new(0) }
     }
 
     /// The log.
@@ -144,7 +144,7 @@ impl MemoryStore {
         *self.hook.borrow_mut() = Some(hook);
     }
 
-    /// Makes the next `n` calls of [`SyncStore::apply_remote`] fail as a storage error would,
+    /// Makes the next `n` calls of [`Replica::apply_remote`] fail as a storage error would,
     /// applying nothing.
     pub fn fail_next_applies(&self, n: u32) {
         *self.fail_applies.borrow_mut() = n;
@@ -160,7 +160,7 @@ impl MemoryStore {
     }
 }
 
-impl RangeIndex for MemoryStore {
+impl RangeIndex for MemoryReplica {
     fn below(&self, bound: Option<&OpId>) -> RangeSum {
         RangeIndex::below(&*self.log.borrow(), bound)
     }
@@ -175,7 +175,7 @@ impl RangeIndex for MemoryStore {
 }
 
 /// Applies hand back the ops that were new; errors are [`NetError`]s.
-impl SyncStore for MemoryStore {
+impl Replica for MemoryReplica {
     type Applied = Vec<EncodedOp>;
     type Error = NetError;
 
@@ -193,7 +193,7 @@ impl SyncStore for MemoryStore {
             let mut fail = self.fail_applies.borrow_mut();
             if *fail > 0 {
                 *fail -= 1;
-                return Err(NetError::Store { reason: "injected storage failure".into() });
+                return Err(NetError::Replica { reason: "injected storage failure".into() });
             }
         }
         let new = self.log.borrow_mut().insert_remote(ops)?;
