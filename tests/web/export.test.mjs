@@ -42,7 +42,8 @@ test('a log exported in the browser imports whole and is kept for the command-li
     if (process.env.AURORADB_BLESS === '1') writeFileSync(fixture, bytes);
     assert.ok(existsSync(fixture), `${fixture} is missing: AURORADB_BLESS=1 ./scripts/web-test.sh writes it`);
     const kept = readFileSync(fixture);
-    assert.equal(kept.subarray(0, 8).toString('hex'), bytes.subarray(0, 8).toString('hex'), 'same magic and version');
+    // The kept file is of the format this build writes: the same magic and format version.
+    assert.equal(kept.subarray(0, 5).toString('hex'), bytes.subarray(0, 5).toString('hex'), 'same magic and version');
   } finally {
     await context.close();
   }
