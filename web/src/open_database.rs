@@ -21,7 +21,7 @@ use crate::error::to_js_error;
 use crate::events::{Events, Source};
 use crate::idb::IdbStorage;
 use crate::records::Obj;
-use crate::value::{describe, from_js};
+use crate::value::{describe, exact_string, from_js};
 use auroradb::{Database, DbError, LogFileInfo, SharedDatabase, StorageError, WriteOutcome};
 
 /// The database type behind the JavaScript API.
@@ -247,9 +247,14 @@ impl<H: AttachedSync> OpenDatabase<H> {
             return Err(refuse(format!("add(value) needs an object with a string {path:?} field (the keyPath)")));
         }
         let key = Reflect::get(value, &JsValue::from_str(path)).unwrap_or(JsValue::UNDEFINED);
-        key.as_string().ok_or_else(|| {
-            refuse(format!("the value's {path:?} field (the keyPath) must be a string, not {}", describe(&key)))
-        })
+        match exact_string(&key) {
+            Some(Ok(key)) => Ok(key),
+            Some(Err(lone)) => Err(refuse(format!("the value's {path:?} field (the keyPath) {}", lone.describe()))),
+            None => Err(refuse(format!(
+                "the value's {path:?} field (the keyPath) must be a string, not {}",
+                describe(&key)
+            ))),
+        }
     }
 
     /// Marks the database closed and dispatches `close` (once) with detail `{ reason }`.

@@ -17,12 +17,17 @@
 //! `NaN`, functions, symbols (as values or keys), cycles, `__proto__` fields, other typed arrays,
 //! and objects that are not plain (`Date`, `Map`, `Set`, class instances: store
 //! `date.toISOString()` or `date.getTime()` instead of a `Date`). `-0` is stored as `0`.
+//!
+//! Strings (values, field names and record keys) must be well-formed UTF-16: a lone surrogate
+//! (`'\uD800'` without its pair) has no UTF-8 form, and converting it would store U+FFFD in its
+//! place, so `'x\uD800y'` and `'x\uFFFDy'` would become one key. Such a string is refused with
+//! an `InvalidInputError` naming where it is and the offending code unit.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use auroradb_log::Value;
-use js_sys::{Array, ArrayBuffer, BigInt, Object, Reflect, Uint8Array};
+use js_sys::{Array, ArrayBuffer, BigInt, JsString, Object, Reflect, Uint8Array};
 use wasm_bindgen::{JsCast, JsValue};
 
 use auroradb::{DbError, MAX_DEPTH};
@@ -78,8 +83,8 @@ impl Walk {
         if let Some(n) = v.as_f64() {
             return number(n).ok_or_else(|| self.refuse("is NaN"));
         }
-        if let Some(s) = v.as_string() {
-            return Ok(Value::String(s));
+        if let Some(text) = exact_string(v) {
+            return text.map(Value::String).map_err(|lone| self.refuse(&lone.describe()));
         }
         if v.is_undefined() {
             return Err(self.refuse("is undefined"));
@@ -132,7 +137,12 @@ impl Walk {
         let mut fields = BTreeMap::new();
         let keys = Object::keys(obj);
         for i in 0..keys.length() {
-            let key = keys.get(i).as_string().unwrap_or_default();
+            let name = keys.get(i);
+            let key = match exact_string(&name) {
+                Some(Ok(key)) => key,
+                Some(Err(lone)) => return Err(self.refuse(&format!("has a field name that {}", lone.describe()))),
+                None => String::new(),
+            };
             self.path.push(Step::Field(key.clone()));
             if key == "__proto__" {
                 return Err(self.refuse("is a field named __proto__"));
@@ -225,9 +235,50 @@ pub fn to_js(v: &Value) -> JsValue {
     }
 }
 
-/// A record key from JavaScript: a string, else an `InvalidInputError`.
+/// A lone surrogate in a JavaScript string: the UTF-16 code unit and where it is.
+pub(crate) struct LoneSurrogate {
+    unit: u16,
+    at: u32,
+}
+
+impl LoneSurrogate {
+    /// What is wrong, as the end of a sentence naming the string ("the key holds...").
+    pub(crate) fn describe(&self) -> String {
+        format!(
+            "holds a lone surrogate (\\u{:04X} at index {}), which cannot be stored exactly: strings must be \
+             well-formed UTF-16",
+            self.unit, self.at
+        )
+    }
+}
+
+/// A JavaScript string as Rust text, exactly: `None` when `v` is not a string, an error when it
+/// holds a lone surrogate. A lone surrogate turns into U+FFFD when converted, so only a string
+/// whose conversion holds U+FFFD is looked at code unit by code unit (one call into JavaScript
+/// each): text without U+FFFD costs nothing more.
+pub(crate) fn exact_string(v: &JsValue) -> Option<Result<String, LoneSurrogate>> {
+    let text = v.as_string()?;
+    if !text.contains('\u{FFFD}') {
+        return Some(Ok(text));
+    }
+    let js: &JsString = v.unchecked_ref();
+    let mut at = 0u32;
+    for decoded in core::char::decode_utf16(js.iter()) {
+        match decoded {
+            Ok(c) => at += c.len_utf16() as u32,
+            Err(e) => return Some(Err(LoneSurrogate { unit: e.unpaired_surrogate(), at })),
+        }
+    }
+    Some(Ok(text))
+}
+
+/// A record key from JavaScript: a string of well-formed UTF-16, else an `InvalidInputError`.
 pub fn key_from_js(v: &JsValue) -> Result<String, DbError> {
-    v.as_string().ok_or_else(|| DbError::InvalidInput(format!("a key must be a string, not {}", describe(v))))
+    match exact_string(v) {
+        Some(Ok(key)) => Ok(key),
+        Some(Err(lone)) => Err(DbError::InvalidInput(format!("the key {}", lone.describe()))),
+        None => Err(DbError::InvalidInput(format!("a key must be a string, not {}", describe(v)))),
+    }
 }
 
 /// A short description of a JavaScript value's type, for error messages.

@@ -243,6 +243,46 @@ async fn bad_input_is_refused_with_a_stable_name_and_writes_nothing() {
 }
 
 #[wasm_bindgen_test]
+async fn lone_surrogates_are_refused_and_nothing_is_merged() {
+    let name = fresh("surrogates");
+    let rec = Recorder::new();
+    let db = open(&name, &rec).await;
+    // Well-formed text is stored exactly, a real U+FFFD and a surrogate pair included.
+    ok(db.put(js("'x\\uFFFDy'"), js("{ s: 'a\\uFFFDb', pair: '\\uD83D\\uDE00' }"))).await;
+    ok(db.put(js("'\\uD83D\\uDE00'"), js("1"))).await;
+    assert_eq!(json(&ok(db.keys()).await), "[\"x\u{FFFD}y\",\"\u{1F600}\"]");
+    let back = ok(db.get(js("'x\\uFFFDy'"))).await;
+    assert_eq!(get(&back, "s").as_string().as_deref(), Some("a\u{FFFD}b"));
+    assert_eq!(get(&back, "pair").as_string().as_deref(), Some("\u{1F600}"));
+    // A lone surrogate has no exact UTF-8 form: as a key, a value, a field name or the keyPath
+    // field, it is refused, so 'x\uD800y' can never overwrite 'x\uFFFDy'.
+    for key in ["'x\\uD800y'", "'x\\uDC00y'", "'\\uD800'", "'ab\\uDBFF'"] {
+        let e = err(db.put(js(key), js("1"))).await;
+        assert_eq!(name_of(&e), "InvalidInputError", "key {key}");
+        let message = get(&e, "message").as_string().unwrap();
+        assert!(message.contains("lone surrogate"), "{message}");
+    }
+    for value in ["'\\uD800'", "{ s: 'x\\uDC00' }", "{ list: ['ok', 'a\\uD800'] }", "{ ['f\\uD800']: 1 }"] {
+        let e = err(db.put("k".into(), js(value))).await;
+        assert_eq!(name_of(&e), "InvalidInputError", "value {value}");
+    }
+    let nested = err(db.put("k".into(), js("{ list: ['ok', 'a\\uD800'] }"))).await;
+    let message = get(&nested, "message").as_string().unwrap();
+    assert!(message.contains("value.list[1]") && message.contains("\\uD800 at index 1"), "{message}");
+    assert_eq!(json(&ok(db.keys()).await), "[\"x\u{FFFD}y\",\"\u{1F600}\"]");
+    assert_eq!(get(&db.stats(), "ops").as_f64(), Some(2.0), "nothing refused reached the log");
+    destroy(db).await;
+
+    let name = fresh("surrogates-keypath");
+    let db = open_with(&format!("{{ name: '{name}', keyPath: 'id' }}"), &rec, &JsValue::UNDEFINED).await;
+    let e = err(db.add(js("{ id: 'a\\uD800' }"))).await;
+    assert_eq!(name_of(&e), "InvalidInputError");
+    assert!(get(&e, "message").as_string().unwrap().contains("keyPath"));
+    assert_eq!(json(&ok(db.keys()).await), "[]");
+    destroy(db).await;
+}
+
+#[wasm_bindgen_test]
 async fn events_carry_their_details() {
     let name = fresh("events");
     let rec = Recorder::new();
