@@ -404,6 +404,34 @@ fn time_travel() {
 }
 
 #[test]
+fn no_checkpoint_rides_on_a_remove_or_a_clear() {
+    block_on(async {
+        let mut c = config("frees");
+        c.checkpoint_every = 1;
+        let mut db = Database::open(MemoryStorage::new(), c).await.unwrap();
+        for i in 0..4 {
+            tick();
+            db.put(format!("k{i}"), Value::Int(i)).await.unwrap();
+        }
+        let before = db.stats().checkpoints_written;
+        assert!(before > 0, "puts write checkpoints when due");
+        // Removes and a clear only free space: the due checkpoint waits.
+        for i in 0..3 {
+            tick();
+            db.remove(format!("k{i}")).await.unwrap();
+        }
+        tick();
+        db.clear().await.unwrap();
+        assert_eq!(db.stats().checkpoints_written, before, "a remove or a clear wrote a checkpoint");
+        // The next write that adds takes it.
+        tick();
+        db.put("after", Value::Int(1)).await.unwrap();
+        assert_eq!(db.stats().checkpoints_written, before + 1);
+        assert_eq!(db.verify().await.unwrap().ops, 9);
+    });
+}
+
+#[test]
 fn conflicting_writes_show_in_history() {
     block_on(async {
         let mut cfg = config("hist");

@@ -229,10 +229,15 @@ impl<S: Storage> Database<S> {
         }
         let mut checkpointed = None;
         let every = self.config.checkpoint_every;
+        // A commit of removes and clears only frees space, so a checkpoint never rides on one: near
+        // the storage quota the user can still delete record by record, and the checkpoint that
+        // is due waits for the next write that adds.
+        let frees_only = ops.iter().all(|o| matches!(o.op.kind, OpKind::Remove { .. } | OpKind::Clear));
         // A checkpoint costs O(keys) to encode, so they are spaced at least `keys` ops apart:
         // the amortized cost per op stays O(1), and `state_at`'s replay after one costs no more
         // than decoding it.
         if every > 0
+            && !frees_only
             && self.since_checkpoint + ops.len() as u64 >= every.max(self.state.len() as u64)
             && let Some(at) = self.state.high_water()
         {
