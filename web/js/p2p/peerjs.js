@@ -235,31 +235,6 @@ export class PeerJsAdapter extends MeshAdapter {
     return `${this._origin(this.server.secure ? 'https' : 'http')}${encodeURIComponent(this.server.key)}/peers`;
   }
 
-  async connect() {
-    if (this.isConnected) return this.id;
-    if (typeof RTCPeerConnection !== 'function') {
-      throw new P2PError('invalid-config', "the 'peerjs' adapter needs WebRTC (RTCPeerConnection)");
-    }
-    this._closing = false;
-    this.mesh.start();
-    try {
-      await this._attachOnce();
-    } catch (err) {
-      if (this.getConnectionCount() === 0 && !this.isConnected) this.mesh.stop('closed');
-      throw err;
-    }
-    return this.id;
-  }
-
-  /** One attempt to attach, shared by concurrent callers (connect() during a reconnect). */
-  _attachOnce() {
-    if (this.isConnected) return Promise.resolve();
-    this._attaching ??= this._attach().finally(() => {
-      this._attaching = null;
-    });
-    return this._attaching;
-  }
-
   /** A Peer for this adapter, its events wired; it starts connecting at once. */
   _newPeer() {
     const peer = new Peer(this.id, {

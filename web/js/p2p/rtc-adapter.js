@@ -24,6 +24,42 @@ import { P2PError, toBytes } from './util.js';
 export class MeshAdapter extends P2PAdapter {
   static managesPresence = true;
 
+  /**
+   * Attaches to the signaling server (`_attach()`, given by each subclass) and starts the mesh.
+   * Resolves with this peer's id.
+   */
+  async connect() {
+    if (this.isConnected) return this.id;
+    if (typeof RTCPeerConnection !== 'function') {
+      throw new P2PError(
+        'invalid-config',
+        `the '${this.constructor.adapterName}' adapter needs WebRTC (RTCPeerConnection)`,
+      );
+    }
+    this._requireEnvironment();
+    this._closing = false;
+    this.mesh.start();
+    try {
+      await this._attachOnce();
+    } catch (err) {
+      if (this.getConnectionCount() === 0 && !this.isConnected) this.mesh.stop('closed');
+      throw err;
+    }
+    return this.id;
+  }
+
+  /** What connect() needs besides WebRTC; throws a P2PError when it is missing. */
+  _requireEnvironment() {}
+
+  /** One attempt to attach, shared by concurrent callers (connect() during a reconnect). */
+  _attachOnce() {
+    if (this.isConnected) return Promise.resolve();
+    this._attaching ??= this._attach().finally(() => {
+      this._attaching = null;
+    });
+    return this._attaching;
+  }
+
   send(peerId, data) {
     const bytes = toBytes(data);
     if (bytes === null) throw new TypeError('send: data must be binary (Uint8Array, ArrayBuffer or a view)');
@@ -72,34 +108,10 @@ export class RtcSignalingAdapter extends MeshAdapter {
     this._attachedOnce = false;
   }
 
-  async connect() {
-    if (this.isConnected) return this.id;
-    if (typeof RTCPeerConnection !== 'function') {
-      throw new P2PError(
-        'invalid-config',
-        `the '${this.constructor.adapterName}' adapter needs WebRTC (RTCPeerConnection)`,
-      );
-    }
+  /** What connect() needs besides WebRTC (the signaling server's WebSocket). */
+  _requireEnvironment() {
     if (typeof this._WebSocket !== 'function')
       throw new P2PError('invalid-config', 'no WebSocket implementation available');
-    this._closing = false;
-    this.mesh.start();
-    try {
-      await this._attachOnce();
-    } catch (err) {
-      if (this.getConnectionCount() === 0 && !this.isConnected) this.mesh.stop('closed');
-      throw err;
-    }
-    return this.id;
-  }
-
-  /** One attempt to attach, shared by concurrent callers (connect() during a reconnect). */
-  _attachOnce() {
-    if (this.isConnected) return Promise.resolve();
-    this._attaching ??= this._attach().finally(() => {
-      this._attaching = null;
-    });
-    return this._attaching;
   }
 
   /** One attempt to attach to the server, bounded by connectionTimeout. */
