@@ -111,6 +111,9 @@ pub struct Database<S: Storage> {
     checkpoints: BTreeSet<OpId>,
     /// Ops committed since the newest checkpoint.
     since_checkpoint: u64,
+    /// After a checkpoint that did not fit in the storage quota, the `since_checkpoint` at which
+    /// the next one is tried (0: when due).
+    checkpoint_after: u64,
     stats: Stats,
 }
 
@@ -203,8 +206,17 @@ impl<S: Storage> Database<S> {
         };
 
         let log = Rc::new(RefCell::new(log));
-        let mut db =
-            Database { storage, config, log, state, commit, checkpoints, since_checkpoint, stats: Stats::default() };
+        let mut db = Database {
+            storage,
+            config,
+            log,
+            state,
+            commit,
+            checkpoints,
+            since_checkpoint,
+            checkpoint_after: 0,
+            stats: Stats::default(),
+        };
         db.write_schema().await?;
         if rebuild {
             db.rebuild_state(old_keys).await?;

@@ -103,7 +103,8 @@ impl<S: Storage> Database<S> {
     }
 
     /// Applies `ops` (already checked against the log) to the state, commits everything in one
-    /// batch, then adds them to the log. On failure, restores the state.
+    /// batch, then adds them to the log. On failure, restores the state. A checkpoint that is
+    /// due but does not fit in the storage quota never fails the write: it is left out.
     async fn commit_ops(&mut self, ops: Vec<EncodedOp>, local: bool) -> Result<WriteOutcome> {
         let undo = self.undo_for(&ops);
         let op_ids: Vec<OpId> = ops.iter().map(|o| o.op.id).collect();
@@ -114,11 +115,28 @@ impl<S: Storage> Database<S> {
             changes.extend(applied.changes);
             touched.extend(applied.touched);
         }
-        let (batch, checkpointed) = self.build_batch(&ops, &touched);
-        if let Err(e) = self.storage.commit(batch).await {
-            self.state.revert(undo.records, undo.meta, op_ids);
-            return Err(e.into());
-        }
+        let (batch, checkpointed) = self.build_batch(&ops, &touched, true);
+        let committed = match self.storage.commit(batch).await {
+            // The checkpoint does not fit: it waits, and the write commits without it. The next
+            // try comes after another interval of ops, so a storage near its quota does not pay
+            // a failed checkpoint on every write.
+            Err(StorageError::QuotaExceeded(_)) if checkpointed.is_some() => {
+                let (batch, _) = self.build_batch(&ops, &touched, false);
+                let r = self.storage.commit(batch).await.map(|()| None);
+                if r.is_ok() {
+                    self.checkpoint_after = self.since_checkpoint + ops.len() as u64 + self.checkpoint_interval();
+                }
+                r
+            }
+            other => other.map(|()| checkpointed),
+        };
+        let checkpointed = match committed {
+            Ok(at) => at,
+            Err(e) => {
+                self.state.revert(undo.records, undo.meta, op_ids);
+                return Err(e.into());
+            }
+        };
         // Durable: now the in-memory log follows.
         self.commit += 1;
         self.stats.commits += 1;
@@ -142,6 +160,7 @@ impl<S: Storage> Database<S> {
         if let Some(at) = checkpointed {
             self.checkpoints.insert(at);
             self.since_checkpoint = 0;
+            self.checkpoint_after = 0;
             self.stats.checkpoints_written += 1;
         }
         Ok(WriteOutcome { ops: ids, encoded: ops, changes })
@@ -167,9 +186,21 @@ impl<S: Storage> Database<S> {
         Undo { records, meta: self.state.meta().clone() }
     }
 
-    /// The batch for `ops`, already applied to the state. Returns the batch and the id of the
-    /// checkpoint it writes, if any.
-    fn build_batch(&self, ops: &[EncodedOp], touched: &BTreeSet<String>) -> (WriteBatch, Option<OpId>) {
+    /// Ops between automatic checkpoints. A checkpoint costs O(keys) to encode, so they are
+    /// spaced at least `keys` ops apart: the amortized cost per op stays O(1), and `state_at`'s
+    /// replay after one costs no more than decoding it.
+    fn checkpoint_interval(&self) -> u64 {
+        self.config.checkpoint_every.max(self.state.len() as u64)
+    }
+
+    /// The batch for `ops`, already applied to the state, with the checkpoint that is due if
+    /// `checkpoint` allows. Returns the batch and the id of the checkpoint it writes, if any.
+    fn build_batch(
+        &self,
+        ops: &[EncodedOp],
+        touched: &BTreeSet<String>,
+        checkpoint: bool,
+    ) -> (WriteBatch, Option<OpId>) {
         let mut batch = WriteBatch::default();
         let next = self.commit + 1;
         let held = (self.commit > 0).then(|| keys::encode_counter(self.commit));
@@ -233,12 +264,10 @@ impl<S: Storage> Database<S> {
         // the storage quota the user can still delete record by record, and the checkpoint that
         // is due waits for the next write that adds.
         let frees_only = ops.iter().all(|o| matches!(o.op.kind, OpKind::Remove { .. } | OpKind::Clear));
-        // A checkpoint costs O(keys) to encode, so they are spaced at least `keys` ops apart:
-        // the amortized cost per op stays O(1), and `state_at`'s replay after one costs no more
-        // than decoding it.
         if every > 0
+            && checkpoint
             && !frees_only
-            && self.since_checkpoint + ops.len() as u64 >= every.max(self.state.len() as u64)
+            && self.since_checkpoint + ops.len() as u64 >= self.checkpoint_interval().max(self.checkpoint_after)
             && let Some(at) = self.state.high_water()
         {
             let mut upto = self.log.borrow().summary(..=at);
@@ -277,6 +306,7 @@ impl<S: Storage> Database<S> {
         }
         self.checkpoints.insert(at);
         self.since_checkpoint = 0;
+        self.checkpoint_after = 0;
         self.stats.checkpoints_written += 1;
         Ok(Some(at))
     }

@@ -1,10 +1,10 @@
 //! [`FaultyStorage`]: wraps a storage and fails commits on demand, to test that a failed commit
-//! leaves the database exactly as it was.
+//! leaves the database exactly as it was; it can also stand for a storage near its quota.
 
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use super::{KeyRange, ScanOptions, Storage, Store, WriteBatch};
+use super::{KeyRange, Mutation, ScanOptions, Storage, Store, WriteBatch};
 use crate::StorageError;
 
 /// A fault to inject into a future commit.
@@ -24,6 +24,8 @@ struct Plan {
     fault: Option<Fault>,
     commits: usize,
     failures: usize,
+    /// Bytes left before the quota (see [`FaultyStorage::set_quota`]).
+    quota: Option<usize>,
 }
 
 /// A storage that injects one planned fault into a chosen commit.
@@ -51,14 +53,55 @@ impl<S: Storage> FaultyStorage<S> {
         plan.fault = Some(fault);
     }
 
+    /// Models a storage near its quota, as IndexedDB in Chromium behaves: `Some(bytes)` left. A
+    /// commit whose puts (keys and values) take more than what is left fails with
+    /// [`StorageError::QuotaExceeded`] and writes nothing (after its preconditions, which fail
+    /// first with [`StorageError::Conflict`]); a commit that succeeds uses up its puts' bytes.
+    /// Deletes free nothing at once (a store reclaims space later, when it compacts): raise the
+    /// quota to model space freed. `None`: no limit (the default).
+    pub fn set_quota(&self, left: Option<usize>) {
+        self.plan.borrow_mut().quota = left;
+    }
+
+    /// The bytes left before the quota, if one is set.
+    pub fn quota_left(&self) -> Option<usize> {
+        self.plan.borrow().quota
+    }
+
     /// Commits attempted so far.
     pub fn commits(&self) -> usize {
         self.plan.borrow().commits
     }
 
-    /// Faults injected so far.
+    /// Faults injected so far, quota failures included.
     pub fn failures(&self) -> usize {
         self.plan.borrow().failures
+    }
+
+    async fn commit_within_quota(&self, batch: WriteBatch) -> Result<(), StorageError> {
+        let Some(left) = self.plan.borrow().quota else { return self.inner.commit(batch).await };
+        let size: usize = batch
+            .mutations
+            .iter()
+            .map(|m| match m {
+                Mutation::Put { key, value, .. } => key.len() + value.len(),
+                _ => 0,
+            })
+            .sum();
+        if size <= left {
+            self.inner.commit(batch).await?;
+            self.plan.borrow_mut().quota = Some(left - size);
+            return Ok(());
+        }
+        for m in &batch.mutations {
+            if let Mutation::Expect { store, key, value } = m
+                && self.inner.get(*store, key).await? != *value
+            {
+                return Err(StorageError::Conflict);
+            }
+        }
+        self.plan.borrow_mut().failures += 1;
+        Err(StorageError::QuotaExceeded(format!("{size} bytes to write, {left} left")))
     }
 }
 
@@ -76,7 +119,7 @@ impl<S: Storage> Storage for FaultyStorage<S> {
             }
         };
         match fault {
-            None => self.inner.commit(batch).await,
+            None => self.commit_within_quota(batch).await,
             Some(Fault::Fail(e)) => Err(e),
             Some(Fault::LoseAck) => {
                 self.inner.commit(batch).await?;
