@@ -13,6 +13,7 @@ import AuroraDBDefault, {
   type ChangeDetail,
   type ChangeSource,
   type Diff,
+  type Durability,
   type ErrorDetail,
   type HistoryItem,
   type LogOp,
@@ -73,6 +74,7 @@ const full: AuroraConfig = {
   indexes: [{ name: 'email', unique: true }, { name: 'department', unique: false }, 'status'],
   syncStrategy: 'merge',
   checkpointEvery: 1000,
+  durability: 'relaxed',
   distributed: true,
   p2pAdapter: 'peerjs',
   peerId: 'peer-1',
@@ -110,6 +112,8 @@ const full: AuroraConfig = {
 
 const strategies: SyncStrategy[] = ['timestamp', 'version', 'merge', 'local-wins', 'remote-wins'];
 void strategies;
+const durabilities: Durability[] = ['strict', 'relaxed'];
+void durabilities;
 
 // @ts-expect-error name is required
 const noName: AuroraConfig = { version: 1 };
@@ -119,11 +123,13 @@ const badVersion: AuroraConfig = { name: 'x', version: '2' };
 const badStrategy: AuroraConfig = { name: 'x', syncStrategy: 'newest' };
 // @ts-expect-error autoSync is a boolean
 const badAutoSync: AuroraConfig = { name: 'x', autoSync: 'yes' };
+// @ts-expect-error durability is 'strict' or 'relaxed'
+const badDurability: AuroraConfig = { name: 'x', durability: 'default' };
 // @ts-expect-error indexes name fields
 const badIndexes: AuroraConfig = { name: 'x', indexes: [{ unique: true }] };
 // @ts-expect-error p2pConfig.rooms is a list of names
 const badRooms: P2PConfig = { rooms: 'app-room' };
-void [noName, badVersion, badStrategy, badAutoSync, badIndexes, badRooms];
+void [noName, badVersion, badStrategy, badAutoSync, badDurability, badIndexes, badRooms];
 
 // @ts-expect-error a configuration object is required
 new AuroraDB();

@@ -27,6 +27,12 @@ export interface IndexConfig {
 
 export type SyncStrategy = 'timestamp' | 'version' | 'merge' | 'local-wins' | 'remote-wins';
 
+/**
+ * When a write resolves: 'strict' once IndexedDB has flushed it to the disk (it survives a power
+ * loss), 'relaxed' once the operating system has it (it survives a crash of the browser).
+ */
+export type Durability = 'strict' | 'relaxed';
+
 export interface AuroraConfig {
     /** Database name (the IndexedDB database name). */
     name: string;
@@ -40,6 +46,8 @@ export interface AuroraConfig {
     syncStrategy?: SyncStrategy;
     /** Write a checkpoint every this many ops (0: only on `checkpoint()`). Default 1000. */
     checkpointEvery?: number;
+    /** The `durability` of every IndexedDB transaction that writes. Default 'strict'. */
+    durability?: Durability;
     /** Sync with peers (also `create(true)`). Default false. */
     distributed?: boolean;
     /** The P2P adapter: 'peerjs' (default), 'webrtc', 'socketio', 'broadcast', or a registered one. */

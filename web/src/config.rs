@@ -1,7 +1,7 @@
 //! The JavaScript configuration object, read into a [`Config`].
 //!
 //! Read here: `name` (required), `version`, `keyPath`, `indexes`, `syncStrategy`,
-//! `checkpointEvery`, `distributed`, and what the sync engine needs ([`SyncOptions`]:
+//! `checkpointEvery`, `durability`, `distributed`, and what the sync engine needs ([`SyncOptions`]:
 //! `autoSync`, `syncInterval`, `timeout`, `p2pConfig.group`, `p2pConfig.maxFrameBytes`). The
 //! adapter's options (`p2pAdapter`, `server`, `p2pConfig`, `maxConnections`,
 //! `connectionTimeout`...) are read by the JavaScript class and its adapters.
@@ -11,6 +11,7 @@ use auroradb_snapshot::{IndexSpec, Strategy};
 use js_sys::{Array, Reflect};
 use wasm_bindgen::JsValue;
 
+use crate::idb::Durability;
 use crate::value::describe;
 use auroradb::{Config, DbError};
 
@@ -56,6 +57,9 @@ impl Default for SyncOptions {
 pub struct JsConfig {
     /// The engine's configuration.
     pub db: Config,
+    /// `durability` (`'strict'`, the default, or `'relaxed'`): of every `readwrite` IndexedDB
+    /// transaction.
+    pub durability: Durability,
     /// Whether peer-to-peer sync is asked for.
     pub distributed: bool,
     /// The peer id given to `create(distributed, peerId)`, used as this peer's name on the network.
@@ -145,9 +149,16 @@ pub fn parse(config: &JsValue, distributed: Option<bool>, peer_id: Option<String
     if let Some(n) = whole(&field(config, "checkpointEvery"), "checkpointEvery", 0.0, 1e12)? {
         db.checkpoint_every = n as u64;
     }
+    let durability = match field(config, "durability") {
+        v if v.is_undefined() || v.is_null() => Durability::default(),
+        v => v
+            .as_string()
+            .and_then(|d| Durability::from_name(&d))
+            .ok_or_else(|| bad(format!("durability must be 'strict' or 'relaxed', not {}", describe(&v))))?,
+    };
     let distributed = distributed.unwrap_or_else(|| field(config, "distributed").as_bool().unwrap_or(false));
     let sync = sync_options(config)?;
-    Ok(JsConfig { db, distributed, peer_label: peer_id, sync })
+    Ok(JsConfig { db, durability, distributed, peer_label: peer_id, sync })
 }
 
 fn sync_options(config: &JsValue) -> Result<SyncOptions, DbError> {

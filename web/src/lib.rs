@@ -68,7 +68,7 @@ mod view;
 
 pub use self::config::{JsConfig, SyncOptions, js_clock, parse as parse_config};
 pub use self::database::{AuroraCore, delete_database};
-pub use self::idb::{IdbStorage, index_key_path};
+pub use self::idb::{Durability, IdbStorage, index_key_path};
 pub use self::txn::TxnHandle;
 pub use self::view::PastView;
 

@@ -60,6 +60,7 @@ impl AuroraCore {
                     e @ auroradb::StorageError::VersionTooOld { .. } => DbError::InvalidConfig(e.to_string()),
                     e => DbError::Storage(e),
                 })?;
+            storage.set_durability(cfg.durability);
             let db = Database::open(storage, cfg.db).await?;
             Ok::<_, DbError>((db, cfg.distributed, cfg.peer_label, cfg.sync))
         };

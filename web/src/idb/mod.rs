@@ -19,7 +19,8 @@
 //!
 //! A commit is one `readwrite` transaction over the stores it touches: the preconditions are read
 //! first inside it, a mismatch aborts it ([`StorageError::Conflict`]), then every put and delete is
-//! issued and the transaction is committed; any failure aborts all of it.
+//! issued and the transaction is committed; any failure aborts all of it. Every `readwrite`
+//! transaction is opened with the connection's [`Durability`].
 //!
 //! This backend talks to IndexedDB through `web-sys` rather than `rexie`: `rexie` hides the
 //! `IDBTransaction` (so the reason of an abort, such as `QuotaExceededError`, cannot be read), has
@@ -46,9 +47,10 @@ mod schema;
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
-use js_sys::Array;
-use wasm_bindgen::JsValue;
+use js_sys::{Array, Object, Reflect};
 use wasm_bindgen::closure::Closure;
+use wasm_bindgen::prelude::wasm_bindgen;
+use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{IdbDatabase, IdbObjectStore, IdbTransaction, IdbTransactionMode};
 
 use auroradb::StorageError;
@@ -60,12 +62,60 @@ pub use self::schema::index_key_path;
 /// A callback run when the connection is closed from outside.
 type OnClosed = Rc<RefCell<Option<Box<dyn Fn()>>>>;
 
+/// When IndexedDB reports a `readwrite` transaction complete (its `durability` option).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Durability {
+    /// Once the data is flushed to the disk: it survives a crash of the operating system or a
+    /// power loss.
+    #[default]
+    Strict,
+    /// Once the data is handed to the operating system: it survives a crash of the browser,
+    /// not necessarily one of the operating system or a power loss.
+    Relaxed,
+}
+
+impl Durability {
+    /// The option's value in JavaScript.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Durability::Strict => "strict",
+            Durability::Relaxed => "relaxed",
+        }
+    }
+
+    /// The durability named `name` (`"strict"` or `"relaxed"`).
+    pub fn from_name(name: &str) -> Option<Durability> {
+        match name {
+            "strict" => Some(Durability::Strict),
+            "relaxed" => Some(Durability::Relaxed),
+            _ => None,
+        }
+    }
+}
+
+#[wasm_bindgen]
+extern "C" {
+    /// An `IDBDatabase`, for `transaction(stores, mode, options)`, which web-sys has only behind
+    /// its unstable APIs.
+    #[wasm_bindgen(js_name = IDBDatabase)]
+    type IdbDatabaseWithOptions;
+
+    #[wasm_bindgen(method, catch, js_name = transaction)]
+    fn transaction(
+        this: &IdbDatabaseWithOptions,
+        stores: &Array,
+        mode: IdbTransactionMode,
+        options: &Object,
+    ) -> Result<IdbTransaction, JsValue>;
+}
+
 /// Storage in an IndexedDB database. Each value is one connection; dropping it closes it.
 pub struct IdbStorage {
     db: IdbDatabase,
     name: String,
     closed: Rc<Cell<bool>>,
     on_closed: OnClosed,
+    durability: Cell<Durability>,
     /// Closes the connection when another one upgrades or deletes the database.
     _version_change: Closure<dyn FnMut()>,
     /// Notices when the browser closes the connection (storage cleared, for example).
@@ -100,6 +150,16 @@ impl IdbStorage {
     /// The IndexedDB connection, for reading the stores directly (tests, tools).
     pub fn connection(&self) -> &IdbDatabase {
         &self.db
+    }
+
+    /// The durability of its `readwrite` transactions.
+    pub fn durability(&self) -> Durability {
+        self.durability.get()
+    }
+
+    /// Sets the durability of its `readwrite` transactions from now on.
+    pub fn set_durability(&self, durability: Durability) {
+        self.durability.set(durability);
     }
 
     /// Whether the connection is closed (by [`IdbStorage::close`], by another connection that
@@ -137,7 +197,13 @@ impl IdbStorage {
     fn transaction(&self, stores: &[Store], mode: IdbTransactionMode) -> Result<IdbTransaction, StorageError> {
         self.check_open()?;
         let names: Array = stores.iter().map(|s| JsValue::from_str(s.name())).collect();
-        self.db.transaction_with_str_sequence_and_mode(&names, mode).map_err(|e| self.js_fail(&e))
+        if mode != IdbTransactionMode::Readwrite {
+            return self.db.transaction_with_str_sequence_and_mode(&names, mode).map_err(|e| self.js_fail(&e));
+        }
+        let options = Object::new();
+        let _ = Reflect::set(&options, &"durability".into(), &self.durability.get().as_str().into());
+        let db: &IdbDatabaseWithOptions = self.db.unchecked_ref();
+        db.transaction(&names, mode, &options).map_err(|e| self.js_fail(&e))
     }
 
     fn object_store(&self, tx: &IdbTransaction, store: Store) -> Result<IdbObjectStore, StorageError> {

@@ -101,7 +101,15 @@ impl IdbStorage {
         let close = Closure::<dyn FnMut()>::new(notify);
         db.set_onversionchange(Some(version_change.as_ref().unchecked_ref()));
         db.set_onclose(Some(close.as_ref().unchecked_ref()));
-        IdbStorage { db, name: name.to_owned(), closed, on_closed, _version_change: version_change, _close: close }
+        IdbStorage {
+            db,
+            name: name.to_owned(),
+            closed,
+            on_closed,
+            durability: Cell::default(),
+            _version_change: version_change,
+            _close: close,
+        }
     }
 
     /// Deletes IndexedDB database `name`. Other AuroraDB connections to it close themselves;

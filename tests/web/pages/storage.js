@@ -1,0 +1,92 @@
+// Helpers of the storage tests (quota.test.mjs, crash.test.mjs), called through page.evaluate.
+'use strict';
+
+/** `n` random bytes: IndexedDB compresses its records, so filling a quota needs data that does not compress. */
+window.randomBytes = (n) => {
+  const out = new Uint8Array(n);
+  for (let i = 0; i < n; i += 65536) crypto.getRandomValues(out.subarray(i, Math.min(n, i + 65536)));
+  return out;
+};
+
+/** How many records each object store of IndexedDB database `name` holds, read directly. */
+window.storeCounts = (name) =>
+  new Promise((ok, fail) => {
+    const req = indexedDB.open(name);
+    req.onerror = () => fail(req.error);
+    req.onsuccess = () => {
+      const db = req.result;
+      const names = [...db.objectStoreNames];
+      const tx = db.transaction(names, 'readonly');
+      const counts = {};
+      for (const store of names) {
+        const r = tx.objectStore(store).count();
+        r.onsuccess = () => {
+          counts[store] = r.result;
+        };
+      }
+      tx.oncomplete = () => {
+        db.close();
+        ok(counts);
+      };
+      tx.onerror = () => fail(tx.error);
+    };
+  });
+
+/** Runs `f()` and resolves to its result, or to `{ error: name, message }` if it throws or rejects. */
+window.attempt = async (f) => {
+  try {
+    return { value: await f() };
+  } catch (e) {
+    return { error: e?.name, message: e?.message };
+  }
+};
+
+/**
+ * Opens database `name` and writes without end, each write awaited, fresh keys `<prefix>-<n>`
+ * only (puts, two-key transactions, three-key batches, in turn); after each write resolves it
+ * logs `ack <json list of its keys>`, and a failure logs `write-error <name>: <message>` and
+ * stops. The value under each key is `{ key, n }`. Resolves once the database is open.
+ */
+window.stream = async (name, prefix, options = {}) => {
+  const db = new AuroraDB({ name, ...options });
+  await db.create();
+  const value = (key, n) => ({ key, n });
+  (async () => {
+    for (let n = 0; ; n++) {
+      const keys = [];
+      try {
+        if (n % 10 === 7) {
+          keys.push(`${prefix}-${n}a`, `${prefix}-${n}b`);
+          await db.transaction(async (tx) => {
+            for (const k of keys) tx.entries[k] = value(k, n);
+          });
+        } else if (n % 10 === 8) {
+          keys.push(`${prefix}-${n}a`, `${prefix}-${n}b`, `${prefix}-${n}c`);
+          await db.db.batchSet(keys.map((k) => [k, value(k, n)]));
+        } else {
+          keys.push(`${prefix}-${n}`);
+          await db.add(keys[0], value(keys[0], n));
+        }
+      } catch (e) {
+        console.log(`write-error ${e?.name}: ${e?.message}`);
+        return;
+      }
+      console.log(`ack ${JSON.stringify(keys)}`);
+    }
+  })();
+};
+
+/** The keys of `expected` that database `name` lacks or holds another value under, and `verify()`. */
+window.checkAcknowledged = async (name, expected) => {
+  const db = new AuroraDB({ name });
+  await db.create();
+  const wrong = [];
+  for (const key of expected) {
+    const got = await db.get(key);
+    if (!got || got.key !== key) wrong.push(key);
+  }
+  const verify = await db.verify();
+  const count = await db.count();
+  await db.close();
+  return { wrong, count, verify: verify.ok };
+};
