@@ -1,0 +1,161 @@
+// Near the storage quota, in Chromium with a small quota set through the DevTools protocol
+// (`Storage.overrideQuotaForOrigin`) on an on-disk profile:
+//
+// - a write that is due for an automatic checkpoint, which does not fit, commits without it
+//   (the checkpoint waits for an interval of ops);
+// - a write that does not fit fails with `QuotaExceededError`, and nothing of it is written:
+//   the log, the state and every IndexedDB store are as before, also after a reopen;
+// - removes and a clear still work, `verify()` is ok;
+// - once there is room again, writes work and the checkpoint that waited is written.
+//
+// Records hold random bytes: IndexedDB compresses what it stores, so only data that does not
+// compress fills a quota predictably. Chromium takes a lower quota into account only for an
+// origin that has not stored anything yet (it keeps the space it knows is left until that is
+// used up), so the quota is set on a fresh origin, from the usage measured on another one doing
+// the same writes. Needs the built API in pkg/ (./scripts/build-web.sh); ./scripts/web-test.sh
+// does it all.
+
+import test, { after, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { launchPersistent, requirePkg, startServer } from './harness.mjs';
+
+/** Ops between automatic checkpoints, and the size of a record's random bytes. */
+const EVERY = 40;
+const SIZE = 20_000;
+
+/** Two origins: one measures, the other gets the quota. */
+let measure;
+let server;
+
+before(async () => {
+  requirePkg();
+  measure = await startServer();
+  server = await startServer();
+});
+
+after(async () => {
+  await measure?.close();
+  await server?.close();
+});
+
+/** Writes `n` records of `size` random bytes, `k0`... */
+async function fill(page, n, size) {
+  await page.evaluate(
+    async ({ n, size }) => {
+      for (let i = 0; i < n; i++) await window.db.add(`k${i}`, { i, bytes: randomBytes(size) });
+    },
+    { n, size },
+  );
+}
+
+test('near the quota: a checkpoint waits, a write that does not fit fails typed and whole, removes and clear work', {
+  timeout: 240_000,
+}, async () => {
+  const profile = mkdtempSync(join(tmpdir(), 'auroradb-quota-'));
+  const context = await launchPersistent(profile);
+  try {
+    const page = context.pages()[0] || (await context.newPage());
+    const pageErrors = [];
+    page.on('pageerror', (err) => pageErrors.push(err.message));
+    const open = () =>
+      page.evaluate(async (every) => {
+        window.db = new AuroraDB({ name: 'quota', checkpointEvery: every });
+        await window.db.create();
+      }, EVERY);
+
+    // What EVERY - 1 records take, without a quota.
+    await page.goto(`${measure.origin}/storage.html`, { waitUntil: 'load' });
+    await open();
+    await fill(page, EVERY - 1, SIZE);
+    const usage = await page.evaluate(async () => (await navigator.storage.estimate()).usage);
+    await page.evaluate(() => window.db.destroy());
+
+    await page.goto(`${server.origin}/storage.html`, { waitUntil: 'load' });
+    const cdp = await context.newCDPSession(page);
+    const setQuota = (quotaSize) => cdp.send('Storage.overrideQuotaForOrigin', { origin: server.origin, quotaSize });
+    /** What the database holds, through the API and in IndexedDB itself. */
+    const snapshot = () =>
+      page.evaluate(async () => {
+        const { ops, records, checkpoints } = window.db.getStats();
+        const verify = await window.db.verify();
+        return { keys: await window.db.keys(), ops, records, checkpoints, verify, stores: await storeCounts('quota') };
+      });
+
+    // Room for EVERY - 1 records and a few more (each is stored about three times: the op, the
+    // state record and its readable value), not for a checkpoint of them all.
+    await setQuota(usage + 12 * SIZE);
+    // EVERY - 1 records: the next write is due for a checkpoint of EVERY records.
+    await open();
+    await fill(page, EVERY - 1, SIZE);
+
+    const due = await page.evaluate(
+      async ({ key, size }) => attempt(() => window.db.add(key, { bytes: randomBytes(size) })),
+      { key: `k${EVERY - 1}`, size: SIZE },
+    );
+    assert.deepEqual(due, { value: `k${EVERY - 1}` }, 'the write due for a checkpoint that does not fit commits');
+    const full = await snapshot();
+    assert.equal(full.records, EVERY);
+    assert.equal(full.checkpoints, 0, 'the checkpoint waits');
+    assert.equal(full.verify.ok, true);
+
+    // A record of 1 MB does not fit: a typed error, nothing written, an `error` event.
+    const failed = await page.evaluate(async () => {
+      const events = [];
+      window.db.addEventListener('error', (e) => events.push(e.detail.type));
+      const out = await attempt(() => window.db.add('big', { bytes: randomBytes(1 << 20) }));
+      return { ...out, events };
+    });
+    assert.equal(failed.error, 'QuotaExceededError', JSON.stringify(failed));
+    assert.deepEqual(failed.events, ['QuotaExceededError']);
+    assert.deepEqual(await snapshot(), full, 'nothing of the failed write is in the log, the state or IndexedDB');
+    assert.equal(await page.evaluate(() => window.db.get('big')), undefined);
+    // So is it after a reopen in a fresh page.
+    await page.evaluate(() => window.db.close());
+    await page.reload({ waitUntil: 'load' });
+    await open();
+    assert.deepEqual(await snapshot(), full, 'after a reopen');
+    const first = await page.evaluate(async () => (await window.db.get('k0')).i);
+    assert.equal(first, 0);
+
+    // Removes and a clear still work near the quota.
+    const freed = await page.evaluate(async () => ({
+      removed: await attempt(() => window.db.remove('k0')),
+      again: await attempt(() => window.db.remove('k1')),
+      cleared: await attempt(() => window.db.clear()),
+      count: await window.db.count(),
+      verify: (await window.db.verify()).ok,
+    }));
+    assert.deepEqual(freed, {
+      removed: { value: true },
+      again: { value: true },
+      cleared: { value: EVERY - 2 },
+      count: 0,
+      verify: true,
+    });
+
+    // Room again: writes work, and the checkpoint that waited is written within an interval.
+    await setQuota(usage + 100 * 1024 * 1024);
+    const later = await page.evaluate(
+      async ({ n, size }) => {
+        for (let i = 0; i < n; i++) await window.db.add(`again${i}`, { i, bytes: randomBytes(size) });
+        const { records, checkpoints } = window.db.getStats();
+        return { records, checkpoints, verify: (await window.db.verify()).ok };
+      },
+      { n: EVERY, size: SIZE },
+    );
+    assert.deepEqual(later, { records: EVERY, checkpoints: 1, verify: true });
+    await page.evaluate(() => window.db.close());
+    await page.reload({ waitUntil: 'load' });
+    await open();
+    const reopened = await snapshot();
+    assert.equal(reopened.records, EVERY);
+    assert.equal(reopened.verify.ok, true);
+    assert.deepEqual(pageErrors, []);
+  } finally {
+    await context.close().catch(() => {});
+    rmSync(profile, { recursive: true, force: true });
+  }
+});
