@@ -2,11 +2,13 @@
 # The browser benchmark, from any working directory:
 #
 #   ./scripts/bench-web.sh [--no-build] [--runs N] [--open-ops N] [--engines raw,dexie,aurora] [--json FILE]
+#                          [--cases bulk,single,reads,open] [--durability strict|relaxed]
 #
 # Builds pkg/ (scripts/build-web.sh; skipped with --no-build), then runs benches/web/run.mjs:
 # AuroraDB vs raw IndexedDB vs Dexie in the same headless Chromium, a table of milliseconds per
 # case with AuroraDB's ratios, and the gzipped size of the .wasm + JS. Other arguments go to
-# run.mjs. Not a test: `scripts/test.sh` does not run it.
+# run.mjs: --cases runs only those cases, --durability sets the durability of every engine's
+# writing transactions (default: each engine's own). Not a test: `scripts/test.sh` does not run it.
 
 set -euo pipefail
 

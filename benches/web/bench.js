@@ -11,6 +11,9 @@
 
 (() => {
   const STORE = 'records';
+  /** The `durability` of every engine's writing transactions (`configure`); undefined: each engine's default. */
+  let durability;
+  const txOptions = () => (durability ? { durability } : undefined);
 
   const key = (i) => `k${String(i).padStart(6, '0')}`;
   const record = (i) => ({
@@ -66,13 +69,13 @@
       return request(req);
     },
     async bulk(db, items) {
-      const tx = db.transaction(STORE, 'readwrite');
+      const tx = db.transaction(STORE, 'readwrite', txOptions());
       const store = tx.objectStore(STORE);
       for (const [k, v] of items) store.put(v, k);
       await done(tx);
     },
     async single(db, k, v) {
-      const tx = db.transaction(STORE, 'readwrite');
+      const tx = db.transaction(STORE, 'readwrite', txOptions());
       tx.objectStore(STORE).put(v, k);
       await done(tx);
     },
@@ -106,7 +109,7 @@
   /** Dexie, used the way its documentation shows. */
   const dexie = {
     async open(name) {
-      const db = new Dexie(`dexie-${name}`);
+      const db = new Dexie(`dexie-${name}`, durability ? { chromeTransactionDurability: durability } : {});
       db.version(1).stores({ [STORE]: '' });
       await db.open();
       return db;
@@ -145,7 +148,7 @@
   /** AuroraDB, through the README's API. */
   const aurora = {
     async open(name) {
-      const db = new AuroraDB({ name: `aurora-${name}` });
+      const db = new AuroraDB({ name: `aurora-${name}`, ...(durability ? { durability } : {}) });
       await db.create();
       return db;
     },
@@ -285,6 +288,11 @@
     return CASES[caseName](ENGINES[engine], opts);
   }
 
-  window.bench = { run, reads, setupOpen, measureOpen, destroyOpen, engines: Object.keys(ENGINES) };
+  /** Settings for every later call: `{ durability }` ('strict' or 'relaxed'; undefined: the engines' defaults). */
+  function configure(options = {}) {
+    durability = options.durability;
+  }
+
+  window.bench = { run, reads, setupOpen, measureOpen, destroyOpen, configure, engines: Object.keys(ENGINES) };
   window.benchReady = true;
 })();

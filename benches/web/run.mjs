@@ -5,6 +5,11 @@
 // builds pkg/ first), or directly:
 //
 //   node benches/web/run.mjs [--runs N] [--open-ops N] [--engines raw,dexie,aurora] [--json FILE]
+//                            [--cases bulk,single,reads,open] [--durability strict|relaxed]
+//
+// --cases runs only some cases (default: all); --durability sets the `durability` of every
+// engine's writing transactions (AuroraDB's option, raw IndexedDB's transaction option, Dexie's
+// chromeTransactionDurability; default: each engine's own default).
 //
 // The browser gets a throwaway on-disk profile, so IndexedDB writes reach the disk as they would
 // for a user. Timings are the median of --runs runs (default 3), measured in the page with
@@ -20,7 +25,14 @@ import { PKG_DIR, ROOT, launchPersistent, requirePkg, startServer } from '../../
 const ENGINE_TITLES = { raw: 'raw IDB', dexie: 'Dexie', aurora: 'AuroraDB' };
 
 function parseArgs(argv) {
-  const opts = { runs: 3, openOps: 100_000, engines: ['raw', 'dexie', 'aurora'], json: null };
+  const opts = {
+    runs: 3,
+    openOps: 100_000,
+    engines: ['raw', 'dexie', 'aurora'],
+    json: null,
+    cases: ['bulk', 'single', 'reads', 'open'],
+    durability: undefined,
+  };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     const value = () => {
@@ -31,14 +43,19 @@ function parseArgs(argv) {
     else if (arg === '--open-ops') opts.openOps = Math.max(1, Number.parseInt(value(), 10));
     else if (arg === '--engines') opts.engines = value().split(',');
     else if (arg === '--json') opts.json = value();
+    else if (arg === '--cases') opts.cases = value().split(',');
+    else if (arg === '--durability') opts.durability = value();
     else if (arg === '--help' || arg === '-h') {
       console.log(
-        'usage: node benches/web/run.mjs [--runs N] [--open-ops N] [--engines raw,dexie,aurora] [--json FILE]',
+        'usage: node benches/web/run.mjs [--runs N] [--open-ops N] [--engines raw,dexie,aurora] [--json FILE] [--cases bulk,single,reads,open] [--durability strict|relaxed]',
       );
       process.exit(0);
     } else throw new Error(`unknown argument ${arg}`);
   }
   for (const e of opts.engines) if (!ENGINE_TITLES[e]) throw new Error(`unknown engine ${e}`);
+  for (const c of opts.cases)
+    if (!['bulk', 'single', 'reads', 'open'].includes(c)) throw new Error(`unknown case ${c}`);
+  if (![undefined, 'strict', 'relaxed'].includes(opts.durability)) throw new Error('--durability: strict or relaxed');
   if (Number.isNaN(opts.runs) || Number.isNaN(opts.openOps)) throw new Error('--runs and --open-ops take numbers');
   return opts;
 }
@@ -124,12 +141,15 @@ async function main() {
       if (reload) await page.reload({ waitUntil: 'load', timeout: 60_000 });
       else await page.goto(url, { waitUntil: 'load', timeout: 60_000 });
       await page.waitForFunction(() => window.benchReady === true, null, { timeout: 60_000 });
+      await page.evaluate((durability) => window.bench.configure({ durability }), opts.durability);
     };
     const call = (what, fn, arg, ms = 300_000) => bounded(page.evaluate(fn, arg), ms, what);
 
     await load(false);
     const browserVersion = context.browser()?.version() ?? (await page.evaluate(() => navigator.userAgent));
-    console.log(`Chromium ${browserVersion}, ${opts.runs} run(s) per case, median shown`);
+    console.log(
+      `Chromium ${browserVersion}, ${opts.runs} run(s) per case, median shown, durability ${opts.durability ?? "each engine's default"}`,
+    );
 
     const times = {};
     let opsInLog = null;
@@ -142,7 +162,7 @@ async function main() {
       for (const [caseId, n] of [
         ['bulk', 10_000],
         ['single', 1_000],
-      ]) {
+      ].filter(([caseId]) => opts.cases.includes(caseId))) {
         const ms = [];
         for (let r = 0; r < opts.runs; r++) {
           ms.push(
@@ -156,72 +176,77 @@ async function main() {
         add(caseId, engine, median(ms));
         process.stderr.write(`${caseId} `);
       }
-      const { gets, filters } = await call(
-        `${engine} reads`,
-        ({ engine, runs }) => window.bench.reads(engine, { n: 10_000, runs }),
-        {
-          engine,
-          runs: opts.runs,
-        },
-      );
-      add('gets', engine, median(gets));
-      add('filter', engine, median(filters));
-      process.stderr.write('gets filter ');
-
-      // Open: each measurement is the first thing a freshly loaded page does.
-      await load(true);
-      add(
-        'openEmpty',
-        engine,
-        await call(
-          `${engine} open (empty)`,
-          (engine) => window.bench.measureOpen(engine, { name: `empty-${engine}` }),
-          engine,
-        ),
-      );
-      await call(`${engine} destroy (empty)`, (engine) => window.bench.destroyOpen(engine), engine).catch(() => {});
-      if (engine === 'aurora') process.stderr.write(`(writing ${opts.openOps} single adds: minutes) `);
-      const setup = await call(
-        `${engine} open setup`,
-        ({ engine, ops }) => window.bench.setupOpen(engine, { ops }),
-        { engine, ops: opts.openOps },
-        900_000,
-      );
-      if (setup.count !== opts.openOps) {
-        throw new Error(`${engine}: open setup stored ${setup.count} of ${opts.openOps}`);
-      }
-      if (setup.stats) {
-        opsInLog = setup.stats.ops;
-        process.stderr.write(
-          `(${setup.stats.ops} ops in the log, ${setup.stats.records} records, ${setup.stats.checkpoints} checkpoint(s); filled in ${(setup.ms / 1000).toFixed(1)} s) `,
-        );
-      }
-      const opens = [];
-      for (let r = 0; r < opts.runs; r++) {
-        await load(true);
-        opens.push(
-          await call(`${engine} open`, ({ engine, expect }) => window.bench.measureOpen(engine, { expect }), {
+      if (opts.cases.includes('reads')) {
+        const { gets, filters } = await call(
+          `${engine} reads`,
+          ({ engine, runs }) => window.bench.reads(engine, { n: 10_000, runs }),
+          {
             engine,
-            expect: opts.openOps,
-          }),
+            runs: opts.runs,
+          },
         );
+        add('gets', engine, median(gets));
+        add('filter', engine, median(filters));
+        process.stderr.write('gets filter ');
       }
-      add('open', engine, median(opens));
-      const opensAll = [];
-      for (let r = 0; r < opts.runs; r++) {
+
+      if (opts.cases.includes('open')) {
+        // Open: each measurement is the first thing a freshly loaded page does.
         await load(true);
-        opensAll.push(
+        add(
+          'openEmpty',
+          engine,
           await call(
-            `${engine} open + all`,
-            ({ engine, expect }) => window.bench.measureOpen(engine, { expect, readAll: true }),
-            { engine, expect: opts.openOps },
+            `${engine} open (empty)`,
+            (engine) => window.bench.measureOpen(engine, { name: `empty-${engine}` }),
+            engine,
           ),
         );
+        await call(`${engine} destroy (empty)`, (engine) => window.bench.destroyOpen(engine), engine).catch(() => {});
+        if (engine === 'aurora') process.stderr.write(`(writing ${opts.openOps} single adds: minutes) `);
+        const setup = await call(
+          `${engine} open setup`,
+          ({ engine, ops }) => window.bench.setupOpen(engine, { ops }),
+          { engine, ops: opts.openOps },
+          900_000,
+        );
+        if (setup.count !== opts.openOps) {
+          throw new Error(`${engine}: open setup stored ${setup.count} of ${opts.openOps}`);
+        }
+        if (setup.stats) {
+          opsInLog = setup.stats.ops;
+          process.stderr.write(
+            `(${setup.stats.ops} ops in the log, ${setup.stats.records} records, ${setup.stats.checkpoints} checkpoint(s); filled in ${(setup.ms / 1000).toFixed(1)} s) `,
+          );
+        }
+        const opens = [];
+        for (let r = 0; r < opts.runs; r++) {
+          await load(true);
+          opens.push(
+            await call(`${engine} open`, ({ engine, expect }) => window.bench.measureOpen(engine, { expect }), {
+              engine,
+              expect: opts.openOps,
+            }),
+          );
+        }
+        add('open', engine, median(opens));
+        const opensAll = [];
+        for (let r = 0; r < opts.runs; r++) {
+          await load(true);
+          opensAll.push(
+            await call(
+              `${engine} open + all`,
+              ({ engine, expect }) => window.bench.measureOpen(engine, { expect, readAll: true }),
+              { engine, expect: opts.openOps },
+            ),
+          );
+        }
+        add('openAll', engine, median(opensAll));
+        await load(true);
+        await call(`${engine} cleanup`, (engine) => window.bench.destroyOpen(engine), engine, 120_000);
+        process.stderr.write('open');
       }
-      add('openAll', engine, median(opensAll));
-      await load(true);
-      await call(`${engine} cleanup`, (engine) => window.bench.destroyOpen(engine), engine, 120_000);
-      process.stderr.write('open\n');
+      process.stderr.write('\n');
     }
 
     const k = (n) => (n % 1000 === 0 ? `${n / 1000}k` : String(n));
@@ -233,7 +258,9 @@ async function main() {
       { id: 'open', title: `open a database of ${k(opts.openOps)} records/ops + count` },
       { id: 'openAll', title: `open the same + read all ${k(opts.openOps)} records` },
       { id: 'openEmpty', title: 'first open in a fresh page (empty database)' },
-    ].map((row) => ({ ...row, ms: times[row.id] || {} }));
+    ]
+      .map((row) => ({ ...row, ms: times[row.id] || {} }))
+      .filter((row) => Object.keys(row.ms).length > 0);
     console.log('');
     printTable(rows, opts.engines);
     console.log('');
