@@ -1,8 +1,8 @@
 // Killed mid-write: Chromium on an on-disk profile runs a stream of awaited writes (puts,
 // transactions, batches; a checkpoint every 25 ops), the page reports each write once it
 // resolves, and the browser is killed with SIGKILL in the middle of the stream, three times at
-// different moments (after 10, 120 and 300 acknowledged writes; the second run with
-// `durability: 'relaxed'`). After each kill the browser is relaunched on the same profile:
+// different moments (after 10, 120 and 300 acknowledged writes; the first and the last with the
+// default `durability: 'relaxed'`, the second with `'strict'`). After each kill the browser is relaunched on the same profile:
 // every acknowledged write of every run so far is there, with its value, and `verify()` is ok.
 // Writes that were not acknowledged may or may not be there.
 //
@@ -17,7 +17,7 @@ import { launchPersistent, requirePkg, startServer } from './harness.mjs';
 
 const RUNS = [
   { acks: 10, options: {} },
-  { acks: 120, options: { durability: 'relaxed' } },
+  { acks: 120, options: { durability: 'strict' } },
   { acks: 300, options: {} },
 ];
 const NAME = 'crash';

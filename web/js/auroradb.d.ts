@@ -46,7 +46,7 @@ export interface AuroraConfig {
     syncStrategy?: SyncStrategy;
     /** Write a checkpoint every this many ops (0: only on `checkpoint()`). Default 1000. */
     checkpointEvery?: number;
-    /** The `durability` of every IndexedDB transaction that writes. Default 'strict'. */
+    /** The `durability` of every IndexedDB transaction that writes. Default 'relaxed'. */
     durability?: Durability;
     /** Sync with peers (also `create(true)`). Default false. */
     distributed?: boolean;

@@ -72,7 +72,7 @@ const DEFAULTS = Object.freeze({
     autoSync: true,
     syncInterval: 30000,
     syncStrategy: 'timestamp',
-    durability: 'strict',
+    durability: 'relaxed',
     maxConnections: 50,
     timeout: 10000,
     retryAttempts: 3,

@@ -57,7 +57,7 @@ impl Default for SyncOptions {
 pub struct JsConfig {
     /// The engine's configuration.
     pub db: Config,
-    /// `durability` (`'strict'`, the default, or `'relaxed'`): of every `readwrite` IndexedDB
+    /// `durability` (`'relaxed'`, the default, or `'strict'`): of every `readwrite` IndexedDB
     /// transaction.
     pub durability: Durability,
     /// Whether peer-to-peer sync is asked for.

@@ -67,10 +67,11 @@ type OnClosed = Rc<RefCell<Option<Box<dyn Fn()>>>>;
 pub enum Durability {
     /// Once the data is flushed to the disk: it survives a crash of the operating system or a
     /// power loss.
-    #[default]
     Strict,
     /// Once the data is handed to the operating system: it survives a crash of the browser,
-    /// not necessarily one of the operating system or a power loss.
+    /// not necessarily one of the operating system or a power loss. What IndexedDB does in
+    /// Chromium when no durability is given.
+    #[default]
     Relaxed,
 }
 
