@@ -76,7 +76,11 @@ window.stream = async (name, prefix, options = {}) => {
   })();
 };
 
-/** The keys of `expected` that database `name` lacks or holds another value under, and `verify()`. */
+/**
+ * What database `name` holds of a `stream`: the keys of `expected` it lacks or holds another
+ * value under, the writes of several keys (transactions, batches) it holds only part of,
+ * acknowledged or not, its record count and whether `verify()` is ok.
+ */
 window.checkAcknowledged = async (name, expected) => {
   const db = new AuroraDB({ name });
   await db.create();
@@ -85,8 +89,15 @@ window.checkAcknowledged = async (name, expected) => {
     const got = await db.get(key);
     if (!got || got.key !== key) wrong.push(key);
   }
+  // Keys `<prefix>-<n>a`, `b` (a transaction when n % 10 is 7) and `c` (a batch when it is 8).
+  const parts = new Map();
+  for (const key of await db.keys()) {
+    const m = /^(.*-(\d+))[abc]$/.exec(key);
+    if (m) parts.set(m[1], { size: Number(m[2]) % 10 === 7 ? 2 : 3, held: (parts.get(m[1])?.held ?? 0) + 1 });
+  }
+  const partial = [...parts].filter(([, { size, held }]) => held !== size).map(([write]) => write);
   const verify = await db.verify();
   const count = await db.count();
   await db.close();
-  return { wrong, count, verify: verify.ok };
+  return { wrong, partial, count, verify: verify.ok };
 };
