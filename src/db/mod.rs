@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use auroradb_log::segment::{DEFAULT_SEGMENT_OPS, SegmentRecord};
 use auroradb_log::{ClockFn, DEFAULT_MAX_DRIFT, Hlc, Log, LogConfig, OpId, PeerId, Value};
-use auroradb_snapshot::{Entry, IndexSpec, KeyRecord, SnapshotError, State, StateConfig, StateMeta, Strategy};
+use auroradb_snapshot::{Change, Entry, IndexSpec, KeyRecord, SnapshotError, State, StateConfig, StateMeta, Strategy};
 
 pub use file::{LogFileInfo, MAGIC_LOG_FILE};
 pub use keys::Schema;
@@ -111,6 +111,8 @@ pub struct Database<S: Storage> {
     checkpoints: BTreeSet<OpId>,
     /// Ops committed since the newest checkpoint.
     since_checkpoint: u64,
+    /// Changes of other connections caught up with inside writes, not yet taken.
+    caught_up: Vec<Change>,
     stats: Stats,
 }
 
@@ -203,8 +205,17 @@ impl<S: Storage> Database<S> {
         };
 
         let log = Rc::new(RefCell::new(log));
-        let mut db =
-            Database { storage, config, log, state, commit, checkpoints, since_checkpoint, stats: Stats::default() };
+        let mut db = Database {
+            storage,
+            config,
+            log,
+            state,
+            commit,
+            checkpoints,
+            since_checkpoint,
+            caught_up: Vec::new(),
+            stats: Stats::default(),
+        };
         db.write_schema().await?;
         if rebuild {
             db.rebuild_state(old_keys).await?;
