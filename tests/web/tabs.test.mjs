@@ -152,3 +152,36 @@ test('without Web Locks, writes that lose to another tab back off and retry: non
     await context.close();
   }
 });
+
+test("a tab that holds the lock and never lets go delays the other tabs' writes, never stops them", {
+  timeout: 300_000,
+}, async () => {
+  const context = await browser.newContext();
+  try {
+    const a = await openTab(context, 'tabs-stuck');
+    const b = await openTab(context, 'tabs-stuck');
+    // As a page suspended while it holds the lock would: page a takes it and keeps it.
+    await a.page.evaluate(
+      () =>
+        new Promise((granted) => {
+          navigator.locks.request('auroradb:tabs-stuck', () => {
+            granted();
+            return new Promise(() => {});
+          });
+        }),
+    );
+    const [ra, rb] = await Promise.all([
+      a.page.evaluate(() => window.tab.write('a', 1)),
+      b.page.evaluate(() => window.tab.write('b', 1)),
+    ]);
+    assert.deepEqual([...ra.rejected, ...rb.rejected], []);
+    const keys = ['a:0', 'a:b0', 'a:c0', 'b:0', 'b:b0', 'b:c0', 'shared:0'];
+    for (const tab of [a, b]) {
+      assert.deepEqual(await tab.page.evaluate(([k, ms]) => window.tab.await(k, ms), [keys, 30_000]), []);
+      assert.equal((await tab.page.evaluate(() => window.tab.verify())).ok, true);
+    }
+    assert.deepEqual([...a.errors, ...b.errors], []);
+  } finally {
+    await context.close();
+  }
+});
