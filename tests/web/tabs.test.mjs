@@ -50,7 +50,7 @@ function ownKeys(who) {
   return keys;
 }
 
-/** Two pages of `context` write database `name` at once; then the checks of this file. */
+/** Two pages of `context` write database `name` at once, then the checks; resolves to the page that reopened it. */
 async function twoTabs(context, name) {
   const a = await openTab(context, name);
   const b = await openTab(context, name);
