@@ -65,8 +65,8 @@ impl<S: Storage> RangeIndex for DbReplica<S> {
     }
 }
 
-/// A remote apply's outcome: its new ops, and the changes to announce. Changes with no new op
-/// (writes of another connection caught up before the commit) are announced too.
+/// A remote apply's outcome: its new ops, and the changes to announce. (What another connection
+/// committed and the apply caught up with is not in it: see [`Database::take_caught_up`].)
 impl ApplyOutcome for WriteOutcome {
     fn new_ops(&self) -> usize {
         self.ops.len()

@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use auroradb_log::segment::{DEFAULT_SEGMENT_OPS, SegmentRecord};
 use auroradb_log::{ClockFn, DEFAULT_MAX_DRIFT, Hlc, Log, LogConfig, OpId, PeerId, Value};
-use auroradb_snapshot::{Entry, IndexSpec, KeyRecord, SnapshotError, State, StateConfig, StateMeta, Strategy};
+use auroradb_snapshot::{Change, Entry, IndexSpec, KeyRecord, SnapshotError, State, StateConfig, StateMeta, Strategy};
 
 pub use file::{LogFileInfo, MAGIC_LOG_FILE};
 pub use keys::Schema;
@@ -114,6 +114,8 @@ pub struct Database<S: Storage> {
     /// After a checkpoint that did not fit in the storage quota, the `since_checkpoint` at which
     /// the next one is tried (0: when due).
     checkpoint_after: u64,
+    /// Changes of other connections caught up with inside writes, not yet taken.
+    caught_up: Vec<Change>,
     stats: Stats,
 }
 
@@ -215,6 +217,7 @@ impl<S: Storage> Database<S> {
             checkpoints,
             since_checkpoint,
             checkpoint_after: 0,
+            caught_up: Vec::new(),
             stats: Stats::default(),
         };
         db.write_schema().await?;

@@ -176,13 +176,19 @@ impl<S: Storage> Database<S> {
     /// Commits what `tx` wrote as one op, all or nothing. If a record it read changed since
     /// ([`Transaction::read`]), nothing is written and the error is [`DbError::Conflict`]. A
     /// transaction that wrote nothing commits nothing and cannot conflict.
-    pub async fn commit_transaction(&mut self, tx: Transaction) -> Result<WriteOutcome> {
+    ///
+    /// The reads are checked against the state as this connection last saw it, and again after
+    /// catching up with another connection that committed meanwhile: a record another tab
+    /// changed conflicts too, whichever tab learnt of it first.
+    pub async fn commit_transaction(&mut self, mut tx: Transaction) -> Result<WriteOutcome> {
         if tx.is_empty() {
             return Ok(WriteOutcome::default());
         }
-        if let Some(key) = tx.stale_read(&self.state) {
-            return Err(DbError::Conflict { key: key.to_owned() });
-        }
-        self.commit_local(OpKind::Txn(tx.steps)).await
+        let steps = std::mem::take(&mut tx.steps);
+        let check = |state: &State| match tx.stale_read(state) {
+            Some(key) => Err(DbError::Conflict { key: key.to_owned() }),
+            None => Ok(()),
+        };
+        self.commit_local_if(OpKind::Txn(steps), &check).await
     }
 }

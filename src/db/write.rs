@@ -3,14 +3,16 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use auroradb_log::{EncodedOp, Hash, OpId, OpKind, PeerId, RangeSum, Step, Value, decode_op};
-use auroradb_snapshot::{Change, Checkpoint, KeyRecord, StateMeta};
+use auroradb_snapshot::{Change, Checkpoint, KeyRecord, State, StateMeta};
 
 use super::{Database, keys, validate_key, validate_value};
 use crate::storage::{KeyRange, ScanOptions, Storage, Store, WriteBatch};
 use crate::{DbError, Result, StorageError};
 
-/// How many times a commit is retried after catching up with another connection.
-const MAX_RETRIES: usize = 8;
+/// How many times a write tries to commit. It loses only to a connection that committed since
+/// it last caught up: under the storage's write lock it wins its second try; without one it
+/// waits [`Storage::before_retry`] between tries, about 6 s in all.
+const MAX_ATTEMPTS: u32 = 32;
 
 /// What a committed write did.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -21,17 +23,6 @@ pub struct WriteOutcome {
     pub encoded: Vec<EncodedOp>,
     /// The visible changes to the state, in the order they were applied.
     pub changes: Vec<Change>,
-}
-
-impl WriteOutcome {
-    /// Puts `earlier` changes (caught up from another connection before this write) first.
-    fn after(mut self, mut earlier: Vec<Change>) -> WriteOutcome {
-        if !earlier.is_empty() {
-            earlier.append(&mut self.changes);
-            self.changes = earlier;
-        }
-        self
-    }
 }
 
 /// What to restore if a commit fails.
@@ -71,35 +62,67 @@ impl<S: Storage> Database<S> {
     /// Commits one local op: made, checked against the unique indexes, applied, committed; on any
     /// failure the log and state are as before.
     pub async fn commit_local(&mut self, kind: OpKind) -> Result<WriteOutcome> {
-        let mut caught = Vec::new();
-        for _ in 0..MAX_RETRIES {
+        self.commit_local_if(kind, &|_| Ok(())).await
+    }
+
+    /// [`Database::commit_local`] if `check` passes on the state, also on the state as it is
+    /// after catching up with another connection's commits.
+    pub(super) async fn commit_local_if(
+        &mut self,
+        kind: OpKind,
+        check: &dyn Fn(&State) -> Result<()>,
+    ) -> Result<WriteOutcome> {
+        let _lock = self.storage.lock_writes().await?;
+        let mut attempt = 0;
+        loop {
+            check(&self.state)?;
             let op = self.log.borrow().prepare_local(kind.clone());
             self.state.check(&op.op)?;
             match self.commit_ops(vec![op], true).await {
-                Err(DbError::Storage(StorageError::Conflict)) => caught.extend(self.catch_up().await?),
-                other => return other.map(|out| out.after(caught)),
+                Err(DbError::Storage(StorageError::Conflict)) => self.lost_commit(&mut attempt).await?,
+                other => return other,
             }
         }
-        Err(DbError::Storage(StorageError::Conflict))
+    }
+
+    /// After a commit lost to another connection's: catches up with it (keeping its changes
+    /// for [`Database::take_caught_up`]) and waits as the storage says before the next try;
+    /// fails with [`StorageError::Conflict`] once every try is spent.
+    async fn lost_commit(&mut self, attempt: &mut u32) -> Result<()> {
+        let changes = self.catch_up().await?;
+        self.caught_up.extend(changes);
+        *attempt += 1;
+        if *attempt >= MAX_ATTEMPTS {
+            return Err(DbError::Storage(StorageError::Conflict));
+        }
+        self.storage.before_retry(*attempt).await;
+        Ok(())
+    }
+
+    /// The changes of other connections' commits that writes of this one caught up with (in
+    /// the order they were applied), since the last call: the caller announces them as those
+    /// connections' changes, whether the write that caught up succeeded or not.
+    pub fn take_caught_up(&mut self) -> Vec<Change> {
+        std::mem::take(&mut self.caught_up)
     }
 
     /// Checks and applies ops from a peer, all or nothing; ops already held are skipped.
     pub async fn apply_remote(&mut self, ops: Vec<EncodedOp>) -> Result<WriteOutcome> {
-        let mut caught = Vec::new();
-        for _ in 0..MAX_RETRIES {
+        let _lock = self.storage.lock_writes().await?;
+        let mut attempt = 0;
+        loop {
             let fresh = self.log.borrow().check_remote(&ops)?;
             let mut new: Vec<EncodedOp> = ops.iter().zip(&fresh).filter(|(_, f)| **f).map(|(o, _)| o.clone()).collect();
             new.sort_by_key(|o| o.op.id);
             new.dedup_by_key(|o| o.op.id);
             if new.is_empty() {
-                return Ok(WriteOutcome { changes: caught, ..WriteOutcome::default() });
+                return Ok(WriteOutcome::default());
             }
             match self.commit_ops(new, false).await {
-                Err(DbError::Storage(StorageError::Conflict)) => caught.extend(self.catch_up().await?),
-                other => return other.map(|out| out.after(caught)),
+                Err(DbError::Storage(StorageError::Conflict)) => self.lost_commit(&mut attempt).await?,
+                other => return other,
             }
         }
-        Err(DbError::Storage(StorageError::Conflict))
     }
 
     /// Applies `ops` (already checked against the log) to the state, commits everything in one
@@ -288,22 +311,23 @@ impl<S: Storage> Database<S> {
 
     /// Writes a checkpoint of the live state now.
     pub async fn checkpoint(&mut self) -> Result<Option<OpId>> {
-        let Some(at) = self.state.high_water() else { return Ok(None) };
-        if self.checkpoints.contains(&at) {
-            return Ok(Some(at));
-        }
-        let mut batch = WriteBatch::default();
-        batch.expect(Store::Meta, keys::META_COMMIT, (self.commit > 0).then(|| keys::encode_counter(self.commit)));
-        let bytes = Checkpoint::encode(&self.state, at, self.log.borrow().fingerprint(..=at));
-        batch.put(Store::Checkpoints, at.to_bytes().to_vec(), bytes);
-        match self.storage.commit(batch).await {
-            Ok(()) => {}
-            Err(StorageError::Conflict) => {
-                self.catch_up().await?;
-                return Box::pin(self.checkpoint()).await;
+        let _lock = self.storage.lock_writes().await?;
+        let mut attempt = 0;
+        let at = loop {
+            let Some(at) = self.state.high_water() else { return Ok(None) };
+            if self.checkpoints.contains(&at) {
+                return Ok(Some(at));
             }
-            Err(e) => return Err(e.into()),
-        }
+            let mut batch = WriteBatch::default();
+            batch.expect(Store::Meta, keys::META_COMMIT, (self.commit > 0).then(|| keys::encode_counter(self.commit)));
+            let bytes = Checkpoint::encode(&self.state, at, self.log.borrow().fingerprint(..=at));
+            batch.put(Store::Checkpoints, at.to_bytes().to_vec(), bytes);
+            match self.storage.commit(batch).await {
+                Ok(()) => break at,
+                Err(StorageError::Conflict) => self.lost_commit(&mut attempt).await?,
+                Err(e) => return Err(e.into()),
+            }
+        };
         self.checkpoints.insert(at);
         self.since_checkpoint = 0;
         self.checkpoint_after = 0;

@@ -4,7 +4,7 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use super::{KeyRange, Mutation, ScanOptions, Storage, Store, WriteBatch};
+use super::{KeyRange, Mutation, ScanOptions, Storage, Store, WriteBatch, WriteLock};
 use crate::StorageError;
 
 /// A fault to inject into a future commit.
@@ -130,6 +130,14 @@ impl<S: Storage> Storage for FaultyStorage<S> {
 
     async fn get(&self, store: Store, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
         self.inner.get(store, key).await
+    }
+
+    async fn lock_writes(&self) -> Result<WriteLock, StorageError> {
+        self.inner.lock_writes().await
+    }
+
+    async fn before_retry(&self, attempt: u32) {
+        self.inner.before_retry(attempt).await
     }
 
     async fn scan(

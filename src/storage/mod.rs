@@ -193,10 +193,63 @@ pub struct ScanOptions {
     pub keys_only: bool,
 }
 
+/// Held by a connection while it writes (catches up with the other connections on the same
+/// storage, then commits); dropping it lets the next one write. See [`Storage::lock_writes`].
+pub struct WriteLock(Option<Box<dyn core::any::Any>>);
+
+impl WriteLock {
+    /// No lock: the storage does not serialize its connections' writes.
+    pub fn none() -> WriteLock {
+        WriteLock(None)
+    }
+
+    /// A lock released when `guard` is dropped.
+    pub fn held(guard: impl core::any::Any) -> WriteLock {
+        WriteLock(Some(Box::new(guard)))
+    }
+
+    /// Whether a lock is held.
+    pub fn is_held(&self) -> bool {
+        self.0.is_some()
+    }
+}
+
+impl core::fmt::Debug for WriteLock {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_tuple("WriteLock").field(&self.is_held()).finish()
+    }
+}
+
+/// How long to wait, in ms, before retry `attempt` (1, 2, ...) of a commit that lost to another
+/// connection's, given `random` in `[0, 1)`. The first retry does not wait: catching up is all
+/// it needs, and under a [`WriteLock`] it cannot lose again. Later ones mean writers that nothing
+/// serializes: the wait doubles from 2 ms up to 256 ms, and only its upper half is fixed (the
+/// rest is `random`), so writers that collided once spread apart.
+pub fn retry_delay_ms(attempt: u32, random: f64) -> f64 {
+    if attempt <= 1 {
+        return 0.0;
+    }
+    let full = f64::from(1u32 << (attempt - 1).min(8));
+    full / 2.0 * (1.0 + random.clamp(0.0, 1.0))
+}
+
 /// The storage a database runs on: a few ordered key-value stores with atomic multi-store
 /// commits. Implementations: [`MemoryStorage`], [`FaultyStorage`], and IndexedDB in the browser.
 #[allow(async_fn_in_trait)] // Not Send by design: browser storage futures are not.
 pub trait Storage {
+    /// Waits until no other connection to this storage is writing, and keeps them waiting until
+    /// the returned lock is dropped. The database holds it around each write (catch-up and
+    /// commit), never around another call of its own, and never across application code. By
+    /// default there is no lock: connections race, and the one that loses retries.
+    async fn lock_writes(&self) -> Result<WriteLock, StorageError> {
+        Ok(WriteLock::none())
+    }
+    /// Waits before retry `attempt` (1, 2, ...) of a commit that lost to another connection's
+    /// and has caught up with it. By default not at all (an in-memory storage shared by
+    /// connections of one thread cannot be written to meanwhile anyway).
+    async fn before_retry(&self, attempt: u32) {
+        let _ = attempt;
+    }
     /// Applies every mutation of `batch`, or none of them.
     async fn commit(&self, batch: WriteBatch) -> Result<(), StorageError>;
     /// The record under `key`.

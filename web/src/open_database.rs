@@ -22,7 +22,7 @@ use crate::events::{Events, Source};
 use crate::idb::IdbStorage;
 use crate::records::Obj;
 use crate::value::{describe, exact_string, from_js};
-use auroradb::{Database, DbError, LogFileInfo, SharedDatabase, StorageError, WriteOutcome};
+use auroradb::{Change, Database, DbError, LogFileInfo, SharedDatabase, StorageError, WriteOutcome};
 
 /// The database type behind the JavaScript API.
 pub type Db = Database<IdbStorage>;
@@ -155,19 +155,27 @@ impl<H: AttachedSync> OpenDatabase<H> {
         };
     }
 
+    /// After a call: updates the counters and takes what its writes caught up with.
+    fn settle(&self, db: &mut Db) -> Vec<Change> {
+        self.refresh(db);
+        db.take_caught_up()
+    }
+
     /// Runs `f` on the database under the lock (operations run one at a time, in call order).
-    /// A failure is dispatched as an `error` event and returned as a JavaScript error.
+    /// What other tabs committed and `f`'s writes caught up with is dispatched first, with
+    /// `source: 'tab'`, whether `f` succeeded or not. A failure is dispatched as an `error` event
+    /// and returned as a JavaScript error.
     pub async fn run<T>(&self, op: &str, f: impl AsyncFnOnce(&mut Db) -> Result<T, DbError>) -> Result<T, JsValue> {
         let mut guard = self.db.lock().await;
-        let result = match guard.as_mut() {
+        let (result, caught) = match guard.as_mut() {
             Some(db) if !self.closed.get() => {
                 let r = f(db).await;
-                self.refresh(db);
-                r
+                (r, self.settle(db))
             }
-            _ => Err(DbError::Storage(StorageError::Closed)),
+            _ => (Err(DbError::Storage(StorageError::Closed)), Vec::new()),
         };
         drop(guard);
+        self.events.emit_changes(&caught, Source::Tab);
         result.map_err(|e| self.fail(op, &e))
     }
 

@@ -31,6 +31,7 @@
 //! - `open`: opening (creating, upgrading) and deleting a database;
 //! - `schema`: the object stores and indexes an upgrade builds and an open checks;
 //! - `commit`: a write batch as one transaction;
+//! - `lock`: the write lock the tabs of a database share (a Web Lock), or backoff without one;
 //! - `read`: gets and scans;
 //! - `record`: keys and values as IndexedDB holds them;
 //! - `request`: IndexedDB's requests and transactions as futures;
@@ -38,6 +39,7 @@
 
 mod commit;
 mod error;
+mod lock;
 mod open;
 mod read;
 mod record;
@@ -54,7 +56,7 @@ use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{IdbDatabase, IdbObjectStore, IdbTransaction, IdbTransactionMode};
 
 use auroradb::StorageError;
-use auroradb::storage::{KeyRange, ScanOptions, Storage, Store, WriteBatch};
+use auroradb::storage::{KeyRange, ScanOptions, Storage, Store, WriteBatch, WriteLock};
 
 use self::error::IdbFailure;
 pub use self::schema::index_key_path;
@@ -219,6 +221,15 @@ impl Storage for IdbStorage {
 
     async fn get(&self, store: Store, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
         self.get_record(store, key).await
+    }
+
+    async fn lock_writes(&self) -> Result<WriteLock, StorageError> {
+        self.check_open()?;
+        Ok(lock::acquire(&self.name).await)
+    }
+
+    async fn before_retry(&self, attempt: u32) {
+        lock::back_off(attempt).await
     }
 
     async fn scan(

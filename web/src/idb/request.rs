@@ -57,7 +57,8 @@ pub(super) enum Settled {
     Blocked,
 }
 
-fn sleep(ms: i32) -> Promise {
+/// A promise fulfilled after `ms` milliseconds.
+pub(super) fn sleep(ms: i32) -> Promise {
     Promise::new(&mut |resolve, _| {
         let global = js_sys::global();
         if let Ok(f) = Reflect::get(&global, &JsValue::from_str("setTimeout"))

@@ -1,0 +1,220 @@
+//! Connections sharing one storage (the tabs of a browser): each write holds the storage's write
+//! lock around its catch-up and commit, a write that lost to another connection's commit catches
+//! up and retries, a transaction's reads are checked again after that catch-up, and what was
+//! caught up is kept apart from the write's own changes.
+
+use std::cell::Cell;
+use std::rc::Rc;
+
+use auroradb::storage::{Fault, KeyRange, ScanOptions, WriteBatch, WriteLock, retry_delay_ms};
+use auroradb::{
+    Config, Database, DbError, FaultyStorage, MemoryStorage, Storage, StorageError, Store, Transaction, Value,
+};
+use auroradb_log::{advance_manual_clock, manual_clock, set_manual_clock};
+use futures::executor::block_on;
+
+fn config(name: &str) -> Config {
+    set_manual_clock(1_700_000_000_000);
+    Config::new(name, manual_clock)
+}
+
+fn tick() {
+    advance_manual_clock(5);
+}
+
+/// A storage with a write lock shared by every connection made over it, which records how it is
+/// used: a commit outside the lock, or a lock taken while held (which a lock across tabs would
+/// never grant), is counted as a misuse.
+#[derive(Clone)]
+struct Locking<S> {
+    inner: S,
+    held: Rc<Cell<bool>>,
+    taken: Rc<Cell<u32>>,
+    misuses: Rc<Cell<u32>>,
+    /// Commits checked only once the connections are open (opening writes the schema alone).
+    checking: Rc<Cell<bool>>,
+}
+
+struct Guard(Rc<Cell<bool>>);
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        self.0.set(false);
+    }
+}
+
+impl<S: Storage> Locking<S> {
+    fn new(inner: S) -> Locking<S> {
+        Locking { inner, held: Rc::default(), taken: Rc::default(), misuses: Rc::default(), checking: Rc::default() }
+    }
+}
+
+impl<S: Storage> Storage for Locking<S> {
+    async fn commit(&self, batch: WriteBatch) -> Result<(), StorageError> {
+        if self.checking.get() && !self.held.get() {
+            self.misuses.set(self.misuses.get() + 1);
+        }
+        self.inner.commit(batch).await
+    }
+
+    async fn get(&self, store: Store, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
+        self.inner.get(store, key).await
+    }
+
+    async fn scan(
+        &self,
+        store: Store,
+        range: KeyRange,
+        options: ScanOptions,
+    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StorageError> {
+        self.inner.scan(store, range, options).await
+    }
+
+    async fn lock_writes(&self) -> Result<WriteLock, StorageError> {
+        if self.held.replace(true) {
+            self.misuses.set(self.misuses.get() + 1);
+        }
+        self.taken.set(self.taken.get() + 1);
+        Ok(WriteLock::held(Guard(self.held.clone())))
+    }
+}
+
+#[test]
+fn every_write_commits_under_the_lock_and_releases_it() {
+    block_on(async {
+        let storage = Locking::new(FaultyStorage::new(MemoryStorage::new()));
+        let mut a = Database::open(storage.clone(), config("locked")).await.unwrap();
+        let mut b = Database::open(storage.clone(), config("locked")).await.unwrap();
+        let mut c = Database::open(MemoryStorage::new(), config("elsewhere")).await.unwrap();
+        storage.checking.set(true);
+        tick();
+        a.put("x", Value::Int(1)).await.unwrap();
+        tick();
+        b.put("y", Value::Int(2)).await.unwrap();
+        tick();
+        // a has not caught up with b: its commit loses once, catches up and wins, all under one
+        // lock.
+        let taken = storage.taken.get();
+        a.remove("x").await.unwrap();
+        assert_eq!(storage.taken.get(), taken + 1);
+        assert_eq!(a.stats().catch_ups, 1);
+        tick();
+        a.batch_set([("z".to_owned(), Value::Int(3))]).await.unwrap();
+        tick();
+        b.transaction(|tx| tx.put("w", Value::Int(4))).await.unwrap();
+        tick();
+        a.checkpoint().await.unwrap();
+        tick();
+        b.clear().await.unwrap();
+        // Ops from elsewhere (a log file, or a peer) go through the same path.
+        tick();
+        c.put("r", Value::Int(7)).await.unwrap();
+        let file = c.export_log().await.unwrap();
+        let taken = storage.taken.get();
+        let (info, _) = a.import_log(&file).await.unwrap();
+        assert_eq!(info.imported, 1);
+        assert_eq!(storage.taken.get(), taken + 1);
+
+        // A commit that fails inside the lock releases it, and its error is the storage's.
+        storage.inner.fail_commit(0, Fault::Fail(StorageError::QuotaExceeded("full".into())));
+        tick();
+        let err = a.put("q", Value::Int(5)).await.unwrap_err();
+        assert_eq!(err.name(), "QuotaExceededError");
+        assert!(!storage.held.get(), "the lock was released after the failed write");
+        tick();
+        a.put("q", Value::Int(6)).await.unwrap();
+
+        assert_eq!(storage.misuses.get(), 0, "a commit outside the lock, or a lock taken twice");
+        assert!(!storage.held.get());
+        b.catch_up().await.unwrap();
+        assert_eq!(a.all(), [("q".to_owned(), Value::Int(6)), ("r".to_owned(), Value::Int(7))]);
+        assert_eq!(a.all(), b.all());
+        assert_eq!(a.verify().await.unwrap().authors, 3);
+    });
+}
+
+#[test]
+fn a_transaction_conflicts_on_a_read_another_connection_changed_unseen() {
+    block_on(async {
+        let storage = MemoryStorage::new();
+        let mut a = Database::open(storage.clone(), config("txn")).await.unwrap();
+        let mut b = Database::open(storage.clone(), config("txn")).await.unwrap();
+        tick();
+        a.put("stock", Value::Int(5)).await.unwrap();
+        b.catch_up().await.unwrap();
+        let mut tx = Transaction::new();
+        assert_eq!(tx.read(a.state(), "stock"), Some(&Value::Int(5)));
+        tx.put("stock", Value::Int(4)).unwrap();
+        tx.put("order", Value::Int(1)).unwrap();
+        // b sells the last items; a has not heard of it when it commits.
+        tick();
+        b.put("stock", Value::Int(0)).await.unwrap();
+        tick();
+        let before = storage.dump();
+        let err = a.commit_transaction(tx).await.unwrap_err();
+        assert!(matches!(err, DbError::Conflict { ref key } if key == "stock"), "{err}");
+        assert_eq!(storage.dump(), before, "nothing of the transaction was written");
+        assert_eq!(a.get("stock"), Some(&Value::Int(0)), "a caught up with b");
+        assert_eq!(a.get("order"), None);
+        let caught = a.take_caught_up();
+        assert_eq!(caught.iter().map(|c| c.key.as_str()).collect::<Vec<_>>(), ["stock"]);
+        assert_eq!(caught[0].after, Some(Value::Int(0)));
+        assert!(a.take_caught_up().is_empty(), "taken once");
+
+        // Reads another connection left alone: it catches up and commits.
+        let mut tx = Transaction::new();
+        tx.read(a.state(), "stock");
+        tx.put("order", Value::Int(2)).unwrap();
+        tick();
+        b.put("other", Value::Int(1)).await.unwrap();
+        tick();
+        let out = a.commit_transaction(tx).await.unwrap();
+        assert_eq!(out.changes.iter().map(|c| c.key.as_str()).collect::<Vec<_>>(), ["order"]);
+        assert_eq!(a.take_caught_up().iter().map(|c| c.key.as_str()).collect::<Vec<_>>(), ["other"]);
+    });
+}
+
+#[test]
+fn a_write_reports_its_own_changes_and_keeps_those_caught_up_apart() {
+    block_on(async {
+        let storage = MemoryStorage::new();
+        let mut a = Database::open(storage.clone(), config("apart")).await.unwrap();
+        let mut b = Database::open(storage.clone(), config("apart")).await.unwrap();
+        tick();
+        b.put("k1", Value::Int(1)).await.unwrap();
+        tick();
+        b.put("k2", Value::Int(2)).await.unwrap();
+        tick();
+        // Removing an absent key changes nothing of a's own, whatever a caught up with.
+        let out = a.remove("absent").await.unwrap();
+        assert!(out.changes.is_empty(), "{:?}", out.changes);
+        assert_eq!(out.ops.len(), 1);
+        let caught = a.take_caught_up();
+        assert_eq!(caught.iter().map(|c| c.key.as_str()).collect::<Vec<_>>(), ["k1", "k2"]);
+        tick();
+        b.put("k3", Value::Int(3)).await.unwrap();
+        tick();
+        // clear() reports the records it deleted: the three b wrote, each once.
+        let out = a.clear().await.unwrap();
+        assert_eq!(out.changes.len(), 3);
+        assert_eq!(a.take_caught_up().len(), 1);
+        assert_eq!(a.count(), 0);
+    });
+}
+
+#[test]
+fn retries_without_a_lock_back_off_exponentially_with_jitter_and_are_bounded() {
+    assert_eq!(retry_delay_ms(1, 0.0), 0.0, "the first retry only catches up");
+    assert_eq!(retry_delay_ms(1, 0.99), 0.0);
+    for attempt in 2..40 {
+        let full = f64::from(1u32 << (attempt - 1).min(8));
+        let (lo, hi) = (retry_delay_ms(attempt, 0.0), retry_delay_ms(attempt, 0.999_999));
+        assert_eq!(lo, full / 2.0, "attempt {attempt}");
+        assert!(hi < full && hi > lo, "attempt {attempt}: {lo}..{hi}");
+        assert!(hi < 256.0);
+    }
+    assert!(retry_delay_ms(3, 0.5) > retry_delay_ms(2, 0.5));
+    // Out-of-range randomness is clamped, never a negative or unbounded wait.
+    assert_eq!(retry_delay_ms(5, -1.0), 8.0);
+    assert_eq!(retry_delay_ms(5, 7.0), 16.0);
+}

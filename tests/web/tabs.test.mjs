@@ -1,0 +1,187 @@
+// Several tabs of one browser writing one database at once: two pages of one browser context
+// (pages/tabs.html) write interleaved, each over a thousand awaited plain writes, some of them to
+// keys both write. No plain write may reject; every write must be present in both pages, in the
+// `change` events of the other page (with `source: 'tab'`), and after a reopen; `verify()` holds.
+//
+// Needs the built API in pkg/ (./scripts/build-web.sh); ./scripts/web-test.sh does it all.
+
+import test, { after, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { launchBrowser, requirePkg, startServer } from './harness.mjs';
+
+/** Awaited `put`s of own keys per page; with the other writes, about 1,320 writes a page. */
+const WRITES = 1000;
+
+let server;
+let browser;
+
+before(async () => {
+  requirePkg();
+  server = await startServer();
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.close();
+});
+
+/** Opens pages/tabs.html on database `name` in `context`, ready to be driven. */
+async function openTab(context, name) {
+  const page = await context.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  await page.goto(`${server.origin}/tabs.html?db=${name}`, { waitUntil: 'load' });
+  await page
+    .waitForFunction(() => window.__ready, null, { timeout: 60_000, polling: 50 })
+    .catch((e) => {
+      throw new Error(`tabs.html did not open: ${e.message.split('\n')[0]}; page errors: ${errors.join('; ')}`);
+    });
+  return { page, errors };
+}
+
+/** The keys `who` wrote and kept (its own keys; the scratch key was removed). */
+function ownKeys(who) {
+  const keys = [];
+  for (let i = 0; i < WRITES; i++) {
+    keys.push(`${who}:${i}`);
+    if (i % 50 === 0) keys.push(`${who}:b${i}`, `${who}:c${i}`);
+  }
+  return keys;
+}
+
+/** Two pages of `context` write database `name` at once, then the checks; resolves to the page that reopened it. */
+async function twoTabs(context, name) {
+  const a = await openTab(context, name);
+  const b = await openTab(context, name);
+  const [ra, rb] = await Promise.all([
+    a.page.evaluate((n) => window.tab.write('a', n), WRITES),
+    b.page.evaluate((n) => window.tab.write('b', n), WRITES),
+  ]);
+  const rejected = [...ra.rejected, ...rb.rejected];
+  const catchUps = (await Promise.all([a, b].map((t) => t.page.evaluate(() => window.tab.stats().catchUps)))).reduce(
+    (x, y) => x + y,
+  );
+  console.log(`# ${name}: writes a ${ra.writes}, b ${rb.writes}; rejected ${rejected.length}; catch-ups ${catchUps}`);
+  assert.deepEqual(rejected, [], `${rejected.length} of ${ra.writes + rb.writes} plain writes rejected`);
+
+  // Each page sees every write of the other (told through the tab channel).
+  const keys = [...ownKeys('a'), ...ownKeys('b')];
+  for (const [who, tab] of [
+    ['a', a],
+    ['b', b],
+  ]) {
+    const missing = await tab.page.evaluate(([k, ms]) => window.tab.await(k, ms), [keys, 30_000]);
+    assert.deepEqual(missing.slice(0, 10), [], `page ${who} misses ${missing.length} keys`);
+  }
+  const [recA, recB] = [
+    await a.page.evaluate(() => window.tab.records()),
+    await b.page.evaluate(() => window.tab.records()),
+  ];
+  assert.deepEqual(recA, recB, 'both pages hold the same records');
+  assert.equal(recA.length, keys.length + 20, 'own keys of both and the 20 shared keys, no scratch key');
+  for (const [k, v] of recA.filter(([k]) => !k.startsWith('shared:'))) {
+    const [who, rest] = k.split(':');
+    assert.equal(v.who, who, `${k} holds ${JSON.stringify(v)}`);
+    assert.equal(v.i, Number(rest.replace(/^[bc]/, '')), `${k} holds ${JSON.stringify(v)}`);
+  }
+
+  // Each page heard every key the other wrote as a change from another tab, never as its own.
+  for (const [who, other, tab] of [
+    ['a', 'b', a],
+    ['b', 'a', b],
+  ]) {
+    const heard = await tab.page.evaluate(() => window.tab.heard());
+    const fromTab = new Set(heard.filter((h) => h.source === 'tab').map((h) => h.key));
+    const unheard = ownKeys(other).filter((k) => !fromTab.has(k));
+    assert.deepEqual(
+      unheard.slice(0, 10),
+      [],
+      `page ${who} heard no 'tab' change for ${unheard.length} keys of ${other}`,
+    );
+    const wrongSource = heard.filter((h) => h.source !== 'tab' && h.key.startsWith(`${other}:`));
+    assert.deepEqual(
+      wrongSource.slice(0, 10),
+      [],
+      `page ${who} announced ${wrongSource.length} changes of ${other} as its own`,
+    );
+  }
+
+  for (const tab of [a, b]) {
+    const v = await tab.page.evaluate(() => window.tab.verify());
+    assert.equal(v.ok, true);
+    assert.equal(v.authors, 2);
+    await tab.page.evaluate(() => window.tab.close());
+    assert.deepEqual(tab.errors, []);
+  }
+
+  // Reopened by a new page: the same records, a log that verifies.
+  const c = await openTab(context, name);
+  assert.deepEqual(await c.page.evaluate(() => window.tab.records()), recA, 'the same records after a reopen');
+  const v = await c.page.evaluate(() => window.tab.verify());
+  assert.equal(v.ok, true);
+  assert.equal(v.ops, ra.writes + rb.writes, 'one op per write');
+  assert.deepEqual(c.errors, []);
+  return c;
+}
+
+test('two tabs writing one database at once: no plain write rejects, nothing is lost', {
+  timeout: 600_000,
+}, async () => {
+  const context = await browser.newContext();
+  try {
+    const c = await twoTabs(context, 'tabs');
+    assert.equal(await c.page.evaluate(() => typeof navigator.locks?.request), 'function', 'with Web Locks');
+  } finally {
+    await context.close();
+  }
+});
+
+test('without Web Locks, writes that lose to another tab back off and retry: none rejects', {
+  timeout: 600_000,
+}, async () => {
+  const context = await browser.newContext();
+  try {
+    // As in a browser without the API: every page of this context sees no navigator.locks.
+    await context.addInitScript(() => {
+      Object.defineProperty(Navigator.prototype, 'locks', { get: () => undefined, configurable: true });
+    });
+    const c = await twoTabs(context, 'tabs-unlocked');
+    assert.equal(await c.page.evaluate(() => navigator.locks), undefined, 'without Web Locks');
+  } finally {
+    await context.close();
+  }
+});
+
+test("a tab that holds the lock and never lets go delays the other tabs' writes, never stops them", {
+  timeout: 300_000,
+}, async () => {
+  const context = await browser.newContext();
+  try {
+    const a = await openTab(context, 'tabs-stuck');
+    const b = await openTab(context, 'tabs-stuck');
+    // As a page suspended while it holds the lock would: page a takes it and keeps it.
+    await a.page.evaluate(
+      () =>
+        new Promise((granted) => {
+          navigator.locks.request('auroradb:tabs-stuck', () => {
+            granted();
+            return new Promise(() => {});
+          });
+        }),
+    );
+    const [ra, rb] = await Promise.all([
+      a.page.evaluate(() => window.tab.write('a', 1)),
+      b.page.evaluate(() => window.tab.write('b', 1)),
+    ]);
+    assert.deepEqual([...ra.rejected, ...rb.rejected], []);
+    const keys = ['a:0', 'a:b0', 'a:c0', 'b:0', 'b:b0', 'b:c0', 'shared:0'];
+    for (const tab of [a, b]) {
+      assert.deepEqual(await tab.page.evaluate(([k, ms]) => window.tab.await(k, ms), [keys, 30_000]), []);
+      assert.equal((await tab.page.evaluate(() => window.tab.verify())).ok, true);
+    }
+    assert.deepEqual([...a.errors, ...b.errors], []);
+  } finally {
+    await context.close();
+  }
+});

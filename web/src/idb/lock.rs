@@ -1,0 +1,116 @@
+//! The write lock every tab of a database shares: a Web Lock (`navigator.locks`) named after the
+//! database, held around each write's catch-up and commit, so the connections of all tabs commit
+//! one at a time and a write never loses to another tab's.
+//!
+//! - The lock is only held for one write's IndexedDB work: never across application code, never
+//!   while opening or upgrading the database. An upgrade in another tab therefore never waits for
+//!   the lock: it closes this connection (`versionchange`), the write in progress fails with
+//!   `DatabaseClosedError`, and the lock is released with it.
+//! - The browser releases a tab's locks when the tab closes, crashes or is discarded, and
+//!   Chromium does not freeze a page that holds one; a failed write releases it like a finished
+//!   one (the guard is dropped on every path). A write that waited [`LOCK_WAIT_MS`] for it (its
+//!   holder may be a page suspended anyway) gives up the request and goes without it.
+//! - The lock only spares writes from losing to each other: what keeps them correct is the
+//!   commit's own check that no other connection committed since this one looked. A write
+//!   without the lock is as correct, and retries if it loses.
+//! - Where `navigator.locks` is missing (an old browser) or refuses the request (an opaque
+//!   origin), the write goes without the lock: if it loses to another tab's commit, it catches up
+//!   and retries after a wait that grows exponentially, with jitter
+//!   ([`retry_delay_ms`](auroradb::storage::retry_delay_ms)).
+
+use js_sys::{Array, Function, Promise, Reflect};
+use wasm_bindgen::closure::Closure;
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+
+use auroradb::storage::{WriteLock, retry_delay_ms};
+
+use super::request::sleep;
+
+/// How long a write waits for the lock before it goes without it.
+const LOCK_WAIT_MS: i32 = 5_000;
+
+/// The name of the lock of database `name` (names starting with `-` are reserved by the API).
+pub(super) fn lock_name(name: &str) -> String {
+    format!("auroradb:{name}")
+}
+
+/// A granted Web Lock: dropping it resolves the promise its callback returned, which releases it.
+struct Held {
+    release: Function,
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        let _ = self.release.call0(&JsValue::UNDEFINED);
+    }
+}
+
+/// `navigator.locks`, if this context has it.
+fn lock_manager() -> Option<JsValue> {
+    let navigator = Reflect::get(&js_sys::global(), &"navigator".into()).ok().filter(|n| n.is_object())?;
+    let locks = Reflect::get(&navigator, &"locks".into()).ok().filter(|l| l.is_object())?;
+    let request = Reflect::get(&locks, &"request".into()).ok()?;
+    request.is_function().then_some(locks)
+}
+
+/// A new `AbortController`, where there is one.
+fn abort_controller() -> Option<JsValue> {
+    let class = Reflect::get(&js_sys::global(), &"AbortController".into()).ok()?;
+    Reflect::construct(class.dyn_ref::<Function>()?, &Array::new()).ok()
+}
+
+/// Waits for the exclusive lock of database `name`; no lock where Web Locks are missing or
+/// refuse, or after [`LOCK_WAIT_MS`].
+pub(super) async fn acquire(name: &str) -> WriteLock {
+    let Some(locks) = lock_manager() else { return WriteLock::none() };
+    let mut release = None;
+    let held = Promise::new(&mut |resolve, _| release = Some(resolve));
+    // Made before waiting, so that the lock is released even if this future is dropped first.
+    let Some(held_lock) = release.map(|release| Held { release }) else { return WriteLock::none() };
+    let mut granted_with = None;
+    let granted = Promise::new(&mut |resolve, _| granted_with = Some(resolve));
+    let Some(grant) = granted_with else { return WriteLock::none() };
+    // The callback runs once the lock is granted; the lock is kept until `held` settles.
+    let callback = Closure::once_into_js(move |_lock: JsValue| -> JsValue {
+        let _ = grant.call1(&JsValue::UNDEFINED, &JsValue::TRUE);
+        held.into()
+    });
+    let controller = abort_controller();
+    let options = js_sys::Object::new();
+    if let Some(signal) = controller.as_ref().and_then(|c| Reflect::get(c, &"signal".into()).ok()) {
+        let _ = Reflect::set(&options, &"signal".into(), &signal);
+    }
+    let request = Reflect::get(&locks, &"request".into()).ok().and_then(|f| f.dyn_into::<Function>().ok());
+    let Some(request) = request else { return WriteLock::none() };
+    let requested = match request.call3(&locks, &JsValue::from_str(&lock_name(name)), &options, &callback) {
+        Ok(p) => p,
+        Err(_) => return WriteLock::none(),
+    };
+    // `requested` settles first only if the request failed (it fulfils after the release); the
+    // timer fulfils with `undefined`, the grant with `true`.
+    let first = Promise::race(&Array::of3(&granted, &requested, &sleep(LOCK_WAIT_MS)));
+    match JsFuture::from(first).await {
+        Ok(v) if v == JsValue::TRUE => WriteLock::held(held_lock),
+        Ok(_) => {
+            // Still waiting: withdraw the request (a grant that came meanwhile is released at once
+            // when `held_lock` is dropped).
+            if let Some(c) = &controller
+                && let Ok(abort) = Reflect::get(c, &"abort".into())
+                && let Some(abort) = abort.dyn_ref::<Function>()
+            {
+                let _ = abort.call0(c);
+            }
+            WriteLock::none()
+        }
+        Err(_) => WriteLock::none(),
+    }
+}
+
+/// Waits before retry `attempt` of a commit that lost to another tab's (see the module docs).
+pub(super) async fn back_off(attempt: u32) {
+    let ms = retry_delay_ms(attempt, js_sys::Math::random());
+    if ms > 0.0 {
+        let _ = JsFuture::from(sleep(ms.ceil() as i32)).await;
+    }
+}
