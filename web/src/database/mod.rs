@@ -2,8 +2,10 @@
 //! wraps one and adds what must exist before the wasm module is loaded.
 //!
 //! Its methods are here by area: opening, closing and statistics in this file, then `write`,
-//! `read`, `travel` (history, time travel, the log and its files) and `p2p` (peer-to-peer sync).
+//! `read`, `travel` (history, time travel, the log and its files) and `p2p` (peer-to-peer sync,
+//! in the build with the `sync` feature only).
 
+#[cfg(feature = "sync")]
 mod p2p;
 mod read;
 mod travel;
@@ -22,11 +24,10 @@ use crate::events::Events;
 use crate::idb::IdbStorage;
 use crate::open_database::OpenDatabase;
 use crate::records::Obj;
-use crate::sync::SyncHub;
 use auroradb::{Database, DbError};
 
 /// The open database an [`AuroraCore`] calls, with its peer-to-peer sync.
-type Open = OpenDatabase<SyncHub>;
+type Open = OpenDatabase<crate::Hub>;
 
 /// An open AuroraDB database, for the `AuroraDB` JavaScript class. Every method that touches
 /// the database returns a `Promise`; operations run one at a time, in call order. Failures reject
