@@ -11,6 +11,7 @@ mod read;
 mod travel;
 mod write;
 
+use std::pin::Pin;
 use std::rc::Rc;
 
 use js_sys::{Array, Promise};
@@ -172,7 +173,10 @@ impl AuroraCore {
     where
         F: Future<Output = Result<JsValue, JsValue>> + 'static,
     {
-        future_to_promise(f(self.open.clone()))
+        // Boxed, so that every method shares one instantiation of `future_to_promise` (its
+        // promise and task plumbing) rather than having one of its own: smaller wasm.
+        let task: Pin<Box<dyn Future<Output = Result<JsValue, JsValue>>>> = Box::pin(f(self.open.clone()));
+        future_to_promise(task)
     }
 }
 
