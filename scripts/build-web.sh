@@ -6,11 +6,11 @@
 #
 # Installs what is missing first (the wasm32 target, wasm-bindgen-cli at the version in
 # Cargo.lock, binaryen's wasm-opt, node, the npm packages of package.json), then:
-#   1. cargo build -p auroradb-web --target wasm32-unknown-unknown (--release, at opt-level "s"),
+#   1. cargo build -p auroradb-web --target wasm32-unknown-unknown (--release, at opt-level "z"),
 #      twice: the engine with peer-to-peer sync (feature `sync`, on by default) and the local-only
 #      engine (--no-default-features)
 #   2. wasm-opt -Oz on each .wasm (release only)
-#   3. wasm-bindgen --target web on each: pkg/auroradb_core.js + pkg/auroradb_core_bg.wasm (the
+#   3. wasm-bindgen --target web on each (without the name and producers sections): pkg/auroradb_core.js + pkg/auroradb_core_bg.wasm (the
 #      local-only engine), pkg/auroradb_sync.js + pkg/auroradb_sync_bg.wasm (with sync, loaded
 #      only by a distributed database), and snippets/
 #   4. esbuild (scripts/bundle.mjs): the AuroraDB class (web/js/auroradb.js) as the ES module
@@ -131,9 +131,10 @@ sizes() {
 }
 
 main() {
-    # The release build of the wasm is optimized for size (opt-level "s": about a tenth smaller
-    # gzipped than opt-level 3); the native release profile is left as it is.
-    local profile=release cargo_flags=(--release) size_flags=(--config 'profile.release.opt-level="s"')
+    # The release build of the wasm is optimized for size (opt-level "z": about a tenth smaller
+    # gzipped than "s", which is about a tenth smaller than 3; the README has the figures and the
+    # speed cost); the native release profile is left as it is.
+    local profile=release cargo_flags=(--release) size_flags=(--config 'profile.release.opt-level="z"')
     case "${1:-}" in
         "") ;;
         --debug) profile=debug cargo_flags=() size_flags=() ;;
@@ -173,7 +174,8 @@ main() {
     mkdir -p "$PKG"
     for name in auroradb_sync auroradb_core; do
         say "wasm-bindgen --target web --out-name $name"
-        wasm-bindgen --target web --out-dir "$PKG" --out-name "$name" "$(dirname "$wasm")/$name.wasm"
+        wasm-bindgen --target web --remove-name-section --remove-producers-section --out-dir "$PKG" \
+            --out-name "$name" "$(dirname "$wasm")/$name.wasm"
     done
 
     say "esbuild: scripts/bundle.mjs $PKG"
