@@ -160,6 +160,9 @@ step_browser() {
     # Unit and integration tests of the `auroradb-web` package, compiled to wasm32 and run in
     # headless Chromium by wasm-bindgen-test-runner (the runner set in .cargo/config.toml).
     cargo test -p auroradb-web --target "$WASM_TARGET" --lib --tests --no-fail-fast
+    # ...and again on the local-only build (without the `sync` feature), the engine of the pages
+    # whose databases do not sync.
+    cargo test -p auroradb-web --target "$WASM_TARGET" --lib --tests --no-fail-fast --no-default-features
 }
 
 # Runs a node test script (`$1`, then its arguments), then prints a cargo-style summary line of
