@@ -6,16 +6,21 @@
 #
 # Installs what is missing first (the wasm32 target, wasm-bindgen-cli at the version in
 # Cargo.lock, binaryen's wasm-opt, node, the npm packages of package.json), then:
-#   1. cargo build -p auroradb-web --target wasm32-unknown-unknown (--release, at opt-level "s")
-#   2. wasm-opt -Oz on the .wasm (release only)
-#   3. wasm-bindgen --target web: pkg/auroradb_core.js + pkg/auroradb_core_bg.wasm (+ snippets/)
+#   1. cargo build -p auroradb-web --target wasm32-unknown-unknown (--release, at opt-level "z"),
+#      twice: the engine with peer-to-peer sync (feature `sync`, on by default) and the local-only
+#      engine (--no-default-features)
+#   2. wasm-opt -Oz on each .wasm (release only)
+#   3. wasm-bindgen --target web on each (without the name and producers sections): pkg/auroradb_core.js + pkg/auroradb_core_bg.wasm (the
+#      local-only engine), pkg/auroradb_sync.js + pkg/auroradb_sync_bg.wasm (with sync, loaded
+#      only by a distributed database), and snippets/
 #   4. esbuild (scripts/bundle.mjs): the AuroraDB class (web/js/auroradb.js) as the ES module
 #      pkg/auroradb.mjs and as the classic script pkg/auroradb.js that defines the global
 #      AuroraDB, and each built-in P2P adapter as a bundle of its own in pkg/p2p/ (with the npm
 #      client it uses), loaded only when a database picks it; all minified, with source maps;
 #      their types; pkg/package.json
 # and prints the size of what a page loads, raw and gzipped: the .wasm, the glue and
-# auroradb.js for a local-only page, and separately each adapter bundle.
+# auroradb.js for a local-only page, and separately what a distributed page loads instead of the
+# local-only engine, and each adapter bundle.
 #
 # AURORADB_PKG=DIR builds into DIR instead of pkg/ (the tests read the same variable).
 #
@@ -98,7 +103,8 @@ package_json() {
     ".": { "types": "./auroradb.d.mts", "import": "./auroradb.mjs" },
     "./auroradb.js": "./auroradb.js",
     "./p2p/*": "./p2p/*",
-    "./auroradb_core_bg.wasm": "./auroradb_core_bg.wasm"
+    "./auroradb_core_bg.wasm": "./auroradb_core_bg.wasm",
+    "./auroradb_sync_bg.wasm": "./auroradb_sync_bg.wasm"
   },
   "sideEffects": ["./auroradb.js", "./snippets/*"]
 }
@@ -125,9 +131,10 @@ sizes() {
 }
 
 main() {
-    # The release build of the wasm is optimized for size (opt-level "s": about a tenth smaller
-    # gzipped than opt-level 3); the native release profile is left as it is.
-    local profile=release cargo_flags=(--release) size_flags=(--config 'profile.release.opt-level="s"')
+    # The release build of the wasm is optimized for size (opt-level "z": about a tenth smaller
+    # gzipped than "s", which is about a tenth smaller than 3; the README has the figures and the
+    # speed cost); the native release profile is left as it is.
+    local profile=release cargo_flags=(--release) size_flags=(--config 'profile.release.opt-level="z"')
     case "${1:-}" in
         "") ;;
         --debug) profile=debug cargo_flags=() size_flags=() ;;
@@ -141,27 +148,35 @@ main() {
     ensure_node
     ensure_npm_deps
 
-    say "cargo build ${cargo_flags[*]} -p auroradb-web --target $TARGET"
-    cargo build "${cargo_flags[@]}" -p auroradb-web --target "$TARGET" --lib "${size_flags[@]}"
-
-    local wasm="${CARGO_TARGET_DIR:-$ROOT/target}/$TARGET/$profile/auroradb_web.wasm"
-    [ -f "$wasm" ] || die "$wasm was not built"
-
-    # wasm-opt runs before wasm-bindgen: binaryen releases before 116 (Debian 12 has 108) write
-    # the externref table wasm-bindgen adds in a form browsers refuse, and the module cargo
-    # makes has no such table yet.
-    local input="$wasm"
-    if [ "$profile" = release ]; then
-        say "wasm-opt -Oz"
-        input="${wasm%.wasm}.opt.wasm"
-        wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
-            --enable-mutable-globals --enable-reference-types --enable-multivalue "$wasm" -o "$input"
-    fi
+    # Each engine build is kept as <name>.wasm (made ready for wasm-bindgen: wasm-opt'd in a
+    # release build) before the next cargo build overwrites auroradb_web.wasm.
+    local wasm="${CARGO_TARGET_DIR:-$ROOT/target}/$TARGET/$profile/auroradb_web.wasm" name features
+    for name in auroradb_sync auroradb_core; do
+        features=()
+        [ "$name" = auroradb_core ] && features=(--no-default-features)
+        say "cargo build ${cargo_flags[*]} -p auroradb-web --target $TARGET ${features[*]}"
+        cargo build "${cargo_flags[@]}" -p auroradb-web --target "$TARGET" --lib "${features[@]}" "${size_flags[@]}"
+        [ -f "$wasm" ] || die "$wasm was not built"
+        # wasm-opt runs before wasm-bindgen: binaryen releases before 116 (Debian 12 has 108)
+        # write the externref table wasm-bindgen adds in a form browsers refuse, and the module
+        # cargo makes has no such table yet.
+        if [ "$profile" = release ]; then
+            say "wasm-opt -Oz"
+            wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
+                --enable-mutable-globals --enable-reference-types --enable-multivalue "$wasm" \
+                -o "$(dirname "$wasm")/$name.wasm"
+        else
+            cp "$wasm" "$(dirname "$wasm")/$name.wasm"
+        fi
+    done
 
     rm -rf "$PKG"
     mkdir -p "$PKG"
-    say "wasm-bindgen --target web --out-name auroradb_core"
-    wasm-bindgen --target web --out-dir "$PKG" --out-name auroradb_core "$input"
+    for name in auroradb_sync auroradb_core; do
+        say "wasm-bindgen --target web --out-name $name"
+        wasm-bindgen --target web --remove-name-section --remove-producers-section --out-dir "$PKG" \
+            --out-name "$name" "$(dirname "$wasm")/$name.wasm"
+    done
 
     say "esbuild: scripts/bundle.mjs $PKG"
     node "$ROOT/scripts/bundle.mjs" "$PKG"
@@ -172,7 +187,8 @@ main() {
 
     # The classic script must parse as a script and define AuroraDB with the adapter names, the
     # base class and the registry at once (the adapters themselves are not loaded); the module
-    # must load; each adapter bundle must parse as a module; the engine must instantiate.
+    # must load; each adapter bundle must parse as a module; both engines must instantiate, the
+    # local-only one without the sync methods.
     say "checking pkg/ with node"
     node --check "$PKG/auroradb.js"
     node -e "
@@ -190,6 +206,10 @@ main() {
         import { initSync, AuroraCore } from './auroradb_core.js';
         initSync({ module: readFileSync('auroradb_core_bg.wasm') });
         if (typeof AuroraCore.open !== 'function') throw new Error('AuroraCore.open is missing');
+        if ('attach' in AuroraCore.prototype) throw new Error('the local-only engine has sync methods');
+        const full = await import('./auroradb_sync.js');
+        full.initSync({ module: readFileSync('auroradb_sync_bg.wasm') });
+        if (typeof full.AuroraCore.prototype.attach !== 'function') throw new Error('the engine with sync has no attach');
         if (AuroraDB.listP2PAdapters().join(',') !== 'peerjs,webrtc,socketio,broadcast') throw new Error('adapters of the module');
     ")
 
@@ -202,7 +222,9 @@ main() {
     sizes "${loaded[@]}"
     say "the ES module instead of auroradb.js:"
     size_lines "$PKG/auroradb.mjs"
-    say "a distributed page also loads its adapter's bundle, one of:"
+    say "a distributed page loads the engine with sync instead of the local-only .wasm (and glue):"
+    sizes "$PKG/auroradb_sync_bg.wasm" "$PKG/auroradb_sync.js"
+    say "and its adapter's bundle, one of:"
     size_lines "$PKG"/p2p/{peerjs,webrtc,socketio,broadcast}.js
 }
 

@@ -7,8 +7,9 @@
 // Outputs, each minified, for current browsers (es2022), with a source map beside it (.map):
 //
 //   auroradb.mjs      ES module: web/js/auroradb.js with the adapter base class and registry;
-//                     imports ./auroradb_core.js (the wasm-bindgen glue) and, when a database
-//                     picks one, ./p2p/<adapter>.js
+//                     imports ./auroradb_core.js (the wasm-bindgen glue of the local-only
+//                     engine) and, when a database needs them, ./auroradb_sync.js (the engine
+//                     with peer-to-peer sync) and ./p2p/<adapter>.js
 //   auroradb.js       classic script defining the global AuroraDB: the same, with
 //                     web/js/loader-classic.js in place of loader.js (the engine and the adapters
 //                     are imported relative to the script's URL when needed)
@@ -46,13 +47,14 @@ const COMMON = {
 };
 
 /**
- * Keeps the engine glue and the adapter bundles as imports of the main bundles: the glue is
- * wasm-bindgen's output beside them in pkg/, and the adapters are bundles of their own.
+ * Keeps the engine glue (of both engine builds) and the adapter bundles as imports of the main
+ * bundles: the glue is wasm-bindgen's output beside them in pkg/, and the adapters are bundles
+ * of their own.
  */
 const keepSiblingImports = {
   name: 'keep-sibling-imports',
   setup(build) {
-    build.onResolve({ filter: /^\.\/auroradb_core\.js$/ }, (args) => ({ path: args.path, external: true }));
+    build.onResolve({ filter: /^\.\/auroradb_(core|sync)\.js$/ }, (args) => ({ path: args.path, external: true }));
     build.onResolve({ filter: /^\.\/p2p\/[a-z]+\.js$/ }, (args) =>
       args.kind === 'dynamic-import' && ADAPTERS.includes(args.path.slice(6, -3))
         ? { path: args.path, external: true }

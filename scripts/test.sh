@@ -98,6 +98,8 @@ step_clippy() {
     cargo clippy --workspace --exclude auroradb-web --all-targets -- -D warnings
     # The browser crate (IndexedDB storage, bindings, browser tests) exists for wasm32 only.
     cargo clippy -p auroradb-web --target "$WASM_TARGET" --lib --tests -- -D warnings
+    # ...and its local-only build (without the `sync` feature), the engine of non-distributed pages.
+    cargo clippy -p auroradb-web --target "$WASM_TARGET" --lib --tests --no-default-features -- -D warnings
 }
 
 # Runs one check of the `js` step: `$1` names it, the rest is the command. Counts it in
@@ -150,12 +152,17 @@ step_native() {
 step_wasm_build() {
     # The portable crates must build for the browser as they are.
     cargo build -p auroradb-log -p auroradb-snapshot -p auroradb-net -p auroradb --target "$WASM_TARGET"
+    # ...and the engine without its `sync` feature, as the local-only browser build uses it.
+    cargo build -p auroradb --no-default-features --target "$WASM_TARGET"
 }
 
 step_browser() {
     # Unit and integration tests of the `auroradb-web` package, compiled to wasm32 and run in
     # headless Chromium by wasm-bindgen-test-runner (the runner set in .cargo/config.toml).
     cargo test -p auroradb-web --target "$WASM_TARGET" --lib --tests --no-fail-fast
+    # ...and again on the local-only build (without the `sync` feature), the engine of the pages
+    # whose databases do not sync.
+    cargo test -p auroradb-web --target "$WASM_TARGET" --lib --tests --no-fail-fast --no-default-features
 }
 
 # Runs a node test script (`$1`, then its arguments), then prints a cargo-style summary line of

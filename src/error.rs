@@ -1,6 +1,7 @@
 //! The database's error type, and the one table of error names JavaScript callers see.
 
 use auroradb_log::LogError;
+#[cfg(feature = "sync")]
 use auroradb_net::NetError;
 use auroradb_snapshot::SnapshotError;
 
@@ -217,6 +218,7 @@ error_names! {
     P2P = "P2PError",
 }
 
+#[cfg(feature = "sync")]
 impl ErrorName {
     /// The name of a sync error (from its cause when a peer caused it). Every mapping of
     /// [`NetError`] to a name is here.

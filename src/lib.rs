@@ -23,6 +23,7 @@
 mod db;
 mod error;
 pub mod storage;
+#[cfg(feature = "sync")]
 pub mod sync;
 
 pub use auroradb_log::{self as log, EncodedOp, Op, OpId, OpKind, PeerId, Step, Value};
@@ -33,7 +34,11 @@ pub use db::{
 };
 pub use error::{DbError, ErrorName, Result, StorageError};
 pub use storage::{FaultyStorage, MemoryStorage, Storage, Store};
-pub use sync::{DbReplica, SharedDatabase};
+#[cfg(feature = "sync")]
+pub use sync::DbReplica;
+
+/// A database shared between the application and the sync engine (`None` once closed).
+pub type SharedDatabase<S> = std::rc::Rc<futures::lock::Mutex<Option<Database<S>>>>;
 
 /// The largest op id whose physical time is at most `ms` milliseconds since the Unix epoch: the
 /// bound to pass to [`Database::state_at`] for "as of this wall-clock time".

@@ -16,13 +16,11 @@ use std::rc::Rc;
 
 use auroradb_log::{EncodedOp, Hash, Log, LogError, OpId, PeerId, RangeSum};
 use auroradb_net::{ApplyOutcome, IdRange, RangeIndex, Replica, ReplicaError};
-use futures::lock::Mutex;
 
+#[cfg(doc)]
+use crate::Database;
 use crate::storage::Storage;
-use crate::{Database, DbError, StorageError, WriteOutcome};
-
-/// A database shared between the application and the sync engine (`None` once closed).
-pub type SharedDatabase<S> = Rc<Mutex<Option<Database<S>>>>;
+use crate::{DbError, SharedDatabase, StorageError, WriteOutcome};
 
 /// A [`Database`] as seen by the sync engine.
 pub struct DbReplica<S: Storage> {

@@ -275,16 +275,28 @@ async function main() {
     console.log('loaded nothing yet, on an empty database (includes instantiating the .wasm).');
 
     const size = sizes();
-    // A page loads the classic script or the ES module, not both: the total counts the first.
+    // The total is what a local-only page loads: the classic script (or the ES module, not both),
+    // the local-only engine and its snippets. The engine with sync (auroradb_sync*) and the
+    // adapter bundles (p2p/) are loaded by a distributed page only.
     const classic = size.aurora.some((f) => f.file === 'auroradb.js');
-    const loaded = size.aurora.filter((f) => !(classic && f.file === 'auroradb.mjs'));
-    const total = { file: 'total (.wasm + JS a page loads)', raw: 0, gzip: 0 };
+    const why = (f) =>
+      classic && f.file === 'auroradb.mjs'
+        ? ' (instead of auroradb.js)'
+        : f.file.startsWith('auroradb_sync')
+          ? ' (distributed only)'
+          : f.file === 'p2p/index.js'
+            ? ' (every adapter in one module, for use without a database)'
+            : f.file.startsWith('p2p/')
+              ? ' (distributed only, one adapter)'
+              : '';
+    const loaded = size.aurora.filter((f) => why(f) === '');
+    const total = { file: 'total (.wasm + JS a local-only page loads)', raw: 0, gzip: 0 };
     for (const f of loaded) {
       total.raw += f.raw;
       total.gzip += f.gzip;
     }
     const sizeRows = [
-      ...size.aurora.map((f) => [`AuroraDB ${f.file}${loaded.includes(f) ? '' : ' (instead of auroradb.js)'}`, f]),
+      ...size.aurora.map((f) => [`AuroraDB ${f.file}${why(f)}`, f]),
       [`AuroraDB ${total.file}`, total],
       [`Dexie ${size.dexie.file}`, size.dexie],
     ];

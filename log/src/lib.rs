@@ -26,6 +26,7 @@ mod hlc;
 mod index;
 mod log;
 mod op;
+mod order;
 mod peer;
 pub mod segment;
 mod value;
@@ -42,6 +43,7 @@ pub use hlc::{
 pub use index::SumIndex;
 pub use log::{ChainHead, Log, LogConfig, VerifyReport, verify_ops};
 pub use op::{Op, OpKind, Step};
+pub use order::{sort_by_key, sorted_indices};
 pub use peer::PeerId;
 pub use uhlc::NTP64;
 pub use value::{MAX_VALUE_DEPTH, Value};

@@ -266,8 +266,9 @@ impl Log {
     /// each op's drift, and that with the batch's other ops it extends its author's chain.
     /// Returns, per op, whether it is new (false: already held, a no-op).
     pub fn check_remote(&self, ops: &[EncodedOp]) -> Result<Vec<bool>> {
-        let mut order: Vec<usize> = (0..ops.len()).collect();
-        order.sort_by_key(|&i| (ops[i].op.author, ops[i].op.seq));
+        let order = crate::sorted_indices(ops.len(), &|a, b| {
+            (ops[a].op.author, ops[a].op.seq).cmp(&(ops[b].op.author, ops[b].op.seq))
+        });
         let mut heads: HashMap<PeerId, Option<ChainHead>> = HashMap::new();
         let mut fresh = vec![false; ops.len()];
         for i in order {
@@ -304,7 +305,7 @@ impl Log {
     pub fn insert_remote(&mut self, ops: Vec<EncodedOp>) -> Result<Vec<EncodedOp>> {
         let fresh = self.check_remote(&ops)?;
         let mut new: Vec<EncodedOp> = ops.into_iter().zip(fresh).filter_map(|(o, f)| f.then_some(o)).collect();
-        new.sort_by_key(|o| o.op.id);
+        crate::sort_by_key(&mut new, |o| o.op.id);
         new.dedup_by_key(|o| o.op.id);
         for op in &new {
             self.clock.observe(&op.op.id)?;
@@ -358,7 +359,7 @@ impl Log {
     pub fn preview_segments(&self, new: &[(OpId, Hash)]) -> SegmentChanges {
         let mut fresh: Vec<(OpId, Hash)> =
             new.iter().filter(|(id, _)| !self.hashes.contains_key(id)).copied().collect();
-        fresh.sort_by_key(|(id, _)| *id);
+        crate::sort_by_key(&mut fresh, |(id, _)| *id);
         fresh.dedup_by_key(|(id, _)| *id);
         self.segments.preview(&fresh)
     }

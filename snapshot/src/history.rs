@@ -53,7 +53,7 @@ pub struct HistoryItem {
 /// ```
 pub fn history(config: &StateConfig, key: &str, ops: impl IntoIterator<Item = Op>) -> Vec<HistoryItem> {
     let mut ops: Vec<Op> = ops.into_iter().filter(|op| op.kind.touches(key)).collect();
-    ops.sort_by_key(|op| op.id);
+    auroradb_log::sort_by_key(&mut ops, |op| op.id);
     ops.dedup_by_key(|op| op.id);
 
     let mut rec = KeyRecord::new(&config.strategy);

@@ -119,7 +119,7 @@ impl<S: Storage> Database<S> {
                 ids.push(keys::history_id(&k)?);
             }
         }
-        ids.sort();
+        auroradb_log::sort_by_key(&mut ids, |id| *id);
         let mut ops = Vec::with_capacity(ids.len());
         for id in &ids {
             let bytes = self

@@ -113,7 +113,7 @@ impl<S: Storage> Database<S> {
         loop {
             let fresh = self.log.borrow().check_remote(&ops)?;
             let mut new: Vec<EncodedOp> = ops.iter().zip(&fresh).filter(|(_, f)| **f).map(|(o, _)| o.clone()).collect();
-            new.sort_by_key(|o| o.op.id);
+            auroradb_log::sort_by_key(&mut new, |o| o.op.id);
             new.dedup_by_key(|o| o.op.id);
             if new.is_empty() {
                 return Ok(WriteOutcome::default());
@@ -366,7 +366,7 @@ impl<S: Storage> Database<S> {
                 ops.push(op);
             }
         }
-        ops.sort_by_key(|o| o.op.id);
+        auroradb_log::sort_by_key(&mut ops, |o| o.op.id);
         let mut changes = Vec::new();
         // Already durable: apply to memory only, then reload what the other connection wrote.
         let new = self.log.borrow_mut().insert_remote(ops)?;

@@ -5,6 +5,10 @@
 // engine dispatches the events (`open`, `close`, `error`, `change`, `set`, `delete`, and for a
 // distributed database `connection`, `disconnect`, `sync`, `post`) on this object.
 //
+// The engine comes in two builds (scripts/build-web.sh): a local-only one, which a page that
+// never syncs loads alone, and one with peer-to-peer sync, loaded when a distributed database
+// opens. On the local-only engine the P2P calls answer as an engine without peers does.
+//
 // A distributed database also has a P2P adapter (./p2p/, chosen by `p2pAdapter`): the class
 // loads it, creates it from the configuration, hands its frames and peer events to the engine,
 // gives the engine a `send` function and a clock (a timer), and tears it down on close.
@@ -29,22 +33,29 @@ import { P2PError } from './p2p/util.js';
 
 for (const [name, load] of Object.entries(BUILTIN_ADAPTERS)) registerLazyP2PAdapter(name, load);
 
-let loading = null;
+/** The engines being loaded or loaded: the local-only build and the one with sync. */
+const loading = { local: null, sync: null };
 
-/** Loads and instantiates the wasm engine once; `wasm` optionally says where it is. */
-function loadEngine(wasm) {
-    if (!loading) {
-        loading = importEngine()
+/**
+ * Loads and instantiates a wasm engine once, and resolves to its module: the one with
+ * peer-to-peer sync when `sync` is true, else whichever is loaded or loading already (the
+ * local-only one, much smaller, unless a distributed database loaded the other first). `wasm`
+ * optionally says where the `.wasm` file is.
+ */
+function loadEngine(sync, wasm) {
+    const kind = sync || (loading.sync && !loading.local) ? 'sync' : 'local';
+    if (!loading[kind]) {
+        loading[kind] = importEngine(kind === 'sync')
             .then(async (m) => {
                 await m.default(wasm === undefined ? undefined : { module_or_path: wasm });
                 return m;
             })
             .catch((e) => {
-                loading = null;
+                loading[kind] = null;
                 throw e;
             });
     }
-    return loading;
+    return loading[kind];
 }
 
 // `name` is one of the one table of error names (`ErrorName` in `src/error.rs`); tests/error_names.rs
@@ -170,15 +181,17 @@ export class AuroraDB extends EventTarget {
 
     /**
      * Loads the wasm engine without opening a database. `wasm` may say where the `.wasm` file is
-     * (URL, Response, or compiled module); by default it is found next to the scripts.
+     * (URL, Response, or compiled module); by default it is found next to the scripts. This is
+     * the local-only engine; a distributed database loads the engine with sync
+     * (`auroradb_sync_bg.wasm`, next to the scripts) when it opens.
      */
     static init(wasm) {
-        return loadEngine(wasm).then(() => undefined);
+        return loadEngine(false, wasm).then(() => undefined);
     }
 
     /** Deletes the IndexedDB database `name` (one not open here). */
     static async deleteDatabase(name) {
-        const m = await loadEngine();
+        const m = await loadEngine(false);
         return m.deleteDatabase(name);
     }
 
@@ -192,7 +205,7 @@ export class AuroraDB extends EventTarget {
             const dist = distributed === undefined ? undefined : Boolean(distributed);
             if (dist !== undefined) this.config.distributed = dist;
             const id = peerId == null ? undefined : String(peerId);
-            this._opening = loadEngine()
+            this._opening = loadEngine(Boolean(this.config.distributed))
                 .then((m) => m.AuroraCore.open(this.config, this, this.db, dist, id))
                 .then(async (core) => {
                     this._core = core;
@@ -297,7 +310,7 @@ export class AuroraDB extends EventTarget {
         this._ticker = null;
         const adapter = this._adapter;
         this._adapter = null;
-        this._core?.detach();
+        this._core?.detach?.();
         if (adapter) {
             try {
                 await adapter.destroy();
@@ -466,7 +479,8 @@ export class AuroraDB extends EventTarget {
     async sync() {
         const core = await this._engine();
         if (this._adapter && !this._adapter.isConnected) await this._connectAdapter();
-        return core.sync();
+        // The local-only engine has no sync methods: its answer is that of an engine without peers.
+        return core.sync ? core.sync() : { peers: 0, sent: 0, received: 0 };
     }
 
     /**
@@ -474,12 +488,12 @@ export class AuroraDB extends EventTarget {
      * connected, or with `autoSync: false`); resolves to the number of peers they were sent to.
      */
     async post() {
-        return (await this._engine()).post();
+        return (await this._engine()).post?.() ?? 0;
     }
 
     /** Starts a reconciliation round with every connected peer; resolves to how many. */
     async fetch() {
-        return (await this._engine()).fetch();
+        return (await this._engine()).fetch?.() ?? 0;
     }
 
     /** Whether this database syncs with peers (`distributed`, and its adapter could start). */
@@ -490,7 +504,7 @@ export class AuroraDB extends EventTarget {
 
     /** Number of peers this database syncs with now. */
     getConnectionCount() {
-        return this._core ? this._core.connections : 0;
+        return this._core?.connections ?? 0;
     }
 
     /** This peer's id on the network (`null` before `create()`). */

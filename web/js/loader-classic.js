@@ -1,7 +1,8 @@
 // How the classic script build (pkg/auroradb.js, the global AuroraDB) loads what it does not
-// hold: the wasm engine's glue and each built-in P2P adapter's bundle, with dynamic import()
-// relative to the script's own URL (so pkg/ can be served from anywhere), the first time they
-// are needed. scripts/bundle.mjs puts this file in place of loader.js.
+// hold: the wasm engine's glue (the local-only build, or the one with peer-to-peer sync for a
+// distributed database) and each built-in P2P adapter's bundle, with dynamic import() relative to
+// the script's own URL (so pkg/ can be served from anywhere), the first time they are needed.
+// scripts/bundle.mjs puts this file in place of loader.js.
 
 const scriptUrl = (typeof document !== 'undefined' && document.currentScript?.src) || globalThis.location?.href || '';
 
@@ -9,9 +10,9 @@ function importNextToScript(file) {
   return import(new URL(file, scriptUrl).href);
 }
 
-/** The engine module: its default export instantiates the wasm. */
-export function importEngine() {
-  return importNextToScript('./auroradb_core.js');
+/** The engine module, with sync when `sync` is true: its default export instantiates the wasm. */
+export function importEngine(sync) {
+  return importNextToScript(sync ? './auroradb_sync.js' : './auroradb_core.js');
 }
 
 /** The built-in adapters by name, in the order listP2PAdapters() reports them. */

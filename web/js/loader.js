@@ -1,15 +1,20 @@
 // How the ES module build (pkg/auroradb.mjs) loads what it does not hold: the wasm engine's
-// glue, imported with the module (so bundlers downstream see it), and each built-in P2P adapter,
-// a bundle of its own in pkg/p2p/ imported the first time a database picks it. The classic
-// script build swaps this file for loader-classic.js (scripts/bundle.mjs).
+// glue, and each built-in P2P adapter, a bundle of its own in pkg/p2p/ imported the first time a
+// database picks it. The classic script build swaps this file for loader-classic.js
+// (scripts/bundle.mjs).
 //
-// The adapter paths are literal and relative to this module, kept as written by the bundler:
-// from pkg/auroradb.mjs they name pkg/p2p/<name>.js.
+// The engine comes in two builds: the local-only one (auroradb_core.js, imported with the module
+// so bundlers downstream see it) and the one with peer-to-peer sync (auroradb_sync.js), imported
+// the first time a distributed database opens.
+//
+// The paths are literal and relative to this module, kept as written by the bundler: from
+// pkg/auroradb.mjs they name files in pkg/.
 
 import initEngine, * as engine from './auroradb_core.js';
 
-/** The engine module: its default export instantiates the wasm. */
-export function importEngine() {
+/** The engine module, with sync when `sync` is true: its default export instantiates the wasm. */
+export function importEngine(sync) {
+  if (sync) return import('./auroradb_sync.js');
   return Promise.resolve({ default: initEngine, ...engine });
 }
 

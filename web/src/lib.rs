@@ -22,7 +22,9 @@
 //! - `view`: [`PastView`], the read-only view `at(time)` returns (`Snapshot` in JavaScript).
 //! - `open_database`: the state of one open database that the core, its transactions, its
 //!   callbacks and its sync share; it knows the sync only through a trait (`AttachedSync`).
-//! - [`transport`] and `sync`: peer-to-peer sync over the JavaScript P2P adapters.
+//! - [`transport`] and `sync`: peer-to-peer sync over the JavaScript P2P adapters (feature
+//!   `sync`, on by default; without it, the local-only engine, `no_sync` stands in for them and
+//!   `AuroraCore` has no peer-to-peer methods).
 //! - `txn`: [`TxnHandle`], what a `transaction()` callback writes through.
 //! - `database`: [`AuroraCore`], all of its methods (`database/{write,read,travel,p2p}.rs`).
 //!
@@ -52,15 +54,23 @@
 //! - `database` -> `txn`, `sync`, `open_database`, `view`, `reads`, `events`, `records`, `config`,
 //!   `value`, `idb`, `error`
 
+// The local-only build leaves the sync out, and with it the only users of a few fields and
+// helpers the shared modules keep for it (the log handle, the sync options, `attach`...).
+#![cfg_attr(not(feature = "sync"), allow(dead_code))]
+
 mod config;
 mod database;
 pub mod error;
 mod events;
 pub mod idb;
+#[cfg(not(feature = "sync"))]
+mod no_sync;
 mod open_database;
 mod reads;
 mod records;
+#[cfg(feature = "sync")]
 mod sync;
+#[cfg(feature = "sync")]
 pub mod transport;
 mod txn;
 pub mod value;
@@ -71,6 +81,13 @@ pub use self::database::{AuroraCore, delete_database};
 pub use self::idb::{Durability, IdbStorage, index_key_path};
 pub use self::txn::TxnHandle;
 pub use self::view::PastView;
+
+/// The peer-to-peer sync an open database can have attached.
+#[cfg(feature = "sync")]
+type Hub = sync::SyncHub;
+/// The local-only build has no sync: no hub can be attached.
+#[cfg(not(feature = "sync"))]
+type Hub = no_sync::NoSync;
 
 #[cfg(test)]
 wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);

@@ -16,7 +16,6 @@ use wasm_bindgen_futures::{JsFuture, future_to_promise};
 use crate::error::to_js_error;
 use crate::events::Source;
 use crate::open_database::OpenDatabase;
-use crate::sync::SyncHub;
 use crate::value::{key_from_js, to_js};
 use auroradb::{DbError, Transaction, Value};
 
@@ -29,7 +28,7 @@ extern "C" {
 }
 
 /// The database a transaction handle writes to.
-type Open = OpenDatabase<SyncHub>;
+type Open = OpenDatabase<crate::Hub>;
 
 /// The transaction, until the callback has finished (`None` then: later writes fail).
 type Slot = Rc<RefCell<Option<Transaction>>>;

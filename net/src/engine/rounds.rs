@@ -24,7 +24,7 @@ impl<S: Replica, T: Transport> SyncEngine<S, T> {
             return 0;
         }
         let mut sorted: Vec<&EncodedOp> = ops.iter().collect();
-        sorted.sort_by_key(|o| o.op.id);
+        auroradb_log::sort_by_key(&mut sorted, |o| o.op.id);
         sorted.dedup_by_key(|o| o.op.id);
         let mut packer = Packer::new(self.config.limits);
         for op in sorted {

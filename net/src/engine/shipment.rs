@@ -21,7 +21,7 @@ impl<S: Replica, T: Transport> SyncEngine<S, T> {
             let mut st = self.state.borrow_mut();
             match loaded {
                 Ok(mut ops) => {
-                    ops.sort_by_key(|o| o.0);
+                    auroradb_log::sort_by_key(&mut ops, |o| o.0);
                     for op in ops {
                         // Once an author's op cannot go, its later ops would only be rejected.
                         if skipped.contains(&op.0.peer) {

@@ -2,13 +2,16 @@
 //! wraps one and adds what must exist before the wasm module is loaded.
 //!
 //! Its methods are here by area: opening, closing and statistics in this file, then `write`,
-//! `read`, `travel` (history, time travel, the log and its files) and `p2p` (peer-to-peer sync).
+//! `read`, `travel` (history, time travel, the log and its files) and `p2p` (peer-to-peer sync,
+//! in the build with the `sync` feature only).
 
+#[cfg(feature = "sync")]
 mod p2p;
 mod read;
 mod travel;
 mod write;
 
+use std::pin::Pin;
 use std::rc::Rc;
 
 use js_sys::{Array, Promise};
@@ -22,11 +25,10 @@ use crate::events::Events;
 use crate::idb::IdbStorage;
 use crate::open_database::OpenDatabase;
 use crate::records::Obj;
-use crate::sync::SyncHub;
 use auroradb::{Database, DbError};
 
 /// The open database an [`AuroraCore`] calls, with its peer-to-peer sync.
-type Open = OpenDatabase<SyncHub>;
+type Open = OpenDatabase<crate::Hub>;
 
 /// An open AuroraDB database, for the `AuroraDB` JavaScript class. Every method that touches
 /// the database returns a `Promise`; operations run one at a time, in call order. Failures reject
@@ -172,7 +174,10 @@ impl AuroraCore {
     where
         F: Future<Output = Result<JsValue, JsValue>> + 'static,
     {
-        future_to_promise(f(self.open.clone()))
+        // Boxed, so that every method shares one instantiation of `future_to_promise` (its
+        // promise and task plumbing) rather than having one of its own: smaller wasm.
+        let task: Pin<Box<dyn Future<Output = Result<JsValue, JsValue>>>> = Box::pin(f(self.open.clone()));
+        future_to_promise(task)
     }
 }
 
