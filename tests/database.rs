@@ -587,3 +587,31 @@ fn late_ops_invalidate_later_checkpoints() {
         a.verify().await.unwrap();
     });
 }
+
+#[test]
+fn a_write_over_the_maximum_op_size_is_refused_and_writes_nothing() {
+    block_on(async {
+        let mut cfg = config("max-op");
+        cfg.max_op = 10_000;
+        let mut db = Database::open(MemoryStorage::new(), cfg).await.unwrap();
+        db.put("small", Value::from("x".repeat(9_000))).await.unwrap();
+        let before = db.storage().dump();
+        tick();
+        let big = db.put("big", Value::from("x".repeat(10_001))).await;
+        assert!(matches!(big, Err(DbError::OpTooLarge { limit: 10_000, size }) if size > 10_001), "{big:?}");
+        assert_eq!(big.unwrap_err().error_name().as_str(), "OpTooLargeError");
+        let mut tx = Transaction::new();
+        for i in 0..20 {
+            tx.put(format!("t{i}"), Value::from("y".repeat(600))).unwrap();
+        }
+        assert!(matches!(db.commit_transaction(tx).await, Err(DbError::OpTooLarge { .. })));
+        assert_eq!(db.storage().dump(), before);
+        assert_eq!((db.log().len(), db.count()), (1, 1));
+        // The limit is checked when the database opens.
+        for bad in [0, auroradb::MAX_OP_CEILING + 1] {
+            let mut cfg = config("max-op-bad");
+            cfg.max_op = bad;
+            assert!(matches!(Database::open(MemoryStorage::new(), cfg).await, Err(DbError::InvalidConfig(_))));
+        }
+    });
+}

@@ -24,13 +24,26 @@ pub struct Message {
     pub body: Body,
 }
 
-/// The two kinds of message.
+/// The kinds of message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Body {
     /// A reconciliation turn.
     Reconcile(Reconcile),
     /// Ops shipped as segments.
     Ops(Ops),
+    /// A piece of a segment too large for one frame (one op larger than a frame).
+    Piece(Piece),
+}
+
+/// A piece of a segment that does not fit in a frame. The pieces of one segment travel in
+/// consecutive messages of the same session, in order; the segment is whole once the pieces
+/// received add up to `total` bytes, and is then checked and applied like any other.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Piece {
+    /// The whole segment's length in bytes (the same in every piece of it).
+    pub total: u32,
+    /// The bytes of this piece: never empty, never more than `total`.
+    pub data: Vec<u8>,
 }
 
 /// A reconciliation turn: range verdicts covering the id space from [`OpId::MIN`] upwards (what
@@ -128,6 +141,12 @@ pub(crate) enum WireBody<'a> {
         #[serde(borrow)]
         segments: Vec<&'a serde_bytes::Bytes>,
         last: Option<u32>,
+    },
+    // New kinds go last: a variant's index is its tag on the wire.
+    Piece {
+        total: u32,
+        #[serde(borrow)]
+        data: &'a serde_bytes::Bytes,
     },
 }
 
@@ -227,6 +246,14 @@ fn decode_ids(peers: &[[u8; 16]], lo: OpId, hi: Option<OpId>, wire: &[WireId]) -
     Ok(out)
 }
 
+/// A piece carries at least one byte and no more than its segment's length.
+fn check_piece(total: u32, data: &[u8]) -> Result<()> {
+    if data.is_empty() || data.len() as u64 > u64::from(total) {
+        return Err(NetError::corrupt("sync message", "a piece empty or longer than its segment"));
+    }
+    Ok(())
+}
+
 impl Message {
     pub(crate) fn to_wire(&self, seq: u64) -> Result<WireMessage<'_>> {
         let body = match &self.body {
@@ -274,6 +301,10 @@ impl Message {
                 segments: o.segments.iter().map(|s| serde_bytes::Bytes::new(s)).collect(),
                 last: o.last,
             },
+            Body::Piece(p) => {
+                check_piece(p.total, &p.data)?;
+                WireBody::Piece { total: p.total, data: serde_bytes::Bytes::new(&p.data) }
+            }
         };
         Ok(WireMessage { seq, session: self.session, initiator: self.initiator, body })
     }
@@ -316,6 +347,10 @@ impl Message {
             }
             WireBody::Ops { segments, last } => {
                 Body::Ops(Ops { segments: segments.into_iter().map(|s| s.to_vec()).collect(), last })
+            }
+            WireBody::Piece { total, data } => {
+                check_piece(total, data)?;
+                Body::Piece(Piece { total, data: data.to_vec() })
             }
         };
         Ok((wire.seq, Message { session: wire.session, initiator: wire.initiator, body }))

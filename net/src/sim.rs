@@ -343,7 +343,7 @@ impl SimConfig {
         let small = rng.chance(0.3);
         let sync = SyncConfig {
             limits: if small {
-                FrameLimits { max_frame: 4096, max_segment_ops: rng.range(1, 16) as usize }
+                FrameLimits { max_frame: 4096, max_segment_ops: rng.range(1, 16) as usize, ..FrameLimits::default() }
             } else {
                 FrameLimits::default()
             },

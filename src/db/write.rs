@@ -74,6 +74,9 @@ impl<S: Storage> Database<S> {
         let mut caught = Vec::new();
         for _ in 0..MAX_RETRIES {
             let op = self.log.borrow().prepare_local(kind.clone());
+            if op.bytes.len() > self.config.max_op {
+                return Err(DbError::OpTooLarge { size: op.bytes.len(), limit: self.config.max_op });
+            }
             self.state.check(&op.op)?;
             match self.commit_ops(vec![op], true).await {
                 Err(DbError::Storage(StorageError::Conflict)) => caught.extend(self.catch_up().await?),

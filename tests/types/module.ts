@@ -73,6 +73,7 @@ const full: AuroraConfig = {
   indexes: [{ name: 'email', unique: true }, { name: 'department', unique: false }, 'status'],
   syncStrategy: 'merge',
   checkpointEvery: 1000,
+  maxOpBytes: 16 * 1024 * 1024,
   distributed: true,
   p2pAdapter: 'peerjs',
   peerId: 'peer-1',

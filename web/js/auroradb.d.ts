@@ -40,6 +40,8 @@ export interface AuroraConfig {
     syncStrategy?: SyncStrategy;
     /** Write a checkpoint every this many ops (0: only on `checkpoint()`). Default 1000. */
     checkpointEvery?: number;
+    /** The largest op a write may make, in bytes (1 to 2^30): a larger write rejects with `OpTooLargeError`. Default 16 MiB. */
+    maxOpBytes?: number;
     /** Sync with peers (also `create(true)`). Default false. */
     distributed?: boolean;
     /** The P2P adapter: 'peerjs' (default), 'webrtc', 'socketio', 'broadcast', or a registered one. */

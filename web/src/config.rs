@@ -145,6 +145,9 @@ pub fn parse(config: &JsValue, distributed: Option<bool>, peer_id: Option<String
     if let Some(n) = whole(&field(config, "checkpointEvery"), "checkpointEvery", 0.0, 1e12)? {
         db.checkpoint_every = n as u64;
     }
+    if let Some(n) = whole(&field(config, "maxOpBytes"), "maxOpBytes", 1.0, auroradb::MAX_OP_CEILING as f64)? {
+        db.max_op = n as usize;
+    }
     let distributed = distributed.unwrap_or_else(|| field(config, "distributed").as_bool().unwrap_or(false));
     let sync = sync_options(config)?;
     Ok(JsConfig { db, distributed, peer_label: peer_id, sync })

@@ -64,6 +64,22 @@ pub(super) struct PeerState {
     pub(super) incoming: Option<Session>,
     /// When a chain gap in this peer's ops last started a session (at most one per tick).
     pub(super) gap_fetch_at: Option<u64>,
+    /// Segments arriving in pieces: at most one per session side (and one pushed outside any
+    /// session), each at most a segment's limit.
+    pub(super) partial: Vec<Partial>,
+}
+
+/// A segment of which some pieces have arrived.
+#[derive(Debug)]
+pub(super) struct Partial {
+    /// The session it is shipped in (0: pushed).
+    pub(super) session: u32,
+    /// Whether that session is this side's.
+    pub(super) mine: bool,
+    /// The segment's announced length.
+    pub(super) total: u32,
+    /// The bytes received so far.
+    pub(super) bytes: Vec<u8>,
 }
 
 impl PeerState {
