@@ -64,8 +64,10 @@
 //!         packer.push((id, from.bytes_of(&id).unwrap().to_vec(), *from.hash_of(&id).unwrap())).unwrap();
 //!     }
 //!     let mut received = Vec::new();
-//!     for ops in packer.finish(true) {
-//!         let Body::Ops(ops) = wire(turn(Body::Ops(ops))).body else { unreachable!() };
+//!     for body in packer.finish(true) {
+//!         // Small ops: every body is an ops message (an op larger than a frame would come
+//!         // as `Body::Piece`s).
+//!         let Body::Ops(ops) = wire(turn(body)).body else { unreachable!() };
 //!         for segment in ops.segments {
 //!             received.push(decode_segment(&segment, SegmentLimits::default()).unwrap());
 //!         }
