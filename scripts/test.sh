@@ -201,9 +201,13 @@ step_p2p() {
 }
 
 step_sim() {
-    # The seeded multi-peer sync simulation, thousands of seeds in release mode (a failing seed
-    # reproduces with AURORADB_SIM_SEED=<n>).
+    # The seeded multi-peer sync simulation in release mode: the fixed seeds 0 to 2999, then a
+    # fresh random range of 1,000 seeds, printed (a failing seed reproduces with
+    # AURORADB_SIM_SEED=<n>).
     AURORADB_SIM_SEEDS=3000 cargo test -p auroradb-net --release --test sim
+    local from=$(((RANDOM << 30 | RANDOM << 15 | RANDOM) + 3000))
+    say "sim: fresh seeds $from to $((from + 999)) (replay one with AURORADB_SIM_SEED=<n>)"
+    AURORADB_SIM_FROM="$from" AURORADB_SIM_SEEDS=1000 cargo test -p auroradb-net --release --test sim
 }
 
 step_demo() {

@@ -13,7 +13,7 @@ const MESSAGE_OVERHEAD: usize = 64;
 /// Upper bound of a segment's bytes besides its ops (header, range, count and sum, lengths).
 pub(crate) const SEGMENT_OVERHEAD: usize = 128;
 /// Upper bound of a piece frame's bytes besides its data (the message's fields and `total`).
-const PIECE_OVERHEAD: usize = MESSAGE_OVERHEAD + 16;
+const PIECE_OVERHEAD: usize = MESSAGE_OVERHEAD + 32;
 
 /// An op ready to ship: its id, its encoded bytes and its hash.
 pub type ShippedOp = (OpId, Vec<u8>, Hash);
@@ -93,8 +93,11 @@ impl Packer {
         // The limits are clamped: `max_op` is at most MAX_OP_CEILING (1 GiB), so the segment's
         // length fits in a u32.
         let total = u32::try_from(seg.len()).expect("a segment of one op of at most 1 GiB");
-        for data in seg.chunks(self.limits.max_frame - PIECE_OVERHEAD) {
-            self.ready.push(Body::Piece(Piece { total, data: data.to_vec() }));
+        let check = Piece::check_of(&seg);
+        let size = self.limits.max_frame - PIECE_OVERHEAD;
+        for (i, data) in seg.chunks(size).enumerate() {
+            let offset = (i * size) as u32;
+            self.ready.push(Body::Piece(Piece { total, offset, check, data: data.to_vec() }));
             self.emitted += 1;
         }
         self.ops += 1;

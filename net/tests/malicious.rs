@@ -267,42 +267,70 @@ fn flood_is_cut_off_for_the_tick() {
     assert!(c.peers[0].replica.log().contains(&op.op.id) && c.peers[0].replica.log().contains(&next.op.id));
 }
 
-/// A segment of Mallory's ops in pieces of `size` bytes, all announcing `total`.
-fn pieces(m: &mut Mallory, seg: &[u8], size: usize, total: u32) -> Vec<Vec<u8>> {
-    seg.chunks(size).map(|d| m.frame(0, true, Body::Piece(Piece { total, data: d.to_vec() }))).collect()
+/// `seg` in pieces of `size` bytes, announcing `total` and the segment's check.
+fn pieces_of(seg: &[u8], size: usize, total: u32) -> Vec<Piece> {
+    let check = Piece::check_of(seg);
+    seg.chunks(size)
+        .enumerate()
+        .map(|(i, d)| Piece { total, offset: (i * size) as u32, check, data: d.to_vec() })
+        .collect()
+}
+
+fn piece_frames(m: &mut Mallory, pieces: Vec<Piece>) -> Vec<Vec<u8>> {
+    pieces.into_iter().map(|p| m.frame(0, true, Body::Piece(p))).collect()
 }
 
 #[test]
-fn pieces_over_the_limit_or_that_do_not_add_up_are_rejected() {
+fn pieces_over_the_limit_overlapping_or_not_matching_their_check_are_rejected() {
     let limits = FrameLimits { max_op: 8192, ..FrameLimits::default() };
     let (c, mut m) = setup(SyncConfig { limits, ..SyncConfig::default() });
-    let op = m.log.append(OpKind::Put { key: "m".into(), value: Value::String("y".repeat(20_000)) }).unwrap();
+    // A segment larger than the receiver's maximum op size (of an op from another log of
+    // Mallory's, so that the one below is seq 1 of this one).
+    let big = Value::String("y".repeat(20_000));
+    let op = Mallory::new().log.append(OpKind::Put { key: "m".into(), value: big }).unwrap();
     let seg = encode_segment([(op.op.id, op.bytes.as_slice(), &op.hash)]);
-    // Announces a segment larger than the receiver's maximum op size.
-    let frames = pieces(&mut m, &seg, 4000, seg.len() as u32);
+    let frames = piece_frames(&mut m, pieces_of(&seg, 4000, seg.len() as u32));
     assert_blamed(&attack(&c, frames), |e| matches!(e, NetError::Log(LogError::TooLarge { what: "segment", .. })));
-    // Pieces of one segment that change its length, or run past it.
+    // Pieces of one segment that overlap with other bytes.
     let small = m.valid_op(1);
     let seg = encode_segment([(small.op.id, small.bytes.as_slice(), &small.hash)]);
-    let half = seg.len() / 2;
-    let frames = vec![
-        m.frame(0, true, Body::Piece(Piece { total: seg.len() as u32, data: seg[..half].to_vec() })),
-        m.frame(0, true, Body::Piece(Piece { total: seg.len() as u32 + 1, data: seg[half..].to_vec() })),
-    ];
+    let mut overlapping = pieces_of(&seg, 20, seg.len() as u32);
+    overlapping[1].offset -= 1;
+    let frames = piece_frames(&mut m, overlapping);
     assert_blamed(&attack(&c, frames), |e| matches!(e, NetError::Corrupt { .. }));
-    let frames = vec![
-        m.frame(0, true, Body::Piece(Piece { total: seg.len() as u32, data: seg[..half].to_vec() })),
-        m.frame(0, true, Body::Piece(Piece { total: seg.len() as u32, data: seg.clone() })),
-    ];
-    assert_blamed(&attack(&c, frames), |e| matches!(e, NetError::Corrupt { .. }));
-    // Pieces of a segment whose op is tampered with: the whole segment is checked once whole.
+    // Pieces that tile a segment other than the one their check names.
+    let mut wrong = pieces_of(&seg, 20, seg.len() as u32);
+    for p in &mut wrong {
+        p.check ^= 1;
+    }
+    let frames = piece_frames(&mut m, wrong);
+    assert_blamed(&attack(&c, frames), |e| matches!(e, NetError::Log(LogError::HashMismatch { .. })));
+    // A tampered op under a check of the tampered bytes: the segment is checked whole.
     let mut bad = small.bytes.clone();
     let last = bad.len() - 1;
     bad[last] ^= 1;
-    let seg = encode_segment([(small.op.id, bad.as_slice(), &small.hash)]);
-    let frames = pieces(&mut m, &seg, 10, seg.len() as u32);
+    let tampered = encode_segment([(small.op.id, bad.as_slice(), &small.hash)]);
+    let frames = piece_frames(&mut m, pieces_of(&tampered, 10, tampered.len() as u32));
     assert!(!attack(&c, frames).is_empty());
     honest_still_sync(&c);
+}
+
+#[test]
+fn pieces_out_of_order_and_twice_still_make_their_segment() {
+    let (c, mut m) = setup(SyncConfig::default());
+    let before = c.peers[0].replica.log().len();
+    let op = m.valid_op(5);
+    let seg = encode_segment([(op.op.id, op.bytes.as_slice(), &op.hash)]);
+    let mut pieces = pieces_of(&seg, 16, seg.len() as u32);
+    pieces.reverse();
+    pieces.insert(2, pieces[0].clone());
+    let errors_before = c.errors(0).len();
+    for f in piece_frames(&mut m, pieces) {
+        c.net.inject(MALLORY, c.peers[0].id, f);
+    }
+    c.settle();
+    assert_eq!(&c.errors(0)[errors_before..], &[] as &[NetError]);
+    assert_eq!(c.peers[0].replica.log().len(), before + 1);
 }
 
 #[test]

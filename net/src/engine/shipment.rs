@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use auroradb_log::segment::decode_segment;
 use auroradb_log::{EncodedOp, LogError, OpId, PeerId};
 
-use super::state::Partial;
+use super::state::{MAX_PARTIALS, Partial};
 use super::{SyncEngine, SyncEvent};
 use crate::ship::Packer;
 use crate::transport::Transport;
@@ -66,9 +66,16 @@ impl<S: Replica, T: Transport> SyncEngine<S, T> {
         if sid != 0 && !self.session_known(from, sid, mine) {
             return;
         }
+        self.receive(from, sid, mine, ops.segments, ops.last).await;
+    }
+
+    /// Applies the segments of one message (ops, or the last missing piece of a segment) from
+    /// `from`, and counts the message in its session; `last` is the shipment's message count, when
+    /// the message says it.
+    async fn receive(&self, from: PeerId, sid: u32, mine: bool, segments: Vec<Vec<u8>>, last: Option<u32>) {
         let mut received = 0u64;
         let mut gap = false;
-        for seg in &ops.segments {
+        for seg in &segments {
             let batch = match decode_segment(seg, self.config.limits.segment_limits()) {
                 Ok(b) => b,
                 Err(e) => {
@@ -95,7 +102,7 @@ impl<S: Replica, T: Transport> SyncEngine<S, T> {
                     s.received += received;
                     s.got_msgs += 1;
                     s.last_activity = now;
-                    if let Some(t) = ops.last {
+                    if let Some(t) = last {
                         s.total_msgs = Some(t);
                     }
                 }
@@ -140,10 +147,11 @@ impl<S: Replica, T: Transport> SyncEngine<S, T> {
         known
     }
 
-    /// A piece of a segment from `from`: kept until the segment is whole, which is then handled
-    /// as an ops message of one segment. A piece that does not continue the segment under way
-    /// (another length, too many bytes) or announces a segment over the limit drops that segment
-    /// and is reported.
+    /// A piece of a segment from `from`: kept until every byte of the segment is there, which is
+    /// then checked and applied like a segment of an ops message. Pieces may come out of order or
+    /// twice; a piece that overlaps another of its segment differently, a segment whose bytes do
+    /// not hash to its `check`, or one announced over the limit is reported and dropped. Every
+    /// piece counts as one message of its session's shipment.
     pub(super) async fn piece(&self, from: PeerId, sid: u32, theirs: bool, piece: Piece) {
         let mine = !theirs;
         if sid != 0 && !self.session_known(from, sid, mine) {
@@ -153,50 +161,18 @@ impl<S: Replica, T: Transport> SyncEngine<S, T> {
         let limit = self.config.limits.max_op.saturating_add(crate::ship::SEGMENT_OVERHEAD);
         let whole = {
             let mut st = self.state.borrow_mut();
-            let now = st.now;
             let Some(ps) = st.peers.get_mut(&from) else { return };
-            // A newer session of the same side replaces the one whose segment was under way.
-            ps.partial.retain(|p| p.mine != mine || p.session == sid || p.session == 0 || sid == 0);
-            let at = ps.partial.iter().position(|p| p.session == sid && p.mine == mine);
-            let problem = if piece.total as usize > limit {
-                Some(NetError::Log(LogError::TooLarge { what: "segment", size: piece.total as usize, limit }))
+            let filed = if piece.total as usize > limit {
+                Err(NetError::Log(LogError::TooLarge { what: "segment", size: piece.total as usize, limit }))
             } else {
-                match at {
-                    Some(i) if ps.partial[i].total != piece.total => {
-                        Some(NetError::corrupt("sync message", "a piece of a segment of another length"))
-                    }
-                    Some(i) if ps.partial[i].bytes.len() + piece.data.len() > piece.total as usize => {
-                        Some(NetError::corrupt("sync message", "pieces longer than their segment"))
-                    }
-                    _ => None,
-                }
+                add_piece(&mut ps.partial, sid, mine, piece)
             };
-            if let Some(e) = problem {
-                if let Some(i) = at {
-                    ps.partial.swap_remove(i);
-                }
+            filed.unwrap_or_else(|e| {
                 st.error(e.from_peer(from));
-                return;
-            }
-            let i = at.unwrap_or_else(|| {
-                ps.partial.push(Partial { session: sid, mine, total: piece.total, bytes: Vec::new() });
-                ps.partial.len() - 1
-            });
-            ps.partial[i].bytes.extend_from_slice(&piece.data);
-            if ps.partial[i].bytes.len() == piece.total as usize {
-                Some(ps.partial.swap_remove(i).bytes)
-            } else {
-                // Not whole yet: the piece still counts as a message of the shipment.
-                if let Some(s) = ps.session(mine).as_mut().filter(|s| sid != 0 && s.id == sid) {
-                    s.got_msgs += 1;
-                    s.last_activity = now;
-                }
                 None
-            }
+            })
         };
-        if let Some(segment) = whole {
-            self.ops(from, sid, theirs, Ops { segments: vec![segment], last: None }).await;
-        }
+        self.receive(from, sid, mine, whole.into_iter().collect(), None).await;
     }
 
     /// Applies one checked segment from `from`. If it is refused for a reason other than a gap
@@ -260,4 +236,59 @@ impl<S: Replica, T: Transport> SyncEngine<S, T> {
             },
         }
     }
+}
+
+/// Files `piece` with the other pieces of its segment (of session `sid`, this side's if `mine`),
+/// and returns the segment once whole. Errors drop the segment.
+fn add_piece(partial: &mut Vec<Partial>, sid: u32, mine: bool, piece: Piece) -> Result<Option<Vec<u8>>, NetError> {
+    // A newer session of the same side replaces an older one whose segment was under way.
+    partial.retain(|p| p.mine != mine || p.session == sid || p.session == 0 || sid == 0);
+    let at = partial
+        .iter()
+        .position(|p| p.session == sid && p.mine == mine && p.check == piece.check && p.total == piece.total);
+    let i = match at {
+        Some(i) => i,
+        None => {
+            if partial.len() >= MAX_PARTIALS {
+                partial.remove(0);
+            }
+            partial.push(Partial {
+                session: sid,
+                mine,
+                total: piece.total,
+                check: piece.check,
+                pieces: BTreeMap::new(),
+                received: 0,
+            });
+            partial.len() - 1
+        }
+    };
+    let p = &mut partial[i];
+    let (start, end) = (piece.offset as usize, piece.offset as usize + piece.data.len());
+    if let Some(same) = p.pieces.get(&piece.offset)
+        && *same == piece.data
+    {
+        return Ok(None); // The same piece again.
+    }
+    let before = p.pieces.range(..piece.offset).next_back().is_some_and(|(o, d)| *o as usize + d.len() > start);
+    let after = p.pieces.range(piece.offset..).next().is_some_and(|(o, _)| (*o as usize) < end);
+    if before || after {
+        partial.swap_remove(i);
+        return Err(NetError::corrupt("sync message", "pieces of a segment that overlap"));
+    }
+    p.received += piece.data.len();
+    p.pieces.insert(piece.offset, piece.data);
+    if p.received < p.total as usize {
+        return Ok(None);
+    }
+    // Every byte is there: the pieces neither overlap nor leave the segment, so they tile it.
+    let p = partial.swap_remove(i);
+    let mut segment = Vec::with_capacity(p.total as usize);
+    for data in p.pieces.into_values() {
+        segment.extend_from_slice(&data);
+    }
+    if Piece::check_of(&segment) != p.check {
+        return Err(NetError::Log(LogError::HashMismatch { what: "segment in pieces" }));
+    }
+    Ok(Some(segment))
 }
