@@ -615,3 +615,27 @@ fn a_write_over_the_maximum_op_size_is_refused_and_writes_nothing() {
         }
     });
 }
+
+#[test]
+fn writes_after_a_reopen_with_the_clock_set_back_are_not_lost() {
+    block_on(async {
+        let storage = MemoryStorage::new();
+        let mut db = Database::open(storage.clone(), config("clock-back")).await.unwrap();
+        db.put("a", Value::Int(1)).await.unwrap();
+        db.put("b", Value::Int(1)).await.unwrap();
+        let newest = db.log().last_id().unwrap();
+        drop(db);
+        // The clock is set back ten minutes (twice the drift bound) before the database reopens.
+        set_manual_clock(1_700_000_000_000 - 600_000);
+        let mut db = Database::open(storage.clone(), Config::new("clock-back", manual_clock)).await.unwrap();
+        db.put("a", Value::Int(2)).await.unwrap();
+        db.remove("b").await.unwrap();
+        db.put("c", Value::Int(3)).await.unwrap();
+        assert_eq!(db.get("a"), Some(&Value::Int(2)), "the put took effect");
+        assert_eq!(db.get("b"), None, "the remove took effect");
+        assert!(db.log().last_id().unwrap() > newest);
+        drop(db);
+        let db = Database::open(storage, Config::new("clock-back", manual_clock)).await.unwrap();
+        assert_eq!((db.get("a"), db.get("b"), db.get("c")), (Some(&Value::Int(2)), None, Some(&Value::Int(3))));
+    });
+}
