@@ -639,3 +639,35 @@ fn writes_after_a_reopen_with_the_clock_set_back_are_not_lost() {
         assert_eq!((db.get("a"), db.get("b"), db.get("c")), (Some(&Value::Int(2)), None, Some(&Value::Int(3))));
     });
 }
+
+#[test]
+fn ops_of_the_local_author_from_a_file_or_a_peer_are_refused() {
+    block_on(async {
+        let mut db = Database::open(MemoryStorage::new(), config("own-chain")).await.unwrap();
+        let genuine = db.put("a", Value::Int(1)).await.unwrap().encoded.remove(0);
+        // Anyone who has seen the chain head (its seq, hash and id are public) can make the next
+        // op of this author.
+        let forged = auroradb::EncodedOp::new(auroradb::Op {
+            id: OpId { time: genuine.op.id.time + 1_000_000, ..genuine.op.id },
+            author: genuine.op.author,
+            seq: 2,
+            prev: genuine.hash,
+            kind: auroradb::OpKind::Put { key: "a".into(), value: Value::from("forged") },
+        });
+        let before = db.storage().dump();
+        let refused = db.apply_remote(vec![forged.clone()]).await;
+        assert!(matches!(refused, Err(DbError::Log(auroradb::log::LogError::InvalidOp { .. }))), "{refused:?}");
+        // The same op in a log file made by a database that took both ops in.
+        let mut carrier = Database::open(MemoryStorage::new(), config("carrier")).await.unwrap();
+        carrier.apply_remote(vec![genuine, forged]).await.unwrap();
+        let file = carrier.export_log().await.unwrap();
+        let refused = db.import_log(&file).await;
+        assert!(matches!(refused, Err(DbError::Log(auroradb::log::LogError::InvalidOp { .. }))), "{refused:?}");
+        assert_eq!(db.storage().dump(), before);
+        assert_eq!(db.get("a"), Some(&Value::Int(1)));
+        // The genuine next write chains onto the genuine head.
+        tick();
+        db.put("a", Value::Int(2)).await.unwrap();
+        assert_eq!(db.verify().await.unwrap().ops, 2);
+    });
+}

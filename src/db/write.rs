@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use auroradb_log::{EncodedOp, Hash, OpId, OpKind, PeerId, RangeSum, Step, Value, decode_op};
+use auroradb_log::{EncodedOp, Hash, LogError, OpId, OpKind, PeerId, RangeSum, Step, Value, decode_op};
 use auroradb_snapshot::{Change, Checkpoint, KeyRecord, StateMeta};
 
 use super::{Database, keys, validate_key, validate_value};
@@ -86,8 +86,20 @@ impl<S: Storage> Database<S> {
         Err(DbError::Storage(StorageError::Conflict))
     }
 
-    /// Checks and applies ops from a peer, all or nothing; ops already held are skipped.
+    /// Checks and applies ops from a peer or a file, all or nothing; ops already held are skipped,
+    /// and an op of this connection's own author that it does not hold is refused.
     pub async fn apply_remote(&mut self, ops: Vec<EncodedOp>) -> Result<WriteOutcome> {
+        // Only this connection writes its own author's ops: one it does not hold, from a peer or
+        // a file, is forged (the chain head it extends is public).
+        if let Some(forged) =
+            ops.iter().find(|o| o.op.author == self.peer() && self.log.borrow().hash_of(&o.op.id).is_none())
+        {
+            return Err(LogError::InvalidOp {
+                id: forged.op.id,
+                reason: "an op of the local author that it never wrote",
+            }
+            .into());
+        }
         let mut caught = Vec::new();
         for _ in 0..MAX_RETRIES {
             let fresh = self.log.borrow().check_remote(&ops)?;
