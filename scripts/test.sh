@@ -210,6 +210,38 @@ step_sim() {
     AURORADB_SIM_FROM="$from" AURORADB_SIM_SEEDS=1000 cargo test -p auroradb-net --release --test sim
 }
 
+# The nightly toolchain (minimal profile) and cargo-fuzz, for the fuzz step; stable stays the
+# default toolchain.
+ensure_fuzz_tools() {
+    if rustup toolchain list | grep -q '^nightly'; then
+        say "Rust nightly: present"
+    else
+        say "rustup toolchain install nightly --profile minimal"
+        rustup toolchain install nightly --profile minimal
+    fi
+    if cargo fuzz --version >/dev/null 2>&1; then
+        say "cargo-fuzz: present"
+    else
+        say "cargo install cargo-fuzz"
+        cargo install cargo-fuzz
+    fi
+}
+
+step_fuzz() {
+    # A short run of each fuzz target (fuzz/, cargo-fuzz on nightly), starting from the inputs
+    # kept in tests/fixtures/fuzz/<target>/ (the native step replays them all). A crash fails the
+    # step and leaves its input under fuzz/artifacts/<target>/: once fixed, keep it as a fixture.
+    ensure_fuzz_tools
+    local target corpus
+    for target in decoders receive; do
+        corpus="$ROOT/target/fuzz-corpus/$target"
+        mkdir -p "$corpus"
+        say "cargo +nightly fuzz run $target (${AURORADB_FUZZ_SECONDS:-20} s)"
+        cargo +nightly fuzz run "$target" "$corpus" "$ROOT/tests/fixtures/fuzz/$target" -- \
+            -max_total_time="${AURORADB_FUZZ_SECONDS:-20}" -rss_limit_mb=2048
+    done
+}
+
 step_demo() {
     # The demo's end-to-end test: scripts/demo.sh, two browser contexts syncing through it.
     run_node_tests "node --test tests/demo/ (the demo, end to end)" "$ROOT/scripts/demo-test.sh"
@@ -228,6 +260,7 @@ register_step browser "browser tests: wasm-bindgen-test in headless Chromium"
 register_step web "JavaScript API tests: scripts/web-test.sh (headless Chromium)"
 register_step p2p "P2P and distributed sync tests: scripts/p2p-test.sh (headless Chromium, real servers)"
 register_step sim "sync simulation: AURORADB_SIM_SEEDS=3000 cargo test -p auroradb-net --release --test sim"
+register_step fuzz "fuzzing: cargo +nightly fuzz run, each target for 20 s (decoders, receive)"
 register_step demo "demo end-to-end: scripts/demo-test.sh (two browsers on the audit board)"
 register_step bench_build "benchmarks build: cargo bench --workspace --exclude auroradb-web --no-run"
 

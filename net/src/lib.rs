@@ -106,4 +106,6 @@ pub use reconcile::{PairOutcome, ReconcileConfig, Reconciler, reconcile_pair};
 pub use replica::{ApplyHook, ApplyOutcome, MemoryReplica, Replica, ReplicaError};
 pub use transport::{AdmittedTransport, Transport, TransportEvent};
 #[cfg(feature = "sim")]
+pub mod fuzz;
+#[cfg(feature = "sim")]
 pub mod sim;
