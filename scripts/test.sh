@@ -208,9 +208,45 @@ step_p2p() {
 }
 
 step_sim() {
-    # The seeded multi-peer sync simulation, thousands of seeds in release mode (a failing seed
-    # reproduces with AURORADB_SIM_SEED=<n>).
+    # The seeded multi-peer sync simulation in release mode: the fixed seeds 0 to 2999, then a
+    # fresh random range of 1,000 seeds, printed (a failing seed reproduces with
+    # AURORADB_SIM_SEED=<n>).
     AURORADB_SIM_SEEDS=3000 cargo test -p auroradb-net --release --test sim
+    local from=$(((RANDOM << 30 | RANDOM << 15 | RANDOM) + 3000))
+    say "sim: fresh seeds $from to $((from + 999)) (replay one with AURORADB_SIM_SEED=<n>)"
+    AURORADB_SIM_FROM="$from" AURORADB_SIM_SEEDS=1000 cargo test -p auroradb-net --release --test sim
+}
+
+# The nightly toolchain (minimal profile) and cargo-fuzz, for the fuzz step; stable stays the
+# default toolchain.
+ensure_fuzz_tools() {
+    if rustup toolchain list | grep -q '^nightly'; then
+        say "Rust nightly: present"
+    else
+        say "rustup toolchain install nightly --profile minimal"
+        rustup toolchain install nightly --profile minimal
+    fi
+    if cargo fuzz --version >/dev/null 2>&1; then
+        say "cargo-fuzz: present"
+    else
+        say "cargo install cargo-fuzz"
+        cargo install cargo-fuzz
+    fi
+}
+
+step_fuzz() {
+    # A short run of each fuzz target (fuzz/, cargo-fuzz on nightly), starting from the inputs
+    # kept in tests/fixtures/fuzz/<target>/ (the native step replays them all). A crash fails the
+    # step and leaves its input under fuzz/artifacts/<target>/: once fixed, keep it as a fixture.
+    ensure_fuzz_tools
+    local target corpus
+    for target in decoders receive; do
+        corpus="$ROOT/target/fuzz-corpus/$target"
+        mkdir -p "$corpus"
+        say "cargo +nightly fuzz run $target (${AURORADB_FUZZ_SECONDS:-20} s)"
+        cargo +nightly fuzz run "$target" "$corpus" "$ROOT/tests/fixtures/fuzz/$target" -- \
+            -max_total_time="${AURORADB_FUZZ_SECONDS:-20}" -rss_limit_mb=2048
+    done
 }
 
 step_demo() {
@@ -231,6 +267,7 @@ register_step browser "browser tests: wasm-bindgen-test in headless Chromium"
 register_step web "JavaScript API tests: scripts/web-test.sh (headless Chromium)"
 register_step p2p "P2P and distributed sync tests: scripts/p2p-test.sh (headless Chromium, real servers)"
 register_step sim "sync simulation: AURORADB_SIM_SEEDS=3000 cargo test -p auroradb-net --release --test sim"
+register_step fuzz "fuzzing: cargo +nightly fuzz run, each target for 20 s (decoders, receive)"
 register_step demo "demo end-to-end: scripts/demo-test.sh (two browsers on the audit board)"
 register_step bench_build "benchmarks build: cargo bench --workspace --exclude auroradb-web --no-run"
 

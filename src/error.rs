@@ -76,6 +76,14 @@ pub enum DbError {
     /// Stored data does not make sense (a missing op, an unreadable record).
     #[error("corrupt storage: {0}")]
     Corrupt(String),
+    /// A write would make an op larger than the configured maximum op size: nothing was written.
+    #[error("the write makes an op of {size} bytes, over the maximum op size of {limit} bytes")]
+    OpTooLarge {
+        /// The encoded op's size.
+        size: usize,
+        /// The maximum op size (`Config::max_op`).
+        limit: usize,
+    },
 }
 
 impl DbError {
@@ -115,6 +123,7 @@ impl DbError {
             DbError::Aborted(_) => N::TransactionAborted,
             DbError::Conflict { .. } => N::Conflict,
             DbError::Corrupt(_) => N::CorruptData,
+            DbError::OpTooLarge { .. } => N::OpTooLarge,
         }
     }
 
@@ -205,7 +214,8 @@ error_names! {
     UnexpectedMessage = "UnexpectedMessageError",
     /// Sync: a message from a peer that is not connected.
     NotConnected = "NotConnectedError",
-    /// Sync: an op larger than a frame can carry.
+    /// A write that would make an op over the maximum op size (`maxOpBytes`); in sync, an op over
+    /// the maximum op size the shipping side accepts.
     OpTooLarge = "OpTooLargeError",
     /// Sync: the local replica failed while applying (the in-memory replica of the sync tests; a
     /// database keeps the name of its own failure, such as `QuotaExceededError`).

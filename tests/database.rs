@@ -588,3 +588,87 @@ fn late_ops_invalidate_later_checkpoints() {
         a.verify().await.unwrap();
     });
 }
+
+#[test]
+fn a_write_over_the_maximum_op_size_is_refused_and_writes_nothing() {
+    block_on(async {
+        let mut cfg = config("max-op");
+        cfg.max_op = 10_000;
+        let mut db = Database::open(MemoryStorage::new(), cfg).await.unwrap();
+        db.put("small", Value::from("x".repeat(9_000))).await.unwrap();
+        let before = db.storage().dump();
+        tick();
+        let big = db.put("big", Value::from("x".repeat(10_001))).await;
+        assert!(matches!(big, Err(DbError::OpTooLarge { limit: 10_000, size }) if size > 10_001), "{big:?}");
+        assert_eq!(big.unwrap_err().error_name().as_str(), "OpTooLargeError");
+        let mut tx = Transaction::new();
+        for i in 0..20 {
+            tx.put(format!("t{i}"), Value::from("y".repeat(600))).unwrap();
+        }
+        assert!(matches!(db.commit_transaction(tx).await, Err(DbError::OpTooLarge { .. })));
+        assert_eq!(db.storage().dump(), before);
+        assert_eq!((db.log().len(), db.count()), (1, 1));
+        // The limit is checked when the database opens.
+        for bad in [0, auroradb::MAX_OP_CEILING + 1] {
+            let mut cfg = config("max-op-bad");
+            cfg.max_op = bad;
+            assert!(matches!(Database::open(MemoryStorage::new(), cfg).await, Err(DbError::InvalidConfig(_))));
+        }
+    });
+}
+
+#[test]
+fn writes_after_a_reopen_with_the_clock_set_back_are_not_lost() {
+    block_on(async {
+        let storage = MemoryStorage::new();
+        let mut db = Database::open(storage.clone(), config("clock-back")).await.unwrap();
+        db.put("a", Value::Int(1)).await.unwrap();
+        db.put("b", Value::Int(1)).await.unwrap();
+        let newest = db.log().last_id().unwrap();
+        drop(db);
+        // The clock is set back ten minutes (twice the drift bound) before the database reopens.
+        set_manual_clock(1_700_000_000_000 - 600_000);
+        let mut db = Database::open(storage.clone(), Config::new("clock-back", manual_clock)).await.unwrap();
+        db.put("a", Value::Int(2)).await.unwrap();
+        db.remove("b").await.unwrap();
+        db.put("c", Value::Int(3)).await.unwrap();
+        assert_eq!(db.get("a"), Some(&Value::Int(2)), "the put took effect");
+        assert_eq!(db.get("b"), None, "the remove took effect");
+        assert!(db.log().last_id().unwrap() > newest);
+        drop(db);
+        let db = Database::open(storage, Config::new("clock-back", manual_clock)).await.unwrap();
+        assert_eq!((db.get("a"), db.get("b"), db.get("c")), (Some(&Value::Int(2)), None, Some(&Value::Int(3))));
+    });
+}
+
+#[test]
+fn ops_of_the_local_author_from_a_file_or_a_peer_are_refused() {
+    block_on(async {
+        let mut db = Database::open(MemoryStorage::new(), config("own-chain")).await.unwrap();
+        let genuine = db.put("a", Value::Int(1)).await.unwrap().encoded.remove(0);
+        // Anyone who has seen the chain head (its seq, hash and id are public) can make the next
+        // op of this author.
+        let forged = auroradb::EncodedOp::new(auroradb::Op {
+            id: OpId { time: genuine.op.id.time + 1_000_000, ..genuine.op.id },
+            author: genuine.op.author,
+            seq: 2,
+            prev: genuine.hash,
+            kind: auroradb::OpKind::Put { key: "a".into(), value: Value::from("forged") },
+        });
+        let before = db.storage().dump();
+        let refused = db.apply_remote(vec![forged.clone()]).await;
+        assert!(matches!(refused, Err(DbError::Log(auroradb::log::LogError::InvalidOp { .. }))), "{refused:?}");
+        // The same op in a log file made by a database that took both ops in.
+        let mut carrier = Database::open(MemoryStorage::new(), config("carrier")).await.unwrap();
+        carrier.apply_remote(vec![genuine, forged]).await.unwrap();
+        let file = carrier.export_log().await.unwrap();
+        let refused = db.import_log(&file).await;
+        assert!(matches!(refused, Err(DbError::Log(auroradb::log::LogError::InvalidOp { .. }))), "{refused:?}");
+        assert_eq!(db.storage().dump(), before);
+        assert_eq!(db.get("a"), Some(&Value::Int(1)));
+        // The genuine next write chains onto the genuine head.
+        tick();
+        db.put("a", Value::Int(2)).await.unwrap();
+        assert_eq!(db.verify().await.unwrap().ops, 2);
+    });
+}

@@ -285,3 +285,34 @@ fn a_full_quota_during_a_remote_apply_is_reported_with_its_type() {
     }
     assert_converged(&rs, &Strategy::Timestamp);
 }
+
+#[test]
+fn any_write_accepted_is_synced_a_10k_record_batch_and_a_1_mb_value() {
+    let (net, mut rs) = cluster(2, Strategy::Timestamp, 7, SyncConfig::default());
+    net.connect(rs[0].id, rs[1].id);
+    settle(&net, &mut rs);
+    // One op of about 380 KB (10,000 records in one transaction), then one of 1 MB, each more
+    // than a 256 KB frame, then a small write of the same author: all reach the peer.
+    let batch = (0..10_000)
+        .map(|i| Step::Put {
+            key: format!("item-{i:05}"),
+            value: Value::map([("n", Value::Int(i)), ("name", Value::from("a record of a batch"))]),
+        })
+        .collect();
+    rs[0].write(OpKind::Txn(batch));
+    rs[0].write(OpKind::Put { key: "blob".into(), value: Value::String("z".repeat(1 << 20)) });
+    rs[0].write(OpKind::Put { key: "after".into(), value: Value::Int(1) });
+    settle(&net, &mut rs);
+    assert_eq!(rs[1].with_db(|db| db.get("after").cloned()), Some(Value::Int(1)));
+    assert_eq!(rs[1].with_db(|db| db.all().len()), 10_002);
+    assert!(rs[1].events.iter().all(|e| !matches!(e, SyncEvent::Error(_))));
+    assert_converged(&rs, &Strategy::Timestamp);
+    // The same through a session, for a peer that was away.
+    let (net, mut late) = cluster(2, Strategy::Timestamp, 8, SyncConfig::default());
+    late[0].write(OpKind::Put { key: "blob".into(), value: Value::String("w".repeat(600_000)) });
+    late[0].write(OpKind::Put { key: "after".into(), value: Value::Int(2) });
+    net.connect(late[0].id, late[1].id);
+    settle(&net, &mut late);
+    assert_converged(&late, &Strategy::Timestamp);
+    assert_eq!(late[1].with_db(|db| db.get("after").cloned()), Some(Value::Int(2)));
+}

@@ -121,6 +121,9 @@ pub struct Hlc {
     clock: ClockFn,
     max_drift: Duration,
     peer: PeerId,
+    /// The last time this clock gave out, or the newest time of the history it was restored
+    /// over, if greater: every new id is above it, whatever the physical clock says.
+    floor: Cell<u64>,
 }
 
 impl fmt::Debug for Hlc {
@@ -134,7 +137,7 @@ impl Hlc {
     /// than `max_drift` ahead of it.
     pub fn new(peer: PeerId, clock: ClockFn, max_drift: Duration) -> Hlc {
         let inner = uhlc::HLCBuilder::new().with_id(peer.to_uhlc()).with_clock(clock).with_max_delta(max_drift).build();
-        Hlc { inner, clock, max_drift, peer }
+        Hlc { inner, clock, max_drift, peer, floor: Cell::new(0) }
     }
 
     /// The peer this clock stamps ids for.
@@ -147,10 +150,24 @@ impl Hlc {
         self.max_drift
     }
 
-    /// A new id, greater than every id this clock made or observed.
+    /// A new id, greater than every id this clock made, observed or was restored past.
     pub fn now(&self) -> OpId {
-        let ts = self.inner.new_timestamp();
-        OpId { time: ts.get_time().0, peer: self.peer }
+        let t = self.inner.new_timestamp().get_time().0;
+        let floor = self.floor.get();
+        // Behind the floor (a clock set back under the history it was restored over), the clock
+        // steps one counter tick past it.
+        let time = if t > floor { t } else { floor.saturating_add(1) };
+        self.floor.set(time);
+        OpId { time, peer: self.peer }
+    }
+
+    /// Moves the clock past `id`, an id of the local history (the log it is restored over),
+    /// whatever the drift bound: every id made after it is greater, even with the physical clock
+    /// far behind. Remote ids go through [`Hlc::observe`] instead.
+    pub fn restore(&self, id: &OpId) {
+        if id.time > self.floor.get() {
+            self.floor.set(id.time);
+        }
     }
 
     /// The current physical time of the clock, in milliseconds since the Unix epoch.
@@ -247,6 +264,27 @@ mod tests {
             assert!(id > last, "{id} after {last}");
             last = id;
         }
+    }
+
+    #[test]
+    fn a_clock_restored_past_its_history_stays_past_it_with_the_clock_far_behind() {
+        let hlc = clock();
+        // History written with a clock an hour ahead of this one: beyond the drift bound.
+        let newest = OpId::from_millis(T0 + 3_600_000, REMOTE);
+        assert!(hlc.observe(&newest).is_err(), "a remote id this far ahead is refused");
+        hlc.restore(&newest);
+        let mut last = newest;
+        for _ in 0..40 {
+            let id = hlc.now();
+            assert!(id > last, "{id} after {last}");
+            last = id;
+        }
+        // Once the physical clock passes the history, ids follow it again.
+        set_manual_clock(T0 + 7_200_000);
+        assert_eq!(hlc.now().millis(), T0 + 7_200_000);
+        // Restoring past something older changes nothing.
+        hlc.restore(&OpId::from_millis(T0, REMOTE));
+        assert!(hlc.now().millis() >= T0 + 7_200_000);
     }
 
     #[test]

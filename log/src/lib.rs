@@ -47,3 +47,11 @@ pub use order::{sort_by_key, sorted_indices};
 pub use peer::PeerId;
 pub use uhlc::NTP64;
 pub use value::{MAX_VALUE_DEPTH, Value};
+
+/// The default maximum size of one encoded op, in bytes (16 MiB): a database refuses to write a
+/// larger op, and sync ships ops up to it (in pieces when larger than a frame).
+pub const DEFAULT_MAX_OP: usize = 16 << 20;
+
+/// The largest maximum op size a database or sync engine accepts: 1 GiB (a sync piece's
+/// segment length is a u32).
+pub const MAX_OP_CEILING: usize = 1 << 30;

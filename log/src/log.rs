@@ -110,8 +110,9 @@ impl Log {
             if log.hashes.get(&head.id) != Some(&head.hash) {
                 return Err(LogError::corrupt("chain heads", format!("head {} is not in the segments", head.id)));
             }
-            // The clock never goes back below what the log already holds.
-            let _ = log.clock.observe(&head.id);
+            // The clock never goes back below what the log already holds, however far behind
+            // the physical clock is now.
+            log.clock.restore(&head.id);
         }
         log.segments = Segments::restore(config.segment_ops, records);
         Ok(log)

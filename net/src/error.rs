@@ -58,12 +58,14 @@ pub enum NetError {
     /// A message came from a peer that is not connected.
     #[error("peer {0} is not connected")]
     NotConnected(PeerId),
-    /// An op is larger than a frame can carry, so it cannot be shipped.
-    #[error("op of {size} bytes does not fit in a frame of {limit} bytes")]
+    /// An op is larger than the maximum op size ([`FrameLimits::max_op`]), so it is not shipped.
+    ///
+    /// [`FrameLimits::max_op`]: crate::FrameLimits::max_op
+    #[error("op of {size} bytes is over the maximum op size of {limit} bytes")]
     OpTooLarge {
         /// The op's encoded size.
         size: usize,
-        /// The frame limit.
+        /// The maximum op size.
         limit: usize,
     },
     /// The local replica failed; nothing was applied. The error of [`MemoryReplica`]'s injected

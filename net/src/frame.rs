@@ -32,23 +32,38 @@ pub struct FrameLimits {
     pub max_frame: usize,
     /// Maximum ops in one shipped segment.
     pub max_segment_ops: usize,
+    /// Maximum bytes of one encoded op. An op larger than a frame travels as a segment in
+    /// pieces ([`Piece`](crate::Piece)); the receiver holds at most this much (plus a segment's
+    /// overhead) of one unfinished segment per session.
+    pub max_op: usize,
 }
+
+pub use auroradb_log::{DEFAULT_MAX_OP, MAX_OP_CEILING};
 
 impl Default for FrameLimits {
     fn default() -> Self {
-        FrameLimits { max_frame: 256 << 10, max_segment_ops: 1024 }
+        FrameLimits { max_frame: 256 << 10, max_segment_ops: 1024, max_op: DEFAULT_MAX_OP }
     }
 }
 
 impl FrameLimits {
-    /// The limits with `max_frame` raised to [`MIN_FRAME`] and `max_segment_ops` to 1 if lower.
+    /// The limits with `max_frame` raised to [`MIN_FRAME`], `max_segment_ops` and `max_op` to 1
+    /// if lower, and `max_op` lowered to [`MAX_OP_CEILING`] if higher.
     pub fn clamped(self) -> FrameLimits {
-        FrameLimits { max_frame: self.max_frame.max(MIN_FRAME), max_segment_ops: self.max_segment_ops.max(1) }
+        FrameLimits {
+            max_frame: self.max_frame.max(MIN_FRAME),
+            max_segment_ops: self.max_segment_ops.max(1),
+            max_op: self.max_op.clamp(1, MAX_OP_CEILING),
+        }
     }
 
-    /// The segment limits a receiver applies to each segment of a frame.
+    /// The segment limits a receiver applies to each segment, whole in a frame or put together
+    /// from pieces: a segment is at most a frame, or one op of at most `max_op` bytes.
     pub fn segment_limits(&self) -> auroradb_log::segment::SegmentLimits {
-        auroradb_log::segment::SegmentLimits { max_ops: self.max_segment_ops, max_bytes: self.max_frame }
+        auroradb_log::segment::SegmentLimits {
+            max_ops: self.max_segment_ops,
+            max_bytes: self.max_frame.max(self.max_op.saturating_add(crate::ship::SEGMENT_OVERHEAD)),
+        }
     }
 }
 

@@ -64,8 +64,10 @@
 //!         packer.push((id, from.bytes_of(&id).unwrap().to_vec(), *from.hash_of(&id).unwrap())).unwrap();
 //!     }
 //!     let mut received = Vec::new();
-//!     for ops in packer.finish(true) {
-//!         let Body::Ops(ops) = wire(turn(Body::Ops(ops))).body else { unreachable!() };
+//!     for body in packer.finish(true) {
+//!         // Small ops: every body is an ops message (an op larger than a frame would come
+//!         // as `Body::Piece`s).
+//!         let Body::Ops(ops) = wire(turn(body)).body else { unreachable!() };
 //!         for segment in ops.segments {
 //!             received.push(decode_segment(&segment, SegmentLimits::default()).unwrap());
 //!         }
@@ -99,9 +101,11 @@ pub use engine::{EngineEvent, EngineStats, REPLAY_WINDOW, SyncConfig, SyncEngine
 pub use error::{NetError, Result, SyncError};
 pub use frame::FrameLimits;
 pub use index::{IdRange, RangeIndex};
-pub use message::{Body, Message, Mode, Ops, RangeItem, Reconcile};
+pub use message::{Body, Message, Mode, Ops, Piece, RangeItem, Reconcile};
 pub use reconcile::{PairOutcome, ReconcileConfig, Reconciler, reconcile_pair};
 pub use replica::{ApplyHook, ApplyOutcome, MemoryReplica, Replica, ReplicaError};
 pub use transport::{AdmittedTransport, Transport, TransportEvent};
+#[cfg(feature = "sim")]
+pub mod fuzz;
 #[cfg(feature = "sim")]
 pub mod sim;

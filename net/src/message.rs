@@ -24,13 +24,39 @@ pub struct Message {
     pub body: Body,
 }
 
-/// The two kinds of message.
+/// The kinds of message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Body {
     /// A reconciliation turn.
     Reconcile(Reconcile),
     /// Ops shipped as segments.
     Ops(Ops),
+    /// A piece of a segment too large for one frame (one op larger than a frame).
+    Piece(Piece),
+}
+
+/// A piece of a segment that does not fit in a frame (one op larger than a frame). The pieces of
+/// a segment are sent in a row; each says where its bytes go, so pieces that arrive out of order
+/// or twice still make the segment, which is checked whole once every byte is there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Piece {
+    /// The whole segment's length in bytes.
+    pub total: u32,
+    /// Where this piece's bytes start in the segment.
+    pub offset: u32,
+    /// The first 8 bytes of the segment's blake3 hash, little-endian: which segment the piece is
+    /// of (the same in all its pieces), checked once the segment is whole.
+    pub check: u64,
+    /// The bytes: never empty, and within `total` from `offset`.
+    pub data: Vec<u8>,
+}
+
+impl Piece {
+    /// The `check` of a whole segment.
+    pub fn check_of(segment: &[u8]) -> u64 {
+        let h = auroradb_log::Hash::of(segment);
+        u64::from_le_bytes(h.0[..8].try_into().expect("8 bytes"))
+    }
 }
 
 /// A reconciliation turn: range verdicts covering the id space from [`OpId::MIN`] upwards (what
@@ -128,6 +154,14 @@ pub(crate) enum WireBody<'a> {
         #[serde(borrow)]
         segments: Vec<&'a serde_bytes::Bytes>,
         last: Option<u32>,
+    },
+    // New kinds go last: a variant's index is its tag on the wire.
+    Piece {
+        total: u32,
+        offset: u32,
+        check: u64,
+        #[serde(borrow)]
+        data: &'a serde_bytes::Bytes,
     },
 }
 
@@ -227,6 +261,14 @@ fn decode_ids(peers: &[[u8; 16]], lo: OpId, hi: Option<OpId>, wire: &[WireId]) -
     Ok(out)
 }
 
+/// A piece carries at least one byte, all within its segment's length.
+fn check_piece(total: u32, offset: u32, data: &[u8]) -> Result<()> {
+    if data.is_empty() || u64::from(offset) + data.len() as u64 > u64::from(total) {
+        return Err(NetError::corrupt("sync message", "a piece empty or past the end of its segment"));
+    }
+    Ok(())
+}
+
 impl Message {
     pub(crate) fn to_wire(&self, seq: u64) -> Result<WireMessage<'_>> {
         let body = match &self.body {
@@ -274,6 +316,15 @@ impl Message {
                 segments: o.segments.iter().map(|s| serde_bytes::Bytes::new(s)).collect(),
                 last: o.last,
             },
+            Body::Piece(p) => {
+                check_piece(p.total, p.offset, &p.data)?;
+                WireBody::Piece {
+                    total: p.total,
+                    offset: p.offset,
+                    check: p.check,
+                    data: serde_bytes::Bytes::new(&p.data),
+                }
+            }
         };
         Ok(WireMessage { seq, session: self.session, initiator: self.initiator, body })
     }
@@ -316,6 +367,10 @@ impl Message {
             }
             WireBody::Ops { segments, last } => {
                 Body::Ops(Ops { segments: segments.into_iter().map(|s| s.to_vec()).collect(), last })
+            }
+            WireBody::Piece { total, offset, check, data } => {
+                check_piece(total, offset, data)?;
+                Body::Piece(Piece { total, offset, check, data: data.to_vec() })
             }
         };
         Ok((wire.seq, Message { session: wire.session, initiator: wire.initiator, body }))

@@ -1,26 +1,30 @@
 //! Shipping: packs ops into segments ([`auroradb_log::segment::encode_segment`]) and segments
-//! into ops messages that fit the frame limit.
+//! into ops messages that fit the frame limit; an op too large for a frame goes alone in a
+//! segment sent in [`Piece`]s.
 
 use auroradb_log::segment::encode_segment;
 use auroradb_log::{Hash, OpId};
 
 use crate::message::varint_len;
-use crate::{FrameLimits, NetError, Ops, Result};
+use crate::{Body, FrameLimits, NetError, Ops, Piece, Result};
 
 /// Upper bound of an ops frame's bytes besides its segments.
 const MESSAGE_OVERHEAD: usize = 64;
 /// Upper bound of a segment's bytes besides its ops (header, range, count and sum, lengths).
-const SEGMENT_OVERHEAD: usize = 128;
+pub(crate) const SEGMENT_OVERHEAD: usize = 128;
+/// Upper bound of a piece frame's bytes besides its data (the message's fields and `total`).
+const PIECE_OVERHEAD: usize = MESSAGE_OVERHEAD + 32;
 
 /// An op ready to ship: its id, its encoded bytes and its hash.
 pub type ShippedOp = (OpId, Vec<u8>, Hash);
 
-/// Packs ops, pushed in ascending id order, into [`Ops`] messages: segments of at most
-/// `max_segment_ops` ops, messages of at most `max_frame` bytes once framed.
+/// Packs ops, pushed in ascending id order, into message bodies: [`Ops`] of segments of at most
+/// `max_segment_ops` ops, of at most `max_frame` bytes once framed; an op larger than that (up to
+/// `max_op` bytes) as a segment of its own, in [`Piece`]s.
 #[derive(Debug)]
 pub struct Packer {
     limits: FrameLimits,
-    ready: Vec<Ops>,
+    ready: Vec<Body>,
     segments: Vec<Vec<u8>>,
     message_bytes: usize,
     open: Vec<ShippedOp>,
@@ -46,23 +50,21 @@ impl Packer {
         }
     }
 
-    /// The largest encoded op a frame can carry under `limits`.
-    pub fn max_op_bytes(limits: FrameLimits) -> usize {
-        let l = limits.clamped();
-        l.max_frame - MESSAGE_OVERHEAD - SEGMENT_OVERHEAD - varint_len(l.max_frame as u64)
-    }
-
-    /// Adds the next op. Ops must come in strictly ascending id order; an op too large for any
-    /// frame is refused with [`NetError::OpTooLarge`].
+    /// Adds the next op. Ops must come in strictly ascending id order; an op larger than
+    /// `max_op` bytes is refused with [`NetError::OpTooLarge`] (and nothing of it is packed).
     pub fn push(&mut self, op: ShippedOp) -> Result<()> {
-        let cost = op.1.len() + varint_len(op.1.len() as u64);
-        if MESSAGE_OVERHEAD + SEGMENT_OVERHEAD + cost > self.limits.max_frame {
-            return Err(NetError::OpTooLarge { size: op.1.len(), limit: self.limits.max_frame });
+        if op.1.len() > self.limits.max_op {
+            return Err(NetError::OpTooLarge { size: op.1.len(), limit: self.limits.max_op });
         }
         if self.last_id.is_some_and(|l| l >= op.0) {
             return Err(NetError::Unexpected { reason: "ops to ship are not in ascending id order" });
         }
         self.last_id = Some(op.0);
+        let cost = op.1.len() + varint_len(op.1.len() as u64);
+        if MESSAGE_OVERHEAD + SEGMENT_OVERHEAD + cost > self.limits.max_frame {
+            self.push_in_pieces(op);
+            return Ok(());
+        }
         if !self.open.is_empty()
             && (self.open.len() >= self.limits.max_segment_ops
                 || self.message_bytes + self.open_bytes + cost > self.limits.max_frame)
@@ -81,6 +83,26 @@ impl Packer {
         Ok(())
     }
 
+    /// Sends `op` alone in a segment cut into pieces, after everything packed before it.
+    fn push_in_pieces(&mut self, op: ShippedOp) {
+        self.close_segment();
+        if !self.segments.is_empty() {
+            self.close_message(None);
+        }
+        let seg = encode_segment([(op.0, op.1.as_slice(), &op.2)]);
+        // The limits are clamped: `max_op` is at most MAX_OP_CEILING (1 GiB), so the segment's
+        // length fits in a u32.
+        let total = u32::try_from(seg.len()).expect("a segment of one op of at most 1 GiB");
+        let check = Piece::check_of(&seg);
+        let size = self.limits.max_frame - PIECE_OVERHEAD;
+        for (i, data) in seg.chunks(size).enumerate() {
+            let offset = (i * size) as u32;
+            self.ready.push(Body::Piece(Piece { total, offset, check, data: data.to_vec() }));
+            self.emitted += 1;
+        }
+        self.ops += 1;
+    }
+
     fn close_segment(&mut self) {
         if self.open.is_empty() {
             return;
@@ -93,13 +115,13 @@ impl Packer {
     }
 
     fn close_message(&mut self, last: Option<u32>) {
-        self.ready.push(Ops { segments: std::mem::take(&mut self.segments), last });
+        self.ready.push(Body::Ops(Ops { segments: std::mem::take(&mut self.segments), last }));
         self.message_bytes = MESSAGE_OVERHEAD;
         self.emitted += 1;
     }
 
-    /// Messages that are full, to send now.
-    pub fn take_ready(&mut self) -> Vec<Ops> {
+    /// Message bodies that are full, to send now.
+    pub fn take_ready(&mut self) -> Vec<Body> {
         std::mem::take(&mut self.ready)
     }
 
@@ -111,7 +133,7 @@ impl Packer {
     /// Closes the last segment and message and returns the messages not taken yet. With
     /// `mark_last`, the final message carries the total number of messages (and is sent even when
     /// empty, so a session's shipment always ends with a marked message).
-    pub fn finish(mut self, mark_last: bool) -> Vec<Ops> {
+    pub fn finish(mut self, mark_last: bool) -> Vec<Body> {
         self.close_segment();
         if mark_last {
             let total = self.emitted + 1;

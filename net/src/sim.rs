@@ -343,7 +343,7 @@ impl SimConfig {
         let small = rng.chance(0.3);
         let sync = SyncConfig {
             limits: if small {
-                FrameLimits { max_frame: 4096, max_segment_ops: rng.range(1, 16) as usize }
+                FrameLimits { max_frame: 4096, max_segment_ops: rng.range(1, 16) as usize, ..FrameLimits::default() }
             } else {
                 FrameLimits::default()
             },
@@ -424,7 +424,9 @@ fn random_kind(rng: &mut SplitMix64, keys: u32) -> OpKind {
     match rng.below(100) {
         0..=1 => OpKind::Clear,
         2..=16 => OpKind::Remove { key: key(rng) },
-        17..=24 => OpKind::Txn(
+        // Now and then a value larger than a small frame: it travels in pieces.
+        17 => OpKind::Put { key: key(rng), value: Value::String("b".repeat(rng.range(3_000, 12_000) as usize)) },
+        18..=24 => OpKind::Txn(
             (0..rng.range(1, 3))
                 .map(|_| {
                     if rng.chance(0.8) {
@@ -451,8 +453,8 @@ fn random_peer(rng: &mut SplitMix64) -> PeerId {
 }
 
 /// A peer of the group that sends bad frames: garbage, tampered and far-future ops, oversized
-/// and truncated frames, replays, bad hellos and restarts; and some valid ops of its own, which
-/// must spread like anyone's.
+/// and truncated frames, pieces that never add up, replays, bad hellos and restarts; and some
+/// valid ops of its own, which must spread like anyone's.
 struct Attacker {
     id: PeerId,
     log: Log,
@@ -473,7 +475,7 @@ impl Attacker {
 
     fn attack(&mut self, rng: &mut SplitMix64, cluster: &Cluster, now_ms: u64) -> Vec<u8> {
         let victim_log = || cluster.peers[0].replica.log().range(..).last().map(|(id, b, h)| (id, b.to_vec(), *h));
-        let frame = match rng.below(10) {
+        let frame = match rng.below(11) {
             0 => (0..rng.below(200)).map(|_| rng.next_u64() as u8).collect(),
             1 => {
                 // An op with one byte changed, under the original hash sum.
@@ -540,6 +542,14 @@ impl Attacker {
                 let mut nonce = [0; 8];
                 nonce.copy_from_slice(&rng.next_u64().to_le_bytes());
                 Hello { reply: rng.chance(0.5), group: GROUP.into(), nonce }.encode()
+            }
+            8 => {
+                // A piece of a segment that never adds up, or that announces more than any
+                // receiver keeps.
+                let data: Vec<u8> = (0..rng.range(1, 300)).map(|_| rng.next_u64() as u8).collect();
+                let total = if rng.chance(0.5) { u32::MAX } else { rng.range(600, 1 << 20) as u32 };
+                let offset = rng.below(300) as u32;
+                self.frame(Body::Piece(crate::Piece { total, offset, check: rng.next_u64(), data }))
             }
             _ => {
                 // A valid op of its own.

@@ -210,7 +210,8 @@ fn a_failing_store_applies_nothing_and_the_next_sync_heals() {
 
 #[test]
 fn small_frames_and_segments_ship_everything() {
-    let config = SyncConfig { limits: FrameLimits { max_frame: 4096, max_segment_ops: 3 }, ..quiet() };
+    let config =
+        SyncConfig { limits: FrameLimits { max_frame: 4096, max_segment_ops: 3, ..FrameLimits::default() }, ..quiet() };
     let c = Cluster::simple(2, config);
     offline_writes(&c, 0, 700);
     offline_writes(&c, 1, 300);
@@ -247,4 +248,55 @@ fn engines_run_on_an_executor() {
     assert_eq!(report, SyncReport { peers: 1, sent: 40, received: 60 });
     pool.run_until_stalled();
     c.check_converged(&[0, 1]).unwrap();
+}
+
+/// A put of a string of `n` bytes.
+fn big(key: &str, n: usize) -> OpKind {
+    OpKind::Put { key: key.into(), value: Value::String("x".repeat(n)) }
+}
+
+#[test]
+fn ops_larger_than_a_frame_travel_in_pieces_shipped_and_pushed() {
+    let config =
+        SyncConfig { limits: FrameLimits { max_frame: 4096, max_segment_ops: 3, ..FrameLimits::default() }, ..quiet() };
+    let c = Cluster::simple(2, config);
+    // Shipped in a session: small ops, then one 50 KB op, then the same author's later ops.
+    offline_writes(&c, 0, 5);
+    c.enter(0);
+    c.peers[0].replica.append(big("big", 50_000)).unwrap();
+    offline_writes(&c, 0, 5);
+    offline_writes(&c, 1, 4);
+    c.connect_all();
+    c.settle();
+    let mut fut = Box::pin(c.peers[1].engine.sync());
+    c.settle();
+    assert_eq!(ready(fut.as_mut()), SyncReport { peers: 1, sent: 4, received: 11 });
+    drop(fut);
+    c.check_converged(&[0, 1]).unwrap();
+    // Pushed outside any session, between small ops.
+    c.write(1, put("before", 1));
+    c.write(1, big("pushed", 20_000));
+    c.write(1, put("after", 2));
+    c.settle();
+    c.check_converged(&[0, 1]).unwrap();
+    c.check_same_state(&[0, 1]).unwrap();
+    assert_eq!(c.peers[0].replica.log().len(), 18);
+    for i in 0..2 {
+        assert!(c.errors(i).is_empty(), "peer {i}: {:?}", c.errors(i));
+        let s = c.peers[i].engine.stats();
+        assert!(s.bytes_sent / s.frames_sent.max(1) <= 4096, "{s:?}");
+    }
+}
+
+#[test]
+fn an_op_over_the_maximum_op_size_is_not_shipped_and_is_reported() {
+    let limits = FrameLimits { max_frame: 4096, max_op: 10_000, ..FrameLimits::default() };
+    let c = Cluster::simple(2, SyncConfig { limits, ..quiet() });
+    c.connect_all();
+    c.settle();
+    c.write(0, big("huge", 20_000));
+    c.settle();
+    let too_large = |e: &NetError| matches!(e, NetError::OpTooLarge { limit: 10_000, .. });
+    assert!(c.errors(0).iter().any(too_large), "{:?}", c.errors(0));
+    assert_eq!(c.peers[1].replica.log().len(), 0);
 }

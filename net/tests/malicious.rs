@@ -7,7 +7,7 @@ use auroradb_log::{
 };
 use auroradb_net::frame::{PREFIX_LEN, encode_frame};
 use auroradb_net::sim::Cluster;
-use auroradb_net::{Body, Message, Mode, NetError, Ops, RangeItem, Reconcile, SyncConfig};
+use auroradb_net::{Body, FrameLimits, Message, Mode, NetError, Ops, Piece, RangeItem, Reconcile, SyncConfig};
 
 const MALLORY: PeerId = PeerId([0x99; 16]);
 
@@ -265,4 +265,111 @@ fn flood_is_cut_off_for_the_tick() {
     c.net.inject(MALLORY, c.peers[0].id, f);
     c.settle();
     assert!(c.peers[0].replica.log().contains(&op.op.id) && c.peers[0].replica.log().contains(&next.op.id));
+}
+
+/// `seg` in pieces of `size` bytes, announcing `total` and the segment's check.
+fn pieces_of(seg: &[u8], size: usize, total: u32) -> Vec<Piece> {
+    let check = Piece::check_of(seg);
+    seg.chunks(size)
+        .enumerate()
+        .map(|(i, d)| Piece { total, offset: (i * size) as u32, check, data: d.to_vec() })
+        .collect()
+}
+
+fn piece_frames(m: &mut Mallory, pieces: Vec<Piece>) -> Vec<Vec<u8>> {
+    pieces.into_iter().map(|p| m.frame(0, true, Body::Piece(p))).collect()
+}
+
+#[test]
+fn pieces_over_the_limit_overlapping_or_not_matching_their_check_are_rejected() {
+    let limits = FrameLimits { max_op: 8192, ..FrameLimits::default() };
+    let (c, mut m) = setup(SyncConfig { limits, ..SyncConfig::default() });
+    // A segment larger than the receiver's maximum op size (of an op from another log of
+    // Mallory's, so that the one below is seq 1 of this one).
+    let big = Value::String("y".repeat(20_000));
+    let op = Mallory::new().log.append(OpKind::Put { key: "m".into(), value: big }).unwrap();
+    let seg = encode_segment([(op.op.id, op.bytes.as_slice(), &op.hash)]);
+    let frames = piece_frames(&mut m, pieces_of(&seg, 4000, seg.len() as u32));
+    assert_blamed(&attack(&c, frames), |e| matches!(e, NetError::Log(LogError::TooLarge { what: "segment", .. })));
+    // Pieces of one segment that overlap with other bytes.
+    let small = m.valid_op(1);
+    let seg = encode_segment([(small.op.id, small.bytes.as_slice(), &small.hash)]);
+    let mut overlapping = pieces_of(&seg, 20, seg.len() as u32);
+    overlapping[1].offset -= 1;
+    let frames = piece_frames(&mut m, overlapping);
+    assert_blamed(&attack(&c, frames), |e| matches!(e, NetError::Corrupt { .. }));
+    // Pieces that tile a segment other than the one their check names.
+    let mut wrong = pieces_of(&seg, 20, seg.len() as u32);
+    for p in &mut wrong {
+        p.check ^= 1;
+    }
+    let frames = piece_frames(&mut m, wrong);
+    assert_blamed(&attack(&c, frames), |e| matches!(e, NetError::Log(LogError::HashMismatch { .. })));
+    // A tampered op under a check of the tampered bytes: the segment is checked whole.
+    let mut bad = small.bytes.clone();
+    let last = bad.len() - 1;
+    bad[last] ^= 1;
+    let tampered = encode_segment([(small.op.id, bad.as_slice(), &small.hash)]);
+    let frames = piece_frames(&mut m, pieces_of(&tampered, 10, tampered.len() as u32));
+    assert!(!attack(&c, frames).is_empty());
+    honest_still_sync(&c);
+}
+
+#[test]
+fn pieces_out_of_order_and_twice_still_make_their_segment() {
+    let (c, mut m) = setup(SyncConfig::default());
+    let before = c.peers[0].replica.log().len();
+    let op = m.valid_op(5);
+    let seg = encode_segment([(op.op.id, op.bytes.as_slice(), &op.hash)]);
+    let mut pieces = pieces_of(&seg, 16, seg.len() as u32);
+    pieces.reverse();
+    pieces.insert(2, pieces[0].clone());
+    let errors_before = c.errors(0).len();
+    for f in piece_frames(&mut m, pieces) {
+        c.net.inject(MALLORY, c.peers[0].id, f);
+    }
+    c.settle();
+    assert_eq!(&c.errors(0)[errors_before..], &[] as &[NetError]);
+    assert_eq!(c.peers[0].replica.log().len(), before + 1);
+}
+
+#[test]
+fn a_bad_segment_does_not_cost_the_segments_after_it_nor_other_authors() {
+    let (c, mut m) = setup(SyncConfig::default());
+    let before = c.peers[0].replica.log().len();
+    // Peer 2 writes while cut off; Mallory relays those ops in one segment with an op of its own
+    // and a fork of peer 1's chain. Then a garbage segment and a good one in one frame.
+    c.net.disconnect(c.peers[0].id, c.peers[2].id);
+    c.net.disconnect(c.peers[1].id, c.peers[2].id);
+    let honest: Vec<EncodedOp> =
+        (0..3).map(|i| c.write(2, OpKind::Put { key: format!("h{i}"), value: Value::Int(i) })).collect();
+    c.enter(0);
+    let mine = m.valid_op(7);
+    // A second op at peer 1's first seq, which peer 0 already holds: a fork of peer 1's chain.
+    let original = c.peers[0].replica.log().ops(..).map(Result::unwrap).find(|o| o.author == c.peers[1].id).unwrap();
+    let forged =
+        EncodedOp::new(Op { kind: OpKind::Clear, id: OpId { time: original.id.time + 16, ..original.id }, ..original });
+    let mut mixed: Vec<(OpId, Vec<u8>, Hash)> = honest.iter().map(shipped).collect();
+    mixed.push(shipped(&mine));
+    mixed.push(shipped(&forged));
+    mixed.sort_by_key(|o| o.0);
+    let seg = encode_segment(mixed.iter().map(|(id, b, h)| (*id, b.as_slice(), h)));
+    let f1 = m.frame(0, true, Body::Ops(Ops { segments: vec![seg], last: None }));
+    let errors_before = c.errors(0).len();
+    c.net.inject(MALLORY, c.peers[0].id, f1);
+    c.settle();
+    // Peer 2's ops and Mallory's genuine op applied; only the fork was refused.
+    let log = c.peers[0].replica.log();
+    assert_eq!(log.len(), before + 4, "peer 2's three ops and Mallory's genuine one");
+    drop(log);
+    let errors = &c.errors(0)[errors_before..];
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert_eq!(errors[0].peer(), Some(MALLORY));
+    // A garbage segment, then a good one, in one frame: the good one applies.
+    let next = m.valid_op(9);
+    let good = encode_segment([(next.op.id, next.bytes.as_slice(), &next.hash)]);
+    let f2 = m.frame(0, true, Body::Ops(Ops { segments: vec![b"garbage".to_vec(), good], last: None }));
+    c.net.inject(MALLORY, c.peers[0].id, f2);
+    c.settle();
+    assert_eq!(c.peers[0].replica.log().len(), before + 5);
 }

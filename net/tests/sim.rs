@@ -1,11 +1,12 @@
 //! Seeded multi-peer simulations (`auroradb_net::sim`). Each seed draws its own scenario; a
 //! failure prints its seed, and `AURORADB_SIM_SEED=<n>` replays exactly that one.
 //!
-//! `AURORADB_SIM_SEEDS=<n>` sets how many seeds run (default 64, a debug-build budget); CI runs
-//! thousands in release mode:
+//! `AURORADB_SIM_SEEDS=<n>` sets how many seeds run (default 64, a debug-build budget) and
+//! `AURORADB_SIM_FROM=<n>` the first (default 0). The test command runs seeds 0 to 2999 and then
+//! a fresh random range of 1,000, printed so a failure can be replayed; 10,000 seeds:
 //!
 //! ```text
-//! AURORADB_SIM_SEEDS=3000 cargo test -p auroradb-net --release --test sim
+//! AURORADB_SIM_SEEDS=10000 cargo test -p auroradb-net --release --test sim
 //! ```
 
 use auroradb_net::sim::{SimOutcome, run_seed};
@@ -18,8 +19,14 @@ fn env(name: &str) -> Option<u64> {
 fn peers_converge_whatever_the_seed() {
     let seeds: Vec<u64> = match env("AURORADB_SIM_SEED") {
         Some(one) => vec![one],
-        None => (0..env("AURORADB_SIM_SEEDS").unwrap_or(64)).collect(),
+        None => {
+            let from = env("AURORADB_SIM_FROM").unwrap_or(0);
+            (from..from.saturating_add(env("AURORADB_SIM_SEEDS").unwrap_or(64))).collect()
+        }
     };
+    if let (Some(first), Some(last)) = (seeds.first(), seeds.last()) {
+        eprintln!("seeds {first} to {last}");
+    }
     let mut total = SimOutcome::default();
     let mut failures = Vec::new();
     for &seed in &seeds {

@@ -24,6 +24,8 @@ pub use txn::{Transaction, Txn};
 pub use validate::{MAX_DEPTH, MAX_KEY_LEN, validate_key, validate_value};
 pub use write::WriteOutcome;
 
+pub use auroradb_log::{DEFAULT_MAX_OP, MAX_OP_CEILING};
+
 use crate::storage::{KeyRange, ScanOptions, Storage, Store};
 use crate::{DbError, Result};
 
@@ -47,6 +49,11 @@ pub struct Config {
     pub max_drift: Duration,
     /// Maximum ops in a persisted segment.
     pub segment_ops: usize,
+    /// The largest encoded op a write may make, in bytes: a larger write is refused with
+    /// [`DbError::OpTooLarge`] before anything is written, so that every write accepted can be
+    /// synced (the sync ships ops up to this size, in pieces when larger than a frame). From 1
+    /// to [`MAX_OP_CEILING`]; default [`DEFAULT_MAX_OP`] (16 MiB).
+    pub max_op: usize,
     /// This connection's author id; random when `None` (two connections never share one).
     pub peer: Option<PeerId>,
     /// The physical clock.
@@ -65,6 +72,7 @@ impl Config {
             checkpoint_every: 1000,
             max_drift: DEFAULT_MAX_DRIFT,
             segment_ops: DEFAULT_SEGMENT_OPS,
+            max_op: DEFAULT_MAX_OP,
             peer: None,
             clock,
         }
@@ -142,6 +150,12 @@ impl<S: Storage> Database<S> {
             && kp.is_empty()
         {
             return Err(DbError::InvalidConfig("keyPath is empty".into()));
+        }
+        if !(1..=MAX_OP_CEILING).contains(&config.max_op) {
+            return Err(DbError::InvalidConfig(format!(
+                "the maximum op size must be from 1 to {MAX_OP_CEILING} bytes, not {}",
+                config.max_op
+            )));
         }
         let mut names = BTreeSet::new();
         for ix in &config.indexes {

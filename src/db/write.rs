@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use auroradb_log::{EncodedOp, Hash, OpId, OpKind, PeerId, RangeSum, Step, Value, decode_op};
+use auroradb_log::{EncodedOp, Hash, LogError, OpId, OpKind, PeerId, RangeSum, Step, Value, decode_op};
 use auroradb_snapshot::{Change, Checkpoint, KeyRecord, State, StateMeta};
 
 use super::{Database, keys, validate_key, validate_value};
@@ -77,6 +77,9 @@ impl<S: Storage> Database<S> {
         loop {
             check(&self.state)?;
             let op = self.log.borrow().prepare_local(kind.clone());
+            if op.bytes.len() > self.config.max_op {
+                return Err(DbError::OpTooLarge { size: op.bytes.len(), limit: self.config.max_op });
+            }
             self.state.check(&op.op)?;
             match self.commit_ops(vec![op], true).await {
                 Err(DbError::Storage(StorageError::Conflict)) => self.lost_commit(&mut attempt).await?,
@@ -106,8 +109,20 @@ impl<S: Storage> Database<S> {
         std::mem::take(&mut self.caught_up)
     }
 
-    /// Checks and applies ops from a peer, all or nothing; ops already held are skipped.
+    /// Checks and applies ops from a peer or a file, all or nothing; ops already held are skipped,
+    /// and an op of this connection's own author that it does not hold is refused.
     pub async fn apply_remote(&mut self, ops: Vec<EncodedOp>) -> Result<WriteOutcome> {
+        // Only this connection writes its own author's ops: one it does not hold, from a peer or
+        // a file, is forged (the chain head it extends is public).
+        if let Some(forged) =
+            ops.iter().find(|o| o.op.author == self.peer() && self.log.borrow().hash_of(&o.op.id).is_none())
+        {
+            return Err(LogError::InvalidOp {
+                id: forged.op.id,
+                reason: "an op of the local author that it never wrote",
+            }
+            .into());
+        }
         let _lock = self.storage.lock_writes().await?;
         let mut attempt = 0;
         loop {

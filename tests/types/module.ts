@@ -75,6 +75,7 @@ const full: AuroraConfig = {
   syncStrategy: 'merge',
   checkpointEvery: 1000,
   durability: 'relaxed',
+  maxOpBytes: 16 * 1024 * 1024,
   distributed: true,
   p2pAdapter: 'peerjs',
   peerId: 'peer-1',

@@ -48,6 +48,8 @@ export interface AuroraConfig {
     checkpointEvery?: number;
     /** The `durability` of every IndexedDB transaction that writes. Default 'relaxed'. */
     durability?: Durability;
+    /** The largest op a write may make, in bytes (1 to 2^30): a larger write rejects with `OpTooLargeError`. Default 16 MiB. */
+    maxOpBytes?: number;
     /** Sync with peers (also `create(true)`). Default false. */
     distributed?: boolean;
     /** The P2P adapter: 'peerjs' (default), 'webrtc', 'socketio', 'broadcast', or a registered one. */

@@ -156,6 +156,9 @@ pub fn parse(config: &JsValue, distributed: Option<bool>, peer_id: Option<String
             .and_then(|d| Durability::from_name(&d))
             .ok_or_else(|| bad(format!("durability must be 'strict' or 'relaxed', not {}", describe(&v))))?,
     };
+    if let Some(n) = whole(&field(config, "maxOpBytes"), "maxOpBytes", 1.0, auroradb::MAX_OP_CEILING as f64)? {
+        db.max_op = n as usize;
+    }
     let distributed = distributed.unwrap_or_else(|| field(config, "distributed").as_bool().unwrap_or(false));
     let sync = sync_options(config)?;
     Ok(JsConfig { db, durability, distributed, peer_label: peer_id, sync })

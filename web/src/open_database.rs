@@ -84,6 +84,8 @@ pub struct OpenDatabase<H: AttachedSync> {
     pub key_path: Option<String>,
     pub strategy: String,
     pub indexes: Vec<(String, bool)>,
+    /// The maximum op size (`maxOpBytes`): writes refuse larger ops, sync ships up to it.
+    pub max_op: usize,
     pub sync_options: SyncOptions,
     pub info: RefCell<Info>,
     pub closed: Cell<bool>,
@@ -119,6 +121,7 @@ impl<H: AttachedSync> OpenDatabase<H> {
             key_path: config.key_path.clone(),
             strategy: config.strategy.name().to_owned(),
             indexes: config.indexes.iter().map(|i| (i.name.clone(), i.unique)).collect(),
+            max_op: config.max_op,
             sync_options,
             info: RefCell::new(Info::default()),
             closed: Cell::new(false),

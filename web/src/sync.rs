@@ -88,7 +88,7 @@ impl SyncHub {
         let defaults = SyncConfig::default();
         let max_frame = opts.max_frame.map_or(defaults.limits.max_frame, |m| m.min(defaults.limits.max_frame));
         let config = SyncConfig {
-            limits: FrameLimits { max_frame, ..defaults.limits },
+            limits: FrameLimits { max_frame, max_op: inner.max_op, ..defaults.limits },
             auto_sync: opts.auto_sync,
             sync_on_connect: opts.auto_sync,
             sync_interval_ms: opts.sync_interval_ms,

@@ -283,6 +283,23 @@ async fn lone_surrogates_are_refused_and_nothing_is_merged() {
 }
 
 #[wasm_bindgen_test]
+async fn a_write_over_max_op_bytes_is_refused_and_writes_nothing() {
+    let name = fresh("max-op");
+    let rec = Recorder::new();
+    let db = open_with(&format!("{{ name: '{name}', maxOpBytes: 4096 }}"), &rec, &JsValue::UNDEFINED).await;
+    ok(db.put("small".into(), js("'s'.repeat(3000)"))).await;
+    let e = err(db.put("big".into(), js("'b'.repeat(5000)"))).await;
+    assert_eq!(name_of(&e), "OpTooLargeError");
+    let message = get(&e, "message").as_string().unwrap();
+    assert!(message.contains("4096"), "{message}");
+    let pairs = js("Array.from({ length: 100 }, (_, i) => ['k' + i, 'v'.repeat(50)])");
+    assert_eq!(name_of(&err(db.batch_set(pairs)).await), "OpTooLargeError");
+    assert_eq!(json(&ok(db.keys()).await), "[\"small\"]");
+    assert_eq!(get(&db.stats(), "ops").as_f64(), Some(1.0), "nothing refused reached the log");
+    destroy(db).await;
+}
+
+#[wasm_bindgen_test]
 async fn events_carry_their_details() {
     let name = fresh("events");
     let rec = Recorder::new();
@@ -601,12 +618,15 @@ async fn bad_configurations_are_refused() {
         "{ name: 'x', indexes: [{ name: 'a' }, 'a'] }",
         "{ name: 'x', syncStrategy: 'random' }",
         "{ name: 'x', syncStrategy: () => 1 }",
+        "{ name: 'x', maxOpBytes: 0 }",
+        "{ name: 'x', maxOpBytes: 2 ** 30 + 1 }",
+        "{ name: 'x', maxOpBytes: '1000' }",
         "null",
     ] {
         let e = AuroraCore::open(js(config), rec.target.clone(), none.clone(), None, None).await.err().unwrap();
         assert_eq!(name_of(&e), "InvalidConfigError", "{config}");
     }
-    assert_eq!(rec.kinds().iter().filter(|k| *k == "error").count(), 10);
+    assert_eq!(rec.kinds().iter().filter(|k| *k == "error").count(), 13);
 }
 
 #[wasm_bindgen_test]

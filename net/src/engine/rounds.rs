@@ -12,7 +12,7 @@ use super::{SyncEngine, SyncEvent, SyncReport};
 use crate::frame::encode_frame;
 use crate::ship::Packer;
 use crate::transport::Transport;
-use crate::{Body, Message, Ops, Reconciler, Replica};
+use crate::{Body, Message, Reconciler, Replica};
 
 impl<S: Replica, T: Transport> SyncEngine<S, T> {
     /// Pushes local ops (ascending ids) to every connected peer at once. Returns the number of
@@ -33,9 +33,8 @@ impl<S: Replica, T: Transport> SyncEngine<S, T> {
             }
         }
         let count = packer.ops();
-        let msgs: Vec<Ops> = packer.finish(false);
-        for body in msgs {
-            let msg = Message { session: 0, initiator: true, body: Body::Ops(body) };
+        for body in packer.finish(false) {
+            let msg = Message { session: 0, initiator: true, body };
             st.seq += 1;
             let frame = match encode_frame(st.seq, &msg, self.config.limits.max_frame) {
                 Ok(f) => f,

@@ -50,6 +50,7 @@ impl<S: Replica, T: Transport> SyncEngine<S, T> {
         match msg.body {
             Body::Reconcile(turn) => self.turn(from, msg.session, msg.initiator, turn).await,
             Body::Ops(ops) => self.ops(from, msg.session, msg.initiator, ops).await,
+            Body::Piece(piece) => self.piece(from, msg.session, msg.initiator, piece).await,
         }
     }
 

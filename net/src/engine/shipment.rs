@@ -1,15 +1,17 @@
-//! Shipments: sending a session's ops to a peer in segments, and checking and applying the
-//! segments a peer ships or pushes, one all-or-nothing batch each.
+//! Shipments: sending a session's ops to a peer in segments (a segment too large for a frame in
+//! pieces), and checking and applying the segments a peer ships or pushes, one all-or-nothing
+//! batch each (one per author when a segment mixing authors is refused).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use auroradb_log::segment::decode_segment;
-use auroradb_log::{LogError, OpId, PeerId};
+use auroradb_log::{EncodedOp, LogError, OpId, PeerId};
 
+use super::state::{MAX_PARTIALS, Partial};
 use super::{SyncEngine, SyncEvent};
 use crate::ship::Packer;
 use crate::transport::Transport;
-use crate::{ApplyOutcome, Body, Message, NetError, Ops, Replica, ReplicaError, SyncError};
+use crate::{ApplyOutcome, Message, NetError, Ops, Piece, Replica, ReplicaError, SyncError};
 
 impl<S: Replica, T: Transport> SyncEngine<S, T> {
     /// Ships the ops `ids` (ascending) to `to` for the session `sid`.
@@ -39,13 +41,13 @@ impl<S: Replica, T: Transport> SyncEngine<S, T> {
                 }
             }
             for body in packer.take_ready() {
-                self.send_msg(&mut st, to, &Message { session: sid, initiator: mine, body: Body::Ops(body) });
+                self.send_msg(&mut st, to, &Message { session: sid, initiator: mine, body });
             }
         }
         let mut st = self.state.borrow_mut();
         let sent = packer.ops();
         for body in packer.finish(true) {
-            self.send_msg(&mut st, to, &Message { session: sid, initiator: mine, body: Body::Ops(body) });
+            self.send_msg(&mut st, to, &Message { session: sid, initiator: mine, body });
         }
         st.stats.ops_sent += sent;
         let Some(ps) = st.peers.get_mut(&to) else { return };
@@ -56,50 +58,38 @@ impl<S: Replica, T: Transport> SyncEngine<S, T> {
         self.check_complete(&mut st, to, mine);
     }
 
-    /// Ops from `from`: pushed (session 0) or shipped in session `sid`.
+    /// Ops from `from`: pushed (session 0) or shipped in session `sid`. Each segment is checked
+    /// and applied on its own: a bad one is reported and skipped, and the segments after it still
+    /// apply.
     pub(super) async fn ops(&self, from: PeerId, sid: u32, theirs: bool, ops: Ops) {
         let mine = !theirs;
-        if sid != 0 {
-            let mut st = self.state.borrow_mut();
-            let ps = st.peers.get_mut(&from).expect("peer checked by frame()");
-            if ps.session(mine).as_ref().is_none_or(|s| s.id != sid) {
-                st.error(NetError::Unexpected { reason: "ops for an unknown session" }.from_peer(from));
-                return;
-            }
+        if sid != 0 && !self.session_known(from, sid, mine) {
+            return;
         }
+        self.receive(from, sid, mine, ops.segments, ops.last).await;
+    }
+
+    /// Applies the segments of one message (ops, or the last missing piece of a segment) from
+    /// `from`, and counts the message in its session; `last` is the shipment's message count, when
+    /// the message says it.
+    async fn receive(&self, from: PeerId, sid: u32, mine: bool, segments: Vec<Vec<u8>>, last: Option<u32>) {
         let mut received = 0u64;
         let mut gap = false;
-        for seg in &ops.segments {
-            let decoded = decode_segment(seg, self.config.limits.segment_limits());
-            let batch = match decoded {
+        for seg in &segments {
+            let batch = match decode_segment(seg, self.config.limits.segment_limits()) {
                 Ok(b) => b,
                 Err(e) => {
                     self.state.borrow_mut().error(NetError::from(e).from_peer(from));
-                    break;
+                    continue;
                 }
             };
-            match self.replica.apply_remote(from, batch).await {
-                Ok(applied) => {
-                    let n = applied.new_ops();
-                    received += n as u64;
-                    if !applied.is_empty() {
-                        // The outcome travels with its event: the application announces each
-                        // batch from the event that reports it.
-                        self.state.borrow_mut().events.push(SyncEvent::Post { peer: from, ops: n, applied });
-                    }
+            match self.apply_segment(from, batch).await {
+                Some((new, gapped)) => {
+                    received += new;
+                    gap |= gapped;
                 }
-                Err(e) => {
-                    let mut st = self.state.borrow_mut();
-                    match e.refused() {
-                        Some(LogError::ChainGap { .. }) => {
-                            st.stats.deferred += 1;
-                            gap = true;
-                        }
-                        Some(refused) => st.error(NetError::Log(refused.clone()).from_peer(from)),
-                        None => st.fail(SyncError::Replica(e)),
-                    }
-                    break;
-                }
+                // The replica itself failed: nothing more can be applied now.
+                None => break,
             }
         }
         let start_fetch = {
@@ -112,7 +102,7 @@ impl<S: Replica, T: Transport> SyncEngine<S, T> {
                     s.received += received;
                     s.got_msgs += 1;
                     s.last_activity = now;
-                    if let Some(t) = ops.last {
+                    if let Some(t) = last {
                         s.total_msgs = Some(t);
                     }
                 }
@@ -132,4 +122,173 @@ impl<S: Replica, T: Transport> SyncEngine<S, T> {
             self.start_round(&[from], false);
         }
     }
+}
+
+/// What applying one batch came to.
+enum Verdict<E> {
+    /// Applied; this many ops were new.
+    New(u64),
+    /// An author's earlier ops are missing: deferred without blame.
+    Gap,
+    /// The ops were bad.
+    Refused(LogError),
+    /// The replica failed.
+    Failed(E),
+}
+
+impl<S: Replica, T: Transport> SyncEngine<S, T> {
+    /// Whether `sid` names the current session of that side with `from`; reports it if not.
+    fn session_known(&self, from: PeerId, sid: u32, mine: bool) -> bool {
+        let mut st = self.state.borrow_mut();
+        let known = st.peers.get_mut(&from).is_some_and(|ps| ps.session(mine).as_ref().is_some_and(|s| s.id == sid));
+        if !known {
+            st.error(NetError::Unexpected { reason: "ops for an unknown session" }.from_peer(from));
+        }
+        known
+    }
+
+    /// A piece of a segment from `from`: kept until every byte of the segment is there, which is
+    /// then checked and applied like a segment of an ops message. Pieces may come out of order or
+    /// twice; a piece that overlaps another of its segment differently, a segment whose bytes do
+    /// not hash to its `check`, or one announced over the limit is reported and dropped. Every
+    /// piece counts as one message of its session's shipment.
+    pub(super) async fn piece(&self, from: PeerId, sid: u32, theirs: bool, piece: Piece) {
+        let mine = !theirs;
+        if sid != 0 && !self.session_known(from, sid, mine) {
+            return;
+        }
+        // Only a segment of one op too large for a frame travels in pieces.
+        let limit = self.config.limits.max_op.saturating_add(crate::ship::SEGMENT_OVERHEAD);
+        let whole = {
+            let mut st = self.state.borrow_mut();
+            let Some(ps) = st.peers.get_mut(&from) else { return };
+            let filed = if piece.total as usize > limit {
+                Err(NetError::Log(LogError::TooLarge { what: "segment", size: piece.total as usize, limit }))
+            } else {
+                add_piece(&mut ps.partial, sid, mine, piece)
+            };
+            filed.unwrap_or_else(|e| {
+                st.error(e.from_peer(from));
+                None
+            })
+        };
+        self.receive(from, sid, mine, whole.into_iter().collect(), None).await;
+    }
+
+    /// Applies one checked segment from `from`. If it is refused for a reason other than a gap
+    /// and holds ops of several authors, each author's ops are applied on their own, so a bad op
+    /// costs only its author's ops from there on. Returns how many ops were new and whether some
+    /// were deferred for a gap, or `None` if the replica failed.
+    async fn apply_segment(&self, from: PeerId, batch: Vec<EncodedOp>) -> Option<(u64, bool)> {
+        let several = batch.windows(2).any(|w| w[0].op.id.peer != w[1].op.id.peer);
+        let again = several.then(|| batch.clone());
+        let mut verdicts = vec![self.apply_batch(from, batch).await];
+        if let (Some(Verdict::Refused(_)), Some(again)) = (verdicts.first(), again) {
+            verdicts.clear();
+            let mut by_author: BTreeMap<PeerId, Vec<EncodedOp>> = BTreeMap::new();
+            for op in again {
+                by_author.entry(op.op.id.peer).or_default().push(op);
+            }
+            for ops in by_author.into_values() {
+                let v = self.apply_batch(from, ops).await;
+                let failed = matches!(v, Verdict::Failed(_));
+                verdicts.push(v);
+                if failed {
+                    break;
+                }
+            }
+        }
+        let mut st = self.state.borrow_mut();
+        let (mut new, mut gap) = (0, false);
+        for v in verdicts {
+            match v {
+                Verdict::New(n) => new += n,
+                Verdict::Gap => {
+                    st.stats.deferred += 1;
+                    gap = true;
+                }
+                Verdict::Refused(e) => st.error(NetError::Log(e).from_peer(from)),
+                Verdict::Failed(e) => {
+                    st.fail(SyncError::Replica(e));
+                    return None;
+                }
+            }
+        }
+        Some((new, gap))
+    }
+
+    /// Hands `ops` to the replica, all or nothing, and announces what it applied.
+    async fn apply_batch(&self, from: PeerId, ops: Vec<EncodedOp>) -> Verdict<S::Error> {
+        match self.replica.apply_remote(from, ops).await {
+            Ok(applied) => {
+                let n = applied.new_ops();
+                if !applied.is_empty() {
+                    // The outcome travels with its event: the application announces each batch
+                    // from the event that reports it.
+                    self.state.borrow_mut().events.push(SyncEvent::Post { peer: from, ops: n, applied });
+                }
+                Verdict::New(n as u64)
+            }
+            Err(e) => match e.refused() {
+                Some(LogError::ChainGap { .. }) => Verdict::Gap,
+                Some(refused) => Verdict::Refused(refused.clone()),
+                None => Verdict::Failed(e),
+            },
+        }
+    }
+}
+
+/// Files `piece` with the other pieces of its segment (of session `sid`, this side's if `mine`),
+/// and returns the segment once whole. Errors drop the segment.
+fn add_piece(partial: &mut Vec<Partial>, sid: u32, mine: bool, piece: Piece) -> Result<Option<Vec<u8>>, NetError> {
+    // A newer session of the same side replaces an older one whose segment was under way.
+    partial.retain(|p| p.mine != mine || p.session == sid || p.session == 0 || sid == 0);
+    let at = partial
+        .iter()
+        .position(|p| p.session == sid && p.mine == mine && p.check == piece.check && p.total == piece.total);
+    let i = match at {
+        Some(i) => i,
+        None => {
+            if partial.len() >= MAX_PARTIALS {
+                partial.remove(0);
+            }
+            partial.push(Partial {
+                session: sid,
+                mine,
+                total: piece.total,
+                check: piece.check,
+                pieces: BTreeMap::new(),
+                received: 0,
+            });
+            partial.len() - 1
+        }
+    };
+    let p = &mut partial[i];
+    let (start, end) = (piece.offset as usize, piece.offset as usize + piece.data.len());
+    if let Some(same) = p.pieces.get(&piece.offset)
+        && *same == piece.data
+    {
+        return Ok(None); // The same piece again.
+    }
+    let before = p.pieces.range(..piece.offset).next_back().is_some_and(|(o, d)| *o as usize + d.len() > start);
+    let after = p.pieces.range(piece.offset..).next().is_some_and(|(o, _)| (*o as usize) < end);
+    if before || after {
+        partial.swap_remove(i);
+        return Err(NetError::corrupt("sync message", "pieces of a segment that overlap"));
+    }
+    p.received += piece.data.len();
+    p.pieces.insert(piece.offset, piece.data);
+    if p.received < p.total as usize {
+        return Ok(None);
+    }
+    // Every byte is there: the pieces neither overlap nor leave the segment, so they tile it.
+    let p = partial.swap_remove(i);
+    let mut segment = Vec::with_capacity(p.total as usize);
+    for data in p.pieces.into_values() {
+        segment.extend_from_slice(&data);
+    }
+    if Piece::check_of(&segment) != p.check {
+        return Err(NetError::Log(LogError::HashMismatch { what: "segment in pieces" }));
+    }
+    Ok(Some(segment))
 }

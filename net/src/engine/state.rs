@@ -64,6 +64,30 @@ pub(super) struct PeerState {
     pub(super) incoming: Option<Session>,
     /// When a chain gap in this peer's ops last started a session (at most one per tick).
     pub(super) gap_fetch_at: Option<u64>,
+    /// Segments arriving in pieces, oldest first: at most [`MAX_PARTIALS`], each within the
+    /// segment limit.
+    pub(super) partial: Vec<Partial>,
+}
+
+/// How many segments of one peer may be under way in pieces at once; a new one beyond that
+/// drops the oldest (its pieces were lost: the next reconciliation ships it again).
+pub(super) const MAX_PARTIALS: usize = 4;
+
+/// A segment of which some pieces have arrived.
+#[derive(Debug)]
+pub(super) struct Partial {
+    /// The session it is shipped in (0: pushed).
+    pub(super) session: u32,
+    /// Whether that session is this side's.
+    pub(super) mine: bool,
+    /// The segment's length.
+    pub(super) total: u32,
+    /// Its pieces' `check`.
+    pub(super) check: u64,
+    /// The pieces received, by offset; they never overlap.
+    pub(super) pieces: BTreeMap<u32, Vec<u8>>,
+    /// Bytes received.
+    pub(super) received: usize,
 }
 
 impl PeerState {

@@ -133,6 +133,28 @@ test('autoSync: false: writes wait for post(); fetch() and sync() reconcile', { 
   await B.destroy();
 });
 
+test('writes larger than a frame sync: a 1 MB value and a 10,000-record batchSet', { timeout: 120_000 }, async () => {
+  const { config } = await fresh();
+  const pa = await openPage(context, pages.origin);
+  const pb = await openPage(context, pages.origin);
+  const A = await openDb(pa, 'a', config('a'));
+  // Written while B is away: shipped in a session on connect.
+  await A.add('blob-before', { s: 'a'.repeat(1 << 20) });
+  const B = await openDb(pb, 'b', config('b'));
+  await waitConnected([A, B]);
+  // Written while linked: pushed at once. Each op is bigger than a 256 KiB frame.
+  const pairs = Array.from({ length: 10_000 }, (_, i) => [`item-${i}`, { n: i, name: 'a record of a batch' }]);
+  const written = await pa.evaluate(([l, p]) => window.t.dbs.get(l).db.db.batchSet(p), ['a', pairs]);
+  assert.equal(written, 10_000);
+  await A.add('after', { n: 1 });
+  await waitConverged([A, B], { expectCount: 10_002, timeout: 60_000 });
+  assert.equal((await B.get('blob-before')).s.length, 1 << 20);
+  assert.deepEqual([...(await A.events('error')), ...(await B.events('error'))], [], 'no sync errors');
+  assertNoProblems(pa, pb);
+  await A.destroy();
+  await B.destroy();
+});
+
 test('peers of another group on the same channel are ignored, without errors', { timeout: 120_000 }, async () => {
   const { config, channel } = await fresh();
   const pa = await openPage(context, pages.origin);
