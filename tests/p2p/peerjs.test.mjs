@@ -175,3 +175,37 @@ test("'peerjs' adapter: two peers that leave and come back at the same instant l
     for (const c of contexts) await c.close();
   }
 });
+
+test("'peerjs' adapter: a peer given up on is tried again while the server still lists it", {
+  timeout: 90_000,
+}, async () => {
+  // B refuses every link at first (maxConnections 0), so A, which offers (its id is the
+  // smaller), fails twice and gives B up; once B has room, A's next discovery poll wants B again.
+  const contexts = [await browser.newContext(), await browser.newContext()];
+  try {
+    const [pa, pb] = await Promise.all(contexts.map((c) => openPeer(c, pages.origin)));
+    const idA = peerId('a');
+    const idB = peerId('b');
+    const short = { peerConnectionTimeout: 2000, maxReconnectAttempts: 1 };
+    await start(pa, 'a', 'peerjs', config(idA, short));
+    await start(pb, 'b', 'peerjs', config(idB, { ...short, maxConnections: 0 }));
+    await pa.waitForFunction(
+      (b) =>
+        window.h
+          .events('a')
+          .some((e) => e.ev === 'error' && e.type === 'peer-unavailable' && e.message.startsWith(`gave up on ${b}`)),
+      idB,
+      { timeout: 30_000, polling: 100 },
+    );
+    assert.equal(await call(pa, 'count', 'a', 'connection', idB), 0);
+    await pb.evaluate(() => {
+      window.h.adapter('b').settings.maxConnections = 50;
+    });
+    await waitForEvent(pa, 'a', 'connection', idB);
+    await waitForEvent(pb, 'b', 'connection', idA);
+    await exchange({ page: pa, label: 'a', id: idA }, { page: pb, label: 'b', id: idB }, 3000);
+    assert.deepEqual([...pa.errors, ...pb.errors], []);
+  } finally {
+    for (const c of contexts) await c.close();
+  }
+});

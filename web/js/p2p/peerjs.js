@@ -170,6 +170,16 @@ class PeerJsMesh extends RtcMesh {
     super._heartbeat();
   }
 
+  /**
+   * Also forgets that the server listed the peer, so a discovery poll that still lists it
+   * later wants it again (from the first attempt): two peers that both stay on the server
+   * never stop trying to link.
+   */
+  _giveUp(peerId, attempts) {
+    super._giveUp(peerId, attempts);
+    this.adapter._listed.delete(peerId);
+  }
+
   /** A data connection a peer offered (the Peer's 'connection' event). */
   accept(conn) {
     const from = conn.peer;
