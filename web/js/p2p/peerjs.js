@@ -234,7 +234,10 @@ export class PeerJsAdapter extends MeshAdapter {
     this._listed = new Set();
     this._discoveryTimer = null;
     this._discoveryOff = false;
-    this._discovering = false;
+    /** The server session a discovery poll is running for (null: none running). */
+    this._discovering = null;
+    /** Counts the server sessions (each attach): a peer list fetched in an earlier one is stale. */
+    this._session = 0;
     this._closing = false;
     this._attaching = null;
     /** True once this adapter has been attached with its id (its own session may linger). */
@@ -374,6 +377,7 @@ export class PeerJsAdapter extends MeshAdapter {
 
   _onAttached() {
     this._onDetached();
+    this._session += 1;
     for (const peerId of this.knownPeers) {
       this.peerFound(peerId);
       this.mesh.want(peerId, { explicit: true });
@@ -421,9 +425,16 @@ export class PeerJsAdapter extends MeshAdapter {
     return list.filter(isValidPeerId);
   }
 
+  /**
+   * Polls the server's peer list and wants the peers new to it. A poll still running from an
+   * earlier session (a disconnect() and connect() while the request was out) neither holds up
+   * this session's first poll nor is used: its list may predate peers that came back since,
+   * which would then wait for the next poll (discoveryInterval) to be found.
+   */
   async _discover(initial) {
-    if (this._discovering) return;
-    this._discovering = true;
+    const session = this._session;
+    if (this._discovering === session) return;
+    this._discovering = session;
     try {
       let ids;
       try {
@@ -437,7 +448,7 @@ export class PeerJsAdapter extends MeshAdapter {
         }
         return;
       }
-      if (!this.isConnected) return;
+      if (!this.isConnected || session !== this._session) return;
       const now = new Set(ids.filter((p) => p !== this.id));
       for (const peerId of now) {
         if (this._listed.has(peerId)) continue;
@@ -455,7 +466,7 @@ export class PeerJsAdapter extends MeshAdapter {
       }
       this._listed = now;
     } finally {
-      this._discovering = false;
+      if (this._discovering === session) this._discovering = null;
     }
   }
 
