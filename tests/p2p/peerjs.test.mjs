@@ -104,3 +104,108 @@ test("'peerjs' adapter: a taken id and an unreachable server are refused with ty
     await context.close();
   }
 });
+
+test("'peerjs' adapter: two peers that leave and come back at the same instant link again, round after round", {
+  timeout: 420_000,
+}, async () => {
+  // Both pages leave at one instant and come back at another (the same wall-clock time in both,
+  // or a few milliseconds apart, either first); in the "hasty" rounds each leaves again as soon
+  // as it is back on the server, before the link opened, and returns at once (as the offline
+  // e-commerce example does), so offers of a session that is gone are still on their way. After
+  // every round the two must link again within ROUND_MS and carry frames both ways.
+  const ROUNDS = 10;
+  const ROUND_MS = 25_000;
+  const SKEWS = [0, 0, 3, -3, 15, -15, 0, 40, -40, 0];
+  const contexts = [await browser.newContext(), await browser.newContext()];
+  try {
+    const [pa, pb] = await Promise.all(contexts.map((c) => openPeer(c, pages.origin)));
+    const A = { page: pa, label: 'a', id: peerId('a') };
+    const B = { page: pb, label: 'b', id: peerId('b') };
+    // The default discovery poll (5 s), as a database page has it.
+    const cfg = (id) => config(id, {}, { discoveryInterval: 5000 });
+    await Promise.all([start(pa, 'a', 'peerjs', cfg(A.id)), start(pb, 'b', 'peerjs', cfg(B.id))]);
+    const linked = (p, other) =>
+      p.page.waitForFunction(([l, o]) => window.h.adapter(l).isPeerConnected(o), [p.label, other.id], {
+        timeout: ROUND_MS,
+        polling: 50,
+      });
+    await Promise.all([linked(A, B), linked(B, A)]);
+    /** In the page: leave at `leaveAt`, come back at `backAt` (ms since the epoch), maybe twice. */
+    const cycle = (p, leaveAt, backAt, hasty) =>
+      p.page.evaluate(
+        async ([l, leave, back, twice]) => {
+          const at = (t) => new Promise((r) => setTimeout(r, Math.max(0, t - Date.now())));
+          await at(leave);
+          await window.h.disconnect(l);
+          await at(back);
+          await window.h.connect(l);
+          if (twice) {
+            await window.h.disconnect(l);
+            await window.h.connect(l);
+          }
+        },
+        [p.label, leaveAt, backAt, hasty],
+      );
+    for (let round = 0; round < ROUNDS; round++) {
+      const skew = SKEWS[round % SKEWS.length];
+      const hasty = round % 2 === 1;
+      const leaveAt = Date.now() + 300;
+      const backAt = leaveAt + 200;
+      const started = Date.now();
+      await Promise.all([
+        cycle(A, leaveAt, backAt + Math.max(0, skew), hasty),
+        cycle(B, leaveAt, backAt + Math.max(0, -skew), hasty),
+      ]);
+      try {
+        await Promise.all([linked(A, B), linked(B, A)]);
+      } catch (err) {
+        const tail = async (p) => JSON.stringify((await call(p.page, 'events', p.label)).slice(-15), null, 1);
+        throw new Error(
+          `round ${round} (skew ${skew} ms${hasty ? ', hasty' : ''}): no link again within ${ROUND_MS} ms\n` +
+            `a events: ${await tail(A)}\nb events: ${await tail(B)}\n${err.message.split('\n')[0]}`,
+        );
+      }
+      await exchange(A, B, 1000 + round * 300);
+      console.log(
+        `round ${round} (skew ${skew} ms${hasty ? ', hasty' : ''}): linked again in ${Date.now() - started} ms`,
+      );
+    }
+    assert.deepEqual([...pa.errors, ...pb.errors], []);
+  } finally {
+    for (const c of contexts) await c.close();
+  }
+});
+
+test("'peerjs' adapter: a peer given up on is tried again while the server still lists it", {
+  timeout: 90_000,
+}, async () => {
+  // B refuses every link at first (maxConnections 0), so A, which offers (its id is the
+  // smaller), fails twice and gives B up; once B has room, A's next discovery poll wants B again.
+  const contexts = [await browser.newContext(), await browser.newContext()];
+  try {
+    const [pa, pb] = await Promise.all(contexts.map((c) => openPeer(c, pages.origin)));
+    const idA = peerId('a');
+    const idB = peerId('b');
+    const short = { peerConnectionTimeout: 2000, maxReconnectAttempts: 1 };
+    await start(pa, 'a', 'peerjs', config(idA, short));
+    await start(pb, 'b', 'peerjs', config(idB, { ...short, maxConnections: 0 }));
+    await pa.waitForFunction(
+      (b) =>
+        window.h
+          .events('a')
+          .some((e) => e.ev === 'error' && e.type === 'peer-unavailable' && e.message.startsWith(`gave up on ${b}`)),
+      idB,
+      { timeout: 30_000, polling: 100 },
+    );
+    assert.equal(await call(pa, 'count', 'a', 'connection', idB), 0);
+    await pb.evaluate(() => {
+      window.h.adapter('b').settings.maxConnections = 50;
+    });
+    await waitForEvent(pa, 'a', 'connection', idB);
+    await waitForEvent(pb, 'b', 'connection', idA);
+    await exchange({ page: pa, label: 'a', id: idA }, { page: pb, label: 'b', id: idB }, 3000);
+    assert.deepEqual([...pa.errors, ...pb.errors], []);
+  } finally {
+    for (const c of contexts) await c.close();
+  }
+});

@@ -28,11 +28,15 @@ import * as peerjs from 'peerjs';
 import { CHANNEL_PROTOCOL } from './chunks.js';
 import { MeshAdapter } from './rtc-adapter.js';
 import { RtcMesh, newConnectionId } from './rtc-mesh.js';
-import { P2PError, isValidPeerId } from './util.js';
+import { P2PError, isValidPeerId, jittered, sleep } from './util.js';
 
 // The package is an ES module to bundlers (its "module" entry) and CommonJS to node, whose
 // named-export detection misses its exports (node tests import this file): Peer from either.
 const Peer = peerjs.Peer ?? peerjs.default.Peer;
+
+/** Waits (ms) before attaching again while our own previous session still holds the id: the first, the longest. */
+const ID_RETRY_DELAY = 25;
+const ID_RETRY_MAX = 500;
 
 /** Peer errors that mean the server connection attempt failed, and ours for them. */
 const ATTACH_ERRORS = {
@@ -166,6 +170,16 @@ class PeerJsMesh extends RtcMesh {
     super._heartbeat();
   }
 
+  /**
+   * Also forgets that the server listed the peer, so a discovery poll that still lists it
+   * later wants it again (from the first attempt): two peers that both stay on the server
+   * never stop trying to link.
+   */
+  _giveUp(peerId, attempts) {
+    super._giveUp(peerId, attempts);
+    this.adapter._listed.delete(peerId);
+  }
+
   /** A data connection a peer offered (the Peer's 'connection' event). */
   accept(conn) {
     const from = conn.peer;
@@ -220,9 +234,14 @@ export class PeerJsAdapter extends MeshAdapter {
     this._listed = new Set();
     this._discoveryTimer = null;
     this._discoveryOff = false;
-    this._discovering = false;
+    /** The server session a discovery poll is running for (null: none running). */
+    this._discovering = null;
+    /** Counts the server sessions (each attach): a peer list fetched in an earlier one is stale. */
+    this._session = 0;
     this._closing = false;
     this._attaching = null;
+    /** True once this adapter has been attached with its id (its own session may linger). */
+    this._heldId = false;
   }
 
   _origin(scheme) {
@@ -264,11 +283,34 @@ export class PeerJsAdapter extends MeshAdapter {
   }
 
   /**
-   * One attempt to attach to the server, bounded by connectionTimeout: a new Peer the first
-   * time (or after it was destroyed), else the same Peer reconnecting with its id and token.
+   * Attaches to the server within connectionTimeout. When the server answers that our id is
+   * taken and this adapter held that id before (a connect() right after disconnect()), the id
+   * is still our previous session's until the server sees its socket close, a few milliseconds
+   * on loopback: the attempt is made again after a short wait that doubles and is jittered,
+   * until connectionTimeout has passed ('unavailable-id' then).
    */
-  _attach() {
-    const timeout = this.settings.connectionTimeout;
+  async _attach() {
+    const deadline = Date.now() + this.settings.connectionTimeout;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this._attachTry(deadline - Date.now());
+        this._heldId = true;
+        return;
+      } catch (err) {
+        const wait = jittered(Math.min(ID_RETRY_DELAY * 2 ** attempt, ID_RETRY_MAX));
+        if (err?.type !== 'unavailable-id' || !this._heldId || this._closing || Date.now() + wait >= deadline)
+          throw err;
+        await sleep(wait);
+        if (this._closing) throw new P2PError('network', 'disconnected while attaching');
+      }
+    }
+  }
+
+  /**
+   * One attempt to attach to the server, bounded by `timeout` ms: a new Peer the first time (or
+   * after it was destroyed), else the same Peer reconnecting with its id and token.
+   */
+  _attachTry(timeout) {
     const where = `PeerJS server ${this._origin(this.server.secure ? 'wss' : 'ws')}`;
     return new Promise((resolve, reject) => {
       let peer = this.peer;
@@ -335,6 +377,7 @@ export class PeerJsAdapter extends MeshAdapter {
 
   _onAttached() {
     this._onDetached();
+    this._session += 1;
     for (const peerId of this.knownPeers) {
       this.peerFound(peerId);
       this.mesh.want(peerId, { explicit: true });
@@ -382,9 +425,16 @@ export class PeerJsAdapter extends MeshAdapter {
     return list.filter(isValidPeerId);
   }
 
+  /**
+   * Polls the server's peer list and wants the peers new to it. A poll still running from an
+   * earlier session (a disconnect() and connect() while the request was out) neither holds up
+   * this session's first poll nor is used: its list may predate peers that came back since,
+   * which would then wait for the next poll (discoveryInterval) to be found.
+   */
   async _discover(initial) {
-    if (this._discovering) return;
-    this._discovering = true;
+    const session = this._session;
+    if (this._discovering === session) return;
+    this._discovering = session;
     try {
       let ids;
       try {
@@ -398,7 +448,7 @@ export class PeerJsAdapter extends MeshAdapter {
         }
         return;
       }
-      if (!this.isConnected) return;
+      if (!this.isConnected || session !== this._session) return;
       const now = new Set(ids.filter((p) => p !== this.id));
       for (const peerId of now) {
         if (this._listed.has(peerId)) continue;
@@ -416,7 +466,7 @@ export class PeerJsAdapter extends MeshAdapter {
       }
       this._listed = now;
     } finally {
-      this._discovering = false;
+      if (this._discovering === session) this._discovering = null;
     }
   }
 
@@ -429,10 +479,12 @@ export class PeerJsAdapter extends MeshAdapter {
     const peer = this.peer;
     this.peer = null;
     if (peer) {
-      // A LEAVE without a destination makes the server forget this id at once, so a connect()
-      // right after this one is not refused as "ID taken" while the server has not yet seen
-      // the socket close.
-      if (peer.open) peer.socket.send({ type: 'LEAVE' });
+      // No LEAVE to the server before the socket closes: the PeerJS server (npm `peer` 1.0.2)
+      // forgets the id on a LEAVE, and forgets it again by id when it sees that socket close;
+      // if a connect() right after this one has registered the id in between, the second
+      // removal drops the new session from the server while its socket stays open, and no
+      // peer can reach it again (see the README, Adapters). A connect() that comes too early
+      // is answered "ID taken" and tried again (_attach).
       peer.disconnect();
       setTimeout(() => peer.destroy(), 100);
     }

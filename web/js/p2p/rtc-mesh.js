@@ -16,10 +16,11 @@
 // - a link that does not open within peerConnectionTimeout fails; a link that stops hearing
 //   from its peer for peerTimeout (PINGs go every heartbeatInterval) is dropped;
 // - a dropped or failed link to a peer we want is opened again with backoff (reconnectDelay,
-//   doubling, at most maxReconnectAttempts), then the peer is given up ('peer-unavailable').
+//   doubling, each wait jittered between half and all of it, at most maxReconnectAttempts),
+//   then the peer is given up ('peer-unavailable').
 
 import { CHANNEL_PROTOCOL, ChunkKind, Reassembler, controlChunk, encodeFrame } from './chunks.js';
-import { P2PError, backoffDelay, randomId } from './util.js';
+import { P2PError, backoffDelay, jittered, randomId } from './util.js';
 
 const HIGH_WATER = 4 << 20;
 const LOW_WATER = 1 << 20;
@@ -549,17 +550,23 @@ export class RtcMesh {
     if (this.closed || !entry || entry.timer !== null || this.links.has(peerId)) return;
     if (!(entry.explicit || this.initiates(peerId))) return;
     if (entry.attempts >= this.settings.maxReconnectAttempts) {
-      this.unwant(peerId);
-      this.adapter.emitError('peer-unavailable', `gave up on ${peerId} after ${entry.attempts} attempts`, { peerId });
+      this._giveUp(peerId, entry.attempts);
       return;
     }
-    const delay = backoffDelay(this.settings, entry.attempts);
+    // Jittered, so two peers that failed together do not try again in step.
+    const delay = jittered(backoffDelay(this.settings, entry.attempts));
     entry.attempts += 1;
     entry.timer = setTimeout(() => {
       entry.timer = null;
       if (this.closed || this.wanted.get(peerId) !== entry || this.links.has(peerId)) return;
       this.connect(peerId).catch(() => {});
     }, delay);
+  }
+
+  /** Stops reconnecting to `peerId` after `attempts` failed attempts, and reports it. */
+  _giveUp(peerId, attempts) {
+    this.unwant(peerId);
+    this.adapter.emitError('peer-unavailable', `gave up on ${peerId} after ${attempts} attempts`, { peerId });
   }
 
   _rejectWaiters(peerId, err) {

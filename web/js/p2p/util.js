@@ -176,6 +176,11 @@ export function backoffDelay(settings, attempt) {
   return Math.min(base * 2 ** attempt, Math.max(base, MAX_BACKOFF));
 }
 
+/** `ms` with jitter: a uniformly random wait between half of it and all of it. */
+export function jittered(ms) {
+  return ms / 2 + Math.random() * (ms / 2);
+}
+
 /**
  * Retries an async `attempt()` with backoff until it resolves, at most maxReconnectAttempts
  * times. `onWait(attempt, delay)` is told of each wait. Resolves to the attempt's value, or
