@@ -8,6 +8,7 @@
 use core::fmt;
 use core::time::Duration;
 use std::cell::Cell;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::{Deserialize, Serialize};
 use uhlc::NTP64;
@@ -123,7 +124,7 @@ pub struct Hlc {
     peer: PeerId,
     /// The last time this clock gave out, or the newest time of the history it was restored
     /// over, if greater: every new id is above it, whatever the physical clock says.
-    floor: Cell<u64>,
+    floor: AtomicU64,
 }
 
 impl fmt::Debug for Hlc {
@@ -137,7 +138,7 @@ impl Hlc {
     /// than `max_drift` ahead of it.
     pub fn new(peer: PeerId, clock: ClockFn, max_drift: Duration) -> Hlc {
         let inner = uhlc::HLCBuilder::new().with_id(peer.to_uhlc()).with_clock(clock).with_max_delta(max_drift).build();
-        Hlc { inner, clock, max_drift, peer, floor: Cell::new(0) }
+        Hlc { inner, clock, max_drift, peer, floor: AtomicU64::new(0) }
     }
 
     /// The peer this clock stamps ids for.
@@ -153,11 +154,11 @@ impl Hlc {
     /// A new id, greater than every id this clock made, observed or was restored past.
     pub fn now(&self) -> OpId {
         let t = self.inner.new_timestamp().get_time().0;
-        let floor = self.floor.get();
+        let floor = self.floor.load(Ordering::Relaxed);
         // Behind the floor (a clock set back under the history it was restored over), the clock
         // steps one counter tick past it.
         let time = if t > floor { t } else { floor.saturating_add(1) };
-        self.floor.set(time);
+        self.floor.store(time, Ordering::Relaxed);
         OpId { time, peer: self.peer }
     }
 
@@ -165,9 +166,7 @@ impl Hlc {
     /// whatever the drift bound: every id made after it is greater, even with the physical clock
     /// far behind. Remote ids go through [`Hlc::observe`] instead.
     pub fn restore(&self, id: &OpId) {
-        if id.time > self.floor.get() {
-            self.floor.set(id.time);
-        }
+        self.floor.fetch_max(id.time, Ordering::Relaxed);
     }
 
     /// The current physical time of the clock, in milliseconds since the Unix epoch.

@@ -110,12 +110,17 @@ impl<S: Storage> Database<S> {
     }
 
     /// Checks and applies ops from a peer or a file, all or nothing; ops already held are skipped,
-    /// and an op of this connection's own author that it does not hold is refused.
+    /// and an op of this connection's own author that it does not hold is refused (for a
+    /// connection opened as a chosen author, [`Config::peer`](super::Config::peer), once it holds
+    /// ops of that author).
     pub async fn apply_remote(&mut self, ops: Vec<EncodedOp>) -> Result<WriteOutcome> {
         // Only this connection writes its own author's ops: one it does not hold, from a peer or
-        // a file, is forged (the chain head it extends is public).
+        // a file, is forged (the chain head it extends is public). A connection opened as a
+        // chosen author takes that author's ops in only while it has none (restoring them).
+        let own = self.peer();
+        let guarded = self.config.peer.is_none() || self.log.borrow().heads().contains_key(&own);
         if let Some(forged) =
-            ops.iter().find(|o| o.op.author == self.peer() && self.log.borrow().hash_of(&o.op.id).is_none())
+            ops.iter().find(|o| guarded && o.op.author == own && self.log.borrow().hash_of(&o.op.id).is_none())
         {
             return Err(LogError::InvalidOp {
                 id: forged.op.id,
