@@ -114,15 +114,16 @@ fn link(a: &Peer, b: &Peer) {
     b.core.peer_up(a.id.clone());
 }
 
-/// Delivers queued frames until nothing has moved for a while (the engine's work runs in tasks
-/// and IndexedDB commits in between).
+/// Delivers queued frames until nothing has moved for 200 ms (the engine's work runs in tasks
+/// and IndexedDB commits in between; on a loaded machine one commit can take tens of ms, so a
+/// shorter quiet spell could end the wait before the last answer is sent).
 async fn settle(wire: &Queue, peers: &[&Peer]) {
     let mut quiet = 0;
-    for _ in 0..2000 {
+    for _ in 0..4000 {
         let batch: Vec<_> = wire.borrow_mut().drain(..).collect();
         if batch.is_empty() {
             quiet += 1;
-            if quiet >= 8 {
+            if quiet >= 40 {
                 return;
             }
         } else {
