@@ -4,30 +4,18 @@
 //
 // Needs the built API in pkg/ (./scripts/build-web.sh); ./scripts/web-test.sh does it all.
 
-import test, { after, before } from 'node:test';
+import test from 'node:test';
 import assert from 'node:assert/strict';
-import { launchBrowser, requirePkg, startServer } from './harness.mjs';
+import { browserSuite } from './harness.mjs';
 
-let server;
-let browser;
-
-before(async () => {
-  requirePkg();
-  server = await startServer();
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.close();
-});
+const suite = browserSuite();
 
 /** Opens a database with `options`, writes, and resolves to the durability of each readwrite transaction. */
 async function durabilities(options) {
-  const context = await browser.newContext();
+  const context = await suite.browser.newContext();
   try {
     const page = await context.newPage();
-    await page.goto(`${server.origin}/storage.html`, { waitUntil: 'load' });
+    await page.goto(`${suite.server.origin}/storage.html`, { waitUntil: 'load' });
     return await page.evaluate(async (options) => {
       const seen = [];
       const transaction = IDBDatabase.prototype.transaction;
@@ -66,10 +54,10 @@ for (const [options, want] of [
 }
 
 test('a durability other than strict or relaxed is an InvalidConfigError', async () => {
-  const context = await browser.newContext();
+  const context = await suite.browser.newContext();
   try {
     const page = await context.newPage();
-    await page.goto(`${server.origin}/storage.html`, { waitUntil: 'load' });
+    await page.goto(`${suite.server.origin}/storage.html`, { waitUntil: 'load' });
     const outcomes = await page.evaluate(async () => {
       const out = [];
       for (const durability of ['default', 'STRICT', '', 1, true, {}]) {

@@ -6,32 +6,20 @@
 //
 // Needs the built API in pkg/ (./scripts/build-web.sh); ./scripts/web-test.sh does it all.
 
-import test, { after, before } from 'node:test';
+import test from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ROOT, describeRun, launchBrowser, requirePkg, runPage, startServer } from './harness.mjs';
+import { browserSuite, describeRun, ROOT, runPage } from './harness.mjs';
 
-let server;
-let browser;
-
-before(async () => {
-  requirePkg();
-  server = await startServer();
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.close();
-});
+const suite = browserSuite();
 
 test('a log exported in the browser imports whole and is kept for the command-line tool', {
   timeout: 120_000,
 }, async () => {
-  const context = await browser.newContext();
+  const context = await suite.browser.newContext();
   try {
-    const run = await runPage(context, server.origin, '/export.html', { timeout: 60_000 });
+    const run = await runPage(context, suite.server.origin, '/export.html', { timeout: 60_000 });
     const failed = run.results.filter((r) => !r.ok);
     assert.ok(failed.length === 0 && run.errors.length === 0, describeRun(run));
     const bytes = Buffer.from(await run.page.evaluate(() => window.__export), 'base64');

@@ -12,6 +12,7 @@
 // `<script src="auroradb.js"></script>`.
 
 import { createServer } from 'node:http';
+import { after, before } from 'node:test';
 import { createReadStream, existsSync, statSync } from 'node:fs';
 import { dirname, extname, join, normalize, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -220,4 +221,23 @@ export function describeRun({ results, logs, errors }) {
   const tail = logs.slice(-30);
   if (tail.length) lines.push('console (last 30):', ...tail.map((l) => `  [${l.type}] ${l.text}`));
   return lines.join('\n');
+}
+
+/**
+ * The fixture most test files share: registers the file's `before` and `after` hooks, which
+ * check pkg/, start the page server and launch Chromium once, then close both. `server` and
+ * `browser` of the returned object are set once `before` has run.
+ */
+export function browserSuite() {
+  const suite = { server: undefined, browser: undefined };
+  before(async () => {
+    requirePkg();
+    suite.server = await startServer();
+    suite.browser = await launchBrowser();
+  });
+  after(async () => {
+    await suite.browser?.close();
+    await suite.server?.close();
+  });
+  return suite;
 }

@@ -8,9 +8,9 @@
 // The adapters point at servers that do not exist (port 9): what is checked is what the page
 // requests, not whether it connects.
 
-import test, { after, before } from 'node:test';
+import test from 'node:test';
 import assert from 'node:assert/strict';
-import { launchBrowser, requirePkg, startServer } from './harness.mjs';
+import { browserSuite } from './harness.mjs';
 
 const ADAPTERS = ['peerjs', 'webrtc', 'socketio', 'broadcast'];
 
@@ -23,19 +23,7 @@ const P2P_CONFIG = {
   broadcast: {},
 };
 
-let server;
-let browser;
-
-before(async () => {
-  requirePkg();
-  server = await startServer();
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.close();
-});
+const suite = browserSuite();
 
 /**
  * Opens the page, calls `window[fn](esm, ...args)` there (pages/lazy-adapters.html), and
@@ -43,14 +31,14 @@ after(async () => {
  * page requested, and those of the engine's files it requested after loading (sorted).
  */
 async function watch(fn, esm, ...args) {
-  const context = await browser.newContext();
+  const context = await suite.browser.newContext();
   try {
     const page = await context.newPage();
     const requested = [];
     page.on('request', (req) => requested.push(new URL(req.url()).pathname));
     const errors = [];
     page.on('pageerror', (err) => errors.push(err.message));
-    await page.goto(`${server.origin}/lazy-adapters.html`, { waitUntil: 'load' });
+    await page.goto(`${suite.server.origin}/lazy-adapters.html`, { waitUntil: 'load' });
     const result = await page.evaluate(([f, a]) => window[f](...a), [fn, [esm, ...args]]);
     assert.deepEqual(errors, [], 'page errors');
     const engine = requested.filter((p) => /^\/auroradb_(core|sync)(_bg\.wasm|\.js)$/.test(p)).sort();

@@ -3,12 +3,12 @@
 //
 // Needs the built API in pkg/ (./scripts/build-web.sh); ./scripts/web-test.sh does it all.
 
-import test, { after, before } from 'node:test';
+import test from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describeRun, launchBrowser, launchPersistent, requirePkg, runPage, startServer } from './harness.mjs';
+import { browserSuite, describeRun, launchPersistent, runPage } from './harness.mjs';
 
 const PAGE_TIMEOUT = 60_000;
 const TEST_TIMEOUT = 120_000;
@@ -31,19 +31,7 @@ const PAGES = [
   ['bad input gets errors with stable names and writes nothing', '/bad-input.html'],
 ];
 
-let server;
-let browser;
-
-before(async () => {
-  requirePkg();
-  server = await startServer();
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.close();
-});
+const suite = browserSuite();
 
 /** Fails the test with every failed check, page error and the console tail. */
 function assertPassed(run) {
@@ -54,9 +42,9 @@ function assertPassed(run) {
 
 for (const [title, path] of PAGES) {
   test(title, { timeout: TEST_TIMEOUT }, async () => {
-    const context = await browser.newContext();
+    const context = await suite.browser.newContext();
     try {
-      assertPassed(await runPage(context, server.origin, path, { timeout: PAGE_TIMEOUT }));
+      assertPassed(await runPage(context, suite.server.origin, path, { timeout: PAGE_TIMEOUT }));
     } finally {
       await context.close();
     }
@@ -64,14 +52,14 @@ for (const [title, path] of PAGES) {
 }
 
 test('data survives a page reload (IndexedDB)', { timeout: TEST_TIMEOUT }, async () => {
-  const context = await browser.newContext();
+  const context = await suite.browser.newContext();
   try {
-    const first = await runPage(context, server.origin, '/persist.html', { timeout: PAGE_TIMEOUT });
+    const first = await runPage(context, suite.server.origin, '/persist.html', { timeout: PAGE_TIMEOUT });
     assertPassed(first);
     assert.equal(await first.page.evaluate(() => window.__step), 'written');
     // A real reload: the page and its database instance are gone, IndexedDB stays.
     const page = first.page;
-    const second = await runPage(context, server.origin, '/persist.html', {
+    const second = await runPage(context, suite.server.origin, '/persist.html', {
       timeout: PAGE_TIMEOUT,
       page,
       reload: true,
@@ -89,7 +77,9 @@ test('data survives a browser restart (IndexedDB on disk)', { timeout: TEST_TIME
     for (const step of ['write', 'read']) {
       const context = await launchPersistent(profile);
       try {
-        const run = await runPage(context, server.origin, `/persist.html?step=${step}`, { timeout: PAGE_TIMEOUT });
+        const run = await runPage(context, suite.server.origin, `/persist.html?step=${step}`, {
+          timeout: PAGE_TIMEOUT,
+        });
         assertPassed(run);
         assert.equal(await run.page.evaluate(() => window.__step), step === 'write' ? 'written' : 'read');
       } finally {

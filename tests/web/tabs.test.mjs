@@ -5,33 +5,21 @@
 //
 // Needs the built API in pkg/ (./scripts/build-web.sh); ./scripts/web-test.sh does it all.
 
-import test, { after, before } from 'node:test';
+import test from 'node:test';
 import assert from 'node:assert/strict';
-import { launchBrowser, requirePkg, startServer } from './harness.mjs';
+import { browserSuite } from './harness.mjs';
 
 /** Awaited `put`s of own keys per page; with the other writes, about 1,320 writes a page. */
 const WRITES = 1000;
 
-let server;
-let browser;
-
-before(async () => {
-  requirePkg();
-  server = await startServer();
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.close();
-});
+const suite = browserSuite();
 
 /** Opens pages/tabs.html on database `name` in `context`, ready to be driven. */
 async function openTab(context, name) {
   const page = await context.newPage();
   const errors = [];
   page.on('pageerror', (e) => errors.push(e.message));
-  await page.goto(`${server.origin}/tabs.html?db=${name}`, { waitUntil: 'load' });
+  await page.goto(`${suite.server.origin}/tabs.html?db=${name}`, { waitUntil: 'load' });
   await page
     .waitForFunction(() => window.__ready, null, { timeout: 60_000, polling: 50 })
     .catch((e) => {
@@ -128,7 +116,7 @@ async function twoTabs(context, name) {
 test('two tabs writing one database at once: no plain write rejects, nothing is lost', {
   timeout: 600_000,
 }, async () => {
-  const context = await browser.newContext();
+  const context = await suite.browser.newContext();
   try {
     const c = await twoTabs(context, 'tabs');
     assert.equal(await c.page.evaluate(() => typeof navigator.locks?.request), 'function', 'with Web Locks');
@@ -140,7 +128,7 @@ test('two tabs writing one database at once: no plain write rejects, nothing is 
 test('without Web Locks, writes that lose to another tab back off and retry: none rejects', {
   timeout: 600_000,
 }, async () => {
-  const context = await browser.newContext();
+  const context = await suite.browser.newContext();
   try {
     // As in a browser without the API: every page of this context sees no navigator.locks.
     await context.addInitScript(() => {
@@ -156,7 +144,7 @@ test('without Web Locks, writes that lose to another tab back off and retry: non
 test("a tab that holds the lock and never lets go delays the other tabs' writes, never stops them", {
   timeout: 300_000,
 }, async () => {
-  const context = await browser.newContext();
+  const context = await suite.browser.newContext();
   try {
     const a = await openTab(context, 'tabs-stuck');
     const b = await openTab(context, 'tabs-stuck');
