@@ -258,7 +258,6 @@ fn add_piece(partial: &mut Vec<Partial>, sid: u32, mine: bool, piece: Piece) -> 
                 total: piece.total,
                 check: piece.check,
                 pieces: BTreeMap::new(),
-                received: 0,
             });
             partial.len() - 1
         }
@@ -276,9 +275,8 @@ fn add_piece(partial: &mut Vec<Partial>, sid: u32, mine: bool, piece: Piece) -> 
         partial.swap_remove(i);
         return Err(NetError::corrupt("sync message", "pieces of a segment that overlap"));
     }
-    p.received += piece.data.len();
     p.pieces.insert(piece.offset, piece.data);
-    if p.received < p.total as usize {
+    if p.pieces.values().map(Vec::len).sum::<usize>() < p.total as usize {
         return Ok(None);
     }
     // Every byte is there: the pieces neither overlap nor leave the segment, so they tile it.

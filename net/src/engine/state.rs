@@ -86,8 +86,6 @@ pub(super) struct Partial {
     pub(super) check: u64,
     /// The pieces received, by offset; they never overlap.
     pub(super) pieces: BTreeMap<u32, Vec<u8>>,
-    /// Bytes received.
-    pub(super) received: usize,
 }
 
 impl PeerState {
