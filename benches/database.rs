@@ -10,7 +10,9 @@ use std::time::Duration;
 
 use auroradb::{Config, Database, MemoryStorage, OpId, Value};
 use auroradb_benches::{Row, summary_table, time_per_iter};
-use auroradb_log::{EncodedOp, Hlc, Log, LogConfig, OpKind, PeerId, manual_clock, set_manual_clock};
+use auroradb_log::{
+    EncodedOp, Hlc, Identity, Log, LogConfig, OpKind, PeerId, Proof, manual_clock, run_ends, set_manual_clock,
+};
 use criterion::{Criterion, Throughput};
 use futures::executor::block_on;
 use rand::rngs::SmallRng;
@@ -35,11 +37,18 @@ fn config(every: u64) -> Config {
     c
 }
 
-/// `n` ops from 4 authors over `n / 8` keys (every 100th op on the hot key), as remote batches.
-fn remote_ops(n: usize) -> Vec<Vec<EncodedOp>> {
+/// `n` ops from 4 authors over `n / 8` keys (every 100th op on the hot key), as remote batches
+/// with the proofs of each author's last op in them.
+fn remote_ops(n: usize) -> Vec<(Vec<EncodedOp>, Vec<(OpId, Proof)>)> {
     let cfg = LogConfig { keep_ops: false, ..LogConfig::default() };
-    let mut authors: Vec<Log> =
-        (1..=4u8).map(|p| Log::new(Hlc::new(PeerId([p; 16]), manual_clock, cfg.max_drift), cfg)).collect();
+    let mut authors: Vec<Log> = (1..=4u8)
+        .map(|p| {
+            let me = Identity::from_secret(&[p; 32]);
+            let mut log = Log::new(Hlc::new(me.peer(), manual_clock, cfg.max_drift), cfg);
+            log.set_identity(me).expect("its own identity");
+            log
+        })
+        .collect();
     let mut rng = SmallRng::seed_from_u64(7);
     let keys = (n / 8).max(1) as u64;
     let mut ops = Vec::with_capacity(n);
@@ -50,7 +59,19 @@ fn remote_ops(n: usize) -> Vec<Vec<EncodedOp>> {
         let a = rng.gen_range(0..4);
         ops.push(authors[a].append(kind).expect("append"));
     }
-    ops.chunks(2000).map(<[EncodedOp]>::to_vec).collect()
+    ops.chunks(2000)
+        .map(|batch| {
+            let ends = run_ends(batch.iter().map(|o| o.op.id));
+            let proofs = ends
+                .into_iter()
+                .map(|id| {
+                    let log = authors.iter().find(|l| l.peer() == id.peer).expect("an author");
+                    (id, log.proof_of(&id).expect("its own op"))
+                })
+                .collect();
+            (batch.to_vec(), proofs)
+        })
+        .collect()
 }
 
 fn build(n: usize, every: u64) -> (Database<MemoryStorage>, Vec<OpId>) {
@@ -59,8 +80,8 @@ fn build(n: usize, every: u64) -> (Database<MemoryStorage>, Vec<OpId>) {
         let mut db = Database::open(MemoryStorage::new(), config(every)).await.expect("open");
         set_manual_clock(T0 + n as u64 + 10);
         let mut ids = Vec::with_capacity(n);
-        for b in batches {
-            ids.extend(db.apply_remote(b).await.expect("apply").ops);
+        for (b, proofs) in batches {
+            ids.extend(db.apply_remote(b, &proofs).await.expect("apply").ops);
         }
         (db, ids)
     })

@@ -97,6 +97,7 @@ impl DbError {
                 LogError::HashMismatch { .. } => N::HashMismatch,
                 LogError::BrokenChain { .. } | LogError::ChainGap { .. } | LogError::InvalidOp { .. } => N::BrokenChain,
                 LogError::ClockDrift { .. } => N::ClockDrift,
+                LogError::BadProof { .. } => N::Authorship,
                 LogError::TooLarge { .. } => N::TooLarge,
                 _ => N::Log,
             },
@@ -194,6 +195,9 @@ error_names! {
     UnsupportedVersion = "UnsupportedVersionError",
     /// A timestamp further in the future than the drift bound.
     ClockDrift = "ClockDriftError",
+    /// Ops without a valid proof that their author wrote them: a forged or impersonated op, a
+    /// proof by another key, or a signature that does not verify.
+    Authorship = "AuthorshipError",
     /// Something larger than a limit allows.
     TooLarge = "TooLargeError",
     /// Any other log failure.
@@ -240,6 +244,7 @@ impl ErrorName {
             NetError::Truncated { .. } => N::TruncatedFrame,
             NetError::Log(LogError::HashMismatch { .. }) => N::HashMismatch,
             NetError::Log(LogError::ClockDrift { .. }) => N::ClockDrift,
+            NetError::Log(LogError::BadProof { .. }) => N::Authorship,
             NetError::Log(LogError::UnsupportedVersion { .. }) => N::UnsupportedVersion,
             NetError::Log(LogError::BrokenChain { .. } | LogError::ChainGap { .. }) => N::BrokenChain,
             NetError::Log(_) => N::InvalidOps,

@@ -14,7 +14,7 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use auroradb_log::{EncodedOp, Hash, Log, LogError, OpId, PeerId, RangeSum};
+use auroradb_log::{EncodedOp, Hash, Log, LogError, OpId, PeerId, Proof, RangeSum};
 use auroradb_net::{ApplyOutcome, IdRange, RangeIndex, Replica, ReplicaError};
 
 #[cfg(doc)]
@@ -100,9 +100,22 @@ impl<S: Storage> Replica for DbReplica<S> {
         db.load_raw(ids).await
     }
 
-    async fn apply_remote(&self, _from: PeerId, ops: Vec<EncodedOp>) -> Result<WriteOutcome, DbError> {
+    fn proof_of(&self, id: &OpId) -> Option<Proof> {
+        self.log.borrow().proof_of(id)
+    }
+
+    fn check_waiting(&self, ops: &[EncodedOp]) -> Result<(), LogError> {
+        auroradb_net::check_waiting(&self.log.borrow(), ops)
+    }
+
+    async fn apply_remote(
+        &self,
+        _from: PeerId,
+        ops: Vec<EncodedOp>,
+        proofs: Vec<(OpId, Proof)>,
+    ) -> Result<WriteOutcome, DbError> {
         let mut guard = self.db.lock().await;
         let db = guard.as_mut().ok_or(DbError::Storage(StorageError::Closed))?;
-        db.apply_remote(ops).await
+        db.apply_remote(ops, &proofs).await
     }
 }

@@ -445,7 +445,7 @@ fn conflicting_writes_show_in_history() {
         b.put("doc", doc(1, "b")).await.unwrap();
         let ids: Vec<_> = b.log().ids(..).map(|(id, _)| *id).collect();
         let from_b = b.load_encoded(&ids).await.unwrap();
-        a.apply_remote(from_b).await.unwrap();
+        a.apply_remote(from_b, &b.proofs_for(ids)).await.unwrap();
         assert_eq!(a.get("doc").and_then(|v| v.field("s")), Some(&Value::from("a")));
         let h = a.history("doc").await.unwrap();
         assert_eq!(h.len(), 2);
@@ -534,7 +534,7 @@ fn changing_the_strategy_rebuilds_the_state_from_the_log() {
         tick();
         b.put("doc", doc(1, "newer, low version")).await.unwrap();
         let ids: Vec<_> = b.log().ids(..).map(|(id, _)| *id).collect();
-        a.apply_remote(b.load_encoded(&ids).await.unwrap()).await.unwrap();
+        a.apply_remote(b.load_encoded(&ids).await.unwrap(), &b.proofs_for(ids)).await.unwrap();
         a.checkpoint().await.unwrap();
         assert_eq!(a.get("doc").and_then(|v| v.field("s")), Some(&Value::from("newer, low version")));
         drop(a);
@@ -575,7 +575,7 @@ fn late_ops_invalidate_later_checkpoints() {
         let late = b.load_encoded(&ids).await.unwrap();
         let late_id = late[0].op.id;
         assert!(late_id < cps[0]);
-        a.apply_remote(late).await.unwrap();
+        a.apply_remote(late, &b.proofs_for(ids)).await.unwrap();
         assert!(a.checkpoint_ids().all(|at| *at < late_id), "checkpoints after the late op must go");
         assert_eq!(a.storage().len(Store::Checkpoints), a.checkpoint_ids().count());
         // The past, recomputed, includes the late op where it belongs.
@@ -656,19 +656,73 @@ fn ops_of_the_local_author_from_a_file_or_a_peer_are_refused() {
             kind: auroradb::OpKind::Put { key: "a".into(), value: Value::from("forged") },
         });
         let before = db.storage().dump();
-        let refused = db.apply_remote(vec![forged.clone()]).await;
+        let refused = db.apply_remote(vec![forged.clone()], &[]).await;
         assert!(matches!(refused, Err(DbError::Log(auroradb::log::LogError::InvalidOp { .. }))), "{refused:?}");
-        // The same op in a log file made by a database that took both ops in.
+        // No database takes it in, so no log file can carry it: without the author's key there is
+        // no proof of it.
         let mut carrier = Database::open(MemoryStorage::new(), config("carrier")).await.unwrap();
-        carrier.apply_remote(vec![genuine, forged]).await.unwrap();
-        let file = carrier.export_log().await.unwrap();
-        let refused = db.import_log(&file).await;
-        assert!(matches!(refused, Err(DbError::Log(auroradb::log::LogError::InvalidOp { .. }))), "{refused:?}");
+        let proofs = db.proofs_for([genuine.op.id]);
+        let refused = carrier.apply_remote(vec![genuine.clone(), forged], &proofs).await;
+        assert!(matches!(refused, Err(DbError::Log(auroradb::log::LogError::BadProof { .. }))), "{refused:?}");
+        carrier.apply_remote(vec![genuine], &proofs).await.unwrap();
         assert_eq!(db.storage().dump(), before);
         assert_eq!(db.get("a"), Some(&Value::Int(1)));
         // The genuine next write chains onto the genuine head.
         tick();
         db.put("a", Value::Int(2)).await.unwrap();
         assert_eq!(db.verify().await.unwrap().ops, 2);
+    });
+}
+
+#[test]
+fn an_op_in_another_authors_name_is_refused_and_the_author_keeps_writing() {
+    use auroradb::log::{Identity, LogError};
+    block_on(async {
+        let mut alice = Database::open(MemoryStorage::new(), config("alice")).await.unwrap();
+        let mut carol = Database::open(MemoryStorage::new(), config("carol")).await.unwrap();
+        let first = alice.put("a", Value::Int(1)).await.unwrap().encoded.remove(0);
+        carol.apply_remote(vec![first.clone()], &alice.proofs_for([first.op.id])).await.unwrap();
+        // Mallory has seen Alice's chain head and writes Alice's next op: without a proof, with
+        // a proof by her own key, and with Alice's proof of another op.
+        let mallory = Identity::from_secret(&[0x99; 32]);
+        let forged = auroradb::EncodedOp::new(auroradb::Op {
+            id: OpId { time: first.op.id.time + 1_000_000, ..first.op.id },
+            author: first.op.author,
+            seq: 2,
+            prev: first.hash,
+            kind: auroradb::OpKind::Clear,
+        });
+        let before = carol.storage().dump();
+        let attempts = [
+            vec![],
+            vec![(forged.op.id, mallory.prove(&forged.hash))],
+            vec![(forged.op.id, alice.proofs_for([first.op.id])[0].1)],
+        ];
+        for proofs in attempts {
+            let refused = carol.apply_remote(vec![forged.clone()], &proofs).await;
+            assert!(
+                matches!(&refused, Err(DbError::Log(LogError::BadProof { author, .. })) if *author == first.op.author),
+                "{refused:?}"
+            );
+            assert_eq!(refused.unwrap_err().error_name().as_str(), "AuthorshipError");
+        }
+        assert_eq!(carol.storage().dump(), before, "nothing of the forgery was stored");
+        // Alice's genuine next op is taken, from her or from a file of her log.
+        tick();
+        let second = alice.put("b", Value::Int(2)).await.unwrap().encoded.remove(0);
+        let file = alice.export_log().await.unwrap();
+        let mut dave = Database::open(MemoryStorage::new(), config("dave")).await.unwrap();
+        dave.import_log(&file).await.unwrap();
+        carol.apply_remote(vec![second.clone()], &alice.proofs_for([second.op.id])).await.unwrap();
+        for db in [&mut carol, &mut dave] {
+            assert_eq!(db.log().heads()[&first.op.author].hash, second.hash);
+            assert_eq!(db.get("a"), Some(&Value::Int(1)));
+            assert_eq!(db.verify().await.unwrap().proven, 1, "Alice's head, proven by her key");
+        }
+        // Reopened, Carol still holds Alice's proof and passes it on.
+        let proof = carol.proofs_for([second.op.id]);
+        let carol = Database::open(carol.storage().clone(), config("carol")).await.unwrap();
+        assert_eq!(carol.proofs_for([second.op.id]), proof);
+        assert_eq!(proof.len(), 1);
     });
 }

@@ -10,35 +10,46 @@
 //! AURORADB_BLESS=1 cargo test -p auroradb --test formats
 //! ```
 //!
-//! `tests/fixtures/db/legacy/` holds records as the previous release wrote them (one magic,
-//! `AUmt`, for three record kinds). Blessing never rewrites them: they are history, and the
-//! tests check that they still open.
+//! `tests/fixtures/db/legacy/` holds records as an earlier release wrote them (one magic,
+//! `AUmt`, for three record kinds). Blessing never rewrites them: they are history. The schema and
+//! journal entries still read; the chain head, of the format before ops were signed, is refused
+//! with `UnsupportedVersionError`.
 
 use std::path::PathBuf;
 
-use auroradb::log::{LogError, set_manual_clock};
+use auroradb::log::{Identity, LogError, set_manual_clock};
 use auroradb::{Config, Database, DbError, IndexSpec, MemoryStorage, PeerId, Storage, Store, Value};
 use auroradb_log::{advance_manual_clock, manual_clock};
 use futures::executor::block_on;
 
-const ALICE: PeerId = PeerId([0xa1; 16]);
-const BOB: PeerId = PeerId([0xb0; 16]);
-const CAROL: PeerId = PeerId([0xc0; 16]);
+/// The sample's signing identities (fixed secrets, so the fixtures are reproducible).
+fn identity(n: u8) -> Identity {
+    Identity::from_secret(&[n; 32])
+}
+const ALICE: u8 = 0xa1;
+const BOB: u8 = 0xb0;
+const CAROL: u8 = 0xc0;
 /// 2023-11-14T22:13:20Z.
 const T0: u64 = 1_700_000_000_000;
 
-/// Fixture file → (store, key) of the record it holds, in the sample database.
-const RECORDS: [(&str, Store, &[u8]); 4] = [
-    ("meta_head.bin", Store::Meta, b"head/\xa1\xa1\xa1\xa1\xa1\xa1\xa1\xa1\xa1\xa1\xa1\xa1\xa1\xa1\xa1\xa1"),
-    ("meta_schema.bin", Store::Meta, b"schema"),
-    ("meta_commit.bin", Store::Meta, b"commit"),
-    // The journal entry of commit 3: the import of Bob's two ops.
-    ("journal.bin", Store::Journal, &[0, 0, 0, 0, 0, 0, 0, 3]),
-];
+fn peer(n: u8) -> PeerId {
+    identity(n).peer()
+}
 
-/// The legacy fixtures: `legacy/<name>` is what the previous release wrote where the current one
-/// writes `<name>`.
-const LEGACY: [&str; 3] = ["meta_head.bin", "meta_schema.bin", "journal.bin"];
+/// Fixture file → (store, key) of the record it holds, in the sample database.
+fn records() -> [(&'static str, Store, Vec<u8>); 4] {
+    [
+        ("meta_head.bin", Store::Meta, [&b"head/"[..], peer(ALICE).as_bytes()].concat()),
+        ("meta_schema.bin", Store::Meta, b"schema".to_vec()),
+        ("meta_commit.bin", Store::Meta, b"commit".to_vec()),
+        // The journal entry of commit 3: the import of Bob's two ops.
+        ("journal.bin", Store::Journal, vec![0, 0, 0, 0, 0, 0, 0, 3]),
+    ]
+}
+
+/// The legacy fixtures whose bodies did not change: `legacy/<name>` is what an earlier release
+/// wrote where the current one writes `<name>`.
+const LEGACY: [&str; 1] = ["meta_schema.bin"];
 
 fn dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/db")
@@ -48,9 +59,9 @@ fn read(name: &str) -> Vec<u8> {
     std::fs::read(dir().join(name)).unwrap_or_else(|e| panic!("{name}: {e}"))
 }
 
-fn config(peer: PeerId) -> Config {
+fn config(who: u8) -> Config {
     let mut c = Config::new("formats", manual_clock);
-    c.peer = Some(peer);
+    c.identity = Some(identity(who));
     c.version = 2;
     c.key_path = Some("id".into());
     c.indexes = vec![IndexSpec::new("email", true), IndexSpec::new("team", false)];
@@ -98,8 +109,8 @@ fn fixtures() -> Vec<(String, Vec<u8>)> {
     block_on(async {
         let mut s = sample().await;
         let mut out = Vec::new();
-        for (name, store, key) in RECORDS {
-            let bytes = s.storage.get(store, key).await.unwrap().unwrap_or_else(|| panic!("{name} is not stored"));
+        for (name, store, key) in records() {
+            let bytes = s.storage.get(store, &key).await.unwrap().unwrap_or_else(|| panic!("{name} is not stored"));
             out.push((name.to_owned(), bytes));
         }
         out.push(("log_file.bin".to_owned(), s.alice.export_log().await.unwrap()));
@@ -131,7 +142,7 @@ fn with_magic(bytes: &[u8], magic: &[u8; 4]) -> Vec<u8> {
 
 /// Opens the sample's storage again (as Alice) after replacing the records named by `(store,
 /// key, bytes)`.
-async fn reopen_with(replaced: &[(Store, &[u8], Vec<u8>)]) -> Result<Database<MemoryStorage>, DbError> {
+async fn reopen_with(replaced: &[(Store, Vec<u8>, Vec<u8>)]) -> Result<Database<MemoryStorage>, DbError> {
     let s = sample().await;
     drop((s.alice, s.reader));
     for (store, key, bytes) in replaced {
@@ -143,8 +154,8 @@ async fn reopen_with(replaced: &[(Store, &[u8], Vec<u8>)]) -> Result<Database<Me
 /// The sample's second connection catches up with a commit whose journal entry is `entry`.
 async fn catch_up_with(entry: Vec<u8>) -> Result<Database<MemoryStorage>, DbError> {
     let mut s = sample().await;
-    let (_, _, key) = RECORDS[3];
-    assert!(s.storage.tamper(Store::Journal, key, |v| *v = entry));
+    let [.., (_, _, key)] = records();
+    assert!(s.storage.tamper(Store::Journal, &key, |v| *v = entry));
     s.reader.catch_up().await?;
     Ok(s.reader)
 }
@@ -213,10 +224,10 @@ fn the_log_file_fixture_imports() {
 fn the_record_fixtures_open() {
     bless_if_asked();
     block_on(async {
-        let replaced: Vec<(Store, &[u8], Vec<u8>)> =
-            RECORDS.iter().map(|(name, store, key)| (*store, *key, read(name))).collect();
+        let replaced: Vec<(Store, Vec<u8>, Vec<u8>)> =
+            records().into_iter().map(|(name, store, key)| (store, key, read(name))).collect();
         let mut db = reopen_with(&replaced).await.unwrap();
-        assert_eq!(db.log().heads()[&ALICE].seq, 2);
+        assert_eq!(db.log().heads()[&peer(ALICE)].seq, 2);
         assert_eq!(db.verify().await.unwrap().ops, 4);
         let reader = catch_up_with(read("journal.bin")).await.unwrap();
         assert_eq!(reader.get("b2").and_then(|v| v.field("email")), Some(&Value::from("b2@x")));
@@ -234,28 +245,35 @@ fn legacy_records_are_the_same_bodies_under_the_old_magic() {
 }
 
 #[test]
-fn legacy_records_still_open_and_are_rewritten_on_the_next_write() {
+fn legacy_records_still_read_and_a_head_from_before_signing_is_refused() {
     bless_if_asked();
     block_on(async {
-        let (_, _, head_key) = RECORDS[0];
-        let (_, _, schema_key) = RECORDS[1];
-        let mut db = reopen_with(&[
-            (Store::Meta, head_key, read("legacy/meta_head.bin")),
-            (Store::Meta, schema_key, read("legacy/meta_schema.bin")),
-        ])
-        .await
-        .unwrap();
-        assert_eq!(db.log().heads()[&ALICE].seq, 2);
+        let [(_, _, head_key), (_, _, schema_key), ..] = records();
+        let mut db = reopen_with(&[(Store::Meta, schema_key.clone(), read("legacy/meta_schema.bin"))]).await.unwrap();
         assert_eq!(db.verify().await.unwrap().ops, 4);
-        // An unchanged schema is left as it is; the head is rewritten by Alice's next commit.
-        assert_eq!(db.storage().get(Store::Meta, schema_key).await.unwrap().unwrap()[..4], *b"AUmt");
-        advance_manual_clock(7);
-        db.put("a2", user("a2", "a2@x")).await.unwrap();
-        assert_eq!(db.storage().get(Store::Meta, head_key).await.unwrap().unwrap()[..4], *b"AUhd");
-        assert_eq!(db.log().heads()[&ALICE].seq, 3);
+        // An unchanged schema is left as it is.
+        assert_eq!(db.storage().get(Store::Meta, &schema_key).await.unwrap().unwrap()[..4], *b"AUmt");
 
-        let reader = catch_up_with(read("legacy/journal.bin")).await.unwrap();
-        assert_eq!(reader.get("b1").and_then(|v| v.field("email")), Some(&Value::from("b1@x")));
+        // A journal entry under the old magic reads as one: it names the ops of its commit (ops of
+        // the earlier release's sample, which this one does not hold).
+        let err = catch_up_with(read("legacy/journal.bin")).await.unwrap_err();
+        assert!(matches!(&err, DbError::Corrupt(m) if m.contains("journal names op")), "{err:?}");
+
+        // A chain head without a proof of authorship (format 1, old magic or new) is refused,
+        // never misread: the database was written before ops were signed.
+        let legacy_head = read("legacy/meta_head.bin");
+        let renamed = with_magic(&legacy_head, b"AUhd");
+        for old in [legacy_head, renamed] {
+            let err = reopen_with(&[(Store::Meta, head_key.clone(), old)]).await.unwrap_err();
+            assert!(
+                matches!(
+                    &err,
+                    DbError::Log(LogError::UnsupportedVersion { what: "chain head", found: 1, supported: 2 })
+                ),
+                "{err:?}"
+            );
+            assert_eq!(err.name(), "UnsupportedVersionError");
+        }
     });
 }
 
@@ -267,10 +285,9 @@ fn a_record_under_another_kinds_magic_is_refused() {
             matches!(e, DbError::Log(LogError::BadMagic { what: w, .. }) if *w == what)
                 && e.name() == "CorruptDataError"
         };
-        let (_, _, head_key) = RECORDS[0];
-        let (_, _, schema_key) = RECORDS[1];
+        let [(_, _, head_key), (_, _, schema_key), ..] = records();
         let head_as_schema = with_magic(&read("meta_head.bin"), b"AUsc");
-        let err = reopen_with(&[(Store::Meta, head_key, head_as_schema)]).await.unwrap_err();
+        let err = reopen_with(&[(Store::Meta, head_key.clone(), head_as_schema)]).await.unwrap_err();
         assert!(bad_magic(&err, "chain head"), "{err:?}");
         let schema_as_journal = with_magic(&read("meta_schema.bin"), b"AUjn");
         let err = reopen_with(&[(Store::Meta, schema_key, schema_as_journal)]).await.unwrap_err();

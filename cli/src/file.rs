@@ -7,9 +7,10 @@
 //!
 //! ```text
 //! +------+---+-------------------------------------------------------+-------------+
-//! | AUlf | 1 | postcard { count, fingerprint, segments: [AUsg blob] } | blake3 [32] |
+//! | AUlf | 2 | postcard { count, fingerprint, segments: [AUsg blob] } | blake3 [32] |
 //! +------+---+-------------------------------------------------------+-------------+
-//!   AUsg | 1 | postcard { first: OpId, last: OpId, sum: RangeSum, ops: [AUop blob] }
+//!   AUsg | 2 | postcard { first: OpId, last: OpId, sum: RangeSum, ops: [AUop blob],
+//!        |   |            proofs: [(op index, Proof)] }
 //! ```
 //!
 //! A file whose layout does not parse (another magic, another version, truncated) is
@@ -19,9 +20,10 @@
 
 use std::collections::HashMap;
 
-use auroradb::MAGIC_LOG_FILE;
-use auroradb::log::codec::{FORMAT_VERSION, MAGIC_SEGMENT, decode_blob};
-use auroradb::log::{ChainHead, EncodedOp, Fingerprint, Hash, LogError, OpId, PeerId, RangeSum};
+use auroradb::log::codec::{MAGIC_SEGMENT, decode_blob_v};
+use auroradb::log::segment::SEGMENT_VERSION;
+use auroradb::log::{ChainHead, EncodedOp, Fingerprint, Hash, LogError, OpId, PeerId, Proof, RangeSum};
+use auroradb::{LOG_FILE_VERSION, MAGIC_LOG_FILE};
 use serde::Deserialize;
 
 /// Length of the blake3 hash at the end of the file.
@@ -81,6 +83,9 @@ pub struct FileReport {
     pub segments: usize,
     /// The ops that decoded, in file order.
     pub ops: Vec<EncodedOp>,
+    /// The proofs of authorship the segments carry, by op (not all checked: `read` checks each
+    /// author's newest op's).
+    pub proofs: Vec<(OpId, Proof)>,
     /// Authors whose chains were walked, with their op counts.
     pub authors: usize,
     /// Everything found damaged, in file order (empty: intact).
@@ -107,6 +112,7 @@ struct WireSegment {
     last: OpId,
     sum: RangeSum,
     ops: Vec<serde_bytes::ByteBuf>,
+    proofs: Vec<(u32, Proof)>,
 }
 
 /// Reads `bytes` as a log file, calling `progress` with the number of ops read so far and the
@@ -115,9 +121,10 @@ pub fn read(bytes: &[u8], mut progress: impl FnMut(u64, u64)) -> Result<FileRepo
     if bytes.len() < 5 || bytes[..4] != MAGIC_LOG_FILE {
         return Err(Unreadable("not an AuroraDB log file (it does not start with \"AUlf\")".into()));
     }
-    if bytes[4] != FORMAT_VERSION {
+    if bytes[4] != LOG_FILE_VERSION {
         return Err(Unreadable(format!(
-            "unsupported log file format version {} (this build reads version {FORMAT_VERSION})",
+            "unsupported log file format version {} (this build reads version {LOG_FILE_VERSION}; version 1 files, \
+             written before ops were signed, prove no authorship)",
             bytes[4]
         )));
     }
@@ -125,7 +132,7 @@ pub fn read(bytes: &[u8], mut progress: impl FnMut(u64, u64)) -> Result<FileRepo
         return Err(Unreadable(format!("truncated: {} bytes, too short for a log file", bytes.len())));
     }
     let (body, tail) = bytes.split_at(bytes.len() - HASH_LEN);
-    let file: LogFile = match decode_blob("log file", MAGIC_LOG_FILE, body) {
+    let file: LogFile = match decode_blob_v("log file", MAGIC_LOG_FILE, LOG_FILE_VERSION, body) {
         Ok(file) => file,
         Err(LogError::Corrupt { reason, .. }) if reason.contains("end of") || reason.contains("EOF") => {
             // Most likely cut short; a length prefix inside it altered to a larger one reads the same.
@@ -137,12 +144,13 @@ pub fn read(bytes: &[u8], mut progress: impl FnMut(u64, u64)) -> Result<FileRepo
 
     let mut damage = Vec::new();
     let mut ops: Vec<EncodedOp> = Vec::new();
+    let mut proofs: Vec<(OpId, Proof)> = Vec::new();
     // Per segment: the index of its first op in `ops`, and whether its sum held.
     let mut seg_starts = Vec::with_capacity(file.segments.len());
     let mut bad_sums = Vec::new();
     for (s, seg) in file.segments.iter().enumerate() {
         seg_starts.push(ops.len());
-        let wire: WireSegment = match decode_blob("segment", MAGIC_SEGMENT, seg) {
+        let wire: WireSegment = match decode_blob_v("segment", MAGIC_SEGMENT, SEGMENT_VERSION, seg) {
             Ok(w) => w,
             Err(e) => {
                 damage.push(Damage { segment: Some(s), op: None, author: None, reason: e.to_string() });
@@ -186,6 +194,18 @@ pub fn read(bytes: &[u8], mut progress: impl FnMut(u64, u64)) -> Result<FileRepo
             progress(ops.len() as u64, file.count);
         }
         let seg_ops = &ops[start..];
+        for (at, proof) in &wire.proofs {
+            match seg_ops.get(*at as usize) {
+                Some(op) if all_decoded => proofs.push((op.op.id, *proof)),
+                Some(_) => {}
+                None => damage.push(Damage {
+                    segment: Some(s),
+                    op: None,
+                    author: None,
+                    reason: format!("a proof names op #{at} of a segment of {} ops", seg_ops.len()),
+                }),
+            }
+        }
         let range_ok = seg_ops.first().map_or(OpId::MAX, |o| o.op.id) == wire.first
             && seg_ops.last().map_or(OpId::MIN, |o| o.op.id) == wire.last;
         if all_decoded && (sum != wire.sum || !range_ok) {
@@ -244,6 +264,23 @@ pub fn read(bytes: &[u8], mut progress: impl FnMut(u64, u64)) -> Result<FileRepo
         damage.push(Damage { segment: Some(s), op: None, author: None, reason });
     }
 
+    // Each author's newest op in the file is proven by its author's key, which proves the
+    // author's ops before it through the chain.
+    let mut authors: Vec<(&PeerId, &ChainHead)> = chains.iter().collect();
+    authors.sort_by_key(|(a, _)| **a);
+    for (author, head) in authors {
+        let Some(e) = ops.iter().find(|e| e.op.id == head.id) else { continue };
+        let reason = match proofs.iter().find(|(id, _)| *id == head.id) {
+            None => Some("no proof of authorship: nothing shows that its author wrote it".to_owned()),
+            Some((_, proof)) => proof.check(*author, &e.hash).err().map(|err| err.to_string()),
+        };
+        if let Some(reason) = reason {
+            let i = ops.iter().position(|o| o.op.id == head.id).unwrap_or(0);
+            let segment = seg_starts.partition_point(|&st| st <= i).checked_sub(1);
+            damage.push(Damage { segment, op: Some(head.id), author: Some((*author, head.seq)), reason });
+        }
+    }
+
     let total = ops.iter().fold(RangeSum::default(), |acc, e| acc + RangeSum::one(&e.hash));
     if damage.is_empty() && (total.count != file.count || total.fingerprint() != file.fingerprint) {
         damage.push(Damage {
@@ -275,6 +312,7 @@ pub fn read(bytes: &[u8], mut progress: impl FnMut(u64, u64)) -> Result<FileRepo
         segments: file.segments.len(),
         authors: chains.len(),
         ops,
+        proofs,
         damage,
     })
 }

@@ -16,9 +16,6 @@ use crate::file::{self, FileReport};
 /// Files with more ops than this get a progress bar (when stderr is a terminal).
 pub const PROGRESS_MIN_OPS: u64 = 10_000;
 
-/// Ops imported per commit.
-const IMPORT_CHUNK: usize = 4096;
-
 /// How far ahead of this machine's clock an op may be: a file is read, not synced, so ops from a
 /// machine whose clock ran ahead are accepted.
 const ANY_DRIFT: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
@@ -97,18 +94,19 @@ fn author(path: &str, report: &FileReport, prefix: &str) -> Result<PeerId, CliEr
     }
 }
 
-/// Imports an intact report's ops into a fresh database, in id order.
+/// Imports an intact report's ops into a fresh database, in one all-or-nothing commit: the
+/// proofs of the authors' newest ops prove the rest through the chains, so the ops cannot be
+/// taken in by parts.
 pub fn import(path: &str, report: &FileReport, view: View<'_>) -> Result<Database<MemoryStorage>, CliError> {
     let damaged = |e: DbError| CliError::Damaged { file: path.to_owned(), reason: e.to_string() };
     let peer = view.reader.map(|p| author(path, report, p)).transpose()?;
     let mut db = database(view.strategy, peer).map_err(damaged)?;
-    let mut ops: Vec<&EncodedOp> = report.ops.iter().collect();
+    let mut ops: Vec<EncodedOp> = report.ops.clone();
     ops.sort_by_key(|e| e.op.id);
     let bar = progress_bar(ops.len() as u64, "importing");
-    for chunk in ops.chunks(IMPORT_CHUNK) {
-        block_on(db.apply_remote(chunk.iter().map(|e| (*e).clone()).collect())).map_err(damaged)?;
-        bar.inc(chunk.len() as u64);
-    }
+    let count = ops.len() as u64;
+    block_on(db.apply_remote(ops, &report.proofs)).map_err(damaged)?;
+    bar.inc(count);
     bar.finish_and_clear();
     Ok(db)
 }

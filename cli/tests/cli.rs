@@ -18,14 +18,24 @@ use auroradb::{Config, Database, MemoryStorage, OpId, PeerId, Strategy, Value};
 use futures::executor::block_on;
 use serde_json::{Value as Json, json};
 
-const ALICE: PeerId = PeerId([0xa1; 16]);
-const BOB: PeerId = PeerId([0xb0; 16]);
+/// The sample's signing identities (fixed secrets, so the fixtures are reproducible).
+fn identity(n: u8) -> auroradb::log::Identity {
+    auroradb::log::Identity::from_secret(&[n; 32])
+}
+
+fn alice() -> PeerId {
+    identity(0xa1).peer()
+}
+
+fn bob() -> PeerId {
+    identity(0xb0).peer()
+}
 /// 2025-11-29T10:00:00Z.
 const T0: u64 = 1_764_410_400_000;
 
-fn config(peer: Option<PeerId>, strategy: &str) -> Config {
+fn config(who: Option<u8>, strategy: &str) -> Config {
     let mut c = Config::new("cli-test", manual_clock);
-    c.peer = peer;
+    c.identity = who.map(identity);
     c.strategy = Strategy::from_name(strategy).unwrap();
     c
 }
@@ -39,8 +49,8 @@ fn incident(title: &str, status: &str, version: i64) -> Value {
 fn sample_file() -> Vec<u8> {
     block_on(async {
         set_manual_clock(T0);
-        let mut alice = Database::open(MemoryStorage::new(), config(Some(ALICE), "timestamp")).await.unwrap();
-        let mut bob = Database::open(MemoryStorage::new(), config(Some(BOB), "timestamp")).await.unwrap();
+        let mut alice = Database::open(MemoryStorage::new(), config(Some(0xa1), "timestamp")).await.unwrap();
+        let mut bob = Database::open(MemoryStorage::new(), config(Some(0xb0), "timestamp")).await.unwrap();
         alice.put("inc1", incident("Disk full", "open", 1)).await.unwrap();
         advance_manual_clock(1_000);
         alice.put("inc2", incident("Login slow", "open", 1)).await.unwrap();
@@ -196,7 +206,7 @@ fn verify_names_the_altered_op_of_a_tampered_file() {
     assert!(message.contains(&format!("op {first}")), "{message}");
     assert!(message.contains("that op or this link was altered"), "{message}");
     assert_eq!(damage[0]["seq"], 2);
-    assert_eq!(damage[0]["author"], ALICE.to_hex());
+    assert_eq!(damage[0]["author"], alice().to_hex());
     // The engine refuses the same file.
     let mut db = block_on(Database::open(MemoryStorage::new(), config(None, "timestamp"))).unwrap();
     assert!(block_on(db.import_log(&std::fs::read(&path).unwrap())).is_err());
@@ -234,15 +244,23 @@ fn damaged_and_unreadable_files_are_one_line_errors() {
     let (code, _, err) = cli(&["verify", &fixture("truncated.aulf")]);
     assert_eq!((code, err.lines().count()), (2, 1), "{err}");
 
-    // Another format version: unreadable, whatever follows.
-    let mut next = std::fs::read(fixture("good.aulf")).unwrap();
-    next[4] = 2;
+    // Another format version, older (before ops were signed) or newer: unreadable, whatever
+    // follows.
     let dir = std::env::temp_dir().join(format!("auroradb-cli-version-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let path = write_temp(&dir, "v2.aulf", &next);
-    let (code, _, err) = cli(&["verify", &path]);
-    assert_eq!(code, 2);
-    assert_eq!(err, format!("auroradb: {path}: unsupported log file format version 2 (this build reads version 1)\n"));
+    for version in [1u8, 3] {
+        let mut other = std::fs::read(fixture("good.aulf")).unwrap();
+        other[4] = version;
+        let path = write_temp(&dir, &format!("v{version}.aulf"), &other);
+        let (code, _, err) = cli(&["verify", &path]);
+        assert_eq!(code, 2);
+        assert!(
+            err.starts_with(&format!(
+                "auroradb: {path}: unsupported log file format version {version} (this build reads version 2"
+            )),
+            "{err}"
+        );
+    }
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -294,8 +312,9 @@ fn log_lists_the_ops_of_the_rust_api_with_filters() {
     let n = |pred: &dyn Fn(&auroradb::Op) -> bool| ops.iter().filter(|o| pred(o)).count();
     assert_eq!(count(&["--key", "inc1"]), n(&|o| o.kind.touches("inc1")));
     assert_eq!(count(&["--key", "note"]), 1);
-    assert_eq!(count(&["--author", "b0b0"]), n(&|o| o.author == BOB));
-    assert_eq!(count(&["--author", "A1"]), n(&|o| o.author == ALICE));
+    let (b, a) = (bob().to_hex()[..4].to_owned(), alice().to_hex()[..2].to_uppercase());
+    assert_eq!(count(&["--author", &b]), n(&|o| o.author == bob()));
+    assert_eq!(count(&["--author", &a]), n(&|o| o.author == alice()));
     assert_eq!(count(&["--kind", "txn"]), 1);
     assert_eq!(count(&["--kind", "remove"]), 1);
     let third = ops[2].id.to_string();
@@ -428,9 +447,9 @@ fn stats_count_what_the_rust_api_holds() {
     assert_eq!(doc["kinds"], json!({"put": 6, "remove": 1, "clear": 0, "txn": 1}));
     let authors = doc["authors"].as_array().unwrap();
     assert_eq!(authors.len(), 2);
-    assert_eq!(authors[0]["author"], ALICE.to_hex());
-    assert_eq!(authors[0]["ops"], ops.iter().filter(|o| o.author == ALICE).count());
-    assert_eq!(authors[1]["ops"], ops.iter().filter(|o| o.author == BOB).count());
+    assert_eq!(authors[0]["author"], alice().to_hex());
+    assert_eq!(authors[0]["ops"], ops.iter().filter(|o| o.author == alice()).count());
+    assert_eq!(authors[1]["ops"], ops.iter().filter(|o| o.author == bob()).count());
     assert_eq!(doc["first"], "2025-11-29T10:00:00.000Z");
     assert_eq!(doc["fingerprint"], db.log().fingerprint(..).to_string());
 }
@@ -504,16 +523,19 @@ fn a_file_rehashed_after_tampering_still_names_the_op() {
     let at = bad.windows(3).position(|w| w == [0, 1, 0xff]).expect("the bytes value, Alice's last op");
     bad[at + 2] = 0xfe;
     let report = auroradb_cli::file::read(&bad, |_, _| {}).unwrap();
-    let last = report.ops.iter().rev().find(|e| e.op.author == ALICE).unwrap().op.id;
-    assert_eq!(report.damage.len(), 1, "{:?}", report.damage);
+    let last = report.ops.iter().rev().find(|e| e.op.author == alice()).unwrap().op.id;
+    assert_eq!(report.damage.len(), 2, "{:?}", report.damage);
     assert!(report.damage[0].reason.contains(&last.to_string()), "{}", report.damage[0]);
+    // And its author's signature over it no longer verifies: the altered op is named.
+    assert_eq!(report.damage[1].op, Some(last), "{}", report.damage[1]);
+    assert!(report.damage[1].reason.contains("the signature does not verify"), "{}", report.damage[1]);
 }
 
 #[test]
 fn an_empty_log_and_empty_windows() {
     set_manual_clock(T0);
     let empty = block_on(async {
-        let mut db = Database::open(MemoryStorage::new(), config(Some(ALICE), "timestamp")).await.unwrap();
+        let mut db = Database::open(MemoryStorage::new(), config(Some(0xa1), "timestamp")).await.unwrap();
         db.export_log().await.unwrap()
     });
     let dir = std::env::temp_dir().join(format!("auroradb-cli-empty-{}", std::process::id()));
@@ -534,16 +556,28 @@ fn an_empty_log_and_empty_windows() {
     assert!(json_lines(&["replay", &good, "--json", "--from", "1764410401500", "--to", "1764410402500"]).is_empty());
 }
 
-/// A log file of `ops` (one author chain each, in id order), written as `export_log` writes one.
+/// The authors of the hand-made files, by the byte of their secret.
+const SIGNERS: [u8; 3] = [0xa1, 0xb0, 0x01];
+
+/// A log file of `ops` (one author chain each, in id order, authors among [`SIGNERS`]), written
+/// as `export_log` writes one: each author's last op proven.
 fn file_of(ops: &[auroradb::Op]) -> Vec<u8> {
-    use auroradb::log::codec::encode_blob;
-    use auroradb::log::segment::encode_segment;
-    use auroradb::log::{EncodedOp, RangeSum};
+    use auroradb::log::codec::encode_blob_v;
+    use auroradb::log::segment::encode_proven_segment;
+    use auroradb::log::{EncodedOp, RangeSum, run_ends};
     let enc: Vec<EncodedOp> = ops.iter().cloned().map(EncodedOp::new).collect();
-    let seg = encode_segment(enc.iter().map(|e| (e.op.id, e.bytes.as_slice(), &e.hash)));
+    let proofs: Vec<_> = run_ends(enc.iter().map(|e| e.op.id))
+        .into_iter()
+        .map(|id| {
+            let signer = SIGNERS.iter().map(|n| identity(*n)).find(|i| i.peer() == id.peer).expect("a signer");
+            let e = enc.iter().find(|e| e.op.id == id).expect("the op");
+            (id, signer.prove(&e.hash))
+        })
+        .collect();
+    let seg = encode_proven_segment(enc.iter().map(|e| (e.op.id, e.bytes.as_slice(), &e.hash)), &proofs);
     let sum = enc.iter().fold(RangeSum::default(), |acc, e| acc + RangeSum::one(&e.hash));
-    let mut out =
-        encode_blob(auroradb::MAGIC_LOG_FILE, &(sum.count, sum.fingerprint(), vec![serde_bytes::ByteBuf::from(seg)]));
+    let body = (sum.count, sum.fingerprint(), vec![serde_bytes::ByteBuf::from(seg)]);
+    let mut out = encode_blob_v(auroradb::MAGIC_LOG_FILE, auroradb::LOG_FILE_VERSION, &body);
     let hash = auroradb::log::Hash::of(&out);
     out.extend_from_slice(&hash.0);
     out
@@ -554,15 +588,15 @@ fn ops_at_the_ends_of_time_are_shown_not_panicked_on() {
     use auroradb::log::{EncodedOp, Hash};
     use auroradb::{Op, OpKind};
     let first = Op {
-        id: OpId { time: 0, peer: ALICE },
-        author: ALICE,
+        id: OpId { time: 0, peer: alice() },
+        author: alice(),
         seq: 1,
         prev: Hash::ZERO,
         kind: OpKind::Put { key: "k".into(), value: Value::Float(f64::NAN) },
     };
     let last = Op {
-        id: OpId { time: u64::MAX - 1, peer: ALICE },
-        author: ALICE,
+        id: OpId { time: u64::MAX - 1, peer: alice() },
+        author: alice(),
         seq: 2,
         prev: EncodedOp::new(first.clone()).hash,
         kind: OpKind::Clear,
@@ -581,7 +615,8 @@ fn ops_at_the_ends_of_time_are_shown_not_panicked_on() {
         assert_eq!(cli(&[cmd, &path]).0, 0, "{cmd}");
     }
     // The very last instant: refused as damage, since no clock can move past it.
-    let end = Op { id: OpId { time: u64::MAX, peer: BOB }, author: BOB, seq: 1, prev: Hash::ZERO, kind: OpKind::Clear };
+    let end =
+        Op { id: OpId { time: u64::MAX, peer: bob() }, author: bob(), seq: 1, prev: Hash::ZERO, kind: OpKind::Clear };
     let path = write_temp(&dir, "end.aulf", &file_of(&[end]));
     let (code, _, err) = cli(&["stats", &path]);
     assert_eq!(code, 1);
@@ -603,7 +638,7 @@ fn random_well_formed_files_run_every_command() {
         seed
     };
     for round in 0..40 {
-        let authors = [ALICE, BOB, PeerId([0; 16])];
+        let authors = SIGNERS.map(|n| identity(n).peer());
         let mut heads: Vec<(u64, Hash, u64)> = vec![(0, Hash::ZERO, 0); authors.len()];
         let mut ops = Vec::new();
         for _ in 0..(next() % 12) {
@@ -669,22 +704,31 @@ fn millis_of(ms: u64) -> u64 {
 fn reading_as_an_author_makes_its_ops_local() {
     let path = fixture("good.aulf");
     set_manual_clock(T0 + 3_600_000);
-    let mut bob = block_on(async {
-        let mut db = Database::open(MemoryStorage::new(), config(Some(BOB), "local-wins")).await.unwrap();
+    let mut bobs_db = block_on(async {
+        // Opened as Bob without his key, as the command's --as does: it takes Bob's ops in.
+        let mut config = config(None, "local-wins");
+        config.peer = Some(bob());
+        let mut db = Database::open(MemoryStorage::new(), config).await.unwrap();
         db.import_log(&std::fs::read(&path).unwrap()).await.unwrap();
         db
     });
-    let items = block_on(bob.history("inc1")).unwrap();
-    let doc = json_of(&["history", &path, "inc1", "--json", "--strategy", "local-wins", "--as", "B0B0"]);
+    let items = block_on(bobs_db.history("inc1")).unwrap();
+    let bob_upper = bob().to_hex()[..4].to_uppercase();
+    let doc = json_of(&["history", &path, "inc1", "--json", "--strategy", "local-wins", "--as", &bob_upper]);
     let outcomes: Vec<&str> = doc["items"].as_array().unwrap().iter().map(|i| i["outcome"].as_str().unwrap()).collect();
     let want: Vec<String> = items.iter().map(|i| format!("{:?}", i.outcome).to_lowercase()).collect();
     assert_eq!(outcomes, want);
     // Bob's own edit wins for him, though Alice wrote later.
-    let bobs = doc["items"].as_array().unwrap().iter().find(|i| i["author"] == BOB.to_hex()).unwrap();
+    let bobs = doc["items"].as_array().unwrap().iter().find(|i| i["author"] == bob().to_hex()).unwrap();
     assert_eq!(bobs["outcome"], "current");
-    let at = json_of(&["at", &path, "2106-02-07T06:28:15Z", "--json", "--strategy", "local-wins", "--as", "b0"]);
-    assert_eq!(at["state"]["inc1"], value_json(bob.get("inc1").unwrap()));
-    let (code, _, err) = cli(&["stats", &path, "--as", "ff"]);
+    let b = &bob().to_hex()[..2];
+    let at = json_of(&["at", &path, "2106-02-07T06:28:15Z", "--json", "--strategy", "local-wins", "--as", b]);
+    assert_eq!(at["state"]["inc1"], value_json(bobs_db.get("inc1").unwrap()));
+    let nobody = (0..=255u8)
+        .map(|b| format!("{b:02x}"))
+        .find(|p| ![alice(), bob()].iter().any(|a| a.to_hex().starts_with(p.as_str())))
+        .unwrap();
+    let (code, _, err) = cli(&["stats", &path, "--as", &nobody]);
     assert_eq!(code, 2);
-    assert!(err.starts_with("auroradb: --as ff: no author of "), "{err}");
+    assert!(err.starts_with(&format!("auroradb: --as {nobody}: no author of ")), "{err}");
 }

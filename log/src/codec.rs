@@ -27,28 +27,48 @@ pub const MAGIC_SEGMENT_RECORD: [u8; 4] = *b"AUsr";
 /// Length of the header (magic + version).
 pub const HEADER_LEN: usize = 5;
 
-/// Encodes `body` behind `magic` and the current format version.
+/// Encodes `body` behind `magic` and format version 1.
 pub fn encode_blob<T: Serialize + ?Sized>(magic: [u8; 4], body: &T) -> Vec<u8> {
+    encode_blob_v(magic, FORMAT_VERSION, body)
+}
+
+/// Encodes `body` behind `magic` and `version` (for a kind of blob whose format moved past 1).
+pub fn encode_blob_v<T: Serialize + ?Sized>(magic: [u8; 4], version: u8, body: &T) -> Vec<u8> {
     let mut out = Vec::with_capacity(64);
     out.extend_from_slice(&magic);
-    out.push(FORMAT_VERSION);
+    out.push(version);
     postcard::to_extend(body, out).expect("encoding into a Vec cannot fail")
 }
 
-/// Checks the header of a blob and returns its body.
+/// Checks the header of a blob of format version 1 and returns its body.
 pub fn blob_body<'a>(what: &'static str, magic: [u8; 4], bytes: &'a [u8]) -> Result<&'a [u8]> {
+    blob_body_v(what, magic, FORMAT_VERSION, bytes)
+}
+
+/// Checks the header of a blob of format `version` and returns its body.
+pub fn blob_body_v<'a>(what: &'static str, magic: [u8; 4], version: u8, bytes: &'a [u8]) -> Result<&'a [u8]> {
     if bytes.len() < HEADER_LEN || bytes[..4] != magic {
         return Err(LogError::BadMagic { what, expected: magic, found: bytes[..bytes.len().min(4)].to_vec() });
     }
-    if bytes[4] != FORMAT_VERSION {
-        return Err(LogError::UnsupportedVersion { what, found: bytes[4], supported: FORMAT_VERSION });
+    if bytes[4] != version {
+        return Err(LogError::UnsupportedVersion { what, found: bytes[4], supported: version });
     }
     Ok(&bytes[HEADER_LEN..])
 }
 
 /// Decodes a blob made by [`encode_blob`] with the same magic. Trailing bytes are an error.
 pub fn decode_blob<'a, T: Deserialize<'a>>(what: &'static str, magic: [u8; 4], bytes: &'a [u8]) -> Result<T> {
-    let body = blob_body(what, magic, bytes)?;
+    decode_blob_v(what, magic, FORMAT_VERSION, bytes)
+}
+
+/// Decodes a blob made by [`encode_blob_v`] with the same magic and version.
+pub fn decode_blob_v<'a, T: Deserialize<'a>>(
+    what: &'static str,
+    magic: [u8; 4],
+    version: u8,
+    bytes: &'a [u8],
+) -> Result<T> {
+    let body = blob_body_v(what, magic, version, bytes)?;
     let (value, rest) = postcard::take_from_bytes(body).map_err(|e| LogError::corrupt(what, e))?;
     if !rest.is_empty() {
         return Err(LogError::corrupt(what, format!("{} trailing bytes", rest.len())));

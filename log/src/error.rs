@@ -82,6 +82,15 @@ pub enum LogError {
         /// The configured bound.
         bound_ms: u64,
     },
+    /// Ops of an author came without a valid proof that the author wrote them (a forged or
+    /// impersonated op, a proof by another key, or a signature that does not verify).
+    #[error("ops of author {author} are not proven: {reason}")]
+    BadProof {
+        /// The author the ops claim.
+        author: PeerId,
+        /// What is wrong.
+        reason: &'static str,
+    },
     /// A size or count limit was exceeded.
     #[error("{what} exceeds its limit: {size} > {limit}")]
     TooLarge {

@@ -8,8 +8,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::segment::{DEFAULT_SEGMENT_OPS, SegmentChanges, SegmentRecord, Segments};
 use crate::{
-    DEFAULT_MAX_DRIFT, EncodedOp, Fingerprint, Hash, Hlc, LogError, Op, OpId, OpKind, PeerId, RangeSum, Result,
-    SumIndex, decode_op,
+    DEFAULT_MAX_DRIFT, EncodedOp, Fingerprint, Hash, Hlc, Identity, LogError, Op, OpId, OpKind, PeerId, Proof,
+    RangeSum, Result, SumIndex, decode_op,
 };
 
 /// How a log is set up.
@@ -72,6 +72,8 @@ pub struct Log {
     index: SumIndex,
     heads: HashMap<PeerId, ChainHead>,
     segments: Segments,
+    identity: Option<Identity>,
+    proofs: HashMap<OpId, Proof>,
 }
 
 impl Log {
@@ -85,6 +87,8 @@ impl Log {
             index: SumIndex::new(),
             heads: HashMap::new(),
             segments: Segments::new(config.segment_ops),
+            identity: None,
+            proofs: HashMap::new(),
         }
     }
 
@@ -116,6 +120,78 @@ impl Log {
         }
         log.segments = Segments::restore(config.segment_ops, records);
         Ok(log)
+    }
+
+    /// Makes the log sign as `identity`, whose author id must be the log's peer.
+    pub fn set_identity(&mut self, identity: Identity) -> Result<()> {
+        if identity.peer() != self.peer() {
+            return Err(LogError::BadProof { author: self.peer(), reason: "the identity is another author's" });
+        }
+        self.identity = Some(identity);
+        Ok(())
+    }
+
+    /// The identity local ops are signed with, if the log has one.
+    pub fn identity(&self) -> Option<&Identity> {
+        self.identity.as_ref()
+    }
+
+    /// Keeps `proof` for the op `id` (a proven run end received from a peer, or a persisted chain
+    /// head's), to pass on with the op. It is not checked here: callers check it first.
+    pub fn keep_proof(&mut self, id: OpId, proof: Proof) {
+        self.proofs.insert(id, proof);
+    }
+
+    /// The proof for op `id`: one held for it, or, for an op of the local author, a fresh
+    /// signature by the log's identity. `None` if the log can prove neither.
+    pub fn proof_of(&self, id: &OpId) -> Option<Proof> {
+        if let Some(p) = self.proofs.get(id) {
+            return Some(*p);
+        }
+        let identity = self.identity.as_ref().filter(|i| i.peer() == id.peer)?;
+        Some(identity.prove(self.hashes.get(id)?))
+    }
+
+    /// Checks that `proofs` prove the new ops of a batch (`ops` with `fresh` from
+    /// [`Log::check_remote`]): for each author with new ops, the proof of its newest one checks
+    /// (the hash chain carries it back to the others). Returns those proofs, to keep.
+    pub fn check_proofs(
+        &self,
+        ops: &[EncodedOp],
+        fresh: &[bool],
+        proofs: &[(OpId, Proof)],
+    ) -> Result<Vec<(OpId, Proof)>> {
+        let mut newest: HashMap<PeerId, &EncodedOp> = HashMap::new();
+        for (op, _) in ops.iter().zip(fresh).filter(|(_, f)| **f) {
+            let slot = newest.entry(op.op.author).or_insert(op);
+            if op.op.seq > slot.op.seq {
+                *slot = op;
+            }
+        }
+        let mut out = Vec::with_capacity(newest.len());
+        for (author, op) in newest {
+            let proof = proofs
+                .iter()
+                .find(|(id, _)| *id == op.op.id)
+                .map(|(_, p)| *p)
+                .ok_or(LogError::BadProof { author, reason: "no proof for the newest of its ops" })?;
+            proof.check(author, &op.hash)?;
+            out.push((op.op.id, proof));
+        }
+        Ok(out)
+    }
+
+    /// Checks and adds a batch of remote ops with the proofs of their authorship, all or nothing
+    /// ([`Log::check_remote`], then [`Log::check_proofs`]). Returns the ops that were new, in id
+    /// order.
+    pub fn insert_proven(&mut self, ops: Vec<EncodedOp>, proofs: &[(OpId, Proof)]) -> Result<Vec<EncodedOp>> {
+        let fresh = self.check_remote(&ops)?;
+        let keep = self.check_proofs(&ops, &fresh, proofs)?;
+        let new = self.add_checked(ops, fresh)?;
+        for (id, p) in keep {
+            self.keep_proof(id, p);
+        }
+        Ok(new)
     }
 
     /// The local peer.
@@ -301,10 +377,16 @@ impl Log {
         Ok(fresh)
     }
 
-    /// Checks and adds a batch of remote ops, all or nothing. Returns the ops that were new, in
-    /// id order.
+    /// Checks and adds a batch of ops from a trusted source (this database's own storage, a test),
+    /// all or nothing: chains and drift, not authorship ([`Log::insert_proven`] checks that too).
+    /// Returns the ops that were new, in id order.
     pub fn insert_remote(&mut self, ops: Vec<EncodedOp>) -> Result<Vec<EncodedOp>> {
         let fresh = self.check_remote(&ops)?;
+        self.add_checked(ops, fresh)
+    }
+
+    /// Adds the ops of a checked batch that `fresh` marks new.
+    fn add_checked(&mut self, ops: Vec<EncodedOp>, fresh: Vec<bool>) -> Result<Vec<EncodedOp>> {
         let mut new: Vec<EncodedOp> = ops.into_iter().zip(fresh).filter_map(|(o, f)| f.then_some(o)).collect();
         crate::sort_by_key(&mut new, |o| o.op.id);
         new.dedup_by_key(|o| o.op.id);

@@ -11,8 +11,9 @@
 //!
 //! ```text
 //! +------+---+-------------------------------------------------------------+
-//! | AUsg | 1 | postcard { first: OpId, last: OpId, count, sum: Sum256,       |
-//! |      |   |            ops: [bytes of an encoded op (magic AUop) ...] }   |
+//! | AUsg | 2 | postcard { first: OpId, last: OpId, count, sum: Sum256,       |
+//! |      |   |            ops: [bytes of an encoded op (magic AUop) ...],    |
+//! |      |   |            proofs: [(index of an op, Proof) ...] }            |
 //! +------+---+-------------------------------------------------------------+
 //! ```
 
@@ -20,8 +21,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
-use crate::codec::{MAGIC_SEGMENT, MAGIC_SEGMENT_RECORD, decode_blob, encode_blob};
-use crate::{EncodedOp, Hash, LogError, OpId, RangeSum, Result};
+use crate::codec::{MAGIC_SEGMENT, MAGIC_SEGMENT_RECORD, decode_blob, decode_blob_v, encode_blob, encode_blob_v};
+use crate::{EncodedOp, Hash, LogError, OpId, Proof, RangeSum, Result};
 
 /// The default maximum number of ops in a persisted segment.
 pub const DEFAULT_SEGMENT_OPS: usize = 64;
@@ -213,6 +214,9 @@ impl Default for SegmentLimits {
     }
 }
 
+/// The format version of wire segments: 2 added the proofs of authorship.
+pub const SEGMENT_VERSION: u8 = 2;
+
 #[derive(Clone, Serialize, Deserialize)]
 struct WireSegment<'a> {
     first: OpId,
@@ -220,32 +224,54 @@ struct WireSegment<'a> {
     sum: RangeSum,
     #[serde(borrow)]
     ops: Vec<&'a serde_bytes::Bytes>,
+    proofs: Vec<(u32, Proof)>,
 }
 
 /// Encodes a run of ops, given as `(id, encoded bytes, hash)` in ascending id order, as a segment
-/// for a peer.
+/// for a peer, without proofs.
 pub fn encode_segment<'a>(ops: impl IntoIterator<Item = (OpId, &'a [u8], &'a Hash)>) -> Vec<u8> {
+    encode_proven_segment(ops, &[])
+}
+
+/// Encodes a run of ops, given as `(id, encoded bytes, hash)` in ascending id order, as a segment
+/// for a peer, with `proofs` of some of them (ids not among the ops are left out).
+pub fn encode_proven_segment<'a>(
+    ops: impl IntoIterator<Item = (OpId, &'a [u8], &'a Hash)>,
+    proofs: &[(OpId, Proof)],
+) -> Vec<u8> {
     let mut first = OpId::MAX;
     let mut last = OpId::MIN;
     let mut sum = RangeSum::default();
     let mut bodies = Vec::new();
+    let mut ids = Vec::new();
     for (id, bytes, hash) in ops {
         first = first.min(id);
         last = last.max(id);
         sum = sum + RangeSum::one(hash);
         bodies.push(serde_bytes::Bytes::new(bytes));
+        ids.push(id);
     }
-    encode_blob(MAGIC_SEGMENT, &WireSegment { first, last, sum, ops: bodies })
+    let mut indexed: Vec<(u32, Proof)> =
+        proofs.iter().filter_map(|(id, p)| ids.iter().position(|i| i == id).map(|at| (at as u32, *p))).collect();
+    crate::sort_by_key(&mut indexed, |(at, _)| *at);
+    indexed.dedup_by_key(|(at, _)| *at);
+    encode_blob_v(MAGIC_SEGMENT, SEGMENT_VERSION, &WireSegment { first, last, sum, ops: bodies, proofs: indexed })
 }
 
-/// Decodes a segment from a peer: every op decoded and re-hashed, ids strictly ascending, and the
-/// claimed range, count and hash sum matching what the ops really are. Any failure rejects the
-/// whole segment.
+/// Decodes a segment from a peer (see [`decode_proven_segment`]) and returns its ops only.
 pub fn decode_segment(bytes: &[u8], limits: SegmentLimits) -> Result<Vec<EncodedOp>> {
+    decode_proven_segment(bytes, limits).map(|(ops, _)| ops)
+}
+
+/// Decodes a segment from a peer: every op decoded and re-hashed, ids strictly ascending, the
+/// claimed range, count and hash sum matching what the ops really are, and the proofs naming
+/// ops of the segment in ascending order, one each at most. Any failure rejects the whole
+/// segment. The proofs' signatures are not checked here (the log checks those it needs).
+pub fn decode_proven_segment(bytes: &[u8], limits: SegmentLimits) -> Result<(Vec<EncodedOp>, Vec<(OpId, Proof)>)> {
     if bytes.len() > limits.max_bytes {
         return Err(LogError::TooLarge { what: "segment", size: bytes.len(), limit: limits.max_bytes });
     }
-    let wire: WireSegment<'_> = decode_blob("segment", MAGIC_SEGMENT, bytes)?;
+    let wire: WireSegment<'_> = decode_blob_v("segment", MAGIC_SEGMENT, SEGMENT_VERSION, bytes)?;
     if wire.ops.len() > limits.max_ops {
         return Err(LogError::TooLarge { what: "segment ops", size: wire.ops.len(), limit: limits.max_ops });
     }
@@ -268,7 +294,17 @@ pub fn decode_segment(bytes: &[u8], limits: SegmentLimits) -> Result<Vec<Encoded
     if sum != wire.sum || first != wire.first || last != wire.last {
         return Err(LogError::HashMismatch { what: "segment" });
     }
-    Ok(out)
+    let mut proofs = Vec::with_capacity(wire.proofs.len());
+    let mut next = 0usize;
+    for (at, proof) in wire.proofs {
+        let at = at as usize;
+        if at < next || at >= out.len() {
+            return Err(LogError::corrupt("segment", "proofs out of order or naming no op of the segment"));
+        }
+        next = at + 1;
+        proofs.push((out[at].op.id, proof));
+    }
+    Ok((out, proofs))
 }
 
 #[cfg(test)]
@@ -424,7 +460,7 @@ mod tests {
     ) -> Result<Vec<EncodedOp>> {
         let mut copy = w.clone();
         f(&mut copy);
-        decode_segment(&encode_blob(MAGIC_SEGMENT, &copy), limits)
+        decode_segment(&encode_blob_v(MAGIC_SEGMENT, SEGMENT_VERSION, &copy), limits)
     }
 
     #[test]
@@ -435,7 +471,7 @@ mod tests {
         let mut op1 = ops[1].bytes.clone();
         let last = op1.len() - 1;
         op1[last] ^= 2;
-        let w: WireSegment<'_> = decode_blob("segment", MAGIC_SEGMENT, &original).unwrap();
+        let w: WireSegment<'_> = decode_blob_v("segment", MAGIC_SEGMENT, SEGMENT_VERSION, &original).unwrap();
         let forged = |f: fn(&mut WireSegment<'_>)| forge(&w, f, limits);
         let mismatch = Err(LogError::HashMismatch { what: "segment" });
 
@@ -472,5 +508,35 @@ mod tests {
         let tiny = SegmentLimits { max_ops: 10, max_bytes: original.len() - 1 };
         assert!(matches!(decode_segment(&original, tiny), Err(LogError::TooLarge { what: "segment", .. })));
         assert!(decode_segment(&original, SegmentLimits { max_ops: 4, max_bytes: original.len() }).is_ok());
+    }
+
+    #[test]
+    fn proofs_travel_with_their_ops_and_bad_ones_reject_the_segment() {
+        let ops = ops(4);
+        let alice = crate::Identity::from_secret(&[5; 32]);
+        let p1 = alice.prove(&ops[1].hash);
+        let p3 = alice.prove(&ops[3].hash);
+        let stranger = OpId { time: 1, peer: PeerId([9; 16]) };
+        let bytes = encode_proven_segment(
+            ops.iter().map(|o| (o.op.id, o.bytes.as_slice(), &o.hash)),
+            &[(ops[3].op.id, p3), (stranger, p1), (ops[1].op.id, p1)],
+        );
+        let (back, proofs) = decode_proven_segment(&bytes, SegmentLimits::default()).unwrap();
+        assert_eq!(back, ops);
+        assert_eq!(proofs, vec![(ops[1].op.id, p1), (ops[3].op.id, p3)], "in order, unknown ids left out");
+
+        let w: WireSegment<'_> = decode_blob_v("segment", MAGIC_SEGMENT, SEGMENT_VERSION, &bytes).unwrap();
+        let limits = SegmentLimits::default();
+        for bad in [vec![(3, p3), (1, p1)], vec![(1, p1), (1, p1)], vec![(4, p1)]] {
+            let err = forge(&w, |w| w.proofs = bad, limits);
+            assert!(matches!(err, Err(LogError::Corrupt { what: "segment", .. })), "{err:?}");
+        }
+        // A segment of the format before proofs is refused, never misread.
+        let mut v1 = bytes.clone();
+        v1[4] = 1;
+        assert!(matches!(
+            decode_segment(&v1, limits),
+            Err(LogError::UnsupportedVersion { what: "segment", found: 1, supported: 2 })
+        ));
     }
 }

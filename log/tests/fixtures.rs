@@ -8,8 +8,10 @@
 
 use std::path::PathBuf;
 
-use auroradb_log::segment::{SegmentLimits, SegmentRecord, decode_segment, encode_segment};
-use auroradb_log::{EncodedOp, Hash, Op, OpId, OpKind, PeerId, Step, Value, decode_op};
+use auroradb_log::segment::{
+    SegmentLimits, SegmentRecord, decode_proven_segment, decode_segment, encode_proven_segment, encode_segment,
+};
+use auroradb_log::{EncodedOp, Hash, Identity, Op, OpId, OpKind, PeerId, Proof, Step, Value, decode_op};
 
 const ALICE: PeerId = PeerId([0xa1; 16]);
 const BOB: PeerId = PeerId([0xb0; 16]);
@@ -91,7 +93,41 @@ fn fixtures() -> Vec<(String, Vec<u8>)> {
     let record = SegmentRecord { members: ops.iter().map(|(_, o)| (o.op.id, o.hash)).collect() };
     out.push(("segment_record.bin".into(), record.encode()));
     out.push(("segment.bin".into(), encode_segment(ops.iter().map(|(_, o)| (o.op.id, o.bytes.as_slice(), &o.hash)))));
+    let (signed, proof) = signed_ops();
+    let last = signed.last().expect("two ops").op.id;
+    out.push((
+        "segment_proven.bin".into(),
+        encode_proven_segment(signed.iter().map(|o| (o.op.id, o.bytes.as_slice(), &o.hash)), &[(last, proof)]),
+    ));
     out
+}
+
+/// The identity of the fixtures' signed author (a fixed secret, so the bytes are reproducible).
+fn carol() -> Identity {
+    Identity::from_secret(&[0x5a; 32])
+}
+
+/// Two ops of a keyed author (its id derived from its public key) and the proof of the second,
+/// which proves the first too through the hash chain.
+fn signed_ops() -> (Vec<EncodedOp>, Proof) {
+    let carol = carol();
+    let author = carol.peer();
+    let first = EncodedOp::new(Op {
+        id: OpId::from_millis(T0 + 100, author),
+        author,
+        seq: 1,
+        prev: Hash::ZERO,
+        kind: OpKind::Put { key: "k".into(), value: Value::Int(1) },
+    });
+    let second = EncodedOp::new(Op {
+        id: OpId::from_millis(T0 + 101, author),
+        author,
+        seq: 2,
+        prev: first.hash,
+        kind: OpKind::Remove { key: "k".into() },
+    });
+    let proof = carol.prove(&second.hash);
+    (vec![first, second], proof)
 }
 
 fn blessing() -> bool {
@@ -142,6 +178,13 @@ fn fixtures_decode_to_their_values() {
     assert_eq!(record.members, ops.iter().map(|(_, o)| (o.op.id, o.hash)).collect::<Vec<_>>());
     let decoded = decode_segment(&read("segment.bin"), SegmentLimits::default()).unwrap();
     assert_eq!(decoded, ops.into_iter().map(|(_, o)| o).collect::<Vec<_>>());
+    let (signed, proof) = signed_ops();
+    let (decoded, proofs) = decode_proven_segment(&read("segment_proven.bin"), SegmentLimits::default()).unwrap();
+    assert_eq!(decoded, signed);
+    assert_eq!(proofs, vec![(signed[1].op.id, proof)]);
+    // The proof checks: the key derives the author id, and the signature is over the op's hash.
+    proof.check(carol().peer(), &signed[1].hash).unwrap();
+    assert_eq!(carol().peer(), signed[1].op.author);
 }
 
 #[test]

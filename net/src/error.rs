@@ -138,6 +138,7 @@ impl NetError {
             NetError::Truncated { .. } => "TruncatedFrame",
             NetError::Log(LogError::HashMismatch { .. }) => "HashMismatch",
             NetError::Log(LogError::ClockDrift { .. }) => "ClockDrift",
+            NetError::Log(LogError::BadProof { .. }) => "Authorship",
             NetError::Log(LogError::UnsupportedVersion { .. }) => "UnsupportedVersion",
             NetError::Log(LogError::BrokenChain { .. } | LogError::ChainGap { .. }) => "BrokenChain",
             NetError::Log(_) => "InvalidOps",

@@ -14,15 +14,20 @@
 //! A whole two-peer handshake over the sans-IO API, frames included:
 //!
 //! ```
-//! use auroradb_log::segment::{SegmentLimits, decode_segment};
-//! use auroradb_log::{Hlc, Log, LogConfig, OpKind, PeerId, Value, manual_clock, set_manual_clock};
+//! use auroradb_log::segment::{SegmentLimits, decode_proven_segment};
+//! use auroradb_log::{Hlc, Identity, Log, LogConfig, OpKind, Value, manual_clock, set_manual_clock};
 //! use auroradb_net::frame::{decode_frame, encode_frame};
 //! use auroradb_net::ship::Packer;
 //! use auroradb_net::{Body, FrameLimits, Message, ReconcileConfig, Reconciler};
 //!
 //! set_manual_clock(1_700_000_000_000);
 //! let config = LogConfig::default();
-//! let new_log = || Log::new(Hlc::new(PeerId::random(), manual_clock, config.max_drift), config);
+//! let new_log = || {
+//!     let me = Identity::generate();
+//!     let mut log = Log::new(Hlc::new(me.peer(), manual_clock, config.max_drift), config);
+//!     log.set_identity(me).unwrap(); // local ops are proven with its signature
+//!     log
+//! };
 //! let (mut alice, mut bob) = (new_log(), new_log());
 //! for i in 0..100 {
 //!     let op = alice.append(OpKind::Put { key: format!("k{i}"), value: Value::Int(i) }).unwrap();
@@ -57,28 +62,31 @@
 //! assert_eq!(b.have().len(), 1); // bob ships his remove
 //! assert!(round_trips <= 3);
 //!
-//! // Each side ships what the other lacks, as checked segments.
+//! // Each side ships what the other lacks, as checked segments that carry the proof of each
+//! // author's last op.
 //! let ship = |from: &Log, ids: Vec<_>| {
 //!     let mut packer = Packer::new(limits);
+//!     let prove = |id: &_| from.proof_of(id);
 //!     for id in ids {
-//!         packer.push((id, from.bytes_of(&id).unwrap().to_vec(), *from.hash_of(&id).unwrap())).unwrap();
+//!         packer.push((id, from.bytes_of(&id).unwrap().to_vec(), *from.hash_of(&id).unwrap()), &prove).unwrap();
 //!     }
 //!     let mut received = Vec::new();
-//!     for body in packer.finish(true) {
+//!     for body in packer.finish(true, &prove) {
 //!         // Small ops: every body is an ops message (an op larger than a frame would come
 //!         // as `Body::Piece`s).
 //!         let Body::Ops(ops) = wire(turn(body)).body else { unreachable!() };
 //!         for segment in ops.segments {
-//!             received.push(decode_segment(&segment, SegmentLimits::default()).unwrap());
+//!             received.push(decode_proven_segment(&segment, SegmentLimits::default()).unwrap());
 //!         }
 //!     }
 //!     received
 //! };
-//! for segment in ship(&alice, a.take_have()) {
-//!     bob.insert_remote(segment).unwrap();
+//! // Each receiver checks the chains and the proofs before adding anything.
+//! for (ops, proofs) in ship(&alice, a.take_have()) {
+//!     bob.insert_proven(ops, &proofs).unwrap();
 //! }
-//! for segment in ship(&bob, b.take_have()) {
-//!     alice.insert_remote(segment).unwrap();
+//! for (ops, proofs) in ship(&bob, b.take_have()) {
+//!     alice.insert_proven(ops, &proofs).unwrap();
 //! }
 //! assert_eq!(alice.fingerprint(..), bob.fingerprint(..));
 //! assert_eq!(alice.len(), 101);
@@ -103,7 +111,7 @@ pub use frame::FrameLimits;
 pub use index::{IdRange, RangeIndex};
 pub use message::{Body, Message, Mode, Ops, Piece, RangeItem, Reconcile};
 pub use reconcile::{PairOutcome, ReconcileConfig, Reconciler, reconcile_pair};
-pub use replica::{ApplyHook, ApplyOutcome, MemoryReplica, Replica, ReplicaError};
+pub use replica::{ApplyHook, ApplyOutcome, MemoryReplica, Replica, ReplicaError, check_waiting};
 pub use transport::{AdmittedTransport, Transport, TransportEvent};
 #[cfg(feature = "sim")]
 pub mod fuzz;

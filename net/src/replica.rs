@@ -4,7 +4,7 @@
 use std::cell::{Ref, RefCell};
 use std::rc::Rc;
 
-use auroradb_log::{EncodedOp, Log, LogError, OpId, OpKind, PeerId, RangeSum};
+use auroradb_log::{EncodedOp, Log, LogError, OpId, OpKind, PeerId, Proof, RangeSum};
 
 use crate::index::{IdRange, RangeIndex};
 use crate::ship::ShippedOp;
@@ -34,11 +34,35 @@ pub trait Replica: RangeIndex {
     /// Ids the replica does not hold are left out.
     async fn load_ops(&self, ids: &[OpId]) -> Result<Vec<ShippedOp>, Self::Error>;
 
+    /// The proof of authorship of op `id` to ship with it ([`Log::proof_of`]): one the replica
+    /// holds, or a fresh signature for an op of its own author. `None` if it has neither.
+    fn proof_of(&self, id: &OpId) -> Option<Proof>;
+
+    /// Checks ops that wait for a proof against what the replica holds, without applying them
+    /// ([`Log::check_remote`]): an op that can never apply (a fork of a chain, a timestamp beyond
+    /// the drift bound) is refused at once rather than kept waiting. A gap is no error here.
+    fn check_waiting(&self, ops: &[EncodedOp]) -> Result<(), LogError>;
+
     /// Checks and applies remote ops received from `from`, all or nothing: each op's chain link
-    /// and drift ([`Log::check_remote`]), then the log, the state and storage in one commit.
+    /// and drift ([`Log::check_remote`]), the proof of each author's newest new op among
+    /// `proofs` ([`Log::check_proofs`]), then the log, the state and storage in one commit.
     /// On error nothing is applied; an error whose [`ReplicaError::refused`] is some means
     /// the ops were bad (the peer's fault), any other means the replica failed.
-    async fn apply_remote(&self, from: PeerId, ops: Vec<EncodedOp>) -> Result<Self::Applied, Self::Error>;
+    async fn apply_remote(
+        &self,
+        from: PeerId,
+        ops: Vec<EncodedOp>,
+        proofs: Vec<(OpId, Proof)>,
+    ) -> Result<Self::Applied, Self::Error>;
+}
+
+/// [`Replica::check_waiting`] for a replica over `log`: the ops' chains and drift, a gap
+/// allowed.
+pub fn check_waiting(log: &Log, ops: &[EncodedOp]) -> Result<(), LogError> {
+    match log.check_remote(ops) {
+        Ok(_) | Err(LogError::ChainGap { .. }) => Ok(()),
+        Err(e) => Err(e),
+    }
 }
 
 /// What a [`Replica`] reports having applied.
@@ -105,8 +129,21 @@ impl<S: Replica + ?Sized> Replica for Rc<S> {
         (**self).load_ops(ids).await
     }
 
-    async fn apply_remote(&self, from: PeerId, ops: Vec<EncodedOp>) -> Result<S::Applied, S::Error> {
-        (**self).apply_remote(from, ops).await
+    fn proof_of(&self, id: &OpId) -> Option<Proof> {
+        (**self).proof_of(id)
+    }
+
+    fn check_waiting(&self, ops: &[EncodedOp]) -> Result<(), LogError> {
+        (**self).check_waiting(ops)
+    }
+
+    async fn apply_remote(
+        &self,
+        from: PeerId,
+        ops: Vec<EncodedOp>,
+        proofs: Vec<(OpId, Proof)>,
+    ) -> Result<S::Applied, S::Error> {
+        (**self).apply_remote(from, ops, proofs).await
     }
 }
 
@@ -188,7 +225,20 @@ impl Replica for MemoryReplica {
         Ok(ids.iter().filter_map(|id| Some((*id, log.bytes_of(id)?.to_vec(), *log.hash_of(id)?))).collect())
     }
 
-    async fn apply_remote(&self, _from: PeerId, ops: Vec<EncodedOp>) -> Result<Vec<EncodedOp>> {
+    fn proof_of(&self, id: &OpId) -> Option<Proof> {
+        self.log.borrow().proof_of(id)
+    }
+
+    fn check_waiting(&self, ops: &[EncodedOp]) -> Result<(), LogError> {
+        check_waiting(&self.log.borrow(), ops)
+    }
+
+    async fn apply_remote(
+        &self,
+        _from: PeerId,
+        ops: Vec<EncodedOp>,
+        proofs: Vec<(OpId, Proof)>,
+    ) -> Result<Vec<EncodedOp>> {
         {
             let mut fail = self.fail_applies.borrow_mut();
             if *fail > 0 {
@@ -196,7 +246,7 @@ impl Replica for MemoryReplica {
                 return Err(NetError::Replica { reason: "injected storage failure".into() });
             }
         }
-        let new = self.log.borrow_mut().insert_remote(ops)?;
+        let new = self.log.borrow_mut().insert_proven(ops, &proofs)?;
         if let Some(hook) = self.hook.borrow_mut().as_mut() {
             for op in &new {
                 hook(op, false);

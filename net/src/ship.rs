@@ -2,21 +2,34 @@
 //! into ops messages that fit the frame limit; an op too large for a frame goes alone in a
 //! segment sent in [`Piece`]s.
 
-use auroradb_log::segment::encode_segment;
-use auroradb_log::{Hash, OpId};
+use auroradb_log::segment::encode_proven_segment;
+use auroradb_log::{Hash, OpId, PeerId, Proof, run_ends};
 
 use crate::message::varint_len;
 use crate::{Body, FrameLimits, NetError, Ops, Piece, Result};
 
 /// Upper bound of an ops frame's bytes besides its segments.
 const MESSAGE_OVERHEAD: usize = 64;
-/// Upper bound of a segment's bytes besides its ops (header, range, count and sum, lengths).
-pub(crate) const SEGMENT_OVERHEAD: usize = 128;
+/// Upper bound of a segment's bytes besides its ops (header, range, count and sum, lengths) and
+/// the proof of its first author.
+pub(crate) const SEGMENT_OVERHEAD: usize = 128 + PROOF_COST;
+/// Upper bound of the bytes one proof adds to a segment (its op's index and the proof).
+const PROOF_COST: usize = 5 + 96;
 /// Upper bound of a piece frame's bytes besides its data (the message's fields and `total`).
 const PIECE_OVERHEAD: usize = MESSAGE_OVERHEAD + 32;
 
 /// An op ready to ship: its id, its encoded bytes and its hash.
 pub type ShippedOp = (OpId, Vec<u8>, Hash);
+
+/// Where a packer gets the proof of authorship of an op (the replica's
+/// [`proof_of`](crate::Replica::proof_of)).
+pub type Prover<'a> = &'a dyn Fn(&OpId) -> Option<Proof>;
+
+/// The proofs a segment of `ops` carries: for each author, of its newest op in the segment, when
+/// `prove` has one. A receiver applies an author's ops up to a proven one.
+fn run_end_proofs(ops: &[ShippedOp], prove: Prover<'_>) -> Vec<(OpId, Proof)> {
+    run_ends(ops.iter().map(|o| o.0)).into_iter().filter_map(|id| Some((id, prove(&id)?))).collect()
+}
 
 /// Packs ops, pushed in ascending id order, into message bodies: [`Ops`] of segments of at most
 /// `max_segment_ops` ops, of at most `max_frame` bytes once framed; an op larger than that (up to
@@ -28,6 +41,8 @@ pub struct Packer {
     segments: Vec<Vec<u8>>,
     message_bytes: usize,
     open: Vec<ShippedOp>,
+    /// The authors of the open segment's ops (each adds a proof).
+    open_authors: Vec<PeerId>,
     open_bytes: usize,
     last_id: Option<OpId>,
     emitted: u32,
@@ -43,6 +58,7 @@ impl Packer {
             segments: Vec::new(),
             message_bytes: MESSAGE_OVERHEAD,
             open: Vec::new(),
+            open_authors: Vec::new(),
             open_bytes: SEGMENT_OVERHEAD,
             last_id: None,
             emitted: 0,
@@ -52,7 +68,7 @@ impl Packer {
 
     /// Adds the next op. Ops must come in strictly ascending id order; an op larger than
     /// `max_op` bytes is refused with [`NetError::OpTooLarge`] (and nothing of it is packed).
-    pub fn push(&mut self, op: ShippedOp) -> Result<()> {
+    pub fn push(&mut self, op: ShippedOp, prove: Prover<'_>) -> Result<()> {
         if op.1.len() > self.limits.max_op {
             return Err(NetError::OpTooLarge { size: op.1.len(), limit: self.limits.max_op });
         }
@@ -60,16 +76,19 @@ impl Packer {
             return Err(NetError::Unexpected { reason: "ops to ship are not in ascending id order" });
         }
         self.last_id = Some(op.0);
-        let cost = op.1.len() + varint_len(op.1.len() as u64);
+        let mut cost = op.1.len() + varint_len(op.1.len() as u64);
+        if !self.open.is_empty() && !self.open_authors.contains(&op.0.peer) {
+            cost += PROOF_COST;
+        }
         if MESSAGE_OVERHEAD + SEGMENT_OVERHEAD + cost > self.limits.max_frame {
-            self.push_in_pieces(op);
+            self.push_in_pieces(op, prove);
             return Ok(());
         }
         if !self.open.is_empty()
             && (self.open.len() >= self.limits.max_segment_ops
                 || self.message_bytes + self.open_bytes + cost > self.limits.max_frame)
         {
-            self.close_segment();
+            self.close_segment(prove);
         }
         if self.open.is_empty()
             && !self.segments.is_empty()
@@ -78,18 +97,22 @@ impl Packer {
             self.close_message(None);
         }
         self.open_bytes += cost;
+        if !self.open_authors.contains(&op.0.peer) {
+            self.open_authors.push(op.0.peer);
+        }
         self.open.push(op);
         self.ops += 1;
         Ok(())
     }
 
     /// Sends `op` alone in a segment cut into pieces, after everything packed before it.
-    fn push_in_pieces(&mut self, op: ShippedOp) {
-        self.close_segment();
+    fn push_in_pieces(&mut self, op: ShippedOp, prove: Prover<'_>) {
+        self.close_segment(prove);
         if !self.segments.is_empty() {
             self.close_message(None);
         }
-        let seg = encode_segment([(op.0, op.1.as_slice(), &op.2)]);
+        let proofs: Vec<(OpId, Proof)> = prove(&op.0).map(|p| (op.0, p)).into_iter().collect();
+        let seg = encode_proven_segment([(op.0, op.1.as_slice(), &op.2)], &proofs);
         // The limits are clamped: `max_op` is at most MAX_OP_CEILING (1 GiB), so the segment's
         // length fits in a u32.
         let total = u32::try_from(seg.len()).expect("a segment of one op of at most 1 GiB");
@@ -103,14 +126,16 @@ impl Packer {
         self.ops += 1;
     }
 
-    fn close_segment(&mut self) {
+    fn close_segment(&mut self, prove: Prover<'_>) {
         if self.open.is_empty() {
             return;
         }
-        let seg = encode_segment(self.open.iter().map(|(id, b, h)| (*id, b.as_slice(), h)));
+        let proofs = run_end_proofs(&self.open, prove);
+        let seg = encode_proven_segment(self.open.iter().map(|(id, b, h)| (*id, b.as_slice(), h)), &proofs);
         self.message_bytes += seg.len() + varint_len(seg.len() as u64);
         self.segments.push(seg);
         self.open.clear();
+        self.open_authors.clear();
         self.open_bytes = SEGMENT_OVERHEAD;
     }
 
@@ -133,8 +158,8 @@ impl Packer {
     /// Closes the last segment and message and returns the messages not taken yet. With
     /// `mark_last`, the final message carries the total number of messages (and is sent even when
     /// empty, so a session's shipment always ends with a marked message).
-    pub fn finish(mut self, mark_last: bool) -> Vec<Body> {
-        self.close_segment();
+    pub fn finish(mut self, mark_last: bool, prove: Prover<'_>) -> Vec<Body> {
+        self.close_segment(prove);
         if mark_last {
             let total = self.emitted + 1;
             self.close_message(Some(total));

@@ -14,9 +14,9 @@ use std::future::Future;
 use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 
-use auroradb_log::segment::encode_segment;
+use auroradb_log::segment::{encode_proven_segment, encode_segment};
 use auroradb_log::{
-    EncodedOp, Hlc, Log, LogConfig, Op, OpId, OpKind, PeerId, Step, Value, manual_clock, set_manual_clock,
+    EncodedOp, Hlc, Identity, Log, LogConfig, Op, OpId, OpKind, PeerId, Step, Value, manual_clock, set_manual_clock,
 };
 use auroradb_snapshot::{Entry, State, StateConfig, Strategy};
 
@@ -101,9 +101,9 @@ pub struct Cluster {
 }
 
 impl Cluster {
-    /// `ids.len()` peers of [`GROUP`] with these ids and clock skews (not connected yet), with
-    /// states under `strategy`.
-    pub fn new(seed: u64, ids: &[PeerId], skews: &[i64], config: SyncConfig, strategy: &Strategy) -> Cluster {
+    /// `identities.len()` peers of [`GROUP`] with these identities and clock skews (not connected
+    /// yet), with states under `strategy`.
+    pub fn new(seed: u64, identities: &[Identity], skews: &[i64], config: SyncConfig, strategy: &Strategy) -> Cluster {
         let mut cluster = Cluster {
             net: MemoryNetwork::new(seed),
             peers: Vec::new(),
@@ -112,17 +112,16 @@ impl Cluster {
             config,
             strategy: strategy.clone(),
         };
-        for (id, skew) in ids.iter().zip(skews.iter().chain(std::iter::repeat(&0))) {
-            cluster.add_peer(*id, *skew, GROUP);
+        for (identity, skew) in identities.iter().zip(skews.iter().chain(std::iter::repeat(&0))) {
+            cluster.add_peer(identity.clone(), *skew, GROUP);
         }
         cluster
     }
 
-    /// Adds a peer of `group` (not connected yet); returns its index.
-    pub fn add_peer(&mut self, id: PeerId, skew_ms: i64, group: &str) -> usize {
-        let log_config = LogConfig::default();
-        let replica =
-            Rc::new(MemoryReplica::new(Log::new(Hlc::new(id, manual_clock, log_config.max_drift), log_config)));
+    /// Adds a peer of `group` signing as `identity` (not connected yet); returns its index.
+    pub fn add_peer(&mut self, identity: Identity, skew_ms: i64, group: &str) -> usize {
+        let id = identity.peer();
+        let replica = Rc::new(MemoryReplica::new(signing_log(identity)));
         let state = Rc::new(RefCell::new(State::new(StateConfig::new(self.strategy.clone(), id))));
         let target = state.clone();
         replica.set_hook(Box::new(move |op, _local| {
@@ -142,9 +141,9 @@ impl Cluster {
         self.net.inject(stranger, self.peers[i].id, hello.encode());
     }
 
-    /// `n` peers with ids 1, 2, ... and no skew.
+    /// `n` peers signing as [`sim_identity`] 1, 2, ... and no skew.
     pub fn simple(n: usize, config: SyncConfig) -> Cluster {
-        let ids: Vec<PeerId> = (1..=n as u8).map(|i| PeerId([i; 16])).collect();
+        let ids: Vec<Identity> = (1..=n as u8).map(sim_identity).collect();
         Cluster::new(0, &ids, &[], config, &Strategy::Timestamp)
     }
 
@@ -441,13 +440,29 @@ fn random_kind(rng: &mut SplitMix64, keys: u32) -> OpKind {
     }
 }
 
-fn random_peer(rng: &mut SplitMix64) -> PeerId {
+/// The identity whose secret is 32 bytes of `n`: fixed identities for tests.
+pub fn sim_identity(n: u8) -> Identity {
+    Identity::from_secret(&[n; 32])
+}
+
+/// A log with the default configuration, on the manual clock, signing as `identity`.
+pub fn signing_log(identity: Identity) -> Log {
+    let config = LogConfig::default();
+    let mut log = Log::new(Hlc::new(identity.peer(), manual_clock, config.max_drift), config);
+    log.set_identity(identity).expect("the log's own identity");
+    log
+}
+
+fn random_identity(rng: &mut SplitMix64) -> Identity {
     loop {
-        let mut b = [0u8; 16];
-        b[..8].copy_from_slice(&rng.next_u64().to_le_bytes());
-        b[8..].copy_from_slice(&rng.next_u64().to_le_bytes());
-        if b != [0; 16] && b != [0xff; 16] {
-            return PeerId(b);
+        let mut b = [0u8; 32];
+        for chunk in b.chunks_mut(8) {
+            chunk.copy_from_slice(&rng.next_u64().to_le_bytes());
+        }
+        let identity = Identity::from_secret(&b);
+        let id = identity.peer();
+        if id.0 != [0; 16] && id.0 != [0xff; 16] {
+            return identity;
         }
     }
 }
@@ -457,6 +472,7 @@ fn random_peer(rng: &mut SplitMix64) -> PeerId {
 /// valid ops of its own, which must spread like anyone's.
 struct Attacker {
     id: PeerId,
+    identity: Identity,
     log: Log,
     seq: u64,
     sent: Vec<Vec<u8>>,
@@ -475,7 +491,7 @@ impl Attacker {
 
     fn attack(&mut self, rng: &mut SplitMix64, cluster: &Cluster, now_ms: u64) -> Vec<u8> {
         let victim_log = || cluster.peers[0].replica.log().range(..).last().map(|(id, b, h)| (id, b.to_vec(), *h));
-        let frame = match rng.below(11) {
+        let frame = match rng.below(12) {
             0 => (0..rng.below(200)).map(|_| rng.next_u64() as u8).collect(),
             1 => {
                 // An op with one byte changed, under the original hash sum.
@@ -551,11 +567,28 @@ impl Attacker {
                 let offset = rng.below(300) as u32;
                 self.frame(Body::Piece(crate::Piece { total, offset, check: rng.next_u64(), data }))
             }
+            9 => {
+                // An op in the name of an honest peer, extending its chain from its public head:
+                // without a proof, or proven with the attacker's own key.
+                let victim = &cluster.peers[rng.below(cluster.peers.len() as u64) as usize];
+                let head = victim.replica.log().heads().get(&victim.id).copied();
+                let op = EncodedOp::new(Op {
+                    id: OpId::from_millis(now_ms, victim.id),
+                    author: victim.id,
+                    seq: head.map_or(1, |h| h.seq + 1),
+                    prev: head.map_or(auroradb_log::Hash::ZERO, |h| h.hash),
+                    kind: OpKind::Put { key: "forged".into(), value: Value::Int(1) },
+                });
+                let proofs = if rng.chance(0.5) { vec![(op.op.id, self.identity.prove(&op.hash))] } else { Vec::new() };
+                let seg = encode_proven_segment([(op.op.id, op.bytes.as_slice(), &op.hash)], &proofs);
+                self.push(vec![seg])
+            }
             _ => {
-                // A valid op of its own.
+                // A valid op of its own, proven.
                 let op = self.log.append(OpKind::Put { key: "mallory".into(), value: Value::Int(rng.below(9) as i64) });
                 let op = op.expect("append");
-                let seg = encode_segment([(op.op.id, op.bytes.as_slice(), &op.hash)]);
+                let proof = self.identity.prove(&op.hash);
+                let seg = encode_proven_segment([(op.op.id, op.bytes.as_slice(), &op.hash)], &[(op.op.id, proof)]);
                 self.push(vec![seg])
             }
         };
@@ -574,15 +607,15 @@ pub fn run(seed: u64, config: &SimConfig) -> Result<SimOutcome, SimFailure> {
     let fail = |reason: String| SimFailure { seed, reason };
     let mut rng = SplitMix64::new(seed);
     let n = config.peers;
-    let ids: Vec<PeerId> = (0..n).map(|_| random_peer(&mut rng)).collect();
+    let identities: Vec<Identity> = (0..n).map(|_| random_identity(&mut rng)).collect();
+    let ids: Vec<PeerId> = identities.iter().map(Identity::peer).collect();
     let skews: Vec<i64> =
         (0..n).map(|_| rng.range(0, 2 * config.max_skew_ms) as i64 - config.max_skew_ms as i64).collect();
     let strategy = Strategy::from_name(config.strategy).map_err(|e| fail(e.to_string()))?;
-    let mut cluster = Cluster::new(rng.next_u64(), &ids, &skews, config.sync, &strategy);
+    let mut cluster = Cluster::new(rng.next_u64(), &identities, &skews, config.sync, &strategy);
     let mut attacker = config.malicious.then(|| {
-        let id = random_peer(&mut rng);
-        let c = LogConfig::default();
-        Attacker { id, log: Log::new(Hlc::new(id, manual_clock, c.max_drift), c), seq: 0, sent: Vec::new() }
+        let identity = random_identity(&mut rng);
+        Attacker { id: identity.peer(), log: signing_log(identity.clone()), identity, seq: 0, sent: Vec::new() }
     });
     if let Some(a) = &attacker {
         // The attacker is of the group: it says hello first, so its frames reach the engines.
@@ -593,7 +626,7 @@ pub fn run(seed: u64, config: &SimConfig) -> Result<SimOutcome, SimFailure> {
     }
     // A database of another group that the same network links to everyone: it must never sync
     // with the group, whatever it writes.
-    let outsider = cluster.add_peer(random_peer(&mut rng), 0, "elsewhere");
+    let outsider = cluster.add_peer(random_identity(&mut rng), 0, "elsewhere");
     let outsider_id = cluster.peers[outsider].id;
     cluster.connect_all();
     cluster.net.set_faults(config.faults);
@@ -687,6 +720,14 @@ pub fn run(seed: u64, config: &SimConfig) -> Result<SimOutcome, SimFailure> {
     let log = cluster.peers[0].replica.log();
     if let Some(missing) = written.iter().find(|id| !log.contains(id)) {
         return Err(fail(format!("op {missing} was written but is in no log")));
+    }
+    // No op in an honest peer's name that it did not write (an impersonation) got in anywhere.
+    for p in &cluster.peers[..n] {
+        if let Some((forged, _)) =
+            p.replica.log().ids(..).find(|(id, _)| ids.contains(&id.peer) && !written.contains(id))
+        {
+            return Err(fail(format!("peer {} holds op {forged}, which its author never wrote", p.id)));
+        }
     }
     // Nothing crossed between the groups, and the outsider was never even admitted.
     let outsider_log = cluster.peers[outsider].replica.log();

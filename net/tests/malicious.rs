@@ -1,15 +1,22 @@
 //! A malicious peer against an honest one: every attack is rejected with a typed error naming
 //! the attacker, the honest peer's log and state are untouched, and honest peers keep syncing.
 
-use auroradb_log::segment::encode_segment;
-use auroradb_log::{
-    EncodedOp, Fingerprint, Hash, Hlc, Log, LogConfig, LogError, Op, OpId, OpKind, PeerId, Value, manual_clock,
-};
+use auroradb_log::segment::{encode_proven_segment, encode_segment};
+use auroradb_log::{EncodedOp, Fingerprint, Hash, Identity, Log, LogError, Op, OpId, OpKind, PeerId, Proof, Value};
+use auroradb_net::Replica;
 use auroradb_net::frame::{PREFIX_LEN, encode_frame};
-use auroradb_net::sim::Cluster;
+use auroradb_net::sim::{Cluster, signing_log};
 use auroradb_net::{Body, FrameLimits, Message, Mode, NetError, Ops, Piece, RangeItem, Reconcile, SyncConfig};
 
-const MALLORY: PeerId = PeerId([0x99; 16]);
+/// Mallory's signing identity: her own ops are proven like anyone's.
+#[allow(non_snake_case)]
+fn MALLORY() -> PeerId {
+    mallory().peer()
+}
+
+fn mallory() -> Identity {
+    Identity::from_secret(&[0x99; 32])
+}
 
 struct Mallory {
     log: Log,
@@ -18,8 +25,7 @@ struct Mallory {
 
 impl Mallory {
     fn new() -> Mallory {
-        let c = LogConfig::default();
-        Mallory { log: Log::new(Hlc::new(MALLORY, manual_clock, c.max_drift), c), seq: 0 }
+        Mallory { log: signing_log(mallory()), seq: 0 }
     }
 
     fn frame(&mut self, session: u32, initiator: bool, body: Body) -> Vec<u8> {
@@ -27,14 +33,29 @@ impl Mallory {
         encode_frame(self.seq, &Message { session, initiator, body }, usize::MAX).unwrap()
     }
 
+    /// A push of `ops` in one segment, with Mallory's proof of the last of her own.
     fn push(&mut self, ops: &[(OpId, Vec<u8>, Hash)]) -> Vec<u8> {
-        let seg = encode_segment(ops.iter().map(|(id, b, h)| (*id, b.as_slice(), h)));
+        self.push_proven(ops, &[])
+    }
+
+    /// A push of `ops` in one segment, with `proofs` and Mallory's proof of the last of her own.
+    fn push_proven(&mut self, ops: &[(OpId, Vec<u8>, Hash)], proofs: &[(OpId, Proof)]) -> Vec<u8> {
+        let mut proofs = proofs.to_vec();
+        if let Some((id, _, h)) = ops.iter().rev().find(|(id, _, _)| id.peer == MALLORY()) {
+            proofs.push((*id, mallory().prove(h)));
+        }
+        let seg = encode_proven_segment(ops.iter().map(|(id, b, h)| (*id, b.as_slice(), h)), &proofs);
         self.frame(0, true, Body::Ops(Ops { segments: vec![seg], last: None }))
     }
 
     fn valid_op(&mut self, v: i64) -> EncodedOp {
         self.log.append(OpKind::Put { key: "m".into(), value: Value::Int(v) }).unwrap()
     }
+}
+
+/// A segment of Mallory's op `op`, with her proof of it.
+fn proven_seg(op: &EncodedOp) -> Vec<u8> {
+    encode_proven_segment([(op.op.id, op.bytes.as_slice(), &op.hash)], &[(op.op.id, mallory().prove(&op.hash))])
 }
 
 fn shipped(op: &EncodedOp) -> (OpId, Vec<u8>, Hash) {
@@ -46,14 +67,14 @@ fn shipped(op: &EncodedOp) -> (OpId, Vec<u8>, Hash) {
 fn setup(config: SyncConfig) -> (Cluster, Mallory) {
     let c = Cluster::simple(3, config);
     c.connect_all();
-    c.net.connect(MALLORY, c.peers[0].id);
-    c.introduce(MALLORY, 0);
+    c.net.connect(MALLORY(), c.peers[0].id);
+    c.introduce(MALLORY(), 0);
     for i in 0..12 {
         c.write(i % 3, OpKind::Put { key: format!("k{}", i % 4), value: Value::Int(i as i64) });
     }
     c.settle();
     c.check_converged(&[0, 1, 2]).unwrap();
-    assert!(c.peers[0].engine.peers().contains(&MALLORY));
+    assert!(c.peers[0].engine.peers().contains(&MALLORY()));
     c.enter(0);
     (c, Mallory::new())
 }
@@ -65,7 +86,7 @@ fn attack(c: &Cluster, frames: Vec<Vec<u8>>) -> Vec<NetError> {
     let fp = c.peers[0].replica.log().fingerprint(..);
     let state: Vec<_> = c.peers[0].state.borrow().iter().map(|(k, e)| (k.to_string(), e.clone())).collect();
     for f in frames {
-        c.net.inject(MALLORY, c.peers[0].id, f);
+        c.net.inject(MALLORY(), c.peers[0].id, f);
     }
     c.settle();
     assert_eq!(c.peers[0].replica.log().fingerprint(..), fp, "the log changed");
@@ -78,7 +99,7 @@ fn attack(c: &Cluster, frames: Vec<Vec<u8>>) -> Vec<NetError> {
 fn assert_blamed(errors: &[NetError], what: impl Fn(&NetError) -> bool) {
     assert!(!errors.is_empty(), "nothing was reported");
     for e in errors {
-        assert_eq!(e.peer(), Some(MALLORY), "{e}");
+        assert_eq!(e.peer(), Some(MALLORY()), "{e}");
         assert!(what(e.inner()), "unexpected error: {e:?}");
     }
 }
@@ -139,10 +160,10 @@ fn forged_range_fingerprints_cost_nothing() {
     let errors = attack(&c, vec![m.frame(5, true, lie())]);
     assert!(errors.is_empty(), "a lie is indistinguishable from a difference: {errors:?}");
     // The session Mallory opened and never finishes is abandoned in time.
-    assert!(c.peers[0].engine.is_syncing_with(&MALLORY));
+    assert!(c.peers[0].engine.is_syncing_with(&MALLORY()));
     c.now_ms += SyncConfig::default().session_timeout_ms + 1;
     c.tick(0);
-    assert!(!c.peers[0].engine.is_syncing_with(&MALLORY));
+    assert!(!c.peers[0].engine.is_syncing_with(&MALLORY()));
     honest_still_sync(&c);
 }
 
@@ -150,8 +171,8 @@ fn forged_range_fingerprints_cost_nothing() {
 fn far_future_timestamp_is_rejected() {
     let (c, mut m) = setup(SyncConfig::default());
     let op = EncodedOp::new(Op {
-        id: OpId::from_millis(auroradb_net::sim::START_MS + 3_600_000, MALLORY),
-        author: MALLORY,
+        id: OpId::from_millis(auroradb_net::sim::START_MS + 3_600_000, MALLORY()),
+        author: MALLORY(),
         seq: 1,
         prev: Hash::ZERO,
         kind: OpKind::Clear,
@@ -216,7 +237,7 @@ fn replayed_segment_is_rejected() {
     // A valid op, delivered once: accepted like anyone's.
     let op = m.valid_op(4);
     let f = m.push(&[shipped(&op)]);
-    c.net.inject(MALLORY, c.peers[0].id, f.clone());
+    c.net.inject(MALLORY(), c.peers[0].id, f.clone());
     c.settle();
     assert!(c.peers[0].replica.log().contains(&op.op.id));
     // The same frame again is a replay; re-sent in a new frame for an old session, unexpected.
@@ -252,7 +273,7 @@ fn flood_is_cut_off_for_the_tick() {
     // Even a valid op is dropped for the rest of the tick ...
     let op = m.valid_op(5);
     let f = m.push(&[shipped(&op)]);
-    c.net.inject(MALLORY, c.peers[0].id, f);
+    c.net.inject(MALLORY(), c.peers[0].id, f);
     c.settle();
     assert!(!c.peers[0].replica.log().contains(&op.op.id));
     // ... and honest peers are not affected.
@@ -262,7 +283,7 @@ fn flood_is_cut_off_for_the_tick() {
     c.tick(0);
     let next = m.valid_op(6);
     let f = m.push(&[shipped(&op), shipped(&next)]);
-    c.net.inject(MALLORY, c.peers[0].id, f);
+    c.net.inject(MALLORY(), c.peers[0].id, f);
     c.settle();
     assert!(c.peers[0].replica.log().contains(&op.op.id) && c.peers[0].replica.log().contains(&next.op.id));
 }
@@ -320,13 +341,13 @@ fn pieces_out_of_order_and_twice_still_make_their_segment() {
     let (c, mut m) = setup(SyncConfig::default());
     let before = c.peers[0].replica.log().len();
     let op = m.valid_op(5);
-    let seg = encode_segment([(op.op.id, op.bytes.as_slice(), &op.hash)]);
+    let seg = proven_seg(&op);
     let mut pieces = pieces_of(&seg, 16, seg.len() as u32);
     pieces.reverse();
     pieces.insert(2, pieces[0].clone());
     let errors_before = c.errors(0).len();
     for f in piece_frames(&mut m, pieces) {
-        c.net.inject(MALLORY, c.peers[0].id, f);
+        c.net.inject(MALLORY(), c.peers[0].id, f);
     }
     c.settle();
     assert_eq!(&c.errors(0)[errors_before..], &[] as &[NetError]);
@@ -353,10 +374,12 @@ fn a_bad_segment_does_not_cost_the_segments_after_it_nor_other_authors() {
     mixed.push(shipped(&mine));
     mixed.push(shipped(&forged));
     mixed.sort_by_key(|o| o.0);
-    let seg = encode_segment(mixed.iter().map(|(id, b, h)| (*id, b.as_slice(), h)));
-    let f1 = m.frame(0, true, Body::Ops(Ops { segments: vec![seg], last: None }));
+    // Peer 2's ops go with peer 2's proof of the last one, as any relay passes it on.
+    let last = honest.last().unwrap().op.id;
+    let proof = c.peers[2].replica.proof_of(&last).unwrap();
+    let f1 = m.push_proven(&mixed, &[(last, proof)]);
     let errors_before = c.errors(0).len();
-    c.net.inject(MALLORY, c.peers[0].id, f1);
+    c.net.inject(MALLORY(), c.peers[0].id, f1);
     c.settle();
     // Peer 2's ops and Mallory's genuine op applied; only the fork was refused.
     let log = c.peers[0].replica.log();
@@ -364,12 +387,12 @@ fn a_bad_segment_does_not_cost_the_segments_after_it_nor_other_authors() {
     drop(log);
     let errors = &c.errors(0)[errors_before..];
     assert_eq!(errors.len(), 1, "{errors:?}");
-    assert_eq!(errors[0].peer(), Some(MALLORY));
+    assert_eq!(errors[0].peer(), Some(MALLORY()));
     // A garbage segment, then a good one, in one frame: the good one applies.
     let next = m.valid_op(9);
-    let good = encode_segment([(next.op.id, next.bytes.as_slice(), &next.hash)]);
+    let good = proven_seg(&next);
     let f2 = m.frame(0, true, Body::Ops(Ops { segments: vec![b"garbage".to_vec(), good], last: None }));
-    c.net.inject(MALLORY, c.peers[0].id, f2);
+    c.net.inject(MALLORY(), c.peers[0].id, f2);
     c.settle();
     assert_eq!(c.peers[0].replica.log().len(), before + 5);
 }

@@ -3,13 +3,17 @@
 //!
 //! ```text
 //! +------+---+--------------------------------------------------+----------------------+
-//! | AUlf | 1 | postcard { count, fingerprint, segments: [AUsg]} | blake3 of all before |
+//! | AUlf | 2 | postcard { count, fingerprint, segments: [AUsg]} | blake3 of all before |
 //! +------+---+--------------------------------------------------+----------------------+
 //! ```
+//!
+//! The segments carry the proofs of authorship: at least each author's last op in the file is
+//! proven, which proves all its ops before it. Version 2 added the proofs; a file of version 1
+//! is refused with [`LogError::UnsupportedVersion`].
 
-use auroradb_log::codec::{decode_blob, encode_blob};
-use auroradb_log::segment::{SegmentLimits, decode_segment, encode_segment};
-use auroradb_log::{EncodedOp, Fingerprint, Hash, LogError, RangeSum};
+use auroradb_log::codec::{decode_blob_v, encode_blob_v};
+use auroradb_log::segment::{SegmentLimits, decode_proven_segment, encode_proven_segment};
+use auroradb_log::{EncodedOp, Fingerprint, Hash, LogError, OpId, Proof, RangeSum};
 use serde::{Deserialize, Serialize};
 
 use super::{Database, WriteOutcome};
@@ -18,6 +22,8 @@ use crate::{DbError, Result};
 
 /// Magic of a log file.
 pub const MAGIC_LOG_FILE: [u8; 4] = *b"AUlf";
+/// The format version of log files: 2 added the proofs of authorship.
+pub const LOG_FILE_VERSION: u8 = 2;
 
 /// Ops per segment inside a log file.
 const FILE_SEGMENT_OPS: usize = 1024;
@@ -40,32 +46,47 @@ pub struct LogFileInfo {
     pub imported: u64,
 }
 
-fn decode_file(bytes: &[u8]) -> Result<(Vec<EncodedOp>, Fingerprint)> {
+/// The ops of a log file, with the proofs its segments carry, and its fingerprint. Checks the
+/// file's hash, every segment, the count and the fingerprint; not the proofs (the importing
+/// log checks those it needs).
+pub fn decode_file(bytes: &[u8]) -> Result<(Vec<EncodedOp>, Vec<(OpId, Proof)>, Fingerprint)> {
     if bytes.len() < 32 {
         return Err(LogError::Corrupt { what: "log file", reason: "too short".into() }.into());
     }
     let (body, tail) = bytes.split_at(bytes.len() - 32);
-    let file: LogFile = decode_blob("log file", MAGIC_LOG_FILE, body)?;
+    let file: LogFile = decode_blob_v("log file", MAGIC_LOG_FILE, LOG_FILE_VERSION, body)?;
     if Hash::of(body).0 != tail {
         return Err(LogError::HashMismatch { what: "log file" }.into());
     }
     let limits = SegmentLimits { max_ops: FILE_SEGMENT_OPS, max_bytes: usize::MAX };
     let mut ops = Vec::new();
+    let mut proofs = Vec::new();
     let mut sum = RangeSum::default();
     for seg in &file.segments {
-        for op in decode_segment(seg, limits)? {
+        let (seg_ops, seg_proofs) = decode_proven_segment(seg, limits)?;
+        for op in seg_ops {
             sum = sum + RangeSum::one(&op.hash);
             ops.push(op);
         }
+        proofs.extend(seg_proofs);
     }
     if sum.count != file.count || sum.fingerprint() != file.fingerprint {
         return Err(LogError::HashMismatch { what: "log file" }.into());
     }
-    Ok((ops, file.fingerprint))
+    Ok((ops, proofs, file.fingerprint))
 }
 
 impl<S: Storage> Database<S> {
-    /// The whole log as a log file.
+    /// The proofs to send with the ops `ids`: of each author's newest one, where this database
+    /// holds one or (for its own author) can sign one.
+    pub fn proofs_for(&self, ids: impl IntoIterator<Item = OpId>) -> Vec<(OpId, Proof)> {
+        let log = self.log.borrow();
+        auroradb_log::run_ends(ids).into_iter().filter_map(|id| Some((id, log.proof_of(&id)?))).collect()
+    }
+
+    /// The whole log as a log file, with the proof of each author's last op in each of its
+    /// segments that this database holds or (for its own author) can sign; every author's chain
+    /// head is proven, so the file proves who wrote each of its ops.
     pub async fn export_log(&mut self) -> Result<Vec<u8>> {
         let rows = self.storage.scan(Store::Log, KeyRange::all(), ScanOptions::default()).await?;
         let mut segments = Vec::new();
@@ -83,22 +104,24 @@ impl<S: Storage> Database<S> {
                 sum = sum + RangeSum::one(&hash);
                 items.push((id, v.as_slice(), hash));
             }
-            let seg = encode_segment(items.iter().map(|(id, b, h)| (*id, *b, h)));
+            let proofs = self.proofs_for(items.iter().map(|(id, _, _)| *id));
+            let seg = encode_proven_segment(items.iter().map(|(id, b, h)| (*id, *b, h)), &proofs);
             segments.push(serde_bytes::ByteBuf::from(seg));
         }
-        let mut out =
-            encode_blob(MAGIC_LOG_FILE, &LogFile { count: sum.count, fingerprint: sum.fingerprint(), segments });
+        let file = LogFile { count: sum.count, fingerprint: sum.fingerprint(), segments };
+        let mut out = encode_blob_v(MAGIC_LOG_FILE, LOG_FILE_VERSION, &file);
         let hash = Hash::of(&out);
         out.extend_from_slice(&hash.0);
         Ok(out)
     }
 
     /// Merges the ops of a log file into this database (as if synced from a peer), all or
-    /// nothing: a corrupt, tampered or inconsistent file is an error and changes nothing.
+    /// nothing: a corrupt, tampered or inconsistent file, or one whose ops are not proven to
+    /// come from their authors, is an error and changes nothing.
     pub async fn import_log(&mut self, bytes: &[u8]) -> Result<(LogFileInfo, WriteOutcome)> {
-        let (ops, fingerprint) = decode_file(bytes)?;
+        let (ops, proofs, fingerprint) = decode_file(bytes)?;
         let count = ops.len() as u64;
-        let out = self.apply_remote(ops).await?;
+        let out = self.apply_remote(ops, &proofs).await?;
         Ok((LogFileInfo { ops: count, fingerprint, imported: out.ops.len() as u64 }, out))
     }
 }

@@ -5,14 +5,14 @@
 //!
 //! ```text
 //! +------+---+--------------------------------------------+
-//! | AUhd | 1 | chain head: seq, hash, id     (meta head/…) |
+//! | AUhd | 2 | chain head: seq, hash, id, proof (meta head/…) |
 //! | AUsc | 1 | schema: version, key path, indexes (meta)   |
 //! | AUjn | 1 | journal entry: the ids one commit added     |
 //! +------+---+--------------------------------------------+
 //! ```
 
-use auroradb_log::codec::{decode_blob, encode_blob};
-use auroradb_log::{ChainHead, OpId, PeerId};
+use auroradb_log::codec::{decode_blob, decode_blob_v, encode_blob, encode_blob_v};
+use auroradb_log::{ChainHead, OpId, PeerId, Proof};
 use serde::{Deserialize, Serialize};
 
 use crate::{DbError, Result};
@@ -51,12 +51,30 @@ fn decode_record<'a, T: Deserialize<'a>>(what: &'static str, magic: [u8; 4], byt
     Ok(decode_blob(what, magic, bytes)?)
 }
 
-pub fn encode_head(head: &ChainHead) -> Vec<u8> {
-    encode_blob(MAGIC_CHAIN_HEAD, head)
+/// The format version of chain head records: 2 added the proof of authorship. A record of
+/// version 1 (a database written before ops were signed) is refused with
+/// [`auroradb_log::LogError::UnsupportedVersion`].
+pub const HEAD_VERSION: u8 = 2;
+
+/// An author's chain head as stored, with the proof that the author wrote it (and, through the
+/// hash chain, all its ops before it); `None` only for the author of a connection opened as a
+/// chosen author without its identity, [`Config::peer`](super::Config::peer).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredHead {
+    /// The head.
+    pub head: ChainHead,
+    /// The proof of the head op.
+    pub proof: Option<Proof>,
 }
 
-pub fn decode_head(bytes: &[u8]) -> Result<ChainHead> {
-    decode_record("chain head", MAGIC_CHAIN_HEAD, bytes)
+pub fn encode_head(head: &StoredHead) -> Vec<u8> {
+    encode_blob_v(MAGIC_CHAIN_HEAD, HEAD_VERSION, head)
+}
+
+pub fn decode_head(bytes: &[u8]) -> Result<StoredHead> {
+    // The legacy magic only ever carried version 1: such a head is refused by its version.
+    let magic = if bytes.starts_with(&LEGACY_MAGIC_META) { LEGACY_MAGIC_META } else { MAGIC_CHAIN_HEAD };
+    Ok(decode_blob_v("chain head", magic, HEAD_VERSION, bytes)?)
 }
 
 pub fn encode_counter(n: u64) -> Vec<u8> {
@@ -130,8 +148,10 @@ mod tests {
 
     use super::*;
 
-    fn head() -> ChainHead {
-        ChainHead { seq: 3, hash: Hash([7; 32]), id: OpId::from_millis(1_700_000_000_000, PeerId([0xa1; 16])) }
+    fn head() -> StoredHead {
+        let me = auroradb_log::Identity::from_secret(&[3; 32]);
+        let head = ChainHead { seq: 3, hash: Hash([7; 32]), id: OpId::from_millis(1_700_000_000_000, me.peer()) };
+        StoredHead { head, proof: Some(me.prove(&head.hash)) }
     }
 
     fn schema() -> Schema {
@@ -148,7 +168,7 @@ mod tests {
 
     #[test]
     fn records_round_trip_under_their_own_magic() {
-        let ids = vec![head().id, OpId::from_millis(1_700_000_000_001, PeerId([0xb0; 16]))];
+        let ids = vec![head().head.id, OpId::from_millis(1_700_000_000_001, PeerId([0xb0; 16]))];
         assert_eq!(encode_head(&head())[..4], MAGIC_CHAIN_HEAD);
         assert_eq!(encode_schema(&schema())[..4], MAGIC_SCHEMA);
         assert_eq!(encode_journal(&ids)[..4], MAGIC_JOURNAL);
@@ -170,16 +190,25 @@ mod tests {
     }
 
     #[test]
+    fn a_head_of_the_format_before_proofs_is_refused() {
+        let mut old = encode_blob(MAGIC_CHAIN_HEAD, &head().head);
+        assert!(matches!(
+            decode_head(&old),
+            Err(DbError::Log(LogError::UnsupportedVersion { what: "chain head", found: 1, supported: 2 }))
+        ));
+        old[..4].copy_from_slice(&LEGACY_MAGIC_META);
+        assert!(matches!(decode_head(&old), Err(DbError::Log(LogError::UnsupportedVersion { found: 1, .. }))));
+    }
+
+    #[test]
     fn the_legacy_magic_is_read_with_its_version_checked() {
-        let legacy = relabel(&encode_head(&head()), LEGACY_MAGIC_META);
-        assert_eq!(decode_head(&legacy).unwrap(), head());
         let legacy = relabel(&encode_schema(&schema()), LEGACY_MAGIC_META);
         assert_eq!(decode_schema(&legacy).unwrap(), schema());
         let mut future = legacy.clone();
         future[4] = FORMAT_VERSION + 1;
         assert!(matches!(decode_schema(&future), Err(DbError::Log(LogError::UnsupportedVersion { .. }))));
         // A legacy schema body is still checked as a schema.
-        let legacy_head = relabel(&encode_head(&head()), LEGACY_MAGIC_META);
-        assert!(decode_schema(&legacy_head).is_err());
+        let legacy_journal = relabel(&encode_journal(&[head().head.id]), LEGACY_MAGIC_META);
+        assert!(decode_schema(&legacy_journal).is_err());
     }
 }

@@ -14,10 +14,10 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use auroradb_log::segment::{DEFAULT_SEGMENT_OPS, SegmentRecord};
-use auroradb_log::{ClockFn, DEFAULT_MAX_DRIFT, Hlc, Log, LogConfig, OpId, PeerId, Value};
+use auroradb_log::{ClockFn, DEFAULT_MAX_DRIFT, Hlc, Identity, Log, LogConfig, OpId, PeerId, Value};
 use auroradb_snapshot::{Change, Entry, IndexSpec, KeyRecord, SnapshotError, State, StateConfig, StateMeta, Strategy};
 
-pub use file::{LogFileInfo, MAGIC_LOG_FILE};
+pub use file::{LOG_FILE_VERSION, LogFileInfo, MAGIC_LOG_FILE};
 pub use keys::Schema;
 pub use travel::{DbVerifyReport, HistoryItem};
 pub use txn::{Transaction, Txn};
@@ -54,7 +54,12 @@ pub struct Config {
     /// synced (the sync ships ops up to this size, in pieces when larger than a frame). From 1
     /// to [`MAX_OP_CEILING`]; default [`DEFAULT_MAX_OP`] (16 MiB).
     pub max_op: usize,
-    /// This connection's author id; random when `None` (two connections never share one).
+    /// The identity this connection signs its ops with: its author id derives from it. A fresh
+    /// one when `None` (two connections never share one), unless `peer` is set.
+    pub identity: Option<Identity>,
+    /// This connection's author id, without its identity: for a tool that restores an author's
+    /// ops (a file, a backup) and does not write as it. Its own writes carry no proof, so peers
+    /// do not take them. With `identity` too, it must be the identity's.
     pub peer: Option<PeerId>,
     /// The physical clock.
     pub clock: ClockFn,
@@ -73,6 +78,7 @@ impl Config {
             max_drift: DEFAULT_MAX_DRIFT,
             segment_ops: DEFAULT_SEGMENT_OPS,
             max_op: DEFAULT_MAX_OP,
+            identity: None,
             peer: None,
             clock,
         }
@@ -163,7 +169,15 @@ impl<S: Storage> Database<S> {
                 return Err(DbError::InvalidConfig(format!("index name {:?} is empty or repeated", ix.name)));
             }
         }
-        let peer = config.peer.unwrap_or_else(PeerId::random);
+        let identity = match (&config.identity, config.peer) {
+            (Some(i), Some(p)) if i.peer() != p => {
+                return Err(DbError::InvalidConfig("the peer id is not the identity's author id".into()));
+            }
+            (Some(i), _) => Some(i.clone()),
+            (None, Some(_)) => None,
+            (None, None) => Some(Identity::generate()),
+        };
+        let peer = identity.as_ref().map(Identity::peer).or(config.peer).expect("an identity or a chosen peer");
         let clock = Hlc::new(peer, config.clock, config.max_drift);
         let log_config = LogConfig { max_drift: config.max_drift, segment_ops: config.segment_ops, keep_ops: false };
 
@@ -172,17 +186,26 @@ impl<S: Storage> Database<S> {
             None => 0,
         };
         let mut heads = Vec::new();
+        let mut proofs = Vec::new();
         for (k, v) in storage.scan(Store::Meta, KeyRange::prefix(keys::META_HEAD), ScanOptions::default()).await? {
             let peer_bytes: [u8; 16] = k[keys::META_HEAD.len()..]
                 .try_into()
                 .map_err(|_| DbError::Corrupt("chain head key is not a peer id".into()))?;
-            heads.push((PeerId(peer_bytes), keys::decode_head(&v)?));
+            let stored = keys::decode_head(&v)?;
+            heads.push((PeerId(peer_bytes), stored.head));
+            proofs.extend(stored.proof.map(|p| (stored.head.id, p)));
         }
         let mut records = Vec::new();
         for (_, v) in storage.scan(Store::Segments, KeyRange::all(), ScanOptions::default()).await? {
             records.push(SegmentRecord::decode(&v)?);
         }
-        let log = Log::restore(clock, log_config, records, heads)?;
+        let mut log = Log::restore(clock, log_config, records, heads)?;
+        if let Some(identity) = identity {
+            log.set_identity(identity)?;
+        }
+        for (id, proof) in proofs {
+            log.keep_proof(id, proof);
+        }
 
         let meta = match storage.get(Store::Meta, keys::META_STATE).await? {
             Some(b) => Some(StateMeta::decode(&b)?),

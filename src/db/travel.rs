@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::ops::Bound;
 
-use auroradb_log::{ChainHead, EncodedOp, Fingerprint, Hash, Op, OpId, PeerId, Value, decode_op, verify_ops};
+use auroradb_log::{ChainHead, EncodedOp, Fingerprint, Hash, LogError, Op, OpId, PeerId, Value, decode_op, verify_ops};
 use auroradb_snapshot::{Checkpoint, Diff, State, diff, history};
 
 pub use auroradb_snapshot::HistoryItem;
@@ -26,6 +26,9 @@ pub struct DbVerifyReport {
     pub checkpoints: usize,
     /// Keys of the live state compared with a replay of the log.
     pub keys: usize,
+    /// Authors whose chain head's proof of authorship was checked (every author but, for a
+    /// connection opened as a chosen author without its identity, that author).
+    pub proven: usize,
 }
 
 fn id_range(from: Bound<OpId>, to: Bound<OpId>) -> KeyRange {
@@ -159,6 +162,20 @@ impl<S: Storage> Database<S> {
         let recorded: BTreeMap<OpId, Hash> = self.log.borrow().ids(..).map(|(id, h)| (*id, *h)).collect();
         let heads: HashMap<PeerId, ChainHead> = self.log.borrow().heads().clone();
         let report = verify_ops(rows.iter().map(|(k, v)| Ok((OpId::from_bytes(k)?, v.as_slice()))), &recorded, &heads)?;
+        // Every author's chain head is proven by its author's key; through the chain, so is
+        // every op of the author.
+        let mut proven = 0;
+        for (author, head) in &heads {
+            let log = self.log.borrow();
+            if *author == log.peer() && log.identity().is_none() {
+                continue;
+            }
+            let proof = log
+                .proof_of(&head.id)
+                .ok_or(LogError::BadProof { author: *author, reason: "no proof of its chain head is stored" })?;
+            proof.check(*author, &head.hash)?;
+            proven += 1;
+        }
         // The stored segment records must agree with the index built from them.
         let mut seg_total = auroradb_log::RangeSum::default();
         for (_, v) in self.storage.scan(Store::Segments, KeyRange::all(), ScanOptions::default()).await? {
@@ -202,6 +219,7 @@ impl<S: Storage> Database<S> {
             fingerprint: report.fingerprint,
             checkpoints,
             keys: live.len(),
+            proven,
         })
     }
 }

@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use auroradb_log::{EncodedOp, Hash, LogError, OpId, OpKind, PeerId, RangeSum, Step, Value, decode_op};
+use auroradb_log::{EncodedOp, Hash, LogError, OpId, OpKind, PeerId, Proof, RangeSum, Step, Value, decode_op};
 use auroradb_snapshot::{Change, Checkpoint, KeyRecord, State, StateMeta};
 
 use super::{Database, keys, validate_key, validate_value};
@@ -81,7 +81,10 @@ impl<S: Storage> Database<S> {
                 return Err(DbError::OpTooLarge { size: op.bytes.len(), limit: self.config.max_op });
             }
             self.state.check(&op.op)?;
-            match self.commit_ops(vec![op], true).await {
+            // One signature per commit, over the author's new chain head.
+            let proofs: Vec<(OpId, Proof)> =
+                self.log.borrow().identity().map(|i| (op.op.id, i.prove(&op.hash))).into_iter().collect();
+            match self.commit_ops(vec![op], true, proofs).await {
                 Err(DbError::Storage(StorageError::Conflict)) => self.lost_commit(&mut attempt).await?,
                 other => return other,
             }
@@ -109,11 +112,13 @@ impl<S: Storage> Database<S> {
         std::mem::take(&mut self.caught_up)
     }
 
-    /// Checks and applies ops from a peer or a file, all or nothing; ops already held are skipped,
-    /// and an op of this connection's own author that it does not hold is refused (for a
-    /// connection opened as a chosen author, [`Config::peer`](super::Config::peer), once it holds
-    /// ops of that author).
-    pub async fn apply_remote(&mut self, ops: Vec<EncodedOp>) -> Result<WriteOutcome> {
+    /// Checks and applies ops from a peer or a file, all or nothing; ops already held are skipped.
+    /// Each author's newest new op must be proven by a proof among `proofs`
+    /// ([`Log::check_proofs`](auroradb_log::Log::check_proofs)): the proofs kept are stored
+    /// with the authors' chain heads, to pass on. An op of this connection's own author that it
+    /// does not hold is refused (for a connection opened as a chosen author,
+    /// [`Config::peer`](super::Config::peer), once it holds ops of that author).
+    pub async fn apply_remote(&mut self, ops: Vec<EncodedOp>, proofs: &[(OpId, Proof)]) -> Result<WriteOutcome> {
         // Only this connection writes its own author's ops: one it does not hold, from a peer or
         // a file, is forged (the chain head it extends is public). A connection opened as a
         // chosen author takes that author's ops in only while it has none (restoring them).
@@ -132,13 +137,14 @@ impl<S: Storage> Database<S> {
         let mut attempt = 0;
         loop {
             let fresh = self.log.borrow().check_remote(&ops)?;
+            let keep = self.log.borrow().check_proofs(&ops, &fresh, proofs)?;
             let mut new: Vec<EncodedOp> = ops.iter().zip(&fresh).filter(|(_, f)| **f).map(|(o, _)| o.clone()).collect();
             auroradb_log::sort_by_key(&mut new, |o| o.op.id);
             new.dedup_by_key(|o| o.op.id);
             if new.is_empty() {
                 return Ok(WriteOutcome::default());
             }
-            match self.commit_ops(new, false).await {
+            match self.commit_ops(new, false, keep).await {
                 Err(DbError::Storage(StorageError::Conflict)) => self.lost_commit(&mut attempt).await?,
                 other => return other,
             }
@@ -148,7 +154,13 @@ impl<S: Storage> Database<S> {
     /// Applies `ops` (already checked against the log) to the state, commits everything in one
     /// batch, then adds them to the log. On failure, restores the state. A checkpoint that is
     /// due but does not fit in the storage quota never fails the write: it is left out.
-    async fn commit_ops(&mut self, ops: Vec<EncodedOp>, local: bool) -> Result<WriteOutcome> {
+    /// `proofs` prove the authors' new heads among `ops`: stored with the heads, and kept.
+    async fn commit_ops(
+        &mut self,
+        ops: Vec<EncodedOp>,
+        local: bool,
+        proofs: Vec<(OpId, Proof)>,
+    ) -> Result<WriteOutcome> {
         let undo = self.undo_for(&ops);
         let op_ids: Vec<OpId> = ops.iter().map(|o| o.op.id).collect();
         let mut changes = Vec::new();
@@ -158,13 +170,13 @@ impl<S: Storage> Database<S> {
             changes.extend(applied.changes);
             touched.extend(applied.touched);
         }
-        let (batch, checkpointed) = self.build_batch(&ops, &touched, true);
+        let (batch, checkpointed) = self.build_batch(&ops, &touched, &proofs, true);
         let committed = match self.storage.commit(batch).await {
             // The checkpoint does not fit: it waits, and the write commits without it. The next
             // try comes after another interval of ops, so a storage near its quota does not pay
             // a failed checkpoint on every write.
             Err(StorageError::QuotaExceeded(_)) if checkpointed.is_some() => {
-                let (batch, _) = self.build_batch(&ops, &touched, false);
+                let (batch, _) = self.build_batch(&ops, &touched, &proofs, false);
                 let r = self.storage.commit(batch).await.map(|()| None);
                 if r.is_ok() {
                     self.checkpoint_after = self.since_checkpoint + ops.len() as u64 + self.checkpoint_interval();
@@ -197,6 +209,9 @@ impl<S: Storage> Database<S> {
             }
         } else {
             self.log.borrow_mut().insert_remote(ops.clone())?;
+        }
+        for (id, proof) in proofs {
+            self.log.borrow_mut().keep_proof(id, proof);
         }
         let _ = self.log.borrow_mut().take_segment_changes();
         self.since_checkpoint += ids.len() as u64;
@@ -242,6 +257,7 @@ impl<S: Storage> Database<S> {
         &self,
         ops: &[EncodedOp],
         touched: &BTreeSet<String>,
+        proofs: &[(OpId, Proof)],
         checkpoint: bool,
     ) -> (WriteBatch, Option<OpId>) {
         let mut batch = WriteBatch::default();
@@ -276,7 +292,9 @@ impl<S: Storage> Database<S> {
             }
         }
         for (peer, head) in &heads {
-            batch.put(Store::Meta, keys::head_key(peer), keys::encode_head(head));
+            let proof = proofs.iter().find(|(id, _)| *id == head.id).map(|(_, p)| *p);
+            let stored = keys::StoredHead { head: *head, proof };
+            batch.put(Store::Meta, keys::head_key(peer), keys::encode_head(&stored));
         }
         for key in touched {
             match self.state.record(key) {
@@ -393,6 +411,16 @@ impl<S: Storage> Database<S> {
         let _ = self.log.borrow_mut().take_segment_changes();
         for op in &new {
             changes.extend(self.state.apply(&op.op).changes);
+        }
+        // The proofs of the authors' new heads, to pass their ops on.
+        let authors: BTreeSet<PeerId> = new.iter().map(|o| o.op.author).collect();
+        for author in authors {
+            if let Some(b) = self.storage.get(Store::Meta, &keys::head_key(&author)).await?
+                && let Some(proof) = keys::decode_head(&b)?.proof
+            {
+                let id = keys::decode_head(&b)?.head.id;
+                self.log.borrow_mut().keep_proof(id, proof);
+            }
         }
         self.commit = last.max(stored);
         // The other connection may have written or invalidated checkpoints: take the stored set.

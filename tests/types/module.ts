@@ -450,11 +450,13 @@ const names: AuroraErrorName[] = [
   'BrokenChainError',
   'UnsupportedVersionError',
   'ClockDriftError',
+  'AuthorshipError',
   'TooLargeError',
   'LogError',
 ];
 const syncNames: SyncErrorName[] = [
   'HashMismatchError',
+  'AuthorshipError',
   'CorruptMessageError',
   'FloodError',
   'ReplayError',

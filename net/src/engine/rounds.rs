@@ -28,12 +28,12 @@ impl<S: Replica, T: Transport> SyncEngine<S, T> {
         sorted.dedup_by_key(|o| o.op.id);
         let mut packer = Packer::new(self.config.limits);
         for op in sorted {
-            if let Err(e) = packer.push((op.op.id, op.bytes.clone(), op.hash)) {
+            if let Err(e) = packer.push((op.op.id, op.bytes.clone(), op.hash), &|id| self.replica.proof_of(id)) {
                 st.error(e);
             }
         }
         let count = packer.ops();
-        for body in packer.finish(false) {
+        for body in packer.finish(false, &|id| self.replica.proof_of(id)) {
             let msg = Message { session: 0, initiator: true, body };
             st.seq += 1;
             let frame = match encode_frame(st.seq, &msg, self.config.limits.max_frame) {

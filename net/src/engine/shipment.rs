@@ -4,10 +4,10 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use auroradb_log::segment::decode_segment;
-use auroradb_log::{EncodedOp, LogError, OpId, PeerId};
+use auroradb_log::segment::decode_proven_segment;
+use auroradb_log::{EncodedOp, LogError, OpId, PeerId, Proof};
 
-use super::state::{MAX_PARTIALS, Partial};
+use super::state::{MAX_PARTIALS, MAX_UNPROVEN_BYTES, Partial};
 use super::{SyncEngine, SyncEvent};
 use crate::ship::Packer;
 use crate::transport::Transport;
@@ -29,7 +29,7 @@ impl<S: Replica, T: Transport> SyncEngine<S, T> {
                         if skipped.contains(&op.0.peer) {
                             continue;
                         }
-                        if let Err(e) = packer.push(op.clone()) {
+                        if let Err(e) = packer.push(op.clone(), &|id| self.replica.proof_of(id)) {
                             skipped.insert(op.0.peer);
                             st.error(e);
                         }
@@ -46,7 +46,7 @@ impl<S: Replica, T: Transport> SyncEngine<S, T> {
         }
         let mut st = self.state.borrow_mut();
         let sent = packer.ops();
-        for body in packer.finish(true) {
+        for body in packer.finish(true, &|id| self.replica.proof_of(id)) {
             self.send_msg(&mut st, to, &Message { session: sid, initiator: mine, body });
         }
         st.stats.ops_sent += sent;
@@ -76,14 +76,18 @@ impl<S: Replica, T: Transport> SyncEngine<S, T> {
         let mut received = 0u64;
         let mut gap = false;
         for seg in &segments {
-            let batch = match decode_segment(seg, self.config.limits.segment_limits()) {
+            let (batch, proofs) = match decode_proven_segment(seg, self.config.limits.segment_limits()) {
                 Ok(b) => b,
                 Err(e) => {
                     self.state.borrow_mut().error(NetError::from(e).from_peer(from));
                     continue;
                 }
             };
-            match self.apply_segment(from, batch).await {
+            let batch = self.take_proven(from, batch, &proofs);
+            if batch.is_empty() {
+                continue;
+            }
+            match self.apply_segment(from, batch, proofs).await {
                 Some((new, gapped)) => {
                     received += new;
                     gap |= gapped;
@@ -175,14 +179,69 @@ impl<S: Replica, T: Transport> SyncEngine<S, T> {
         self.receive(from, sid, mine, whole.into_iter().collect(), None).await;
     }
 
+    /// The ops of a segment from `from` that can be applied now, in id order: for each author, its
+    /// ops up to the newest one that `proofs` prove (with those of its ops from earlier segments
+    /// that were waiting for a proof). The ops after it wait for a later segment's proof (the
+    /// shipper proves at least each author's last op it ships), up to [`MAX_UNPROVEN_BYTES`] per
+    /// peer; beyond that they are dropped and reported, and the next reconciliation asks again.
+    /// Waiting ops that can never apply ([`Replica::check_waiting`]) are refused at once.
+    fn take_proven(&self, from: PeerId, ops: Vec<EncodedOp>, proofs: &[(OpId, Proof)]) -> Vec<EncodedOp> {
+        let mut st = self.state.borrow_mut();
+        let Some(ps) = st.peers.get_mut(&from) else { return Vec::new() };
+        let mut by_author: BTreeMap<PeerId, Vec<EncodedOp>> = BTreeMap::new();
+        for op in ops {
+            by_author.entry(op.op.author).or_default().push(op);
+        }
+        let mut ready = Vec::new();
+        let mut refused = Vec::new();
+        for (author, mut run) in by_author {
+            if let Some(waiting) = ps.unproven.remove(&author) {
+                ps.unproven_bytes -= waiting.iter().map(|o| o.bytes.len()).sum::<usize>();
+                run.extend(waiting);
+            }
+            auroradb_log::sort_by_key(&mut run, |o| (o.op.seq, o.op.id));
+            run.dedup_by(|a, b| a.op.id == b.op.id && a.hash == b.hash);
+            let proven = run.iter().rposition(|o| proofs.iter().any(|(id, _)| *id == o.op.id));
+            let rest = run.split_off(proven.map_or(0, |i| i + 1));
+            ready.extend(run);
+            if rest.is_empty() {
+                continue;
+            }
+            if let Err(e) = self.replica.check_waiting(&rest) {
+                refused.push(e);
+                continue;
+            }
+            let bytes: usize = rest.iter().map(|o| o.bytes.len()).sum();
+            if ps.unproven_bytes + bytes > MAX_UNPROVEN_BYTES {
+                refused.push(LogError::BadProof {
+                    author,
+                    reason: "more of its ops wait for a proof than the engine keeps",
+                });
+                continue;
+            }
+            ps.unproven_bytes += bytes;
+            ps.unproven.insert(author, rest);
+        }
+        for e in refused {
+            st.error(NetError::Log(e).from_peer(from));
+        }
+        auroradb_log::sort_by_key(&mut ready, |o| o.op.id);
+        ready
+    }
+
     /// Applies one checked segment from `from`. If it is refused for a reason other than a gap
     /// and holds ops of several authors, each author's ops are applied on their own, so a bad op
     /// costs only its author's ops from there on. Returns how many ops were new and whether some
     /// were deferred for a gap, or `None` if the replica failed.
-    async fn apply_segment(&self, from: PeerId, batch: Vec<EncodedOp>) -> Option<(u64, bool)> {
+    async fn apply_segment(
+        &self,
+        from: PeerId,
+        batch: Vec<EncodedOp>,
+        proofs: Vec<(OpId, Proof)>,
+    ) -> Option<(u64, bool)> {
         let several = batch.windows(2).any(|w| w[0].op.id.peer != w[1].op.id.peer);
         let again = several.then(|| batch.clone());
-        let mut verdicts = vec![self.apply_batch(from, batch).await];
+        let mut verdicts = vec![self.apply_batch(from, batch, proofs.clone()).await];
         if let (Some(Verdict::Refused(_)), Some(again)) = (verdicts.first(), again) {
             verdicts.clear();
             let mut by_author: BTreeMap<PeerId, Vec<EncodedOp>> = BTreeMap::new();
@@ -190,7 +249,7 @@ impl<S: Replica, T: Transport> SyncEngine<S, T> {
                 by_author.entry(op.op.id.peer).or_default().push(op);
             }
             for ops in by_author.into_values() {
-                let v = self.apply_batch(from, ops).await;
+                let v = self.apply_batch(from, ops, proofs.clone()).await;
                 let failed = matches!(v, Verdict::Failed(_));
                 verdicts.push(v);
                 if failed {
@@ -218,8 +277,8 @@ impl<S: Replica, T: Transport> SyncEngine<S, T> {
     }
 
     /// Hands `ops` to the replica, all or nothing, and announces what it applied.
-    async fn apply_batch(&self, from: PeerId, ops: Vec<EncodedOp>) -> Verdict<S::Error> {
-        match self.replica.apply_remote(from, ops).await {
+    async fn apply_batch(&self, from: PeerId, ops: Vec<EncodedOp>, proofs: Vec<(OpId, Proof)>) -> Verdict<S::Error> {
+        match self.replica.apply_remote(from, ops, proofs).await {
             Ok(applied) => {
                 let n = applied.new_ops();
                 if !applied.is_empty() {

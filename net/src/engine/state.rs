@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::task::Waker;
 
-use auroradb_log::PeerId;
+use auroradb_log::{EncodedOp, PeerId};
 
 use super::event::{EngineStats, SyncEvent, SyncReport};
 use super::replay::ReplayWindow;
@@ -67,7 +67,15 @@ pub(super) struct PeerState {
     /// Segments arriving in pieces, oldest first: at most [`MAX_PARTIALS`], each within the
     /// segment limit.
     pub(super) partial: Vec<Partial>,
+    /// Ops of this peer's segments that wait for a proof of their author, by author: each run
+    /// extends past the newest op a segment proved.
+    pub(super) unproven: BTreeMap<PeerId, Vec<EncodedOp>>,
+    /// Their bytes, at most [`MAX_UNPROVEN_BYTES`].
+    pub(super) unproven_bytes: usize,
 }
+
+/// How many bytes of one peer's ops may wait for a proof of their author.
+pub(super) const MAX_UNPROVEN_BYTES: usize = 64 << 20;
 
 /// How many segments of one peer may be under way in pieces at once; a new one beyond that
 /// drops the oldest (its pieces were lost: the next reconciliation ships it again).
