@@ -113,7 +113,7 @@ fn verify(cli: &Cli, path: &str, out: &mut dyn Write) -> Result<i32, CliError> {
         let doc = json!({
             "file": path,
             "bytes": report.bytes,
-            "format_version": auroradb::log::codec::FORMAT_VERSION,
+            "format_version": auroradb::LOG_FILE_VERSION,
             "intact": intact,
             "file_hash_ok": report.hash_ok,
             "segments": report.segments,
@@ -121,7 +121,7 @@ fn verify(cli: &Cli, path: &str, out: &mut dyn Write) -> Result<i32, CliError> {
             "claimed_ops": report.count,
             "authors": report.authors,
             "fingerprint": report.fingerprint.to_string(),
-            "signatures": Json::Null,
+            "signatures": json!({ "authors": report.authors, "proven": report.proven }),
             "engine": engine,
             "damage": damage,
         });
@@ -131,14 +131,17 @@ fn verify(cli: &Cli, path: &str, out: &mut dyn Write) -> Result<i32, CliError> {
         let mut rows = vec![
             vec![
                 "file".into(),
-                format!("{path} ({} bytes, log file format {})", report.bytes, auroradb::log::codec::FORMAT_VERSION),
+                format!("{path} ({} bytes, log file format {})", report.bytes, auroradb::LOG_FILE_VERSION),
             ],
             vec!["file hash".into(), format!("{} (blake3 of everything before it)", ok(report.hash_ok))],
             vec!["segments".into(), report.segments.to_string()],
             vec!["ops".into(), format!("{} read, {} claimed", report.ops.len(), report.count)],
             vec!["authors".into(), format!("{} chains walked", report.authors)],
             vec!["fingerprint".into(), report.fingerprint.to_string()],
-            vec!["signatures".into(), "none: this format version carries none".into()],
+            vec![
+                "signatures".into(),
+                format!("{} of {} authors proven by their key (each one's newest op)", report.proven, report.authors),
+            ],
         ];
         if let Some(e) = engine.as_object() {
             rows.push(vec![

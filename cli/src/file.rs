@@ -88,6 +88,8 @@ pub struct FileReport {
     pub proofs: Vec<(OpId, Proof)>,
     /// Authors whose chains were walked, with their op counts.
     pub authors: usize,
+    /// Authors whose newest op's proof of authorship checked (which proves all their ops).
+    pub proven: usize,
     /// Everything found damaged, in file order (empty: intact).
     pub damage: Vec<Damage>,
 }
@@ -266,6 +268,7 @@ pub fn read(bytes: &[u8], mut progress: impl FnMut(u64, u64)) -> Result<FileRepo
 
     // Each author's newest op in the file is proven by its author's key, which proves the
     // author's ops before it through the chain.
+    let mut proven = 0;
     let mut authors: Vec<(&PeerId, &ChainHead)> = chains.iter().collect();
     authors.sort_by_key(|(a, _)| **a);
     for (author, head) in authors {
@@ -274,6 +277,7 @@ pub fn read(bytes: &[u8], mut progress: impl FnMut(u64, u64)) -> Result<FileRepo
             None => Some("no proof of authorship: nothing shows that its author wrote it".to_owned()),
             Some((_, proof)) => proof.check(*author, &e.hash).err().map(|err| err.to_string()),
         };
+        proven += usize::from(reason.is_none());
         if let Some(reason) = reason {
             let i = ops.iter().position(|o| o.op.id == head.id).unwrap_or(0);
             let segment = seg_starts.partition_point(|&st| st <= i).checked_sub(1);
@@ -311,6 +315,7 @@ pub fn read(bytes: &[u8], mut progress: impl FnMut(u64, u64)) -> Result<FileRepo
         fingerprint: file.fingerprint,
         segments: file.segments.len(),
         authors: chains.len(),
+        proven,
         ops,
         proofs,
         damage,

@@ -184,8 +184,13 @@ fn verify_passes_a_good_file_with_the_engines_counts() {
     assert_eq!(doc["engine"]["ops"], report.ops);
     assert_eq!(doc["engine"]["keys"], report.keys);
     assert_eq!(doc["engine"]["fingerprint"], db.log().fingerprint(..).to_string());
+    assert_eq!(doc["format_version"], 2);
+    // Both authors' newest ops are proven by their keys, by the file and by the engine.
+    assert_eq!(doc["signatures"], json!({ "authors": 2, "proven": 2 }));
+    assert_eq!(report.proven, 2);
     let (code, out, _) = cli(&["verify", &path]);
     assert_eq!(code, 0);
+    assert!(out.contains("2 of 2 authors proven by their key"), "{out}");
     assert!(out.ends_with("intact\n"), "{out}");
 }
 

@@ -33,6 +33,16 @@ export type SyncStrategy = 'timestamp' | 'version' | 'merge' | 'local-wins' | 'r
  */
 export type Durability = 'strict' | 'relaxed';
 
+/** A signing identity (ed25519): the author id derives from the public key. */
+export interface AuroraIdentity {
+    /** The author id of the ops it signs (32 hex digits). */
+    author: string;
+    /** The public key (64 hex digits). */
+    publicKey: string;
+    /** The secret key: give it back as the `identity` option to write as this author again. */
+    secretKey: Uint8Array;
+}
+
 export interface AuroraConfig {
     /** Database name (the IndexedDB database name). */
     name: string;
@@ -50,6 +60,8 @@ export interface AuroraConfig {
     durability?: Durability;
     /** The largest op a write may make, in bytes (1 to 2^30): a larger write rejects with `OpTooLargeError`. Default 16 MiB. */
     maxOpBytes?: number;
+    /** The secret key (32 bytes, from `getIdentity()`) to sign this instance's ops with: its author id derives from it. Default: a fresh identity per instance. */
+    identity?: Uint8Array;
     /** Sync with peers (also `create(true)`). Default false. */
     distributed?: boolean;
     /** The P2P adapter: 'peerjs' (default), 'webrtc', 'socketio', 'broadcast', or a registered one. */
@@ -412,6 +424,8 @@ export interface VerifyReport {
     authors: number;
     checkpoints: number;
     keys: number;
+    /** Authors whose chain head's signature was checked (each proves all its author's ops). */
+    proven: number;
     fingerprint: string;
 }
 
@@ -592,6 +606,8 @@ export declare class AuroraDB extends EventTarget {
     isDistributed(): boolean;
     getConnectionCount(): number;
     getPeerId(): string | null;
+    /** The identity this instance signs its ops with (`null` before `create()`). */
+    getIdentity(): AuroraIdentity | null;
     close(): Promise<void>;
     destroy(): Promise<void>;
 

@@ -507,6 +507,15 @@ export class AuroraDB extends EventTarget {
         return this._core?.connections ?? 0;
     }
 
+    /**
+     * The identity this instance signs its ops with (`null` before `create()`):
+     * `{ author, publicKey, secretKey }`. Keep `secretKey` somewhere safe and pass it back as the
+     * `identity` option to write as the same author again.
+     */
+    getIdentity() {
+        return this._core ? this._core.identity() : null;
+    }
+
     /** This peer's id on the network (`null` before `create()`). */
     getPeerId() {
         return this._core ? this._core.peerId() : null;

@@ -9,6 +9,7 @@
 use auroradb_log::{NTP64, millis_to_ntp};
 use auroradb_snapshot::{IndexSpec, Strategy};
 use js_sys::{Array, Reflect};
+use wasm_bindgen::JsCast;
 use wasm_bindgen::JsValue;
 
 use crate::idb::Durability;
@@ -158,6 +159,14 @@ pub fn parse(config: &JsValue, distributed: Option<bool>, peer_id: Option<String
     };
     if let Some(n) = whole(&field(config, "maxOpBytes"), "maxOpBytes", 1.0, auroradb::MAX_OP_CEILING as f64)? {
         db.max_op = n as usize;
+    }
+    let identity = field(config, "identity");
+    if !identity.is_undefined() && !identity.is_null() {
+        let secret: [u8; 32] = identity
+            .dyn_ref::<js_sys::Uint8Array>()
+            .and_then(|a| a.to_vec().try_into().ok())
+            .ok_or_else(|| bad("identity must be a Uint8Array of 32 bytes (a secret key from getIdentity())".into()))?;
+        db.identity = Some(auroradb::log::Identity::from_secret(&secret));
     }
     let distributed = distributed.unwrap_or_else(|| field(config, "distributed").as_bool().unwrap_or(false));
     let sync = sync_options(config)?;

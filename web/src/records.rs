@@ -124,6 +124,7 @@ pub fn verify_js(r: &DbVerifyReport) -> JsValue {
         .set("authors", r.authors as f64)
         .set("checkpoints", r.checkpoints as f64)
         .set("keys", r.keys as f64)
+        .set("proven", r.proven as f64)
         .set("fingerprint", r.fingerprint.to_string())
         .build()
 }

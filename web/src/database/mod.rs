@@ -124,6 +124,20 @@ impl AuroraCore {
         self.open.label.clone().unwrap_or_else(|| self.open.peer.to_hex())
     }
 
+    /// The identity this instance signs its ops with: `{ author, publicKey, secretKey }` (the
+    /// author id and the public key in hex, the secret key as 32 bytes, to keep and give back
+    /// as the `identity` option), or `null` for an instance that cannot sign.
+    pub fn identity(&self) -> JsValue {
+        let log = self.open.log.borrow();
+        let Some(identity) = log.identity() else { return JsValue::NULL };
+        let secret = js_sys::Uint8Array::from(&identity.secret()[..]);
+        Obj::new()
+            .set("author", identity.peer().to_hex())
+            .set("publicKey", identity.key().to_hex())
+            .set("secretKey", secret)
+            .build()
+    }
+
     /// The author id of this instance's ops (32 hex digits): every instance has its own.
     #[wasm_bindgen(getter)]
     pub fn author(&self) -> String {

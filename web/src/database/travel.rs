@@ -82,8 +82,9 @@ impl AuroraCore {
     }
 
     /// Recomputes every hash and chain, checks segments, checkpoints and that the state is what
-    /// the log says: `{ ok: true, ops, authors, checkpoints, keys, fingerprint }`, or rejects with
-    /// a `HashMismatchError`, `BrokenChainError`, `CorruptDataError`...
+    /// the log says, and each author's proof of authorship: `{ ok: true, ops, authors,
+    /// checkpoints, keys, proven, fingerprint }`, or rejects with a `HashMismatchError`,
+    /// `BrokenChainError`, `AuthorshipError`, `CorruptDataError`...
     pub fn verify(&self) -> Promise {
         self.spawn(|open| async move { open.run("verify", async |db| Ok(verify_js(&db.verify().await?))).await })
     }
