@@ -218,6 +218,9 @@ error_names! {
     UnexpectedMessage = "UnexpectedMessageError",
     /// Sync: a message from a peer that is not connected.
     NotConnected = "NotConnectedError",
+    /// Sync: a peer reports that it refused ops this peer shipped, or could not ship ops this
+    /// peer lacks (which op, and the error's name there).
+    Shipping = "ShippingError",
     /// A write that would make an op over the maximum op size (`maxOpBytes`); in sync, an op over
     /// the maximum op size the shipping side accepts.
     OpTooLarge = "OpTooLargeError",
@@ -253,6 +256,7 @@ impl ErrorName {
             NetError::Unexpected { .. } => N::UnexpectedMessage,
             NetError::NotConnected(_) => N::NotConnected,
             NetError::OpTooLarge { .. } => N::OpTooLarge,
+            NetError::Shipping { .. } => N::Shipping,
             NetError::Replica { .. } => N::Store,
             NetError::Transport { .. } => N::Transport,
             _ => N::Peer,

@@ -1,6 +1,6 @@
 //! The sync crate's error type, and what the engine reports: its own errors or its replica's.
 
-use auroradb_log::{LogError, PeerId};
+use auroradb_log::{LogError, OpId, PeerId};
 
 /// Everything that can go wrong while syncing: bad frames and messages, bad ops from a peer,
 /// protocol violations, and local replica or transport failures.
@@ -83,6 +83,18 @@ pub enum NetError {
         /// What failed.
         reason: String,
     },
+    /// A peer reports a shipping failure between it and this peer: it refused ops this peer
+    /// shipped (`refused`), or it could not ship ops this peer lacks. The peer's side of the
+    /// failure is an error there; this one says what it was.
+    #[error("{}{}: {name}", if *refused { "the peer refused ops this peer shipped" } else { "the peer could not ship ops" }, op.map(|o| format!(" (op {o})")).unwrap_or_default())]
+    Shipping {
+        /// Whether the peer refused ops from here (else it could not ship ops to here).
+        refused: bool,
+        /// The op concerned, when the peer named one.
+        op: Option<OpId>,
+        /// The name of the error on the peer's side ([`NetError::name`]).
+        name: String,
+    },
     /// The error was caused by input from `peer`: whatever it sent was rejected and nothing of
     /// it was applied.
     #[error("from peer {peer}: {error}")]
@@ -149,6 +161,7 @@ impl NetError {
             NetError::OpTooLarge { .. } => "OpTooLarge",
             NetError::Replica { .. } => "StoreError",
             NetError::Transport { .. } => "TransportError",
+            NetError::Shipping { .. } => "Shipping",
             NetError::FromPeer { .. } => "PeerError",
         }
     }

@@ -109,7 +109,7 @@ pub use engine::{EngineEvent, EngineStats, REPLAY_WINDOW, SyncConfig, SyncEngine
 pub use error::{NetError, Result, SyncError};
 pub use frame::FrameLimits;
 pub use index::{IdRange, RangeIndex};
-pub use message::{Body, Message, Mode, Ops, Piece, RangeItem, Reconcile};
+pub use message::{Body, MAX_REPORT_NAME, Message, Mode, Ops, Piece, RangeItem, Reconcile, Report};
 pub use reconcile::{PairOutcome, ReconcileConfig, Reconciler, reconcile_pair};
 pub use replica::{ApplyHook, ApplyOutcome, MemoryReplica, Replica, ReplicaError, check_waiting};
 pub use transport::{AdmittedTransport, Transport, TransportEvent};

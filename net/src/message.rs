@@ -33,7 +33,25 @@ pub enum Body {
     Ops(Ops),
     /// A piece of a segment too large for one frame (one op larger than a frame).
     Piece(Piece),
+    /// What became of ops the other side shipped, or could not ship.
+    Report(Report),
 }
+
+/// Tells a peer that ops it shipped were refused, or that ops it lacks could not be shipped to
+/// it: a shipping failure is known on both sides, not only where it happened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Report {
+    /// `true`: the sender of the report refused ops the receiver shipped; `false`: the sender of
+    /// the report could not ship ops the receiver lacks.
+    pub refused: bool,
+    /// The op concerned (its id names its author), when one can be named.
+    pub op: Option<OpId>,
+    /// The error's stable name ([`NetError::name`]), at most [`MAX_REPORT_NAME`] bytes.
+    pub name: String,
+}
+
+/// The longest error name a [`Report`] carries.
+pub const MAX_REPORT_NAME: usize = 64;
 
 /// A piece of a segment that does not fit in a frame (one op larger than a frame). The pieces of
 /// a segment are sent in a row; each says where its bytes go, so pieces that arrive out of order
@@ -163,6 +181,11 @@ pub(crate) enum WireBody<'a> {
         #[serde(borrow)]
         data: &'a serde_bytes::Bytes,
     },
+    Report {
+        refused: bool,
+        op: Option<OpId>,
+        name: &'a str,
+    },
 }
 
 #[derive(Serialize, Deserialize, Debug)]
@@ -261,6 +284,14 @@ fn decode_ids(peers: &[[u8; 16]], lo: OpId, hi: Option<OpId>, wire: &[WireId]) -
     Ok(out)
 }
 
+/// A report names its error with at most [`MAX_REPORT_NAME`] bytes of ASCII letters.
+fn check_report_name(name: &str) -> Result<()> {
+    if name.is_empty() || name.len() > MAX_REPORT_NAME || !name.bytes().all(|b| b.is_ascii_alphabetic()) {
+        return Err(NetError::corrupt("sync message", "a report's error name is not a short name"));
+    }
+    Ok(())
+}
+
 /// A piece carries at least one byte, all within its segment's length.
 fn check_piece(total: u32, offset: u32, data: &[u8]) -> Result<()> {
     if data.is_empty() || u64::from(offset) + data.len() as u64 > u64::from(total) {
@@ -325,6 +356,10 @@ impl Message {
                     data: serde_bytes::Bytes::new(&p.data),
                 }
             }
+            Body::Report(r) => {
+                check_report_name(&r.name)?;
+                WireBody::Report { refused: r.refused, op: r.op, name: &r.name }
+            }
         };
         Ok(WireMessage { seq, session: self.session, initiator: self.initiator, body })
     }
@@ -371,6 +406,10 @@ impl Message {
             WireBody::Piece { total, offset, check, data } => {
                 check_piece(total, offset, data)?;
                 Body::Piece(Piece { total, offset, check, data: data.to_vec() })
+            }
+            WireBody::Report { refused, op, name } => {
+                check_report_name(name)?;
+                Body::Report(Report { refused, op, name: name.to_owned() })
             }
         };
         Ok((wire.seq, Message { session: wire.session, initiator: wire.initiator, body }))

@@ -300,6 +300,35 @@ fn an_op_over_the_maximum_op_size_is_not_shipped_and_is_reported() {
     let too_large = |e: &NetError| matches!(e, NetError::OpTooLarge { limit: 10_000, .. });
     assert!(c.errors(0).iter().any(too_large), "{:?}", c.errors(0));
     assert_eq!(c.peers[1].replica.log().len(), 0);
+    // The peer that lacks the op is told, with the op and the reason.
+    let huge = c.peers[0].replica.log().last_id();
+    let told = |e: &NetError| {
+        e.peer() == Some(c.peers[0].id)
+            && matches!(e.inner(), NetError::Shipping { refused: false, op, name } if *op == huge && name == "OpTooLarge")
+    };
+    assert!(c.errors(1).iter().any(told), "{:?}", c.errors(1));
+}
+
+/// A peer whose clock runs 10 minutes ahead: the other refuses its ops (beyond the drift bound)
+/// and says so, so the peer ahead learns that its ops were refused, which op, and why.
+#[test]
+fn a_refused_shipment_is_reported_to_the_peer_that_shipped_it() {
+    use auroradb_net::sim::sim_identity;
+    let ids = [sim_identity(1), sim_identity(2)];
+    let c = Cluster::new(0, &ids, &[600_000, 0], quiet(), &auroradb_snapshot::Strategy::Timestamp);
+    c.connect_all();
+    c.settle();
+    let op = c.write(0, put("k", 1));
+    c.settle();
+    assert_eq!(c.peers[1].replica.log().len(), 0);
+    let drift = |e: &NetError| matches!(e.inner(), NetError::Log(auroradb_log::LogError::ClockDrift { .. }));
+    assert!(c.errors(1).iter().any(|e| drift(e) && e.peer() == Some(c.peers[0].id)), "{:?}", c.errors(1));
+    let told = |e: &NetError| {
+        e.peer() == Some(c.peers[1].id)
+            && matches!(e.inner(), NetError::Shipping { refused: true, op: Some(id), name } if *id == op.op.id && name == "ClockDrift")
+    };
+    assert!(c.errors(0).iter().any(told), "{:?}", c.errors(0));
+    assert_eq!(c.errors(0).len(), 1, "{:?}", c.errors(0));
 }
 
 /// 64 peers, each linked to a few others only (a ring, so the mesh is connected, plus two random

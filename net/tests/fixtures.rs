@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use auroradb_log::segment::encode_segment;
 use auroradb_log::{EncodedOp, Fingerprint, Hash, Op, OpId, OpKind, PeerId, Value};
 use auroradb_net::frame::{FrameDecoder, MAGIC_SYNC, PREFIX_LEN, decode_frame, encode_frame};
-use auroradb_net::{Body, Hello, Message, Mode, NetError, Ops, RangeItem, Reconcile};
+use auroradb_net::{Body, Hello, Message, Mode, NetError, Ops, RangeItem, Reconcile, Report};
 
 const ALICE: PeerId = PeerId([0xa1; 16]);
 const BOB: PeerId = PeerId([0xb0; 16]);
@@ -64,10 +64,26 @@ fn check(name: &str, seq: u64, msg: &Message) {
     assert_eq!(decode_frame(&golden, 1 << 20).unwrap(), (seq, msg.clone()));
 }
 
+/// The answer to a refused shipment: which op, and the error's name.
+fn report() -> Message {
+    let body = Body::Report(Report { refused: true, op: Some(id(300, ALICE)), name: "ClockDrift".into() });
+    Message { session: 0, initiator: true, body }
+}
+
 #[test]
 fn golden_frames() {
     check("turn", 42, &turn());
     check("shipment", 43, &shipment());
+    check("report", 44, &report());
+}
+
+#[test]
+fn a_report_names_its_error_in_a_few_letters() {
+    for name in ["", "Clock Drift", "é", &"x".repeat(65)] {
+        let body = Body::Report(Report { refused: false, op: None, name: name.to_owned() });
+        let msg = Message { session: 0, initiator: true, body };
+        assert!(encode_frame(1, &msg, 1 << 20).is_err(), "{name:?}");
+    }
 }
 
 /// The hello is sent outside any frame, so it is a bare blob (see `docs/formats.md`).

@@ -457,6 +457,7 @@ const names: AuroraErrorName[] = [
 const syncNames: SyncErrorName[] = [
   'HashMismatchError',
   'AuthorshipError',
+  'ShippingError',
   'CorruptMessageError',
   'FloodError',
   'ReplayError',
@@ -465,6 +466,7 @@ const syncNames: SyncErrorName[] = [
 const syncTypes: SyncErrorType[] = [
   'connection-failed',
   'peer-rejected',
+  'shipping-failed',
   'sync-failed',
   'send-failed',
   'peer-unavailable',

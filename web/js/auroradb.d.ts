@@ -330,6 +330,7 @@ export type AuroraErrorName =
     | 'FloodError'
     | 'UnexpectedMessageError'
     | 'NotConnectedError'
+    | 'ShippingError'
     | 'OpTooLargeError'
     | 'StoreError'
     | 'TransportError'
@@ -353,6 +354,7 @@ export type SyncErrorName =
     | 'ReplayError'
     | 'FloodError'
     | 'UnexpectedMessageError'
+    | 'ShippingError'
     | 'OpTooLargeError'
     | 'StoreError'
     | 'TransportError'
@@ -363,6 +365,7 @@ export type SyncErrorName =
 export type SyncErrorType =
     | 'connection-failed'
     | 'peer-rejected'
+    | 'shipping-failed'
     | 'sync-failed'
     | 'send-failed'
     | 'peer-unavailable'

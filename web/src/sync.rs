@@ -335,6 +335,7 @@ impl SyncHub {
                 let kind = match e.inner() {
                     NetError::Replica { .. } => "sync-failed",
                     NetError::Transport { .. } => "send-failed",
+                    NetError::Shipping { .. } => "shipping-failed",
                     _ if e.peer().is_some() => "peer-rejected",
                     _ => "sync-failed",
                 };

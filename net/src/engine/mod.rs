@@ -33,11 +33,11 @@ mod state;
 
 use std::cell::RefCell;
 
-use auroradb_log::PeerId;
+use auroradb_log::{OpId, PeerId};
 
 use crate::frame::encode_frame;
 use crate::transport::{Transport, TransportEvent};
-use crate::{Message, Replica, SyncError};
+use crate::{Body, Message, NetError, Replica, SyncError};
 use state::{PeerState, State};
 
 pub use config::SyncConfig;
@@ -169,6 +169,21 @@ impl<S: Replica, T: Transport> SyncEngine<S, T> {
             Ok(frame) => self.send_frame(st, to, frame),
             Err(e) => st.error(e),
         }
+    }
+
+    /// Tells `to` of a shipping failure: it refused ops `to` shipped (`refused`), or it could not
+    /// ship ops `to` lacks; `op` is the op concerned, `error` the failure as reported here.
+    fn send_report(
+        &self,
+        st: &mut State<S::Applied, S::Error>,
+        to: PeerId,
+        refused: bool,
+        op: Option<OpId>,
+        error: &NetError,
+    ) {
+        let name = error.name().to_owned();
+        let body = Body::Report(crate::Report { refused, op, name });
+        self.send_msg(st, to, &Message { session: 0, initiator: true, body });
     }
 
     fn send_frame(&self, st: &mut State<S::Applied, S::Error>, to: PeerId, frame: Vec<u8>) {

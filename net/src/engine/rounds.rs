@@ -29,6 +29,9 @@ impl<S: Replica, T: Transport> SyncEngine<S, T> {
         let mut packer = Packer::new(self.config.limits);
         for op in sorted {
             if let Err(e) = packer.push((op.op.id, op.bytes.clone(), op.hash), &|id| self.replica.proof_of(id)) {
+                for p in &peers {
+                    self.send_report(&mut st, *p, false, Some(op.op.id), &e);
+                }
                 st.error(e);
             }
         }

@@ -31,6 +31,8 @@ impl<S: Replica, T: Transport> SyncEngine<S, T> {
                         }
                         if let Err(e) = packer.push(op.clone(), &|id| self.replica.proof_of(id)) {
                             skipped.insert(op.0.peer);
+                            // The peer will lack this author's ops from here: it is told why.
+                            self.send_report(&mut st, to, false, Some(op.0), &e);
                             st.error(e);
                         }
                     }
@@ -79,7 +81,10 @@ impl<S: Replica, T: Transport> SyncEngine<S, T> {
             let (batch, proofs) = match decode_proven_segment(seg, self.config.limits.segment_limits()) {
                 Ok(b) => b,
                 Err(e) => {
-                    self.state.borrow_mut().error(NetError::from(e).from_peer(from));
+                    let e = NetError::from(e);
+                    let mut st = self.state.borrow_mut();
+                    self.send_report(&mut st, from, true, None, &e);
+                    st.error(e.from_peer(from));
                     continue;
                 }
             };
@@ -223,7 +228,9 @@ impl<S: Replica, T: Transport> SyncEngine<S, T> {
             ps.unproven.insert(author, rest);
         }
         for e in refused {
-            st.error(NetError::Log(e).from_peer(from));
+            let e = NetError::Log(e);
+            self.send_report(&mut st, from, true, named_op(&e), &e);
+            st.error(e.from_peer(from));
         }
         auroradb_log::sort_by_key(&mut ready, |o| o.op.id);
         ready
@@ -266,7 +273,11 @@ impl<S: Replica, T: Transport> SyncEngine<S, T> {
                     st.stats.deferred += 1;
                     gap = true;
                 }
-                Verdict::Refused(e) => st.error(NetError::Log(e).from_peer(from)),
+                Verdict::Refused(e) => {
+                    let e = NetError::Log(e);
+                    self.send_report(&mut st, from, true, named_op(&e), &e);
+                    st.error(e.from_peer(from));
+                }
                 Verdict::Failed(e) => {
                     st.fail(SyncError::Replica(e));
                     return None;
@@ -294,6 +305,19 @@ impl<S: Replica, T: Transport> SyncEngine<S, T> {
                 None => Verdict::Failed(e),
             },
         }
+    }
+}
+
+/// The op a refusal names, if it names one.
+fn named_op(e: &NetError) -> Option<OpId> {
+    match e.inner() {
+        NetError::Log(
+            LogError::BrokenChain { id, .. }
+            | LogError::ChainGap { id, .. }
+            | LogError::InvalidOp { id, .. }
+            | LogError::ClockDrift { id, .. },
+        ) => Some(*id),
+        _ => None,
     }
 }
 
