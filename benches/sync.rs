@@ -19,7 +19,8 @@ use std::time::{Duration, Instant};
 
 use auroradb_benches::fmt_time;
 use auroradb_log::{
-    EncodedOp, Hash, Hlc, Log, LogConfig, OpKind, PeerId, Value, decode_op, manual_clock, set_manual_clock,
+    EncodedOp, Hash, Hlc, Identity, Log, LogConfig, OpId, OpKind, PeerId, Proof, Value, decode_op, manual_clock,
+    set_manual_clock,
 };
 use auroradb_net::sim::ready;
 use auroradb_net::transport::memory::MemoryNetwork;
@@ -59,6 +60,8 @@ struct Case {
     n: usize,
     layout: Layout,
     ops: Vec<(Side, EncodedOp)>,
+    /// The proof of each author's newest op, signed by the author.
+    proofs: Vec<(OpId, Proof)>,
     end_ms: u64,
 }
 
@@ -74,8 +77,14 @@ impl Case {
         let unique = n / 100;
         let total = n - unique + 2 * unique;
         let config = LogConfig { keep_ops: true, ..LogConfig::default() };
-        let mut authors: Vec<Log> =
-            (0..6u8).map(|i| Log::new(Hlc::new(PeerId([i + 1; 16]), manual_clock, config.max_drift), config)).collect();
+        let mut authors: Vec<Log> = (0..6u8)
+            .map(|i| {
+                let me = Identity::from_secret(&[i + 1; 32]);
+                let mut log = Log::new(Hlc::new(me.peer(), manual_clock, config.max_drift), config);
+                log.set_identity(me).expect("its own identity");
+                log
+            })
+            .collect();
         let mut side_of = vec![Side::Both; total];
         for k in 0..2 * unique {
             let slot = match layout {
@@ -96,7 +105,14 @@ impl Case {
             let op = authors[author].append(OpKind::Put { key, value: Value::Int(v) }).expect("append");
             ops.push((side, op));
         }
-        Case { n, layout, ops, end_ms: START_MS + total as u64 + 1 }
+        let proofs = authors
+            .iter()
+            .filter_map(|log| {
+                let head = log.heads().get(&log.peer())?;
+                Some((head.id, log.proof_of(&head.id)?))
+            })
+            .collect();
+        Case { n, layout, ops, proofs, end_ms: START_MS + total as u64 + 1 }
     }
 
     fn name(&self) -> String {
@@ -114,6 +130,12 @@ impl Case {
         let peer = if a { PEER_A } else { PEER_B };
         let mut log = Log::new(Hlc::new(peer, manual_clock, config.max_drift), config);
         log.insert_remote(self.held_by(a).cloned().collect()).expect("valid ops");
+        // Each author's newest op is proven (a replica passes the proofs it received on).
+        for (id, proof) in &self.proofs {
+            if log.contains(id) {
+                log.keep_proof(*id, *proof);
+            }
+        }
         log
     }
 
