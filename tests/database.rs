@@ -232,6 +232,9 @@ fn reopen_restores_without_decoding_the_log() {
         let mut db = Database::open(storage.clone(), cfg.clone()).await.unwrap();
         assert_eq!(db.stats().ops_decoded, 0);
         assert_ne!(db.peer(), peer, "each connection writes under its own author id");
+        assert_eq!(db.op_count(), 201);
+        db.load_log().await.unwrap();
+        assert_eq!(db.stats().ops_decoded, 0, "the index is loaded from the segment records");
         assert_eq!(db.log().fingerprint(..), fp);
         assert_eq!(db.all(), all);
         assert!(db.checkpoint_ids().count() >= 3);
@@ -353,8 +356,10 @@ fn two_connections_lose_none_of_each_others_writes() {
         assert_eq!(a.get("shared"), Some(&Value::Int(119)));
         let c = Database::open(storage.clone(), config("shared")).await.unwrap();
         assert_eq!(c.all(), a.all());
-        assert_eq!(c.log().len(), 80);
+        assert_eq!(c.op_count(), 80);
         let mut c = c;
+        c.load_log().await.unwrap();
+        assert_eq!(c.log().len(), 80);
         assert_eq!(c.verify().await.unwrap().authors, 2);
     });
 }
@@ -670,5 +675,84 @@ fn ops_of_the_local_author_from_a_file_or_a_peer_are_refused() {
         tick();
         db.put("a", Value::Int(2)).await.unwrap();
         assert_eq!(db.verify().await.unwrap().ops, 2);
+    });
+}
+
+/// A database of `10 × rounds` ops on the same 10 keys, reopened with its read counters at 0.
+async fn reopened_after(rounds: i64) -> (MemoryStorage, Database<MemoryStorage>) {
+    let mut cfg = config("history");
+    cfg.checkpoint_every = 100;
+    cfg.segment_ops = 16;
+    let storage = MemoryStorage::new();
+    let mut db = Database::open(storage.clone(), cfg.clone()).await.unwrap();
+    for r in 0..rounds {
+        for k in 0..10 {
+            tick();
+            db.put(format!("k{k}"), Value::Int(r)).await.unwrap();
+        }
+    }
+    drop(db);
+    storage.reset_reads();
+    let db = Database::open(storage.clone(), cfg).await.unwrap();
+    (storage, db)
+}
+
+#[test]
+fn what_open_reads_does_not_grow_with_the_history() {
+    block_on(async {
+        let (short, _) = reopened_after(2).await;
+        let (long, mut db) = reopened_after(500).await;
+        assert_eq!((long.len(Store::Log), db.count(), db.op_count()), (5000, 10, 5000));
+        // No segment record, history record, journal entry or op; the same meta and state
+        // records; op keys only up to where a checkpoint is due; checkpoint ids only.
+        for store in [Store::Segments, Store::History, Store::Journal] {
+            assert_eq!(long.reads(store), 0, "{store:?}");
+        }
+        assert_eq!(long.reads(Store::Meta), short.reads(Store::Meta));
+        assert_eq!(long.reads(Store::State), short.reads(Store::State));
+        assert!(long.reads(Store::Log) <= 100, "{} op keys read", long.reads(Store::Log));
+        assert!(long.reads(Store::Checkpoints) <= 5000 / 100, "{} checkpoint ids", long.reads(Store::Checkpoints));
+        assert_eq!(db.stats().ops_decoded, 0);
+        // Nothing of the history is held in memory after open.
+        assert!(!db.log().is_indexed());
+        assert_eq!(db.log().len(), 0);
+        // The first write loads the index, once.
+        tick();
+        db.put("k0", Value::Int(-1)).await.unwrap();
+        tick();
+        db.put("k1", Value::Int(-1)).await.unwrap();
+        assert_eq!(db.stats().index_loads, 1);
+        assert_eq!((db.log().len(), db.op_count()), (5002, 5002));
+        assert_eq!(db.verify().await.unwrap().ops, 5002);
+    });
+}
+
+#[test]
+fn a_connection_loads_its_index_after_another_one_wrote() {
+    block_on(async {
+        let storage = MemoryStorage::new();
+        let mut a = Database::open(storage.clone(), config("late-index")).await.unwrap();
+        tick();
+        a.put("one", Value::Int(1)).await.unwrap();
+        let mut b = Database::open(storage.clone(), config("late-index")).await.unwrap();
+        tick();
+        a.put("two", Value::Int(2)).await.unwrap();
+        // b has not seen "two" and has no index: its write catches up first, then loads.
+        assert_eq!(b.get("two"), None);
+        tick();
+        b.put("three", Value::Int(3)).await.unwrap();
+        assert_eq!(b.get("two"), Some(&Value::Int(2)));
+        assert_eq!((b.log().len(), b.op_count()), (3, 3));
+        assert_eq!(b.verify().await.unwrap().ops, 3);
+        a.catch_up().await.unwrap();
+        assert_eq!(a.get("three"), Some(&Value::Int(3)));
+        assert_eq!(a.log().fingerprint(..), b.log().fingerprint(..));
+        // Catching up does not load the index.
+        let mut c = Database::open(storage.clone(), config("late-index")).await.unwrap();
+        tick();
+        a.put("four", Value::Int(4)).await.unwrap();
+        c.catch_up().await.unwrap();
+        assert_eq!((c.get("four"), c.op_count(), c.log().is_indexed()), (Some(&Value::Int(4)), 4, false));
+        assert_eq!(c.verify().await.unwrap().ops, 4);
     });
 }

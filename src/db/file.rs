@@ -67,6 +67,7 @@ fn decode_file(bytes: &[u8]) -> Result<(Vec<EncodedOp>, Fingerprint)> {
 impl<S: Storage> Database<S> {
     /// The whole log as a log file.
     pub async fn export_log(&mut self) -> Result<Vec<u8>> {
+        self.load_log().await?;
         let rows = self.storage.scan(Store::Log, KeyRange::all(), ScanOptions::default()).await?;
         let mut segments = Vec::new();
         let mut sum = RangeSum::default();

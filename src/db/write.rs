@@ -72,6 +72,7 @@ impl<S: Storage> Database<S> {
         kind: OpKind,
         check: &dyn Fn(&State) -> Result<()>,
     ) -> Result<WriteOutcome> {
+        self.load_log().await?;
         let _lock = self.storage.lock_writes().await?;
         let mut attempt = 0;
         loop {
@@ -114,6 +115,8 @@ impl<S: Storage> Database<S> {
     /// connection opened as a chosen author, [`Config::peer`](super::Config::peer), once it holds
     /// ops of that author).
     pub async fn apply_remote(&mut self, ops: Vec<EncodedOp>) -> Result<WriteOutcome> {
+        // The index tells which ops are held, for the check below and for `check_remote`.
+        self.load_log().await?;
         // Only this connection writes its own author's ops: one it does not hold, from a peer or
         // a file, is forged (the chain head it extends is public). A connection opened as a
         // chosen author takes that author's ops in only while it has none (restoring them).
@@ -331,6 +334,7 @@ impl<S: Storage> Database<S> {
 
     /// Writes a checkpoint of the live state now.
     pub async fn checkpoint(&mut self) -> Result<Option<OpId>> {
+        self.load_log().await?;
         let _lock = self.storage.lock_writes().await?;
         let mut attempt = 0;
         let at = loop {
@@ -356,12 +360,10 @@ impl<S: Storage> Database<S> {
     }
 
     /// Reads the commits other connections made on the same storage since this one last looked,
-    /// and applies their ops to the in-memory log and state. Returns the visible changes.
+    /// and applies their ops to the in-memory log and state. Returns the visible changes. It
+    /// reads those commits' ops only, so it does not load the log's index.
     pub async fn catch_up(&mut self) -> Result<Vec<Change>> {
-        let stored = match self.storage.get(Store::Meta, keys::META_COMMIT).await? {
-            Some(b) => keys::decode_counter(&b)?,
-            None => 0,
-        };
+        let stored = super::stored_commit(&self.storage).await?;
         if stored <= self.commit {
             return Ok(Vec::new());
         }
