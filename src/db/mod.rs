@@ -197,7 +197,9 @@ impl<S: Storage> Database<S> {
         // history, and reading, the one thing most opens are for, does not need it. The log starts
         // with its chain heads only, which is what the next write needs to link its op; the rest
         // is loaded the first time something needs it (`load_log`).
-        let log = Log::unindexed(clock, log_config, read_heads(&storage).await?);
+        let heads = read_heads(&storage).await?;
+        // An empty log's index is empty: a new database is indexed from the start.
+        let log = if heads.is_empty() { Log::new(clock, log_config) } else { Log::unindexed(clock, log_config, heads) };
 
         let meta = match storage.get(Store::Meta, keys::META_STATE).await? {
             Some(b) => Some(StateMeta::decode(&b)?),
@@ -264,8 +266,9 @@ impl<S: Storage> Database<S> {
     }
 
     /// Loads the log's index (every op's id and hash, the fingerprints, the segments) from the
-    /// segment records, unless it is loaded: writes, sync, time travel from checkpoints,
-    /// verification and export need it; opening and reading do not. The commits of other
+    /// segment records, unless it is loaded: sync, remote ops, a write that is due to make a
+    /// checkpoint, time travel, verification and export need it; opening, reading, catching up
+    /// and other local writes do not. The commits of other
     /// connections are caught up first, and the records are taken only if no commit came in
     /// between (else it catches up and reads again), so the index is that of the ops the state
     /// holds. What it catches up with is kept for [`Database::take_caught_up`].
@@ -373,8 +376,8 @@ impl<S: Storage> Database<S> {
         self.log.borrow().peer()
     }
 
-    /// The log's index (ids, hashes, chains, fingerprints). Until [`Database::load_log`] (which
-    /// every write, sync and verification does first) it holds the chain heads only.
+    /// The log's index (ids, hashes, chains, fingerprints). Until [`Database::load_log`] (see
+    /// there for what calls it) it holds the chain heads only.
     pub fn log(&self) -> Ref<'_, Log> {
         self.log.borrow()
     }
