@@ -706,6 +706,39 @@ fn ops_of_the_local_author_from_a_file_or_a_peer_are_refused() {
     });
 }
 
+#[test]
+fn a_reopened_database_without_its_index_tells_its_own_ops_from_forged_ones() {
+    block_on(async {
+        // Opened as a chosen author (the command-line tool's --as), so the reopened connection
+        // writes under the author whose ops it holds.
+        let mut cfg = config("own-chain-reopened");
+        cfg.peer = Some(auroradb::PeerId([9; 16]));
+        let storage = MemoryStorage::new();
+        let mut db = Database::open(storage.clone(), cfg.clone()).await.unwrap();
+        let mut genuine = db.put("a", Value::Int(1)).await.unwrap().encoded;
+        tick();
+        genuine.extend(db.put("b", Value::Int(2)).await.unwrap().encoded);
+        drop(db);
+        let forged = auroradb::EncodedOp::new(auroradb::Op {
+            id: OpId { time: genuine[1].op.id.time + 1_000_000, ..genuine[1].op.id },
+            author: genuine[1].op.author,
+            seq: 3,
+            prev: genuine[1].hash,
+            kind: auroradb::OpKind::Put { key: "a".into(), value: Value::from("forged") },
+        });
+        let mut db = Database::open(storage.clone(), cfg).await.unwrap();
+        assert!(!db.log().is_indexed());
+        let before = storage.dump();
+        // Its own ops, which only the index knows it holds, come back as a no-op...
+        assert!(db.apply_remote(genuine).await.unwrap().ops.is_empty());
+        // ...and the next op of its chain, which it never wrote, is refused.
+        let refused = db.apply_remote(vec![forged]).await;
+        assert!(matches!(refused, Err(DbError::Log(auroradb::log::LogError::InvalidOp { .. }))), "{refused:?}");
+        assert_eq!(storage.dump(), before);
+        assert_eq!(db.get("a"), Some(&Value::Int(1)));
+    });
+}
+
 /// A database of `10 × rounds` ops on the same 10 keys, reopened with its read counters at 0.
 async fn reopened_after(rounds: i64) -> (MemoryStorage, Database<MemoryStorage>) {
     let mut cfg = config("history");
