@@ -70,6 +70,10 @@ impl<S: Storage> Storage for Locking<S> {
         self.inner.scan(store, range, options).await
     }
 
+    async fn count(&self, store: Store, range: KeyRange) -> Result<u64, StorageError> {
+        self.inner.count(store, range).await
+    }
+
     async fn lock_writes(&self) -> Result<WriteLock, StorageError> {
         if self.held.replace(true) {
             self.misuses.set(self.misuses.get() + 1);

@@ -166,10 +166,10 @@ async fn read_heads(storage: &impl Storage) -> Result<Vec<(PeerId, auroradb_log:
 }
 
 impl<S: Storage> Database<S> {
-    /// Opens the database in `storage`: reads meta, the state records, the checkpoints' ids and
-    /// the keys of the ops after the newest checkpoint (at most as many as make a checkpoint
-    /// due); never the segment records, never an op. What it reads does not grow with the
-    /// length of the history.
+    /// Opens the database in `storage`: reads meta, the state records and the checkpoints' ids,
+    /// and counts the ops after the newest checkpoint ([`Storage::count`]); never a segment
+    /// record, never an op or its key. What it reads does not grow with the length of the
+    /// history.
     pub async fn open(storage: S, config: Config) -> Result<Database<S>> {
         if let Some(kp) = &config.key_path
             && kp.is_empty()
@@ -232,16 +232,17 @@ impl<S: Storage> Database<S> {
             .into_iter()
             .map(|(k, _)| OpId::from_bytes(&k))
             .collect::<Result<_, _>>()?;
-        // Ops after the newest checkpoint, counted from the log's keys up to the point where a
-        // checkpoint is due anyway: a bounded read however long the history.
-        let due = config.checkpoint_every.max(state.len() as u64);
+        // Ops after the newest checkpoint, counted by the storage without reading them: in
+        // Chromium, IndexedDB's count() of 10k ops takes about a quarter of the time getAllKeys()
+        // takes to hand their keys over, before the page copies each one. A checkpoint is written
+        // whenever an interval of ops is due, so they are normally fewer than an interval (the
+        // larger of `checkpoint_every` and the record count), however long the history.
         let since_checkpoint = if config.checkpoint_every == 0 {
             0
         } else {
             let after = checkpoints.iter().next_back().map(|at| at.to_bytes().to_vec());
             let range = KeyRange { start: after.map_or(Bound::Unbounded, Bound::Excluded), end: Bound::Unbounded };
-            let options = ScanOptions { keys_only: true, limit: Some(due as usize), ..Default::default() };
-            storage.scan(Store::Log, range, options).await?.len() as u64
+            storage.count(Store::Log, range).await?
         };
 
         let log = Rc::new(RefCell::new(log));

@@ -59,7 +59,7 @@ fn field(obj: &JsValue, name: &str) -> JsValue {
 }
 
 #[wasm_bindgen_test]
-async fn commits_gets_and_scans() {
+async fn commits_gets_scans_and_counts() {
     let name = fresh("scan");
     let s = IdbStorage::open(&name, 1, &[]).await.unwrap();
     let mut batch = WriteBatch::default();
@@ -83,6 +83,8 @@ async fn commits_gets_and_scans() {
     assert_eq!(keys(s.scan(Store::Log, range.clone(), ScanOptions::default()).await.unwrap()), [3, 4, 5]);
     let rev = ScanOptions { reverse: true, ..Default::default() };
     assert_eq!(keys(s.scan(Store::Log, range.clone(), rev).await.unwrap()), [5, 4, 3]);
+    assert_eq!(s.count(Store::Log, range.clone()).await.unwrap(), 3);
+    assert_eq!(s.count(Store::Log, KeyRange::all()).await.unwrap(), 10);
     let rev2 = ScanOptions { reverse: true, limit: Some(2), ..Default::default() };
     assert_eq!(keys(s.scan(Store::Log, KeyRange::all(), rev2).await.unwrap()), [9, 8]);
     let first3 = ScanOptions { limit: Some(3), keys_only: true, ..Default::default() };
@@ -91,10 +93,12 @@ async fn commits_gets_and_scans() {
     let rev_keys = ScanOptions { reverse: true, keys_only: true, limit: Some(1) };
     assert_eq!(s.scan(Store::Log, KeyRange::all(), rev_keys).await.unwrap(), vec![(vec![1, 9], vec![])]);
     let empty = KeyRange { start: Bound::Included(vec![1, 5]), end: Bound::Excluded(vec![1, 5]) };
-    assert!(s.scan(Store::Log, empty, ScanOptions::default()).await.unwrap().is_empty());
+    assert!(s.scan(Store::Log, empty.clone(), ScanOptions::default()).await.unwrap().is_empty());
+    assert_eq!(s.count(Store::Log, empty).await.unwrap(), 0);
     let none = ScanOptions { limit: Some(0), ..Default::default() };
     assert!(s.scan(Store::Log, KeyRange::all(), none).await.unwrap().is_empty());
     assert!(s.scan(Store::Checkpoints, KeyRange::all(), ScanOptions::default()).await.unwrap().is_empty());
+    assert_eq!(s.count(Store::Checkpoints, KeyRange::all()).await.unwrap(), 0);
 
     let mut batch = WriteBatch::default();
     batch.delete(Store::Log, vec![1, 0]);
@@ -102,6 +106,7 @@ async fn commits_gets_and_scans() {
     s.commit(batch).await.unwrap();
     assert_eq!(s.get(Store::Log, &[1, 0]).await.unwrap(), None);
     assert_eq!(s.scan(Store::Log, KeyRange::all(), ScanOptions::default()).await.unwrap().len(), 9);
+    assert_eq!(s.count(Store::Log, KeyRange::prefix(&[1])).await.unwrap(), 9);
     drop(s);
     drop_db(&name).await;
 }
