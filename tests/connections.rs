@@ -179,6 +179,33 @@ fn a_transaction_conflicts_on_a_read_another_connection_changed_unseen() {
 }
 
 #[test]
+fn a_write_that_loads_the_index_checks_its_reads_after_the_catch_up_that_loading_does() {
+    block_on(async {
+        let storage = MemoryStorage::new();
+        let mut cfg = config("txn-load");
+        cfg.checkpoint_every = 2;
+        let mut a = Database::open(storage.clone(), cfg.clone()).await.unwrap();
+        tick();
+        a.put("stock", Value::Int(5)).await.unwrap();
+        drop(a);
+        // Reopened without the log's index, one op after the last checkpoint: its next write is
+        // due to make one, so it loads the index, catching up first.
+        let mut a = Database::open(storage.clone(), cfg.clone()).await.unwrap();
+        let mut b = Database::open(storage.clone(), cfg).await.unwrap();
+        let mut tx = Transaction::new();
+        tx.read(a.state(), "stock");
+        tx.put("stock", Value::Int(4)).unwrap();
+        tick();
+        b.put("stock", Value::Int(0)).await.unwrap();
+        tick();
+        let err = a.commit_transaction(tx).await.unwrap_err();
+        assert!(matches!(err, DbError::Conflict { ref key } if key == "stock"), "{err}");
+        assert!(a.log().is_indexed());
+        assert_eq!(a.get("stock"), Some(&Value::Int(0)));
+    });
+}
+
+#[test]
 fn a_write_reports_its_own_changes_and_keeps_those_caught_up_apart() {
     block_on(async {
         let storage = MemoryStorage::new();

@@ -78,10 +78,12 @@ impl<S: Storage> Database<S> {
         let _lock = self.storage.lock_writes().await?;
         let mut attempt = 0;
         loop {
-            check(&self.state)?;
+            // Loading catches up with other connections first: the check below sees their
+            // commits.
             if !frees_only(&kind) && self.checkpoint_due(1) {
                 self.load_log().await?;
             }
+            check(&self.state)?;
             let op = self.log.borrow().prepare_local(kind.clone());
             if op.bytes.len() > self.config.max_op {
                 return Err(DbError::OpTooLarge { size: op.bytes.len(), limit: self.config.max_op });
@@ -159,14 +161,9 @@ impl<S: Storage> Database<S> {
     async fn commit_ops(&mut self, ops: Vec<EncodedOp>, local: bool) -> Result<WriteOutcome> {
         // Without the index (local ops only: remote ones load it), the segments the ops join are
         // read from storage.
-        let around = if self.log.borrow().is_indexed() {
-            None
-        } else {
-            let ids: Vec<OpId> = ops.iter().map(|o| o.op.id).collect();
-            Some(self.segments_around(&ids).await?)
-        };
-        let undo = self.undo_for(&ops);
         let op_ids: Vec<OpId> = ops.iter().map(|o| o.op.id).collect();
+        let around = if self.log.borrow().is_indexed() { None } else { Some(self.segments_around(&op_ids).await?) };
+        let undo = self.undo_for(&ops);
         let mut changes = Vec::new();
         let mut touched = BTreeSet::new();
         for op in &ops {
