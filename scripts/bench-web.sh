@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The browser benchmark, from any working directory:
 #
-#   ./scripts/bench-web.sh [--no-build] [--runs N] [--open-ops N] [--engines raw,dexie,aurora] [--json FILE]
+#   ./scripts/bench-web.sh [--no-build] [--runs N] [--open-ops N] [--open-keys N] [--engines raw,dexie,aurora] [--json FILE]
 #                          [--cases bulk,single,reads,open] [--durability strict|relaxed]
 #
 # Builds pkg/ (scripts/build-web.sh; skipped with --no-build), then runs benches/web/run.mjs:

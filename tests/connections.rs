@@ -70,6 +70,10 @@ impl<S: Storage> Storage for Locking<S> {
         self.inner.scan(store, range, options).await
     }
 
+    async fn count(&self, store: Store, range: KeyRange) -> Result<u64, StorageError> {
+        self.inner.count(store, range).await
+    }
+
     async fn lock_writes(&self) -> Result<WriteLock, StorageError> {
         if self.held.replace(true) {
             self.misuses.set(self.misuses.get() + 1);
@@ -171,6 +175,33 @@ fn a_transaction_conflicts_on_a_read_another_connection_changed_unseen() {
         let out = a.commit_transaction(tx).await.unwrap();
         assert_eq!(out.changes.iter().map(|c| c.key.as_str()).collect::<Vec<_>>(), ["order"]);
         assert_eq!(a.take_caught_up().iter().map(|c| c.key.as_str()).collect::<Vec<_>>(), ["other"]);
+    });
+}
+
+#[test]
+fn a_write_that_loads_the_index_checks_its_reads_after_the_catch_up_that_loading_does() {
+    block_on(async {
+        let storage = MemoryStorage::new();
+        let mut cfg = config("txn-load");
+        cfg.checkpoint_every = 2;
+        let mut a = Database::open(storage.clone(), cfg.clone()).await.unwrap();
+        tick();
+        a.put("stock", Value::Int(5)).await.unwrap();
+        drop(a);
+        // Reopened without the log's index, one op after the last checkpoint: its next write is
+        // due to make one, so it loads the index, catching up first.
+        let mut a = Database::open(storage.clone(), cfg.clone()).await.unwrap();
+        let mut b = Database::open(storage.clone(), cfg).await.unwrap();
+        let mut tx = Transaction::new();
+        tx.read(a.state(), "stock");
+        tx.put("stock", Value::Int(4)).unwrap();
+        tick();
+        b.put("stock", Value::Int(0)).await.unwrap();
+        tick();
+        let err = a.commit_transaction(tx).await.unwrap_err();
+        assert!(matches!(err, DbError::Conflict { ref key } if key == "stock"), "{err}");
+        assert!(a.log().is_indexed());
+        assert_eq!(a.get("stock"), Some(&Value::Int(0)));
     });
 }
 

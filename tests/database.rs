@@ -232,6 +232,9 @@ fn reopen_restores_without_decoding_the_log() {
         let mut db = Database::open(storage.clone(), cfg.clone()).await.unwrap();
         assert_eq!(db.stats().ops_decoded, 0);
         assert_ne!(db.peer(), peer, "each connection writes under its own author id");
+        assert_eq!(db.op_count(), 201);
+        db.load_log().await.unwrap();
+        assert_eq!(db.stats().ops_decoded, 0, "the index is loaded from the segment records");
         assert_eq!(db.log().fingerprint(..), fp);
         assert_eq!(db.all(), all);
         assert!(db.checkpoint_ids().count() >= 3);
@@ -245,15 +248,22 @@ fn reopen_restores_without_decoding_the_log() {
 }
 
 /// Every kind of write, failed at commit, leaves storage and memory as they were; the next
-/// attempt succeeds.
+/// attempt succeeds. Each write runs with the log's index loaded, then on a reopened database
+/// without it.
 #[test]
 fn failed_commits_change_nothing() {
+    for reopen in [false, true] {
+        failed_commits_change_nothing_when(reopen);
+    }
+}
+
+fn failed_commits_change_nothing_when(reopen: bool) {
     block_on(async {
         let storage = FaultyStorage::new(MemoryStorage::new());
         let mut cfg = config("faults");
         cfg.checkpoint_every = 3;
         cfg.indexes = vec![IndexSpec { name: "email".into(), unique: true }];
-        let mut db = Database::open(storage.clone(), cfg).await.unwrap();
+        let mut db = Database::open(storage.clone(), cfg.clone()).await.unwrap();
         db.put("a", user("a", "a@x.org", 1)).await.unwrap();
         tick();
         db.put("b", user("b", "b@x.org", 2)).await.unwrap();
@@ -286,15 +296,24 @@ fn failed_commits_change_nothing() {
         ];
         for (name, write) in writes {
             tick();
+            if reopen {
+                db = Database::open(storage.clone(), cfg.clone()).await.unwrap();
+                assert!(!db.log().is_indexed());
+            }
             let dump = storage.inner().dump();
-            let (fp, all, len, cps) = (db.log().fingerprint(..), db.all(), db.log().len(), db.checkpoint_ids().count());
+            // A write due to make a checkpoint loads the index before it fails: only a loaded
+            // index is compared.
+            let fp = db.log().is_indexed().then(|| db.log().fingerprint(..));
+            let (all, len, cps) = (db.all(), db.op_count(), db.checkpoint_ids().count());
             // (A quota failure is retried without the checkpoint it carries: tests/quota.rs.)
             storage.fail_commit(0, Fault::Fail(StorageError::CommitFailed("test".into())));
             let err = write(&mut db).await.unwrap_err();
             assert_eq!(err.name(), "StorageError", "{name}");
             assert_eq!(storage.inner().dump(), dump, "{name}: storage changed");
-            assert_eq!(db.log().fingerprint(..), fp, "{name}: log changed");
-            assert_eq!(db.log().len(), len, "{name}");
+            if let Some(fp) = fp {
+                assert_eq!(db.log().fingerprint(..), fp, "{name}: log changed");
+            }
+            assert_eq!(db.op_count(), len, "{name}");
             assert_eq!(db.all(), all, "{name}: state changed");
             assert_eq!(db.checkpoint_ids().count(), cps, "{name}: checkpoints changed");
             assert_eq!(
@@ -327,6 +346,16 @@ fn lost_acknowledgement_is_recovered() {
         db.verify().await.unwrap();
         let reopened = Database::open(storage.inner().clone(), config("ack")).await.unwrap();
         assert_eq!(reopened.all(), db.all());
+        // The same on a reopened database, without the log's index.
+        drop((db, reopened));
+        let mut db = Database::open(storage.clone(), config("ack")).await.unwrap();
+        storage.fail_commit(0, Fault::LoseAck);
+        tick();
+        assert!(db.put("d", Value::Int(4)).await.is_err());
+        tick();
+        db.put("e", Value::Int(5)).await.unwrap();
+        assert_eq!((db.get("d"), db.log().is_indexed(), db.op_count()), (Some(&Value::Int(4)), false, 5));
+        assert_eq!(db.verify().await.unwrap().ops, 5);
     });
 }
 
@@ -353,8 +382,10 @@ fn two_connections_lose_none_of_each_others_writes() {
         assert_eq!(a.get("shared"), Some(&Value::Int(119)));
         let c = Database::open(storage.clone(), config("shared")).await.unwrap();
         assert_eq!(c.all(), a.all());
-        assert_eq!(c.log().len(), 80);
+        assert_eq!(c.op_count(), 80);
         let mut c = c;
+        c.load_log().await.unwrap();
+        assert_eq!(c.log().len(), 80);
         assert_eq!(c.verify().await.unwrap().authors, 2);
     });
 }
@@ -634,7 +665,9 @@ fn writes_after_a_reopen_with_the_clock_set_back_are_not_lost() {
         db.put("c", Value::Int(3)).await.unwrap();
         assert_eq!(db.get("a"), Some(&Value::Int(2)), "the put took effect");
         assert_eq!(db.get("b"), None, "the remove took effect");
-        assert!(db.log().last_id().unwrap() > newest);
+        // The writes ran without the log's index: the clock was restored from the chain heads.
+        assert!(!db.log().is_indexed());
+        assert!(db.log().heads()[&db.peer()].id > newest);
         drop(db);
         let db = Database::open(storage, Config::new("clock-back", manual_clock)).await.unwrap();
         assert_eq!((db.get("a"), db.get("b"), db.get("c")), (Some(&Value::Int(2)), None, Some(&Value::Int(3))));
@@ -724,5 +757,172 @@ fn an_op_in_another_authors_name_is_refused_and_the_author_keeps_writing() {
         let carol = Database::open(carol.storage().clone(), config("carol")).await.unwrap();
         assert_eq!(carol.proofs_for([second.op.id]), proof);
         assert_eq!(proof.len(), 1);
+    });
+}
+
+#[test]
+fn a_reopened_database_without_its_index_tells_its_own_ops_from_forged_ones() {
+    block_on(async {
+        // Opened as a chosen author (the command-line tool's --as), so the reopened connection
+        // writes under the author whose ops it holds.
+        let mut cfg = config("own-chain-reopened");
+        cfg.peer = Some(auroradb::PeerId([9; 16]));
+        let storage = MemoryStorage::new();
+        let mut db = Database::open(storage.clone(), cfg.clone()).await.unwrap();
+        let mut genuine = db.put("a", Value::Int(1)).await.unwrap().encoded;
+        tick();
+        genuine.extend(db.put("b", Value::Int(2)).await.unwrap().encoded);
+        drop(db);
+        let forged = auroradb::EncodedOp::new(auroradb::Op {
+            id: OpId { time: genuine[1].op.id.time + 1_000_000, ..genuine[1].op.id },
+            author: genuine[1].op.author,
+            seq: 3,
+            prev: genuine[1].hash,
+            kind: auroradb::OpKind::Put { key: "a".into(), value: Value::from("forged") },
+        });
+        let mut db = Database::open(storage.clone(), cfg).await.unwrap();
+        assert!(!db.log().is_indexed());
+        let before = storage.dump();
+        // Its own ops, which only the index knows it holds, come back as a no-op...
+        assert!(db.apply_remote(genuine, &[]).await.unwrap().ops.is_empty());
+        // ...and the next op of its chain, which it never wrote, is refused.
+        let refused = db.apply_remote(vec![forged], &[]).await;
+        assert!(matches!(refused, Err(DbError::Log(auroradb::log::LogError::InvalidOp { .. }))), "{refused:?}");
+        assert_eq!(storage.dump(), before);
+        assert_eq!(db.get("a"), Some(&Value::Int(1)));
+    });
+}
+
+/// `cfg` with a checkpoint every 100 ops and 16 ops a segment.
+fn history_config(mut cfg: Config) -> Config {
+    cfg.checkpoint_every = 100;
+    cfg.segment_ops = 16;
+    cfg
+}
+
+/// A database of `10 × rounds` ops on the same 10 keys, reopened with its read counters at 0.
+async fn reopened_after(rounds: i64) -> (MemoryStorage, Database<MemoryStorage>) {
+    let cfg = history_config(config("history"));
+    let storage = MemoryStorage::new();
+    let mut db = Database::open(storage.clone(), cfg.clone()).await.unwrap();
+    for r in 0..rounds {
+        for k in 0..10 {
+            tick();
+            db.put(format!("k{k}"), Value::Int(r)).await.unwrap();
+        }
+    }
+    drop(db);
+    storage.reset_reads();
+    let db = Database::open(storage.clone(), cfg).await.unwrap();
+    (storage, db)
+}
+
+#[test]
+fn what_open_reads_does_not_grow_with_the_history() {
+    block_on(async {
+        let (short, _) = reopened_after(2).await;
+        let (long, mut db) = reopened_after(500).await;
+        assert_eq!((long.len(Store::Log), db.count(), db.op_count()), (5000, 10, 5000));
+        // No segment record, history record, journal entry, op or op key (the ops after the
+        // newest checkpoint are counted by the storage); the same meta and state records;
+        // checkpoint ids only.
+        for store in [Store::Segments, Store::History, Store::Journal, Store::Log] {
+            assert_eq!(long.reads(store), 0, "{store:?}");
+        }
+        assert_eq!(long.reads(Store::Meta), short.reads(Store::Meta));
+        assert_eq!(long.reads(Store::State), short.reads(Store::State));
+        assert!(long.reads(Store::Checkpoints) <= 5000 / 100, "{} checkpoint ids", long.reads(Store::Checkpoints));
+        assert_eq!(db.stats().ops_decoded, 0);
+        // Nothing of the history is held in memory after open.
+        assert!(!db.log().is_indexed());
+        assert_eq!(db.log().len(), 0);
+        // The history ends on a checkpoint (one every 100 ops): the next 99 writes each read the
+        // one segment record their op joins, not the index.
+        long.reset_reads();
+        for i in 0..99 {
+            tick();
+            db.put("k0", Value::Int(-i)).await.unwrap();
+        }
+        assert_eq!((db.stats().index_loads, db.log().is_indexed()), (0, false));
+        assert_eq!(long.reads(Store::Segments), 99);
+        // Reopened, it counts those 99 ops: the 100th makes a checkpoint, whose fingerprint
+        // covers the whole log, so it loads the index.
+        drop(db);
+        let cfg = history_config(Config::new("history", manual_clock));
+        let mut db = Database::open(long.clone(), cfg).await.unwrap();
+        assert_eq!(db.stats().checkpoints_written, 0);
+        tick();
+        db.put("k1", Value::Int(-1)).await.unwrap();
+        assert_eq!((db.stats().index_loads, db.stats().checkpoints_written), (1, 1));
+        assert_eq!((db.log().len(), db.op_count()), (5100, 5100));
+        let report = db.verify().await.unwrap();
+        assert_eq!((report.ops, report.checkpoints), (5100, 51));
+    });
+}
+
+#[test]
+fn a_connection_loads_its_index_after_another_one_wrote() {
+    block_on(async {
+        let storage = MemoryStorage::new();
+        let mut a = Database::open(storage.clone(), config("late-index")).await.unwrap();
+        tick();
+        a.put("one", Value::Int(1)).await.unwrap();
+        let mut b = Database::open(storage.clone(), config("late-index")).await.unwrap();
+        tick();
+        a.put("two", Value::Int(2)).await.unwrap();
+        // b has not seen "two" and has no index: its write conflicts, catches up and commits.
+        assert_eq!(b.get("two"), None);
+        tick();
+        b.put("three", Value::Int(3)).await.unwrap();
+        assert_eq!(b.get("two"), Some(&Value::Int(2)));
+        assert_eq!((b.log().is_indexed(), b.op_count()), (false, 3));
+        assert_eq!(b.verify().await.unwrap().ops, 3);
+        assert_eq!(b.log().len(), 3);
+        a.catch_up().await.unwrap();
+        assert_eq!(a.get("three"), Some(&Value::Int(3)));
+        assert_eq!(a.log().fingerprint(..), b.log().fingerprint(..));
+        // Catching up does not load the index.
+        let mut c = Database::open(storage.clone(), config("late-index")).await.unwrap();
+        tick();
+        a.put("four", Value::Int(4)).await.unwrap();
+        c.catch_up().await.unwrap();
+        assert_eq!((c.get("four"), c.op_count(), c.log().is_indexed()), (Some(&Value::Int(4)), 4, false));
+        assert_eq!(c.verify().await.unwrap().ops, 4);
+    });
+}
+
+#[test]
+fn writes_without_the_index_store_what_writes_with_it_store() {
+    block_on(async {
+        let mut cfg = config("same");
+        cfg.segment_ops = 4;
+        cfg.checkpoint_every = 0;
+        cfg.peer = Some(auroradb::PeerId([7; 16]));
+        let storage = MemoryStorage::new();
+        let mut db = Database::open(storage.clone(), cfg.clone()).await.unwrap();
+        for i in 0..9 {
+            tick();
+            db.put(format!("k{i}"), Value::Int(i)).await.unwrap();
+        }
+        drop(db);
+        // The same author, clock and writes on two copies: the same ops, so the same records.
+        let copy = storage.deep_clone();
+        let mut plain = Database::open(storage.clone(), cfg.clone()).await.unwrap();
+        let mut loaded = Database::open(copy.clone(), cfg.clone()).await.unwrap();
+        loaded.load_log().await.unwrap();
+        for i in 0..23 {
+            tick();
+            for db in [&mut plain, &mut loaded] {
+                match i % 5 {
+                    0 => db.remove(format!("k{}", i % 9)).await.unwrap(),
+                    1 => db.batch_set([(format!("t{i}"), Value::Int(i)), ("k1".into(), Value::Null)]).await.unwrap(),
+                    2 if i == 17 => db.clear().await.unwrap(),
+                    _ => db.put(format!("n{i}"), Value::Int(i)).await.unwrap(),
+                };
+            }
+        }
+        assert!(!plain.log().is_indexed() && loaded.log().is_indexed());
+        assert_eq!(storage.dump(), copy.dump());
+        assert_eq!(plain.verify().await.unwrap(), loaded.verify().await.unwrap());
     });
 }

@@ -85,9 +85,12 @@ proptest! {
                 let got: BTreeMap<String, Value> = db.state_at(*at).await.unwrap().all().into_iter().collect();
                 prop_assert_eq!(&got, want);
             }
-            let reopened = Database::open(storage, cfg).await.unwrap();
+            let mut reopened = Database::open(storage, cfg).await.unwrap();
             prop_assert_eq!(reopened.stats().ops_decoded, 0);
             prop_assert_eq!(reopened.all(), db.all());
+            prop_assert_eq!(reopened.op_count(), db.log().len() as u64);
+            reopened.load_log().await.unwrap();
+            prop_assert_eq!(reopened.stats().ops_decoded, 0);
             prop_assert_eq!(reopened.log().fingerprint(..), db.log().fingerprint(..));
             Ok(())
         })?;

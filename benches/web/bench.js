@@ -242,16 +242,20 @@
   }
 
   /**
-   * Fills the database that the open case opens with `ops` records. AuroraDB writes them as
-   * `ops` single adds (issued `chunk` at a time), so its log holds `ops` ops, not a few batch
-   * ops; raw IndexedDB and Dexie store the same records in bulks.
+   * Fills the database that the open case opens with `ops` writes on `keys` records (write `i`
+   * sets record `i % keys`). AuroraDB writes them as `ops` single adds (issued `chunk` at a
+   * time), so its log holds `ops` ops, not a few batch ops; raw IndexedDB and Dexie store the
+   * same writes in bulks.
    */
-  async function setupOpen(engine, { ops = 100_000, chunk = 1_000 } = {}) {
+  async function setupOpen(engine, { ops = 100_000, keys = ops, chunk = 1_000 } = {}) {
     const e = ENGINES[engine];
     const db = await e.open('open');
     const t0 = performance.now();
     for (let from = 0; from < ops; from += chunk) {
-      const items = entries(from, Math.min(chunk, ops - from));
+      const items = Array.from({ length: Math.min(chunk, ops - from) }, (_, j) => {
+        const i = (from + j) % keys;
+        return [key(i), { ...record(i), n: from + j }];
+      });
       if (engine === 'aurora') await Promise.all(items.map(([k, v]) => e.single(db, k, v)));
       else await e.bulk(db, items);
     }

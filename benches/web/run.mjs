@@ -4,12 +4,14 @@
 // then the gzipped size of what a page loads. Run it through ./scripts/bench-web.sh (which
 // builds pkg/ first), or directly:
 //
-//   node benches/web/run.mjs [--runs N] [--open-ops N] [--engines raw,dexie,aurora] [--json FILE]
+//   node benches/web/run.mjs [--runs N] [--open-ops N] [--open-keys N] [--engines raw,dexie,aurora] [--json FILE]
 //                            [--cases bulk,single,reads,open] [--durability strict|relaxed]
 //
 // --cases runs only some cases (default: all); --durability sets the `durability` of every
 // engine's writing transactions (AuroraDB's option, raw IndexedDB's transaction option, Dexie's
-// chromeTransactionDurability; default: each engine's own default).
+// chromeTransactionDurability; default: each engine's own default). The open case writes
+// --open-ops records (default 100k) one op each, or --open-ops writes over --open-keys records
+// (a long history on fewer live records).
 //
 // The browser gets a throwaway on-disk profile, so IndexedDB writes reach the disk as they would
 // for a user. Timings are the median of --runs runs (default 3), measured in the page with
@@ -28,6 +30,7 @@ function parseArgs(argv) {
   const opts = {
     runs: 3,
     openOps: 100_000,
+    openKeys: null,
     engines: ['raw', 'dexie', 'aurora'],
     json: null,
     cases: ['bulk', 'single', 'reads', 'open'],
@@ -41,13 +44,14 @@ function parseArgs(argv) {
     };
     if (arg === '--runs') opts.runs = Math.max(1, Number.parseInt(value(), 10));
     else if (arg === '--open-ops') opts.openOps = Math.max(1, Number.parseInt(value(), 10));
+    else if (arg === '--open-keys') opts.openKeys = Math.max(1, Number.parseInt(value(), 10));
     else if (arg === '--engines') opts.engines = value().split(',');
     else if (arg === '--json') opts.json = value();
     else if (arg === '--cases') opts.cases = value().split(',');
     else if (arg === '--durability') opts.durability = value();
     else if (arg === '--help' || arg === '-h') {
       console.log(
-        'usage: node benches/web/run.mjs [--runs N] [--open-ops N] [--engines raw,dexie,aurora] [--json FILE] [--cases bulk,single,reads,open] [--durability strict|relaxed]',
+        'usage: node benches/web/run.mjs [--runs N] [--open-ops N] [--open-keys N] [--engines raw,dexie,aurora] [--json FILE] [--cases bulk,single,reads,open] [--durability strict|relaxed]',
       );
       process.exit(0);
     } else throw new Error(`unknown argument ${arg}`);
@@ -56,7 +60,10 @@ function parseArgs(argv) {
   for (const c of opts.cases)
     if (!['bulk', 'single', 'reads', 'open'].includes(c)) throw new Error(`unknown case ${c}`);
   if (![undefined, 'strict', 'relaxed'].includes(opts.durability)) throw new Error('--durability: strict or relaxed');
-  if (Number.isNaN(opts.runs) || Number.isNaN(opts.openOps)) throw new Error('--runs and --open-ops take numbers');
+  if (Number.isNaN(opts.runs) || Number.isNaN(opts.openOps) || Number.isNaN(opts.openKeys)) {
+    throw new Error('--runs, --open-ops and --open-keys take numbers');
+  }
+  opts.openKeys = Math.min(opts.openKeys ?? opts.openOps, opts.openOps);
   return opts;
 }
 
@@ -206,12 +213,12 @@ async function main() {
         if (engine === 'aurora') process.stderr.write(`(writing ${opts.openOps} single adds: minutes) `);
         const setup = await call(
           `${engine} open setup`,
-          ({ engine, ops }) => window.bench.setupOpen(engine, { ops }),
-          { engine, ops: opts.openOps },
+          ({ engine, ops, keys }) => window.bench.setupOpen(engine, { ops, keys }),
+          { engine, ops: opts.openOps, keys: opts.openKeys },
           900_000,
         );
-        if (setup.count !== opts.openOps) {
-          throw new Error(`${engine}: open setup stored ${setup.count} of ${opts.openOps}`);
+        if (setup.count !== opts.openKeys) {
+          throw new Error(`${engine}: open setup stored ${setup.count} of ${opts.openKeys}`);
         }
         if (setup.stats) {
           opsInLog = setup.stats.ops;
@@ -225,7 +232,7 @@ async function main() {
           opens.push(
             await call(`${engine} open`, ({ engine, expect }) => window.bench.measureOpen(engine, { expect }), {
               engine,
-              expect: opts.openOps,
+              expect: opts.openKeys,
             }),
           );
         }
@@ -237,7 +244,7 @@ async function main() {
             await call(
               `${engine} open + all`,
               ({ engine, expect }) => window.bench.measureOpen(engine, { expect, readAll: true }),
-              { engine, expect: opts.openOps },
+              { engine, expect: opts.openKeys },
             ),
           );
         }
@@ -255,8 +262,14 @@ async function main() {
       { id: 'single', title: '1k single adds (one transaction each)' },
       { id: 'gets', title: '10k gets by key (shuffled)' },
       { id: 'filter', title: 'filter over 10k records' },
-      { id: 'open', title: `open a database of ${k(opts.openOps)} records/ops + count` },
-      { id: 'openAll', title: `open the same + read all ${k(opts.openOps)} records` },
+      {
+        id: 'open',
+        title:
+          opts.openKeys === opts.openOps
+            ? `open a database of ${k(opts.openOps)} records/ops + count`
+            : `open a database of ${k(opts.openKeys)} records, ${k(opts.openOps)} writes + count`,
+      },
+      { id: 'openAll', title: `open the same + read all ${k(opts.openKeys)} records` },
       { id: 'openEmpty', title: 'first open in a fresh page (empty database)' },
     ]
       .map((row) => ({ ...row, ms: times[row.id] || {} }))
@@ -269,7 +282,7 @@ async function main() {
     console.log('by one (Dexie table.get, AuroraDB get), filter = Dexie Collection.filter / AuroraDB filter.');
     console.log(`open: a freshly loaded page opens the database and counts its records; AuroraDB's was written by`);
     console.log(
-      `${opts.openOps} single adds${opsInLog === null ? '' : ` (${opsInLog} ops in its log)`}, the others hold the same records. "+ read all":`,
+      `${opts.openOps} single adds on ${opts.openKeys} keys${opsInLog === null ? '' : ` (${opsInLog} ops in its log)`}, the others hold the same records. "+ read all":`,
     );
     console.log('the same, then every record (getAll / toArray / all()). First open: the same in a page that has');
     console.log('loaded nothing yet, on an empty database (includes instantiating the .wasm).');
@@ -308,7 +321,16 @@ async function main() {
     }
 
     if (opts.json) {
-      const summary = { browser: browserVersion, runs: opts.runs, openOps: opts.openOps, opsInLog, times, size, total };
+      const summary = {
+        browser: browserVersion,
+        runs: opts.runs,
+        openOps: opts.openOps,
+        openKeys: opts.openKeys,
+        opsInLog,
+        times,
+        size,
+        total,
+      };
       writeFileSync(opts.json, `${JSON.stringify(summary, null, 2)}\n`);
       console.log(`\nresults written to ${opts.json}`);
     }

@@ -74,6 +74,9 @@ pub struct Log {
     segments: Segments,
     identity: Option<Identity>,
     proofs: HashMap<OpId, Proof>,
+    /// False for a log made by [`Log::unindexed`] until [`Log::load_index`]: it then holds the
+    /// chain heads only.
+    indexed: bool,
 }
 
 impl Log {
@@ -89,6 +92,7 @@ impl Log {
             segments: Segments::new(config.segment_ops),
             identity: None,
             proofs: HashMap::new(),
+            indexed: true,
         }
     }
 
@@ -101,25 +105,70 @@ impl Log {
         heads: impl IntoIterator<Item = (PeerId, ChainHead)>,
     ) -> Result<Log> {
         let mut log = Log::new(clock, config);
+        log.load_index(records, heads)?;
+        Ok(log)
+    }
+
+    /// A log that knows each author's chain head and nothing else: enough to make the next local
+    /// op and to check that an op extends its author's chain, at a cost independent of the
+    /// history's length. Its ids, hashes, fingerprints and segments are empty (and
+    /// [`Log::len`] is 0) until [`Log::load_index`] fills them; ops added meanwhile move the
+    /// heads only. A database opens with this and loads the index the first time something
+    /// needs it.
+    pub fn unindexed(clock: Hlc, config: LogConfig, heads: impl IntoIterator<Item = (PeerId, ChainHead)>) -> Log {
+        let mut log = Log::new(clock, config);
+        log.indexed = false;
+        log.heads = heads.into_iter().collect();
+        log.restore_clock();
+        log
+    }
+
+    /// Moves the clock's floor past every chain head, so it never goes back below what the log
+    /// already holds, however far behind the physical clock is now (each author's head is its
+    /// newest op).
+    fn restore_clock(&self) {
+        for head in self.heads.values() {
+            self.clock.restore(&head.id);
+        }
+    }
+
+    /// Whether the log holds its index (false for a log made by [`Log::unindexed`] until
+    /// [`Log::load_index`]).
+    pub fn is_indexed(&self) -> bool {
+        self.indexed
+    }
+
+    /// Replaces the index and the chain heads with those rebuilt from persisted segment records
+    /// and heads, keeping the clock. On error the log is unchanged.
+    pub fn load_index(
+        &mut self,
+        records: Vec<SegmentRecord>,
+        heads: impl IntoIterator<Item = (PeerId, ChainHead)>,
+    ) -> Result<()> {
+        let mut hashes = BTreeMap::new();
+        let mut index = SumIndex::new();
         for rec in &records {
             for (id, hash) in &rec.members {
-                if log.hashes.insert(*id, *hash).is_some() {
+                if hashes.insert(*id, *hash).is_some() {
                     return Err(LogError::corrupt("segment record", format!("op {id} is in two segments")));
                 }
-                log.index.insert(*id, hash);
+                index.insert(*id, hash);
             }
         }
-        log.heads = heads.into_iter().collect();
-        for head in log.heads.values() {
-            if log.hashes.get(&head.id) != Some(&head.hash) {
+        let heads: HashMap<PeerId, ChainHead> = heads.into_iter().collect();
+        for head in heads.values() {
+            if hashes.get(&head.id) != Some(&head.hash) {
                 return Err(LogError::corrupt("chain heads", format!("head {} is not in the segments", head.id)));
             }
-            // The clock never goes back below what the log already holds, however far behind
-            // the physical clock is now.
-            log.clock.restore(&head.id);
         }
-        log.segments = Segments::restore(config.segment_ops, records);
-        Ok(log)
+        self.hashes = hashes;
+        self.bytes = BTreeMap::new();
+        self.index = index;
+        self.heads = heads;
+        self.restore_clock();
+        self.segments = Segments::restore(self.config.segment_ops, records);
+        self.indexed = true;
+        Ok(())
     }
 
     /// Makes the log sign as `identity`, whose author id must be the log's peer.
@@ -419,6 +468,10 @@ impl Log {
 
     fn add(&mut self, op: &EncodedOp) {
         let id = op.op.id;
+        if !self.indexed {
+            self.heads.insert(op.op.author, ChainHead { seq: op.op.seq, hash: op.hash, id });
+            return;
+        }
         self.hashes.insert(id, op.hash);
         if self.config.keep_ops {
             self.bytes.insert(id, op.bytes.clone());
@@ -845,6 +898,35 @@ mod tests {
         let mut twice = records.clone();
         twice.push(records[0].clone());
         assert!(Log::restore(clock(), restored_config, twice, heads).is_err());
+    }
+
+    #[test]
+    fn an_unindexed_log_moves_its_heads_and_loads_its_index_later() {
+        set_manual_clock(T0);
+        let config = LogConfig { keep_ops: false, ..LogConfig::default() };
+        let (mut alice, _) = written(ALICE, 3);
+        let records: Vec<SegmentRecord> = alice.take_segment_changes().put.into_iter().map(|(_, r)| r).collect();
+        let heads: Vec<(PeerId, ChainHead)> = alice.heads().iter().map(|(p, h)| (*p, *h)).collect();
+        let mut log = Log::unindexed(Hlc::new(ALICE, manual_clock, config.max_drift), config, heads.clone());
+        assert!(!log.is_indexed());
+        assert_eq!((log.len(), log.heads()), (0, alice.heads()));
+        // The next local op continues the chain.
+        let next = log.prepare_local(OpKind::Clear);
+        assert_eq!((next.op.seq, next.op.prev), (4, alice.heads()[&ALICE].hash));
+        assert!(next.op.id > alice.last_id().unwrap());
+        // An op added meanwhile moves its author's head only.
+        let (_, bob_ops) = written(BOB, 1);
+        log.insert_remote(bob_ops.clone()).unwrap();
+        assert_eq!((log.len(), log.heads()[&BOB].seq), (0, 1));
+        // A bad index changes nothing; a good one replaces the heads.
+        let mut bad = heads.clone();
+        bad[0].1.hash = Hash([1; 32]);
+        assert!(log.load_index(records.clone(), bad).is_err());
+        assert!(!log.is_indexed());
+        log.load_index(records, heads).unwrap();
+        assert!(log.is_indexed());
+        assert_eq!((log.len(), log.fingerprint(..)), (3, alice.fingerprint(..)));
+        assert_eq!(log.heads(), alice.heads());
     }
 
     #[test]

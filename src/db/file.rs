@@ -88,6 +88,7 @@ impl<S: Storage> Database<S> {
     /// segments that this database holds or (for its own author) can sign; every author's chain
     /// head is proven, so the file proves who wrote each of its ops.
     pub async fn export_log(&mut self) -> Result<Vec<u8>> {
+        self.load_log().await?;
         let rows = self.storage.scan(Store::Log, KeyRange::all(), ScanOptions::default()).await?;
         let mut segments = Vec::new();
         let mut sum = RangeSum::default();

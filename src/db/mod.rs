@@ -10,6 +10,7 @@ mod write;
 
 use std::cell::{Ref, RefCell};
 use std::collections::BTreeSet;
+use std::ops::Bound;
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -109,6 +110,8 @@ pub struct Stats {
     pub catch_ups: u64,
     /// Checkpoints written by this connection.
     pub checkpoints_written: u64,
+    /// Times the log's index was loaded from the segment records (at most once a connection).
+    pub index_loads: u64,
 }
 
 /// A database over a [`Storage`].
@@ -138,7 +141,7 @@ impl<S: Storage> core::fmt::Debug for Database<S> {
         f.debug_struct("Database")
             .field("config", &self.config)
             .field("peer", &self.peer())
-            .field("ops", &self.log.borrow().len())
+            .field("ops", &self.op_count())
             .field("keys", &self.state.len())
             .finish_non_exhaustive()
     }
@@ -148,9 +151,32 @@ fn state_config(config: &Config, peer: PeerId) -> StateConfig {
     StateConfig { strategy: config.strategy.clone(), local: peer, indexes: config.indexes.clone() }
 }
 
+/// The stored commit counter (0 before the first commit).
+async fn stored_commit(storage: &impl Storage) -> Result<u64> {
+    match storage.get(Store::Meta, keys::META_COMMIT).await? {
+        Some(b) => keys::decode_counter(&b),
+        None => Ok(0),
+    }
+}
+
+/// The stored chain head of every author.
+/// Every author's chain head, with its proof of authorship.
+async fn read_heads(storage: &impl Storage) -> Result<Vec<(PeerId, keys::StoredHead)>> {
+    let mut heads = Vec::new();
+    for (k, v) in storage.scan(Store::Meta, KeyRange::prefix(keys::META_HEAD), ScanOptions::default()).await? {
+        let peer_bytes: [u8; 16] = k[keys::META_HEAD.len()..]
+            .try_into()
+            .map_err(|_| DbError::Corrupt("chain head key is not a peer id".into()))?;
+        heads.push((PeerId(peer_bytes), keys::decode_head(&v)?));
+    }
+    Ok(heads)
+}
+
 impl<S: Storage> Database<S> {
-    /// Opens the database in `storage`: reads meta, segment records and state records; never
-    /// decodes or replays the log.
+    /// Opens the database in `storage`: reads meta, the state records and the checkpoints' ids,
+    /// and counts the ops after the newest checkpoint ([`Storage::count`]); never a segment
+    /// record, never an op or its key. What it reads does not grow with the length of the
+    /// history.
     pub async fn open(storage: S, config: Config) -> Result<Database<S>> {
         if let Some(kp) = &config.key_path
             && kp.is_empty()
@@ -181,30 +207,24 @@ impl<S: Storage> Database<S> {
         let clock = Hlc::new(peer, config.clock, config.max_drift);
         let log_config = LogConfig { max_drift: config.max_drift, segment_ops: config.segment_ops, keep_ops: false };
 
-        let commit = match storage.get(Store::Meta, keys::META_COMMIT).await? {
-            Some(b) => keys::decode_counter(&b)?,
-            None => 0,
-        };
-        let mut heads = Vec::new();
-        let mut proofs = Vec::new();
-        for (k, v) in storage.scan(Store::Meta, KeyRange::prefix(keys::META_HEAD), ScanOptions::default()).await? {
-            let peer_bytes: [u8; 16] = k[keys::META_HEAD.len()..]
-                .try_into()
-                .map_err(|_| DbError::Corrupt("chain head key is not a peer id".into()))?;
-            let stored = keys::decode_head(&v)?;
-            heads.push((PeerId(peer_bytes), stored.head));
-            proofs.extend(stored.proof.map(|p| (stored.head.id, p)));
-        }
-        let mut records = Vec::new();
-        for (_, v) in storage.scan(Store::Segments, KeyRange::all(), ScanOptions::default()).await? {
-            records.push(SegmentRecord::decode(&v)?);
-        }
-        let mut log = Log::restore(clock, log_config, records, heads)?;
+        let commit = stored_commit(&storage).await?;
+        // The index of the log (every op's id and hash) is not read here: its size grows with the
+        // history, and reading, the one thing most opens are for, does not need it. The log starts
+        // with its chain heads only, which is what the next write needs to link its op; the rest
+        // is loaded the first time something needs it (`load_log`).
+        let stored = read_heads(&storage).await?;
+        let heads: Vec<(PeerId, auroradb_log::ChainHead)> = stored.iter().map(|(p, s)| (*p, s.head)).collect();
+        // An empty log's index is empty: a new database is indexed from the start.
+        let mut log =
+            if heads.is_empty() { Log::new(clock, log_config) } else { Log::unindexed(clock, log_config, heads) };
         if let Some(identity) = identity {
             log.set_identity(identity)?;
         }
-        for (id, proof) in proofs {
-            log.keep_proof(id, proof);
+        // The proofs of the chain heads: the database passes its authors' ops on with them.
+        for (_, s) in stored {
+            if let Some(proof) = s.proof {
+                log.keep_proof(s.head.id, proof);
+            }
         }
 
         let meta = match storage.get(Store::Meta, keys::META_STATE).await? {
@@ -217,7 +237,6 @@ impl<S: Storage> Database<S> {
             key_records.push((key, KeyRecord::decode(&v)?));
         }
         let sc = state_config(&config, peer);
-        let old_keys: Vec<String> = key_records.iter().map(|(k, _)| k.clone()).collect();
         let mut rebuild = false;
         let state = match meta {
             Some(meta) => match State::restore(sc.clone(), meta, key_records) {
@@ -239,9 +258,17 @@ impl<S: Storage> Database<S> {
             .into_iter()
             .map(|(k, _)| OpId::from_bytes(&k))
             .collect::<Result<_, _>>()?;
-        let since_checkpoint = match checkpoints.iter().next_back() {
-            Some(at) => log.summary((std::ops::Bound::Excluded(*at), std::ops::Bound::Unbounded)).count,
-            None => log.len() as u64,
+        // Ops after the newest checkpoint, counted by the storage without reading them: in
+        // Chromium, IndexedDB's count() of 10k ops takes about a quarter of the time getAllKeys()
+        // takes to hand their keys over, before the page copies each one. A checkpoint is written
+        // whenever an interval of ops is due, so they are normally fewer than an interval (the
+        // larger of `checkpoint_every` and the record count), however long the history.
+        let since_checkpoint = if config.checkpoint_every == 0 {
+            0
+        } else {
+            let after = checkpoints.iter().next_back().map(|at| at.to_bytes().to_vec());
+            let range = KeyRange { start: after.map_or(Bound::Unbounded, Bound::Excluded), end: Bound::Unbounded };
+            storage.count(Store::Log, range).await?
         };
 
         let log = Rc::new(RefCell::new(log));
@@ -259,16 +286,50 @@ impl<S: Storage> Database<S> {
         };
         db.write_schema().await?;
         if rebuild {
-            db.rebuild_state(old_keys).await?;
+            db.load_log().await?;
+            db.rebuild_state().await?;
         }
         Ok(db)
+    }
+
+    /// Loads the log's index (every op's id and hash, the fingerprints, the segments) from the
+    /// segment records, unless it is loaded: sync, remote ops, a write that is due to make a
+    /// checkpoint, time travel, verification and export need it; opening, reading, catching up
+    /// and other local writes do not. The commits of other
+    /// connections are caught up first, and the records are taken only if no commit came in
+    /// between (else it catches up and reads again), so the index is that of the ops the state
+    /// holds. What it catches up with is kept for [`Database::take_caught_up`].
+    pub async fn load_log(&mut self) -> Result<()> {
+        while !self.log.borrow().is_indexed() {
+            let changes = self.catch_up().await?;
+            self.caught_up.extend(changes);
+            let seen = self.commit;
+            let mut records = Vec::new();
+            for (_, v) in self.storage.scan(Store::Segments, KeyRange::all(), ScanOptions::default()).await? {
+                records.push(SegmentRecord::decode(&v)?);
+            }
+            let heads = read_heads(&self.storage).await?.into_iter().map(|(p, s)| (p, s.head));
+            if stored_commit(&self.storage).await? == seen {
+                self.log.borrow_mut().load_index(records, heads)?;
+                self.stats.index_loads += 1;
+            }
+        }
+        Ok(())
+    }
+
+    /// Number of ops in the log, loaded or not (each author's chain holds every seq from 1 to its
+    /// head's).
+    pub fn op_count(&self) -> u64 {
+        self.log.borrow().heads().values().map(|h| h.seq).sum()
     }
 
     /// Replays the whole log into a fresh state under the configured strategy and replaces the
     /// stored state with it in one commit (the checkpoints, made under the old strategy, go).
     /// Opening does this, and only this replay, when the strategy changed.
-    async fn rebuild_state(&mut self, old_keys: Vec<String>) -> Result<()> {
+    async fn rebuild_state(&mut self) -> Result<()> {
         let ops = self.load_ops(std::ops::Bound::Unbounded, std::ops::Bound::Unbounded).await?;
+        // From an empty state: loading the index may have caught up with commits into this one.
+        self.state = State::new(state_config(&self.config, self.peer()));
         for op in &ops {
             self.state.apply(op);
         }
@@ -277,9 +338,14 @@ impl<S: Storage> Database<S> {
         batch.expect(Store::Meta, keys::META_COMMIT, held);
         batch.put(Store::Meta, keys::META_COMMIT, keys::encode_counter(self.commit + 1));
         batch.put(Store::Journal, keys::encode_counter(self.commit + 1), keys::encode_journal(&[]));
-        for key in old_keys {
-            if self.state.record(&key).is_none() {
-                batch.delete(Store::State, key.into_bytes());
+        // The keys stored now, which may include keys of commits caught up since open.
+        let stored = self
+            .storage
+            .scan(Store::State, KeyRange::all(), ScanOptions { keys_only: true, ..Default::default() })
+            .await?;
+        for (key, _) in stored {
+            if !std::str::from_utf8(&key).is_ok_and(|k| self.state.record(k).is_some()) {
+                batch.delete(Store::State, key);
             }
         }
         for (key, rec) in self.state.records() {
@@ -337,12 +403,14 @@ impl<S: Storage> Database<S> {
         self.log.borrow().peer()
     }
 
-    /// The log's index (ids, hashes, chains, fingerprints).
+    /// The log's index (ids, hashes, chains, fingerprints). Until [`Database::load_log`] (see
+    /// there for what calls it) it holds the chain heads only.
     pub fn log(&self) -> Ref<'_, Log> {
         self.log.borrow()
     }
 
-    /// The log's index, shared: for the sync engine, which reads it between writes.
+    /// The log's index, shared: for the sync engine, which reads it between writes (load it with
+    /// [`Database::load_log`] before the engine starts).
     pub fn log_handle(&self) -> Rc<RefCell<Log>> {
         Rc::clone(&self.log)
     }

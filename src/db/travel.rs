@@ -80,6 +80,7 @@ impl<S: Storage> Database<S> {
     /// The state as of `at`: every op with an id `<= at` applied (nearest checkpoint, then
     /// replay of the ops after it).
     pub async fn state_at(&mut self, at: OpId) -> Result<State> {
+        self.load_log().await?;
         let config = state_config(&self.config, self.peer());
         let base = self.checkpoints.range(..=at).next_back().copied();
         let mut state = match base {
@@ -157,6 +158,7 @@ impl<S: Storage> Database<S> {
     /// Recomputes every op's hash and every author chain from storage, checks the segment
     /// records, every checkpoint, and that the live state equals a replay of the whole log.
     pub async fn verify(&mut self) -> Result<DbVerifyReport> {
+        self.load_log().await?;
         let rows = self.storage.scan(Store::Log, KeyRange::all(), ScanOptions::default()).await?;
         self.stats.ops_decoded += rows.len() as u64;
         let recorded: BTreeMap<OpId, Hash> = self.log.borrow().ids(..).map(|(id, h)| (*id, *h)).collect();

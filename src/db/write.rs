@@ -1,7 +1,9 @@
 //! Writes: local ops, remote ops, and the one commit pipeline they share.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::ops::Bound;
 
+use auroradb_log::segment::{SegmentRecord, Segments};
 use auroradb_log::{EncodedOp, Hash, LogError, OpId, OpKind, PeerId, Proof, RangeSum, Step, Value, decode_op};
 use auroradb_snapshot::{Change, Checkpoint, KeyRecord, State, StateMeta};
 
@@ -60,7 +62,8 @@ impl<S: Storage> Database<S> {
     }
 
     /// Commits one local op: made, checked against the unique indexes, applied, committed; on any
-    /// failure the log and state are as before.
+    /// failure the log and state are as before. It needs the log's index only for a checkpoint
+    /// (whose fingerprint covers the whole log), so it loads it only when one is due.
     pub async fn commit_local(&mut self, kind: OpKind) -> Result<WriteOutcome> {
         self.commit_local_if(kind, &|_| Ok(())).await
     }
@@ -75,6 +78,11 @@ impl<S: Storage> Database<S> {
         let _lock = self.storage.lock_writes().await?;
         let mut attempt = 0;
         loop {
+            // Loading catches up with other connections first: the check below sees their
+            // commits.
+            if !frees_only(&kind) && self.checkpoint_due(1) {
+                self.load_log().await?;
+            }
             check(&self.state)?;
             let op = self.log.borrow().prepare_local(kind.clone());
             if op.bytes.len() > self.config.max_op {
@@ -119,6 +127,8 @@ impl<S: Storage> Database<S> {
     /// does not hold is refused (for a connection opened as a chosen author,
     /// [`Config::peer`](super::Config::peer), once it holds ops of that author).
     pub async fn apply_remote(&mut self, ops: Vec<EncodedOp>, proofs: &[(OpId, Proof)]) -> Result<WriteOutcome> {
+        // The index tells which ops are held, for the check below and for `check_remote`.
+        self.load_log().await?;
         // Only this connection writes its own author's ops: one it does not hold, from a peer or
         // a file, is forged (the chain head it extends is public). A connection opened as a
         // chosen author takes that author's ops in only while it has none (restoring them).
@@ -161,8 +171,11 @@ impl<S: Storage> Database<S> {
         local: bool,
         proofs: Vec<(OpId, Proof)>,
     ) -> Result<WriteOutcome> {
-        let undo = self.undo_for(&ops);
+        // Without the index (local ops only: remote ones load it), the segments the ops join are
+        // read from storage.
         let op_ids: Vec<OpId> = ops.iter().map(|o| o.op.id).collect();
+        let around = if self.log.borrow().is_indexed() { None } else { Some(self.segments_around(&op_ids).await?) };
+        let undo = self.undo_for(&ops);
         let mut changes = Vec::new();
         let mut touched = BTreeSet::new();
         for op in &ops {
@@ -170,13 +183,13 @@ impl<S: Storage> Database<S> {
             changes.extend(applied.changes);
             touched.extend(applied.touched);
         }
-        let (batch, checkpointed) = self.build_batch(&ops, &touched, &proofs, true);
+        let (batch, checkpointed) = self.build_batch(&ops, &touched, &proofs, around.as_ref(), true);
         let committed = match self.storage.commit(batch).await {
             // The checkpoint does not fit: it waits, and the write commits without it. The next
             // try comes after another interval of ops, so a storage near its quota does not pay
             // a failed checkpoint on every write.
             Err(StorageError::QuotaExceeded(_)) if checkpointed.is_some() => {
-                let (batch, _) = self.build_batch(&ops, &touched, &proofs, false);
+                let (batch, _) = self.build_batch(&ops, &touched, &proofs, around.as_ref(), false);
                 let r = self.storage.commit(batch).await.map(|()| None);
                 if r.is_ok() {
                     self.checkpoint_after = self.since_checkpoint + ops.len() as u64 + self.checkpoint_interval();
@@ -251,13 +264,48 @@ impl<S: Storage> Database<S> {
         self.config.checkpoint_every.max(self.state.len() as u64)
     }
 
+    /// Whether a commit of `n` more ops is due to write a checkpoint (unless it only frees
+    /// space): an interval of ops after the last one, or after the one that did not fit in the
+    /// storage quota.
+    fn checkpoint_due(&self, n: u64) -> bool {
+        self.config.checkpoint_every > 0
+            && self.since_checkpoint + n >= self.checkpoint_interval().max(self.checkpoint_after)
+    }
+
+    /// The stored segments that new ops with these ids join, for a commit without the log's
+    /// index: the last segment starting at or before the smallest id (else the first one) and
+    /// every one starting after it up to the largest id, which are the records the index would
+    /// hold for them. One read for a single op.
+    async fn segments_around(&self, ids: &[OpId]) -> Result<Segments> {
+        let max_ops = self.config.segment_ops;
+        let (Some(lo), Some(hi)) = (ids.iter().min(), ids.iter().max()) else { return Ok(Segments::new(max_ops)) };
+        let one = |reverse| ScanOptions { limit: Some(1), reverse, ..Default::default() };
+        let upto = KeyRange { start: Bound::Unbounded, end: Bound::Included(lo.to_bytes().to_vec()) };
+        let mut rows = self.storage.scan(Store::Segments, upto, one(true)).await?;
+        if rows.is_empty() {
+            rows = self.storage.scan(Store::Segments, KeyRange::all(), one(false)).await?;
+        }
+        if lo != hi
+            && let Some((from, _)) = rows.first()
+        {
+            let after = KeyRange { start: Bound::Excluded(from.clone()), end: Bound::Included(hi.to_bytes().to_vec()) };
+            let more = self.storage.scan(Store::Segments, after, ScanOptions::default()).await?;
+            rows.extend(more);
+        }
+        let records = rows.iter().map(|(_, v)| SegmentRecord::decode(v)).collect::<Result<Vec<_>, _>>()?;
+        Ok(Segments::restore(max_ops, records))
+    }
+
     /// The batch for `ops`, already applied to the state, with the checkpoint that is due if
-    /// `checkpoint` allows. Returns the batch and the id of the checkpoint it writes, if any.
+    /// `checkpoint` allows. The segments the ops join come from the log's index, or from
+    /// `around` (see [`Database::segments_around`]) when it is not loaded. Returns the batch and
+    /// the id of the checkpoint it writes, if any.
     fn build_batch(
         &self,
         ops: &[EncodedOp],
         touched: &BTreeSet<String>,
         proofs: &[(OpId, Proof)],
+        around: Option<&Segments>,
         checkpoint: bool,
     ) -> (WriteBatch, Option<OpId>) {
         let mut batch = WriteBatch::default();
@@ -305,7 +353,15 @@ impl<S: Storage> Database<S> {
         batch.put(Store::Meta, keys::META_STATE, self.state.meta().encode());
 
         let new: Vec<(OpId, Hash)> = ops.iter().map(|o| (o.op.id, o.hash)).collect();
-        let seg = self.log.borrow().preview_segments(&new);
+        let seg = match around {
+            // A local commit's ops are all new: in id order, they are what the index would add.
+            Some(segments) => {
+                let mut fresh = new.clone();
+                auroradb_log::sort_by_key(&mut fresh, |(id, _)| *id);
+                segments.preview(&fresh)
+            }
+            None => self.log.borrow().preview_segments(&new),
+        };
         for (first, rec) in seg.put {
             batch.put(Store::Segments, first.to_bytes().to_vec(), rec.encode());
         }
@@ -320,15 +376,14 @@ impl<S: Storage> Database<S> {
             }
         }
         let mut checkpointed = None;
-        let every = self.config.checkpoint_every;
         // A commit of removes and clears only frees space, so a checkpoint never rides on one: near
         // the storage quota the user can still delete record by record, and the checkpoint that
-        // is due waits for the next write that adds.
-        let frees_only = ops.iter().all(|o| matches!(o.op.kind, OpKind::Remove { .. } | OpKind::Clear));
-        if every > 0
-            && checkpoint
-            && !frees_only
-            && self.since_checkpoint + ops.len() as u64 >= self.checkpoint_interval().max(self.checkpoint_after)
+        // is due waits for the next write that adds. Its fingerprint covers the whole log: a local
+        // write loads the index when one is due, and remote ops always do.
+        if checkpoint
+            && !ops.iter().all(|o| frees_only(&o.op.kind))
+            && self.checkpoint_due(ops.len() as u64)
+            && self.log.borrow().is_indexed()
             && let Some(at) = self.state.high_water()
         {
             let mut upto = self.log.borrow().summary(..=at);
@@ -349,6 +404,7 @@ impl<S: Storage> Database<S> {
 
     /// Writes a checkpoint of the live state now.
     pub async fn checkpoint(&mut self) -> Result<Option<OpId>> {
+        self.load_log().await?;
         let _lock = self.storage.lock_writes().await?;
         let mut attempt = 0;
         let at = loop {
@@ -374,12 +430,10 @@ impl<S: Storage> Database<S> {
     }
 
     /// Reads the commits other connections made on the same storage since this one last looked,
-    /// and applies their ops to the in-memory log and state. Returns the visible changes.
+    /// and applies their ops to the in-memory log and state. Returns the visible changes. It
+    /// reads those commits' ops only, so it does not load the log's index.
     pub async fn catch_up(&mut self) -> Result<Vec<Change>> {
-        let stored = match self.storage.get(Store::Meta, keys::META_COMMIT).await? {
-            Some(b) => keys::decode_counter(&b)?,
-            None => 0,
-        };
+        let stored = super::stored_commit(&self.storage).await?;
         if stored <= self.commit {
             return Ok(Vec::new());
         }
@@ -434,4 +488,9 @@ impl<S: Storage> Database<S> {
         }
         Ok(changes)
     }
+}
+
+/// Whether an op of this kind only frees space (a remove or a clear): no checkpoint rides on it.
+fn frees_only(kind: &OpKind) -> bool {
+    matches!(kind, OpKind::Remove { .. } | OpKind::Clear)
 }

@@ -148,4 +148,8 @@ impl<S: Storage> Storage for FaultyStorage<S> {
     ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StorageError> {
         self.inner.scan(store, range, options).await
     }
+
+    async fn count(&self, store: Store, range: KeyRange) -> Result<u64, StorageError> {
+        self.inner.count(store, range).await
+    }
 }

@@ -1,7 +1,7 @@
 //! [`MemoryStorage`]: ordered maps in memory.
 
 use std::cell::RefCell;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, btree_map};
 use std::rc::Rc;
 
 use super::{KeyRange, Mutation, ScanOptions, Storage, Store, WriteBatch};
@@ -9,10 +9,12 @@ use crate::StorageError;
 
 type Maps = BTreeMap<Store, BTreeMap<Vec<u8>, Vec<u8>>>;
 
-/// Storage in memory. Clones share the same data, like two connections to one database.
+/// Storage in memory. Clones share the same data, like two connections to one database, and
+/// the same counters of records read.
 #[derive(Debug, Clone, Default)]
 pub struct MemoryStorage {
     maps: Rc<RefCell<Maps>>,
+    reads: Rc<RefCell<BTreeMap<Store, u64>>>,
 }
 
 impl MemoryStorage {
@@ -31,9 +33,24 @@ impl MemoryStorage {
         self.maps.borrow().values().all(BTreeMap::is_empty)
     }
 
-    /// A deep copy that no longer shares data with `self`.
+    /// A deep copy that no longer shares data with `self` (its read counters start at 0).
     pub fn deep_clone(&self) -> MemoryStorage {
-        MemoryStorage { maps: Rc::new(RefCell::new(self.maps.borrow().clone())) }
+        MemoryStorage { maps: Rc::new(RefCell::new(self.maps.borrow().clone())), reads: Rc::default() }
+    }
+
+    /// Records of `store` read so far (by `get` and `scan`, a key-only record counting as one):
+    /// for tests that check what an operation costs.
+    pub fn reads(&self, store: Store) -> u64 {
+        self.reads.borrow().get(&store).copied().unwrap_or(0)
+    }
+
+    /// Sets every read counter back to 0.
+    pub fn reset_reads(&self) {
+        self.reads.borrow_mut().clear();
+    }
+
+    fn count_reads(&self, store: Store, n: usize) {
+        *self.reads.borrow_mut().entry(store).or_default() += n as u64;
     }
 
     /// Changes a stored record directly, bypassing the database: for tests that tamper.
@@ -86,7 +103,9 @@ impl Storage for MemoryStorage {
     }
 
     async fn get(&self, store: Store, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
-        Ok(self.maps.borrow().get(&store).and_then(|m| m.get(key)).cloned())
+        let found = self.maps.borrow().get(&store).and_then(|m| m.get(key)).cloned();
+        self.count_reads(store, usize::from(found.is_some()));
+        Ok(found)
     }
 
     async fn scan(
@@ -96,17 +115,27 @@ impl Storage for MemoryStorage {
         options: ScanOptions,
     ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StorageError> {
         let maps = self.maps.borrow();
-        let Some(map) = maps.get(&store) else { return Ok(Vec::new()) };
-        if range.is_empty() {
-            return Ok(Vec::new());
-        }
-        let iter = map.range((range.start, range.end));
+        let Some(iter) = in_range(&maps, store, range) else { return Ok(Vec::new()) };
         let limit = options.limit.unwrap_or(usize::MAX);
         let pick = |(k, v): (&Vec<u8>, &Vec<u8>)| (k.clone(), if options.keys_only { Vec::new() } else { v.clone() });
-        Ok(if options.reverse {
+        let rows: Vec<_> = if options.reverse {
             iter.rev().take(limit).map(pick).collect()
         } else {
             iter.take(limit).map(pick).collect()
-        })
+        };
+        self.count_reads(store, rows.len());
+        Ok(rows)
     }
+
+    async fn count(&self, store: Store, range: KeyRange) -> Result<u64, StorageError> {
+        // Counting reads no record: the read counters stay.
+        Ok(in_range(&self.maps.borrow(), store, range).map_or(0, |records| records.count() as u64))
+    }
+}
+
+/// The records of `store` in `range`; `None` when there are none to look at (an empty range, on
+/// which `BTreeMap::range` would panic).
+fn in_range(maps: &Maps, store: Store, range: KeyRange) -> Option<btree_map::Range<'_, Vec<u8>, Vec<u8>>> {
+    let map = maps.get(&store)?;
+    (!range.is_empty()).then(|| map.range((range.start, range.end)))
 }

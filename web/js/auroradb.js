@@ -241,7 +241,9 @@ export class AuroraDB extends EventTarget {
                 );
             }
             const AdapterClass = await loadP2PAdapter(name);
-            // The database may have closed while the adapter was loading.
+            // The engine reads the log's index, which opening leaves unloaded.
+            if (this._core === core) await core.loadLog();
+            // The database may have closed while the adapter or the index was loading.
             if (this._core !== core) return;
             const id = peerId == null ? core.author : String(peerId);
             adapter = new AdapterClass({ ...this.config, peerId: id }, this);

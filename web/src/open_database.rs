@@ -148,7 +148,7 @@ impl<H: AttachedSync> OpenDatabase<H> {
         let stats = db.stats();
         *self.info.borrow_mut() = Info {
             records: db.count(),
-            ops: db.log().len(),
+            ops: db.op_count() as usize,
             authors: db.log().heads().len(),
             checkpoints: db.checkpoint_ids().count(),
             commits: stats.commits,

@@ -80,6 +80,8 @@ impl Peer {
         let send = Closure::<dyn FnMut(String, Uint8Array)>::new(move |to: String, bytes: Uint8Array| {
             queue.borrow_mut().push_back((from.clone(), to, bytes.to_vec()));
         });
+        // The engine reads the log's index, which opening leaves unloaded.
+        ok(core.load_log()).await;
         core.attach(id.to_owned(), send.as_ref().unchecked_ref::<Function>().clone()).unwrap();
         Peer { id: id.into(), core, seen, _listeners: listeners, _send: send }
     }

@@ -30,13 +30,31 @@ fn report_js(r: &SyncReport) -> JsValue {
 
 #[wasm_bindgen]
 impl AuroraCore {
+    /// Loads the log's index (the id and hash of every op, the fingerprints) unless it is
+    /// loaded: the sync engine reads it, so `attach` needs it first. Opening does not load it,
+    /// and writes load it themselves.
+    #[wasm_bindgen(js_name = loadLog)]
+    pub fn load_log(&self) -> Promise {
+        self.spawn(|open| async move {
+            open.run("loadLog", async |db| {
+                db.load_log().await?;
+                Ok(JsValue::UNDEFINED)
+            })
+            .await
+        })
+    }
+
     /// Starts peer-to-peer sync: this database is `localId` on the network, and frames for a
     /// peer go out through `send(peerId, bytes)` (the adapter's `send`; called after the engine
     /// returns, never from inside it). Replaces any earlier attachment. Fails with
-    /// `DatabaseClosedError` once the database is closed.
+    /// `DatabaseClosedError` once the database is closed, and with `InvalidConfigError` before
+    /// `loadLog()` has resolved (the engine would see an empty log).
     pub fn attach(&self, #[wasm_bindgen(js_name = localId)] local_id: String, send: Function) -> Result<(), JsValue> {
         if self.open.closed.get() {
             return Err(to_js_error(&DbError::Storage(StorageError::Closed)));
+        }
+        if !self.open.log.borrow().is_indexed() {
+            return Err(to_js_error(&DbError::InvalidConfig("attach() before loadLog() resolved".into())));
         }
         let hub = SyncHub::new(&self.open, local_id, send);
         self.open.attach(hub);

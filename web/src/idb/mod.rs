@@ -240,4 +240,8 @@ impl Storage for IdbStorage {
     ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StorageError> {
         self.scan_records(store, range, options).await
     }
+
+    async fn count(&self, store: Store, range: KeyRange) -> Result<u64, StorageError> {
+        self.count_records(store, range).await
+    }
 }

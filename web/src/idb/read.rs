@@ -1,5 +1,5 @@
-//! Reads: one record by key, and ranges of records, with `getAll` going forward and a cursor
-//! going backward.
+//! Reads: one record by key, ranges of records, with `getAll` going forward and a cursor going
+//! backward, and counts of records in a range.
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -70,6 +70,20 @@ impl IdbStorage {
             out.push((key, value));
         }
         Ok(out)
+    }
+
+    /// [`Storage::count`](auroradb::Storage::count) over IndexedDB: its `count()`, which reads
+    /// no record into the page.
+    pub(super) async fn count_records(&self, store: Store, range: KeyRange) -> Result<u64, StorageError> {
+        self.check_open()?;
+        if range.is_empty() {
+            return Ok(0);
+        }
+        let query = idb_range(&range)?;
+        let tx = self.transaction(&[store], IdbTransactionMode::Readonly)?;
+        let req = self.object_store(&tx, store)?.count_with_key(&query).map_err(|e| self.js_fail(&e))?;
+        let count = request_result(&req).await.map_err(|e| self.fail(e))?;
+        count.as_f64().map(|n| n as u64).ok_or_else(|| StorageError::Backend("count() answered no number".into()))
     }
 
     /// Scans with a cursor, for reverse order.
