@@ -10,8 +10,9 @@ use std::time::Duration;
 
 use auroradb::{Config, Database, MemoryStorage, OpId, Value};
 use auroradb_benches::{Row, summary_table, time_per_iter};
+use auroradb_log::segment::ProvenSegment;
 use auroradb_log::{
-    EncodedOp, Hlc, Identity, Log, LogConfig, OpKind, PeerId, Proof, manual_clock, run_ends, set_manual_clock,
+    EncodedOp, Hlc, Identity, Log, LogConfig, OpKind, PeerId, manual_clock, run_ends, set_manual_clock,
 };
 use criterion::{Criterion, Throughput};
 use futures::executor::block_on;
@@ -39,7 +40,7 @@ fn config(every: u64) -> Config {
 
 /// `n` ops from 4 authors over `n / 8` keys (every 100th op on the hot key), as remote batches
 /// with the proofs of each author's last op in them.
-fn remote_ops(n: usize) -> Vec<(Vec<EncodedOp>, Vec<(OpId, Proof)>)> {
+fn remote_ops(n: usize) -> Vec<ProvenSegment> {
     let cfg = LogConfig { keep_ops: false, ..LogConfig::default() };
     let mut authors: Vec<Log> = (1..=4u8)
         .map(|p| {

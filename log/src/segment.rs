@@ -258,6 +258,9 @@ pub fn encode_proven_segment<'a>(
     encode_blob_v(MAGIC_SEGMENT, SEGMENT_VERSION, &WireSegment { first, last, sum, ops: bodies, proofs: indexed })
 }
 
+/// A decoded segment: its ops, and the proofs it carries by op id.
+pub type ProvenSegment = (Vec<EncodedOp>, Vec<(OpId, Proof)>);
+
 /// Decodes a segment from a peer (see [`decode_proven_segment`]) and returns its ops only.
 pub fn decode_segment(bytes: &[u8], limits: SegmentLimits) -> Result<Vec<EncodedOp>> {
     decode_proven_segment(bytes, limits).map(|(ops, _)| ops)
@@ -267,7 +270,7 @@ pub fn decode_segment(bytes: &[u8], limits: SegmentLimits) -> Result<Vec<Encoded
 /// claimed range, count and hash sum matching what the ops really are, and the proofs naming
 /// ops of the segment in ascending order, one each at most. Any failure rejects the whole
 /// segment. The proofs' signatures are not checked here (the log checks those it needs).
-pub fn decode_proven_segment(bytes: &[u8], limits: SegmentLimits) -> Result<(Vec<EncodedOp>, Vec<(OpId, Proof)>)> {
+pub fn decode_proven_segment(bytes: &[u8], limits: SegmentLimits) -> Result<ProvenSegment> {
     if bytes.len() > limits.max_bytes {
         return Err(LogError::TooLarge { what: "segment", size: bytes.len(), limit: limits.max_bytes });
     }

@@ -12,8 +12,8 @@
 //! is refused with [`LogError::UnsupportedVersion`].
 
 use auroradb_log::codec::{decode_blob_v, encode_blob_v};
-use auroradb_log::segment::{SegmentLimits, decode_proven_segment, encode_proven_segment};
-use auroradb_log::{EncodedOp, Fingerprint, Hash, LogError, OpId, Proof, RangeSum};
+use auroradb_log::segment::{ProvenSegment, SegmentLimits, decode_proven_segment, encode_proven_segment};
+use auroradb_log::{Fingerprint, Hash, LogError, OpId, Proof, RangeSum};
 use serde::{Deserialize, Serialize};
 
 use super::{Database, WriteOutcome};
@@ -49,7 +49,7 @@ pub struct LogFileInfo {
 /// The ops of a log file, with the proofs its segments carry, and its fingerprint. Checks the
 /// file's hash, every segment, the count and the fingerprint; not the proofs (the importing
 /// log checks those it needs).
-pub fn decode_file(bytes: &[u8]) -> Result<(Vec<EncodedOp>, Vec<(OpId, Proof)>, Fingerprint)> {
+pub fn decode_file(bytes: &[u8]) -> Result<(ProvenSegment, Fingerprint)> {
     if bytes.len() < 32 {
         return Err(LogError::Corrupt { what: "log file", reason: "too short".into() }.into());
     }
@@ -73,7 +73,7 @@ pub fn decode_file(bytes: &[u8]) -> Result<(Vec<EncodedOp>, Vec<(OpId, Proof)>, 
     if sum.count != file.count || sum.fingerprint() != file.fingerprint {
         return Err(LogError::HashMismatch { what: "log file" }.into());
     }
-    Ok((ops, proofs, file.fingerprint))
+    Ok(((ops, proofs), file.fingerprint))
 }
 
 impl<S: Storage> Database<S> {
@@ -120,7 +120,7 @@ impl<S: Storage> Database<S> {
     /// nothing: a corrupt, tampered or inconsistent file, or one whose ops are not proven to
     /// come from their authors, is an error and changes nothing.
     pub async fn import_log(&mut self, bytes: &[u8]) -> Result<(LogFileInfo, WriteOutcome)> {
-        let (ops, proofs, fingerprint) = decode_file(bytes)?;
+        let ((ops, proofs), fingerprint) = decode_file(bytes)?;
         let count = ops.len() as u64;
         let out = self.apply_remote(ops, &proofs).await?;
         Ok((LogFileInfo { ops: count, fingerprint, imported: out.ops.len() as u64 }, out))
