@@ -157,9 +157,10 @@ impl<S: Storage> Database<S> {
                 config.max_op
             )));
         }
-        let mut names = BTreeSet::new();
-        for ix in &config.indexes {
-            if ix.name.is_empty() || !names.insert(ix.name.as_str()) {
+        // A few indexes: each is checked against the ones before it (no set, whose B-tree code
+        // would be one more copy in the wasm).
+        for (i, ix) in config.indexes.iter().enumerate() {
+            if ix.name.is_empty() || config.indexes[..i].iter().any(|other| other.name == ix.name) {
                 return Err(DbError::InvalidConfig(format!("index name {:?} is empty or repeated", ix.name)));
             }
         }
