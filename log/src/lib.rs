@@ -23,6 +23,7 @@ pub mod codec;
 mod error;
 mod hash;
 mod hlc;
+mod id_set;
 mod index;
 mod log;
 mod op;
@@ -40,6 +41,7 @@ pub use hlc::{
     ClockFn, DEFAULT_MAX_DRIFT, Hlc, MAX_MILLIS, OP_ID_LEN, OpId, advance_manual_clock, manual_clock, millis_to_ntp,
     ntp_to_millis, set_manual_clock,
 };
+pub use id_set::IdSet;
 pub use index::SumIndex;
 pub use log::{ChainHead, Log, LogConfig, VerifyReport, verify_ops};
 pub use op::{Op, OpKind, Step};

@@ -9,12 +9,11 @@ mod validate;
 mod write;
 
 use std::cell::{Ref, RefCell};
-use std::collections::BTreeSet;
 use std::rc::Rc;
 use std::time::Duration;
 
 use auroradb_log::segment::{DEFAULT_SEGMENT_OPS, SegmentRecord};
-use auroradb_log::{ClockFn, DEFAULT_MAX_DRIFT, Hlc, Log, LogConfig, OpId, PeerId, Value};
+use auroradb_log::{ClockFn, DEFAULT_MAX_DRIFT, Hlc, IdSet, Log, LogConfig, OpId, PeerId, Value};
 use auroradb_snapshot::{Change, Entry, IndexSpec, KeyRecord, SnapshotError, State, StateConfig, StateMeta, Strategy};
 
 pub use file::{LogFileInfo, MAGIC_LOG_FILE};
@@ -116,7 +115,7 @@ pub struct Database<S: Storage> {
     /// The commit counter this connection has seen.
     commit: u64,
     /// Ids of the stored checkpoints.
-    checkpoints: BTreeSet<OpId>,
+    checkpoints: IdSet,
     /// Ops committed since the newest checkpoint.
     since_checkpoint: u64,
     /// After a checkpoint that did not fit in the storage quota, the `since_checkpoint` at which
@@ -211,13 +210,13 @@ impl<S: Storage> Database<S> {
             None => return Err(DbError::Corrupt("state records without state meta".into())),
         };
 
-        let checkpoints: BTreeSet<OpId> = storage
+        let checkpoints: IdSet = storage
             .scan(Store::Checkpoints, KeyRange::all(), ScanOptions { keys_only: true, ..Default::default() })
             .await?
             .into_iter()
             .map(|(k, _)| OpId::from_bytes(&k))
             .collect::<Result<_, _>>()?;
-        let since_checkpoint = match checkpoints.iter().next_back() {
+        let since_checkpoint = match checkpoints.last() {
             Some(at) => log.summary((std::ops::Bound::Excluded(*at), std::ops::Bound::Unbounded)).count,
             None => log.len() as u64,
         };

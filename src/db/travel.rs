@@ -78,7 +78,7 @@ impl<S: Storage> Database<S> {
     /// replay of the ops after it).
     pub async fn state_at(&mut self, at: OpId) -> Result<State> {
         let config = state_config(&self.config, self.peer());
-        let base = self.checkpoints.range(..=at).next_back().copied();
+        let base = self.checkpoints.range(..=at).last().copied();
         let mut state = match base {
             Some(cp) => {
                 let bytes = self

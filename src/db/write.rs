@@ -185,7 +185,7 @@ impl<S: Storage> Database<S> {
         self.stats.commits += 1;
         let min_id = ops.iter().map(|o| o.op.id).min();
         if let Some(min_id) = min_id {
-            let stale: Vec<OpId> = self.checkpoints.range(min_id..).copied().collect();
+            let stale: Vec<OpId> = self.checkpoints.range(min_id..).to_vec();
             for at in stale {
                 self.checkpoints.remove(&at);
             }
