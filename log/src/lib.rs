@@ -19,6 +19,7 @@
 //! assert_eq!(alice.verify().unwrap().ops, 2);
 //! ```
 
+mod byte_array;
 pub mod codec;
 mod error;
 mod hash;
