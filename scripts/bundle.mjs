@@ -19,8 +19,14 @@
 //   p2p/broadcast.js
 //   p2p/index.js      every adapter, the registry and the helpers in one module (web/js/p2p/index.js)
 //
+// and, in place, the wasm-bindgen glue of each engine build in OUTDIR (auroradb_core.js,
+// auroradb_sync.js) and its snippets: minified, a source map beside each (of the file as
+// wasm-bindgen wrote it, so run this once per wasm-bindgen run: a second run maps to the minified
+// text).
+//
 // Only the paths named above stay imports in the output; everything else is inlined.
 
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as esbuild from 'esbuild';
@@ -73,6 +79,34 @@ const classicLoader = {
   },
 };
 
+/**
+ * Minifies the engine glue wasm-bindgen wrote into `out` (and its snippets), each file in place:
+ * its imports and exports stay as they are. Names are not kept: nothing reads the glue's class
+ * or function names, and they are a seventh of its gzipped size (the source map has them).
+ */
+function minifyGlue(out) {
+  const glue = ['auroradb_core.js', 'auroradb_sync.js'].map((f) => join(out, f)).filter((f) => existsSync(f));
+  const snippets = existsSync(join(out, 'snippets'))
+    ? readdirSync(join(out, 'snippets'), { recursive: true })
+        .filter((f) => f.endsWith('.js'))
+        .map((f) => join(out, 'snippets', f))
+    : [];
+  return [...glue, ...snippets].map((file) =>
+    esbuild.build({
+      ...COMMON,
+      bundle: false,
+      keepNames: false,
+      format: 'esm',
+      entryPoints: [file],
+      outfile: file,
+      // wasm-bindgen's pointer from the glue to its types, which minifying would drop.
+      banner: { js: readFileSync(file, 'utf8').match(/^\/\* @ts-self-types=.*\*\//)?.[0] ?? '' },
+      allowOverwrite: true,
+      metafile: true,
+    }),
+  );
+}
+
 /** Builds into `outdir`; `p2pOnly` builds the adapter bundles alone. Resolves to the files written. */
 export async function bundle({ outdir, p2pOnly = false }) {
   const out = resolve(outdir);
@@ -109,6 +143,7 @@ export async function bundle({ outdir, p2pOnly = false }) {
         plugins: [keepSiblingImports, classicLoader],
         metafile: true,
       }),
+      ...minifyGlue(out),
     );
   }
   const results = await Promise.all(builds);

@@ -649,6 +649,24 @@ fn a_write_over_the_maximum_op_size_is_refused_and_writes_nothing() {
 }
 
 #[test]
+fn index_names_that_are_empty_or_repeated_are_refused() {
+    block_on(async {
+        let open = |names: &[&str]| {
+            let mut cfg = config("index-names");
+            cfg.indexes = names.iter().map(|n| IndexSpec::new(*n, false)).collect();
+            Database::open(MemoryStorage::new(), cfg)
+        };
+        for bad in [&["a", "b", "a"][..], &["a", "b", "b"], &[""], &["a", ""]] {
+            match open(bad).await {
+                Err(DbError::InvalidConfig(why)) => assert!(why.contains("is empty or repeated"), "{why}"),
+                other => panic!("{bad:?}: {:?}", other.err()),
+            }
+        }
+        assert!(open(&["a", "b", "c"]).await.is_ok());
+    });
+}
+
+#[test]
 fn writes_after_a_reopen_with_the_clock_set_back_are_not_lost() {
     block_on(async {
         let storage = MemoryStorage::new();

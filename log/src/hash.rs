@@ -9,7 +9,7 @@ use crate::peer::hex;
 
 /// A blake3 hash.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
-pub struct Hash(pub [u8; 32]);
+pub struct Hash(#[serde(deserialize_with = "crate::byte_array::deserialize")] pub [u8; 32]);
 
 impl Hash {
     /// The all-zero hash: the `prev` of an author's first op.
@@ -111,7 +111,7 @@ pub const FINGERPRINT_LEN: usize = 16;
 /// The fingerprint of a set of ops: `blake3(sum mod 2^256 of their hashes || count as u64 LE)`,
 /// truncated to 16 bytes. Equal sets have equal fingerprints; it does not depend on order.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
-pub struct Fingerprint(pub [u8; FINGERPRINT_LEN]);
+pub struct Fingerprint(#[serde(deserialize_with = "crate::byte_array::deserialize")] pub [u8; FINGERPRINT_LEN]);
 
 impl Fingerprint {
     /// The fingerprint of a set with this hash sum and count.

@@ -19,10 +19,12 @@
 //! assert_eq!(alice.verify().unwrap().ops, 2);
 //! ```
 
+mod byte_array;
 pub mod codec;
 mod error;
 mod hash;
 mod hlc;
+mod id_set;
 mod identity;
 mod index;
 mod log;
@@ -41,6 +43,7 @@ pub use hlc::{
     ClockFn, DEFAULT_MAX_DRIFT, Hlc, MAX_MILLIS, OP_ID_LEN, OpId, advance_manual_clock, manual_clock, millis_to_ntp,
     ntp_to_millis, set_manual_clock,
 };
+pub use id_set::IdSet;
 pub use identity::{AuthorKey, Identity, Proof, SigBytes, run_ends};
 pub use index::SumIndex;
 pub use log::{ChainHead, Log, LogConfig, VerifyReport, verify_ops};

@@ -10,7 +10,7 @@ use crate::LogError;
 /// A peer's identity: 16 random bytes. Displays as its first 4 bytes in hex (`{:#}` or
 /// [`PeerId::to_hex`] give all 16).
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub struct PeerId(pub [u8; 16]);
+pub struct PeerId(#[serde(deserialize_with = "crate::byte_array::deserialize")] pub [u8; 16]);
 
 impl PeerId {
     /// A fresh random peer id from the platform's secure random source.

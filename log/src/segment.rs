@@ -17,12 +17,12 @@
 //! +------+---+-------------------------------------------------------------+
 //! ```
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
 use crate::codec::{MAGIC_SEGMENT, MAGIC_SEGMENT_RECORD, decode_blob, decode_blob_v, encode_blob, encode_blob_v};
-use crate::{EncodedOp, Hash, LogError, OpId, Proof, RangeSum, Result};
+use crate::{EncodedOp, Hash, IdSet, LogError, OpId, Proof, RangeSum, Result};
 
 /// The default maximum number of ops in a persisted segment.
 pub const DEFAULT_SEGMENT_OPS: usize = 64;
@@ -75,8 +75,8 @@ impl SegmentRecord {
 pub struct Segments {
     map: BTreeMap<OpId, SegmentRecord>,
     max_ops: usize,
-    dirty: BTreeSet<OpId>,
-    removed: BTreeSet<OpId>,
+    dirty: IdSet,
+    removed: IdSet,
 }
 
 /// What changed in the partition: records to write (keyed by first id) and keys to delete.
@@ -91,7 +91,7 @@ pub struct SegmentChanges {
 impl Segments {
     /// An empty partition with segments of at most `max_ops` ops (at least 2).
     pub fn new(max_ops: usize) -> Segments {
-        Segments { map: BTreeMap::new(), max_ops: max_ops.max(2), dirty: BTreeSet::new(), removed: BTreeSet::new() }
+        Segments { map: BTreeMap::new(), max_ops: max_ops.max(2), dirty: IdSet::new(), removed: IdSet::new() }
     }
 
     /// A partition restored from persisted records; no changes are pending.
@@ -314,6 +314,7 @@ pub fn decode_proven_segment(bytes: &[u8], limits: SegmentLimits) -> Result<Prov
 mod tests {
     use super::*;
     use crate::{Op, OpKind, PeerId, Value};
+    use std::collections::BTreeSet;
 
     fn id(t: u64) -> OpId {
         OpId { time: t, peer: PeerId([4; 16]) }

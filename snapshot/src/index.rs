@@ -34,13 +34,15 @@ impl IndexSpec {
 pub(crate) struct Index {
     pub(crate) spec: IndexSpec,
     entries: BTreeMap<IndexKey, BTreeSet<String>>,
-    /// For a unique index: the values held by more than one key.
-    conflicts: BTreeSet<IndexKey>,
+    /// For a unique index: the values held by more than one key, sorted. Only remote ops make
+    /// them, so there are few: a sorted list, rather than a set whose B-tree code would be one
+    /// more copy in the wasm.
+    conflicts: Vec<IndexKey>,
 }
 
 impl Index {
     pub(crate) fn new(spec: IndexSpec) -> Index {
-        Index { spec, entries: BTreeMap::new(), conflicts: BTreeSet::new() }
+        Index { spec, entries: BTreeMap::new(), conflicts: Vec::new() }
     }
 
     /// The indexed field of a value, if it has one.
@@ -52,8 +54,11 @@ impl Index {
         let k = IndexKey(field.clone());
         let keys = self.entries.entry(k.clone()).or_default();
         keys.insert(key.to_owned());
-        if self.spec.unique && keys.len() > 1 {
-            self.conflicts.insert(k);
+        if self.spec.unique
+            && keys.len() > 1
+            && let Err(at) = self.conflicts.binary_search(&k)
+        {
+            self.conflicts.insert(at, k);
         }
     }
 
@@ -65,8 +70,10 @@ impl Index {
             if left == 0 {
                 self.entries.remove(&k);
             }
-            if left <= 1 {
-                self.conflicts.remove(&k);
+            if left <= 1
+                && let Ok(at) = self.conflicts.binary_search(&k)
+            {
+                self.conflicts.remove(at);
             }
         }
     }

@@ -49,18 +49,19 @@ impl Action {
     }
 }
 
-/// The per-key actions of a put, a remove or a transaction (keys in order); empty for a clear.
+/// The per-key actions of a put, a remove or a transaction (keys in order, each once); empty for
+/// a clear.
 pub(crate) fn actions<'a>(strategy: &Strategy, kind: &'a OpKind) -> Vec<(&'a str, Action)> {
     match kind {
         OpKind::Put { key, value } => vec![(key.as_str(), Action::Put(value.clone()))],
         OpKind::Remove { key } => vec![(key.as_str(), Action::Remove)],
         OpKind::Clear => Vec::new(),
         OpKind::Txn(steps) => {
-            let mut by_key: BTreeMap<&str, Vec<&Step>> = BTreeMap::new();
-            for step in steps {
-                by_key.entry(step.key()).or_default().push(step);
-            }
-            by_key.into_iter().map(|(key, steps)| (key, compose(strategy, &steps))).collect()
+            // Grouped by key through the program's one sort (stable: a key's steps keep their
+            // order) rather than a map of its own, whose B-tree code would be one more copy.
+            let mut steps: Vec<&Step> = steps.iter().collect();
+            auroradb_log::sort_by_key(&mut steps, |s| Step::key(s));
+            steps.chunk_by(|a, b| a.key() == b.key()).map(|run| (run[0].key(), compose(strategy, run))).collect()
         }
     }
 }

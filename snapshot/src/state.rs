@@ -358,25 +358,27 @@ impl State {
         {
             return Ok(());
         }
-        // The visible value of each written key, before and after.
-        let mut affected: BTreeMap<&str, (Option<&Value>, Option<Value>)> = BTreeMap::new();
+        // The visible value of each written key, before and after, in key order (the order of
+        // `actions`, each key once).
+        let mut affected: Vec<(&str, Option<&Value>, Option<Value>)> = Vec::new();
         for (key, action) in rule::actions(&self.config.strategy, &op.kind) {
             let current = self.records.get(key);
             let mut rec = current.cloned().unwrap_or_else(|| KeyRecord::new(&self.config.strategy));
             let ctx = Ctx { strategy: &self.config.strategy, local: self.config.local, key };
             rule::apply(&mut rec, &ctx, op.id, action);
             let before = current.and_then(|r| r.entry.as_ref()).map(|e| &e.value);
-            affected.insert(key, (before, rec.entry.map(|e| e.value)));
+            affected.push((key, before, rec.entry.map(|e| e.value)));
         }
         for index in self.indexes.iter().filter(|i| i.spec.unique) {
-            for (key, (before, after)) in &affected {
+            for (key, before, after) in &affected {
                 let Some(field) = after.as_ref().and_then(|v| index.field(v)) else { continue };
                 if before.and_then(|v| index.field(v)).is_some_and(|old| crate::compare_values(old, field).is_eq()) {
                     continue;
                 }
-                let outside = index.holders(field).find(|h| h != key && !affected.contains_key(h));
+                let outside =
+                    index.holders(field).find(|h| h != key && affected.binary_search_by(|(k, ..)| k.cmp(h)).is_err());
                 let inside = || {
-                    affected.iter().find_map(|(other, (_, v))| {
+                    affected.iter().find_map(|(other, _, v)| {
                         (other != key
                             && v.as_ref()
                                 .and_then(|v| index.field(v))

@@ -9,13 +9,12 @@ mod validate;
 mod write;
 
 use std::cell::{Ref, RefCell};
-use std::collections::BTreeSet;
 use std::ops::Bound;
 use std::rc::Rc;
 use std::time::Duration;
 
 use auroradb_log::segment::{DEFAULT_SEGMENT_OPS, SegmentRecord};
-use auroradb_log::{ClockFn, DEFAULT_MAX_DRIFT, Hlc, Identity, Log, LogConfig, OpId, PeerId, Value};
+use auroradb_log::{ClockFn, DEFAULT_MAX_DRIFT, Hlc, IdSet, Identity, Log, LogConfig, OpId, PeerId, Value};
 use auroradb_snapshot::{Change, Entry, IndexSpec, KeyRecord, SnapshotError, State, StateConfig, StateMeta, Strategy};
 
 pub use file::{LOG_FILE_VERSION, LogFileInfo, MAGIC_LOG_FILE};
@@ -125,7 +124,7 @@ pub struct Database<S: Storage> {
     /// The commit counter this connection has seen.
     commit: u64,
     /// Ids of the stored checkpoints.
-    checkpoints: BTreeSet<OpId>,
+    checkpoints: IdSet,
     /// Ops committed since the newest checkpoint.
     since_checkpoint: u64,
     /// After a checkpoint that did not fit in the storage quota, the `since_checkpoint` at which
@@ -189,9 +188,10 @@ impl<S: Storage> Database<S> {
                 config.max_op
             )));
         }
-        let mut names = BTreeSet::new();
-        for ix in &config.indexes {
-            if ix.name.is_empty() || !names.insert(ix.name.as_str()) {
+        // A few indexes: each is checked against the ones before it (no set, whose B-tree code
+        // would be one more copy in the wasm).
+        for (i, ix) in config.indexes.iter().enumerate() {
+            if ix.name.is_empty() || config.indexes[..i].iter().any(|other| other.name == ix.name) {
                 return Err(DbError::InvalidConfig(format!("index name {:?} is empty or repeated", ix.name)));
             }
         }
@@ -252,7 +252,7 @@ impl<S: Storage> Database<S> {
             None => return Err(DbError::Corrupt("state records without state meta".into())),
         };
 
-        let checkpoints: BTreeSet<OpId> = storage
+        let checkpoints: IdSet = storage
             .scan(Store::Checkpoints, KeyRange::all(), ScanOptions { keys_only: true, ..Default::default() })
             .await?
             .into_iter()
@@ -266,7 +266,7 @@ impl<S: Storage> Database<S> {
         let since_checkpoint = if config.checkpoint_every == 0 {
             0
         } else {
-            let after = checkpoints.iter().next_back().map(|at| at.to_bytes().to_vec());
+            let after = checkpoints.last().map(|at| at.to_bytes().to_vec());
             let range = KeyRange { start: after.map_or(Bound::Unbounded, Bound::Excluded), end: Bound::Unbounded };
             storage.count(Store::Log, range).await?
         };

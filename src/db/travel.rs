@@ -82,7 +82,7 @@ impl<S: Storage> Database<S> {
     pub async fn state_at(&mut self, at: OpId) -> Result<State> {
         self.load_log().await?;
         let config = state_config(&self.config, self.peer());
-        let base = self.checkpoints.range(..=at).next_back().copied();
+        let base = self.checkpoints.range(..=at).last().copied();
         let mut state = match base {
             Some(cp) => {
                 let bytes = self

@@ -1,6 +1,6 @@
 //! Writes: local ops, remote ops, and the one commit pipeline they share.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::ops::Bound;
 
 use auroradb_log::segment::{SegmentRecord, Segments};
@@ -210,7 +210,7 @@ impl<S: Storage> Database<S> {
         self.stats.commits += 1;
         let min_id = ops.iter().map(|o| o.op.id).min();
         if let Some(min_id) = min_id {
-            let stale: Vec<OpId> = self.checkpoints.range(min_id..).copied().collect();
+            let stale: Vec<OpId> = self.checkpoints.range(min_id..).to_vec();
             for at in stale {
                 self.checkpoints.remove(&at);
             }
@@ -238,13 +238,11 @@ impl<S: Storage> Database<S> {
     }
 
     fn undo_for(&self, ops: &[EncodedOp]) -> Undo {
-        let mut keys: BTreeSet<&str> = BTreeSet::new();
+        let mut keys: Vec<&str> = Vec::new();
         let mut all = false;
         for op in ops {
             match &op.op.kind {
-                OpKind::Put { key, .. } | OpKind::Remove { key } => {
-                    keys.insert(key);
-                }
+                OpKind::Put { key, .. } | OpKind::Remove { key } => keys.push(key),
                 OpKind::Txn(steps) => keys.extend(steps.iter().map(Step::key)),
                 OpKind::Clear => all = true,
             }
@@ -252,7 +250,7 @@ impl<S: Storage> Database<S> {
         let records = if all {
             self.state.records().map(|(k, r)| (k.to_owned(), Some(r.clone()))).collect()
         } else {
-            keys.into_iter().map(|k| (k.to_owned(), self.state.record(k).cloned())).collect()
+            distinct(keys).into_iter().map(|k| (k.to_owned(), self.state.record(k).cloned())).collect()
         };
         Undo { records, meta: self.state.meta().clone() }
     }
@@ -316,21 +314,22 @@ impl<S: Storage> Database<S> {
         let ids: Vec<OpId> = ops.iter().map(|o| o.op.id).collect();
         batch.put(Store::Journal, keys::encode_counter(next), keys::encode_journal(&ids));
 
-        let mut heads: BTreeMap<PeerId, auroradb_log::ChainHead> = BTreeMap::new();
+        // The newest op of each author in the batch (a handful of authors: a list, not a map).
+        let mut heads: Vec<(PeerId, auroradb_log::ChainHead)> = Vec::new();
         for op in ops {
             batch.put(Store::Log, op.op.id.to_bytes().to_vec(), op.bytes.clone());
             let head = auroradb_log::ChainHead { seq: op.op.seq, hash: op.hash, id: op.op.id };
-            let e = heads.entry(op.op.author).or_insert(head);
-            if head.seq > e.seq {
-                *e = head;
+            match heads.iter_mut().find(|(peer, _)| *peer == op.op.author) {
+                Some((_, e)) if head.seq > e.seq => *e = head,
+                Some(_) => {}
+                None => heads.push((op.op.author, head)),
             }
             match &op.op.kind {
                 OpKind::Put { key, .. } | OpKind::Remove { key } => {
                     batch.put(Store::History, keys::history_key(&keys::history_prefix(key), &op.op.id), Vec::new());
                 }
                 OpKind::Txn(steps) => {
-                    let distinct: BTreeSet<&str> = steps.iter().map(Step::key).collect();
-                    for key in distinct {
+                    for key in distinct(steps.iter().map(Step::key).collect()) {
                         batch.put(Store::History, keys::history_key(&keys::history_prefix(key), &op.op.id), Vec::new());
                     }
                 }
@@ -339,6 +338,7 @@ impl<S: Storage> Database<S> {
                 }
             }
         }
+        auroradb_log::sort_by_key(&mut heads, |(peer, _)| *peer);
         for (peer, head) in &heads {
             let proof = proofs.iter().find(|(id, _)| *id == head.id).map(|(_, p)| *p);
             let stored = keys::StoredHead { head: *head, proof };
@@ -493,4 +493,12 @@ impl<S: Storage> Database<S> {
 /// Whether an op of this kind only frees space (a remove or a clear): no checkpoint rides on it.
 fn frees_only(kind: &OpKind) -> bool {
     matches!(kind, OpKind::Remove { .. } | OpKind::Clear)
+}
+
+/// `keys` sorted, each once: what a `BTreeSet<&str>` of them would iterate, through the program's
+/// one sort instead of a B-tree instantiation of its own (about 4 KB of wasm).
+fn distinct(mut keys: Vec<&str>) -> Vec<&str> {
+    auroradb_log::sort_by_key(&mut keys, |k| *k);
+    keys.dedup();
+    keys
 }

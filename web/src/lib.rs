@@ -66,6 +66,7 @@ pub mod idb;
 #[cfg(not(feature = "sync"))]
 mod no_sync;
 mod open_database;
+mod promise;
 mod reads;
 mod records;
 #[cfg(feature = "sync")]

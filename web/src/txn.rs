@@ -11,11 +11,12 @@ use std::rc::{Rc, Weak};
 
 use js_sys::{Function, Promise};
 use wasm_bindgen::prelude::*;
-use wasm_bindgen_futures::{JsFuture, future_to_promise};
+use wasm_bindgen_futures::JsFuture;
 
 use crate::error::to_js_error;
 use crate::events::Source;
 use crate::open_database::OpenDatabase;
+use crate::promise::promise;
 use crate::value::{key_from_js, to_js};
 use auroradb::{DbError, Transaction, Value};
 
@@ -75,7 +76,7 @@ impl TxnHandle {
         let checked = self
             .active()
             .and_then(|open| key_from_js(&key).map(|k| (open.clone(), k)).map_err(|e| open.fail("transaction", &e)));
-        future_to_promise(async move {
+        promise(async move {
             let (open, key) = checked?;
             // A record the transaction wrote is answered without waiting for the database.
             let own = slot.borrow().as_ref().and_then(|tx| tx.written(&key).map(value_js));

@@ -11,12 +11,10 @@ mod read;
 mod travel;
 mod write;
 
-use std::pin::Pin;
 use std::rc::Rc;
 
 use js_sys::{Array, Promise};
 use wasm_bindgen::prelude::*;
-use wasm_bindgen_futures::future_to_promise;
 use web_sys::EventTarget;
 
 use crate::config::parse;
@@ -24,6 +22,7 @@ use crate::error::to_js_error;
 use crate::events::Events;
 use crate::idb::IdbStorage;
 use crate::open_database::OpenDatabase;
+use crate::promise::promise;
 use crate::records::Obj;
 use auroradb::{Database, DbError};
 
@@ -44,44 +43,19 @@ pub struct AuroraCore {
 impl AuroraCore {
     /// Opens (creating or upgrading) the database described by `config` (see the README):
     /// events are dispatched at `target`, the `beforeSet` hook is read from `hooks`. `distributed`
-    /// and `peerId` are the arguments of `create()`.
-    pub async fn open(
+    /// and `peerId` are the arguments of `create()`. Resolves to the `AuroraCore`.
+    ///
+    /// [`AuroraCore::open`] as a `Promise` made by the plumbing every method shares (an exported
+    /// `async fn` would have one of its own).
+    #[wasm_bindgen(js_name = open)]
+    pub fn open_js(
         config: JsValue,
         target: EventTarget,
         hooks: JsValue,
         distributed: Option<bool>,
         #[wasm_bindgen(js_name = peerId)] peer_id: Option<String>,
-    ) -> Result<AuroraCore, JsValue> {
-        let events = Events::new(target);
-        let opened = async {
-            let cfg = parse(&config, distributed, peer_id)?;
-            // A schema the storage cannot open is a configuration error to JavaScript callers.
-            let storage =
-                IdbStorage::open(&cfg.db.name, cfg.db.version, &cfg.db.indexes).await.map_err(|e| match e {
-                    auroradb::StorageError::InvalidSchema(why) => DbError::InvalidConfig(why),
-                    e @ auroradb::StorageError::VersionTooOld { .. } => DbError::InvalidConfig(e.to_string()),
-                    e => DbError::Storage(e),
-                })?;
-            storage.set_durability(cfg.durability);
-            let db = Database::open(storage, cfg.db).await?;
-            Ok::<_, DbError>((db, cfg.distributed, cfg.peer_label, cfg.sync))
-        };
-        match opened.await {
-            Ok((db, distributed, label, sync)) => {
-                let open = Open::new(db, events, hooks, distributed, label, sync);
-                let detail = Obj::new()
-                    .set("name", open.name.as_str())
-                    .set("version", open.version)
-                    .set("peerId", open.peer.to_hex());
-                open.events.emit("open", &detail.build());
-                Ok(AuroraCore { open })
-            }
-            Err(e) => {
-                let err = to_js_error(&e);
-                events.emit_error("create", &err);
-                Err(err)
-            }
-        }
+    ) -> Promise {
+        promise(async move { AuroraCore::open(config, target, hooks, distributed, peer_id).await.map(JsValue::from) })
     }
 
     /// Statistics, synchronously: `{ name, version, keyPath, indexes, syncStrategy, peerId,
@@ -183,20 +157,68 @@ impl AuroraCore {
 }
 
 impl AuroraCore {
+    /// Opens the database described by `config`, for Rust callers (the browser tests);
+    /// JavaScript's `open` is [`AuroraCore::open_js`].
+    pub async fn open(
+        config: JsValue,
+        target: EventTarget,
+        hooks: JsValue,
+        distributed: Option<bool>,
+        peer_id: Option<String>,
+    ) -> Result<AuroraCore, JsValue> {
+        let events = Events::new(target);
+        let opened = async {
+            let cfg = parse(&config, distributed, peer_id)?;
+            // A schema the storage cannot open is a configuration error to JavaScript callers.
+            let storage =
+                IdbStorage::open(&cfg.db.name, cfg.db.version, &cfg.db.indexes).await.map_err(|e| match e {
+                    auroradb::StorageError::InvalidSchema(why) => DbError::InvalidConfig(why),
+                    e @ auroradb::StorageError::VersionTooOld { .. } => DbError::InvalidConfig(e.to_string()),
+                    e => DbError::Storage(e),
+                })?;
+            storage.set_durability(cfg.durability);
+            let db = Database::open(storage, cfg.db).await?;
+            Ok::<_, DbError>((db, cfg.distributed, cfg.peer_label, cfg.sync))
+        };
+        match opened.await {
+            Ok((db, distributed, label, sync)) => {
+                let open = Open::new(db, events, hooks, distributed, label, sync);
+                let detail = Obj::new()
+                    .set("name", open.name.as_str())
+                    .set("version", open.version)
+                    .set("peerId", open.peer.to_hex());
+                open.events.emit("open", &detail.build());
+                Ok(AuroraCore { open })
+            }
+            Err(e) => {
+                let err = to_js_error(&e);
+                events.emit_error("create", &err);
+                Err(err)
+            }
+        }
+    }
+
     /// Runs `f` on the open database as a `Promise`.
     fn spawn<F>(&self, f: impl FnOnce(Rc<Open>) -> F) -> Promise
     where
         F: Future<Output = Result<JsValue, JsValue>> + 'static,
     {
-        // Boxed, so that every method shares one instantiation of `future_to_promise` (its
-        // promise and task plumbing) rather than having one of its own: smaller wasm.
-        let task: Pin<Box<dyn Future<Output = Result<JsValue, JsValue>>>> = Box::pin(f(self.open.clone()));
-        future_to_promise(task)
+        promise(f(self.open.clone()))
     }
 }
 
-/// Deletes the IndexedDB database `name` (for a database that is not open here).
-#[wasm_bindgen(js_name = deleteDatabase)]
+/// Deletes the IndexedDB database `name`, for Rust callers (the browser tests); JavaScript's
+/// `deleteDatabase` is [`delete_database_js`].
 pub async fn delete_database(name: String) -> Result<(), JsValue> {
     IdbStorage::delete(&name).await.map_err(|e| to_js_error(&DbError::Storage(e)))
+}
+
+/// Deletes the IndexedDB database `name` (for a database that is not open here); resolves to
+/// `undefined`.
+///
+/// [`delete_database`] as a `Promise` made by the plumbing every method shares (an exported
+/// `async fn` would have one of its own).
+#[wasm_bindgen(js_name = deleteDatabase)]
+pub fn delete_database_js(name: String) -> Promise {
+    promise(async move { delete_database(name).await.map(|()| JsValue::UNDEFINED) })
 }

@@ -3,11 +3,11 @@
 
 use js_sys::{Array, Function, Promise};
 use wasm_bindgen::prelude::*;
-use wasm_bindgen_futures::future_to_promise;
 
 use super::AuroraCore;
 use crate::error::to_js_error;
 use crate::open_database::AttachedSync;
+use crate::promise::promise;
 use crate::records::Obj;
 use crate::sync::SyncHub;
 use auroradb::{DbError, EncodedOp, StorageError};
@@ -106,7 +106,7 @@ impl AuroraCore {
     /// session has completed or been abandoned (`{ peers: 0, ... }` without peers or sync).
     pub fn sync(&self) -> Promise {
         let hub = self.open.hub();
-        future_to_promise(async move {
+        promise(async move {
             let report = match hub {
                 Some(hub) => hub.sync().await,
                 None => SyncReport::default(),

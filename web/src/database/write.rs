@@ -73,8 +73,14 @@ impl AuroraCore {
                     return Err(bad(&open, format!("entries[{i}] is not a [key, value] pair")));
                 }
                 let pair = Array::from(&item);
+                // key_from_js refuses with InvalidInput only: its message, without the prefix the
+                // error's Display adds (a substring search for it cost 2 KB of wasm).
                 let key = key_from_js(&pair.get(0)).map_err(|e| {
-                    bad(&open, format!("entries[{i}]: {}", e.to_string().trim_start_matches("invalid input: ")))
+                    let why = match e {
+                        DbError::InvalidInput(why) => why,
+                        e => e.to_string(),
+                    };
+                    bad(&open, format!("entries[{i}]: {why}"))
                 })?;
                 let value = open.prepare(&key, &pair.get(1), "entries[].value", "batchSet")?;
                 tx.put(key, value).map_err(|e| open.fail("batchSet", &e))?;

@@ -1,8 +1,6 @@
 //! A [`WriteBatch`] as one `readwrite` transaction: preconditions read first, writes queued
 //! behind them, all or nothing.
 
-use std::collections::BTreeSet;
-
 use futures::future::join_all;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::IdbTransactionMode;
@@ -21,14 +19,15 @@ impl IdbStorage {
         if batch.is_empty() {
             return self.check_open();
         }
-        let stores: BTreeSet<Store> = batch
-            .mutations
-            .iter()
-            .map(|m| match m {
-                Mutation::Put { store, .. } | Mutation::Delete { store, .. } | Mutation::Expect { store, .. } => *store,
+        // The stores the batch touches, in `Store` order.
+        let touches = |s: Store| {
+            batch.mutations.iter().any(|m| match m {
+                Mutation::Put { store, .. } | Mutation::Delete { store, .. } | Mutation::Expect { store, .. } => {
+                    *store == s
+                }
             })
-            .collect();
-        let stores: Vec<Store> = stores.into_iter().collect();
+        };
+        let stores: Vec<Store> = Store::ALL.into_iter().filter(|s| touches(*s)).collect();
         let tx = self.transaction(&stores, IdbTransactionMode::Readwrite)?;
         let done = JsFuture::from(transaction_promise(&tx));
         let mut handles = Vec::with_capacity(stores.len());
