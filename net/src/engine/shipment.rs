@@ -193,6 +193,8 @@ impl<S: Replica, T: Transport> SyncEngine<S, T> {
     fn take_proven(&self, from: PeerId, ops: Vec<EncodedOp>, proofs: &[(OpId, Proof)]) -> Vec<EncodedOp> {
         let mut st = self.state.borrow_mut();
         let Some(ps) = st.peers.get_mut(&from) else { return Vec::new() };
+        let mut proven_ids: Vec<OpId> = proofs.iter().map(|(id, _)| *id).collect();
+        proven_ids.sort_unstable();
         let mut by_author: BTreeMap<PeerId, Vec<EncodedOp>> = BTreeMap::new();
         for op in ops {
             by_author.entry(op.op.author).or_default().push(op);
@@ -206,7 +208,7 @@ impl<S: Replica, T: Transport> SyncEngine<S, T> {
             }
             auroradb_log::sort_by_key(&mut run, |o| (o.op.seq, o.op.id));
             run.dedup_by(|a, b| a.op.id == b.op.id && a.hash == b.hash);
-            let proven = run.iter().rposition(|o| proofs.iter().any(|(id, _)| *id == o.op.id));
+            let proven = run.iter().rposition(|o| proven_ids.binary_search(&o.op.id).is_ok());
             let rest = run.split_off(proven.map_or(0, |i| i + 1));
             ready.extend(run);
             if rest.is_empty() {
