@@ -28,8 +28,6 @@ pub const MAGIC_JOURNAL: [u8; 4] = *b"AUjn";
 /// accepts it (with the same version check); writing always uses the kind's own magic.
 pub const LEGACY_MAGIC_META: [u8; 4] = *b"AUmt";
 
-/// Meta key of the commit counter.
-pub const META_COMMIT: &[u8] = b"commit";
 /// Meta key of the state's global record.
 pub const META_STATE: &[u8] = b"state";
 /// Meta key of the schema record.

@@ -150,10 +150,11 @@ fn state_config(config: &Config, peer: PeerId) -> StateConfig {
     StateConfig { strategy: config.strategy.clone(), local: peer, indexes: config.indexes.clone() }
 }
 
-/// The stored commit counter (0 before the first commit).
+/// The number of the newest commit (0 before the first): the key of the last journal entry.
 async fn stored_commit(storage: &impl Storage) -> Result<u64> {
-    match storage.get(Store::Meta, keys::META_COMMIT).await? {
-        Some(b) => keys::decode_counter(&b),
+    let last = ScanOptions { limit: Some(1), reverse: true, keys_only: true };
+    match storage.scan(Store::Journal, KeyRange::all(), last).await?.first() {
+        Some((k, _)) => keys::decode_counter(k),
         None => Ok(0),
     }
 }
@@ -334,10 +335,7 @@ impl<S: Storage> Database<S> {
             self.state.apply(op);
         }
         let mut batch = crate::storage::WriteBatch::default();
-        let held = (self.commit > 0).then(|| keys::encode_counter(self.commit));
-        batch.expect(Store::Meta, keys::META_COMMIT, held);
-        batch.put(Store::Meta, keys::META_COMMIT, keys::encode_counter(self.commit + 1));
-        batch.put(Store::Journal, keys::encode_counter(self.commit + 1), keys::encode_journal(&[]));
+        batch.insert(Store::Journal, keys::encode_counter(self.commit + 1), keys::encode_journal(&[]));
         // The keys stored now, which may include keys of commits caught up since open.
         let stored = self
             .storage

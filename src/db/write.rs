@@ -8,7 +8,7 @@ use auroradb_log::{EncodedOp, Hash, LogError, OpId, OpKind, PeerId, Proof, Range
 use auroradb_snapshot::{Change, Checkpoint, KeyRecord, State, StateMeta};
 
 use super::{Database, keys, validate_key, validate_value};
-use crate::storage::{KeyRange, ScanOptions, Storage, Store, WriteBatch};
+use crate::storage::{KeyRange, ScanOptions, Storage, Store, WriteBatch, WriteLock};
 use crate::{DbError, Result, StorageError};
 
 /// How many times a write tries to commit. It loses only to a connection that committed since
@@ -75,7 +75,7 @@ impl<S: Storage> Database<S> {
         kind: OpKind,
         check: &dyn Fn(&State) -> Result<()>,
     ) -> Result<WriteOutcome> {
-        let _lock = self.storage.lock_writes().await?;
+        let mut lock = self.storage.lock_writes().await?;
         let mut attempt = 0;
         loop {
             // Loading catches up with other connections first: the check below sees their
@@ -93,16 +93,21 @@ impl<S: Storage> Database<S> {
             let proofs: Vec<(OpId, Proof)> =
                 self.log.borrow().identity().map(|i| (op.op.id, i.prove(&op.hash))).into_iter().collect();
             match self.commit_ops(vec![op], true, proofs).await {
-                Err(DbError::Storage(StorageError::Conflict)) => self.lost_commit(&mut attempt).await?,
+                Err(DbError::Storage(StorageError::Conflict)) => self.lost_commit(&mut attempt, &mut lock).await?,
                 other => return other,
             }
         }
     }
 
-    /// After a commit lost to another connection's: catches up with it (keeping its changes
-    /// for [`Database::take_caught_up`]) and waits as the storage says before the next try;
-    /// fails with [`StorageError::Conflict`] once every try is spent.
-    async fn lost_commit(&mut self, attempt: &mut u32) -> Result<()> {
+    /// After a commit lost to another connection's: takes the write lock if the write went
+    /// without it, catches up with that commit (keeping its changes for
+    /// [`Database::take_caught_up`]) and waits as the storage says before the next try; fails
+    /// with [`StorageError::Conflict`] once every try is spent.
+    async fn lost_commit(&mut self, attempt: &mut u32, lock: &mut WriteLock) -> Result<()> {
+        self.storage.lost_commit();
+        if !lock.is_held() {
+            *lock = self.storage.lock_writes().await?;
+        }
         let changes = self.catch_up().await?;
         self.caught_up.extend(changes);
         *attempt += 1;
@@ -143,7 +148,7 @@ impl<S: Storage> Database<S> {
             }
             .into());
         }
-        let _lock = self.storage.lock_writes().await?;
+        let mut lock = self.storage.lock_writes().await?;
         let mut attempt = 0;
         loop {
             let fresh = self.log.borrow().check_remote(&ops)?;
@@ -155,7 +160,7 @@ impl<S: Storage> Database<S> {
                 return Ok(WriteOutcome::default());
             }
             match self.commit_ops(new, false, keep).await {
-                Err(DbError::Storage(StorageError::Conflict)) => self.lost_commit(&mut attempt).await?,
+                Err(DbError::Storage(StorageError::Conflict)) => self.lost_commit(&mut attempt, &mut lock).await?,
                 other => return other,
             }
         }
@@ -307,12 +312,11 @@ impl<S: Storage> Database<S> {
         checkpoint: bool,
     ) -> (WriteBatch, Option<OpId>) {
         let mut batch = WriteBatch::default();
+        // The commit claims the next number: if another connection took it since this one last
+        // looked, the insert fails the commit (a conflict), which catches up and tries again.
         let next = self.commit + 1;
-        let held = (self.commit > 0).then(|| keys::encode_counter(self.commit));
-        batch.expect(Store::Meta, keys::META_COMMIT, held);
-        batch.put(Store::Meta, keys::META_COMMIT, keys::encode_counter(next));
         let ids: Vec<OpId> = ops.iter().map(|o| o.op.id).collect();
-        batch.put(Store::Journal, keys::encode_counter(next), keys::encode_journal(&ids));
+        batch.insert(Store::Journal, keys::encode_counter(next), keys::encode_journal(&ids));
 
         // The newest op of each author in the batch (a handful of authors: a list, not a map).
         let mut heads: Vec<(PeerId, auroradb_log::ChainHead)> = Vec::new();
@@ -405,20 +409,21 @@ impl<S: Storage> Database<S> {
     /// Writes a checkpoint of the live state now.
     pub async fn checkpoint(&mut self) -> Result<Option<OpId>> {
         self.load_log().await?;
-        let _lock = self.storage.lock_writes().await?;
+        let mut lock = self.storage.lock_writes().await?;
         let mut attempt = 0;
         let at = loop {
             let Some(at) = self.state.high_water() else { return Ok(None) };
             if self.checkpoints.contains(&at) {
                 return Ok(Some(at));
             }
+            // Of the state as of commit `self.commit`: no other connection may have committed since.
             let mut batch = WriteBatch::default();
-            batch.expect(Store::Meta, keys::META_COMMIT, (self.commit > 0).then(|| keys::encode_counter(self.commit)));
+            batch.expect(Store::Journal, keys::encode_counter(self.commit + 1), None);
             let bytes = Checkpoint::encode(&self.state, at, self.log.borrow().fingerprint(..=at));
             batch.put(Store::Checkpoints, at.to_bytes().to_vec(), bytes);
             match self.storage.commit(batch).await {
                 Ok(()) => break at,
-                Err(StorageError::Conflict) => self.lost_commit(&mut attempt).await?,
+                Err(StorageError::Conflict) => self.lost_commit(&mut attempt, &mut lock).await?,
                 Err(e) => return Err(e.into()),
             }
         };
@@ -470,10 +475,9 @@ impl<S: Storage> Database<S> {
         let authors: BTreeSet<PeerId> = new.iter().map(|o| o.op.author).collect();
         for author in authors {
             if let Some(b) = self.storage.get(Store::Meta, &keys::head_key(&author)).await?
-                && let Some(proof) = keys::decode_head(&b)?.proof
+                && let keys::StoredHead { head, proof: Some(proof) } = keys::decode_head(&b)?
             {
-                let id = keys::decode_head(&b)?.head.id;
-                self.log.borrow_mut().keep_proof(id, proof);
+                self.log.borrow_mut().keep_proof(head.id, proof);
             }
         }
         self.commit = last.max(stored);

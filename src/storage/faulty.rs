@@ -84,7 +84,7 @@ impl<S: Storage> FaultyStorage<S> {
             .mutations
             .iter()
             .map(|m| match m {
-                Mutation::Put { key, value, .. } => key.len() + value.len(),
+                Mutation::Put { key, value, .. } | Mutation::Insert { key, value, .. } => key.len() + value.len(),
                 _ => 0,
             })
             .sum();
@@ -94,9 +94,12 @@ impl<S: Storage> FaultyStorage<S> {
             return Ok(());
         }
         for m in &batch.mutations {
-            if let Mutation::Expect { store, key, value } = m
-                && self.inner.get(*store, key).await? != *value
-            {
+            let (store, key, want) = match m {
+                Mutation::Expect { store, key, value } => (store, key, value.as_ref()),
+                Mutation::Insert { store, key, .. } => (store, key, None),
+                _ => continue,
+            };
+            if self.inner.get(*store, key).await?.as_ref() != want {
                 return Err(StorageError::Conflict);
             }
         }
@@ -134,6 +137,10 @@ impl<S: Storage> Storage for FaultyStorage<S> {
 
     async fn lock_writes(&self) -> Result<WriteLock, StorageError> {
         self.inner.lock_writes().await
+    }
+
+    fn lost_commit(&self) {
+        self.inner.lost_commit();
     }
 
     async fn before_retry(&self, attempt: u32) {

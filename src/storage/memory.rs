@@ -74,16 +74,18 @@ impl MemoryStorage {
 
 pub(crate) fn check_and_apply(maps: &mut Maps, batch: WriteBatch) -> Result<(), StorageError> {
     for m in &batch.mutations {
-        if let Mutation::Expect { store, key, value } = m {
-            let held = maps.get(store).and_then(|s| s.get(key));
-            if held != value.as_ref() {
-                return Err(StorageError::Conflict);
-            }
+        let (store, key, want) = match m {
+            Mutation::Expect { store, key, value } => (store, key, value.as_ref()),
+            Mutation::Insert { store, key, .. } => (store, key, None),
+            _ => continue,
+        };
+        if maps.get(store).and_then(|s| s.get(key)) != want {
+            return Err(StorageError::Conflict);
         }
     }
     for m in batch.mutations {
         match m {
-            Mutation::Put { store, key, value } => {
+            Mutation::Put { store, key, value } | Mutation::Insert { store, key, value } => {
                 maps.entry(store).or_default().insert(key, value);
             }
             Mutation::Delete { store, key } => {

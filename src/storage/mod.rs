@@ -72,6 +72,17 @@ pub enum Mutation {
         /// The record's key.
         key: Vec<u8>,
     },
+    /// Put `value` under `key`, which must hold nothing: if it holds a record, the commit
+    /// fails with [`StorageError::Conflict`] and writes nothing. A check that costs no read
+    /// (IndexedDB's `add`): a commit claims its number this way.
+    Insert {
+        /// The store.
+        store: Store,
+        /// The record's key.
+        key: Vec<u8>,
+        /// The record.
+        value: Vec<u8>,
+    },
     /// The commit goes ahead only if `key` currently holds `value` (`None`: is absent);
     /// otherwise it fails with [`StorageError::Conflict`] and writes nothing.
     Expect {
@@ -95,6 +106,11 @@ impl WriteBatch {
     /// Adds a put.
     pub fn put(&mut self, store: Store, key: impl Into<Vec<u8>>, value: Vec<u8>) {
         self.mutations.push(Mutation::Put { store, key: key.into(), value });
+    }
+
+    /// Adds an insert: a put that fails the commit if the key holds a record.
+    pub fn insert(&mut self, store: Store, key: impl Into<Vec<u8>>, value: Vec<u8>) {
+        self.mutations.push(Mutation::Insert { store, key: key.into(), value });
     }
 
     /// Adds a delete.
@@ -245,6 +261,11 @@ pub trait Storage {
     async fn lock_writes(&self) -> Result<WriteLock, StorageError> {
         Ok(WriteLock::none())
     }
+    /// A commit of this connection lost to another connection's ([`StorageError::Conflict`]):
+    /// called before the write takes the lock again ([`Storage::lock_writes`]) to catch up and
+    /// retry. A storage that takes the lock only while other connections write can start taking
+    /// it here. By default nothing.
+    fn lost_commit(&self) {}
     /// Waits before retry `attempt` (1, 2, ...) of a commit that lost to another connection's
     /// and has caught up with it. By default not at all (an in-memory storage shared by
     /// connections of one thread cannot be written to meanwhile anyway).
@@ -282,6 +303,26 @@ mod tests {
         assert!(!r(Bound::Included(vec![1]), Bound::Included(vec![1])).is_empty());
         assert!(!KeyRange::all().is_empty());
         assert!(!KeyRange::prefix(&[0xff]).is_empty());
+    }
+
+    #[test]
+    fn an_insert_over_a_record_is_a_conflict_and_writes_nothing() {
+        futures::executor::block_on(async {
+            let s = MemoryStorage::new();
+            let mut first = WriteBatch::default();
+            first.insert(Store::Journal, vec![1], vec![1]);
+            s.commit(first).await.unwrap();
+            let mut second = WriteBatch::default();
+            second.put(Store::Log, vec![2], vec![2]);
+            second.insert(Store::Journal, vec![1], vec![2]);
+            assert_eq!(s.commit(second).await, Err(super::StorageError::Conflict));
+            assert_eq!(s.get(Store::Log, &[2]).await.unwrap(), None);
+            assert_eq!(s.get(Store::Journal, &[1]).await.unwrap(), Some(vec![1]));
+            let mut third = WriteBatch::default();
+            third.insert(Store::Journal, vec![2], vec![3]);
+            s.commit(third).await.unwrap();
+            assert_eq!(s.get(Store::Journal, &[2]).await.unwrap(), Some(vec![3]));
+        });
     }
 
     #[test]

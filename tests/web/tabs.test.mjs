@@ -51,7 +51,11 @@ async function twoTabs(context, name) {
     (x, y) => x + y,
   );
   console.log(`# ${name}: writes a ${ra.writes}, b ${rb.writes}; rejected ${rejected.length}; catch-ups ${catchUps}`);
-  assert.deepEqual(rejected, [], `${rejected.length} of ${ra.writes + rb.writes} plain writes rejected`);
+  assert.deepEqual(
+    rejected,
+    [],
+    `${rejected.length} of ${ra.writes + rb.writes} plain writes rejected: ${JSON.stringify(rejected.slice(0, 3))}`,
+  );
 
   // Each page sees every write of the other (told through the tab channel).
   const keys = [...ownKeys('a'), ...ownKeys('b')];

@@ -91,6 +91,10 @@ pub struct OpenDatabase<H: AttachedSync> {
     pub closed: Cell<bool>,
     sync: RefCell<Option<Rc<H>>>,
     channel: RefCell<Option<Channel>>,
+    /// Whether another instance on this database was heard on the tab channel: until then, no
+    /// instance listens, and commits are not announced (a post costs a few tenths of a
+    /// millisecond a write).
+    others: Cell<bool>,
 }
 
 impl<H: AttachedSync> Drop for OpenDatabase<H> {
@@ -127,6 +131,7 @@ impl<H: AttachedSync> OpenDatabase<H> {
             closed: Cell::new(false),
             sync: RefCell::new(None),
             channel: RefCell::new(None),
+            others: Cell::new(false),
             events,
             hooks,
             db: Rc::new(Mutex::new(None)),
@@ -288,26 +293,49 @@ impl<H: AttachedSync> OpenDatabase<H> {
         }
         let Ok(channel) = BroadcastChannel::new(&self.channel_name()) else { return };
         let weak: Weak<OpenDatabase<H>> = Rc::downgrade(self);
-        let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |_event: MessageEvent| {
+        let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
             let weak = weak.clone();
             spawn_local(async move {
                 let Some(open) = weak.upgrade() else { return };
                 if open.closed.get() {
                     return;
                 }
-                if let Ok(changes) = open.run("catchUp", async |db| db.catch_up().await).await {
+                // An instance that just opened says hello, and is answered; the first time this
+                // one hears of another, it says it is there too. Either way the other catches up
+                // with what this one committed before it knew of it (and did not announce).
+                let first = !open.others.replace(true);
+                let hello = Reflect::get(&event.data(), &"hello".into()).is_ok_and(|h| h.is_truthy());
+                if hello || first {
+                    open.post_note("present");
+                }
+                // Another connection writes: this one's writes take the lock for a while.
+                let caught_up = open.run("catchUp", async |db| {
+                    db.storage().other_wrote();
+                    db.catch_up().await
+                });
+                if let Ok(changes) = caught_up.await {
                     open.events.emit_changes(&changes, Source::Tab);
                 }
             });
         });
         channel.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
         *self.channel.borrow_mut() = Some((channel, on_message));
+        self.post_note("hello");
     }
 
-    /// Tells the other tabs on this database that it changed.
-    pub fn notify_tabs(&self) {
+    /// Posts `{ <what>: true, from }` on the tab channel.
+    fn post_note(&self, what: &str) {
         if let Some((channel, _)) = self.channel.borrow().as_ref() {
-            let _ = channel.post_message(&Obj::new().set("commit", true).set("from", self.peer.to_hex()).build());
+            let _ = channel.post_message(&Obj::new().set(what, true).set("from", self.peer.to_hex()).build());
+        }
+    }
+
+    /// Tells the other tabs on this database that it changed: every instance that opened it
+    /// after this one did says hello on the channel, so with none heard of, there is no one to
+    /// tell.
+    pub fn notify_tabs(&self) {
+        if self.others.get() {
+            self.post_note("commit");
         }
     }
 

@@ -152,6 +152,42 @@ async fn a_failed_precondition_writes_nothing() {
 }
 
 #[wasm_bindgen_test]
+async fn an_insert_over_a_record_is_a_conflict_and_writes_nothing() {
+    let name = fresh("insert");
+    let s = IdbStorage::open(&name, 1, &[]).await.unwrap();
+    let mut first = WriteBatch::default();
+    first.insert(Store::Journal, vec![0, 1], vec![1]);
+    first.put(Store::Log, vec![1], vec![1]);
+    s.commit(first).await.unwrap();
+
+    // The key is taken: the puts and deletes before and after the insert, in several stores,
+    // are all dropped, and the record inserted first stays.
+    let mut second = WriteBatch::default();
+    second.put(Store::Log, vec![2], vec![2]);
+    second.put(Store::History, vec![2], vec![]);
+    second.insert(Store::Journal, vec![0, 1], vec![2]);
+    second.put(Store::State, b"k".to_vec(), vec![2]);
+    second.delete(Store::Log, vec![1]);
+    assert_eq!(s.commit(second).await, Err(StorageError::Conflict));
+    assert_eq!(s.get(Store::Log, &[2]).await.unwrap(), None);
+    assert_eq!(s.get(Store::History, &[2]).await.unwrap(), None);
+    assert_eq!(s.get(Store::State, b"k").await.unwrap(), None);
+    assert_eq!(s.get(Store::Log, &[1]).await.unwrap(), Some(vec![1]));
+    assert_eq!(s.get(Store::Journal, &[0, 1]).await.unwrap(), Some(vec![1]));
+
+    // A free key commits, with an expectation in the same batch.
+    let mut third = WriteBatch::default();
+    third.expect(Store::Log, vec![1], Some(vec![1]));
+    third.insert(Store::Journal, vec![0, 2], vec![3]);
+    third.put(Store::Log, vec![3], vec![3]);
+    s.commit(third).await.unwrap();
+    assert_eq!(s.get(Store::Journal, &[0, 2]).await.unwrap(), Some(vec![3]));
+    assert_eq!(s.get(Store::Log, &[3]).await.unwrap(), Some(vec![3]));
+    drop(s);
+    drop_db(&name).await;
+}
+
+#[wasm_bindgen_test]
 async fn state_records_are_readable_and_indexed() {
     let name = fresh("state");
     let mut db = open(&name, 1, &[("email", true), ("created-at", false)]).await;

@@ -1,5 +1,6 @@
 //! A [`WriteBatch`] as one `readwrite` transaction: preconditions read first, writes queued
-//! behind them, all or nothing.
+//! behind them, all or nothing. An insert is an `add`, whose `ConstraintError` (the key holds a
+//! record) aborts the transaction and is reported as [`StorageError::Conflict`].
 
 use futures::future::join_all;
 use wasm_bindgen_futures::JsFuture;
@@ -22,9 +23,10 @@ impl IdbStorage {
         // The stores the batch touches, in `Store` order.
         let touches = |s: Store| {
             batch.mutations.iter().any(|m| match m {
-                Mutation::Put { store, .. } | Mutation::Delete { store, .. } | Mutation::Expect { store, .. } => {
-                    *store == s
-                }
+                Mutation::Put { store, .. }
+                | Mutation::Insert { store, .. }
+                | Mutation::Delete { store, .. }
+                | Mutation::Expect { store, .. } => *store == s,
             })
         };
         let stores: Vec<Store> = Store::ALL.into_iter().filter(|s| touches(*s)).collect();
@@ -50,6 +52,11 @@ impl IdbStorage {
             let issued = match m {
                 Mutation::Put { store, key, value } => {
                     os(*store).put_with_key(&stored_value(*store, key, value), &key_js(key))
+                }
+                // `add` fails with a `ConstraintError` if the key holds a record, which aborts
+                // the transaction: reported as a conflict below.
+                Mutation::Insert { store, key, value } => {
+                    os(*store).add_with_key(&stored_value(*store, key, value), &key_js(key))
                 }
                 Mutation::Delete { store, key } => os(*store).delete(&key_js(key)),
                 Mutation::Expect { .. } => continue,
@@ -81,7 +88,15 @@ impl IdbStorage {
         verdict?;
         match done {
             Ok(_) => Ok(()),
-            Err(_) => Err(self.fail(IdbFailure::of_transaction(&tx))),
+            Err(_) => {
+                let failure = IdbFailure::of_transaction(&tx);
+                // The stores have no unique index: only an insert's `add` fails this way.
+                let inserts = batch.mutations.iter().any(|m| matches!(m, Mutation::Insert { .. }));
+                if inserts && failure.name == "ConstraintError" && !self.is_closed() {
+                    return Err(StorageError::Conflict);
+                }
+                Err(self.fail(failure))
+            }
         }
     }
 }

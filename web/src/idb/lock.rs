@@ -1,7 +1,15 @@
 //! The write lock every tab of a database shares: a Web Lock (`navigator.locks`) named after the
-//! database, held around each write's catch-up and commit, so the connections of all tabs commit
-//! one at a time and a write never loses to another tab's.
+//! database, held around each write's catch-up and commit while other connections write the
+//! database too, so the connections of all tabs commit one at a time and a write never loses to
+//! another tab's more than once.
 //!
+//! - The lock is only taken while the database is contended ([`Writers`]): for
+//!   [`CONTENDED_MS`] after another connection's commit was announced on the tab channel, or
+//!   after a commit lost to another connection's (which tells the others so). A connection
+//!   writing alone commits without it: asking for a Web Lock is a round trip to the browser
+//!   process, about a millisecond a write in Chromium, as much as a small IndexedDB commit.
+//!   A write that loses because it went without the lock takes it before catching up and trying
+//!   again.
 //! - The lock is only held for one write's IndexedDB work: never across application code, never
 //!   while opening or upgrading the database. An upgrade in another tab therefore never waits for
 //!   the lock: it closes this connection (`versionchange`), the write in progress fails with
@@ -18,10 +26,14 @@
 //!   and retries after a wait that grows exponentially, with jitter
 //!   ([`retry_delay_ms`](auroradb::storage::retry_delay_ms)).
 
+use std::cell::Cell;
+use std::rc::Rc;
+
 use js_sys::{Array, Function, Promise, Reflect};
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
+use web_sys::{BroadcastChannel, MessageEvent};
 
 use auroradb::storage::{WriteLock, retry_delay_ms};
 
@@ -29,6 +41,68 @@ use super::request::sleep;
 
 /// How long a write waits for the lock before it goes without it.
 const LOCK_WAIT_MS: i32 = 5_000;
+
+/// How long, in ms, writes take the lock after the last sign that another connection writes the
+/// database.
+const CONTENDED_MS: f64 = 2_000.0;
+
+/// Whether other connections write the database now, as far as this one can tell: the time
+/// until which its writes take the lock, moved on by the tab channel's notes (through
+/// [`Writers::other_wrote`]) and by the messages of the writers' channel
+/// (`auroradb:<name>:writers`), on which a connection whose commit lost says so.
+pub(super) struct Writers {
+    until: Rc<Cell<f64>>,
+    channel: Option<Channel>,
+}
+
+/// A `BroadcastChannel` and its message handler.
+type Channel = (BroadcastChannel, Closure<dyn FnMut(MessageEvent)>);
+
+impl Writers {
+    /// The writers of database `name`: none known yet.
+    pub(super) fn new(name: &str) -> Writers {
+        let until = Rc::new(Cell::new(0.0));
+        let has_channel = Reflect::has(&js_sys::global(), &"BroadcastChannel".into()).unwrap_or(false);
+        let channel = has_channel.then(|| BroadcastChannel::new(&format!("auroradb:{name}:writers")).ok()).flatten();
+        let channel = channel.map(|channel| {
+            let until = until.clone();
+            let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |_: MessageEvent| {
+                until.set(js_sys::Date::now() + CONTENDED_MS);
+            });
+            channel.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+            (channel, on_message)
+        });
+        Writers { until, channel }
+    }
+
+    /// Whether writes take the lock now.
+    pub(super) fn contended(&self) -> bool {
+        js_sys::Date::now() < self.until.get()
+    }
+
+    /// Another connection committed: writes take the lock for a while.
+    pub(super) fn other_wrote(&self) {
+        self.until.set(js_sys::Date::now() + CONTENDED_MS);
+    }
+
+    /// A commit of this connection lost to another's: writes take the lock for a while, and the
+    /// other connections are told to take it too (one of them wrote without it).
+    pub(super) fn lost(&self) {
+        self.other_wrote();
+        if let Some((channel, _)) = &self.channel {
+            let _ = channel.post_message(&JsValue::TRUE);
+        }
+    }
+}
+
+impl Drop for Writers {
+    fn drop(&mut self) {
+        if let Some((channel, _)) = self.channel.take() {
+            channel.set_onmessage(None);
+            channel.close();
+        }
+    }
+}
 
 /// The name of the lock of database `name` (names starting with `-` are reserved by the API).
 pub(super) fn lock_name(name: &str) -> String {

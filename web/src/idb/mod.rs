@@ -119,6 +119,8 @@ pub struct IdbStorage {
     closed: Rc<Cell<bool>>,
     on_closed: OnClosed,
     durability: Cell<Durability>,
+    /// Whether other connections write the database: then writes take the lock.
+    writers: lock::Writers,
     /// Closes the connection when another one upgrades or deletes the database.
     _version_change: Closure<dyn FnMut()>,
     /// Notices when the browser closes the connection (storage cleared, for example).
@@ -169,6 +171,12 @@ impl IdbStorage {
     /// upgraded or deleted the database, or by the browser).
     pub fn is_closed(&self) -> bool {
         self.closed.get()
+    }
+
+    /// Another connection committed (its note came on the tab channel): writes take the lock for
+    /// a while.
+    pub fn other_wrote(&self) {
+        self.writers.other_wrote();
     }
 
     /// Calls `f` once when the connection is closed by someone else than [`IdbStorage::close`].
@@ -225,7 +233,14 @@ impl Storage for IdbStorage {
 
     async fn lock_writes(&self) -> Result<WriteLock, StorageError> {
         self.check_open()?;
+        if !self.writers.contended() {
+            return Ok(WriteLock::none());
+        }
         Ok(lock::acquire(&self.name).await)
+    }
+
+    fn lost_commit(&self) {
+        self.writers.lost();
     }
 
     async fn before_retry(&self, attempt: u32) {

@@ -107,6 +107,7 @@ impl IdbStorage {
             closed,
             on_closed,
             durability: Cell::default(),
+            writers: super::lock::Writers::new(name),
             _version_change: version_change,
             _close: close,
         }
