@@ -177,3 +177,37 @@ test("a tab that holds the lock and never lets go delays the other tabs' writes,
     await context.close();
   }
 });
+
+test('an instance alone posts no tab notes; one that opens later hears of every write, also those made before it was known', {
+  timeout: 120_000,
+}, async () => {
+  const context = await suite.browser.newContext();
+  try {
+    const a = await openTab(context, 'tabs-notes');
+    // A listener that never says hello: what page a's instance posts on the tab channel.
+    await a.page.evaluate(() => {
+      window.notes = [];
+      const channel = new BroadcastChannel('auroradb:tabs-notes');
+      channel.onmessage = (e) => window.notes.push(Object.keys(e.data).filter((k) => k !== 'from'));
+    });
+    assert.deepEqual((await a.page.evaluate(() => window.tab.write('a', 1))).rejected, []);
+    await a.page.waitForTimeout(200);
+    assert.deepEqual(await a.page.evaluate(() => window.notes), [], 'alone, no notes');
+
+    // Page b opens while page a writes on: whatever a wrote before it heard b's hello, b catches
+    // up with, and announces as another tab's change.
+    const b = await openTab(context, 'tabs-notes');
+    assert.deepEqual((await a.page.evaluate(() => window.tab.write('a2', 1))).rejected, []);
+    const keys = ['a:0', 'a:b0', 'a:c0', 'a2:0', 'a2:b0', 'a2:c0', 'shared:0'];
+    assert.deepEqual(await b.page.evaluate(([k, ms]) => window.tab.await(k, ms), [keys, 30_000]), []);
+    const heard = await b.page.evaluate(() => window.tab.heard());
+    const fromTab = new Set(heard.filter((h) => h.source === 'tab').map((h) => h.key));
+    for (const k of ['a2:0', 'a2:b0', 'a2:c0']) assert.ok(fromTab.has(k), `page b heard ${k} from a tab`);
+    // Page a heard b's hello and answered it, and announces its writes from then on.
+    const notes = (await a.page.evaluate(() => window.notes)).flat();
+    assert.ok(notes.includes('hello') && notes.includes('present'), JSON.stringify(notes));
+    assert.deepEqual([...a.errors, ...b.errors], []);
+  } finally {
+    await context.close();
+  }
+});
