@@ -945,3 +945,43 @@ fn writes_without_the_index_store_what_writes_with_it_store() {
         assert_eq!(plain.verify().await.unwrap(), loaded.verify().await.unwrap());
     });
 }
+
+#[test]
+fn the_state_meta_is_stored_by_the_first_commit_and_again_only_when_a_clear_changes_it() {
+    block_on(async {
+        let storage = MemoryStorage::new();
+        let stored_meta = |s: &MemoryStorage| {
+            s.dump().into_iter().find(|(store, k, _)| *store == Store::Meta && k == b"state").map(|(_, _, v)| v)
+        };
+        let mut db = Database::open(storage.clone(), config("meta")).await.unwrap();
+        assert_eq!(stored_meta(&storage), None);
+        tick();
+        db.put("a", Value::Int(1)).await.unwrap();
+        let first = stored_meta(&storage).expect("the first commit stores it");
+        for i in 0..5 {
+            tick();
+            db.put(format!("k{i}"), Value::Int(i)).await.unwrap();
+        }
+        tick();
+        db.remove("k0").await.unwrap();
+        assert_eq!(stored_meta(&storage).as_ref(), Some(&first), "puts and removes leave it");
+        // Its counts come from the chain heads on reopen: the same meta as in memory.
+        let live = db.state().meta().clone();
+        assert_eq!((live.applied(), live.high_water()), (7, db.log().heads().values().map(|h| h.id).max()));
+        drop(db);
+        let mut db = Database::open(storage.clone(), config("meta")).await.unwrap();
+        assert_eq!(db.state().meta(), &live);
+        tick();
+        db.clear().await.unwrap();
+        let cleared = db.state().meta().clone();
+        assert_ne!(stored_meta(&storage).as_ref(), Some(&first), "a clear stores it");
+        tick();
+        db.put("b", Value::Int(2)).await.unwrap();
+        let live = db.state().meta().clone();
+        assert_eq!(live.clear(), cleared.clear());
+        drop(db);
+        let db = Database::open(storage, config("meta")).await.unwrap();
+        assert_eq!(db.state().meta(), &live);
+        assert_eq!(db.all(), vec![("b".to_string(), Value::Int(2))]);
+    });
+}

@@ -89,6 +89,15 @@ impl StateMeta {
         self.high_water
     }
 
+    /// The meta with the counts of a log of `applied` ops whose largest id is `high_water`. A
+    /// database derives them from its authors' chain heads (each chain holds every seq up to its
+    /// head's, in id order), so it need not store the meta again when only they change.
+    pub fn with_log(mut self, applied: u64, high_water: Option<OpId>) -> StateMeta {
+        self.applied = applied;
+        self.high_water = high_water;
+        self
+    }
+
     /// Encodes the meta (magic `AUsm` + format version + postcard body).
     pub fn encode(&self) -> Vec<u8> {
         encode(MAGIC_STATE_META, self)

@@ -215,6 +215,10 @@ impl<S: Storage> Database<S> {
         // is loaded the first time something needs it (`load_log`).
         let stored = read_heads(&storage).await?;
         let heads: Vec<(PeerId, auroradb_log::ChainHead)> = stored.iter().map(|(p, s)| (*p, s.head)).collect();
+        // The stored state meta's counts may be older than the log's (a commit rewrites the meta
+        // only when its clear changes): they are the chain heads'.
+        let applied: u64 = heads.iter().map(|(_, h)| h.seq).sum();
+        let high_water = heads.iter().map(|(_, h)| h.id).max();
         // An empty log's index is empty: a new database is indexed from the start.
         let mut log =
             if heads.is_empty() { Log::new(clock, log_config) } else { Log::unindexed(clock, log_config, heads) };
@@ -229,7 +233,7 @@ impl<S: Storage> Database<S> {
         }
 
         let meta = match storage.get(Store::Meta, keys::META_STATE).await? {
-            Some(b) => Some(StateMeta::decode(&b)?),
+            Some(b) => Some(StateMeta::decode(&b)?.with_log(applied, high_water)),
             None => None,
         };
         let mut key_records = Vec::new();

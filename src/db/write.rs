@@ -188,13 +188,13 @@ impl<S: Storage> Database<S> {
             changes.extend(applied.changes);
             touched.extend(applied.touched);
         }
-        let (batch, checkpointed) = self.build_batch(&ops, &touched, &proofs, around.as_ref(), true);
+        let (batch, checkpointed) = self.build_batch(&ops, &touched, &proofs, &undo.meta, around.as_ref(), true);
         let committed = match self.storage.commit(batch).await {
             // The checkpoint does not fit: it waits, and the write commits without it. The next
             // try comes after another interval of ops, so a storage near its quota does not pay
             // a failed checkpoint on every write.
             Err(StorageError::QuotaExceeded(_)) if checkpointed.is_some() => {
-                let (batch, _) = self.build_batch(&ops, &touched, &proofs, around.as_ref(), false);
+                let (batch, _) = self.build_batch(&ops, &touched, &proofs, &undo.meta, around.as_ref(), false);
                 let r = self.storage.commit(batch).await.map(|()| None);
                 if r.is_ok() {
                     self.checkpoint_after = self.since_checkpoint + ops.len() as u64 + self.checkpoint_interval();
@@ -308,6 +308,7 @@ impl<S: Storage> Database<S> {
         ops: &[EncodedOp],
         touched: &BTreeSet<String>,
         proofs: &[(OpId, Proof)],
+        meta_before: &StateMeta,
         around: Option<&Segments>,
         checkpoint: bool,
     ) -> (WriteBatch, Option<OpId>) {
@@ -354,7 +355,11 @@ impl<S: Storage> Database<S> {
                 None => batch.delete(Store::State, key.as_bytes().to_vec()),
             }
         }
-        batch.put(Store::Meta, keys::META_STATE, self.state.meta().encode());
+        // The meta's counts are the chain heads' (see `Database::open`): it is stored by the first
+        // commit, and again only when its clear changes.
+        if self.commit == 0 || self.state.meta().clear() != meta_before.clear() {
+            batch.put(Store::Meta, keys::META_STATE, self.state.meta().encode());
+        }
 
         let new: Vec<(OpId, Hash)> = ops.iter().map(|o| (o.op.id, o.hash)).collect();
         let seg = match around {
