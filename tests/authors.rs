@@ -6,7 +6,7 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use auroradb::log::Identity;
-use auroradb::storage::{KeyRange, Mutation, ScanOptions, WriteBatch};
+use auroradb::storage::{Claim, KeyRange, Mutation, ScanOptions, WriteBatch};
 use auroradb::{AUTHOR_SLOTS, Config, Database, MemoryStorage, PeerId, Storage, StorageError, Store, Value};
 use auroradb_log::{advance_manual_clock, manual_clock, set_manual_clock};
 use futures::executor::block_on;
@@ -136,59 +136,21 @@ fn an_explicit_identity_or_author_claims_no_slot_and_stores_nothing() {
     });
 }
 
-/// A storage that cannot lock: [`Storage::hold`] keeps its default.
+/// A memory storage with two hooks: it can stop locking (as a browser without Web Locks), and
+/// let another connection store the identity of a slot between this connection's read of it
+/// (absent) and its own commit of one (as a connection that could not lock would).
 #[derive(Clone, Default)]
-struct NoLocks(MemoryStorage);
-
-impl Storage for NoLocks {
-    async fn commit(&self, batch: WriteBatch) -> Result<(), StorageError> {
-        self.0.commit(batch).await
-    }
-
-    async fn get(&self, store: Store, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
-        self.0.get(store, key).await
-    }
-
-    async fn scan(
-        &self,
-        store: Store,
-        range: KeyRange,
-        options: ScanOptions,
-    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StorageError> {
-        self.0.scan(store, range, options).await
-    }
-
-    async fn count(&self, store: Store, range: KeyRange) -> Result<u64, StorageError> {
-        self.0.count(store, range).await
-    }
-}
-
-#[test]
-fn a_storage_that_cannot_lock_gives_each_connection_a_fresh_identity() {
-    block_on(async {
-        let storage = NoLocks::default();
-        let first = open(&storage).await;
-        let author = first.peer();
-        drop(first);
-        let again = open(&storage).await;
-        assert_eq!(again.author_slot(), None);
-        assert_ne!(again.peer(), author, "no slot can be told free: none is used");
-        assert!(stored_identities(&storage).await.is_empty());
-    });
-}
-
-/// A storage where another connection stores the identity of a slot between this connection's
-/// read of it (absent) and its own commit of one (as a connection that could not lock would).
-#[derive(Clone)]
-struct Racing {
+struct Hooked {
     inner: MemoryStorage,
+    /// [`Storage::hold`] answers [`Claim::Unsupported`].
+    no_locks: bool,
     /// The other connection's commit, made just before this one's first identity commit.
     rival: Rc<RefCell<Option<WriteBatch>>>,
 }
 
-impl Storage for Racing {
-    async fn hold(&self, name: &str) -> Result<auroradb::storage::Claim, StorageError> {
-        self.inner.hold(name).await
+impl Storage for Hooked {
+    async fn hold(&self, name: &str) -> Result<Claim, StorageError> {
+        if self.no_locks { Ok(Claim::Unsupported) } else { self.inner.hold(name).await }
     }
 
     async fn commit(&self, batch: WriteBatch) -> Result<(), StorageError> {
@@ -222,6 +184,20 @@ impl Storage for Racing {
 }
 
 #[test]
+fn a_storage_that_cannot_lock_gives_each_connection_a_fresh_identity() {
+    block_on(async {
+        let storage = Hooked { no_locks: true, ..Hooked::default() };
+        let first = open(&storage).await;
+        let author = first.peer();
+        drop(first);
+        let again = open(&storage).await;
+        assert_eq!(again.author_slot(), None);
+        assert_ne!(again.peer(), author, "no slot can be told free: none is used");
+        assert!(stored_identities(&storage).await.is_empty());
+    });
+}
+
+#[test]
 fn a_slot_stored_by_two_connections_at_once_keeps_the_first_identity() {
     block_on(async {
         // The other connection's identity record for slot 0, as it stores it.
@@ -231,7 +207,7 @@ fn a_slot_stored_by_two_connections_at_once_keeps_the_first_identity() {
         let mut rival = WriteBatch::default();
         rival.put(Store::Meta, key, record);
 
-        let storage = Racing { inner: MemoryStorage::new(), rival: Rc::new(RefCell::new(Some(rival))) };
+        let storage = Hooked { rival: Rc::new(RefCell::new(Some(rival))), ..Hooked::default() };
         let mut db = open(&storage).await;
         assert!(storage.rival.borrow().is_none(), "the other connection stored it first");
         assert_eq!((db.author_slot(), db.peer()), (Some(0), theirs), "this one reads theirs");
