@@ -6,7 +6,7 @@
 use std::cell::Cell;
 use std::rc::Rc;
 
-use auroradb::storage::{Fault, KeyRange, ScanOptions, WriteBatch, WriteLock, retry_delay_ms};
+use auroradb::storage::{Claim, Fault, KeyRange, ScanOptions, WriteBatch, WriteLock, retry_delay_ms};
 use auroradb::{
     Config, Database, DbError, FaultyStorage, MemoryStorage, Storage, StorageError, Store, Transaction, Value,
 };
@@ -80,6 +80,10 @@ impl<S: Storage> Storage for Locking<S> {
         }
         self.taken.set(self.taken.get() + 1);
         Ok(WriteLock::held(Guard(self.held.clone())))
+    }
+
+    async fn hold(&self, name: &str) -> Result<Claim, StorageError> {
+        self.inner.hold(name).await
     }
 }
 

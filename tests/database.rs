@@ -231,7 +231,7 @@ fn reopen_restores_without_decoding_the_log() {
         };
         let mut db = Database::open(storage.clone(), cfg.clone()).await.unwrap();
         assert_eq!(db.stats().ops_decoded, 0);
-        assert_ne!(db.peer(), peer, "each connection writes under its own author id");
+        assert_eq!(db.peer(), peer, "a reopen of the storage writes as the same author");
         assert_eq!(db.op_count(), 201);
         db.load_log().await.unwrap();
         assert_eq!(db.stats().ops_decoded, 0, "the index is loaded from the segment records");
@@ -242,7 +242,8 @@ fn reopen_restores_without_decoding_the_log() {
         db.put("after", Value::Null).await.unwrap();
         let report = db.verify().await.unwrap();
         assert_eq!(report.ops, 202);
-        assert_eq!(report.authors, 2);
+        assert_eq!(report.authors, 1);
+        assert_eq!(db.log().heads()[&peer].seq, 202, "the author's chain went on");
         assert!(report.checkpoints >= 3);
     });
 }
@@ -674,18 +675,32 @@ fn writes_after_a_reopen_with_the_clock_set_back_are_not_lost() {
         db.put("a", Value::Int(1)).await.unwrap();
         db.put("b", Value::Int(1)).await.unwrap();
         let newest = db.log().last_id().unwrap();
+        let author = db.peer();
         drop(db);
-        // The clock is set back ten minutes (twice the drift bound) before the database reopens.
+        // The clock is set back ten minutes (twice the drift bound) before the database reopens,
+        // which writes as the same author (its storage's first author slot).
         set_manual_clock(1_700_000_000_000 - 600_000);
         let mut db = Database::open(storage.clone(), Config::new("clock-back", manual_clock)).await.unwrap();
-        db.put("a", Value::Int(2)).await.unwrap();
-        db.remove("b").await.unwrap();
-        db.put("c", Value::Int(3)).await.unwrap();
+        assert_eq!((db.peer(), db.author_slot()), (author, Some(0)));
+        let mut last = newest;
+        for seq in 3..=5 {
+            let written = match seq {
+                3 => db.put("a", Value::Int(2)).await,
+                4 => db.remove("b").await,
+                _ => db.put("c", Value::Int(3)).await,
+            };
+            let id = written.unwrap().ops[0];
+            assert_eq!(id.peer, author);
+            assert!(id > last, "each op is ordered after every op held");
+            assert_eq!(db.log().heads()[&author].seq, seq, "the author's chain goes on");
+            last = id;
+        }
         assert_eq!(db.get("a"), Some(&Value::Int(2)), "the put took effect");
         assert_eq!(db.get("b"), None, "the remove took effect");
         // The writes ran without the log's index: the clock was restored from the chain heads.
         assert!(!db.log().is_indexed());
-        assert!(db.log().heads()[&db.peer()].id > newest);
+        assert_eq!(db.log().heads()[&author].id, last);
+        assert_eq!(db.log().heads().len(), 1);
         drop(db);
         let db = Database::open(storage, Config::new("clock-back", manual_clock)).await.unwrap();
         assert_eq!((db.get("a"), db.get("b"), db.get("c")), (Some(&Value::Int(2)), None, Some(&Value::Int(3))));

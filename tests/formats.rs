@@ -1,7 +1,8 @@
 //! Golden fixtures of what the engine itself stores and exports, byte for byte, in
-//! `tests/fixtures/db/`: the meta records (chain head, schema), a journal entry
-//! and a log file. They are taken from a real database, so they show both the formats and that
-//! the engine writes them.
+//! `tests/fixtures/db/`: the meta records (chain head, schema, an author slot's identity), a
+//! journal entry and a log file. They are taken from a real database, so they show both the
+//! formats and that the engine writes them (the identity with its random secret key replaced by
+//! a fixed one).
 //!
 //! A change to any of these formats makes this test fail until the fixtures are regenerated on
 //! purpose:
@@ -103,6 +104,22 @@ async fn sample() -> Sample {
     Sample { storage, alice, reader }
 }
 
+/// The secret key of the author slot identity fixture.
+const SLOT_SECRET: [u8; 32] = [0x1d; 32];
+
+/// The meta key of author slot 0's identity.
+const SLOT_KEY: &[u8] = b"identity/0";
+
+/// A storage's first connection without an identity, and the identity record it stored.
+async fn slot_record() -> (Database<MemoryStorage>, Vec<u8>) {
+    let storage = MemoryStorage::new();
+    let mut c = config(ALICE);
+    c.identity = None;
+    let db = Database::open(storage.clone(), c).await.unwrap();
+    let record = storage.get(Store::Meta, SLOT_KEY).await.unwrap().expect("slot 0's identity is stored");
+    (db, record)
+}
+
 /// Every fixture: file name and bytes.
 fn fixtures() -> Vec<(String, Vec<u8>)> {
     block_on(async {
@@ -113,6 +130,8 @@ fn fixtures() -> Vec<(String, Vec<u8>)> {
             out.push((name.to_owned(), bytes));
         }
         out.push(("log_file.bin".to_owned(), s.alice.export_log().await.unwrap()));
+        let (_, record) = slot_record().await;
+        out.push(("meta_identity.bin".to_owned(), [&record[..5], &SLOT_SECRET[..]].concat()));
         out
     })
 }
@@ -179,17 +198,19 @@ fn fixtures_match_byte_for_byte() {
 #[test]
 fn each_record_kind_has_its_own_magic() {
     bless_if_asked();
-    let magics: Vec<(&str, [u8; 4])> = ["meta_head.bin", "meta_schema.bin", "journal.bin", "log_file.bin"]
-        .into_iter()
-        .map(|name| (name, read(name)[..4].try_into().unwrap()))
-        .collect();
+    let magics: Vec<(&str, [u8; 4])> =
+        ["meta_head.bin", "meta_schema.bin", "journal.bin", "log_file.bin", "meta_identity.bin"]
+            .into_iter()
+            .map(|name| (name, read(name)[..4].try_into().unwrap()))
+            .collect();
     assert_eq!(
         magics,
         [
             ("meta_head.bin", *b"AUhd"),
             ("meta_schema.bin", *b"AUsc"),
             ("journal.bin", *b"AUjn"),
-            ("log_file.bin", *b"AUlf")
+            ("log_file.bin", *b"AUlf"),
+            ("meta_identity.bin", *b"AUid"),
         ]
     );
     // No commit counter: the key of the last journal entry is the number of the newest commit.
@@ -230,6 +251,32 @@ fn the_record_fixtures_open() {
         assert_eq!(db.verify().await.unwrap().ops, 4);
         let reader = catch_up_with(read("journal.bin")).await.unwrap();
         assert_eq!(reader.get("b2").and_then(|v| v.field("email")), Some(&Value::from("b2@x")));
+    });
+}
+
+#[test]
+fn the_identity_fixture_is_what_a_slot_stores_and_reads_as_its_author() {
+    bless_if_asked();
+    block_on(async {
+        let fixture = read("meta_identity.bin");
+        let (db, record) = slot_record().await;
+        // What the engine stores: the fixture's header and length, the connection's own key.
+        assert_eq!((&record[..5], record.len()), (&fixture[..5], fixture.len()));
+        let secret: [u8; 32] = record[5..].try_into().unwrap();
+        assert_eq!(Identity::from_secret(&secret).peer(), db.peer());
+        // The fixture in a slot: the next connection writes as its author.
+        let storage = db.storage().clone();
+        drop(db);
+        assert!(storage.tamper(Store::Meta, SLOT_KEY, |v| *v = fixture.clone()));
+        let mut c = config(ALICE);
+        c.identity = None;
+        let db = Database::open(storage.clone(), c.clone()).await.unwrap();
+        assert_eq!(db.peer(), Identity::from_secret(&SLOT_SECRET).peer());
+        drop(db);
+        // Under another kind's magic it is refused, never misread.
+        assert!(storage.tamper(Store::Meta, SLOT_KEY, |v| *v = with_magic(&fixture, b"AUhd")));
+        let err = Database::open(storage, c).await.unwrap_err();
+        assert!(matches!(&err, DbError::Log(LogError::BadMagic { what: "identity", .. })), "{err:?}");
     });
 }
 

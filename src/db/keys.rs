@@ -8,11 +8,12 @@
 //! | AUhd | 2 | chain head: seq, hash, id, proof (meta head/…) |
 //! | AUsc | 1 | schema: version, key path, indexes (meta)   |
 //! | AUjn | 1 | journal entry: the ids one commit added     |
+//! | AUid | 1 | an author slot's identity: secret key (meta) |
 //! +------+---+--------------------------------------------+
 //! ```
 
 use auroradb_log::codec::{decode_blob, decode_blob_v, encode_blob, encode_blob_v};
-use auroradb_log::{ChainHead, OpId, PeerId, Proof};
+use auroradb_log::{ChainHead, Identity, OpId, PeerId, Proof};
 use serde::{Deserialize, Serialize};
 
 use crate::{DbError, Result};
@@ -23,6 +24,8 @@ pub const MAGIC_CHAIN_HEAD: [u8; 4] = *b"AUhd";
 pub const MAGIC_SCHEMA: [u8; 4] = *b"AUsc";
 /// Magic of a journal entry (store `journal`).
 pub const MAGIC_JOURNAL: [u8; 4] = *b"AUjn";
+/// Magic of an author slot's identity (meta key `identity/<n>`).
+pub const MAGIC_IDENTITY: [u8; 4] = *b"AUid";
 /// The one magic the previous release wrote on chain heads, the schema and journal entries.
 /// Their bodies are unchanged and the store and key say which kind a record is, so reading still
 /// accepts it (with the same version check); writing always uses the kind's own magic.
@@ -34,6 +37,9 @@ pub const META_STATE: &[u8] = b"state";
 pub const META_SCHEMA: &[u8] = b"schema";
 /// Prefix of the meta keys of chain heads (followed by the 16 peer bytes).
 pub const META_HEAD: &[u8] = b"head/";
+/// Prefix of the meta keys of the author slots' identities (followed by the slot number in
+/// decimal digits).
+pub const META_IDENTITY: &[u8] = b"identity/";
 
 /// The history key length marker of a clear (no real key is this long).
 const CLEAR_MARK: u32 = u32::MAX;
@@ -75,12 +81,32 @@ pub fn decode_head(bytes: &[u8]) -> Result<StoredHead> {
     Ok(decode_blob_v("chain head", magic, HEAD_VERSION, bytes)?)
 }
 
+/// The meta key of author slot `slot`'s identity.
+pub fn identity_key(slot: u32) -> Vec<u8> {
+    [META_IDENTITY, slot.to_string().as_bytes()].concat()
+}
+
+/// An author slot's identity as stored: its secret key, kept in the clear.
+#[derive(Serialize, Deserialize)]
+struct StoredIdentity {
+    secret: [u8; 32],
+}
+
+pub fn encode_identity(identity: &Identity) -> Vec<u8> {
+    encode_blob(MAGIC_IDENTITY, &StoredIdentity { secret: identity.secret() })
+}
+
+pub fn decode_identity(bytes: &[u8]) -> Result<Identity> {
+    let stored: StoredIdentity = decode_blob("identity", MAGIC_IDENTITY, bytes)?;
+    Ok(Identity::from_secret(&stored.secret))
+}
+
 pub fn encode_counter(n: u64) -> Vec<u8> {
     n.to_be_bytes().to_vec()
 }
 
 pub fn decode_counter(bytes: &[u8]) -> Result<u64> {
-    let arr: [u8; 8] = bytes.try_into().map_err(|_| DbError::Corrupt("commit counter is not 8 bytes".into()))?;
+    let arr: [u8; 8] = bytes.try_into().map_err(|_| DbError::Corrupt("commit number is not 8 bytes".into()))?;
     Ok(u64::from_be_bytes(arr))
 }
 
@@ -173,6 +199,11 @@ mod tests {
         assert_eq!(decode_head(&encode_head(&head())).unwrap(), head());
         assert_eq!(decode_schema(&encode_schema(&schema())).unwrap(), schema());
         assert_eq!(decode_journal(&encode_journal(&ids)).unwrap(), ids);
+        let me = Identity::from_secret(&[3; 32]);
+        let stored = encode_identity(&me);
+        assert_eq!((&stored[..4], stored[4], &stored[5..], stored.len()), (&MAGIC_IDENTITY[..], 1, &[3; 32][..], 37));
+        assert_eq!(decode_identity(&stored).unwrap().peer(), me.peer());
+        assert_eq!(identity_key(12), b"identity/12");
     }
 
     #[test]
@@ -183,6 +214,9 @@ mod tests {
         assert!(bad_magic(decode_head(&relabel(&head, MAGIC_SCHEMA)).unwrap_err()));
         assert!(bad_magic(decode_schema(&relabel(&schema, MAGIC_JOURNAL)).unwrap_err()));
         assert!(bad_magic(decode_journal(&relabel(&journal, MAGIC_CHAIN_HEAD)).unwrap_err()));
+        let identity = encode_identity(&Identity::from_secret(&[3; 32]));
+        assert!(bad_magic(decode_identity(&relabel(&identity, MAGIC_SCHEMA)).unwrap_err()));
+        assert!(bad_magic(decode_identity(&relabel(&identity, LEGACY_MAGIC_META)).unwrap_err()));
         assert!(bad_magic(decode_head(b"AUmt").unwrap_err()));
         assert!(bad_magic(decode_head(b"").unwrap_err()));
     }

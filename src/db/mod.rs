@@ -1,6 +1,7 @@
 //! [`Database`]: the engine behind both APIs. Every write is an op appended to the log and
 //! applied to the materialized state, committed to storage in one atomic batch.
 
+mod author;
 mod file;
 mod keys;
 mod travel;
@@ -17,6 +18,7 @@ use auroradb_log::segment::{DEFAULT_SEGMENT_OPS, SegmentRecord};
 use auroradb_log::{ClockFn, DEFAULT_MAX_DRIFT, Hlc, IdSet, Identity, Log, LogConfig, OpId, PeerId, Value};
 use auroradb_snapshot::{Change, Entry, IndexSpec, KeyRecord, SnapshotError, State, StateConfig, StateMeta, Strategy};
 
+pub use author::AUTHOR_SLOTS;
 pub use file::{LOG_FILE_VERSION, LogFileInfo, MAGIC_LOG_FILE};
 pub use keys::Schema;
 pub use travel::{DbVerifyReport, HistoryItem};
@@ -54,8 +56,13 @@ pub struct Config {
     /// synced (the sync ships ops up to this size, in pieces when larger than a frame). From 1
     /// to [`MAX_OP_CEILING`]; default [`DEFAULT_MAX_OP`] (16 MiB).
     pub max_op: usize,
-    /// The identity this connection signs its ops with: its author id derives from it. A fresh
-    /// one when `None` (two connections never share one), unless `peer` is set.
+    /// The identity this connection signs its ops with: its author id derives from it. Used as
+    /// it is, and not stored. When `None` (and `peer` is not set), the connection claims one of
+    /// the storage's author slots for as long as it is open: the lowest one no other open
+    /// connection holds, whose identity is stored in the storage (made by the first connection
+    /// that claimed it), so reopening a storage writes as the same author, and connections open
+    /// at once each write as their own. A fresh identity that is not stored where the storage
+    /// cannot lock or all [`AUTHOR_SLOTS`] are taken.
     pub identity: Option<Identity>,
     /// This connection's author id, without its identity: for a tool that restores an author's
     /// ops (a file, a backup) and does not write as it. Its own writes carry no proof, so peers
@@ -121,7 +128,7 @@ pub struct Database<S: Storage> {
     /// borrowed only briefly and never across an `await`.
     log: Rc<RefCell<Log>>,
     state: State,
-    /// The commit counter this connection has seen.
+    /// The number of the newest commit this connection has seen.
     commit: u64,
     /// Ids of the stored checkpoints.
     checkpoints: IdSet,
@@ -133,6 +140,8 @@ pub struct Database<S: Storage> {
     /// Changes of other connections caught up with inside writes, not yet taken.
     caught_up: Vec<Change>,
     stats: Stats,
+    /// The author slot this connection claimed, held until it is dropped.
+    slot: Option<author::Slot>,
 }
 
 impl<S: Storage> core::fmt::Debug for Database<S> {
@@ -196,13 +205,17 @@ impl<S: Storage> Database<S> {
                 return Err(DbError::InvalidConfig(format!("index name {:?} is empty or repeated", ix.name)));
             }
         }
+        let mut slot = None;
         let identity = match (&config.identity, config.peer) {
             (Some(i), Some(p)) if i.peer() != p => {
                 return Err(DbError::InvalidConfig("the peer id is not the identity's author id".into()));
             }
             (Some(i), _) => Some(i.clone()),
             (None, Some(_)) => None,
-            (None, None) => Some(Identity::generate()),
+            (None, None) => {
+                slot = author::claim(&storage).await?;
+                Some(slot.as_ref().map_or_else(Identity::generate, |s| s.identity.clone()))
+            }
         };
         let peer = identity.as_ref().map(Identity::peer).or(config.peer).expect("an identity or a chosen peer");
         let clock = Hlc::new(peer, config.clock, config.max_drift);
@@ -288,6 +301,7 @@ impl<S: Storage> Database<S> {
             checkpoint_after: 0,
             caught_up: Vec::new(),
             stats: Stats::default(),
+            slot,
         };
         db.write_schema().await?;
         if rebuild {
@@ -403,6 +417,12 @@ impl<S: Storage> Database<S> {
     /// This connection's author id.
     pub fn peer(&self) -> PeerId {
         self.log.borrow().peer()
+    }
+
+    /// The author slot this connection holds (see [`Config::identity`]): `None` when it was
+    /// given its identity or author, or got a fresh one.
+    pub fn author_slot(&self) -> Option<u32> {
+        self.slot.as_ref().map(|s| s.number)
     }
 
     /// The log's index (ids, hashes, chains, fingerprints). Until [`Database::load_log`] (see

@@ -4,7 +4,7 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use super::{KeyRange, Mutation, ScanOptions, Storage, Store, WriteBatch, WriteLock};
+use super::{Claim, KeyRange, Mutation, ScanOptions, Storage, Store, WriteBatch, WriteLock};
 use crate::StorageError;
 
 /// A fault to inject into a future commit.
@@ -141,6 +141,10 @@ impl<S: Storage> Storage for FaultyStorage<S> {
 
     fn lost_commit(&self) {
         self.inner.lost_commit();
+    }
+
+    async fn hold(&self, name: &str) -> Result<Claim, StorageError> {
+        self.inner.hold(name).await
     }
 
     async fn before_retry(&self, attempt: u32) {

@@ -1,20 +1,33 @@
 //! [`MemoryStorage`]: ordered maps in memory.
 
 use std::cell::RefCell;
-use std::collections::{BTreeMap, btree_map};
+use std::collections::{BTreeMap, BTreeSet, btree_map};
 use std::rc::Rc;
 
-use super::{KeyRange, Mutation, ScanOptions, Storage, Store, WriteBatch};
+use super::{Claim, Held, KeyRange, Mutation, ScanOptions, Storage, Store, WriteBatch};
 use crate::StorageError;
 
 type Maps = BTreeMap<Store, BTreeMap<Vec<u8>, Vec<u8>>>;
 
-/// Storage in memory. Clones share the same data, like two connections to one database, and
-/// the same counters of records read.
+/// The names of the locks held ([`Storage::hold`]).
+type Holds = Rc<RefCell<BTreeSet<String>>>;
+
+/// Storage in memory. Clones share the same data, like two connections to one database, the
+/// same counters of records read, and the same locks.
 #[derive(Debug, Clone, Default)]
 pub struct MemoryStorage {
     maps: Rc<RefCell<Maps>>,
     reads: Rc<RefCell<BTreeMap<Store, u64>>>,
+    holds: Holds,
+}
+
+/// A lock of [`MemoryStorage::hold`]: dropping it releases the name.
+struct Release(Holds, String);
+
+impl Drop for Release {
+    fn drop(&mut self) {
+        self.0.borrow_mut().remove(&self.1);
+    }
 }
 
 impl MemoryStorage {
@@ -33,9 +46,19 @@ impl MemoryStorage {
         self.maps.borrow().values().all(BTreeMap::is_empty)
     }
 
-    /// A deep copy that no longer shares data with `self` (its read counters start at 0).
+    /// A deep copy that no longer shares data with `self` (its read counters start at 0, and
+    /// it holds no lock).
     pub fn deep_clone(&self) -> MemoryStorage {
-        MemoryStorage { maps: Rc::new(RefCell::new(self.maps.borrow().clone())), reads: Rc::default() }
+        MemoryStorage {
+            maps: Rc::new(RefCell::new(self.maps.borrow().clone())),
+            reads: Rc::default(),
+            holds: Rc::default(),
+        }
+    }
+
+    /// Whether the lock `name` is held (see [`Storage::hold`]).
+    pub fn is_held(&self, name: &str) -> bool {
+        self.holds.borrow().contains(name)
     }
 
     /// Records of `store` read so far (by `get` and `scan`, a key-only record counting as one):
@@ -100,6 +123,13 @@ pub(crate) fn check_and_apply(maps: &mut Maps, batch: WriteBatch) -> Result<(), 
 }
 
 impl Storage for MemoryStorage {
+    async fn hold(&self, name: &str) -> Result<Claim, StorageError> {
+        if !self.holds.borrow_mut().insert(name.to_owned()) {
+            return Ok(Claim::Taken);
+        }
+        Ok(Claim::Held(Held::new(Release(Rc::clone(&self.holds), name.to_owned()))))
+    }
+
     async fn commit(&self, batch: WriteBatch) -> Result<(), StorageError> {
         check_and_apply(&mut self.maps.borrow_mut(), batch)
     }

@@ -25,7 +25,7 @@ pub enum Store {
     Segments,
     /// Encoded checkpoints by id bytes.
     Checkpoints,
-    /// Small named records: chain heads, state meta, the commit counter, the schema.
+    /// Small named records: chain heads, state meta, the schema, author slots' identities.
     Meta,
     /// `(key, op id)` pairs: which ops wrote each key, for `history`.
     History,
@@ -237,6 +237,37 @@ impl core::fmt::Debug for WriteLock {
     }
 }
 
+/// A lock a connection holds for as long as it keeps this value (see [`Storage::hold`]);
+/// dropping it releases the lock.
+pub struct Held {
+    _guard: Box<dyn core::any::Any>,
+}
+
+impl Held {
+    /// A lock released when `guard` is dropped.
+    pub fn new(guard: impl core::any::Any) -> Held {
+        Held { _guard: Box::new(guard) }
+    }
+}
+
+impl core::fmt::Debug for Held {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("Held")
+    }
+}
+
+/// What [`Storage::hold`] got.
+#[derive(Debug)]
+pub enum Claim {
+    /// The lock, held until this is dropped.
+    Held(Held),
+    /// Another connection (of this storage, in this or another tab) holds it.
+    Taken,
+    /// The storage cannot lock (no Web Locks, or an opaque origin): nobody can tell whether
+    /// another connection holds it.
+    Unsupported,
+}
+
 /// How long to wait, in ms, before retry `attempt` (1, 2, ...) of a commit that lost to another
 /// connection's, given `random` in `[0, 1)`. The first retry does not wait: catching up is all
 /// it needs, and under a [`WriteLock`] it cannot lose again. Later ones mean writers that nothing
@@ -266,6 +297,16 @@ pub trait Storage {
     /// retry. A storage that takes the lock only while other connections write can start taking
     /// it here. By default nothing.
     fn lost_commit(&self) {}
+    /// Takes the exclusive lock `name` of this storage without waiting, for as long as the
+    /// returned [`Held`] is kept (and, in a browser, no longer than the tab lives): what one
+    /// connection holds, the others of the same storage get [`Claim::Taken`] for, until it is
+    /// released. `name` is the engine's (`author/<n>`, no `:`); a backend keeps its locks apart
+    /// from other storages' and from its write lock. By default the storage cannot lock
+    /// ([`Claim::Unsupported`]).
+    async fn hold(&self, name: &str) -> Result<Claim, StorageError> {
+        let _ = name;
+        Ok(Claim::Unsupported)
+    }
     /// Waits before retry `attempt` (1, 2, ...) of a commit that lost to another connection's
     /// and has caught up with it. By default not at all (an in-memory storage shared by
     /// connections of one thread cannot be written to meanwhile anyway).

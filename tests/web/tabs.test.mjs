@@ -2,6 +2,8 @@
 // (pages/tabs.html) write interleaved, each over a thousand awaited plain writes, some of them to
 // keys both write. No plain write may reject; every write must be present in both pages, in the
 // `change` events of the other page (with `source: 'tab'`), and after a reopen; `verify()` holds.
+// Each tab writes as an author slot of its own: a reopen keeps its author, a closed tab's is
+// taken by the next one.
 //
 // Needs the built API in pkg/ (./scripts/build-web.sh); ./scripts/web-test.sh does it all.
 
@@ -207,6 +209,60 @@ test('an instance alone posts no tab notes; one that opens later hears of every 
     const notes = (await a.page.evaluate(() => window.notes)).flat();
     assert.ok(notes.includes('hello') && notes.includes('present'), JSON.stringify(notes));
     assert.deepEqual([...a.errors, ...b.errors], []);
+  } finally {
+    await context.close();
+  }
+});
+
+/** Resolves once no page of `page`'s origin holds Web Lock `name` (or after 10 s). */
+async function released(page, name) {
+  await page.waitForFunction(async (n) => !(await navigator.locks.query()).held.some((l) => l.name === n), name, {
+    timeout: 10_000,
+    polling: 50,
+  });
+}
+
+test('each tab writes as an author of its own; a reopen keeps it, a closed tab leaves it to the next', {
+  timeout: 300_000,
+}, async () => {
+  const context = await suite.browser.newContext();
+  const name = 'tabs-authors';
+  try {
+    const a = await openTab(context, name);
+    const b = await openTab(context, name);
+    const [first, second] = [
+      await a.page.evaluate(() => window.tab.author()),
+      await b.page.evaluate(() => window.tab.author()),
+    ];
+    assert.equal(first.stats, first.identity, 'getStats() and getIdentity() name one author');
+    assert.notEqual(first.stats, second.stats, 'two tabs open at once: two authors');
+
+    // Both write interleaved: nothing is lost, and each chain is its author's.
+    const [ra, rb] = await Promise.all([
+      a.page.evaluate(() => window.tab.write('a', 60)),
+      b.page.evaluate(() => window.tab.write('b', 60)),
+    ]);
+    assert.deepEqual([...ra.rejected, ...rb.rejected], []);
+    const keys = [...ownKeys('a').filter((k) => Number(k.split(':')[1].replace(/^[bc]/, '')) < 60)];
+    keys.push(...keys.map((k) => k.replace(/^a:/, 'b:')));
+    for (const tab of [a, b]) {
+      assert.deepEqual(await tab.page.evaluate(([k, ms]) => window.tab.await(k, ms), [keys, 30_000]), []);
+    }
+    const v = await a.page.evaluate(() => window.tab.verify());
+    assert.deepEqual(v, { ok: true, ops: ra.writes + rb.writes, authors: 2 });
+
+    // close() and open again in the same page: the same author.
+    assert.deepEqual(await b.page.evaluate(() => window.tab.reopen()), second);
+
+    // A closed page leaves its author to the next page; the other page keeps its own.
+    await a.page.close();
+    await released(b.page, `auroradb-author/0:${name}`);
+    const c = await openTab(context, name);
+    assert.deepEqual(await c.page.evaluate(() => window.tab.author()), first);
+    await c.page.evaluate(() => window.tab.write('c', 1));
+    const after = await c.page.evaluate(() => window.tab.verify());
+    assert.deepEqual(after, { ok: true, ops: ra.writes + rb.writes + 5, authors: 2 });
+    assert.deepEqual([...a.errors, ...b.errors, ...c.errors], []);
   } finally {
     await context.close();
   }

@@ -60,7 +60,13 @@ export interface AuroraConfig {
     durability?: Durability;
     /** The largest op a write may make, in bytes (1 to 2^30): a larger write rejects with `OpTooLargeError`. Default 16 MiB. */
     maxOpBytes?: number;
-    /** The secret key (32 bytes, from `getIdentity()`) to sign this instance's ops with: its author id derives from it. Default: a fresh identity per instance. */
+    /**
+     * The secret key (32 bytes, from `getIdentity()`) to sign this instance's ops with: its author id derives from it.
+     * Used as it is; nothing is stored. Default: the identity of the database's lowest author slot that no other open
+     * instance holds (a Web Lock held until `close()`), made once and stored in IndexedDB in the clear, so a reopen
+     * writes as the same author and instances open at once as their own; a fresh identity, not stored, where Web Locks
+     * are missing or all 64 slots are held.
+     */
     identity?: Uint8Array;
     /** Sync with peers (also `create(true)`). Default false. */
     distributed?: boolean;

@@ -695,6 +695,40 @@ async fn two_instances_on_one_database_see_each_other() {
 }
 
 #[wasm_bindgen_test]
+async fn a_reopen_writes_as_the_same_author_and_instances_open_at_once_as_their_own() {
+    let name = fresh("authors");
+    let (ra, rb, rc) = (Recorder::new(), Recorder::new(), Recorder::new());
+    let a = open(&name, &ra).await;
+    let first = a.author();
+    assert_eq!(get(&a.identity(), "author").as_string(), Some(first.clone()));
+    ok(a.put("k".into(), js("{ n: 1 }"))).await;
+    ok(a.close()).await;
+
+    // close() then open of the same name: the same author, its secret key kept in the database.
+    let a = open(&name, &ra).await;
+    assert_eq!(get(&a.stats(), "author").as_string(), Some(first.clone()));
+    let identity = a.identity();
+    assert_eq!(get(&identity, "author").as_string(), Some(first.clone()));
+    // Open at the same time: an author of its own.
+    let b = open(&name, &rb).await;
+    let second = b.author();
+    assert_ne!(second, first);
+    ok(a.put("k".into(), js("{ n: 2 }"))).await;
+    ok(b.put("j".into(), js("{ n: 3 }"))).await;
+    ok(a.catch_up()).await;
+    let report = ok(a.verify()).await;
+    assert_eq!((get(&report, "ops").as_f64(), get(&report, "authors").as_f64()), (Some(3.0), Some(2.0)));
+
+    // Closing the first frees its author for the next instance.
+    ok(a.close()).await;
+    let c = open(&name, &rc).await;
+    assert_eq!(c.author(), first);
+    assert_eq!(json(&ok(c.get("k".into())).await), r#"{"n":2}"#);
+    ok(b.close()).await;
+    destroy(c).await;
+}
+
+#[wasm_bindgen_test]
 async fn destroy_deletes_and_closes_other_instances() {
     let name = fresh("destroy");
     let (ra, rb) = (Recorder::new(), Recorder::new());

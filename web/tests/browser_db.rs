@@ -406,3 +406,82 @@ async fn a_thrown_transaction_leaves_nothing() {
     drop(db);
     drop_db(&name).await;
 }
+
+/// The names of the Web Locks held in this origin, once what was released meanwhile is.
+async fn held_locks() -> Vec<String> {
+    let pause = Promise::new(&mut |resolve, _| {
+        let set_timeout: js_sys::Function = field(&js_sys::global(), "setTimeout").unchecked_into();
+        set_timeout.call2(&JsValue::UNDEFINED, &resolve, &JsValue::from(20)).unwrap();
+    });
+    JsFuture::from(pause).await.unwrap();
+    let locks = field(&field(&js_sys::global(), "navigator"), "locks");
+    let query: js_sys::Function = field(&locks, "query").unchecked_into();
+    let snapshot = JsFuture::from(query.call0(&locks).unwrap().unchecked_into::<Promise>()).await.unwrap();
+    let held: Array = field(&snapshot, "held").unchecked_into();
+    held.iter().filter_map(|l| field(&l, "name").as_string()).collect()
+}
+
+#[wasm_bindgen_test]
+async fn each_connection_holds_an_author_slot_of_the_database_until_it_closes() {
+    let name = fresh("slots");
+    let slot = |n: u32| format!("auroradb-author/{n}:{name}");
+    let mut a = open(&name, 1, &[]).await;
+    a.put("a", Value::Int(1)).await.unwrap();
+    let first = a.peer();
+    assert_eq!(a.author_slot(), Some(0));
+    assert!(held_locks().await.contains(&slot(0)), "slot 0's Web Lock is held");
+    drop(a);
+    assert!(!held_locks().await.contains(&slot(0)), "and released with the connection");
+
+    // A reopen writes as the same author, and goes on with its chain.
+    let mut a = open(&name, 1, &[]).await;
+    assert_eq!((a.peer(), a.author_slot()), (first, Some(0)));
+    a.put("a", Value::Int(2)).await.unwrap();
+    assert_eq!(a.log().heads()[&first].seq, 2);
+
+    // Two at once: two authors, and nothing of either is lost.
+    let mut b = open(&name, 1, &[]).await;
+    assert_eq!(b.author_slot(), Some(1));
+    assert_ne!(b.peer(), first);
+    let second = b.peer();
+    for i in 0..5 {
+        let (ra, rb) =
+            futures::future::join(a.put(format!("a{i}"), Value::Int(i)), b.put(format!("b{i}"), Value::Int(i))).await;
+        ra.unwrap();
+        rb.unwrap();
+    }
+    a.catch_up().await.unwrap();
+    assert_eq!(a.count(), 11);
+    assert_eq!(a.verify().await.unwrap().authors, 2);
+
+    // Closing a connection frees its slot for the next one, with its author.
+    a.storage().close();
+    assert!(!held_locks().await.contains(&slot(0)));
+    assert!(held_locks().await.contains(&slot(1)));
+    let c = open(&name, 1, &[]).await;
+    assert_eq!((c.author_slot(), c.peer()), (Some(0), first));
+    drop((a, b, c));
+    let d = open(&name, 1, &[]).await;
+    assert_eq!((d.author_slot(), d.peer()), (Some(0), first));
+    let e = open(&name, 1, &[]).await;
+    assert_eq!((e.author_slot(), e.peer()), (Some(1), second));
+    drop((d, e));
+    drop_db(&name).await;
+}
+
+#[wasm_bindgen_test]
+async fn an_explicit_identity_stores_no_identity() {
+    let name = fresh("explicit");
+    let mut cfg = config(&name, 1, &[]);
+    let me = auroradb::log::Identity::from_secret(&[9; 32]);
+    cfg.identity = Some(me.clone());
+    let storage = IdbStorage::open(&name, 1, &[]).await.unwrap();
+    let mut db = Database::open(storage, cfg).await.unwrap();
+    db.put("k", Value::Int(1)).await.unwrap();
+    assert_eq!((db.peer(), db.author_slot()), (me.peer(), None));
+    let stored = db.storage().scan(Store::Meta, KeyRange::prefix(b"identity/"), ScanOptions::default()).await;
+    assert!(stored.unwrap().is_empty());
+    assert!(!held_locks().await.iter().any(|l| l.ends_with(&format!(":{name}")) && l.starts_with("auroradb-author")));
+    drop(db);
+    drop_db(&name).await;
+}

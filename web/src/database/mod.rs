@@ -112,7 +112,8 @@ impl AuroraCore {
             .build()
     }
 
-    /// The author id of this instance's ops (32 hex digits): every instance has its own.
+    /// The author id of this instance's ops (32 hex digits): every open instance has its own, by
+    /// default that of the database's author slot it holds (the same after a reopen).
     #[wasm_bindgen(getter)]
     pub fn author(&self) -> String {
         self.open.peer.to_hex()

@@ -25,6 +25,13 @@
 //!   origin), the write goes without the lock: if it loses to another tab's commit, it catches up
 //!   and retries after a wait that grows exponentially, with jitter
 //!   ([`retry_delay_ms`](auroradb::storage::retry_delay_ms)).
+//!
+//! The locks a connection holds for its whole life ([`Storage::hold`](auroradb::Storage::hold):
+//! its author slot) are Web Locks too, taken only if free (`ifAvailable`), and named
+//! `auroradb-<what>:<database name>` (`auroradb-author/0:notes`): the `-` keeps them apart from
+//! every write lock (`auroradb:` + any name), and `<what>` has no `:`, so two databases' names
+//! never meet. They are released when the connection closes (or is closed by an upgrade in
+//! another tab, or by the browser), when it is dropped, and by the browser with the tab.
 
 use std::cell::Cell;
 use std::rc::Rc;
@@ -109,9 +116,14 @@ pub(super) fn lock_name(name: &str) -> String {
     format!("auroradb:{name}")
 }
 
+/// The name of the lock `what` that a connection to database `name` holds for its life.
+pub(super) fn hold_name(what: &str, name: &str) -> String {
+    format!("auroradb-{what}:{name}")
+}
+
 /// A granted Web Lock: dropping it resolves the promise its callback returned, which releases it.
-struct Held {
-    release: Function,
+pub(super) struct Held {
+    pub(super) release: Function,
 }
 
 impl Drop for Held {
@@ -178,6 +190,49 @@ pub(super) async fn acquire(name: &str) -> WriteLock {
             WriteLock::none()
         }
         Err(_) => WriteLock::none(),
+    }
+}
+
+/// What [`hold`] got.
+pub(super) enum Hold {
+    /// The lock, until this is dropped (or its `release` called).
+    Held(Held),
+    /// Another connection, in this tab or another, holds it.
+    Taken,
+    /// No Web Locks here, or they refused the request.
+    Unsupported,
+}
+
+/// Takes the exclusive Web Lock `lock_name` if it is free, without waiting.
+pub(super) async fn hold(lock_name: &str) -> Hold {
+    let Some(locks) = lock_manager() else { return Hold::Unsupported };
+    let mut release = None;
+    let held = Promise::new(&mut |resolve, _| release = Some(resolve));
+    // Made before waiting, so that the lock is released even if this future is dropped first.
+    let Some(held_lock) = release.map(|release| Held { release }) else { return Hold::Unsupported };
+    let mut answer_with = None;
+    let answered = Promise::new(&mut |resolve, _| answer_with = Some(resolve));
+    let Some(answer) = answer_with else { return Hold::Unsupported };
+    // With `ifAvailable`, the callback runs at once: with the lock, kept until `held` settles, or
+    // with `null` if another holds it.
+    let callback = Closure::once_into_js(move |lock: JsValue| -> JsValue {
+        let granted = !lock.is_null();
+        let _ = answer.call1(&JsValue::UNDEFINED, &JsValue::from_bool(granted));
+        if granted { held.into() } else { JsValue::UNDEFINED }
+    });
+    let options = js_sys::Object::new();
+    let _ = Reflect::set(&options, &"ifAvailable".into(), &JsValue::TRUE);
+    let request = Reflect::get(&locks, &"request".into()).ok().and_then(|f| f.dyn_into::<Function>().ok());
+    let Some(request) = request else { return Hold::Unsupported };
+    let requested = match request.call3(&locks, &JsValue::from_str(lock_name), &options, &callback) {
+        Ok(p) => p,
+        Err(_) => return Hold::Unsupported,
+    };
+    // `requested` settles first only if the request failed (an opaque origin rejects it).
+    match JsFuture::from(Promise::race(&Array::of2(&answered, &requested))).await {
+        Ok(v) if v == JsValue::TRUE => Hold::Held(held_lock),
+        Ok(v) if v == JsValue::FALSE => Hold::Taken,
+        _ => Hold::Unsupported,
     }
 }
 

@@ -31,7 +31,8 @@
 //! - `open`: opening (creating, upgrading) and deleting a database;
 //! - `schema`: the object stores and indexes an upgrade builds and an open checks;
 //! - `commit`: a write batch as one transaction;
-//! - `lock`: the write lock the tabs of a database share (a Web Lock), or backoff without one;
+//! - `lock`: the write lock the tabs of a database share (a Web Lock), or backoff without one,
+//!   and the locks a connection holds for its life (its author slot);
 //! - `read`: gets and scans;
 //! - `record`: keys and values as IndexedDB holds them;
 //! - `request`: IndexedDB's requests and transactions as futures;
@@ -56,13 +57,24 @@ use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{IdbDatabase, IdbObjectStore, IdbTransaction, IdbTransactionMode};
 
 use auroradb::StorageError;
-use auroradb::storage::{KeyRange, ScanOptions, Storage, Store, WriteBatch, WriteLock};
+use auroradb::storage::{Claim, Held, KeyRange, ScanOptions, Storage, Store, WriteBatch, WriteLock};
 
 use self::error::IdbFailure;
 pub use self::schema::index_key_path;
 
 /// A callback run when the connection is closed from outside.
 type OnClosed = Rc<RefCell<Option<Box<dyn Fn()>>>>;
+
+/// The release functions of the Web Locks the connection holds for its life ([`Storage::hold`]).
+type Holds = Rc<RefCell<Vec<js_sys::Function>>>;
+
+/// Releases every lock the connection holds for its life (a lock released before is left as it
+/// is: resolving a promise again does nothing).
+fn release_holds(holds: &Holds) {
+    for release in holds.borrow_mut().drain(..) {
+        let _ = release.call0(&JsValue::UNDEFINED);
+    }
+}
 
 /// When IndexedDB reports a `readwrite` transaction complete (its `durability` option).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -121,6 +133,8 @@ pub struct IdbStorage {
     durability: Cell<Durability>,
     /// Whether other connections write the database: then writes take the lock.
     writers: lock::Writers,
+    /// The locks it holds for its life, released when it closes.
+    holds: Holds,
     /// Closes the connection when another one upgrades or deletes the database.
     _version_change: Closure<dyn FnMut()>,
     /// Notices when the browser closes the connection (storage cleared, for example).
@@ -138,6 +152,7 @@ impl Drop for IdbStorage {
         self.db.set_onversionchange(None);
         self.db.set_onclose(None);
         self.db.close();
+        release_holds(&self.holds);
     }
 }
 
@@ -184,11 +199,13 @@ impl IdbStorage {
         *self.on_closed.borrow_mut() = Some(Box::new(f));
     }
 
-    /// Closes the connection: every later call fails with [`StorageError::Closed`].
+    /// Closes the connection, and releases the locks it holds for its life: every later call
+    /// fails with [`StorageError::Closed`].
     pub fn close(&self) {
         if !self.closed.replace(true) {
             self.db.close();
         }
+        release_holds(&self.holds);
     }
 
     fn check_open(&self) -> Result<(), StorageError> {
@@ -245,6 +262,18 @@ impl Storage for IdbStorage {
 
     async fn before_retry(&self, attempt: u32) {
         lock::back_off(attempt).await
+    }
+
+    async fn hold(&self, name: &str) -> Result<Claim, StorageError> {
+        self.check_open()?;
+        Ok(match lock::hold(&lock::hold_name(name, &self.name)).await {
+            lock::Hold::Held(held) => {
+                self.holds.borrow_mut().push(held.release.clone());
+                Claim::Held(Held::new(held))
+            }
+            lock::Hold::Taken => Claim::Taken,
+            lock::Hold::Unsupported => Claim::Unsupported,
+        })
     }
 
     async fn scan(

@@ -14,7 +14,7 @@ use auroradb::StorageError;
 use super::error::{IdbFailure, storage_error};
 use super::request::{Settled, factory, settle};
 use super::schema::{Upgrade, index_key_path};
-use super::{IdbStorage, OnClosed};
+use super::{Holds, IdbStorage, OnClosed, release_holds};
 
 impl IdbStorage {
     /// Opens (creating or upgrading) IndexedDB database `name` at schema `version`, with an
@@ -82,9 +82,12 @@ impl IdbStorage {
     fn adopt(db: IdbDatabase, name: &str) -> IdbStorage {
         let closed = Rc::new(Cell::new(false));
         let on_closed: OnClosed = Rc::new(RefCell::new(None));
+        let holds: Holds = Rc::default();
         let notify = {
-            let (closed, on_closed) = (closed.clone(), on_closed.clone());
+            let (closed, on_closed, holds) = (closed.clone(), on_closed.clone(), holds.clone());
             move || {
+                // A connection closed from outside writes no more: its author slot is free.
+                release_holds(&holds);
                 if !closed.replace(true)
                     && let Some(f) = on_closed.borrow().as_ref()
                 {
@@ -108,6 +111,7 @@ impl IdbStorage {
             on_closed,
             durability: Cell::default(),
             writers: super::lock::Writers::new(name),
+            holds,
             _version_change: version_change,
             _close: close,
         }

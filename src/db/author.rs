@@ -1,0 +1,78 @@
+//! Author slots: the identity a connection signs with when it is given none, stable for its
+//! storage.
+//!
+//! A storage keeps up to [`AUTHOR_SLOTS`] identities, one per slot, in `meta` under
+//! `identity/<n>`. A connection opened without an identity claims the lowest slot whose lock
+//! (`author/<n>`, [`Storage::hold`]) is free, and holds that lock for as long as it is open: so
+//! the first connection of a storage always writes as slot 0's author, the same one on every
+//! reopen, while connections open at the same time (two tabs) each write as an author of their
+//! own, as they must (two writers of one author would fork its chain). A slot freed by a closed
+//! connection is taken again by the next one.
+//!
+//! A slot's identity is made by the first connection that claims it: one commit that expects the
+//! record to be absent. Under the slot's lock no other connection stores it meanwhile; if one
+//! did anyway (a connection of a storage that stopped locking), the commit fails and the
+//! identity stored first is read back, so a slot never has two.
+//!
+//! Where the storage cannot lock (no Web Locks, an opaque origin), nobody can tell which slots
+//! are in use: the connection gets a fresh identity that is not stored, as when every slot is
+//! taken.
+
+use auroradb_log::Identity;
+
+use super::keys;
+use crate::storage::{Claim, Held, Storage, Store, WriteBatch};
+use crate::{Result, StorageError};
+
+/// How many author slots a storage keeps: as many connections as this can be open at once, each
+/// with an author of its own that the next connection takes over; more get a fresh identity.
+pub const AUTHOR_SLOTS: u32 = 64;
+
+/// The name of slot `slot`'s lock.
+fn lock_name(slot: u32) -> String {
+    format!("author/{slot}")
+}
+
+/// A claimed slot: its number, its identity, and its lock.
+pub(super) struct Slot {
+    pub number: u32,
+    pub identity: Identity,
+    /// Released when the slot is dropped.
+    _lock: Held,
+}
+
+/// Claims the lowest free author slot of `storage` (see the module docs); `None` where the
+/// storage cannot lock or every slot is taken.
+pub(super) async fn claim(storage: &impl Storage) -> Result<Option<Slot>> {
+    for number in 0..AUTHOR_SLOTS {
+        match storage.hold(&lock_name(number)).await? {
+            Claim::Held(held) => {
+                let identity = slot_identity(storage, number).await?;
+                return Ok(Some(Slot { number, identity, _lock: held }));
+            }
+            Claim::Taken => {}
+            Claim::Unsupported => return Ok(None),
+        }
+    }
+    Ok(None)
+}
+
+/// The identity of slot `slot`, made and stored if it has none.
+async fn slot_identity(storage: &impl Storage, slot: u32) -> Result<Identity> {
+    let key = keys::identity_key(slot);
+    if let Some(bytes) = storage.get(Store::Meta, &key).await? {
+        return keys::decode_identity(&bytes);
+    }
+    let identity = Identity::generate();
+    let mut batch = WriteBatch::default();
+    batch.expect(Store::Meta, key.clone(), None);
+    batch.put(Store::Meta, key.clone(), keys::encode_identity(&identity));
+    match storage.commit(batch).await {
+        Ok(()) => Ok(identity),
+        Err(StorageError::Conflict) => match storage.get(Store::Meta, &key).await? {
+            Some(bytes) => keys::decode_identity(&bytes),
+            None => Err(StorageError::Conflict.into()),
+        },
+        Err(e) => Err(e.into()),
+    }
+}

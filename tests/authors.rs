@@ -1,0 +1,219 @@
+//! Author slots: a connection opened without an identity writes as the author of the lowest slot
+//! of its storage that no other open connection holds, the same one on every reopen; an explicit
+//! identity or author is used as it is and nothing is stored.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use auroradb::log::Identity;
+use auroradb::storage::{Claim, KeyRange, Mutation, ScanOptions, WriteBatch};
+use auroradb::{AUTHOR_SLOTS, Config, Database, MemoryStorage, PeerId, Storage, StorageError, Store, Value};
+use auroradb_log::{advance_manual_clock, manual_clock, set_manual_clock};
+use futures::executor::block_on;
+
+fn config() -> Config {
+    set_manual_clock(1_700_000_000_000);
+    Config::new("authors", manual_clock)
+}
+
+async fn open<S: Storage + Clone>(storage: &S) -> Database<S> {
+    Database::open(storage.clone(), config()).await.unwrap()
+}
+
+async fn put(db: &mut Database<impl Storage>, key: &str, n: i64) {
+    advance_manual_clock(5);
+    db.put(key, Value::Int(n)).await.unwrap();
+}
+
+/// The stored identities: `(meta key, record)`.
+async fn stored_identities(storage: &impl Storage) -> Vec<(Vec<u8>, Vec<u8>)> {
+    storage.scan(Store::Meta, KeyRange::prefix(b"identity/"), ScanOptions::default()).await.unwrap()
+}
+
+#[test]
+fn a_reopen_writes_as_the_same_author_and_continues_its_chain() {
+    block_on(async {
+        let storage = MemoryStorage::new();
+        let mut db = open(&storage).await;
+        put(&mut db, "a", 1).await;
+        put(&mut db, "b", 2).await;
+        let (author, secret) = (db.peer(), db.log().identity().unwrap().secret());
+        assert_eq!(db.author_slot(), Some(0));
+        assert!(storage.is_held("author/0"));
+        drop(db);
+        assert!(!storage.is_held("author/0"), "dropping the database releases its slot");
+
+        let mut db = open(&storage).await;
+        assert_eq!((db.peer(), db.author_slot()), (author, Some(0)));
+        put(&mut db, "a", 3).await;
+        assert_eq!(db.log().heads()[&author].seq, 3);
+        assert_eq!(db.get("a"), Some(&Value::Int(3)));
+        let report = db.verify().await.unwrap();
+        assert_eq!((report.ops, report.authors, report.proven), (3, 1, 1));
+
+        // Slot 0's identity, stored under `identity/0`: the secret key, in the clear.
+        let stored = stored_identities(&storage).await;
+        assert_eq!(stored.len(), 1);
+        let (key, record) = &stored[0];
+        assert_eq!(key, b"identity/0");
+        assert_eq!((&record[..4], record[4], &record[5..]), (&b"AUid"[..], 1, &secret[..]));
+    });
+}
+
+#[test]
+fn connections_open_at_once_write_as_authors_of_their_own_and_a_freed_slot_is_taken_again() {
+    block_on(async {
+        let storage = MemoryStorage::new();
+        let mut a = open(&storage).await;
+        let mut b = open(&storage).await;
+        assert_eq!((a.author_slot(), b.author_slot()), (Some(0), Some(1)));
+        assert_ne!(a.peer(), b.peer(), "two writers never share a chain");
+        for i in 0..4 {
+            put(&mut a, &format!("a{i}"), i).await;
+            put(&mut b, &format!("b{i}"), i).await;
+        }
+        b.catch_up().await.unwrap();
+        assert_eq!(b.count(), 8, "nothing is lost");
+        let (first, second) = (a.peer(), b.peer());
+
+        drop(a);
+        let mut c = open(&storage).await;
+        assert_eq!((c.author_slot(), c.peer()), (Some(0), first), "the freed slot, with its author");
+        put(&mut c, "c", 1).await;
+        assert_eq!(c.log().heads()[&first].seq, 5, "and its chain");
+        let d = open(&storage).await;
+        assert_eq!(d.author_slot(), Some(2));
+        drop(b);
+        let e = open(&storage).await;
+        assert_eq!((e.author_slot(), e.peer()), (Some(1), second));
+        assert_eq!(stored_identities(&storage).await.len(), 3);
+        let report = c.verify().await.unwrap();
+        assert_eq!((report.ops, report.authors), (9, 2));
+    });
+}
+
+#[test]
+fn beyond_the_last_slot_a_connection_gets_a_fresh_identity_that_is_not_stored() {
+    block_on(async {
+        let storage = MemoryStorage::new();
+        let mut open_ones = Vec::new();
+        for slot in 0..AUTHOR_SLOTS {
+            let db = open(&storage).await;
+            assert_eq!(db.author_slot(), Some(slot));
+            open_ones.push(db);
+        }
+        let extra = open(&storage).await;
+        assert_eq!(extra.author_slot(), None);
+        assert!(open_ones.iter().all(|db| db.peer() != extra.peer()));
+        assert!(extra.log().identity().is_some(), "it still signs");
+        assert_eq!(stored_identities(&storage).await.len(), AUTHOR_SLOTS as usize);
+        drop(extra);
+        open_ones.swap_remove(7);
+        assert_eq!(open(&storage).await.author_slot(), Some(7));
+    });
+}
+
+#[test]
+fn an_explicit_identity_or_author_claims_no_slot_and_stores_nothing() {
+    block_on(async {
+        let storage = MemoryStorage::new();
+        let me = Identity::from_secret(&[0x42; 32]);
+        let mut cfg = config();
+        cfg.identity = Some(me.clone());
+        let mut db = Database::open(storage.clone(), cfg).await.unwrap();
+        put(&mut db, "k", 1).await;
+        assert_eq!((db.peer(), db.author_slot()), (me.peer(), None));
+        assert!(!storage.is_held("author/0"));
+        let mut cfg = config();
+        cfg.peer = Some(PeerId([7; 16]));
+        let restorer = Database::open(storage.clone(), cfg).await.unwrap();
+        assert_eq!((restorer.peer(), restorer.author_slot()), (PeerId([7; 16]), None));
+        assert!(stored_identities(&storage).await.is_empty());
+        // The first connection without one takes slot 0, whatever the others wrote as.
+        let slotted = open(&storage).await;
+        assert_eq!(slotted.author_slot(), Some(0));
+        assert_ne!(slotted.peer(), me.peer());
+    });
+}
+
+/// A memory storage with two hooks: it can stop locking (as a browser without Web Locks), and
+/// let another connection store the identity of a slot between this connection's read of it
+/// (absent) and its own commit of one (as a connection that could not lock would).
+#[derive(Clone, Default)]
+struct Hooked {
+    inner: MemoryStorage,
+    /// [`Storage::hold`] answers [`Claim::Unsupported`].
+    no_locks: bool,
+    /// The other connection's commit, made just before this one's first identity commit.
+    rival: Rc<RefCell<Option<WriteBatch>>>,
+}
+
+impl Storage for Hooked {
+    async fn hold(&self, name: &str) -> Result<Claim, StorageError> {
+        if self.no_locks { Ok(Claim::Unsupported) } else { self.inner.hold(name).await }
+    }
+
+    async fn commit(&self, batch: WriteBatch) -> Result<(), StorageError> {
+        let stores_identity = batch
+            .mutations
+            .iter()
+            .any(|m| matches!(m, Mutation::Put { store: Store::Meta, key, .. } if key.starts_with(b"identity/")));
+        let rival = if stores_identity { self.rival.borrow_mut().take() } else { None };
+        if let Some(rival) = rival {
+            self.inner.commit(rival).await?;
+        }
+        self.inner.commit(batch).await
+    }
+
+    async fn get(&self, store: Store, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
+        self.inner.get(store, key).await
+    }
+
+    async fn scan(
+        &self,
+        store: Store,
+        range: KeyRange,
+        options: ScanOptions,
+    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StorageError> {
+        self.inner.scan(store, range, options).await
+    }
+
+    async fn count(&self, store: Store, range: KeyRange) -> Result<u64, StorageError> {
+        self.inner.count(store, range).await
+    }
+}
+
+#[test]
+fn a_storage_that_cannot_lock_gives_each_connection_a_fresh_identity() {
+    block_on(async {
+        let storage = Hooked { no_locks: true, ..Hooked::default() };
+        let first = open(&storage).await;
+        let author = first.peer();
+        drop(first);
+        let again = open(&storage).await;
+        assert_eq!(again.author_slot(), None);
+        assert_ne!(again.peer(), author, "no slot can be told free: none is used");
+        assert!(stored_identities(&storage).await.is_empty());
+    });
+}
+
+#[test]
+fn a_slot_stored_by_two_connections_at_once_keeps_the_first_identity() {
+    block_on(async {
+        // The other connection's identity record for slot 0, as it stores it.
+        let elsewhere = MemoryStorage::new();
+        let theirs = open(&elsewhere).await.peer();
+        let [(key, record)] = <[_; 1]>::try_from(stored_identities(&elsewhere).await).unwrap();
+        let mut rival = WriteBatch::default();
+        rival.put(Store::Meta, key, record);
+
+        let storage = Hooked { rival: Rc::new(RefCell::new(Some(rival))), ..Hooked::default() };
+        let mut db = open(&storage).await;
+        assert!(storage.rival.borrow().is_none(), "the other connection stored it first");
+        assert_eq!((db.author_slot(), db.peer()), (Some(0), theirs), "this one reads theirs");
+        assert_eq!(stored_identities(&storage).await.len(), 1);
+        put(&mut db, "k", 1).await;
+        drop(db);
+        assert_eq!(open(&storage).await.peer(), theirs);
+    });
+}
