@@ -246,7 +246,7 @@ impl ErrorName {
             NetError::FrameTooLarge { .. } => N::FrameTooLarge,
             NetError::Truncated { .. } => N::TruncatedFrame,
             NetError::Log(LogError::HashMismatch { .. }) => N::HashMismatch,
-            NetError::Log(LogError::ClockDrift { .. }) => N::ClockDrift,
+            NetError::Log(LogError::ClockDrift { .. }) | NetError::ClockSkew { .. } => N::ClockDrift,
             NetError::Log(LogError::BadProof { .. }) => N::Authorship,
             NetError::Log(LogError::UnsupportedVersion { .. }) => N::UnsupportedVersion,
             NetError::Log(LogError::BrokenChain { .. } | LogError::ChainGap { .. }) => N::BrokenChain,

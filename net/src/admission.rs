@@ -29,9 +29,10 @@
 //! from a peer that is not admitted are dropped (a session that lost them is retried later).
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
-use auroradb_log::PeerId;
-use auroradb_log::codec::{decode_blob, encode_blob};
+use auroradb_log::codec::{decode_blob_v, encode_blob_v};
+use auroradb_log::{ClockFn, PeerId, ntp_to_millis};
 use serde::{Deserialize, Serialize};
 
 use crate::NetError;
@@ -40,12 +41,16 @@ use crate::transport::TransportEvent;
 /// Magic of a hello.
 pub const MAGIC_HELLO: [u8; 4] = *b"AUhi";
 
+/// The format version of hellos: 2 added the sender's time. A hello of version 1 is refused as
+/// corrupt (from a build that also ships segments this one does not read).
+pub const HELLO_VERSION: u8 = 2;
+
 /// Hellos asking for an answer sent over one link before giving up on it (one per tick); a new
 /// link-up starts over.
 pub const MAX_HELLOS: u32 = 10;
 
 /// A hello: who may sync with whom. On the wire: `AUhi`, the format version, then postcard
-/// `{ reply: bool, group: string, nonce: [u8; 8] }` (see `docs/formats.md`).
+/// `{ reply: bool, group: string, nonce: [u8; 8], time: varint }` (see `docs/formats.md`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Hello {
     /// The receiver should answer with its own hello.
@@ -55,21 +60,25 @@ pub struct Hello {
     /// Random per attachment: a new nonce from an admitted peer means it restarted, so its
     /// sessions and frame numbers start over.
     pub nonce: [u8; 8],
+    /// The sender's physical clock when it sent the hello, in milliseconds since the Unix epoch
+    /// (0: not told). A receiver whose clock is further from it than the drift bound reports it
+    /// before any op is exchanged: the ops written on the clock ahead would be refused.
+    pub time: u64,
 }
 
 impl Hello {
     /// The hello as a frame.
     pub fn encode(&self) -> Vec<u8> {
-        encode_blob(MAGIC_HELLO, self)
+        encode_blob_v(MAGIC_HELLO, HELLO_VERSION, self)
     }
 
     /// A hello frame read back: `None` when `bytes` does not start with the hello magic (an
     /// engine frame starts with its length prefix), [`NetError::Corrupt`] when it does but is not
     /// a hello this build reads.
     pub fn decode(bytes: &[u8]) -> Option<Result<Hello, NetError>> {
-        bytes
-            .starts_with(&MAGIC_HELLO)
-            .then(|| decode_blob("hello", MAGIC_HELLO, bytes).map_err(|e| NetError::corrupt("hello", e)))
+        bytes.starts_with(&MAGIC_HELLO).then(|| {
+            decode_blob_v("hello", MAGIC_HELLO, HELLO_VERSION, bytes).map_err(|e| NetError::corrupt("hello", e))
+        })
     }
 }
 
@@ -113,7 +122,9 @@ pub enum Admit {
         /// The frame.
         bytes: Vec<u8>,
     },
-    /// Input from a peer was refused (a hello that does not parse); for the engine to report.
+    /// Something about a peer for the engine to report: a hello that does not parse (refused),
+    /// or a clock further from this one's than the drift bound ([`NetError::ClockSkew`]; the
+    /// peer is admitted all the same).
     Rejected(NetError),
 }
 
@@ -122,13 +133,44 @@ pub enum Admit {
 pub struct Admission {
     hello: Hello,
     links: BTreeMap<PeerId, LinkState>,
+    /// The physical clock the hellos tell, and the drift bound in milliseconds.
+    clock: Option<(ClockFn, u64)>,
 }
 
 impl Admission {
     /// Admission to `group`, for an attachment identified by `nonce` (random per attachment:
     /// the caller draws it, so a test can fix it).
     pub fn new(group: impl Into<String>, nonce: [u8; 8]) -> Admission {
-        Admission { hello: Hello { reply: false, group: group.into(), nonce }, links: BTreeMap::new() }
+        Admission {
+            hello: Hello { reply: false, group: group.into(), nonce, time: 0 },
+            links: BTreeMap::new(),
+            clock: None,
+        }
+    }
+
+    /// Tells `clock` (the physical clock of the log's ids) in its hellos, and compares the
+    /// peers' with it: a peer admitted with a clock more than `max_drift` away, either way, is
+    /// reported ([`NetError::ClockSkew`]).
+    pub fn with_clock(mut self, clock: ClockFn, max_drift: Duration) -> Admission {
+        self.clock = Some((clock, max_drift.as_millis() as u64));
+        self
+    }
+
+    fn now_ms(&self) -> u64 {
+        self.clock.map_or(0, |(clock, _)| ntp_to_millis(clock().0))
+    }
+
+    /// The report on a peer whose hello told `time`, if its clock and this one are further
+    /// apart than the drift bound. A hello that took long to arrive looks older than it is,
+    /// so the bound (minutes) leaves room for that.
+    fn skew(&self, time: u64) -> Option<NetError> {
+        let (_, bound_ms) = self.clock?;
+        let now = self.now_ms();
+        if time == 0 || now == 0 {
+            return None;
+        }
+        let (ahead_ms, local_ahead) = if time > now { (time - now, false) } else { (now - time, true) };
+        (ahead_ms > bound_ms).then_some(NetError::ClockSkew { ahead_ms, bound_ms, local_ahead })
     }
 
     /// The group this peer syncs.
@@ -239,12 +281,15 @@ impl Admission {
         }
         if admit {
             out.push(Admit::Admitted(from));
+            if let Some(e) = self.skew(hello.time) {
+                out.push(Admit::Rejected(e.from_peer(from)));
+            }
         }
         out
     }
 
     fn hello_to(&self, to: PeerId, reply: bool) -> Admit {
-        Admit::SendHello { to, frame: Hello { reply, ..self.hello.clone() }.encode() }
+        Admit::SendHello { to, frame: Hello { reply, time: self.now_ms(), ..self.hello.clone() }.encode() }
     }
 }
 
@@ -256,7 +301,7 @@ mod tests {
     const B: PeerId = PeerId([0xb0; 16]);
 
     fn hello(reply: bool, group: &str, nonce: u8) -> Vec<u8> {
-        Hello { reply, group: group.into(), nonce: [nonce; 8] }.encode()
+        Hello { reply, group: group.into(), nonce: [nonce; 8], time: 0 }.encode()
     }
 
     fn sends(out: &[Admit]) -> Vec<Hello> {
@@ -270,7 +315,7 @@ mod tests {
 
     #[test]
     fn hellos_round_trip_and_refuse_what_they_are_not() {
-        let h = Hello { reply: true, group: "app".into(), nonce: [9; 8] };
+        let h = Hello { reply: true, group: "app".into(), nonce: [9; 8], time: 1_700_000_000_000 };
         let bytes = h.encode();
         assert!(bytes.starts_with(&MAGIC_HELLO));
         assert_eq!(Hello::decode(&bytes).unwrap().unwrap(), h);
@@ -282,13 +327,66 @@ mod tests {
         let mut newer = bytes.clone();
         newer[4] = 99;
         assert!(Hello::decode(&newer).unwrap().is_err());
+        // Version 1, without the time, is refused too.
+        let mut older = bytes.clone();
+        older[4] = 1;
+        assert!(Hello::decode(&older).unwrap().is_err());
+    }
+
+    const T0: u64 = 1_700_000_000_000;
+    fn now() -> auroradb_log::NTP64 {
+        auroradb_log::NTP64(auroradb_log::millis_to_ntp(T0))
+    }
+    fn ten_minutes_ahead() -> auroradb_log::NTP64 {
+        auroradb_log::NTP64(auroradb_log::millis_to_ntp(T0 + 600_000))
+    }
+    fn four_minutes_ahead() -> auroradb_log::NTP64 {
+        auroradb_log::NTP64(auroradb_log::millis_to_ntp(T0 + 240_000))
+    }
+
+    /// Admits `b` at `a` and `a` at `b` through their hellos; returns what each reported.
+    fn admit_both(a: &mut Admission, b: &mut Admission) -> (Vec<NetError>, Vec<NetError>) {
+        let reports = |out: &[Admit]| {
+            out.iter().filter_map(|s| if let Admit::Rejected(e) = s { Some(e.clone()) } else { None }).collect()
+        };
+        let Admit::SendHello { frame, .. } = &a.link_up(B)[0] else { unreachable!() };
+        let out = b.frame(A, frame.clone());
+        let at_b: Vec<NetError> = reports(&out);
+        let Admit::SendHello { frame, .. } = &out[0] else { unreachable!() };
+        let out = a.frame(B, frame.clone());
+        (reports(&out), at_b)
+    }
+
+    #[test]
+    fn clocks_further_apart_than_the_drift_bound_are_reported_by_both_peers_on_admission() {
+        let bound = Duration::from_secs(300);
+        let mut a = Admission::new("app", [1; 8]).with_clock(ten_minutes_ahead, bound);
+        let mut b = Admission::new("app", [2; 8]).with_clock(now, bound);
+        let (at_a, at_b) = admit_both(&mut a, &mut b);
+        assert_eq!((a.admitted(), b.admitted()), (vec![B], vec![A]), "admitted all the same");
+        let skew = |local_ahead| NetError::ClockSkew { ahead_ms: 600_000, bound_ms: 300_000, local_ahead };
+        assert_eq!(at_a, [skew(true).from_peer(B)], "the peer ahead learns it");
+        assert_eq!(at_b, [skew(false).from_peer(A)], "the peer behind learns it");
+        assert_eq!(at_a[0].name(), "ClockDrift");
+        assert!(at_a[0].to_string().contains("this clock is 600000 ms ahead"), "{}", at_a[0]);
+        // Hellos again (a tick, an answer) report nothing more: once per admission.
+        let again = b.frame(A, Hello { reply: false, group: "app".into(), nonce: [1; 8], time: T0 + 600_000 }.encode());
+        assert!(again.is_empty(), "{again:?}");
+
+        // Within the bound, or with a clock that is not told, nothing is reported.
+        let mut a = Admission::new("app", [1; 8]).with_clock(four_minutes_ahead, bound);
+        let mut b = Admission::new("app", [2; 8]).with_clock(now, bound);
+        assert_eq!(admit_both(&mut a, &mut b), (vec![], vec![]));
+        let mut a = Admission::new("app", [1; 8]);
+        let mut b = Admission::new("app", [2; 8]).with_clock(now, bound);
+        assert_eq!(admit_both(&mut a, &mut b), (vec![], vec![]));
     }
 
     #[test]
     fn two_peers_of_one_group_admit_each_other() {
         let (mut a, mut b) = (Admission::new("app", [1; 8]), Admission::new("app", [2; 8]));
         let out = a.link_up(B);
-        assert_eq!(sends(&out), [Hello { reply: true, group: "app".into(), nonce: [1; 8] }]);
+        assert_eq!(sends(&out), [Hello { reply: true, group: "app".into(), nonce: [1; 8], time: 0 }]);
         assert_eq!(a.state(&B), LinkState::Waiting { asked: 1 });
         let Admit::SendHello { frame, .. } = &out[0] else { unreachable!() };
         // B answers before it admits A, so the answer leaves ahead of B's engine frames.

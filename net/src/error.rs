@@ -95,6 +95,18 @@ pub enum NetError {
         /// The name of the error on the peer's side ([`NetError::name`]).
         name: String,
     },
+    /// A peer's clock and this one are further apart than the drift bound, as its hello told:
+    /// the ops written on the clock ahead are refused by the other side until the clock behind
+    /// catches up (the peers still sync everything else).
+    #[error("{}", skew_text(*ahead_ms, *bound_ms, *local_ahead))]
+    ClockSkew {
+        /// How far ahead the clock ahead is, in milliseconds.
+        ahead_ms: u64,
+        /// The drift bound, in milliseconds.
+        bound_ms: u64,
+        /// Whether the clock ahead is this peer's (else the peer's).
+        local_ahead: bool,
+    },
     /// The error was caused by input from `peer`: whatever it sent was rejected and nothing of
     /// it was applied.
     #[error("from peer {peer}: {error}")]
@@ -149,7 +161,7 @@ impl NetError {
             NetError::FrameTooLarge { .. } => "FrameTooLarge",
             NetError::Truncated { .. } => "TruncatedFrame",
             NetError::Log(LogError::HashMismatch { .. }) => "HashMismatch",
-            NetError::Log(LogError::ClockDrift { .. }) => "ClockDrift",
+            NetError::Log(LogError::ClockDrift { .. }) | NetError::ClockSkew { .. } => "ClockDrift",
             NetError::Log(LogError::BadProof { .. }) => "Authorship",
             NetError::Log(LogError::UnsupportedVersion { .. }) => "UnsupportedVersion",
             NetError::Log(LogError::BrokenChain { .. } | LogError::ChainGap { .. }) => "BrokenChain",
@@ -211,3 +223,16 @@ impl<E> SyncError<E> {
 
 /// Short for `Result<T, NetError>`.
 pub type Result<T, E = NetError> = core::result::Result<T, E>;
+
+/// The message of [`NetError::ClockSkew`].
+fn skew_text(ahead_ms: u64, bound_ms: u64, local_ahead: bool) -> String {
+    if local_ahead {
+        format!(
+            "this clock is {ahead_ms} ms ahead of the peer's (drift bound {bound_ms} ms): the peer refuses the ops written here until its clock catches up"
+        )
+    } else {
+        format!(
+            "the peer's clock is {ahead_ms} ms ahead of this one's (drift bound {bound_ms} ms): its new ops are refused here until this clock catches up"
+        )
+    }
+}

@@ -127,7 +127,8 @@ impl Cluster {
         replica.set_hook(Box::new(move |op, _local| {
             target.borrow_mut().apply(&op.op);
         }));
-        let transport = AdmittedTransport::new(self.net.endpoint(id), Admission::new(group, nonce_of(&id)));
+        let admission = Admission::new(group, nonce_of(&id)).with_clock(manual_clock, LogConfig::default().max_drift);
+        let transport = AdmittedTransport::new(self.net.endpoint(id), admission);
         let engine = SyncEngine::new(replica.clone(), transport, self.config);
         self.peers.push(SimPeer { id, replica, engine, group: group.to_owned(), skew_ms, state });
         self.events.borrow_mut().push(Vec::new());
@@ -137,7 +138,7 @@ impl Cluster {
     /// Queues, from `stranger`, a hello of [`GROUP`] to peer `i`: how a peer of the group that
     /// is not in the cluster (a hand-driven attacker) gets admitted.
     pub fn introduce(&self, stranger: PeerId, i: usize) {
-        let hello = Hello { reply: false, group: GROUP.into(), nonce: nonce_of(&stranger) };
+        let hello = Hello { reply: false, group: GROUP.into(), nonce: nonce_of(&stranger), time: 0 };
         self.net.inject(stranger, self.peers[i].id, hello.encode());
     }
 
@@ -549,7 +550,7 @@ impl Attacker {
             }
             7 if rng.chance(0.5) => {
                 // A hello that does not parse.
-                let mut hello = Hello { reply: true, group: GROUP.into(), nonce: [0; 8] }.encode();
+                let mut hello = Hello { reply: true, group: GROUP.into(), nonce: [0; 8], time: 0 }.encode();
                 hello.truncate(rng.range(4, hello.len() as u64 - 1) as usize);
                 hello
             }
@@ -557,7 +558,7 @@ impl Attacker {
                 // A hello with a new nonce: a restart, so its sessions start over.
                 let mut nonce = [0; 8];
                 nonce.copy_from_slice(&rng.next_u64().to_le_bytes());
-                Hello { reply: rng.chance(0.5), group: GROUP.into(), nonce }.encode()
+                Hello { reply: rng.chance(0.5), group: GROUP.into(), nonce, time: 0 }.encode()
             }
             8 => {
                 // A piece of a segment that never adds up, or that announces more than any

@@ -309,7 +309,8 @@ fn an_op_over_the_maximum_op_size_is_not_shipped_and_is_reported() {
     assert!(c.errors(1).iter().any(told), "{:?}", c.errors(1));
 }
 
-/// A peer whose clock runs 10 minutes ahead: the other refuses its ops (beyond the drift bound)
+/// A peer whose clock runs 10 minutes ahead: both peers learn it from each other's hello as they
+/// connect, before any op is exchanged; then the other refuses its ops (beyond the drift bound)
 /// and says so, so the peer ahead learns that its ops were refused, which op, and why.
 #[test]
 fn a_refused_shipment_is_reported_to_the_peer_that_shipped_it() {
@@ -318,6 +319,15 @@ fn a_refused_shipment_is_reported_to_the_peer_that_shipped_it() {
     let c = Cluster::new(0, &ids, &[600_000, 0], quiet(), &auroradb_snapshot::Strategy::Timestamp);
     c.connect_all();
     c.settle();
+    let skew = |local_ahead: bool, peer| {
+        move |e: &NetError| {
+            e.peer() == Some(peer)
+                && matches!(e.inner(), NetError::ClockSkew { ahead_ms, local_ahead: l, .. } if *l == local_ahead && (600_000..601_000).contains(ahead_ms))
+        }
+    };
+    assert!(c.errors(0).iter().any(skew(true, c.peers[1].id)), "{:?}", c.errors(0));
+    assert!(c.errors(1).iter().any(skew(false, c.peers[0].id)), "{:?}", c.errors(1));
+    assert_eq!((c.errors(0).len(), c.errors(1).len()), (1, 1));
     let op = c.write(0, put("k", 1));
     c.settle();
     assert_eq!(c.peers[1].replica.log().len(), 0);
@@ -328,7 +338,7 @@ fn a_refused_shipment_is_reported_to_the_peer_that_shipped_it() {
             && matches!(e.inner(), NetError::Shipping { refused: true, op: Some(id), name } if *id == op.op.id && name == "ClockDrift")
     };
     assert!(c.errors(0).iter().any(told), "{:?}", c.errors(0));
-    assert_eq!(c.errors(0).len(), 1, "{:?}", c.errors(0));
+    assert_eq!(c.errors(0).len(), 2, "{:?}", c.errors(0));
 }
 
 /// 64 peers, each linked to a few others only (a ring, so the mesh is connected, plus two random

@@ -89,7 +89,7 @@ fn a_report_names_its_error_in_a_few_letters() {
 /// The hello is sent outside any frame, so it is a bare blob (see `docs/formats.md`).
 #[test]
 fn golden_hello() {
-    let hello = Hello { reply: true, group: "board".into(), nonce: [1, 2, 3, 4, 5, 6, 7, 8] };
+    let hello = Hello { reply: true, group: "board".into(), nonce: [1, 2, 3, 4, 5, 6, 7, 8], time: 1_700_000_000_000 };
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/net/hello.bin");
     let bytes = hello.encode();
     if std::env::var_os("AURORADB_BLESS").is_some() {
@@ -99,8 +99,10 @@ fn golden_hello() {
     assert_eq!(bytes, golden, "hello: the format changed (bless on purpose)");
     assert_eq!(Hello::decode(&golden).unwrap().unwrap(), hello);
     // The layout docs/formats.md walks through: magic, version, then the postcard body.
-    let mut expected = b"AUhi\x01\x01\x05board".to_vec();
+    let mut expected = b"AUhi\x02\x01\x05board".to_vec();
     expected.extend_from_slice(&[1, 2, 3, 4, 5, 6, 7, 8]);
+    // The time: 1,700,000,000,000 ms as a varint.
+    expected.extend_from_slice(&[0x80, 0xd0, 0x95, 0xff, 0xbc, 0x31]);
     assert_eq!(golden, expected);
     // No engine frame is mistaken for a hello: a frame starts with its length prefix.
     assert!(Hello::decode(&encode_frame(1, &turn(), 1 << 20).unwrap()).is_none());

@@ -52,7 +52,7 @@ fn seeds() {
         frame(2, Body::Piece(Piece { total, offset: half as u32, check, data: seg[half..].to_vec() })),
         frame(3, Body::Piece(Piece { total, offset: 0, check, data: seg[..half].to_vec() })),
     ];
-    let hello = Hello { reply: true, group: auroradb_net::sim::GROUP.into(), nonce: [1; 8] }.encode();
+    let hello = Hello { reply: true, group: auroradb_net::sim::GROUP.into(), nonce: [1; 8], time: 0 }.encode();
     let prefixed = |frames: &[&[u8]]| -> Vec<u8> {
         frames.iter().flat_map(|f| (f.len() as u16).to_le_bytes().into_iter().chain(f.iter().copied())).collect()
     };

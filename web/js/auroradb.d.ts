@@ -372,6 +372,7 @@ export type SyncErrorType =
     | 'connection-failed'
     | 'peer-rejected'
     | 'shipping-failed'
+    | 'clock-skew'
     | 'sync-failed'
     | 'send-failed'
     | 'peer-unavailable'

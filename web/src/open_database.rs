@@ -86,6 +86,8 @@ pub struct OpenDatabase<H: AttachedSync> {
     pub indexes: Vec<(String, bool)>,
     /// The maximum op size (`maxOpBytes`): writes refuse larger ops, sync ships up to it.
     pub max_op: usize,
+    /// The drift bound of the log's clock: peers whose clocks are further off are reported.
+    pub max_drift: std::time::Duration,
     pub sync_options: SyncOptions,
     pub info: RefCell<Info>,
     pub closed: Cell<bool>,
@@ -126,6 +128,7 @@ impl<H: AttachedSync> OpenDatabase<H> {
             strategy: config.strategy.name().to_owned(),
             indexes: config.indexes.iter().map(|i| (i.name.clone(), i.unique)).collect(),
             max_op: config.max_op,
+            max_drift: config.max_drift,
             sync_options,
             info: RefCell::new(Info::default()),
             closed: Cell::new(false),

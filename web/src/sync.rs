@@ -97,7 +97,8 @@ impl SyncHub {
         };
         let mut nonce = [0u8; 8];
         nonce.copy_from_slice(&PeerId::random().0[..8]);
-        let admission = Admission::new(opts.group.clone().unwrap_or_else(|| inner.name.clone()), nonce);
+        let admission = Admission::new(opts.group.clone().unwrap_or_else(|| inner.name.clone()), nonce)
+            .with_clock(crate::config::js_clock, inner.max_drift);
         Rc::new(SyncHub {
             engine: SyncEngine::new(replica, AdmittedTransport::new(transport.clone(), admission), config),
             transport,
@@ -336,6 +337,7 @@ impl SyncHub {
                     NetError::Replica { .. } => "sync-failed",
                     NetError::Transport { .. } => "send-failed",
                     NetError::Shipping { .. } => "shipping-failed",
+                    NetError::ClockSkew { .. } => "clock-skew",
                     _ if e.peer().is_some() => "peer-rejected",
                     _ => "sync-failed",
                 };

@@ -241,6 +241,47 @@ test('garbage from a peer is rejected with an error naming it; sync goes on', { 
   await B.destroy();
 });
 
+test('clocks further apart than the drift bound are reported by both peers as they connect', {
+  timeout: 120_000,
+}, async () => {
+  const { config } = await fresh();
+  // Page a's clock runs 10 minutes ahead (the default drift bound is 5).
+  const ahead = () => {
+    const now = Date.now.bind(Date);
+    Date.now = () => now() + 600_000;
+  };
+  const pa = await openPage(context, pages.origin, '/peer.html', ahead);
+  const pb = await openPage(context, pages.origin);
+  const A = await openDb(pa, 'a', config('a'), true, 'ahead');
+  const B = await openDb(pb, 'b', config('b'), true, 'behind');
+  await waitConnected([A, B]);
+  const skew = async (db) => (await db.events('error')).map((e) => e.detail).filter((d) => d.type === 'clock-skew');
+  await waitFor(async () => (await skew(A)).length >= 1 && (await skew(B)).length >= 1, 'a clock-skew error on both', {
+    describe: () => describeDbs([A, B]),
+  });
+  const [a, b] = [await skew(A), await skew(B)];
+  assert.equal(a.length, 1, JSON.stringify(a));
+  assert.equal(b.length, 1, JSON.stringify(b));
+  for (const [e, other] of [
+    [a[0], 'behind'],
+    [b[0], 'ahead'],
+  ]) {
+    assert.equal(e.name, 'ClockDriftError');
+    assert.equal(e.error.name, 'ClockDriftError');
+    assert.equal(e.peerId, other);
+    assert.equal(e.operation, 'sync');
+  }
+  assert.match(a[0].message, /this clock is 6\d{5} ms ahead of the peer's/);
+  assert.match(b[0].message, /the peer's clock is \d{6} ms ahead of this one's/);
+  // Before any op was exchanged: neither wrote yet.
+  assert.equal((await A.verify()).ops, 0);
+  // The pair stays connected: the peer behind still syncs to the one ahead.
+  await B.add('from-behind', { n: 1 });
+  await waitFor(async () => (await A.get('from-behind'))?.n === 1, 'the op of the peer behind arrives');
+  await A.destroy();
+  await B.destroy();
+});
+
 test('a peer that restarts under the same id is seen to go and come back; sync resumes', {
   timeout: 120_000,
 }, async () => {

@@ -116,8 +116,10 @@ export async function routeServers(context, routes) {
 }
 
 /** Opens the peer page in `context`; page errors and console errors are kept in `page.problems`. */
-export async function openPage(context, origin, path = '/peer.html') {
+export async function openPage(context, origin, path = '/peer.html', init = undefined) {
   const page = await context.newPage();
+  // A script run before the page's own (e.g. a clock set ahead).
+  if (init) await page.addInitScript(init);
   page.problems = [];
   page.on('pageerror', (err) => page.problems.push(`page error: ${err.message}`));
   page.on('console', (msg) => {
