@@ -282,6 +282,43 @@
     return ms;
   }
 
+  /**
+   * Cold reads, the same work for every engine: a page that has touched no database opens the
+   * one of the open case (`keys` records) and, in the same timing, gets `gets` of its records
+   * (shuffled, awaited one by one for Dexie and AuroraDB, pipelined for raw IndexedDB) or runs
+   * the filter. Call first thing after a page load.
+   */
+  async function measureColdReads(engine, { name = 'open', keys, gets = 0, filter = false } = {}) {
+    const e = ENGINES[engine];
+    const order = shuffled(keys).slice(0, gets).map(key);
+    const t0 = performance.now();
+    const db = await e.open(name);
+    const got = gets > 0 ? await e.gets(db, order) : [];
+    const hits = filter ? await e.filter(db, predicate) : [];
+    const ms = performance.now() - t0;
+    check(got.length === order.length && got.every((v, i) => v && v.id === order[i]), 'cold gets found every record');
+    if (filter) check(hits.length > 0, 'the cold filter found records');
+    await e.close(db);
+    return ms;
+  }
+
+  /**
+   * Memory after a page that has touched no database opens the one of the open case: the
+   * page's JavaScript heap (Chromium's performance.memory, after a collection where the page
+   * may ask for one), and for AuroraDB its WebAssembly memory (getStats().memoryBytes). Call
+   * first thing after a page load.
+   */
+  async function memoryAfterOpen(engine, { name = 'open' } = {}) {
+    const e = ENGINES[engine];
+    const db = await e.open(name);
+    await e.count(db);
+    if (typeof globalThis.gc === 'function') globalThis.gc();
+    const heap = performance.memory ? performance.memory.usedJSHeapSize : null;
+    const wasm = engine === 'aurora' ? db.getStats().memoryBytes : null;
+    await e.close(db);
+    return { heap, wasm };
+  }
+
   async function destroyOpen(engine) {
     const e = ENGINES[engine];
     const db = await e.open('open');
@@ -297,6 +334,16 @@
     durability = options.durability;
   }
 
-  window.bench = { run, reads, setupOpen, measureOpen, destroyOpen, configure, engines: Object.keys(ENGINES) };
+  window.bench = {
+    run,
+    reads,
+    setupOpen,
+    measureOpen,
+    measureColdReads,
+    memoryAfterOpen,
+    destroyOpen,
+    configure,
+    engines: Object.keys(ENGINES),
+  };
   window.benchReady = true;
 })();

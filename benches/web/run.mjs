@@ -137,7 +137,8 @@ async function main() {
   const profile = mkdtempSync(join(tmpdir(), 'auroradb-bench-'));
   let context;
   try {
-    context = await launchPersistent(profile);
+    // Exact heap sizes and a collection the page can ask for, for the memory figures.
+    context = await launchPersistent(profile, ['--enable-precise-memory-info', '--js-flags=--expose-gc']);
     const page = context.pages()[0] || (await context.newPage());
     page.on('pageerror', (err) => console.error(`page error: ${err.message}`));
     page.on('console', (msg) => {
@@ -159,6 +160,8 @@ async function main() {
     );
 
     const times = {};
+    /** Per engine, `{ heap, wasm }` bytes after the open case's open. */
+    const memory = {};
     let opsInLog = null;
     const add = (caseId, engine, ms) => {
       times[caseId] ??= {};
@@ -249,6 +252,27 @@ async function main() {
           );
         }
         add('openAll', engine, median(opensAll));
+        // Cold reads: the same open, then 1k gets or the filter, from IndexedDB for the others
+        // and from what AuroraDB's open loaded.
+        for (const [id, what] of [
+          ['openGets', { gets: Math.min(1_000, opts.openKeys) }],
+          ['openFilter', { filter: true }],
+        ]) {
+          const cold = [];
+          for (let r = 0; r < opts.runs; r++) {
+            await load(true);
+            cold.push(
+              await call(
+                `${engine} ${id}`,
+                ({ engine, what, keys }) => window.bench.measureColdReads(engine, { keys, ...what }),
+                { engine, what, keys: opts.openKeys },
+              ),
+            );
+          }
+          add(id, engine, median(cold));
+        }
+        await load(true);
+        memory[engine] = await call(`${engine} memory`, (engine) => window.bench.memoryAfterOpen(engine), engine);
         await load(true);
         await call(`${engine} cleanup`, (engine) => window.bench.destroyOpen(engine), engine, 120_000);
         process.stderr.write('open');
@@ -270,6 +294,8 @@ async function main() {
             : `open a database of ${k(opts.openKeys)} records, ${k(opts.openOps)} writes + count`,
       },
       { id: 'openAll', title: `open the same + read all ${k(opts.openKeys)} records` },
+      { id: 'openGets', title: `open the same + ${k(Math.min(1_000, opts.openKeys))} gets (cold)` },
+      { id: 'openFilter', title: 'open the same + filter (cold)' },
       { id: 'openEmpty', title: 'first open in a fresh page (empty database)' },
     ]
       .map((row) => ({ ...row, ms: times[row.id] || {} }))
@@ -284,8 +310,20 @@ async function main() {
     console.log(
       `${opts.openOps} single adds on ${opts.openKeys} keys${opsInLog === null ? '' : ` (${opsInLog} ops in its log)`}, the others hold the same records. "+ read all":`,
     );
-    console.log('the same, then every record (getAll / toArray / all()). First open: the same in a page that has');
-    console.log('loaded nothing yet, on an empty database (includes instantiating the .wasm).');
+    console.log('the same, then every record (getAll / toArray / all()). "(cold)": the same open, then gets or the');
+    console.log('filter, in one timing. First open: the same in a page that has loaded nothing yet, on an empty');
+    console.log('database (includes instantiating the .wasm).');
+    const engines = Object.keys(memory);
+    if (engines.length > 0) {
+      const mib = (b) => (b === null || b === undefined ? '-' : `${(b / 1048576).toFixed(1)} MiB`);
+      console.log('');
+      console.log('Memory after the open of the open case (a fresh page; JS heap: performance.memory after a collection):');
+      for (const e of engines) {
+        const m = memory[e];
+        const wasm = m.wasm === null ? '' : `, WebAssembly memory ${mib(m.wasm)}`;
+        console.log(`  ${ENGINE_TITLES[e].padEnd(9)} JS heap ${mib(m.heap)}${wasm}`);
+      }
+    }
 
     const size = sizes();
     // The total is what a local-only page loads: the classic script (or the ES module, not both),

@@ -140,16 +140,16 @@ export async function launchBrowser() {
 /**
  * Launches headless Chromium with a profile in `userDataDir`: IndexedDB lives on disk there (a
  * plain `browser.newContext()` is off the record, with IndexedDB in memory). Resolves to a
- * BrowserContext; closing it ends the browser.
+ * BrowserContext; closing it ends the browser. `extraArgs` go to Chromium after the usual ones.
  */
-export async function launchPersistent(userDataDir) {
+export async function launchPersistent(userDataDir, extraArgs = []) {
   if (!existsSync(CHROMIUM)) {
     throw new Error(`Chromium not found at ${CHROMIUM} (apt-get install chromium, or set CHROMIUM)`);
   }
   return chromium.launchPersistentContext(userDataDir, {
     executablePath: CHROMIUM,
     headless: true,
-    args: CHROMIUM_ARGS,
+    args: [...CHROMIUM_ARGS, ...extraArgs],
     timeout: 60_000,
   });
 }

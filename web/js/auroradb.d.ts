@@ -458,6 +458,8 @@ export interface Stats {
     opsDecoded?: number;
     catchUps?: number;
     checkpointsWritten?: number;
+    /** The size of the engine's WebAssembly memory in bytes (one for the page; it never shrinks). */
+    memoryBytes?: number;
 }
 
 /** A point in the log: milliseconds since 1970, a Date, or an op id. */

@@ -60,7 +60,8 @@ impl AuroraCore {
 
     /// Statistics, synchronously: `{ name, version, keyPath, indexes, syncStrategy, peerId,
     /// distributed, connections, open, records, ops, authors, checkpoints, commits, opsDecoded,
-    /// catchUps, checkpointsWritten }`.
+    /// catchUps, checkpointsWritten, memoryBytes }`; `memoryBytes` is the size of the engine's
+    /// WebAssembly memory (shared by every instance of the page; it grows, never shrinks).
     pub fn stats(&self) -> JsValue {
         let o = &self.open;
         let info = o.info.borrow();
@@ -85,6 +86,7 @@ impl AuroraCore {
             .set("opsDecoded", info.ops_decoded as f64)
             .set("catchUps", info.catch_ups as f64)
             .set("checkpointsWritten", info.checkpoints_written as f64)
+            .set("memoryBytes", memory_bytes())
             .build()
     }
 
@@ -222,4 +224,13 @@ pub async fn delete_database(name: String) -> Result<(), JsValue> {
 #[wasm_bindgen(js_name = deleteDatabase)]
 pub fn delete_database_js(name: String) -> Promise {
     promise(async move { delete_database(name).await.map(|()| JsValue::UNDEFINED) })
+}
+
+/// The size of the engine's WebAssembly memory, in bytes.
+fn memory_bytes() -> f64 {
+    wasm_bindgen::memory()
+        .unchecked_into::<js_sys::WebAssembly::Memory>()
+        .buffer()
+        .unchecked_into::<js_sys::ArrayBuffer>()
+        .byte_length() as f64
 }
