@@ -176,3 +176,59 @@ impl Packer {
         self.ready
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use auroradb_log::segment::{SegmentLimits, decode_proven_segment};
+    use auroradb_log::{EncodedOp, Identity, Op, OpKind, Value};
+
+    use super::*;
+
+    fn op(alice: &Identity, ms: u64, seq: u64, prev: Hash, n: usize) -> EncodedOp {
+        let kind = OpKind::Put { key: format!("k{seq}"), value: Value::String("x".repeat(n)) };
+        EncodedOp::new(Op { id: OpId::from_millis(ms, alice.peer()), author: alice.peer(), seq, prev, kind })
+    }
+
+    fn segments(bodies: &[Body]) -> Vec<Vec<u8>> {
+        bodies.iter().flat_map(|b| if let Body::Ops(o) = b { o.segments.clone() } else { vec![] }).collect()
+    }
+
+    #[test]
+    fn an_op_that_does_not_follow_its_author_starts_a_segment_and_frames_stay_in_their_limit() {
+        let alice = Identity::from_secret(&[3; 32]);
+        // Any proof: the decoder does not check signatures.
+        let prove = |id: &OpId| Some(alice.prove(&Hash::of(&id.to_bytes())));
+        let mut ops = Vec::new();
+        let mut prev = Hash::ZERO;
+        for seq in 1..=40 {
+            let o = op(&alice, 1_764_000_000_000 + seq, seq, prev, 300);
+            prev = o.hash;
+            // Seq 20 is not shipped (the peer has it): seq 21 cannot follow seq 19 in a segment.
+            if seq != 20 {
+                ops.push(o);
+            }
+        }
+        let limits = FrameLimits { max_frame: 4096, ..FrameLimits::default() };
+        let mut packer = Packer::new(limits);
+        for o in &ops {
+            packer.push((o.op.id, o.bytes.clone(), o.hash), &prove).unwrap();
+        }
+        let bodies = packer.finish(true, &prove);
+        for b in &bodies {
+            let frame =
+                crate::frame::encode_frame(1, &crate::Message { session: 1, initiator: true, body: b.clone() }, 4096);
+            assert!(frame.is_ok(), "{frame:?}");
+        }
+        let mut back = Vec::new();
+        for seg in segments(&bodies) {
+            let (seg_ops, proofs) = decode_proven_segment(&seg, SegmentLimits::default()).unwrap();
+            assert_eq!(proofs.len(), 1, "each segment proves its author's last op");
+            assert_eq!(proofs[0].0, seg_ops.last().unwrap().op.id);
+            // No segment holds both seq 19 and seq 21.
+            let seqs: Vec<u64> = seg_ops.iter().map(|o| o.op.seq).collect();
+            assert!(!(seqs.contains(&19) && seqs.contains(&21)), "{seqs:?}");
+            back.extend(seg_ops);
+        }
+        assert_eq!(back, ops, "every op, as stored");
+    }
+}
