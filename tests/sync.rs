@@ -11,7 +11,7 @@ use auroradb::{
     Config, Database, DbError, DbReplica, FaultyStorage, MemoryStorage, OpKind, PeerId, Step, StorageError, Strategy,
     Value,
 };
-use auroradb_log::segment::encode_segment;
+use auroradb_log::segment::encode_proven_segment;
 use auroradb_log::{advance_manual_clock, manual_clock, set_manual_clock};
 use auroradb_net::frame::encode_frame;
 use auroradb_net::transport::memory::{Faults, MemoryNetwork, MemoryTransport};
@@ -202,12 +202,14 @@ fn a_tampered_segment_is_rejected_whole() {
     mixed_writes(&mut rs[0], 10, 0);
     settle(&net, &mut rs);
     let before = (rs[1].with_db(|db| db.log().fingerprint(..)), rs[1].with_db(|db| db.all()));
-    // A valid new op of `a`'s, relayed by mallory with one byte changed.
+    // A valid new op of `a`'s, with `a`'s proof, relayed by mallory with one byte changed: the
+    // receiver rebuilds another op, which the proof does not prove.
     let op = rs[0].with_db(|db| db.log().prepare_local(OpKind::Put { key: "evil".into(), value: Value::Int(1) }));
+    let proof = rs[0].with_db(|db| db.log().identity().expect("a signing identity").prove(&op.hash));
     let mut bytes = op.bytes.clone();
     let n = bytes.len();
     bytes[n - 1] ^= 1;
-    let seg = encode_segment([(op.op.id, bytes.as_slice(), &op.hash)]);
+    let seg = encode_proven_segment([(op.op.id, bytes.as_slice(), &op.hash)], &[(op.op.id, proof)]).unwrap();
     let frame = encode_frame(
         1_000_000,
         &Message { session: 0, initiator: true, body: Body::Ops(Ops { segments: vec![seg], last: None }) },

@@ -21,7 +21,7 @@
 use std::collections::HashMap;
 
 use auroradb::log::codec::{MAGIC_SEGMENT, decode_blob_v};
-use auroradb::log::segment::SEGMENT_VERSION;
+use auroradb::log::segment::FILE_SEGMENT_VERSION;
 use auroradb::log::{ChainHead, EncodedOp, Fingerprint, Hash, LogError, OpId, PeerId, Proof, RangeSum};
 use auroradb::{LOG_FILE_VERSION, MAGIC_LOG_FILE};
 use serde::Deserialize;
@@ -152,7 +152,7 @@ pub fn read(bytes: &[u8], mut progress: impl FnMut(u64, u64)) -> Result<FileRepo
     let mut bad_sums = Vec::new();
     for (s, seg) in file.segments.iter().enumerate() {
         seg_starts.push(ops.len());
-        let wire: WireSegment = match decode_blob_v("segment", MAGIC_SEGMENT, SEGMENT_VERSION, seg) {
+        let wire: WireSegment = match decode_blob_v("segment", MAGIC_SEGMENT, FILE_SEGMENT_VERSION, seg) {
             Ok(w) => w,
             Err(e) => {
                 damage.push(Damage { segment: Some(s), op: None, author: None, reason: e.to_string() });

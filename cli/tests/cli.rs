@@ -568,7 +568,7 @@ const SIGNERS: [u8; 3] = [0xa1, 0xb0, 0x01];
 /// as `export_log` writes one: each author's last op proven.
 fn file_of(ops: &[auroradb::Op]) -> Vec<u8> {
     use auroradb::log::codec::encode_blob_v;
-    use auroradb::log::segment::encode_proven_segment;
+    use auroradb::log::segment::encode_file_segment;
     use auroradb::log::{EncodedOp, RangeSum, run_ends};
     let enc: Vec<EncodedOp> = ops.iter().cloned().map(EncodedOp::new).collect();
     let proofs: Vec<_> = run_ends(enc.iter().map(|e| e.op.id))
@@ -579,7 +579,7 @@ fn file_of(ops: &[auroradb::Op]) -> Vec<u8> {
             (id, signer.prove(&e.hash))
         })
         .collect();
-    let seg = encode_proven_segment(enc.iter().map(|e| (e.op.id, e.bytes.as_slice(), &e.hash)), &proofs);
+    let seg = encode_file_segment(enc.iter().map(|e| (e.op.id, e.bytes.as_slice(), &e.hash)), &proofs);
     let sum = enc.iter().fold(RangeSum::default(), |acc, e| acc + RangeSum::one(&e.hash));
     let body = (sum.count, sum.fingerprint(), vec![serde_bytes::ByteBuf::from(seg)]);
     let mut out = encode_blob_v(auroradb::MAGIC_LOG_FILE, auroradb::LOG_FILE_VERSION, &body);

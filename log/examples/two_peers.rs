@@ -51,7 +51,7 @@ fn print_log(log: &Log) {
 /// Sends every op `from` wrote to `to` as one wire segment.
 fn send(from: &Log, to: &mut Log) -> Result<usize, LogError> {
     let mine: Vec<(OpId, &[u8], &Hash)> = from.range(..).filter(|(id, _, _)| id.peer == from.peer()).collect();
-    let segment = encode_segment(mine.iter().copied());
+    let segment = encode_segment(mine.iter().copied())?;
     let ops = decode_segment(&segment, SegmentLimits::default())?;
     println!("  {} -> {}: one segment of {} ops, {} bytes", from.peer(), to.peer(), ops.len(), segment.len());
     Ok(to.insert_remote(ops)?.len())

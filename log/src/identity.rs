@@ -179,6 +179,16 @@ pub fn run_ends(ids: impl IntoIterator<Item = crate::OpId>) -> Vec<crate::OpId> 
     ends
 }
 
+/// The proofs a run of ops carries: of each author's newest op among `ids`, where `prove` has
+/// one. A receiver applies an author's ops up to a proven one, and one proof proves the ops before
+/// it through their chain.
+pub fn run_end_proofs(
+    ids: impl IntoIterator<Item = crate::OpId>,
+    prove: &dyn Fn(&crate::OpId) -> Option<Proof>,
+) -> Vec<(crate::OpId, Proof)> {
+    run_ends(ids).into_iter().filter_map(|id| Some((id, prove(&id)?))).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

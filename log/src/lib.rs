@@ -44,7 +44,7 @@ pub use hlc::{
     ntp_to_millis, set_manual_clock,
 };
 pub use id_set::IdSet;
-pub use identity::{AuthorKey, Identity, Proof, SigBytes, run_ends};
+pub use identity::{AuthorKey, Identity, Proof, SigBytes, run_end_proofs, run_ends};
 pub use index::SumIndex;
 pub use log::{ChainHead, Log, LogConfig, VerifyReport, verify_ops};
 pub use op::{Op, OpKind, Step};

@@ -4,25 +4,21 @@
 //! - [`Segments`] partitions the log into ranges of at most `max_ops` ops whose
 //!   [`SegmentRecord`]s (member ids and hashes) are persisted, so a reopened database rebuilds its
 //!   index from them without decoding a single op;
-//! - [`encode_segment`] / [`decode_segment`] carry a run of ops between peers with a summary the
-//!   receiver checks before anything is applied.
-//!
-//! Wire segment (magic `AUsg`):
-//!
-//! ```text
-//! +------+---+-------------------------------------------------------------+
-//! | AUsg | 2 | postcard { first: OpId, last: OpId, count, sum: Sum256,       |
-//! |      |   |            ops: [bytes of an encoded op (magic AUop) ...],    |
-//! |      |   |            proofs: [(index of an op, Proof) ...] }            |
-//! +------+---+-------------------------------------------------------------+
-//! ```
+//! - [`encode_segment`] / [`decode_segment`] carry a run of ops between peers, with only what the
+//!   receiver cannot recompute (see [`wire`]).
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::codec::{MAGIC_SEGMENT, MAGIC_SEGMENT_RECORD, decode_blob, decode_blob_v, encode_blob, encode_blob_v};
-use crate::{EncodedOp, Hash, IdSet, LogError, OpId, Proof, RangeSum, Result};
+use crate::codec::{MAGIC_SEGMENT_RECORD, decode_blob, encode_blob};
+use crate::{Hash, IdSet, LogError, OpId, RangeSum, Result};
+
+pub mod wire;
+pub use wire::{
+    FILE_SEGMENT_VERSION, ProvenSegment, SEGMENT_VERSION, SegmentLimits, SegmentWriter, decode_file_segment,
+    decode_proven_segment, decode_segment, encode_file_segment, encode_proven_segment, encode_segment,
+};
 
 /// The default maximum number of ops in a persisted segment.
 pub const DEFAULT_SEGMENT_OPS: usize = 64;
@@ -199,121 +195,10 @@ impl Segments {
     }
 }
 
-/// Limits applied when decoding a segment from a peer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SegmentLimits {
-    /// Maximum number of ops in one segment.
-    pub max_ops: usize,
-    /// Maximum encoded size of one segment in bytes.
-    pub max_bytes: usize,
-}
-
-impl Default for SegmentLimits {
-    fn default() -> Self {
-        SegmentLimits { max_ops: 1024, max_bytes: 4 << 20 }
-    }
-}
-
-/// The format version of wire segments: 2 added the proofs of authorship.
-pub const SEGMENT_VERSION: u8 = 2;
-
-#[derive(Clone, Serialize, Deserialize)]
-struct WireSegment<'a> {
-    first: OpId,
-    last: OpId,
-    sum: RangeSum,
-    #[serde(borrow)]
-    ops: Vec<&'a serde_bytes::Bytes>,
-    proofs: Vec<(u32, Proof)>,
-}
-
-/// Encodes a run of ops, given as `(id, encoded bytes, hash)` in ascending id order, as a segment
-/// for a peer, without proofs.
-pub fn encode_segment<'a>(ops: impl IntoIterator<Item = (OpId, &'a [u8], &'a Hash)>) -> Vec<u8> {
-    encode_proven_segment(ops, &[])
-}
-
-/// Encodes a run of ops, given as `(id, encoded bytes, hash)` in ascending id order, as a segment
-/// for a peer, with `proofs` of some of them (ids not among the ops are left out).
-pub fn encode_proven_segment<'a>(
-    ops: impl IntoIterator<Item = (OpId, &'a [u8], &'a Hash)>,
-    proofs: &[(OpId, Proof)],
-) -> Vec<u8> {
-    let mut first = OpId::MAX;
-    let mut last = OpId::MIN;
-    let mut sum = RangeSum::default();
-    let mut bodies = Vec::new();
-    let mut ids = Vec::new();
-    for (id, bytes, hash) in ops {
-        first = first.min(id);
-        last = last.max(id);
-        sum = sum + RangeSum::one(hash);
-        bodies.push(serde_bytes::Bytes::new(bytes));
-        ids.push(id);
-    }
-    let mut indexed: Vec<(u32, Proof)> =
-        proofs.iter().filter_map(|(id, p)| ids.iter().position(|i| i == id).map(|at| (at as u32, *p))).collect();
-    crate::sort_by_key(&mut indexed, |(at, _)| *at);
-    indexed.dedup_by_key(|(at, _)| *at);
-    encode_blob_v(MAGIC_SEGMENT, SEGMENT_VERSION, &WireSegment { first, last, sum, ops: bodies, proofs: indexed })
-}
-
-/// A decoded segment: its ops, and the proofs it carries by op id.
-pub type ProvenSegment = (Vec<EncodedOp>, Vec<(OpId, Proof)>);
-
-/// Decodes a segment from a peer (see [`decode_proven_segment`]) and returns its ops only.
-pub fn decode_segment(bytes: &[u8], limits: SegmentLimits) -> Result<Vec<EncodedOp>> {
-    decode_proven_segment(bytes, limits).map(|(ops, _)| ops)
-}
-
-/// Decodes a segment from a peer: every op decoded and re-hashed, ids strictly ascending, the
-/// claimed range, count and hash sum matching what the ops really are, and the proofs naming
-/// ops of the segment in ascending order, one each at most. Any failure rejects the whole
-/// segment. The proofs' signatures are not checked here (the log checks those it needs).
-pub fn decode_proven_segment(bytes: &[u8], limits: SegmentLimits) -> Result<ProvenSegment> {
-    if bytes.len() > limits.max_bytes {
-        return Err(LogError::TooLarge { what: "segment", size: bytes.len(), limit: limits.max_bytes });
-    }
-    let wire: WireSegment<'_> = decode_blob_v("segment", MAGIC_SEGMENT, SEGMENT_VERSION, bytes)?;
-    if wire.ops.len() > limits.max_ops {
-        return Err(LogError::TooLarge { what: "segment ops", size: wire.ops.len(), limit: limits.max_ops });
-    }
-    let mut out = Vec::with_capacity(wire.ops.len());
-    let mut sum = RangeSum::default();
-    for body in &wire.ops {
-        let op = EncodedOp::decode(body.to_vec())?;
-        if let Some(prev) = out.last().map(|p: &EncodedOp| p.op.id)
-            && prev >= op.op.id
-        {
-            return Err(LogError::corrupt("segment", "ops out of order"));
-        }
-        sum = sum + RangeSum::one(&op.hash);
-        out.push(op);
-    }
-    let (first, last) = match (out.first(), out.last()) {
-        (Some(f), Some(l)) => (f.op.id, l.op.id),
-        _ => (OpId::MAX, OpId::MIN),
-    };
-    if sum != wire.sum || first != wire.first || last != wire.last {
-        return Err(LogError::HashMismatch { what: "segment" });
-    }
-    let mut proofs = Vec::with_capacity(wire.proofs.len());
-    let mut next = 0usize;
-    for (at, proof) in wire.proofs {
-        let at = at as usize;
-        if at < next || at >= out.len() {
-            return Err(LogError::corrupt("segment", "proofs out of order or naming no op of the segment"));
-        }
-        next = at + 1;
-        proofs.push((out[at].op.id, proof));
-    }
-    Ok((out, proofs))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{Op, OpKind, PeerId, Value};
+    use crate::PeerId;
     use std::collections::BTreeSet;
 
     fn id(t: u64) -> OpId {
@@ -428,119 +313,5 @@ mod tests {
             let bad = SegmentRecord { members }.encode();
             assert!(matches!(SegmentRecord::decode(&bad), Err(LogError::Corrupt { what: "segment record", .. })));
         }
-    }
-
-    fn ops(n: u64) -> Vec<EncodedOp> {
-        let peer = PeerId([5; 16]);
-        let mut prev = Hash::ZERO;
-        (1..=n)
-            .map(|seq| {
-                let kind = OpKind::Put { key: format!("k{seq}"), value: Value::Int(seq as i64) };
-                let op = EncodedOp::new(Op { id: OpId { time: seq * 16, peer }, author: peer, seq, prev, kind });
-                prev = op.hash;
-                op
-            })
-            .collect()
-    }
-
-    fn wire(ops: &[EncodedOp]) -> Vec<u8> {
-        encode_segment(ops.iter().map(|o| (o.op.id, o.bytes.as_slice(), &o.hash)))
-    }
-
-    #[test]
-    fn wire_segments_round_trip() {
-        let ops = ops(5);
-        let bytes = wire(&ops);
-        assert_eq!(&bytes[..4], b"AUsg");
-        assert_eq!(decode_segment(&bytes, SegmentLimits::default()).unwrap(), ops);
-        assert_eq!(decode_segment(&wire(&[]), SegmentLimits::default()).unwrap(), vec![]);
-    }
-
-    /// Decodes `w` changed by `f`.
-    fn forge<'a>(
-        w: &WireSegment<'a>,
-        f: impl FnOnce(&mut WireSegment<'a>),
-        limits: SegmentLimits,
-    ) -> Result<Vec<EncodedOp>> {
-        let mut copy = w.clone();
-        f(&mut copy);
-        decode_segment(&encode_blob_v(MAGIC_SEGMENT, SEGMENT_VERSION, &copy), limits)
-    }
-
-    #[test]
-    fn tampered_wire_segments_are_rejected() {
-        let ops = ops(4);
-        let limits = SegmentLimits::default();
-        let original = wire(&ops);
-        let mut op1 = ops[1].bytes.clone();
-        let last = op1.len() - 1;
-        op1[last] ^= 2;
-        let w: WireSegment<'_> = decode_blob_v("segment", MAGIC_SEGMENT, SEGMENT_VERSION, &original).unwrap();
-        let forged = |f: fn(&mut WireSegment<'_>)| forge(&w, f, limits);
-        let mismatch = Err(LogError::HashMismatch { what: "segment" });
-
-        // A forged sum, count or range, or a dropped op.
-        assert_eq!(forged(|w| w.sum.sum = w.sum.sum + crate::Sum256([1, 0, 0, 0])), mismatch);
-        assert_eq!(forged(|w| w.sum.count += 1), mismatch);
-        assert_eq!(forged(|w| w.first = OpId::MIN), mismatch);
-        assert_eq!(forged(|w| w.last = OpId::MAX), mismatch);
-        assert_eq!(
-            forged(|w| {
-                w.ops.remove(1);
-            }),
-            mismatch
-        );
-
-        // Reordered ops (same sum, same range claim).
-        let err = forged(|w| w.ops.swap(1, 2));
-        assert!(matches!(err, Err(LogError::Corrupt { what: "segment", .. })), "{err:?}");
-
-        // A changed byte of an op: here its value, so the op still decodes but hashes differently.
-        assert_eq!(forge(&w, |w| w.ops[1] = serde_bytes::Bytes::new(&op1), limits), mismatch);
-        // A changed magic of an op.
-        let mut op2 = ops[2].bytes.clone();
-        op2[0] ^= 0x20;
-        let err = forge(&w, |w| w.ops[2] = serde_bytes::Bytes::new(&op2), limits);
-        assert!(matches!(err, Err(LogError::BadMagic { what: "op", .. })), "{err:?}");
-
-        // Over the limits.
-        let small = SegmentLimits { max_ops: 3, max_bytes: 1 << 20 };
-        assert_eq!(
-            decode_segment(&original, small),
-            Err(LogError::TooLarge { what: "segment ops", size: 4, limit: 3 })
-        );
-        let tiny = SegmentLimits { max_ops: 10, max_bytes: original.len() - 1 };
-        assert!(matches!(decode_segment(&original, tiny), Err(LogError::TooLarge { what: "segment", .. })));
-        assert!(decode_segment(&original, SegmentLimits { max_ops: 4, max_bytes: original.len() }).is_ok());
-    }
-
-    #[test]
-    fn proofs_travel_with_their_ops_and_bad_ones_reject_the_segment() {
-        let ops = ops(4);
-        let alice = crate::Identity::from_secret(&[5; 32]);
-        let p1 = alice.prove(&ops[1].hash);
-        let p3 = alice.prove(&ops[3].hash);
-        let stranger = OpId { time: 1, peer: PeerId([9; 16]) };
-        let bytes = encode_proven_segment(
-            ops.iter().map(|o| (o.op.id, o.bytes.as_slice(), &o.hash)),
-            &[(ops[3].op.id, p3), (stranger, p1), (ops[1].op.id, p1)],
-        );
-        let (back, proofs) = decode_proven_segment(&bytes, SegmentLimits::default()).unwrap();
-        assert_eq!(back, ops);
-        assert_eq!(proofs, vec![(ops[1].op.id, p1), (ops[3].op.id, p3)], "in order, unknown ids left out");
-
-        let w: WireSegment<'_> = decode_blob_v("segment", MAGIC_SEGMENT, SEGMENT_VERSION, &bytes).unwrap();
-        let limits = SegmentLimits::default();
-        for bad in [vec![(3, p3), (1, p1)], vec![(1, p1), (1, p1)], vec![(4, p1)]] {
-            let err = forge(&w, |w| w.proofs = bad, limits);
-            assert!(matches!(err, Err(LogError::Corrupt { what: "segment", .. })), "{err:?}");
-        }
-        // A segment of the format before proofs is refused, never misread.
-        let mut v1 = bytes.clone();
-        v1[4] = 1;
-        assert!(matches!(
-            decode_segment(&v1, limits),
-            Err(LogError::UnsupportedVersion { what: "segment", found: 1, supported: 2 })
-        ));
     }
 }

@@ -9,7 +9,8 @@
 use std::path::PathBuf;
 
 use auroradb_log::segment::{
-    SegmentLimits, SegmentRecord, decode_proven_segment, decode_segment, encode_proven_segment, encode_segment,
+    SegmentLimits, SegmentRecord, decode_file_segment, decode_proven_segment, decode_segment, encode_file_segment,
+    encode_proven_segment, encode_segment,
 };
 use auroradb_log::{EncodedOp, Hash, Identity, Op, OpId, OpKind, PeerId, Proof, Step, Value, decode_op};
 
@@ -92,13 +93,13 @@ fn fixtures() -> Vec<(String, Vec<u8>)> {
     let mut out: Vec<(String, Vec<u8>)> = ops.iter().map(|(n, o)| (format!("{n}.bin"), o.bytes.clone())).collect();
     let record = SegmentRecord { members: ops.iter().map(|(_, o)| (o.op.id, o.hash)).collect() };
     out.push(("segment_record.bin".into(), record.encode()));
-    out.push(("segment.bin".into(), encode_segment(ops.iter().map(|(_, o)| (o.op.id, o.bytes.as_slice(), &o.hash)))));
+    let segment = encode_segment(ops.iter().map(|(_, o)| (o.op.id, o.bytes.as_slice(), &o.hash)));
+    out.push(("segment.bin".into(), segment.expect("ops in order")));
     let (signed, proof) = signed_ops();
     let last = signed.last().expect("two ops").op.id;
-    out.push((
-        "segment_proven.bin".into(),
-        encode_proven_segment(signed.iter().map(|o| (o.op.id, o.bytes.as_slice(), &o.hash)), &[(last, proof)]),
-    ));
+    let items = || signed.iter().map(|o| (o.op.id, o.bytes.as_slice(), &o.hash));
+    out.push(("segment_proven.bin".into(), encode_proven_segment(items(), &[(last, proof)]).expect("ops in order")));
+    out.push(("segment_file.bin".into(), encode_file_segment(items(), &[(last, proof)])));
     out
 }
 
@@ -182,6 +183,8 @@ fn fixtures_decode_to_their_values() {
     let (decoded, proofs) = decode_proven_segment(&read("segment_proven.bin"), SegmentLimits::default()).unwrap();
     assert_eq!(decoded, signed);
     assert_eq!(proofs, vec![(signed[1].op.id, proof)]);
+    let file = decode_file_segment(&read("segment_file.bin"), SegmentLimits::default()).unwrap();
+    assert_eq!(file, (signed.clone(), vec![(signed[1].op.id, proof)]));
     // The proof checks: the key derives the author id, and the signature is over the op's hash.
     proof.check(carol().peer(), &signed[1].hash).unwrap();
     assert_eq!(carol().peer(), signed[1].op.author);

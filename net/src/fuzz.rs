@@ -3,7 +3,7 @@
 //! `tests/fixtures/fuzz/<target>/` and is replayed by `net/tests/fuzz_fixtures.rs` in every test
 //! run.
 
-use auroradb_log::segment::{SegmentLimits, SegmentRecord, decode_segment};
+use auroradb_log::segment::{SegmentLimits, SegmentRecord, decode_file_segment, decode_segment, encode_segment};
 use auroradb_log::{EncodedOp, OpKind, PeerId, Value};
 
 use crate::SyncConfig;
@@ -23,7 +23,13 @@ pub fn decoders(data: &[u8]) {
     while let Ok(Some(frame)) = stream.next_frame(1 << 20) {
         let _ = decode_frame(&frame, 1 << 20);
     }
-    let _ = decode_segment(data, SegmentLimits::default());
+    // A segment that decodes says its ops again, as they are stored.
+    if let Ok(ops) = decode_segment(data, SegmentLimits::default()) {
+        let again = encode_segment(ops.iter().map(|o| (o.op.id, o.bytes.as_slice(), &o.hash)))
+            .expect("decoded ops make a segment");
+        assert_eq!(decode_segment(&again, SegmentLimits::default()).expect("and decode again"), ops);
+    }
+    let _ = decode_file_segment(data, SegmentLimits::default());
     let _ = SegmentRecord::decode(data);
     if let Ok(op) = EncodedOp::decode(data.to_vec()) {
         assert_eq!(op.bytes, data);

@@ -2,16 +2,16 @@
 //! into ops messages that fit the frame limit; an op too large for a frame goes alone in a
 //! segment sent in [`Piece`]s.
 
-use auroradb_log::segment::encode_proven_segment;
-use auroradb_log::{Hash, OpId, PeerId, Proof, run_ends};
+use auroradb_log::segment::SegmentWriter;
+use auroradb_log::{Hash, OpId, PeerId, Proof, run_end_proofs};
 
 use crate::message::varint_len;
 use crate::{Body, FrameLimits, NetError, Ops, Piece, Result};
 
 /// Upper bound of an ops frame's bytes besides its segments.
 const MESSAGE_OVERHEAD: usize = 64;
-/// Upper bound of a segment's bytes besides its ops (header, range, count and sum, lengths) and
-/// the proof of its first author.
+/// Upper bound of a segment's bytes besides its ops (header, counts, lengths) and the proof of
+/// its first author.
 pub(crate) const SEGMENT_OVERHEAD: usize = 128 + PROOF_COST;
 /// Upper bound of the bytes one proof adds to a segment (its op's index and the proof).
 const PROOF_COST: usize = 5 + 96;
@@ -25,22 +25,18 @@ pub type ShippedOp = (OpId, Vec<u8>, Hash);
 /// [`proof_of`](crate::Replica::proof_of)).
 pub type Prover<'a> = &'a dyn Fn(&OpId) -> Option<Proof>;
 
-/// The proofs a segment of `ops` carries: for each author, of its newest op in the segment, when
-/// `prove` has one. A receiver applies an author's ops up to a proven one.
-fn run_end_proofs(ops: &[ShippedOp], prove: Prover<'_>) -> Vec<(OpId, Proof)> {
-    run_ends(ops.iter().map(|o| o.0)).into_iter().filter_map(|id| Some((id, prove(&id)?))).collect()
-}
-
 /// Packs ops, pushed in ascending id order, into message bodies: [`Ops`] of segments of at most
 /// `max_segment_ops` ops, of at most `max_frame` bytes once framed; an op larger than that (up to
-/// `max_op` bytes) as a segment of its own, in [`Piece`]s.
+/// `max_op` bytes) as a segment of its own, in [`Piece`]s. An op that does not follow its
+/// author's op before it in the open segment starts a new segment (a segment writes each
+/// author's chain position once).
 #[derive(Debug)]
 pub struct Packer {
     limits: FrameLimits,
     ready: Vec<Body>,
     segments: Vec<Vec<u8>>,
     message_bytes: usize,
-    open: Vec<ShippedOp>,
+    open: SegmentWriter,
     /// The authors of the open segment's ops (each adds a proof).
     open_authors: Vec<PeerId>,
     open_bytes: usize,
@@ -57,7 +53,7 @@ impl Packer {
             ready: Vec::new(),
             segments: Vec::new(),
             message_bytes: MESSAGE_OVERHEAD,
-            open: Vec::new(),
+            open: SegmentWriter::new(),
             open_authors: Vec::new(),
             open_bytes: SEGMENT_OVERHEAD,
             last_id: None,
@@ -67,7 +63,8 @@ impl Packer {
     }
 
     /// Adds the next op. Ops must come in strictly ascending id order; an op larger than
-    /// `max_op` bytes is refused with [`NetError::OpTooLarge`] (and nothing of it is packed).
+    /// `max_op` bytes is refused with [`NetError::OpTooLarge`], and bytes that are not an op
+    /// with [`NetError::Log`] (and nothing of it is packed).
     pub fn push(&mut self, op: ShippedOp, prove: Prover<'_>) -> Result<()> {
         if op.1.len() > self.limits.max_op {
             return Err(NetError::OpTooLarge { size: op.1.len(), limit: self.limits.max_op });
@@ -75,20 +72,27 @@ impl Packer {
         if self.last_id.is_some_and(|l| l >= op.0) {
             return Err(NetError::Unexpected { reason: "ops to ship are not in ascending id order" });
         }
+        // What the op costs in a segment of its own, and in the open one if it can follow there.
+        let Some(alone) = SegmentWriter::new().cost(&op.1, &op.2)? else {
+            return Err(NetError::Unexpected { reason: "an op that cannot start a segment" });
+        };
         self.last_id = Some(op.0);
-        let mut cost = op.1.len() + varint_len(op.1.len() as u64);
+        if MESSAGE_OVERHEAD + SEGMENT_OVERHEAD + alone > self.limits.max_frame {
+            return self.push_in_pieces(op, prove);
+        }
+        let mut cost = match self.open.cost(&op.1, &op.2)? {
+            Some(c) if self.open.len() < self.limits.max_segment_ops => c,
+            _ => {
+                self.close_segment(prove);
+                alone
+            }
+        };
         if !self.open.is_empty() && !self.open_authors.contains(&op.0.peer) {
             cost += PROOF_COST;
         }
-        if MESSAGE_OVERHEAD + SEGMENT_OVERHEAD + cost > self.limits.max_frame {
-            self.push_in_pieces(op, prove);
-            return Ok(());
-        }
-        if !self.open.is_empty()
-            && (self.open.len() >= self.limits.max_segment_ops
-                || self.message_bytes + self.open_bytes + cost > self.limits.max_frame)
-        {
+        if !self.open.is_empty() && self.message_bytes + self.open_bytes + cost > self.limits.max_frame {
             self.close_segment(prove);
+            cost = alone;
         }
         if self.open.is_empty()
             && !self.segments.is_empty()
@@ -96,23 +100,25 @@ impl Packer {
         {
             self.close_message(None);
         }
+        self.open.push(&op.1, &op.2)?;
         self.open_bytes += cost;
         if !self.open_authors.contains(&op.0.peer) {
             self.open_authors.push(op.0.peer);
         }
-        self.open.push(op);
         self.ops += 1;
         Ok(())
     }
 
     /// Sends `op` alone in a segment cut into pieces, after everything packed before it.
-    fn push_in_pieces(&mut self, op: ShippedOp, prove: Prover<'_>) {
+    fn push_in_pieces(&mut self, op: ShippedOp, prove: Prover<'_>) -> Result<()> {
         self.close_segment(prove);
         if !self.segments.is_empty() {
             self.close_message(None);
         }
+        let mut w = SegmentWriter::new();
+        w.push(&op.1, &op.2)?;
         let proofs: Vec<(OpId, Proof)> = prove(&op.0).map(|p| (op.0, p)).into_iter().collect();
-        let seg = encode_proven_segment([(op.0, op.1.as_slice(), &op.2)], &proofs);
+        let seg = w.finish(&proofs);
         // The limits are clamped: `max_op` is at most MAX_OP_CEILING (1 GiB), so the segment's
         // length fits in a u32.
         let total = u32::try_from(seg.len()).expect("a segment of one op of at most 1 GiB");
@@ -124,17 +130,18 @@ impl Packer {
             self.emitted += 1;
         }
         self.ops += 1;
+        Ok(())
     }
 
     fn close_segment(&mut self, prove: Prover<'_>) {
         if self.open.is_empty() {
             return;
         }
-        let proofs = run_end_proofs(&self.open, prove);
-        let seg = encode_proven_segment(self.open.iter().map(|(id, b, h)| (*id, b.as_slice(), h)), &proofs);
+        let open = std::mem::take(&mut self.open);
+        let proofs = run_end_proofs(open.ids().iter().copied(), prove);
+        let seg = open.finish(&proofs);
         self.message_bytes += seg.len() + varint_len(seg.len() as u64);
         self.segments.push(seg);
-        self.open.clear();
         self.open_authors.clear();
         self.open_bytes = SEGMENT_OVERHEAD;
     }
@@ -167,5 +174,61 @@ impl Packer {
             self.close_message(None);
         }
         self.ready
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use auroradb_log::segment::{SegmentLimits, decode_proven_segment};
+    use auroradb_log::{EncodedOp, Identity, Op, OpKind, Value};
+
+    use super::*;
+
+    fn op(alice: &Identity, ms: u64, seq: u64, prev: Hash, n: usize) -> EncodedOp {
+        let kind = OpKind::Put { key: format!("k{seq}"), value: Value::String("x".repeat(n)) };
+        EncodedOp::new(Op { id: OpId::from_millis(ms, alice.peer()), author: alice.peer(), seq, prev, kind })
+    }
+
+    fn segments(bodies: &[Body]) -> Vec<Vec<u8>> {
+        bodies.iter().flat_map(|b| if let Body::Ops(o) = b { o.segments.clone() } else { vec![] }).collect()
+    }
+
+    #[test]
+    fn an_op_that_does_not_follow_its_author_starts_a_segment_and_frames_stay_in_their_limit() {
+        let alice = Identity::from_secret(&[3; 32]);
+        // Any proof: the decoder does not check signatures.
+        let prove = |id: &OpId| Some(alice.prove(&Hash::of(&id.to_bytes())));
+        let mut ops = Vec::new();
+        let mut prev = Hash::ZERO;
+        for seq in 1..=40 {
+            let o = op(&alice, 1_764_000_000_000 + seq, seq, prev, 300);
+            prev = o.hash;
+            // Seq 20 is not shipped (the peer has it): seq 21 cannot follow seq 19 in a segment.
+            if seq != 20 {
+                ops.push(o);
+            }
+        }
+        let limits = FrameLimits { max_frame: 4096, ..FrameLimits::default() };
+        let mut packer = Packer::new(limits);
+        for o in &ops {
+            packer.push((o.op.id, o.bytes.clone(), o.hash), &prove).unwrap();
+        }
+        let bodies = packer.finish(true, &prove);
+        for b in &bodies {
+            let frame =
+                crate::frame::encode_frame(1, &crate::Message { session: 1, initiator: true, body: b.clone() }, 4096);
+            assert!(frame.is_ok(), "{frame:?}");
+        }
+        let mut back = Vec::new();
+        for seg in segments(&bodies) {
+            let (seg_ops, proofs) = decode_proven_segment(&seg, SegmentLimits::default()).unwrap();
+            assert_eq!(proofs.len(), 1, "each segment proves its author's last op");
+            assert_eq!(proofs[0].0, seg_ops.last().unwrap().op.id);
+            // No segment holds both seq 19 and seq 21.
+            let seqs: Vec<u64> = seg_ops.iter().map(|o| o.op.seq).collect();
+            assert!(!(seqs.contains(&19) && seqs.contains(&21)), "{seqs:?}");
+            back.extend(seg_ops);
+        }
+        assert_eq!(back, ops, "every op, as stored");
     }
 }

@@ -495,12 +495,12 @@ impl Attacker {
         let frame = match rng.below(12) {
             0 => (0..rng.below(200)).map(|_| rng.next_u64() as u8).collect(),
             1 => {
-                // An op with one byte changed, under the original hash sum.
+                // A segment of another peer's op with one byte changed.
                 match victim_log() {
-                    Some((id, mut bytes, hash)) => {
-                        let i = rng.below(bytes.len() as u64) as usize;
-                        bytes[i] ^= 1 + rng.below(255) as u8;
-                        let seg = encode_segment([(id, bytes.as_slice(), &hash)]);
+                    Some((id, bytes, hash)) => {
+                        let mut seg = encode_segment([(id, bytes.as_slice(), &hash)]).expect("a stored op");
+                        let i = rng.below(seg.len() as u64) as usize;
+                        seg[i] ^= 1 + rng.below(255) as u8;
                         self.push(vec![seg])
                     }
                     None => return Vec::new(),
@@ -516,7 +516,7 @@ impl Attacker {
                     prev: head.map_or(auroradb_log::Hash::ZERO, |h| h.hash),
                     kind: OpKind::Clear,
                 });
-                let seg = encode_segment([(op.op.id, op.bytes.as_slice(), &op.hash)]);
+                let seg = encode_segment([(op.op.id, op.bytes.as_slice(), &op.hash)]).expect("a new op");
                 self.push(vec![seg])
             }
             3 => {
@@ -581,7 +581,8 @@ impl Attacker {
                     kind: OpKind::Put { key: "forged".into(), value: Value::Int(1) },
                 });
                 let proofs = if rng.chance(0.5) { vec![(op.op.id, self.identity.prove(&op.hash))] } else { Vec::new() };
-                let seg = encode_proven_segment([(op.op.id, op.bytes.as_slice(), &op.hash)], &proofs);
+                let seg =
+                    encode_proven_segment([(op.op.id, op.bytes.as_slice(), &op.hash)], &proofs).expect("a new op");
                 self.push(vec![seg])
             }
             _ => {
@@ -589,7 +590,8 @@ impl Attacker {
                 let op = self.log.append(OpKind::Put { key: "mallory".into(), value: Value::Int(rng.below(9) as i64) });
                 let op = op.expect("append");
                 let proof = self.identity.prove(&op.hash);
-                let seg = encode_proven_segment([(op.op.id, op.bytes.as_slice(), &op.hash)], &[(op.op.id, proof)]);
+                let seg = encode_proven_segment([(op.op.id, op.bytes.as_slice(), &op.hash)], &[(op.op.id, proof)])
+                    .expect("a new op");
                 self.push(vec![seg])
             }
         };

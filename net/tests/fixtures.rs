@@ -49,7 +49,7 @@ fn shipment() -> Message {
         prev: Hash::ZERO,
         kind: OpKind::Put { key: "user1".into(), value: Value::from("Alice") },
     });
-    let seg = encode_segment([(op.op.id, op.bytes.as_slice(), &op.hash)]);
+    let seg = encode_segment([(op.op.id, op.bytes.as_slice(), &op.hash)]).unwrap();
     Message { session: 7, initiator: false, body: Body::Ops(Ops { segments: vec![seg], last: Some(1) }) }
 }
 

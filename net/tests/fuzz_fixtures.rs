@@ -41,7 +41,7 @@ fn seeds() {
     let c = LogConfig::default();
     let mut log = Log::new(Hlc::new(PeerId([0x66; 16]), manual_clock, c.max_drift), c);
     let op = log.append(OpKind::Put { key: "k".into(), value: Value::String("v".repeat(40)) }).unwrap();
-    let seg = encode_segment([(op.op.id, op.bytes.as_slice(), &op.hash)]);
+    let seg = encode_segment([(op.op.id, op.bytes.as_slice(), &op.hash)]).unwrap();
     let frame =
         |seq: u64, body: Body| encode_frame(seq, &Message { session: 0, initiator: true, body }, usize::MAX).unwrap();
     let push = frame(1, Body::Ops(Ops { segments: vec![seg.clone()], last: None }));

@@ -44,7 +44,7 @@ impl Mallory {
         if let Some((id, _, h)) = ops.iter().rev().find(|(id, _, _)| id.peer == MALLORY()) {
             proofs.push((*id, mallory().prove(h)));
         }
-        let seg = encode_proven_segment(ops.iter().map(|(id, b, h)| (*id, b.as_slice(), h)), &proofs);
+        let seg = encode_proven_segment(ops.iter().map(|(id, b, h)| (*id, b.as_slice(), h)), &proofs).unwrap();
         self.frame(0, true, Body::Ops(Ops { segments: vec![seg], last: None }))
     }
 
@@ -56,6 +56,7 @@ impl Mallory {
 /// A segment of Mallory's op `op`, with her proof of it.
 fn proven_seg(op: &EncodedOp) -> Vec<u8> {
     encode_proven_segment([(op.op.id, op.bytes.as_slice(), &op.hash)], &[(op.op.id, mallory().prove(&op.hash))])
+        .unwrap()
 }
 
 fn shipped(op: &EncodedOp) -> (OpId, Vec<u8>, Hash) {
@@ -135,12 +136,12 @@ fn tampered_op_is_rejected() {
 }
 
 #[test]
-fn forged_segment_fingerprint_is_rejected() {
+fn op_proven_under_another_hash_is_rejected() {
     let (c, mut m) = setup(SyncConfig::default());
     let op = m.valid_op(1);
-    // The op is fine, the hash the segment claims for it is not.
+    // The op is fine, the hash its proof signs is not: the receiver hashes the op it rebuilds.
     let errors = attack(&c, vec![m.push(&[(op.op.id, op.bytes.clone(), Hash::of(b"forged"))])]);
-    assert_blamed(&errors, |e| matches!(e, NetError::Log(LogError::HashMismatch { .. })));
+    assert_blamed(&errors, |e| matches!(e, NetError::Log(LogError::BadProof { .. })));
     honest_still_sync(&c);
 }
 
@@ -243,7 +244,7 @@ fn replayed_segment_is_rejected() {
     // The same frame again is a replay; re-sent in a new frame for an old session, unexpected.
     let errors = attack(&c, vec![f]);
     assert_blamed(&errors, |e| matches!(e, NetError::Replay { .. }));
-    let seg = encode_segment([(op.op.id, op.bytes.as_slice(), &op.hash)]);
+    let seg = encode_segment([(op.op.id, op.bytes.as_slice(), &op.hash)]).unwrap();
     let errors = attack(&c, vec![m.frame(999, false, Body::Ops(Ops { segments: vec![seg], last: Some(1) }))]);
     assert_blamed(&errors, |e| matches!(e, NetError::Unexpected { .. }));
     honest_still_sync(&c);
@@ -309,12 +310,12 @@ fn pieces_over_the_limit_overlapping_or_not_matching_their_check_are_rejected() 
     // Mallory's, so that the one below is seq 1 of this one).
     let big = Value::String("y".repeat(20_000));
     let op = Mallory::new().log.append(OpKind::Put { key: "m".into(), value: big }).unwrap();
-    let seg = encode_segment([(op.op.id, op.bytes.as_slice(), &op.hash)]);
+    let seg = encode_segment([(op.op.id, op.bytes.as_slice(), &op.hash)]).unwrap();
     let frames = piece_frames(&mut m, pieces_of(&seg, 4000, seg.len() as u32));
     assert_blamed(&attack(&c, frames), |e| matches!(e, NetError::Log(LogError::TooLarge { what: "segment", .. })));
     // Pieces of one segment that overlap with other bytes.
     let small = m.valid_op(1);
-    let seg = encode_segment([(small.op.id, small.bytes.as_slice(), &small.hash)]);
+    let seg = encode_segment([(small.op.id, small.bytes.as_slice(), &small.hash)]).unwrap();
     let mut overlapping = pieces_of(&seg, 20, seg.len() as u32);
     overlapping[1].offset -= 1;
     let frames = piece_frames(&mut m, overlapping);
@@ -326,11 +327,13 @@ fn pieces_over_the_limit_overlapping_or_not_matching_their_check_are_rejected() 
     }
     let frames = piece_frames(&mut m, wrong);
     assert_blamed(&attack(&c, frames), |e| matches!(e, NetError::Log(LogError::HashMismatch { .. })));
-    // A tampered op under a check of the tampered bytes: the segment is checked whole.
+    // A tampered op under a check of the tampered bytes: the segment is checked whole (the op
+    // rebuilt from it is another op, which the proof of the original does not prove).
     let mut bad = small.bytes.clone();
     let last = bad.len() - 1;
     bad[last] ^= 1;
-    let tampered = encode_segment([(small.op.id, bad.as_slice(), &small.hash)]);
+    let proof = [(small.op.id, mallory().prove(&small.hash))];
+    let tampered = encode_proven_segment([(small.op.id, bad.as_slice(), &small.hash)], &proof).unwrap();
     let frames = piece_frames(&mut m, pieces_of(&tampered, 10, tampered.len() as u32));
     assert!(!attack(&c, frames).is_empty());
     honest_still_sync(&c);

@@ -9,10 +9,12 @@
 //!
 //! The segments carry the proofs of authorship: at least each author's last op in the file is
 //! proven, which proves all its ops before it. Version 2 added the proofs; a file of version 1
-//! is refused with [`LogError::UnsupportedVersion`].
+//! is refused with [`LogError::UnsupportedVersion`]. The segments are of version 2 (each op's
+//! stored bytes whole, see `docs/formats.md`), not the compact version 3 peers send, so a tool
+//! reads a file op by op.
 
 use auroradb_log::codec::{decode_blob_v, encode_blob_v};
-use auroradb_log::segment::{ProvenSegment, SegmentLimits, decode_proven_segment, encode_proven_segment};
+use auroradb_log::segment::{ProvenSegment, SegmentLimits, decode_file_segment, encode_file_segment};
 use auroradb_log::{Fingerprint, Hash, LogError, OpId, Proof, RangeSum};
 use serde::{Deserialize, Serialize};
 
@@ -63,7 +65,7 @@ pub fn decode_file(bytes: &[u8]) -> Result<(ProvenSegment, Fingerprint)> {
     let mut proofs = Vec::new();
     let mut sum = RangeSum::default();
     for seg in &file.segments {
-        let (seg_ops, seg_proofs) = decode_proven_segment(seg, limits)?;
+        let (seg_ops, seg_proofs) = decode_file_segment(seg, limits)?;
         for op in seg_ops {
             sum = sum + RangeSum::one(&op.hash);
             ops.push(op);
@@ -81,7 +83,7 @@ impl<S: Storage> Database<S> {
     /// holds one or (for its own author) can sign one.
     pub fn proofs_for(&self, ids: impl IntoIterator<Item = OpId>) -> Vec<(OpId, Proof)> {
         let log = self.log.borrow();
-        auroradb_log::run_ends(ids).into_iter().filter_map(|id| Some((id, log.proof_of(&id)?))).collect()
+        auroradb_log::run_end_proofs(ids, &|id| log.proof_of(id))
     }
 
     /// The whole log as a log file, with the proof of each author's last op in each of its
@@ -106,7 +108,7 @@ impl<S: Storage> Database<S> {
                 items.push((id, v.as_slice(), hash));
             }
             let proofs = self.proofs_for(items.iter().map(|(id, _, _)| *id));
-            let seg = encode_proven_segment(items.iter().map(|(id, b, h)| (*id, *b, h)), &proofs);
+            let seg = encode_file_segment(items.iter().map(|(id, b, h)| (*id, *b, h)), &proofs);
             segments.push(serde_bytes::ByteBuf::from(seg));
         }
         let file = LogFile { count: sum.count, fingerprint: sum.fingerprint(), segments };
