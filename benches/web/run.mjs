@@ -317,7 +317,9 @@ async function main() {
     if (engines.length > 0) {
       const mib = (b) => (b === null || b === undefined ? '-' : `${(b / 1048576).toFixed(1)} MiB`);
       console.log('');
-      console.log('Memory after the open of the open case (a fresh page; JS heap: performance.memory after a collection):');
+      console.log(
+        'Memory after the open of the open case (a fresh page; JS heap: performance.memory after a collection):',
+      );
       for (const e of engines) {
         const m = memory[e];
         const wasm = m.wasm === null ? '' : `, WebAssembly memory ${mib(m.wasm)}`;
