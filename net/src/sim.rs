@@ -3,8 +3,8 @@
 //! hello, as browsers do), driven step by step with no threads and no real time, so a seed
 //! reproduces a run exactly; and [`run`], the randomized scenario the tests and fuzzers replay:
 //! writes, removes, clears and transactions, partitions and heals, dropped, duplicated and
-//! reordered frames, clock skew within the drift bound, a peer of another group linked to
-//! everyone, and optionally a malicious peer of the group. After healing and syncing, every
+//! reordered frames, clock skew within the drift bound, peers that restart with their clock set
+//! back, a peer of another group linked to everyone, and optionally a malicious peer of the group. After healing and syncing, every
 //! honest peer must hold the same log, and nothing may have crossed between the groups.
 
 use std::cell::RefCell;
@@ -40,10 +40,11 @@ pub type SimTransport = AdmittedTransport<MemoryTransport>;
 /// What a simulated peer's engine reports.
 pub type SimEvent = EngineEvent<Rc<MemoryReplica>>;
 
-/// The nonce of the attachment of `id` (a simulated peer attaches once).
-fn nonce_of(id: &PeerId) -> [u8; 8] {
+/// The nonce of attachment `start` (0 first, one more at each restart) of `id`.
+fn nonce_of(id: &PeerId, start: u8) -> [u8; 8] {
     let mut nonce = [0; 8];
     nonce.copy_from_slice(&id.0[..8]);
+    nonce[7] ^= start;
     nonce
 }
 
@@ -63,6 +64,10 @@ pub fn ready<F: Future>(f: F) -> F::Output {
 pub struct SimPeer {
     /// Its id.
     pub id: PeerId,
+    /// Its signing identity.
+    pub identity: Identity,
+    /// Its restarts so far.
+    pub restarts: u8,
     /// Its replica.
     pub replica: Rc<MemoryReplica>,
     /// Its engine.
@@ -120,25 +125,71 @@ impl Cluster {
 
     /// Adds a peer of `group` signing as `identity` (not connected yet); returns its index.
     pub fn add_peer(&mut self, identity: Identity, skew_ms: i64, group: &str) -> usize {
+        let peer = self.start_peer(identity.clone(), signing_log(identity), skew_ms, group, 0);
+        self.peers.push(peer);
+        self.events.borrow_mut().push(Vec::new());
+        self.peers.len() - 1
+    }
+
+    /// A peer over `log`, its state built from the ops it holds, attached for the
+    /// `restarts`-th time.
+    fn start_peer(&self, identity: Identity, log: Log, skew_ms: i64, group: &str, restarts: u8) -> SimPeer {
         let id = identity.peer();
-        let replica = Rc::new(MemoryReplica::new(signing_log(identity)));
-        let state = Rc::new(RefCell::new(State::new(StateConfig::new(self.strategy.clone(), id))));
+        let mut state = State::new(StateConfig::new(self.strategy.clone(), id));
+        for op in log.ops(..) {
+            state.apply(&op.expect("an op the log holds decodes"));
+        }
+        let state = Rc::new(RefCell::new(state));
+        let replica = Rc::new(MemoryReplica::new(log));
         let target = state.clone();
         replica.set_hook(Box::new(move |op, _local| {
             target.borrow_mut().apply(&op.op);
         }));
-        let admission = Admission::new(group, nonce_of(&id)).with_clock(manual_clock, LogConfig::default().max_drift);
+        let admission =
+            Admission::new(group, nonce_of(&id, restarts)).with_clock(manual_clock, LogConfig::default().max_drift);
         let transport = AdmittedTransport::new(self.net.endpoint(id), admission);
         let engine = SyncEngine::new(replica.clone(), transport, self.config);
-        self.peers.push(SimPeer { id, replica, engine, group: group.to_owned(), skew_ms, state });
-        self.events.borrow_mut().push(Vec::new());
-        self.peers.len() - 1
+        SimPeer { id, identity, restarts, replica, engine, group: group.to_owned(), skew_ms, state }
+    }
+
+    /// Restarts peer `i` with its clock now `skew_ms` off the cluster's time (set back, say): a
+    /// new engine, replica and state over the ops it held (its storage), as a reloaded page
+    /// reopens its database. The log is rebuilt at the old clock, as the ops were stored; the
+    /// clock keeps its floor past them, so the peer's next ops come after its previous ones
+    /// even with the clock behind. Its links go down and come back up, so its peers see a new
+    /// attachment.
+    pub fn restart(&mut self, i: usize, skew_ms: i64) {
+        self.enter(i);
+        let old = &self.peers[i];
+        let mut log = signing_log(old.identity.clone());
+        let held: Vec<EncodedOp> = old
+            .replica
+            .log()
+            .range(..)
+            .map(|(_, bytes, _)| EncodedOp::decode(bytes.to_vec()).expect("an op the log holds decodes"))
+            .collect();
+        log.insert_remote(held).expect("the ops a peer held go back into its log");
+        for head in old.replica.log().heads().values() {
+            if let Some(proof) = old.replica.log().proof_of(&head.id) {
+                log.keep_proof(head.id, proof);
+            }
+        }
+        let (id, identity, group, restarts) = (old.id, old.identity.clone(), old.group.clone(), old.restarts + 1);
+        let linked: Vec<PeerId> = self.peers.iter().map(|p| p.id).filter(|p| self.net.linked(id, *p)).collect();
+        for p in &linked {
+            self.net.disconnect(id, *p);
+        }
+        self.peers[i] = self.start_peer(identity, log, skew_ms, &group, restarts);
+        for p in linked {
+            self.net.connect(id, p);
+        }
+        self.collect(i);
     }
 
     /// Queues, from `stranger`, a hello of [`GROUP`] to peer `i`: how a peer of the group that
     /// is not in the cluster (a hand-driven attacker) gets admitted.
     pub fn introduce(&self, stranger: PeerId, i: usize) {
-        let hello = Hello { reply: false, group: GROUP.into(), nonce: nonce_of(&stranger), time: 0 };
+        let hello = Hello { reply: false, group: GROUP.into(), nonce: nonce_of(&stranger, 0), time: 0 };
         self.net.inject(stranger, self.peers[i].id, hello.encode());
     }
 
@@ -319,6 +370,8 @@ pub struct SimConfig {
     pub keys: u32,
     /// Whether a malicious peer takes part.
     pub malicious: bool,
+    /// Whether honest peers restart now and then, their clock set back.
+    pub restarts: bool,
     /// The conflict strategy of every peer (one that converges).
     pub strategy: &'static str,
     /// The engines' configuration.
@@ -366,6 +419,7 @@ impl SimConfig {
             max_skew_ms: rng.range(0, 120_000),
             keys: rng.range(3, 20) as u32,
             malicious: rng.chance(0.3),
+            restarts: rng.chance(0.5),
             strategy: ["timestamp", "version", "merge"][rng.below(3) as usize],
             sync,
         }
@@ -389,6 +443,8 @@ pub struct SimOutcome {
     pub rejected: u64,
     /// Sessions completed.
     pub sessions: u64,
+    /// Restarts of honest peers (each with its clock set back, or as far back as it was).
+    pub restarts: u64,
 }
 
 /// A run that broke an invariant.
@@ -634,6 +690,7 @@ pub fn run(seed: u64, config: &SimConfig) -> Result<SimOutcome, SimFailure> {
     cluster.connect_all();
     cluster.net.set_faults(config.faults);
     let mut written: BTreeSet<OpId> = BTreeSet::new();
+    let mut restarts = 0;
     let mut down: BTreeSet<(usize, usize)> = BTreeSet::new();
 
     for _ in 0..config.steps {
@@ -668,6 +725,22 @@ pub fn run(seed: u64, config: &SimConfig) -> Result<SimOutcome, SimFailure> {
                 cluster.net.partition(&groups);
             }
             86..=88 => cluster.net.heal(),
+            89 if config.restarts => {
+                // A restart with the clock set back (within the bound of the others' clocks):
+                // its next ops must still come after every op it wrote before.
+                let i = rng.below(n as u64) as usize;
+                let max = config.max_skew_ms as i64;
+                let skew = cluster.peers[i].skew_ms;
+                let back = (rng.range(0, 2 * config.max_skew_ms + 1) as i64 - max).min(skew - 1).max(-max);
+                let before = cluster.peers[i].replica.log().heads().get(&ids[i]).map(|h| h.id);
+                cluster.restart(i, back);
+                restarts += 1;
+                let op = cluster.write(i, random_kind(&mut rng, config.keys)).op.id;
+                written.insert(op);
+                if before.is_some_and(|b| op <= b) {
+                    return Err(fail(format!("peer {i}'s first op after a restart, {op}, is not after its last one")));
+                }
+            }
             89..=91 => {
                 let (a, b) = (rng.below(n as u64) as usize, rng.below(n as u64) as usize);
                 if a != b {
@@ -778,5 +851,6 @@ pub fn run(seed: u64, config: &SimConfig) -> Result<SimOutcome, SimFailure> {
         dropped: stats.dropped,
         rejected,
         sessions,
+        restarts,
     })
 }

@@ -38,6 +38,7 @@ fn peers_converge_whatever_the_seed() {
                 total.dropped += o.dropped;
                 total.rejected += o.rejected;
                 total.sessions += o.sessions;
+                total.restarts += o.restarts;
             }
             Err(f) => {
                 eprintln!("{f}");
@@ -48,6 +49,7 @@ fn peers_converge_whatever_the_seed() {
     eprintln!("{} seeds: {total:?}", seeds.len());
     assert!(failures.is_empty(), "failing seeds: {failures:?}");
     assert!(total.sessions > 0 && total.ops > 0);
+    assert!(seeds.len() < 100 || total.restarts > 0, "no peer restarted in {} seeds", seeds.len());
 }
 
 #[test]

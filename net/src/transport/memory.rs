@@ -137,6 +137,11 @@ impl MemoryNetwork {
         }
     }
 
+    /// Whether `a` and `b` are linked.
+    pub fn linked(&self, a: PeerId, b: PeerId) -> bool {
+        self.net.borrow().inboxes.get(&a).is_some_and(|i| i.links.contains(&b))
+    }
+
     /// Disconnects `a` and `b`: each receives [`TransportEvent::PeerDown`] for the other, and the
     /// frames in flight between them are lost.
     pub fn disconnect(&self, a: PeerId, b: PeerId) {
