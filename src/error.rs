@@ -218,6 +218,9 @@ error_names! {
     UnexpectedMessage = "UnexpectedMessageError",
     /// Sync: a message from a peer that is not connected.
     NotConnected = "NotConnectedError",
+    /// Sync: an op under an id this peer holds with another body (its author made two ops with
+    /// one id); it is not applied.
+    Equivocation = "EquivocationError",
     /// Sync: a peer reports that it refused ops this peer shipped, or could not ship ops this
     /// peer lacks (which op, and the error's name there).
     Shipping = "ShippingError",
@@ -257,6 +260,7 @@ impl ErrorName {
             NetError::NotConnected(_) => N::NotConnected,
             NetError::OpTooLarge { .. } => N::OpTooLarge,
             NetError::Shipping { .. } => N::Shipping,
+            NetError::Equivocation { .. } => N::Equivocation,
             NetError::Replica { .. } => N::Store,
             NetError::Transport { .. } => N::Transport,
             _ => N::Peer,

@@ -95,6 +95,16 @@ pub enum NetError {
         /// The name of the error on the peer's side ([`NetError::name`]).
         name: String,
     },
+    /// An op came under an id this peer holds with another body (another hash): its author
+    /// made two ops with one id (an equivocation), or relayed a forgery of one. The op is not
+    /// applied; the one held stays.
+    #[error("author {author} has two different ops under id {id}: the one received is not applied")]
+    Equivocation {
+        /// The author the id names.
+        author: PeerId,
+        /// The id.
+        id: OpId,
+    },
     /// A peer's clock and this one are further apart than the drift bound, as its hello told:
     /// the ops written on the clock ahead are refused by the other side until the clock behind
     /// catches up (the peers still sync everything else).
@@ -162,6 +172,7 @@ impl NetError {
             NetError::Truncated { .. } => "TruncatedFrame",
             NetError::Log(LogError::HashMismatch { .. }) => "HashMismatch",
             NetError::Log(LogError::ClockDrift { .. }) | NetError::ClockSkew { .. } => "ClockDrift",
+            NetError::Equivocation { .. } => "Equivocation",
             NetError::Log(LogError::BadProof { .. }) => "Authorship",
             NetError::Log(LogError::UnsupportedVersion { .. }) => "UnsupportedVersion",
             NetError::Log(LogError::BrokenChain { .. } | LogError::ChainGap { .. }) => "BrokenChain",

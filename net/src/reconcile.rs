@@ -13,6 +13,11 @@
 //!   [`Reconciler::have`] (to ship), the ids it lacks go to [`Reconciler::need`] and are asked for
 //!   in the `want` part of its turns — and the range is settled.
 //!
+//! A range this side sent as a fingerprint and the peer answers with an id list holding exactly
+//! this side's ids cannot differ by ids: the fingerprints differ because an op differs under one
+//! id (its author made two ops with one id). This side then asks for every op of that range,
+//! so that the engine compares the bodies and reports the one that differs.
+//!
 //! Each split divides a side's count in the range by `branch`, so reconciliation takes
 //! O(log n) turns; when nothing differs it takes one round trip whose two messages do not grow
 //! with the log. A turn that would outgrow the frame limit stops early and sends the fingerprint
@@ -84,6 +89,8 @@ pub struct Reconciler {
     have: BTreeSet<OpId>,
     need: BTreeSet<OpId>,
     want_queue: BTreeSet<OpId>,
+    /// The ranges (`lo`, `upper`) this side's last turn sent as fingerprints.
+    sent_fingerprints: Vec<(OpId, Option<OpId>)>,
     turns: u32,
 }
 
@@ -98,6 +105,7 @@ impl Reconciler {
             have: BTreeSet::new(),
             need: BTreeSet::new(),
             want_queue: BTreeSet::new(),
+            sent_fingerprints: Vec::new(),
             turns: 0,
         }
     }
@@ -112,17 +120,16 @@ impl Reconciler {
         self.initiator
     }
 
-    /// The first turn: the fingerprint of the whole log (constant size), or its ids when it holds
-    /// at most `id_list_max`.
+    /// The first turn: the fingerprint of the whole log (constant size), or its (empty) id list
+    /// when it holds nothing. A small log is sent as a fingerprint too, not as its ids: an id
+    /// list answered by an equal one would settle a range whose ops differ under one id.
     pub fn initiate(&mut self, index: &impl RangeIndex) -> Reconcile {
         self.started = true;
         let sum = index.summary(IdRange::ALL);
-        let mode = if sum.count as usize <= self.config.id_list_max {
-            Mode::IdList(index.ids(IdRange::ALL))
-        } else {
-            Mode::Fingerprint(sum.fingerprint())
-        };
-        Reconcile { ranges: vec![RangeItem { upper: None, mode }], want: Vec::new(), more_want: false }
+        let mode = if sum.count == 0 { Mode::IdList(Vec::new()) } else { Mode::Fingerprint(sum.fingerprint()) };
+        let ranges = vec![RangeItem { upper: None, mode }];
+        self.sent_fingerprints = fingerprint_ranges(&ranges);
+        Reconcile { ranges, want: Vec::new(), more_want: false }
     }
 
     /// Whether reconciliation is over: both sides know every difference.
@@ -208,7 +215,12 @@ impl Reconciler {
                 }
                 Mode::IdList(theirs) => {
                     answered_open = true;
-                    self.compare(index.ids(range), theirs);
+                    let ours = index.ids(range);
+                    let differs = self.compare(&ours, theirs);
+                    if !differs && self.sent_fingerprints.contains(&(lo, item.upper)) {
+                        // Same ids, different fingerprints: some op differs under one id.
+                        self.want_queue.extend(ours);
+                    }
                     push(&mut out, &mut size, lo, item.upper, Mode::Skip);
                 }
             }
@@ -235,6 +247,7 @@ impl Reconciler {
             want.push(id);
             self.want_queue.pop_first();
         }
+        self.sent_fingerprints = fingerprint_ranges(&out);
         let answer = Reconcile { ranges: out, want, more_want: !self.want_queue.is_empty() };
         if msg.is_closed() && answer.ranges.is_empty() && answer.want.is_empty() && !answer.more_want {
             self.done = true;
@@ -288,20 +301,26 @@ impl Reconciler {
         }
     }
 
-    /// Compares our ids with the peer's in one range (both ascending).
-    fn compare(&mut self, ours: Vec<OpId>, theirs: &[OpId]) {
+    /// Compares our ids with the peer's in one range (both ascending); returns whether they
+    /// differ.
+    fn compare(&mut self, ours: &[OpId], theirs: &[OpId]) -> bool {
+        let mut differs = false;
         let mut t = theirs.iter().peekable();
-        for id in ours {
+        for &id in ours {
             while let Some(x) = t.next_if(|x| **x < id) {
                 self.lack(*x);
+                differs = true;
             }
             if t.next_if(|x| **x == id).is_none() {
                 self.have.insert(id);
+                differs = true;
             }
         }
         for x in t {
             self.lack(*x);
+            differs = true;
         }
+        differs
     }
 
     fn lack(&mut self, id: OpId) {
@@ -309,6 +328,21 @@ impl Reconciler {
             self.want_queue.insert(id);
         }
     }
+}
+
+/// The ranges (`lo`, `upper`) of a turn's items that are fingerprints.
+fn fingerprint_ranges(items: &[RangeItem]) -> Vec<(OpId, Option<OpId>)> {
+    let mut lo = OpId::MIN;
+    let mut out = Vec::new();
+    for item in items {
+        if matches!(item.mode, Mode::Fingerprint(_)) {
+            out.push((lo, item.upper));
+        }
+        if let Some(u) = item.upper {
+            lo = u;
+        }
+    }
+    out
 }
 
 /// Appends a range verdict, merging it into the previous one when both are settled, and counts

@@ -4,7 +4,7 @@
 use std::cell::{Ref, RefCell};
 use std::rc::Rc;
 
-use auroradb_log::{EncodedOp, Log, LogError, OpId, OpKind, PeerId, Proof, RangeSum};
+use auroradb_log::{EncodedOp, Hash, Log, LogError, OpId, OpKind, PeerId, Proof, RangeSum};
 
 use crate::index::{IdRange, RangeIndex};
 use crate::ship::ShippedOp;
@@ -37,6 +37,10 @@ pub trait Replica: RangeIndex {
     /// The proof of authorship of op `id` to ship with it ([`Log::proof_of`]): one the replica
     /// holds, or a fresh signature for an op of its own author. `None` if it has neither.
     fn proof_of(&self, id: &OpId) -> Option<Proof>;
+
+    /// The hash of op `id`, if the replica holds it: an op received under a held id with another
+    /// hash is the same id with another body (an equivocation), reported, never applied.
+    fn hash_of(&self, id: &OpId) -> Option<Hash>;
 
     /// Checks ops that wait for a proof against what the replica holds, without applying them
     /// ([`Log::check_remote`]): an op that can never apply (a fork of a chain, a timestamp beyond
@@ -133,6 +137,10 @@ impl<S: Replica + ?Sized> Replica for Rc<S> {
         (**self).proof_of(id)
     }
 
+    fn hash_of(&self, id: &OpId) -> Option<Hash> {
+        (**self).hash_of(id)
+    }
+
     fn check_waiting(&self, ops: &[EncodedOp]) -> Result<(), LogError> {
         (**self).check_waiting(ops)
     }
@@ -227,6 +235,10 @@ impl Replica for MemoryReplica {
 
     fn proof_of(&self, id: &OpId) -> Option<Proof> {
         self.log.borrow().proof_of(id)
+    }
+
+    fn hash_of(&self, id: &OpId) -> Option<Hash> {
+        self.log.borrow().hash_of(id).copied()
     }
 
     fn check_waiting(&self, ops: &[EncodedOp]) -> Result<(), LogError> {

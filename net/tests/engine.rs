@@ -427,3 +427,46 @@ fn a_peer_that_restarts_with_its_clock_set_back_writes_after_its_previous_ops() 
     };
     assert_eq!((back(1), back(2)), (2, 2));
 }
+
+/// An author makes two ops under one id, both signed with its key (two instances given one
+/// identity, or a key used on purpose), and nothing after them: peer 0 keeps one, peer 1 the
+/// other. Reconciliation compares ids, so this once went unnoticed. Now each peer that meets
+/// the other body reports an equivocation naming the author and that id, once, applies it over
+/// none it holds, and keeps syncing everything else.
+#[test]
+fn the_same_id_with_another_body_is_reported_as_an_equivocation_of_its_author() {
+    use auroradb_log::{EncodedOp, Op};
+    use auroradb_net::Replica;
+    use auroradb_net::sim::sim_identity;
+    let config = SyncConfig { sync_interval_ms: 1_000, ..SyncConfig::default() };
+    let mut c = Cluster::simple(3, config);
+    let x = c.write(0, put("k", 1));
+    let other =
+        EncodedOp::new(Op { id: x.op.id, author: x.op.author, seq: x.op.seq, prev: x.op.prev, kind: put("k", 2) });
+    let proof = sim_identity(1).prove(&other.hash);
+    c.enter(1);
+    ready(c.peers[1].replica.apply_remote(c.peers[0].id, vec![other.clone()], vec![(other.op.id, proof)])).unwrap();
+    for i in 1..3 {
+        c.write(i, put(&format!("own-{i}"), i as i64));
+    }
+    c.connect_all();
+    c.settle();
+    for _ in 0..3 {
+        c.now_ms += 1_001;
+        c.tick_all();
+        c.settle();
+    }
+    let equivocation = |e: &NetError| matches!(e.inner(), NetError::Equivocation { author, id } if *author == c.peers[0].id && *id == x.op.id);
+    for i in 0..3 {
+        let errors = c.errors(i);
+        assert_eq!(errors.iter().filter(|e| equivocation(e)).count(), 1, "peer {i}: {errors:?}");
+        assert!(errors.iter().all(equivocation), "peer {i}: {errors:?}");
+        for k in 1..3 {
+            assert!(c.peers[i].state.borrow().get(&format!("own-{k}")).is_some(), "peer {i} lacks own-{k}");
+        }
+    }
+    // Each keeps the body it had first.
+    assert_eq!(c.peers[0].replica.hash_of(&x.op.id), Some(x.hash));
+    assert_eq!(c.peers[1].replica.hash_of(&x.op.id), Some(other.hash));
+    assert_eq!(c.errors(0)[0].name(), "Equivocation");
+}

@@ -211,3 +211,21 @@ fn log_index_matches_the_model() {
     assert_eq!(out.a_have.len(), 300);
     assert!(out.b_have.is_empty());
 }
+
+/// The same ids, one op different under its id (an author's two ops with one id): the
+/// fingerprints differ but the id lists do not, so each side asks for the ops of the range
+/// where they differ, for the engine to compare their bodies. Equal sets still take one round
+/// trip, with the same config.
+#[test]
+fn the_same_ids_with_one_other_body_are_asked_for() {
+    for n in [5u64, 40, 1_000] {
+        let shared: Vec<(u64, u8)> = (0..n).map(|t| (t * 7, (t % 4) as u8)).collect();
+        let a: BTreeMap<OpId, Hash> = shared.iter().map(|&(t, p)| item(t, p)).collect();
+        let mut b = a.clone();
+        let (&odd, _) = b.iter().nth((n / 2) as usize).unwrap();
+        b.insert(odd, Hash::of(b"another body"));
+        let out = reconcile_pair(&Model::new(a), &Model::new(b), ReconcileConfig::default()).expect("ends");
+        assert!(out.a_have.contains(&odd) || out.b_have.contains(&odd), "n = {n}: {out:?}");
+        assert!(out.a_have.len() <= 32 && out.b_have.len() <= 32, "n = {n}: only the range's ops");
+    }
+}

@@ -338,6 +338,7 @@ impl SyncHub {
                     NetError::Transport { .. } => "send-failed",
                     NetError::Shipping { .. } => "shipping-failed",
                     NetError::ClockSkew { .. } => "clock-skew",
+                    NetError::Equivocation { .. } => "equivocation",
                     _ if e.peer().is_some() => "peer-rejected",
                     _ => "sync-failed",
                 };

@@ -88,6 +88,7 @@ impl<S: Replica, T: Transport> SyncEngine<S, T> {
                     continue;
                 }
             };
+            let batch = self.drop_equivocations(from, batch, &proofs);
             let batch = self.take_proven(from, batch, &proofs);
             if batch.is_empty() {
                 continue;
@@ -190,6 +191,44 @@ impl<S: Replica, T: Transport> SyncEngine<S, T> {
     /// shipper proves at least each author's last op it ships), up to [`MAX_UNPROVEN_BYTES`] per
     /// peer; beyond that they are dropped and reported, and the next reconciliation asks again.
     /// Waiting ops that can never apply ([`Replica::check_waiting`]) are refused at once.
+    /// The ops of a segment from `from` without those whose id the replica holds with another
+    /// hash: the same id with another body, never applied (the held op stays; the segment's
+    /// other ops go on). Proven by its author's key (its own proof, or that of a later op of its
+    /// author in the segment, which chains back to it), it is an equivocation of the author,
+    /// reported once per id; unproven, a forgery of the peer that sent it.
+    fn drop_equivocations(&self, from: PeerId, ops: Vec<EncodedOp>, proofs: &[(OpId, Proof)]) -> Vec<EncodedOp> {
+        let mut kept = Vec::with_capacity(ops.len());
+        let mut forged = None;
+        for (i, op) in ops.iter().enumerate() {
+            match self.replica.hash_of(&op.op.id) {
+                Some(held) if held != op.hash => {
+                    let (author, id) = (op.op.author, op.op.id);
+                    let proven = ops[i..]
+                        .iter()
+                        .filter(|o| o.op.author == author)
+                        .any(|o| proofs.iter().any(|(pid, p)| *pid == o.op.id && p.check(author, &o.hash).is_ok()));
+                    let mut st = self.state.borrow_mut();
+                    if !proven {
+                        forged.get_or_insert(author);
+                    } else if st.equivocations.insert(id) {
+                        st.error(NetError::Equivocation { author, id }.from_peer(from));
+                    }
+                }
+                _ => kept.push(op.clone()),
+            }
+        }
+        if let Some(author) = forged {
+            let e = NetError::Log(LogError::BadProof {
+                author,
+                reason: "an op under an id held with another body, not proven by its author",
+            });
+            let mut st = self.state.borrow_mut();
+            self.send_report(&mut st, from, true, None, &e);
+            st.error(e.from_peer(from));
+        }
+        kept
+    }
+
     fn take_proven(&self, from: PeerId, ops: Vec<EncodedOp>, proofs: &[(OpId, Proof)]) -> Vec<EncodedOp> {
         let mut st = self.state.borrow_mut();
         let Some(ps) = st.peers.get_mut(&from) else { return Vec::new() };
