@@ -11,13 +11,17 @@
 //! announced length against the limit before it reads anything else, so an oversized frame costs
 //! nothing; a frame shorter than announced is [`NetError::Truncated`].
 
-use auroradb_log::codec::{FORMAT_VERSION, HEADER_LEN, blob_body};
+use auroradb_log::codec::{HEADER_LEN, blob_body_v};
 
 use crate::message::WireMessage;
 use crate::{Message, NetError, Result};
 
 /// Magic of a sync message.
 pub const MAGIC_SYNC: [u8; 4] = *b"AUsy";
+
+/// The format version of sync frames: 2 codes an id's time as milliseconds and a counter
+/// (`docs/formats.md`). A frame of version 1 is refused with `UnsupportedVersion`.
+pub const SYNC_VERSION: u8 = 2;
 
 /// Length of the frame's length prefix.
 pub const PREFIX_LEN: usize = 4;
@@ -74,7 +78,7 @@ pub fn encode_frame(seq: u64, msg: &Message, max_frame: usize) -> Result<Vec<u8>
     let mut out = Vec::with_capacity(64);
     out.extend_from_slice(&[0; PREFIX_LEN]);
     out.extend_from_slice(&MAGIC_SYNC);
-    out.push(FORMAT_VERSION);
+    out.push(SYNC_VERSION);
     let mut out = postcard::to_extend(&wire, out).map_err(|e| NetError::corrupt("sync message", e))?;
     if out.len() > max_frame || out.len() - PREFIX_LEN > u32::MAX as usize {
         return Err(NetError::FrameTooLarge { size: out.len(), limit: max_frame });
@@ -110,7 +114,7 @@ pub fn decode_frame(bytes: &[u8], max_frame: usize) -> Result<(u64, Message)> {
     if payload.len() < HEADER_LEN {
         return Err(NetError::Truncated { expected: PREFIX_LEN + HEADER_LEN, got: bytes.len() });
     }
-    let body = blob_body("sync message", MAGIC_SYNC, payload)?;
+    let body = blob_body_v("sync message", MAGIC_SYNC, SYNC_VERSION, payload)?;
     let (wire, rest): (WireMessage<'_>, _) =
         postcard::take_from_bytes(body).map_err(|e| NetError::corrupt("sync message", e))?;
     if !rest.is_empty() {

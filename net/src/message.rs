@@ -2,12 +2,13 @@
 //!
 //! Op ids never go on the wire as fixed 24-byte values. Inside one message the 16-byte peer ids
 //! are listed once in a table and referenced by index, and times are delta-coded against the
-//! previous id of the same list (postcard writes every integer as a varint), so an id usually
-//! costs 3 to 6 bytes. See `docs/formats.md`, section "Sync wire formats".
+//! previous id of the same list (postcard writes every integer as a varint): in milliseconds
+//! and the clock's counter when the time is a millisecond plus 0 to 15 (as the clock makes them),
+//! so an id usually costs 2 or 3 bytes. See `docs/formats.md`, section "Sync wire formats".
 
 use std::collections::HashMap;
 
-use auroradb_log::{Fingerprint, OpId, PeerId};
+use auroradb_log::{Fingerprint, MAX_MILLIS, OpId, PeerId, millis_to_ntp, ntp_to_millis};
 use serde::{Deserialize, Serialize};
 
 use crate::{NetError, Result};
@@ -141,8 +142,8 @@ const PEER_TABLE: u32 = 2;
 
 #[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct WireId {
-    /// Time minus the time of the previous id of the same list.
-    dt: u64,
+    /// The time, from the time of the previous id of the same list ([`time_code`]).
+    dt: u128,
     /// Peer reference.
     peer: u32,
 }
@@ -223,13 +224,46 @@ impl PeerTable {
     }
 
     fn wire_id(&mut self, base: u64, id: &OpId) -> Result<WireId> {
-        let dt = id.time.checked_sub(base).ok_or_else(|| NetError::corrupt("sync message", "ids out of order"))?;
-        Ok(WireId { dt, peer: self.reference(&id.peer).0 })
+        if id.time < base {
+            return Err(NetError::corrupt("sync message", "ids out of order"));
+        }
+        Ok(WireId { dt: time_code(base, id.time), peer: self.reference(&id.peer).0 })
     }
 }
 
+/// `time` as a millisecond and what it has beyond it (`millis_to_ntp(ms) + rest == time`).
+fn split_time(time: u64) -> (u64, i128) {
+    let ms = ntp_to_millis(time).min(MAX_MILLIS);
+    (ms, i128::from(time) - i128::from(millis_to_ntp(ms)))
+}
+
+/// The code of `time` after `base` (`time >= base`): `(dms << 5) | (rest << 1)` when `time` is
+/// a millisecond `dms` after `base`'s plus a `rest` of 0 to 15 (the clock's counter); else
+/// `((time - base) << 1) | 1`, the exact NTP64 delta.
+fn time_code(base: u64, time: u64) -> u128 {
+    let (mb, _) = split_time(base);
+    let (mt, rest) = split_time(time);
+    if mt >= mb && (0..16).contains(&rest) {
+        (u128::from(mt - mb) << 5) | ((rest as u128) << 1)
+    } else {
+        (u128::from(time - base) << 1) | 1
+    }
+}
+
+/// The time of `code` after `base` ([`time_code`]).
+fn time_of(base: u64, code: u128) -> Result<u64> {
+    let overflow = || NetError::corrupt("sync message", "time overflows");
+    if code & 1 == 1 {
+        let dt = u64::try_from(code >> 1).map_err(|_| overflow())?;
+        return base.checked_add(dt).ok_or_else(overflow);
+    }
+    let dms = u64::try_from(code >> 5).map_err(|_| overflow())?;
+    let ms = split_time(base).0.checked_add(dms).filter(|ms| *ms <= MAX_MILLIS).ok_or_else(overflow)?;
+    millis_to_ntp(ms).checked_add(((code >> 1) & 0xf) as u64).ok_or_else(overflow)
+}
+
 fn resolve(peers: &[[u8; 16]], base: u64, w: &WireId) -> Result<OpId> {
-    let time = base.checked_add(w.dt).ok_or_else(|| NetError::corrupt("sync message", "time overflows"))?;
+    let time = time_of(base, w.dt)?;
     let peer = match w.peer {
         PEER_ZERO => PeerId([0; 16]),
         PEER_FF => PeerId([0xff; 16]),
@@ -245,6 +279,11 @@ fn resolve(peers: &[[u8; 16]], base: u64, w: &WireId) -> Result<OpId> {
 /// Number of bytes postcard uses for `v` as a varint.
 pub(crate) fn varint_len(v: u64) -> usize {
     (64 - (v | 1).leading_zeros() as usize).div_ceil(7)
+}
+
+/// Number of bytes postcard uses for `v` as a varint (a `u128`).
+fn varint_len_u128(v: u128) -> usize {
+    (128 - (v | 1).leading_zeros() as usize).div_ceil(7)
 }
 
 /// Encodes an ascending list of ids, delta-coded from `base`.
@@ -432,7 +471,8 @@ impl SizeCounter {
     /// Bytes an id would take, delta-coded from `base`; adds them when `commit`.
     pub(crate) fn id(&mut self, base: u64, id: &OpId) -> usize {
         let (r, new) = self.table.reference(&id.peer);
-        let n = varint_len(id.time.wrapping_sub(base)) + varint_len(r as u64) + if new { 16 } else { 0 };
+        let code = if id.time >= base { time_code(base, id.time) } else { u128::from(u64::MAX) << 1 | 1 };
+        let n = varint_len_u128(code) + varint_len(r as u64) + if new { 16 } else { 0 };
         self.bytes += n;
         n
     }
@@ -451,6 +491,45 @@ mod tests {
     fn varint_lengths_match_postcard() {
         for v in [0u64, 1, 127, 128, 16383, 16384, u32::MAX as u64, u64::MAX] {
             assert_eq!(varint_len(v), postcard::to_allocvec(&v).unwrap().len(), "{v}");
+            assert_eq!(varint_len_u128(u128::from(v)), postcard::to_allocvec(&u128::from(v)).unwrap().len(), "{v}");
+        }
+        let big = (u128::from(u64::MAX) << 1) | 1;
+        assert_eq!(varint_len_u128(big), postcard::to_allocvec(&big).unwrap().len());
+    }
+
+    #[test]
+    fn times_code_as_milliseconds_and_a_counter_and_come_back_exactly() {
+        let ms = 1_764_000_000_000u64;
+        let clock = |ms: u64, counter: u64| millis_to_ntp(ms) + counter;
+        // The clock's times: a millisecond and a counter of 0 to 15, in 1 or 2 bytes apart.
+        for (base, time, bytes) in [
+            (clock(ms, 0), clock(ms, 0), 1),
+            (clock(ms, 0), clock(ms, 15), 1),
+            (clock(ms, 3), clock(ms + 2, 1), 1),
+            (clock(ms, 3), clock(ms + 40, 0), 2),
+            (clock(ms, 3), clock(ms + 511, 7), 2),
+            (clock(ms, 3), clock(ms + 600, 7), 3),
+        ] {
+            let code = time_code(base, time);
+            assert_eq!(code & 1, 0, "compact");
+            assert_eq!(varint_len_u128(code), bytes, "{base} {time}");
+            assert_eq!(time_of(base, code).unwrap(), time);
+        }
+        // Any other time takes the exact delta, and comes back too.
+        for (base, time) in [
+            (0, clock(ms, 0)),
+            (clock(ms, 0), clock(ms, 0) + 16),
+            (clock(ms, 0), clock(ms, 0) + 1_000_000),
+            (0, u64::MAX),
+            (u64::MAX - 1, u64::MAX),
+            (millis_to_ntp(MAX_MILLIS), u64::MAX),
+        ] {
+            let code = time_code(base, time);
+            assert_eq!(time_of(base, code).unwrap(), time, "{base} {time}");
+        }
+        // Codes that overflow are refused.
+        for (base, code) in [(u64::MAX, 3u128), (1, u128::MAX), (0, (u128::from(MAX_MILLIS) + 1) << 5)] {
+            assert!(time_of(base, code).is_err(), "{base} {code}");
         }
     }
 
