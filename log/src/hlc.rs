@@ -103,6 +103,15 @@ pub fn millis_to_ntp(ms: u64) -> u64 {
     NTP64::from(Duration::from_millis(ms.min(MAX_MILLIS))).0 & !0xf
 }
 
+/// `time` as a millisecond and the rest, such that `millis_to_ntp(ms) + rest == time`: for a
+/// time the clock made, the millisecond and its counter (0 to 15). Compact wire forms code times
+/// this way.
+pub fn split_millis(time: u64) -> (u64, i64) {
+    let ms = ntp_to_millis(time).min(MAX_MILLIS);
+    // Within 2^32 either way: the rounding to a millisecond, or the clamp at the end of time.
+    (ms, (i128::from(time) - i128::from(millis_to_ntp(ms))) as i64)
+}
+
 /// NTP64 to milliseconds since the Unix epoch, rounded to the nearest millisecond (so that
 /// `ntp_to_millis(millis_to_ntp(ms)) == ms`).
 pub fn ntp_to_millis(t: u64) -> u64 {

@@ -41,7 +41,7 @@ pub use hash::{FINGERPRINT_LEN, Fingerprint, Hash, RangeSum, Sum256};
 pub use hlc::system_clock;
 pub use hlc::{
     ClockFn, DEFAULT_MAX_DRIFT, Hlc, MAX_MILLIS, OP_ID_LEN, OpId, advance_manual_clock, manual_clock, millis_to_ntp,
-    ntp_to_millis, set_manual_clock,
+    ntp_to_millis, set_manual_clock, split_millis,
 };
 pub use id_set::IdSet;
 pub use identity::{AuthorKey, Identity, Proof, SigBytes, run_end_proofs, run_ends};

@@ -8,7 +8,7 @@
 
 use std::collections::HashMap;
 
-use auroradb_log::{Fingerprint, MAX_MILLIS, OpId, PeerId, millis_to_ntp, ntp_to_millis};
+use auroradb_log::{Fingerprint, MAX_MILLIS, OpId, PeerId, millis_to_ntp, split_millis};
 use serde::{Deserialize, Serialize};
 
 use crate::{NetError, Result};
@@ -231,18 +231,12 @@ impl PeerTable {
     }
 }
 
-/// `time` as a millisecond and what it has beyond it (`millis_to_ntp(ms) + rest == time`).
-fn split_time(time: u64) -> (u64, i128) {
-    let ms = ntp_to_millis(time).min(MAX_MILLIS);
-    (ms, i128::from(time) - i128::from(millis_to_ntp(ms)))
-}
-
 /// The code of `time` after `base` (`time >= base`): `(dms << 5) | (rest << 1)` when `time` is
 /// a millisecond `dms` after `base`'s plus a `rest` of 0 to 15 (the clock's counter); else
 /// `((time - base) << 1) | 1`, the exact NTP64 delta.
 fn time_code(base: u64, time: u64) -> u128 {
-    let (mb, _) = split_time(base);
-    let (mt, rest) = split_time(time);
+    let (mb, _) = split_millis(base);
+    let (mt, rest) = split_millis(time);
     if mt >= mb && (0..16).contains(&rest) {
         (u128::from(mt - mb) << 5) | ((rest as u128) << 1)
     } else {
@@ -258,7 +252,7 @@ fn time_of(base: u64, code: u128) -> Result<u64> {
         return base.checked_add(dt).ok_or_else(overflow);
     }
     let dms = u64::try_from(code >> 5).map_err(|_| overflow())?;
-    let ms = split_time(base).0.checked_add(dms).filter(|ms| *ms <= MAX_MILLIS).ok_or_else(overflow)?;
+    let ms = split_millis(base).0.checked_add(dms).filter(|ms| *ms <= MAX_MILLIS).ok_or_else(overflow)?;
     millis_to_ntp(ms).checked_add(((code >> 1) & 0xf) as u64).ok_or_else(overflow)
 }
 

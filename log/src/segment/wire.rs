@@ -24,8 +24,8 @@
 use serde::{Deserialize, Serialize};
 
 use crate::codec::{MAGIC_OP, MAGIC_SEGMENT, blob_body, blob_body_v, check_op_shape, decode_blob_v, encode_blob_v};
+use crate::millis_to_ntp;
 use crate::{EncodedOp, Hash, LogError, MAX_MILLIS, Op, OpId, OpKind, PeerId, Proof, RangeSum, Result};
-use crate::{millis_to_ntp, ntp_to_millis};
 
 /// Limits applied when decoding a segment from a peer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,13 +61,6 @@ pub type ProvenSegment = (Vec<EncodedOp>, Vec<(OpId, Proof)>);
 /// Written as `varint(dms << 4 | r)`, where `r` is `rest` when it is 0 to 14, else 15 and `rest`
 /// follows as a zigzag varint.
 const TIME_ESCAPE: u64 = 15;
-
-/// `time` as a millisecond and the rest, such that `millis_to_ntp(ms) + rest == time`.
-fn split_time(time: u64) -> (u64, i64) {
-    let ms = ntp_to_millis(time).min(MAX_MILLIS);
-    // Within 2^32 either way: the rounding to a millisecond, or the clamp at the end of time.
-    (ms, (i128::from(time) - i128::from(millis_to_ntp(ms))) as i64)
-}
 
 fn varint_len(v: u64) -> usize {
     (64 - (v | 1).leading_zeros() as usize).div_ceil(7)
@@ -200,7 +193,7 @@ impl SegmentWriter {
             }
             None => (self.runs.len(), Some(WireAuthor { peer: head.author, seq: head.seq, prev: head.prev })),
         };
-        let (ms, rest) = split_time(head.id.time);
+        let (ms, rest) = crate::split_millis(head.id.time);
         let dms = ms - self.ms; // ids ascend, so times and their milliseconds do not go back
         let (time, rest) = match u64::try_from(rest) {
             Ok(r) if r < TIME_ESCAPE => (dms << 4 | r, None),
