@@ -870,15 +870,25 @@ fn what_open_reads_does_not_grow_with_the_history() {
         // Nothing of the history is held in memory after open.
         assert!(!db.log().is_indexed());
         assert_eq!(db.log().len(), 0);
-        // The history ends on a checkpoint (one every 100 ops): the next 99 writes each read the
-        // one segment record their op joins, not the index.
+        // The history ends on a checkpoint (one every 100 ops), and its last 8 ops are the tail,
+        // after 312 segment records of 16 ops. The next 99 writes do not load the index. Each
+        // writes its op, the state record, a journal entry and its author's chain head, and no
+        // segment record or history row: those of the tail are written by the write that brings
+        // it to 16 ops (the 8th, then every 16th: 6 of them), in one record of 16 ops, after
+        // reading the last record and the tail's other 15 ops. The first write reads the last
+        // record to count the tail.
         long.reset_reads();
         for i in 0..99 {
             tick();
             db.put("k0", Value::Int(-i)).await.unwrap();
         }
         assert_eq!((db.stats().index_loads, db.log().is_indexed()), (0, false));
-        assert_eq!(long.reads(Store::Segments), 99);
+        for store in [Store::Log, Store::State, Store::Journal, Store::Meta] {
+            assert_eq!(long.writes(store), 99, "{store:?}");
+        }
+        assert_eq!((long.writes(Store::Segments), long.writes(Store::History)), (6, 6 * 16));
+        assert_eq!((long.reads(Store::Segments), long.reads(Store::Log)), (1 + 6, 6 * 15));
+        assert_eq!(long.len(Store::Segments), 312 + 6);
         // Reopened, it counts those 99 ops: the 100th makes a checkpoint, whose fingerprint
         // covers the whole log, so it loads the index.
         drop(db);
@@ -891,6 +901,63 @@ fn what_open_reads_does_not_grow_with_the_history() {
         assert_eq!((db.log().len(), db.op_count()), (5100, 5100));
         let report = db.verify().await.unwrap();
         assert_eq!((report.ops, report.checkpoints), (5100, 51));
+    });
+}
+
+#[test]
+fn history_verify_and_the_index_cover_the_ops_after_the_last_segment_record() {
+    block_on(async {
+        let mut cfg = config("tail");
+        cfg.segment_ops = 4;
+        cfg.checkpoint_every = 0;
+        // b writes first, offline, in storage of its own: its op reaches a late.
+        let mut b = Database::open(MemoryStorage::new(), cfg.clone()).await.unwrap();
+        b.put("x", Value::Int(-1)).await.unwrap();
+        let storage = MemoryStorage::new();
+        let mut a = Database::open(storage.clone(), cfg.clone()).await.unwrap();
+        let mut a2 = Database::open(storage.clone(), cfg.clone()).await.unwrap();
+        let mut on_x = Vec::new();
+        for i in 0..10 {
+            tick();
+            let db = if i % 3 == 0 { &mut a2 } else { &mut a };
+            let key = if i % 2 == 0 { "x" } else { "y" };
+            let id = db.put(key, Value::Int(i)).await.unwrap().ops[0];
+            if key == "x" {
+                on_x.push(id);
+            }
+        }
+        // Two connections, 10 ops: two records of 4 ops, and a tail of 2 with no segment
+        // record or history row.
+        assert_eq!((storage.len(Store::Segments), storage.len(Store::History)), (2, 8));
+        a.catch_up().await.unwrap();
+        let history = |items: Vec<auroradb::HistoryItem>| items.iter().map(|h| h.id).collect::<Vec<_>>();
+        assert_eq!(history(a.history("x").await.unwrap()), on_x);
+        assert_eq!(history(a2.history("x").await.unwrap()), on_x);
+        assert_eq!(a.verify().await.unwrap().ops, 10);
+        // The late op lands among the records: its commit places it there and seals the tail.
+        let ids: Vec<_> = b.log().ids(..).map(|(id, _)| *id).collect();
+        let late = b.load_encoded(&ids).await.unwrap();
+        a.apply_remote(late, &b.proofs_for(ids.clone())).await.unwrap();
+        assert_eq!(storage.len(Store::History), 11);
+        on_x.insert(0, ids[0]);
+        assert_eq!(history(a.history("x").await.unwrap()), on_x);
+        assert_eq!(a.verify().await.unwrap().ops, 11);
+        // A connection loads its index from the records and the tail.
+        tick();
+        a2.put("z", Value::Null).await.unwrap();
+        let mut c = Database::open(storage.clone(), cfg).await.unwrap();
+        c.load_log().await.unwrap();
+        a.catch_up().await.unwrap();
+        assert_eq!((c.log().len(), c.log().fingerprint(..)), (12, a.log().fingerprint(..)));
+        assert_eq!(c.verify().await.unwrap().ops, 12);
+        // A segment record that lost an op does not pass for the tail.
+        let first = storage.dump().into_iter().find(|(s, _, _)| *s == Store::Segments).map(|(_, k, _)| k).unwrap();
+        storage.tamper(Store::Segments, &first, |v| {
+            let mut rec = auroradb_log::segment::SegmentRecord::decode(v).unwrap();
+            rec.members.pop();
+            *v = rec.encode();
+        });
+        assert!(matches!(c.verify().await, Err(DbError::Corrupt(_))));
     });
 }
 

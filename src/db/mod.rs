@@ -4,6 +4,7 @@
 mod author;
 mod file;
 mod keys;
+mod tail;
 mod travel;
 mod txn;
 mod validate;
@@ -142,6 +143,9 @@ pub struct Database<S: Storage> {
     stats: Stats,
     /// The author slot this connection claimed, held until it is dropped.
     slot: Option<author::Slot>,
+    /// How many ops follow the last segment record (see `tail`), as far as this connection
+    /// knows: `None` until it counts them.
+    tail: Option<u64>,
 }
 
 impl<S: Storage> core::fmt::Debug for Database<S> {
@@ -302,6 +306,7 @@ impl<S: Storage> Database<S> {
             caught_up: Vec::new(),
             stats: Stats::default(),
             slot,
+            tail: None,
         };
         db.write_schema().await?;
         if rebuild {
@@ -312,7 +317,7 @@ impl<S: Storage> Database<S> {
     }
 
     /// Loads the log's index (every op's id and hash, the fingerprints, the segments) from the
-    /// segment records, unless it is loaded: sync, remote ops, a write that is due to make a
+    /// segment records and the ops after them (the tail, see `tail`), unless it is loaded: sync, remote ops, a write that is due to make a
     /// checkpoint, time travel, verification and export need it; opening, reading, catching up
     /// and other local writes do not. The commits of other
     /// connections are caught up first, and the records are taken only if no commit came in
@@ -326,6 +331,10 @@ impl<S: Storage> Database<S> {
             let mut records = Vec::new();
             for (_, v) in self.storage.scan(Store::Segments, KeyRange::all(), ScanOptions::default()).await? {
                 records.push(SegmentRecord::decode(&v)?);
+            }
+            let tail = self.tail_record(&records).await?;
+            if !tail.members.is_empty() {
+                records.push(tail);
             }
             let heads = read_heads(&self.storage).await?.into_iter().map(|(p, s)| (p, s.head));
             if stored_commit(&self.storage).await? == seen {

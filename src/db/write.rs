@@ -1,12 +1,11 @@
 //! Writes: local ops, remote ops, and the one commit pipeline they share.
 
 use std::collections::BTreeSet;
-use std::ops::Bound;
 
-use auroradb_log::segment::{SegmentRecord, Segments};
 use auroradb_log::{EncodedOp, Hash, LogError, OpId, OpKind, PeerId, Proof, RangeSum, Step, Value, decode_op};
 use auroradb_snapshot::{Change, Checkpoint, KeyRecord, State, StateMeta};
 
+use super::tail::{Sealing, history_keys};
 use super::{Database, keys, validate_key, validate_value};
 use crate::storage::{KeyRange, ScanOptions, Storage, Store, WriteBatch, WriteLock};
 use crate::{DbError, Result, StorageError};
@@ -176,10 +175,14 @@ impl<S: Storage> Database<S> {
         local: bool,
         proofs: Vec<(OpId, Proof)>,
     ) -> Result<WriteOutcome> {
-        // Without the index (local ops only: remote ones load it), the segments the ops join are
-        // read from storage.
         let op_ids: Vec<OpId> = ops.iter().map(|o| o.op.id).collect();
-        let around = if self.log.borrow().is_indexed() { None } else { Some(self.segments_around(&op_ids).await?) };
+        // A local op joins the tail (see `tail`), unless it brings it to a segment's worth; remote
+        // ops are placed among the stored segments, and the tail with them.
+        let last = if local { self.tail_due(ops.len() as u64).await? } else { Some(self.last_segment().await?) };
+        let sealing = match last {
+            Some(last) => Some(self.seal(&ops, last).await?),
+            None => None,
+        };
         let undo = self.undo_for(&ops);
         let mut changes = Vec::new();
         let mut touched = BTreeSet::new();
@@ -188,13 +191,13 @@ impl<S: Storage> Database<S> {
             changes.extend(applied.changes);
             touched.extend(applied.touched);
         }
-        let (batch, checkpointed) = self.build_batch(&ops, &touched, &proofs, &undo.meta, around.as_ref(), true);
+        let (batch, checkpointed) = self.build_batch(&ops, &touched, &proofs, &undo.meta, sealing.as_ref(), true);
         let committed = match self.storage.commit(batch).await {
             // The checkpoint does not fit: it waits, and the write commits without it. The next
             // try comes after another interval of ops, so a storage near its quota does not pay
             // a failed checkpoint on every write.
             Err(StorageError::QuotaExceeded(_)) if checkpointed.is_some() => {
-                let (batch, _) = self.build_batch(&ops, &touched, &proofs, &undo.meta, around.as_ref(), false);
+                let (batch, _) = self.build_batch(&ops, &touched, &proofs, &undo.meta, sealing.as_ref(), false);
                 let r = self.storage.commit(batch).await.map(|()| None);
                 if r.is_ok() {
                     self.checkpoint_after = self.since_checkpoint + ops.len() as u64 + self.checkpoint_interval();
@@ -232,6 +235,10 @@ impl<S: Storage> Database<S> {
             self.log.borrow_mut().keep_proof(id, proof);
         }
         let _ = self.log.borrow_mut().take_segment_changes();
+        self.tail = match (&sealing, self.tail) {
+            (Some(_), _) => Some(0),
+            (None, len) => len.map(|len| len + ids.len() as u64),
+        };
         self.since_checkpoint += ids.len() as u64;
         if let Some(at) = checkpointed {
             self.checkpoints.insert(at);
@@ -275,41 +282,17 @@ impl<S: Storage> Database<S> {
             && self.since_checkpoint + n >= self.checkpoint_interval().max(self.checkpoint_after)
     }
 
-    /// The stored segments that new ops with these ids join, for a commit without the log's
-    /// index: the last segment starting at or before the smallest id (else the first one) and
-    /// every one starting after it up to the largest id, which are the records the index would
-    /// hold for them. One read for a single op.
-    async fn segments_around(&self, ids: &[OpId]) -> Result<Segments> {
-        let max_ops = self.config.segment_ops;
-        let (Some(lo), Some(hi)) = (ids.iter().min(), ids.iter().max()) else { return Ok(Segments::new(max_ops)) };
-        let one = |reverse| ScanOptions { limit: Some(1), reverse, ..Default::default() };
-        let upto = KeyRange { start: Bound::Unbounded, end: Bound::Included(lo.to_bytes().to_vec()) };
-        let mut rows = self.storage.scan(Store::Segments, upto, one(true)).await?;
-        if rows.is_empty() {
-            rows = self.storage.scan(Store::Segments, KeyRange::all(), one(false)).await?;
-        }
-        if lo != hi
-            && let Some((from, _)) = rows.first()
-        {
-            let after = KeyRange { start: Bound::Excluded(from.clone()), end: Bound::Included(hi.to_bytes().to_vec()) };
-            let more = self.storage.scan(Store::Segments, after, ScanOptions::default()).await?;
-            rows.extend(more);
-        }
-        let records = rows.iter().map(|(_, v)| SegmentRecord::decode(v)).collect::<Result<Vec<_>, _>>()?;
-        Ok(Segments::restore(max_ops, records))
-    }
-
     /// The batch for `ops`, already applied to the state, with the checkpoint that is due if
-    /// `checkpoint` allows. The segments the ops join come from the log's index, or from
-    /// `around` (see [`Database::segments_around`]) when it is not loaded. Returns the batch and
-    /// the id of the checkpoint it writes, if any.
+    /// `checkpoint` allows. With `sealing`, it writes the segment records and the history rows of
+    /// `ops` and the tail (see `tail`); without, those of `ops` wait in the tail. Returns the
+    /// batch and the id of the checkpoint it writes, if any.
     fn build_batch(
         &self,
         ops: &[EncodedOp],
         touched: &BTreeSet<String>,
         proofs: &[(OpId, Proof)],
         meta_before: &StateMeta,
-        around: Option<&Segments>,
+        sealing: Option<&Sealing>,
         checkpoint: bool,
     ) -> (WriteBatch, Option<OpId>) {
         let mut batch = WriteBatch::default();
@@ -328,19 +311,6 @@ impl<S: Storage> Database<S> {
                 Some((_, e)) if head.seq > e.seq => *e = head,
                 Some(_) => {}
                 None => heads.push((op.op.author, head)),
-            }
-            match &op.op.kind {
-                OpKind::Put { key, .. } | OpKind::Remove { key } => {
-                    batch.put(Store::History, keys::history_key(&keys::history_prefix(key), &op.op.id), Vec::new());
-                }
-                OpKind::Txn(steps) => {
-                    for key in distinct(steps.iter().map(Step::key).collect()) {
-                        batch.put(Store::History, keys::history_key(&keys::history_prefix(key), &op.op.id), Vec::new());
-                    }
-                }
-                OpKind::Clear => {
-                    batch.put(Store::History, keys::history_key(&keys::clear_prefix(), &op.op.id), Vec::new());
-                }
             }
         }
         auroradb_log::sort_by_key(&mut heads, |(peer, _)| *peer);
@@ -361,21 +331,20 @@ impl<S: Storage> Database<S> {
             batch.put(Store::Meta, keys::META_STATE, self.state.meta().encode());
         }
 
-        let new: Vec<(OpId, Hash)> = ops.iter().map(|o| (o.op.id, o.hash)).collect();
-        let seg = match around {
-            // A local commit's ops are all new: in id order, they are what the index would add.
-            Some(segments) => {
-                let mut fresh = new.clone();
-                auroradb_log::sort_by_key(&mut fresh, |(id, _)| *id);
-                segments.preview(&fresh)
+        if let Some(sealing) = sealing {
+            for op in ops.iter().chain(&sealing.tail) {
+                let (keys, clear) = history_keys(&op.op.kind);
+                let prefixes = keys.into_iter().map(keys::history_prefix).chain(clear.then(keys::clear_prefix));
+                for prefix in prefixes {
+                    batch.put(Store::History, keys::history_key(&prefix, &op.op.id), Vec::new());
+                }
             }
-            None => self.log.borrow().preview_segments(&new),
-        };
-        for (first, rec) in seg.put {
-            batch.put(Store::Segments, first.to_bytes().to_vec(), rec.encode());
-        }
-        for first in seg.delete {
-            batch.delete(Store::Segments, first.to_bytes().to_vec());
+            for (first, rec) in &sealing.changes.put {
+                batch.put(Store::Segments, first.to_bytes().to_vec(), rec.encode());
+            }
+            for first in &sealing.changes.delete {
+                batch.delete(Store::Segments, first.to_bytes().to_vec());
+            }
         }
 
         // A late op invalidates the checkpoints taken after it.
@@ -396,10 +365,8 @@ impl<S: Storage> Database<S> {
             && let Some(at) = self.state.high_water()
         {
             let mut upto = self.log.borrow().summary(..=at);
-            for (id, hash) in &new {
-                if *id <= at {
-                    upto = upto + RangeSum::one(hash);
-                }
+            for op in ops.iter().filter(|o| o.op.id <= at) {
+                upto = upto + RangeSum::one(&op.hash);
             }
             batch.put(
                 Store::Checkpoints,
@@ -473,6 +440,11 @@ impl<S: Storage> Database<S> {
         // Already durable: apply to memory only, then reload what the other connection wrote.
         let new = self.log.borrow_mut().insert_remote(ops)?;
         let _ = self.log.borrow_mut().take_segment_changes();
+        // They joined the tail, or another connection's commit sealed it: counted when it
+        // seems due.
+        if let Some(len) = &mut self.tail {
+            *len += new.len() as u64;
+        }
         for op in &new {
             changes.extend(self.state.apply(&op.op).changes);
         }
@@ -506,7 +478,7 @@ fn frees_only(kind: &OpKind) -> bool {
 
 /// `keys` sorted, each once: what a `BTreeSet<&str>` of them would iterate, through the program's
 /// one sort instead of a B-tree instantiation of its own (about 4 KB of wasm).
-fn distinct(mut keys: Vec<&str>) -> Vec<&str> {
+pub(super) fn distinct(mut keys: Vec<&str>) -> Vec<&str> {
     auroradb_log::sort_by_key(&mut keys, |k| *k);
     keys.dedup();
     keys

@@ -18,6 +18,7 @@ type Holds = Rc<RefCell<BTreeSet<String>>>;
 pub struct MemoryStorage {
     maps: Rc<RefCell<Maps>>,
     reads: Rc<RefCell<BTreeMap<Store, u64>>>,
+    writes: Rc<RefCell<BTreeMap<Store, u64>>>,
     holds: Holds,
 }
 
@@ -52,6 +53,7 @@ impl MemoryStorage {
         MemoryStorage {
             maps: Rc::new(RefCell::new(self.maps.borrow().clone())),
             reads: Rc::default(),
+            writes: Rc::default(),
             holds: Rc::default(),
         }
     }
@@ -67,9 +69,16 @@ impl MemoryStorage {
         self.reads.borrow().get(&store).copied().unwrap_or(0)
     }
 
-    /// Sets every read counter back to 0.
+    /// Records of `store` written so far (puts, inserts and deletes of committed batches): for
+    /// tests that check what a write costs.
+    pub fn writes(&self, store: Store) -> u64 {
+        self.writes.borrow().get(&store).copied().unwrap_or(0)
+    }
+
+    /// Sets every read and write counter back to 0.
     pub fn reset_reads(&self) {
         self.reads.borrow_mut().clear();
+        self.writes.borrow_mut().clear();
     }
 
     fn count_reads(&self, store: Store, n: usize) {
@@ -131,7 +140,21 @@ impl Storage for MemoryStorage {
     }
 
     async fn commit(&self, batch: WriteBatch) -> Result<(), StorageError> {
-        check_and_apply(&mut self.maps.borrow_mut(), batch)
+        let written: Vec<Store> = batch
+            .mutations
+            .iter()
+            .filter_map(|m| match m {
+                Mutation::Put { store, .. } | Mutation::Insert { store, .. } | Mutation::Delete { store, .. } => {
+                    Some(*store)
+                }
+                Mutation::Expect { .. } => None,
+            })
+            .collect();
+        check_and_apply(&mut self.maps.borrow_mut(), batch)?;
+        for store in written {
+            *self.writes.borrow_mut().entry(store).or_default() += 1;
+        }
+        Ok(())
     }
 
     async fn get(&self, store: Store, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
