@@ -4,21 +4,24 @@
 // then the gzipped size of what a page loads. Run it through ./scripts/bench-web.sh (which
 // builds pkg/ first), or directly:
 //
-//   node benches/web/run.mjs [--runs N] [--open-ops N] [--open-keys N] [--engines raw,dexie,aurora] [--json FILE]
-//                            [--cases bulk,single,reads,open] [--durability strict|relaxed]
+//   node benches/web/run.mjs [--runs N] [--open-ops N] [--open-keys N] [--open-import] [--engines raw,dexie,aurora]
+//                            [--json FILE] [--cases bulk,single,reads,open] [--durability strict|relaxed]
 //
 // --cases runs only some cases (default: all); --durability sets the `durability` of every
 // engine's writing transactions (AuroraDB's option, raw IndexedDB's transaction option, Dexie's
 // chromeTransactionDurability; default: each engine's own default). The open case writes
 // --open-ops records (default 100k) one op each, or --open-ops writes over --open-keys records
-// (a long history on fewer live records).
+// (a long history on fewer live records). With --open-import, AuroraDB imports the same writes
+// as log files made natively (benches/examples/make_log.rs, into target/bench-logs/, kept for the
+// next run) instead of writing them one by one: the way to a history of a million ops.
 //
 // The browser gets a throwaway on-disk profile, so IndexedDB writes reach the disk as they would
 // for a user. Timings are the median of --runs runs (default 3), measured in the page with
 // performance.now(). A benchmark, not a test: it asserts only that each engine stored and found
 // what it was asked to (so a fast wrong answer cannot win).
 
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -35,6 +38,7 @@ function parseArgs(argv) {
     json: null,
     cases: ['bulk', 'single', 'reads', 'open'],
     durability: undefined,
+    openImport: false,
   };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
@@ -49,9 +53,10 @@ function parseArgs(argv) {
     else if (arg === '--json') opts.json = value();
     else if (arg === '--cases') opts.cases = value().split(',');
     else if (arg === '--durability') opts.durability = value();
+    else if (arg === '--open-import') opts.openImport = true;
     else if (arg === '--help' || arg === '-h') {
       console.log(
-        'usage: node benches/web/run.mjs [--runs N] [--open-ops N] [--open-keys N] [--engines raw,dexie,aurora] [--json FILE] [--cases bulk,single,reads,open] [--durability strict|relaxed]',
+        'usage: node benches/web/run.mjs [--runs N] [--open-ops N] [--open-keys N] [--open-import] [--engines raw,dexie,aurora] [--json FILE] [--cases bulk,single,reads,open] [--durability strict|relaxed]',
       );
       process.exit(0);
     } else throw new Error(`unknown argument ${arg}`);
@@ -80,6 +85,26 @@ function bounded(promise, ms, what) {
     timer = setTimeout(() => fail(new Error(`${what}: no answer within ${ms / 1000} s`)), ms);
   });
   return Promise.race([promise, limit]).finally(() => clearTimeout(timer));
+}
+
+/** Ops per log file of --open-import. */
+const FILE_OPS = 100_000;
+
+/**
+ * The URLs of log files holding `ops` writes on `keys` records (what the page's setupOpen writes),
+ * made with benches/examples/make_log.rs into target/bench-logs/ unless they are there.
+ */
+function logFilesFor(ops, keys) {
+  const name = `${ops}-${keys}`;
+  const dir = join(ROOT, 'target', 'bench-logs', name);
+  const count = Math.ceil(ops / FILE_OPS);
+  const files = Array.from({ length: count }, (_, i) => `${i}.aulog`);
+  if (!files.every((f) => existsSync(join(dir, f)))) {
+    rmSync(dir, { recursive: true, force: true });
+    const args = ['run', '--release', '-q', '-p', 'auroradb-benches', '--example', 'make_log', '--'];
+    execFileSync('cargo', [...args, String(ops), String(keys), String(FILE_OPS), dir], { cwd: ROOT, stdio: 'inherit' });
+  }
+  return files.map((f) => `/bench-logs/${name}/${f}`);
 }
 
 /** Every file under `dir` (relative paths). */
@@ -213,12 +238,17 @@ async function main() {
           ),
         );
         await call(`${engine} destroy (empty)`, (engine) => window.bench.destroyOpen(engine), engine).catch(() => {});
-        if (engine === 'aurora') process.stderr.write(`(writing ${opts.openOps} single adds: minutes) `);
+        const logFiles = engine === 'aurora' && opts.openImport ? logFilesFor(opts.openOps, opts.openKeys) : null;
+        if (engine === 'aurora') {
+          process.stderr.write(
+            logFiles ? `(importing ${logFiles.length} log files) ` : `(writing ${opts.openOps} single adds: minutes) `,
+          );
+        }
         const setup = await call(
           `${engine} open setup`,
-          ({ engine, ops, keys }) => window.bench.setupOpen(engine, { ops, keys }),
-          { engine, ops: opts.openOps, keys: opts.openKeys },
-          900_000,
+          ({ engine, ops, keys, logFiles }) => window.bench.setupOpen(engine, { ops, keys, logFiles }),
+          { engine, ops: opts.openOps, keys: opts.openKeys, logFiles },
+          1_800_000,
         );
         if (setup.count !== opts.openKeys) {
           throw new Error(`${engine}: open setup stored ${setup.count} of ${opts.openKeys}`);

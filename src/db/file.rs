@@ -78,6 +78,29 @@ pub fn decode_file(bytes: &[u8]) -> Result<(ProvenSegment, Fingerprint)> {
     Ok(((ops, proofs), file.fingerprint))
 }
 
+/// What gives the proofs of a segment of a log file, from its ops' ids.
+pub type FileProofs<'a> = &'a dyn Fn(&[OpId]) -> Vec<(OpId, Proof)>;
+
+/// A log file of `ops` (id, stored bytes, hash; in id order), with the proofs `proofs` gives for
+/// the ids of each of its segments (see [`Database::export_log`]).
+pub fn encode_log_file(ops: &[(OpId, &[u8], Hash)], proofs: FileProofs<'_>) -> Vec<u8> {
+    let mut segments = Vec::new();
+    let mut sum = RangeSum::default();
+    for chunk in ops.chunks(FILE_SEGMENT_OPS) {
+        let ids: Vec<OpId> = chunk.iter().map(|(id, _, _)| *id).collect();
+        for (_, _, hash) in chunk {
+            sum = sum + RangeSum::one(hash);
+        }
+        let seg = encode_file_segment(chunk.iter().map(|(id, b, h)| (*id, *b, h)), &proofs(&ids));
+        segments.push(serde_bytes::ByteBuf::from(seg));
+    }
+    let file = LogFile { count: sum.count, fingerprint: sum.fingerprint(), segments };
+    let mut out = encode_blob_v(MAGIC_LOG_FILE, LOG_FILE_VERSION, &file);
+    let hash = Hash::of(&out);
+    out.extend_from_slice(&hash.0);
+    out
+}
+
 impl<S: Storage> Database<S> {
     /// The proofs to send with the ops `ids`: of each author's newest one, where this database
     /// holds one or (for its own author) can sign one.
@@ -92,30 +115,18 @@ impl<S: Storage> Database<S> {
     pub async fn export_log(&mut self) -> Result<Vec<u8>> {
         self.load_log().await?;
         let rows = self.storage.scan(Store::Log, KeyRange::all(), ScanOptions::default()).await?;
-        let mut segments = Vec::new();
-        let mut sum = RangeSum::default();
-        for chunk in rows.chunks(FILE_SEGMENT_OPS) {
-            let mut items = Vec::with_capacity(chunk.len());
-            for (k, v) in chunk {
-                let id = auroradb_log::OpId::from_bytes(k)?;
-                let hash = self
-                    .log
-                    .borrow()
-                    .hash_of(&id)
-                    .copied()
-                    .ok_or_else(|| DbError::Corrupt(format!("op {id} is stored but not indexed")))?;
-                sum = sum + RangeSum::one(&hash);
-                items.push((id, v.as_slice(), hash));
-            }
-            let proofs = self.proofs_for(items.iter().map(|(id, _, _)| *id));
-            let seg = encode_file_segment(items.iter().map(|(id, b, h)| (*id, *b, h)), &proofs);
-            segments.push(serde_bytes::ByteBuf::from(seg));
+        let mut items = Vec::with_capacity(rows.len());
+        for (k, v) in &rows {
+            let id = auroradb_log::OpId::from_bytes(k)?;
+            let hash = self
+                .log
+                .borrow()
+                .hash_of(&id)
+                .copied()
+                .ok_or_else(|| DbError::Corrupt(format!("op {id} is stored but not indexed")))?;
+            items.push((id, v.as_slice(), hash));
         }
-        let file = LogFile { count: sum.count, fingerprint: sum.fingerprint(), segments };
-        let mut out = encode_blob_v(MAGIC_LOG_FILE, LOG_FILE_VERSION, &file);
-        let hash = Hash::of(&out);
-        out.extend_from_slice(&hash.0);
-        Ok(out)
+        Ok(encode_log_file(&items, &|ids| self.proofs_for(ids.iter().copied())))
     }
 
     /// Merges the ops of a log file into this database (as if synced from a peer), all or

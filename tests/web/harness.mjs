@@ -41,6 +41,8 @@ export const CHROMIUM_ARGS = [
 
 const MOUNTS = [
   ['/bench/', [join(ROOT, 'benches', 'web')]],
+  // Log files the browser bench imports (`benches/web/run.mjs --open-import`).
+  ['/bench-logs/', [join(ROOT, 'target', 'bench-logs')]],
   ['/dexie/', [join(ROOT, 'node_modules', 'dexie', 'dist')]],
   ['/', [PKG_DIR, join(ROOT, 'tests', 'web', 'pages')]],
 ];
