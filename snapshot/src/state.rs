@@ -225,6 +225,66 @@ impl State {
         Ok(state)
     }
 
+    /// A state that holds none of its records yet: `meta`, and `visible`, the number of visible
+    /// records the storage holds. A database that reads records on demand starts with this and
+    /// adds each record it reads with [`State::hold`], before applying an op to its key (an op
+    /// applied to a key not held is applied as to a key that has no record). Until
+    /// [`State::restore`] replaces it, its iteration, its indexes and [`State::check`] see only
+    /// the records it holds; [`State::len`] is the storage's count. Fails if `meta` was made
+    /// under another strategy.
+    pub fn partial(config: StateConfig, meta: StateMeta, visible: usize) -> Result<State> {
+        let mut state = State::restore(config, meta, [])?;
+        state.visible = visible;
+        Ok(state)
+    }
+
+    /// Adds a record read from storage to a state made by [`State::partial`], without counting
+    /// it (it is in [`State::len`] already). A record of another strategy is refused.
+    pub fn hold(&mut self, key: String, record: KeyRecord) -> Result<()> {
+        if !record.rule.fits(&self.config.strategy) {
+            return Err(SnapshotError::corrupt("state", format!("record of key {key:?} is of another strategy")));
+        }
+        if let Some(entry) = &record.entry {
+            for index in &mut self.indexes {
+                index.update(&key, None, Some(&entry.value));
+            }
+        }
+        self.records.insert(key, record);
+        Ok(())
+    }
+
+    /// Forgets a held record, keeping the count (the storage still holds it).
+    pub fn forget(&mut self, key: &str) {
+        if let Some(rec) = self.records.remove(key)
+            && let Some(entry) = &rec.entry
+        {
+            for index in &mut self.indexes {
+                index.update(key, Some(&entry.value), None);
+            }
+        }
+    }
+
+    /// Forgets every held record, keeping the meta and the count: the state becomes what
+    /// [`State::partial`] makes, to hold records again on demand.
+    pub fn forget_all(&mut self) {
+        self.records.clear();
+        for index in &mut self.indexes {
+            *index = Index::new(index.spec.clone());
+        }
+    }
+
+    /// Sets the meta and the count to the storage's, after another connection's commits that
+    /// this partial state did not apply.
+    pub fn set_stored(&mut self, meta: StateMeta, visible: usize) {
+        self.meta = meta;
+        self.visible = visible;
+    }
+
+    /// Number of records held (visible or not).
+    pub fn held(&self) -> usize {
+        self.records.len()
+    }
+
     /// Marks op ids as already applied, so that applying them again is a no-op (for a restored
     /// state, from the log's ids).
     pub fn remember(&mut self, ids: impl IntoIterator<Item = OpId>) {

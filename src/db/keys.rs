@@ -156,13 +156,37 @@ pub fn decode_schema(bytes: &[u8]) -> Result<Schema> {
     decode_record("schema", MAGIC_SCHEMA, bytes)
 }
 
-/// The journal record: ids of the ops one commit added.
-pub fn encode_journal(ids: &[OpId]) -> Vec<u8> {
-    encode_blob(MAGIC_JOURNAL, ids)
+/// The format version of journal entries: 2 added the number of visible records after the
+/// commit. A version-1 entry (ids only) is still read, with no count.
+pub const JOURNAL_VERSION: u8 = 2;
+
+/// A journal entry as written: the ids of the ops one commit added, and how many records are
+/// visible after it (so a connection knows the count without reading the records).
+#[derive(Serialize)]
+struct JournalOut<'a> {
+    ids: &'a [OpId],
+    visible: u64,
 }
 
-pub fn decode_journal(bytes: &[u8]) -> Result<Vec<OpId>> {
-    decode_record("journal entry", MAGIC_JOURNAL, bytes)
+/// A journal entry as read.
+#[derive(Deserialize)]
+struct JournalIn {
+    ids: Vec<OpId>,
+    visible: u64,
+}
+
+/// The journal record of a commit that added the ops `ids` and left `visible` records visible.
+pub fn encode_journal(ids: &[OpId], visible: u64) -> Vec<u8> {
+    encode_blob_v(MAGIC_JOURNAL, JOURNAL_VERSION, &JournalOut { ids, visible })
+}
+
+/// The ids of a journal entry, and its count of visible records (`None` in a version-1 entry).
+pub fn decode_journal(bytes: &[u8]) -> Result<(Vec<OpId>, Option<u64>)> {
+    if bytes.len() > 4 && bytes[4] == auroradb_log::codec::FORMAT_VERSION {
+        return Ok((decode_record("journal entry", MAGIC_JOURNAL, bytes)?, None));
+    }
+    let entry: JournalIn = decode_blob_v("journal entry", MAGIC_JOURNAL, JOURNAL_VERSION, bytes)?;
+    Ok((entry.ids, Some(entry.visible)))
 }
 
 #[cfg(test)]
@@ -195,10 +219,13 @@ mod tests {
         let ids = vec![head().head.id, OpId::from_millis(1_700_000_000_001, PeerId([0xb0; 16]))];
         assert_eq!(encode_head(&head())[..4], MAGIC_CHAIN_HEAD);
         assert_eq!(encode_schema(&schema())[..4], MAGIC_SCHEMA);
-        assert_eq!(encode_journal(&ids)[..4], MAGIC_JOURNAL);
+        assert_eq!(encode_journal(&ids, 3)[..5], [&MAGIC_JOURNAL[..], &[JOURNAL_VERSION]].concat());
         assert_eq!(decode_head(&encode_head(&head())).unwrap(), head());
         assert_eq!(decode_schema(&encode_schema(&schema())).unwrap(), schema());
-        assert_eq!(decode_journal(&encode_journal(&ids)).unwrap(), ids);
+        assert_eq!(decode_journal(&encode_journal(&ids, 3)).unwrap(), (ids.clone(), Some(3)));
+        // A version-1 entry: the ids alone.
+        let v1 = auroradb_log::codec::encode_blob(MAGIC_JOURNAL, &ids);
+        assert_eq!(decode_journal(&v1).unwrap(), (ids, None));
         let me = Identity::from_secret(&[3; 32]);
         let stored = encode_identity(&me);
         assert_eq!((&stored[..4], stored[4], &stored[5..], stored.len()), (&MAGIC_IDENTITY[..], 1, &[3; 32][..], 37));
@@ -210,7 +237,7 @@ mod tests {
     fn another_kinds_magic_is_refused() {
         let head = encode_head(&head());
         let schema = encode_schema(&schema());
-        let journal = encode_journal(&[]);
+        let journal = encode_journal(&[], 0);
         assert!(bad_magic(decode_head(&relabel(&head, MAGIC_SCHEMA)).unwrap_err()));
         assert!(bad_magic(decode_schema(&relabel(&schema, MAGIC_JOURNAL)).unwrap_err()));
         assert!(bad_magic(decode_journal(&relabel(&journal, MAGIC_CHAIN_HEAD)).unwrap_err()));
@@ -240,7 +267,8 @@ mod tests {
         future[4] = FORMAT_VERSION + 1;
         assert!(matches!(decode_schema(&future), Err(DbError::Log(LogError::UnsupportedVersion { .. }))));
         // A legacy schema body is still checked as a schema.
-        let legacy_journal = relabel(&encode_journal(&[head().head.id]), LEGACY_MAGIC_META);
+        let legacy_journal = relabel(&encode_blob(MAGIC_JOURNAL, &vec![head().head.id]), LEGACY_MAGIC_META);
+        assert_eq!(decode_journal(&legacy_journal).unwrap(), (vec![head().head.id], None));
         assert!(decode_schema(&legacy_journal).is_err());
     }
 }

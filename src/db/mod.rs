@@ -2,6 +2,7 @@
 //! applied to the materialized state, committed to storage in one atomic batch.
 
 mod author;
+mod cache;
 mod file;
 mod keys;
 mod tail;
@@ -69,6 +70,15 @@ pub struct Config {
     /// ops (a file, a backup) and does not write as it. Its own writes carry no proof, so peers
     /// do not take them. With `identity` too, it must be the identity's.
     pub peer: Option<PeerId>,
+    /// With `Some(n)`, the state's records are read from storage when something needs them,
+    /// not at open, and at most about `n` are held (see [`Database::load_keys`]). Opening then
+    /// reads no record (the number of visible records is in the newest journal entry); a write
+    /// reads the records of its keys; what needs every record (a clear, a unique index's check,
+    /// a checkpoint, [`Database::transaction`], verification) reads them all. The reads of the
+    /// state ([`Database::get`], [`Database::all`], [`Database::find_by`]...) see the records held:
+    /// call [`Database::load_keys`] or [`Database::load_state`] first ([`Database::count`] is
+    /// always right). `None` (the default): every record is read at open and held.
+    pub state_cache: Option<usize>,
     /// The physical clock.
     pub clock: ClockFn,
 }
@@ -88,6 +98,7 @@ impl Config {
             max_op: DEFAULT_MAX_OP,
             identity: None,
             peer: None,
+            state_cache: None,
             clock,
         }
     }
@@ -146,6 +157,8 @@ pub struct Database<S: Storage> {
     /// How many ops follow the last segment record (see `tail`), as far as this connection
     /// knows: `None` until it counts them.
     tail: Option<u64>,
+    /// Whether the state holds every record (see `cache`).
+    whole: bool,
 }
 
 impl<S: Storage> core::fmt::Debug for Database<S> {
@@ -172,7 +185,16 @@ async fn stored_commit(storage: &impl Storage) -> Result<u64> {
     }
 }
 
-/// The stored chain head of every author.
+/// The number of the newest commit (0 before the first) and the count of visible records its
+/// journal entry holds (`None` before the first commit, or in an entry of version 1).
+async fn newest_commit(storage: &impl Storage) -> Result<(u64, Option<u64>)> {
+    let last = ScanOptions { limit: Some(1), reverse: true, keys_only: false };
+    match storage.scan(Store::Journal, KeyRange::all(), last).await?.first() {
+        Some((k, v)) => Ok((keys::decode_counter(k)?, keys::decode_journal(v)?.1)),
+        None => Ok((0, None)),
+    }
+}
+
 /// Every author's chain head, with its proof of authorship.
 async fn read_heads(storage: &impl Storage) -> Result<Vec<(PeerId, keys::StoredHead)>> {
     let mut heads = Vec::new();
@@ -225,7 +247,7 @@ impl<S: Storage> Database<S> {
         let clock = Hlc::new(peer, config.clock, config.max_drift);
         let log_config = LogConfig { max_drift: config.max_drift, segment_ops: config.segment_ops, keep_ops: false };
 
-        let commit = stored_commit(&storage).await?;
+        let (commit, visible) = newest_commit(&storage).await?;
         // The index of the log (every op's id and hash) is not read here: its size grows with the
         // history, and reading, the one thing most opens are for, does not need it. The log starts
         // with its chain heads only, which is what the next write needs to link its op; the rest
@@ -253,25 +275,42 @@ impl<S: Storage> Database<S> {
             Some(b) => Some(StateMeta::decode(&b)?.with_log(applied, high_water)),
             None => None,
         };
-        let mut key_records = Vec::new();
-        for (k, v) in storage.scan(Store::State, KeyRange::all(), ScanOptions::default()).await? {
-            let key = String::from_utf8(k).map_err(|_| DbError::Corrupt("state key is not UTF-8".into()))?;
-            key_records.push((key, KeyRecord::decode(&v)?));
-        }
         let sc = state_config(&config, peer);
         let mut rebuild = false;
-        let state = match meta {
-            Some(meta) => match State::restore(sc.clone(), meta, key_records) {
-                Ok(state) => state,
-                // The strategy changed: the state is rebuilt from the log below.
+        let mut whole = true;
+        let state = match (meta, visible, config.state_cache) {
+            // On demand: no record is read now.
+            (Some(meta), Some(visible), Some(_)) => match State::partial(sc.clone(), meta, visible as usize) {
+                Ok(state) => {
+                    whole = false;
+                    state
+                }
                 Err(SnapshotError::StrategyMismatch { .. }) => {
                     rebuild = true;
                     State::new(sc)
                 }
                 Err(e) => return Err(e.into()),
             },
-            None if key_records.is_empty() => State::new(sc),
-            None => return Err(DbError::Corrupt("state records without state meta".into())),
+            (meta, ..) => {
+                let mut key_records = Vec::new();
+                for (k, v) in storage.scan(Store::State, KeyRange::all(), ScanOptions::default()).await? {
+                    let key = String::from_utf8(k).map_err(|_| DbError::Corrupt("state key is not UTF-8".into()))?;
+                    key_records.push((key, KeyRecord::decode(&v)?));
+                }
+                match meta {
+                    Some(meta) => match State::restore(sc.clone(), meta, key_records) {
+                        Ok(state) => state,
+                        // The strategy changed: the state is rebuilt from the log below.
+                        Err(SnapshotError::StrategyMismatch { .. }) => {
+                            rebuild = true;
+                            State::new(sc)
+                        }
+                        Err(e) => return Err(e.into()),
+                    },
+                    None if key_records.is_empty() => State::new(sc),
+                    None => return Err(DbError::Corrupt("state records without state meta".into())),
+                }
+            }
         };
 
         let checkpoints: IdSet = storage
@@ -307,6 +346,7 @@ impl<S: Storage> Database<S> {
             stats: Stats::default(),
             slot,
             tail: None,
+            whole,
         };
         db.write_schema().await?;
         if rebuild {
@@ -361,8 +401,10 @@ impl<S: Storage> Database<S> {
         for op in &ops {
             self.state.apply(op);
         }
+        self.whole = true;
         let mut batch = crate::storage::WriteBatch::default();
-        batch.insert(Store::Journal, keys::encode_counter(self.commit + 1), keys::encode_journal(&[]));
+        let visible = self.state.len() as u64;
+        batch.insert(Store::Journal, keys::encode_counter(self.commit + 1), keys::encode_journal(&[], visible));
         // The keys stored now, which may include keys of commits caught up since open.
         let stored = self
             .storage

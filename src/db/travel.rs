@@ -161,6 +161,7 @@ impl<S: Storage> Database<S> {
     /// records, every checkpoint, and that the live state equals a replay of the whole log.
     pub async fn verify(&mut self) -> Result<DbVerifyReport> {
         self.load_log().await?;
+        self.load_state().await?;
         let rows = self.storage.scan(Store::Log, KeyRange::all(), ScanOptions::default()).await?;
         self.stats.ops_decoded += rows.len() as u64;
         let recorded: BTreeMap<OpId, Hash> = self.log.borrow().ids(..).map(|(id, h)| (*id, *h)).collect();

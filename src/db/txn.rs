@@ -157,6 +157,8 @@ impl<S: Storage> Database<S> {
         &mut self,
         f: impl FnOnce(&mut Txn<'_>) -> Result<T, E>,
     ) -> Result<(T, WriteOutcome)> {
+        // `f` may read any record.
+        self.load_state().await?;
         let mut txn = Txn { base: &self.state, key_path: self.config.key_path.as_deref(), tx: Transaction::new() };
         let value = f(&mut txn).map_err(|e| DbError::Aborted(e.to_string()))?;
         let tx = txn.tx;
@@ -189,6 +191,7 @@ impl<S: Storage> Database<S> {
             Some(key) => Err(DbError::Conflict { key: key.to_owned() }),
             None => Ok(()),
         };
-        self.commit_local_if(OpKind::Txn(steps), &check).await
+        let reads: Vec<String> = tx.read.keys().cloned().collect();
+        self.commit_local_if(OpKind::Txn(steps), &reads, &check).await
     }
 }

@@ -64,14 +64,16 @@ impl<S: Storage> Database<S> {
     /// failure the log and state are as before. It needs the log's index only for a checkpoint
     /// (whose fingerprint covers the whole log), so it loads it only when one is due.
     pub async fn commit_local(&mut self, kind: OpKind) -> Result<WriteOutcome> {
-        self.commit_local_if(kind, &|_| Ok(())).await
+        self.commit_local_if(kind, &[], &|_| Ok(())).await
     }
 
     /// [`Database::commit_local`] if `check` passes on the state, also on the state as it is
-    /// after catching up with another connection's commits.
+    /// after catching up with another connection's commits. `check` reads the records of `reads`
+    /// (and of the op's keys).
     pub(super) async fn commit_local_if(
         &mut self,
         kind: OpKind,
+        reads: &[String],
         check: &dyn Fn(&State) -> Result<()>,
     ) -> Result<WriteOutcome> {
         let mut lock = self.storage.lock_writes().await?;
@@ -79,8 +81,19 @@ impl<S: Storage> Database<S> {
         loop {
             // Loading catches up with other connections first: the check below sees their
             // commits.
-            if !frees_only(&kind) && self.checkpoint_due(1) {
+            let checkpoint = !frees_only(&kind) && self.checkpoint_due(1);
+            if checkpoint {
                 self.load_log().await?;
+            }
+            // The records the op writes and the check reads; all of them for a clear, a unique
+            // index's check or a checkpoint (a no-op when the state holds them all).
+            let unique = self.config.indexes.iter().any(|i| i.unique);
+            if checkpoint || unique || matches!(kind, OpKind::Clear) {
+                self.load_state().await?;
+            } else {
+                let (mut needed, _) = history_keys(&kind);
+                needed.extend(reads.iter().map(String::as_str));
+                self.load_keys(&needed).await?;
             }
             check(&self.state)?;
             let op = self.log.borrow().prepare_local(kind.clone());
@@ -150,6 +163,7 @@ impl<S: Storage> Database<S> {
         let mut lock = self.storage.lock_writes().await?;
         let mut attempt = 0;
         loop {
+            self.load_keys_of(&ops).await?;
             let fresh = self.log.borrow().check_remote(&ops)?;
             let keep = self.log.borrow().check_proofs(&ops, &fresh, proofs)?;
             let mut new: Vec<EncodedOp> = ops.iter().zip(&fresh).filter(|(_, f)| **f).map(|(o, _)| o.clone()).collect();
@@ -300,7 +314,7 @@ impl<S: Storage> Database<S> {
         // looked, the insert fails the commit (a conflict), which catches up and tries again.
         let next = self.commit + 1;
         let ids: Vec<OpId> = ops.iter().map(|o| o.op.id).collect();
-        batch.insert(Store::Journal, keys::encode_counter(next), keys::encode_journal(&ids));
+        batch.insert(Store::Journal, keys::encode_counter(next), keys::encode_journal(&ids, self.state.len() as u64));
 
         // The newest op of each author in the batch (a handful of authors: a list, not a map).
         let mut heads: Vec<(PeerId, auroradb_log::ChainHead)> = Vec::new();
@@ -362,6 +376,7 @@ impl<S: Storage> Database<S> {
             && !ops.iter().all(|o| frees_only(&o.op.kind))
             && self.checkpoint_due(ops.len() as u64)
             && self.log.borrow().is_indexed()
+            && self.whole
             && let Some(at) = self.state.high_water()
         {
             let mut upto = self.log.borrow().summary(..=at);
@@ -381,6 +396,7 @@ impl<S: Storage> Database<S> {
     /// Writes a checkpoint of the live state now.
     pub async fn checkpoint(&mut self) -> Result<Option<OpId>> {
         self.load_log().await?;
+        self.load_state().await?;
         let mut lock = self.storage.lock_writes().await?;
         let mut attempt = 0;
         let at = loop {
@@ -419,9 +435,12 @@ impl<S: Storage> Database<S> {
         let entries = self.storage.scan(Store::Journal, range, ScanOptions::default()).await?;
         let mut ops = Vec::new();
         let mut last = self.commit;
+        let mut visible = None;
         for (k, v) in entries {
             last = last.max(keys::decode_counter(&k)?);
-            for id in keys::decode_journal(&v)? {
+            let (ids, count) = keys::decode_journal(&v)?;
+            visible = count;
+            for id in ids {
                 if self.log.borrow().contains(&id) {
                     continue;
                 }
@@ -445,8 +464,17 @@ impl<S: Storage> Database<S> {
         if let Some(len) = &mut self.tail {
             *len += new.len() as u64;
         }
-        for op in &new {
-            changes.extend(self.state.apply(&op.op).changes);
+        if self.whole {
+            for op in &new {
+                changes.extend(self.state.apply(&op.op).changes);
+            }
+        } else {
+            let visible = match visible {
+                Some(n) => n,
+                // An entry without the count (written by an older release): count the records.
+                None => self.count_visible().await?,
+            };
+            changes = self.take_in(&new, visible).await?;
         }
         // The proofs of the authors' new heads, to pass their ops on.
         let authors: BTreeSet<PeerId> = new.iter().map(|o| o.op.author).collect();

@@ -60,6 +60,10 @@ export interface AuroraConfig {
     durability?: Durability;
     /** The largest op a write may make, in bytes (1 to 2^30): a larger write rejects with `OpTooLargeError`. Default 16 MiB. */
     maxOpBytes?: number;
+    /** How many records the instance keeps in memory, read from IndexedDB on demand. Default 10000. */
+    cacheSize?: number;
+    /** `false`: keep no record in memory between calls (as `cacheSize: 0`). */
+    enableCache?: boolean;
     /**
      * The secret key (32 bytes, from `getIdentity()`) to sign this instance's ops with: its author id derives from it.
      * Used as it is; nothing is stored. Default: the identity of the database's lowest author slot that no other open

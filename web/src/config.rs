@@ -1,12 +1,15 @@
 //! The JavaScript configuration object, read into a [`Config`].
 //!
 //! Read here: `name` (required), `version`, `keyPath`, `indexes`, `syncStrategy`,
-//! `checkpointEvery`, `durability`, `distributed`, and what the sync engine needs ([`SyncOptions`]:
+//! `checkpointEvery`, `durability`, `cacheSize`, `enableCache`, `distributed`, and what the sync engine needs ([`SyncOptions`]:
 //! `autoSync`, `syncInterval`, `timeout`, `p2pConfig.group`, `p2pConfig.maxFrameBytes`). The
 //! adapter's options (`p2pAdapter`, `server`, `p2pConfig`, `maxConnections`,
 //! `connectionTimeout`...) are read by the JavaScript class and its adapters.
 
 use auroradb_log::{NTP64, millis_to_ntp};
+
+/// The records an instance holds in memory by default (`cacheSize`).
+pub const DEFAULT_CACHE_SIZE: usize = 10_000;
 use auroradb_snapshot::{IndexSpec, Strategy};
 use js_sys::{Array, Reflect};
 use wasm_bindgen::JsCast;
@@ -157,6 +160,12 @@ pub fn parse(config: &JsValue, distributed: Option<bool>, peer_id: Option<String
             .and_then(|d| Durability::from_name(&d))
             .ok_or_else(|| bad(format!("durability must be 'strict' or 'relaxed', not {}", describe(&v))))?,
     };
+    // The records held in memory: read from IndexedDB on demand, at most about this many kept.
+    db.state_cache = Some(match whole(&field(config, "cacheSize"), "cacheSize", 0.0, 1e9)? {
+        _ if field(config, "enableCache").as_bool() == Some(false) => 0,
+        Some(n) => n as usize,
+        None => DEFAULT_CACHE_SIZE,
+    });
     if let Some(n) = whole(&field(config, "maxOpBytes"), "maxOpBytes", 1.0, auroradb::MAX_OP_CEILING as f64)? {
         db.max_op = n as usize;
     }

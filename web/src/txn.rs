@@ -84,6 +84,7 @@ impl TxnHandle {
                 return Ok(v);
             }
             open.run("transaction", async |db| {
+                db.load_keys(&[&key]).await?;
                 Ok(match slot.borrow_mut().as_mut() {
                     Some(tx) => value_js(tx.read(db.state(), &key)),
                     // The callback finished while this read waited: there is nothing to record.

@@ -16,15 +16,22 @@ impl AuroraCore {
     pub fn get(&self, key: JsValue) -> Promise {
         self.spawn(|open| async move {
             let key = key_from_js(&key).map_err(|e| open.fail("get", &e))?;
-            open.run("get", async |db| Ok(db.get(&key).map_or(JsValue::UNDEFINED, to_js))).await
+            open.run("get", async |db| {
+                db.load_keys(&[&key]).await?;
+                Ok(db.get(&key).map_or(JsValue::UNDEFINED, to_js))
+            })
+            .await
         })
     }
 
     /// Every value, in key order.
     pub fn all(&self) -> Promise {
         self.spawn(|open| async move {
-            open.run("all", async |db| Ok(db.state().iter().map(|(_, e)| to_js(&e.value)).collect::<Array>().into()))
-                .await
+            open.run("all", async |db| {
+                db.load_state().await?;
+                Ok(db.state().iter().map(|(_, e)| to_js(&e.value)).collect::<Array>().into())
+            })
+            .await
         })
     }
 
@@ -32,6 +39,7 @@ impl AuroraCore {
     pub fn keys(&self) -> Promise {
         self.spawn(|open| async move {
             open.run("keys", async |db| {
+                db.load_state().await?;
                 Ok(db.state().iter().map(|(k, _)| JsValue::from_str(k)).collect::<Array>().into())
             })
             .await
@@ -50,6 +58,7 @@ impl AuroraCore {
             let mut thrown = None;
             let out = open
                 .run("filter", async |db| {
+                    db.load_state().await?;
                     Ok(match scan(db.state(), &f, |_| true) {
                         Ok((list, _)) => list.into(),
                         Err(e) => {
@@ -70,6 +79,7 @@ impl AuroraCore {
             let mut thrown = None;
             let out = open
                 .run("every", async |db| {
+                    db.load_state().await?;
                     Ok(match scan(db.state(), &f, |v| v) {
                         Ok((_, all)) => all,
                         Err(e) => {
@@ -87,6 +97,7 @@ impl AuroraCore {
     pub fn slice(&self, start: Option<f64>, end: Option<f64>) -> Promise {
         self.spawn(|open| async move {
             open.run("slice", async |db| {
+                db.load_state().await?;
                 let (s, e) = slice_bounds(db.count(), start, end);
                 Ok(values(&db.slice(s, e)).into())
             })
@@ -100,7 +111,11 @@ impl AuroraCore {
     pub fn find_by(&self, index: String, value: JsValue) -> Promise {
         self.spawn(|open| async move {
             let v = from_js(&value, "value").map_err(|e| open.fail("findBy", &e))?;
-            open.run("findBy", async |db| Ok(values(&db.find_by(&index, &v)?).into())).await
+            open.run("findBy", async |db| {
+                db.load_state().await?;
+                Ok(values(&db.find_by(&index, &v)?).into())
+            })
+            .await
         })
     }
 
@@ -122,8 +137,11 @@ impl AuroraCore {
             };
             let lo = bound("gt", "gte").map_err(|e| open.fail("findRange", &e))?;
             let hi = bound("lt", "lte").map_err(|e| open.fail("findRange", &e))?;
-            open.run("findRange", async |db| Ok(values(&db.index_range(&index, lo.as_ref(), hi.as_ref())?).into()))
-                .await
+            open.run("findRange", async |db| {
+                db.load_state().await?;
+                Ok(values(&db.index_range(&index, lo.as_ref(), hi.as_ref())?).into())
+            })
+            .await
         })
     }
 }

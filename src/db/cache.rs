@@ -1,0 +1,165 @@
+//! The state on demand ([`Config::state_cache`](super::Config::state_cache)): records read from
+//! storage when something needs them, at most about as many held as the configured number.
+//!
+//! Opening reads no record: the number of visible records is in the newest journal entry (each
+//! commit writes it there), and the state starts with none held ([`State::partial`]). A get or a
+//! write reads the records of its keys; what needs every record (iteration, index queries, a
+//! clear, a unique index's check, a checkpoint, verification) reads them all once
+//! ([`Database::load_state`]), and they are forgotten again the next time records are read past
+//! the bound. Storage is the truth after every commit, so forgetting a record loses nothing.
+
+use std::collections::BTreeSet;
+
+use auroradb_log::EncodedOp;
+use auroradb_snapshot::{Change, KeyRecord, State, StateMeta};
+
+use super::tail::history_keys;
+use super::{Database, keys, state_config};
+use crate::storage::{KeyRange, ScanOptions, Storage, Store};
+use crate::{DbError, Result};
+
+impl<S: Storage> Database<S> {
+    /// Whether the state holds every record (always, without `state_cache`).
+    pub fn holds_whole_state(&self) -> bool {
+        self.whole
+    }
+
+    /// Reads the records of `keys` the state does not hold (with `state_cache`; without, it
+    /// holds them all). Past the bound, every record held is forgotten first.
+    pub async fn load_keys(&mut self, keys: &[&str]) -> Result<()> {
+        self.release_excess();
+        if self.whole {
+            return Ok(());
+        }
+        for key in keys {
+            if self.state.record(key).is_some() {
+                continue;
+            }
+            if let Some(bytes) = self.storage.get(Store::State, key.as_bytes()).await? {
+                self.state.hold((*key).to_owned(), KeyRecord::decode(&bytes)?)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads every record the state does not hold, so that it holds the whole state. The
+    /// commits of other connections are caught up first, and the records are taken only if no
+    /// commit came in between (else it catches up and reads again). What it catches up with is
+    /// kept for [`Database::take_caught_up`].
+    pub async fn load_state(&mut self) -> Result<()> {
+        while !self.whole {
+            let changes = self.catch_up().await?;
+            self.caught_up.extend(changes);
+            let seen = self.commit;
+            let rows = self.storage.scan(Store::State, KeyRange::all(), ScanOptions::default()).await?;
+            if super::stored_commit(&self.storage).await? != seen {
+                continue;
+            }
+            let mut records = Vec::with_capacity(rows.len());
+            for (k, v) in rows {
+                let key = String::from_utf8(k).map_err(|_| DbError::Corrupt("state key is not UTF-8".into()))?;
+                records.push((key, KeyRecord::decode(&v)?));
+            }
+            let config = state_config(&self.config, self.peer());
+            let state = State::restore(config, self.state.meta().clone(), records)?;
+            if state.len() != self.state.len() {
+                return Err(DbError::Corrupt(format!(
+                    "the journal counts {} visible records, the state store holds {}",
+                    self.state.len(),
+                    state.len()
+                )));
+            }
+            self.state = state;
+            self.whole = true;
+        }
+        Ok(())
+    }
+
+    /// Reads the records the ops of peers write: all of them when one is a clear, or when they
+    /// are more than the cache holds.
+    pub(super) async fn load_keys_of(&mut self, ops: &[EncodedOp]) -> Result<()> {
+        if self.whole {
+            return Ok(());
+        }
+        let mut needed = BTreeSet::new();
+        for op in ops {
+            let (keys, clear) = history_keys(&op.op.kind);
+            if clear {
+                return self.load_state().await;
+            }
+            needed.extend(keys);
+        }
+        if self.config.state_cache.is_some_and(|n| needed.len() > n) {
+            return self.load_state().await;
+        }
+        let needed: Vec<&str> = needed.into_iter().collect();
+        self.load_keys(&needed).await
+    }
+
+    /// The number of visible records in storage, counted by reading them all.
+    pub(super) async fn count_visible(&self) -> Result<u64> {
+        let mut n = 0;
+        for (_, v) in self.storage.scan(Store::State, KeyRange::all(), ScanOptions::default()).await? {
+            n += u64::from(KeyRecord::decode(&v)?.visible().is_some());
+        }
+        Ok(n)
+    }
+
+    /// Forgets every record held if they are more than `state_cache` allows (after
+    /// [`Database::load_state`], say): the state then reads them on demand again.
+    pub fn release_excess(&mut self) {
+        if !self.within_cache() {
+            self.state.forget_all();
+            self.whole = false;
+        }
+    }
+
+    /// Whether the records held are within `state_cache`.
+    fn within_cache(&self) -> bool {
+        self.config.state_cache.is_none_or(|n| self.state.held() <= n)
+    }
+
+    /// For a state that does not hold every record: takes in the commits of other connections
+    /// (`ops`, already durable, the newest journal entry's count `visible`) without applying
+    /// them. The records their ops touched are forgotten (storage has them as the commits left
+    /// them) and read again for the changes they made, whose `before` is the value held, if one
+    /// was. The meta and the count become the storage's.
+    pub(super) async fn take_in(&mut self, ops: &[EncodedOp], visible: u64) -> Result<Vec<Change>> {
+        let mut touched = BTreeSet::new();
+        let mut cleared = false;
+        for op in ops {
+            let (keys, clear) = history_keys(&op.op.kind);
+            cleared |= clear;
+            touched.extend(keys.into_iter().map(str::to_owned));
+        }
+        let mut changes = Vec::new();
+        if cleared {
+            // Every record may have changed: only those held can say how.
+            let held: Vec<String> = self.state.records().map(|(k, _)| k.to_owned()).collect();
+            touched.extend(held);
+        }
+        for key in &touched {
+            let before = self.state.get(key).map(|e| e.value.clone());
+            self.state.forget(key);
+            let after = match self.storage.get(Store::State, key.as_bytes()).await? {
+                Some(bytes) => KeyRecord::decode(&bytes)?.visible().map(|e| e.value.clone()),
+                None => None,
+            };
+            if before != after {
+                changes.push(Change { key: key.clone(), before, after });
+            }
+        }
+        if cleared {
+            self.state.forget_all();
+        }
+        let heads = self.log.borrow().heads().values().map(|h| (h.seq, h.id)).collect::<Vec<_>>();
+        let applied = heads.iter().map(|(seq, _)| seq).sum();
+        let high_water = heads.iter().map(|(_, id)| *id).max();
+        let meta = match self.storage.get(Store::Meta, keys::META_STATE).await? {
+            Some(b) => StateMeta::decode(&b)?.with_log(applied, high_water),
+            None => self.state.meta().clone().with_log(applied, high_water),
+        };
+        self.state.set_stored(meta, visible as usize);
+        Ok(changes)
+    }
+}
