@@ -31,12 +31,14 @@ impl<S: Storage> Database<S> {
         if self.whole {
             return Ok(());
         }
-        for key in keys {
-            if self.state.record(key).is_some() {
-                continue;
-            }
-            if let Some(bytes) = self.storage.get(Store::State, key.as_bytes()).await? {
-                self.state.hold((*key).to_owned(), KeyRecord::decode(&bytes)?)?;
+        let mut missing: Vec<&str> = keys.iter().copied().filter(|k| self.state.record(k).is_none()).collect();
+        auroradb_log::sort_by_key(&mut missing, |k| *k);
+        missing.dedup();
+        let raw: Vec<&[u8]> = missing.iter().map(|k| k.as_bytes()).collect();
+        let found = self.storage.get_many(Store::State, &raw).await?;
+        for (key, bytes) in missing.into_iter().zip(found) {
+            if let Some(bytes) = bytes {
+                self.state.hold(key.to_owned(), KeyRecord::decode(&bytes)?)?;
             }
         }
         Ok(())

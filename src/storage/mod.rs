@@ -317,6 +317,15 @@ pub trait Storage {
     async fn commit(&self, batch: WriteBatch) -> Result<(), StorageError>;
     /// The record under `key`.
     async fn get(&self, store: Store, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError>;
+    /// The records of `keys`, in the order given (`None` where there is none): a backend whose
+    /// reads are round trips issues them together (IndexedDB: in one transaction).
+    async fn get_many(&self, store: Store, keys: &[&[u8]]) -> Result<Vec<Option<Vec<u8>>>, StorageError> {
+        let mut out = Vec::with_capacity(keys.len());
+        for key in keys {
+            out.push(self.get(store, key).await?);
+        }
+        Ok(out)
+    }
     /// The records in `range`, in key order (or reverse).
     async fn scan(
         &self,

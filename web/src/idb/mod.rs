@@ -248,6 +248,10 @@ impl Storage for IdbStorage {
         self.get_record(store, key).await
     }
 
+    async fn get_many(&self, store: Store, keys: &[&[u8]]) -> Result<Vec<Option<Vec<u8>>>, StorageError> {
+        self.get_records(store, keys).await
+    }
+
     async fn lock_writes(&self) -> Result<WriteLock, StorageError> {
         self.check_open()?;
         if !self.writers.contended() {

@@ -30,6 +30,26 @@ impl IdbStorage {
         stored_bytes(store, &value)
     }
 
+    /// [`Storage::get_many`](auroradb::Storage::get_many) over IndexedDB: every `get` issued in
+    /// one transaction before the first is awaited.
+    pub(super) async fn get_records(&self, store: Store, keys: &[&[u8]]) -> Result<Vec<Option<Vec<u8>>>, StorageError> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let tx = self.transaction(&[store], IdbTransactionMode::Readonly)?;
+        let os = self.object_store(&tx, store)?;
+        let mut reads = Vec::with_capacity(keys.len());
+        for key in keys {
+            let req = os.get(&key_js(key)).map_err(|e| self.js_fail(&e))?;
+            reads.push(request_result(&req));
+        }
+        let mut out = Vec::with_capacity(reads.len());
+        for read in reads {
+            out.push(stored_bytes(store, &read.await.map_err(|e| self.fail(e))?)?);
+        }
+        Ok(out)
+    }
+
     /// [`Storage::scan`](auroradb::Storage::scan) over IndexedDB.
     pub(super) async fn scan_records(
         &self,
