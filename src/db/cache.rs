@@ -116,9 +116,12 @@ impl<S: Storage> Database<S> {
         }
     }
 
-    /// Whether the records held are within `state_cache`.
+    /// Whether the records held are within `state_cache`. A whole state with a unique index is
+    /// kept whatever its size: every write checks the index against every record, and reading
+    /// them all again for each write would cost far more than holding them.
     fn within_cache(&self) -> bool {
         self.config.state_cache.is_none_or(|n| self.state.held() <= n)
+            || (self.whole && self.config.indexes.iter().any(|i| i.unique))
     }
 
     /// For a state that does not hold every record: takes in the commits of other connections

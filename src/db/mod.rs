@@ -74,7 +74,9 @@ pub struct Config {
     /// not at open, and at most about `n` are held (see [`Database::load_keys`]). Opening then
     /// reads no record (the number of visible records is in the newest journal entry); a write
     /// reads the records of its keys; what needs every record (a clear, a unique index's check,
-    /// a checkpoint, [`Database::transaction`], verification) reads them all. The reads of the
+    /// a checkpoint, [`Database::transaction`], verification) reads them all; with a unique
+    /// index, the first write reads them all and they stay held (each write checks the index
+    /// against every record). The reads of the
     /// state ([`Database::get`], [`Database::all`], [`Database::find_by`]...) see the records held:
     /// call [`Database::load_keys`] or [`Database::load_state`] first ([`Database::count`] is
     /// always right). `None` (the default): every record is read at open and held.
