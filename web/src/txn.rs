@@ -83,7 +83,7 @@ impl TxnHandle {
             if let Some(v) = own {
                 return Ok(v);
             }
-            open.run("transaction", async |db| {
+            open.run("transaction", async move |db| {
                 Ok(match slot.borrow_mut().as_mut() {
                     Some(tx) => value_js(tx.read(db.state(), &key)),
                     // The callback finished while this read waited: there is nothing to record.
