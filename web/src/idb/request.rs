@@ -27,11 +27,16 @@ fn request_promise(req: &IdbRequest) -> Promise {
     })
 }
 
-/// The request's result once it succeeds.
-pub(super) async fn request_result(req: &IdbRequest) -> Result<JsValue, IdbFailure> {
-    match JsFuture::from(request_promise(req)).await {
-        Ok(_) => req.result().map_err(|e| IdbFailure::from_js(&e)),
-        Err(_) => Err(IdbFailure::of_request(req)),
+/// The request's result once it succeeds. The request's handlers are set at once, not when the
+/// future is first polled, so requests issued together can be awaited one after another.
+pub(super) fn request_result(req: &IdbRequest) -> impl Future<Output = Result<JsValue, IdbFailure>> + use<> {
+    let settled = JsFuture::from(request_promise(req));
+    let req = req.clone();
+    async move {
+        match settled.await {
+            Ok(_) => req.result().map_err(|e| IdbFailure::from_js(&e)),
+            Err(_) => Err(IdbFailure::of_request(&req)),
+        }
     }
 }
 
