@@ -44,6 +44,7 @@ mod order;
 mod query;
 mod record;
 mod rule;
+mod shortest;
 mod state;
 mod strategy;
 

@@ -156,9 +156,7 @@ fn render(v: &Value, out: &mut String) {
         Value::Int(i) => {
             let _ = write!(out, "{i}");
         }
-        Value::Float(f) => {
-            let _ = write!(out, "{f:?}");
-        }
+        Value::Float(f) => crate::shortest::write_float(*f, out),
         Value::String(s) => {
             let _ = write!(out, "{s:?}");
         }

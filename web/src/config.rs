@@ -86,7 +86,13 @@ fn whole(v: &JsValue, name: &str, min: f64, max: f64) -> Result<Option<f64>, DbE
     }
     match v.as_f64() {
         Some(n) if n.fract() == 0.0 && (min..=max).contains(&n) => Ok(Some(n)),
-        _ => Err(bad(format!("{name} must be a whole number from {min} to {max}, not {}", describe(v)))),
+        // The bounds are whole: written as integers, without Rust's float formatting.
+        _ => Err(bad(format!(
+            "{name} must be a whole number from {} to {}, not {}",
+            min as u64,
+            max as u64,
+            describe(v)
+        ))),
     }
 }
 

@@ -90,5 +90,11 @@ type Hub = sync::SyncHub;
 #[cfg(not(feature = "sync"))]
 type Hub = no_sync::NoSync;
 
+/// The allocator of the `.wasm`: talc instead of the standard library's dlmalloc, about 2.4 KB
+/// gzipped smaller. Native builds keep the system's.
+#[cfg(all(not(target_feature = "atomics"), target_family = "wasm"))]
+#[global_allocator]
+static TALC: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();
+
 #[cfg(test)]
 wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);

@@ -9,6 +9,7 @@ use std::cell::{Cell, RefCell};
 use std::rc::{Rc, Weak};
 
 use auroradb_log::{EncodedOp, Log, PeerId, Value};
+use futures::future::LocalBoxFuture;
 use futures::lock::Mutex;
 use js_sys::{Function, Reflect};
 use wasm_bindgen::closure::Closure;
@@ -52,6 +53,14 @@ impl Written for (LogFileInfo, WriteOutcome) {
     fn outcome(&self) -> &WriteOutcome {
         &self.1
     }
+}
+
+/// What [`OpenDatabase::run`] runs under the lock, boxed: the future of a call on the database.
+type Work<T> = Box<dyn for<'d> FnOnce(&'d mut Db) -> LocalBoxFuture<'d, Result<T, DbError>>>;
+
+/// `f` as a [`Work`].
+fn work<T: 'static>(f: impl AsyncFnOnce(&mut Db) -> Result<T, DbError> + 'static) -> Work<T> {
+    Box::new(move |db: &mut Db| -> LocalBoxFuture<'_, Result<T, DbError>> { Box::pin(f(db)) })
 }
 
 /// Counters kept outside the lock so `getStats()` can answer synchronously.
@@ -178,7 +187,19 @@ impl<H: AttachedSync> OpenDatabase<H> {
     /// What other tabs committed and `f`'s writes caught up with is dispatched first, with
     /// `source: 'tab'`, whether `f` succeeded or not. A failure is dispatched as an `error` event
     /// and returned as a JavaScript error.
-    pub async fn run<T>(&self, op: &str, f: impl AsyncFnOnce(&mut Db) -> Result<T, DbError>) -> Result<T, JsValue> {
+    ///
+    /// `f` is boxed ([`work`]) before the lock is taken, so that the locking, the counters and
+    /// the events are compiled once for each result type, not once for each caller (smaller
+    /// wasm).
+    pub async fn run<T: 'static>(
+        &self,
+        op: &str,
+        f: impl AsyncFnOnce(&mut Db) -> Result<T, DbError> + 'static,
+    ) -> Result<T, JsValue> {
+        self.run_work(op, work(f)).await
+    }
+
+    async fn run_work<T>(&self, op: &str, f: Work<T>) -> Result<T, JsValue> {
         let mut guard = self.db.lock().await;
         let (result, caught) = match guard.as_mut() {
             Some(db) if !self.closed.get() => {
@@ -195,14 +216,20 @@ impl<H: AttachedSync> OpenDatabase<H> {
     /// A write of this instance (or an import), run like [`OpenDatabase::run`]; once committed,
     /// its ops go to the connected peers at once, the other tabs are told, and its changes are
     /// dispatched with `source`.
-    pub async fn write<T: Written>(
+    pub async fn write<T: Written + 'static>(
         &self,
         op: &str,
         source: Source,
-        f: impl AsyncFnOnce(&mut Db) -> Result<T, DbError>,
+        f: impl AsyncFnOnce(&mut Db) -> Result<T, DbError> + 'static,
     ) -> Result<T, JsValue> {
-        let done = self.run(op, f).await?;
-        let out = done.outcome();
+        let done = self.run_work(op, work(f)).await?;
+        self.announce(done.outcome(), source);
+        Ok(done)
+    }
+
+    /// After a write committed: its ops to the connected peers, a notice to the other tabs, its
+    /// changes as events.
+    fn announce(&self, out: &WriteOutcome, source: Source) {
         if let Some(hub) = self.hub() {
             hub.post_local(&out.encoded);
         }
@@ -210,7 +237,6 @@ impl<H: AttachedSync> OpenDatabase<H> {
             self.notify_tabs();
         }
         self.events.emit_changes(&out.changes, source);
-        Ok(done)
     }
 
     /// Dispatches an `error` event for `err` and returns it as a JavaScript error.
@@ -314,7 +340,7 @@ impl<H: AttachedSync> OpenDatabase<H> {
                     open.post_note("present");
                 }
                 // Another connection writes: this one's writes take the lock for a while.
-                let caught_up = open.run("catchUp", async |db| {
+                let caught_up = open.run("catchUp", async move |db| {
                     db.storage().other_wrote();
                     db.catch_up().await
                 });

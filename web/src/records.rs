@@ -152,7 +152,12 @@ pub fn point_from_js(v: &JsValue, what: &str, upper: bool) -> Result<OpId, DbErr
     let ms = if let Some(d) = v.dyn_ref::<Date>() { Some(d.get_time()) } else { v.as_f64() };
     if let Some(ms) = ms {
         if !(ms.is_finite() && ms >= 0.0) {
-            return Err(DbError::InvalidInput(format!("{what} must be a time in milliseconds since 1970, not {ms}")));
+            // The number as JavaScript writes it (`-1`, `NaN`, `-Infinity`): Rust's float
+            // formatting would cost the wasm about 15 KB.
+            let shown = String::from(js_sys::Number::from(ms).to_string_with_radix(10).unwrap_or_default());
+            return Err(DbError::InvalidInput(format!(
+                "{what} must be a time in milliseconds since 1970, not {shown}"
+            )));
         }
         let ms = ms as u64;
         return Ok(if upper { upto_millis(ms) } else { OpId::from_millis(ms, PeerId([0; 16])) });

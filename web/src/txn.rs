@@ -83,7 +83,7 @@ impl TxnHandle {
             if let Some(v) = own {
                 return Ok(v);
             }
-            open.run("transaction", async |db| {
+            open.run("transaction", async move |db| {
                 db.load_keys(&[&key]).await?;
                 Ok(match slot.borrow_mut().as_mut() {
                     Some(tx) => value_js(tx.read(db.state(), &key)),

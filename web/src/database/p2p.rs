@@ -36,7 +36,7 @@ impl AuroraCore {
     #[wasm_bindgen(js_name = loadLog)]
     pub fn load_log(&self) -> Promise {
         self.spawn(|open| async move {
-            open.run("loadLog", async |db| {
+            open.run("loadLog", async move |db| {
                 db.load_log().await?;
                 Ok(JsValue::UNDEFINED)
             })

@@ -16,7 +16,7 @@ impl AuroraCore {
     pub fn get(&self, key: JsValue) -> Promise {
         self.spawn(|open| async move {
             let key = key_from_js(&key).map_err(|e| open.fail("get", &e))?;
-            open.run("get", async |db| {
+            open.run("get", async move |db| {
                 db.load_keys(&[&key]).await?;
                 Ok(db.get(&key).map_or(JsValue::UNDEFINED, to_js))
             })
@@ -27,7 +27,7 @@ impl AuroraCore {
     /// Every value, in key order.
     pub fn all(&self) -> Promise {
         self.spawn(|open| async move {
-            open.run("all", async |db| {
+            open.run("all", async move |db| {
                 db.load_state().await?;
                 Ok(db.state().iter().map(|(_, e)| to_js(&e.value)).collect::<Array>().into())
             })
@@ -38,7 +38,7 @@ impl AuroraCore {
     /// Every key, in order.
     pub fn keys(&self) -> Promise {
         self.spawn(|open| async move {
-            open.run("keys", async |db| {
+            open.run("keys", async move |db| {
                 db.load_state().await?;
                 Ok(db.state().iter().map(|(k, _)| JsValue::from_str(k)).collect::<Array>().into())
             })
@@ -48,27 +48,21 @@ impl AuroraCore {
 
     /// Number of records.
     pub fn count(&self) -> Promise {
-        self.spawn(|open| async move { open.run("count", async |db| Ok(JsValue::from_f64(db.count() as f64))).await })
+        self.spawn(
+            |open| async move { open.run("count", async move |db| Ok(JsValue::from_f64(db.count() as f64))).await },
+        )
     }
 
     /// The values for which `predicate(value, key)` is truthy, in key order.
     pub fn filter(&self, predicate: JsValue) -> Promise {
         self.spawn(|open| async move {
             let f = function(&predicate, "filter").map_err(|e| open.fail("filter", &e))?;
-            let mut thrown = None;
-            let out = open
-                .run("filter", async |db| {
-                    db.load_state().await?;
-                    Ok(match scan(db.state(), &f, |_| true) {
-                        Ok((list, _)) => list.into(),
-                        Err(e) => {
-                            thrown = Some(e);
-                            JsValue::UNDEFINED
-                        }
-                    })
-                })
-                .await?;
-            thrown.map_or(Ok(out), Err)
+            // What the predicate throws rejects the promise as it is (no `error` event).
+            open.run("filter", async move |db| {
+                db.load_state().await?;
+                Ok(scan(db.state(), &f, |_| true).map(|(list, _)| list.into()))
+            })
+            .await?
         })
     }
 
@@ -76,27 +70,18 @@ impl AuroraCore {
     pub fn every(&self, predicate: JsValue) -> Promise {
         self.spawn(|open| async move {
             let f = function(&predicate, "every").map_err(|e| open.fail("every", &e))?;
-            let mut thrown = None;
-            let out = open
-                .run("every", async |db| {
-                    db.load_state().await?;
-                    Ok(match scan(db.state(), &f, |v| v) {
-                        Ok((_, all)) => all,
-                        Err(e) => {
-                            thrown = Some(e);
-                            false
-                        }
-                    })
-                })
-                .await?;
-            thrown.map_or(Ok(JsValue::from_bool(out)), Err)
+            open.run("every", async move |db| {
+                db.load_state().await?;
+                Ok(scan(db.state(), &f, |v| v).map(|(_, all)| JsValue::from_bool(all)))
+            })
+            .await?
         })
     }
 
     /// Values `start..end` in key order (`Array.prototype.slice` rules, negatives included).
     pub fn slice(&self, start: Option<f64>, end: Option<f64>) -> Promise {
         self.spawn(|open| async move {
-            open.run("slice", async |db| {
+            open.run("slice", async move |db| {
                 db.load_state().await?;
                 let (s, e) = slice_bounds(db.count(), start, end);
                 Ok(values(&db.slice(s, e)).into())
@@ -111,7 +96,7 @@ impl AuroraCore {
     pub fn find_by(&self, index: String, value: JsValue) -> Promise {
         self.spawn(|open| async move {
             let v = from_js(&value, "value").map_err(|e| open.fail("findBy", &e))?;
-            open.run("findBy", async |db| {
+            open.run("findBy", async move |db| {
                 db.load_state().await?;
                 Ok(values(&db.find_by(&index, &v)?).into())
             })
@@ -137,7 +122,7 @@ impl AuroraCore {
             };
             let lo = bound("gt", "gte").map_err(|e| open.fail("findRange", &e))?;
             let hi = bound("lt", "lte").map_err(|e| open.fail("findRange", &e))?;
-            open.run("findRange", async |db| {
+            open.run("findRange", async move |db| {
                 db.load_state().await?;
                 Ok(values(&db.index_range(&index, lo.as_ref(), hi.as_ref())?).into())
             })

@@ -19,8 +19,10 @@ impl AuroraCore {
     pub fn history(&self, key: JsValue) -> Promise {
         self.spawn(|open| async move {
             let key = key_from_js(&key).map_err(|e| open.fail("history", &e))?;
-            open.run("history", async |db| Ok(db.history(&key).await?.iter().map(history_js).collect::<Array>().into()))
-                .await
+            open.run("history", async move |db| {
+                Ok(db.history(&key).await?.iter().map(history_js).collect::<Array>().into())
+            })
+            .await
         })
     }
 
@@ -30,7 +32,7 @@ impl AuroraCore {
         self.spawn(|open| async move {
             let at = point_from_js(&time, "at(time)", true).map_err(|e| open.fail("at", &e))?;
             let (ms, key_path) = (time_of(&time), open.key_path.clone());
-            open.run("at", async |db| Ok(PastView::new(db.state_at(at).await?, at, ms, key_path).into())).await
+            open.run("at", async move |db| Ok(PastView::new(db.state_at(at).await?, at, ms, key_path).into())).await
         })
     }
 
@@ -40,7 +42,7 @@ impl AuroraCore {
         self.spawn(|open| async move {
             let a = point_from_js(&from, "diff(from)", true).map_err(|e| open.fail("diff", &e))?;
             let b = point_from_js(&to, "diff(to)", true).map_err(|e| open.fail("diff", &e))?;
-            open.run("diff", async |db| Ok(diff_js(&db.diff(a, b).await?))).await
+            open.run("diff", async move |db| Ok(diff_js(&db.diff(a, b).await?))).await
         })
     }
 
@@ -65,7 +67,7 @@ impl AuroraCore {
             };
             let from = point("from", false).map_err(|e| open.fail("log", &e))?;
             let to = point("to", true).map_err(|e| open.fail("log", &e))?;
-            open.run("log", async |db| {
+            open.run("log", async move |db| {
                 let ops = db.load_ops(from, to).await?;
                 let list = Array::new();
                 for op in &ops {
@@ -86,14 +88,14 @@ impl AuroraCore {
     /// checkpoints, keys, proven, fingerprint }`, or rejects with a `HashMismatchError`,
     /// `BrokenChainError`, `AuthorshipError`, `CorruptDataError`...
     pub fn verify(&self) -> Promise {
-        self.spawn(|open| async move { open.run("verify", async |db| Ok(verify_js(&db.verify().await?))).await })
+        self.spawn(|open| async move { open.run("verify", async move |db| Ok(verify_js(&db.verify().await?))).await })
     }
 
     /// The whole log as one self-checking file (`Uint8Array`).
     #[wasm_bindgen(js_name = exportLog)]
     pub fn export_log(&self) -> Promise {
         self.spawn(|open| async move {
-            open.run("exportLog", async |db| Ok(Uint8Array::from(db.export_log().await?.as_slice()).into())).await
+            open.run("exportLog", async move |db| Ok(Uint8Array::from(db.export_log().await?.as_slice()).into())).await
         })
     }
 }

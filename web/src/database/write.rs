@@ -50,7 +50,7 @@ impl AuroraCore {
     /// Deletes every record; resolves to how many there were.
     pub fn clear(&self) -> Promise {
         self.spawn(|open| async move {
-            let out = open.write("clear", Source::Local, async |db| db.clear().await).await?;
+            let out = open.write("clear", Source::Local, async move |db| db.clear().await).await?;
             Ok(JsValue::from_f64(out.changes.len() as f64))
         })
     }
@@ -135,8 +135,10 @@ impl AuroraCore {
     /// empty.
     pub fn checkpoint(&self) -> Promise {
         self.spawn(|open| async move {
-            open.run("checkpoint", async |db| Ok(db.checkpoint().await?.map_or(JsValue::NULL, |id| id_hex(&id).into())))
-                .await
+            open.run("checkpoint", async move |db| {
+                Ok(db.checkpoint().await?.map_or(JsValue::NULL, |id| id_hex(&id).into()))
+            })
+            .await
         })
     }
 
@@ -145,7 +147,7 @@ impl AuroraCore {
     #[wasm_bindgen(js_name = catchUp)]
     pub fn catch_up(&self) -> Promise {
         self.spawn(|open| async move {
-            let changes = open.run("catchUp", async |db| db.catch_up().await).await?;
+            let changes = open.run("catchUp", async move |db| db.catch_up().await).await?;
             open.events.emit_changes(&changes, Source::Tab);
             Ok(JsValue::from_f64(changes.len() as f64))
         })

@@ -2,7 +2,6 @@
 //! behind them, all or nothing. An insert is an `add`, whose `ConstraintError` (the key holds a
 //! record) aborts the transaction and is reported as [`StorageError::Conflict`].
 
-use futures::future::join_all;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::IdbTransactionMode;
 
@@ -66,9 +65,12 @@ impl IdbStorage {
                 return Err(self.js_fail(&e));
             }
         }
+        // Each read's handlers are set now, so the reads can be awaited one after another (they
+        // succeed in order anyway): no `join_all`, whose two strategies cost wasm.
+        let reads: Vec<_> = checks.iter().map(|(_, _, req)| request_result(req)).collect();
         let verdict = async {
-            let results = join_all(checks.iter().map(|(_, _, req)| request_result(req))).await;
-            for ((store, want, _), got) in checks.iter().zip(results) {
+            for ((store, want, _), read) in checks.iter().zip(reads) {
+                let got = read.await;
                 // A failed read aborts the transaction by itself; `done` reports why.
                 let Ok(got) = got else { return Ok(()) };
                 let held = stored_bytes(*store, &got);

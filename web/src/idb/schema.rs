@@ -102,7 +102,8 @@ impl IdbStorage {
             return Err(StorageError::InvalidSchema(format!(
                 "the indexes of database {:?} differ from the configured ones: raise `version` (now {}) to change them",
                 self.name,
-                self.db.version()
+                // A whole number: written as one without Rust's float formatting.
+                self.db.version() as u64
             )));
         }
         Ok(())
