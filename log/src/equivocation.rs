@@ -40,10 +40,11 @@ pub struct Fork {
 }
 
 /// An equivocation proof: its encoded bytes (what peers pass on) and the fork they prove, checked.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Equivocation {
     bytes: Vec<u8>,
     fork: Fork,
+    runs: [(Vec<EncodedOp>, Proof); 2],
 }
 
 #[derive(Serialize, Deserialize)]
@@ -70,7 +71,7 @@ impl Equivocation {
     pub fn decode(bytes: Vec<u8>) -> Result<Equivocation> {
         let wire: Wire = decode_blob("equivocation", MAGIC_EQUIVOCATION, &bytes)?;
         let bad = |reason: &str| LogError::corrupt("equivocation", reason);
-        let mut runs: Vec<Vec<EncodedOp>> = Vec::with_capacity(2);
+        let mut runs: Vec<(Vec<EncodedOp>, Proof)> = Vec::with_capacity(2);
         for (run, proof) in wire.runs.into_iter().zip(&wire.proofs) {
             if run.is_empty() || run.len() > MAX_EVIDENCE_OPS {
                 return Err(bad("a run is empty or too long"));
@@ -84,9 +85,9 @@ impl Equivocation {
             }
             let last = ops.last().expect("not empty");
             proof.check(last.op.author, &last.hash)?;
-            runs.push(ops);
+            runs.push((ops, *proof));
         }
-        let (a, b) = (&runs[0][0], &runs[1][0]);
+        let (a, b) = (&runs[0].0[0], &runs[1].0[0]);
         if a.op.author != b.op.author {
             return Err(bad("the runs are of two authors"));
         }
@@ -98,7 +99,14 @@ impl Equivocation {
         }
         let ids = [a.op.id.min(b.op.id), a.op.id.max(b.op.id)];
         let fork = Fork { author: a.op.author, seq: a.op.seq, prev: a.op.prev, ids };
-        Ok(Equivocation { bytes, fork })
+        let [a, b]: [(Vec<EncodedOp>, Proof); 2] = runs.try_into().expect("two runs");
+        Ok(Equivocation { bytes, fork, runs: [a, b] })
+    }
+
+    /// A run of the proof (from the fork on, up to a signed op) and the proof of its last op:
+    /// it proves the op before the fork too (`fork().prev`), through its first op's `prev`.
+    pub fn run(&self) -> (&[EncodedOp], Proof) {
+        (&self.runs[0].0, self.runs[0].1)
     }
 
     /// The fork it proves.

@@ -8,8 +8,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::segment::{DEFAULT_SEGMENT_OPS, SegmentChanges, SegmentRecord, Segments};
 use crate::{
-    DEFAULT_MAX_DRIFT, EncodedOp, Equivocation, Fingerprint, Hash, Hlc, Identity, LogError, Op, OpId, OpKind, PeerId,
-    Proof, RangeSum, Result, SumIndex, decode_op,
+    DEFAULT_MAX_DRIFT, EncodedOp, Equivocation, Fingerprint, Hash, Hlc, Identity, LogError, MAX_EVIDENCE_OPS, Op, OpId,
+    OpKind, PeerId, Proof, RangeSum, Result, SumIndex, decode_op,
 };
 
 /// How a log is set up.
@@ -54,8 +54,16 @@ pub enum Conflict {
         held: Vec<(OpId, Hash)>,
     },
     /// The run conflicts with the held chain, but not at its first op that is not held: the
-    /// ops between the fork and the run are missing.
-    Earlier,
+    /// fork is before it, and the peer that sent it lacks the held side or this log lacks the
+    /// ops between. `held` are the held ops of the author from [`MAX_EVIDENCE_OPS`] seqs before
+    /// that op (from seq 1 if fewer) up to the first one at or after the seq before it that the
+    /// log can prove (its head if none), ascending: what the other side needs to find the fork.
+    Earlier {
+        /// The seq of the run's first op that is not held.
+        seq: u64,
+        /// The held ops, `(id, hash)` ascending.
+        held: Vec<(OpId, Hash)>,
+    },
 }
 
 /// What [`Log::verify`] checked.
@@ -245,13 +253,21 @@ impl Log {
             if self.forks.get(&author).is_some_and(|eq| eq.fork().prev == op.hash) {
                 continue;
             }
-            let proof = proofs
-                .iter()
-                .find(|(id, _)| *id == op.op.id)
-                .map(|(_, p)| *p)
-                .ok_or(LogError::BadProof { author, reason: "no proof for the newest of its ops" })?;
-            proof.check(author, &op.hash)?;
-            out.push((op.op.id, proof));
+            // The proof may be of a later op of the batch that the log does not take (its author
+            // is frozen there), whose chain runs back to this one.
+            let mut end = op;
+            let proof = loop {
+                if let Some((_, p)) = proofs.iter().find(|(id, _)| *id == end.op.id) {
+                    break *p;
+                }
+                let next =
+                    ops.iter().find(|o| o.op.author == author && o.op.seq == end.op.seq + 1 && o.op.prev == end.hash);
+                end = next.ok_or(LogError::BadProof { author, reason: "no proof for the newest of its ops" })?;
+            };
+            proof.check(author, &end.hash)?;
+            if end.op.id == op.op.id {
+                out.push((op.op.id, proof));
+            }
         }
         Ok(out)
     }
@@ -399,10 +415,20 @@ impl Log {
         })
     }
 
-    /// Adds an op made by [`Log::prepare_local`]; it must still extend the local chain.
-    pub fn insert_local(&mut self, op: &EncodedOp) -> Result<()> {
+    /// Checks that an op made by [`Log::prepare_local`] can be added: it still extends the local
+    /// chain, and the local author is not frozen there by a proven equivocation of its own (two
+    /// instances writing with one identity): its peers would take no such op.
+    pub fn check_local(&self, op: &EncodedOp) -> Result<()> {
         crate::codec::check_op_shape(&op.op)?;
-        self.check_link(&op.op, self.heads.get(&op.op.author).copied())?;
+        if self.forks.get(&op.op.author).is_some_and(|eq| op.op.seq >= eq.fork().seq) {
+            return Err(LogError::Fork { author: op.op.author, seq: op.op.seq, id: op.op.id });
+        }
+        self.check_link(&op.op, self.heads.get(&op.op.author).copied())
+    }
+
+    /// Adds an op made by [`Log::prepare_local`] ([`Log::check_local`] first).
+    pub fn insert_local(&mut self, op: &EncodedOp) -> Result<()> {
+        self.check_local(op)?;
         self.add(op);
         Ok(())
     }
@@ -558,13 +584,16 @@ impl Log {
         if op.op.seq > head.seq + 1 || (op.op.seq == head.seq + 1 && op.op.prev == head.hash) {
             return None;
         }
-        if op.op.seq > head.seq {
-            return Some(Conflict::Earlier);
-        }
         let (held, before) = self.held_from(&op.op.author, op.op.seq);
         let prev = before.map_or(Hash::ZERO, |b| b.hash);
-        if op.op.prev != prev || held.is_empty() {
-            return Some(Conflict::Earlier);
+        if op.op.seq > head.seq || op.op.prev != prev || held.is_empty() {
+            let from = op.op.seq.saturating_sub(MAX_EVIDENCE_OPS as u64).max(1);
+            let mut held = self.held_from(&op.op.author, from).0;
+            let before = (op.op.seq - 1).saturating_sub(from) as usize;
+            if let Some(end) = held.iter().skip(before).position(|(id, _)| self.proof_of(id).is_some()) {
+                held.truncate(before + end + 1);
+            }
+            return Some(Conflict::Earlier { seq: op.op.seq, held });
         }
         Some(Conflict::At { index, held })
     }
@@ -599,6 +628,7 @@ impl Log {
         if removed.is_empty() {
             return Ok(Some(Vec::new()));
         }
+
         for (id, _) in &removed {
             self.hashes.remove(id);
             self.bytes.remove(id);
@@ -951,8 +981,13 @@ mod tests {
         let with_base: Vec<EncodedOp> = base.iter().chain(&b).cloned().collect();
         assert_eq!(alice.conflict(&with_base), Some(Conflict::At { index: 2, held: held.clone() }));
         assert_eq!(alice.conflict(&b), Some(Conflict::At { index: 0, held: held.clone() }));
-        // Without its first op, B forks before the run.
-        assert_eq!(alice.conflict(&b[1..]), Some(Conflict::Earlier));
+        // Without its first op, B forks before the run: the held ops from seq 1 are the other
+        // side of it.
+        let all: Vec<(OpId, Hash)> = base.iter().chain(&a).map(|o| (o.op.id, o.hash)).collect();
+        assert_eq!(alice.conflict(&b[1..]), Some(Conflict::Earlier { seq: 4, held: all.clone() }));
+        // So is a next op after another head.
+        let c5 = chain(&mallory, 6, b[1].hash, T0 + 30, 1, 0);
+        assert_eq!(alice.conflict(&c5), Some(Conflict::Earlier { seq: 6, held: all }));
         assert!(matches!(alice.check_remote(&b), Err(LogError::Fork { seq: 3, .. })));
         let (from_2, before) = alice.held_from(&m, 2);
         assert_eq!(from_2[0], (base[1].op.id, base[1].hash));
@@ -993,6 +1028,23 @@ mod tests {
         // Without it, the same ops need a proof.
         let mut dave = log_of(PeerId([0xd0; 16]));
         assert!(matches!(dave.insert_proven(base.clone(), &[]), Err(LogError::BadProof { .. })));
+    }
+
+    #[test]
+    fn a_frozen_local_author_writes_no_more() {
+        set_manual_clock(T0 + 100);
+        let mallory = Identity::from_secret(&[9; 32]);
+        let mut log = Log::new(Hlc::new(mallory.peer(), manual_clock, DEFAULT_MAX_DRIFT), LogConfig::default());
+        log.set_identity(mallory.clone()).unwrap();
+        let a = log.append(put("k", 1)).unwrap();
+        let b = chain(&mallory, 1, Hash::ZERO, T0 + 50, 1, 7);
+        let eq = Equivocation::new((std::slice::from_ref(&a), mallory.prove(&a.hash)), (&b, mallory.prove(&b[0].hash)))
+            .unwrap();
+        assert_eq!(log.freeze(eq).unwrap().unwrap(), vec![a.op.id]);
+        let next = log.prepare_local(put("k", 2));
+        assert!(matches!(log.check_local(&next), Err(LogError::Fork { seq: 1, .. })));
+        assert!(matches!(log.append(put("k", 2)), Err(LogError::Fork { .. })));
+        assert!(log.is_empty());
     }
 
     #[test]
