@@ -95,7 +95,10 @@ impl DbError {
                 LogError::Corrupt { .. } | LogError::BadMagic { .. } => N::CorruptData,
                 LogError::UnsupportedVersion { .. } => N::UnsupportedVersion,
                 LogError::HashMismatch { .. } => N::HashMismatch,
-                LogError::BrokenChain { .. } | LogError::ChainGap { .. } | LogError::InvalidOp { .. } => N::BrokenChain,
+                LogError::BrokenChain { .. }
+                | LogError::ChainGap { .. }
+                | LogError::Fork { .. }
+                | LogError::InvalidOp { .. } => N::BrokenChain,
                 LogError::ClockDrift { .. } => N::ClockDrift,
                 LogError::BadProof { .. } => N::Authorship,
                 LogError::TooLarge { .. } => N::TooLarge,
@@ -252,7 +255,9 @@ impl ErrorName {
             NetError::Log(LogError::ClockDrift { .. }) | NetError::ClockSkew { .. } => N::ClockDrift,
             NetError::Log(LogError::BadProof { .. }) => N::Authorship,
             NetError::Log(LogError::UnsupportedVersion { .. }) => N::UnsupportedVersion,
-            NetError::Log(LogError::BrokenChain { .. } | LogError::ChainGap { .. }) => N::BrokenChain,
+            NetError::Log(LogError::BrokenChain { .. } | LogError::ChainGap { .. } | LogError::Fork { .. }) => {
+                N::BrokenChain
+            }
             NetError::Log(_) => N::InvalidOps,
             NetError::Replay { .. } => N::Replay,
             NetError::Flood { .. } => N::Flood,

@@ -89,6 +89,7 @@ impl<S: Storage> Database<S> {
                 return Err(DbError::OpTooLarge { size: op.bytes.len(), limit: self.config.max_op });
             }
             self.state.check(&op.op)?;
+            self.log.borrow().check_local(&op)?;
             // One signature per commit, over the author's new chain head.
             let proofs: Vec<(OpId, Proof)> =
                 self.log.borrow().identity().map(|i| (op.op.id, i.prove(&op.hash))).into_iter().collect();
