@@ -111,7 +111,7 @@ pub use frame::FrameLimits;
 pub use index::{IdRange, RangeIndex};
 pub use message::{Body, MAX_REPORT_NAME, Message, Mode, Ops, Piece, RangeItem, Reconcile, Report};
 pub use reconcile::{PairOutcome, ReconcileConfig, Reconciler, reconcile_pair};
-pub use replica::{ApplyHook, ApplyOutcome, MemoryReplica, Replica, ReplicaError, check_waiting};
+pub use replica::{ApplyHook, ApplyOutcome, MemoryReplica, Replica, ReplicaError, ResetHook, check_waiting};
 pub use transport::{AdmittedTransport, Transport, TransportEvent};
 #[cfg(feature = "sim")]
 pub mod fuzz;
