@@ -1031,6 +1031,33 @@ mod tests {
     }
 
     #[test]
+    fn ops_before_a_fork_are_proven_by_a_later_op_the_log_does_not_take() {
+        set_manual_clock(T0 + 100);
+        let mallory = Identity::from_secret(&[9; 32]);
+        let base = chain(&mallory, 1, Hash::ZERO, T0, 2, 0);
+        // Branch X forks at seq 5 (proven), branch Y left the chain at seq 3.
+        let x = chain(&mallory, 3, base[1].hash, T0 + 10, 4, 10);
+        let x5b = chain(&mallory, 5, x[1].hash, T0 + 30, 1, 30);
+        let y = chain(&mallory, 3, base[1].hash, T0 + 40, 3, 40);
+        let eq = Equivocation::new((&x[2..3], mallory.prove(&x[2].hash)), (&x5b, mallory.prove(&x5b[0].hash))).unwrap();
+        let mut alice = log_of(ALICE);
+        alice.keep_equivocation(eq);
+        alice.insert_remote(base.clone()).unwrap();
+        // Y's ops at seq 3 and 4 are taken, its op at seq 5 is not, and its proof proves them.
+        let proofs = [(y[2].op.id, mallory.prove(&y[2].hash))];
+        let new = alice.insert_proven(y.clone(), &proofs).unwrap();
+        assert_eq!(new, y[..2].to_vec());
+        assert_eq!(alice.heads()[&mallory.peer()].seq, 4);
+        // A proof of nothing in the chain proves nothing.
+        let mut bob = log_of(BOB);
+        bob.keep_equivocation(alice.equivocation(&mallory.peer()).unwrap().clone());
+        bob.insert_remote(base).unwrap();
+        let broken = [y[0].clone(), y[1].clone(), x5b[0].clone()];
+        let err = bob.insert_proven(broken.to_vec(), &[(x5b[0].op.id, mallory.prove(&x5b[0].hash))]).unwrap_err();
+        assert!(matches!(err, LogError::BadProof { .. }), "{err:?}");
+    }
+
+    #[test]
     fn a_frozen_local_author_writes_no_more() {
         set_manual_clock(T0 + 100);
         let mallory = Identity::from_secret(&[9; 32]);
