@@ -66,6 +66,7 @@ fn a_proven_fork_removes_the_authors_ops_from_there_and_keeps_them_out() {
         drop(a);
         let mut a = Database::open(astore, config("a", &alice)).await.unwrap();
         assert_eq!(a.log().equivocation(&mallory.peer()), Some(&eq));
+        let back = (op_a.clone(), proof_a);
         for (op, proof) in [(op_a, proof_a), (op_b, proof_b)] {
             let id = op.op.id;
             assert!(a.apply_remote(vec![op], &[(id, proof)]).await.unwrap().ops.is_empty());
@@ -73,9 +74,12 @@ fn a_proven_fork_removes_the_authors_ops_from_there_and_keeps_them_out() {
         assert_eq!((a.get("a3"), a.get("b3"), a.log().len()), (None, None, 3));
         a.verify().await.unwrap();
 
-        // The author itself, once frozen, writes no more.
+        // The author itself, once frozen, writes no more, and takes its removed op back from a
+        // peer that does not know yet without calling it a forgery.
         assert!(m.freeze(eq).await.unwrap().is_some());
         assert_eq!(m.get("a3"), None);
+        let (id, op) = (back.0.op.id, back.0);
+        assert!(m.apply_remote(vec![op], &[(id, back.1)]).await.unwrap().ops.is_empty());
         let err = m.put("again", Value::Int(1)).await.unwrap_err();
         assert!(matches!(err, DbError::Log(LogError::Fork { seq: 3, .. })), "{err:?}");
         m.verify().await.unwrap();

@@ -368,17 +368,23 @@ fn pieces_out_of_order_and_twice_still_make_their_segment() {
     assert_eq!(c.peers[0].replica.log().len(), before + 1);
 }
 
+/// Three ops peer 2 writes while cut off from the others (Mallory relays them); then the
+/// clock is peer 0's again.
+fn written_cut_off(c: &Cluster) -> Vec<EncodedOp> {
+    c.net.disconnect(c.peers[0].id, c.peers[2].id);
+    c.net.disconnect(c.peers[1].id, c.peers[2].id);
+    let honest = (0..3).map(|i| c.write(2, OpKind::Put { key: format!("h{i}"), value: Value::Int(i) })).collect();
+    c.enter(0);
+    honest
+}
+
 #[test]
 fn a_bad_segment_does_not_cost_the_segments_after_it_nor_other_authors() {
     let (c, mut m) = setup(SyncConfig::default());
     let before = c.peers[0].replica.log().len();
     // Peer 2 writes while cut off; Mallory relays those ops in one segment with an op of its own
     // and a fork of peer 1's chain. Then a garbage segment and a good one in one frame.
-    c.net.disconnect(c.peers[0].id, c.peers[2].id);
-    c.net.disconnect(c.peers[1].id, c.peers[2].id);
-    let honest: Vec<EncodedOp> =
-        (0..3).map(|i| c.write(2, OpKind::Put { key: format!("h{i}"), value: Value::Int(i) })).collect();
-    c.enter(0);
+    let honest = written_cut_off(&c);
     let mine = m.valid_op(7);
     // A second op at peer 1's first seq, which peer 0 already holds: a fork of peer 1's chain.
     let original = c.peers[0].replica.log().ops(..).map(Result::unwrap).find(|o| o.author == c.peers[1].id).unwrap();
@@ -467,4 +473,37 @@ fn forged_equivocation_proofs_are_dropped_and_blamed_on_their_sender() {
         assert!(c.peers[i].replica.equivocation(&MALLORY()).is_some(), "peer {i}");
     }
     honest_still_sync(&c);
+}
+
+/// Mallory pushes a segment holding ops of peer 2 and the other branch of a fork of her own
+/// chain (peer 0 holds the first): the fork freezes her, and peer 2's ops of the same segment
+/// apply. Rejection hits only the guilty.
+#[test]
+fn a_fork_in_a_segment_costs_only_its_author() {
+    let (c, mut m) = setup(SyncConfig::default());
+    let honest = written_cut_off(&c);
+    let first = m.valid_op(1);
+    c.net.inject(MALLORY(), c.peers[0].id, m.push(&[shipped(&first)]));
+    c.settle();
+    let a = m.valid_op(2);
+    c.net.inject(MALLORY(), c.peers[0].id, m.push(&[shipped(&a)]));
+    c.settle();
+    assert!(c.peers[0].replica.log().contains(&a.op.id));
+    // Branch B: another op at seq 2, after the same first op.
+    let b = EncodedOp::new(Op { id: OpId { time: a.op.id.time + 5, ..a.op.id }, kind: OpKind::Clear, ..a.op.clone() });
+    let mut mixed: Vec<(OpId, Vec<u8>, Hash)> = honest.iter().map(shipped).collect();
+    mixed.push(shipped(&b));
+    mixed.sort_by_key(|o| o.0);
+    let last = honest.last().unwrap().op.id;
+    let proof = c.peers[2].replica.proof_of(&last).unwrap();
+    let before = c.errors(0).len();
+    c.net.inject(MALLORY(), c.peers[0].id, m.push_proven(&mixed, &[(last, proof)]));
+    c.settle();
+    let log = c.peers[0].replica.log();
+    assert!(honest.iter().all(|o| log.contains(&o.op.id)), "peer 2's ops of the segment applied");
+    assert!(log.contains(&first.op.id) && !log.contains(&a.op.id) && !log.contains(&b.op.id));
+    assert_eq!(log.equivocation(&MALLORY()).map(|e| e.fork().seq), Some(2));
+    drop(log);
+    let errors = &c.errors(0)[before..];
+    assert!(matches!(errors, [e] if matches!(e.inner(), NetError::Equivocation { seq: 2, .. })), "{errors:?}");
 }

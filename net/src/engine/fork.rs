@@ -105,7 +105,10 @@ impl<S: Replica, T: Transport> SyncEngine<S, T> {
                 }
                 Some(Conflict::Earlier { held, .. }) => {
                     deferred = true;
-                    if shipped {
+                    // Only a run its author signed is answered: the answer is many ops.
+                    let last = run.last().expect("a run has ops");
+                    let proof = proofs.iter().find(|(id, _)| *id == last.op.id);
+                    if shipped && proof.is_none_or(|(_, p)| p.check(last.op.author, &last.hash).is_ok()) {
                         failed |= !self.answer_fork(from, &held).await;
                     }
                     continue;
