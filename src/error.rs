@@ -221,8 +221,8 @@ error_names! {
     UnexpectedMessage = "UnexpectedMessageError",
     /// Sync: a message from a peer that is not connected.
     NotConnected = "NotConnectedError",
-    /// Sync: an op under an id this peer holds with another body (its author made two ops with
-    /// one id); it is not applied.
+    /// Sync: an author is proven to have signed two different ops at one seq (an equivocation):
+    /// it is frozen there, and its ops from that seq on left the database.
     Equivocation = "EquivocationError",
     /// Sync: a peer reports that it refused ops this peer shipped, or could not ship ops this
     /// peer lacks (which op, and the error's name there).

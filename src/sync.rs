@@ -104,10 +104,6 @@ impl<S: Storage> Replica for DbReplica<S> {
         self.log.borrow().proof_of(id)
     }
 
-    fn hash_of(&self, id: &OpId) -> Option<Hash> {
-        self.log.borrow().hash_of(id).copied()
-    }
-
     fn check_waiting(&self, ops: &[EncodedOp]) -> Result<(), LogError> {
         auroradb_net::check_waiting(&self.log.borrow(), ops)
     }

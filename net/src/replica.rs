@@ -4,7 +4,7 @@
 use std::cell::{Ref, RefCell};
 use std::rc::Rc;
 
-use auroradb_log::{Conflict, EncodedOp, Equivocation, Hash, Log, LogError, OpId, OpKind, PeerId, Proof, RangeSum};
+use auroradb_log::{Conflict, EncodedOp, Equivocation, Log, LogError, OpId, OpKind, PeerId, Proof, RangeSum};
 
 use crate::index::{IdRange, RangeIndex};
 use crate::ship::ShippedOp;
@@ -37,10 +37,6 @@ pub trait Replica: RangeIndex {
     /// The proof of authorship of op `id` to ship with it ([`Log::proof_of`]): one the replica
     /// holds, or a fresh signature for an op of its own author. `None` if it has neither.
     fn proof_of(&self, id: &OpId) -> Option<Proof>;
-
-    /// The hash of op `id`, if the replica holds it: an op received under a held id with another
-    /// hash is the same id with another body (an equivocation), reported, never applied.
-    fn hash_of(&self, id: &OpId) -> Option<Hash>;
 
     /// Checks ops that wait for a proof against what the replica holds, without applying them
     /// ([`Log::check_remote`]): an op that can never apply (a broken chain, a timestamp beyond
@@ -150,10 +146,6 @@ impl<S: Replica + ?Sized> Replica for Rc<S> {
 
     fn proof_of(&self, id: &OpId) -> Option<Proof> {
         (**self).proof_of(id)
-    }
-
-    fn hash_of(&self, id: &OpId) -> Option<Hash> {
-        (**self).hash_of(id)
     }
 
     fn check_waiting(&self, ops: &[EncodedOp]) -> Result<(), LogError> {
@@ -277,10 +269,6 @@ impl Replica for MemoryReplica {
 
     fn proof_of(&self, id: &OpId) -> Option<Proof> {
         self.log.borrow().proof_of(id)
-    }
-
-    fn hash_of(&self, id: &OpId) -> Option<Hash> {
-        self.log.borrow().hash_of(id).copied()
     }
 
     fn check_waiting(&self, ops: &[EncodedOp]) -> Result<(), LogError> {

@@ -467,7 +467,7 @@ fn the_same_id_with_another_body_freezes_its_author_on_every_peer() {
             assert!(c.peers[i].state.borrow().get(&format!("own-{k}")).is_some(), "peer {i} lacks own-{k}");
         }
         assert_eq!(c.peers[i].state.borrow().get("k"), None, "peer {i}");
-        assert_eq!(c.peers[i].replica.hash_of(&x.op.id), None, "peer {i}");
+        assert_eq!(c.peers[i].replica.log().hash_of(&x.op.id), None, "peer {i}");
         assert_eq!(c.peers[i].replica.equivocation(&author).map(|e| e.fork().seq), Some(1));
     }
     c.check_converged(&[0, 1, 2]).unwrap();
