@@ -9,7 +9,9 @@
 //! [`Replica`] (the database) and a [`Transport`]; [`transport::memory`] is an in-memory
 //! transport with fault injection. Which linked peers the engine hears of is decided by
 //! [`Admission`] (a hello naming the sync group), run in front of a transport by
-//! [`AdmittedTransport`].
+//! [`AdmittedTransport`]. An author proven to have signed two different ops at one seq (an
+//! [`auroradb_log::Equivocation`]) is frozen there by every engine that learns of it, which
+//! passes the proof on ([`Body::Equivocation`]), so honest replicas still converge.
 //!
 //! A whole two-peer handshake over the sans-IO API, frames included:
 //!

@@ -4,8 +4,10 @@
 //! reproduces a run exactly; and [`run`], the randomized scenario the tests and fuzzers replay:
 //! writes, removes, clears and transactions, partitions and heals, dropped, duplicated and
 //! reordered frames, clock skew within the drift bound, peers that restart with their clock set
-//! back, a peer of another group linked to everyone, and optionally a malicious peer of the group. After healing and syncing, every
-//! honest peer must hold the same log, and nothing may have crossed between the groups.
+//! back, a peer of another group linked to everyone, and optionally a malicious peer of the
+//! group, which also forks its own chain (two branches, each to another peer). After healing and
+//! syncing, every honest peer must hold the same log and state (none of the malicious peer's ops
+//! from a proven fork on), and nothing may have crossed between the groups.
 
 use std::cell::RefCell;
 use std::collections::BTreeSet;
@@ -462,8 +464,8 @@ pub struct SimOutcome {
     pub restarts: u64,
     /// Forks the malicious peer made (two branches, each sent to another honest peer).
     pub forks: u64,
-    /// Whether the honest peers ended with the malicious peer frozen by a proof.
-    pub frozen: bool,
+    /// Runs that ended with the malicious peer frozen by a proof (0 or 1 for one run).
+    pub frozen: u64,
 }
 
 /// A run that broke an invariant.
@@ -544,8 +546,9 @@ fn random_identity(rng: &mut SplitMix64) -> Identity {
 }
 
 /// A peer of the group that sends bad frames: garbage, tampered and far-future ops, oversized
-/// and truncated frames, pieces that never add up, replays, bad hellos and restarts; and some
-/// valid ops of its own, which must spread like anyone's.
+/// and truncated frames, pieces that never add up, replays, bad hellos and restarts; some valid
+/// ops of its own, which must spread like anyone's; and forks of its own chain
+/// ([`Attacker::equivocate`]), which must freeze it on every honest peer.
 struct Attacker {
     id: PeerId,
     identity: Identity,
@@ -913,7 +916,7 @@ pub fn run(seed: u64, config: &SimConfig) -> Result<SimOutcome, SimFailure> {
     {
         return Err(fail(format!("the malicious peer forked at seq {} but the logs hold its seq {}", f.seq, h.seq)));
     }
-    let frozen = fork.is_some();
+    let frozen = u64::from(fork.is_some());
     // Honest peers are blamed only for what faults explain.
     for i in 0..n {
         for e in cluster.errors(i) {
