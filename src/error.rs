@@ -95,7 +95,10 @@ impl DbError {
                 LogError::Corrupt { .. } | LogError::BadMagic { .. } => N::CorruptData,
                 LogError::UnsupportedVersion { .. } => N::UnsupportedVersion,
                 LogError::HashMismatch { .. } => N::HashMismatch,
-                LogError::BrokenChain { .. } | LogError::ChainGap { .. } | LogError::InvalidOp { .. } => N::BrokenChain,
+                LogError::BrokenChain { .. }
+                | LogError::ChainGap { .. }
+                | LogError::Fork { .. }
+                | LogError::InvalidOp { .. } => N::BrokenChain,
                 LogError::ClockDrift { .. } => N::ClockDrift,
                 LogError::BadProof { .. } => N::Authorship,
                 LogError::TooLarge { .. } => N::TooLarge,
@@ -218,8 +221,8 @@ error_names! {
     UnexpectedMessage = "UnexpectedMessageError",
     /// Sync: a message from a peer that is not connected.
     NotConnected = "NotConnectedError",
-    /// Sync: an op under an id this peer holds with another body (its author made two ops with
-    /// one id); it is not applied.
+    /// Sync: an author is proven to have signed two different ops at one seq (an equivocation):
+    /// it is frozen there, and its ops from that seq on left the database.
     Equivocation = "EquivocationError",
     /// Sync: a peer reports that it refused ops this peer shipped, or could not ship ops this
     /// peer lacks (which op, and the error's name there).
@@ -252,7 +255,9 @@ impl ErrorName {
             NetError::Log(LogError::ClockDrift { .. }) | NetError::ClockSkew { .. } => N::ClockDrift,
             NetError::Log(LogError::BadProof { .. }) => N::Authorship,
             NetError::Log(LogError::UnsupportedVersion { .. }) => N::UnsupportedVersion,
-            NetError::Log(LogError::BrokenChain { .. } | LogError::ChainGap { .. }) => N::BrokenChain,
+            NetError::Log(LogError::BrokenChain { .. } | LogError::ChainGap { .. } | LogError::Fork { .. }) => {
+                N::BrokenChain
+            }
             NetError::Log(_) => N::InvalidOps,
             NetError::Replay { .. } => N::Replay,
             NetError::Flood { .. } => N::Flood,

@@ -14,7 +14,7 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use auroradb_log::{EncodedOp, Hash, Log, LogError, OpId, PeerId, Proof, RangeSum};
+use auroradb_log::{Conflict, EncodedOp, Equivocation, Hash, Log, LogError, OpId, PeerId, Proof, RangeSum};
 use auroradb_net::{ApplyOutcome, IdRange, RangeIndex, Replica, ReplicaError};
 
 #[cfg(doc)]
@@ -104,12 +104,22 @@ impl<S: Storage> Replica for DbReplica<S> {
         self.log.borrow().proof_of(id)
     }
 
-    fn hash_of(&self, id: &OpId) -> Option<Hash> {
-        self.log.borrow().hash_of(id).copied()
-    }
-
     fn check_waiting(&self, ops: &[EncodedOp]) -> Result<(), LogError> {
         auroradb_net::check_waiting(&self.log.borrow(), ops)
+    }
+
+    fn equivocation(&self, author: &PeerId) -> Option<Equivocation> {
+        self.log.borrow().equivocation(author).cloned()
+    }
+
+    fn conflict(&self, run: &[EncodedOp]) -> Option<Conflict> {
+        self.log.borrow().conflict(run)
+    }
+
+    async fn freeze(&self, proof: Equivocation) -> Result<Option<WriteOutcome>, DbError> {
+        let mut guard = self.db.lock().await;
+        let db = guard.as_mut().ok_or(DbError::Storage(StorageError::Closed))?;
+        db.freeze(proof).await
     }
 
     async fn apply_remote(

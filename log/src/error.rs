@@ -60,6 +60,18 @@ pub enum LogError {
         /// What does not fit.
         reason: &'static str,
     },
+    /// An op conflicts with the author's chain the log holds: another op of the author is held
+    /// at its seq, or under its id. Signed by the author, that is an equivocation; checking the
+    /// signatures is the caller's part.
+    #[error("op {id} of author {author} at seq {seq} forks the author's chain the log holds")]
+    Fork {
+        /// The author.
+        author: PeerId,
+        /// The op's sequence number.
+        seq: u64,
+        /// The op's id.
+        id: OpId,
+    },
     /// An op's author has ops missing before it: its predecessor is not in the log yet.
     #[error("op {id} of author {author} has seq {seq}, but the log holds only up to seq {have}")]
     ChainGap {

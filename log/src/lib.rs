@@ -21,6 +21,7 @@
 
 mod byte_array;
 pub mod codec;
+mod equivocation;
 mod error;
 mod hash;
 mod hlc;
@@ -35,6 +36,7 @@ pub mod segment;
 mod value;
 
 pub use codec::{EncodedOp, decode_op, encode_op};
+pub use equivocation::{Equivocation, Fork, MAGIC_EQUIVOCATION, MAX_EVIDENCE_OPS};
 pub use error::{LogError, Result};
 pub use hash::{FINGERPRINT_LEN, Fingerprint, Hash, RangeSum, Sum256};
 #[cfg(not(target_arch = "wasm32"))]
@@ -46,7 +48,7 @@ pub use hlc::{
 pub use id_set::IdSet;
 pub use identity::{AuthorKey, Identity, Proof, SigBytes, run_end_proofs, run_ends};
 pub use index::SumIndex;
-pub use log::{ChainHead, Log, LogConfig, VerifyReport, verify_ops};
+pub use log::{ChainHead, Conflict, Log, LogConfig, VerifyReport, verify_ops};
 pub use op::{Op, OpKind, Step};
 pub use order::{sort_by_key, sorted_indices};
 pub use peer::PeerId;

@@ -8,8 +8,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::segment::{DEFAULT_SEGMENT_OPS, SegmentChanges, SegmentRecord, Segments};
 use crate::{
-    DEFAULT_MAX_DRIFT, EncodedOp, Fingerprint, Hash, Hlc, Identity, LogError, Op, OpId, OpKind, PeerId, Proof,
-    RangeSum, Result, SumIndex, decode_op,
+    DEFAULT_MAX_DRIFT, EncodedOp, Equivocation, Fingerprint, Hash, Hlc, Identity, LogError, MAX_EVIDENCE_OPS, Op, OpId,
+    OpKind, PeerId, Proof, RangeSum, Result, SumIndex, decode_op,
 };
 
 /// How a log is set up.
@@ -38,6 +38,32 @@ pub struct ChainHead {
     pub hash: Hash,
     /// Its id.
     pub id: OpId,
+}
+
+/// How a run of an author's ops conflicts with the author's chain a log holds
+/// ([`Log::conflict`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Conflict {
+    /// The run's op at `index` forks the held chain right there: it follows the held op before
+    /// it, and another op is held at its seq. `held` are the held ops of the author from that seq
+    /// on, ascending: the other branch.
+    At {
+        /// Where the fork is in the run.
+        index: usize,
+        /// The held ops of the other branch, `(id, hash)` ascending.
+        held: Vec<(OpId, Hash)>,
+    },
+    /// The run conflicts with the held chain, but not at its first op that is not held: the
+    /// fork is before it, and the peer that sent it lacks the held side or this log lacks the
+    /// ops between. `held` are the held ops of the author from [`MAX_EVIDENCE_OPS`] seqs before
+    /// that op (from seq 1 if fewer) up to the first one at or after the seq before it that the
+    /// log can prove (its head if none), ascending: what the other side needs to find the fork.
+    Earlier {
+        /// The seq of the run's first op that is not held.
+        seq: u64,
+        /// The held ops, `(id, hash)` ascending.
+        held: Vec<(OpId, Hash)>,
+    },
 }
 
 /// What [`Log::verify`] checked.
@@ -74,6 +100,9 @@ pub struct Log {
     segments: Segments,
     identity: Option<Identity>,
     proofs: HashMap<OpId, Proof>,
+    /// The proven equivocations, by author: the author's ops from the fork's seq on are not
+    /// taken (see [`Log::freeze`]).
+    forks: HashMap<PeerId, Equivocation>,
     /// False for a log made by [`Log::unindexed`] until [`Log::load_index`]: it then holds the
     /// chain heads only.
     indexed: bool,
@@ -92,6 +121,7 @@ impl Log {
             segments: Segments::new(config.segment_ops),
             identity: None,
             proofs: HashMap::new(),
+            forks: HashMap::new(),
             indexed: true,
         }
     }
@@ -219,13 +249,25 @@ impl Log {
         }
         let mut out = Vec::with_capacity(newest.len());
         for (author, op) in newest {
-            let proof = proofs
-                .iter()
-                .find(|(id, _)| *id == op.op.id)
-                .map(|(_, p)| *p)
-                .ok_or(LogError::BadProof { author, reason: "no proof for the newest of its ops" })?;
-            proof.check(author, &op.hash)?;
-            out.push((op.op.id, proof));
+            // The op before a proven fork is proven by the equivocation's signed runs.
+            if self.forks.get(&author).is_some_and(|eq| eq.fork().prev == op.hash) {
+                continue;
+            }
+            // The proof may be of a later op of the batch that the log does not take (its author
+            // is frozen there), whose chain runs back to this one.
+            let mut end = op;
+            let proof = loop {
+                if let Some((_, p)) = proofs.iter().find(|(id, _)| *id == end.op.id) {
+                    break *p;
+                }
+                let next =
+                    ops.iter().find(|o| o.op.author == author && o.op.seq == end.op.seq + 1 && o.op.prev == end.hash);
+                end = next.ok_or(LogError::BadProof { author, reason: "no proof for the newest of its ops" })?;
+            };
+            proof.check(author, &end.hash)?;
+            if end.op.id == op.op.id {
+                out.push((op.op.id, proof));
+            }
         }
         Ok(out)
     }
@@ -373,10 +415,20 @@ impl Log {
         })
     }
 
-    /// Adds an op made by [`Log::prepare_local`]; it must still extend the local chain.
-    pub fn insert_local(&mut self, op: &EncodedOp) -> Result<()> {
+    /// Checks that an op made by [`Log::prepare_local`] can be added: it still extends the local
+    /// chain, and the local author is not frozen there by a proven equivocation of its own (two
+    /// instances writing with one identity): its peers would take no such op.
+    pub fn check_local(&self, op: &EncodedOp) -> Result<()> {
         crate::codec::check_op_shape(&op.op)?;
-        self.check_link(&op.op, self.heads.get(&op.op.author).copied())?;
+        if self.forks.get(&op.op.author).is_some_and(|eq| op.op.seq >= eq.fork().seq) {
+            return Err(LogError::Fork { author: op.op.author, seq: op.op.seq, id: op.op.id });
+        }
+        self.check_link(&op.op, self.heads.get(&op.op.author).copied())
+    }
+
+    /// Adds an op made by [`Log::prepare_local`] ([`Log::check_local`] first).
+    pub fn insert_local(&mut self, op: &EncodedOp) -> Result<()> {
+        self.check_local(op)?;
         self.add(op);
         Ok(())
     }
@@ -396,19 +448,20 @@ impl Log {
             (ops[a].op.author, ops[a].op.seq).cmp(&(ops[b].op.author, ops[b].op.seq))
         });
         let mut heads: HashMap<PeerId, Option<ChainHead>> = HashMap::new();
+        // Authors whose head in `heads` is an op of the batch, not the log's.
+        let mut extended: Vec<PeerId> = Vec::new();
         let mut fresh = vec![false; ops.len()];
         for i in order {
             let e = &ops[i];
+            let fork = LogError::Fork { author: e.op.author, seq: e.op.seq, id: e.op.id };
+            if self.forks.get(&e.op.author).is_some_and(|eq| e.op.seq >= eq.fork().seq) {
+                continue; // the author is frozen from its fork on
+            }
             if let Some(held) = self.hashes.get(&e.op.id) {
                 if *held == e.hash {
                     continue;
                 }
-                return Err(LogError::BrokenChain {
-                    author: e.op.author,
-                    seq: e.op.seq,
-                    id: e.op.id,
-                    reason: "a different op with the same id is in the log",
-                });
+                return Err(fork);
             }
             crate::codec::check_op_shape(&e.op)?;
             self.clock.check(&e.op.id)?;
@@ -419,8 +472,17 @@ impl Log {
             {
                 continue; // the same op twice in one batch
             }
+            if let Some(h) = head
+                && !extended.contains(&e.op.author)
+                && (e.op.seq <= h.seq || (e.op.seq == h.seq + 1 && e.op.prev != h.hash))
+            {
+                return Err(fork);
+            }
             self.check_link(&e.op, *head)?;
             *head = Some(ChainHead { seq: e.op.seq, hash: e.hash, id: e.op.id });
+            if !extended.contains(&e.op.author) {
+                extended.push(e.op.author);
+            }
             fresh[i] = true;
         }
         Ok(fresh)
@@ -479,6 +541,115 @@ impl Log {
         self.index.insert(id, &op.hash);
         self.segments.insert(id, op.hash);
         self.heads.insert(op.op.author, ChainHead { seq: op.op.seq, hash: op.hash, id });
+    }
+
+    /// The proven equivocation of `author`, if the log holds one.
+    pub fn equivocation(&self, author: &PeerId) -> Option<&Equivocation> {
+        self.forks.get(author)
+    }
+
+    /// Every proven equivocation the log holds.
+    pub fn equivocations(&self) -> impl Iterator<Item = &Equivocation> {
+        self.forks.values()
+    }
+
+    /// The held ops of `author` from seq `from` on (`(id, hash)`, ascending), and the held op
+    /// just before them (at seq `from - 1`), if any. The log keeps no seqs, so this walks back
+    /// from the author's head over every op since the first one returned: it is for forks,
+    /// which are rare. Empty on a log whose index is not loaded.
+    pub fn held_from(&self, author: &PeerId, from: u64) -> (Vec<(OpId, Hash)>, Option<ChainHead>) {
+        let Some(head) = self.heads.get(author).filter(|_| self.indexed) else { return (Vec::new(), None) };
+        let mut after = Vec::new();
+        let mut seq = head.seq;
+        for (id, hash) in self.hashes.range(..=head.id).rev().filter(|(id, _)| id.peer == *author) {
+            if seq < from {
+                after.reverse();
+                return (after, Some(ChainHead { seq, hash: *hash, id: *id }));
+            }
+            after.push((*id, *hash));
+            seq -= 1;
+        }
+        after.reverse();
+        (after, None)
+    }
+
+    /// How `run` (ops of one author, ascending seqs, such as a segment brings) conflicts with the
+    /// author's chain held here, if it does. Ops of the run the log holds are skipped; the first
+    /// one it does not hold either extends the held chain, comes after a gap (no conflict: the
+    /// ops between are missing), or conflicts.
+    pub fn conflict(&self, run: &[EncodedOp]) -> Option<Conflict> {
+        let index = run.iter().position(|o| self.hashes.get(&o.op.id) != Some(&o.hash))?;
+        let op = &run[index];
+        let head = self.heads.get(&op.op.author)?;
+        if op.op.seq > head.seq + 1 || (op.op.seq == head.seq + 1 && op.op.prev == head.hash) {
+            return None;
+        }
+        let (held, before) = self.held_from(&op.op.author, op.op.seq);
+        let prev = before.map_or(Hash::ZERO, |b| b.hash);
+        if op.op.seq > head.seq || op.op.prev != prev || held.is_empty() {
+            let from = op.op.seq.saturating_sub(MAX_EVIDENCE_OPS as u64).max(1);
+            let mut held = self.held_from(&op.op.author, from).0;
+            let before = (op.op.seq - 1).saturating_sub(from) as usize;
+            if let Some(end) = held.iter().skip(before).position(|(id, _)| self.proof_of(id).is_some()) {
+                held.truncate(before + end + 1);
+            }
+            return Some(Conflict::Earlier { seq: op.op.seq, held });
+        }
+        Some(Conflict::At { index, held })
+    }
+
+    /// Keeps `eq` as its author's equivocation if the log has none for that author or one at a
+    /// later seq, without touching the ops (a database restoring what it stored). Returns whether
+    /// it was kept.
+    pub fn keep_equivocation(&mut self, eq: Equivocation) -> bool {
+        let fork = *eq.fork();
+        if self.forks.get(&fork.author).is_some_and(|held| held.fork().seq <= fork.seq) {
+            return false;
+        }
+        self.forks.insert(fork.author, eq);
+        true
+    }
+
+    /// Applies a proven equivocation: its author is frozen from the fork's seq on, on either
+    /// branch. The author's held ops at that seq and after are removed (with their proofs, from
+    /// the fingerprint index and the segments), its chain head goes back to the op before the
+    /// fork, and from now on [`Log::check_remote`] takes none of its ops at or after that seq.
+    /// Returns the ids removed, ascending, or `None` if the log already holds an equivocation of
+    /// the author at that seq or before (nothing changes). Needs the index.
+    pub fn freeze(&mut self, eq: Equivocation) -> Result<Option<Vec<OpId>>> {
+        if !self.indexed {
+            return Err(LogError::corrupt("log", "a fork needs the log's index"));
+        }
+        let fork = *eq.fork();
+        if !self.keep_equivocation(eq) {
+            return Ok(None);
+        }
+        let (removed, before) = self.held_from(&fork.author, fork.seq);
+        if removed.is_empty() {
+            return Ok(Some(Vec::new()));
+        }
+
+        for (id, _) in &removed {
+            self.hashes.remove(id);
+            self.bytes.remove(id);
+            self.proofs.remove(id);
+            self.segments.remove(id);
+        }
+        self.index = SumIndex::new();
+        for (id, hash) in &self.hashes {
+            self.index.insert(*id, hash);
+        }
+        match before {
+            Some(h) => self.heads.insert(fork.author, h),
+            None => self.heads.remove(&fork.author),
+        };
+        Ok(Some(removed.into_iter().map(|(id, _)| id).collect()))
+    }
+
+    /// The segment records that removing the ops `ids` (held ones) would write or delete, without
+    /// removing them: what [`Log::freeze`] changes, for a database to persist first.
+    pub fn preview_removal(&self, ids: &[OpId]) -> SegmentChanges {
+        self.segments.preview_removal(ids)
     }
 
     /// The segment partition.
@@ -598,6 +769,7 @@ mod tests {
     use std::collections::BTreeMap;
 
     use super::*;
+    use crate::{Equivocation, Identity};
     use crate::{Step, Value, advance_manual_clock, manual_clock, set_manual_clock};
 
     const T0: u64 = 1_700_000_000_000;
@@ -725,13 +897,13 @@ mod tests {
         fork.id.time += 1;
         let fork = EncodedOp::new(fork);
         let err = bob.insert_remote(vec![fork]).unwrap_err();
-        assert!(matches!(err, LogError::BrokenChain { seq: 2, .. }), "{err:?}");
+        assert!(matches!(err, LogError::Fork { seq: 2, .. }), "{err:?}");
 
         // Another op under an id the log already holds.
         let mut same_id = ops[1].op.clone();
         same_id.kind = OpKind::Clear;
         let err = bob.insert_remote(vec![EncodedOp::new(same_id)]).unwrap_err();
-        assert!(matches!(err, LogError::BrokenChain { seq: 2, .. }), "{err:?}");
+        assert!(matches!(err, LogError::Fork { seq: 2, .. }), "{err:?}");
 
         // A next op whose prev is not the head's hash.
         let next = Op {
@@ -741,9 +913,15 @@ mod tests {
             prev: ops[0].hash,
             kind: OpKind::Clear,
         };
+        // Against the log's own head, that is a fork of the chain it holds; within a batch, a
+        // broken chain.
         let err = bob.insert_remote(vec![EncodedOp::new(next.clone())]).unwrap_err();
+        assert_eq!(err, LogError::Fork { author: ALICE, seq: 3, id: next.id });
+        let good = Op { prev: ops[1].hash, ..next.clone() };
+        let after = Op { id: OpId { time: next.id.time + 1, peer: ALICE }, seq: 4, prev: ops[0].hash, ..next.clone() };
+        let err = bob.insert_remote(vec![EncodedOp::new(good), EncodedOp::new(after.clone())]).unwrap_err();
         let reason = "prev is not the hash of the author's previous op";
-        assert_eq!(err, LogError::BrokenChain { author: ALICE, seq: 3, id: next.id, reason });
+        assert_eq!(err, LogError::BrokenChain { author: ALICE, seq: 4, id: after.id, reason });
 
         // A next op whose id goes back in time.
         let back = Op { id: OpId { time: ops[0].op.id.time - 1, peer: ALICE }, prev: ops[1].hash, ..next };
@@ -762,6 +940,162 @@ mod tests {
         let err = bob.insert_remote(vec![ops[0].clone(), EncodedOp::new(twin)]).unwrap_err();
         assert!(matches!(err, LogError::BrokenChain { seq: 1, .. }), "{err:?}");
         assert!(bob.is_empty());
+    }
+
+    /// Mallory's chain of `n` ops from `from` (seq `from`, after `prev`), one millisecond apart
+    /// from `ms`, with values from `v`.
+    fn chain(who: &Identity, from: u64, prev: Hash, ms: u64, n: u64, v: i64) -> Vec<EncodedOp> {
+        let mut out: Vec<EncodedOp> = Vec::new();
+        for i in 0..n {
+            let prev = out.last().map_or(prev, |o| o.hash);
+            out.push(EncodedOp::new(Op {
+                id: OpId::from_millis(ms + i, who.peer()),
+                author: who.peer(),
+                seq: from + i,
+                prev,
+                kind: put("k", v + i as i64),
+            }));
+        }
+        out
+    }
+
+    #[test]
+    fn a_proven_fork_freezes_its_author_and_removes_its_ops_from_the_fork_on() {
+        set_manual_clock(T0 + 100);
+        let mallory = Identity::from_secret(&[9; 32]);
+        let m = mallory.peer();
+        let base = chain(&mallory, 1, Hash::ZERO, T0, 2, 0);
+        let a = chain(&mallory, 3, base[1].hash, T0 + 10, 3, 10);
+        let b = chain(&mallory, 3, base[1].hash, T0 + 20, 2, 20);
+        let (_, bob_ops) = written(BOB, 3);
+        let mut alice = log_of(ALICE);
+        alice.insert_remote(bob_ops.clone()).unwrap();
+        alice.insert_remote(base.iter().chain(&a).cloned().collect()).unwrap();
+
+        // Ops the log holds, the next op, or one after a gap: no conflict.
+        assert_eq!(alice.conflict(&a), None);
+        assert_eq!(alice.conflict(&chain(&mallory, 6, a[2].hash, T0 + 30, 1, 0)), None);
+        assert_eq!(alice.conflict(&chain(&mallory, 8, Hash([1; 32]), T0 + 30, 1, 0)), None);
+        // Branch B forks at seq 3, right after the op the log holds at seq 2.
+        let held: Vec<(OpId, Hash)> = a.iter().map(|o| (o.op.id, o.hash)).collect();
+        let with_base: Vec<EncodedOp> = base.iter().chain(&b).cloned().collect();
+        assert_eq!(alice.conflict(&with_base), Some(Conflict::At { index: 2, held: held.clone() }));
+        assert_eq!(alice.conflict(&b), Some(Conflict::At { index: 0, held: held.clone() }));
+        // Without its first op, B forks before the run: the held ops from seq 1 are the other
+        // side of it.
+        let all: Vec<(OpId, Hash)> = base.iter().chain(&a).map(|o| (o.op.id, o.hash)).collect();
+        assert_eq!(alice.conflict(&b[1..]), Some(Conflict::Earlier { seq: 4, held: all.clone() }));
+        // So is a next op after another head.
+        let c5 = chain(&mallory, 6, b[1].hash, T0 + 30, 1, 0);
+        assert_eq!(alice.conflict(&c5), Some(Conflict::Earlier { seq: 6, held: all }));
+        assert!(matches!(alice.check_remote(&b), Err(LogError::Fork { seq: 3, .. })));
+        let (from_2, before) = alice.held_from(&m, 2);
+        assert_eq!(from_2[0], (base[1].op.id, base[1].hash));
+        assert_eq!(from_2[1..], held[..]);
+        assert_eq!(before, Some(ChainHead { seq: 1, hash: base[0].hash, id: base[0].op.id }));
+
+        let eq = Equivocation::new((&a, mallory.prove(&a[2].hash)), (&b, mallory.prove(&b[1].hash))).unwrap();
+        let before_fp = {
+            let mut clean = log_of(ALICE);
+            clean.insert_remote(bob_ops.iter().chain(&base).cloned().collect()).unwrap();
+            clean.fingerprint(..)
+        };
+        let changes = alice.preview_removal(&held.iter().map(|(id, _)| *id).collect::<Vec<_>>());
+        let _ = alice.take_segment_changes();
+        let removed = alice.freeze(eq.clone()).unwrap().unwrap();
+        assert_eq!(removed, held.iter().map(|(id, _)| *id).collect::<Vec<_>>());
+        assert_eq!(alice.take_segment_changes(), changes);
+        assert_eq!(alice.len(), 5);
+        assert_eq!(alice.fingerprint(..), before_fp);
+        assert_eq!(alice.heads()[&m], ChainHead { seq: 2, hash: base[1].hash, id: base[1].op.id });
+        assert_eq!(alice.equivocation(&m), Some(&eq));
+        alice.verify().unwrap();
+        // The same proof again changes nothing; ops of either branch from the fork on are not
+        // taken, and those before it are.
+        assert_eq!(alice.freeze(eq.clone()).unwrap(), None);
+        assert_eq!(alice.insert_remote(a.clone()).unwrap(), vec![]);
+        assert_eq!(alice.insert_remote(b.clone()).unwrap(), vec![]);
+        assert_eq!(alice.len(), 5);
+
+        // A log that holds nothing of Mallory's takes its ops up to the fork, proven by the
+        // equivocation alone.
+        let mut carol = log_of(PeerId([0xc0; 16]));
+        carol.keep_equivocation(eq);
+        let fresh = carol.check_remote(&base).unwrap();
+        assert!(carol.check_proofs(&base, &fresh, &[]).unwrap().is_empty());
+        carol.insert_proven(base.clone(), &[]).unwrap();
+        assert_eq!(carol.len(), 2);
+        // Without it, the same ops need a proof.
+        let mut dave = log_of(PeerId([0xd0; 16]));
+        assert!(matches!(dave.insert_proven(base.clone(), &[]), Err(LogError::BadProof { .. })));
+    }
+
+    #[test]
+    fn ops_before_a_fork_are_proven_by_a_later_op_the_log_does_not_take() {
+        set_manual_clock(T0 + 100);
+        let mallory = Identity::from_secret(&[9; 32]);
+        let base = chain(&mallory, 1, Hash::ZERO, T0, 2, 0);
+        // Branch X forks at seq 5 (proven), branch Y left the chain at seq 3.
+        let x = chain(&mallory, 3, base[1].hash, T0 + 10, 4, 10);
+        let x5b = chain(&mallory, 5, x[1].hash, T0 + 30, 1, 30);
+        let y = chain(&mallory, 3, base[1].hash, T0 + 40, 3, 40);
+        let eq = Equivocation::new((&x[2..3], mallory.prove(&x[2].hash)), (&x5b, mallory.prove(&x5b[0].hash))).unwrap();
+        let mut alice = log_of(ALICE);
+        alice.keep_equivocation(eq);
+        alice.insert_remote(base.clone()).unwrap();
+        // Y's ops at seq 3 and 4 are taken, its op at seq 5 is not, and its proof proves them.
+        let proofs = [(y[2].op.id, mallory.prove(&y[2].hash))];
+        let new = alice.insert_proven(y.clone(), &proofs).unwrap();
+        assert_eq!(new, y[..2].to_vec());
+        assert_eq!(alice.heads()[&mallory.peer()].seq, 4);
+        // A proof of nothing in the chain proves nothing.
+        let mut bob = log_of(BOB);
+        bob.keep_equivocation(alice.equivocation(&mallory.peer()).unwrap().clone());
+        bob.insert_remote(base).unwrap();
+        let broken = [y[0].clone(), y[1].clone(), x5b[0].clone()];
+        let err = bob.insert_proven(broken.to_vec(), &[(x5b[0].op.id, mallory.prove(&x5b[0].hash))]).unwrap_err();
+        assert!(matches!(err, LogError::BadProof { .. }), "{err:?}");
+    }
+
+    #[test]
+    fn a_frozen_local_author_writes_no_more() {
+        set_manual_clock(T0 + 100);
+        let mallory = Identity::from_secret(&[9; 32]);
+        let mut log = Log::new(Hlc::new(mallory.peer(), manual_clock, DEFAULT_MAX_DRIFT), LogConfig::default());
+        log.set_identity(mallory.clone()).unwrap();
+        let a = log.append(put("k", 1)).unwrap();
+        let b = chain(&mallory, 1, Hash::ZERO, T0 + 50, 1, 7);
+        let eq = Equivocation::new((std::slice::from_ref(&a), mallory.prove(&a.hash)), (&b, mallory.prove(&b[0].hash)))
+            .unwrap();
+        assert_eq!(log.freeze(eq).unwrap().unwrap(), vec![a.op.id]);
+        let next = log.prepare_local(put("k", 2));
+        assert!(matches!(log.check_local(&next), Err(LogError::Fork { seq: 1, .. })));
+        assert!(matches!(log.append(put("k", 2)), Err(LogError::Fork { .. })));
+        assert!(log.is_empty());
+    }
+
+    #[test]
+    fn an_earlier_fork_freezes_from_there() {
+        set_manual_clock(T0 + 100);
+        let mallory = Identity::from_secret(&[9; 32]);
+        let base = chain(&mallory, 1, Hash::ZERO, T0, 1, 0);
+        let a = chain(&mallory, 2, base[0].hash, T0 + 10, 4, 10);
+        let b = chain(&mallory, 4, a[1].hash, T0 + 20, 1, 20);
+        let c = chain(&mallory, 2, base[0].hash, T0 + 30, 1, 30);
+        let mut alice = log_of(ALICE);
+        alice.insert_remote(base.iter().chain(&a).cloned().collect()).unwrap();
+        let late = Equivocation::new((&a[2..], mallory.prove(&a[3].hash)), (&b, mallory.prove(&b[0].hash))).unwrap();
+        assert_eq!(alice.freeze(late.clone()).unwrap().unwrap().len(), 2);
+        let early = Equivocation::new((&a[..1], mallory.prove(&a[0].hash)), (&c, mallory.prove(&c[0].hash))).unwrap();
+        assert_eq!(alice.freeze(early.clone()).unwrap().unwrap(), vec![a[0].op.id, a[1].op.id]);
+        assert_eq!(alice.freeze(late).unwrap(), None, "a later fork adds nothing");
+        assert_eq!((alice.len(), alice.equivocation(&mallory.peer())), (1, Some(&early)));
+        alice.verify().unwrap();
+        // A fork at seq 1 leaves nothing of the author.
+        let d = chain(&mallory, 1, Hash::ZERO, T0 + 40, 1, 40);
+        let first = Equivocation::new((&base, mallory.prove(&base[0].hash)), (&d, mallory.prove(&d[0].hash))).unwrap();
+        assert_eq!(alice.freeze(first).unwrap().unwrap(), vec![base[0].op.id]);
+        assert!(alice.is_empty() && alice.heads().is_empty());
     }
 
     #[test]

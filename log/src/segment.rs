@@ -184,6 +184,41 @@ impl Segments {
         scratch.take_changes()
     }
 
+    /// Removes op `id`, if a segment holds it. A segment left empty goes; one whose first op
+    /// went is keyed by its new first op.
+    pub fn remove(&mut self, id: &OpId) {
+        let Some((&key, _)) = self.map.range(..=*id).next_back() else { return };
+        let mut rec = self.map.remove(&key).expect("key was just found");
+        let Ok(pos) = rec.members.binary_search_by(|(m, _)| m.cmp(id)) else {
+            self.map.insert(key, rec);
+            return;
+        };
+        rec.members.remove(pos);
+        let new_key = rec.members.first().map(|(m, _)| *m);
+        if new_key != Some(key) {
+            self.forget(key);
+        }
+        if let Some(new_key) = new_key {
+            self.map.insert(new_key, rec);
+            self.mark(new_key);
+        }
+    }
+
+    /// What removing the ops `ids` would change, without changing anything (see
+    /// [`Segments::preview`]).
+    pub fn preview_removal(&self, ids: &[OpId]) -> SegmentChanges {
+        let mut scratch = Segments::new(self.max_ops);
+        for id in ids {
+            if let Some((k, rec)) = self.map.range(..=*id).next_back() {
+                scratch.map.entry(*k).or_insert_with(|| rec.clone());
+            }
+        }
+        for id in ids {
+            scratch.remove(id);
+        }
+        scratch.take_changes()
+    }
+
     /// Returns and clears what changed since the last call.
     pub fn take_changes(&mut self) -> SegmentChanges {
         let put = std::mem::take(&mut self.dirty)

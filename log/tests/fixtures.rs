@@ -12,7 +12,7 @@ use auroradb_log::segment::{
     SegmentLimits, SegmentRecord, decode_file_segment, decode_proven_segment, decode_segment, encode_file_segment,
     encode_proven_segment, encode_segment,
 };
-use auroradb_log::{EncodedOp, Hash, Identity, Op, OpId, OpKind, PeerId, Proof, Step, Value, decode_op};
+use auroradb_log::{EncodedOp, Equivocation, Hash, Identity, Op, OpId, OpKind, PeerId, Proof, Step, Value, decode_op};
 
 const ALICE: PeerId = PeerId([0xa1; 16]);
 const BOB: PeerId = PeerId([0xb0; 16]);
@@ -100,7 +100,19 @@ fn fixtures() -> Vec<(String, Vec<u8>)> {
     let items = || signed.iter().map(|o| (o.op.id, o.bytes.as_slice(), &o.hash));
     out.push(("segment_proven.bin".into(), encode_proven_segment(items(), &[(last, proof)]).expect("ops in order")));
     out.push(("segment_file.bin".into(), encode_file_segment(items(), &[(last, proof)])));
+    out.push(("equivocation.bin".into(), equivocation().bytes().to_vec()));
     out
+}
+
+/// Carol's second op, and another op she signed at its seq: an equivocation at seq 2.
+fn equivocation() -> Equivocation {
+    let (signed, proof) = signed_ops();
+    let fork = EncodedOp::new(Op {
+        id: OpId::from_millis(T0 + 102, carol().peer()),
+        kind: OpKind::Clear,
+        ..signed[1].op.clone()
+    });
+    Equivocation::new((&signed[1..], proof), (std::slice::from_ref(&fork), carol().prove(&fork.hash))).expect("a fork")
 }
 
 /// The identity of the fixtures' signed author (a fixed secret, so the bytes are reproducible).
@@ -185,6 +197,9 @@ fn fixtures_decode_to_their_values() {
     assert_eq!(proofs, vec![(signed[1].op.id, proof)]);
     let file = decode_file_segment(&read("segment_file.bin"), SegmentLimits::default()).unwrap();
     assert_eq!(file, (signed.clone(), vec![(signed[1].op.id, proof)]));
+    let eq = Equivocation::decode(read("equivocation.bin")).unwrap();
+    assert_eq!(eq, equivocation());
+    assert_eq!((eq.fork().author, eq.fork().seq, eq.fork().prev), (carol().peer(), 2, signed[0].hash));
     // The proof checks: the key derives the author id, and the signature is over the op's hash.
     proof.check(carol().peer(), &signed[1].hash).unwrap();
     assert_eq!(carol().peer(), signed[1].op.author);

@@ -95,14 +95,17 @@ pub enum NetError {
         /// The name of the error on the peer's side ([`NetError::name`]).
         name: String,
     },
-    /// An op came under an id this peer holds with another body (another hash): its author
-    /// made two ops with one id (an equivocation), or relayed a forgery of one. The op is not
-    /// applied; the one held stays.
-    #[error("author {author} has two different ops under id {id}: the one received is not applied")]
+    /// An author is proven to have signed two different ops at one seq (under two ids, or one
+    /// id with two bodies): an equivocation. Every honest peer freezes the author there: it
+    /// keeps the author's ops before that seq and takes none from it on, on either branch.
+    /// Reported once by each peer that learns of it, naming the peer it learnt it from.
+    #[error("author {author} signed two different ops at seq {seq} (op {id}): its ops from there on are not taken")]
     Equivocation {
-        /// The author the id names.
+        /// The author.
         author: PeerId,
-        /// The id.
+        /// The seq of the fork.
+        seq: u64,
+        /// The smaller id of the two ops at the fork.
         id: OpId,
     },
     /// A peer's clock and this one are further apart than the drift bound, as its hello told:
@@ -175,7 +178,9 @@ impl NetError {
             NetError::Equivocation { .. } => "Equivocation",
             NetError::Log(LogError::BadProof { .. }) => "Authorship",
             NetError::Log(LogError::UnsupportedVersion { .. }) => "UnsupportedVersion",
-            NetError::Log(LogError::BrokenChain { .. } | LogError::ChainGap { .. }) => "BrokenChain",
+            NetError::Log(LogError::BrokenChain { .. } | LogError::ChainGap { .. } | LogError::Fork { .. }) => {
+                "BrokenChain"
+            }
             NetError::Log(_) => "InvalidOps",
             NetError::Replay { .. } => "Replay",
             NetError::Flood { .. } => "Flood",

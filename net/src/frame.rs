@@ -19,9 +19,10 @@ use crate::{Message, NetError, Result};
 /// Magic of a sync message.
 pub const MAGIC_SYNC: [u8; 4] = *b"AUsy";
 
-/// The format version of sync frames: 2 codes an id's time as milliseconds and a counter
-/// (`docs/formats.md`). A frame of version 1 is refused with `UnsupportedVersion`.
-pub const SYNC_VERSION: u8 = 2;
+/// The format version of sync frames: 2 codes an id's time as milliseconds and a counter, 3 adds
+/// the equivocation message (`docs/formats.md`). A frame of an older version is refused with
+/// `UnsupportedVersion`.
+pub const SYNC_VERSION: u8 = 3;
 
 /// Length of the frame's length prefix.
 pub const PREFIX_LEN: usize = 4;

@@ -9,7 +9,9 @@
 //! [`Replica`] (the database) and a [`Transport`]; [`transport::memory`] is an in-memory
 //! transport with fault injection. Which linked peers the engine hears of is decided by
 //! [`Admission`] (a hello naming the sync group), run in front of a transport by
-//! [`AdmittedTransport`].
+//! [`AdmittedTransport`]. An author proven to have signed two different ops at one seq (an
+//! [`auroradb_log::Equivocation`]) is frozen there by every engine that learns of it, which
+//! passes the proof on ([`Body::Equivocation`]), so honest replicas still converge.
 //!
 //! A whole two-peer handshake over the sans-IO API, frames included:
 //!
@@ -111,7 +113,7 @@ pub use frame::FrameLimits;
 pub use index::{IdRange, RangeIndex};
 pub use message::{Body, MAX_REPORT_NAME, Message, Mode, Ops, Piece, RangeItem, Reconcile, Report};
 pub use reconcile::{PairOutcome, ReconcileConfig, Reconciler, reconcile_pair};
-pub use replica::{ApplyHook, ApplyOutcome, MemoryReplica, Replica, ReplicaError, check_waiting};
+pub use replica::{ApplyHook, ApplyOutcome, MemoryReplica, Replica, ReplicaError, ResetHook, check_waiting};
 pub use transport::{AdmittedTransport, Transport, TransportEvent};
 #[cfg(feature = "sim")]
 pub mod fuzz;

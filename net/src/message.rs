@@ -36,6 +36,10 @@ pub enum Body {
     Piece(Piece),
     /// What became of ops the other side shipped, or could not ship.
     Report(Report),
+    /// An equivocation proof ([`auroradb_log::Equivocation`], encoded): an author signed two
+    /// different ops at one seq. Passed on to every peer, and sent ahead of the ops of that
+    /// author that it proves.
+    Equivocation(Vec<u8>),
 }
 
 /// Tells a peer that ops it shipped were refused, or that ops it lacks could not be shipped to
@@ -186,6 +190,10 @@ pub(crate) enum WireBody<'a> {
         refused: bool,
         op: Option<OpId>,
         name: &'a str,
+    },
+    Equivocation {
+        #[serde(borrow)]
+        proof: &'a serde_bytes::Bytes,
     },
 }
 
@@ -393,6 +401,7 @@ impl Message {
                 check_report_name(&r.name)?;
                 WireBody::Report { refused: r.refused, op: r.op, name: &r.name }
             }
+            Body::Equivocation(proof) => WireBody::Equivocation { proof: serde_bytes::Bytes::new(proof) },
         };
         Ok(WireMessage { seq, session: self.session, initiator: self.initiator, body })
     }
@@ -444,6 +453,7 @@ impl Message {
                 check_report_name(name)?;
                 Body::Report(Report { refused, op, name: name.to_owned() })
             }
+            WireBody::Equivocation { proof } => Body::Equivocation(proof.to_vec()),
         };
         Ok((wire.seq, Message { session: wire.session, initiator: wire.initiator, body }))
     }

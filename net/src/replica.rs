@@ -4,7 +4,7 @@
 use std::cell::{Ref, RefCell};
 use std::rc::Rc;
 
-use auroradb_log::{EncodedOp, Hash, Log, LogError, OpId, OpKind, PeerId, Proof, RangeSum};
+use auroradb_log::{Conflict, EncodedOp, Equivocation, Log, LogError, OpId, OpKind, PeerId, Proof, RangeSum};
 
 use crate::index::{IdRange, RangeIndex};
 use crate::ship::ShippedOp;
@@ -38,14 +38,25 @@ pub trait Replica: RangeIndex {
     /// holds, or a fresh signature for an op of its own author. `None` if it has neither.
     fn proof_of(&self, id: &OpId) -> Option<Proof>;
 
-    /// The hash of op `id`, if the replica holds it: an op received under a held id with another
-    /// hash is the same id with another body (an equivocation), reported, never applied.
-    fn hash_of(&self, id: &OpId) -> Option<Hash>;
-
     /// Checks ops that wait for a proof against what the replica holds, without applying them
-    /// ([`Log::check_remote`]): an op that can never apply (a fork of a chain, a timestamp beyond
-    /// the drift bound) is refused at once rather than kept waiting. A gap is no error here.
+    /// ([`Log::check_remote`]): an op that can never apply (a broken chain, a timestamp beyond
+    /// the drift bound) is refused at once rather than kept waiting. A gap is no error here, nor
+    /// a fork of a held chain: proven later, it is an equivocation.
     fn check_waiting(&self, ops: &[EncodedOp]) -> Result<(), LogError>;
+
+    /// The equivocation proof the replica holds for `author` ([`Log::equivocation`]): the
+    /// author is frozen from the fork's seq on.
+    fn equivocation(&self, author: &PeerId) -> Option<Equivocation>;
+
+    /// How a run of one author's ops (ascending seqs) conflicts with the author's chain the
+    /// replica holds, if it does ([`Log::conflict`]).
+    fn conflict(&self, run: &[EncodedOp]) -> Option<Conflict>;
+
+    /// Applies a checked equivocation proof, all or nothing ([`Log::freeze`]): the author's ops
+    /// from the fork's seq on leave the log, the state and storage, the proof is kept, and none
+    /// of those ops is taken again. `None` when the replica already holds a proof of that author
+    /// at that seq or before (nothing changes); else what changed (ops removed change the state).
+    async fn freeze(&self, proof: Equivocation) -> Result<Option<Self::Applied>, Self::Error>;
 
     /// Checks and applies remote ops received from `from`, all or nothing: each op's chain link
     /// and drift ([`Log::check_remote`]), the proof of each author's newest new op among
@@ -60,11 +71,11 @@ pub trait Replica: RangeIndex {
     ) -> Result<Self::Applied, Self::Error>;
 }
 
-/// [`Replica::check_waiting`] for a replica over `log`: the ops' chains and drift, a gap
-/// allowed.
+/// [`Replica::check_waiting`] for a replica over `log`: the ops' chains and drift, a gap or a
+/// fork of a held chain allowed.
 pub fn check_waiting(log: &Log, ops: &[EncodedOp]) -> Result<(), LogError> {
     match log.check_remote(ops) {
-        Ok(_) | Err(LogError::ChainGap { .. }) => Ok(()),
+        Ok(_) | Err(LogError::ChainGap { .. } | LogError::Fork { .. }) => Ok(()),
         Err(e) => Err(e),
     }
 }
@@ -137,12 +148,20 @@ impl<S: Replica + ?Sized> Replica for Rc<S> {
         (**self).proof_of(id)
     }
 
-    fn hash_of(&self, id: &OpId) -> Option<Hash> {
-        (**self).hash_of(id)
-    }
-
     fn check_waiting(&self, ops: &[EncodedOp]) -> Result<(), LogError> {
         (**self).check_waiting(ops)
+    }
+
+    fn equivocation(&self, author: &PeerId) -> Option<Equivocation> {
+        (**self).equivocation(author)
+    }
+
+    fn conflict(&self, run: &[EncodedOp]) -> Option<Conflict> {
+        (**self).conflict(run)
+    }
+
+    async fn freeze(&self, proof: Equivocation) -> Result<Option<S::Applied>, S::Error> {
+        (**self).freeze(proof).await
     }
 
     async fn apply_remote(
@@ -158,12 +177,17 @@ impl<S: Replica + ?Sized> Replica for Rc<S> {
 /// Called with every op a [`MemoryReplica`] adds, and whether it was a local write.
 pub type ApplyHook = Box<dyn FnMut(&EncodedOp, bool)>;
 
+/// Called with the log after a [`MemoryReplica`] removed ops (an equivocation froze their
+/// author), to rebuild what was made from them.
+pub type ResetHook = Box<dyn FnMut(&Log)>;
+
 /// A [`Replica`] over an in-memory [`Log`] that keeps its ops (`keep_ops`), for tests, benches
 /// and simulations. A hook sees every op added (to maintain a materialized state), and storage
 /// failures can be injected.
 pub struct MemoryReplica {
     log: RefCell<Log>,
     hook: RefCell<Option<ApplyHook>>,
+    reset: RefCell<Option<ResetHook>>,
     fail_applies: RefCell<u32>,
 }
 
@@ -176,7 +200,12 @@ impl core::fmt::Debug for MemoryReplica {
 impl MemoryReplica {
     /// A replica over `log`.
     pub fn new(log: Log) -> MemoryReplica {
-        MemoryReplica { log: RefCell::new(log), hook: RefCell::new(None), fail_applies: RefCell::new(0) }
+        MemoryReplica {
+            log: RefCell::new(log),
+            hook: RefCell::new(None),
+            reset: RefCell::new(None),
+            fail_applies: RefCell::new(0),
+        }
     }
 
     /// The log.
@@ -187,6 +216,11 @@ impl MemoryReplica {
     /// Sets the hook called with every op added from now on.
     pub fn set_hook(&self, hook: ApplyHook) {
         *self.hook.borrow_mut() = Some(hook);
+    }
+
+    /// Sets the hook called after ops are removed from now on.
+    pub fn set_reset_hook(&self, hook: ResetHook) {
+        *self.reset.borrow_mut() = Some(hook);
     }
 
     /// Makes the next `n` calls of [`Replica::apply_remote`] fail as a storage error would,
@@ -237,12 +271,27 @@ impl Replica for MemoryReplica {
         self.log.borrow().proof_of(id)
     }
 
-    fn hash_of(&self, id: &OpId) -> Option<Hash> {
-        self.log.borrow().hash_of(id).copied()
-    }
-
     fn check_waiting(&self, ops: &[EncodedOp]) -> Result<(), LogError> {
         check_waiting(&self.log.borrow(), ops)
+    }
+
+    fn equivocation(&self, author: &PeerId) -> Option<Equivocation> {
+        self.log.borrow().equivocation(author).cloned()
+    }
+
+    fn conflict(&self, run: &[EncodedOp]) -> Option<Conflict> {
+        self.log.borrow().conflict(run)
+    }
+
+    /// Applies nothing new: the outcome is empty.
+    async fn freeze(&self, proof: Equivocation) -> Result<Option<Vec<EncodedOp>>> {
+        let Some(removed) = self.log.borrow_mut().freeze(proof)? else { return Ok(None) };
+        if !removed.is_empty()
+            && let Some(reset) = self.reset.borrow_mut().as_mut()
+        {
+            reset(&self.log.borrow());
+        }
+        Ok(Some(Vec::new()))
     }
 
     async fn apply_remote(

@@ -4,8 +4,10 @@
 //! reproduces a run exactly; and [`run`], the randomized scenario the tests and fuzzers replay:
 //! writes, removes, clears and transactions, partitions and heals, dropped, duplicated and
 //! reordered frames, clock skew within the drift bound, peers that restart with their clock set
-//! back, a peer of another group linked to everyone, and optionally a malicious peer of the group. After healing and syncing, every
-//! honest peer must hold the same log, and nothing may have crossed between the groups.
+//! back, a peer of another group linked to everyone, and optionally a malicious peer of the
+//! group, which also forks its own chain (two branches, each to another peer). After healing and
+//! syncing, every honest peer must hold the same log and state (none of the malicious peer's ops
+//! from a proven fork on), and nothing may have crossed between the groups.
 
 use std::cell::RefCell;
 use std::collections::BTreeSet;
@@ -135,15 +137,17 @@ impl Cluster {
     /// `restarts`-th time.
     fn start_peer(&self, identity: Identity, log: Log, skew_ms: i64, group: &str, restarts: u8) -> SimPeer {
         let id = identity.peer();
-        let mut state = State::new(StateConfig::new(self.strategy.clone(), id));
-        for op in log.ops(..) {
-            state.apply(&op.expect("an op the log holds decodes"));
-        }
-        let state = Rc::new(RefCell::new(state));
+        let state = Rc::new(RefCell::new(state_of(&log, &self.strategy, id)));
         let replica = Rc::new(MemoryReplica::new(log));
         let target = state.clone();
         replica.set_hook(Box::new(move |op, _local| {
             target.borrow_mut().apply(&op.op);
+        }));
+        // An equivocation removed ops: the state is made again from the log.
+        let target = state.clone();
+        let strategy = self.strategy.clone();
+        replica.set_reset_hook(Box::new(move |log| {
+            *target.borrow_mut() = state_of(log, &strategy, id);
         }));
         let admission =
             Admission::new(group, nonce_of(&id, restarts)).with_clock(manual_clock, LogConfig::default().max_drift);
@@ -162,6 +166,10 @@ impl Cluster {
         self.enter(i);
         let old = &self.peers[i];
         let mut log = signing_log(old.identity.clone());
+        // The proofs of equivocations are kept, as a database stores them.
+        for eq in old.replica.log().equivocations() {
+            log.keep_equivocation(eq.clone());
+        }
         let held: Vec<EncodedOp> = old
             .replica
             .log()
@@ -354,6 +362,15 @@ impl Cluster {
     }
 }
 
+/// The state of peer `id` under `strategy` made from the ops `log` holds.
+fn state_of(log: &Log, strategy: &Strategy, id: PeerId) -> State {
+    let mut state = State::new(StateConfig::new(strategy.clone(), id));
+    for op in log.ops(..) {
+        state.apply(&op.expect("an op the log holds decodes"));
+    }
+    state
+}
+
 /// The scenario of one simulation run.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SimConfig {
@@ -445,6 +462,10 @@ pub struct SimOutcome {
     pub sessions: u64,
     /// Restarts of honest peers (each with its clock set back, or as far back as it was).
     pub restarts: u64,
+    /// Forks the malicious peer made (two branches, each sent to another honest peer).
+    pub forks: u64,
+    /// Runs that ended with the malicious peer frozen by a proof (0 or 1 for one run).
+    pub frozen: u64,
 }
 
 /// A run that broke an invariant.
@@ -525,8 +546,9 @@ fn random_identity(rng: &mut SplitMix64) -> Identity {
 }
 
 /// A peer of the group that sends bad frames: garbage, tampered and far-future ops, oversized
-/// and truncated frames, pieces that never add up, replays, bad hellos and restarts; and some
-/// valid ops of its own, which must spread like anyone's.
+/// and truncated frames, pieces that never add up, replays, bad hellos and restarts; some valid
+/// ops of its own, which must spread like anyone's; and forks of its own chain
+/// ([`Attacker::equivocate`]), which must freeze it on every honest peer.
 struct Attacker {
     id: PeerId,
     identity: Identity,
@@ -544,6 +566,50 @@ impl Attacker {
 
     fn push(&mut self, segments: Vec<Vec<u8>>) -> Vec<u8> {
         self.frame(Body::Ops(Ops { segments, last: None }))
+    }
+
+    /// A fork of its own chain: two ops it signs at the next seq, under two ids or one id with
+    /// two bodies, each on a branch of one to three ops, each branch pushed to another honest
+    /// peer with the chain before it. Its log goes on along branch A. Returns the branches'
+    /// frames, A's first.
+    fn equivocate(&mut self, rng: &mut SplitMix64, now_ms: u64) -> [Vec<u8>; 2] {
+        let same_id = rng.chance(0.5);
+        let held: Vec<EncodedOp> = self
+            .log
+            .range(..)
+            .map(|(_, bytes, _)| EncodedOp::decode(bytes.to_vec()).expect("an op the log holds decodes"))
+            .collect();
+        let head = self.log.heads().get(&self.id).copied();
+        let mut branches: Vec<Vec<EncodedOp>> = Vec::new();
+        for b in 0..2u64 {
+            let mut run: Vec<EncodedOp> = Vec::new();
+            for i in 0..rng.range(1, 4) {
+                let after = run.last().map(|o| (o.op.seq, o.hash, o.op.id));
+                let (seq, prev) = after
+                    .map(|(s, h, _)| (s, h))
+                    .or(head.map(|h| (h.seq, h.hash)))
+                    .map_or((1, auroradb_log::Hash::ZERO), |(s, h)| (s + 1, h));
+                let floor = after.map(|(_, _, id)| id).or(head.map(|h| h.id)).map_or(0, |id| id.time + 1);
+                let at = if i == 0 && same_id { now_ms } else { now_ms + 1 + b * 8 + i };
+                let time = auroradb_log::millis_to_ntp(at).max(floor);
+                let key = format!("fork-{b}");
+                let kind = OpKind::Put { key, value: Value::Int(rng.below(9) as i64) };
+                run.push(EncodedOp::new(Op { id: OpId { time, peer: self.id }, author: self.id, seq, prev, kind }));
+            }
+            branches.push(run);
+        }
+        for op in &branches[0] {
+            self.log.insert_local(op).expect("branch A goes on from the head");
+        }
+        let segment = |run: &[EncodedOp]| {
+            let ops: Vec<&EncodedOp> = held.iter().chain(run).collect();
+            let last = ops.last().expect("a branch has ops");
+            let proofs = [(last.op.id, self.identity.prove(&last.hash))];
+            encode_proven_segment(ops.iter().map(|o| (o.op.id, o.bytes.as_slice(), &o.hash)), &proofs)
+                .expect("a chain in id order")
+        };
+        let (a, b) = (segment(&branches[0]), segment(&branches[1]));
+        [self.push(vec![a]), self.push(vec![b])]
     }
 
     fn attack(&mut self, rng: &mut SplitMix64, cluster: &Cluster, now_ms: u64) -> Vec<u8> {
@@ -691,6 +757,7 @@ pub fn run(seed: u64, config: &SimConfig) -> Result<SimOutcome, SimFailure> {
     cluster.net.set_faults(config.faults);
     let mut written: BTreeSet<OpId> = BTreeSet::new();
     let mut restarts = 0;
+    let mut forks = 0;
     let mut down: BTreeSet<(usize, usize)> = BTreeSet::new();
 
     for _ in 0..config.steps {
@@ -757,6 +824,15 @@ pub fn run(seed: u64, config: &SimConfig) -> Result<SimOutcome, SimFailure> {
                 if let Some(att) = attacker.as_mut() {
                     let victim = rng.below(n as u64) as usize;
                     set_manual_clock(cluster.now_ms);
+                    if rng.chance(0.15) {
+                        // Branch A to one peer, branch B to another.
+                        let other = (victim + 1 + rng.below(n as u64 - 1) as usize) % n;
+                        let [a, b] = att.equivocate(&mut rng, cluster.now_ms);
+                        cluster.net.inject(att.id, ids[victim], a);
+                        cluster.net.inject(att.id, ids[other], b);
+                        forks += 1;
+                        continue;
+                    }
                     let frame = att.attack(&mut rng, &cluster, cluster.now_ms);
                     if !frame.is_empty() {
                         cluster.net.inject(att.id, ids[victim], frame);
@@ -828,13 +904,28 @@ pub fn run(seed: u64, config: &SimConfig) -> Result<SimOutcome, SimFailure> {
             return Err(fail("a far-future op of the malicious peer was accepted".into()));
         }
     }
+    // A proven fork froze the malicious peer: no honest log holds an op of it from there on.
+    let fork = attacker_id.and_then(|a| {
+        cluster.peers[..n]
+            .iter()
+            .filter_map(|p| p.replica.log().equivocation(&a).map(|e| *e.fork()))
+            .min_by_key(|f| f.seq)
+    });
+    if let Some(f) = fork
+        && let Some(h) = log.heads().get(&f.author).filter(|h| h.seq >= f.seq)
+    {
+        return Err(fail(format!("the malicious peer forked at seq {} but the logs hold its seq {}", f.seq, h.seq)));
+    }
+    let frozen = u64::from(fork.is_some());
     // Honest peers are blamed only for what faults explain.
     for i in 0..n {
         for e in cluster.errors(i) {
             let blamed = e.peer();
             let honest = blamed.is_some_and(|p| Some(p) != attacker_id);
+            // An equivocation names the peer it was learnt from, and blames the author.
             let explained =
-                matches!(e.inner(), NetError::Replay { .. } | NetError::Unexpected { .. } | NetError::NotConnected(_));
+                matches!(e.inner(), NetError::Replay { .. } | NetError::Unexpected { .. } | NetError::NotConnected(_))
+                    || matches!(e.inner(), NetError::Equivocation { author, .. } if Some(*author) == attacker_id);
             if (honest || blamed.is_none()) && !explained {
                 return Err(fail(format!("peer {i} reported {e}")));
             }
@@ -852,5 +943,7 @@ pub fn run(seed: u64, config: &SimConfig) -> Result<SimOutcome, SimFailure> {
         rejected,
         sessions,
         restarts,
+        forks,
+        frozen,
     })
 }

@@ -429,12 +429,13 @@ fn a_peer_that_restarts_with_its_clock_set_back_writes_after_its_previous_ops() 
 }
 
 /// An author makes two ops under one id, both signed with its key (two instances given one
-/// identity, or a key used on purpose), and nothing after them: peer 0 keeps one, peer 1 the
-/// other. Reconciliation compares ids, so this once went unnoticed. Now each peer that meets
-/// the other body reports an equivocation naming the author and that id, once, applies it over
-/// none it holds, and keeps syncing everything else.
+/// identity, or a key used on purpose): peer 0 keeps one, peer 1 the other. Reconciliation
+/// compares ids, so this once went unnoticed; then it was reported and the replicas kept
+/// differing. Now each peer that learns of it reports an equivocation naming the author, once,
+/// and freezes the author before that op (peer 0, the author itself, too): every replica ends
+/// with the same log and state, and everything else still syncs.
 #[test]
-fn the_same_id_with_another_body_is_reported_as_an_equivocation_of_its_author() {
+fn the_same_id_with_another_body_freezes_its_author_on_every_peer() {
     use auroradb_log::{EncodedOp, Op};
     use auroradb_net::Replica;
     use auroradb_net::sim::sim_identity;
@@ -456,7 +457,8 @@ fn the_same_id_with_another_body_is_reported_as_an_equivocation_of_its_author() 
         c.tick_all();
         c.settle();
     }
-    let equivocation = |e: &NetError| matches!(e.inner(), NetError::Equivocation { author, id } if *author == c.peers[0].id && *id == x.op.id);
+    let author = c.peers[0].id;
+    let equivocation = |e: &NetError| matches!(e.inner(), NetError::Equivocation { author: a, seq: 1, id } if *a == author && *id == x.op.id);
     for i in 0..3 {
         let errors = c.errors(i);
         assert_eq!(errors.iter().filter(|e| equivocation(e)).count(), 1, "peer {i}: {errors:?}");
@@ -464,9 +466,115 @@ fn the_same_id_with_another_body_is_reported_as_an_equivocation_of_its_author() 
         for k in 1..3 {
             assert!(c.peers[i].state.borrow().get(&format!("own-{k}")).is_some(), "peer {i} lacks own-{k}");
         }
+        assert_eq!(c.peers[i].state.borrow().get("k"), None, "peer {i}");
+        assert_eq!(c.peers[i].replica.log().hash_of(&x.op.id), None, "peer {i}");
+        assert_eq!(c.peers[i].replica.equivocation(&author).map(|e| e.fork().seq), Some(1));
     }
-    // Each keeps the body it had first.
-    assert_eq!(c.peers[0].replica.hash_of(&x.op.id), Some(x.hash));
-    assert_eq!(c.peers[1].replica.hash_of(&x.op.id), Some(other.hash));
+    c.check_converged(&[0, 1, 2]).unwrap();
+    c.check_same_state(&[0, 1, 2]).unwrap();
     assert_eq!(c.errors(0)[0].name(), "Equivocation");
+    // The frozen author writes no more; the others do, and it still syncs.
+    c.enter(0);
+    assert!(c.peers[0].replica.append(put("k", 3)).is_err());
+    c.write(2, put("after", 1));
+    c.settle();
+    c.check_converged(&[0, 1, 2]).unwrap();
+}
+
+/// Mallory's ops from seq `from` after `prev`, one millisecond apart from `ms`.
+fn mallory_run(
+    who: &auroradb_log::Identity,
+    from: u64,
+    prev: auroradb_log::Hash,
+    ms: u64,
+    keys: &[&str],
+) -> Vec<auroradb_log::EncodedOp> {
+    use auroradb_log::{EncodedOp, Op, OpId};
+    let mut out: Vec<EncodedOp> = Vec::new();
+    for (i, key) in keys.iter().enumerate() {
+        let prev = out.last().map_or(prev, |o| o.hash);
+        let id = OpId::from_millis(ms + i as u64, who.peer());
+        out.push(EncodedOp::new(Op { id, author: who.peer(), seq: from + i as u64, prev, kind: put(key, 1) }));
+    }
+    out
+}
+
+/// A frame pushing `ops` of Mallory in one segment, her last one signed.
+fn mallory_push(who: &auroradb_log::Identity, seq: u64, ops: &[auroradb_log::EncodedOp]) -> Vec<u8> {
+    use auroradb_log::segment::encode_proven_segment;
+    use auroradb_net::{Body, Message, Ops};
+    let last = ops.last().unwrap();
+    let proofs = [(last.op.id, who.prove(&last.hash))];
+    let seg = encode_proven_segment(ops.iter().map(|o| (o.op.id, o.bytes.as_slice(), &o.hash)), &proofs).unwrap();
+    let msg = Message { session: 0, initiator: true, body: Body::Ops(Ops { segments: vec![seg], last: None }) };
+    auroradb_net::frame::encode_frame(seq, &msg, usize::MAX).unwrap()
+}
+
+/// Mallory, admitted by peers 1 and 2, writes two ops both get, then forks her chain at
+/// seq 3: branch A (two ops) goes to peer 1 only, branch B (one op, another id) to peer 2 only.
+/// Peers that took different branches once refused each other's ops and kept differing from
+/// the fork on. Now the first peer to meet the other branch proves the fork, both branches'
+/// ops from seq 3 leave every log and state, and the proof reaches peer 0 too, which Mallory
+/// never spoke to: all three end with equal logs and states, each reports the equivocation
+/// once, and writes of the honest peers made meanwhile are everywhere.
+#[test]
+fn an_author_that_sends_two_branches_to_two_peers_is_frozen_by_all() {
+    use auroradb_log::{Hash, Identity, millis_to_ntp};
+    use auroradb_net::Replica;
+    use auroradb_net::sim::START_MS;
+    let config = SyncConfig { sync_interval_ms: 1_000, ..SyncConfig::default() };
+    let mut c = Cluster::simple(3, config);
+    c.connect_all();
+    let mallory = Identity::from_secret(&[0x99; 32]);
+    let m = mallory.peer();
+    for i in [1, 2] {
+        c.net.connect(m, c.peers[i].id);
+        c.introduce(m, i);
+    }
+    c.settle();
+    let base = mallory_run(&mallory, 1, Hash::ZERO, START_MS - 100, &["m1", "m2"]);
+    let a = mallory_run(&mallory, 3, base[1].hash, START_MS - 50, &["a3", "a4"]);
+    let b = mallory_run(&mallory, 3, base[1].hash, START_MS - 40, &["b3"]);
+    c.net.inject(m, c.peers[1].id, mallory_push(&mallory, 1, &base));
+    c.net.inject(m, c.peers[2].id, mallory_push(&mallory, 1, &base));
+    c.settle();
+    c.net.inject(m, c.peers[1].id, mallory_push(&mallory, 2, &a));
+    c.net.inject(m, c.peers[2].id, mallory_push(&mallory, 2, &b));
+    c.write(0, put("honest-0", 0));
+    c.settle();
+    for round in 0..3 {
+        c.now_ms += 1_001;
+        c.write(round, put(&format!("live-{round}"), 1));
+        c.tick_all();
+        c.settle();
+    }
+    let all = [0, 1, 2];
+    c.check_converged(&all).unwrap();
+    c.check_same_state(&all).unwrap();
+    let equivocation = |e: &NetError| matches!(e.inner(), NetError::Equivocation { author, seq: 3, id } if *author == m && *id == a[0].op.id);
+    for i in all {
+        let errors = c.errors(i);
+        assert_eq!(errors.iter().filter(|e| equivocation(e)).count(), 1, "peer {i}: {errors:?}");
+        assert!(errors.iter().all(equivocation), "peer {i}: {errors:?}");
+        let log = c.peers[i].replica.log();
+        let theirs: Vec<_> = log.ids(..).filter(|(id, _)| id.peer == m).map(|(id, _)| *id).collect();
+        assert_eq!(theirs, vec![base[0].op.id, base[1].op.id], "peer {i} keeps Mallory's ops before the fork");
+        assert_eq!(log.heads()[&m].seq, 2);
+        drop(log);
+        let state = c.peers[i].state.borrow();
+        assert!(state.get("m2").is_some() && state.get("a3").is_none() && state.get("b3").is_none(), "peer {i}");
+        for k in ["honest-0", "live-0", "live-1", "live-2"] {
+            assert!(state.get(k).is_some(), "peer {i} lacks {k}");
+        }
+        assert!(c.peers[i].replica.equivocation(&m).is_some());
+    }
+    // Mallory's next ops on either branch are taken by no one, and blamed on no one.
+    let a5 = mallory_run(&mallory, 5, a[1].hash, START_MS - 30, &["a5"]);
+    c.net.inject(m, c.peers[1].id, mallory_push(&mallory, 3, &[a[0].clone(), a[1].clone(), a5[0].clone()]));
+    c.settle();
+    c.check_converged(&all).unwrap();
+    assert!(c.peers[1].replica.log().ids(..).all(|(id, _)| id.time < millis_to_ntp(START_MS - 50) || id.peer != m));
+    for i in all {
+        assert!(c.errors(i).iter().all(equivocation), "peer {i}: {:?}", c.errors(i));
+    }
 }

@@ -70,11 +70,19 @@ fn report() -> Message {
     Message { session: 0, initiator: true, body }
 }
 
+/// An equivocation proof passed on: the log's fixture `equivocation.bin` in a frame.
+fn equivocation() -> Message {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/log/equivocation.bin");
+    let proof = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    Message { session: 0, initiator: true, body: Body::Equivocation(proof) }
+}
+
 #[test]
 fn golden_frames() {
     check("turn", 42, &turn());
     check("shipment", 43, &shipment());
     check("report", 44, &report());
+    check("equivocation", 45, &equivocation());
 }
 
 #[test]

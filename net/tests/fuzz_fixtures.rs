@@ -26,8 +26,8 @@ fn receive_inputs_replay() {
     replay("receive", auroradb_net::fuzz::receive);
 }
 
-/// With `AURORADB_BLESS=1`, writes the seed inputs (`seed-*`): well-formed frames, a segment, an
-/// op and a hello, from which a fuzz run starts (`cargo +nightly fuzz run <target>
+/// With `AURORADB_BLESS=1`, writes the seed inputs (`seed-*`): well-formed frames (an
+/// equivocation proof among them), a segment, an op and a hello, from which a fuzz run starts (`cargo +nightly fuzz run <target>
 /// ../tests/fixtures/fuzz/<target>`).
 #[test]
 fn seeds() {
@@ -56,14 +56,18 @@ fn seeds() {
     let prefixed = |frames: &[&[u8]]| -> Vec<u8> {
         frames.iter().flat_map(|f| (f.len() as u16).to_le_bytes().into_iter().chain(f.iter().copied())).collect()
     };
-    let inputs: [(&str, &str, Vec<u8>); 7] = [
+    let proof = std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/log/equivocation.bin"));
+    let equivocation = frame(4, Body::Equivocation(proof.expect("the log's equivocation fixture")));
+    let inputs: [(&str, &str, Vec<u8>); 9] = [
         ("decoders", "seed-frame", push.clone()),
         ("decoders", "seed-segment", seg.clone()),
         ("decoders", "seed-op", op.bytes.clone()),
         ("decoders", "seed-hello", hello.clone()),
+        ("decoders", "seed-equivocation", equivocation.clone()),
         ("receive", "seed-push", prefixed(&[&push])),
         ("receive", "seed-pieces", prefixed(&[&pieces[0], &pieces[1]])),
         ("receive", "seed-hello-then-push", prefixed(&[&hello, &push])),
+        ("receive", "seed-equivocation", prefixed(&[&equivocation])),
     ];
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/fuzz");
     for (target, name, bytes) in inputs {

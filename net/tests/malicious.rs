@@ -130,8 +130,14 @@ fn tampered_op_is_rejected() {
     // Change the value inside the op (the encoding stays valid, the hash does not).
     let at = bytes.len() - 1;
     bytes[at] ^= 0x01;
-    let errors = attack(&c, vec![m.push(&[(id, bytes, hash)])]);
-    assert_blamed(&errors, |e| matches!(e, NetError::Log(_)));
+    // Without a proof it waits for one, applying nothing; proven by Mallory's key, it is a
+    // forgery: it is not peer 1's.
+    let errors = attack(&c, vec![m.push(&[(id, bytes.clone(), hash)])]);
+    assert_eq!(errors, vec![]);
+    let tampered = EncodedOp::decode(bytes.clone()).unwrap();
+    let signed = m.push_proven(&[(id, bytes, hash)], &[(id, mallory().prove(&tampered.hash))]);
+    let errors = attack(&c, vec![signed]);
+    assert_blamed(&errors, |e| matches!(e, NetError::Log(LogError::BadProof { .. })));
     honest_still_sync(&c);
 }
 
@@ -253,12 +259,17 @@ fn replayed_segment_is_rejected() {
 #[test]
 fn forked_chain_is_rejected() {
     let (c, mut m) = setup(SyncConfig::default());
-    // Mallory forges another op at a seq of peer 1's chain that peer 0 already holds.
+    // Mallory forges another op at a seq of peer 1's chain that peer 0 already holds: without a
+    // proof it waits for one, applying nothing; proven by her key, it is not peer 1's.
     let original = c.peers[0].replica.log().ops(..).map(Result::unwrap).find(|o| o.author == c.peers[1].id).unwrap();
     let forged =
         EncodedOp::new(Op { kind: OpKind::Clear, id: OpId { time: original.id.time + 16, ..original.id }, ..original });
     let errors = attack(&c, vec![m.push(&[shipped(&forged)])]);
-    assert_blamed(&errors, |e| matches!(e, NetError::Log(LogError::BrokenChain { .. })));
+    assert_eq!(errors, vec![]);
+    let signed = m.push_proven(&[shipped(&forged)], &[(forged.op.id, mallory().prove(&forged.hash))]);
+    let errors = attack(&c, vec![signed]);
+    assert_blamed(&errors, |e| matches!(e, NetError::Log(LogError::BadProof { .. })));
+    assert!(c.peers[0].replica.equivocation(&c.peers[1].id).is_none(), "no equivocation of peer 1");
     honest_still_sync(&c);
 }
 
@@ -357,17 +368,23 @@ fn pieces_out_of_order_and_twice_still_make_their_segment() {
     assert_eq!(c.peers[0].replica.log().len(), before + 1);
 }
 
+/// Three ops peer 2 writes while cut off from the others (Mallory relays them); then the
+/// clock is peer 0's again.
+fn written_cut_off(c: &Cluster) -> Vec<EncodedOp> {
+    c.net.disconnect(c.peers[0].id, c.peers[2].id);
+    c.net.disconnect(c.peers[1].id, c.peers[2].id);
+    let honest = (0..3).map(|i| c.write(2, OpKind::Put { key: format!("h{i}"), value: Value::Int(i) })).collect();
+    c.enter(0);
+    honest
+}
+
 #[test]
 fn a_bad_segment_does_not_cost_the_segments_after_it_nor_other_authors() {
     let (c, mut m) = setup(SyncConfig::default());
     let before = c.peers[0].replica.log().len();
     // Peer 2 writes while cut off; Mallory relays those ops in one segment with an op of its own
     // and a fork of peer 1's chain. Then a garbage segment and a good one in one frame.
-    c.net.disconnect(c.peers[0].id, c.peers[2].id);
-    c.net.disconnect(c.peers[1].id, c.peers[2].id);
-    let honest: Vec<EncodedOp> =
-        (0..3).map(|i| c.write(2, OpKind::Put { key: format!("h{i}"), value: Value::Int(i) })).collect();
-    c.enter(0);
+    let honest = written_cut_off(&c);
     let mine = m.valid_op(7);
     // A second op at peer 1's first seq, which peer 0 already holds: a fork of peer 1's chain.
     let original = c.peers[0].replica.log().ops(..).map(Result::unwrap).find(|o| o.author == c.peers[1].id).unwrap();
@@ -377,10 +394,11 @@ fn a_bad_segment_does_not_cost_the_segments_after_it_nor_other_authors() {
     mixed.push(shipped(&mine));
     mixed.push(shipped(&forged));
     mixed.sort_by_key(|o| o.0);
-    // Peer 2's ops go with peer 2's proof of the last one, as any relay passes it on.
+    // Peer 2's ops go with peer 2's proof of the last one, as any relay passes it on; the fork
+    // with Mallory's proof of it.
     let last = honest.last().unwrap().op.id;
     let proof = c.peers[2].replica.proof_of(&last).unwrap();
-    let f1 = m.push_proven(&mixed, &[(last, proof)]);
+    let f1 = m.push_proven(&mixed, &[(last, proof), (forged.op.id, mallory().prove(&forged.hash))]);
     let errors_before = c.errors(0).len();
     c.net.inject(MALLORY(), c.peers[0].id, f1);
     c.settle();
@@ -398,4 +416,94 @@ fn a_bad_segment_does_not_cost_the_segments_after_it_nor_other_authors() {
     c.net.inject(MALLORY(), c.peers[0].id, f2);
     c.settle();
     assert_eq!(c.peers[0].replica.log().len(), before + 5);
+}
+
+/// The bytes of an equivocation proof of `runs` and `proofs`, whether or not they prove anything
+/// (`docs/formats.md`: the magic, the version, then the postcard body).
+fn proof_bytes(runs: [&[&EncodedOp]; 2], proofs: [Proof; 2]) -> Vec<u8> {
+    let runs = runs.map(|r| r.iter().map(|o| o.bytes.clone()).collect::<Vec<_>>());
+    let mut bytes = b"AUeq\x01".to_vec();
+    bytes.extend(postcard::to_allocvec(&(runs, proofs)).unwrap());
+    bytes
+}
+
+/// Forged equivocation proofs (a bad signature, one op twice, ops of two authors, a fork of
+/// an honest peer signed by another key, bytes that are no proof) are dropped whole and blamed
+/// on the peer that sent them: no author is frozen, nothing changes. Mallory's true proof of her
+/// own fork is taken like anyone's.
+#[test]
+fn forged_equivocation_proofs_are_dropped_and_blamed_on_their_sender() {
+    let (c, mut m) = setup(SyncConfig::default());
+    let honest = c.peers[1].id;
+    let original = c.peers[0].replica.log().ops(..).map(Result::unwrap).find(|o| o.author == honest).unwrap();
+    let original = EncodedOp::new(original);
+    let other = EncodedOp::new(Op {
+        kind: OpKind::Clear,
+        id: OpId { time: original.op.id.time + 16, ..original.op.id },
+        ..original.op.clone()
+    });
+    let mine = m.valid_op(1);
+    let twin = EncodedOp::new(Op { kind: OpKind::Clear, ..mine.op.clone() });
+    let p = |o: &EncodedOp| mallory().prove(&o.hash);
+    let true_proof = proof_bytes([&[&mine], &[&twin]], [p(&mine), p(&twin)]);
+    let mut bad_sig = true_proof.clone();
+    let last = bad_sig.len() - 1;
+    bad_sig[last] ^= 1;
+    let forgeries = [
+        bad_sig,
+        proof_bytes([&[&mine], &[&mine]], [p(&mine), p(&mine)]),
+        proof_bytes([&[&mine], &[&other]], [p(&mine), p(&other)]),
+        proof_bytes([&[&original], &[&other]], [p(&original), p(&other)]),
+        b"AUeq\x01junk".to_vec(),
+    ];
+    for forged in forgeries {
+        let errors = attack(&c, vec![m.frame(0, true, Body::Equivocation(forged))]);
+        assert_blamed(&errors, |e| matches!(e, NetError::Log(LogError::BadProof { .. } | LogError::Corrupt { .. })));
+        assert!(c.peers[0].replica.equivocation(&honest).is_none());
+        assert!(c.peers[0].replica.equivocation(&MALLORY()).is_none());
+    }
+    let before = c.errors(0).len();
+    c.net.inject(MALLORY(), c.peers[0].id, m.frame(0, true, Body::Equivocation(true_proof)));
+    c.settle();
+    assert_eq!(c.peers[0].replica.equivocation(&MALLORY()).map(|e| e.fork().seq), Some(1));
+    let errors = &c.errors(0)[before..];
+    assert!(matches!(errors, [e] if matches!(e.inner(), NetError::Equivocation { seq: 1, .. })), "{errors:?}");
+    // Passed on: the other peers know it too, and everyone still syncs.
+    for i in 1..3 {
+        assert!(c.peers[i].replica.equivocation(&MALLORY()).is_some(), "peer {i}");
+    }
+    honest_still_sync(&c);
+}
+
+/// Mallory pushes a segment holding ops of peer 2 and the other branch of a fork of her own
+/// chain (peer 0 holds the first): the fork freezes her, and peer 2's ops of the same segment
+/// apply. Rejection hits only the guilty.
+#[test]
+fn a_fork_in_a_segment_costs_only_its_author() {
+    let (c, mut m) = setup(SyncConfig::default());
+    let honest = written_cut_off(&c);
+    let first = m.valid_op(1);
+    c.net.inject(MALLORY(), c.peers[0].id, m.push(&[shipped(&first)]));
+    c.settle();
+    let a = m.valid_op(2);
+    c.net.inject(MALLORY(), c.peers[0].id, m.push(&[shipped(&a)]));
+    c.settle();
+    assert!(c.peers[0].replica.log().contains(&a.op.id));
+    // Branch B: another op at seq 2, after the same first op.
+    let b = EncodedOp::new(Op { id: OpId { time: a.op.id.time + 5, ..a.op.id }, kind: OpKind::Clear, ..a.op.clone() });
+    let mut mixed: Vec<(OpId, Vec<u8>, Hash)> = honest.iter().map(shipped).collect();
+    mixed.push(shipped(&b));
+    mixed.sort_by_key(|o| o.0);
+    let last = honest.last().unwrap().op.id;
+    let proof = c.peers[2].replica.proof_of(&last).unwrap();
+    let before = c.errors(0).len();
+    c.net.inject(MALLORY(), c.peers[0].id, m.push_proven(&mixed, &[(last, proof)]));
+    c.settle();
+    let log = c.peers[0].replica.log();
+    assert!(honest.iter().all(|o| log.contains(&o.op.id)), "peer 2's ops of the segment applied");
+    assert!(log.contains(&first.op.id) && !log.contains(&a.op.id) && !log.contains(&b.op.id));
+    assert_eq!(log.equivocation(&MALLORY()).map(|e| e.fork().seq), Some(2));
+    drop(log);
+    let errors = &c.errors(0)[before..];
+    assert!(matches!(errors, [e] if matches!(e.inner(), NetError::Equivocation { seq: 2, .. })), "{errors:?}");
 }

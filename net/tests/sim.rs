@@ -39,6 +39,8 @@ fn peers_converge_whatever_the_seed() {
                 total.rejected += o.rejected;
                 total.sessions += o.sessions;
                 total.restarts += o.restarts;
+                total.forks += o.forks;
+                total.frozen += o.frozen;
             }
             Err(f) => {
                 eprintln!("{f}");
@@ -50,6 +52,7 @@ fn peers_converge_whatever_the_seed() {
     assert!(failures.is_empty(), "failing seeds: {failures:?}");
     assert!(total.sessions > 0 && total.ops > 0);
     assert!(seeds.len() < 100 || total.restarts > 0, "no peer restarted in {} seeds", seeds.len());
+    assert!(seeds.len() < 100 || total.frozen > 0, "no fork was proven in {} seeds", seeds.len());
 }
 
 #[test]

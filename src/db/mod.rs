@@ -4,6 +4,7 @@
 mod author;
 mod cache;
 mod file;
+mod fork;
 mod keys;
 mod tail;
 mod travel;
@@ -272,6 +273,9 @@ impl<S: Storage> Database<S> {
                 log.keep_proof(s.head.id, proof);
             }
         }
+        for eq in fork::read_equivocations(&storage).await? {
+            log.keep_equivocation(eq);
+        }
 
         let meta = match storage.get(Store::Meta, keys::META_STATE).await? {
             Some(b) => Some(StateMeta::decode(&b)?.with_log(applied, high_water)),
@@ -397,15 +401,21 @@ impl<S: Storage> Database<S> {
     /// stored state with it in one commit (the checkpoints, made under the old strategy, go).
     /// Opening does this, and only this replay, when the strategy changed.
     async fn rebuild_state(&mut self) -> Result<()> {
+        self.rebuild_state_with(crate::storage::WriteBatch::default(), &[]).await.map(|_| ())
+    }
+
+    /// [`Database::rebuild_state`] without the ops `skip` (ascending ids), in one commit with
+    /// `batch`. Returns the state it replaced; on failure the state is as it was.
+    async fn rebuild_state_with(&mut self, mut batch: crate::storage::WriteBatch, skip: &[OpId]) -> Result<State> {
         let ops = self.load_ops(std::ops::Bound::Unbounded, std::ops::Bound::Unbounded).await?;
         // From an empty state: loading the index may have caught up with commits into this one.
-        self.state = State::new(state_config(&self.config, self.peer()));
-        for op in &ops {
-            self.state.apply(op);
+        let mut state = State::new(state_config(&self.config, self.peer()));
+        let mut kept = 0;
+        for op in ops.iter().filter(|op| skip.binary_search(&op.id).is_err()) {
+            state.apply(op);
+            kept += 1;
         }
-        self.whole = true;
-        let mut batch = crate::storage::WriteBatch::default();
-        let visible = self.state.len() as u64;
+        let visible = state.len() as u64;
         batch.insert(Store::Journal, keys::encode_counter(self.commit + 1), keys::encode_journal(&[], visible));
         // The keys stored now, which may include keys of commits caught up since open.
         let stored = self
@@ -413,22 +423,24 @@ impl<S: Storage> Database<S> {
             .scan(Store::State, KeyRange::all(), ScanOptions { keys_only: true, ..Default::default() })
             .await?;
         for (key, _) in stored {
-            if !std::str::from_utf8(&key).is_ok_and(|k| self.state.record(k).is_some()) {
+            if !std::str::from_utf8(&key).is_ok_and(|k| state.record(k).is_some()) {
                 batch.delete(Store::State, key);
             }
         }
-        for (key, rec) in self.state.records() {
+        for (key, rec) in state.records() {
             batch.put(Store::State, key.as_bytes().to_vec(), rec.encode());
         }
-        batch.put(Store::Meta, keys::META_STATE, self.state.meta().encode());
+        batch.put(Store::Meta, keys::META_STATE, state.meta().encode());
         for at in &self.checkpoints {
             batch.delete(Store::Checkpoints, at.to_bytes().to_vec());
         }
         self.storage.commit(batch).await?;
         self.commit += 1;
         self.checkpoints.clear();
-        self.since_checkpoint = self.log.borrow().len() as u64;
-        Ok(())
+        self.since_checkpoint = kept;
+        // The replay holds every record.
+        self.whole = true;
+        Ok(std::mem::replace(&mut self.state, state))
     }
 
     async fn write_schema(&mut self) -> Result<()> {

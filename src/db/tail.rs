@@ -117,6 +117,17 @@ impl<S: Storage> Database<S> {
         Ok(Sealing { changes, tail })
     }
 
+    /// The segment records without the ops `ids` (ascending), for a commit that removes them
+    /// from the log; ops of the tail are in none.
+    pub(super) async fn segments_without(&self, ids: &[OpId]) -> Result<SegmentChanges> {
+        let end = self.last_segment().await?.end();
+        let sealed: Vec<OpId> = ids.iter().copied().filter(|id| end.is_some_and(|e| *id <= e)).collect();
+        if sealed.is_empty() {
+            return Ok(SegmentChanges::default());
+        }
+        Ok(self.segments_around(&sealed).await?.preview_removal(&sealed))
+    }
+
     /// The stored segments that new ops with these ids join: the last segment starting at or
     /// before the smallest id (else the first one) and every one starting after it up to the
     /// largest id.

@@ -175,6 +175,11 @@ impl<S: Storage> Database<S> {
             if *author == log.peer() && log.identity().is_none() {
                 continue;
             }
+            // The head before a frozen author's fork is proven by the equivocation's signed runs.
+            if log.equivocation(author).is_some_and(|eq| eq.fork().prev == head.hash) {
+                proven += 1;
+                continue;
+            }
             let proof = log
                 .proof_of(&head.id)
                 .ok_or(LogError::BadProof { author: *author, reason: "no proof of its chain head is stored" })?;

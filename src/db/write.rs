@@ -101,6 +101,7 @@ impl<S: Storage> Database<S> {
                 return Err(DbError::OpTooLarge { size: op.bytes.len(), limit: self.config.max_op });
             }
             self.state.check(&op.op)?;
+            self.log.borrow().check_local(&op)?;
             // One signature per commit, over the author's new chain head.
             let proofs: Vec<(OpId, Proof)> =
                 self.log.borrow().identity().map(|i| (op.op.id, i.prove(&op.hash))).into_iter().collect();
@@ -151,8 +152,12 @@ impl<S: Storage> Database<S> {
         // chosen author takes that author's ops in only while it has none (restoring them).
         let own = self.peer();
         let guarded = self.config.peer.is_none() || self.log.borrow().heads().contains_key(&own);
-        if let Some(forged) =
-            ops.iter().find(|o| guarded && o.op.author == own && self.log.borrow().hash_of(&o.op.id).is_none())
+        // Its ops that an equivocation removed may come back from peers that do not know yet:
+        // the log takes none of them, and they are no forgery.
+        let frozen = |o: &EncodedOp| self.log.borrow().equivocation(&own).is_some_and(|eq| o.op.seq >= eq.fork().seq);
+        if let Some(forged) = ops
+            .iter()
+            .find(|o| guarded && o.op.author == own && self.log.borrow().hash_of(&o.op.id).is_none() && !frozen(o))
         {
             return Err(LogError::InvalidOp {
                 id: forged.op.id,

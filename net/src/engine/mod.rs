@@ -18,13 +18,15 @@
 //! Its parts, by job: the configuration (`config.rs`), the events and counters it reports
 //! (`event.rs`), its state per peer and per round (`state.rs`); pushes, rounds and the clock
 //! (`rounds.rs`); frames received and reconciliation turns (`session.rs`); shipping ops and
-//! applying the ops received (`shipment.rs`).
+//! applying the ops received (`shipment.rs`); equivocations found, received and passed on
+//! (`fork.rs`).
 //!
 //! [`decode_segment`]: auroradb_log::segment::decode_segment
 //! [`Reconciler`]: crate::Reconciler
 
 mod config;
 mod event;
+mod fork;
 mod replay;
 mod rounds;
 mod session;

@@ -7,10 +7,10 @@ use std::task::Poll;
 
 use auroradb_log::{EncodedOp, PeerId};
 
-use super::state::{Round, Session};
+use super::state::{Round, Session, State};
 use super::{SyncEngine, SyncEvent, SyncReport};
 use crate::frame::encode_frame;
-use crate::ship::Packer;
+use crate::ship::{Packer, ShippedOp};
 use crate::transport::Transport;
 use crate::{Body, Message, Reconciler, Replica};
 
@@ -26,11 +26,25 @@ impl<S: Replica, T: Transport> SyncEngine<S, T> {
         let mut sorted: Vec<&EncodedOp> = ops.iter().collect();
         auroradb_log::sort_by_key(&mut sorted, |o| o.op.id);
         sorted.dedup_by_key(|o| o.op.id);
+        let count = self.push_to(&mut st, &peers, sorted.into_iter().map(|o| (o.op.id, o.bytes.clone(), o.hash)));
+        st.stats.ops_sent += count * peers.len() as u64;
+        peers.len()
+    }
+
+    /// Pushes `ops` (ascending ids) to `peers` outside any session, in as few frames as fit;
+    /// returns how many ops went.
+    pub(super) fn push_to(
+        &self,
+        st: &mut State<S::Applied, S::Error>,
+        peers: &[PeerId],
+        ops: impl IntoIterator<Item = ShippedOp>,
+    ) -> u64 {
         let mut packer = Packer::new(self.config.limits);
-        for op in sorted {
-            if let Err(e) = packer.push((op.op.id, op.bytes.clone(), op.hash), &|id| self.replica.proof_of(id)) {
-                for p in &peers {
-                    self.send_report(&mut st, *p, false, Some(op.op.id), &e);
+        for op in ops {
+            let id = op.0;
+            if let Err(e) = packer.push(op, &|id| self.replica.proof_of(id)) {
+                for p in peers {
+                    self.send_report(st, *p, false, Some(id), &e);
                 }
                 st.error(e);
             }
@@ -46,12 +60,11 @@ impl<S: Replica, T: Transport> SyncEngine<S, T> {
                     continue;
                 }
             };
-            for p in &peers {
-                self.send_frame(&mut st, *p, frame.clone());
+            for p in peers {
+                self.send_frame(st, *p, frame.clone());
             }
         }
-        st.stats.ops_sent += count * peers.len() as u64;
-        peers.len()
+        count
     }
 
     /// Starts a session with every connected peer (asking them for what they have and offering

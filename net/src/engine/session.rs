@@ -51,6 +51,7 @@ impl<S: Replica, T: Transport> SyncEngine<S, T> {
             Body::Reconcile(turn) => self.turn(from, msg.session, msg.initiator, turn).await,
             Body::Ops(ops) => self.ops(from, msg.session, msg.initiator, ops).await,
             Body::Piece(piece) => self.piece(from, msg.session, msg.initiator, piece).await,
+            Body::Equivocation(bytes) => self.proof(from, bytes).await,
             Body::Report(report) => {
                 let crate::Report { refused, op, name } = report;
                 self.state.borrow_mut().error(NetError::Shipping { refused, op, name }.from_peer(from));

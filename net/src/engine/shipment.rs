@@ -16,6 +16,9 @@ use crate::{ApplyOutcome, Message, NetError, Ops, Piece, Replica, ReplicaError, 
 impl<S: Replica, T: Transport> SyncEngine<S, T> {
     /// Ships the ops `ids` (ascending) to `to` for the session `sid`.
     pub(super) async fn ship(&self, to: PeerId, sid: u32, mine: bool, ids: Vec<OpId>) {
+        // The proofs of frozen authors go first: they prove those authors' last ops before the
+        // fork.
+        self.send_proofs_of(to, ids.iter().map(|id| id.peer));
         let mut packer = Packer::new(self.config.limits);
         let mut skipped: BTreeSet<PeerId> = BTreeSet::new();
         for chunk in ids.chunks(self.config.load_batch.max(1)) {
@@ -88,8 +91,16 @@ impl<S: Replica, T: Transport> SyncEngine<S, T> {
                     continue;
                 }
             };
-            let batch = self.drop_equivocations(from, batch, &proofs);
+            // Ops of frozen authors from their fork on still prove the ops before them, and may
+            // reveal an earlier fork: they go on with the others (the replica takes none).
+            self.answer_frozen(from, &batch);
             let batch = self.take_proven(from, batch, &proofs);
+            if batch.is_empty() {
+                continue;
+            }
+            // The replica itself failed: nothing more can be applied now.
+            let Some((batch, deferred)) = self.settle_forks(from, sid != 0, batch, &proofs).await else { break };
+            gap |= deferred;
             if batch.is_empty() {
                 continue;
             }
@@ -190,50 +201,16 @@ impl<S: Replica, T: Transport> SyncEngine<S, T> {
     /// that were waiting for a proof). The ops after it wait for a later segment's proof (the
     /// shipper proves at least each author's last op it ships), up to [`MAX_UNPROVEN_BYTES`] per
     /// peer; beyond that they are dropped and reported, and the next reconciliation asks again.
-    /// Waiting ops that can never apply ([`Replica::check_waiting`]) are refused at once.
-    /// The ops of a segment from `from` without those whose id the replica holds with another
-    /// hash: the same id with another body, never applied (the held op stays; the segment's
-    /// other ops go on). Proven by its author's key (its own proof, or that of a later op of its
-    /// author in the segment, which chains back to it), it is an equivocation of the author,
-    /// reported once per id; unproven, a forgery of the peer that sent it.
-    fn drop_equivocations(&self, from: PeerId, ops: Vec<EncodedOp>, proofs: &[(OpId, Proof)]) -> Vec<EncodedOp> {
-        let mut kept = Vec::with_capacity(ops.len());
-        let mut forged = None;
-        for (i, op) in ops.iter().enumerate() {
-            match self.replica.hash_of(&op.op.id) {
-                Some(held) if held != op.hash => {
-                    let (author, id) = (op.op.author, op.op.id);
-                    let proven = ops[i..]
-                        .iter()
-                        .filter(|o| o.op.author == author)
-                        .any(|o| proofs.iter().any(|(pid, p)| *pid == o.op.id && p.check(author, &o.hash).is_ok()));
-                    let mut st = self.state.borrow_mut();
-                    if !proven {
-                        forged.get_or_insert(author);
-                    } else if st.equivocations.insert(id) {
-                        st.error(NetError::Equivocation { author, id }.from_peer(from));
-                    }
-                }
-                _ => kept.push(op.clone()),
-            }
-        }
-        if let Some(author) = forged {
-            let e = NetError::Log(LogError::BadProof {
-                author,
-                reason: "an op under an id held with another body, not proven by its author",
-            });
-            let mut st = self.state.borrow_mut();
-            self.send_report(&mut st, from, true, None, &e);
-            st.error(e.from_peer(from));
-        }
-        kept
-    }
-
+    /// Waiting ops that can never apply ([`Replica::check_waiting`]) are refused at once; those
+    /// that fork a held chain wait like the others (a later segment may prove them: an
+    /// equivocation then).
     fn take_proven(&self, from: PeerId, ops: Vec<EncodedOp>, proofs: &[(OpId, Proof)]) -> Vec<EncodedOp> {
         let mut st = self.state.borrow_mut();
         let Some(ps) = st.peers.get_mut(&from) else { return Vec::new() };
         let mut proven_ids: Vec<OpId> = proofs.iter().map(|(id, _)| *id).collect();
         proven_ids.sort_unstable();
+        // The op before an author's proven fork is proven by the equivocation.
+        let fork_prev = |author: &PeerId| self.replica.equivocation(author).map(|eq| eq.fork().prev);
         let mut by_author: BTreeMap<PeerId, Vec<EncodedOp>> = BTreeMap::new();
         for op in ops {
             by_author.entry(op.op.author).or_default().push(op);
@@ -247,7 +224,8 @@ impl<S: Replica, T: Transport> SyncEngine<S, T> {
             }
             auroradb_log::sort_by_key(&mut run, |o| (o.op.seq, o.op.id));
             run.dedup_by(|a, b| a.op.id == b.op.id && a.hash == b.hash);
-            let proven = run.iter().rposition(|o| proven_ids.binary_search(&o.op.id).is_ok());
+            let prev = fork_prev(&author);
+            let proven = run.iter().rposition(|o| proven_ids.binary_search(&o.op.id).is_ok() || Some(o.hash) == prev);
             let rest = run.split_off(proven.map_or(0, |i| i + 1));
             ready.extend(run);
             if rest.is_empty() {

@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::task::Waker;
 
-use auroradb_log::{EncodedOp, OpId, PeerId};
+use auroradb_log::{EncodedOp, PeerId};
 
 use super::event::{EngineStats, SyncEvent, SyncReport};
 use super::replay::ReplayWindow;
@@ -127,8 +127,6 @@ pub(super) struct State<A, E> {
     pub(super) finished: BTreeMap<u64, SyncReport>,
     pub(super) events: Vec<SyncEvent<A, E>>,
     pub(super) stats: EngineStats,
-    /// The ids under which an op with another body than the held one came, each reported once.
-    pub(super) equivocations: BTreeSet<OpId>,
 }
 
 impl<A, E> State<A, E> {
@@ -144,7 +142,6 @@ impl<A, E> State<A, E> {
             finished: BTreeMap::new(),
             events: Vec::new(),
             stats: EngineStats::default(),
-            equivocations: BTreeSet::new(),
         }
     }
 
