@@ -211,13 +211,38 @@ fn peers_ops_and_a_journal_entry_without_a_count() {
         // every record.
         let (_, last, _) = storage.dump().into_iter().rfind(|(s, _, _)| *s == Store::Journal).unwrap();
         storage.tamper(Store::Journal, &last, |v| {
-            let (ids, _visible): (Vec<auroradb::OpId>, u64) =
+            let (ids, _visible): (Option<Vec<auroradb::OpId>>, u64) =
                 auroradb_log::codec::decode_blob_v("journal entry", *b"AUjn", 2, v).unwrap();
-            *v = auroradb_log::codec::encode_blob(*b"AUjn", &ids);
+            *v = auroradb_log::codec::encode_blob(*b"AUjn", &ids.unwrap());
         });
         storage.reset_reads();
         let db = Database::open(storage.clone(), config("peer", Some(3))).await.unwrap();
         assert!(db.holds_whole_state());
         assert_eq!((db.count(), storage.reads(Store::State)), (9, 9));
+    });
+}
+
+#[test]
+fn a_long_commit_keeps_the_newest_journal_entry_small() {
+    block_on(async {
+        let storage = MemoryStorage::new();
+        let mut a = Database::open(storage.clone(), config("long", Some(10))).await.unwrap();
+        let mut b = Database::open(storage.clone(), config("long", Some(10))).await.unwrap();
+        // A peer's 200 ops in one commit: their ids go to a record of their own.
+        let mut peer = Database::open(MemoryStorage::new(), Config::new("long-peer", manual_clock)).await.unwrap();
+        for i in 0..200 {
+            tick();
+            peer.put(format!("p{i}"), Value::Int(i)).await.unwrap();
+        }
+        let ids: Vec<_> = peer.log().ids(..).map(|(id, _)| *id).collect();
+        let ops = peer.load_encoded(&ids).await.unwrap();
+        a.apply_remote(ops, &peer.proofs_for(ids)).await.unwrap();
+        let entry = storage.dump().into_iter().rfind(|(s, _, _)| *s == Store::Journal).unwrap().2;
+        assert!(entry.len() < 16, "the newest journal entry is {} bytes", entry.len());
+        // Another connection catches up through that record.
+        let changes = b.catch_up().await.unwrap();
+        assert_eq!((changes.len(), b.count(), b.op_count()), (200, 200, 200));
+        let reopened = Database::open(storage.clone(), config("long", Some(10))).await.unwrap();
+        assert_eq!((reopened.count(), reopened.state().held()), (200, 0));
     });
 }

@@ -16,6 +16,7 @@ use auroradb_log::codec::{decode_blob, decode_blob_v, encode_blob, encode_blob_v
 use auroradb_log::{ChainHead, Identity, OpId, PeerId, Proof};
 use serde::{Deserialize, Serialize};
 
+use crate::storage::{Store, WriteBatch};
 use crate::{DbError, Result};
 
 /// Magic of a chain head record (meta key `head/` + peer).
@@ -157,36 +158,72 @@ pub fn decode_schema(bytes: &[u8]) -> Result<Schema> {
 }
 
 /// The format version of journal entries: 2 added the number of visible records after the
-/// commit. A version-1 entry (ids only) is still read, with no count.
+/// commit, and moved a long list of ids to a record of its own. A version-1 entry (ids only) is
+/// still read, with no count.
 pub const JOURNAL_VERSION: u8 = 2;
 
-/// A journal entry as written: the ids of the ops one commit added, and how many records are
-/// visible after it (so a connection knows the count without reading the records).
+/// The most ids a journal entry holds itself: a commit of more ops puts them in meta
+/// `journal/<n>`, so that the newest entry, which every open reads, stays small.
+pub const JOURNAL_INLINE_IDS: usize = 64;
+
+/// Prefix of the meta keys of a long commit's ids (then the commit number, u64 BE).
+pub const META_JOURNAL_IDS: &[u8] = b"journal/";
+
+/// A journal entry as written: the ids of the ops one commit added (`None`: in meta
+/// `journal/<n>`), and how many records are visible after it (so a connection knows the count
+/// without reading the records).
 #[derive(Serialize)]
 struct JournalOut<'a> {
-    ids: &'a [OpId],
+    ids: Option<&'a [OpId]>,
     visible: u64,
 }
 
 /// A journal entry as read.
 #[derive(Deserialize)]
 struct JournalIn {
-    ids: Vec<OpId>,
+    ids: Option<Vec<OpId>>,
     visible: u64,
 }
 
-/// The journal record of a commit that added the ops `ids` and left `visible` records visible.
-pub fn encode_journal(ids: &[OpId], visible: u64) -> Vec<u8> {
-    encode_blob_v(MAGIC_JOURNAL, JOURNAL_VERSION, &JournalOut { ids, visible })
+/// The meta key of the ids of commit `n`.
+pub fn journal_ids_key(n: u64) -> Vec<u8> {
+    [META_JOURNAL_IDS, &n.to_be_bytes()].concat()
 }
 
-/// The ids of a journal entry, and its count of visible records (`None` in a version-1 entry).
-pub fn decode_journal(bytes: &[u8]) -> Result<(Vec<OpId>, Option<u64>)> {
+/// The journal entry of a commit that added the ops `ids` and left `visible` records visible,
+/// and, for more than [`JOURNAL_INLINE_IDS`] ops, the record of its ids (meta
+/// [`journal_ids_key`]).
+pub fn encode_journal(ids: &[OpId], visible: u64) -> (Vec<u8>, Option<Vec<u8>>) {
+    if ids.len() > JOURNAL_INLINE_IDS {
+        let entry = encode_blob_v(MAGIC_JOURNAL, JOURNAL_VERSION, &JournalOut { ids: None, visible });
+        return (entry, Some(encode_blob(MAGIC_JOURNAL, ids)));
+    }
+    (encode_blob_v(MAGIC_JOURNAL, JOURNAL_VERSION, &JournalOut { ids: Some(ids), visible }), None)
+}
+
+/// The ids of a journal entry (`None`: in meta [`journal_ids_key`], read with
+/// [`decode_journal_ids`]), and its count of visible records (`None` in a version-1 entry).
+pub fn decode_journal(bytes: &[u8]) -> Result<(Option<Vec<OpId>>, Option<u64>)> {
     if bytes.len() > 4 && bytes[4] == auroradb_log::codec::FORMAT_VERSION {
-        return Ok((decode_record("journal entry", MAGIC_JOURNAL, bytes)?, None));
+        return Ok((Some(decode_journal_ids(bytes)?), None));
     }
     let entry: JournalIn = decode_blob_v("journal entry", MAGIC_JOURNAL, JOURNAL_VERSION, bytes)?;
     Ok((entry.ids, Some(entry.visible)))
+}
+
+/// Adds commit `n`'s journal entry to `batch` as an insert (which claims the number), and the
+/// record of its ids when they are too many for the entry.
+pub fn journal(batch: &mut WriteBatch, n: u64, ids: &[OpId], visible: u64) {
+    let (entry, spilled) = encode_journal(ids, visible);
+    batch.insert(Store::Journal, encode_counter(n), entry);
+    if let Some(record) = spilled {
+        batch.put(Store::Meta, journal_ids_key(n), record);
+    }
+}
+
+/// A long commit's ids, or a version-1 journal entry: the ids alone.
+pub fn decode_journal_ids(bytes: &[u8]) -> Result<Vec<OpId>> {
+    decode_record("journal entry", MAGIC_JOURNAL, bytes)
 }
 
 #[cfg(test)]
@@ -219,13 +256,19 @@ mod tests {
         let ids = vec![head().head.id, OpId::from_millis(1_700_000_000_001, PeerId([0xb0; 16]))];
         assert_eq!(encode_head(&head())[..4], MAGIC_CHAIN_HEAD);
         assert_eq!(encode_schema(&schema())[..4], MAGIC_SCHEMA);
-        assert_eq!(encode_journal(&ids, 3)[..5], [&MAGIC_JOURNAL[..], &[JOURNAL_VERSION]].concat());
+        assert_eq!(encode_journal(&ids, 3).0[..5], [&MAGIC_JOURNAL[..], &[JOURNAL_VERSION]].concat());
         assert_eq!(decode_head(&encode_head(&head())).unwrap(), head());
         assert_eq!(decode_schema(&encode_schema(&schema())).unwrap(), schema());
-        assert_eq!(decode_journal(&encode_journal(&ids, 3)).unwrap(), (ids.clone(), Some(3)));
+        assert_eq!(encode_journal(&ids, 3).1, None);
+        assert_eq!(decode_journal(&encode_journal(&ids, 3).0).unwrap(), (Some(ids.clone()), Some(3)));
         // A version-1 entry: the ids alone.
         let v1 = auroradb_log::codec::encode_blob(MAGIC_JOURNAL, &ids);
-        assert_eq!(decode_journal(&v1).unwrap(), (ids, None));
+        assert_eq!(decode_journal(&v1).unwrap(), (Some(ids.clone()), None));
+        // A long commit's ids are a record of their own.
+        let long: Vec<OpId> = (0..65).map(|i| OpId::from_millis(1_700_000_000_000 + i, PeerId([1; 16]))).collect();
+        let (entry, spilled) = encode_journal(&long, 7);
+        assert_eq!(decode_journal(&entry).unwrap(), (None, Some(7)));
+        assert_eq!(decode_journal_ids(&spilled.unwrap()).unwrap(), long);
         let me = Identity::from_secret(&[3; 32]);
         let stored = encode_identity(&me);
         assert_eq!((&stored[..4], stored[4], &stored[5..], stored.len()), (&MAGIC_IDENTITY[..], 1, &[3; 32][..], 37));
@@ -237,7 +280,7 @@ mod tests {
     fn another_kinds_magic_is_refused() {
         let head = encode_head(&head());
         let schema = encode_schema(&schema());
-        let journal = encode_journal(&[], 0);
+        let journal = encode_journal(&[], 0).0;
         assert!(bad_magic(decode_head(&relabel(&head, MAGIC_SCHEMA)).unwrap_err()));
         assert!(bad_magic(decode_schema(&relabel(&schema, MAGIC_JOURNAL)).unwrap_err()));
         assert!(bad_magic(decode_journal(&relabel(&journal, MAGIC_CHAIN_HEAD)).unwrap_err()));
@@ -268,7 +311,7 @@ mod tests {
         assert!(matches!(decode_schema(&future), Err(DbError::Log(LogError::UnsupportedVersion { .. }))));
         // A legacy schema body is still checked as a schema.
         let legacy_journal = relabel(&encode_blob(MAGIC_JOURNAL, &vec![head().head.id]), LEGACY_MAGIC_META);
-        assert_eq!(decode_journal(&legacy_journal).unwrap(), (vec![head().head.id], None));
+        assert_eq!(decode_journal(&legacy_journal).unwrap(), (Some(vec![head().head.id]), None));
         assert!(decode_schema(&legacy_journal).is_err());
     }
 }

@@ -416,7 +416,7 @@ impl<S: Storage> Database<S> {
             kept += 1;
         }
         let visible = state.len() as u64;
-        batch.insert(Store::Journal, keys::encode_counter(self.commit + 1), keys::encode_journal(&[], visible));
+        keys::journal(&mut batch, self.commit + 1, &[], visible);
         // The keys stored now, which may include keys of commits caught up since open.
         let stored = self
             .storage

@@ -319,7 +319,7 @@ impl<S: Storage> Database<S> {
         // looked, the insert fails the commit (a conflict), which catches up and tries again.
         let next = self.commit + 1;
         let ids: Vec<OpId> = ops.iter().map(|o| o.op.id).collect();
-        batch.insert(Store::Journal, keys::encode_counter(next), keys::encode_journal(&ids, self.state.len() as u64));
+        keys::journal(&mut batch, next, &ids, self.state.len() as u64);
 
         // The newest op of each author in the batch (a handful of authors: a list, not a map).
         let mut heads: Vec<(PeerId, auroradb_log::ChainHead)> = Vec::new();
@@ -445,6 +445,16 @@ impl<S: Storage> Database<S> {
             last = last.max(keys::decode_counter(&k)?);
             let (ids, count) = keys::decode_journal(&v)?;
             visible = count;
+            let ids = match ids {
+                Some(ids) => ids,
+                None => {
+                    let n = keys::decode_counter(&k)?;
+                    let record = self.storage.get(Store::Meta, &keys::journal_ids_key(n)).await?;
+                    let record =
+                        record.ok_or_else(|| DbError::Corrupt(format!("the ids of commit {n} are missing")))?;
+                    keys::decode_journal_ids(&record)?
+                }
+            };
             for id in ids {
                 if self.log.borrow().contains(&id) {
                     continue;
