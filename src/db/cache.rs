@@ -143,10 +143,12 @@ impl<S: Storage> Database<S> {
             let held: Vec<String> = self.state.records().map(|(k, _)| k.to_owned()).collect();
             touched.extend(held);
         }
-        for key in &touched {
+        let raw: Vec<&[u8]> = touched.iter().map(|k| k.as_bytes()).collect();
+        let stored = self.storage.get_many(Store::State, &raw).await?;
+        for (key, bytes) in touched.iter().zip(stored) {
             let before = self.state.get(key).map(|e| e.value.clone());
             self.state.forget(key);
-            let after = match self.storage.get(Store::State, key.as_bytes()).await? {
+            let after = match bytes {
                 Some(bytes) => KeyRecord::decode(&bytes)?.visible().map(|e| e.value.clone()),
                 None => None,
             };
@@ -157,9 +159,7 @@ impl<S: Storage> Database<S> {
         if cleared {
             self.state.forget_all();
         }
-        let heads = self.log.borrow().heads().values().map(|h| (h.seq, h.id)).collect::<Vec<_>>();
-        let applied = heads.iter().map(|(seq, _)| seq).sum();
-        let high_water = heads.iter().map(|(_, id)| *id).max();
+        let (applied, high_water) = super::log_counts(self.log.borrow().heads().values());
         let meta = match self.storage.get(Store::Meta, keys::META_STATE).await? {
             Some(b) => StateMeta::decode(&b)?.with_log(applied, high_water),
             None => self.state.meta().clone().with_log(applied, high_water),

@@ -4,9 +4,10 @@
 //! state is replayed without them, and the proof is stored, all in one commit; from then on the
 //! log takes none of those ops again (see `auroradb_log::Log::freeze`).
 
-use auroradb_log::{Equivocation, OpId, OpKind, PeerId, Step};
+use auroradb_log::{Equivocation, OpId, PeerId};
 use auroradb_snapshot::Change;
 
+use super::tail::history_prefixes;
 use super::{Database, WriteOutcome, keys};
 use crate::storage::{KeyRange, ScanOptions, Storage, Store, WriteBatch};
 use crate::{DbError, Result};
@@ -75,15 +76,6 @@ impl<S: Storage> Database<S> {
 
 fn fork_key(author: &PeerId) -> Vec<u8> {
     [META_FORK, author.as_bytes()].concat()
-}
-
-/// The history prefixes of the keys an op of `kind` wrote (see the `History` store).
-fn history_prefixes(kind: &OpKind) -> Vec<Vec<u8>> {
-    match kind {
-        OpKind::Put { key, .. } | OpKind::Remove { key } => vec![keys::history_prefix(key)],
-        OpKind::Txn(steps) => steps.iter().map(|s: &Step| keys::history_prefix(s.key())).collect(),
-        OpKind::Clear => vec![keys::clear_prefix()],
-    }
 }
 
 /// The changes from the records `before` to the records `after` (both in key order).

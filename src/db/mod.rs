@@ -198,6 +198,12 @@ async fn newest_commit(storage: &impl Storage) -> Result<(u64, Option<u64>)> {
     }
 }
 
+/// How many ops a log with these chain heads holds (each chain holds every seq up to its head's)
+/// and its largest id: the counts of the state meta.
+fn log_counts<'a>(heads: impl Iterator<Item = &'a auroradb_log::ChainHead>) -> (u64, Option<OpId>) {
+    heads.fold((0, None), |(applied, high), h| (applied + h.seq, high.max(Some(h.id))))
+}
+
 /// Every author's chain head, with its proof of authorship.
 async fn read_heads(storage: &impl Storage) -> Result<Vec<(PeerId, keys::StoredHead)>> {
     let mut heads = Vec::new();
@@ -259,8 +265,7 @@ impl<S: Storage> Database<S> {
         let heads: Vec<(PeerId, auroradb_log::ChainHead)> = stored.iter().map(|(p, s)| (*p, s.head)).collect();
         // The stored state meta's counts may be older than the log's (a commit rewrites the meta
         // only when its clear changes): they are the chain heads'.
-        let applied: u64 = heads.iter().map(|(_, h)| h.seq).sum();
-        let high_water = heads.iter().map(|(_, h)| h.id).max();
+        let (applied, high_water) = log_counts(heads.iter().map(|(_, h)| h));
         // An empty log's index is empty: a new database is indexed from the start.
         let mut log =
             if heads.is_empty() { Log::new(clock, log_config) } else { Log::unindexed(clock, log_config, heads) };

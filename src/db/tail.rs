@@ -96,12 +96,7 @@ impl<S: Storage> Database<S> {
     /// ops.
     pub(super) async fn seal(&mut self, ops: &[EncodedOp], last: LastSegment) -> Result<Sealing> {
         let end = last.end();
-        let rows = self.storage.scan(Store::Log, after(end), ScanOptions::default()).await?;
-        self.stats.ops_decoded += rows.len() as u64;
-        let mut tail = Vec::with_capacity(rows.len());
-        for (_, bytes) in rows {
-            tail.push(EncodedOp { op: decode_op(&bytes)?, hash: Hash::of(&bytes), bytes });
-        }
+        let tail = self.tail_ops(end).await?;
         let mut all: Vec<(OpId, Hash)> = ops.iter().chain(&tail).map(|o| (o.op.id, o.hash)).collect();
         auroradb_log::sort_by_key(&mut all, |(id, _)| *id);
         let changes = match all.first() {
@@ -164,21 +159,37 @@ impl<S: Storage> Database<S> {
         Ok(SegmentRecord { members })
     }
 
+    /// The ops after `end` (the last segment record's last op), decoded, in id order.
+    async fn tail_ops(&mut self, end: Option<OpId>) -> Result<Vec<EncodedOp>> {
+        let rows = self.storage.scan(Store::Log, after(end), ScanOptions::default()).await?;
+        self.stats.ops_decoded += rows.len() as u64;
+        let mut ops = Vec::with_capacity(rows.len());
+        for (_, bytes) in rows {
+            ops.push(EncodedOp { op: decode_op(&bytes)?, hash: Hash::of(&bytes), bytes });
+        }
+        Ok(ops)
+    }
+
     /// The tail's ops that belong in the history of `key`.
     pub(super) async fn tail_history(&mut self, key: &str) -> Result<Vec<OpId>> {
         let end = self.last_segment().await?.end();
-        let rows = self.storage.scan(Store::Log, after(end), ScanOptions::default()).await?;
-        self.stats.ops_decoded += rows.len() as u64;
-        let mut ids = Vec::new();
-        for (k, bytes) in rows {
-            let op = decode_op(&bytes)?;
-            let (keys, clear) = history_keys(&op.kind);
-            if clear || keys.contains(&key) {
-                ids.push(OpId::from_bytes(&k)?);
-            }
-        }
-        Ok(ids)
+        let ops = self.tail_ops(end).await?;
+        Ok(ops
+            .iter()
+            .filter(|o| {
+                let (keys, clear) = history_keys(&o.op.kind);
+                clear || keys.contains(&key)
+            })
+            .map(|o| o.op.id)
+            .collect())
     }
+}
+
+/// The prefixes of the history rows of an op of `kind` (see the `History` store): one per key it
+/// writes, each once, or the clears' prefix.
+pub(super) fn history_prefixes(kind: &OpKind) -> Vec<Vec<u8>> {
+    let (keys, clear) = history_keys(kind);
+    keys.into_iter().map(super::keys::history_prefix).chain(clear.then(super::keys::clear_prefix)).collect()
 }
 
 /// The keys whose history an op belongs in, each once, and whether it is a clear (in every

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use auroradb_log::{EncodedOp, Hash, LogError, OpId, OpKind, PeerId, Proof, RangeSum, Step, Value, decode_op};
 use auroradb_snapshot::{Change, Checkpoint, KeyRecord, State, StateMeta};
 
-use super::tail::{Sealing, history_keys};
+use super::tail::{Sealing, history_keys, history_prefixes};
 use super::{Database, keys, validate_key, validate_value};
 use crate::storage::{KeyRange, ScanOptions, Storage, Store, WriteBatch, WriteLock};
 use crate::{DbError, Result, StorageError};
@@ -352,9 +352,7 @@ impl<S: Storage> Database<S> {
 
         if let Some(sealing) = sealing {
             for op in ops.iter().chain(&sealing.tail) {
-                let (keys, clear) = history_keys(&op.op.kind);
-                let prefixes = keys.into_iter().map(keys::history_prefix).chain(clear.then(keys::clear_prefix));
-                for prefix in prefixes {
+                for prefix in history_prefixes(&op.op.kind) {
                     batch.put(Store::History, keys::history_key(&prefix, &op.op.id), Vec::new());
                 }
             }
