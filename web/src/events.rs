@@ -7,6 +7,7 @@ use wasm_bindgen::JsValue;
 use web_sys::{CustomEvent, CustomEventInit, EventTarget};
 
 use crate::records::{Obj, change_js};
+use crate::value::field_name;
 
 /// Where a change came from, as the `source` of `change`, `set` and `delete` events.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -84,14 +85,17 @@ impl Events {
         let list = Array::new();
         for c in changes {
             let item = change_js(c);
-            let value = Reflect::get(&item, &"value".into()).unwrap_or(JsValue::UNDEFINED);
-            let detail = with_peer(Obj::new().set("key", c.key.as_str()).set("source", source.name()));
+            let value = Reflect::get(&item, &field_name("value")).unwrap_or(JsValue::UNDEFINED);
+            let detail = with_peer(Obj::new().set("key", c.key.as_str()).set("source", field_name(source.name())));
             match c.after {
                 Some(_) => self.emit("set", &detail.set("value", value).build()),
                 None => self.emit("delete", &detail.build()),
             }
             list.push(&item);
         }
-        self.emit("change", &with_peer(Obj::new().set("source", source.name()).set("changes", list)).build());
+        self.emit(
+            "change",
+            &with_peer(Obj::new().set("source", field_name(source.name())).set("changes", list)).build(),
+        );
     }
 }

@@ -43,7 +43,7 @@ impl Obj {
 
     /// Sets a field.
     pub fn set(self, key: &str, value: impl Into<JsValue>) -> Obj {
-        let _ = Reflect::set(&self.0, &JsValue::from_str(key), &value.into());
+        let _ = Reflect::set(&self.0, &crate::value::field_name(key), &value.into());
         self
     }
 

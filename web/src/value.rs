@@ -147,7 +147,7 @@ impl Walk {
             if key == "__proto__" {
                 return Err(self.refuse("is a field named __proto__"));
             }
-            let field = Reflect::get(obj, &JsValue::from_str(&key)).map_err(|_| self.refuse("threw when read"))?;
+            let field = Reflect::get(obj, &name).map_err(|_| self.refuse("threw when read"))?;
             if !field.is_undefined() {
                 let value = self.value(&field)?;
                 fields.insert(key, value);
@@ -217,7 +217,7 @@ pub fn to_js(v: &Value) -> JsValue {
         Value::Map(fields) => {
             let obj = Object::new();
             for (k, v) in fields {
-                let key = JsValue::from_str(k);
+                let key = field_name(k);
                 if k == "__proto__" {
                     // A peer's op may hold one: define it as an own field, never as the prototype.
                     let desc = Object::new();
@@ -233,6 +233,39 @@ pub fn to_js(v: &Value) -> JsValue {
             obj.into()
         }
     }
+}
+
+/// How many field names [`field_name`] keeps.
+const NAMES: usize = 256;
+
+/// Field names made before, by the hash of their text (FNV-1a), one per slot.
+struct Names(std::cell::RefCell<Vec<Option<(Box<str>, JsValue)>>>);
+
+thread_local! {
+    static NAMES_MADE: Names = Names(std::cell::RefCell::new((0..NAMES).map(|_| None).collect()));
+}
+
+/// The JavaScript string of a field name (or any short name), made once and kept: the records of
+/// one database share their field names, and making a string from the module's memory is a call
+/// into the browser's text decoder, the most costly step of turning a record into an object.
+/// Names longer than 64 bytes are made each time.
+pub(crate) fn field_name(name: &str) -> JsValue {
+    if name.len() > 64 {
+        return JsValue::from_str(name);
+    }
+    let hash = name.bytes().fold(0x811c_9dc5u32, |h, b| (h ^ u32::from(b)).wrapping_mul(0x0100_0193));
+    NAMES_MADE.with(|names| {
+        let mut slots = names.0.borrow_mut();
+        let slot = &mut slots[hash as usize % NAMES];
+        match slot {
+            Some((text, js)) if **text == *name => js.clone(),
+            _ => {
+                let js = JsValue::from_str(name);
+                *slot = Some((name.into(), js.clone()));
+                js
+            }
+        }
+    })
 }
 
 /// A lone surrogate in a JavaScript string: the UTF-16 code unit and where it is.

@@ -31,7 +31,7 @@ pub(super) fn key_bytes(key: &JsValue) -> Result<Vec<u8>, StorageError> {
 fn state_record(key: &[u8], record: &[u8]) -> JsValue {
     let obj = Object::new();
     let set = |k: &str, v: &JsValue| {
-        let _ = Reflect::set(&obj, &JsValue::from_str(k), v);
+        let _ = Reflect::set(&obj, &crate::value::field_name(k), v);
     };
     set("key", &JsValue::from_str(&String::from_utf8_lossy(key)));
     match KeyRecord::decode(record).ok().and_then(|r| r.entry()) {
@@ -47,7 +47,8 @@ pub(super) fn stored_bytes(store: Store, value: &JsValue) -> Result<Option<Vec<u
     if value.is_undefined() {
         return Ok(None);
     }
-    let bytes = if store == Store::State { Reflect::get(value, &JsValue::from_str("record")).ok() } else { None };
+    let bytes =
+        if store == Store::State { Reflect::get(value, &crate::value::field_name("record")).ok() } else { None };
     let bytes = bytes.as_ref().unwrap_or(value);
     match bytes.dyn_ref::<Uint8Array>() {
         Some(arr) => Ok(Some(arr.to_vec())),
