@@ -238,11 +238,12 @@ pub fn to_js(v: &Value) -> JsValue {
 /// How many field names [`field_name`] keeps.
 const NAMES: usize = 256;
 
-/// Field names made before, by the hash of their text (FNV-1a), one per slot.
-struct Names(std::cell::RefCell<Vec<Option<(Box<str>, JsValue)>>>);
+/// A field name's text and its JavaScript string.
+type Name = (Box<str>, JsValue);
 
 thread_local! {
-    static NAMES_MADE: Names = Names(std::cell::RefCell::new((0..NAMES).map(|_| None).collect()));
+    /// Field names made before, by the hash of their text (FNV-1a), one per slot.
+    static NAMES_MADE: std::cell::RefCell<Vec<Option<Name>>> = std::cell::RefCell::new((0..NAMES).map(|_| None).collect());
 }
 
 /// The JavaScript string of a field name (or any short name), made once and kept: the records of
@@ -255,7 +256,7 @@ pub(crate) fn field_name(name: &str) -> JsValue {
     }
     let hash = name.bytes().fold(0x811c_9dc5u32, |h, b| (h ^ u32::from(b)).wrapping_mul(0x0100_0193));
     NAMES_MADE.with(|names| {
-        let mut slots = names.0.borrow_mut();
+        let mut slots = names.borrow_mut();
         let slot = &mut slots[hash as usize % NAMES];
         match slot {
             Some((text, js)) if **text == *name => js.clone(),
