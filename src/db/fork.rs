@@ -10,7 +10,7 @@ use auroradb_snapshot::Change;
 use super::tail::history_prefixes;
 use super::{Database, WriteOutcome, keys};
 use crate::storage::{KeyRange, ScanOptions, Storage, Store, WriteBatch};
-use crate::{DbError, Result};
+use crate::{DbError, Result, StorageError};
 
 /// Prefix of the meta keys of equivocation proofs (followed by the author's 16 bytes); the value
 /// is the proof's encoding (`AUeq`, `docs/formats.md`).
@@ -26,10 +26,24 @@ impl<S: Storage> Database<S> {
     /// Applies a checked equivocation proof in one commit: its author's ops from the fork's seq
     /// on are removed from the log and the state (replayed without them), and the proof is
     /// kept. Returns the state's changes, or `None` if the database already holds a proof of
-    /// that author at that seq or before (nothing changes). A commit of another connection in
-    /// between fails it with [`StorageError::Conflict`](crate::StorageError::Conflict), and
-    /// nothing is applied.
+    /// that author at that seq or before (nothing changes). It catches up with other
+    /// connections' commits first, and tries again after one of theirs comes in between, as a
+    /// write does.
     pub async fn freeze(&mut self, eq: Equivocation) -> Result<Option<WriteOutcome>> {
+        let mut lock = self.storage.lock_writes().await?;
+        let mut attempt = 0;
+        loop {
+            match self.try_freeze(&eq).await {
+                Err(DbError::Storage(StorageError::Conflict)) => self.lost_commit(&mut attempt, &mut lock).await?,
+                other => return other,
+            }
+        }
+    }
+
+    /// One try of [`Database::freeze`], after catching up with other connections' commits.
+    async fn try_freeze(&mut self, eq: &Equivocation) -> Result<Option<WriteOutcome>> {
+        let changes = self.catch_up().await?;
+        self.caught_up.extend(changes);
         self.load_log().await?;
         // The changes are those between the whole states before and after.
         self.load_state().await?;
@@ -67,7 +81,7 @@ impl<S: Storage> Database<S> {
         }
         batch.put(Store::Meta, fork_key(&fork.author), eq.bytes().to_vec());
         let old = self.rebuild_state_with(batch, &ids).await?;
-        self.log.borrow_mut().freeze(eq)?;
+        self.log.borrow_mut().freeze(eq.clone())?;
         let _ = self.log.borrow_mut().take_segment_changes();
         let changes = changes_between(old.all(), self.state.all());
         Ok(Some(WriteOutcome { ops: Vec::new(), encoded: Vec::new(), changes }))
@@ -79,7 +93,7 @@ fn fork_key(author: &PeerId) -> Vec<u8> {
 }
 
 /// The changes from the records `before` to the records `after` (both in key order).
-fn changes_between(
+pub(super) fn changes_between(
     before: Vec<(String, auroradb_log::Value)>,
     after: Vec<(String, auroradb_log::Value)>,
 ) -> Vec<Change> {

@@ -133,6 +133,8 @@ pub struct Stats {
     pub checkpoints_written: u64,
     /// Times the log's index was loaded from the segment records (at most once a connection).
     pub index_loads: u64,
+    /// Restarts after another connection's commit replaced the state (see `restart`).
+    pub restarts: u64,
 }
 
 /// A database over a [`Storage`].
@@ -216,6 +218,55 @@ async fn read_heads(storage: &impl Storage) -> Result<Vec<(PeerId, keys::StoredH
     Ok(heads)
 }
 
+/// The log as opening starts it. The index of the log (every op's id and hash) is not read: its
+/// size grows with the history, and reading, the one thing most opens are for, does not need
+/// it. The log starts with its chain heads, which is what the next write needs to link its op,
+/// their proofs (the database passes its authors' ops on with them) and the equivocations held;
+/// the rest is loaded the first time something needs it (`load_log`). An empty log's index is
+/// empty: a new database is indexed from the start.
+async fn start_log(storage: &impl Storage, clock: Hlc, config: LogConfig, identity: Option<Identity>) -> Result<Log> {
+    let stored = read_heads(storage).await?;
+    let heads: Vec<(PeerId, auroradb_log::ChainHead)> = stored.iter().map(|(p, s)| (*p, s.head)).collect();
+    let mut log = if heads.is_empty() { Log::new(clock, config) } else { Log::unindexed(clock, config, heads) };
+    if let Some(identity) = identity {
+        log.set_identity(identity)?;
+    }
+    for (_, s) in stored {
+        if let Some(proof) = s.proof {
+            log.keep_proof(s.head.id, proof);
+        }
+    }
+    for eq in fork::read_equivocations(storage).await? {
+        log.keep_equivocation(eq);
+    }
+    Ok(log)
+}
+
+/// How many ops follow the newest of `checkpoints`, counted by the storage without reading them
+/// (0 when checkpoints are off): in Chromium, IndexedDB's count() of 10k ops takes about a
+/// quarter of the time getAllKeys() takes to hand their keys over, before the page copies each
+/// one. A checkpoint is written whenever an interval of ops is due, so they are normally fewer
+/// than an interval (the larger of `checkpoint_every` and the record count), however long the
+/// history.
+async fn ops_since_checkpoint(storage: &impl Storage, config: &Config, checkpoints: &IdSet) -> Result<u64> {
+    if config.checkpoint_every == 0 {
+        return Ok(0);
+    }
+    let after = checkpoints.last().map(|at| at.to_bytes().to_vec());
+    let range = KeyRange { start: after.map_or(Bound::Unbounded, Bound::Excluded), end: Bound::Unbounded };
+    Ok(storage.count(Store::Log, range).await?)
+}
+
+/// The ids of the stored checkpoints.
+async fn read_checkpoints(storage: &impl Storage) -> Result<IdSet> {
+    storage
+        .scan(Store::Checkpoints, KeyRange::all(), ScanOptions { keys_only: true, ..Default::default() })
+        .await?
+        .into_iter()
+        .map(|(k, _)| OpId::from_bytes(&k).map_err(DbError::from))
+        .collect()
+}
+
 impl<S: Storage> Database<S> {
     /// Opens the database in `storage`: reads meta, the state records and the checkpoints' ids,
     /// and counts the ops after the newest checkpoint ([`Storage::count`]); never a segment
@@ -257,30 +308,10 @@ impl<S: Storage> Database<S> {
         let log_config = LogConfig { max_drift: config.max_drift, segment_ops: config.segment_ops, keep_ops: false };
 
         let (commit, visible) = newest_commit(&storage).await?;
-        // The index of the log (every op's id and hash) is not read here: its size grows with the
-        // history, and reading, the one thing most opens are for, does not need it. The log starts
-        // with its chain heads only, which is what the next write needs to link its op; the rest
-        // is loaded the first time something needs it (`load_log`).
-        let stored = read_heads(&storage).await?;
-        let heads: Vec<(PeerId, auroradb_log::ChainHead)> = stored.iter().map(|(p, s)| (*p, s.head)).collect();
+        let log = start_log(&storage, clock, log_config, identity).await?;
         // The stored state meta's counts may be older than the log's (a commit rewrites the meta
         // only when its clear changes): they are the chain heads'.
-        let (applied, high_water) = log_counts(heads.iter().map(|(_, h)| h));
-        // An empty log's index is empty: a new database is indexed from the start.
-        let mut log =
-            if heads.is_empty() { Log::new(clock, log_config) } else { Log::unindexed(clock, log_config, heads) };
-        if let Some(identity) = identity {
-            log.set_identity(identity)?;
-        }
-        // The proofs of the chain heads: the database passes its authors' ops on with them.
-        for (_, s) in stored {
-            if let Some(proof) = s.proof {
-                log.keep_proof(s.head.id, proof);
-            }
-        }
-        for eq in fork::read_equivocations(&storage).await? {
-            log.keep_equivocation(eq);
-        }
+        let (applied, high_water) = log_counts(log.heads().values());
 
         let meta = match storage.get(Store::Meta, keys::META_STATE).await? {
             Some(b) => Some(StateMeta::decode(&b)?.with_log(applied, high_water)),
@@ -324,24 +355,8 @@ impl<S: Storage> Database<S> {
             }
         };
 
-        let checkpoints: IdSet = storage
-            .scan(Store::Checkpoints, KeyRange::all(), ScanOptions { keys_only: true, ..Default::default() })
-            .await?
-            .into_iter()
-            .map(|(k, _)| OpId::from_bytes(&k))
-            .collect::<Result<_, _>>()?;
-        // Ops after the newest checkpoint, counted by the storage without reading them: in
-        // Chromium, IndexedDB's count() of 10k ops takes about a quarter of the time getAllKeys()
-        // takes to hand their keys over, before the page copies each one. A checkpoint is written
-        // whenever an interval of ops is due, so they are normally fewer than an interval (the
-        // larger of `checkpoint_every` and the record count), however long the history.
-        let since_checkpoint = if config.checkpoint_every == 0 {
-            0
-        } else {
-            let after = checkpoints.last().map(|at| at.to_bytes().to_vec());
-            let range = KeyRange { start: after.map_or(Bound::Unbounded, Bound::Excluded), end: Bound::Unbounded };
-            storage.count(Store::Log, range).await?
-        };
+        let checkpoints = read_checkpoints(&storage).await?;
+        let since_checkpoint = ops_since_checkpoint(&storage, &config, &checkpoints).await?;
 
         let log = Rc::new(RefCell::new(log));
         let mut db = Database {
@@ -446,6 +461,75 @@ impl<S: Storage> Database<S> {
         // The replay holds every record.
         self.whole = true;
         Ok(std::mem::replace(&mut self.state, state))
+    }
+
+    /// After another connection's commit that replaced the state instead of adding ops (a
+    /// freeze, `fork`, or a replay under a new strategy): what this connection holds may name ops
+    /// that are gone, so the log and the state start again from storage as opening starts them
+    /// (with the index loaded again if it was, every record read again if they all were held).
+    /// Returns the changes of the records held before, whose values are the only ones this
+    /// connection can say changed; with every record held, the changes are exact.
+    async fn restart(&mut self) -> Result<Vec<Change>> {
+        let indexed = self.log.borrow().is_indexed();
+        let was_whole = self.whole;
+        let before_all = if was_whole { self.state.all() } else { Vec::new() };
+        let held: Vec<(String, Option<Value>)> =
+            self.state.records().map(|(k, r)| (k.to_owned(), r.visible().map(|e| e.value.clone()))).collect();
+        loop {
+            let (seen, visible) = newest_commit(&self.storage).await?;
+            let clock = Hlc::new(self.peer(), self.config.clock, self.config.max_drift);
+            let (config, identity) = {
+                let log = self.log.borrow();
+                (*log.config(), log.identity().cloned())
+            };
+            let log = start_log(&self.storage, clock, config, identity).await?;
+            let (applied, high_water) = log_counts(log.heads().values());
+            let meta = match self.storage.get(Store::Meta, keys::META_STATE).await? {
+                Some(b) => StateMeta::decode(&b)?.with_log(applied, high_water),
+                None => self.state.meta().clone().with_log(applied, high_water),
+            };
+            let visible = match visible {
+                Some(n) => n,
+                None => self.count_visible().await?,
+            };
+            let checkpoints = read_checkpoints(&self.storage).await?;
+            let since_checkpoint = ops_since_checkpoint(&self.storage, &self.config, &checkpoints).await?;
+            if stored_commit(&self.storage).await? != seen {
+                continue;
+            }
+            self.state = State::partial(state_config(&self.config, self.peer()), meta, visible as usize)?;
+            *self.log.borrow_mut() = log;
+            self.commit = seen;
+            self.checkpoints = checkpoints;
+            self.since_checkpoint = since_checkpoint;
+            self.checkpoint_after = 0;
+            self.tail = None;
+            self.whole = false;
+            self.stats.restarts += 1;
+            break;
+        }
+        // Boxed: loading catches up, which may come back here. What those catch-ups find (commits
+        // after the restart) waits in `caught_up`, as it does for any load.
+        if indexed {
+            Box::pin(self.load_log()).await?;
+        }
+        if was_whole {
+            Box::pin(self.load_state()).await?;
+            return Ok(fork::changes_between(before_all, self.state.all()));
+        }
+        let raw: Vec<&[u8]> = held.iter().map(|(k, _)| k.as_bytes()).collect();
+        let stored = self.storage.get_many(Store::State, &raw).await?;
+        let mut changes = Vec::new();
+        for ((key, before), bytes) in held.into_iter().zip(stored) {
+            let after = match bytes {
+                Some(bytes) => KeyRecord::decode(&bytes)?.visible().map(|e| e.value.clone()),
+                None => None,
+            };
+            if before != after {
+                changes.push(Change { key, before, after });
+            }
+        }
+        Ok(changes)
     }
 
     async fn write_schema(&mut self) -> Result<()> {

@@ -160,6 +160,10 @@ impl<S: Storage> Database<S> {
     /// Recomputes every op's hash and every author chain from storage, checks the segment
     /// records, every checkpoint, and that the live state equals a replay of the whole log.
     pub async fn verify(&mut self) -> Result<DbVerifyReport> {
+        // The stored log is read as it is now: other connections' commits are taken in first
+        // (loading does only when it has something to load).
+        let changes = self.catch_up().await?;
+        self.caught_up.extend(changes);
         self.load_log().await?;
         self.load_state().await?;
         let rows = self.storage.scan(Store::Log, KeyRange::all(), ScanOptions::default()).await?;

@@ -116,7 +116,7 @@ impl<S: Storage> Database<S> {
     /// without it, catches up with that commit (keeping its changes for
     /// [`Database::take_caught_up`]) and waits as the storage says before the next try; fails
     /// with [`StorageError::Conflict`] once every try is spent.
-    async fn lost_commit(&mut self, attempt: &mut u32, lock: &mut WriteLock) -> Result<()> {
+    pub(super) async fn lost_commit(&mut self, attempt: &mut u32, lock: &mut WriteLock) -> Result<()> {
         self.storage.lost_commit();
         if !lock.is_held() {
             *lock = self.storage.lock_writes().await?;
@@ -443,6 +443,11 @@ impl<S: Storage> Database<S> {
             last = last.max(keys::decode_counter(&k)?);
             let (ids, count) = keys::decode_journal(&v)?;
             visible = count;
+            // A commit that added no op replaced the state (and may have removed ops): the rest
+            // is read again as opening reads it.
+            if ids.as_ref().is_some_and(Vec::is_empty) {
+                return self.restart().await;
+            }
             let ids = match ids {
                 Some(ids) => ids,
                 None => {
@@ -500,14 +505,7 @@ impl<S: Storage> Database<S> {
         }
         self.commit = last.max(stored);
         // The other connection may have written or invalidated checkpoints: take the stored set.
-        self.checkpoints.clear();
-        for (k, _) in self
-            .storage
-            .scan(Store::Checkpoints, KeyRange::all(), ScanOptions { keys_only: true, ..Default::default() })
-            .await?
-        {
-            self.checkpoints.insert(OpId::from_bytes(&k)?);
-        }
+        self.checkpoints = super::read_checkpoints(&self.storage).await?;
         Ok(changes)
     }
 }
