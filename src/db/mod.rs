@@ -508,13 +508,13 @@ impl<S: Storage> Database<S> {
             self.stats.restarts += 1;
             break;
         }
-        // Boxed: loading catches up, which may come back here. What those catch-ups find (commits
-        // after the restart) waits in `caught_up`, as it does for any load.
+        // Loading catches up: what it finds (commits after the restart) waits in `caught_up`, as
+        // it does for any load.
         if indexed {
-            Box::pin(self.load_log()).await?;
+            self.load_log().await?;
         }
         if was_whole {
-            Box::pin(self.load_state()).await?;
+            self.load_state().await?;
             return Ok(fork::changes_between(before_all, self.state.all()));
         }
         let raw: Vec<&[u8]> = held.iter().map(|(k, _)| k.as_bytes()).collect();

@@ -445,8 +445,10 @@ impl<S: Storage> Database<S> {
             visible = count;
             // A commit that added no op replaced the state (and may have removed ops): the rest
             // is read again as opening reads it.
+            // Boxed: the restart loads again, which catches up (and a rare path, kept out of the
+            // common one's future).
             if ids.as_ref().is_some_and(Vec::is_empty) {
-                return self.restart().await;
+                return Box::pin(self.restart()).await;
             }
             let ids = match ids {
                 Some(ids) => ids,
