@@ -5,8 +5,8 @@ use std::ops::Bound;
 
 use auroradb::storage::Fault;
 use auroradb::{
-    Config, Database, DbError, FaultyStorage, IndexSpec, MemoryStorage, OpId, Outcome, StorageError, Store, Strategy,
-    Transaction, Value,
+    Config, Database, DbError, FaultyStorage, IndexSpec, MemoryStorage, OpId, Outcome, Storage, StorageError, Store,
+    Strategy, Transaction, Value,
 };
 use auroradb_log::{advance_manual_clock, manual_clock, set_manual_clock};
 use futures::executor::block_on;
@@ -857,12 +857,16 @@ fn what_open_reads_does_not_grow_with_the_history() {
         let (long, mut db) = reopened_after(500).await;
         assert_eq!((long.len(Store::Log), db.count(), db.op_count()), (5000, 10, 5000));
         // No segment record, history record, op or op key (the ops after the newest checkpoint
-        // are counted by the storage); the key of the last journal entry only (the number of
-        // the newest commit); the same meta and state records; checkpoint ids only.
+        // are counted by the storage); the last journal entry (the number of the newest commit,
+        // the count of records), read again with the heads, and the entries after the last
+        // commit that wrote the chain heads to meta (those of the log's tail: at most a segment's
+        // worth); the same meta and state records; checkpoint ids only.
         for store in [Store::Segments, Store::History, Store::Log] {
             assert_eq!(long.reads(store), 0, "{store:?}");
         }
-        assert_eq!((long.reads(Store::Journal), short.reads(Store::Journal)), (1, 1));
+        for reads in [long.reads(Store::Journal), short.reads(Store::Journal)] {
+            assert!(reads <= 2 + 16, "{reads} journal entries read");
+        }
         assert_eq!(long.reads(Store::Meta), short.reads(Store::Meta));
         assert_eq!(long.reads(Store::State), short.reads(Store::State));
         assert!(long.reads(Store::Checkpoints) <= 5000 / 100, "{} checkpoint ids", long.reads(Store::Checkpoints));
@@ -872,20 +876,21 @@ fn what_open_reads_does_not_grow_with_the_history() {
         assert_eq!(db.log().len(), 0);
         // The history ends on a checkpoint (one every 100 ops), and its last 8 ops are the tail,
         // after 312 segment records of 16 ops. The next 99 writes do not load the index. Each
-        // writes its op, the state record, a journal entry and its author's chain head, and no
-        // segment record or history row: those of the tail are written by the write that brings
-        // it to 16 ops (the 8th, then every 16th: 6 of them), in one record of 16 ops, after
-        // reading the last record and the tail's other 15 ops. The first write reads the last
-        // record to count the tail.
+        // writes its op, the state record and a journal entry (which holds its author's chain
+        // head), and no segment record, history row or chain head record: those are written by
+        // the write that brings the tail to 16 ops (the 8th, then every 16th: 6 of them), in one
+        // record of 16 ops, after reading the last record and the tail's other 15 ops. The first
+        // write reads the last record to count the tail.
         long.reset_reads();
         for i in 0..99 {
             tick();
             db.put("k0", Value::Int(-i)).await.unwrap();
         }
         assert_eq!((db.stats().index_loads, db.log().is_indexed()), (0, false));
-        for store in [Store::Log, Store::State, Store::Journal, Store::Meta] {
+        for store in [Store::Log, Store::State, Store::Journal] {
             assert_eq!(long.writes(store), 99, "{store:?}");
         }
+        assert_eq!(long.writes(Store::Meta), 6, "the chain head, with the tail's records");
         assert_eq!((long.writes(Store::Segments), long.writes(Store::History)), (6, 6 * 16));
         assert_eq!((long.reads(Store::Segments), long.reads(Store::Log)), (1 + 6, 6 * 15));
         assert_eq!(long.len(Store::Segments), 312 + 6);
@@ -1065,5 +1070,61 @@ fn the_state_meta_is_stored_by_the_first_commit_and_again_only_when_a_clear_chan
         let db = Database::open(storage, config("meta")).await.unwrap();
         assert_eq!(db.state().meta(), &live);
         assert_eq!(db.all(), vec![("b".to_string(), Value::Int(2))]);
+    });
+}
+
+/// A local write leaves its author's chain head in its journal entry only (meta holds the heads as
+/// of the last commit that wrote derived records): opening, another connection's catch-up, the
+/// proofs it passes on, a freeze of nothing and a crash between writes all see the newest head.
+#[test]
+fn a_chain_head_held_by_the_journal_only_is_read_by_open_and_catch_up() {
+    block_on(async {
+        let storage = MemoryStorage::new();
+        let mut cfg = config("heads");
+        cfg.segment_ops = 16;
+        let mut a = Database::open(storage.clone(), cfg.clone()).await.unwrap();
+        let mut b = Database::open(storage.clone(), cfg.clone()).await.unwrap();
+        for i in 0..5 {
+            tick();
+            a.put(format!("k{i}"), Value::Int(i)).await.unwrap();
+        }
+        let head_key = [&b"head/"[..], a.peer().as_bytes()].concat();
+        assert_eq!(storage.get(Store::Meta, &head_key).await.unwrap(), None, "no head record yet");
+
+        // Another connection takes the head and its proof from the entries, and passes the ops on
+        // with it.
+        b.catch_up().await.unwrap();
+        assert_eq!(b.log().heads()[&a.peer()].seq, 5);
+        let ids: Vec<OpId> = a.log().ids(..).map(|(id, _)| *id).collect();
+        let proofs = b.proofs_for(ids.clone());
+        assert_eq!(proofs.len(), 1, "{proofs:?}");
+        let mut peer = Database::open(MemoryStorage::new(), config("heads-peer")).await.unwrap();
+        peer.apply_remote(b.load_encoded(&ids).await.unwrap(), &proofs).await.unwrap();
+        assert_eq!(peer.count(), 5);
+
+        // Reopened (the writer gone without closing; its author slot is free again), it links its
+        // next op to the newest head.
+        let author = a.peer();
+        drop(a);
+        let mut reopened = Database::open(storage.clone(), cfg.clone()).await.unwrap();
+        assert_eq!(reopened.log().heads()[&author].seq, 5);
+        reopened.verify().await.unwrap();
+        tick();
+        b.put("from-b", Value::Int(1)).await.unwrap();
+        tick();
+        reopened.put("k9", Value::Int(9)).await.unwrap();
+        reopened.verify().await.unwrap();
+        b.verify().await.unwrap();
+
+        // The write that brings the tail to a segment's worth writes every head to meta: the
+        // entries after it hold none.
+        for i in 0..16 {
+            tick();
+            b.put(format!("b{i}"), Value::Int(i)).await.unwrap();
+        }
+        assert!(storage.get(Store::Meta, &head_key).await.unwrap().is_some());
+        let again = Database::open(storage.clone(), cfg).await.unwrap();
+        assert_eq!(again.log().heads(), b.log().heads());
+        assert_eq!(again.op_count(), 5 + 1 + 1 + 16);
     });
 }

@@ -251,6 +251,18 @@ fn the_record_fixtures_open() {
         assert_eq!(db.verify().await.unwrap().ops, 4);
         let reader = catch_up_with(read("journal.bin")).await.unwrap();
         assert_eq!(reader.get("b2").and_then(|v| v.field("email")), Some(&Value::from("b2@x")));
+        // The entry an earlier release wrote for that commit (version 2: no `flushed`, no heads)
+        // reads the same: its commit wrote its heads to meta.
+        let v2 = read("legacy/journal_v2.bin");
+        assert_eq!((&v2[..5], v2.len()), (&b"AUjn\x02"[..], 58));
+        let mut reader = catch_up_with(v2.clone()).await.unwrap();
+        assert_eq!(reader.get("b2").and_then(|v| v.field("email")), Some(&Value::from("b2@x")));
+        assert_eq!(reader.log().heads()[&peer(BOB)].seq, 2);
+        reader.verify().await.unwrap();
+        // ...also as the newest entry at open.
+        let mut db = reopen_with(&[(Store::Journal, records()[2].2.clone(), v2)]).await.unwrap();
+        assert_eq!((db.log().heads()[&peer(BOB)].seq, db.log().heads()[&peer(ALICE)].seq), (2, 2));
+        assert_eq!(db.verify().await.unwrap().ops, 4);
     });
 }
 

@@ -211,8 +211,9 @@ fn peers_ops_and_a_journal_entry_without_a_count() {
         // every record.
         let (_, last, _) = storage.dump().into_iter().rfind(|(s, _, _)| *s == Store::Journal).unwrap();
         storage.tamper(Store::Journal, &last, |v| {
-            let (ids, _visible): (Option<Vec<auroradb::OpId>>, u64) =
-                auroradb_log::codec::decode_blob_v("journal entry", *b"AUjn", 2, v).unwrap();
+            type Heads = Vec<(auroradb::PeerId, (auroradb_log::ChainHead, Option<auroradb_log::Proof>))>;
+            let (ids, _visible, _flushed, _heads): (Option<Vec<auroradb::OpId>>, u64, u64, Heads) =
+                auroradb_log::codec::decode_blob_v("journal entry", *b"AUjn", 3, v).unwrap();
             *v = auroradb_log::codec::encode_blob(*b"AUjn", &ids.unwrap());
         });
         storage.reset_reads();

@@ -80,7 +80,7 @@ impl<S: Storage> Database<S> {
             None => batch.delete(Store::Meta, keys::head_key(&fork.author)),
         }
         batch.put(Store::Meta, fork_key(&fork.author), eq.bytes().to_vec());
-        let old = self.rebuild_state_with(batch, &ids).await?;
+        let old = self.rebuild_state_with(batch, &ids, Some(fork.author)).await?;
         self.log.borrow_mut().freeze(eq.clone())?;
         let _ = self.log.borrow_mut().take_segment_changes();
         let changes = changes_between(old.all(), self.state.all());

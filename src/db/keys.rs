@@ -158,9 +158,10 @@ pub fn decode_schema(bytes: &[u8]) -> Result<Schema> {
 }
 
 /// The format version of journal entries: 2 added the number of visible records after the
-/// commit, and moved a long list of ids to a record of its own. A version-1 entry (ids only) is
-/// still read, with no count.
-pub const JOURNAL_VERSION: u8 = 2;
+/// commit, and moved a long list of ids to a record of its own; 3 added the chain heads the commit
+/// moved and the newest commit that wrote every chain head to meta. Entries of versions 1 and 2
+/// are still read: their commits wrote the heads they moved to meta.
+pub const JOURNAL_VERSION: u8 = 3;
 
 /// The most ids a journal entry holds itself: a commit of more ops puts them in meta
 /// `journal/<n>`, so that the newest entry, which every open reads, stays small.
@@ -170,19 +171,55 @@ pub const JOURNAL_INLINE_IDS: usize = 64;
 pub const META_JOURNAL_IDS: &[u8] = b"journal/";
 
 /// A journal entry as written: the ids of the ops one commit added (`None`: in meta
-/// `journal/<n>`), and how many records are visible after it (so a connection knows the count
-/// without reading the records).
+/// `journal/<n>`), how many records are visible after it (so a connection knows the count
+/// without reading the records), the newest commit (up to this one) that wrote every chain head
+/// to meta, and, for a commit that did not (`flushed` is not its own number), the chain heads it
+/// moved, with their proofs, which are nowhere else: the chain heads are the meta records' with
+/// the heads of the entries after `flushed` laid over them.
 #[derive(Serialize)]
 struct JournalOut<'a> {
     ids: Option<&'a [OpId]>,
     visible: u64,
+    flushed: u64,
+    heads: &'a [(PeerId, StoredHead)],
 }
 
-/// A journal entry as read.
+/// A journal entry of version 3 as read.
 #[derive(Deserialize)]
 struct JournalIn {
     ids: Option<Vec<OpId>>,
     visible: u64,
+    flushed: u64,
+    heads: Vec<(PeerId, StoredHead)>,
+}
+
+/// A journal entry of version 2 as read.
+#[derive(Deserialize)]
+struct JournalInV2 {
+    ids: Option<Vec<OpId>>,
+    visible: u64,
+}
+
+/// A journal entry, of any version.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Journal {
+    /// The ids of the ops the commit added (`None`: in meta [`journal_ids_key`], read with
+    /// [`decode_journal_ids`]).
+    pub ids: Option<Vec<OpId>>,
+    /// How many records are visible after the commit (`None` in a version-1 entry).
+    pub visible: Option<u64>,
+    /// The newest commit, up to this one, that wrote every chain head to meta (`None` before
+    /// version 3, whose commits all did: the entry's own number).
+    pub flushed: Option<u64>,
+    /// The chain heads the commit moved (none before version 3).
+    pub heads: Vec<(PeerId, StoredHead)>,
+}
+
+impl Journal {
+    /// The newest commit, up to commit `n` (this entry's), that wrote every chain head to meta.
+    pub fn flushed_at(&self, n: u64) -> u64 {
+        self.flushed.unwrap_or(n)
+    }
 }
 
 /// The meta key of the ids of commit `n`.
@@ -190,31 +227,45 @@ pub fn journal_ids_key(n: u64) -> Vec<u8> {
     [META_JOURNAL_IDS, &n.to_be_bytes()].concat()
 }
 
-/// The journal entry of a commit that added the ops `ids` and left `visible` records visible,
-/// and, for more than [`JOURNAL_INLINE_IDS`] ops, the record of its ids (meta
-/// [`journal_ids_key`]).
-pub fn encode_journal(ids: &[OpId], visible: u64) -> (Vec<u8>, Option<Vec<u8>>) {
-    if ids.len() > JOURNAL_INLINE_IDS {
-        let entry = encode_blob_v(MAGIC_JOURNAL, JOURNAL_VERSION, &JournalOut { ids: None, visible });
-        return (entry, Some(encode_blob(MAGIC_JOURNAL, ids)));
-    }
-    (encode_blob_v(MAGIC_JOURNAL, JOURNAL_VERSION, &JournalOut { ids: Some(ids), visible }), None)
+/// The journal entry of a commit (see [`JournalOut`]) and, for more than
+/// [`JOURNAL_INLINE_IDS`] ops, the record of its ids (meta [`journal_ids_key`]).
+pub fn encode_journal(
+    ids: &[OpId],
+    visible: u64,
+    flushed: u64,
+    heads: &[(PeerId, StoredHead)],
+) -> (Vec<u8>, Option<Vec<u8>>) {
+    let long = ids.len() > JOURNAL_INLINE_IDS;
+    let entry = JournalOut { ids: (!long).then_some(ids), visible, flushed, heads };
+    let entry = encode_blob_v(MAGIC_JOURNAL, JOURNAL_VERSION, &entry);
+    (entry, long.then(|| encode_blob(MAGIC_JOURNAL, ids)))
 }
 
-/// The ids of a journal entry (`None`: in meta [`journal_ids_key`], read with
-/// [`decode_journal_ids`]), and its count of visible records (`None` in a version-1 entry).
-pub fn decode_journal(bytes: &[u8]) -> Result<(Option<Vec<OpId>>, Option<u64>)> {
-    if bytes.len() > 4 && bytes[4] == auroradb_log::codec::FORMAT_VERSION {
-        return Ok((Some(decode_journal_ids(bytes)?), None));
+/// A journal entry of any version.
+pub fn decode_journal(bytes: &[u8]) -> Result<Journal> {
+    let version = bytes.get(4).copied();
+    if version == Some(auroradb_log::codec::FORMAT_VERSION) {
+        return Ok(Journal { ids: Some(decode_journal_ids(bytes)?), visible: None, flushed: None, heads: Vec::new() });
+    }
+    if version == Some(2) {
+        let entry: JournalInV2 = decode_blob_v("journal entry", MAGIC_JOURNAL, 2, bytes)?;
+        return Ok(Journal { ids: entry.ids, visible: Some(entry.visible), flushed: None, heads: Vec::new() });
     }
     let entry: JournalIn = decode_blob_v("journal entry", MAGIC_JOURNAL, JOURNAL_VERSION, bytes)?;
-    Ok((entry.ids, Some(entry.visible)))
+    Ok(Journal { ids: entry.ids, visible: Some(entry.visible), flushed: Some(entry.flushed), heads: entry.heads })
 }
 
 /// Adds commit `n`'s journal entry to `batch` as an insert (which claims the number), and the
 /// record of its ids when they are too many for the entry.
-pub fn journal(batch: &mut WriteBatch, n: u64, ids: &[OpId], visible: u64) {
-    let (entry, spilled) = encode_journal(ids, visible);
+pub fn journal(
+    batch: &mut WriteBatch,
+    n: u64,
+    ids: &[OpId],
+    visible: u64,
+    flushed: u64,
+    heads: &[(PeerId, StoredHead)],
+) {
+    let (entry, spilled) = encode_journal(ids, visible, flushed, heads);
     batch.insert(Store::Journal, encode_counter(n), entry);
     if let Some(record) = spilled {
         batch.put(Store::Meta, journal_ids_key(n), record);
@@ -256,18 +307,30 @@ mod tests {
         let ids = vec![head().head.id, OpId::from_millis(1_700_000_000_001, PeerId([0xb0; 16]))];
         assert_eq!(encode_head(&head())[..4], MAGIC_CHAIN_HEAD);
         assert_eq!(encode_schema(&schema())[..4], MAGIC_SCHEMA);
-        assert_eq!(encode_journal(&ids, 3).0[..5], [&MAGIC_JOURNAL[..], &[JOURNAL_VERSION]].concat());
+        let moved = [(head().head.id.peer, head())];
+        let entry = encode_journal(&ids, 3, 2, &moved);
+        assert_eq!(entry.0[..5], [&MAGIC_JOURNAL[..], &[JOURNAL_VERSION]].concat());
         assert_eq!(decode_head(&encode_head(&head())).unwrap(), head());
         assert_eq!(decode_schema(&encode_schema(&schema())).unwrap(), schema());
-        assert_eq!(encode_journal(&ids, 3).1, None);
-        assert_eq!(decode_journal(&encode_journal(&ids, 3).0).unwrap(), (Some(ids.clone()), Some(3)));
+        assert_eq!(entry.1, None);
+        let read = decode_journal(&entry.0).unwrap();
+        assert_eq!(read, Journal { ids: Some(ids.clone()), visible: Some(3), flushed: Some(2), heads: moved.to_vec() });
+        assert_eq!(read.flushed_at(5), 2);
+        // A version-2 entry: the ids and the count; its commit wrote its heads to meta.
+        let v2 = encode_blob_v(MAGIC_JOURNAL, 2, &(Some(&ids), 3u64));
+        let read = decode_journal(&v2).unwrap();
+        assert_eq!(read, Journal { ids: Some(ids.clone()), visible: Some(3), flushed: None, heads: Vec::new() });
+        assert_eq!(read.flushed_at(5), 5);
         // A version-1 entry: the ids alone.
         let v1 = auroradb_log::codec::encode_blob(MAGIC_JOURNAL, &ids);
-        assert_eq!(decode_journal(&v1).unwrap(), (Some(ids.clone()), None));
+        assert_eq!(
+            decode_journal(&v1).unwrap(),
+            Journal { ids: Some(ids.clone()), visible: None, flushed: None, heads: Vec::new() }
+        );
         // A long commit's ids are a record of their own.
         let long: Vec<OpId> = (0..65).map(|i| OpId::from_millis(1_700_000_000_000 + i, PeerId([1; 16]))).collect();
-        let (entry, spilled) = encode_journal(&long, 7);
-        assert_eq!(decode_journal(&entry).unwrap(), (None, Some(7)));
+        let (entry, spilled) = encode_journal(&long, 7, 0, &[]);
+        assert_eq!(decode_journal(&entry).unwrap().ids, None);
         assert_eq!(decode_journal_ids(&spilled.unwrap()).unwrap(), long);
         let me = Identity::from_secret(&[3; 32]);
         let stored = encode_identity(&me);
@@ -280,7 +343,7 @@ mod tests {
     fn another_kinds_magic_is_refused() {
         let head = encode_head(&head());
         let schema = encode_schema(&schema());
-        let journal = encode_journal(&[], 0).0;
+        let journal = encode_journal(&[], 0, 0, &[]).0;
         assert!(bad_magic(decode_head(&relabel(&head, MAGIC_SCHEMA)).unwrap_err()));
         assert!(bad_magic(decode_schema(&relabel(&schema, MAGIC_JOURNAL)).unwrap_err()));
         assert!(bad_magic(decode_journal(&relabel(&journal, MAGIC_CHAIN_HEAD)).unwrap_err()));
@@ -311,7 +374,7 @@ mod tests {
         assert!(matches!(decode_schema(&future), Err(DbError::Log(LogError::UnsupportedVersion { .. }))));
         // A legacy schema body is still checked as a schema.
         let legacy_journal = relabel(&encode_blob(MAGIC_JOURNAL, &vec![head().head.id]), LEGACY_MAGIC_META);
-        assert_eq!(decode_journal(&legacy_journal).unwrap(), (Some(vec![head().head.id]), None));
+        assert_eq!(decode_journal(&legacy_journal).unwrap().ids, Some(vec![head().head.id]));
         assert!(decode_schema(&legacy_journal).is_err());
     }
 }

@@ -164,6 +164,11 @@ pub struct Database<S: Storage> {
     tail: Option<u64>,
     /// Whether the state holds every record (see `cache`).
     whole: bool,
+    /// The newest commit that wrote every chain head to meta, as far as this connection knows:
+    /// the commits after it leave the heads they move in their journal entries only.
+    flushed: u64,
+    /// The authors whose chain heads moved after `flushed` (in the journal, not in meta).
+    dirty: Vec<PeerId>,
 }
 
 impl<S: Storage> core::fmt::Debug for Database<S> {
@@ -190,32 +195,71 @@ async fn stored_commit(storage: &impl Storage) -> Result<u64> {
     }
 }
 
-/// The number of the newest commit (0 before the first) and the count of visible records its
-/// journal entry holds (`None` before the first commit, or in an entry of version 1).
-async fn newest_commit(storage: &impl Storage) -> Result<(u64, Option<u64>)> {
-    let last = ScanOptions { limit: Some(1), reverse: true, keys_only: false };
-    match storage.scan(Store::Journal, KeyRange::all(), last).await?.first() {
-        Some((k, v)) => Ok((keys::decode_counter(k)?, keys::decode_journal(v)?.1)),
-        None => Ok((0, None)),
-    }
-}
-
 /// How many ops a log with these chain heads holds (each chain holds every seq up to its head's)
 /// and its largest id: the counts of the state meta.
 fn log_counts<'a>(heads: impl Iterator<Item = &'a auroradb_log::ChainHead>) -> (u64, Option<OpId>) {
     heads.fold((0, None), |(applied, high), h| (applied + h.seq, high.max(Some(h.id))))
 }
 
-/// Every author's chain head, with its proof of authorship.
-async fn read_heads(storage: &impl Storage) -> Result<Vec<(PeerId, keys::StoredHead)>> {
-    let mut heads = Vec::new();
-    for (k, v) in storage.scan(Store::Meta, KeyRange::prefix(keys::META_HEAD), ScanOptions::default()).await? {
-        let peer_bytes: [u8; 16] = k[keys::META_HEAD.len()..]
-            .try_into()
-            .map_err(|_| DbError::Corrupt("chain head key is not a peer id".into()))?;
-        heads.push((PeerId(peer_bytes), keys::decode_head(&v)?));
+/// Where the log stands at the newest commit, read at once: what opening needs to start the log
+/// (`start_log`), and what loading its index needs besides the segment records.
+struct Heads {
+    /// The number of the newest commit (0 before the first).
+    commit: u64,
+    /// The count of visible records the newest journal entry holds (`None` before the first
+    /// commit, or in an entry of version 1).
+    visible: Option<u64>,
+    /// Every author's chain head, with its proof of authorship.
+    heads: Vec<(PeerId, keys::StoredHead)>,
+    /// The newest commit that wrote every chain head to meta.
+    flushed: u64,
+    /// The authors whose chain heads the journal entries after `flushed` moved.
+    dirty: Vec<PeerId>,
+}
+
+/// Reads [`Heads`]: the chain heads of meta, with those of the journal entries after the newest
+/// commit that wrote them all to meta laid over them (a few dozen entries at most: see
+/// `Database::flush_due`). Read again if a commit came in between.
+async fn read_heads(storage: &impl Storage) -> Result<Heads> {
+    loop {
+        let last = ScanOptions { limit: Some(1), reverse: true, keys_only: false };
+        let (commit, entry) = match storage.scan(Store::Journal, KeyRange::all(), last).await?.first() {
+            Some((k, v)) => (keys::decode_counter(k)?, Some(keys::decode_journal(v)?)),
+            None => (0, None),
+        };
+        let flushed = entry.as_ref().map_or(0, |e| e.flushed_at(commit));
+        let mut heads = Vec::new();
+        for (k, v) in storage.scan(Store::Meta, KeyRange::prefix(keys::META_HEAD), ScanOptions::default()).await? {
+            let peer_bytes: [u8; 16] = k[keys::META_HEAD.len()..]
+                .try_into()
+                .map_err(|_| DbError::Corrupt("chain head key is not a peer id".into()))?;
+            heads.push((PeerId(peer_bytes), keys::decode_head(&v)?));
+        }
+        let mut dirty = Vec::new();
+        if flushed < commit {
+            let after = KeyRange::between(Some(keys::encode_counter(flushed + 1)), None);
+            for (_, v) in storage.scan(Store::Journal, after, ScanOptions::default()).await? {
+                for (peer, head) in keys::decode_journal(&v)?.heads {
+                    lay_over(&mut heads, peer, head);
+                    if !dirty.contains(&peer) {
+                        dirty.push(peer);
+                    }
+                }
+            }
+        }
+        if stored_commit(storage).await? == commit {
+            let visible = entry.and_then(|e| e.visible);
+            return Ok(Heads { commit, visible, heads, flushed, dirty });
+        }
     }
-    Ok(heads)
+}
+
+/// Sets `peer`'s head in `heads` to `head` (a newer one: from a later commit).
+fn lay_over(heads: &mut Vec<(PeerId, keys::StoredHead)>, peer: PeerId, head: keys::StoredHead) {
+    match heads.iter_mut().find(|(p, _)| *p == peer) {
+        Some((_, h)) => *h = head,
+        None => heads.push((peer, head)),
+    }
 }
 
 /// The log as opening starts it. The index of the log (every op's id and hash) is not read: its
@@ -223,9 +267,16 @@ async fn read_heads(storage: &impl Storage) -> Result<Vec<(PeerId, keys::StoredH
 /// it. The log starts with its chain heads, which is what the next write needs to link its op,
 /// their proofs (the database passes its authors' ops on with them) and the equivocations held;
 /// the rest is loaded the first time something needs it (`load_log`). An empty log's index is
-/// empty: a new database is indexed from the start.
-async fn start_log(storage: &impl Storage, clock: Hlc, config: LogConfig, identity: Option<Identity>) -> Result<Log> {
-    let stored = read_heads(storage).await?;
+/// empty: a new database is indexed from the start. Returns the log and where it stands (without
+/// the heads, which it holds).
+async fn start_log(
+    storage: &impl Storage,
+    clock: Hlc,
+    config: LogConfig,
+    identity: Option<Identity>,
+) -> Result<(Log, Heads)> {
+    let mut read = read_heads(storage).await?;
+    let stored = std::mem::take(&mut read.heads);
     let heads: Vec<(PeerId, auroradb_log::ChainHead)> = stored.iter().map(|(p, s)| (*p, s.head)).collect();
     let mut log = if heads.is_empty() { Log::new(clock, config) } else { Log::unindexed(clock, config, heads) };
     if let Some(identity) = identity {
@@ -239,7 +290,7 @@ async fn start_log(storage: &impl Storage, clock: Hlc, config: LogConfig, identi
     for eq in fork::read_equivocations(storage).await? {
         log.keep_equivocation(eq);
     }
-    Ok(log)
+    Ok((log, read))
 }
 
 /// How many ops follow the newest of `checkpoints`, counted by the storage without reading them
@@ -307,8 +358,8 @@ impl<S: Storage> Database<S> {
         let clock = Hlc::new(peer, config.clock, config.max_drift);
         let log_config = LogConfig { max_drift: config.max_drift, segment_ops: config.segment_ops, keep_ops: false };
 
-        let (commit, visible) = newest_commit(&storage).await?;
-        let log = start_log(&storage, clock, log_config, identity).await?;
+        let (log, Heads { commit, visible, flushed, dirty, .. }) =
+            start_log(&storage, clock, log_config, identity).await?;
         // The stored state meta's counts may be older than the log's (a commit rewrites the meta
         // only when its clear changes): they are the chain heads'.
         let (applied, high_water) = log_counts(log.heads().values());
@@ -373,6 +424,8 @@ impl<S: Storage> Database<S> {
             slot,
             tail: None,
             whole,
+            flushed,
+            dirty,
         };
         db.write_schema().await?;
         if rebuild {
@@ -402,8 +455,9 @@ impl<S: Storage> Database<S> {
             if !tail.members.is_empty() {
                 records.push(tail);
             }
-            let heads = read_heads(&self.storage).await?.into_iter().map(|(p, s)| (p, s.head));
-            if stored_commit(&self.storage).await? == seen {
+            let read = read_heads(&self.storage).await?;
+            let heads = read.heads.into_iter().map(|(p, s)| (p, s.head));
+            if read.commit == seen {
                 self.log.borrow_mut().load_index(records, heads)?;
                 self.stats.index_loads += 1;
             }
@@ -421,12 +475,17 @@ impl<S: Storage> Database<S> {
     /// stored state with it in one commit (the checkpoints, made under the old strategy, go).
     /// Opening does this, and only this replay, when the strategy changed.
     async fn rebuild_state(&mut self) -> Result<()> {
-        self.rebuild_state_with(crate::storage::WriteBatch::default(), &[]).await.map(|_| ())
+        self.rebuild_state_with(crate::storage::WriteBatch::default(), &[], None).await.map(|_| ())
     }
 
     /// [`Database::rebuild_state`] without the ops `skip` (ascending ids), in one commit with
     /// `batch`. Returns the state it replaced; on failure the state is as it was.
-    async fn rebuild_state_with(&mut self, mut batch: crate::storage::WriteBatch, skip: &[OpId]) -> Result<State> {
+    async fn rebuild_state_with(
+        &mut self,
+        mut batch: crate::storage::WriteBatch,
+        skip: &[OpId],
+        except: Option<PeerId>,
+    ) -> Result<State> {
         let ops = self.load_ops(std::ops::Bound::Unbounded, std::ops::Bound::Unbounded).await?;
         // From an empty state: loading the index may have caught up with commits into this one.
         let mut state = State::new(state_config(&self.config, self.peer()));
@@ -436,7 +495,9 @@ impl<S: Storage> Database<S> {
             kept += 1;
         }
         let visible = state.len() as u64;
-        keys::journal(&mut batch, self.commit + 1, &[], visible);
+        // It writes every chain head to meta (but `except`'s, which the caller writes).
+        self.flush_heads(&mut batch, &[], except);
+        keys::journal(&mut batch, self.commit + 1, &[], visible, self.commit + 1, &[]);
         // The keys stored now, which may include keys of commits caught up since open.
         let stored = self
             .storage
@@ -456,6 +517,8 @@ impl<S: Storage> Database<S> {
         }
         self.storage.commit(batch).await?;
         self.commit += 1;
+        self.flushed = self.commit;
+        self.dirty.clear();
         self.checkpoints.clear();
         self.since_checkpoint = kept;
         // The replay holds every record.
@@ -476,13 +539,13 @@ impl<S: Storage> Database<S> {
         let held: Vec<(String, Option<Value>)> =
             self.state.records().map(|(k, r)| (k.to_owned(), r.visible().map(|e| e.value.clone()))).collect();
         loop {
-            let (seen, visible) = newest_commit(&self.storage).await?;
             let clock = Hlc::new(self.peer(), self.config.clock, self.config.max_drift);
             let (config, identity) = {
                 let log = self.log.borrow();
                 (*log.config(), log.identity().cloned())
             };
-            let log = start_log(&self.storage, clock, config, identity).await?;
+            let (log, Heads { commit: seen, visible, flushed, dirty, .. }) =
+                start_log(&self.storage, clock, config, identity).await?;
             let (applied, high_water) = log_counts(log.heads().values());
             let meta = match self.storage.get(Store::Meta, keys::META_STATE).await? {
                 Some(b) => StateMeta::decode(&b)?.with_log(applied, high_water),
@@ -500,6 +563,8 @@ impl<S: Storage> Database<S> {
             self.state = State::partial(state_config(&self.config, self.peer()), meta, visible as usize)?;
             *self.log.borrow_mut() = log;
             self.commit = seen;
+            self.flushed = flushed;
+            self.dirty = dirty;
             self.checkpoints = checkpoints;
             self.since_checkpoint = since_checkpoint;
             self.checkpoint_after = 0;
@@ -530,6 +595,26 @@ impl<S: Storage> Database<S> {
             }
         }
         Ok(changes)
+    }
+
+    /// Adds to `batch` the meta records of the chain heads that only journal entries hold (those
+    /// of the authors in `dirty`, as the log holds them) and of `moved`, but `except`'s.
+    fn flush_heads(
+        &self,
+        batch: &mut crate::storage::WriteBatch,
+        moved: &[(PeerId, keys::StoredHead)],
+        except: Option<PeerId>,
+    ) {
+        let log = self.log.borrow();
+        let waiting = self.dirty.iter().filter(|p| !moved.iter().any(|(m, _)| m == *p)).filter_map(|p| {
+            let head = *log.heads().get(p)?;
+            Some((*p, keys::StoredHead { head, proof: log.proof_of(&head.id) }))
+        });
+        for (peer, stored) in waiting.chain(moved.iter().copied()) {
+            if Some(peer) != except {
+                batch.put(Store::Meta, keys::head_key(&peer), keys::encode_head(&stored));
+            }
+        }
     }
 
     async fn write_schema(&mut self) -> Result<()> {

@@ -235,6 +235,16 @@ impl<S: Storage> Database<S> {
         // Durable: now the in-memory log follows.
         self.commit += 1;
         self.stats.commits += 1;
+        if sealing.is_some() {
+            self.flushed = self.commit;
+            self.dirty.clear();
+        } else {
+            for op in &ops {
+                if !self.dirty.contains(&op.op.author) {
+                    self.dirty.push(op.op.author);
+                }
+            }
+        }
         let min_id = ops.iter().map(|o| o.op.id).min();
         if let Some(min_id) = min_id {
             let stale: Vec<OpId> = self.checkpoints.range(min_id..).to_vec();
@@ -319,7 +329,6 @@ impl<S: Storage> Database<S> {
         // looked, the insert fails the commit (a conflict), which catches up and tries again.
         let next = self.commit + 1;
         let ids: Vec<OpId> = ops.iter().map(|o| o.op.id).collect();
-        keys::journal(&mut batch, next, &ids, self.state.len() as u64);
 
         // The newest op of each author in the batch (a handful of authors: a list, not a map).
         let mut heads: Vec<(PeerId, auroradb_log::ChainHead)> = Vec::new();
@@ -333,11 +342,24 @@ impl<S: Storage> Database<S> {
             }
         }
         auroradb_log::sort_by_key(&mut heads, |(peer, _)| *peer);
-        for (peer, head) in &heads {
-            let proof = proofs.iter().find(|(id, _)| *id == head.id).map(|(_, p)| *p);
-            let stored = keys::StoredHead { head: *head, proof };
-            batch.put(Store::Meta, keys::head_key(peer), keys::encode_head(&stored));
-        }
+        let moved: Vec<(PeerId, keys::StoredHead)> = heads
+            .iter()
+            .map(|(peer, head)| {
+                let proof = proofs.iter().find(|(id, _)| *id == head.id).map(|(_, p)| *p);
+                (*peer, keys::StoredHead { head: *head, proof })
+            })
+            .collect();
+        // The heads it moves go to the journal entry; to meta only with the commits that write
+        // derived records anyway (a sealing, see `tail`), with every head that waits in the
+        // journal. A single add is then 3 writes: its op, its record and the journal entry.
+        let flushed = if sealing.is_some() {
+            self.flush_heads(&mut batch, &moved, None);
+            next
+        } else {
+            self.flushed
+        };
+        let in_entry: &[(PeerId, keys::StoredHead)] = if flushed == next { &[] } else { &moved };
+        keys::journal(&mut batch, next, &ids, self.state.len() as u64, flushed, in_entry);
         for key in touched {
             match self.state.record(key) {
                 Some(rec) => batch.put(Store::State, key.as_bytes().to_vec(), rec.encode()),
@@ -439,10 +461,28 @@ impl<S: Storage> Database<S> {
         let mut ops = Vec::new();
         let mut last = self.commit;
         let mut visible = None;
+        let (mut flushed, mut dirty) = (self.flushed, self.dirty.clone());
+        // Entries of commits that wrote their heads to meta (all before version 3) name none.
+        let mut heads_in_meta = false;
         for (k, v) in entries {
-            last = last.max(keys::decode_counter(&k)?);
-            let (ids, count) = keys::decode_journal(&v)?;
-            visible = count;
+            let n = keys::decode_counter(&k)?;
+            last = last.max(n);
+            let entry = keys::decode_journal(&v)?;
+            visible = entry.visible;
+            if entry.flushed_at(n) == n {
+                dirty.clear();
+            }
+            flushed = entry.flushed_at(n);
+            let ids = entry.ids;
+            heads_in_meta |= flushed == n;
+            for (peer, stored) in entry.heads {
+                if flushed != n && !dirty.contains(&peer) {
+                    dirty.push(peer);
+                }
+                if let Some(proof) = stored.proof {
+                    self.log.borrow_mut().keep_proof(stored.head.id, proof);
+                }
+            }
             // A commit that added no op replaced the state (and may have removed ops): the rest
             // is read again as opening reads it.
             // Boxed: the restart loads again, which catches up (and a rare path, kept out of the
@@ -453,7 +493,6 @@ impl<S: Storage> Database<S> {
             let ids = match ids {
                 Some(ids) => ids,
                 None => {
-                    let n = keys::decode_counter(&k)?;
                     let record = self.storage.get(Store::Meta, &keys::journal_ids_key(n)).await?;
                     let record =
                         record.ok_or_else(|| DbError::Corrupt(format!("the ids of commit {n} are missing")))?;
@@ -496,8 +535,10 @@ impl<S: Storage> Database<S> {
             };
             changes = self.take_in(&new, visible).await?;
         }
-        // The proofs of the authors' new heads, to pass their ops on.
-        let authors: BTreeSet<PeerId> = new.iter().map(|o| o.op.author).collect();
+        // The proofs of the authors' new heads, to pass their ops on: in the entries, or in meta
+        // for commits of an earlier release.
+        let authors: BTreeSet<PeerId> =
+            if heads_in_meta { new.iter().map(|o| o.op.author).collect() } else { BTreeSet::new() };
         for author in authors {
             if let Some(b) = self.storage.get(Store::Meta, &keys::head_key(&author)).await?
                 && let keys::StoredHead { head, proof: Some(proof) } = keys::decode_head(&b)?
@@ -506,6 +547,7 @@ impl<S: Storage> Database<S> {
             }
         }
         self.commit = last.max(stored);
+        (self.flushed, self.dirty) = (flushed, dirty);
         // The other connection may have written or invalidated checkpoints: take the stored set.
         self.checkpoints = super::read_checkpoints(&self.storage).await?;
         Ok(changes)
