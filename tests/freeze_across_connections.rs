@@ -128,3 +128,48 @@ fn another_connection_reading_on_demand_learns_of_a_freeze() {
     run(Some(2), false);
     run(Some(2), true);
 }
+
+/// A connection opened without an identity writes as an author slot's. When a copy of the storage
+/// wrote as that author too, the fork freezes it: its writes are refused from then on, and the
+/// next open passes the retired slot by and writes as the next one's author.
+#[test]
+fn a_frozen_slot_author_is_retired_at_the_next_open() {
+    block_on(async {
+        set_manual_clock(1_700_000_000_000);
+        let slots = || Config::new("slots", manual_clock);
+        let storage = MemoryStorage::new();
+        let mut db = Database::open(storage.clone(), slots()).await.unwrap();
+        tick();
+        db.put("kept", Value::Int(1)).await.unwrap();
+        let frozen = db.peer();
+        let mut copy = Database::open(storage.deep_clone(), slots()).await.unwrap();
+        assert_eq!(copy.peer(), frozen, "the copy holds the same slot identity");
+        tick();
+        let ours = db.put("ours", Value::Int(2)).await.unwrap().ops[0];
+        tick();
+        let theirs = copy.put("theirs", Value::Int(3)).await.unwrap().ops[0];
+        let (op_a, proof_a) = signed(&mut db, ours).await;
+        let (op_b, proof_b) = signed(&mut copy, theirs).await;
+        let eq =
+            Equivocation::new((std::slice::from_ref(&op_a), proof_a), (std::slice::from_ref(&op_b), proof_b)).unwrap();
+        db.freeze(eq).await.unwrap().unwrap();
+        tick();
+        let refused = db.put("more", Value::Int(4)).await.unwrap_err();
+        assert!(matches!(refused, auroradb::DbError::Log(auroradb_log::LogError::Fork { seq: 2, .. })), "{refused:?}");
+        drop(db);
+
+        let mut again = Database::open(storage.clone(), slots()).await.unwrap();
+        assert_ne!(again.peer(), frozen);
+        tick();
+        again.put("more", Value::Int(4)).await.unwrap();
+        assert_eq!(
+            (again.get("kept"), again.get("ours"), again.get("more")),
+            (Some(&Value::Int(1)), None, Some(&Value::Int(4)))
+        );
+        again.verify().await.unwrap();
+        drop(again);
+        // And on every later open.
+        let reopened = Database::open(storage, slots()).await.unwrap();
+        assert_ne!(reopened.peer(), frozen);
+    });
+}

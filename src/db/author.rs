@@ -17,6 +17,10 @@
 //! Where the storage cannot lock (no Web Locks, an opaque origin), nobody can tell which slots
 //! are in use: the connection gets a fresh identity that is not stored, as when every slot is
 //! taken.
+//!
+//! A slot whose author is frozen (a proven equivocation, `fork`: its key signed two branches,
+//! say because a copy of the storage wrote as it too) is retired: no peer takes that author's
+//! ops any more, so a connection passes it by and claims the next slot.
 
 use auroradb_log::Identity;
 
@@ -48,6 +52,9 @@ pub(super) async fn claim(storage: &impl Storage) -> Result<Option<Slot>> {
         match storage.hold(&lock_name(number)).await? {
             Claim::Held(held) => {
                 let identity = slot_identity(storage, number).await?;
+                if storage.get(Store::Meta, &super::fork::fork_key(&identity.peer())).await?.is_some() {
+                    continue;
+                }
                 return Ok(Some(Slot { number, identity, _lock: held }));
             }
             Claim::Taken => {}

@@ -88,7 +88,7 @@ impl<S: Storage> Database<S> {
     }
 }
 
-fn fork_key(author: &PeerId) -> Vec<u8> {
+pub(super) fn fork_key(author: &PeerId) -> Vec<u8> {
     [META_FORK, author.as_bytes()].concat()
 }
 
