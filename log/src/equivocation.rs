@@ -99,8 +99,10 @@ impl Equivocation {
         }
         let ids = [a.op.id.min(b.op.id), a.op.id.max(b.op.id)];
         let fork = Fork { author: a.op.author, seq: a.op.seq, prev: a.op.prev, ids };
-        let [a, b]: [(Vec<EncodedOp>, Proof); 2] = runs.try_into().expect("two runs");
-        Ok(Equivocation { bytes, fork, runs: [a, b] })
+        // Without `expect`, whose message would format the runs: the float formatting that
+        // brings is a few KB of the browser's module.
+        let Ok(runs) = <[(Vec<EncodedOp>, Proof); 2]>::try_from(runs) else { unreachable!() };
+        Ok(Equivocation { bytes, fork, runs })
     }
 
     /// A run of the proof (from the fork on, up to a signed op) and the proof of its last op:
