@@ -41,7 +41,9 @@ fn a_proven_fork_removes_the_authors_ops_from_there_and_keeps_them_out() {
         let astore = MemoryStorage::new();
         let mut a = Database::open(astore.clone(), config("a", &alice)).await.unwrap();
         let ids: Vec<OpId> = m.log().ids(..).map(|(id, _)| *id).collect();
-        a.apply_remote(m.load_encoded(&ids).await.unwrap(), &m.proofs_for(ids)).await.unwrap();
+        let ops = m.load_encoded(&ids).await.unwrap();
+        let proofs = m.proofs_for(&ops);
+        a.apply_remote(ops, &proofs).await.unwrap();
         advance_manual_clock(5);
         a.put("alice", Value::Int(7)).await.unwrap();
         assert_eq!(a.get("a3"), Some(&Value::Int(3)));
