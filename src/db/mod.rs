@@ -6,6 +6,7 @@ mod cache;
 mod file;
 mod fork;
 mod keys;
+mod proofs;
 mod tail;
 mod travel;
 mod txn;
@@ -388,8 +389,12 @@ impl<S: Storage> Database<S> {
                 records.push(tail);
             }
             let heads = read_heads(&self.storage).await?.into_iter().map(|(p, s)| (p, s.head));
+            let kept = proofs::read_all(&self.storage).await?;
             if stored_commit(&self.storage).await? == seen {
                 self.log.borrow_mut().load_index(records, heads)?;
+                for (id, proof) in kept {
+                    self.log.borrow_mut().keep_proof(id, proof);
+                }
                 self.stats.index_loads += 1;
             }
         }

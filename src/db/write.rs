@@ -338,6 +338,7 @@ impl<S: Storage> Database<S> {
             let stored = keys::StoredHead { head: *head, proof };
             batch.put(Store::Meta, keys::head_key(peer), keys::encode_head(&stored));
         }
+        super::proofs::put_kept(&mut batch, ops, proofs);
         for key in touched {
             match self.state.record(key) {
                 Some(rec) => batch.put(Store::State, key.as_bytes().to_vec(), rec.encode()),
@@ -497,6 +498,9 @@ impl<S: Storage> Database<S> {
             {
                 self.log.borrow_mut().keep_proof(head.id, proof);
             }
+        }
+        for (id, proof) in super::proofs::read_of(&self.storage, &new).await? {
+            self.log.borrow_mut().keep_proof(id, proof);
         }
         self.commit = last.max(stored);
         // The other connection may have written or invalidated checkpoints: take the stored set.
