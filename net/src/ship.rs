@@ -95,7 +95,11 @@ impl Packer {
                 alone
             }
         };
-        if (!self.open.is_empty() && !self.open_authors.contains(&op.0.peer)) || proven {
+        // A new author adds the proof of its last op; an op at the interval, its own.
+        if !self.open.is_empty() && !self.open_authors.contains(&op.0.peer) {
+            cost += PROOF_COST;
+        }
+        if proven {
             cost += PROOF_COST;
         }
         if !self.open.is_empty() && self.message_bytes + self.open_bytes + cost > self.limits.max_frame {
@@ -243,21 +247,30 @@ mod tests {
     #[test]
     fn each_op_at_a_multiple_of_the_interval_is_shipped_with_its_proof_or_not_at_all() {
         let alice = Identity::from_secret(&[3; 32]);
+        let bob = Identity::from_secret(&[4; 32]);
         let k = auroradb_log::PROOF_INTERVAL;
-        let mut ops = Vec::new();
-        let mut prev = Hash::ZERO;
-        for seq in 1..=2 * k + 7 {
-            let o = op(&alice, 1_764_000_000_000 + seq, seq, prev, 40);
-            prev = o.hash;
-            ops.push(o);
-        }
-        let hashes: std::collections::HashMap<OpId, Hash> = ops.iter().map(|o| (o.op.id, o.hash)).collect();
-        // Frames small enough to cut the run into many segments, each within its limit with
+        // Two authors' chains, interleaved in id order.
+        let chain = |who: &Identity, odd: u64| {
+            let mut ops: Vec<EncodedOp> = Vec::new();
+            for seq in 1..=2 * k + 7 {
+                let prev = ops.last().map_or(Hash::ZERO, |o| o.hash);
+                ops.push(op(who, 1_764_000_000_000 + 2 * seq + odd, seq, prev, 40));
+            }
+            ops
+        };
+        let ops = chain(&alice, 0);
+        let mut both: Vec<EncodedOp> = ops.iter().cloned().chain(chain(&bob, 1)).collect();
+        both.sort_by_key(|o| o.op.id);
+        let hashes: std::collections::HashMap<OpId, Hash> = both.iter().map(|o| (o.op.id, o.hash)).collect();
+        // Frames small enough to cut the runs into many segments, each within its limit with
         // the proofs it carries.
         let limits = FrameLimits { max_frame: 4096, ..FrameLimits::default() };
-        let prove = |id: &OpId| hashes.get(id).map(|h| alice.prove(h));
+        let prove = |id: &OpId| {
+            let who = if id.peer == alice.peer() { &alice } else { &bob };
+            hashes.get(id).map(|h| who.prove(h))
+        };
         let mut packer = Packer::new(limits);
-        for o in &ops {
+        for o in &both {
             packer.push((o.op.id, o.bytes.clone(), o.hash), &prove).unwrap();
         }
         let bodies = packer.finish(true, &prove);
@@ -268,12 +281,14 @@ mod tests {
         let mut proven = Vec::new();
         for seg in segments(&bodies) {
             let (seg_ops, proofs) = decode_proven_segment(&seg, SegmentLimits::default()).unwrap();
-            let end = seg_ops.last().unwrap().op.id;
-            assert!(proofs.iter().any(|(id, _)| *id == end), "each segment proves its last op");
+            for who in [alice.peer(), bob.peer()] {
+                let Some(end) = seg_ops.iter().rev().find(|o| o.op.author == who) else { continue };
+                assert!(proofs.iter().any(|(id, _)| *id == end.op.id), "each segment proves its authors' last ops");
+            }
             proven.extend(proofs.into_iter().map(|(id, _)| id));
         }
-        let intervals: Vec<OpId> = ops.iter().filter(|o| must_prove(o.op.seq)).map(|o| o.op.id).collect();
-        assert_eq!(intervals.len(), 2);
+        let intervals: Vec<OpId> = both.iter().filter(|o| must_prove(o.op.seq)).map(|o| o.op.id).collect();
+        assert_eq!(intervals.len(), 4);
         assert!(intervals.iter().all(|id| proven.contains(id)), "each op at a multiple of the interval is proven");
         // A shipper that cannot prove such an op does not ship it: a receiver would refuse it.
         let unproven = |id: &OpId| prove(id).filter(|_| *id != intervals[0]);
