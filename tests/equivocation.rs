@@ -137,6 +137,8 @@ fn the_proofs_of_every_interval_op_are_kept_and_survive_a_reopen() {
         // Alice takes them (with their proofs), and writes past the interval herself.
         let astore = MemoryStorage::new();
         let mut a = Database::open(astore.clone(), config("a", &alice)).await.unwrap();
+        let mut reader =
+            Database::open(astore.clone(), config("r", &Identity::from_secret(&[0xd0; 32]))).await.unwrap();
         let proofs = m.proofs_for(&mops);
         assert_eq!(proofs.len(), 3, "the two intervals and the head");
         // Without the interval proofs the batch is refused whole, naming the author.
@@ -145,6 +147,9 @@ fn the_proofs_of_every_interval_op_are_kept_and_survive_a_reopen() {
         assert!(matches!(err, DbError::Log(LogError::BadProof { author, .. }) if author == mp), "{err:?}");
         assert_eq!((a.log().len(), a.count()), (0, 0));
         a.apply_remote(mops.clone(), &proofs).await.unwrap();
+        // Another connection on the storage catches up with them.
+        reader.catch_up().await.unwrap();
+        assert_eq!(reader.proofs_for(&mops), proofs);
         writes(&mut a, "a", k).await;
         let ap = alice.peer();
         assert_eq!(kept_proof_keys(&astore), sorted(vec![(mp, k), (mp, 2 * k), (ap, k)]));
