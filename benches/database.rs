@@ -12,7 +12,7 @@ use auroradb::{Config, Database, MemoryStorage, OpId, Value};
 use auroradb_benches::{Row, summary_table, time_per_iter};
 use auroradb_log::segment::ProvenSegment;
 use auroradb_log::{
-    EncodedOp, Hlc, Identity, Log, LogConfig, OpKind, PeerId, manual_clock, run_ends, set_manual_clock,
+    EncodedOp, Hlc, Identity, Log, LogConfig, OpKind, PeerId, manual_clock, set_manual_clock, shipped_proofs,
 };
 use criterion::{Criterion, Throughput};
 use futures::executor::block_on;
@@ -62,14 +62,8 @@ fn remote_ops(n: usize) -> Vec<ProvenSegment> {
     }
     ops.chunks(2000)
         .map(|batch| {
-            let ends = run_ends(batch.iter().map(|o| o.op.id));
-            let proofs = ends
-                .into_iter()
-                .map(|id| {
-                    let log = authors.iter().find(|l| l.peer() == id.peer).expect("an author");
-                    (id, log.proof_of(&id).expect("its own op"))
-                })
-                .collect();
+            let prove = |id: &OpId| authors.iter().find(|l| l.peer() == id.peer)?.proof_of(id);
+            let proofs = shipped_proofs(batch.iter().map(|o| (o.op.id, o.op.seq)), &prove);
             (batch.to_vec(), proofs)
         })
         .collect()

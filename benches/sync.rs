@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use auroradb_benches::fmt_time;
 use auroradb_log::{
     EncodedOp, Hash, Hlc, Identity, Log, LogConfig, OpId, OpKind, PeerId, Proof, Value, decode_op, manual_clock,
-    set_manual_clock,
+    must_prove, set_manual_clock,
 };
 use auroradb_net::sim::ready;
 use auroradb_net::transport::memory::MemoryNetwork;
@@ -105,13 +105,17 @@ impl Case {
             let op = authors[author].append(OpKind::Put { key, value: Value::Int(v) }).expect("append");
             ops.push((side, op));
         }
-        let proofs = authors
+        // Each author's newest op and its ops at multiples of the proof interval are proven.
+        let prove = |id: &OpId| authors.iter().find(|l| l.peer() == id.peer)?.proof_of(id);
+        let mut proofs: Vec<(OpId, Proof)> = ops
             .iter()
-            .filter_map(|log| {
-                let head = log.heads().get(&log.peer())?;
-                Some((head.id, log.proof_of(&head.id)?))
-            })
+            .filter(|(_, o)| must_prove(o.op.seq))
+            .filter_map(|(_, o)| Some((o.op.id, prove(&o.op.id)?)))
             .collect();
+        proofs.extend(authors.iter().filter_map(|log| {
+            let head = log.heads().get(&log.peer())?;
+            Some((head.id, log.proof_of(&head.id)?))
+        }));
         Case { n, layout, ops, proofs, end_ms: START_MS + total as u64 + 1 }
     }
 
@@ -130,7 +134,7 @@ impl Case {
         let peer = if a { PEER_A } else { PEER_B };
         let mut log = Log::new(Hlc::new(peer, manual_clock, config.max_drift), config);
         log.insert_remote(self.held_by(a).cloned().collect()).expect("valid ops");
-        // Each author's newest op is proven (a replica passes the proofs it received on).
+        // Those proofs are kept (a replica passes the proofs it received on).
         for (id, proof) in &self.proofs {
             if log.contains(id) {
                 log.keep_proof(*id, *proof);

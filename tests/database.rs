@@ -477,7 +477,8 @@ fn conflicting_writes_show_in_history() {
         b.put("doc", doc(1, "b")).await.unwrap();
         let ids: Vec<_> = b.log().ids(..).map(|(id, _)| *id).collect();
         let from_b = b.load_encoded(&ids).await.unwrap();
-        a.apply_remote(from_b, &b.proofs_for(ids)).await.unwrap();
+        let proofs = b.proofs_for(&from_b);
+        a.apply_remote(from_b, &proofs).await.unwrap();
         assert_eq!(a.get("doc").and_then(|v| v.field("s")), Some(&Value::from("a")));
         let h = a.history("doc").await.unwrap();
         assert_eq!(h.len(), 2);
@@ -566,7 +567,9 @@ fn changing_the_strategy_rebuilds_the_state_from_the_log() {
         tick();
         b.put("doc", doc(1, "newer, low version")).await.unwrap();
         let ids: Vec<_> = b.log().ids(..).map(|(id, _)| *id).collect();
-        a.apply_remote(b.load_encoded(&ids).await.unwrap(), &b.proofs_for(ids)).await.unwrap();
+        let ops = b.load_encoded(&ids).await.unwrap();
+        let proofs = b.proofs_for(&ops);
+        a.apply_remote(ops, &proofs).await.unwrap();
         a.checkpoint().await.unwrap();
         assert_eq!(a.get("doc").and_then(|v| v.field("s")), Some(&Value::from("newer, low version")));
         drop(a);
@@ -607,7 +610,8 @@ fn late_ops_invalidate_later_checkpoints() {
         let late = b.load_encoded(&ids).await.unwrap();
         let late_id = late[0].op.id;
         assert!(late_id < cps[0]);
-        a.apply_remote(late, &b.proofs_for(ids)).await.unwrap();
+        let proofs = b.proofs_for(&late);
+        a.apply_remote(late, &proofs).await.unwrap();
         assert!(a.checkpoint_ids().all(|at| *at < late_id), "checkpoints after the late op must go");
         assert_eq!(a.storage().len(Store::Checkpoints), a.checkpoint_ids().count());
         // The past, recomputed, includes the late op where it belongs.
@@ -727,7 +731,7 @@ fn ops_of_the_local_author_from_a_file_or_a_peer_are_refused() {
         // No database takes it in, so no log file can carry it: without the author's key there is
         // no proof of it.
         let mut carrier = Database::open(MemoryStorage::new(), config("carrier")).await.unwrap();
-        let proofs = db.proofs_for([genuine.op.id]);
+        let proofs = db.proofs_for([&genuine]);
         let refused = carrier.apply_remote(vec![genuine.clone(), forged], &proofs).await;
         assert!(matches!(refused, Err(DbError::Log(auroradb::log::LogError::BadProof { .. }))), "{refused:?}");
         carrier.apply_remote(vec![genuine], &proofs).await.unwrap();
@@ -747,7 +751,7 @@ fn an_op_in_another_authors_name_is_refused_and_the_author_keeps_writing() {
         let mut alice = Database::open(MemoryStorage::new(), config("alice")).await.unwrap();
         let mut carol = Database::open(MemoryStorage::new(), config("carol")).await.unwrap();
         let first = alice.put("a", Value::Int(1)).await.unwrap().encoded.remove(0);
-        carol.apply_remote(vec![first.clone()], &alice.proofs_for([first.op.id])).await.unwrap();
+        carol.apply_remote(vec![first.clone()], &alice.proofs_for([&first])).await.unwrap();
         // Mallory has seen Alice's chain head and writes Alice's next op: without a proof, with
         // a proof by her own key, and with Alice's proof of another op.
         let mallory = Identity::from_secret(&[0x99; 32]);
@@ -762,7 +766,7 @@ fn an_op_in_another_authors_name_is_refused_and_the_author_keeps_writing() {
         let attempts = [
             vec![],
             vec![(forged.op.id, mallory.prove(&forged.hash))],
-            vec![(forged.op.id, alice.proofs_for([first.op.id])[0].1)],
+            vec![(forged.op.id, alice.proofs_for([&first])[0].1)],
         ];
         for proofs in attempts {
             let refused = carol.apply_remote(vec![forged.clone()], &proofs).await;
@@ -779,16 +783,16 @@ fn an_op_in_another_authors_name_is_refused_and_the_author_keeps_writing() {
         let file = alice.export_log().await.unwrap();
         let mut dave = Database::open(MemoryStorage::new(), config("dave")).await.unwrap();
         dave.import_log(&file).await.unwrap();
-        carol.apply_remote(vec![second.clone()], &alice.proofs_for([second.op.id])).await.unwrap();
+        carol.apply_remote(vec![second.clone()], &alice.proofs_for([&second])).await.unwrap();
         for db in [&mut carol, &mut dave] {
             assert_eq!(db.log().heads()[&first.op.author].hash, second.hash);
             assert_eq!(db.get("a"), Some(&Value::Int(1)));
             assert_eq!(db.verify().await.unwrap().proven, 1, "Alice's head, proven by her key");
         }
         // Reopened, Carol still holds Alice's proof and passes it on.
-        let proof = carol.proofs_for([second.op.id]);
+        let proof = carol.proofs_for([&second]);
         let carol = Database::open(carol.storage().clone(), config("carol")).await.unwrap();
-        assert_eq!(carol.proofs_for([second.op.id]), proof);
+        assert_eq!(carol.proofs_for([&second]), proof);
         assert_eq!(proof.len(), 1);
     });
 }
@@ -942,7 +946,8 @@ fn history_verify_and_the_index_cover_the_ops_after_the_last_segment_record() {
         // The late op lands among the records: its commit places it there and seals the tail.
         let ids: Vec<_> = b.log().ids(..).map(|(id, _)| *id).collect();
         let late = b.load_encoded(&ids).await.unwrap();
-        a.apply_remote(late, &b.proofs_for(ids.clone())).await.unwrap();
+        let proofs = b.proofs_for(&late);
+        a.apply_remote(late, &proofs).await.unwrap();
         assert_eq!(storage.len(Store::History), 11);
         on_x.insert(0, ids[0]);
         assert_eq!(history(a.history("x").await.unwrap()), on_x);
@@ -1096,10 +1101,11 @@ fn a_chain_head_held_by_the_journal_only_is_read_by_open_and_catch_up() {
         b.catch_up().await.unwrap();
         assert_eq!(b.log().heads()[&a.peer()].seq, 5);
         let ids: Vec<OpId> = a.log().ids(..).map(|(id, _)| *id).collect();
-        let proofs = b.proofs_for(ids.clone());
+        let ops = b.load_encoded(&ids).await.unwrap();
+        let proofs = b.proofs_for(&ops);
         assert_eq!(proofs.len(), 1, "{proofs:?}");
         let mut peer = Database::open(MemoryStorage::new(), config("heads-peer")).await.unwrap();
-        peer.apply_remote(b.load_encoded(&ids).await.unwrap(), &proofs).await.unwrap();
+        peer.apply_remote(ops, &proofs).await.unwrap();
         assert_eq!(peer.count(), 5);
 
         // Reopened (the writer gone without closing; its author slot is free again), it links its

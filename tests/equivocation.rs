@@ -41,7 +41,9 @@ fn a_proven_fork_removes_the_authors_ops_from_there_and_keeps_them_out() {
         let astore = MemoryStorage::new();
         let mut a = Database::open(astore.clone(), config("a", &alice)).await.unwrap();
         let ids: Vec<OpId> = m.log().ids(..).map(|(id, _)| *id).collect();
-        a.apply_remote(m.load_encoded(&ids).await.unwrap(), &m.proofs_for(ids)).await.unwrap();
+        let ops = m.load_encoded(&ids).await.unwrap();
+        let proofs = m.proofs_for(&ops);
+        a.apply_remote(ops, &proofs).await.unwrap();
         advance_manual_clock(5);
         a.put("alice", Value::Int(7)).await.unwrap();
         assert_eq!(a.get("a3"), Some(&Value::Int(3)));
@@ -83,5 +85,167 @@ fn a_proven_fork_removes_the_authors_ops_from_there_and_keeps_them_out() {
         let err = m.put("again", Value::Int(1)).await.unwrap_err();
         assert!(matches!(err, DbError::Log(LogError::Fork { seq: 3, .. })), "{err:?}");
         m.verify().await.unwrap();
+    });
+}
+
+/// The meta keys of the kept proofs in `storage`, as (author, seq).
+fn kept_proof_keys(storage: &MemoryStorage) -> Vec<(auroradb::PeerId, u64)> {
+    let mut keys: Vec<_> = storage
+        .dump()
+        .into_iter()
+        .filter(|(s, k, _)| *s == auroradb::Store::Meta && k.starts_with(b"proof/"))
+        .map(|(_, k, _)| {
+            let peer = auroradb::PeerId(k[6..22].try_into().unwrap());
+            (peer, u64::from_be_bytes(k[22..30].try_into().unwrap()))
+        })
+        .collect();
+    keys.sort();
+    keys
+}
+
+fn sorted<T: Ord>(mut v: Vec<T>) -> Vec<T> {
+    v.sort();
+    v
+}
+
+/// `n` writes of `db`, one millisecond apart.
+async fn writes(db: &mut Database<MemoryStorage>, prefix: &str, n: u64) -> Vec<EncodedOp> {
+    let mut out = Vec::new();
+    for i in 0..n {
+        advance_manual_clock(1);
+        out.extend(db.put(format!("{prefix}{i}"), Value::Int(i as i64)).await.unwrap().encoded);
+    }
+    out
+}
+
+/// The proof of each op at a multiple of the proof interval is stored with the op (the author's
+/// own, and those received), survives a reopen, is dropped with its op by a freeze, and travels
+/// in log files, which must carry it.
+#[test]
+fn the_proofs_of_every_interval_op_are_kept_and_survive_a_reopen() {
+    block_on(async {
+        set_manual_clock(1_700_000_000_000);
+        let k = auroradb_log::PROOF_INTERVAL;
+        let mallory = Identity::from_secret(&[0x99; 32]);
+        let alice = Identity::from_secret(&[0xa1; 32]);
+        let mstore = MemoryStorage::new();
+        let mut m = Database::open(mstore.clone(), config("m", &mallory)).await.unwrap();
+        let mops = writes(&mut m, "m", 2 * k + 5).await;
+        let mp = mallory.peer();
+        assert_eq!(kept_proof_keys(&mstore), vec![(mp, k), (mp, 2 * k)], "the author's own, at each commit");
+
+        // Alice takes them (with their proofs), and writes past the interval herself.
+        let astore = MemoryStorage::new();
+        let mut a = Database::open(astore.clone(), config("a", &alice)).await.unwrap();
+        let mut reader =
+            Database::open(astore.clone(), config("r", &Identity::from_secret(&[0xd0; 32]))).await.unwrap();
+        let proofs = m.proofs_for(&mops);
+        assert_eq!(proofs.len(), 3, "the two intervals and the head");
+        // Without the interval proofs the batch is refused whole, naming the author.
+        let head_only = [*proofs.last().unwrap()];
+        let err = a.apply_remote(mops.clone(), &head_only).await.unwrap_err();
+        assert!(matches!(err, DbError::Log(LogError::BadProof { author, .. }) if author == mp), "{err:?}");
+        assert_eq!((a.log().len(), a.count()), (0, 0));
+        a.apply_remote(mops.clone(), &proofs).await.unwrap();
+        // Another connection on the storage catches up with them.
+        reader.catch_up().await.unwrap();
+        assert_eq!(reader.proofs_for(&mops), proofs);
+        writes(&mut a, "a", k).await;
+        let ap = alice.peer();
+        assert_eq!(kept_proof_keys(&astore), sorted(vec![(mp, k), (mp, 2 * k), (ap, k)]));
+
+        // Reopened (open reads none of them), the index brings them back: Alice passes
+        // Mallory's ops on with them.
+        drop(a);
+        let mut a = Database::open(astore.clone(), config("a", &alice)).await.unwrap();
+        assert_eq!(a.log().proof_of(&mops[k as usize - 1].op.id), None, "not read at open");
+        a.load_log().await.unwrap();
+        assert_eq!(a.proofs_for(&mops), proofs);
+        // A log file carries them, and a fresh database imports it.
+        let file = a.export_log().await.unwrap();
+        let mut carol =
+            Database::open(MemoryStorage::new(), config("c", &Identity::from_secret(&[0xc0; 32]))).await.unwrap();
+        carol.import_log(&file).await.unwrap();
+        assert_eq!(carol.log().len(), a.log().len());
+        assert_eq!(carol.proofs_for(&mops), proofs);
+
+        // A fork at seq k + 1 drops Mallory's kept proofs from there, in the freeze's commit.
+        let at = mops[k as usize].clone();
+        let other = {
+            // Another op at seq k + 1 after the same op, signed by Mallory.
+            let mut op = at.op.clone();
+            op.kind = auroradb::OpKind::Clear;
+            EncodedOp::new(op)
+        };
+        let eq = Equivocation::new(
+            (std::slice::from_ref(&at), mallory.prove(&at.hash)),
+            (std::slice::from_ref(&other), mallory.prove(&other.hash)),
+        )
+        .unwrap();
+        a.freeze(eq).await.unwrap().unwrap();
+        assert_eq!(kept_proof_keys(&astore), sorted(vec![(mp, k), (ap, k)]));
+        drop(a);
+        let mut a = Database::open(astore, config("a", &alice)).await.unwrap();
+        a.load_log().await.unwrap();
+        assert_eq!(a.log().heads()[&mp].seq, k);
+        assert_eq!(a.proofs_for(&mops[..k as usize]), proofs[..1]);
+        a.verify().await.unwrap();
+    });
+}
+
+/// A database written before the interval proofs were kept (no `proof/` record) opens and works.
+/// Its own ops are signed again on demand, so they still travel; other authors' ops it holds from
+/// then lack the proofs of their ops at multiples of the interval, and a peer refuses them
+/// whole, naming their author (the sync engine does not ship them, see `Packer::push`): they
+/// reach new peers from their author, or from a peer that holds the proofs.
+#[test]
+fn a_database_without_kept_proofs_still_opens_and_works() {
+    block_on(async {
+        set_manual_clock(1_700_000_000_000);
+        let k = auroradb_log::PROOF_INTERVAL;
+        let mallory = Identity::from_secret(&[0x99; 32]);
+        let alice = Identity::from_secret(&[0xa1; 32]);
+        let mut m = Database::open(MemoryStorage::new(), config("m", &mallory)).await.unwrap();
+        let mops = writes(&mut m, "m", k + 5).await;
+        let astore = MemoryStorage::new();
+        let mut a = Database::open(astore.clone(), config("a", &alice)).await.unwrap();
+        let proofs = m.proofs_for(&mops);
+        a.apply_remote(mops.clone(), &proofs).await.unwrap();
+        let aops = writes(&mut a, "a", k + 5).await;
+        drop(a);
+        // The layout of the previous release: the same records, without the kept proofs.
+        let mut strip = auroradb::storage::WriteBatch::default();
+        for (store, key, _) in astore.dump() {
+            if store == auroradb::Store::Meta && key.starts_with(b"proof/") {
+                strip.delete(store, key);
+            }
+        }
+        assert_eq!(strip.len(), 2);
+        auroradb::Storage::commit(&astore, strip).await.unwrap();
+        assert!(kept_proof_keys(&astore).is_empty());
+
+        let mut a = Database::open(astore.clone(), config("a", &alice)).await.unwrap();
+        assert_eq!(a.get("m3"), Some(&Value::Int(3)));
+        a.load_log().await.unwrap();
+        a.verify().await.unwrap();
+        let more = writes(&mut a, "b", 1).await;
+        assert_eq!(more[0].op.seq, k + 6);
+        // Its own ops: proven on demand, taken by a new peer.
+        let mut carol =
+            Database::open(MemoryStorage::new(), config("c", &Identity::from_secret(&[0xc0; 32]))).await.unwrap();
+        let own: Vec<EncodedOp> = aops.iter().chain(&more).cloned().collect();
+        let own_proofs = a.proofs_for(&own);
+        assert_eq!(own_proofs.len(), 2, "the interval op, signed again, and the head");
+        carol.apply_remote(own, &own_proofs).await.unwrap();
+        assert_eq!(carol.log().heads()[&alice.peer()].seq, k + 6);
+        // Mallory's: only her head is proven now, which a new peer does not take.
+        let legacy = a.proofs_for(&mops);
+        assert_eq!(legacy, proofs[1..]);
+        let err = carol.apply_remote(mops.clone(), &legacy).await.unwrap_err();
+        assert!(matches!(err, DbError::Log(LogError::BadProof { author, .. }) if author == mallory.peer()), "{err:?}");
+        assert!(!carol.log().heads().contains_key(&mallory.peer()));
+        // From their author, with the proofs, they go in.
+        carol.apply_remote(mops, &proofs).await.unwrap();
+        assert_eq!(carol.log().heads()[&mallory.peer()].seq, k + 5);
     });
 }

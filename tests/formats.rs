@@ -1,6 +1,6 @@
 //! Golden fixtures of what the engine itself stores and exports, byte for byte, in
-//! `tests/fixtures/db/`: the meta records (chain head, schema, an author slot's identity), a
-//! journal entry and a log file. They are taken from a real database, so they show both the
+//! `tests/fixtures/db/`: the meta records (chain head, schema, an author slot's identity, a kept
+//! proof), a journal entry and a log file. They are taken from a real database, so they show both the
 //! formats and that the engine writes them (the identity with its random secret key replaced by
 //! a fixed one).
 //!
@@ -120,6 +120,21 @@ async fn slot_record() -> (Database<MemoryStorage>, Vec<u8>) {
     (db, record)
 }
 
+/// The kept proof of Bob's op at seq 256, the first at a multiple of the proof interval, as
+/// the commit that adds the op stores it.
+async fn proof_record() -> Vec<u8> {
+    set_manual_clock(T0);
+    let storage = MemoryStorage::new();
+    let mut bob = Database::open(storage.clone(), config(BOB)).await.unwrap();
+    let k = auroradb::log::PROOF_INTERVAL;
+    for i in 0..k {
+        advance_manual_clock(7);
+        bob.add(user(&format!("p{i}"), &format!("p{i}@x"))).await.unwrap();
+    }
+    let key = [&b"proof/"[..], peer(BOB).as_bytes(), &k.to_be_bytes()].concat();
+    storage.get(Store::Meta, &key).await.unwrap().expect("the proof of the op at the interval is stored")
+}
+
 /// Every fixture: file name and bytes.
 fn fixtures() -> Vec<(String, Vec<u8>)> {
     block_on(async {
@@ -132,6 +147,7 @@ fn fixtures() -> Vec<(String, Vec<u8>)> {
         out.push(("log_file.bin".to_owned(), s.alice.export_log().await.unwrap()));
         let (_, record) = slot_record().await;
         out.push(("meta_identity.bin".to_owned(), [&record[..5], &SLOT_SECRET[..]].concat()));
+        out.push(("meta_proof.bin".to_owned(), proof_record().await));
         out
     })
 }
@@ -199,7 +215,7 @@ fn fixtures_match_byte_for_byte() {
 fn each_record_kind_has_its_own_magic() {
     bless_if_asked();
     let magics: Vec<(&str, [u8; 4])> =
-        ["meta_head.bin", "meta_schema.bin", "journal.bin", "log_file.bin", "meta_identity.bin"]
+        ["meta_head.bin", "meta_schema.bin", "journal.bin", "log_file.bin", "meta_identity.bin", "meta_proof.bin"]
             .into_iter()
             .map(|name| (name, read(name)[..4].try_into().unwrap()))
             .collect();
@@ -211,6 +227,7 @@ fn each_record_kind_has_its_own_magic() {
             ("journal.bin", *b"AUjn"),
             ("log_file.bin", *b"AUlf"),
             ("meta_identity.bin", *b"AUid"),
+            ("meta_proof.bin", *b"AUpk"),
         ]
     );
     // No commit counter: the key of the last journal entry is the number of the newest commit.

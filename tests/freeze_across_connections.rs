@@ -44,7 +44,7 @@ async fn mallory_forks() -> (Vec<EncodedOp>, Vec<(OpId, Proof)>, Equivocation) {
     let b3 = twin.put("b3", Value::Int(3)).await.unwrap().ops[0];
     let ids: Vec<OpId> = m.log().ids(..).map(|(id, _)| *id).collect();
     let ops = m.load_encoded(&ids).await.unwrap();
-    let proofs = m.proofs_for(ids);
+    let proofs = m.proofs_for(&ops);
     let (op_a, proof_a) = signed(&mut m, a3).await;
     let (op_b, proof_b) = signed(&mut twin, b3).await;
     let eq = Equivocation::new((std::slice::from_ref(&op_a), proof_a), (std::slice::from_ref(&op_b), proof_b)).unwrap();

@@ -201,7 +201,8 @@ fn peers_ops_and_a_journal_entry_without_a_count() {
         peer.put("k9", Value::from("new")).await.unwrap();
         let ids: Vec<_> = peer.log().ids(..).map(|(id, _)| *id).collect();
         let ops = peer.load_encoded(&ids).await.unwrap();
-        db.apply_remote(ops, &peer.proofs_for(ids)).await.unwrap();
+        let proofs = peer.proofs_for(&ops);
+        db.apply_remote(ops, &proofs).await.unwrap();
         assert_eq!(db.count(), 9);
         db.load_keys(&["k1", "k9"]).await.unwrap();
         assert_eq!((db.get("k1"), db.get("k9")), (Some(&Value::from("theirs")), Some(&Value::from("new"))));
@@ -237,7 +238,8 @@ fn a_long_commit_keeps_the_newest_journal_entry_small() {
         }
         let ids: Vec<_> = peer.log().ids(..).map(|(id, _)| *id).collect();
         let ops = peer.load_encoded(&ids).await.unwrap();
-        a.apply_remote(ops, &peer.proofs_for(ids)).await.unwrap();
+        let proofs = peer.proofs_for(&ops);
+        a.apply_remote(ops, &proofs).await.unwrap();
         let entry = storage.dump().into_iter().rfind(|(s, _, _)| *s == Store::Journal).unwrap().2;
         assert!(entry.len() < 16, "the newest journal entry is {} bytes", entry.len());
         // Another connection catches up through that record.

@@ -22,7 +22,9 @@ use std::collections::HashMap;
 
 use auroradb::log::codec::{MAGIC_SEGMENT, decode_blob_v};
 use auroradb::log::segment::FILE_SEGMENT_VERSION;
-use auroradb::log::{ChainHead, EncodedOp, Fingerprint, Hash, LogError, OpId, PeerId, Proof, RangeSum};
+use auroradb::log::{
+    ChainHead, EncodedOp, Fingerprint, Hash, LogError, OpId, PROOF_INTERVAL, PeerId, Proof, RangeSum, must_prove,
+};
 use auroradb::{LOG_FILE_VERSION, MAGIC_LOG_FILE};
 use serde::Deserialize;
 
@@ -282,6 +284,22 @@ pub fn read(bytes: &[u8], mut progress: impl FnMut(u64, u64)) -> Result<FileRepo
             let i = ops.iter().position(|o| o.op.id == head.id).unwrap_or(0);
             let segment = seg_starts.partition_point(|&st| st <= i).checked_sub(1);
             damage.push(Damage { segment, op: Some(head.id), author: Some((*author, head.seq)), reason });
+        }
+    }
+
+    // And each op at a multiple of the proof interval carries its own proof, as an importer
+    // requires (an author's head was checked above).
+    for (i, e) in ops.iter().enumerate().filter(|(_, e)| must_prove(e.op.seq)) {
+        if chains.get(&e.op.author).is_some_and(|h| h.id == e.op.id) {
+            continue;
+        }
+        let reason = match proofs.iter().find(|(id, _)| *id == e.op.id) {
+            None => Some(format!("no proof of its own, which an op at a multiple of {PROOF_INTERVAL} needs")),
+            Some((_, proof)) => proof.check(e.op.author, &e.hash).err().map(|err| err.to_string()),
+        };
+        if let Some(reason) = reason {
+            let segment = seg_starts.partition_point(|&st| st <= i).checked_sub(1);
+            damage.push(Damage { segment, op: Some(e.op.id), author: Some((e.op.author, e.op.seq)), reason });
         }
     }
 

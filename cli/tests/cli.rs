@@ -737,3 +737,39 @@ fn reading_as_an_author_makes_its_ops_local() {
     assert_eq!(code, 2);
     assert!(err.starts_with(&format!("auroradb: --as {nobody}: no author of ")), "{err}");
 }
+
+/// An op at a multiple of the proof interval needs its own proof, as `import_log` requires: a
+/// file that proves only its author's last op is damaged there (and the engine refuses it), an
+/// export proves it.
+#[test]
+fn verify_names_an_interval_op_without_its_proof() {
+    use auroradb::log::{Hash, PROOF_INTERVAL};
+    use auroradb::{Op, OpKind};
+    let mut ops: Vec<Op> = Vec::new();
+    for seq in 1..=PROOF_INTERVAL + 3 {
+        let prev = ops.last().map_or(Hash::ZERO, |o| auroradb::EncodedOp::new(o.clone()).hash);
+        let id = OpId::from_millis(T0 + seq, alice());
+        ops.push(Op {
+            id,
+            author: alice(),
+            seq,
+            prev,
+            kind: OpKind::Put { key: format!("k{seq}"), value: Value::Int(1) },
+        });
+    }
+    let bytes = file_of(&ops);
+    let report = auroradb_cli::file::read(&bytes, |_, _| {}).unwrap();
+    assert_eq!(report.damage.len(), 1, "{:?}", report.damage);
+    assert_eq!(report.damage[0].op, Some(ops[PROOF_INTERVAL as usize - 1].id));
+    assert!(report.damage[0].reason.contains("no proof of its own"), "{}", report.damage[0].reason);
+    let mut db = block_on(Database::open(MemoryStorage::new(), config(None, "timestamp"))).unwrap();
+    assert!(block_on(db.import_log(&bytes)).is_err());
+    // The engine's export of such a chain proves it.
+    let mut a = block_on(Database::open(MemoryStorage::new(), config(Some(0xa1), "timestamp"))).unwrap();
+    for seq in 0..PROOF_INTERVAL + 3 {
+        block_on(a.put(format!("k{seq}"), Value::Int(1))).unwrap();
+    }
+    let file = block_on(a.export_log()).unwrap();
+    assert!(auroradb_cli::file::read(&file, |_, _| {}).unwrap().damage.is_empty());
+    block_on(db.import_log(&file)).unwrap();
+}

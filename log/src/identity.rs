@@ -166,6 +166,22 @@ impl fmt::Debug for Proof {
     }
 }
 
+/// Every op whose seq is a multiple of this is proven on its own, besides the newest op of each
+/// author that a batch brings: a receiver requires its proof and keeps it
+/// ([`Log::check_proofs`](crate::Log::check_proofs)), senders and log files carry it. So no peer
+/// holds more than this many ops of an author in a row without a signature among them, and each
+/// side of a fork reaches a signed op within this many ops: every fork is provable with runs of
+/// at most this length ([`Equivocation`](crate::Equivocation)), whatever the branches' lengths.
+/// It costs one signature check and 96 bytes per this many ops.
+pub const PROOF_INTERVAL: u64 = 256;
+
+const _: () = assert!(PROOF_INTERVAL as usize <= crate::MAX_EVIDENCE_OPS);
+
+/// Whether the op at `seq` of its author's chain must carry its own proof ([`PROOF_INTERVAL`]).
+pub fn must_prove(seq: u64) -> bool {
+    seq.is_multiple_of(PROOF_INTERVAL)
+}
+
 /// The newest id of each author among `ids` (the ops a run's proofs must cover), in the order
 /// the authors first appear.
 pub fn run_ends(ids: impl IntoIterator<Item = crate::OpId>) -> Vec<crate::OpId> {
@@ -179,14 +195,26 @@ pub fn run_ends(ids: impl IntoIterator<Item = crate::OpId>) -> Vec<crate::OpId> 
     ends
 }
 
-/// The proofs a run of ops carries: of each author's newest op among `ids`, where `prove` has
-/// one. A receiver applies an author's ops up to a proven one, and one proof proves the ops before
-/// it through their chain.
-pub fn run_end_proofs(
-    ids: impl IntoIterator<Item = crate::OpId>,
+/// The proofs a run of ops carries, given as `(id, seq)`: of each author's newest op, and of each
+/// op whose seq is a multiple of [`PROOF_INTERVAL`], where `prove` has one (in id order). A
+/// receiver applies an author's ops up to a proven one, and one proof proves the ops before it
+/// through their chain.
+pub fn shipped_proofs(
+    ops: impl IntoIterator<Item = (crate::OpId, u64)>,
     prove: &dyn Fn(&crate::OpId) -> Option<Proof>,
 ) -> Vec<(crate::OpId, Proof)> {
-    run_ends(ids).into_iter().filter_map(|id| Some((id, prove(&id)?))).collect()
+    let mut ids: Vec<crate::OpId> = Vec::new();
+    let mut all: Vec<crate::OpId> = Vec::new();
+    for (id, seq) in ops {
+        if must_prove(seq) {
+            ids.push(id);
+        }
+        all.push(id);
+    }
+    ids.extend(run_ends(all));
+    crate::sort_by_key(&mut ids, |id| *id);
+    ids.dedup();
+    ids.into_iter().filter_map(|id| Some((id, prove(&id)?))).collect()
 }
 
 #[cfg(test)]

@@ -46,7 +46,7 @@ pub use hlc::{
     ntp_to_millis, set_manual_clock, split_millis,
 };
 pub use id_set::IdSet;
-pub use identity::{AuthorKey, Identity, Proof, SigBytes, run_end_proofs, run_ends};
+pub use identity::{AuthorKey, Identity, PROOF_INTERVAL, Proof, SigBytes, must_prove, run_ends, shipped_proofs};
 pub use index::SumIndex;
 pub use log::{ChainHead, Conflict, Log, LogConfig, VerifyReport, verify_ops};
 pub use op::{Op, OpKind, Step};

@@ -215,8 +215,10 @@ impl Log {
         self.identity.as_ref()
     }
 
-    /// Keeps `proof` for the op `id` (a proven run end received from a peer, or a persisted chain
-    /// head's), to pass on with the op. It is not checked here: callers check it first.
+    /// Keeps `proof` for the op `id` (a proven run end or an op at a multiple of
+    /// [`PROOF_INTERVAL`](crate::PROOF_INTERVAL) received from a peer, or a persisted one), to
+    /// pass on with the op and to prove a fork with. It is not checked here: callers check it
+    /// first.
     pub fn keep_proof(&mut self, id: OpId, proof: Proof) {
         self.proofs.insert(id, proof);
     }
@@ -233,31 +235,45 @@ impl Log {
 
     /// Checks that `proofs` prove the new ops of a batch (`ops` with `fresh` from
     /// [`Log::check_remote`]): for each author with new ops, the proof of its newest one checks
-    /// (the hash chain carries it back to the others). Returns those proofs, to keep.
+    /// (the hash chain carries it back to the others), and so does the proof of each new op whose
+    /// seq is a multiple of [`PROOF_INTERVAL`](crate::PROOF_INTERVAL), which must be among
+    /// `proofs` itself. Returns those proofs, to keep: with them the log can prove any of its ops
+    /// with a run of at most that many ops (see [`Equivocation`]).
     pub fn check_proofs(
         &self,
         ops: &[EncodedOp],
         fresh: &[bool],
         proofs: &[(OpId, Proof)],
     ) -> Result<Vec<(OpId, Proof)>> {
+        let given: HashMap<OpId, Proof> = proofs.iter().copied().collect();
+        // The op before a proven fork is proven by the equivocation's signed runs.
+        let fork_prev = |op: &EncodedOp| self.forks.get(&op.op.author).is_some_and(|eq| eq.fork().prev == op.hash);
         let mut newest: HashMap<PeerId, &EncodedOp> = HashMap::new();
+        let mut out = Vec::new();
         for (op, _) in ops.iter().zip(fresh).filter(|(_, f)| **f) {
             let slot = newest.entry(op.op.author).or_insert(op);
             if op.op.seq > slot.op.seq {
                 *slot = op;
             }
+            if crate::must_prove(op.op.seq) && !fork_prev(op) {
+                let author = op.op.author;
+                let proof = given.get(&op.op.id).ok_or(LogError::BadProof {
+                    author,
+                    reason: "no proof for its op at a multiple of the interval",
+                })?;
+                proof.check(author, &op.hash)?;
+                out.push((op.op.id, *proof));
+            }
         }
-        let mut out = Vec::with_capacity(newest.len());
         for (author, op) in newest {
-            // The op before a proven fork is proven by the equivocation's signed runs.
-            if self.forks.get(&author).is_some_and(|eq| eq.fork().prev == op.hash) {
+            if fork_prev(op) || out.iter().any(|(id, _)| *id == op.op.id) {
                 continue;
             }
             // The proof may be of a later op of the batch that the log does not take (its author
             // is frozen there), whose chain runs back to this one.
             let mut end = op;
             let proof = loop {
-                if let Some((_, p)) = proofs.iter().find(|(id, _)| *id == end.op.id) {
+                if let Some(p) = given.get(&end.op.id) {
                     break *p;
                 }
                 let next =
@@ -270,6 +286,12 @@ impl Log {
             }
         }
         Ok(out)
+    }
+
+    /// Every proof the log keeps, by op id: the proven chain heads and the ops at multiples of
+    /// [`PROOF_INTERVAL`](crate::PROOF_INTERVAL) received, and the local author's signed ops.
+    pub fn kept_proofs(&self) -> impl Iterator<Item = (&OpId, &Proof)> {
+        self.proofs.iter()
     }
 
     /// Checks and adds a batch of remote ops with the proofs of their authorship, all or nothing
@@ -1055,6 +1077,49 @@ mod tests {
         let broken = [y[0].clone(), y[1].clone(), x5b[0].clone()];
         let err = bob.insert_proven(broken.to_vec(), &[(x5b[0].op.id, mallory.prove(&x5b[0].hash))]).unwrap_err();
         assert!(matches!(err, LogError::BadProof { .. }), "{err:?}");
+    }
+
+    #[test]
+    fn every_op_at_a_multiple_of_the_interval_is_proven_on_its_own() {
+        set_manual_clock(T0 + 10_000);
+        let mallory = Identity::from_secret(&[9; 32]);
+        let k = crate::PROOF_INTERVAL;
+        let ops = chain(&mallory, 1, Hash::ZERO, T0, 2 * k + 10, 0);
+        let last = ops.last().unwrap();
+        let end = (last.op.id, mallory.prove(&last.hash));
+        let at = |seq: u64| (ops[seq as usize - 1].op.id, mallory.prove(&ops[seq as usize - 1].hash));
+        let mut alice = log_of(ALICE);
+        // The newest op's proof alone no longer proves the ops before it.
+        let err = alice.insert_proven(ops.clone(), &[end]).unwrap_err();
+        assert!(matches!(err, LogError::BadProof { author, .. } if author == mallory.peer()), "{err:?}");
+        // Nor one missing interval proof, nor a forged one, nor one of another op.
+        let mut forged = at(2 * k);
+        forged.1.sig.0[5] ^= 1;
+        let elsewhere = (at(2 * k).0, at(2 * k - 1).1);
+        for proofs in [vec![at(k), end], vec![at(k), forged, end], vec![at(k), elsewhere, end]] {
+            let err = alice.insert_proven(ops.clone(), &proofs).unwrap_err();
+            assert!(matches!(err, LogError::BadProof { author, .. } if author == mallory.peer()), "{err:?}");
+            assert!(alice.is_empty() && alice.heads().is_empty() && alice.kept_proofs().next().is_none());
+        }
+        // With them, the batch goes in and the log keeps them, to pass on.
+        let proofs = [at(k), at(2 * k), end];
+        assert_eq!(alice.insert_proven(ops.clone(), &proofs).unwrap().len(), ops.len());
+        let mut kept: Vec<OpId> = alice.kept_proofs().map(|(id, _)| *id).collect();
+        kept.sort();
+        assert_eq!(kept, proofs.iter().map(|(id, _)| *id).collect::<Vec<_>>());
+        // A batch that ends before the interval needs none but its newest op's.
+        let mut bob = log_of(BOB);
+        let short = &ops[..k as usize - 1];
+        bob.insert_proven(short.to_vec(), &[(short[k as usize - 2].op.id, mallory.prove(&short[k as usize - 2].hash))])
+            .unwrap();
+        // The senders' choice: each author's newest op and the ops at multiples of the interval.
+        let positions = ops.iter().map(|o| (o.op.id, o.op.seq));
+        let shipped: Vec<OpId> =
+            crate::shipped_proofs(positions, &|id| Some(at(1).1).filter(|_| id.peer == mallory.peer()))
+                .into_iter()
+                .map(|(id, _)| id)
+                .collect();
+        assert_eq!(shipped, vec![at(k).0, at(2 * k).0, end.0]);
     }
 
     #[test]

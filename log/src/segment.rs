@@ -17,7 +17,7 @@ use crate::{Hash, IdSet, LogError, OpId, RangeSum, Result};
 pub mod wire;
 pub use wire::{
     FILE_SEGMENT_VERSION, ProvenSegment, SEGMENT_VERSION, SegmentLimits, SegmentWriter, decode_file_segment,
-    decode_proven_segment, decode_segment, encode_file_segment, encode_proven_segment, encode_segment,
+    decode_proven_segment, decode_segment, encode_file_segment, encode_proven_segment, encode_segment, stored_seq,
 };
 
 /// The default maximum number of ops in a persisted segment.

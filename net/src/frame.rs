@@ -20,9 +20,11 @@ use crate::{Message, NetError, Result};
 pub const MAGIC_SYNC: [u8; 4] = *b"AUsy";
 
 /// The format version of sync frames: 2 codes an id's time as milliseconds and a counter, 3 adds
-/// the equivocation message (`docs/formats.md`). A frame of an older version is refused with
+/// the equivocation message, 4 requires the proof of every shipped op at a multiple of
+/// [`PROOF_INTERVAL`](auroradb_log::PROOF_INTERVAL) (`docs/formats.md`): a version 3 peer ships
+/// long runs without them, which would be refused. A frame of an older version is refused with
 /// `UnsupportedVersion`.
-pub const SYNC_VERSION: u8 = 3;
+pub const SYNC_VERSION: u8 = 4;
 
 /// Length of the frame's length prefix.
 pub const PREFIX_LEN: usize = 4;

@@ -2,8 +2,8 @@
 //! into ops messages that fit the frame limit; an op too large for a frame goes alone in a
 //! segment sent in [`Piece`]s.
 
-use auroradb_log::segment::SegmentWriter;
-use auroradb_log::{Hash, OpId, PeerId, Proof, run_end_proofs};
+use auroradb_log::segment::{SegmentWriter, stored_seq};
+use auroradb_log::{Hash, LogError, OpId, PeerId, Proof, must_prove, shipped_proofs};
 
 use crate::message::varint_len;
 use crate::{Body, FrameLimits, NetError, Ops, Piece, Result};
@@ -63,14 +63,22 @@ impl Packer {
     }
 
     /// Adds the next op. Ops must come in strictly ascending id order; an op larger than
-    /// `max_op` bytes is refused with [`NetError::OpTooLarge`], and bytes that are not an op
-    /// with [`NetError::Log`] (and nothing of it is packed).
+    /// `max_op` bytes is refused with [`NetError::OpTooLarge`], bytes that are not an op
+    /// with [`NetError::Log`], and so is an op at a multiple of
+    /// [`PROOF_INTERVAL`](auroradb_log::PROOF_INTERVAL) that `prove` cannot prove
+    /// ([`LogError::BadProof`]: a receiver would refuse it; only an op held since before such ops
+    /// were proven lacks its proof). Nothing of a refused op is packed.
     pub fn push(&mut self, op: ShippedOp, prove: Prover<'_>) -> Result<()> {
         if op.1.len() > self.limits.max_op {
             return Err(NetError::OpTooLarge { size: op.1.len(), limit: self.limits.max_op });
         }
         if self.last_id.is_some_and(|l| l >= op.0) {
             return Err(NetError::Unexpected { reason: "ops to ship are not in ascending id order" });
+        }
+        let proven = must_prove(stored_seq(&op.1)?);
+        if proven && prove(&op.0).is_none() {
+            let reason = "no proof of its op at a multiple of the interval to ship";
+            return Err(NetError::Log(LogError::BadProof { author: op.0.peer, reason }));
         }
         // What the op costs in a segment of its own, and in the open one if it can follow there.
         let Some(alone) = SegmentWriter::new().cost(&op.1, &op.2)? else {
@@ -87,12 +95,16 @@ impl Packer {
                 alone
             }
         };
+        // A new author adds the proof of its last op; an op at the interval, its own.
         if !self.open.is_empty() && !self.open_authors.contains(&op.0.peer) {
+            cost += PROOF_COST;
+        }
+        if proven {
             cost += PROOF_COST;
         }
         if !self.open.is_empty() && self.message_bytes + self.open_bytes + cost > self.limits.max_frame {
             self.close_segment(prove);
-            cost = alone;
+            cost = alone + if proven { PROOF_COST } else { 0 };
         }
         if self.open.is_empty()
             && !self.segments.is_empty()
@@ -138,7 +150,7 @@ impl Packer {
             return;
         }
         let open = std::mem::take(&mut self.open);
-        let proofs = run_end_proofs(open.ids().iter().copied(), prove);
+        let proofs = shipped_proofs(open.positions(), prove);
         let seg = open.finish(&proofs);
         self.message_bytes += seg.len() + varint_len(seg.len() as u64);
         self.segments.push(seg);
@@ -230,5 +242,63 @@ mod tests {
             back.extend(seg_ops);
         }
         assert_eq!(back, ops, "every op, as stored");
+    }
+
+    #[test]
+    fn each_op_at_a_multiple_of_the_interval_is_shipped_with_its_proof_or_not_at_all() {
+        let alice = Identity::from_secret(&[3; 32]);
+        let bob = Identity::from_secret(&[4; 32]);
+        let k = auroradb_log::PROOF_INTERVAL;
+        // Two authors' chains, interleaved in id order.
+        let chain = |who: &Identity, odd: u64| {
+            let mut ops: Vec<EncodedOp> = Vec::new();
+            for seq in 1..=2 * k + 7 {
+                let prev = ops.last().map_or(Hash::ZERO, |o| o.hash);
+                ops.push(op(who, 1_764_000_000_000 + 2 * seq + odd, seq, prev, 40));
+            }
+            ops
+        };
+        let ops = chain(&alice, 0);
+        let mut both: Vec<EncodedOp> = ops.iter().cloned().chain(chain(&bob, 1)).collect();
+        both.sort_by_key(|o| o.op.id);
+        let hashes: std::collections::HashMap<OpId, Hash> = both.iter().map(|o| (o.op.id, o.hash)).collect();
+        // Frames small enough to cut the runs into many segments, each within its limit with
+        // the proofs it carries.
+        let limits = FrameLimits { max_frame: 4096, ..FrameLimits::default() };
+        let prove = |id: &OpId| {
+            let who = if id.peer == alice.peer() { &alice } else { &bob };
+            hashes.get(id).map(|h| who.prove(h))
+        };
+        let mut packer = Packer::new(limits);
+        for o in &both {
+            packer.push((o.op.id, o.bytes.clone(), o.hash), &prove).unwrap();
+        }
+        let bodies = packer.finish(true, &prove);
+        for b in &bodies {
+            let msg = crate::Message { session: 1, initiator: true, body: b.clone() };
+            assert!(crate::frame::encode_frame(1, &msg, 4096).is_ok());
+        }
+        let mut proven = Vec::new();
+        for seg in segments(&bodies) {
+            let (seg_ops, proofs) = decode_proven_segment(&seg, SegmentLimits::default()).unwrap();
+            for who in [alice.peer(), bob.peer()] {
+                let Some(end) = seg_ops.iter().rev().find(|o| o.op.author == who) else { continue };
+                assert!(proofs.iter().any(|(id, _)| *id == end.op.id), "each segment proves its authors' last ops");
+            }
+            proven.extend(proofs.into_iter().map(|(id, _)| id));
+        }
+        let intervals: Vec<OpId> = both.iter().filter(|o| must_prove(o.op.seq)).map(|o| o.op.id).collect();
+        assert_eq!(intervals.len(), 4);
+        assert!(intervals.iter().all(|id| proven.contains(id)), "each op at a multiple of the interval is proven");
+        // A shipper that cannot prove such an op does not ship it: a receiver would refuse it.
+        let unproven = |id: &OpId| prove(id).filter(|_| *id != intervals[0]);
+        let mut packer = Packer::new(limits);
+        for o in &ops[..k as usize - 1] {
+            packer.push((o.op.id, o.bytes.clone(), o.hash), &unproven).unwrap();
+        }
+        let o = &ops[k as usize - 1];
+        let err = packer.push((o.op.id, o.bytes.clone(), o.hash), &unproven).unwrap_err();
+        assert!(matches!(err, NetError::Log(LogError::BadProof { author, .. }) if author == alice.peer()), "{err:?}");
+        assert_eq!(packer.ops(), k - 1);
     }
 }

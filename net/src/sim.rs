@@ -177,10 +177,10 @@ impl Cluster {
             .map(|(_, bytes, _)| EncodedOp::decode(bytes.to_vec()).expect("an op the log holds decodes"))
             .collect();
         log.insert_remote(held).expect("the ops a peer held go back into its log");
-        for head in old.replica.log().heads().values() {
-            if let Some(proof) = old.replica.log().proof_of(&head.id) {
-                log.keep_proof(head.id, proof);
-            }
+        // And the proofs it held, as a database stores those of the heads and of the ops at
+        // multiples of the proof interval.
+        for (id, proof) in old.replica.log().kept_proofs() {
+            log.keep_proof(*id, *proof);
         }
         let (id, identity, group, restarts) = (old.id, old.identity.clone(), old.group.clone(), old.restarts + 1);
         let linked: Vec<PeerId> = self.peers.iter().map(|p| p.id).filter(|p| self.net.linked(id, *p)).collect();

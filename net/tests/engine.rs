@@ -510,6 +510,120 @@ fn mallory_push(who: &auroradb_log::Identity, seq: u64, ops: &[auroradb_log::Enc
     auroradb_net::frame::encode_frame(seq, &msg, usize::MAX).unwrap()
 }
 
+/// Three honest peers, all connected, and Mallory (of secret `secret`) connected to and admitted
+/// by peers 1 and 2.
+fn with_mallory(secret: u8) -> (Cluster, auroradb_log::Identity) {
+    let config = SyncConfig { sync_interval_ms: 1_000, ..SyncConfig::default() };
+    let c = Cluster::simple(3, config);
+    c.connect_all();
+    let mallory = auroradb_log::Identity::from_secret(&[secret; 32]);
+    for i in [1, 2] {
+        c.net.connect(mallory.peer(), c.peers[i].id);
+        c.introduce(mallory.peer(), i);
+    }
+    c.settle();
+    (c, mallory)
+}
+
+/// Whether an error is the equivocation of `m` at `seq` whose smaller op id is `id`.
+fn equivocation_of(m: auroradb_log::PeerId, seq: u64, id: auroradb_log::OpId) -> impl Fn(&NetError) -> bool {
+    move |e| matches!(e.inner(), NetError::Equivocation { author, seq: s, id: i } if *author == m && *s == seq && *i == id)
+}
+
+/// Peer `i` reported the equivocation once and nothing else, is frozen there, and holds exactly
+/// `before` of the author's ops.
+fn assert_frozen(c: &Cluster, i: usize, equivocation: &impl Fn(&NetError) -> bool, before: &[auroradb_log::EncodedOp]) {
+    use auroradb_net::Replica;
+    let errors = c.errors(i);
+    assert_eq!(errors.iter().filter(|e| equivocation(e)).count(), 1, "peer {i}: {errors:?}");
+    assert!(errors.iter().all(equivocation), "peer {i}: {errors:?}");
+    let m = before[0].op.author;
+    let theirs: Vec<_> = c.peers[i].replica.log().ids(..).filter(|(id, _)| id.peer == m).map(|(id, _)| *id).collect();
+    assert_eq!(theirs, before.iter().map(|o| o.op.id).collect::<Vec<_>>(), "peer {i} keeps the ops before the fork");
+    let seq = before.last().unwrap().op.seq + 1;
+    assert_eq!(c.peers[i].replica.equivocation(&m).map(|eq| eq.fork().seq), Some(seq), "peer {i}");
+}
+
+/// A frame pushing Mallory's ops `ops` in one segment that proves those at multiples of the proof
+/// interval, as a shipper must, and her last op in it if `end`.
+fn mallory_segment(who: &auroradb_log::Identity, seq: u64, ops: &[auroradb_log::EncodedOp], end: bool) -> Vec<u8> {
+    use auroradb_log::segment::encode_proven_segment;
+    use auroradb_net::{Body, Message, Ops};
+    let prove = |id: &auroradb_log::OpId| ops.iter().find(|o| o.op.id == *id).map(|o| who.prove(&o.hash));
+    let mut proofs = auroradb_log::shipped_proofs(ops.iter().map(|o| (o.op.id, o.op.seq)), &prove);
+    proofs.retain(|(id, _)| end || ops.iter().any(|o| o.op.id == *id && auroradb_log::must_prove(o.op.seq)));
+    let seg = encode_proven_segment(ops.iter().map(|o| (o.op.id, o.bytes.as_slice(), &o.hash)), &proofs).unwrap();
+    let msg = Message { session: 0, initiator: true, body: Body::Ops(Ops { segments: vec![seg], last: None }) };
+    auroradb_net::frame::encode_frame(seq, &msg, usize::MAX).unwrap()
+}
+
+/// Mallory's ops from seq `from` on, after `prev`, one per key named `{p}{n}`.
+fn mallory_branch(
+    who: &auroradb_log::Identity,
+    from: u64,
+    prev: auroradb_log::Hash,
+    ms: u64,
+    p: &str,
+    n: usize,
+) -> Vec<auroradb_log::EncodedOp> {
+    let keys: Vec<String> = (0..n).map(|i| format!("{p}{i}")).collect();
+    mallory_run(who, from, prev, ms, &keys.iter().map(String::as_str).collect::<Vec<_>>())
+}
+
+/// As below, with branches longer than an equivocation proof's run may be (1,024 ops) and than
+/// the proof interval, each to one peer. Each branch comes in two segments: the ops up to the
+/// next multiple of the interval (no proof in it: they wait), then up to 1,024 more. When only
+/// the newest op of a batch was proven and kept, each peer then held its branch's 1,000-odd ops
+/// from the fork with one signature at their end, too far to prove the fork: it stayed
+/// unresolved, fetched again on every tick. Now the peers keep the proof of every 256th op of
+/// either branch, the first to meet the other branch proves the fork with short runs, and every
+/// honest peer ends frozen alike and reports once.
+#[test]
+fn branches_longer_than_a_proof_run_are_proven_and_frozen_by_all() {
+    use auroradb_log::{Hash, MAX_EVIDENCE_OPS};
+    use auroradb_net::sim::START_MS;
+    let (mut c, mallory) = with_mallory(0x98);
+    let m = mallory.peer();
+    let k = auroradb_log::PROOF_INTERVAL;
+    let base = mallory_branch(&mallory, 1, Hash::ZERO, START_MS - 10_000, "m", k as usize);
+    let fork = k + 1;
+    let a = mallory_branch(&mallory, fork, base[k as usize - 1].hash, START_MS - 8_000, "a", MAX_EVIDENCE_OPS + 255);
+    let b = mallory_branch(&mallory, fork, base[k as usize - 1].hash, START_MS - 6_000, "b", MAX_EVIDENCE_OPS + 120);
+    for i in [1, 2] {
+        c.net.inject(m, c.peers[i].id, mallory_segment(&mallory, 1, &base, true));
+    }
+    c.settle();
+    for (i, branch) in [(1, &a), (2, &b)] {
+        let cut = (k - 1) as usize;
+        c.net.inject(m, c.peers[i].id, mallory_segment(&mallory, 2, &branch[..cut], false));
+        c.net.inject(m, c.peers[i].id, mallory_segment(&mallory, 3, &branch[cut..], true));
+    }
+    c.settle();
+    assert_eq!(c.peers[1].replica.log().heads()[&m].seq, k + a.len() as u64);
+    assert_eq!(c.peers[2].replica.log().heads()[&m].seq, k + b.len() as u64);
+    for round in 0..4 {
+        c.now_ms += 1_001;
+        c.write(round % 3, put(&format!("live-{round}"), 1));
+        c.tick_all();
+        c.settle();
+    }
+    let all = [0, 1, 2];
+    c.check_converged(&all).unwrap();
+    c.check_same_state(&all).unwrap();
+    let equivocation = equivocation_of(m, fork, a[0].op.id.min(b[0].op.id));
+    for i in all {
+        assert_frozen(&c, i, &equivocation, &base);
+        let state = c.peers[i].state.borrow();
+        assert!(state.get("m255").is_some() && state.get("a0").is_none() && state.get("b0").is_none(), "peer {i}");
+    }
+    // Once frozen, no peer fetches again for it: a quiet round adds no traffic of Mallory's.
+    let sent: Vec<u64> = all.iter().map(|i| c.peers[*i].engine.stats().ops_sent).collect();
+    c.now_ms += 1_001;
+    c.tick_all();
+    c.settle();
+    assert_eq!(all.iter().map(|i| c.peers[*i].engine.stats().ops_sent).collect::<Vec<_>>(), sent);
+}
+
 /// Mallory, admitted by peers 1 and 2, writes two ops both get, then forks her chain at
 /// seq 3: branch A (two ops) goes to peer 1 only, branch B (one op, another id) to peer 2 only.
 /// Peers that took different branches once refused each other's ops and kept differing from
@@ -519,19 +633,10 @@ fn mallory_push(who: &auroradb_log::Identity, seq: u64, ops: &[auroradb_log::Enc
 /// once, and writes of the honest peers made meanwhile are everywhere.
 #[test]
 fn an_author_that_sends_two_branches_to_two_peers_is_frozen_by_all() {
-    use auroradb_log::{Hash, Identity, millis_to_ntp};
-    use auroradb_net::Replica;
+    use auroradb_log::{Hash, millis_to_ntp};
     use auroradb_net::sim::START_MS;
-    let config = SyncConfig { sync_interval_ms: 1_000, ..SyncConfig::default() };
-    let mut c = Cluster::simple(3, config);
-    c.connect_all();
-    let mallory = Identity::from_secret(&[0x99; 32]);
+    let (mut c, mallory) = with_mallory(0x99);
     let m = mallory.peer();
-    for i in [1, 2] {
-        c.net.connect(m, c.peers[i].id);
-        c.introduce(m, i);
-    }
-    c.settle();
     let base = mallory_run(&mallory, 1, Hash::ZERO, START_MS - 100, &["m1", "m2"]);
     let a = mallory_run(&mallory, 3, base[1].hash, START_MS - 50, &["a3", "a4"]);
     let b = mallory_run(&mallory, 3, base[1].hash, START_MS - 40, &["b3"]);
@@ -551,22 +656,15 @@ fn an_author_that_sends_two_branches_to_two_peers_is_frozen_by_all() {
     let all = [0, 1, 2];
     c.check_converged(&all).unwrap();
     c.check_same_state(&all).unwrap();
-    let equivocation = |e: &NetError| matches!(e.inner(), NetError::Equivocation { author, seq: 3, id } if *author == m && *id == a[0].op.id);
+    let equivocation = equivocation_of(m, 3, a[0].op.id);
     for i in all {
-        let errors = c.errors(i);
-        assert_eq!(errors.iter().filter(|e| equivocation(e)).count(), 1, "peer {i}: {errors:?}");
-        assert!(errors.iter().all(equivocation), "peer {i}: {errors:?}");
-        let log = c.peers[i].replica.log();
-        let theirs: Vec<_> = log.ids(..).filter(|(id, _)| id.peer == m).map(|(id, _)| *id).collect();
-        assert_eq!(theirs, vec![base[0].op.id, base[1].op.id], "peer {i} keeps Mallory's ops before the fork");
-        assert_eq!(log.heads()[&m].seq, 2);
-        drop(log);
+        assert_frozen(&c, i, &equivocation, &base);
+        assert_eq!(c.peers[i].replica.log().heads()[&m].seq, 2);
         let state = c.peers[i].state.borrow();
         assert!(state.get("m2").is_some() && state.get("a3").is_none() && state.get("b3").is_none(), "peer {i}");
         for k in ["honest-0", "live-0", "live-1", "live-2"] {
             assert!(state.get(k).is_some(), "peer {i} lacks {k}");
         }
-        assert!(c.peers[i].replica.equivocation(&m).is_some());
     }
     // Mallory's next ops on either branch are taken by no one, and blamed on no one.
     let a5 = mallory_run(&mallory, 5, a[1].hash, START_MS - 30, &["a5"]);
@@ -575,6 +673,6 @@ fn an_author_that_sends_two_branches_to_two_peers_is_frozen_by_all() {
     c.check_converged(&all).unwrap();
     assert!(c.peers[1].replica.log().ids(..).all(|(id, _)| id.time < millis_to_ntp(START_MS - 50) || id.peer != m));
     for i in all {
-        assert!(c.errors(i).iter().all(equivocation), "peer {i}: {:?}", c.errors(i));
+        assert!(c.errors(i).iter().all(&equivocation), "peer {i}: {:?}", c.errors(i));
     }
 }

@@ -507,3 +507,36 @@ fn a_fork_in_a_segment_costs_only_its_author() {
     let errors = &c.errors(0)[before..];
     assert!(matches!(errors, [e] if matches!(e.inner(), NetError::Equivocation { seq: 2, .. })), "{errors:?}");
 }
+
+/// Every op at a multiple of the proof interval must carry its own proof: a run longer than the
+/// interval proven at its end only, or with a forged or misplaced proof of such an op, is refused
+/// whole, blamed on its sender and naming its author; with its proofs it goes in.
+#[test]
+fn a_missing_or_forged_interval_proof_is_rejected() {
+    let (c, mut m) = setup(SyncConfig::default());
+    let k = auroradb_log::PROOF_INTERVAL;
+    let ops: Vec<EncodedOp> = (0..k + 20).map(|i| m.valid_op(i as i64)).collect();
+    let at = (k - 1) as usize;
+    let whole: Vec<_> = ops.iter().map(shipped).collect();
+    let bad_proof =
+        |e: &NetError| matches!(e, NetError::Log(LogError::BadProof { author, .. }) if *author == MALLORY());
+    // Proven at its end only.
+    let frame = m.push(&whole);
+    assert_blamed(&attack(&c, vec![frame]), bad_proof);
+    // A forged proof of the op at the interval, or another op's proof under its id.
+    let mut forged = mallory().prove(&ops[at].hash);
+    forged.sig.0[7] ^= 1;
+    let misplaced = mallory().prove(&ops[at - 1].hash);
+    for proof in [forged, misplaced] {
+        let frame = m.push_proven(&whole, &[(ops[at].op.id, proof)]);
+        assert_blamed(&attack(&c, vec![frame]), bad_proof);
+    }
+    assert!(!c.peers[0].replica.log().heads().contains_key(&MALLORY()));
+    // With it, the run goes in, and peer 0 keeps the proof to pass on.
+    let frame = m.push_proven(&whole, &[(ops[at].op.id, mallory().prove(&ops[at].hash))]);
+    c.net.inject(MALLORY(), c.peers[0].id, frame);
+    c.settle();
+    assert_eq!(c.peers[0].replica.log().heads()[&MALLORY()].seq, k + 20);
+    assert_eq!(c.peers[0].replica.proof_of(&ops[at].op.id), Some(mallory().prove(&ops[at].hash)));
+    honest_still_sync(&c);
+}

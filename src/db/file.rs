@@ -8,14 +8,16 @@
 //! ```
 //!
 //! The segments carry the proofs of authorship: at least each author's last op in the file is
-//! proven, which proves all its ops before it. Version 2 added the proofs; a file of version 1
+//! proven, which proves all its ops before it, and each op at a multiple of
+//! [`PROOF_INTERVAL`](auroradb_log::PROOF_INTERVAL) of its author's chain, which an importer
+//! requires as a peer does. Version 2 added the proofs; a file of version 1
 //! is refused with [`LogError::UnsupportedVersion`]. The segments are of version 2 (each op's
 //! stored bytes whole, see `docs/formats.md`), not the compact version 3 peers send, so a tool
 //! reads a file op by op.
 
 use auroradb_log::codec::{decode_blob_v, encode_blob_v};
-use auroradb_log::segment::{ProvenSegment, SegmentLimits, decode_file_segment, encode_file_segment};
-use auroradb_log::{Fingerprint, Hash, LogError, OpId, Proof, RangeSum};
+use auroradb_log::segment::{ProvenSegment, SegmentLimits, decode_file_segment, encode_file_segment, stored_seq};
+use auroradb_log::{EncodedOp, Fingerprint, Hash, LogError, OpId, Proof, RangeSum, shipped_proofs};
 use serde::{Deserialize, Serialize};
 
 use super::{Database, WriteOutcome};
@@ -78,40 +80,47 @@ pub fn decode_file(bytes: &[u8]) -> Result<(ProvenSegment, Fingerprint)> {
     Ok(((ops, proofs), file.fingerprint))
 }
 
-/// What gives the proofs of a segment of a log file, from its ops' ids.
-pub type FileProofs<'a> = &'a dyn Fn(&[OpId]) -> Vec<(OpId, Proof)>;
+/// Where a log file's proofs come from: the proof of an op, if there is one
+/// ([`Log::proof_of`](auroradb_log::Log::proof_of)).
+pub type FileProofs<'a> = &'a dyn Fn(&OpId) -> Option<Proof>;
 
-/// A log file of `ops` (id, stored bytes, hash; in id order), with the proofs `proofs` gives for
-/// the ids of each of its segments (see [`Database::export_log`]).
-pub fn encode_log_file(ops: &[(OpId, &[u8], Hash)], proofs: FileProofs<'_>) -> Vec<u8> {
+/// A log file of `ops` (id, stored bytes, hash; in id order), whose segments carry the proofs
+/// `prove` has of each author's last op in the segment and of each op at a multiple of
+/// [`PROOF_INTERVAL`](auroradb_log::PROOF_INTERVAL) (see [`Database::export_log`]). Bytes that
+/// are not an op are an error.
+pub fn encode_log_file(ops: &[(OpId, &[u8], Hash)], prove: FileProofs<'_>) -> Result<Vec<u8>> {
     let mut segments = Vec::new();
     let mut sum = RangeSum::default();
     for chunk in ops.chunks(FILE_SEGMENT_OPS) {
-        let ids: Vec<OpId> = chunk.iter().map(|(id, _, _)| *id).collect();
-        for (_, _, hash) in chunk {
+        let mut positions = Vec::with_capacity(chunk.len());
+        for (id, bytes, hash) in chunk {
             sum = sum + RangeSum::one(hash);
+            positions.push((*id, stored_seq(bytes)?));
         }
-        let seg = encode_file_segment(chunk.iter().map(|(id, b, h)| (*id, *b, h)), &proofs(&ids));
+        let proofs = shipped_proofs(positions, prove);
+        let seg = encode_file_segment(chunk.iter().map(|(id, b, h)| (*id, *b, h)), &proofs);
         segments.push(serde_bytes::ByteBuf::from(seg));
     }
     let file = LogFile { count: sum.count, fingerprint: sum.fingerprint(), segments };
     let mut out = encode_blob_v(MAGIC_LOG_FILE, LOG_FILE_VERSION, &file);
     let hash = Hash::of(&out);
     out.extend_from_slice(&hash.0);
-    out
+    Ok(out)
 }
 
 impl<S: Storage> Database<S> {
-    /// The proofs to send with the ops `ids`: of each author's newest one, where this database
-    /// holds one or (for its own author) can sign one.
-    pub fn proofs_for(&self, ids: impl IntoIterator<Item = OpId>) -> Vec<(OpId, Proof)> {
+    /// The proofs to send with `ops`: of each author's newest one and of each one at a multiple
+    /// of [`PROOF_INTERVAL`](auroradb_log::PROOF_INTERVAL), where this database holds one or (for
+    /// its own author) can sign one.
+    pub fn proofs_for<'a>(&self, ops: impl IntoIterator<Item = &'a EncodedOp>) -> Vec<(OpId, Proof)> {
         let log = self.log.borrow();
-        auroradb_log::run_end_proofs(ids, &|id| log.proof_of(id))
+        shipped_proofs(ops.into_iter().map(|o| (o.op.id, o.op.seq)), &|id| log.proof_of(id))
     }
 
-    /// The whole log as a log file, with the proof of each author's last op in each of its
-    /// segments that this database holds or (for its own author) can sign; every author's chain
-    /// head is proven, so the file proves who wrote each of its ops.
+    /// The whole log as a log file, with the proofs of each author's last op in each of its
+    /// segments and of its ops at multiples of the proof interval, that this database holds or
+    /// (for its own author) can sign; every author's chain head is proven, so the file proves
+    /// who wrote each of its ops, and a fork of any author is provable from it with short runs.
     pub async fn export_log(&mut self) -> Result<Vec<u8>> {
         self.load_log().await?;
         let rows = self.storage.scan(Store::Log, KeyRange::all(), ScanOptions::default()).await?;
@@ -126,7 +135,8 @@ impl<S: Storage> Database<S> {
                 .ok_or_else(|| DbError::Corrupt(format!("op {id} is stored but not indexed")))?;
             items.push((id, v.as_slice(), hash));
         }
-        Ok(encode_log_file(&items, &|ids| self.proofs_for(ids.iter().copied())))
+        let log = self.log.borrow();
+        encode_log_file(&items, &|id| log.proof_of(id))
     }
 
     /// Merges the ops of a log file into this database (as if synced from a peer), all or

@@ -1,8 +1,8 @@
 //! Equivocations in the database: a proven fork of an author ([`Equivocation`]) freezes that
 //! author from the fork's seq on. Its ops there and after leave the stored log (their rows, their
-//! history rows, the segment records), its chain head goes back to the op before the fork, the
-//! state is replayed without them, and the proof is stored, all in one commit; from then on the
-//! log takes none of those ops again (see `auroradb_log::Log::freeze`).
+//! history rows, the segment records, their kept proofs), its chain head goes back to the op
+//! before the fork, the state is replayed without them, and the proof is stored, all in one
+//! commit; from then on the log takes none of those ops again (see `auroradb_log::Log::freeze`).
 
 use auroradb_log::{Equivocation, OpId, PeerId};
 use auroradb_snapshot::Change;
@@ -79,6 +79,7 @@ impl<S: Storage> Database<S> {
             }
             None => batch.delete(Store::Meta, keys::head_key(&fork.author)),
         }
+        super::proofs::delete_from(&self.storage, &mut batch, &fork.author, fork.seq).await?;
         batch.put(Store::Meta, fork_key(&fork.author), eq.bytes().to_vec());
         let old = self.rebuild_state_with(batch, &ids, Some(fork.author)).await?;
         self.log.borrow_mut().freeze(eq.clone())?;

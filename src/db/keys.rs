@@ -9,6 +9,7 @@
 //! | AUsc | 1 | schema: version, key path, indexes (meta)   |
 //! | AUjn | 1 | journal entry: the ids one commit added     |
 //! | AUid | 1 | an author slot's identity: secret key (meta) |
+//! | AUpk | 1 | a kept proof: op id, proof (meta proof/…)   |
 //! +------+---+--------------------------------------------+
 //! ```
 
@@ -27,6 +28,9 @@ pub const MAGIC_SCHEMA: [u8; 4] = *b"AUsc";
 pub const MAGIC_JOURNAL: [u8; 4] = *b"AUjn";
 /// Magic of an author slot's identity (meta key `identity/<n>`).
 pub const MAGIC_IDENTITY: [u8; 4] = *b"AUid";
+/// Magic of a kept proof of an op at a multiple of the proof interval (meta key `proof/` +
+/// peer + seq).
+pub const MAGIC_PROOF: [u8; 4] = *b"AUpk";
 /// The one magic the previous release wrote on chain heads, the schema and journal entries.
 /// Their bodies are unchanged and the store and key say which kind a record is, so reading still
 /// accepts it (with the same version check); writing always uses the kind's own magic.
@@ -41,6 +45,11 @@ pub const META_HEAD: &[u8] = b"head/";
 /// Prefix of the meta keys of the author slots' identities (followed by the slot number in
 /// decimal digits).
 pub const META_IDENTITY: &[u8] = b"identity/";
+
+/// Prefix of the meta keys of the proofs of ops at multiples of the proof interval
+/// ([`auroradb_log::PROOF_INTERVAL`]), followed by the author's 16 bytes and the op's seq (u64
+/// BE), so an author's proofs from a seq on are one key range.
+pub const META_PROOF: &[u8] = b"proof/";
 
 /// The history key length marker of a clear (no real key is this long).
 const CLEAR_MARK: u32 = u32::MAX;
@@ -80,6 +89,27 @@ pub fn decode_head(bytes: &[u8]) -> Result<StoredHead> {
     // The legacy magic only ever carried version 1: such a head is refused by its version.
     let magic = if bytes.starts_with(&LEGACY_MAGIC_META) { LEGACY_MAGIC_META } else { MAGIC_CHAIN_HEAD };
     Ok(decode_blob_v("chain head", magic, HEAD_VERSION, bytes)?)
+}
+
+/// The meta key of the kept proof of `author`'s op at `seq`.
+pub fn proof_key(author: &PeerId, seq: u64) -> Vec<u8> {
+    [META_PROOF, author.as_bytes(), &seq.to_be_bytes()].concat()
+}
+
+/// A kept proof as stored: the op it proves and the proof.
+#[derive(Serialize, Deserialize)]
+struct StoredProof {
+    id: OpId,
+    proof: Proof,
+}
+
+pub fn encode_proof(id: OpId, proof: Proof) -> Vec<u8> {
+    encode_blob(MAGIC_PROOF, &StoredProof { id, proof })
+}
+
+pub fn decode_proof(bytes: &[u8]) -> Result<(OpId, Proof)> {
+    let stored: StoredProof = decode_blob("kept proof", MAGIC_PROOF, bytes)?;
+    Ok((stored.id, stored.proof))
 }
 
 /// The meta key of author slot `slot`'s identity.

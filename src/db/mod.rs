@@ -6,6 +6,7 @@ mod cache;
 mod file;
 mod fork;
 mod keys;
+mod proofs;
 mod tail;
 mod travel;
 mod txn;
@@ -457,8 +458,12 @@ impl<S: Storage> Database<S> {
             }
             let read = read_heads(&self.storage).await?;
             let heads = read.heads.into_iter().map(|(p, s)| (p, s.head));
-            if read.commit == seen {
+            let kept = proofs::read_all(&self.storage).await?;
+            if read.commit == seen && stored_commit(&self.storage).await? == seen {
                 self.log.borrow_mut().load_index(records, heads)?;
+                for (id, proof) in kept {
+                    self.log.borrow_mut().keep_proof(id, proof);
+                }
                 self.stats.index_loads += 1;
             }
         }

@@ -360,6 +360,7 @@ impl<S: Storage> Database<S> {
         };
         let in_entry: &[(PeerId, keys::StoredHead)] = if flushed == next { &[] } else { &moved };
         keys::journal(&mut batch, next, &ids, self.state.len() as u64, flushed, in_entry);
+        super::proofs::put_kept(&mut batch, ops, proofs);
         for key in touched {
             match self.state.record(key) {
                 Some(rec) => batch.put(Store::State, key.as_bytes().to_vec(), rec.encode()),
@@ -545,6 +546,9 @@ impl<S: Storage> Database<S> {
             {
                 self.log.borrow_mut().keep_proof(head.id, proof);
             }
+        }
+        for (id, proof) in super::proofs::read_of(&self.storage, &new).await? {
+            self.log.borrow_mut().keep_proof(id, proof);
         }
         self.commit = last.max(stored);
         (self.flushed, self.dirty) = (flushed, dirty);

@@ -140,6 +140,8 @@ pub struct SegmentWriter {
     authors: Vec<u32>,
     author_bytes: usize,
     ids: Vec<OpId>,
+    /// Each op's seq in its author's chain.
+    seqs: Vec<u64>,
     ms: u64,
 }
 
@@ -162,6 +164,12 @@ impl SegmentWriter {
     /// The ids of the ops pushed, in order.
     pub fn ids(&self) -> &[OpId] {
         &self.ids
+    }
+
+    /// `(id, seq)` of the ops pushed, in order: what [`shipped_proofs`](crate::shipped_proofs)
+    /// chooses the proofs from.
+    pub fn positions(&self) -> impl Iterator<Item = (OpId, u64)> + '_ {
+        self.ids.iter().copied().zip(self.seqs.iter().copied())
     }
 
     /// The length of the segment so far, without proofs.
@@ -222,14 +230,20 @@ impl SegmentWriter {
         let Some((plan, hash)) = self.plan(bytes, hash)? else {
             return Err(LogError::corrupt("segment", "an op out of order, or not the next of its author"));
         };
-        match plan.new_author {
-            Some(entry) => self.runs.push(Run { seq: entry.seq, entry, hash }),
+        let seq = match plan.new_author {
+            Some(entry) => {
+                let seq = entry.seq;
+                self.runs.push(Run { seq, entry, hash });
+                seq
+            }
             None => {
                 let run = &mut self.runs[plan.author];
                 run.seq += 1;
                 run.hash = hash;
+                run.seq
             }
-        }
+        };
+        self.seqs.push(seq);
         self.authors.push(plan.author as u32);
         self.author_bytes += varint_len(plan.author as u64);
         put_varint(&mut self.ops, plan.time);
@@ -269,6 +283,12 @@ impl SegmentWriter {
         }
         postcard::to_extend(&indexed, out).expect("encoding into a Vec cannot fail")
     }
+}
+
+/// The seq of the op whose stored bytes are `bytes` in its author's chain, read without decoding
+/// its kind.
+pub fn stored_seq(bytes: &[u8]) -> Result<u64> {
+    split_op(bytes).map(|(head, _)| head.seq)
 }
 
 /// An op's stored bytes cut before its kind.

@@ -160,16 +160,20 @@ impl<S: Replica, T: Transport> SyncEngine<S, T> {
     }
 
     /// The proof of a fork: `run` (received, from the fork on, its last op proven by one of
-    /// `proofs` or by an equivocation held here) against `held` (the held ops from the fork on,
-    /// up to the first one the replica can prove).
+    /// `proofs` or by an equivocation held here) up to its first op that `proofs` prove, against
+    /// `held` (the held ops from the fork on) up to the first one the replica can prove. Both
+    /// are at most [`PROOF_INTERVAL`](auroradb_log::PROOF_INTERVAL) ops long when every op at a
+    /// multiple of it is proven, as receivers require.
     async fn prove_fork(
         &self,
         run: &[EncodedOp],
         held: &[(OpId, auroradb_log::Hash)],
         proofs: &[(OpId, Proof)],
     ) -> Result<Equivocation, Unproven<S::Error>> {
+        let author = run[0].op.author;
+        let proven = run.iter().position(|o| proofs.iter().any(|(id, _)| *id == o.op.id));
+        let run = &run[..proven.map_or(run.len(), |i| i + 1)];
         let last = run.last().expect("a fork is in the run");
-        let author = last.op.author;
         let proof = proofs.iter().find(|(id, _)| *id == last.op.id).map(|(_, p)| *p);
         if let Some(p) = proof {
             p.check(author, &last.hash).map_err(Unproven::Forged)?;
