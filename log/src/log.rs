@@ -552,17 +552,21 @@ impl Log {
 
     fn add(&mut self, op: &EncodedOp) {
         let id = op.op.id;
-        if !self.indexed {
-            self.heads.insert(op.op.author, ChainHead { seq: op.op.seq, hash: op.hash, id });
-            return;
+        if self.indexed {
+            self.hashes.insert(id, op.hash);
+            if self.config.keep_ops {
+                self.bytes.insert(id, op.bytes.clone());
+            }
+            self.index.insert(id, &op.hash);
+            self.segments.insert(id, op.hash);
         }
-        self.hashes.insert(id, op.hash);
-        if self.config.keep_ops {
-            self.bytes.insert(id, op.bytes.clone());
+        // The proof of the head it replaces goes, unless its op must carry one: kept proofs are
+        // the heads' and those (what a database stores), not one per commit the log ever took.
+        if let Some(old) = self.heads.insert(op.op.author, ChainHead { seq: op.op.seq, hash: op.hash, id })
+            && !crate::identity::must_prove(old.seq)
+        {
+            self.proofs.remove(&old.id);
         }
-        self.index.insert(id, &op.hash);
-        self.segments.insert(id, op.hash);
-        self.heads.insert(op.op.author, ChainHead { seq: op.op.seq, hash: op.hash, id });
     }
 
     /// The proven equivocation of `author`, if the log holds one.
@@ -1077,6 +1081,23 @@ mod tests {
         let broken = [y[0].clone(), y[1].clone(), x5b[0].clone()];
         let err = bob.insert_proven(broken.to_vec(), &[(x5b[0].op.id, mallory.prove(&x5b[0].hash))]).unwrap_err();
         assert!(matches!(err, LogError::BadProof { .. }), "{err:?}");
+    }
+
+    #[test]
+    fn the_kept_proofs_are_the_heads_and_the_intervals_not_one_per_batch() {
+        set_manual_clock(T0 + 10_000);
+        let mallory = Identity::from_secret(&[9; 32]);
+        let k = crate::PROOF_INTERVAL;
+        let ops = chain(&mallory, 1, Hash::ZERO, T0, 2 * k + 10, 0);
+        let mut alice = log_of(ALICE);
+        // One op a batch, each proven, as a peer that writes one op a commit ships them.
+        for op in &ops {
+            alice.insert_proven(vec![op.clone()], &[(op.op.id, mallory.prove(&op.hash))]).unwrap();
+        }
+        let mut kept: Vec<OpId> = alice.kept_proofs().map(|(id, _)| *id).collect();
+        kept.sort();
+        let at = |seq: u64| ops[seq as usize - 1].op.id;
+        assert_eq!(kept, vec![at(k), at(2 * k), at(2 * k + 10)]);
     }
 
     #[test]
