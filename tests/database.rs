@@ -1134,3 +1134,70 @@ fn a_chain_head_held_by_the_journal_only_is_read_by_open_and_catch_up() {
         assert_eq!(again.op_count(), 5 + 1 + 1 + 16);
     });
 }
+
+/// The chain heads the newest journal entry of `storage` names, with whether each has a proof.
+fn newest_entry_heads(storage: &MemoryStorage) -> Vec<(auroradb::PeerId, bool)> {
+    type Heads = Vec<(auroradb::PeerId, (auroradb_log::ChainHead, Option<auroradb_log::Proof>))>;
+    let (_, _, entry) = storage.dump().into_iter().rfind(|(s, _, _)| *s == Store::Journal).unwrap();
+    let (_, _, _, heads): (Option<Vec<OpId>>, u64, u64, Heads) =
+        auroradb_log::codec::decode_blob_v("journal entry", *b"AUjn", 3, &entry).unwrap();
+    heads.into_iter().map(|(p, (_, proof))| (p, proof.is_some())).collect()
+}
+
+/// An author slot's write is not signed: the storage keeps the slot's key, and any connection of
+/// it signs the ops when they leave (sync, a log file, `verify`), also once the writer is gone.
+/// An identity the application gives signs each write, and every 256th op of a chain is signed
+/// when written.
+#[test]
+fn an_author_slots_writes_are_signed_when_they_leave_the_database() {
+    block_on(async {
+        let storage = MemoryStorage::new();
+        let mut a = Database::open(storage.clone(), config("lazy")).await.unwrap();
+        let mut b = Database::open(storage.clone(), config("lazy")).await.unwrap();
+        assert_ne!(a.peer(), b.peer());
+        for i in 0..3 {
+            tick();
+            a.put(format!("a{i}"), Value::Int(i)).await.unwrap();
+        }
+        assert_eq!(newest_entry_heads(&storage), vec![(a.peer(), false)]);
+        let author = a.peer();
+        drop(a);
+
+        // `b` proves them (its log's index loaded): a peer takes them, and a log file of its
+        // imports with the author proven.
+        b.load_log().await.unwrap();
+        tick();
+        b.put("b", Value::Int(1)).await.unwrap();
+        let ids: Vec<OpId> = b.log().ids(..).map(|(id, _)| *id).collect();
+        let ops = b.load_encoded(&ids).await.unwrap();
+        let proofs = b.proofs_for(&ops);
+        let mut peer = Database::open(MemoryStorage::new(), config("lazy-peer")).await.unwrap();
+        peer.apply_remote(ops, &proofs).await.unwrap();
+        assert_eq!((peer.count(), peer.log().heads()[&author].seq), (4, 3));
+        let file = b.export_log().await.unwrap();
+        let mut fresh = Database::open(MemoryStorage::new(), config("lazy-file")).await.unwrap();
+        fresh.import_log(&file).await.unwrap();
+        assert_eq!(fresh.verify().await.unwrap().authors, 2);
+        assert_eq!(b.verify().await.unwrap().authors, 2);
+
+        // An identity of the application's signs each write.
+        let mut given = config("lazy");
+        given.identity = Some(auroradb::log::Identity::from_secret(&[0x42; 32]));
+        let mut c = Database::open(storage.clone(), given).await.unwrap();
+        tick();
+        c.put("c", Value::Int(1)).await.unwrap();
+        assert_eq!(newest_entry_heads(&storage), vec![(c.peer(), true)]);
+
+        // A slot first taken after `b` loaded its index: its catch-up learns that slot's key.
+        let d = Database::open(storage.clone(), config("lazy")).await.unwrap();
+        let mut e = Database::open(storage.clone(), config("lazy")).await.unwrap();
+        assert!(![author, b.peer(), d.peer()].contains(&e.peer()));
+        tick();
+        let id = e.put("e", Value::Int(1)).await.unwrap().ops[0];
+        assert!(b.log().proof_of(&id).is_none());
+        b.catch_up().await.unwrap();
+        let proof = b.log().proof_of(&id).expect("b signs for e's slot");
+        proof.check(e.peer(), b.log().hash_of(&id).unwrap()).unwrap();
+        drop(d);
+    });
+}

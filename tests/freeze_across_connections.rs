@@ -18,8 +18,10 @@ fn tick() {
     advance_manual_clock(5);
 }
 
-/// The op `id` of `db`, encoded, with `db`'s proof of it.
+/// The op `id` of `db`, encoded, with `db`'s proof of it (signed now for an author slot's op,
+/// with the log's index).
 async fn signed(db: &mut Database<MemoryStorage>, id: OpId) -> (EncodedOp, Proof) {
+    db.load_log().await.unwrap();
     let op = db.load_encoded(&[id]).await.unwrap().remove(0);
     let proof = db.log().proof_of(&id).unwrap();
     (op, proof)

@@ -99,6 +99,8 @@ pub struct Log {
     heads: HashMap<PeerId, ChainHead>,
     segments: Segments,
     identity: Option<Identity>,
+    /// Other authors' identities the log may sign with on demand ([`Log::add_signer`]).
+    signers: Vec<Identity>,
     proofs: HashMap<OpId, Proof>,
     /// The proven equivocations, by author: the author's ops from the fork's seq on are not
     /// taken (see [`Log::freeze`]).
@@ -120,6 +122,7 @@ impl Log {
             heads: HashMap::new(),
             segments: Segments::new(config.segment_ops),
             identity: None,
+            signers: Vec::new(),
             proofs: HashMap::new(),
             forks: HashMap::new(),
             indexed: true,
@@ -210,6 +213,20 @@ impl Log {
         Ok(())
     }
 
+    /// Adds `identity` to those the log signs with on demand ([`Log::proof_of`]): another author
+    /// whose secret key its owner shares, such as the author slots of one database, whose ops
+    /// then need no proof of their own until they leave it.
+    pub fn add_signer(&mut self, identity: Identity) {
+        if !self.signers.iter().any(|s| s.peer() == identity.peer()) {
+            self.signers.push(identity);
+        }
+    }
+
+    /// Whether the log can sign for `author` ([`Log::set_identity`], [`Log::add_signer`]).
+    pub fn signs_for(&self, author: &PeerId) -> bool {
+        self.identity.iter().chain(&self.signers).any(|i| i.peer() == *author)
+    }
+
     /// The identity local ops are signed with, if the log has one.
     pub fn identity(&self) -> Option<&Identity> {
         self.identity.as_ref()
@@ -223,13 +240,14 @@ impl Log {
         self.proofs.insert(id, proof);
     }
 
-    /// The proof for op `id`: one held for it, or, for an op of the local author, a fresh
-    /// signature by the log's identity. `None` if the log can prove neither.
+    /// The proof for op `id`: one held for it, or, for an op of the local author or of a signer
+    /// ([`Log::add_signer`]), a fresh signature (which needs the index: the op's hash). `None` if
+    /// the log can prove neither.
     pub fn proof_of(&self, id: &OpId) -> Option<Proof> {
         if let Some(p) = self.proofs.get(id) {
             return Some(*p);
         }
-        let identity = self.identity.as_ref().filter(|i| i.peer() == id.peer)?;
+        let identity = self.identity.iter().chain(&self.signers).find(|i| i.peer() == id.peer)?;
         Some(identity.prove(self.hashes.get(id)?))
     }
 

@@ -25,7 +25,7 @@
 use auroradb_log::Identity;
 
 use super::keys;
-use crate::storage::{Claim, Held, Storage, Store, WriteBatch};
+use crate::storage::{Claim, Held, KeyRange, ScanOptions, Storage, Store, WriteBatch};
 use crate::{Result, StorageError};
 
 /// How many author slots a storage keeps: as many connections as this can be open at once, each
@@ -82,4 +82,12 @@ async fn slot_identity(storage: &impl Storage, slot: u32) -> Result<Identity> {
         },
         Err(e) => Err(e.into()),
     }
+}
+
+/// The identities of every slot of `storage` (at most [`AUTHOR_SLOTS`]): any connection of the
+/// storage can sign for them, and so proves the ops of a slot's author when they leave the
+/// database (they are not signed each when written: see `Database::commit_local_if`).
+pub(super) async fn slot_identities(storage: &impl Storage) -> Result<Vec<Identity>> {
+    let rows = storage.scan(Store::Meta, KeyRange::prefix(keys::META_IDENTITY), ScanOptions::default()).await?;
+    rows.iter().map(|(_, v)| keys::decode_identity(v)).collect()
 }

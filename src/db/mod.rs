@@ -464,8 +464,18 @@ impl<S: Storage> Database<S> {
                 for (id, proof) in kept {
                     self.log.borrow_mut().keep_proof(id, proof);
                 }
+                self.load_signers().await?;
                 self.stats.index_loads += 1;
             }
+        }
+        Ok(())
+    }
+
+    /// Lets the log sign for every author slot of the storage (their ops carry no proof of their
+    /// own until they leave the database, see `commit_local_if`).
+    pub(super) async fn load_signers(&mut self) -> Result<()> {
+        for identity in author::slot_identities(&self.storage).await? {
+            self.log.borrow_mut().add_signer(identity);
         }
         Ok(())
     }

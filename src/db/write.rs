@@ -2,7 +2,9 @@
 
 use std::collections::BTreeSet;
 
-use auroradb_log::{EncodedOp, Hash, LogError, OpId, OpKind, PeerId, Proof, RangeSum, Step, Value, decode_op};
+use auroradb_log::{
+    EncodedOp, Hash, LogError, OpId, OpKind, PeerId, Proof, RangeSum, Step, Value, decode_op, must_prove,
+};
 use auroradb_snapshot::{Change, Checkpoint, KeyRecord, State, StateMeta};
 
 use super::tail::{Sealing, history_keys, history_prefixes};
@@ -102,9 +104,16 @@ impl<S: Storage> Database<S> {
             }
             self.state.check(&op.op)?;
             self.log.borrow().check_local(&op)?;
-            // One signature per commit, over the author's new chain head.
-            let proofs: Vec<(OpId, Proof)> =
-                self.log.borrow().identity().map(|i| (op.op.id, i.prove(&op.hash))).into_iter().collect();
+            // One signature per commit, over the author's new chain head; none for an author
+            // slot's, whose key the database stores: any connection of it signs its ops when
+            // they leave it (sync, a log file, `verify`), and the op that must carry its own
+            // proof (every 256th) is signed now. An identity the application gave, which the
+            // database does not store, signs each commit.
+            let sign = self.slot.is_none() || must_prove(op.op.seq);
+            let proofs: Vec<(OpId, Proof)> = match self.log.borrow().identity() {
+                Some(i) if sign => vec![(op.op.id, i.prove(&op.hash))],
+                _ => Vec::new(),
+            };
             match self.commit_ops(vec![op], true, proofs).await {
                 Err(DbError::Storage(StorageError::Conflict)) => self.lost_commit(&mut attempt, &mut lock).await?,
                 other => return other,
@@ -465,6 +474,8 @@ impl<S: Storage> Database<S> {
         let (mut flushed, mut dirty) = (self.flushed, self.dirty.clone());
         // Entries of commits that wrote their heads to meta (all before version 3) name none.
         let mut heads_in_meta = false;
+        // Authors whose heads came without a proof: author slots, which sign when their ops leave.
+        let mut unsigned: Vec<PeerId> = Vec::new();
         for (k, v) in entries {
             let n = keys::decode_counter(&k)?;
             last = last.max(n);
@@ -480,8 +491,9 @@ impl<S: Storage> Database<S> {
                 if flushed != n && !dirty.contains(&peer) {
                     dirty.push(peer);
                 }
-                if let Some(proof) = stored.proof {
-                    self.log.borrow_mut().keep_proof(stored.head.id, proof);
+                match stored.proof {
+                    Some(proof) => self.log.borrow_mut().keep_proof(stored.head.id, proof),
+                    None => unsigned.push(peer),
                 }
             }
             // A commit that added no op replaced the state (and may have removed ops): the rest
@@ -549,6 +561,11 @@ impl<S: Storage> Database<S> {
         }
         for (id, proof) in super::proofs::read_of(&self.storage, &new).await? {
             self.log.borrow_mut().keep_proof(id, proof);
+        }
+        // A slot taken since the index was loaded: its identity, to sign for its ops.
+        let indexed = self.log.borrow().is_indexed();
+        if indexed && unsigned.iter().any(|p| !self.log.borrow().signs_for(p)) {
+            self.load_signers().await?;
         }
         self.commit = last.max(stored);
         (self.flushed, self.dirty) = (flushed, dirty);
