@@ -578,10 +578,13 @@ impl Log {
             self.index.insert(id, &op.hash);
             self.segments.insert(id, op.hash);
         }
-        // The proof of the head it replaces goes, unless its op must carry one: kept proofs are
-        // the heads' and those (what a database stores), not one per commit the log ever took.
+        // The proof of the head it replaces goes if the log can sign that op again (its own
+        // author's, or a signer's) and it need not carry one: a writer keeps its heads' proofs,
+        // not one per commit. Other authors' proofs stay: a relay ships their ops up to the last
+        // op it can prove (such as the one before a fork, when the author is frozen there).
         if let Some(old) = self.heads.insert(op.op.author, ChainHead { seq: op.op.seq, hash: op.hash, id })
             && !crate::identity::must_prove(old.seq)
+            && self.signs_for(&op.op.author)
         {
             self.proofs.remove(&old.id);
         }
@@ -1102,20 +1105,31 @@ mod tests {
     }
 
     #[test]
-    fn the_kept_proofs_are_the_heads_and_the_intervals_not_one_per_batch() {
+    fn the_kept_proofs_of_an_author_the_log_signs_for_are_its_heads_and_intervals() {
         set_manual_clock(T0 + 10_000);
         let mallory = Identity::from_secret(&[9; 32]);
         let k = crate::PROOF_INTERVAL;
         let ops = chain(&mallory, 1, Hash::ZERO, T0, 2 * k + 10, 0);
-        let mut alice = log_of(ALICE);
-        // One op a batch, each proven, as a peer that writes one op a commit ships them.
-        for op in &ops {
-            alice.insert_proven(vec![op.clone()], &[(op.op.id, mallory.prove(&op.hash))]).unwrap();
-        }
-        let mut kept: Vec<OpId> = alice.kept_proofs().map(|(id, _)| *id).collect();
-        kept.sort();
         let at = |seq: u64| ops[seq as usize - 1].op.id;
-        assert_eq!(kept, vec![at(k), at(2 * k), at(2 * k + 10)]);
+        // One op a batch, each proven, as a writer of one op a commit keeps them.
+        let kept_by = |signer: bool| {
+            let mut alice = log_of(ALICE);
+            if signer {
+                alice.add_signer(mallory.clone());
+            }
+            for op in &ops {
+                let proof = mallory.prove(&op.hash);
+                alice.insert_proven(vec![op.clone()], &[(op.op.id, proof)]).unwrap();
+                alice.keep_proof(op.op.id, proof);
+            }
+            let mut kept: Vec<OpId> = alice.kept_proofs().map(|(id, _)| *id).collect();
+            kept.sort();
+            kept
+        };
+        // A log that can sign the author's ops again keeps the heads' and the intervals' only...
+        assert_eq!(kept_by(true), vec![at(k), at(2 * k), at(2 * k + 10)]);
+        // ...one that cannot keeps them all, to ship runs that end anywhere.
+        assert_eq!(kept_by(false).len(), ops.len());
     }
 
     #[test]
