@@ -570,6 +570,19 @@ fn mallory_branch(
     mallory_run(who, from, prev, ms, &keys.iter().map(String::as_str).collect::<Vec<_>>())
 }
 
+/// Four anti-entropy rounds, each after a write `live-{round}` of one of the first three peers;
+/// then peers `all` hold the same log and state.
+fn live_rounds_until_converged(c: &mut Cluster, all: &[usize]) {
+    for round in 0..4 {
+        c.now_ms += 1_001;
+        c.write(round % 3, put(&format!("live-{round}"), 1));
+        c.tick_all();
+        c.settle();
+    }
+    c.check_converged(all).unwrap();
+    c.check_same_state(all).unwrap();
+}
+
 /// As below, with branches longer than an equivocation proof's run may be (1,024 ops) and than
 /// the proof interval, each to one peer. Each branch comes in two segments: the ops up to the
 /// next multiple of the interval (no proof in it: they wait), then up to 1,024 more. When only
@@ -601,15 +614,8 @@ fn branches_longer_than_a_proof_run_are_proven_and_frozen_by_all() {
     c.settle();
     assert_eq!(c.peers[1].replica.log().heads()[&m].seq, k + a.len() as u64);
     assert_eq!(c.peers[2].replica.log().heads()[&m].seq, k + b.len() as u64);
-    for round in 0..4 {
-        c.now_ms += 1_001;
-        c.write(round % 3, put(&format!("live-{round}"), 1));
-        c.tick_all();
-        c.settle();
-    }
     let all = [0, 1, 2];
-    c.check_converged(&all).unwrap();
-    c.check_same_state(&all).unwrap();
+    live_rounds_until_converged(&mut c, &all);
     let equivocation = equivocation_of(m, fork, a[0].op.id.min(b[0].op.id));
     for i in all {
         assert_frozen(&c, i, &equivocation, &base);
@@ -674,5 +680,47 @@ fn an_author_that_sends_two_branches_to_two_peers_is_frozen_by_all() {
     assert!(c.peers[1].replica.log().ids(..).all(|(id, _)| id.time < millis_to_ntp(START_MS - 50) || id.peer != m));
     for i in all {
         assert!(c.errors(i).iter().all(&equivocation), "peer {i}: {:?}", c.errors(i));
+    }
+}
+
+/// Mallory signs two ops under one id at seq 2: X goes to peer 1 with X3 after it, Y to peer 2
+/// with two different ops after it at seq 3. Peer 2 proves the fork at seq 3 and passes the
+/// proof on; peer 1 cannot apply it (it holds X at seq 2, not the op the proof's runs follow),
+/// and reconciliation, which compares ids, never shows either side the other's op at seq 2.
+/// Peer 1 once dropped that proof, and it and peer 2 kept differing for ever. Now it keeps the
+/// proof aside: when peer 2 answers X3 with its side of the chain, that proof proves Y, peer 1
+/// proves the fork at seq 2, and every peer ends frozen there.
+#[test]
+fn a_proof_after_an_earlier_fork_under_one_id_is_kept_until_that_fork_is_proven() {
+    use auroradb_log::{EncodedOp, Hash, Op};
+    use auroradb_net::Replica;
+    use auroradb_net::sim::START_MS;
+    let (mut c, mallory) = with_mallory(0x9a);
+    let m = mallory.peer();
+    let base = mallory_run(&mallory, 1, Hash::ZERO, START_MS - 100, &["m1"]);
+    let x = mallory_run(&mallory, 2, base[0].hash, START_MS - 90, &["x2", "x3"]);
+    let y2 = EncodedOp::new(Op { kind: put("y2", 1), ..x[0].op.clone() });
+    let y3a = mallory_run(&mallory, 3, y2.hash, START_MS - 80, &["y3a"]);
+    let y3b = mallory_run(&mallory, 3, y2.hash, START_MS - 70, &["y3b"]);
+    c.net.inject(m, c.peers[1].id, mallory_push(&mallory, 1, &[base[0].clone(), x[0].clone(), x[1].clone()]));
+    c.net.inject(m, c.peers[2].id, mallory_push(&mallory, 1, &[base[0].clone(), y2.clone(), y3a[0].clone()]));
+    c.settle();
+    c.net.inject(m, c.peers[2].id, mallory_push(&mallory, 2, &[y2.clone(), y3b[0].clone()]));
+    c.settle();
+    assert_eq!(c.peers[2].replica.equivocation(&m).map(|eq| eq.fork().seq), Some(3));
+    let all = [0, 1, 2];
+    live_rounds_until_converged(&mut c, &all);
+    for i in all {
+        assert_eq!(c.peers[i].replica.equivocation(&m).map(|eq| eq.fork().seq), Some(2), "peer {i}");
+        let theirs: Vec<_> = c.peers[i].replica.log().ids(..).filter(|(id, _)| id.peer == m).map(|(id, _)| *id).collect();
+        assert_eq!(theirs, vec![base[0].op.id], "peer {i} keeps Mallory's op before the fork");
+        let errors = c.errors(i);
+        let blamed = |e: &NetError| matches!(e.inner(), NetError::Equivocation { author, .. } if *author == m);
+        assert!(errors.iter().all(blamed), "peer {i}: {errors:?}");
+        let state = c.peers[i].state.borrow();
+        assert!(state.get("m1").is_some() && state.get("x2").is_none() && state.get("y2").is_none(), "peer {i}");
+        for k in ["live-0", "live-1", "live-2", "live-3"] {
+            assert!(state.get(k).is_some(), "peer {i} lacks {k}");
+        }
     }
 }

@@ -196,14 +196,16 @@ impl<S: Replica, T: Transport> SyncEngine<S, T> {
     }
 
     /// `run` (ops of one author, ascending) with a signature over its last op: `proof` if there
-    /// is one, else the run extended by a run of the author's equivocation held here, when the
-    /// run ends at the op before that fork (which the equivocation proves).
+    /// is one, else the run extended by a run of an equivocation of the author (held here, or
+    /// waiting for an earlier fork), when the run ends at the op before that fork (which the
+    /// equivocation proves).
     fn signed(&self, mut run: Vec<EncodedOp>, proof: Option<Proof>) -> Option<(Vec<EncodedOp>, Proof)> {
         if let Some(p) = proof {
             return Some((run, p));
         }
         let last = run.last()?;
-        let eq = self.replica.equivocation(&last.op.author).filter(|eq| eq.fork().prev == last.hash)?;
+        let held = self.replica.equivocation(&last.op.author).filter(|eq| eq.fork().prev == last.hash);
+        let eq = held.or_else(|| self.state.borrow().pending_after(&last.op.author, &last.hash).cloned())?;
         let (ops, p) = eq.run();
         run.extend_from_slice(ops);
         Some((run, p))
@@ -237,7 +239,9 @@ impl<S: Replica, T: Transport> SyncEngine<S, T> {
         // too, and this replica holds another branch there. Freezing now would drop the signed
         // ops that prove that branch; they are kept, so that the earlier fork is proven (by this
         // replica or a peer it ships them to), and that proof freezes the author there.
+        // The proof waits: it proves the op before its fork, which a peer may ship later.
         if matches!(self.replica.conflict(eq.run().0), Some(Conflict::Earlier { .. })) {
+            self.state.borrow_mut().keep_pending(eq);
             return true;
         }
         let applied = match self.replica.freeze(eq.clone()).await {
@@ -257,6 +261,8 @@ impl<S: Replica, T: Transport> SyncEngine<S, T> {
         };
         let peers: Vec<PeerId> = {
             let mut st = self.state.borrow_mut();
+            // Those waiting for an earlier fork of the author are of no use now.
+            st.pending.remove(&fork.author);
             st.error(NetError::Equivocation { author: fork.author, seq: fork.seq, id: fork.ids[0] }.from_peer(from));
             if !applied.is_empty() {
                 st.events.push(SyncEvent::Post { peer: from, ops: applied.new_ops(), applied });

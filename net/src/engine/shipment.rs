@@ -205,7 +205,8 @@ impl<S: Replica, T: Transport> SyncEngine<S, T> {
     /// that fork a held chain wait like the others (a later segment may prove them: an
     /// equivocation then).
     fn take_proven(&self, from: PeerId, ops: Vec<EncodedOp>, proofs: &[(OpId, Proof)]) -> Vec<EncodedOp> {
-        let mut st = self.state.borrow_mut();
+        let mut guard = self.state.borrow_mut();
+        let st = &mut *guard;
         let Some(ps) = st.peers.get_mut(&from) else { return Vec::new() };
         let mut proven_ids: Vec<OpId> = proofs.iter().map(|(id, _)| *id).collect();
         proven_ids.sort_unstable();
@@ -225,7 +226,13 @@ impl<S: Replica, T: Transport> SyncEngine<S, T> {
             auroradb_log::sort_by_key(&mut run, |o| (o.op.seq, o.op.id));
             run.dedup_by(|a, b| a.op.id == b.op.id && a.hash == b.hash);
             let prev = fork_prev(&author);
-            let proven = run.iter().rposition(|o| proven_ids.binary_search(&o.op.id).is_ok() || Some(o.hash) == prev);
+            // An op before a fork whose proof waits for an earlier one is proven by it.
+            let waiting = st.pending.get(&author);
+            let proven = run.iter().rposition(|o| {
+                proven_ids.binary_search(&o.op.id).is_ok()
+                    || Some(o.hash) == prev
+                    || waiting.is_some_and(|w| w.iter().any(|eq| eq.fork().prev == o.hash))
+            });
             let rest = run.split_off(proven.map_or(0, |i| i + 1));
             ready.extend(run);
             if rest.is_empty() {
@@ -248,7 +255,7 @@ impl<S: Replica, T: Transport> SyncEngine<S, T> {
         }
         for e in refused {
             let e = NetError::Log(e);
-            self.send_report(&mut st, from, true, named_op(&e), &e);
+            self.send_report(st, from, true, named_op(&e), &e);
             st.error(e.from_peer(from));
         }
         auroradb_log::sort_by_key(&mut ready, |o| o.op.id);

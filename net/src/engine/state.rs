@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::task::Waker;
 
-use auroradb_log::{EncodedOp, PeerId};
+use auroradb_log::{EncodedOp, Equivocation, PeerId};
 
 use super::event::{EngineStats, SyncEvent, SyncReport};
 use super::replay::ReplayWindow;
@@ -127,7 +127,19 @@ pub(super) struct State<A, E> {
     pub(super) finished: BTreeMap<u64, SyncReport>,
     pub(super) events: Vec<SyncEvent<A, E>>,
     pub(super) stats: EngineStats,
+    /// Proofs of forks that this replica cannot apply yet, by author: each forks after an op
+    /// that is not the one held at its seq, so the author forked earlier too. Each still proves
+    /// the op before its fork (its run chains back to it), which lets this replica take that op
+    /// from a peer and prove the earlier fork. At most [`MAX_PENDING_PROOFS`] per author, for at
+    /// most [`MAX_PENDING_AUTHORS`] authors.
+    pub(super) pending: BTreeMap<PeerId, Vec<Equivocation>>,
 }
+
+/// How many proofs of one author wait for an earlier fork of it to be proven.
+pub(super) const MAX_PENDING_PROOFS: usize = 4;
+
+/// How many authors may have proofs waiting for an earlier fork.
+pub(super) const MAX_PENDING_AUTHORS: usize = 64;
 
 impl<A, E> State<A, E> {
     pub(super) fn new() -> State<A, E> {
@@ -142,7 +154,31 @@ impl<A, E> State<A, E> {
             finished: BTreeMap::new(),
             events: Vec::new(),
             stats: EngineStats::default(),
+            pending: BTreeMap::new(),
         }
+    }
+
+    /// Keeps `eq`, a proof that cannot be applied yet (see [`State::pending`]); the oldest of its
+    /// author's go beyond the bound, and a new author beyond the bound is not kept.
+    pub(super) fn keep_pending(&mut self, eq: Equivocation) {
+        let author = eq.fork().author;
+        if !self.pending.contains_key(&author) && self.pending.len() >= MAX_PENDING_AUTHORS {
+            return;
+        }
+        let kept = self.pending.entry(author).or_default();
+        if kept.iter().any(|k| k.fork().prev == eq.fork().prev) {
+            return;
+        }
+        if kept.len() >= MAX_PENDING_PROOFS {
+            kept.remove(0);
+        }
+        kept.push(eq);
+    }
+
+    /// A proof waiting in [`State::pending`] whose fork comes right after the op hashed `prev`
+    /// of `author`: it proves that op.
+    pub(super) fn pending_after(&self, author: &PeerId, prev: &auroradb_log::Hash) -> Option<&Equivocation> {
+        self.pending.get(author)?.iter().find(|eq| eq.fork().prev == *prev)
     }
 
     /// Reports a rejected frame or segment, or a failure of the sync.
