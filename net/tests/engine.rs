@@ -712,7 +712,8 @@ fn a_proof_after_an_earlier_fork_under_one_id_is_kept_until_that_fork_is_proven(
     live_rounds_until_converged(&mut c, &all);
     for i in all {
         assert_eq!(c.peers[i].replica.equivocation(&m).map(|eq| eq.fork().seq), Some(2), "peer {i}");
-        let theirs: Vec<_> = c.peers[i].replica.log().ids(..).filter(|(id, _)| id.peer == m).map(|(id, _)| *id).collect();
+        let theirs: Vec<_> =
+            c.peers[i].replica.log().ids(..).filter(|(id, _)| id.peer == m).map(|(id, _)| *id).collect();
         assert_eq!(theirs, vec![base[0].op.id], "peer {i} keeps Mallory's op before the fork");
         let errors = c.errors(i);
         let blamed = |e: &NetError| matches!(e.inner(), NetError::Equivocation { author, .. } if *author == m);
