@@ -1,7 +1,8 @@
 // The distributed JavaScript API beyond convergence, over the 'broadcast' adapter (two tabs of
 // one origin, no server): create(true, id), the statuses, the events' detail shapes, autoSync
 // off with post()/fetch()/sync(), groups, an adapter that cannot start, a peer's garbage
-// rejected with an error naming it, a restarted peer, teardown, and the ES module build.
+// rejected with an error naming it, a restarted peer, teardown, the ES module build, and two
+// instances given one identity (a fork): frozen by every peer, and by another tab of one of them.
 
 import test, { after, before } from 'node:test';
 import assert from 'node:assert/strict';
@@ -9,6 +10,7 @@ import {
   FAST,
   FAST_P2P,
   assertNoProblems,
+  dbHandle,
   describeDbs,
   launchBrowser,
   openDb,
@@ -352,6 +354,90 @@ test('the static API: AuroraDB.P2PAdapter, registerP2PAdapter, listP2PAdapters; 
   assert.deepEqual(esm.list, ['peerjs', 'webrtc', 'socketio', 'broadcast']);
   assert.equal(esm.same, true, 'the module uses the adapters of pkg/p2p/');
   assert.equal(esm.distinct, true);
+  await context.close();
+  context = null;
+});
+
+/**
+ * Creates a database in `page` that signs with the secret key `secret` (32 numbers), as peer
+ * `peerId` (two peers signing as one author need two peer ids: the default is the author's).
+ */
+async function openWithIdentity(page, label, config, secret, peerId) {
+  const info = await page.evaluate(
+    async ([l, c, s, p]) => {
+      const r = window.t.watch(l, new AuroraDB({ ...c, identity: Uint8Array.from(s) }));
+      await r.db.create(undefined, p);
+      return { peerId: r.db.getPeerId(), author: r.db.getIdentity().author };
+    },
+    [label, config, secret, peerId],
+  );
+  return { ...dbHandle(page, label, info), author: info.author };
+}
+
+test('two instances given one identity fork its chain: every peer freezes it, and so does another tab', {
+  timeout: 180_000,
+}, async () => {
+  const { config } = await fresh();
+  const secret = Array.from({ length: 32 }, (_, i) => (i * 37 + 11) & 255);
+  const pa = await openPage(context, pages.origin);
+  const pb = await openPage(context, pages.origin);
+  const pc = await openPage(context, pages.origin);
+  const pt = await openPage(context, pages.origin);
+  // Both write as the same author at seq 1, apart: A, then B once A is closed.
+  let A = await openWithIdentity(pa, 'a', config('a'), secret, 'peer-a');
+  await A.add('from-a', { n: 1 });
+  await A.close();
+  const B = await openWithIdentity(pb, 'b', config('b'), secret, 'peer-b');
+  assert.equal(B.author, A.author);
+  await B.add('from-b', { n: 2 });
+  await B.close();
+  // Another tab of database 'a', local only, holds A's record before anything is synced.
+  const T = await openDb(pt, 't', { ...config('a'), distributed: false }, false);
+  assert.deepEqual(await T.get('from-a'), { n: 1 });
+  const C = await openDb(pc, 'c', config('c'), true);
+  await C.add('from-c', { n: 3 });
+  A = await openWithIdentity(pa, 'a2', config('a'), secret, 'peer-a');
+  const B2 = await openWithIdentity(pb, 'b2', config('b'), secret, 'peer-b');
+  const dbs = [A, B2, C];
+  await waitConnected(dbs, 2);
+  await A.sync();
+  await waitConverged(dbs, { expectCount: 1 });
+  for (const db of dbs) {
+    assert.equal(await db.get('from-a'), null, `${db.label} dropped the fork's op of A`);
+    assert.equal(await db.get('from-b'), null, `${db.label} dropped the fork's op of B`);
+    assert.deepEqual(await db.get('from-c'), { n: 3 }, `${db.label} keeps the honest write`);
+    const forks = (await db.events('error')).filter((e) => e.detail.type === 'equivocation');
+    assert.equal(forks.length, 1, `${db.label} reports the fork once: ${JSON.stringify(forks)}`);
+    assert.equal(forks[0].detail.name, 'EquivocationError');
+    assert.match(forks[0].detail.message, new RegExp(A.author.slice(0, 8)));
+  }
+  // The author's instances write no more: peers would take none of it.
+  for (const db of [A, B2]) {
+    const refused = await db.page.evaluate(async (l) => {
+      try {
+        await window.t.dbs.get(l).db.add('after', { n: 4 });
+        return 'written';
+      } catch (e) {
+        return e.name;
+      }
+    }, db.label);
+    assert.equal(refused, 'BrokenChainError', `${db.label}'s next write`);
+  }
+  // The other tab of database 'a' learns of the freeze from storage: its record is gone, and
+  // its log is the one A holds.
+  await waitFor(async () => (await T.get('from-a')) === null, 'the other tab to drop the frozen op', {
+    describe: () => describeDbs([T, A]),
+  });
+  const [mine, theirs] = [await T.verify(), await A.verify()];
+  assert.equal(mine.ok, true);
+  assert.equal(mine.fingerprint, theirs.fingerprint);
+  const lost = (await T.events('delete')).filter((e) => e.detail.key === 'from-a');
+  assert.deepEqual(
+    lost.map((e) => e.detail),
+    [{ key: 'from-a', source: 'tab' }],
+    'the other tab announces the record it lost, once',
+  );
+  assertNoProblems(pa, pb, pc, pt);
   await context.close();
   context = null;
 });
