@@ -22,13 +22,31 @@
 //! (`'\uD800'` without its pair) has no UTF-8 form, and converting it would store U+FFFD in its
 //! place, so `'x\uD800y'` and `'x\uFFFDy'` would become one key. Such a string is refused with
 //! an `InvalidInputError` naming where it is and the offending code unit.
+//!
+//! Reading a value may run the application's code (a getter, a `Proxy`'s traps). Every such read
+//! catches what it throws: the value is refused with an `InvalidInputError`, and nothing of the
+//! write happens (an exception left to cross the engine's frames would leave the call unsettled).
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use auroradb_log::Value;
 use js_sys::{Array, ArrayBuffer, BigInt, JsString, Object, Reflect, Uint8Array};
+use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
+
+// The reads of a value that may run the application's code, each catching what it throws.
+#[wasm_bindgen]
+extern "C" {
+    #[wasm_bindgen(catch, js_namespace = Object, js_name = keys)]
+    fn own_keys(obj: &JsValue) -> Result<Array, JsValue>;
+    #[wasm_bindgen(catch, js_namespace = Object, js_name = getOwnPropertySymbols)]
+    fn own_symbols(obj: &JsValue) -> Result<Array, JsValue>;
+    #[wasm_bindgen(catch, js_namespace = Object, js_name = getPrototypeOf)]
+    fn prototype_of(obj: &JsValue) -> Result<JsValue, JsValue>;
+    #[wasm_bindgen(catch, js_namespace = Array, js_name = isArray)]
+    fn is_array(v: &JsValue) -> Result<bool, JsValue>;
+}
 
 use auroradb::{DbError, MAX_DEPTH};
 
@@ -113,13 +131,18 @@ impl Walk {
         if self.ancestors.iter().any(|a| Object::is(a, v)) {
             return Err(self.refuse("is a cycle (it contains itself)"));
         }
-        if Array::is_array(v) {
-            let arr: &Array = v.unchecked_ref();
+        let threw = |this: &Self| this.refuse("threw when read");
+        if is_array(v).map_err(|_| threw(self))? {
             self.ancestors.push(v.clone());
-            let mut items = Vec::with_capacity(arr.length() as usize);
-            for i in 0..arr.length() {
+            let length = Reflect::get(v, &field_name("length")).map_err(|_| threw(self))?;
+            let length =
+                length.as_f64().filter(|n| *n >= 0.0 && *n <= f64::from(u32::MAX)).ok_or_else(|| threw(self))?;
+            let length = length as u32;
+            let mut items = Vec::with_capacity(length.min(1 << 16) as usize);
+            for i in 0..length {
                 self.path.push(Step::Index(i));
-                let item = self.value(&arr.get(i))?;
+                let item = Reflect::get_u32(v, i).map_err(|_| threw(self))?;
+                let item = self.value(&item)?;
                 self.path.pop();
                 items.push(item);
             }
@@ -127,15 +150,15 @@ impl Walk {
             return Ok(Value::List(items));
         }
         let obj: &Object = v.unchecked_ref();
-        if !is_plain(obj) {
+        if !is_plain(obj).map_err(|_| threw(self))? {
             return Err(self.refuse(&format!("is a {}", type_name(obj))));
         }
-        if Object::get_own_property_symbols(obj).length() > 0 {
+        if own_symbols(obj).map_err(|_| threw(self))?.length() > 0 {
             return Err(self.refuse("has symbol keys"));
         }
         self.ancestors.push(v.clone());
         let mut fields = BTreeMap::new();
-        let keys = Object::keys(obj);
+        let keys = own_keys(obj).map_err(|_| threw(self))?;
         for i in 0..keys.length() {
             let name = keys.get(i);
             let key = match exact_string(&name) {
@@ -176,10 +199,20 @@ pub(crate) fn number(n: f64) -> Option<Value> {
     }
 }
 
-/// Whether the object's prototype is `Object.prototype` (of any realm) or `null`.
-fn is_plain(obj: &Object) -> bool {
-    let proto = Object::get_prototype_of(obj);
-    proto.is_null() || Object::get_prototype_of(&proto).is_null()
+/// The two items of `item` if it is an array of two (a `[key, value]` pair), `None` if it is not;
+/// an error if reading it threw (a `Proxy`).
+pub(crate) fn pair_of(item: &JsValue) -> Result<Option<(JsValue, JsValue)>, JsValue> {
+    if !is_array(item)? || Reflect::get(item, &field_name("length"))?.as_f64() != Some(2.0) {
+        return Ok(None);
+    }
+    Ok(Some((Reflect::get_u32(item, 0)?, Reflect::get_u32(item, 1)?)))
+}
+
+/// Whether the object's prototype is `Object.prototype` (of any realm) or `null`; an error if
+/// reading a prototype threw (a `Proxy`).
+fn is_plain(obj: &Object) -> Result<bool, JsValue> {
+    let proto = prototype_of(obj)?;
+    Ok(proto.is_null() || prototype_of(&proto)?.is_null())
 }
 
 fn type_name(obj: &Object) -> String {
@@ -331,7 +364,7 @@ pub fn describe(v: &JsValue) -> String {
         "a function".into()
     } else if v.is_bigint() {
         "a bigint".into()
-    } else if Array::is_array(v) {
+    } else if is_array(v).unwrap_or(false) {
         "an array".into()
     } else if v.is_object() {
         "an object".into()

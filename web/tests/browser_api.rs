@@ -215,6 +215,13 @@ async fn bad_input_is_refused_with_a_stable_name_and_writes_nothing() {
         "{ f32: new Float32Array(2) }",
         "{ [Symbol('k')]: 1 }",
         "{ huge: 2n ** 70n }",
+        // Reads that run the application's code and throw: refused, not left to unwind.
+        "{ get x() { throw new Error('getter') } }",
+        "new Proxy({ a: 1 }, { ownKeys() { throw new Error('ownKeys') } })",
+        "new Proxy({ a: 1 }, { getPrototypeOf() { throw new Error('getPrototypeOf') } })",
+        "{ inner: new Proxy({ a: 1 }, { get() { throw new Error('get') } }) }",
+        "new Proxy([1, 2], { get() { throw new Error('array get') } })",
+        "(() => { const r = Proxy.revocable({}, {}); r.revoke(); return { r: r.proxy }; })()",
     ];
     for src in bad_values {
         let e = err(db.put("k".into(), js(src))).await;
@@ -233,12 +240,14 @@ async fn bad_input_is_refused_with_a_stable_name_and_writes_nothing() {
     assert_eq!(name_of(&err(db.batch_set(batch)).await), "InvalidInputError");
     assert_eq!(name_of(&err(db.batch_set(js("[['only-key']]"))).await), "InvalidInputError");
     assert_eq!(name_of(&err(db.batch_set(js("42"))).await), "InvalidInputError");
+    let proxied = js("[new Proxy(['p', 1], { get() { throw new Error('pair') } })]");
+    assert_eq!(name_of(&err(db.batch_set(proxied)).await), "InvalidInputError");
 
     assert_eq!(json(&ok(db.keys()).await), r#"["keep"]"#);
     assert_eq!(get(&db.stats(), "ops").as_f64(), Some(1.0), "nothing refused reached the log");
     assert!(js("({}).polluted === undefined").is_truthy(), "no prototype was touched");
     let errors = rec.take().into_iter().filter(|(k, _)| k == "error").count();
-    assert!(errors >= bad_values.len() + 7, "every refusal is an error event ({errors})");
+    assert!(errors >= bad_values.len() + 8, "every refusal is an error event ({errors})");
     destroy(db).await;
 }
 

@@ -3,7 +3,7 @@
 //!
 //! [`OpenDatabase::write`]: crate::open_database::OpenDatabase::write
 
-use js_sys::{Array, Promise, Uint8Array};
+use js_sys::{Promise, Uint8Array};
 use wasm_bindgen::prelude::*;
 
 use super::{AuroraCore, Open};
@@ -69,20 +69,19 @@ impl AuroraCore {
             let mut tx = Transaction::new();
             for (i, item) in iter.enumerate() {
                 let item = item?;
-                if !Array::is_array(&item) || Array::from(&item).length() != 2 {
-                    return Err(bad(&open, format!("entries[{i}] is not a [key, value] pair")));
-                }
-                let pair = Array::from(&item);
+                let pair = crate::value::pair_of(&item)
+                    .map_err(|_| bad(&open, format!("entries[{i}] threw when read")))?
+                    .ok_or_else(|| bad(&open, format!("entries[{i}] is not a [key, value] pair")))?;
                 // key_from_js refuses with InvalidInput only: its message, without the prefix the
                 // error's Display adds (a substring search for it cost 2 KB of wasm).
-                let key = key_from_js(&pair.get(0)).map_err(|e| {
+                let key = key_from_js(&pair.0).map_err(|e| {
                     let why = match e {
                         DbError::InvalidInput(why) => why,
                         e => e.to_string(),
                     };
                     bad(&open, format!("entries[{i}]: {why}"))
                 })?;
-                let value = open.prepare(&key, &pair.get(1), "entries[].value", "batchSet")?;
+                let value = open.prepare(&key, &pair.1, "entries[].value", "batchSet")?;
                 tx.put(key, value).map_err(|e| open.fail("batchSet", &e))?;
             }
             let n = tx.len();
