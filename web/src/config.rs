@@ -11,7 +11,7 @@ use auroradb_log::{NTP64, millis_to_ntp};
 /// The records an instance holds in memory by default (`cacheSize`).
 pub const DEFAULT_CACHE_SIZE: usize = 10_000;
 use auroradb_snapshot::{IndexSpec, Strategy};
-use js_sys::{Array, Reflect};
+use js_sys::Reflect;
 use wasm_bindgen::JsCast;
 use wasm_bindgen::JsValue;
 
@@ -119,10 +119,9 @@ pub fn parse(config: &JsValue, distributed: Option<bool>, peer_id: Option<String
     }
     let indexes = field(config, "indexes");
     if !indexes.is_undefined() && !indexes.is_null() {
-        if !Array::is_array(&indexes) {
-            return Err(bad("indexes must be an array of { name, unique }".into()));
-        }
-        for item in Array::from(&indexes).iter() {
+        let items = crate::value::array_items(&indexes).map_err(|_| bad("indexes threw when read".into()))?;
+        let items = items.ok_or_else(|| bad("indexes must be an array of { name, unique }".into()))?;
+        for item in items {
             let spec = if let Some(name) = item.as_string() {
                 IndexSpec { name, unique: false }
             } else if item.is_object() {

@@ -208,6 +208,15 @@ pub(crate) fn pair_of(item: &JsValue) -> Result<Option<(JsValue, JsValue)>, JsVa
     Ok(Some((Reflect::get_u32(item, 0)?, Reflect::get_u32(item, 1)?)))
 }
 
+/// The items of `v` if it is an array, `None` if it is not; an error if reading it threw.
+pub(crate) fn array_items(v: &JsValue) -> Result<Option<Vec<JsValue>>, JsValue> {
+    if !is_array(v)? {
+        return Ok(None);
+    }
+    let length = Reflect::get(v, &field_name("length"))?.as_f64().unwrap_or(0.0) as u32;
+    (0..length).map(|i| Reflect::get_u32(v, i)).collect::<Result<Vec<_>, _>>().map(Some)
+}
+
 /// Whether the object's prototype is `Object.prototype` (of any realm) or `null`; an error if
 /// reading a prototype threw (a `Proxy`).
 fn is_plain(obj: &Object) -> Result<bool, JsValue> {

@@ -630,12 +630,13 @@ async fn bad_configurations_are_refused() {
         "{ name: 'x', maxOpBytes: 0 }",
         "{ name: 'x', maxOpBytes: 2 ** 30 + 1 }",
         "{ name: 'x', maxOpBytes: '1000' }",
+        "{ name: 'x', indexes: new Proxy(['a'], { get() { throw new Error('indexes') } }) }",
         "null",
     ] {
         let e = AuroraCore::open(js(config), rec.target.clone(), none.clone(), None, None).await.err().unwrap();
         assert_eq!(name_of(&e), "InvalidConfigError", "{config}");
     }
-    assert_eq!(rec.kinds().iter().filter(|k| *k == "error").count(), 13);
+    assert_eq!(rec.kinds().iter().filter(|k| *k == "error").count(), 14);
 }
 
 #[wasm_bindgen_test]
