@@ -253,3 +253,33 @@ fn retries_without_a_lock_back_off_exponentially_with_jitter_and_are_bounded() {
     assert_eq!(retry_delay_ms(5, -1.0), 8.0);
     assert_eq!(retry_delay_ms(5, 7.0), 16.0);
 }
+
+/// The clock is set back an hour while two connections are open, after one of them wrote: the
+/// other catches up with that write (part of the database's history, not a peer's op: no drift
+/// bound) and writes after it. Its catch-up once failed with `ClockDriftError`, and so did every
+/// write of it until the clock caught up.
+#[test]
+fn a_connection_catches_up_and_writes_after_another_ones_ops_with_the_clock_set_back() {
+    block_on(async {
+        let storage = MemoryStorage::new();
+        let mut a = Database::open(storage.clone(), config("back")).await.unwrap();
+        let mut b = Database::open(storage.clone(), config("back")).await.unwrap();
+        tick();
+        a.put("k", Value::from("a")).await.unwrap();
+        let written = a.log().heads()[&a.peer()].id;
+        set_manual_clock(1_700_000_000_000 - 3_600_000);
+        b.put("k", Value::from("b")).await.unwrap();
+        let mine = b.log().heads()[&b.peer()].id;
+        assert!(mine > written, "{mine} is not after {written}");
+        assert_eq!(b.get("k"), Some(&Value::from("b")));
+        // The first connection catches up with it the same way, and so does a fresh one.
+        a.catch_up().await.unwrap();
+        assert_eq!(a.get("k"), Some(&Value::from("b")));
+        tick();
+        a.put("j", Value::Int(1)).await.unwrap();
+        assert!(a.log().heads()[&a.peer()].id > mine);
+        b.catch_up().await.unwrap();
+        a.verify().await.unwrap();
+        b.verify().await.unwrap();
+    });
+}

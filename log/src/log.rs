@@ -318,7 +318,7 @@ impl Log {
     pub fn insert_proven(&mut self, ops: Vec<EncodedOp>, proofs: &[(OpId, Proof)]) -> Result<Vec<EncodedOp>> {
         let fresh = self.check_remote(&ops)?;
         let keep = self.check_proofs(&ops, &fresh, proofs)?;
-        let new = self.add_checked(ops, fresh)?;
+        let new = self.add_checked(ops, fresh, true)?;
         for (id, p) in keep {
             self.keep_proof(id, p);
         }
@@ -484,6 +484,11 @@ impl Log {
     /// each op's drift, and that with the batch's other ops it extends its author's chain.
     /// Returns, per op, whether it is new (false: already held, a no-op).
     pub fn check_remote(&self, ops: &[EncodedOp]) -> Result<Vec<bool>> {
+        self.check_batch(ops, true)
+    }
+
+    /// [`Log::check_remote`], with the drift bound checked only if `drift`.
+    fn check_batch(&self, ops: &[EncodedOp], drift: bool) -> Result<Vec<bool>> {
         let order = crate::sorted_indices(ops.len(), &|a, b| {
             (ops[a].op.author, ops[a].op.seq).cmp(&(ops[b].op.author, ops[b].op.seq))
         });
@@ -504,7 +509,9 @@ impl Log {
                 return Err(fork);
             }
             crate::codec::check_op_shape(&e.op)?;
-            self.clock.check(&e.op.id)?;
+            if drift {
+                self.clock.check(&e.op.id)?;
+            }
             let head = heads.entry(e.op.author).or_insert_with(|| self.heads.get(&e.op.author).copied());
             if let Some(h) = head
                 && e.op.seq <= h.seq
@@ -533,16 +540,31 @@ impl Log {
     /// Returns the ops that were new, in id order.
     pub fn insert_remote(&mut self, ops: Vec<EncodedOp>) -> Result<Vec<EncodedOp>> {
         let fresh = self.check_remote(&ops)?;
-        self.add_checked(ops, fresh)
+        self.add_checked(ops, fresh, true)
     }
 
-    /// Adds the ops of a checked batch that `fresh` marks new.
-    fn add_checked(&mut self, ops: Vec<EncodedOp>, fresh: Vec<bool>) -> Result<Vec<EncodedOp>> {
+    /// [`Log::insert_remote`] for ops another connection already committed to this database's
+    /// storage: they are part of the local history, as the ops a log is restored over, so the
+    /// drift bound does not apply and the clock moves past them whatever it reads (a write of
+    /// this connection comes after them, even with its clock set far back since they were
+    /// written).
+    pub fn insert_stored(&mut self, ops: Vec<EncodedOp>) -> Result<Vec<EncodedOp>> {
+        let fresh = self.check_batch(&ops, false)?;
+        self.add_checked(ops, fresh, false)
+    }
+
+    /// Adds the ops of a checked batch that `fresh` marks new; the clock observes them (within
+    /// the drift bound) if `observe`, else moves its floor past them.
+    fn add_checked(&mut self, ops: Vec<EncodedOp>, fresh: Vec<bool>, observe: bool) -> Result<Vec<EncodedOp>> {
         let mut new: Vec<EncodedOp> = ops.into_iter().zip(fresh).filter_map(|(o, f)| f.then_some(o)).collect();
         crate::sort_by_key(&mut new, |o| o.op.id);
         new.dedup_by_key(|o| o.op.id);
         for op in &new {
-            self.clock.observe(&op.op.id)?;
+            if observe {
+                self.clock.observe(&op.op.id)?;
+            } else {
+                self.clock.restore(&op.op.id);
+            }
             self.add(op);
         }
         Ok(new)

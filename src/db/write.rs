@@ -267,7 +267,7 @@ impl<S: Storage> Database<S> {
                 self.log.borrow_mut().insert_local(op)?;
             }
         } else {
-            self.log.borrow_mut().insert_remote(ops.clone())?;
+            self.log.borrow_mut().insert_stored(ops.clone())?;
         }
         for (id, proof) in proofs {
             self.log.borrow_mut().keep_proof(id, proof);
@@ -529,7 +529,9 @@ impl<S: Storage> Database<S> {
         auroradb_log::sort_by_key(&mut ops, |o| o.op.id);
         let mut changes = Vec::new();
         // Already durable: apply to memory only, then reload what the other connection wrote.
-        let new = self.log.borrow_mut().insert_remote(ops)?;
+        // They are this database's history: no drift bound (a tab whose clock was set back since
+        // the other wrote still catches up, and writes after them).
+        let new = self.log.borrow_mut().insert_stored(ops)?;
         let _ = self.log.borrow_mut().take_segment_changes();
         // They joined the tail, or another connection's commit sealed it: counted when it
         // seems due.

@@ -214,6 +214,37 @@ test('an instance alone posts no tab notes; one that opens later hears of every 
   }
 });
 
+test('the clock set back an hour after one tab wrote: the other catches up and writes after it', {
+  timeout: 120_000,
+}, async () => {
+  const context = await suite.browser.newContext();
+  try {
+    // Every page's Date.now() follows window.__clockOffset, as the system clock would.
+    await context.addInitScript(() => {
+      const now = Date.now.bind(Date);
+      window.__clockOffset = 0;
+      Date.now = () => now() + window.__clockOffset;
+    });
+    const a = await openTab(context, 'tabs-clock');
+    const b = await openTab(context, 'tabs-clock');
+    assert.deepEqual((await a.page.evaluate(() => window.tab.write('a', 1))).rejected, []);
+    for (const t of [a, b]) await t.page.evaluate(() => (window.__clockOffset = -3_600_000));
+    // Page b has not seen page a's writes: its write catches up with them first. That catch-up
+    // once failed with ClockDriftError (page a's ops an hour ahead of page b's clock), and so
+    // did every write of page b until the clock caught up.
+    assert.deepEqual((await b.page.evaluate(() => window.tab.write('b', 1))).rejected, []);
+    assert.deepEqual((await a.page.evaluate(() => window.tab.write('a2', 1))).rejected, []);
+    // Both wrote `shared:0`, page b after page a, then page a again: the last write wins.
+    const shared = async (t) => (await t.page.evaluate(() => window.tab.records())).find(([k]) => k === 'shared:0');
+    assert.deepEqual(await shared(b), ['shared:0', { who: 'a2', i: 0 }]);
+    assert.deepEqual(await shared(a), ['shared:0', { who: 'a2', i: 0 }]);
+    for (const t of [a, b]) assert.equal((await t.page.evaluate(() => window.tab.verify())).ok, true);
+    assert.deepEqual([...a.errors, ...b.errors], []);
+  } finally {
+    await context.close();
+  }
+});
+
 /** Resolves once no page of `page`'s origin holds Web Lock `name` (or after 10 s). */
 async function released(page, name) {
   await page.waitForFunction(async (n) => !(await navigator.locks.query()).held.some((l) => l.name === n), name, {
