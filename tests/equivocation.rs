@@ -249,3 +249,57 @@ fn a_database_without_kept_proofs_still_opens_and_works() {
         assert_eq!(carol.log().heads()[&mallory.peer()].seq, k + 5);
     });
 }
+
+/// Two log files whose ops fork an author's chain, both branches signed, are an equivocation
+/// proof, as when peers send them: importing the second one freezes the author at the fork and
+/// imports the file's other ops. The import once failed whole with `BrokenChainError`, other
+/// authors' ops with it. The author's own instance, importing the other branch, freezes itself
+/// and refuses its next write.
+#[test]
+fn a_log_file_that_forks_a_held_chain_freezes_its_author_and_the_rest_is_imported() {
+    block_on(async {
+        set_manual_clock(1_700_000_000_000);
+        let mallory = Identity::from_secret(&[0x9a; 32]);
+        let bob = Identity::from_secret(&[0xb0; 32]);
+        // Two instances of Mallory's identity each write seq 1 and 2, apart.
+        let mut x = Database::open(MemoryStorage::new(), config("x", &mallory)).await.unwrap();
+        x.put("x1", Value::Int(1)).await.unwrap();
+        advance_manual_clock(5);
+        x.put("x2", Value::Int(2)).await.unwrap();
+        let mut y = Database::open(MemoryStorage::new(), config("y", &mallory)).await.unwrap();
+        advance_manual_clock(5);
+        y.put("y1", Value::Int(1)).await.unwrap();
+        // Bob imports Mallory's branch from x, then writes; his file holds branch y too.
+        let mut b = Database::open(MemoryStorage::new(), config("b", &bob)).await.unwrap();
+        advance_manual_clock(5);
+        b.put("bob", Value::Int(7)).await.unwrap();
+        let (info, _) = y.import_log(&b.export_log().await.unwrap()).await.unwrap();
+        assert!(info.frozen.is_empty());
+        let with_y = y.export_log().await.unwrap();
+
+        let mut z =
+            Database::open(MemoryStorage::new(), config("z", &Identity::from_secret(&[0xc0; 32]))).await.unwrap();
+        let (info, _) = z.import_log(&x.export_log().await.unwrap()).await.unwrap();
+        assert_eq!((info.imported, info.frozen.len()), (2, 0));
+        let (info, out) = z.import_log(&with_y).await.unwrap();
+        assert_eq!(info.frozen.len(), 1);
+        let fork = info.frozen[0];
+        assert_eq!((fork.author, fork.seq), (mallory.peer(), 1));
+        assert_eq!(info.imported, 1, "Bob's op is imported");
+        let mut gone: Vec<&str> = out.changes.iter().filter(|c| c.after.is_none()).map(|c| c.key.as_str()).collect();
+        gone.sort_unstable();
+        assert_eq!(gone, ["x1", "x2"]);
+        assert_eq!((z.get("x1"), z.get("y1"), z.get("bob")), (None, None, Some(&Value::Int(7))));
+        assert_eq!(z.log().equivocation(&mallory.peer()).map(|e| e.fork().seq), Some(1));
+        z.verify().await.unwrap();
+        // Again: nothing new, and no second freeze.
+        let (info, _) = z.import_log(&with_y).await.unwrap();
+        assert_eq!((info.imported, info.frozen.len()), (0, 0));
+        // The author's own instance imports the other branch: it freezes itself.
+        let (info, _) = x.import_log(&with_y).await.unwrap();
+        assert_eq!(info.frozen.len(), 1);
+        assert_eq!((x.get("x1"), x.get("bob")), (None, Some(&Value::Int(7))));
+        let err = x.put("x3", Value::Int(3)).await.unwrap_err();
+        assert_eq!(err.error_name(), auroradb::ErrorName::BrokenChain, "{err:?}");
+    });
+}

@@ -17,7 +17,9 @@
 
 use auroradb_log::codec::{decode_blob_v, encode_blob_v};
 use auroradb_log::segment::{ProvenSegment, SegmentLimits, decode_file_segment, encode_file_segment, stored_seq};
-use auroradb_log::{EncodedOp, Fingerprint, Hash, LogError, OpId, Proof, RangeSum, shipped_proofs};
+use auroradb_log::{
+    Conflict, EncodedOp, Equivocation, Fingerprint, Fork, Hash, LogError, OpId, PeerId, Proof, RangeSum, shipped_proofs,
+};
 use serde::{Deserialize, Serialize};
 
 use super::{Database, WriteOutcome};
@@ -40,7 +42,7 @@ struct LogFile {
 }
 
 /// What a log file holds, as read by [`Database::import_log`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LogFileInfo {
     /// Ops in the file.
     pub ops: u64,
@@ -48,6 +50,9 @@ pub struct LogFileInfo {
     pub fingerprint: Fingerprint,
     /// Ops that were new to this database.
     pub imported: u64,
+    /// The forks the file proved against the chains held here: each froze its author (see
+    /// [`Database::freeze`]).
+    pub frozen: Vec<Fork>,
 }
 
 /// The ops of a log file, with the proofs its segments carry, and its fingerprint. Checks the
@@ -142,10 +147,59 @@ impl<S: Storage> Database<S> {
     /// Merges the ops of a log file into this database (as if synced from a peer), all or
     /// nothing: a corrupt, tampered or inconsistent file, or one whose ops are not proven to
     /// come from their authors, is an error and changes nothing.
+    ///
+    /// A file whose ops fork a chain held here, both branches signed by their author, is an
+    /// equivocation proof, as when a peer sends them: the author is frozen at the fork first (in
+    /// a commit of its own, which stands even if the rest of the file is then refused), and the
+    /// file's other ops are imported. The outcome's changes are the freeze's and the import's.
     pub async fn import_log(&mut self, bytes: &[u8]) -> Result<(LogFileInfo, WriteOutcome)> {
         let ((ops, proofs), fingerprint) = decode_file(bytes)?;
         let count = ops.len() as u64;
-        let out = self.apply_remote(ops, &proofs).await?;
-        Ok((LogFileInfo { ops: count, fingerprint, imported: out.ops.len() as u64 }, out))
+        self.load_log().await?;
+        let mut frozen = Vec::new();
+        let mut changes = Vec::new();
+        for eq in self.forks_in(&ops, &proofs).await? {
+            let fork = *eq.fork();
+            if let Some(out) = self.freeze(eq).await? {
+                changes.extend(out.changes);
+                frozen.push(fork);
+            }
+        }
+        let mut out = self.apply_remote(ops, &proofs).await?;
+        changes.append(&mut out.changes);
+        out.changes = changes;
+        Ok((LogFileInfo { ops: count, fingerprint, imported: out.ops.len() as u64, frozen }, out))
+    }
+
+    /// The equivocations that `ops` (with `proofs`) prove against the chains held here: for each
+    /// author whose ops in the file fork its held chain, the file's run from the fork up to its
+    /// first proven op and the held ops from the fork up to the first one the log can prove. A
+    /// fork whose file side carries a bad signature is an error (the file is refused); one that
+    /// cannot be proven (no signature on a side) is left to `apply_remote`, which refuses it.
+    async fn forks_in(&mut self, ops: &[EncodedOp], proofs: &[(OpId, Proof)]) -> Result<Vec<Equivocation>> {
+        let mut by_author: Vec<(PeerId, Vec<EncodedOp>)> = Vec::new();
+        for op in ops {
+            match by_author.iter_mut().find(|(a, _)| *a == op.op.author) {
+                Some((_, run)) => run.push(op.clone()),
+                None => by_author.push((op.op.author, vec![op.clone()])),
+            }
+        }
+        let mut found = Vec::new();
+        for (_, mut run) in by_author {
+            auroradb_log::sort_by_key(&mut run, |o| (o.op.seq, o.op.id));
+            let Some(Conflict::At { index, held }) = self.log.borrow().conflict(&run) else { continue };
+            let theirs = &run[index..];
+            let proven = |id: &OpId| proofs.iter().find(|(p, _)| p == id).map(|(_, p)| *p);
+            let Some(end) = theirs.iter().position(|o| proven(&o.op.id).is_some()) else { continue };
+            let theirs_proof = proven(&theirs[end].op.id).expect("found above");
+            let Some(held_end) = held.iter().position(|(id, _)| self.log.borrow().proof_of(id).is_some()) else {
+                continue;
+            };
+            let ids: Vec<OpId> = held[..=held_end].iter().map(|(id, _)| *id).collect();
+            let ours = self.load_encoded(&ids).await?;
+            let ours_proof = self.log.borrow().proof_of(&ids[held_end]).expect("found above");
+            found.push(Equivocation::new((&ours, ours_proof), (&theirs[..=end], theirs_proof))?);
+        }
+        Ok(found)
     }
 }

@@ -62,7 +62,7 @@ fn id_fields(obj: Obj, id: &OpId) -> Obj {
     obj.set("id", id_hex(id)).set("hlc", id.to_string()).set("time", id.millis() as f64).set("counter", id.counter())
 }
 
-fn peer_hex(peer: &PeerId) -> String {
+pub(crate) fn peer_hex(peer: &PeerId) -> String {
     peer.to_hex()
 }
 

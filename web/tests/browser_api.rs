@@ -575,6 +575,47 @@ async fn time_travel_history_log_and_log_files() {
     destroy(db).await;
 }
 
+/// Two databases given one identity write apart (a fork of that author at seq 1); a third
+/// imports both log files. The second import proves the fork: the author is frozen (both
+/// writes leave the state), the import resolves with the fork in `frozen`, and an `error` event
+/// of type `equivocation` names the author, as a peer's proof would. It once failed whole
+/// with `BrokenChainError`.
+#[wasm_bindgen_test]
+async fn a_log_file_that_forks_a_held_chain_freezes_its_author() {
+    let secret = "new Uint8Array(32).map((_, i) => i * 7 + 1)";
+    let rec = Recorder::new();
+    let none = JsValue::from(Object::new());
+    let open_as = |name: String| format!("{{ name: {name:?}, identity: {secret} }}");
+    let (xn, yn, zn) = (fresh("fork-x"), fresh("fork-y"), fresh("fork-z"));
+    let x = open_with(&open_as(xn), &rec, &none).await;
+    ok(x.put("k".into(), js("'from x'"))).await;
+    let y = open_with(&open_as(yn), &rec, &none).await;
+    ok(y.put("k".into(), js("'from y'"))).await;
+    ok(y.put("y2".into(), js("2"))).await;
+    let author = get(&x.identity(), "author").as_string().unwrap();
+    let z_rec = Recorder::new();
+    let z = open_with(&format!("{{ name: {zn:?} }}"), &z_rec, &none).await;
+    ok(z.put("own".into(), js("1"))).await;
+    let first = ok(z.import_log(ok(x.export_log()).await)).await;
+    assert_eq!(json(&get(&first, "frozen")), "[]");
+    assert_eq!(json(&ok(z.get("k".into())).await), r#""from x""#);
+    z_rec.take();
+    let second = ok(z.import_log(ok(y.export_log()).await)).await;
+    assert_eq!(json(&get(&second, "frozen")), format!(r#"[{{"author":"{author}","seq":1}}]"#));
+    assert_eq!(json(&ok(z.keys()).await), r#"["own"]"#);
+    let seen = z_rec.take();
+    let errors: Vec<&JsValue> = seen.iter().filter(|(k, _)| k == "error").map(|(_, d)| d).collect();
+    assert_eq!(errors.len(), 1, "{:?}", seen.iter().map(|(k, _)| k).collect::<Vec<_>>());
+    assert_eq!(get(errors[0], "type").as_string().as_deref(), Some("equivocation"));
+    assert_eq!(get(errors[0], "name").as_string().as_deref(), Some("EquivocationError"));
+    assert!(get(errors[0], "message").as_string().unwrap().contains(&author[..8]));
+    assert!(seen.iter().any(|(k, d)| k == "delete" && get(d, "key").as_string().as_deref() == Some("k")));
+    assert_eq!(get(&ok(z.verify()).await, "ok").as_bool(), Some(true));
+    for db in [x, y, z] {
+        destroy(db).await;
+    }
+}
+
 #[wasm_bindgen_test]
 async fn data_survives_reopen_without_decoding_the_log() {
     let name = fresh("reopen");

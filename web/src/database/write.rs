@@ -122,10 +122,30 @@ impl AuroraCore {
             };
             let (info, _) =
                 open.write("importLog", Source::Import, async move |db| db.import_log(&bytes).await).await?;
+            // Each fork the file proved froze its author: reported as a peer's proof is.
+            let frozen = js_sys::Array::new();
+            for fork in &info.frozen {
+                let author = crate::records::peer_hex(&fork.author);
+                let message = format!(
+                    "author {} signed two different ops at seq {} (op {}): its ops from there on are not taken",
+                    fork.author, fork.seq, fork.ids[0]
+                );
+                let error = crate::error::js_error(auroradb::ErrorName::Equivocation, &message);
+                let detail = Obj::new()
+                    .set("type", "equivocation")
+                    .set("name", "EquivocationError")
+                    .set("message", message.as_str())
+                    .set("peerId", JsValue::NULL)
+                    .set("error", error)
+                    .set("operation", "importLog");
+                open.events.emit("error", &detail.build());
+                frozen.push(&Obj::new().set("author", author).set("seq", fork.seq as f64).build());
+            }
             Ok(Obj::new()
                 .set("ops", info.ops as f64)
                 .set("imported", info.imported as f64)
                 .set("fingerprint", info.fingerprint.to_string())
+                .set("frozen", frozen)
                 .build())
         })
     }
