@@ -287,7 +287,8 @@ async function operations(): Promise<void> {
   const report: VerifyReport = await db.verify();
   const ok: true = report.ok;
   const file: Uint8Array = await db.exportLog();
-  const imported: { ops: number; imported: number; fingerprint: string } = await db.importLog(file);
+  const imported: { ops: number; imported: number; fingerprint: string; frozen: { author: string; seq: number }[] } =
+    await db.importLog(file);
   await db.importLog(file.buffer as ArrayBuffer);
   const checkpoint: string | null = await db.checkpoint();
   void [ok, imported, checkpoint];

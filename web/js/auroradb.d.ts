@@ -611,7 +611,13 @@ export declare class AuroraDB extends EventTarget {
     log(range?: { from?: LogPoint; to?: LogPoint }): Promise<LogOp[]>;
     verify(): Promise<VerifyReport>;
     exportLog(): Promise<Uint8Array>;
-    importLog(bytes: Uint8Array | ArrayBuffer): Promise<{ ops: number; imported: number; fingerprint: string }>;
+    importLog(bytes: Uint8Array | ArrayBuffer): Promise<{
+        ops: number;
+        imported: number;
+        fingerprint: string;
+        /** The forks the file proved against the chains held here: each froze its author. */
+        frozen: { author: string; seq: number }[];
+    }>;
     checkpoint(): Promise<string | null>;
 
     /** Syncs with every connected peer; resolves once every session has ended. */
