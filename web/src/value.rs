@@ -151,7 +151,7 @@ impl Walk {
         }
         let obj: &Object = v.unchecked_ref();
         if !is_plain(obj).map_err(|_| threw(self))? {
-            return Err(self.refuse(&format!("is a {}", type_name(obj))));
+            return Err(self.refuse(&format!("is {}", type_name(obj))));
         }
         if own_symbols(obj).map_err(|_| threw(self))?.length() > 0 {
             return Err(self.refuse("has symbol keys"));
@@ -224,12 +224,17 @@ fn is_plain(obj: &Object) -> Result<bool, JsValue> {
     Ok(proto.is_null() || prototype_of(&proto)?.is_null())
 }
 
+/// What kind of object `obj` is, with its article: `a Date object`, `an Element object`, `a
+/// non-plain object`.
 fn type_name(obj: &Object) -> String {
     let ctor = Reflect::get(obj, &JsValue::from_str("constructor")).ok();
     let name = ctor.and_then(|c| Reflect::get(&c, &JsValue::from_str("name")).ok()).and_then(|n| n.as_string());
     match name {
-        Some(n) if !n.is_empty() => format!("{n} object"),
-        _ => "non-plain object".to_owned(),
+        Some(n) if !n.is_empty() => {
+            let article = if n.starts_with(['A', 'E', 'I', 'O', 'U', 'a', 'e', 'i', 'o', 'u']) { "an" } else { "a" };
+            format!("{article} {n} object")
+        }
+        _ => "a non-plain object".to_owned(),
     }
 }
 

@@ -231,6 +231,11 @@ async fn bad_input_is_refused_with_a_stable_name_and_writes_nothing() {
     let nested = err(db.put("k".into(), js("{ list: [0, { cb: function named() {} }] }"))).await;
     let message = get(&nested, "message").as_string().unwrap();
     assert!(message.contains("value.list[1].cb is a function"), "{message}");
+    for (src, says) in [("new (class Item {})()", "value is an Item object"), ("new Date(0)", "value is a Date object")]
+    {
+        let message = get(&err(db.put("k".into(), js(src))).await, "message").as_string().unwrap();
+        assert!(message.contains(says), "{message}");
+    }
     for key in ["5", "null", "undefined", "({})", "Symbol('k')", "''", "'__proto__'"] {
         let e = err(db.put(js(key), js("{ n: 1 }"))).await;
         assert_eq!(name_of(&e), "InvalidInputError", "key {key}");
