@@ -205,7 +205,9 @@ impl<S: Replica, T: Transport> SyncEngine<S, T> {
         }
         let last = run.last()?;
         let held = self.replica.equivocation(&last.op.author).filter(|eq| eq.fork().prev == last.hash);
-        let eq = held.or_else(|| self.state.borrow().pending_after(&last.op.author, &last.hash).cloned())?;
+        let pending =
+            || super::state::pending_after(&self.state.borrow().pending, &last.op.author, &last.hash).cloned();
+        let eq = held.or_else(pending)?;
         let (ops, p) = eq.run();
         run.extend_from_slice(ops);
         Some((run, p))

@@ -227,11 +227,10 @@ impl<S: Replica, T: Transport> SyncEngine<S, T> {
             run.dedup_by(|a, b| a.op.id == b.op.id && a.hash == b.hash);
             let prev = fork_prev(&author);
             // An op before a fork whose proof waits for an earlier one is proven by it.
-            let waiting = st.pending.get(&author);
             let proven = run.iter().rposition(|o| {
                 proven_ids.binary_search(&o.op.id).is_ok()
                     || Some(o.hash) == prev
-                    || waiting.is_some_and(|w| w.iter().any(|eq| eq.fork().prev == o.hash))
+                    || super::state::pending_after(&st.pending, &author, &o.hash).is_some()
             });
             let rest = run.split_off(proven.map_or(0, |i| i + 1));
             ready.extend(run);

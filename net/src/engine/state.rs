@@ -175,12 +175,6 @@ impl<A, E> State<A, E> {
         kept.push(eq);
     }
 
-    /// A proof waiting in [`State::pending`] whose fork comes right after the op hashed `prev`
-    /// of `author`: it proves that op.
-    pub(super) fn pending_after(&self, author: &PeerId, prev: &auroradb_log::Hash) -> Option<&Equivocation> {
-        self.pending.get(author)?.iter().find(|eq| eq.fork().prev == *prev)
-    }
-
     /// Reports a rejected frame or segment, or a failure of the sync.
     pub(super) fn error(&mut self, e: NetError) {
         self.fail(SyncError::Net(e));
@@ -220,4 +214,14 @@ impl<A, E> State<A, E> {
         self.stats.sessions_abandoned += 1;
         self.settle(s.round, peer, None);
     }
+}
+
+/// A proof waiting in `pending` (a [`State::pending`]) whose fork comes right after the op hashed
+/// `prev` of `author`: it proves that op.
+pub(super) fn pending_after<'a>(
+    pending: &'a BTreeMap<PeerId, Vec<Equivocation>>,
+    author: &PeerId,
+    prev: &auroradb_log::Hash,
+) -> Option<&'a Equivocation> {
+    pending.get(author)?.iter().find(|eq| eq.fork().prev == *prev)
 }
