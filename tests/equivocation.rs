@@ -108,6 +108,35 @@ fn sorted<T: Ord>(mut v: Vec<T>) -> Vec<T> {
     v
 }
 
+/// An equivocation proof against `at`: another op of its author at its seq after the same op (a
+/// clear), both signed by `author`.
+fn fork_at(author: &Identity, at: &EncodedOp) -> Equivocation {
+    let other = {
+        let mut op = at.op.clone();
+        op.kind = auroradb::OpKind::Clear;
+        EncodedOp::new(op)
+    };
+    Equivocation::new(
+        (std::slice::from_ref(at), author.prove(&at.hash)),
+        (std::slice::from_ref(&other), author.prove(&other.hash)),
+    )
+    .unwrap()
+}
+
+/// Deletes the records of `storage` for which `pred` holds, behind the database's back; returns
+/// how many.
+async fn delete_where(storage: &MemoryStorage, pred: impl Fn(auroradb::Store, &[u8]) -> bool) -> usize {
+    let mut batch = auroradb::storage::WriteBatch::default();
+    for (store, key, _) in storage.dump() {
+        if pred(store, &key) {
+            batch.delete(store, key);
+        }
+    }
+    let n = batch.len();
+    auroradb::Storage::commit(storage, batch).await.unwrap();
+    n
+}
+
 /// `n` writes of `db`, one millisecond apart.
 async fn writes(db: &mut Database<MemoryStorage>, prefix: &str, n: u64) -> Vec<EncodedOp> {
     let mut out = Vec::new();
@@ -170,18 +199,7 @@ fn the_proofs_of_every_interval_op_are_kept_and_survive_a_reopen() {
         assert_eq!(carol.proofs_for(&mops), proofs);
 
         // A fork at seq k + 1 drops Mallory's kept proofs from there, in the freeze's commit.
-        let at = mops[k as usize].clone();
-        let other = {
-            // Another op at seq k + 1 after the same op, signed by Mallory.
-            let mut op = at.op.clone();
-            op.kind = auroradb::OpKind::Clear;
-            EncodedOp::new(op)
-        };
-        let eq = Equivocation::new(
-            (std::slice::from_ref(&at), mallory.prove(&at.hash)),
-            (std::slice::from_ref(&other), mallory.prove(&other.hash)),
-        )
-        .unwrap();
+        let eq = fork_at(&mallory, &mops[k as usize]);
         a.freeze(eq).await.unwrap().unwrap();
         assert_eq!(kept_proof_keys(&astore), sorted(vec![(mp, k), (ap, k)]));
         drop(a);
@@ -214,14 +232,8 @@ fn a_database_without_kept_proofs_still_opens_and_works() {
         let aops = writes(&mut a, "a", k + 5).await;
         drop(a);
         // The layout of the previous release: the same records, without the kept proofs.
-        let mut strip = auroradb::storage::WriteBatch::default();
-        for (store, key, _) in astore.dump() {
-            if store == auroradb::Store::Meta && key.starts_with(b"proof/") {
-                strip.delete(store, key);
-            }
-        }
-        assert_eq!(strip.len(), 2);
-        auroradb::Storage::commit(&astore, strip).await.unwrap();
+        let stripped = delete_where(&astore, |store, key| store == auroradb::Store::Meta && key.starts_with(b"proof/"));
+        assert_eq!(stripped.await, 2);
         assert!(kept_proof_keys(&astore).is_empty());
 
         let mut a = Database::open(astore.clone(), config("a", &alice)).await.unwrap();
@@ -301,5 +313,111 @@ fn a_log_file_that_forks_a_held_chain_freezes_its_author_and_the_rest_is_importe
         assert_eq!((x.get("x1"), x.get("bob")), (None, Some(&Value::Int(7))));
         let err = x.put("x3", Value::Int(3)).await.unwrap_err();
         assert_eq!(err.error_name(), auroradb::ErrorName::BrokenChain, "{err:?}");
+    });
+}
+
+/// A freeze replays from the newest checkpoint before the first removed op, not from the start:
+/// it decodes only the ops after that checkpoint, keeps the checkpoints before the op and drops
+/// the later ones, and leaves the stored state, meta and journal exactly as a full replay
+/// (the same database without its checkpoints) leaves them. The count of ops since the newest
+/// checkpoint is the one a reopen counts: the next automatic checkpoint comes at the same write.
+#[test]
+fn a_freeze_replays_from_the_newest_checkpoint_before_the_fork() {
+    block_on(async {
+        set_manual_clock(1_700_000_000_000);
+        let mallory = Identity::from_secret(&[0x99; 32]);
+        let alice = Identity::from_secret(&[0xa1; 32]);
+        let mut m = Database::open(MemoryStorage::new(), config("m", &mallory)).await.unwrap();
+        let astore = MemoryStorage::new();
+        let mut aconfig = config("a", &alice);
+        aconfig.checkpoint_every = 16;
+        let mut a = Database::open(astore.clone(), aconfig.clone()).await.unwrap();
+
+        // Alice writes, checkpoint; Mallory's seq 1-3 and Alice again, checkpoint; Mallory's
+        // seq 4-6 (the fork, at seq 4, writes m0 again) and Alice again, checkpoint; two more.
+        writes(&mut a, "x", 4).await;
+        let cp1 = a.checkpoint().await.unwrap().unwrap();
+        let before = writes(&mut m, "m", 3).await;
+        a.apply_remote(before.clone(), &m.proofs_for(&before)).await.unwrap();
+        writes(&mut a, "x", 2).await;
+        let cp2 = a.checkpoint().await.unwrap().unwrap();
+        advance_manual_clock(1);
+        let mut after = m.put("m0", Value::Int(100)).await.unwrap().encoded;
+        after.extend(m.put("m3", Value::Int(3)).await.unwrap().encoded);
+        after.extend(m.put("m4", Value::Int(4)).await.unwrap().encoded);
+        a.apply_remote(after.clone(), &m.proofs_for(&after)).await.unwrap();
+        writes(&mut a, "x", 2).await;
+        let cp3 = a.checkpoint().await.unwrap().unwrap();
+        writes(&mut a, "y", 1).await;
+        advance_manual_clock(1);
+        a.put("x0", Value::Int(9)).await.unwrap();
+        assert_eq!(a.checkpoint_ids().copied().collect::<Vec<_>>(), [cp1, cp2, cp3]);
+        assert_eq!(a.get("m0"), Some(&Value::Int(100)));
+        let after_cp2 = a.log().ids(..).filter(|(id, _)| **id > cp2).count() as u64;
+        assert_eq!(after_cp2, 7);
+
+        assert_eq!(after[0].op.seq, 4);
+        let eq = fork_at(&mallory, &after[0]);
+
+        // The same database without its checkpoints: its freeze replays the whole log.
+        let full = astore.deep_clone();
+        assert_eq!(delete_where(&full, |store, _| store == auroradb::Store::Checkpoints).await, 3);
+        let mut f = Database::open(full.clone(), aconfig.clone()).await.unwrap();
+        f.load_log().await.unwrap();
+        let decoded = f.stats().ops_decoded;
+        f.freeze(eq.clone()).await.unwrap().unwrap();
+        assert_eq!(f.stats().ops_decoded - decoded, 16, "no checkpoint: the whole log");
+
+        let decoded = a.stats().ops_decoded;
+        let out = a.freeze(eq).await.unwrap().unwrap();
+        assert_eq!(a.stats().ops_decoded - decoded, after_cp2, "only the ops after the checkpoint before the fork");
+        assert_eq!(a.checkpoint_ids().copied().collect::<Vec<_>>(), [cp1, cp2]);
+        let mut moved: Vec<&str> = out.changes.iter().map(|c| c.key.as_str()).collect();
+        moved.sort_unstable();
+        assert_eq!(moved, ["m0", "m3", "m4"]);
+        assert_eq!((a.get("m0"), a.get("m3"), a.get("m4")), (Some(&Value::Int(0)), None, None));
+        assert_eq!(
+            (a.get("x0"), a.get("x1"), a.get("y0")),
+            (Some(&Value::Int(9)), Some(&Value::Int(1)), Some(&Value::Int(0)))
+        );
+        assert_eq!(a.all(), f.all());
+        // Byte for byte what the full replay stored: the records, the meta, the journal entry.
+        // Byte for byte what the full replay stored: the records, the meta, the journal entry, the
+        // log (all but the frozen author's chain head, whose proof is the one the connection's
+        // index holds: `a` still holds it from receiving that op, `f` read its index from
+        // storage, which keeps the proof of a head only while it is the head).
+        let frozen_head = [b"head/".as_slice(), mallory.peer().as_bytes()].concat();
+        let stored = |storage: &MemoryStorage| {
+            let mut rows = storage.dump();
+            rows.retain(|(s, k, _)| *s != auroradb::Store::Checkpoints && *k != frozen_head);
+            rows
+        };
+        assert_eq!(stored(&astore), stored(&full));
+        let report = a.verify().await.unwrap();
+        assert_eq!((report.checkpoints, report.ops), (2, 13));
+        assert_eq!(a.state_at(cp2).await.unwrap().get("m0").map(|e| &e.value), Some(&Value::Int(0)));
+
+        // Reopened: the same state and checkpoints.
+        let mut reopened = Database::open(astore.deep_clone(), aconfig.clone()).await.unwrap();
+        assert_eq!(reopened.checkpoint_ids().copied().collect::<Vec<_>>(), [cp1, cp2]);
+        assert_eq!(reopened.all(), a.all());
+        assert_eq!(reopened.verify().await.unwrap().checkpoints, 2);
+
+        // 4 ops after cp2 are kept, and 8 keys: the next checkpoint is due 12 writes on, in
+        // the database that froze and in the reopened one.
+        for db in [&mut a, &mut reopened] {
+            for i in 0..12 {
+                assert_eq!(db.checkpoint_ids().count(), 2, "write {i}");
+                advance_manual_clock(1);
+                db.put("x0", Value::Int(i)).await.unwrap();
+            }
+            assert_eq!(db.checkpoint_ids().count(), 3);
+            db.verify().await.unwrap();
+        }
+        drop(a);
+        let mut a = Database::open(astore, aconfig).await.unwrap();
+        assert_eq!(a.checkpoint_ids().count(), 3);
+        assert_eq!(a.all(), reopened.all());
+        assert_eq!(a.verify().await.unwrap().checkpoints, 3);
     });
 }

@@ -1,8 +1,10 @@
 //! Equivocations in the database: a proven fork of an author ([`Equivocation`]) freezes that
 //! author from the fork's seq on. Its ops there and after leave the stored log (their rows, their
 //! history rows, the segment records, their kept proofs), its chain head goes back to the op
-//! before the fork, the state is replayed without them, and the proof is stored, all in one
-//! commit; from then on the log takes none of those ops again (see `auroradb_log::Log::freeze`).
+//! before the fork, the state is replayed without them from the newest checkpoint before the
+//! first of them (the checkpoints before it stay, the later ones go), and the proof is stored,
+//! all in one commit; from then on the log takes none of those ops again (see
+//! `auroradb_log::Log::freeze`).
 
 use auroradb_log::{Equivocation, OpId, PeerId};
 use auroradb_snapshot::Change;
@@ -24,7 +26,8 @@ pub(super) async fn read_equivocations(storage: &impl Storage) -> Result<Vec<Equ
 
 impl<S: Storage> Database<S> {
     /// Applies a checked equivocation proof in one commit: its author's ops from the fork's seq
-    /// on are removed from the log and the state (replayed without them), and the proof is
+    /// on are removed from the log and the state (replayed without them from the newest
+    /// checkpoint before them, so a freeze costs the history after the fork), and the proof is
     /// kept. Returns the state's changes, or `None` if the database already holds a proof of
     /// that author at that seq or before (nothing changes). It catches up with other
     /// connections' commits first, and tries again after one of theirs comes in between, as a

@@ -496,16 +496,21 @@ impl<S: Storage> Database<S> {
     }
 
     /// [`Database::rebuild_state`] without the ops `skip` (ascending ids), in one commit with
-    /// `batch`. Returns the state it replaced; on failure the state is as it was.
+    /// `batch`. With `skip` (a freeze), it costs the history after the first skipped op, not the
+    /// whole log: the checkpoints before that op stay (each is the state of the ops up to it,
+    /// none of them skipped), and the replay starts from the newest of them, or from an empty
+    /// state if there is none, loading only the ops after it; the checkpoints from that op on go.
+    /// Returns the state it replaced; on failure the state is as it was.
     async fn rebuild_state_with(
         &mut self,
         mut batch: crate::storage::WriteBatch,
         skip: &[OpId],
         except: Option<PeerId>,
     ) -> Result<State> {
-        let ops = self.load_ops(std::ops::Bound::Unbounded, std::ops::Bound::Unbounded).await?;
-        // From an empty state: loading the index may have caught up with commits into this one.
-        let mut state = State::new(state_config(&self.config, self.peer()));
+        let base = skip.first().and_then(|first| self.checkpoints.range(..*first).last().copied());
+        // Not from the live state: loading the index may have caught up with commits into it.
+        let mut state = self.checkpoint_state(base).await?;
+        let ops = self.load_ops(base.map_or(Bound::Unbounded, Bound::Excluded), Bound::Unbounded).await?;
         let mut kept = 0;
         for op in ops.iter().filter(|op| skip.binary_search(&op.id).is_err()) {
             state.apply(op);
@@ -529,14 +534,19 @@ impl<S: Storage> Database<S> {
             batch.put(Store::State, key.as_bytes().to_vec(), rec.encode());
         }
         batch.put(Store::Meta, keys::META_STATE, state.meta().encode());
-        for at in &self.checkpoints {
+        let dropped = skip.first().map_or(Bound::Unbounded, |first| Bound::Included(*first));
+        let dropped: Vec<OpId> = self.checkpoints.range((dropped, Bound::Unbounded)).to_vec();
+        for at in &dropped {
             batch.delete(Store::Checkpoints, at.to_bytes().to_vec());
         }
         self.storage.commit(batch).await?;
         self.commit += 1;
         self.flushed = self.commit;
         self.dirty.clear();
-        self.checkpoints.clear();
+        for at in &dropped {
+            self.checkpoints.remove(at);
+        }
+        // The ops applied after the newest checkpoint left, as a write counts them.
         self.since_checkpoint = kept;
         // The replay holds every record.
         self.whole = true;

@@ -81,28 +81,31 @@ impl<S: Storage> Database<S> {
     /// replay of the ops after it).
     pub async fn state_at(&mut self, at: OpId) -> Result<State> {
         self.load_log().await?;
-        let config = state_config(&self.config, self.peer());
         let base = self.checkpoints.range(..=at).last().copied();
-        let mut state = match base {
-            Some(cp) => {
-                let bytes = self
-                    .storage
-                    .get(Store::Checkpoints, &cp.to_bytes())
-                    .await?
-                    .ok_or_else(|| DbError::Corrupt(format!("checkpoint {cp} is missing")))?;
-                let checkpoint = Checkpoint::decode(&bytes, config)?;
-                if checkpoint.log_fingerprint != self.log.borrow().fingerprint(..=cp) {
-                    return Err(DbError::Corrupt(format!("checkpoint {cp} does not match the log")));
-                }
-                checkpoint.state
-            }
-            None => State::new(config),
-        };
+        let mut state = self.checkpoint_state(base).await?;
         let from = base.map_or(Bound::Unbounded, Bound::Excluded);
         for op in self.load_ops(from, Bound::Included(at)).await? {
             state.apply(&op);
         }
         Ok(state)
+    }
+
+    /// The state of the stored checkpoint `base` (every op with an id `<= base` applied), checked
+    /// against the log's fingerprint up to it, which needs the log's index loaded; with no
+    /// checkpoint, the empty state (before the first op).
+    pub(super) async fn checkpoint_state(&self, base: Option<OpId>) -> Result<State> {
+        let config = state_config(&self.config, self.peer());
+        let Some(cp) = base else { return Ok(State::new(config)) };
+        let bytes = self
+            .storage
+            .get(Store::Checkpoints, &cp.to_bytes())
+            .await?
+            .ok_or_else(|| DbError::Corrupt(format!("checkpoint {cp} is missing")))?;
+        let checkpoint = Checkpoint::decode(&bytes, config)?;
+        if checkpoint.log_fingerprint != self.log.borrow().fingerprint(..=cp) {
+            return Err(DbError::Corrupt(format!("checkpoint {cp} does not match the log")));
+        }
+        Ok(checkpoint.state)
     }
 
     /// The value of `key` as of `at`.
