@@ -31,7 +31,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use auroradb_log::Value;
-use js_sys::{Array, ArrayBuffer, BigInt, JsString, Object, Reflect, Uint8Array};
+use js_sys::{Array, ArrayBuffer, BigInt, Function, JsString, Object, Reflect, Uint8Array};
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
 
@@ -215,6 +215,32 @@ pub(crate) fn array_items(v: &JsValue) -> Result<Option<Vec<JsValue>>, JsValue> 
     }
     let length = Reflect::get(v, &field_name("length"))?.as_f64().unwrap_or(0.0) as u32;
     (0..length).map(|i| Reflect::get_u32(v, i)).collect::<Result<Vec<_>, _>>().map(Some)
+}
+
+/// The items of `v` if it is iterable (an array read by index, anything else through its
+/// iterator), `None` if it is not; an error if reading it threw. Each step of the iteration
+/// (`[Symbol.iterator]`, `next()`, `done`, `value`) is read through a catching call, so an
+/// iterator or a getter of the application's that throws refuses the input instead of unwinding
+/// through the engine.
+pub(crate) fn iterable_items(v: &JsValue) -> Result<Option<Vec<JsValue>>, JsValue> {
+    if let Some(items) = array_items(v)? {
+        return Ok(Some(items));
+    }
+    if !v.is_object() {
+        return Ok(None);
+    }
+    let Ok(start) = Reflect::get(v, &js_sys::Symbol::iterator())?.dyn_into::<Function>() else { return Ok(None) };
+    let iter = start.call0(v)?;
+    let next: Function = Reflect::get(&iter, &field_name("next"))?.dyn_into()?;
+    let (done, value) = (field_name("done"), field_name("value"));
+    let mut items = Vec::new();
+    loop {
+        let step = next.call0(&iter)?;
+        if Reflect::get(&step, &done)?.is_truthy() {
+            return Ok(Some(items));
+        }
+        items.push(Reflect::get(&step, &value)?);
+    }
 }
 
 /// Whether the object's prototype is `Object.prototype` (of any realm) or `null`; an error if

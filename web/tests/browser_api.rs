@@ -247,12 +247,30 @@ async fn bad_input_is_refused_with_a_stable_name_and_writes_nothing() {
     assert_eq!(name_of(&err(db.batch_set(js("42"))).await), "InvalidInputError");
     let proxied = js("[new Proxy(['p', 1], { get() { throw new Error('pair') } })]");
     assert_eq!(name_of(&err(db.batch_set(proxied)).await), "InvalidInputError");
+    // Iterables of the application's whose iteration throws at any step: refused, not left to
+    // unwind through the engine (which would leave the promise unsettled).
+    for src in [
+        "({ [Symbol.iterator]() { throw new Error('start') } })",
+        "({ [Symbol.iterator]() { return { next() { throw new Error('next') } } } })",
+        "({ [Symbol.iterator]() { return { next() { return { get done() { throw new Error('done') } } } } } })",
+        "({ [Symbol.iterator]() { return { next() { return { done: false, get value() { throw new Error('value') } } } } } })",
+        "({ [Symbol.iterator]() { return { next: 5 } } })",
+        "({ [Symbol.iterator]() { return { next() { return 7 } } } })",
+        "(function* () { yield ['g1', { n: 1 }]; throw new Error('generator') })()",
+        "'ab'",
+    ] {
+        assert_eq!(name_of(&err(db.batch_set(js(src))).await), "InvalidInputError", "{src}");
+    }
 
     assert_eq!(json(&ok(db.keys()).await), r#"["keep"]"#);
     assert_eq!(get(&db.stats(), "ops").as_f64(), Some(1.0), "nothing refused reached the log");
     assert!(js("({}).polluted === undefined").is_truthy(), "no prototype was touched");
     let errors = rec.take().into_iter().filter(|(k, _)| k == "error").count();
     assert!(errors >= bad_values.len() + 8, "every refusal is an error event ({errors})");
+    // Any well-behaved iterable of pairs is taken: a Map, a generator.
+    assert_eq!(ok(db.batch_set(js("new Map([['m1', 1], ['m2', 2]])"))).await.as_f64(), Some(2.0));
+    assert_eq!(ok(db.batch_set(js("(function* () { yield ['g1', { n: 1 }] })()"))).await.as_f64(), Some(1.0));
+    assert_eq!(json(&ok(db.keys()).await), r#"["g1","keep","m1","m2"]"#);
     destroy(db).await;
 }
 

@@ -61,15 +61,13 @@ impl AuroraCore {
     pub fn batch_set(&self, entries: JsValue) -> Promise {
         self.spawn(|open| async move {
             let bad = |open: &Open, msg: String| open.fail("batchSet", &DbError::InvalidInput(msg));
-            let iter = js_sys::try_iter(&entries)
-                .ok()
-                .flatten()
+            let items = crate::value::iterable_items(&entries)
+                .map_err(|_| bad(&open, "batchSet's entries threw when iterated".into()))?
                 .ok_or_else(|| bad(&open, "batchSet needs an array of [key, value] pairs".into()))?;
             // A transaction that only writes: each pair is checked as it is added, in order.
             let mut tx = Transaction::new();
-            for (i, item) in iter.enumerate() {
-                let item = item?;
-                let pair = crate::value::pair_of(&item)
+            for (i, item) in items.iter().enumerate() {
+                let pair = crate::value::pair_of(item)
                     .map_err(|_| bad(&open, format!("entries[{i}] threw when read")))?
                     .ok_or_else(|| bad(&open, format!("entries[{i}] is not a [key, value] pair")))?;
                 // key_from_js refuses with InvalidInput only: its message, without the prefix the
