@@ -1,33 +1,73 @@
-//! [`SumIndex`]: an ordered index of op ids with aggregated hash sums (a treap), answering the
-//! summary of any id range in O(log n).
+//! [`SumIndex`]: an ordered index of op ids with aggregated hash sums (a B+ tree whose inner
+//! nodes keep each child's summary), answering the summary of any id range in O(log n).
 
-use crate::{Hash, OpId, RangeSum};
+use crate::{Hash, OpId, RangeSum, Sum256};
 
-const NIL: u32 = u32::MAX;
+/// Most entries a node holds: ids in a leaf, children in an inner node. A node is a few cache
+/// lines of ids and sums, so a walk from the root touches about four nodes for a million ids
+/// (a binary tree's walk touched some forty, each a cache miss on a large log).
+const FANOUT: usize = 32;
 
 #[derive(Clone)]
-struct Node {
-    id: OpId,
-    one: RangeSum,
-    /// Heap priority: taken from the op's hash, so the tree's shape is deterministic.
-    prio: u64,
-    left: u32,
-    right: u32,
-    /// Summary of the subtree rooted here.
-    agg: RangeSum,
+enum Node {
+    Leaf {
+        ids: Vec<OpId>,
+        sums: Vec<Sum256>,
+    },
+    Inner {
+        /// The least id of each child's subtree when it was made; child `i > 0` holds the ids from
+        /// `firsts[i]` up to `firsts[i + 1]` (excluded). `firsts[0]` only marks where the node
+        /// starts for its parent.
+        firsts: Vec<OpId>,
+        children: Vec<u32>,
+        /// Each child's summary.
+        sums: Vec<RangeSum>,
+    },
+}
+
+impl Node {
+    fn summary(&self) -> RangeSum {
+        match self {
+            Node::Leaf { sums, .. } => leaf_prefix(sums, sums.len()),
+            Node::Inner { sums, .. } => sums.iter().fold(RangeSum::default(), |acc, s| acc + *s),
+        }
+    }
+}
+
+/// The summary of a leaf's first `n` entries.
+fn leaf_prefix(sums: &[Sum256], n: usize) -> RangeSum {
+    RangeSum { count: n as u64, sum: sums[..n].iter().fold(Sum256::ZERO, |acc, s| acc + *s) }
+}
+
+/// Which child of an inner node holds (or would hold) `id`.
+fn route(firsts: &[OpId], id: &OpId) -> usize {
+    firsts[1..].partition_point(|f| f <= id)
+}
+
+/// Where a node that overflowed splits: an insert at its end (ids arrive mostly in order) leaves
+/// it full and starts a new node with the last entry; any other splits it in halves.
+fn split_at(at_end: bool) -> usize {
+    if at_end { FANOUT } else { FANOUT.div_ceil(2) }
 }
 
 /// An ordered set of `(op id, op hash)` with subtree sums: insertion, membership and the
-/// [`RangeSum`] of every id below a bound in O(log n) expected time, hence of any range.
-#[derive(Clone, Default)]
+/// [`RangeSum`] of every id below a bound in O(log n), hence of any range.
+#[derive(Clone)]
 pub struct SumIndex {
     nodes: Vec<Node>,
-    root: Option<u32>,
+    root: u32,
+    len: usize,
+}
+
+impl Default for SumIndex {
+    fn default() -> SumIndex {
+        SumIndex { nodes: vec![Node::Leaf { ids: Vec::new(), sums: Vec::new() }], root: 0, len: 0 }
+    }
 }
 
 impl core::fmt::Debug for SumIndex {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("SumIndex").field("len", &self.nodes.len()).finish()
+        f.debug_struct("SumIndex").field("len", &self.len).finish()
     }
 }
 
@@ -39,99 +79,87 @@ impl SumIndex {
 
     /// Number of ids held.
     pub fn len(&self) -> usize {
-        self.nodes.len()
+        self.len
     }
 
     /// Whether the index is empty.
     pub fn is_empty(&self) -> bool {
-        self.nodes.is_empty()
-    }
-
-    fn agg(&self, n: u32) -> RangeSum {
-        if n == NIL { RangeSum::default() } else { self.nodes[n as usize].agg }
-    }
-
-    fn fix(&mut self, n: u32) {
-        let node = &self.nodes[n as usize];
-        let agg = self.agg(node.left) + node.one + self.agg(node.right);
-        self.nodes[n as usize].agg = agg;
+        self.len == 0
     }
 
     /// Inserts `id` with `hash`. Returns false (and changes nothing) if `id` is already present.
     pub fn insert(&mut self, id: OpId, hash: &Hash) -> bool {
-        let mut prio_bytes = [0u8; 8];
-        prio_bytes.copy_from_slice(&hash.0[24..32]);
-        let new = self.nodes.len() as u32;
-        self.nodes.push(Node {
-            id,
-            one: RangeSum::one(hash),
-            prio: u64::from_le_bytes(prio_bytes),
-            left: NIL,
-            right: NIL,
-            agg: RangeSum::one(hash),
-        });
-        let root = self.root.unwrap_or(NIL);
-        match self.insert_at(root, new) {
-            Some(r) => {
-                self.root = Some(r);
-                true
-            }
-            None => {
-                self.nodes.pop();
-                false
-            }
+        let Some(split) = self.insert_under(self.root, id, Sum256::of_hash(hash)) else { return false };
+        if let Some((first, right)) = split {
+            // The root split: a new root above the two halves.
+            let left = self.root;
+            let left_first = match &self.nodes[left as usize] {
+                Node::Leaf { ids, .. } => ids[0],
+                Node::Inner { firsts, .. } => firsts[0],
+            };
+            let sums = vec![self.nodes[left as usize].summary(), self.nodes[right as usize].summary()];
+            self.nodes.push(Node::Inner { firsts: vec![left_first, first], children: vec![left, right], sums });
+            self.root = self.nodes.len() as u32 - 1;
         }
+        self.len += 1;
+        true
     }
 
-    /// Inserts node `new` under `at`; returns the subtree's new root, or None if the id exists.
-    fn insert_at(&mut self, at: u32, new: u32) -> Option<u32> {
-        if at == NIL {
-            return Some(new);
-        }
-        let id = self.nodes[new as usize].id;
-        let here = self.nodes[at as usize].id;
-        if id == here {
-            return None;
-        }
-        if id < here {
-            let l = self.insert_at(self.nodes[at as usize].left, new)?;
-            self.nodes[at as usize].left = l;
-            if self.nodes[l as usize].prio > self.nodes[at as usize].prio {
-                // rotate right
-                self.nodes[at as usize].left = self.nodes[l as usize].right;
-                self.nodes[l as usize].right = at;
-                self.fix(at);
-                self.fix(l);
-                return Some(l);
+    /// Inserts under node `n`: `None` if `id` is held; otherwise `Some` of the new right sibling
+    /// (its first id and node) if `n` split.
+    fn insert_under(&mut self, n: u32, id: OpId, sum: Sum256) -> Option<Option<(OpId, u32)>> {
+        let half = match &mut self.nodes[n as usize] {
+            Node::Leaf { ids, sums } => {
+                let at = ids.binary_search(&id).err()?;
+                ids.insert(at, id);
+                sums.insert(at, sum);
+                if ids.len() <= FANOUT {
+                    return Some(None);
+                }
+                let at = split_at(at + 1 == ids.len());
+                Node::Leaf { ids: ids.split_off(at), sums: sums.split_off(at) }
             }
-        } else {
-            let r = self.insert_at(self.nodes[at as usize].right, new)?;
-            self.nodes[at as usize].right = r;
-            if self.nodes[r as usize].prio > self.nodes[at as usize].prio {
-                // rotate left
-                self.nodes[at as usize].right = self.nodes[r as usize].left;
-                self.nodes[r as usize].left = at;
-                self.fix(at);
-                self.fix(r);
-                return Some(r);
+            Node::Inner { firsts, children, .. } => {
+                let i = route(firsts, &id);
+                let child = children[i];
+                let split = self.insert_under(child, id, sum)?;
+                let Some((first, right)) = split else {
+                    if let Node::Inner { sums, .. } = &mut self.nodes[n as usize] {
+                        sums[i] = sums[i] + RangeSum { count: 1, sum };
+                    }
+                    return Some(None);
+                };
+                let (left_sum, right_sum) =
+                    (self.nodes[child as usize].summary(), self.nodes[right as usize].summary());
+                let Node::Inner { firsts, children, sums } = &mut self.nodes[n as usize] else { unreachable!() };
+                sums[i] = left_sum;
+                firsts.insert(i + 1, first);
+                children.insert(i + 1, right);
+                sums.insert(i + 1, right_sum);
+                if children.len() <= FANOUT {
+                    return Some(None);
+                }
+                let at = split_at(i + 2 == children.len());
+                Node::Inner { firsts: firsts.split_off(at), children: children.split_off(at), sums: sums.split_off(at) }
             }
-        }
-        self.fix(at);
-        Some(at)
+        };
+        let first = match &half {
+            Node::Leaf { ids, .. } => ids[0],
+            Node::Inner { firsts, .. } => firsts[0],
+        };
+        self.nodes.push(half);
+        Some(Some((first, self.nodes.len() as u32 - 1)))
     }
 
     /// Whether `id` is held.
     pub fn contains(&self, id: &OpId) -> bool {
-        let mut n = self.root.unwrap_or(NIL);
-        while n != NIL {
-            let node = &self.nodes[n as usize];
-            match id.cmp(&node.id) {
-                core::cmp::Ordering::Equal => return true,
-                core::cmp::Ordering::Less => n = node.left,
-                core::cmp::Ordering::Greater => n = node.right,
+        let mut n = self.root;
+        loop {
+            match &self.nodes[n as usize] {
+                Node::Leaf { ids, .. } => return ids.binary_search(id).is_ok(),
+                Node::Inner { firsts, children, .. } => n = children[route(firsts, id)],
             }
         }
-        false
     }
 
     /// The summary of every id strictly below `bound`.
@@ -142,17 +170,20 @@ impl SumIndex {
     /// The summary of every id below `bound`, and of `bound` itself if `inclusive`.
     pub fn prefix(&self, bound: &OpId, inclusive: bool) -> RangeSum {
         let mut acc = RangeSum::default();
-        let mut n = self.root.unwrap_or(NIL);
-        while n != NIL {
-            let node = &self.nodes[n as usize];
-            if *bound < node.id || (*bound == node.id && !inclusive) {
-                n = node.left;
-            } else {
-                acc = acc + self.agg(node.left) + node.one;
-                n = node.right;
+        let mut n = self.root;
+        loop {
+            match &self.nodes[n as usize] {
+                Node::Leaf { ids, sums } => {
+                    let at = ids.partition_point(|x| x < bound || (inclusive && x == bound));
+                    return acc + leaf_prefix(sums, at);
+                }
+                Node::Inner { firsts, children, sums } => {
+                    let i = route(firsts, bound);
+                    acc = sums[..i].iter().fold(acc, |acc, s| acc + *s);
+                    n = children[i];
+                }
             }
         }
-        acc
     }
 
     /// The summary of the ids in `[lo, hi)`.
@@ -165,7 +196,7 @@ impl SumIndex {
 
     /// The summary of every id.
     pub fn total(&self) -> RangeSum {
-        self.agg(self.root.unwrap_or(NIL))
+        self.nodes[self.root as usize].summary()
     }
 
     /// How many ids are strictly below `id`, in O(log n).
@@ -175,43 +206,35 @@ impl SumIndex {
 
     /// The `k`-th smallest id (from 0), in O(log n); `None` when `k >= len`.
     pub fn select(&self, k: u64) -> Option<OpId> {
-        let mut k = k;
-        let mut n = self.root.unwrap_or(NIL);
-        while n != NIL {
-            let node = &self.nodes[n as usize];
-            let left = self.agg(node.left).count;
-            if k < left {
-                n = node.left;
-            } else if k == left {
-                return Some(node.id);
-            } else {
-                k -= left + 1;
-                n = node.right;
-            }
-        }
-        None
+        self.select_with_prefix(k).map(|(id, _)| id)
     }
 
     /// The `k`-th smallest id (from 0) and the summary of the `k` ids below it, in one O(log n)
     /// walk; `None` when `k >= len`.
     pub fn select_with_prefix(&self, k: u64) -> Option<(OpId, RangeSum)> {
+        if k >= self.len as u64 {
+            return None;
+        }
         let mut k = k;
         let mut acc = RangeSum::default();
-        let mut n = self.root.unwrap_or(NIL);
-        while n != NIL {
-            let node = &self.nodes[n as usize];
-            let left = self.agg(node.left);
-            if k < left.count {
-                n = node.left;
-            } else if k == left.count {
-                return Some((node.id, acc + left));
-            } else {
-                k -= left.count + 1;
-                acc = acc + left + node.one;
-                n = node.right;
+        let mut n = self.root;
+        loop {
+            match &self.nodes[n as usize] {
+                Node::Leaf { ids, sums } => {
+                    let at = k as usize;
+                    return Some((ids[at], acc + leaf_prefix(sums, at)));
+                }
+                Node::Inner { children, sums, .. } => {
+                    let mut i = 0;
+                    while k >= sums[i].count {
+                        k -= sums[i].count;
+                        acc = acc + sums[i];
+                        i += 1;
+                    }
+                    n = children[i];
+                }
             }
         }
-        None
     }
 }
 
@@ -270,5 +293,61 @@ mod tests {
             assert_eq!((id, below), (index.select(k).unwrap(), index.below(&id)));
         }
         assert_eq!(index.select_with_prefix(40), None);
+    }
+
+    /// Checks every query against a sorted list, for `order` of inserts of ids `t * 3`.
+    fn against_a_list(order: &[u64]) {
+        let mut index = SumIndex::new();
+        let mut list: Vec<(OpId, Hash)> = Vec::new();
+        for &t in order {
+            let h = Hash::of(&t.to_le_bytes());
+            let at = list.binary_search_by_key(&id(t * 3), |(i, _)| *i);
+            assert_eq!(index.insert(id(t * 3), &h), at.is_err());
+            if let Err(at) = at {
+                list.insert(at, (id(t * 3), h));
+            }
+        }
+        assert_eq!(index.len(), list.len());
+        // The summaries of the list's prefixes: `sums[k]` of its first `k` ids.
+        let sums: Vec<RangeSum> = core::iter::once(RangeSum::default())
+            .chain(list.iter().scan(RangeSum::default(), |acc, (_, h)| {
+                *acc = *acc + RangeSum::one(h);
+                Some(*acc)
+            }))
+            .collect();
+        assert_eq!(index.total(), sums[list.len()]);
+        let top = order.iter().max().map_or(0, |t| t * 3 + 3);
+        for b in 0..=top {
+            let below = list.partition_point(|(i, _)| *i < id(b));
+            let through = list.partition_point(|(i, _)| *i <= id(b));
+            assert_eq!(index.below(&id(b)), sums[below], "below {b}");
+            assert_eq!(index.prefix(&id(b), true), sums[through], "through {b}");
+            assert_eq!(index.contains(&id(b)), through > below);
+        }
+        for (k, (i, _)) in list.iter().enumerate() {
+            assert_eq!(index.select_with_prefix(k as u64), Some((*i, sums[k])));
+        }
+        assert_eq!(index.select_with_prefix(list.len() as u64), None);
+    }
+
+    #[test]
+    fn agrees_with_a_sorted_list_for_any_insert_order() {
+        // Enough for three levels of nodes.
+        let n = 1_500u64;
+        // In order (each node left full), reversed, interleaved, and shuffled with repeats.
+        against_a_list(&(0..n).collect::<Vec<_>>());
+        against_a_list(&(0..n).rev().collect::<Vec<_>>());
+        against_a_list(&(0..n / 2).flat_map(|t| [t, n - 1 - t]).collect::<Vec<_>>());
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let shuffled: Vec<u64> = (0..n)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x % (n / 2)
+            })
+            .collect();
+        against_a_list(&shuffled);
+        against_a_list(&[]);
     }
 }

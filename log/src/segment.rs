@@ -128,32 +128,32 @@ impl Segments {
 
     /// Adds an op (its id must not be present yet).
     pub fn insert(&mut self, id: OpId, hash: Hash) {
-        let key = match self.map.range(..=id).next_back() {
-            Some((k, _)) => *k,
-            None => match self.map.keys().next() {
-                Some(k) => *k,
-                None => {
-                    self.map.insert(id, SegmentRecord { members: vec![(id, hash)] });
-                    self.mark(id);
-                    return;
-                }
-            },
+        // The segment whose range holds `id`, or the first one for an id below every segment.
+        let held = match self.map.range_mut(..=id).next_back() {
+            Some((key, rec)) => Some((*key, rec)),
+            None => self.map.iter_mut().next().map(|(key, rec)| (*key, rec)),
         };
-        let mut rec = self.map.remove(&key).expect("key was just found");
+        let Some((key, rec)) = held else {
+            self.map.insert(id, SegmentRecord { members: vec![(id, hash)] });
+            self.mark(id);
+            return;
+        };
         let pos = rec.members.partition_point(|(m, _)| *m < id);
         rec.members.insert(pos, (id, hash));
-        let new_key = rec.members[0].0;
-        if new_key != key {
+        let tail = (rec.members.len() > self.max_ops).then(|| rec.members.split_off(rec.members.len() / 2));
+        if id < key {
+            // The op starts the first segment: its key changes.
+            if let Some(rec) = self.map.remove(&key) {
+                self.map.insert(id, rec);
+            }
             self.forget(key);
         }
-        if rec.members.len() > self.max_ops {
-            let tail = rec.members.split_off(rec.members.len() / 2);
+        if let Some(tail) = tail {
             let tail_key = tail[0].0;
             self.map.insert(tail_key, SegmentRecord { members: tail });
             self.mark(tail_key);
         }
-        self.map.insert(new_key, rec);
-        self.mark(new_key);
+        self.mark(key.min(id));
     }
 
     fn mark(&mut self, key: OpId) {
