@@ -8,7 +8,11 @@ use serde::{Deserialize, Serialize};
 
 /// A JSON-like value: what a record holds. Maps keep their keys sorted, so a value has exactly
 /// one encoding and therefore one hash. Lists and maps nest at most [`MAX_VALUE_DEPTH`] deep.
-#[derive(Debug, Clone, PartialEq, Serialize, Default)]
+///
+/// Two values are equal when their encodings are: floats compare by their bits, so a NaN equals
+/// the same NaN (a record holding one is not seen as changed by a diff or a replay) and `0.0`
+/// differs from `-0.0` (the two are stored apart).
+#[derive(Debug, Clone, Serialize, Default)]
 pub enum Value {
     /// Nothing.
     #[default]
@@ -28,6 +32,24 @@ pub enum Value {
     /// A map from field names to values, in key order.
     Map(BTreeMap<String, Value>),
 }
+
+impl PartialEq for Value {
+    fn eq(&self, other: &Value) -> bool {
+        match (self, other) {
+            (Value::Null, Value::Null) => true,
+            (Value::Bool(a), Value::Bool(b)) => a == b,
+            (Value::Int(a), Value::Int(b)) => a == b,
+            (Value::Float(a), Value::Float(b)) => a.to_bits() == b.to_bits(),
+            (Value::String(a), Value::String(b)) => a == b,
+            (Value::Bytes(a), Value::Bytes(b)) => a == b,
+            (Value::List(a), Value::List(b)) => a == b,
+            (Value::Map(a), Value::Map(b)) => a == b,
+            _ => false,
+        }
+    }
+}
+
+impl Eq for Value {}
 
 impl Value {
     /// The field `name` of a map, or `None` for other values and missing fields.
@@ -304,5 +326,20 @@ mod tests {
         assert_eq!(Value::from(true).as_map(), None);
         assert_eq!(Value::from(0.5).as_f64(), Some(0.5));
         assert_eq!(Value::default(), Value::Null);
+    }
+
+    #[test]
+    fn values_are_equal_when_their_encodings_are() {
+        let nan = Value::map([("x", Value::Float(f64::NAN))]);
+        assert_eq!(nan, nan.clone(), "a NaN equals itself");
+        assert_eq!(postcard::to_allocvec(&nan).unwrap(), postcard::to_allocvec(&nan.clone()).unwrap());
+        assert_ne!(Value::Float(0.0), Value::Float(-0.0), "stored apart");
+        assert_ne!(
+            postcard::to_allocvec(&Value::Float(0.0)).unwrap(),
+            postcard::to_allocvec(&Value::Float(-0.0)).unwrap()
+        );
+        assert_ne!(Value::Int(1), Value::Float(1.0));
+        assert_eq!(Value::List(vec![Value::Float(1.5)]), Value::List(vec![Value::Float(1.5)]));
+        assert_ne!(Value::Bytes(vec![1]), Value::List(vec![Value::Int(1)]));
     }
 }

@@ -148,3 +148,17 @@ fn diff_lists_added_changed_and_removed_keys() {
     let back = diff(&after, &before);
     assert_eq!((back.added.len(), back.changed.len(), back.removed.len()), (1, 1, 1));
 }
+
+#[test]
+fn a_diff_sees_a_value_by_its_encoding() {
+    // A NaN read from a peer or a file is the same value in both states: not a change. A zero
+    // that became a negative zero is stored differently: a change.
+    let nan = Value::Float(f64::NAN);
+    let early = [put(10, 1, "n", nan.clone()), put(11, 1, "z", Value::Float(0.0))];
+    let mut late = early.to_vec();
+    late.extend([put(20, 1, "other", Value::Int(1)), put(21, 1, "z", Value::Float(-0.0))]);
+    let d = diff(&state_of(&early), &state_of(&late));
+    assert_eq!(d.added, vec![("other".into(), Value::Int(1))]);
+    assert_eq!(d.changed, vec![("z".into(), Value::Float(0.0), Value::Float(-0.0))]);
+    assert!(d.removed.is_empty());
+}
