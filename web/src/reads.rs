@@ -38,7 +38,7 @@ pub fn scan(state: &State, f: &Function, mut keep: impl FnMut(bool) -> bool) -> 
     let out = Array::new();
     for (key, entry) in state.iter() {
         let value = to_js(&entry.value);
-        let verdict = f.call2(&JsValue::UNDEFINED, &value, &JsValue::from_str(key))?.is_truthy();
+        let verdict = f.call2(&JsValue::UNDEFINED, &value, &crate::value::js_string(key))?.is_truthy();
         if verdict {
             out.push(&value);
         }

@@ -278,7 +278,7 @@ pub fn to_js(v: &Value) -> JsValue {
         Value::Int(i) if (*i as f64).abs() <= MAX_SAFE => JsValue::from_f64(*i as f64),
         Value::Int(i) => BigInt::from(*i).into(),
         Value::Float(f) => JsValue::from_f64(*f),
-        Value::String(s) => JsValue::from_str(s),
+        Value::String(s) => js_string(s),
         Value::Bytes(b) => Uint8Array::from(b.as_slice()).into(),
         Value::List(items) => {
             let arr = Array::new_with_length(items.len() as u32);
@@ -306,6 +306,37 @@ pub fn to_js(v: &Value) -> JsValue {
             obj.into()
         }
     }
+}
+
+#[wasm_bindgen(module = "/js/text.js")]
+extern "C" {
+    #[wasm_bindgen(js_name = useMemory)]
+    fn use_memory(memory: &JsValue);
+    #[wasm_bindgen(js_name = asciiString)]
+    fn ascii_string(ptr: *const u8, len: usize) -> JsValue;
+}
+
+/// Longest string [`js_string`] makes without the text decoder.
+const SHORT_ASCII: usize = 32;
+
+thread_local! {
+    /// Whether `text.js` holds the module's memory.
+    static MEMORY_GIVEN: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// The JavaScript string of `s`: a short ASCII one is read from the module's memory by a
+/// `String.fromCharCode` over its bytes, several times faster than the text decoder that
+/// `JsValue::from_str` calls (whose fixed cost per call is most of a short string's), the rest
+/// through the decoder.
+pub(crate) fn js_string(s: &str) -> JsValue {
+    if s.len() > SHORT_ASCII || !s.is_ascii() {
+        return JsValue::from_str(s);
+    }
+    if !MEMORY_GIVEN.get() {
+        use_memory(&wasm_bindgen::memory());
+        MEMORY_GIVEN.set(true);
+    }
+    ascii_string(s.as_ptr(), s.len())
 }
 
 /// How many field names [`field_name`] keeps.

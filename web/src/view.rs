@@ -63,7 +63,7 @@ impl PastView {
 
     /// Every key then, in order.
     pub fn keys(&self) -> Array {
-        self.state.iter().map(|(k, _)| JsValue::from_str(k)).collect()
+        self.state.iter().map(|(k, _)| crate::value::js_string(k)).collect()
     }
 
     /// Number of records then.

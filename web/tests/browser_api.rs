@@ -305,6 +305,30 @@ async fn lone_surrogates_are_refused_and_nothing_is_merged() {
     assert_eq!(get(&db.stats(), "ops").as_f64(), Some(2.0), "nothing refused reached the log");
     destroy(db).await;
 
+    // Every ASCII code unit, short strings at and past the length made without the text decoder
+    // (32 bytes), and short non-ASCII ones come back exactly, in values and in keys.
+    let name = fresh("strings");
+    let db = open(&name, &rec).await;
+    let strings = js(
+        "[...Array.from({ length: 8 }, (_, i) => String.fromCharCode(...Array.from({ length: 16 }, (_, j) => i * 16 + j))), \
+          '', '\\0', 'a'.repeat(31), 'b'.repeat(32), 'c'.repeat(33), '\\u00e9', 'x\\u00ffy', '\\u{1F600}', '\\u007f']",
+    );
+    ok(db.put("all".into(), strings.clone())).await;
+    let back = ok(db.get("all".into())).await;
+    assert_eq!(json(&back), json(&strings));
+    for (i, s) in
+        js_sys::Array::from(&strings).iter().enumerate().filter(|(_, s)| s.as_string().is_some_and(|s| !s.is_empty()))
+    {
+        ok(db.put(s.clone(), JsValue::from_f64(i as f64))).await;
+    }
+    let keys = js_sys::Array::from(&ok(db.keys()).await);
+    let mut want: Vec<String> =
+        js_sys::Array::from(&strings).iter().filter_map(|s| s.as_string()).filter(|s| !s.is_empty()).collect();
+    want.push("all".into());
+    want.sort();
+    assert_eq!(keys.iter().map(|k| k.as_string().unwrap()).collect::<Vec<_>>(), want);
+    destroy(db).await;
+
     let name = fresh("surrogates-keypath");
     let db = open_with(&format!("{{ name: '{name}', keyPath: 'id' }}"), &rec, &JsValue::UNDEFINED).await;
     let e = err(db.add(js("{ id: 'a\\uD800' }"))).await;

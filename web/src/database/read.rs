@@ -40,7 +40,7 @@ impl AuroraCore {
         self.spawn(|open| async move {
             open.run("keys", async move |db| {
                 db.load_state().await?;
-                Ok(db.state().iter().map(|(k, _)| JsValue::from_str(k)).collect::<Array>().into())
+                Ok(db.state().iter().map(|(k, _)| crate::value::js_string(k)).collect::<Array>().into())
             })
             .await
         })

@@ -33,7 +33,7 @@ fn state_record(key: &[u8], record: &[u8]) -> JsValue {
     let set = |k: &str, v: &JsValue| {
         let _ = Reflect::set(&obj, &crate::value::field_name(k), v);
     };
-    set("key", &JsValue::from_str(&String::from_utf8_lossy(key)));
+    set("key", &crate::value::js_string(&String::from_utf8_lossy(key)));
     match KeyRecord::decode(record).ok().and_then(|r| r.entry()) {
         Some(entry) => set("value", &crate::value::to_js(&entry.value)),
         None => set("deleted", &JsValue::TRUE),
