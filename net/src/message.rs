@@ -206,11 +206,17 @@ pub(crate) struct WireMessage<'a> {
     pub(crate) body: WireBody<'a>,
 }
 
+/// Peers a table finds by scanning its list; past that many it keeps a hash index.
+const SCANNED_PEERS: usize = 16;
+
 /// The peer table of one message, as it is built.
 #[derive(Default)]
 pub(crate) struct PeerTable {
     peers: Vec<[u8; 16]>,
+    /// Filled once the table holds more than [`SCANNED_PEERS`] peers.
     index: HashMap<PeerId, u32>,
+    /// The peer of the last call and its reference: runs of ids of one author are the rule.
+    last: Option<(PeerId, u32)>,
 }
 
 impl PeerTable {
@@ -222,13 +228,33 @@ impl PeerTable {
         if peer.0 == [0xff; 16] {
             return (PEER_FF, false);
         }
-        if let Some(r) = self.index.get(peer) {
-            return (*r, false);
+        if let Some((p, r)) = self.last
+            && p == *peer
+        {
+            return (r, false);
         }
-        let r = PEER_TABLE + self.peers.len() as u32;
-        self.peers.push(peer.0);
-        self.index.insert(*peer, r);
-        (r, true)
+        let held = if self.peers.len() <= SCANNED_PEERS {
+            self.peers.iter().position(|p| *p == peer.0).map(|i| PEER_TABLE + i as u32)
+        } else {
+            self.index.get(peer).copied()
+        };
+        let (r, added) = match held {
+            Some(r) => (r, false),
+            None => {
+                let r = PEER_TABLE + self.peers.len() as u32;
+                self.peers.push(peer.0);
+                if self.peers.len() > SCANNED_PEERS {
+                    if self.index.is_empty() {
+                        self.index = self.peers.iter().zip(PEER_TABLE..).map(|(p, r)| (PeerId(*p), r)).collect();
+                    } else {
+                        self.index.insert(*peer, r);
+                    }
+                }
+                (r, true)
+            }
+        };
+        self.last = Some((*peer, r));
+        (r, added)
     }
 
     fn wire_id(&mut self, base: u64, id: &OpId) -> Result<WireId> {
@@ -546,5 +572,21 @@ mod tests {
         assert_eq!(t.reference(&PeerId([0; 16])), (PEER_ZERO, false));
         assert_eq!(t.reference(&PeerId([0xff; 16])), (PEER_FF, false));
         assert_eq!(t.reference(&PeerId([8; 16])), (PEER_TABLE + 1, true));
+        assert_eq!(t.reference(&p), (PEER_TABLE, false));
+    }
+
+    #[test]
+    fn a_table_past_its_scanned_length_keeps_every_reference() {
+        let mut t = PeerTable::default();
+        let peer = |i: u8| PeerId([i + 1; 16]);
+        let n = 3 * SCANNED_PEERS as u8;
+        // In first-seen order, each added once, then the same references in any order.
+        for i in 0..n {
+            assert_eq!(t.reference(&peer(i)), (PEER_TABLE + u32::from(i), true), "{i}");
+            assert_eq!(t.reference(&peer(i / 2)), (PEER_TABLE + u32::from(i / 2), false), "{i}");
+        }
+        for i in (0..n).rev().chain(0..n) {
+            assert_eq!(t.reference(&peer(i)), (PEER_TABLE + u32::from(i), false), "{i}");
+        }
     }
 }

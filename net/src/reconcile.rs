@@ -86,7 +86,12 @@ pub struct Reconciler {
     initiator: bool,
     started: bool,
     done: bool,
-    have: BTreeSet<OpId>,
+    /// Appended as found, in no set order (a B-tree insert per id cost more than the rest of the
+    /// comparison); sorted and deduplicated when taken, and whenever it doubles, so a peer that
+    /// asks for the same ids turn after turn cannot grow it past twice the ids held.
+    have: Vec<OpId>,
+    /// Length of `have` after it was last deduplicated.
+    have_unique: usize,
     need: BTreeSet<OpId>,
     want_queue: BTreeSet<OpId>,
     /// The ranges (`lo`, `upper`) this side's last turn sent as fingerprints.
@@ -102,7 +107,8 @@ impl Reconciler {
             initiator,
             started: false,
             done: false,
-            have: BTreeSet::new(),
+            have: Vec::new(),
+            have_unique: 0,
             need: BTreeSet::new(),
             want_queue: BTreeSet::new(),
             sent_fingerprints: Vec::new(),
@@ -137,14 +143,23 @@ impl Reconciler {
         self.done
     }
 
-    /// Ids this side holds and the peer lacks: what this side ships.
-    pub fn have(&self) -> &BTreeSet<OpId> {
-        &self.have
+    /// Ids this side holds and the peer lacks (what this side ships), ascending.
+    pub fn have(&self) -> Vec<OpId> {
+        sorted_ids(self.have.clone())
     }
 
     /// Takes [`Reconciler::have`], ascending.
     pub fn take_have(&mut self) -> Vec<OpId> {
-        std::mem::take(&mut self.have).into_iter().collect()
+        self.have_unique = 0;
+        sorted_ids(std::mem::take(&mut self.have))
+    }
+
+    fn add_have(&mut self, id: OpId) {
+        self.have.push(id);
+        if self.have.len() > 2 * self.have_unique.max(1024) {
+            self.have = sorted_ids(std::mem::take(&mut self.have));
+            self.have_unique = self.have.len();
+        }
     }
 
     /// Ids the peer holds and this side lacks: what the peer ships.
@@ -171,7 +186,7 @@ impl Reconciler {
         self.turns += 1;
         for id in &msg.want {
             if index.contains(id) {
-                self.have.insert(*id);
+                self.add_have(*id);
             }
         }
         let budget = self.config.max_frame - TURN_OVERHEAD;
@@ -312,7 +327,7 @@ impl Reconciler {
                 differs = true;
             }
             if t.next_if(|x| **x == id).is_none() {
-                self.have.insert(id);
+                self.add_have(id);
                 differs = true;
             }
         }
@@ -328,6 +343,13 @@ impl Reconciler {
             self.want_queue.insert(id);
         }
     }
+}
+
+/// `ids` ascending, each once.
+fn sorted_ids(mut ids: Vec<OpId>) -> Vec<OpId> {
+    auroradb_log::sort_by_key(&mut ids, |id| *id);
+    ids.dedup();
+    ids
 }
 
 /// The ranges (`lo`, `upper`) of a turn's items that are fingerprints.
