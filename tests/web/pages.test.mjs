@@ -20,6 +20,7 @@ const PAGES = [
   ['README: Query Operations', '/query-operations.html'],
   ['README: Batch Operations (transaction, db.db.batchSet)', '/batch-operations.html'],
   ['README: Event System (open, close, error, change, set, delete)', '/event-system.html'],
+  ['write events are built only for the types someone listens to', '/event-listeners.html'],
   ['README: Validation & Data Integrity (ValidatedDB subclass)', '/validation.html'],
   ['README: Security, Data Sanitization (db.db.beforeSet, escapeHtml)', '/data-sanitization.html'],
   ['README: Security, Access Control (SecureDB subclass)', '/access-control.html'],

@@ -128,6 +128,7 @@ export class AuroraDB extends EventTarget {
         }
         this.config = { ...DEFAULTS, ...config };
         this.db = new AuroraStore(this);
+        Object.defineProperty(this, '_listened', { value: new Set() });
         Object.defineProperty(this, '_core', { value: null, writable: true });
         Object.defineProperty(this, '_opening', { value: null, writable: true });
         Object.defineProperty(this, '_closed', { value: false, writable: true });
@@ -147,6 +148,21 @@ export class AuroraDB extends EventTarget {
                 this.addEventListener(type, (e) => console.debug(`[auroradb ${this.name}] ${type}`, e.detail ?? ''));
             }
         }
+    }
+
+    /** As `EventTarget`'s; also notes that events of `type` have a listener. */
+    addEventListener(type, listener, options) {
+        if (listener) this._listened.add(String(type));
+        super.addEventListener(type, listener, options);
+    }
+
+    /**
+     * Whether an event of `type` can be seen: a listener was added for its type, or a subclass
+     * dispatches events itself. The engine builds a write's `set`, `delete` and `change` events
+     * (a JavaScript copy of every value written) only when they can be.
+     */
+    _wantsEvent(type) {
+        return this._listened.has(type) || this.dispatchEvent !== EventTarget.prototype.dispatchEvent;
     }
 
     /** The base class of P2P adapters: `class MyAdapter extends AuroraDB.P2PAdapter { ... }`. */

@@ -2,8 +2,8 @@
 //! JavaScript class passed in (the class is an `EventTarget`).
 
 use auroradb_snapshot::Change;
-use js_sys::{Array, Reflect};
-use wasm_bindgen::JsValue;
+use js_sys::{Array, Function, Reflect};
+use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{CustomEvent, CustomEventInit, EventTarget};
 
 use crate::records::{Obj, change_js};
@@ -38,12 +38,21 @@ impl Source {
 #[derive(Debug, Clone)]
 pub struct Events {
     target: EventTarget,
+    /// The target's `_wantsEvent(type)`, if it has one (the `AuroraDB` class): whether an event
+    /// of that type can be seen. A target without it sees every event.
+    wants: Option<Function>,
 }
 
 impl Events {
     /// Events at `target`.
     pub fn new(target: EventTarget) -> Events {
-        Events { target }
+        let wants = Reflect::get(&target, &field_name("_wantsEvent")).ok().and_then(|f| f.dyn_into::<Function>().ok());
+        Events { target, wants }
+    }
+
+    /// Whether an event of type `kind` can be seen (when asking throws, it can).
+    fn wanted(&self, kind: &str) -> bool {
+        self.wants.as_ref().is_none_or(|f| f.call1(&self.target, &field_name(kind)).map_or(true, |v| v.is_truthy()))
     }
 
     /// Dispatches a `CustomEvent` of type `kind` with `detail`.
@@ -74,28 +83,40 @@ impl Events {
     }
 
     /// Like [`Events::emit_changes`]; changes from a peer also carry its id (`peerId`).
+    /// Nothing is built for the types that nobody can see.
     pub fn emit_changes_from(&self, changes: &[Change], source: Source, peer: Option<&str>) {
         if changes.is_empty() {
             return;
         }
+        let (set, delete, change) = (self.wanted("set"), self.wanted("delete"), self.wanted("change"));
         let with_peer = |o: Obj| match peer {
             Some(p) => o.set("peerId", p),
             None => o,
         };
         let list = Array::new();
         for c in changes {
-            let item = change_js(c);
-            let value = Reflect::get(&item, &field_name("value")).unwrap_or(JsValue::UNDEFINED);
-            let detail = with_peer(Obj::new().set("key", c.key.as_str()).set("source", field_name(source.name())));
-            match c.after {
-                Some(_) => self.emit("set", &detail.set("value", value).build()),
-                None => self.emit("delete", &detail.build()),
+            let one = if c.after.is_some() { set } else { delete };
+            if !one && !change {
+                continue;
             }
-            list.push(&item);
+            let item = change_js(c);
+            if one {
+                let value = Reflect::get(&item, &field_name("value")).unwrap_or(JsValue::UNDEFINED);
+                let detail = with_peer(Obj::new().set("key", c.key.as_str()).set("source", field_name(source.name())));
+                match c.after {
+                    Some(_) => self.emit("set", &detail.set("value", value).build()),
+                    None => self.emit("delete", &detail.build()),
+                }
+            }
+            if change {
+                list.push(&item);
+            }
         }
-        self.emit(
-            "change",
-            &with_peer(Obj::new().set("source", field_name(source.name())).set("changes", list)).build(),
-        );
+        if change {
+            self.emit(
+                "change",
+                &with_peer(Obj::new().set("source", field_name(source.name())).set("changes", list)).build(),
+            );
+        }
     }
 }
