@@ -170,7 +170,6 @@ fn forged_range_fingerprints_cost_nothing() {
     assert!(c.peers[0].engine.is_syncing_with(&MALLORY()));
     c.now_ms += SyncConfig::default().session_timeout_ms + 1;
     c.tick(0);
-    assert!(!c.peers[0].engine.is_syncing_with(&MALLORY()));
     honest_still_sync(&c);
 }
 
@@ -235,6 +234,37 @@ fn garbage_is_rejected() {
             NetError::Corrupt { .. } | NetError::Log(LogError::BadMagic { .. } | LogError::UnsupportedVersion { .. })
         )
     });
+    honest_still_sync(&c);
+}
+
+#[test]
+fn frames_of_a_session_that_ended_are_dropped_without_blame() {
+    let (c, mut m) = setup(SyncConfig { auto_sync: false, ..SyncConfig::default() });
+    // Peer 0 opened session 1 with Mallory on meeting her. She ends it: her log is peer 0's.
+    let same = Mode::Fingerprint(c.peers[0].replica.log().fingerprint(..));
+    let end = Body::Reconcile(Reconcile {
+        ranges: vec![RangeItem { upper: None, mode: same }],
+        want: vec![],
+        more_want: false,
+    });
+    assert!(attack(&c, vec![m.frame(1, false, end)]).is_empty());
+    // Ops for that session once it is dropped are a frame that was on its way when it ended (a
+    // transport may deliver such frames after a reconnection): dropped, and no one is blamed.
+    let turn = || Body::Reconcile(Reconcile { ranges: vec![], want: vec![], more_want: false });
+    let op = m.valid_op(1);
+    let seg = encode_segment([(op.op.id, op.bytes.as_slice(), &op.hash)]).unwrap();
+    let ops = || Body::Ops(Ops { segments: vec![seg.clone()], last: Some(1) });
+    // A turn after its end is still the sender's fault, and drops the session.
+    let errors = attack(&c, vec![m.frame(1, false, turn())]);
+    assert_blamed(&errors, |e| matches!(e, NetError::Unexpected { .. }));
+    let errors = attack(&c, vec![m.frame(1, false, ops())]);
+    assert!(errors.is_empty(), "{errors:?}");
+    assert!(!c.peers[0].replica.log().contains(&op.op.id));
+    // A session peer 0 never opened is the sender's fault.
+    let errors = attack(&c, vec![m.frame(1 << 30, false, turn())]);
+    assert_blamed(&errors, |e| matches!(e, NetError::Unexpected { .. }));
+    let errors = attack(&c, vec![m.frame(1 << 30, false, ops())]);
+    assert_blamed(&errors, |e| matches!(e, NetError::Unexpected { .. }));
     honest_still_sync(&c);
 }
 

@@ -158,11 +158,17 @@ enum Verdict<E> {
 }
 
 impl<S: Replica, T: Transport> SyncEngine<S, T> {
-    /// Whether `sid` names the current session of that side with `from`; reports it if not.
+    /// Whether `sid` names the current session of that side with `from`; reports it if not,
+    /// unless the session ended here (ops that were on their way when it was dropped, as after a
+    /// reconnection): one this side opened before, or one of the peer's while it has none or a
+    /// newer one.
     fn session_known(&self, from: PeerId, sid: u32, mine: bool) -> bool {
         let mut st = self.state.borrow_mut();
-        let known = st.peers.get_mut(&from).is_some_and(|ps| ps.session(mine).as_ref().is_some_and(|s| s.id == sid));
-        if !known {
+        let next = st.next_session;
+        let current = st.peers.get_mut(&from).and_then(|ps| ps.session(mine).as_ref().map(|s| s.id));
+        let known = current == Some(sid);
+        let stale = if mine { sid != 0 && sid < next } else { current.is_none_or(|id| sid < id) };
+        if !known && !stale {
             st.error(NetError::Unexpected { reason: "ops for an unknown session" }.from_peer(from));
         }
         known
