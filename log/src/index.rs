@@ -26,6 +26,14 @@ enum Node {
 }
 
 impl Node {
+    /// The least id the node held when it was made (what its parent routes by).
+    fn first(&self) -> OpId {
+        match self {
+            Node::Leaf { ids, .. } => ids[0],
+            Node::Inner { firsts, .. } => firsts[0],
+        }
+    }
+
     fn summary(&self) -> RangeSum {
         match self {
             Node::Leaf { sums, .. } => leaf_prefix(sums, sums.len()),
@@ -93,10 +101,7 @@ impl SumIndex {
         if let Some((first, right)) = split {
             // The root split: a new root above the two halves.
             let left = self.root;
-            let left_first = match &self.nodes[left as usize] {
-                Node::Leaf { ids, .. } => ids[0],
-                Node::Inner { firsts, .. } => firsts[0],
-            };
+            let left_first = self.nodes[left as usize].first();
             let sums = vec![self.nodes[left as usize].summary(), self.nodes[right as usize].summary()];
             self.nodes.push(Node::Inner { firsts: vec![left_first, first], children: vec![left, right], sums });
             self.root = self.nodes.len() as u32 - 1;
@@ -143,10 +148,7 @@ impl SumIndex {
                 Node::Inner { firsts: firsts.split_off(at), children: children.split_off(at), sums: sums.split_off(at) }
             }
         };
-        let first = match &half {
-            Node::Leaf { ids, .. } => ids[0],
-            Node::Inner { firsts, .. } => firsts[0],
-        };
+        let first = half.first();
         self.nodes.push(half);
         Some(Some((first, self.nodes.len() as u32 - 1)))
     }

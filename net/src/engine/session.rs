@@ -72,13 +72,9 @@ impl<S: Replica, T: Transport> SyncEngine<S, T> {
                 None => theirs && sid != 0,
             };
             if !fits {
-                // A turn of a session that ended here (one this side opened before, or an older
-                // one of the peer's) is a frame that was on its way when the session was dropped,
-                // such as one a transport delivers after a reconnection: dropped. A session that
-                // never was is the peer's fault.
-                let stale =
-                    if mine { sid != 0 && sid < st.next_session } else { slot.as_ref().is_some_and(|s| sid < s.id) };
-                if !stale {
+                // A session that never was is the peer's fault; one that ended here is not.
+                let current = slot.as_ref().map(|s| s.id);
+                if !super::state::ended_session(mine, sid, st.next_session, current) {
                     st.error(NetError::Unexpected { reason: "a turn for an unknown session" }.from_peer(from));
                 }
                 return;

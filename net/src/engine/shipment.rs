@@ -159,16 +159,12 @@ enum Verdict<E> {
 
 impl<S: Replica, T: Transport> SyncEngine<S, T> {
     /// Whether `sid` names the current session of that side with `from`; reports it if not,
-    /// unless the session ended here (ops that were on their way when it was dropped, as after a
-    /// reconnection): one this side opened before, or one of the peer's while it has none or a
-    /// newer one.
+    /// unless that session ended here ([`super::state::ended_session`]).
     fn session_known(&self, from: PeerId, sid: u32, mine: bool) -> bool {
         let mut st = self.state.borrow_mut();
-        let next = st.next_session;
         let current = st.peers.get_mut(&from).and_then(|ps| ps.session(mine).as_ref().map(|s| s.id));
         let known = current == Some(sid);
-        let stale = if mine { sid != 0 && sid < next } else { current.is_none_or(|id| sid < id) };
-        if !known && !stale {
+        if !known && !super::state::ended_session(mine, sid, st.next_session, current) {
             st.error(NetError::Unexpected { reason: "ops for an unknown session" }.from_peer(from));
         }
         known

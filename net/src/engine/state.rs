@@ -225,3 +225,11 @@ pub(super) fn pending_after<'a>(
 ) -> Option<&'a Equivocation> {
     pending.get(author)?.iter().find(|eq| eq.fork().prev == *prev)
 }
+
+/// Whether session `sid` of one side with a peer ended here: one this side opened before (`mine`;
+/// ids below `next`, the next it opens), or an older one of the peer's than `current` (or any, with
+/// none current). A frame for it was on its way when the session was dropped, as a transport may
+/// deliver it after a reconnection: it is dropped without blaming the peer. Session 0 never is one.
+pub(super) fn ended_session(mine: bool, sid: u32, next: u32, current: Option<u32>) -> bool {
+    sid != 0 && if mine { sid < next } else { current.is_none_or(|id| sid < id) }
+}
