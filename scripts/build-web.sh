@@ -13,7 +13,8 @@
 #   3. wasm-bindgen --target web on each (without the name and producers sections): pkg/auroradb_core.js + pkg/auroradb_core_bg.wasm (the
 #      local-only engine), pkg/auroradb_sync.js + pkg/auroradb_sync_bg.wasm (with sync, loaded
 #      only by a distributed database), and snippets/
-#   4. esbuild (scripts/bundle.mjs): the AuroraDB class (web/js/auroradb.js) as the ES module
+#   4. esbuild (scripts/bundle.mjs): each engine's glue minified with its snippets bundled in
+#      (snippets/ removed); the AuroraDB class (web/js/auroradb.js) as the ES module
 #      pkg/auroradb.mjs and as the classic script pkg/auroradb.js that defines the global
 #      AuroraDB, and each built-in P2P adapter as a bundle of its own in pkg/p2p/ (with the npm
 #      client it uses), loaded only when a database picks it; all minified, with source maps;
@@ -106,7 +107,7 @@ package_json() {
     "./auroradb_core_bg.wasm": "./auroradb_core_bg.wasm",
     "./auroradb_sync_bg.wasm": "./auroradb_sync_bg.wasm"
   },
-  "sideEffects": ["./auroradb.js", "./snippets/*"]
+  "sideEffects": ["./auroradb.js"]
 }
 EOF
 }
@@ -223,10 +224,8 @@ main() {
 
     say "pkg/ ($profile):"
     (cd "$PKG" && find . -type f | sort | sed 's/^\.\//  /')
-    say "sizes: what a local-only page loads (the .wasm, auroradb_core.js, its snippets, auroradb.js):"
-    local loaded=("$PKG/auroradb_core_bg.wasm" "$PKG/auroradb_core.js")
-    while IFS= read -r f; do loaded+=("$f"); done < <(find "$PKG/snippets" -name '*.js' 2>/dev/null | sort)
-    loaded+=("$PKG/auroradb.js")
+    say "sizes: what a local-only page loads (the .wasm, auroradb_core.js, auroradb.js):"
+    local loaded=("$PKG/auroradb_core_bg.wasm" "$PKG/auroradb_core.js" "$PKG/auroradb.js")
     sizes "${loaded[@]}"
     say "the ES module instead of auroradb.js:"
     size_lines "$PKG/auroradb.mjs"

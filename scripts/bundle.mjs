@@ -20,13 +20,13 @@
 //   p2p/index.js      every adapter, the registry and the helpers in one module (web/js/p2p/index.js)
 //
 // and, in place, the wasm-bindgen glue of each engine build in OUTDIR (auroradb_core.js,
-// auroradb_sync.js) and its snippets: minified, a source map beside each (of the file as
-// wasm-bindgen wrote it, so run this once per wasm-bindgen run: a second run maps to the minified
-// text).
+// auroradb_sync.js): minified, with its snippets bundled in (OUTDIR/snippets/ is then removed),
+// a source map beside each (of the file as wasm-bindgen wrote it, so run this once per
+// wasm-bindgen run: a second run finds no snippets and maps to the minified text).
 //
 // Only the paths named above stay imports in the output; everything else is inlined.
 
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as esbuild from 'esbuild';
@@ -80,21 +80,18 @@ const classicLoader = {
 };
 
 /**
- * Minifies the engine glue wasm-bindgen wrote into `out` (and its snippets), each file in place:
- * its imports and exports stay as they are. Names are not kept: nothing reads the glue's class
- * or function names, and they are a seventh of its gzipped size (the source map has them).
+ * Minifies the engine glue wasm-bindgen wrote into `out`, each file in place, with its snippets
+ * (`snippets/`, small modules of our own the glue imports) bundled in: a page then makes one
+ * request for the glue instead of a second round of requests after it, and `snippets/` is removed
+ * once both engines' glue is built. Its imports of nothing else and its exports stay as they are.
+ * Names are not kept: nothing reads the glue's class or function names, and they are a seventh
+ * of its gzipped size (the source map has them).
  */
 function minifyGlue(out) {
   const glue = ['auroradb_core.js', 'auroradb_sync.js'].map((f) => join(out, f)).filter((f) => existsSync(f));
-  const snippets = existsSync(join(out, 'snippets'))
-    ? readdirSync(join(out, 'snippets'), { recursive: true })
-        .filter((f) => f.endsWith('.js'))
-        .map((f) => join(out, 'snippets', f))
-    : [];
-  return [...glue, ...snippets].map((file) =>
+  return glue.map((file) =>
     esbuild.build({
       ...COMMON,
-      bundle: false,
       keepNames: false,
       format: 'esm',
       entryPoints: [file],
@@ -147,6 +144,8 @@ export async function bundle({ outdir, p2pOnly = false }) {
     );
   }
   const results = await Promise.all(builds);
+  // Bundled into the glue above.
+  if (!p2pOnly) rmSync(join(out, 'snippets'), { recursive: true, force: true });
   return results.flatMap((r) => Object.keys(r.metafile.outputs)).map((f) => resolve(ROOT, f));
 }
 

@@ -20,7 +20,7 @@
 // `registerP2PAdapter` and `listP2PAdapters` work at once; each built-in adapter is a bundle of
 // its own in pkg/p2p/, imported only when a database picks it.
 
-import { BUILTIN_ADAPTERS, importEngine } from './loader.js';
+import { BUILTIN_ADAPTERS, engineWasmUrl, importEngine } from './loader.js';
 import {
     P2PAdapter,
     hasP2PAdapter,
@@ -37,17 +37,38 @@ for (const [name, load] of Object.entries(BUILTIN_ADAPTERS)) registerLazyP2PAdap
 const loading = { local: null, sync: null };
 
 /**
+ * Fetches and compiles a `.wasm` file (streaming, as it arrives), to be started with the import
+ * of its glue rather than after it: the glue's own module requests and the wasm's download and
+ * compilation then overlap. A server that does not say `application/wasm` gets the bytes
+ * compiled after the download instead (as the glue itself would do).
+ */
+function compileWasm(url) {
+    const response = fetch(url);
+    const compiled = WebAssembly.compileStreaming(response).catch(async (e) => {
+        const r = await response;
+        const type = (r.headers.get('Content-Type') || '').split(';')[0].trim();
+        if (!r.ok || type === 'application/wasm') throw e;
+        return WebAssembly.compile(await r.arrayBuffer());
+    });
+    // Awaited once the glue is imported; a failure before that is not an unhandled rejection.
+    compiled.catch(() => {});
+    return compiled;
+}
+
+/**
  * Loads and instantiates a wasm engine once, and resolves to its module: the one with
  * peer-to-peer sync when `sync` is true, else whichever is loaded or loading already (the
  * local-only one, much smaller, unless a distributed database loaded the other first). `wasm`
- * optionally says where the `.wasm` file is.
+ * optionally says where the `.wasm` file is (or is the file, or its compiled module); by default
+ * the file next to the glue is fetched and compiled while the glue is imported.
  */
 function loadEngine(sync, wasm) {
     const kind = sync || (loading.sync && !loading.local) ? 'sync' : 'local';
     if (!loading[kind]) {
+        const source = wasm === undefined ? compileWasm(engineWasmUrl(kind === 'sync')) : wasm;
         loading[kind] = importEngine(kind === 'sync')
             .then(async (m) => {
-                await m.default(wasm === undefined ? undefined : { module_or_path: wasm });
+                await m.default({ module_or_path: await source });
                 return m;
             })
             .catch((e) => {

@@ -15,6 +15,11 @@ export function importEngine(sync) {
   return importNextToScript(sync ? './auroradb_sync.js' : './auroradb_core.js');
 }
 
+/** The URL of the engine's `.wasm` file (the one with sync when `sync` is true), next to the script. */
+export function engineWasmUrl(sync) {
+  return new URL(sync ? './auroradb_sync_bg.wasm' : './auroradb_core_bg.wasm', scriptUrl).href;
+}
+
 /** The built-in adapters by name, in the order listP2PAdapters() reports them. */
 export const BUILTIN_ADAPTERS = Object.freeze({
   peerjs: () => importNextToScript('./p2p/peerjs.js').then((m) => m.PeerJsAdapter),

@@ -18,6 +18,13 @@ export function importEngine(sync) {
   return Promise.resolve({ default: initEngine, ...engine });
 }
 
+/** The URL of the engine's `.wasm` file (the one with sync when `sync` is true), next to its glue. */
+export function engineWasmUrl(sync) {
+  return sync
+    ? new URL('./auroradb_sync_bg.wasm', import.meta.url).href
+    : new URL('./auroradb_core_bg.wasm', import.meta.url).href;
+}
+
 /** The built-in adapters by name, in the order listP2PAdapters() reports them. */
 export const BUILTIN_ADAPTERS = Object.freeze({
   peerjs: () => import('./p2p/peerjs.js').then((m) => m.PeerJsAdapter),
