@@ -224,13 +224,19 @@ struct Heads {
 async fn read_heads(storage: &impl Storage) -> Result<Heads> {
     loop {
         let last = ScanOptions { limit: Some(1), reverse: true, keys_only: false };
-        let (commit, entry) = match storage.scan(Store::Journal, KeyRange::all(), last).await?.first() {
+        // Both reads at once (an IndexedDB transaction each, in this order): one round trip.
+        let (newest, stored_heads) = futures::future::join(
+            storage.scan(Store::Journal, KeyRange::all(), last),
+            storage.scan(Store::Meta, KeyRange::prefix(keys::META_HEAD), ScanOptions::default()),
+        )
+        .await;
+        let (commit, entry) = match newest?.first() {
             Some((k, v)) => (keys::decode_counter(k)?, Some(keys::decode_journal(v)?)),
             None => (0, None),
         };
         let flushed = entry.as_ref().map_or(0, |e| e.flushed_at(commit));
         let mut heads = Vec::new();
-        for (k, v) in storage.scan(Store::Meta, KeyRange::prefix(keys::META_HEAD), ScanOptions::default()).await? {
+        for (k, v) in stored_heads? {
             let peer_bytes: [u8; 16] = k[keys::META_HEAD.len()..]
                 .try_into()
                 .map_err(|_| DbError::Corrupt("chain head key is not a peer id".into()))?;
@@ -276,7 +282,8 @@ async fn start_log(
     config: LogConfig,
     identity: Option<Identity>,
 ) -> Result<(Log, Heads)> {
-    let mut read = read_heads(storage).await?;
+    let (read, equivocations) = futures::future::join(read_heads(storage), fork::read_equivocations(storage)).await;
+    let mut read = read?;
     let stored = std::mem::take(&mut read.heads);
     let heads: Vec<(PeerId, auroradb_log::ChainHead)> = stored.iter().map(|(p, s)| (*p, s.head)).collect();
     let mut log = if heads.is_empty() { Log::new(clock, config) } else { Log::unindexed(clock, config, heads) };
@@ -288,7 +295,7 @@ async fn start_log(
             log.keep_proof(s.head.id, proof);
         }
     }
-    for eq in fork::read_equivocations(storage).await? {
+    for eq in equivocations? {
         log.keep_equivocation(eq);
     }
     Ok((log, read))
@@ -365,13 +372,24 @@ impl<S: Storage> Database<S> {
         // only when its clear changes): they are the chain heads'.
         let (applied, high_water) = log_counts(log.heads().values());
 
-        let meta = match storage.get(Store::Meta, keys::META_STATE).await? {
+        // The reads that do not depend on each other at once (a transaction each, in this order):
+        // one round trip for the three.
+        let (meta, checkpoints, schema) = futures::future::join3(
+            storage.get(Store::Meta, keys::META_STATE),
+            read_checkpoints(&storage),
+            storage.get(Store::Meta, keys::META_SCHEMA),
+        )
+        .await;
+        let (checkpoints, stored_schema) = (checkpoints?, schema?);
+        let meta = match meta? {
             Some(b) => Some(StateMeta::decode(&b)?.with_log(applied, high_water)),
             None => None,
         };
         let sc = state_config(&config, peer);
         let mut rebuild = false;
         let mut whole = true;
+        // Counted with the state records' read when they are read.
+        let mut since_checkpoint = None;
         let state = match (meta, visible, config.state_cache) {
             // On demand: no record is read now.
             (Some(meta), Some(visible), Some(_)) => match State::partial(sc.clone(), meta, visible as usize) {
@@ -387,7 +405,13 @@ impl<S: Storage> Database<S> {
             },
             (meta, ..) => {
                 let mut key_records = Vec::new();
-                for (k, v) in storage.scan(Store::State, KeyRange::all(), ScanOptions::default()).await? {
+                let (records, counted) = futures::future::join(
+                    storage.scan(Store::State, KeyRange::all(), ScanOptions::default()),
+                    ops_since_checkpoint(&storage, &config, &checkpoints),
+                )
+                .await;
+                since_checkpoint = Some(counted?);
+                for (k, v) in records? {
                     let key = String::from_utf8(k).map_err(|_| DbError::Corrupt("state key is not UTF-8".into()))?;
                     key_records.push((key, KeyRecord::decode(&v)?));
                 }
@@ -407,8 +431,10 @@ impl<S: Storage> Database<S> {
             }
         };
 
-        let checkpoints = read_checkpoints(&storage).await?;
-        let since_checkpoint = ops_since_checkpoint(&storage, &config, &checkpoints).await?;
+        let since_checkpoint = match since_checkpoint {
+            Some(n) => n,
+            None => ops_since_checkpoint(&storage, &config, &checkpoints).await?,
+        };
 
         let log = Rc::new(RefCell::new(log));
         let mut db = Database {
@@ -428,7 +454,7 @@ impl<S: Storage> Database<S> {
             flushed,
             dirty,
         };
-        db.write_schema().await?;
+        db.write_schema(stored_schema).await?;
         if rebuild {
             db.load_log().await?;
             db.rebuild_state().await?;
@@ -644,13 +670,14 @@ impl<S: Storage> Database<S> {
         }
     }
 
-    async fn write_schema(&mut self) -> Result<()> {
+    /// Stores the configuration's schema unless `stored` (the schema record as the open read it)
+    /// is the same; refuses an older version.
+    async fn write_schema(&mut self, stored: Option<Vec<u8>>) -> Result<()> {
         let schema = Schema {
             version: self.config.version,
             key_path: self.config.key_path.clone(),
             indexes: self.config.indexes.iter().map(|i| (i.name.clone(), i.unique)).collect(),
         };
-        let stored = self.storage.get(Store::Meta, keys::META_SCHEMA).await?;
         if let Some(bytes) = &stored {
             let old = keys::decode_schema(bytes)?;
             if old == schema {
