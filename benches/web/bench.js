@@ -328,10 +328,10 @@
     return { heap, wasm };
   }
 
-  async function destroyOpen(engine) {
+  async function destroyOpen(engine, name = 'open') {
     const e = ENGINES[engine];
-    const db = await e.open('open');
-    await e.destroy(db, 'open');
+    const db = await e.open(name);
+    await e.destroy(db, name);
   }
 
   async function run(caseName, engine, opts) {
