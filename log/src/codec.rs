@@ -117,9 +117,8 @@ pub(crate) fn check_op_shape(op: &Op) -> Result<()> {
 }
 
 fn check_depth(value: &Value) -> Result<()> {
-    let depth = value.depth();
-    if depth > MAX_VALUE_DEPTH {
-        return Err(LogError::TooLarge { what: "value nesting", size: depth, limit: MAX_VALUE_DEPTH });
+    if value.nests_deeper_than(MAX_VALUE_DEPTH) {
+        return Err(LogError::TooLarge { what: "value nesting", size: value.depth(), limit: MAX_VALUE_DEPTH });
     }
     Ok(())
 }

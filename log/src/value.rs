@@ -117,6 +117,17 @@ impl Value {
         }
         deepest
     }
+
+    /// Whether lists and maps nest more than `limit` deep ([`Value::depth`] `> limit`), found
+    /// without allocating: the recursion stops one level below `limit`, so it is as safe as
+    /// `limit` is small (the check of every written value, against [`MAX_VALUE_DEPTH`]).
+    pub fn nests_deeper_than(&self, limit: usize) -> bool {
+        match self {
+            Value::List(items) => limit == 0 || items.iter().any(|v| v.nests_deeper_than(limit - 1)),
+            Value::Map(fields) => limit == 0 || fields.values().any(|v| v.nests_deeper_than(limit - 1)),
+            _ => false,
+        }
+    }
 }
 
 const VARIANTS: &[&str] = &["Null", "Bool", "Int", "Float", "String", "Bytes", "List", "Map"];
@@ -315,6 +326,27 @@ mod tests {
         assert_eq!(Value::map([("a", Value::List(vec![Value::Null]))]).depth(), 2);
         let lopsided = Value::List(vec![Value::Null, Value::List(vec![Value::map([("x", Value::List(vec![]))])])]);
         assert_eq!(lopsided.depth(), 4);
+    }
+
+    #[test]
+    fn nests_deeper_than_agrees_with_depth() {
+        let lopsided = Value::List(vec![Value::Null, Value::List(vec![Value::map([("x", Value::List(vec![]))])])]);
+        for v in [Value::Int(1), Value::List(vec![]), Value::map([("a", Value::List(vec![Value::Null]))]), lopsided] {
+            for limit in 0..6 {
+                assert_eq!(v.nests_deeper_than(limit), v.depth() > limit, "{v:?} against {limit}");
+            }
+        }
+        // Far deeper than any limit: answered from the first levels, without deep recursion.
+        let mut deep = Value::Null;
+        for _ in 0..1_000_000 {
+            deep = Value::List(vec![deep]);
+        }
+        assert!(deep.nests_deeper_than(MAX_VALUE_DEPTH));
+        assert!(!Value::List(vec![Value::Null; 3]).nests_deeper_than(1));
+        // A deep value's drop recurses: take it apart level by level.
+        while let Value::List(mut items) = deep {
+            deep = items.pop().unwrap_or(Value::Null);
+        }
     }
 
     #[test]

@@ -22,8 +22,9 @@ use crate::{DbError, Result};
 #[derive(Debug, Clone, Default)]
 pub struct Transaction {
     steps: Vec<Step>,
-    /// The latest write of each key (`None`: removed).
-    written: BTreeMap<String, Option<Value>>,
+    /// The latest write of each key: its index in `steps` (the value is not copied: a bulk
+    /// write's values are most of its work).
+    written: BTreeMap<String, usize>,
     /// The op each record read came from at its first read (`None`: it was absent).
     read: BTreeMap<String, Option<OpId>>,
 }
@@ -36,7 +37,10 @@ impl Transaction {
 
     /// The transaction's own write of `key`, if it wrote it: `Some(None)` if it removed it.
     pub fn written(&self, key: &str) -> Option<Option<&Value>> {
-        self.written.get(key).map(Option::as_ref)
+        self.written.get(key).map(|&i| match &self.steps[i] {
+            Step::Put { value, .. } => Some(value),
+            Step::Remove { .. } => None,
+        })
     }
 
     /// The value of `key` as the transaction sees it: its own write, else `state`'s value.
@@ -64,7 +68,7 @@ impl Transaction {
         let key = key.into();
         validate_key(&key)?;
         validate_value(&value)?;
-        self.written.insert(key.clone(), Some(value.clone()));
+        self.written.insert(key.clone(), self.steps.len());
         self.steps.push(Step::Put { key, value });
         Ok(())
     }
@@ -73,7 +77,7 @@ impl Transaction {
     pub fn remove(&mut self, key: impl Into<String>) -> Result<()> {
         let key = key.into();
         validate_key(&key)?;
-        self.written.insert(key.clone(), None);
+        self.written.insert(key.clone(), self.steps.len());
         self.steps.push(Step::Remove { key });
         Ok(())
     }

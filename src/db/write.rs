@@ -80,6 +80,9 @@ impl<S: Storage> Database<S> {
     ) -> Result<WriteOutcome> {
         let mut lock = self.storage.lock_writes().await?;
         let mut attempt = 0;
+        // The op's kind moves into each try's op; a try lost to another connection gives it back
+        // from its encoding (a bulk write's values are not copied for a retry that seldom comes).
+        let mut kind = kind;
         loop {
             // Loading catches up with other connections first: the check below sees their
             // commits.
@@ -98,10 +101,11 @@ impl<S: Storage> Database<S> {
                 self.load_keys(&needed).await?;
             }
             check(&self.state)?;
-            let op = self.log.borrow().prepare_local(kind.clone());
+            let op = self.log.borrow().prepare_local(kind);
             if op.bytes.len() > self.config.max_op {
                 return Err(DbError::OpTooLarge { size: op.bytes.len(), limit: self.config.max_op });
             }
+            let encoded = op.bytes.clone();
             self.state.check(&op.op)?;
             self.log.borrow().check_local(&op)?;
             // One signature per commit, over the author's new chain head; none for an author
@@ -115,7 +119,10 @@ impl<S: Storage> Database<S> {
                 _ => Vec::new(),
             };
             match self.commit_ops(vec![op], true, proofs).await {
-                Err(DbError::Storage(StorageError::Conflict)) => self.lost_commit(&mut attempt, &mut lock).await?,
+                Err(DbError::Storage(StorageError::Conflict)) => {
+                    self.lost_commit(&mut attempt, &mut lock).await?;
+                    kind = auroradb_log::decode_op(&encoded)?.kind;
+                }
                 other => return other,
             }
         }
