@@ -3,7 +3,7 @@
 
 use auroradb_log::{Hash, Op, OpId, OpKind, PeerId, Step, Value};
 use auroradb_snapshot::{Change, Diff, HistoryItem, Outcome};
-use js_sys::{Array, Date, Object, Reflect};
+use js_sys::{Array, Date, Object};
 use wasm_bindgen::{JsCast, JsValue};
 
 use crate::value::{describe, to_js};
@@ -43,7 +43,7 @@ impl Obj {
 
     /// Sets a field.
     pub fn set(self, key: &str, value: impl Into<JsValue>) -> Obj {
-        let _ = Reflect::set(&self.0, &crate::value::field_name(key), &value.into());
+        crate::value::set_field(&self.0, &crate::value::field_name(key), &value.into());
         self
     }
 

@@ -300,7 +300,7 @@ pub fn to_js(v: &Value) -> JsValue {
                     let _ = Reflect::set(&desc, &"configurable".into(), &JsValue::TRUE);
                     let _ = Reflect::define_property(&obj, &key, &desc);
                 } else {
-                    let _ = Reflect::set(&obj, &key, &to_js(v));
+                    set_field(&obj, &key, &to_js(v));
                 }
             }
             obj.into()
@@ -314,6 +314,20 @@ extern "C" {
     fn use_memory(memory: &JsValue);
     #[wasm_bindgen(js_name = asciiString)]
     fn ascii_string(ptr: *const u8, len: usize) -> JsValue;
+}
+
+#[wasm_bindgen(module = "/js/objects.js")]
+extern "C" {
+    /// `object[name] = value` on a plain object the engine made (never a `__proto__` field):
+    /// `Reflect::set` without the exception catcher, which cost more than the set.
+    #[wasm_bindgen(js_name = setField)]
+    pub(crate) fn set_field(object: &JsValue, name: &JsValue, value: &JsValue);
+    /// `{ key, value, record }`, a `state` store record.
+    #[wasm_bindgen(js_name = stateRecord)]
+    pub(crate) fn state_record(key: &JsValue, value: &JsValue, record: &JsValue) -> JsValue;
+    /// `{ key, deleted: true, record }`, the `state` store record of a deleted key.
+    #[wasm_bindgen(js_name = deletedRecord)]
+    pub(crate) fn deleted_record(key: &JsValue, record: &JsValue) -> JsValue;
 }
 
 /// Longest string [`js_string`] makes without the text decoder.

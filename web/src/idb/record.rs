@@ -4,7 +4,7 @@
 use std::ops::Bound;
 
 use auroradb_snapshot::KeyRecord;
-use js_sys::{Object, Reflect, Uint8Array};
+use js_sys::{Reflect, Uint8Array};
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::IdbKeyRange;
 
@@ -29,17 +29,12 @@ pub(super) fn key_bytes(key: &JsValue) -> Result<Vec<u8>, StorageError> {
 
 /// The readable `state` record for a key and its encoded `KeyRecord`.
 fn state_record(key: &[u8], record: &[u8]) -> JsValue {
-    let obj = Object::new();
-    let set = |k: &str, v: &JsValue| {
-        let _ = Reflect::set(&obj, &crate::value::field_name(k), v);
-    };
-    set("key", &crate::value::js_string(&String::from_utf8_lossy(key)));
+    let key = crate::value::js_string(&String::from_utf8_lossy(key));
+    let bytes: JsValue = Uint8Array::from(record).into();
     match KeyRecord::decode(record).ok().and_then(|r| r.entry()) {
-        Some(entry) => set("value", &crate::value::to_js(&entry.value)),
-        None => set("deleted", &JsValue::TRUE),
+        Some(entry) => crate::value::state_record(&key, &crate::value::to_js(&entry.value), &bytes),
+        None => crate::value::deleted_record(&key, &bytes),
     }
-    set("record", &Uint8Array::from(record).into());
-    obj.into()
 }
 
 /// The stored bytes of a record as IndexedDB returns it.
