@@ -348,7 +348,7 @@ async function main() {
     );
     console.log('the same, then every record (getAll / toArray / all()). "(cold)": the same open, then gets or the');
     console.log('filter, in one timing. First open: the same in a page that has loaded nothing yet, on an empty');
-    console.log('database (includes instantiating the .wasm).');
+    console.log('database of its own in each run (includes loading and instantiating the .wasm).');
     const engines = Object.keys(memory);
     if (engines.length > 0) {
       const mib = (b) => (b === null || b === undefined ? '-' : `${(b / 1048576).toFixed(1)} MiB`);
