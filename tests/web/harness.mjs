@@ -58,6 +58,10 @@ const TYPES = {
   '.css': 'text/css; charset=utf-8',
 };
 
+/** The prefix under which the server sends `.wasm` files without their type (see `startServer`). */
+export const OCTET_STREAM = '/octet-stream/';
+const OCTET = 'application/octet-stream';
+
 /** Maps a URL path to a file on disk, or null (never outside the mounted folders). */
 export function resolvePath(urlPath) {
   let path;
@@ -93,14 +97,18 @@ export async function startServer() {
       res.end();
       return;
     }
-    const file = req.method === 'GET' || req.method === 'HEAD' ? resolvePath(url.pathname) : null;
+    // Under /octet-stream/, the files of / with `.wasm` sent as application/octet-stream, as some
+    // servers do: the engine must load from such a server too.
+    const octet = url.pathname.startsWith(OCTET_STREAM);
+    const path = octet ? url.pathname.slice(OCTET_STREAM.length - 1) : url.pathname;
+    const file = req.method === 'GET' || req.method === 'HEAD' ? resolvePath(path) : null;
     if (!file) {
       res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' });
       res.end(`not found: ${url.pathname}\n`);
       return;
     }
     res.writeHead(200, {
-      'content-type': TYPES[extname(file)] || 'application/octet-stream',
+      'content-type': (octet && extname(file) === '.wasm') || !TYPES[extname(file)] ? OCTET : TYPES[extname(file)],
       'content-length': statSync(file).size,
       'cache-control': 'no-store',
     });

@@ -30,6 +30,10 @@ const PAGES = [
   ['README: Feature Detection', '/feature-detection.html'],
   ['the ES module works without the loader', '/es-module.html'],
   ['bad input gets errors with stable names and writes nothing', '/bad-input.html'],
+  // The engine's .wasm is compiled as it streams in, which needs the application/wasm type; a
+  // server that sends application/octet-stream gets it compiled after the download instead.
+  ['the classic script loads the engine from a server without the wasm type', '/octet-stream/basic-usage.html'],
+  ['the ES module loads the engine from a server without the wasm type', '/octet-stream/es-module.html'],
 ];
 
 const suite = browserSuite();
