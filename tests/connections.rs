@@ -237,6 +237,56 @@ fn a_write_reports_its_own_changes_and_keeps_those_caught_up_apart() {
     });
 }
 
+/// A transaction of many writes that loses its commit to another connection is retried with the
+/// same writes: the retry takes the op's kind back from the lost try's encoding (nested maps,
+/// lists, floats, bytes, a remove among the puts), and the transaction still sees its own writes
+/// before the commit.
+#[test]
+fn a_transaction_that_lost_its_commit_is_retried_with_the_same_writes() {
+    block_on(async {
+        let storage = MemoryStorage::new();
+        let mut a = Database::open(storage.clone(), config("retried")).await.unwrap();
+        let mut b = Database::open(storage.clone(), config("retried")).await.unwrap();
+        let value = |i: i64| {
+            Value::map([
+                ("n", Value::Int(i)),
+                ("x", Value::Float(i as f64 + 0.25)),
+                ("tags", Value::List(vec![Value::String(format!("t{i}")), Value::Bytes(vec![i as u8, 0xff])])),
+                ("inner", Value::map([("deep", Value::map([("i", Value::Int(-i))]))])),
+            ])
+        };
+        let mut tx = Transaction::new();
+        for i in 0..200 {
+            tx.put(format!("k{i:03}"), value(i)).unwrap();
+        }
+        tx.remove("k007").unwrap();
+        tx.put("k010", Value::Null).unwrap();
+        assert_eq!(tx.written("k007"), Some(None));
+        assert_eq!(tx.written("k010"), Some(Some(&Value::Null)));
+        assert_eq!(tx.written("k011"), Some(Some(&value(11))));
+        assert_eq!(tx.written("absent"), None);
+        // b commits meanwhile: a's commit claims a number b took, loses, catches up and retries.
+        tick();
+        b.put("other", Value::Int(1)).await.unwrap();
+        tick();
+        let out = a.commit_transaction(tx).await.unwrap();
+        assert_eq!(out.ops.len(), 1);
+        assert_eq!(a.take_caught_up().len(), 1, "a caught up with b's write");
+        // Both connections, and a third opened afterwards, hold exactly the transaction's writes.
+        tick();
+        b.put("after", Value::Int(2)).await.unwrap();
+        let c = Database::open(storage.clone(), config("retried")).await.unwrap();
+        for db in [&a, &b, &c] {
+            assert_eq!(db.get("k007"), None);
+            assert_eq!(db.get("k010"), Some(&Value::Null));
+            assert_eq!(db.get("k199"), Some(&value(199)));
+            assert_eq!(db.get("k000"), Some(&value(0)));
+            assert_eq!(db.get("other"), Some(&Value::Int(1)));
+        }
+        assert_eq!(c.count(), 200 - 1 + 2);
+    });
+}
+
 #[test]
 fn retries_without_a_lock_back_off_exponentially_with_jitter_and_are_bounded() {
     assert_eq!(retry_delay_ms(1, 0.0), 0.0, "the first retry only catches up");
