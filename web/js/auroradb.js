@@ -40,19 +40,19 @@ const loading = { local: null, sync: null };
  * Fetches and compiles a `.wasm` file (streaming, as it arrives), to be started with the import
  * of its glue rather than after it: the glue's own module requests and the wasm's download and
  * compilation then overlap. A server that does not say `application/wasm` gets the bytes
- * compiled after the download instead (as the glue itself would do).
+ * compiled after the download instead (as the glue itself would do). The download starts at
+ * once; whatever fails, from finding the URL on, rejects the promise.
  */
-function compileWasm(url) {
-    const response = fetch(url);
-    const compiled = WebAssembly.compileStreaming(response).catch(async (e) => {
+async function compileWasm(urlOf) {
+    const response = fetch(urlOf());
+    try {
+        return await WebAssembly.compileStreaming(response);
+    } catch (e) {
         const r = await response;
         const type = (r.headers.get('Content-Type') || '').split(';')[0].trim();
         if (!r.ok || type === 'application/wasm') throw e;
         return WebAssembly.compile(await r.arrayBuffer());
-    });
-    // Awaited once the glue is imported; a failure before that is not an unhandled rejection.
-    compiled.catch(() => {});
-    return compiled;
+    }
 }
 
 /**
@@ -65,7 +65,9 @@ function compileWasm(url) {
 function loadEngine(sync, wasm) {
     const kind = sync || (loading.sync && !loading.local) ? 'sync' : 'local';
     if (!loading[kind]) {
-        const source = wasm === undefined ? compileWasm(engineWasmUrl(kind === 'sync')) : wasm;
+        const source = wasm === undefined ? compileWasm(() => engineWasmUrl(kind === 'sync')) : wasm;
+        // Awaited once the glue is imported; a failure before that is no unhandled rejection.
+        if (source instanceof Promise) source.catch(() => {});
         loading[kind] = importEngine(kind === 'sync')
             .then(async (m) => {
                 await m.default({ module_or_path: await source });
