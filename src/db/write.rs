@@ -105,7 +105,6 @@ impl<S: Storage> Database<S> {
             if op.bytes.len() > self.config.max_op {
                 return Err(DbError::OpTooLarge { size: op.bytes.len(), limit: self.config.max_op });
             }
-            let encoded = op.bytes.clone();
             self.state.check(&op.op)?;
             self.log.borrow().check_local(&op)?;
             // One signature per commit, over the author's new chain head; none for an author
@@ -118,6 +117,7 @@ impl<S: Storage> Database<S> {
                 Some(i) if sign => vec![(op.op.id, i.prove(&op.hash))],
                 _ => Vec::new(),
             };
+            let encoded = op.bytes.clone();
             match self.commit_ops(vec![op], true, proofs).await {
                 Err(DbError::Storage(StorageError::Conflict)) => {
                     self.lost_commit(&mut attempt, &mut lock).await?;

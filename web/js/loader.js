@@ -18,7 +18,11 @@ export function importEngine(sync) {
   return Promise.resolve({ default: initEngine, ...engine });
 }
 
-/** The URL of the engine's `.wasm` file (the one with sync when `sync` is true), next to its glue. */
+/**
+ * The URL of the engine's `.wasm` file (the one with sync when `sync` is true), next to its glue.
+ * Each path is a literal of its own in `new URL(..., import.meta.url)`: the form bundlers
+ * downstream recognize as an asset to copy.
+ */
 export function engineWasmUrl(sync) {
   return sync
     ? new URL('./auroradb_sync_bg.wasm', import.meta.url).href
