@@ -61,6 +61,10 @@ impl<S: Storage> RangeIndex for DbReplica<S> {
     fn ids(&self, range: IdRange) -> Vec<OpId> {
         RangeIndex::ids(&*self.log.borrow(), range)
     }
+
+    fn contains(&self, id: &OpId) -> bool {
+        RangeIndex::contains(&*self.log.borrow(), id)
+    }
 }
 
 /// A remote apply's outcome: its new ops, and the changes to announce. (What another connection

@@ -100,6 +100,10 @@ impl RangeIndex for Log {
     fn ids(&self, range: IdRange) -> Vec<OpId> {
         if range.is_empty() { Vec::new() } else { Log::ids(self, range).map(|(id, _)| *id).collect() }
     }
+
+    fn contains(&self, id: &OpId) -> bool {
+        Log::contains(self, id)
+    }
 }
 
 impl<T: RangeIndex + ?Sized> RangeIndex for &T {
@@ -113,5 +117,9 @@ impl<T: RangeIndex + ?Sized> RangeIndex for &T {
 
     fn ids(&self, range: IdRange) -> Vec<OpId> {
         (**self).ids(range)
+    }
+
+    fn contains(&self, id: &OpId) -> bool {
+        (**self).contains(id)
     }
 }

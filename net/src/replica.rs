@@ -130,6 +130,10 @@ impl<S: RangeIndex + ?Sized> RangeIndex for Rc<S> {
     fn ids(&self, range: IdRange) -> Vec<OpId> {
         (**self).ids(range)
     }
+
+    fn contains(&self, id: &OpId) -> bool {
+        (**self).contains(id)
+    }
 }
 
 impl<S: Replica + ?Sized> Replica for Rc<S> {
@@ -250,6 +254,10 @@ impl RangeIndex for MemoryReplica {
 
     fn ids(&self, range: IdRange) -> Vec<OpId> {
         RangeIndex::ids(&*self.log.borrow(), range)
+    }
+
+    fn contains(&self, id: &OpId) -> bool {
+        RangeIndex::contains(&*self.log.borrow(), id)
     }
 }
 
