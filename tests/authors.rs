@@ -217,3 +217,90 @@ fn a_slot_stored_by_two_connections_at_once_keeps_the_first_identity() {
         assert_eq!(open(&storage).await.peer(), theirs);
     });
 }
+
+/// A shared storage whose every call first lets other futures run: connections opened at once
+/// interleave their reads and writes as tabs do.
+#[derive(Clone, Default)]
+struct Interleaved(MemoryStorage);
+
+/// Pending once, then ready: the futures joined with this one run in between.
+async fn yield_once() {
+    let mut yielded = false;
+    futures::future::poll_fn(|cx| {
+        if yielded {
+            return std::task::Poll::Ready(());
+        }
+        yielded = true;
+        cx.waker().wake_by_ref();
+        std::task::Poll::Pending
+    })
+    .await
+}
+
+impl Storage for Interleaved {
+    fn is_new(&self) -> bool {
+        self.0.is_new()
+    }
+
+    async fn hold(&self, name: &str) -> Result<Claim, StorageError> {
+        yield_once().await;
+        self.0.hold(name).await
+    }
+
+    async fn commit(&self, batch: WriteBatch) -> Result<(), StorageError> {
+        yield_once().await;
+        self.0.commit(batch).await
+    }
+
+    async fn get(&self, store: Store, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
+        yield_once().await;
+        self.0.get(store, key).await
+    }
+
+    async fn scan(
+        &self,
+        store: Store,
+        range: KeyRange,
+        options: ScanOptions,
+    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StorageError> {
+        yield_once().await;
+        self.0.scan(store, range, options).await
+    }
+
+    async fn count(&self, store: Store, range: KeyRange) -> Result<u64, StorageError> {
+        yield_once().await;
+        self.0.count(store, range).await
+    }
+}
+
+/// A storage known to be new is opened without reading it; two connections opening one at once
+/// (both told it is new) still take slots of their own and lose none of each other's writes.
+#[test]
+fn connections_that_open_a_new_storage_at_once_take_slots_of_their_own_and_lose_nothing() {
+    block_on(async {
+        let alone = MemoryStorage::new();
+        let db = open(&alone).await;
+        for store in Store::ALL {
+            assert_eq!(alone.reads(store), 0, "the open of a new storage read {store:?}");
+        }
+        drop(db);
+
+        let storage = Interleaved::default();
+        let (mut a, mut b) = futures::future::join(open(&storage), open(&storage)).await;
+        assert_eq!((a.author_slot().min(b.author_slot()), a.author_slot().max(b.author_slot())), (Some(0), Some(1)));
+        assert_ne!(a.peer(), b.peer(), "two writers never share a chain");
+        assert_eq!(stored_identities(&storage).await.len(), 2);
+        for i in 0..4 {
+            put(&mut a, &format!("a{i}"), i).await;
+            put(&mut b, &format!("b{i}"), i).await;
+        }
+        a.catch_up().await.unwrap();
+        b.catch_up().await.unwrap();
+        assert_eq!((a.count(), b.count()), (8, 8), "nothing is lost");
+        let report = a.verify().await.unwrap();
+        assert_eq!((report.ops, report.authors), (8, 2));
+        drop((a, b));
+        let again = open(&storage).await;
+        assert_eq!(again.count(), 8);
+    });
+}

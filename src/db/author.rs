@@ -46,13 +46,42 @@ pub(super) struct Slot {
 }
 
 /// Claims the lowest free author slot of `storage` (see the module docs); `None` where the
-/// storage cannot lock or every slot is taken.
-pub(super) async fn claim(storage: &impl Storage) -> Result<Option<Slot>> {
+/// storage cannot lock or every slot is taken. `empty`: the storage is known to hold nothing
+/// ([`Storage::is_new`]), so no identity or frozen author is read.
+///
+/// Slot 0's lock is asked for while the stored identities and the frozen authors are read, so a
+/// first open costs two round trips (the lock, then the new identity's commit) and a reopen one.
+/// Reading before holding is safe: a slot's identity, once stored, never changes; a slot found
+/// without one gets one by a commit that expects it absent, and takes the one stored meanwhile
+/// if that fails ([`slot_identity`]); and a newly made identity cannot be frozen.
+pub(super) async fn claim(storage: &impl Storage, empty: bool) -> Result<Option<Slot>> {
+    let (first, stored, frozen) = if empty {
+        (storage.hold(&lock_name(0)).await, Vec::new(), Vec::new())
+    } else {
+        let keys_only = ScanOptions { keys_only: true, ..ScanOptions::default() };
+        let (first, stored, frozen) = futures::future::join3(
+            storage.hold(&lock_name(0)),
+            storage.scan(Store::Meta, KeyRange::prefix(keys::META_IDENTITY), ScanOptions::default()),
+            storage.scan(Store::Meta, KeyRange::prefix(super::fork::META_FORK), keys_only),
+        )
+        .await;
+        (first, stored?, frozen?)
+    };
+    let mut first = Some(first?);
     for number in 0..AUTHOR_SLOTS {
-        match storage.hold(&lock_name(number)).await? {
+        let claim = match first.take() {
+            Some(claim) => claim,
+            None => storage.hold(&lock_name(number)).await?,
+        };
+        match claim {
             Claim::Held(held) => {
-                let identity = slot_identity(storage, number).await?;
-                if storage.get(Store::Meta, &super::fork::fork_key(&identity.peer())).await?.is_some() {
+                let key = keys::identity_key(number);
+                let identity = match stored.iter().find(|(k, _)| *k == key) {
+                    Some((_, bytes)) => keys::decode_identity(bytes)?,
+                    None => slot_identity(storage, key).await?,
+                };
+                let fork = super::fork::fork_key(&identity.peer());
+                if frozen.iter().any(|(k, _)| *k == fork) {
                     continue;
                 }
                 return Ok(Some(Slot { number, identity, _lock: held }));
@@ -64,12 +93,10 @@ pub(super) async fn claim(storage: &impl Storage) -> Result<Option<Slot>> {
     Ok(None)
 }
 
-/// The identity of slot `slot`, made and stored if it has none.
-async fn slot_identity(storage: &impl Storage, slot: u32) -> Result<Identity> {
-    let key = keys::identity_key(slot);
-    if let Some(bytes) = storage.get(Store::Meta, &key).await? {
-        return keys::decode_identity(&bytes);
-    }
+/// The identity of the slot whose identity record is `key`, found absent: made and stored by a
+/// commit that expects the record absent, or, if it is there after all (stored since it was
+/// read), the one stored.
+async fn slot_identity(storage: &impl Storage, key: Vec<u8>) -> Result<Identity> {
     let identity = Identity::generate();
     let mut batch = WriteBatch::default();
     batch.expect(Store::Meta, key.clone(), None);

@@ -278,11 +278,17 @@ fn lay_over(heads: &mut Vec<(PeerId, keys::StoredHead)>, peer: PeerId, head: key
 /// the heads, which it holds).
 async fn start_log(
     storage: &impl Storage,
+    empty: bool,
     clock: Hlc,
     config: LogConfig,
     identity: Option<Identity>,
 ) -> Result<(Log, Heads)> {
-    let (read, equivocations) = futures::future::join(read_heads(storage), fork::read_equivocations(storage)).await;
+    let (read, equivocations) = if empty {
+        let none = Heads { commit: 0, visible: None, heads: Vec::new(), flushed: 0, dirty: Vec::new() };
+        (Ok(none), Ok(Vec::new()))
+    } else {
+        futures::future::join(read_heads(storage), fork::read_equivocations(storage)).await
+    };
     let mut read = read?;
     let stored = std::mem::take(&mut read.heads);
     let heads: Vec<(PeerId, auroradb_log::ChainHead)> = stored.iter().map(|(p, s)| (*p, s.head)).collect();
@@ -350,6 +356,8 @@ impl<S: Storage> Database<S> {
                 return Err(DbError::InvalidConfig(format!("index name {:?} is empty or repeated", ix.name)));
             }
         }
+        // A storage known to hold nothing is not read: what it would give is known.
+        let empty = storage.is_new();
         let mut slot = None;
         let identity = match (&config.identity, config.peer) {
             (Some(i), Some(p)) if i.peer() != p => {
@@ -358,7 +366,7 @@ impl<S: Storage> Database<S> {
             (Some(i), _) => Some(i.clone()),
             (None, Some(_)) => None,
             (None, None) => {
-                slot = author::claim(&storage).await?;
+                slot = author::claim(&storage, empty).await?;
                 Some(slot.as_ref().map_or_else(Identity::generate, |s| s.identity.clone()))
             }
         };
@@ -367,19 +375,23 @@ impl<S: Storage> Database<S> {
         let log_config = LogConfig { max_drift: config.max_drift, segment_ops: config.segment_ops, keep_ops: false };
 
         let (log, Heads { commit, visible, flushed, dirty, .. }) =
-            start_log(&storage, clock, log_config, identity).await?;
+            start_log(&storage, empty, clock, log_config, identity).await?;
         // The stored state meta's counts may be older than the log's (a commit rewrites the meta
         // only when its clear changes): they are the chain heads'.
         let (applied, high_water) = log_counts(log.heads().values());
 
         // The reads that do not depend on each other at once (a transaction each, in this order):
         // one round trip for the three.
-        let (meta, checkpoints, schema) = futures::future::join3(
-            storage.get(Store::Meta, keys::META_STATE),
-            read_checkpoints(&storage),
-            storage.get(Store::Meta, keys::META_SCHEMA),
-        )
-        .await;
+        let (meta, checkpoints, schema) = if empty {
+            (Ok(None), Ok(IdSet::default()), Ok(None))
+        } else {
+            futures::future::join3(
+                storage.get(Store::Meta, keys::META_STATE),
+                read_checkpoints(&storage),
+                storage.get(Store::Meta, keys::META_SCHEMA),
+            )
+            .await
+        };
         let (checkpoints, stored_schema) = (checkpoints?, schema?);
         let meta = match meta? {
             Some(b) => Some(StateMeta::decode(&b)?.with_log(applied, high_water)),
@@ -391,6 +403,10 @@ impl<S: Storage> Database<S> {
         // Counted with the state records' read when they are read.
         let mut since_checkpoint = None;
         let state = match (meta, visible, config.state_cache) {
+            (None, ..) if empty => {
+                since_checkpoint = Some(0);
+                State::new(sc)
+            }
             // On demand: no record is read now.
             (Some(meta), Some(visible), Some(_)) => match State::partial(sc.clone(), meta, visible as usize) {
                 Ok(state) => {
@@ -598,7 +614,7 @@ impl<S: Storage> Database<S> {
                 (*log.config(), log.identity().cloned())
             };
             let (log, Heads { commit: seen, visible, flushed, dirty, .. }) =
-                start_log(&self.storage, clock, config, identity).await?;
+                start_log(&self.storage, false, clock, config, identity).await?;
             let (applied, high_water) = log_counts(log.heads().values());
             let meta = match self.storage.get(Store::Meta, keys::META_STATE).await? {
                 Some(b) => StateMeta::decode(&b)?.with_log(applied, high_water),
@@ -672,29 +688,36 @@ impl<S: Storage> Database<S> {
 
     /// Stores the configuration's schema unless `stored` (the schema record as the open read it)
     /// is the same; refuses an older version.
-    async fn write_schema(&mut self, stored: Option<Vec<u8>>) -> Result<()> {
+    async fn write_schema(&mut self, mut stored: Option<Vec<u8>>) -> Result<()> {
         let schema = Schema {
             version: self.config.version,
             key_path: self.config.key_path.clone(),
             indexes: self.config.indexes.iter().map(|i| (i.name.clone(), i.unique)).collect(),
         };
-        if let Some(bytes) = &stored {
-            let old = keys::decode_schema(bytes)?;
-            if old == schema {
-                return Ok(());
+        // Another connection opening at the same time may write it between the read and this
+        // commit (two tabs opening a new database): its schema is then checked as the stored one.
+        for _ in 0..8 {
+            if let Some(bytes) = &stored {
+                let old = keys::decode_schema(bytes)?;
+                if old == schema {
+                    return Ok(());
+                }
+                if schema.version < old.version {
+                    return Err(DbError::InvalidConfig(format!(
+                        "version {} is older than the stored schema version {}",
+                        schema.version, old.version
+                    )));
+                }
             }
-            if schema.version < old.version {
-                return Err(DbError::InvalidConfig(format!(
-                    "version {} is older than the stored schema version {}",
-                    schema.version, old.version
-                )));
+            let mut batch = crate::storage::WriteBatch::default();
+            batch.expect(Store::Meta, keys::META_SCHEMA, stored);
+            batch.put(Store::Meta, keys::META_SCHEMA, keys::encode_schema(&schema));
+            match self.storage.commit(batch).await {
+                Err(crate::StorageError::Conflict) => stored = self.storage.get(Store::Meta, keys::META_SCHEMA).await?,
+                done => return Ok(done?),
             }
         }
-        let mut batch = crate::storage::WriteBatch::default();
-        batch.expect(Store::Meta, keys::META_SCHEMA, stored);
-        batch.put(Store::Meta, keys::META_SCHEMA, keys::encode_schema(&schema));
-        self.storage.commit(batch).await?;
-        Ok(())
+        Err(crate::StorageError::Conflict.into())
     }
 
     /// The storage.

@@ -143,6 +143,10 @@ impl<S: Storage> Storage for FaultyStorage<S> {
         self.inner.lost_commit();
     }
 
+    fn is_new(&self) -> bool {
+        self.inner.is_new()
+    }
+
     async fn hold(&self, name: &str) -> Result<Claim, StorageError> {
         self.inner.hold(name).await
     }

@@ -132,6 +132,11 @@ pub(crate) fn check_and_apply(maps: &mut Maps, batch: WriteBatch) -> Result<(), 
 }
 
 impl Storage for MemoryStorage {
+    /// Whether it holds nothing now.
+    fn is_new(&self) -> bool {
+        self.is_empty()
+    }
+
     async fn hold(&self, name: &str) -> Result<Claim, StorageError> {
         if !self.holds.borrow_mut().insert(name.to_owned()) {
             return Ok(Claim::Taken);

@@ -297,6 +297,14 @@ pub trait Storage {
     /// retry. A storage that takes the lock only while other connections write can start taking
     /// it here. By default nothing.
     fn lost_commit(&self) {}
+    /// Whether the storage is known to hold nothing, asked once by the open of a database: a
+    /// storage its own connection has just made (an IndexedDB database that had no stores when
+    /// its open upgraded it), or one that can tell it is empty. The open then reads nothing of
+    /// it, which is what it would have read. A backend that cannot tell answers `false`, the
+    /// default: the open reads what the storage holds.
+    fn is_new(&self) -> bool {
+        false
+    }
     /// Takes the exclusive lock `name` of this storage without waiting, for as long as the
     /// returned [`Held`] is kept (and, in a browser, no longer than the tab lives): what one
     /// connection holds, the others of the same storage get [`Claim::Taken`] for, until it is

@@ -298,3 +298,36 @@ test('each tab writes as an author of its own; a reopen keeps it, a closed tab l
     await context.close();
   }
 });
+
+test('tabs that open a new database at the same moment all open it, each as an author of its own', {
+  timeout: 300_000,
+}, async () => {
+  const context = await suite.browser.newContext();
+  const name = 'tabs-at-once';
+  const who = ['p', 'q', 'r', 's'];
+  try {
+    // The first open makes the database and reads nothing of it; the others wait for its
+    // upgrade, read, and write their identities and the schema at the same time as it does.
+    const tabs = await Promise.all(who.map(() => openTab(context, name)));
+    const authors = await Promise.all(tabs.map((t) => t.page.evaluate(() => window.tab.author().stats)));
+    assert.equal(new Set(authors).size, who.length, `four tabs, four authors: ${authors}`);
+    const results = await Promise.all(tabs.map((t, i) => t.page.evaluate((w) => window.tab.write(w, 8), who[i])));
+    assert.deepEqual(
+      results.flatMap((r) => r.rejected),
+      [],
+    );
+    const keys = who.flatMap((w) => [...Array(8).keys()].map((i) => `${w}:${i}`));
+    for (const tab of tabs) {
+      assert.deepEqual(await tab.page.evaluate(([k, ms]) => window.tab.await(k, ms), [keys, 30_000]), []);
+    }
+    const v = await tabs[0].page.evaluate(() => window.tab.verify());
+    const ops = results.reduce((n, r) => n + r.writes, 0);
+    assert.deepEqual(v, { ok: true, ops, authors: who.length });
+    assert.deepEqual(
+      tabs.flatMap((t) => t.errors),
+      [],
+    );
+  } finally {
+    await context.close();
+  }
+});

@@ -131,6 +131,9 @@ pub struct IdbStorage {
     closed: Rc<Cell<bool>>,
     on_closed: OnClosed,
     durability: Cell<Durability>,
+    /// Whether this connection's open made the database, empty, until the first open of a
+    /// database on it asks ([`Storage::is_new`]).
+    new: Cell<bool>,
     /// Whether other connections write the database: then writes take the lock.
     writers: lock::Writers,
     /// The locks it holds for its life, released when it closes.
@@ -266,6 +269,11 @@ impl Storage for IdbStorage {
 
     async fn before_retry(&self, attempt: u32) {
         lock::back_off(attempt).await
+    }
+
+    /// Answered once: a later open on the same connection reads what earlier ones wrote.
+    fn is_new(&self) -> bool {
+        self.new.replace(false)
     }
 
     async fn hold(&self, name: &str) -> Result<Claim, StorageError> {

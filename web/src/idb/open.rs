@@ -35,7 +35,13 @@ impl IdbStorage {
 
         let abandoned = Rc::new(Cell::new(false));
         let failure = Rc::new(RefCell::new(None));
-        let upgrade = Upgrade { indexes: wanted.clone(), abandoned: abandoned.clone(), failure: failure.clone() };
+        let made = Rc::new(Cell::new(false));
+        let upgrade = Upgrade {
+            indexes: wanted.clone(),
+            abandoned: abandoned.clone(),
+            failure: failure.clone(),
+            made: made.clone(),
+        };
         let req_up = req.clone();
         let on_upgrade = Closure::<dyn FnMut()>::new(move || upgrade.run(&req_up));
         req.set_onupgradeneeded(Some(on_upgrade.as_ref().unchecked_ref()));
@@ -74,6 +80,7 @@ impl IdbStorage {
         let db: IdbDatabase = req.result().map_err(|e| storage_error(&e))?.unchecked_into();
         let storage = IdbStorage::adopt(db, name);
         storage.check_schema(&wanted)?;
+        storage.new.set(made.get());
         Ok(storage)
     }
 
@@ -110,6 +117,7 @@ impl IdbStorage {
             closed,
             on_closed,
             durability: Cell::default(),
+            new: Cell::new(false),
             writers: super::lock::Writers::new(name),
             holds,
             _version_change: version_change,

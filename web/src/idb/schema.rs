@@ -35,6 +35,8 @@ pub(super) struct Upgrade {
     pub(super) abandoned: Rc<Cell<bool>>,
     /// Why the upgrade failed, if it did.
     pub(super) failure: Rc<RefCell<Option<String>>>,
+    /// Set when the database had no stores: this upgrade made it, empty.
+    pub(super) made: Rc<Cell<bool>>,
 }
 
 impl Upgrade {
@@ -54,6 +56,7 @@ impl Upgrade {
     fn build(&self, req: &IdbOpenDbRequest, tx: &IdbTransaction) -> Result<(), IdbFailure> {
         let db: IdbDatabase = req.result().map_err(|e| IdbFailure::from_js(&e))?.unchecked_into();
         let names = db.object_store_names();
+        self.made.set(names.length() == 0);
         for store in Store::ALL {
             if !names.contains(store.name()) {
                 db.create_object_store(store.name()).map_err(|e| IdbFailure::from_js(&e))?;
