@@ -328,6 +328,11 @@
     return { heap, wasm };
   }
 
+  /** Loads an engine's code without opening anything: AuroraDB's `.wasm` (`AuroraDB.init()`). */
+  async function preload(engine) {
+    if (engine === 'aurora') await AuroraDB.init();
+  }
+
   async function destroyOpen(engine, name = 'open') {
     const e = ENGINES[engine];
     const db = await e.open(name);
@@ -351,6 +356,7 @@
     measureColdReads,
     memoryAfterOpen,
     destroyOpen,
+    preload,
     configure,
     engines: Object.keys(ENGINES),
   };
