@@ -16,7 +16,7 @@ use crate::{Hash, IdSet, LogError, OpId, RangeSum, Result};
 
 pub mod wire;
 pub use wire::{
-    FILE_SEGMENT_VERSION, ProvenSegment, SEGMENT_VERSION, SegmentLimits, SegmentWriter, decode_file_segment,
+    FILE_SEGMENT_VERSION, ProvenSegment, SEGMENT_VERSION, SegmentLimits, SegmentWriter, SplitOp, decode_file_segment,
     decode_proven_segment, decode_segment, encode_file_segment, encode_proven_segment, encode_segment, stored_seq,
 };
 

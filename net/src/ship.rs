@@ -2,7 +2,7 @@
 //! into ops messages that fit the frame limit; an op too large for a frame goes alone in a
 //! segment sent in [`Piece`]s.
 
-use auroradb_log::segment::{SegmentWriter, stored_seq};
+use auroradb_log::segment::{SegmentWriter, SplitOp};
 use auroradb_log::{Hash, LogError, OpId, PeerId, Proof, must_prove, shipped_proofs};
 
 use crate::message::varint_len;
@@ -75,20 +75,21 @@ impl Packer {
         if self.last_id.is_some_and(|l| l >= op.0) {
             return Err(NetError::Unexpected { reason: "ops to ship are not in ascending id order" });
         }
-        let proven = must_prove(stored_seq(&op.1)?);
+        let split = SplitOp::new(&op.1, &op.2)?;
+        let proven = must_prove(split.seq());
         if proven && prove(&op.0).is_none() {
             let reason = "no proof of its op at a multiple of the interval to ship";
             return Err(NetError::Log(LogError::BadProof { author: op.0.peer, reason }));
         }
         // What the op costs in a segment of its own, and in the open one if it can follow there.
-        let Some(alone) = SegmentWriter::new().cost(&op.1, &op.2)? else {
+        let Some(alone) = SegmentWriter::new().cost_split(&split) else {
             return Err(NetError::Unexpected { reason: "an op that cannot start a segment" });
         };
         self.last_id = Some(op.0);
         if MESSAGE_OVERHEAD + SEGMENT_OVERHEAD + alone > self.limits.max_frame {
             return self.push_in_pieces(op, prove);
         }
-        let mut cost = match self.open.cost(&op.1, &op.2)? {
+        let mut cost = match self.open.cost_split(&split) {
             Some(c) if self.open.len() < self.limits.max_segment_ops => c,
             _ => {
                 self.close_segment(prove);
@@ -112,7 +113,7 @@ impl Packer {
         {
             self.close_message(None);
         }
-        self.open.push(&op.1, &op.2)?;
+        self.open.push_split(&split)?;
         self.open_bytes += cost;
         if !self.open_authors.contains(&op.0.peer) {
             self.open_authors.push(op.0.peer);

@@ -186,16 +186,16 @@ impl SegmentWriter {
 
     /// Cuts the stored op `bytes` (of hash `hash`) into what the segment writes of it; `None` when
     /// it cannot follow the ops pushed (not above the last id, or not the next op of its author).
-    fn plan<'a>(&self, bytes: &'a [u8], hash: &Hash) -> Result<Option<(Plan<'a>, Hash)>> {
-        let (head, kind) = split_op(bytes)?;
+    fn plan<'a>(&self, op: &SplitOp<'a>) -> Option<(Plan<'a>, Hash)> {
+        let (head, kind, hash) = (&op.head, op.kind, &op.hash);
         if self.ids.last().is_some_and(|l| *l >= head.id) {
-            return Ok(None);
+            return None;
         }
         let (author, new_author) = match self.runs.iter().position(|r| r.entry.peer == head.author) {
             Some(i) => {
                 let run = &self.runs[i];
                 if run.seq.checked_add(1) != Some(head.seq) || run.hash != head.prev {
-                    return Ok(None);
+                    return None;
                 }
                 (i, None)
             }
@@ -207,13 +207,18 @@ impl SegmentWriter {
             Ok(r) if r < TIME_ESCAPE => (dms << 4 | r, None),
             _ => (dms << 4 | TIME_ESCAPE, Some(rest)),
         };
-        Ok(Some((Plan { id: head.id, author, new_author, ms, time, rest, kind }, *hash)))
+        Some((Plan { id: head.id, author, new_author, ms, time, rest, kind }, *hash))
     }
 
     /// The bytes the stored op `bytes` (of hash `hash`) would add to the segment, its proof aside;
     /// `None` when it cannot follow the ops pushed and needs a segment of its own.
     pub fn cost(&self, bytes: &[u8], hash: &Hash) -> Result<Option<usize>> {
-        let Some((plan, _)) = self.plan(bytes, hash)? else { return Ok(None) };
+        Ok(self.cost_split(&SplitOp::new(bytes, hash)?))
+    }
+
+    /// [`SegmentWriter::cost`] of an op already split.
+    pub fn cost_split(&self, op: &SplitOp<'_>) -> Option<usize> {
+        let (plan, _) = self.plan(op)?;
         let n = varint_len(self.ids.len() as u64 + 1) - varint_len(self.ids.len() as u64);
         // Author indexes are written once there are two authors: for every op then.
         let authors = match (self.runs.len(), plan.new_author.is_some()) {
@@ -221,13 +226,18 @@ impl SegmentWriter {
             (0, _) | (1, false) => 0,
             _ => varint_len(plan.author as u64),
         };
-        Ok(Some(plan.bytes() + n + authors))
+        Some(plan.bytes() + n + authors)
     }
 
     /// Adds the stored op `bytes` of hash `hash`. Bytes that are not an op are an error, and so is
     /// an op that cannot follow the ops pushed ([`SegmentWriter::cost`] says `None`).
     pub fn push(&mut self, bytes: &[u8], hash: &Hash) -> Result<()> {
-        let Some((plan, hash)) = self.plan(bytes, hash)? else {
+        self.push_split(&SplitOp::new(bytes, hash)?)
+    }
+
+    /// [`SegmentWriter::push`] of an op already split.
+    pub fn push_split(&mut self, op: &SplitOp<'_>) -> Result<()> {
+        let Some((plan, hash)) = self.plan(op) else {
             return Err(LogError::corrupt("segment", "an op out of order, or not the next of its author"));
         };
         let seq = match plan.new_author {
@@ -289,6 +299,26 @@ impl SegmentWriter {
 /// its kind.
 pub fn stored_seq(bytes: &[u8]) -> Result<u64> {
     split_op(bytes).map(|(head, _)| head.seq)
+}
+
+/// A stored op read up to its kind, once, for a [`SegmentWriter`] to cost and push.
+pub struct SplitOp<'a> {
+    head: OpHead,
+    kind: &'a [u8],
+    hash: Hash,
+}
+
+impl<'a> SplitOp<'a> {
+    /// The stored op `bytes` of hash `hash`; bytes that are not an op are an error.
+    pub fn new(bytes: &'a [u8], hash: &Hash) -> Result<SplitOp<'a>> {
+        let (head, kind) = split_op(bytes)?;
+        Ok(SplitOp { head, kind, hash: *hash })
+    }
+
+    /// The op's seq in its author's chain.
+    pub fn seq(&self) -> u64 {
+        self.head.seq
+    }
 }
 
 /// An op's stored bytes cut before its kind.
