@@ -32,10 +32,11 @@ impl<S: Replica, T: Transport> SyncEngine<S, T> {
                         if skipped.contains(&op.0.peer) {
                             continue;
                         }
-                        if let Err(e) = packer.push(op.clone(), &|id| self.replica.proof_of(id)) {
-                            skipped.insert(op.0.peer);
+                        let id = op.0;
+                        if let Err(e) = packer.push(op, &|id| self.replica.proof_of(id)) {
+                            skipped.insert(id.peer);
                             // The peer will lack this author's ops from here: it is told why.
-                            self.send_report(&mut st, to, false, Some(op.0), &e);
+                            self.send_report(&mut st, to, false, Some(id), &e);
                             st.error(e);
                         }
                     }
