@@ -136,9 +136,11 @@ fn an_explicit_identity_or_author_claims_no_slot_and_stores_nothing() {
     });
 }
 
-/// A memory storage with two hooks: it can stop locking (as a browser without Web Locks), and
+/// A memory storage with three hooks: it can stop locking (as a browser without Web Locks),
 /// let another connection store the identity of a slot between this connection's read of it
-/// (absent) and its own commit of one (as a connection that could not lock would).
+/// (absent) and its own commit of one (as a connection that could not lock would), and let
+/// other futures run before each of its calls, saying whether it is new (as tabs opening one
+/// database at once interleave their reads and writes).
 #[derive(Clone, Default)]
 struct Hooked {
     inner: MemoryStorage,
@@ -146,14 +148,40 @@ struct Hooked {
     no_locks: bool,
     /// The other connection's commit, made just before this one's first identity commit.
     rival: Rc<RefCell<Option<WriteBatch>>>,
+    /// Every call is pending once before it runs, and [`Storage::is_new`] is the memory
+    /// storage's.
+    interleaved: bool,
+}
+
+impl Hooked {
+    /// Pending once, then ready, when interleaved: the futures joined with this one run in
+    /// between.
+    async fn turn(&self) {
+        let mut yielded = !self.interleaved;
+        futures::future::poll_fn(|cx| {
+            if yielded {
+                return std::task::Poll::Ready(());
+            }
+            yielded = true;
+            cx.waker().wake_by_ref();
+            std::task::Poll::Pending
+        })
+        .await
+    }
 }
 
 impl Storage for Hooked {
+    fn is_new(&self) -> bool {
+        self.interleaved && self.inner.is_new()
+    }
+
     async fn hold(&self, name: &str) -> Result<Claim, StorageError> {
+        self.turn().await;
         if self.no_locks { Ok(Claim::Unsupported) } else { self.inner.hold(name).await }
     }
 
     async fn commit(&self, batch: WriteBatch) -> Result<(), StorageError> {
+        self.turn().await;
         let stores_identity = batch
             .mutations
             .iter()
@@ -166,6 +194,7 @@ impl Storage for Hooked {
     }
 
     async fn get(&self, store: Store, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
+        self.turn().await;
         self.inner.get(store, key).await
     }
 
@@ -175,10 +204,12 @@ impl Storage for Hooked {
         range: KeyRange,
         options: ScanOptions,
     ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StorageError> {
+        self.turn().await;
         self.inner.scan(store, range, options).await
     }
 
     async fn count(&self, store: Store, range: KeyRange) -> Result<u64, StorageError> {
+        self.turn().await;
         self.inner.count(store, range).await
     }
 }
@@ -218,61 +249,6 @@ fn a_slot_stored_by_two_connections_at_once_keeps_the_first_identity() {
     });
 }
 
-/// A shared storage whose every call first lets other futures run: connections opened at once
-/// interleave their reads and writes as tabs do.
-#[derive(Clone, Default)]
-struct Interleaved(MemoryStorage);
-
-/// Pending once, then ready: the futures joined with this one run in between.
-async fn yield_once() {
-    let mut yielded = false;
-    futures::future::poll_fn(|cx| {
-        if yielded {
-            return std::task::Poll::Ready(());
-        }
-        yielded = true;
-        cx.waker().wake_by_ref();
-        std::task::Poll::Pending
-    })
-    .await
-}
-
-impl Storage for Interleaved {
-    fn is_new(&self) -> bool {
-        self.0.is_new()
-    }
-
-    async fn hold(&self, name: &str) -> Result<Claim, StorageError> {
-        yield_once().await;
-        self.0.hold(name).await
-    }
-
-    async fn commit(&self, batch: WriteBatch) -> Result<(), StorageError> {
-        yield_once().await;
-        self.0.commit(batch).await
-    }
-
-    async fn get(&self, store: Store, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
-        yield_once().await;
-        self.0.get(store, key).await
-    }
-
-    async fn scan(
-        &self,
-        store: Store,
-        range: KeyRange,
-        options: ScanOptions,
-    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StorageError> {
-        yield_once().await;
-        self.0.scan(store, range, options).await
-    }
-
-    async fn count(&self, store: Store, range: KeyRange) -> Result<u64, StorageError> {
-        yield_once().await;
-        self.0.count(store, range).await
-    }
-}
-
 /// A storage known to be new is opened without reading it; two connections opening one at once
 /// (both told it is new) still take slots of their own and lose none of each other's writes.
 #[test]
@@ -285,7 +261,7 @@ fn connections_that_open_a_new_storage_at_once_take_slots_of_their_own_and_lose_
         }
         drop(db);
 
-        let storage = Interleaved::default();
+        let storage = Hooked { interleaved: true, ..Hooked::default() };
         let (mut a, mut b) = futures::future::join(open(&storage), open(&storage)).await;
         assert_eq!((a.author_slot().min(b.author_slot()), a.author_slot().max(b.author_slot())), (Some(0), Some(1)));
         assert_ne!(a.peer(), b.peer(), "two writers never share a chain");

@@ -71,18 +71,17 @@ impl<S: Storage> Database<S> {
 
     /// [`Database::commit_local`] if `check` passes on the state, also on the state as it is
     /// after catching up with another connection's commits. `check` reads the records of `reads`
-    /// (and of the op's keys).
+    /// (and of the op's keys). The op's kind moves into each try's op; a try lost to another
+    /// connection gives it back from its encoding (a bulk write's values are not copied for a
+    /// retry that seldom comes).
     pub(super) async fn commit_local_if(
         &mut self,
-        kind: OpKind,
+        mut kind: OpKind,
         reads: &[String],
         check: &dyn Fn(&State) -> Result<()>,
     ) -> Result<WriteOutcome> {
         let mut lock = self.storage.lock_writes().await?;
         let mut attempt = 0;
-        // The op's kind moves into each try's op; a try lost to another connection gives it back
-        // from its encoding (a bulk write's values are not copied for a retry that seldom comes).
-        let mut kind = kind;
         loop {
             // Loading catches up with other connections first: the check below sees their
             // commits.
