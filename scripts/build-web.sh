@@ -197,7 +197,7 @@ main() {
     # The classic script must parse as a script and define AuroraDB with the adapter names, the
     # base class and the registry at once (the adapters themselves are not loaded); the module
     # must load; each adapter bundle must parse as a module; both engines must instantiate, the
-    # local-only one without the sync methods.
+    # local-only one without the sync methods and the log's tools (the `travel` feature).
     say "checking pkg/ with node"
     node --check "$PKG/auroradb.js"
     node -e "
@@ -216,9 +216,13 @@ main() {
         initSync({ module: readFileSync('auroradb_core_bg.wasm') });
         if (typeof AuroraCore.open !== 'function') throw new Error('AuroraCore.open is missing');
         if ('attach' in AuroraCore.prototype) throw new Error('the local-only engine has sync methods');
+        for (const m of ['history', 'at', 'diff', 'log', 'verify', 'exportLog', 'importLog']) {
+            if (m in AuroraCore.prototype) throw new Error('the local-only engine has ' + m + ' (the travel feature)');
+        }
         const full = await import('./auroradb_sync.js');
         full.initSync({ module: readFileSync('auroradb_sync_bg.wasm') });
         if (typeof full.AuroraCore.prototype.attach !== 'function') throw new Error('the engine with sync has no attach');
+        if (typeof full.AuroraCore.prototype.exportLog !== 'function') throw new Error('the engine with sync has no exportLog');
         if (AuroraDB.listP2PAdapters().join(',') !== 'peerjs,webrtc,socketio,broadcast') throw new Error('adapters of the module');
     ")
 

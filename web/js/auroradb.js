@@ -96,6 +96,21 @@ function failed(target, operation, error) {
     return error;
 }
 
+/**
+ * The event target of a helper instance (`AuroraDB#_tool`): its `error` events are dispatched
+ * again at the database; it asks for no other event.
+ */
+class ToolEvents extends EventTarget {
+    constructor(db) {
+        super();
+        this.addEventListener('error', (e) => db.dispatchEvent(new CustomEvent('error', { detail: e.detail })));
+    }
+
+    _wantsEvent(type) {
+        return type === 'error';
+    }
+}
+
 /** Options every database has; see the README for what each one does. */
 const DEFAULTS = Object.freeze({
     version: 1,
@@ -378,6 +393,33 @@ export class AuroraDB extends EventTarget {
         return f(await this._engine());
     }
 
+    /**
+     * Calls the engine's method `name`: one of those the local-only engine leaves out (history,
+     * time travel, the log, verify, export and import; about 42 KB gzipped of its .wasm). On that
+     * engine, the call runs on a helper instance of the engine with sync (loaded the first time),
+     * opened on the same database for this call and closed after it. The helper claims no author
+     * slot and joins no tab channel (`AuroraCore.open`'s `helper`). It opens once the calls made
+     * before this one have run (a `catchUp` waits its turn), so it sees their writes. After an
+     * import, this page's instance catches up with it, dispatches its changes with
+     * `source: 'import'`, and tells the other tabs. The helper's `error` events (a failed call,
+     * an import's forks) are dispatched here; its `open`, `close` and change events are not.
+     */
+    async _tool(name, ...args) {
+        const core = await this._engine();
+        if (typeof core[name] === 'function') return core[name](...args);
+        await core.catchUp();
+        const relay = new ToolEvents(this);
+        const { AuroraCore } = await loadEngine(true);
+        const helper = await AuroraCore.open(this.config, relay, {}, false, undefined, true);
+        try {
+            const result = await helper[name](...args);
+            if (name === 'importLog' && this._core === core) await core.catchUp(true);
+            return result;
+        } finally {
+            await helper.close();
+        }
+    }
+
     /** `add(key, value)` stores `value` under `key` (create or update); `add(value)` takes the
      *  key from the `keyPath` field. Resolves to the key. */
     add(key, value) {
@@ -456,37 +498,37 @@ export class AuroraDB extends EventTarget {
 
     /** Every op that wrote `key`, oldest first, with its author and outcome. */
     history(key) {
-        return this._run((core) => core.history(key));
+        return this._tool('history', key);
     }
 
     /** A read-only view of the database at `time` (ms, Date, or op id). */
     at(time) {
-        return this._run((core) => core.at(time));
+        return this._tool('at', time);
     }
 
     /** What changed between the state at `from` and the state at `to`. */
     diff(from, to) {
-        return this._run((core) => core.diff(from, to));
+        return this._tool('diff', from, to);
     }
 
     /** The ops of the log, optionally `{ from, to }` (ms, Date or op id; inclusive). */
     log(options) {
-        return this._run((core) => core.log(options));
+        return this._tool('log', options);
     }
 
     /** Recomputes every hash and chain and checks the state against the log. */
     verify() {
-        return this._run((core) => core.verify());
+        return this._tool('verify');
     }
 
     /** The whole log as a self-checking file (`Uint8Array`). */
     exportLog() {
-        return this._run((core) => core.exportLog());
+        return this._tool('exportLog');
     }
 
     /** Merges a log file made by `exportLog()`, all or nothing. */
     importLog(bytes) {
-        return this._run((core) => core.importLog(bytes));
+        return this._tool('importLog', bytes);
     }
 
     /** Writes a checkpoint of the current state; resolves to its op id. */

@@ -116,7 +116,7 @@ impl<H: AttachedSync> Drop for OpenDatabase<H> {
 }
 
 impl<H: AttachedSync> OpenDatabase<H> {
-    /// Wraps an open database.
+    /// Wraps an open database; with `channel`, it joins the tab channel.
     pub fn new(
         db: Db,
         events: Events,
@@ -124,6 +124,7 @@ impl<H: AttachedSync> OpenDatabase<H> {
         distributed: bool,
         label: Option<String>,
         sync_options: SyncOptions,
+        channel: bool,
     ) -> Rc<OpenDatabase<H>> {
         let config = db.config();
         let open = Rc::new(OpenDatabase {
@@ -156,7 +157,9 @@ impl<H: AttachedSync> OpenDatabase<H> {
             }
         });
         *open.db.try_lock().expect("a new lock is free") = Some(db);
-        open.open_channel();
+        if channel {
+            open.open_channel();
+        }
         open
     }
 

@@ -2,12 +2,14 @@
 //! wraps one and adds what must exist before the wasm module is loaded.
 //!
 //! Its methods are here by area: opening, closing and statistics in this file, then `write`,
-//! `read`, `travel` (history, time travel, the log and its files) and `p2p` (peer-to-peer sync,
-//! in the build with the `sync` feature only).
+//! `read`, `travel` (history, time travel, the log and its files: in the build with the `travel`
+//! feature only) and `p2p` (peer-to-peer sync, with the `sync` feature only, which includes
+//! `travel`).
 
 #[cfg(feature = "sync")]
 mod p2p;
 mod read;
+#[cfg(feature = "travel")]
 mod travel;
 mod write;
 
@@ -45,6 +47,12 @@ impl AuroraCore {
     /// events are dispatched at `target`, the `beforeSet` hook is read from `hooks`. `distributed`
     /// and `peerId` are the arguments of `create()`. Resolves to the `AuroraCore`.
     ///
+    /// With `helper`, the instance is one that `web/js/auroradb.js` opens for a single call that
+    /// the local-only engine leaves out (`history`, `at`, `diff`, `log`, `verify`, `exportLog`,
+    /// `importLog`), next to the page's own instance: it claims no author slot (it writes no op of
+    /// its own, so it needs no identity and stores none) and does not join the tab channel (the
+    /// page's instance catches up after an import and tells the other tabs).
+    ///
     /// [`AuroraCore::open`] as a `Promise` made by the plumbing every method shares (an exported
     /// `async fn` would have one of its own).
     #[wasm_bindgen(js_name = open)]
@@ -54,8 +62,12 @@ impl AuroraCore {
         hooks: JsValue,
         distributed: Option<bool>,
         #[wasm_bindgen(js_name = peerId)] peer_id: Option<String>,
+        helper: Option<bool>,
     ) -> Promise {
-        promise(async move { AuroraCore::open(config, target, hooks, distributed, peer_id).await.map(JsValue::from) })
+        let helper = helper == Some(true);
+        promise(async move {
+            AuroraCore::open_as(config, target, hooks, distributed, peer_id, helper).await.map(JsValue::from)
+        })
     }
 
     /// Statistics, synchronously: `{ name, version, keyPath, indexes, syncStrategy, peerId,
@@ -169,9 +181,26 @@ impl AuroraCore {
         distributed: Option<bool>,
         peer_id: Option<String>,
     ) -> Result<AuroraCore, JsValue> {
+        AuroraCore::open_as(config, target, hooks, distributed, peer_id, false).await
+    }
+
+    /// [`AuroraCore::open`], or with `helper` a helper instance (see [`AuroraCore::open_js`]).
+    async fn open_as(
+        config: JsValue,
+        target: EventTarget,
+        hooks: JsValue,
+        distributed: Option<bool>,
+        peer_id: Option<String>,
+        helper: bool,
+    ) -> Result<AuroraCore, JsValue> {
         let events = Events::new(target);
         let opened = async {
-            let cfg = parse(&config, distributed, peer_id)?;
+            let mut cfg = parse(&config, distributed, peer_id)?;
+            if helper {
+                // A chosen peer id and no identity: no author slot is claimed.
+                cfg.db.identity = None;
+                cfg.db.peer = Some(auroradb::PeerId::random());
+            }
             // A schema the storage cannot open is a configuration error to JavaScript callers.
             let storage =
                 IdbStorage::open(&cfg.db.name, cfg.db.version, &cfg.db.indexes).await.map_err(|e| match e {
@@ -185,7 +214,7 @@ impl AuroraCore {
         };
         match opened.await {
             Ok((db, distributed, label, sync)) => {
-                let open = Open::new(db, events, hooks, distributed, label, sync);
+                let open = Open::new(db, events, hooks, distributed, label, sync, !helper);
                 let detail = Obj::new()
                     .set("name", open.name.as_str())
                     .set("version", open.version)

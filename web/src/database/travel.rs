@@ -1,5 +1,7 @@
-//! The past of the live database: history, time travel, diffs, the log itself, its verification
-//! and its export.
+//! The past of the live database: history, time travel, diffs, the log itself, its verification,
+//! its export and the import of an exported log. In the build with the `travel` feature only: a
+//! local-only page's engine leaves them out, and `web/js/auroradb.js` runs them on a helper
+//! instance of the engine with sync (see [`AuroraCore::open_js`]).
 
 use std::ops::Bound;
 
@@ -7,7 +9,8 @@ use js_sys::{Array, Promise, Uint8Array};
 use wasm_bindgen::prelude::*;
 
 use super::AuroraCore;
-use crate::records::{diff_js, history_js, op_js, point_from_js, time_of, verify_js};
+use crate::events::Source;
+use crate::records::{Obj, diff_js, history_js, op_js, point_from_js, time_of, verify_js};
 use crate::value::key_from_js;
 use crate::view::PastView;
 use auroradb::DbError;
@@ -96,6 +99,53 @@ impl AuroraCore {
     pub fn export_log(&self) -> Promise {
         self.spawn(|open| async move {
             open.run("exportLog", async move |db| Ok(Uint8Array::from(db.export_log().await?.as_slice()).into())).await
+        })
+    }
+
+    /// Merges a log file made by `exportLog()` (as if synced from a peer), all or nothing:
+    /// resolves to `{ ops, imported, fingerprint }`.
+    #[wasm_bindgen(js_name = importLog)]
+    pub fn import_log(&self, bytes: JsValue) -> Promise {
+        self.spawn(|open| async move {
+            let bytes = match bytes.dyn_ref::<Uint8Array>() {
+                Some(b) => b.to_vec(),
+                None => match bytes.dyn_ref::<js_sys::ArrayBuffer>() {
+                    Some(b) => Uint8Array::new(b).to_vec(),
+                    None => {
+                        return Err(open.fail(
+                            "importLog",
+                            &DbError::InvalidInput("importLog needs a Uint8Array or ArrayBuffer".into()),
+                        ));
+                    }
+                },
+            };
+            let (info, _) =
+                open.write("importLog", Source::Import, async move |db| db.import_log(&bytes).await).await?;
+            // Each fork the file proved froze its author: reported as a peer's proof is.
+            let frozen = js_sys::Array::new();
+            for fork in &info.frozen {
+                let author = crate::records::peer_hex(&fork.author);
+                let message = format!(
+                    "author {} signed two different ops at seq {} (op {}): its ops from there on are not taken",
+                    fork.author, fork.seq, fork.ids[0]
+                );
+                let error = crate::error::js_error(auroradb::ErrorName::Equivocation, &message);
+                let detail = Obj::new()
+                    .set("type", "equivocation")
+                    .set("name", "EquivocationError")
+                    .set("message", message.as_str())
+                    .set("peerId", JsValue::NULL)
+                    .set("error", error)
+                    .set("operation", "importLog");
+                open.events.emit("error", &detail.build());
+                frozen.push(&Obj::new().set("author", author).set("seq", fork.seq as f64).build());
+            }
+            Ok(Obj::new()
+                .set("ops", info.ops as f64)
+                .set("imported", info.imported as f64)
+                .set("fingerprint", info.fingerprint.to_string())
+                .set("frozen", frozen)
+                .build())
         })
     }
 }

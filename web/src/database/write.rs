@@ -3,13 +3,13 @@
 //!
 //! [`OpenDatabase::write`]: crate::open_database::OpenDatabase::write
 
-use js_sys::{Promise, Uint8Array};
+use js_sys::Promise;
 use wasm_bindgen::prelude::*;
 
 use super::{AuroraCore, Open};
 use crate::events::Source;
 use crate::reads::function;
-use crate::records::{Obj, id_hex};
+use crate::records::id_hex;
 use crate::txn::run_transaction;
 use crate::value::key_from_js;
 use auroradb::{DbError, Transaction};
@@ -101,53 +101,6 @@ impl AuroraCore {
         })
     }
 
-    /// Merges a log file made by `exportLog()` (as if synced from a peer), all or nothing:
-    /// resolves to `{ ops, imported, fingerprint }`.
-    #[wasm_bindgen(js_name = importLog)]
-    pub fn import_log(&self, bytes: JsValue) -> Promise {
-        self.spawn(|open| async move {
-            let bytes = match bytes.dyn_ref::<Uint8Array>() {
-                Some(b) => b.to_vec(),
-                None => match bytes.dyn_ref::<js_sys::ArrayBuffer>() {
-                    Some(b) => Uint8Array::new(b).to_vec(),
-                    None => {
-                        return Err(open.fail(
-                            "importLog",
-                            &DbError::InvalidInput("importLog needs a Uint8Array or ArrayBuffer".into()),
-                        ));
-                    }
-                },
-            };
-            let (info, _) =
-                open.write("importLog", Source::Import, async move |db| db.import_log(&bytes).await).await?;
-            // Each fork the file proved froze its author: reported as a peer's proof is.
-            let frozen = js_sys::Array::new();
-            for fork in &info.frozen {
-                let author = crate::records::peer_hex(&fork.author);
-                let message = format!(
-                    "author {} signed two different ops at seq {} (op {}): its ops from there on are not taken",
-                    fork.author, fork.seq, fork.ids[0]
-                );
-                let error = crate::error::js_error(auroradb::ErrorName::Equivocation, &message);
-                let detail = Obj::new()
-                    .set("type", "equivocation")
-                    .set("name", "EquivocationError")
-                    .set("message", message.as_str())
-                    .set("peerId", JsValue::NULL)
-                    .set("error", error)
-                    .set("operation", "importLog");
-                open.events.emit("error", &detail.build());
-                frozen.push(&Obj::new().set("author", author).set("seq", fork.seq as f64).build());
-            }
-            Ok(Obj::new()
-                .set("ops", info.ops as f64)
-                .set("imported", info.imported as f64)
-                .set("fingerprint", info.fingerprint.to_string())
-                .set("frozen", frozen)
-                .build())
-        })
-    }
-
     /// Writes a checkpoint of the current state; resolves to its op id, or `null` if the log is
     /// empty.
     pub fn checkpoint(&self) -> Promise {
@@ -160,12 +113,20 @@ impl AuroraCore {
     }
 
     /// Applies what other instances on this database committed since this one last looked
-    /// (normally done on their notice); resolves to the number of changed records.
+    /// (normally done on their notice); resolves to the number of changed records. With
+    /// `imported`, what it finds is the import a helper instance just made for this one (see
+    /// [`AuroraCore::open_js`]): its changes are dispatched with `source: 'import'`, and the
+    /// other tabs are told, as the helper tells no one.
     #[wasm_bindgen(js_name = catchUp)]
-    pub fn catch_up(&self) -> Promise {
+    pub fn catch_up(&self, imported: Option<bool>) -> Promise {
         self.spawn(|open| async move {
             let changes = open.run("catchUp", async move |db| db.catch_up().await).await?;
-            open.events.emit_changes(&changes, Source::Tab);
+            if imported == Some(true) {
+                open.notify_tabs();
+                open.events.emit_changes(&changes, Source::Import);
+            } else {
+                open.events.emit_changes(&changes, Source::Tab);
+            }
             Ok(JsValue::from_f64(changes.len() as f64))
         })
     }

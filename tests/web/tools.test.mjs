@@ -1,0 +1,150 @@
+// The log's tools on a local-only page: history, time travel (`at`, `diff`, `log`), `verify`,
+// `exportLog` and `importLog` are left out of the local-only engine and run on a helper instance
+// of the engine with sync, loaded on the first such call (web/js/auroradb.js, `_tool`). Checked
+// here: the page loads the engine with sync only then; the tools see the writes called before
+// them; the helper leaves no trace in the events (no `open` or `close` of its own, an import's
+// changes once, with `source: 'import'`) nor in the author the page writes as; another tab hears
+// of an import; a page that cannot load the engine with sync gets the failure and keeps working.
+// Both builds are checked: the classic script and the ES module.
+
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import { browserSuite } from './harness.mjs';
+
+const suite = browserSuite();
+
+/** A page of `context` on pages/tools.html, failing the test on a page error. */
+async function toolsPage(context, errors) {
+  const page = await context.newPage();
+  page.on('pageerror', (err) => errors.push(err.message));
+  await page.goto(`${suite.server.origin}/tools.html`, { waitUntil: 'load' });
+  return page;
+}
+
+for (const esm of [false, true]) {
+  const build = esm ? 'the ES module' : 'the classic script';
+
+  test(`${build}: a local-only page runs the log's tools on the engine with sync, loaded for them`, {
+    timeout: 90_000,
+  }, async () => {
+    const context = await suite.browser.newContext();
+    try {
+      const errors = [];
+      const page = await toolsPage(context, errors);
+      const name = `tools-${esm}`;
+      const r = await page.evaluate(([e, n]) => window.tools(e, n), [esm, name]);
+      assert.deepEqual(errors, [], 'page errors');
+      assert.deepEqual(
+        r.before,
+        ['/auroradb_core.js', '/auroradb_core_bg.wasm'],
+        'the local-only engine alone at first',
+      );
+      assert.deepEqual(
+        r.after,
+        ['/auroradb_core.js', '/auroradb_core_bg.wasm', '/auroradb_sync.js', '/auroradb_sync_bg.wasm'],
+        'the engine with sync once a tool is called',
+      );
+      // The two writes called (not awaited) before history() are in it.
+      assert.deepEqual(r.history, [
+        ['put', 1, 'superseded'],
+        ['put', 2, 'current'],
+      ]);
+      assert.deepEqual(r.past, [{ id: 'a', n: 1 }, 1], 'the state at the time between the writes');
+      assert.deepEqual(r.diff.added, [{ key: 'b', value: { id: 'b', n: 3 } }]);
+      assert.deepEqual(r.diff.changed, [{ key: 'a', before: { id: 'a', n: 1 }, after: { id: 'a', n: 2 } }]);
+      assert.deepEqual(r.diff.removed, []);
+      assert.equal(r.logOps, 3);
+      assert.equal(r.verified, true);
+      assert.equal(r.author, r.authorAfter, 'the page writes as the same author');
+      assert.deepEqual(r.imported, { ops: 3, imported: 3 });
+      assert.deepEqual(r.got, [
+        { id: 'a', n: 2 },
+        { id: 'b', n: 3 },
+      ]);
+      assert.equal(r.bad, 'CorruptDataError', 'a damaged file rejects with a named error');
+      assert.equal(r.verifiedB, true);
+      assert.equal(r.records, 3, 'the import and the write after it');
+      // The helper's own open and close are not seen; its failure is, once.
+      assert.deepEqual(r.eventsA, [
+        'open',
+        'set:local',
+        'change:local',
+        'set:local',
+        'change:local',
+        'set:local',
+        'change:local',
+        'close',
+      ]);
+      assert.deepEqual(r.eventsB, [
+        'open',
+        'set:import',
+        'set:import',
+        'set:import',
+        'change:import',
+        'error:importLog:CorruptDataError',
+        'set:local',
+        'change:local',
+        'close',
+      ]);
+    } finally {
+      await context.close();
+    }
+  });
+}
+
+test('another tab hears of an import made through the helper', { timeout: 90_000 }, async () => {
+  const context = await suite.browser.newContext();
+  try {
+    const errors = [];
+    const other = await toolsPage(context, errors);
+    const page = await toolsPage(context, errors);
+    await other.evaluate((n) => window.listen(n), 'tools-tab-b');
+    await page.evaluate((n) => window.tools(false, n), 'tools-tab');
+    await other.waitForFunction(() => window.heard.includes('change:tab'), null, { timeout: 20_000 });
+    const seen = await other.evaluate(async () => ({
+      a: await window.listening.get('a'),
+      count: await window.listening.count(),
+      verified: (await window.listening.verify()).ok,
+    }));
+    assert.deepEqual(seen, { a: { id: 'a', n: 2 }, count: 3, verified: true });
+    assert.deepEqual(errors, [], 'page errors');
+  } finally {
+    await context.close();
+  }
+});
+
+test('a page that cannot load the engine with sync gets the failure, keeps working, and tries again', {
+  timeout: 90_000,
+}, async () => {
+  const context = await suite.browser.newContext();
+  try {
+    const errors = [];
+    const page = await toolsPage(context, errors);
+    await page.route(/auroradb_sync/, (route) => route.abort());
+    const first = await page.evaluate(async () => {
+      const db = new AuroraDB({ name: 'tools-offline', keyPath: 'id' });
+      window.offline = db;
+      await db.add({ id: 'a', n: 1 });
+      let failed = null;
+      try {
+        await db.history('a');
+      } catch (e) {
+        failed = e instanceof Error;
+      }
+      await db.add({ id: 'b', n: 2 });
+      return { failed, count: await db.count() };
+    });
+    assert.deepEqual(first, { failed: true, count: 2 });
+    await page.unroute(/auroradb_sync/);
+    const again = await page.evaluate(async () => {
+      const h = await window.offline.history('b');
+      const v = await window.offline.verify();
+      await window.offline.destroy();
+      return { history: h.length, ok: v.ok };
+    });
+    assert.deepEqual(again, { history: 1, ok: true });
+    assert.deepEqual(errors, [], 'page errors');
+  } finally {
+    await context.close();
+  }
+});
