@@ -24,6 +24,33 @@ impl<S: Storage> Database<S> {
         self.whole
     }
 
+    /// Whether reading every record would leave them all held: the state holds them already,
+    /// or they fit in `state_cache`, or a unique index keeps them (see `within_cache`). When not,
+    /// a reader that only goes through the records once can read them from storage without
+    /// holding them ([`Database::read_as_seen`]).
+    pub fn would_hold_whole_state(&self) -> bool {
+        self.whole
+            || self.config.state_cache.is_none_or(|n| self.state.len() <= n)
+            || self.config.indexes.iter().any(|i| i.unique)
+    }
+
+    /// Runs `read` on the storage as this connection sees the database: the commits of other
+    /// connections are caught up first (kept for [`Database::take_caught_up`]), and `read` runs
+    /// again if another commit came in between, as [`Database::load_state`] reads. For reads of
+    /// the `state` store that bypass the state: every commit writes its records there, so the
+    /// store is the state as of the last commit.
+    pub async fn read_as_seen<T>(&mut self, mut read: impl AsyncFnMut(&S) -> Result<T>) -> Result<T> {
+        loop {
+            let changes = self.catch_up().await?;
+            self.caught_up.extend(changes);
+            let seen = self.commit;
+            let out = read(&self.storage).await?;
+            if super::stored_commit(&self.storage).await? == seen {
+                return Ok(out);
+            }
+        }
+    }
+
     /// Reads the records of `keys` the state does not hold (with `state_cache`; without, it
     /// holds them all). Past the bound, every record held is forgotten first.
     pub async fn load_keys(&mut self, keys: &[&str]) -> Result<()> {

@@ -1,7 +1,10 @@
 // The state on demand in the browser: create() of an existing database reads no record of the
 // `state` store (the page counts every read request on it), a get reads its own record, at most
 // `cacheSize` records stay in memory, and whatever is read (gets, filter, count, queries through
-// an index) is right, also across two pages writing the same database. A `cacheSize` that is
+// an index) is right, also across two pages writing the same database. Past the cache, reads of
+// every record (all, keys, filter, every, slice) take the `state` store's readable records: the
+// same answers as through the engine's state, for each strategy, after removes, a clear and
+// another instance's writes; a record of another form, or one missing, is refused, not skipped. A `cacheSize` that is
 // not a whole number from 0 is an InvalidConfigError.
 //
 // Needs the built API in pkg/ (./scripts/build-web.sh); ./scripts/web-test.sh does it all.
@@ -72,6 +75,126 @@ test('create() reads no record, a get reads its own, and every read is right', a
     );
     assert.equal(out.summed, (299 * 300) / 2);
     assert.equal(out.records, 300);
+  } finally {
+    await context.close();
+  }
+});
+
+test('reads of every record past the cache come from the state store as IndexedDB gives them, and are right', {
+  timeout: 120_000,
+}, async () => {
+  const context = await suite.browser.newContext();
+  try {
+    const page = await countingPage(context);
+    for (const syncStrategy of ['timestamp', 'version', 'merge']) {
+      const out = await page.evaluate(async (syncStrategy) => {
+        const name = `iterate-${syncStrategy}`;
+        // One instance that holds at most 5 records (its reads of every record go to the store),
+        // one that holds them all (its reads go through the engine's state).
+        const small = new AuroraDB({ name, cacheSize: 5, syncStrategy });
+        await small.create();
+        const big = new AuroraDB({ name, cacheSize: 100_000, syncStrategy });
+        await big.create();
+        const key = (i) => `k${String(i).padStart(2, '0')}`;
+        const reads = async (db) => {
+          let thrown = null;
+          try {
+            await db.filter(() => {
+              throw new Error('from the predicate');
+            });
+          } catch (e) {
+            thrown = e.message;
+          }
+          return {
+            all: await db.all(),
+            keys: await db.keys(),
+            even: await db.filter((v, k) => v.n % 2 === 0 && k.startsWith('k')),
+            every: [await db.every((v) => v.n >= 0), await db.every((v) => v.n < 30)],
+            slices: [await db.slice(2, 6), await db.slice(-3), await db.slice(5, 2)],
+            count: await db.count(),
+            thrown,
+          };
+        };
+        const rounds = [];
+        await small.db.batchSet(Array.from({ length: 40 }, (_, i) => [key(i), { n: i }]));
+        for (const i of [3, 7, 11]) await small.remove(key(i));
+        await big.add(key(5), { n: 105, by: 'big' });
+        await big.add(key(50), { n: 50 });
+        await big.catchUp?.();
+        rounds.push([await reads(small), await reads(big)]);
+        // Past the cache, one read request on the store (its getAll), not the state's two.
+        window.stateReads = 0;
+        await small.all();
+        const requests = window.stateReads;
+        // A clear, then new writes from both.
+        await small.clear();
+        await small.db.batchSet(Array.from({ length: 12 }, (_, i) => [key(i * 3), { n: i * 3 }]));
+        await big.add(key(40), { n: 40 });
+        await big.remove(key(6));
+        rounds.push([await reads(small), await reads(big)]);
+        // A record of another form than the readable one (its bare encoded bytes): not skipped,
+        // the read through the engine's state refuses it.
+        const raw = await new Promise((ok, fail) => {
+          const r = indexedDB.open(name);
+          r.onsuccess = () => ok(r.result);
+          r.onerror = () => fail(r.error);
+        });
+        const rewrite = (f) =>
+          new Promise((ok, fail) => {
+            const tx = raw.transaction('state', 'readwrite');
+            f(tx.objectStore('state'));
+            tx.oncomplete = () => ok();
+            tx.onerror = () => fail(tx.error);
+          });
+        const utf8 = (s) => new TextEncoder().encode(s);
+        const stored = await new Promise((ok) => {
+          const r = raw
+            .transaction('state')
+            .objectStore('state')
+            .get(utf8(key(9)));
+          r.onsuccess = () => ok(r.result);
+        });
+        await rewrite((os) => os.put(stored.record, utf8(key(9))));
+        let bare = null;
+        try {
+          await small.all();
+        } catch (e) {
+          bare = e.name;
+        }
+        await rewrite((os) => os.put(stored, utf8(key(9))));
+        // A visible record missing from the store: the count is the journal's, and the read says so.
+        await rewrite((os) => os.delete(utf8(key(12))));
+        let missing = null;
+        try {
+          await small.all();
+        } catch (e) {
+          missing = e.name;
+        }
+        raw.close();
+        await big.close();
+        await small.destroy();
+        return { rounds, bare, missing, requests };
+      }, syncStrategy);
+      for (const [i, [small, big]] of out.rounds.entries()) {
+        assert.deepEqual(small, big, `${syncStrategy}, round ${i}: the same reads through the store and the state`);
+        assert.equal(small.thrown, 'from the predicate', 'what the predicate throws rejects the read');
+        assert.equal(small.all.length, small.count);
+      }
+      const [first] = out.rounds[0];
+      assert.equal(first.count, 38, 'forty, three removed, one added');
+      assert.deepEqual(first.all[first.keys.indexOf('k05')], { n: 105, by: 'big' }, "the other instance's write is read");
+      assert.deepEqual(first.every, [true, false]);
+      assert.deepEqual(first.slices[2], []);
+      const [second] = out.rounds[1];
+      assert.deepEqual(
+        second.keys,
+        ['k00', 'k03', 'k09', 'k12', 'k15', 'k18', 'k21', 'k24', 'k27', 'k30', 'k33', 'k40'],
+        'after the clear: its writes, the later add, not the later remove',
+      );
+      assert.equal(out.requests, 1, 'all() past the cache read the readable records once');
+      assert.equal(out.bare, 'StorageError', 'a record of another form is not skipped');
+      assert.equal(out.missing, 'CorruptDataError', 'a record missing from the store is not skipped silently');
+    }
   } finally {
     await context.close();
   }

@@ -1,13 +1,35 @@
 //! What the live database's reads (`AuroraCore`) and the time-travel view's reads (`PastView`)
-//! share: `slice` arguments, predicate callbacks and value lists.
+//! share: `slice` arguments, predicate callbacks and value lists; and the live database's reads
+//! of the `state` store's readable records (`web/js/state.js`).
 
 use auroradb_log::Value;
 use auroradb_snapshot::State;
 use js_sys::{Array, Function};
+use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
 
 use crate::value::to_js;
 use auroradb::DbError;
+
+#[wasm_bindgen(module = "/js/state.js")]
+extern "C" {
+    /// The records of `records` (from the `state` store) that hold a value, or `null` if one is
+    /// not a readable record.
+    #[wasm_bindgen(js_name = visibleRecords)]
+    pub(crate) fn visible_records(records: &Array) -> JsValue;
+    /// The values of readable records.
+    #[wasm_bindgen(js_name = recordValues)]
+    pub(crate) fn record_values(records: &Array) -> Array;
+    /// The keys of readable records.
+    #[wasm_bindgen(js_name = recordKeys)]
+    pub(crate) fn record_keys(records: &Array) -> Array;
+    /// The values of readable records for which `predicate(value, key)` is truthy.
+    #[wasm_bindgen(js_name = filterRecords, catch)]
+    pub(crate) fn filter_records(records: &Array, predicate: &Function) -> Result<Array, JsValue>;
+    /// Whether `predicate(value, key)` is truthy for every readable record.
+    #[wasm_bindgen(js_name = everyRecord, catch)]
+    pub(crate) fn every_record(records: &Array, predicate: &Function) -> Result<bool, JsValue>;
+}
 
 /// Normalizes `slice(start, end)` arguments like `Array.prototype.slice`.
 pub fn slice_bounds(len: usize, start: Option<f64>, end: Option<f64>) -> (usize, usize) {

@@ -6,7 +6,8 @@ use js_sys::{Array, Promise};
 use wasm_bindgen::prelude::*;
 
 use super::AuroraCore;
-use crate::reads::{function, scan, slice_bounds, values};
+use crate::open_database::Db;
+use crate::reads::{every_record, filter_records, function, record_keys, record_values, scan, slice_bounds, values};
 use crate::value::{from_js, key_from_js, to_js};
 use auroradb::DbError;
 
@@ -28,6 +29,9 @@ impl AuroraCore {
     pub fn all(&self) -> Promise {
         self.spawn(|open| async move {
             open.run("all", async move |db| {
+                if let Some(records) = stored_visible(db).await? {
+                    return Ok(record_values(&records).into());
+                }
                 db.load_state().await?;
                 Ok(db.state().iter().map(|(_, e)| to_js(&e.value)).collect::<Array>().into())
             })
@@ -39,6 +43,9 @@ impl AuroraCore {
     pub fn keys(&self) -> Promise {
         self.spawn(|open| async move {
             open.run("keys", async move |db| {
+                if let Some(records) = stored_visible(db).await? {
+                    return Ok(record_keys(&records).into());
+                }
                 db.load_state().await?;
                 Ok(db.state().iter().map(|(k, _)| crate::value::js_string(k)).collect::<Array>().into())
             })
@@ -59,6 +66,9 @@ impl AuroraCore {
             let f = function(&predicate, "filter").map_err(|e| open.fail("filter", &e))?;
             // What the predicate throws rejects the promise as it is (no `error` event).
             open.run("filter", async move |db| {
+                if let Some(records) = stored_visible(db).await? {
+                    return Ok(filter_records(&records, &f).map(Into::into));
+                }
                 db.load_state().await?;
                 Ok(scan(db.state(), &f, |_| true).map(|(list, _)| list.into()))
             })
@@ -71,6 +81,9 @@ impl AuroraCore {
         self.spawn(|open| async move {
             let f = function(&predicate, "every").map_err(|e| open.fail("every", &e))?;
             open.run("every", async move |db| {
+                if let Some(records) = stored_visible(db).await? {
+                    return Ok(every_record(&records, &f).map(JsValue::from_bool));
+                }
                 db.load_state().await?;
                 Ok(scan(db.state(), &f, |v| v).map(|(_, all)| JsValue::from_bool(all)))
             })
@@ -82,6 +95,10 @@ impl AuroraCore {
     pub fn slice(&self, start: Option<f64>, end: Option<f64>) -> Promise {
         self.spawn(|open| async move {
             open.run("slice", async move |db| {
+                if let Some(records) = stored_visible(db).await? {
+                    let (s, e) = slice_bounds(records.length() as usize, start, end);
+                    return Ok(record_values(&records.slice(s as u32, e as u32)).into());
+                }
                 db.load_state().await?;
                 let (s, e) = slice_bounds(db.count(), start, end);
                 Ok(values(&db.slice(s, e)).into())
@@ -129,4 +146,19 @@ impl AuroraCore {
             .await
         })
     }
+}
+
+/// The readable records of every visible key, read straight from the `state` store, when reading
+/// every record into the state would not leave them held (more than `cacheSize`, see
+/// [`auroradb::Database::would_hold_whole_state`]): the values IndexedDB makes are the ones
+/// returned, no record is decoded and no value converted. They are the state as this instance
+/// sees it ([`auroradb::Database::read_as_seen`]). `None` when the state is read instead: it fits
+/// the cache (and is then held for the next reads), or a record is not of the readable form, or
+/// the store's count of visible records is not the journal's (the state's read says why).
+async fn stored_visible(db: &mut Db) -> Result<Option<Array>, DbError> {
+    if db.would_hold_whole_state() {
+        return Ok(None);
+    }
+    let records = db.read_as_seen(async |storage| Ok(storage.visible_state().await?)).await?;
+    Ok(records.filter(|r| r.length() as usize == db.count()))
 }

@@ -92,6 +92,18 @@ impl IdbStorage {
         Ok(out)
     }
 
+    /// The readable records of the `state` store's visible keys, in key order, as IndexedDB
+    /// gives them (no record decoded), or `None` if a record is not of the readable form. For
+    /// reads that go through every record once without holding them
+    /// (`web/src/database/read.rs`).
+    pub async fn visible_state(&self) -> Result<Option<Array>, StorageError> {
+        self.check_open()?;
+        let tx = self.transaction(&[Store::State], IdbTransactionMode::Readonly)?;
+        let req = self.object_store(&tx, Store::State)?.get_all().map_err(|e| self.js_fail(&e))?;
+        let records: Array = request_result(&req).await.map_err(|e| self.fail(e))?.unchecked_into();
+        Ok(crate::reads::visible_records(&records).dyn_into::<Array>().ok())
+    }
+
     /// [`Storage::count`](auroradb::Storage::count) over IndexedDB: its `count()`, which reads
     /// no record into the page.
     pub(super) async fn count_records(&self, store: Store, range: KeyRange) -> Result<u64, StorageError> {

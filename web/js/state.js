@@ -1,0 +1,37 @@
+// Reads of the `state` store's readable records (`{ key, value, record }`, and a deleted key's
+// `{ key, deleted: true, record }`) that go through them once, in JavaScript: an iteration over
+// more records than the engine's cache holds takes the values IndexedDB already made instead of
+// decoding each record in the engine and converting its value back (`web/src/database/read.rs`).
+
+/** The records of `records` that hold a value, or null if one is not a readable record. */
+export function visibleRecords(records) {
+  const out = [];
+  for (const r of records) {
+    if (r === null || typeof r !== 'object' || typeof r.key !== 'string') return null;
+    if (r.deleted !== true) out.push(r);
+  }
+  return out;
+}
+
+/** The values of `records`. */
+export function recordValues(records) {
+  return records.map((r) => r.value);
+}
+
+/** The keys of `records`. */
+export function recordKeys(records) {
+  return records.map((r) => r.key);
+}
+
+/** The values of `records` for which `predicate(value, key)` is truthy; what it throws, thrown. */
+export function filterRecords(records, predicate) {
+  const out = [];
+  for (const r of records) if (predicate(r.value, r.key)) out.push(r.value);
+  return out;
+}
+
+/** Whether `predicate(value, key)` is truthy for every record (stops at the first falsy one). */
+export function everyRecord(records, predicate) {
+  for (const r of records) if (!predicate(r.value, r.key)) return false;
+  return true;
+}
