@@ -31,7 +31,8 @@ pub(super) fn key_bytes(key: &JsValue) -> Result<Vec<u8>, StorageError> {
 fn state_record(key: &[u8], record: &[u8]) -> JsValue {
     let key = crate::value::js_string(&String::from_utf8_lossy(key));
     let bytes: JsValue = Uint8Array::from(record).into();
-    match KeyRecord::decode(record).ok().and_then(|r| r.entry()) {
+    let decoded = KeyRecord::decode(record).ok();
+    match decoded.as_ref().and_then(KeyRecord::visible) {
         Some(entry) => crate::value::state_record(&key, &crate::value::to_js(&entry.value), &bytes),
         None => crate::value::deleted_record(&key, &bytes),
     }
