@@ -98,7 +98,6 @@ async function load(file) {
       `${file.name}: ${plural(result.ops, 'op')}, ${plural(new Set(state.ops.map((o) => o.author)).size, 'author')}` +
       (verify.ok ? ` · chain verified · fp ${verify.fingerprint.slice(0, 10)}` : ` · ${errorText(verify.error)}`);
     fill($('chip-file'), h('span', { class: 'chip-label' }, 'file'), file.name);
-    document.body.dataset.ops = String(state.ops.length);
     $('panels').hidden = false;
     $('diff-from').value = '0';
     $('diff-to').value = String(state.ops.length);
@@ -107,6 +106,9 @@ async function load(file) {
     await showDiff();
     fill($('history'), h('p', { class: 'hint' }, 'Click a key in the state table or the op log.'));
     $('history-key').textContent = '';
+    // Set once the file is shown whole (the state after its last op, the diff): what waits for
+    // the page to be ready waits for this.
+    document.body.dataset.ops = String(state.ops.length);
   } catch (err) {
     await db.destroy().catch(() => {});
     state.ops = [];

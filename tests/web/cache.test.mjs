@@ -182,7 +182,11 @@ test('reads of every record past the cache come from the state store as IndexedD
       }
       const [first] = out.rounds[0];
       assert.equal(first.count, 38, 'forty, three removed, one added');
-      assert.deepEqual(first.all[first.keys.indexOf('k05')], { n: 105, by: 'big' }, "the other instance's write is read");
+      assert.deepEqual(
+        first.all[first.keys.indexOf('k05')],
+        { n: 105, by: 'big' },
+        "the other instance's write is read",
+      );
       assert.deepEqual(first.every, [true, false]);
       assert.deepEqual(first.slices[2], []);
       const [second] = out.rounds[1];

@@ -1,6 +1,7 @@
 // The log's tools on a local-only page: history, time travel (`at`, `diff`, `log`), `verify`,
 // `exportLog` and `importLog` are left out of the local-only engine and run on a helper instance
-// of the engine with sync, loaded on the first such call (web/js/auroradb.js, `_tool`). Checked
+// of the engine with sync, loaded on the first such call and kept while the database is open
+// (web/js/auroradb.js, `_tool`). Checked
 // here: the page loads the engine with sync only then; the tools see the writes called before
 // them; the helper leaves no trace in the events (no `open` or `close` of its own, an import's
 // changes once, with `source: 'import'`) nor in the author the page writes as; another tab hears
@@ -56,6 +57,8 @@ for (const esm of [false, true]) {
       assert.equal(r.logOps, 3);
       assert.equal(r.verified, true);
       assert.equal(r.author, r.authorAfter, 'the page writes as the same author');
+      assert.deepEqual(r.later, [1, 2, 9], 'a write made after the helper opened is in its next answer');
+      assert.equal(r.logAtClose, 4, 'a call made before close() finishes');
       assert.deepEqual(r.imported, { ops: 3, imported: 3 });
       assert.deepEqual(r.got, [
         { id: 'a', n: 2 },
@@ -67,6 +70,8 @@ for (const esm of [false, true]) {
       // The helper's own open and close are not seen; its failure is, once.
       assert.deepEqual(r.eventsA, [
         'open',
+        'set:local',
+        'change:local',
         'set:local',
         'change:local',
         'set:local',

@@ -173,6 +173,8 @@ export class AuroraDB extends EventTarget {
         Object.defineProperty(this, '_adapter', { value: null, writable: true });
         Object.defineProperty(this, '_ticker', { value: null, writable: true });
         Object.defineProperty(this, '_connecting', { value: null, writable: true });
+        Object.defineProperty(this, '_helping', { value: null, writable: true });
+        Object.defineProperty(this, '_toolCalls', { value: new Set() });
         // However the database closes (close(), destroy(), or another tab's upgrade or delete),
         // drop the engine and the adapter: calls fail with DatabaseClosedError until create()
         // reopens it, and nothing keeps the engine and this object alive for each other.
@@ -180,6 +182,7 @@ export class AuroraDB extends EventTarget {
             this._closed = true;
             this._core = null;
             this._stopSync();
+            this._closeHelper();
         });
         if (this.config.debug) {
             for (const type of DEBUG_EVENTS) {
@@ -397,27 +400,75 @@ export class AuroraDB extends EventTarget {
      * Calls the engine's method `name`: one of those the local-only engine leaves out (history,
      * time travel, the log, verify, export and import; about 42 KB gzipped of its .wasm). On that
      * engine, the call runs on a helper instance of the engine with sync (loaded the first time),
-     * opened on the same database for this call and closed after it. The helper claims no author
-     * slot and joins no tab channel (`AuroraCore.open`'s `helper`). It opens once the calls made
-     * before this one have run (a `catchUp` waits its turn), so it sees their writes. After an
-     * import, this page's instance catches up with it, dispatches its changes with
+     * opened on the same database by the first such call and kept until the database closes
+     * (`_helper`). The helper claims no author slot and joins no tab channel (`AuroraCore.open`'s
+     * `helper`). A call waits for the calls made before it (a `catchUp` of this instance waits
+     * its turn), then the helper catches up with what was committed, so it sees their writes.
+     * After an import, this page's instance catches up with it, dispatches its changes with
      * `source: 'import'`, and tells the other tabs. The helper's `error` events (a failed call,
      * an import's forks) are dispatched here; its `open`, `close` and change events are not.
      */
     async _tool(name, ...args) {
         const core = await this._engine();
         if (typeof core[name] === 'function') return core[name](...args);
+        const call = this._helperCall(core, name, args);
+        // close() and destroy() let the calls made before them finish, as the engine does.
+        this._toolCalls.add(call);
+        const settled = () => this._toolCalls.delete(call);
+        call.then(settled, settled);
+        return call;
+    }
+
+    /** `_tool`'s call of `name` on the helper instance of `core`. */
+    async _helperCall(core, name, args) {
         await core.catchUp();
-        const relay = new ToolEvents(this);
-        const { AuroraCore } = await loadEngine(true);
-        const helper = await AuroraCore.open(this.config, relay, {}, false, undefined, true);
-        try {
-            const result = await helper[name](...args);
-            if (name === 'importLog' && this._core === core) await core.catchUp(true);
-            return result;
-        } finally {
-            await helper.close();
+        let helper = await this._helper(core);
+        if (helper.closed) {
+            // Closed on its own (another tab's upgrade or delete closes this instance too).
+            this._helping = null;
+            helper = await this._helper(core);
         }
+        await helper.catchUp();
+        const result = await helper[name](...args);
+        if (name === 'importLog' && this._core === core) await core.catchUp(true);
+        return result;
+    }
+
+    /**
+     * The helper instance that runs the log's tools for `core` (see `_tool`): opened by the first
+     * call, kept while `core` is open (its log, once read, is caught up rather than read again),
+     * closed with it. A helper that failed to open (the engine with sync could not be loaded) is
+     * tried again by the next call.
+     */
+    _helper(core) {
+        if (this._helping?.core !== core) {
+            const opening = loadEngine(true).then(({ AuroraCore }) =>
+                AuroraCore.open(this.config, new ToolEvents(this), {}, false, undefined, true),
+            );
+            const helping = { core, opening };
+            opening.catch(() => {
+                if (this._helping === helping) this._helping = null;
+            });
+            this._helping = helping;
+        }
+        return this._helping.opening;
+    }
+
+    /** Waits for the calls on the helper instance, then closes it (see `_helper`). */
+    async _finishHelper() {
+        await Promise.allSettled([...this._toolCalls]);
+        await this._closeHelper();
+    }
+
+    /** Closes the helper instance, if one was opened (see `_helper`). */
+    async _closeHelper() {
+        const helping = this._helping;
+        this._helping = null;
+        if (helping)
+            await helping.opening.then(
+                (helper) => helper.close(),
+                () => {},
+            );
     }
 
     /** `add(key, value)` stores `value` under `key` (create or update); `add(value)` takes the
@@ -609,6 +660,7 @@ export class AuroraDB extends EventTarget {
         this._closed = true;
         if (this._opening) await this._opening.catch(() => {});
         await this._stopSync();
+        await this._finishHelper();
         if (this._core) await this._core.close();
     }
 
@@ -617,6 +669,7 @@ export class AuroraDB extends EventTarget {
         this._closed = true;
         if (this._opening) await this._opening.catch(() => {});
         await this._stopSync();
+        await this._finishHelper();
         if (this._core) {
             await this._core.destroy();
         } else {
