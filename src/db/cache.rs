@@ -29,9 +29,7 @@ impl<S: Storage> Database<S> {
     /// a reader that only goes through the records once can read them from storage without
     /// holding them ([`Database::read_as_seen`]).
     pub fn would_hold_whole_state(&self) -> bool {
-        self.whole
-            || self.config.state_cache.is_none_or(|n| self.state.len() <= n)
-            || self.config.indexes.iter().any(|i| i.unique)
+        self.whole || self.keeps(self.state.len(), true)
     }
 
     /// Runs `read` on the storage as this connection sees the database: the commits of other
@@ -147,8 +145,13 @@ impl<S: Storage> Database<S> {
     /// kept whatever its size: every write checks the index against every record, and reading
     /// them all again for each write would cost far more than holding them.
     fn within_cache(&self) -> bool {
-        self.config.state_cache.is_none_or(|n| self.state.held() <= n)
-            || (self.whole && self.config.indexes.iter().any(|i| i.unique))
+        self.keeps(self.state.held(), self.whole)
+    }
+
+    /// Whether the state keeps `records` held records, `whole` saying whether they are all of
+    /// them: within `state_cache`, or a whole state with a unique index.
+    fn keeps(&self, records: usize, whole: bool) -> bool {
+        self.config.state_cache.is_none_or(|n| records <= n) || (whole && self.config.indexes.iter().any(|i| i.unique))
     }
 
     /// For a state that does not hold every record: takes in the commits of other connections

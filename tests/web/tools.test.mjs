@@ -14,12 +14,26 @@ import { browserSuite } from './harness.mjs';
 
 const suite = browserSuite();
 
-/** A page of `context` on pages/tools.html, failing the test on a page error. */
-async function toolsPage(context, errors) {
-  const page = await context.newPage();
-  page.on('pageerror', (err) => errors.push(err.message));
-  await page.goto(`${suite.server.origin}/tools.html`, { waitUntil: 'load' });
-  return page;
+/**
+ * Runs `f(...pages)` on `n` pages of one new browser context, each on pages/tools.html, then
+ * checks that no page threw, and closes the context.
+ */
+async function onToolsPages(n, f) {
+  const context = await suite.browser.newContext();
+  try {
+    const errors = [];
+    const pages = [];
+    for (let i = 0; i < n; i++) {
+      const page = await context.newPage();
+      page.on('pageerror', (err) => errors.push(err.message));
+      await page.goto(`${suite.server.origin}/tools.html`, { waitUntil: 'load' });
+      pages.push(page);
+    }
+    await f(...pages);
+    assert.deepEqual(errors, [], 'page errors');
+  } finally {
+    await context.close();
+  }
 }
 
 for (const esm of [false, true]) {
@@ -28,13 +42,9 @@ for (const esm of [false, true]) {
   test(`${build}: a local-only page runs the log's tools on the engine with sync, loaded for them`, {
     timeout: 90_000,
   }, async () => {
-    const context = await suite.browser.newContext();
-    try {
-      const errors = [];
-      const page = await toolsPage(context, errors);
+    await onToolsPages(1, async (page) => {
       const name = `tools-${esm}`;
       const r = await page.evaluate(([e, n]) => window.tools(e, n), [esm, name]);
-      assert.deepEqual(errors, [], 'page errors');
       assert.deepEqual(
         r.before,
         ['/auroradb_core.js', '/auroradb_core_bg.wasm'],
@@ -91,18 +101,12 @@ for (const esm of [false, true]) {
         'change:local',
         'close',
       ]);
-    } finally {
-      await context.close();
-    }
+    });
   });
 }
 
 test('another tab hears of an import made through the helper', { timeout: 90_000 }, async () => {
-  const context = await suite.browser.newContext();
-  try {
-    const errors = [];
-    const other = await toolsPage(context, errors);
-    const page = await toolsPage(context, errors);
+  await onToolsPages(2, async (other, page) => {
     await other.evaluate((n) => window.listen(n), 'tools-tab-b');
     await page.evaluate((n) => window.tools(false, n), 'tools-tab');
     await other.waitForFunction(() => window.heard.includes('change:tab'), null, { timeout: 20_000 });
@@ -112,19 +116,13 @@ test('another tab hears of an import made through the helper', { timeout: 90_000
       verified: (await window.listening.verify()).ok,
     }));
     assert.deepEqual(seen, { a: { id: 'a', n: 2 }, count: 3, verified: true });
-    assert.deepEqual(errors, [], 'page errors');
-  } finally {
-    await context.close();
-  }
+  });
 });
 
 test('a page that cannot load the engine with sync gets the failure, keeps working, and tries again', {
   timeout: 90_000,
 }, async () => {
-  const context = await suite.browser.newContext();
-  try {
-    const errors = [];
-    const page = await toolsPage(context, errors);
+  await onToolsPages(1, async (page) => {
     await page.route(/auroradb_sync/, (route) => route.abort());
     const first = await page.evaluate(async () => {
       const db = new AuroraDB({ name: 'tools-offline', keyPath: 'id' });
@@ -148,8 +146,5 @@ test('a page that cannot load the engine with sync gets the failure, keeps worki
       return { history: h.length, ok: v.ok };
     });
     assert.deepEqual(again, { history: 1, ok: true });
-    assert.deepEqual(errors, [], 'page errors');
-  } finally {
-    await context.close();
-  }
+  });
 });

@@ -47,11 +47,12 @@ impl AuroraCore {
     /// events are dispatched at `target`, the `beforeSet` hook is read from `hooks`. `distributed`
     /// and `peerId` are the arguments of `create()`. Resolves to the `AuroraCore`.
     ///
-    /// With `helper`, the instance is one that `web/js/auroradb.js` opens for a single call that
-    /// the local-only engine leaves out (`history`, `at`, `diff`, `log`, `verify`, `exportLog`,
-    /// `importLog`), next to the page's own instance: it claims no author slot (it writes no op of
-    /// its own, so it needs no identity and stores none) and does not join the tab channel (the
-    /// page's instance catches up after an import and tells the other tabs).
+    /// With `helper`, the instance is one that `web/js/auroradb.js` opens next to the page's own
+    /// instance to run the calls the local-only engine leaves out (`history`, `at`, `diff`,
+    /// `log`, `verify`, `exportLog`, `importLog`), kept until the page's instance closes: it
+    /// claims no author slot (it writes no op of its own, so it needs no identity and stores none)
+    /// and does not join the tab channel (it catches up before each call; the page's instance
+    /// catches up after an import and tells the other tabs).
     ///
     /// [`AuroraCore::open`] as a `Promise` made by the plumbing every method shares (an exported
     /// `async fn` would have one of its own).

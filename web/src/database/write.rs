@@ -121,12 +121,11 @@ impl AuroraCore {
     pub fn catch_up(&self, imported: Option<bool>) -> Promise {
         self.spawn(|open| async move {
             let changes = open.run("catchUp", async move |db| db.catch_up().await).await?;
-            if imported == Some(true) {
+            let imported = imported == Some(true);
+            if imported {
                 open.notify_tabs();
-                open.events.emit_changes(&changes, Source::Import);
-            } else {
-                open.events.emit_changes(&changes, Source::Tab);
             }
+            open.events.emit_changes(&changes, if imported { Source::Import } else { Source::Tab });
             Ok(JsValue::from_f64(changes.len() as f64))
         })
     }
