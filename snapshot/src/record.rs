@@ -19,7 +19,7 @@ use std::collections::BTreeMap;
 use auroradb_log::{OpId, PeerId, Value};
 use serde::{Deserialize, Serialize};
 
-use crate::error::{decode, encode};
+use crate::error::{body, decode, encode};
 use crate::order::compare_values;
 use crate::strategy::version_of;
 use crate::{Result, SnapshotError, Strategy};
@@ -128,6 +128,21 @@ impl KeyRecord {
     /// fit together are typed errors.
     pub fn decode(bytes: &[u8]) -> Result<KeyRecord> {
         decode("key record", MAGIC_KEY_RECORD, bytes)
+    }
+
+    /// Where the visible value's encoding (the log's value encoding) starts in `bytes`, a record
+    /// made by [`KeyRecord::encode`]; `None` if the key shows nothing or the bytes are not such a
+    /// record. A reader that keeps values in its own form takes the value from there without
+    /// decoding the record (the browser's `state` store builds its readable record so).
+    pub fn shown_value_at(bytes: &[u8]) -> Option<usize> {
+        let body = body("key record", MAGIC_KEY_RECORD, bytes).ok()?;
+        // writes: varint, shown: Option<(id, value)>, an id being (time: varint, peer: [16]).
+        let mut at = skip_varint(body, 0)?;
+        if *body.get(at)? != 1 {
+            return None;
+        }
+        at = skip_varint(body, at + 1)? + 16;
+        (at < body.len()).then_some(bytes.len() - body.len() + at)
     }
 
     /// Whether the key's visible value holds something written by op `id` (the entry's op, or a
@@ -252,6 +267,12 @@ struct RecordReprRef<'a> {
     rule: &'a Rule,
 }
 
+/// The position after the varint at `at`, if it ends within `bytes`.
+fn skip_varint(bytes: &[u8], at: usize) -> Option<usize> {
+    let len = bytes.get(at..)?.iter().position(|b| b & 0x80 == 0)?;
+    Some(at + len + 1)
+}
+
 impl Serialize for KeyRecord {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> core::result::Result<S::Ok, S::Error> {
         RecordReprRef { writes: self.writes, shown: self.entry.as_ref().map(|e| (e.id, &e.value)), rule: &self.rule }
@@ -287,6 +308,33 @@ mod tests {
 
     fn rejected(record: KeyRecord) -> bool {
         matches!(KeyRecord::decode(&record.encode()), Err(SnapshotError::Corrupt { what: "key record", .. }))
+    }
+
+    #[test]
+    fn the_shown_value_is_found_in_the_encoding() {
+        let values = [
+            Value::Null,
+            Value::Int(-1),
+            Value::String("é".repeat(200)),
+            Value::map([("a", Value::List(vec![Value::Float(0.5), Value::Bytes(vec![1; 300])]))]),
+        ];
+        for (i, value) in values.into_iter().enumerate() {
+            // Small and large write counts and times, so the varints before the value vary in length.
+            for (writes, ms) in [(1, 10), (300, 1 << 40), (u64::MAX / 3, 5)] {
+                let mut record = KeyRecord { writes, entry: None, rule: Rule::Timestamp { removed: None } };
+                record.entry = entry(ms, value.clone(), writes);
+                let bytes = record.encode();
+                let at = KeyRecord::shown_value_at(&bytes).expect("a shown value");
+                let (found, rest) = postcard::take_from_bytes::<Value>(&bytes[at..]).unwrap();
+                assert_eq!((found, i), (value.clone(), i));
+                // The rule follows the value: Timestamp with no remove.
+                assert_eq!(rest, [0, 0]);
+            }
+        }
+        let removed = KeyRecord { writes: 2, entry: None, rule: Rule::Timestamp { removed: Some(id(10)) } };
+        assert_eq!(KeyRecord::shown_value_at(&removed.encode()), None);
+        assert_eq!(KeyRecord::shown_value_at(b"AUkr"), None);
+        assert_eq!(KeyRecord::shown_value_at(b"AUsm\x01\x01\x01"), None);
     }
 
     #[test]

@@ -7,12 +7,289 @@ export function setField(object, name, value) {
   object[name] = value;
 }
 
-/** A `state` store record: the key, the readable value and the encoded record. */
-export function stateRecord(key, value, record) {
-  return { key, value, record };
+/** `store.put(value, key)`; what it threw, or undefined. Puts throw only for unusable input or a finished transaction. */
+export function putRecord(store, value, key) {
+  try {
+    store.put(value, key);
+    return undefined;
+  } catch (e) {
+    return e ?? new Error('put threw');
+  }
 }
 
 /** A `state` store record of a deleted key (a tombstone the conflict strategy keeps). */
 export function deletedRecord(key, record) {
   return { key, deleted: true, record };
+}
+
+/**
+ * A `state` store record whose value the engine gives as its encoding: `record` (a copy of the
+ * encoded key record) holds the visible value's encoding from byte `at`. Decoding it here makes
+ * the readable value in one call into JavaScript, instead of one per field and item.
+ */
+export function stateRecordAt(key, record, at) {
+  const reader = { bytes: record, at, view: null };
+  return { key, value: readValue(reader), record };
+}
+
+// The log's value encoding (docs/formats.md, "Op"): a varint tag, then the variant's data.
+// Numbers, strings and nesting become what the engine's own conversion gives: an Int within
+// ±(2^53 - 1) a number, beyond it a bigint; a field named `__proto__` an own field.
+const utf8 = new TextDecoder();
+
+function readValue(r) {
+  const tag = r.bytes[r.at++];
+  switch (tag) {
+    case 0:
+      return null;
+    case 1:
+      return r.bytes[r.at++] === 1;
+    case 2:
+      return zigzag(readVarint(r));
+    case 3: {
+      r.view ??= new DataView(r.bytes.buffer, r.bytes.byteOffset, r.bytes.byteLength);
+      const f = r.view.getFloat64(r.at, true);
+      r.at += 8;
+      return f;
+    }
+    case 4:
+      return readString(r);
+    case 5: {
+      const len = readVarint(r);
+      r.at += len;
+      return r.bytes.slice(r.at - len, r.at);
+    }
+    case 6: {
+      const n = readVarint(r);
+      const items = [];
+      for (let i = 0; i < n; i++) items.push(readValue(r));
+      return items;
+    }
+    case 7: {
+      const n = readVarint(r);
+      const fields = {};
+      for (let i = 0; i < n; i++) {
+        const name = readString(r);
+        const value = readValue(r);
+        if (name === '__proto__') {
+          Object.defineProperty(fields, name, { value, enumerable: true, writable: true, configurable: true });
+        } else {
+          fields[name] = value;
+        }
+      }
+      return fields;
+    }
+    default:
+      throw new Error(`not a value encoding (tag ${tag})`);
+  }
+}
+
+/** An unsigned varint: a number up to 49 bits, a bigint beyond (up to 64). */
+function readVarint(r) {
+  const bytes = r.bytes;
+  const start = r.at;
+  let n = 0;
+  let mul = 1;
+  for (;;) {
+    const b = bytes[r.at++];
+    n += (b & 0x7f) * mul;
+    if (b < 0x80) break;
+    mul *= 128;
+  }
+  if (r.at - start <= 7) return n;
+  let big = 0n;
+  for (let i = r.at - 1; i >= start; i--) big = (big << 7n) | BigInt(bytes[i] & 0x7f);
+  return big;
+}
+
+/** A zigzag-encoded i64: a number within ±(2^53 - 1), else a bigint. */
+function zigzag(u) {
+  if (typeof u === 'number') return u % 2 === 0 ? u / 2 : -(u + 1) / 2;
+  const i = (u >> 1n) ^ -(u & 1n);
+  return i >= -9007199254740991n && i <= 9007199254740991n ? Number(i) : i;
+}
+
+function readString(r) {
+  const len = readVarint(r);
+  const bytes = r.bytes;
+  const start = r.at;
+  r.at += len;
+  if (len <= 32) {
+    let s = '';
+    for (let i = start; i < r.at; i++) {
+      const b = bytes[i];
+      if (b >= 0x80) return utf8.decode(bytes.subarray(start, r.at));
+      s += String.fromCharCode(b);
+    }
+    return s;
+  }
+  return utf8.decode(bytes.subarray(start, r.at));
+}
+
+/**
+ * The log's value encoding of `v` when it is plain data the engine takes as it is (objects,
+ * arrays, strings, numbers, booleans, null, bigints in the 64-bit range, `Uint8Array` and
+ * `ArrayBuffer`, at most 64 levels deep), encoded here in one call instead of one call into
+ * JavaScript per field and item; `undefined` for anything else, which the engine then converts
+ * itself and refuses with the reason and the path (a lone surrogate, `NaN`, a `Date`, a cycle, a
+ * getter that throws...). The bytes are valid until the next call: the engine copies them at
+ * once. Map fields come in `Object.keys` order; the engine orders them when it decodes.
+ */
+export function encodeValue(v) {
+  out.at = 0;
+  try {
+    return writeValue(v, 0) ? out.bytes.subarray(0, out.at) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Deepest nesting `encodeValue` takes (the engine's limit for a written value). */
+const MAX_NESTING = 64;
+const TWO_52 = 2 ** 52;
+const out = { bytes: new Uint8Array(1024), view: null, at: 0 };
+const utf8in = new TextEncoder();
+
+function room(n) {
+  if (out.at + n <= out.bytes.length) return;
+  let size = out.bytes.length * 2;
+  while (size < out.at + n) size *= 2;
+  const bigger = new Uint8Array(size);
+  bigger.set(out.bytes.subarray(0, out.at));
+  out.bytes = bigger;
+  out.view = null;
+}
+
+/** An unsigned varint of a non-negative integer below 2^53. */
+function writeVarint(u) {
+  room(8);
+  const bytes = out.bytes;
+  while (u >= 128) {
+    bytes[out.at++] = (u % 128) | 128;
+    u = Math.floor(u / 128);
+  }
+  bytes[out.at++] = u;
+}
+
+/** The zigzag varint of an i64 given as a bigint; false outside the range. */
+function writeBigInt(i) {
+  if (i < -9223372036854775808n || i > 9223372036854775807n) return false;
+  let u = i < 0n ? -2n * i - 1n : 2n * i;
+  room(11);
+  out.bytes[out.at++] = 2;
+  while (u >= 128n) {
+    out.bytes[out.at++] = Number(u & 127n) | 128;
+    u >>= 7n;
+  }
+  out.bytes[out.at++] = Number(u);
+  return true;
+}
+
+function writeString(s) {
+  const n = s.length;
+  if (n <= 64) {
+    room(n + 1);
+    const start = out.at;
+    out.bytes[out.at++] = n;
+    let ascii = true;
+    for (let i = 0; i < n; i++) {
+      const c = s.charCodeAt(i);
+      if (c >= 128) {
+        ascii = false;
+        break;
+      }
+      out.bytes[out.at++] = c;
+    }
+    if (ascii) return true;
+    out.at = start;
+  }
+  if (!s.isWellFormed()) return false;
+  const encoded = utf8in.encode(s);
+  writeVarint(encoded.length);
+  room(encoded.length);
+  out.bytes.set(encoded, out.at);
+  out.at += encoded.length;
+  return true;
+}
+
+function writeBytes(b) {
+  room(1);
+  out.bytes[out.at++] = 5;
+  writeVarint(b.length);
+  room(b.length);
+  out.bytes.set(b, out.at);
+  out.at += b.length;
+  return true;
+}
+
+function writeValue(v, depth) {
+  switch (typeof v) {
+    case 'string':
+      room(1);
+      out.bytes[out.at++] = 4;
+      return writeString(v);
+    case 'number':
+      if (Number.isInteger(v) && Math.abs(v) < TWO_52) {
+        room(1);
+        out.bytes[out.at++] = 2;
+        writeVarint(v < 0 ? -2 * v - 1 : v === 0 ? 0 : 2 * v);
+        return true;
+      }
+      if (Number.isNaN(v) || Number.isSafeInteger(v)) return Number.isSafeInteger(v) && writeBigInt(BigInt(v));
+      room(9);
+      out.bytes[out.at++] = 3;
+      out.view ??= new DataView(out.bytes.buffer);
+      out.view.setFloat64(out.at, v, true);
+      out.at += 8;
+      return true;
+    case 'boolean':
+      room(2);
+      out.bytes[out.at++] = 1;
+      out.bytes[out.at++] = v ? 1 : 0;
+      return true;
+    case 'bigint':
+      return writeBigInt(v);
+    case 'object':
+      break;
+    default:
+      return false;
+  }
+  if (v === null) {
+    room(1);
+    out.bytes[out.at++] = 0;
+    return true;
+  }
+  if (v instanceof Uint8Array) return writeBytes(v);
+  if (v instanceof ArrayBuffer) return writeBytes(new Uint8Array(v));
+  if (depth >= MAX_NESTING) return false;
+  if (Array.isArray(v)) {
+    const n = v.length;
+    room(1);
+    out.bytes[out.at++] = 6;
+    writeVarint(n);
+    for (let i = 0; i < n; i++) {
+      const item = v[i];
+      if (item === undefined || !writeValue(item, depth + 1)) return false;
+    }
+    return true;
+  }
+  const proto = Object.getPrototypeOf(v);
+  if (proto !== null && Object.getPrototypeOf(proto) !== null) return false;
+  if (Object.getOwnPropertySymbols(v).length > 0) return false;
+  const names = Object.keys(v);
+  const values = [];
+  for (const name of names) {
+    if (name === '__proto__') return false;
+    values.push(v[name]);
+  }
+  let fields = 0;
+  for (const value of values) if (value !== undefined) fields++;
+  room(1);
+  out.bytes[out.at++] = 7;
+  writeVarint(fields);
+  for (let i = 0; i < names.length; i++) {
+    if (values[i] === undefined) continue;
+    if (!writeString(names[i]) || !writeValue(values[i], depth + 1)) return false;
+  }
+  return true;
 }

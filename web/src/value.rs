@@ -266,7 +266,15 @@ fn type_name(obj: &Object) -> String {
 
 /// Converts a JavaScript value to a stored value; `what` names it in error messages
 /// (`"value"`, `"entries[2]"`...).
+///
+/// Plain data is encoded by the page in one call (`encodeValue`) and decoded here; anything else
+/// (and anything refused) is walked here field by field, which names the reason and the path.
 pub fn from_js(v: &JsValue, what: &'static str) -> Result<Value, DbError> {
+    if let Some(bytes) = encode_value(v)
+        && let Ok(value) = postcard::from_bytes::<Value>(&bytes)
+    {
+        return Ok(value);
+    }
     Walk { path: Vec::new(), ancestors: Vec::new(), root: what }.value(v)
 }
 
@@ -322,12 +330,27 @@ extern "C" {
     /// `Reflect::set` without the exception catcher, which cost more than the set.
     #[wasm_bindgen(js_name = setField)]
     pub(crate) fn set_field(object: &JsValue, name: &JsValue, value: &JsValue);
-    /// `{ key, value, record }`, a `state` store record.
-    #[wasm_bindgen(js_name = stateRecord)]
-    pub(crate) fn state_record(key: &JsValue, value: &JsValue, record: &JsValue) -> JsValue;
+    /// `{ key, value, record }`, a `state` store record whose value is decoded from `record`
+    /// (a `Uint8Array`) at byte `at`.
+    #[wasm_bindgen(js_name = stateRecordAt)]
+    pub(crate) fn state_record_at(key: &JsValue, record: &JsValue, at: u32) -> JsValue;
+    /// The log's value encoding of `v` if it is plain data (see `objects.js`), else `undefined`.
+    #[wasm_bindgen(js_name = encodeValue)]
+    fn encode_value(v: &JsValue) -> Option<Vec<u8>>;
+    /// `store.put(value, key)`, its exception (`DataCloneError`, `TransactionInactiveError`...)
+    /// as the error: the glue's exception catcher costs more than a put of a small record.
+    #[wasm_bindgen(js_name = putRecord)]
+    fn put_record_js(store: &web_sys::IdbObjectStore, value: &JsValue, key: &JsValue) -> JsValue;
     /// `{ key, deleted: true, record }`, the `state` store record of a deleted key.
     #[wasm_bindgen(js_name = deletedRecord)]
     pub(crate) fn deleted_record(key: &JsValue, record: &JsValue) -> JsValue;
+}
+
+/// `store.put(value, key)` in a readwrite transaction, without keeping the request: the
+/// transaction's outcome reports the write.
+pub(crate) fn put_record(store: &web_sys::IdbObjectStore, value: &JsValue, key: &JsValue) -> Result<(), JsValue> {
+    let thrown = put_record_js(store, value, key);
+    if thrown.is_undefined() { Ok(()) } else { Err(thrown) }
 }
 
 /// Longest string [`js_string`] makes without the text decoder.
@@ -455,5 +478,81 @@ pub fn describe(v: &JsValue) -> String {
         "an object".into()
     } else {
         "this value".into()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wasm_bindgen_test::wasm_bindgen_test;
+
+    /// The values of the JavaScript expression `list` (an array), made in the page.
+    fn made(list: &str) -> Vec<JsValue> {
+        let array: Array = js_sys::eval(list).expect("the expression runs").unchecked_into();
+        array.iter().collect()
+    }
+
+    fn walked(v: &JsValue) -> Result<Value, DbError> {
+        Walk { path: Vec::new(), ancestors: Vec::new(), root: "value" }.value(v)
+    }
+
+    #[wasm_bindgen_test]
+    fn the_page_encodes_plain_data_as_the_walk_converts_it() {
+        let values = made(
+            r#"(() => {
+                const nested = (n) => (n === 0 ? 1 : { a: [nested(n - 1)] });
+                const long = 'x'.repeat(64);
+                return [
+                    null, true, false, 0, -0, 1, -1, 63, -64, 64, 127, 128, 2 ** 31, -(2 ** 31), 2 ** 52 - 1,
+                    -(2 ** 52), 2 ** 52, -(2 ** 52) - 1, 2 ** 53 - 1, -(2 ** 53 - 1), 2 ** 53, -(2 ** 53), 2 ** 64,
+                    0.5, -1.25, 1e300, -1e-300, Infinity, -Infinity, Number.MIN_VALUE,
+                    0n, -1n, 2n ** 63n - 1n, -(2n ** 63n), 2n ** 53n + 1n,
+                    '', 'a', long, long + 'b', 'é', 'ascii then é', 'naïve ✓ 𝄞 \uFFFD'.repeat(9), '\u0000\u007f',
+                    new Uint8Array(0), new Uint8Array([1, 2, 255]), new Uint8Array(300).fill(7), new ArrayBuffer(5),
+                    new Uint8Array(new ArrayBuffer(8), 2, 3),
+                    [], {}, [1, 'two', [3, [4]], { five: 5 }], { b: 1, a: 2, 10: 'ten', 2: 'two', 'é': null },
+                    { skipped: undefined, kept: 1 }, Object.assign(Object.create(null), { bare: true }),
+                    { list: Array.from({ length: 200 }, (_, i) => ({ i, s: 'v' + i })) },
+                    nested(31),
+                    { getter: 1, get computed() { return 'from a getter'; } },
+                ];
+            })()"#,
+        );
+        for v in &values {
+            let fast = encode_value(v).unwrap_or_else(|| panic!("{v:?} is encoded by the page"));
+            let decoded = postcard::from_bytes::<Value>(&fast).expect("the page's encoding decodes");
+            assert_eq!(decoded, walked(v).unwrap(), "{v:?}");
+            assert_eq!(from_js(v, "value").unwrap(), decoded);
+        }
+    }
+
+    #[wasm_bindgen_test]
+    fn what_the_page_does_not_encode_is_walked_and_refused_with_its_path() {
+        let refused = made(
+            r#"(() => {
+                const cycle = { a: 1 };
+                cycle.self = cycle;
+                const nested = (n) => (n === 0 ? 1 : [nested(n - 1)]);
+                return [
+                    undefined, NaN, { a: { b: NaN } }, Symbol('s'), () => 1, [1, , 3], [undefined], 2n ** 63n,
+                    -(2n ** 63n) - 1n, 'x\uD800y', { k: 'x\uDC00' }, { ['x\uD800']: 1 }, new Date(0), new Map(),
+                    new Int8Array(2), { d: new Date(0) }, cycle, nested(65), { [Symbol('k')]: 1 },
+                    JSON.parse('{"__proto__": 1}'), { get boom() { throw new Error('no'); } },
+                    new Proxy({}, { ownKeys() { throw new Error('no'); } }),
+                ];
+            })()"#,
+        );
+        for v in &refused {
+            assert!(encode_value(v).is_none(), "{v:?} is left to the walk");
+            let walk = walked(v).err().map(|e| e.to_string());
+            let err = from_js(v, "value").err().map(|e| e.to_string());
+            assert!(err.is_some() && err == walk, "{v:?}: {err:?}");
+        }
+        // A value nested exactly as deep as allowed is encoded, one level more is not.
+        let [ok, deep] = made("(() => { const n = (k) => (k === 0 ? 1 : [n(k - 1)]); return [n(64), n(65)]; })()")
+            .try_into()
+            .unwrap();
+        assert_eq!(from_js(&ok, "value").unwrap().depth(), 64);
+        assert!(encode_value(&ok).is_some() && encode_value(&deep).is_none());
     }
 }

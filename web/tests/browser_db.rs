@@ -218,6 +218,96 @@ async fn state_records_are_readable_and_indexed() {
     drop_db(&name).await;
 }
 
+/// Whether two JavaScript values are the same data: `Object.is` for primitives (so `-0` is not
+/// `0`), equal bigints, equal bytes, and arrays and plain objects with the same own fields in the
+/// same order, each the same data.
+fn same_data(a: &JsValue, b: &JsValue) -> bool {
+    if a.is_bigint() || b.is_bigint() {
+        return a.is_bigint() && b.is_bigint() && a.loose_eq(b);
+    }
+    if !a.is_object() || !b.is_object() {
+        return js_sys::Object::is(a, b);
+    }
+    if let (Some(x), Some(y)) = (a.dyn_ref::<Uint8Array>(), b.dyn_ref::<Uint8Array>()) {
+        return x.to_vec() == y.to_vec();
+    }
+    if Array::is_array(a) != Array::is_array(b) {
+        return false;
+    }
+    let (ka, kb) = (js_sys::Reflect::own_keys(a).unwrap(), js_sys::Reflect::own_keys(b).unwrap());
+    let plain =
+        |o: &JsValue| js_sys::Object::get_prototype_of(o) == js_sys::Object::get_prototype_of(&js_sys::Object::new());
+    (Array::is_array(a) || (plain(a) && plain(b)))
+        && ka.length() == kb.length()
+        && ka.iter().zip(kb.iter()).all(|(x, y)| {
+            x == y && {
+                let da = js_sys::Object::get_own_property_descriptor(a.unchecked_ref::<js_sys::Object>(), &x);
+                let db = js_sys::Object::get_own_property_descriptor(b.unchecked_ref::<js_sys::Object>(), &y);
+                ["enumerable", "writable", "configurable"].iter().all(|f| field(&da, f) == field(&db, f))
+                    && same_data(&field(&da, "value"), &field(&db, "value"))
+            }
+        })
+}
+
+#[wasm_bindgen_test]
+async fn state_records_hold_the_value_as_the_engine_gives_it() {
+    let name = fresh("readable");
+    let mut db = open(&name, 1, &[]).await;
+    let long = "a".repeat(32);
+    let values = vec![
+        Value::Null,
+        Value::Bool(true),
+        Value::Bool(false),
+        Value::Int(0),
+        Value::Int(-1),
+        Value::Int(63),
+        Value::Int(-64),
+        Value::Int(1 << 48),
+        Value::Int(-(1 << 48) - 1),
+        Value::Int(9_007_199_254_740_991),
+        Value::Int(-9_007_199_254_740_991),
+        Value::Int(9_007_199_254_740_992),
+        Value::Int(i64::MAX),
+        Value::Int(i64::MIN),
+        Value::Float(0.5),
+        Value::Float(-0.0),
+        Value::Float(f64::INFINITY),
+        Value::Float(-1e300),
+        Value::Float(f64::MIN_POSITIVE),
+        Value::String(String::new()),
+        Value::String(long.clone()),
+        Value::String(format!("{long}b")),
+        Value::String("é".into()),
+        Value::String("naïve ✓ 𝄞 \u{FFFD}".repeat(20)),
+        Value::Bytes(vec![]),
+        Value::Bytes((0..=255).collect()),
+        Value::List(vec![]),
+        Value::Map(Default::default()),
+        Value::map([
+            ("10", Value::Int(1)),
+            ("2", Value::Int(2)),
+            ("a", Value::List(vec![Value::Null, Value::map([("ü", Value::Bytes(vec![7; 40]))])])),
+            ("constructor", Value::String("x".into())),
+        ]),
+    ];
+    for (i, v) in values.iter().enumerate() {
+        db.put(format!("k{i:02}"), v.clone()).await.unwrap();
+    }
+    let deep = (0..60).fold(Value::Int(1), |v, _| Value::List(vec![v]));
+    db.put("deep", deep.clone()).await.unwrap();
+    let conn = db.storage().connection();
+    let tx = conn.transaction_with_str("state").unwrap();
+    let state = tx.object_store("state").unwrap();
+    for (i, v) in values.iter().chain([&deep]).enumerate() {
+        let key = if i < values.len() { format!("k{i:02}") } else { "deep".into() };
+        let rec = request(state.get(&Uint8Array::from(key.as_bytes()).into()).unwrap()).await;
+        let readable = field(&rec, "value");
+        assert!(same_data(&readable, &auroradb_web::value::to_js(v)), "{key}: {v:?} is stored as {readable:?}");
+    }
+    drop(db);
+    drop_db(&name).await;
+}
+
 #[wasm_bindgen_test]
 async fn data_survives_reopen_without_decoding_the_log() {
     let name = fresh("reopen");

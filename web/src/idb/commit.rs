@@ -50,14 +50,14 @@ impl IdbStorage {
         for m in &batch.mutations {
             let issued = match m {
                 Mutation::Put { store, key, value } => {
-                    os(*store).put_with_key(&stored_value(*store, key, value), &key_js(key))
+                    crate::value::put_record(os(*store), &stored_value(*store, key, value), &key_js(key))
                 }
                 // `add` fails with a `ConstraintError` if the key holds a record, which aborts
                 // the transaction: reported as a conflict below.
                 Mutation::Insert { store, key, value } => {
-                    os(*store).add_with_key(&stored_value(*store, key, value), &key_js(key))
+                    os(*store).add_with_key(&stored_value(*store, key, value), &key_js(key)).map(drop)
                 }
-                Mutation::Delete { store, key } => os(*store).delete(&key_js(key)),
+                Mutation::Delete { store, key } => os(*store).delete(&key_js(key)).map(drop),
                 Mutation::Expect { .. } => continue,
             };
             if let Err(e) = issued {

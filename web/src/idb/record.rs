@@ -27,13 +27,13 @@ pub(super) fn key_bytes(key: &JsValue) -> Result<Vec<u8>, StorageError> {
     Err(StorageError::Backend("a record key is not binary: the database was not written by AuroraDB".into()))
 }
 
-/// The readable `state` record for a key and its encoded `KeyRecord`.
+/// The readable `state` record for a key and its encoded `KeyRecord`. Its value is decoded from
+/// the record's bytes by the page (one call, instead of one per field and item).
 fn state_record(key: &[u8], record: &[u8]) -> JsValue {
     let key = crate::value::js_string(&String::from_utf8_lossy(key));
     let bytes: JsValue = Uint8Array::from(record).into();
-    let decoded = KeyRecord::decode(record).ok();
-    match decoded.as_ref().and_then(KeyRecord::visible) {
-        Some(entry) => crate::value::state_record(&key, &crate::value::to_js(&entry.value), &bytes),
+    match KeyRecord::shown_value_at(record) {
+        Some(at) => crate::value::state_record_at(&key, &bytes, at as u32),
         None => crate::value::deleted_record(&key, &bytes),
     }
 }
