@@ -141,12 +141,21 @@ export function encodeValue(v) {
     return writeValue(v, 0) ? out.bytes.subarray(0, out.at) : undefined;
   } catch {
     return undefined;
+  } finally {
+    // A large value's buffer is not kept for the next small ones (the bytes returned keep it
+    // until the engine has copied them).
+    if (out.bytes.length > KEPT_BUFFER) {
+      out.bytes = new Uint8Array(1024);
+      out.view = null;
+    }
   }
 }
 
 /** Deepest nesting `encodeValue` takes (the engine's limit for a written value). */
 const MAX_NESTING = 64;
 const TWO_52 = 2 ** 52;
+/** Largest encoding buffer kept between calls. */
+const KEPT_BUFFER = 1 << 20;
 const out = { bytes: new Uint8Array(1024), view: null, at: 0 };
 const utf8in = new TextEncoder();
 

@@ -513,6 +513,8 @@ mod tests {
                     [], {}, [1, 'two', [3, [4]], { five: 5 }], { b: 1, a: 2, 10: 'ten', 2: 'two', 'é': null },
                     { skipped: undefined, kept: 1 }, Object.assign(Object.create(null), { bare: true }),
                     { list: Array.from({ length: 200 }, (_, i) => ({ i, s: 'v' + i })) },
+                    // Past the buffer the page keeps between calls, then small ones again.
+                    'y'.repeat(3 * 2 ** 20), { s: 'é'.repeat(2 ** 20), b: new Uint8Array(2 ** 21) }, 'small', { n: 1 },
                     nested(31),
                     { getter: 1, get computed() { return 'from a getter'; } },
                 ];
