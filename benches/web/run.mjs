@@ -5,9 +5,10 @@
 // builds pkg/ first), or directly:
 //
 //   node benches/web/run.mjs [--runs N] [--open-ops N] [--open-keys N] [--open-import] [--engines raw,dexie,aurora]
-//                            [--json FILE] [--cases bulk,single,reads,open] [--durability strict|relaxed]
+//                            [--json FILE] [--cases bulk,single,reads,open,phases] [--durability strict|relaxed]
 //
-// --cases runs only some cases (default: all); --durability sets the `durability` of every
+// --cases runs only some cases (default: all but `phases`, which runs the bulk and single
+// writes again, each split into where its time goes: see bench.js `phased`); --durability sets the `durability` of every
 // engine's writing transactions (AuroraDB's option, raw IndexedDB's transaction option, Dexie's
 // chromeTransactionDurability; default: each engine's own default). The open case writes
 // --open-ops records (default 100k) one op each, or --open-ops writes over --open-keys records
@@ -56,14 +57,14 @@ function parseArgs(argv) {
     else if (arg === '--open-import') opts.openImport = true;
     else if (arg === '--help' || arg === '-h') {
       console.log(
-        'usage: node benches/web/run.mjs [--runs N] [--open-ops N] [--open-keys N] [--open-import] [--engines raw,dexie,aurora] [--json FILE] [--cases bulk,single,reads,open] [--durability strict|relaxed]',
+        'usage: node benches/web/run.mjs [--runs N] [--open-ops N] [--open-keys N] [--open-import] [--engines raw,dexie,aurora] [--json FILE] [--cases bulk,single,reads,open,phases] [--durability strict|relaxed]',
       );
       process.exit(0);
     } else throw new Error(`unknown argument ${arg}`);
   }
   for (const e of opts.engines) if (!ENGINE_TITLES[e]) throw new Error(`unknown engine ${e}`);
   for (const c of opts.cases)
-    if (!['bulk', 'single', 'reads', 'open'].includes(c)) throw new Error(`unknown case ${c}`);
+    if (!['bulk', 'single', 'reads', 'open', 'phases'].includes(c)) throw new Error(`unknown case ${c}`);
   if (![undefined, 'strict', 'relaxed'].includes(opts.durability)) throw new Error('--durability: strict or relaxed');
   if (Number.isNaN(opts.runs) || Number.isNaN(opts.openOps) || Number.isNaN(opts.openKeys)) {
     throw new Error('--runs, --open-ops and --open-keys take numbers');
@@ -185,6 +186,8 @@ async function main() {
     );
 
     const times = {};
+    /** Per case (`bulk`, `single`) and engine, the medians of the three parts of its writes. */
+    const phases = {};
     /** Per engine, `{ heap, wasm }` bytes after the open case's open. */
     const memory = {};
     let opsInLog = null;
@@ -210,6 +213,27 @@ async function main() {
         }
         add(caseId, engine, median(ms));
         process.stderr.write(`${caseId} `);
+      }
+      if (opts.cases.includes('phases')) {
+        // The same writes again, each split in three (bench.js `phased`): the median of each part.
+        for (const [caseId, n] of [
+          ['bulk', 10_000],
+          ['single', 1_000],
+        ]) {
+          const runs = [];
+          for (let r = 0; r < opts.runs; r++) {
+            runs.push(
+              await call(
+                `${engine} ${caseId} phases`,
+                ({ caseId, engine, n }) => window.bench.run(caseId, engine, { n, phases: true }),
+                { caseId, engine, n },
+              ),
+            );
+          }
+          phases[caseId] ??= {};
+          phases[caseId][engine] = [0, 1, 2].map((i) => median(runs.map((p) => p[i])));
+        }
+        process.stderr.write('phases ');
       }
       if (opts.cases.includes('reads')) {
         const { gets, filters } = await call(
@@ -369,6 +393,26 @@ async function main() {
       'database of its own in each run (includes loading and instantiating the .wasm). "engine code loaded":',
     );
     console.log("the same after AuroraDB.init() has loaded the .wasm (Dexie's script is loaded with every page).");
+    if (Object.keys(phases).length > 0) {
+      console.log('');
+      console.log("Where the writes' time goes, seen from the page (ms; medians; each part summed over the case's");
+      console.log('writes): before its first IndexedDB request / from then to its last (making and handing over its');
+      console.log(
+        "records) / from then until the write resolves (mostly the commit). The page's clock is coarse (0.1 ms).",
+      );
+      for (const [caseId, title] of [
+        ['bulk', 'bulk insert of 10k'],
+        ['single', '1k single adds'],
+      ]) {
+        for (const e of opts.engines) {
+          const p = phases[caseId]?.[e];
+          if (p)
+            console.log(
+              `  ${title.padEnd(19)} ${ENGINE_TITLES[e].padEnd(9)} ${p.map((ms) => fmtMs(ms).padStart(8)).join(' /')}`,
+            );
+        }
+      }
+    }
     const engines = Object.keys(memory);
     if (engines.length > 0) {
       const mib = (b) => (b === null || b === undefined ? '-' : `${(b / 1048576).toFixed(1)} MiB`);
