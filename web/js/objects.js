@@ -288,7 +288,8 @@ function writeValue(v, depth) {
   const names = Object.keys(v);
   const values = [];
   for (const name of names) {
-    if (name === '__proto__') return false;
+    // Every name is checked, also one whose value is `undefined` and left out.
+    if (name === '__proto__' || !name.isWellFormed()) return false;
     values.push(v[name]);
   }
   let fields = 0;

@@ -528,6 +528,57 @@ mod tests {
         }
     }
 
+    /// Random values, made in the page from a fixed seed: the page's encoding and the walk give
+    /// the same value, or the same refusal.
+    #[wasm_bindgen_test]
+    fn random_values_convert_alike_both_ways() {
+        let values = made(
+            r#"(() => {
+                let seed = 20261130;
+                const rnd = (n) => {
+                    seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+                    return (seed >>> 8) % n;
+                };
+                const chars = ['a', 'Z', '0', ' ', 'é', 'ß', '✓', '\uFFFD', '\uD834\uDD1E', '\uD800', '\uDC00', '\u0000', '\u007f', '\u0080', '\uE000', '\uFFFF'];
+                const str = () => Array.from({ length: rnd(3) === 0 ? 40 + rnd(60) : rnd(8) }, () => chars[rnd(chars.length)]).join('');
+                const nums = [0, -0, 1, -1, 0.1, -2.5, 1e21, 2 ** 52, -(2 ** 52), 2 ** 53, 2 ** 53 - 1, -(2 ** 53) + 1, 2 ** 63, NaN, Infinity, -Infinity, 127, 128, 16383, 16384];
+                const value = (depth) => {
+                    switch (rnd(depth > 4 ? 7 : 10)) {
+                        case 0: return null;
+                        case 1: return rnd(2) === 0;
+                        case 2: return rnd(2) ? nums[rnd(nums.length)] : (rnd(2) ? -1 : 1) * rnd(1e9) / (rnd(2) ? 1 : 7);
+                        case 3: return str();
+                        case 4: return rnd(2) ? BigInt(rnd(1e9)) * 10000000000n * (rnd(2) ? 1n : -1n) : undefined;
+                        case 5: return new Uint8Array(rnd(20)).map(() => rnd(256));
+                        case 6: return rnd(10) === 0 ? new Date(0) : str();
+                        case 7: return Array.from({ length: rnd(5) }, () => value(depth + 1));
+                        default: {
+                            const o = rnd(8) === 0 ? Object.create(null) : {};
+                            for (let i = rnd(6); i > 0; i--) o[rnd(3) === 0 ? String(rnd(20)) : str()] = value(depth + 1);
+                            return o;
+                        }
+                    }
+                };
+                return Array.from({ length: 3000 }, () => value(0));
+            })()"#,
+        );
+        let (mut taken, mut refused) = (0, 0);
+        for v in &values {
+            let walk = walked(v).map_err(|e| e.to_string());
+            let got = from_js(v, "value").map_err(|e| e.to_string());
+            assert_eq!(got, walk, "{v:?}");
+            match (&walk, encode_value(v)) {
+                (Ok(_), Some(_)) => taken += 1,
+                (Err(_), None) => refused += 1,
+                (Ok(_), None) => {}
+                (Err(_), Some(_)) => panic!("{v:?} is encoded by the page but refused by the walk"),
+            }
+        }
+        // The draw covers both sides.
+        wasm_bindgen_test::console_log!("random values: {taken} taken by the page, {refused} refused");
+        assert!(taken > 1000 && refused > 300, "taken {taken}, refused {refused}");
+    }
+
     #[wasm_bindgen_test]
     fn what_the_page_does_not_encode_is_walked_and_refused_with_its_path() {
         let refused = made(
@@ -540,6 +591,7 @@ mod tests {
                     -(2n ** 63n) - 1n, 'x\uD800y', { k: 'x\uDC00' }, { ['x\uD800']: 1 }, new Date(0), new Map(),
                     new Int8Array(2), { d: new Date(0) }, cycle, nested(65), { [Symbol('k')]: 1 },
                     JSON.parse('{"__proto__": 1}'), { get boom() { throw new Error('no'); } },
+                    { ['x\uD800']: undefined, ok: 1 }, JSON.parse('{"__proto__": null}'),
                     new Proxy({}, { ownKeys() { throw new Error('no'); } }),
                 ];
             })()"#,
