@@ -136,12 +136,17 @@ function readString(r) {
  * once. Map fields come in `Object.keys` order; the engine orders them when it decodes.
  */
 export function encodeValue(v) {
+  // A getter of the value that writes to a database calls this again: that value is left to the
+  // engine's walk, as this call's bytes are in the buffer.
+  if (out.busy) return undefined;
+  out.busy = true;
   out.at = 0;
   try {
     return writeValue(v, 0) ? out.bytes.subarray(0, out.at) : undefined;
   } catch {
     return undefined;
   } finally {
+    out.busy = false;
     // A large value's buffer is not kept for the next small ones (the bytes returned keep it
     // until the engine has copied them).
     if (out.bytes.length > KEPT_BUFFER) {
@@ -156,7 +161,7 @@ const MAX_NESTING = 64;
 const TWO_52 = 2 ** 52;
 /** Largest encoding buffer kept between calls. */
 const KEPT_BUFFER = 1 << 20;
-const out = { bytes: new Uint8Array(1024), view: null, at: 0 };
+const out = { bytes: new Uint8Array(1024), view: null, at: 0, busy: false };
 const utf8in = new TextEncoder();
 
 function room(n) {

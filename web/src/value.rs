@@ -271,7 +271,7 @@ fn type_name(obj: &Object) -> String {
 /// (and anything refused) is walked here field by field, which names the reason and the path.
 pub fn from_js(v: &JsValue, what: &'static str) -> Result<Value, DbError> {
     if let Some(bytes) = encode_value(v)
-        && let Ok(value) = postcard::from_bytes::<Value>(&bytes)
+        && let Ok((value, [])) = postcard::take_from_bytes::<Value>(&bytes)
     {
         return Ok(value);
     }
@@ -577,6 +577,43 @@ mod tests {
         // The draw covers both sides.
         wasm_bindgen_test::console_log!("random values: {taken} taken by the page, {refused} refused");
         assert!(taken > 1000 && refused > 300, "taken {taken}, refused {refused}");
+    }
+
+    /// A getter that converts another value while its own value is being encoded (as a getter
+    /// that writes to a database does) gets that value converted, and does not disturb the
+    /// conversion it interrupted.
+    #[wasm_bindgen_test]
+    fn a_conversion_inside_a_getter_leaves_the_outer_one_intact() {
+        use wasm_bindgen::closure::Closure;
+        let inner = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+        let seen = inner.clone();
+        let convert = Closure::<dyn Fn(JsValue)>::new(move |v: JsValue| {
+            seen.borrow_mut().push(from_js(&v, "value").unwrap());
+        });
+        js_sys::Reflect::set(&js_sys::global(), &"__convertForTest".into(), convert.as_ref()).unwrap();
+        let [outer] = made(
+            r#"[{
+                first: 'before the getter, long enough to be overwritten',
+                get middle() { globalThis.__convertForTest({ inner: [1, 2, 3], text: 'x'.repeat(80) }); return 7; },
+                last: [true, null],
+            }]"#,
+        )
+        .try_into()
+        .unwrap();
+        let got = from_js(&outer, "value").unwrap();
+        let want = Value::map([
+            ("first", Value::from("before the getter, long enough to be overwritten")),
+            ("middle", Value::Int(7)),
+            ("last", Value::List(vec![Value::Bool(true), Value::Null])),
+        ]);
+        assert_eq!(got, want);
+        let inner_want = Value::map([
+            ("inner", Value::List(vec![Value::Int(1), Value::Int(2), Value::Int(3)])),
+            ("text", Value::from("x".repeat(80))),
+        ]);
+        // Read once: the outer value's encoding was not spoiled into a second reading by the walk.
+        assert_eq!(*inner.borrow(), [inner_want]);
+        js_sys::Reflect::delete_property(&js_sys::global(), &"__convertForTest".into()).unwrap();
     }
 
     #[wasm_bindgen_test]
