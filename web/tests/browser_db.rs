@@ -308,6 +308,38 @@ async fn state_records_hold_the_value_as_the_engine_gives_it() {
     drop_db(&name).await;
 }
 
+/// A peer's op may hold a field named `__proto__` (only local writes refuse one): its readable
+/// record holds it as an own field, never as the object's prototype.
+#[wasm_bindgen_test]
+async fn a_field_named_proto_is_an_own_field_of_the_readable_record() {
+    let name = fresh("proto");
+    let db = open(&name, 1, &[]).await;
+    let value = Value::map([("__proto__", Value::map([("polluted", Value::Bool(true))])), ("a", Value::Int(2))]);
+    // A key record as the engine writes it (docs/formats.md): magic, version, writes 1, the shown
+    // entry (time 1, peer 7..7, the value), the timestamp rule with no remove.
+    let mut record = b"AUkr\x01\x01\x01\x01".to_vec();
+    record.extend([7; 16]);
+    record.extend(postcard::to_allocvec(&value).unwrap());
+    record.extend([0, 0]);
+    assert_eq!(auroradb_snapshot::KeyRecord::decode(&record).unwrap().visible().unwrap().value, value);
+    let mut batch = WriteBatch::default();
+    batch.put(Store::State, b"p".to_vec(), record.clone());
+    db.storage().commit(batch).await.unwrap();
+    assert_eq!(db.storage().get(Store::State, b"p").await.unwrap(), Some(record));
+
+    let tx = db.storage().connection().transaction_with_str("state").unwrap();
+    let rec = request(tx.object_store("state").unwrap().get(&Uint8Array::from(&b"p"[..]).into()).unwrap()).await;
+    let readable = field(&rec, "value");
+    assert_eq!(js_sys::Object::get_prototype_of(&readable), js_sys::Object::get_prototype_of(&js_sys::Object::new()));
+    let own =
+        js_sys::Object::get_own_property_descriptor(readable.unchecked_ref::<js_sys::Object>(), &"__proto__".into());
+    assert_eq!(field(&field(&own, "value"), "polluted"), JsValue::TRUE);
+    assert_eq!(field(&readable, "a").as_f64(), Some(2.0));
+    assert!(same_data(&readable, &auroradb_web::value::to_js(&value)));
+    drop(db);
+    drop_db(&name).await;
+}
+
 #[wasm_bindgen_test]
 async fn data_survives_reopen_without_decoding_the_log() {
     let name = fresh("reopen");
