@@ -1,7 +1,10 @@
-// Objects the engine builds field by field (records, values, events). A field set from the
-// engine through `Reflect.set` goes through the glue's exception catcher, whose `arguments`
-// handling cost more than the set itself; these cannot throw: the objects are plain ones the
-// engine just made, and a `__proto__` field is defined by the engine as an own property instead.
+// The page's side of what crosses between it and the engine: objects the engine builds (records,
+// values, events), the readable values of `state` records decoded from their encoding, the
+// encoding of the values a write takes, and IndexedDB puts. Each is one call from the engine
+// instead of one per field or item, and none goes through the glue's exception catcher, whose
+// `arguments` handling cost more than a field set or a small put. A field set cannot throw: the
+// objects are plain ones the engine just made, and a `__proto__` field is defined by the engine
+// as an own property instead.
 
 export function setField(object, name, value) {
   object[name] = value;
