@@ -275,6 +275,11 @@ pub fn from_js(v: &JsValue, what: &'static str) -> Result<Value, DbError> {
     {
         return Ok(value);
     }
+    walk(v, what)
+}
+
+/// The engine's own conversion of `v`, field by field.
+fn walk(v: &JsValue, what: &'static str) -> Result<Value, DbError> {
     Walk { path: Vec::new(), ancestors: Vec::new(), root: what }.value(v)
 }
 
@@ -337,20 +342,9 @@ extern "C" {
     /// The log's value encoding of `v` if it is plain data (see `objects.js`), else `undefined`.
     #[wasm_bindgen(js_name = encodeValue)]
     fn encode_value(v: &JsValue) -> Option<Vec<u8>>;
-    /// `store.put(value, key)`, its exception (`DataCloneError`, `TransactionInactiveError`...)
-    /// as the error: the glue's exception catcher costs more than a put of a small record.
-    #[wasm_bindgen(js_name = putRecord)]
-    fn put_record_js(store: &web_sys::IdbObjectStore, value: &JsValue, key: &JsValue) -> JsValue;
     /// `{ key, deleted: true, record }`, the `state` store record of a deleted key.
     #[wasm_bindgen(js_name = deletedRecord)]
     pub(crate) fn deleted_record(key: &JsValue, record: &JsValue) -> JsValue;
-}
-
-/// `store.put(value, key)` in a readwrite transaction, without keeping the request: the
-/// transaction's outcome reports the write.
-pub(crate) fn put_record(store: &web_sys::IdbObjectStore, value: &JsValue, key: &JsValue) -> Result<(), JsValue> {
-    let thrown = put_record_js(store, value, key);
-    if thrown.is_undefined() { Ok(()) } else { Err(thrown) }
 }
 
 /// Longest string [`js_string`] makes without the text decoder.
@@ -492,10 +486,6 @@ mod tests {
         array.iter().collect()
     }
 
-    fn walked(v: &JsValue) -> Result<Value, DbError> {
-        Walk { path: Vec::new(), ancestors: Vec::new(), root: "value" }.value(v)
-    }
-
     #[wasm_bindgen_test]
     fn the_page_encodes_plain_data_as_the_walk_converts_it() {
         let values = made(
@@ -523,7 +513,7 @@ mod tests {
         for v in &values {
             let fast = encode_value(v).unwrap_or_else(|| panic!("{v:?} is encoded by the page"));
             let decoded = postcard::from_bytes::<Value>(&fast).expect("the page's encoding decodes");
-            assert_eq!(decoded, walked(v).unwrap(), "{v:?}");
+            assert_eq!(decoded, walk(v, "value").unwrap(), "{v:?}");
             assert_eq!(from_js(v, "value").unwrap(), decoded);
         }
     }
@@ -564,7 +554,7 @@ mod tests {
         );
         let (mut taken, mut refused) = (0, 0);
         for v in &values {
-            let walk = walked(v).map_err(|e| e.to_string());
+            let walk = walk(v, "value").map_err(|e| e.to_string());
             let got = from_js(v, "value").map_err(|e| e.to_string());
             assert_eq!(got, walk, "{v:?}");
             match (&walk, encode_value(v)) {
@@ -635,7 +625,7 @@ mod tests {
         );
         for v in &refused {
             assert!(encode_value(v).is_none(), "{v:?} is left to the walk");
-            let walk = walked(v).err().map(|e| e.to_string());
+            let walk = walk(v, "value").err().map(|e| e.to_string());
             let err = from_js(v, "value").err().map(|e| e.to_string());
             assert!(err.is_some() && err == walk, "{v:?}: {err:?}");
         }

@@ -58,6 +58,13 @@ fn field(obj: &JsValue, name: &str) -> JsValue {
     Reflect::get(obj, &name.into()).unwrap()
 }
 
+/// The readable value of the `state` store's record of `key`, as IndexedDB returns it.
+async fn readable_value(db: &Database<IdbStorage>, key: &str) -> JsValue {
+    let tx = db.storage().connection().transaction_with_str("state").unwrap();
+    let state = tx.object_store("state").unwrap();
+    field(&request(state.get(&Uint8Array::from(key.as_bytes()).into()).unwrap()).await, "value")
+}
+
 #[wasm_bindgen_test]
 async fn commits_gets_scans_and_counts() {
     let name = fresh("scan");
@@ -295,13 +302,9 @@ async fn state_records_hold_the_value_as_the_engine_gives_it() {
     }
     let deep = (0..60).fold(Value::Int(1), |v, _| Value::List(vec![v]));
     db.put("deep", deep.clone()).await.unwrap();
-    let conn = db.storage().connection();
-    let tx = conn.transaction_with_str("state").unwrap();
-    let state = tx.object_store("state").unwrap();
     for (i, v) in values.iter().chain([&deep]).enumerate() {
         let key = if i < values.len() { format!("k{i:02}") } else { "deep".into() };
-        let rec = request(state.get(&Uint8Array::from(key.as_bytes()).into()).unwrap()).await;
-        let readable = field(&rec, "value");
+        let readable = readable_value(&db, &key).await;
         assert!(same_data(&readable, &auroradb_web::value::to_js(v)), "{key}: {v:?} is stored as {readable:?}");
     }
     drop(db);
@@ -327,9 +330,7 @@ async fn a_field_named_proto_is_an_own_field_of_the_readable_record() {
     db.storage().commit(batch).await.unwrap();
     assert_eq!(db.storage().get(Store::State, b"p").await.unwrap(), Some(record));
 
-    let tx = db.storage().connection().transaction_with_str("state").unwrap();
-    let rec = request(tx.object_store("state").unwrap().get(&Uint8Array::from(&b"p"[..]).into()).unwrap()).await;
-    let readable = field(&rec, "value");
+    let readable = readable_value(&db, "p").await;
     assert_eq!(js_sys::Object::get_prototype_of(&readable), js_sys::Object::get_prototype_of(&js_sys::Object::new()));
     let own =
         js_sys::Object::get_own_property_descriptor(readable.unchecked_ref::<js_sys::Object>(), &"__proto__".into());

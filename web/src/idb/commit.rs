@@ -10,7 +10,7 @@ use auroradb::storage::{Mutation, Store, WriteBatch};
 
 use super::IdbStorage;
 use super::error::IdbFailure;
-use super::record::{key_js, stored_bytes, stored_value};
+use super::record::{key_js, put_record, stored_bytes, stored_value};
 use super::request::{request_result, transaction_promise};
 
 impl IdbStorage {
@@ -50,7 +50,7 @@ impl IdbStorage {
         for m in &batch.mutations {
             let issued = match m {
                 Mutation::Put { store, key, value } => {
-                    crate::value::put_record(os(*store), &stored_value(*store, key, value), &key_js(key))
+                    put_record(os(*store), &stored_value(*store, key, value), &key_js(key))
                 }
                 // `add` fails with a `ConstraintError` if the key holds a record, which aborts
                 // the transaction: reported as a conflict below.

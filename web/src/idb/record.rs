@@ -5,8 +5,9 @@ use std::ops::Bound;
 
 use auroradb_snapshot::KeyRecord;
 use js_sys::{Reflect, Uint8Array};
+use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
-use web_sys::IdbKeyRange;
+use web_sys::{IdbKeyRange, IdbObjectStore};
 
 use auroradb::StorageError;
 use auroradb::storage::{KeyRange, Store};
@@ -25,6 +26,21 @@ pub(super) fn key_bytes(key: &JsValue) -> Result<Vec<u8>, StorageError> {
         return Ok(arr.to_vec());
     }
     Err(StorageError::Backend("a record key is not binary: the database was not written by AuroraDB".into()))
+}
+
+#[wasm_bindgen(module = "/js/objects.js")]
+extern "C" {
+    /// `store.put(value, key)`, its exception (`DataCloneError`, `TransactionInactiveError`...)
+    /// as the result: the glue's exception catcher costs more than a put of a small record.
+    #[wasm_bindgen(js_name = putRecord)]
+    fn put_record_js(store: &IdbObjectStore, value: &JsValue, key: &JsValue) -> JsValue;
+}
+
+/// `store.put(value, key)` in a readwrite transaction, without keeping the request: the
+/// transaction's outcome reports the write.
+pub(super) fn put_record(store: &IdbObjectStore, value: &JsValue, key: &JsValue) -> Result<(), JsValue> {
+    let thrown = put_record_js(store, value, key);
+    if thrown.is_undefined() { Ok(()) } else { Err(thrown) }
 }
 
 /// The readable `state` record for a key and its encoded `KeyRecord`. Its value is decoded from
