@@ -54,6 +54,7 @@ function processes() {
 /**
  * SIGKILLs the browser this test launched on `profile` (the process whose command line names
  * the profile and which is no child process of Chromium's) and all its descendants, at once.
+ * Returns their pids.
  */
 function killBrowser(profile) {
   const all = processes();
@@ -76,7 +77,31 @@ function killBrowser(profile) {
       // Already gone.
     }
   }
-  return doomed.size;
+  return [...doomed];
+}
+
+/** Whether process `pid` still runs: it exists and is no zombie (a zombie holds no file). */
+function running(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat[stat.lastIndexOf(')') + 2] !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Waits until none of `pids` runs (at most 10 s). A SIGKILLed process takes a while to exit, and
+ * a browser launched on the profile before the killed one's processes are gone makes two
+ * instances on one profile, which no real restart does. In trials that relaunched at once, one
+ * found an earlier run's writes gone from IndexedDB itself (its LevelDB log: the database created
+ * afresh, "since it was missing"), not from the engine's reading of it.
+ */
+async function waitForExit(pids) {
+  for (let waited = 0; pids.some(running); waited += 20) {
+    assert.ok(waited < 10_000, `the killed browser's processes exit within 10 s: ${pids.filter(running)}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
 }
 
 /** Opens the test page in a browser on `profile`. */
@@ -99,6 +124,7 @@ test('killed with SIGKILL mid-stream three times: every acknowledged write survi
       const errors = [];
       let seen = 0;
       let killed = null;
+      let timer;
       const enough = new Promise((resolve, reject) => {
         page.on('console', (msg) => {
           const text = msg.text();
@@ -115,15 +141,20 @@ test('killed with SIGKILL mid-stream three times: every acknowledged write survi
             }
           }
         });
-        setTimeout(() => reject(new Error(`run ${run}: ${seen} of ${acks} writes acknowledged in 60 s`)), 60_000);
+        timer = setTimeout(
+          () => reject(new Error(`run ${run}: ${seen} of ${acks} writes acknowledged in 60 s`)),
+          60_000,
+        );
       });
       await page.evaluate(
         ({ name, prefix, options }) => window.stream(name, prefix, { checkpointEvery: 25, ...options }),
         { name: NAME, prefix: `r${run}`, options },
       );
-      await enough;
-      assert.ok(killed > 0, 'the browser was killed');
+      // The timer goes with the run: a pending one would keep this file's process for 60 s more.
+      await enough.finally(() => clearTimeout(timer));
+      assert.ok(killed.length > 0, 'the browser was killed');
       await context.close().catch(() => {});
+      await waitForExit(killed);
       assert.deepEqual(errors, []);
 
       const relaunched = await launch(profile);
@@ -132,7 +163,11 @@ test('killed with SIGKILL mid-stream three times: every acknowledged write survi
           name: NAME,
           expected: acknowledged,
         });
-        assert.deepEqual(check.wrong, [], `run ${run}: acknowledged writes missing after the kill`);
+        assert.deepEqual(
+          check.wrong,
+          [],
+          `run ${run}: acknowledged writes missing after the kill (of ${acknowledged.length}; ${check.count} records; stores ${JSON.stringify(check.stores)})`,
+        );
         assert.deepEqual(check.partial, [], `run ${run}: writes of several keys held in part`);
         assert.ok(check.count >= acknowledged.length, `run ${run}: ${check.count} records`);
         assert.equal(check.verify, true, `run ${run}: verify()`);

@@ -8,11 +8,19 @@ window.randomBytes = (n) => {
   return out;
 };
 
-/** How many records each object store of IndexedDB database `name` holds, read directly. */
+/**
+ * How many records each object store of IndexedDB database `name` holds, read directly; `null`
+ * if there is no such database (none is made).
+ */
 window.storeCounts = (name) =>
   new Promise((ok, fail) => {
     const req = indexedDB.open(name);
-    req.onerror = () => fail(req.error);
+    let missing = false;
+    req.onupgradeneeded = () => {
+      missing = true;
+      req.transaction.abort();
+    };
+    req.onerror = () => (missing ? ok(null) : fail(req.error));
     req.onsuccess = () => {
       const db = req.result;
       const names = [...db.objectStoreNames];
@@ -79,9 +87,11 @@ window.stream = async (name, prefix, options = {}) => {
 /**
  * What database `name` holds of a `stream`: the keys of `expected` it lacks or holds another
  * value under, the writes of several keys (transactions, batches) it holds only part of,
- * acknowledged or not, its record count and whether `verify()` is ok.
+ * acknowledged or not, its record count, whether `verify()` is ok, and how many records each of
+ * its IndexedDB stores holds (read first, directly).
  */
 window.checkAcknowledged = async (name, expected) => {
+  const stores = await window.storeCounts(name);
   const db = new AuroraDB({ name });
   await db.create();
   const wrong = [];
@@ -99,5 +109,5 @@ window.checkAcknowledged = async (name, expected) => {
   const verify = await db.verify();
   const count = await db.count();
   await db.close();
-  return { wrong, partial, count, verify: verify.ok };
+  return { wrong, partial, count, verify: verify.ok, stores };
 };
