@@ -5,7 +5,8 @@
 // default `durability: 'relaxed'`, the second with `'strict'`). After each kill the browser is relaunched on the same profile:
 // every acknowledged write of every run so far is there, with its value, and `verify()` is ok.
 // Writes that were not acknowledged may or may not be there, but whole: no transaction or batch
-// is there in part.
+// is there in part. A second test kills the browser inside batches of 2,000 records, three
+// times: as a batch starts, and as IndexedDB is asked to commit one (`strict`), and 20 ms later.
 //
 // Needs the built API in pkg/ (./scripts/build-web.sh); ./scripts/web-test.sh does it all.
 
@@ -22,6 +23,8 @@ const RUNS = [
   { acks: 300, options: {} },
 ];
 const NAME = 'crash';
+/** The keys of one batch in the test of kills inside batches. */
+const BIG = 2000;
 
 let server;
 
@@ -112,6 +115,78 @@ async function launch(profile) {
   return { context, page };
 }
 
+/**
+ * One run on `profile`: launches the browser, starts the stream (`options` go to `stream`), and
+ * kills the browser after `acks` acknowledged writes; or, with `at` (`'issued'` or
+ * `'committing'`, for a stream of big batches), as the page starts the write after those or asks
+ * IndexedDB to commit it, `delay` ms later. Then relaunches and checks that every key of
+ * `acknowledged` (to which this run's acknowledged keys are added) is there, that no write of
+ * several keys is held in part, and that `verify()` is ok; returns that check.
+ */
+async function killedRun(profile, label, { acks, options, at = null, delay = 0 }, acknowledged) {
+  const { context, page } = await launch(profile);
+  const errors = [];
+  let seen = 0;
+  let started = false;
+  let killed = null;
+  let timer;
+  const enough = new Promise((resolve, reject) => {
+    const kill = () => {
+      killed = killBrowser(profile);
+      resolve();
+    };
+    page.on('console', (msg) => {
+      const text = msg.text();
+      if (killed !== null) return;
+      if (text.startsWith('write-error')) {
+        errors.push(text);
+        reject(new Error(`${label}: ${text}`));
+      } else if (text.startsWith('ack ')) {
+        acknowledged.push(...JSON.parse(text.slice(4)));
+        // Killed now, while the page goes on writing.
+        if (++seen >= acks && !at) kill();
+      } else if (text === `issued ${acks}`) {
+        started = true;
+        if (at === 'issued') setTimeout(kill, delay);
+      } else if (at === 'committing' && started && text === 'committing') {
+        started = false;
+        setTimeout(kill, delay);
+      }
+    });
+    timer = setTimeout(() => reject(new Error(`${label}: ${seen} of ${acks} writes acknowledged in 60 s`)), 60_000);
+  });
+  await page.evaluate(({ name, prefix, options }) => window.stream(name, prefix, { checkpointEvery: 25, ...options }), {
+    name: NAME,
+    prefix: label,
+    options,
+  });
+  // The timer goes with the run: a pending one would keep this file's process for 60 s more.
+  await enough.finally(() => clearTimeout(timer));
+  assert.ok(killed.length > 0, 'the browser was killed');
+  await context.close().catch(() => {});
+  await waitForExit(killed);
+  assert.deepEqual(errors, []);
+
+  const relaunched = await launch(profile);
+  try {
+    const check = await relaunched.page.evaluate(({ name, expected }) => window.checkAcknowledged(name, expected), {
+      name: NAME,
+      expected: acknowledged,
+    });
+    assert.deepEqual(
+      check.wrong,
+      [],
+      `${label}: acknowledged writes missing after the kill (of ${acknowledged.length}; ${check.count} records; stores ${JSON.stringify(check.stores)})`,
+    );
+    assert.deepEqual(check.partial, [], `${label}: writes of several keys held in part`);
+    assert.ok(check.count >= acknowledged.length, `${label}: ${check.count} records`);
+    assert.equal(check.verify, true, `${label}: verify()`);
+    return check;
+  } finally {
+    await relaunched.context.close();
+  }
+}
+
 test('killed with SIGKILL mid-stream three times: every acknowledged write survives, verify() ok', {
   timeout: 300_000,
 }, async () => {
@@ -119,62 +194,32 @@ test('killed with SIGKILL mid-stream three times: every acknowledged write survi
   /** Every key whose write was acknowledged, over all runs. */
   const acknowledged = [];
   try {
-    for (const [run, { acks, options }] of RUNS.entries()) {
-      const { context, page } = await launch(profile);
-      const errors = [];
-      let seen = 0;
-      let killed = null;
-      let timer;
-      const enough = new Promise((resolve, reject) => {
-        page.on('console', (msg) => {
-          const text = msg.text();
-          if (killed !== null) return;
-          if (text.startsWith('write-error')) {
-            errors.push(text);
-            reject(new Error(`run ${run}: ${text}`));
-          } else if (text.startsWith('ack ')) {
-            acknowledged.push(...JSON.parse(text.slice(4)));
-            if (++seen >= acks) {
-              // Killed now, while the page goes on writing.
-              killed = killBrowser(profile);
-              resolve();
-            }
-          }
-        });
-        timer = setTimeout(
-          () => reject(new Error(`run ${run}: ${seen} of ${acks} writes acknowledged in 60 s`)),
-          60_000,
-        );
-      });
-      await page.evaluate(
-        ({ name, prefix, options }) => window.stream(name, prefix, { checkpointEvery: 25, ...options }),
-        { name: NAME, prefix: `r${run}`, options },
-      );
-      // The timer goes with the run: a pending one would keep this file's process for 60 s more.
-      await enough.finally(() => clearTimeout(timer));
-      assert.ok(killed.length > 0, 'the browser was killed');
-      await context.close().catch(() => {});
-      await waitForExit(killed);
-      assert.deepEqual(errors, []);
+    for (const [run, spec] of RUNS.entries()) await killedRun(profile, `r${run}`, spec, acknowledged);
+  } finally {
+    rmSync(profile, { recursive: true, force: true });
+  }
+});
 
-      const relaunched = await launch(profile);
-      try {
-        const check = await relaunched.page.evaluate(({ name, expected }) => window.checkAcknowledged(name, expected), {
-          name: NAME,
-          expected: acknowledged,
-        });
-        assert.deepEqual(
-          check.wrong,
-          [],
-          `run ${run}: acknowledged writes missing after the kill (of ${acknowledged.length}; ${check.count} records; stores ${JSON.stringify(check.stores)})`,
-        );
-        assert.deepEqual(check.partial, [], `run ${run}: writes of several keys held in part`);
-        assert.ok(check.count >= acknowledged.length, `run ${run}: ${check.count} records`);
-        assert.equal(check.verify, true, `run ${run}: verify()`);
-      } finally {
-        await relaunched.context.close();
-      }
+test('killed with SIGKILL inside batches of 2,000 records: each batch is there whole or not at all', {
+  timeout: 300_000,
+}, async () => {
+  const profile = mkdtempSync(join(tmpdir(), 'auroradb-crash-big-'));
+  const acknowledged = [];
+  const held = [];
+  try {
+    // As the third batch starts (relaxed); as IndexedDB is asked to commit the fifth (strict),
+    // and 20 ms after it is asked to commit the seventh (relaxed).
+    const runs = [
+      { acks: 2, at: 'issued', options: { big: BIG } },
+      { acks: 4, at: 'committing', options: { big: BIG, durability: 'strict' } },
+      { acks: 6, at: 'committing', delay: 20, options: { big: BIG } },
+    ];
+    for (const [run, spec] of runs.entries()) {
+      const check = await killedRun(profile, `b${run}`, spec, acknowledged);
+      held.push(check.count);
     }
+    // Each count is whole batches: the interrupted one is there entirely or not at all.
+    for (const count of held) assert.equal(count % BIG, 0, `${count} records: whole batches of ${BIG}`);
   } finally {
     rmSync(profile, { recursive: true, force: true });
   }

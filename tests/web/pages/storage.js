@@ -54,16 +54,32 @@ window.attempt = async (f) => {
  * only (puts, two-key transactions, three-key batches, in turn); after each write resolves it
  * logs `ack <json list of its keys>`, and a failure logs `write-error <name>: <message>` and
  * stops. The value under each key is `{ key, n }`. Resolves once the database is open.
+ *
+ * With `big` (a number), every write is instead one batch of that many keys
+ * `<prefix>-<n>x<big>-<j>`; the page logs `issued <n>` as it starts each one, and `committing`
+ * whenever a readwrite transaction is asked to commit (the engine asks once it has queued every
+ * record of the batch).
  */
-window.stream = async (name, prefix, options = {}) => {
+window.stream = async (name, prefix, { big, ...options } = {}) => {
   const db = new AuroraDB({ name, ...options });
   await db.create();
+  if (big) {
+    const commit = IDBTransaction.prototype.commit;
+    IDBTransaction.prototype.commit = function () {
+      if (this.mode === 'readwrite') console.log('committing');
+      return commit.call(this);
+    };
+  }
   const value = (key, n) => ({ key, n });
   (async () => {
     for (let n = 0; ; n++) {
       const keys = [];
       try {
-        if (n % 10 === 7) {
+        if (big) {
+          for (let j = 0; j < big; j++) keys.push(`${prefix}-${n}x${big}-${j}`);
+          console.log(`issued ${n}`);
+          await db.db.batchSet(keys.map((k) => [k, value(k, n)]));
+        } else if (n % 10 === 7) {
           keys.push(`${prefix}-${n}a`, `${prefix}-${n}b`);
           await db.transaction(async (tx) => {
             for (const k of keys) tx.entries[k] = value(k, n);
@@ -99,11 +115,14 @@ window.checkAcknowledged = async (name, expected) => {
     const got = await db.get(key);
     if (!got || got.key !== key) wrong.push(key);
   }
-  // Keys `<prefix>-<n>a`, `b` (a transaction when n % 10 is 7) and `c` (a batch when it is 8).
+  // Keys `<prefix>-<n>a`, `b` (a transaction when n % 10 is 7) and `c` (a batch when it is 8),
+  // and `<prefix>-<n>x<size>-<j>` (a big batch of `size` keys).
   const parts = new Map();
   for (const key of await db.keys()) {
-    const m = /^(.*-(\d+))[abc]$/.exec(key);
-    if (m) parts.set(m[1], { size: Number(m[2]) % 10 === 7 ? 2 : 3, held: (parts.get(m[1])?.held ?? 0) + 1 });
+    const small = /^(.*-(\d+))[abc]$/.exec(key);
+    const big = /^(.*-\d+x(\d+))-\d+$/.exec(key);
+    const [write, size] = small ? [small[1], Number(small[2]) % 10 === 7 ? 2 : 3] : big ? [big[1], Number(big[2])] : [];
+    if (write) parts.set(write, { size, held: (parts.get(write)?.held ?? 0) + 1 });
   }
   const partial = [...parts].filter(([, { size, held }]) => held !== size).map(([write]) => write);
   const verify = await db.verify();
