@@ -222,9 +222,10 @@ async function killedRun(profile, label, { acks, options, at = null, delay = 0 }
 /**
  * Runs `runs` (see `killedRun`) one after another on a fresh profile; returns their checks. If
  * the browser makes the IndexedDB store afresh between runs (`StoreRemade`: seen four times in
- * about 110 runs of these tests and trials of them, every earlier write gone at once), the attempt proves nothing
- * about the engine: it is reported and made again on a new profile, three attempts at most. Any
- * other loss fails at once.
+ * about 110 runs of these tests and trials of them, every earlier write gone at once; Chromium's
+ * log, where kept, said its LevelDB found the store corrupt, "checksum mismatch", and deleted
+ * it), the attempt proves nothing about the engine: it is reported and made again on a new
+ * profile, three attempts at most. Any other loss fails at once.
  */
 async function killedRuns(t, prefix, runs) {
   for (let attempt = 1; ; attempt++) {
