@@ -2,8 +2,9 @@
 // transactions, batches; a checkpoint every 25 ops), the page reports each write once it
 // resolves, and the browser is killed with SIGKILL in the middle of the stream, three times at
 // different moments (after 10, 120 and 300 acknowledged writes; the first and the last with the
-// default `durability: 'relaxed'`, the second with `'strict'`). After each kill the browser is relaunched on the same profile:
-// every acknowledged write of every run so far is there, with its value, and `verify()` is ok.
+// default `durability: 'relaxed'`, the second with `'strict'`). After each kill the browser is
+// relaunched on the same profile: every acknowledged write of every run so far is there, with
+// its value, and `verify()` is ok.
 // Writes that were not acknowledged may or may not be there, but whole: no transaction or batch
 // is there in part. A second test kills the browser inside batches of 2,000 records, three
 // times: as a batch starts, and as IndexedDB is asked to commit one (`strict`), and 20 ms later.
@@ -37,14 +38,22 @@ after(async () => {
   await server?.close();
 });
 
+/**
+ * The fields of `/proc/<pid>/stat` after the command name: `[state, parent pid, ...]`. Throws if
+ * the process is gone.
+ */
+function stat(pid) {
+  const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return text.slice(text.lastIndexOf(')') + 2).split(' ');
+}
+
 /** `[pid, parent pid, command line]` of every process (Linux /proc). */
 function processes() {
   const out = [];
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      const ppid = Number(stat(entry)[1]);
       const cmdline = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0').join(' ');
       out.push([Number(entry), ppid, cmdline]);
     } catch {
@@ -86,8 +95,7 @@ function killBrowser(profile) {
 /** Whether process `pid` still runs: it exists and is no zombie (a zombie holds no file). */
 function running(pid) {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat[stat.lastIndexOf(')') + 2] !== 'Z';
+    return stat(pid)[0] !== 'Z';
   } catch {
     return false;
   }
