@@ -188,6 +188,10 @@ error_names! {
     UpgradeBlocked = "UpgradeBlockedError",
     /// Any other storage failure.
     Storage = "StorageError",
+    /// The browser found the database's files damaged when it opened them, and dropped them:
+    /// the database opened as it was made afresh (an `error` event at `create()`, which still
+    /// succeeds).
+    DataLoss = "DataLossError",
     /// Stored or received bytes that do not decode.
     CorruptData = "CorruptDataError",
     /// A hash that does not match its content.

@@ -16,7 +16,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { launchPersistent, requirePkg, startServer } from './harness.mjs';
+import { launchPersistentPage, requirePkg, startServer } from './harness.mjs';
 
 const RUNS = [
   { acks: 10, options: {} },
@@ -113,14 +113,15 @@ async function waitForExit(pids) {
 }
 
 /** Opens the test page in a browser on `profile`. */
-async function launch(profile) {
-  const context = await launchPersistent(profile);
-  const page = context.pages()[0] || (await context.newPage());
-  await page.goto(`${server.origin}/storage.html`, { waitUntil: 'load' });
-  return { context, page };
+function launch(profile) {
+  return launchPersistentPage(profile, `${server.origin}/storage.html`);
 }
 
-/** The browser made the origin's IndexedDB store afresh between two runs (see `storeRemade`). */
+/**
+ * The browser dropped the origin's IndexedDB store between two runs: the engine reported a
+ * `DataLossError` at an open (the browser found the store's files damaged and deleted them), or,
+ * failing that, LevelDB's log says the store was made afresh (see `storeRemade`).
+ */
 class StoreRemade extends Error {}
 
 /**
@@ -129,7 +130,8 @@ class StoreRemade extends Error {}
  * which holds it, logs "Creating DB <path> since it was missing" when it makes a store, in `LOG`
  * (the latest open) or `LOG.old` (the one before). Only the first run's writer should make it:
  * the engine never deletes a database on its own, and the test calls neither `destroy()` nor
- * `deleteDatabase()`.
+ * `deleteDatabase()`. A second signal, next to the engine's `DataLossError`, in case a store
+ * went missing without the browser reporting a loss to the open.
  */
 function storeRemade(profile, before) {
   const dir = join(profile, 'Default', 'IndexedDB');
@@ -153,8 +155,9 @@ function storeRemade(profile, before) {
  * IndexedDB to commit it, `delay` ms later. Then relaunches and checks that every key of
  * `acknowledged` (to which this run's acknowledged keys are added) is there, that no write of
  * several keys is held in part, and that `verify()` is ok; returns that check. Throws
- * `StoreRemade` instead if the browser made the IndexedDB store afresh (in the first run, only
- * at the relaunch: its writer made it).
+ * `StoreRemade` instead if the browser dropped the IndexedDB store: the writer's or the
+ * relaunch's open reported a `DataLossError`, or LevelDB's log says the store was made afresh
+ * (in the first run, only at the relaunch: its writer made it).
  */
 async function killedRun(profile, label, { acks, options, at = null, delay = 0 }, acknowledged, first) {
   const { context, page } = await launch(profile);
@@ -162,6 +165,8 @@ async function killedRun(profile, label, { acks, options, at = null, delay = 0 }
   let seen = 0;
   let started = false;
   let killed = null;
+  /** The `DataLossError` the writer's open reported, if it reported one. */
+  let writerLoss = null;
   let timer;
   const enough = new Promise((resolve, reject) => {
     const kill = () => {
@@ -171,7 +176,9 @@ async function killedRun(profile, label, { acks, options, at = null, delay = 0 }
     page.on('console', (msg) => {
       const text = msg.text();
       if (killed !== null) return;
-      if (text.startsWith('write-error')) {
+      if (text.startsWith('dataloss ')) {
+        writerLoss = text.slice(9);
+      } else if (text.startsWith('write-error')) {
         errors.push(text);
         reject(new Error(`${label}: ${text}`));
       } else if (text.startsWith('ack ')) {
@@ -206,11 +213,20 @@ async function killedRun(profile, label, { acks, options, at = null, delay = 0 }
       name: NAME,
       expected: acknowledged,
     });
-    // The relaunch's own open, and unless this is the first run (whose writer made the store),
+    // The engine's report at the writer's or the relaunch's open; else LevelDB's log of the
+    // relaunch's own open, and unless this is the first run (whose writer made the store), of
     // the writer's open before it.
-    if (storeRemade(profile, !first)) {
+    const reported = [
+      writerLoss && `the writer's open: ${writerLoss}`,
+      check.dataLoss && `the relaunch's open: ${check.dataLoss.message}`,
+    ].filter(Boolean);
+    if (reported.length > 0 || storeRemade(profile, !first)) {
+      const why =
+        reported.length > 0
+          ? `DataLossError at ${reported.join('; ')}`
+          : `LevelDB's log only: "since it was missing", no loss reported to the page`;
       throw new StoreRemade(
-        `${label}: the browser made the IndexedDB store afresh (LevelDB: "since it was missing"); ${check.wrong.length} of ${acknowledged.length} acknowledged keys missing, stores ${JSON.stringify(check.stores)}`,
+        `${label}: the browser dropped the IndexedDB store (${why}); ${check.wrong.length} of ${acknowledged.length} acknowledged keys missing, stores ${JSON.stringify(check.stores)}`,
       );
     }
     assert.deepEqual(
@@ -232,8 +248,9 @@ async function killedRun(profile, label, { acks, options, at = null, delay = 0 }
  * the browser makes the IndexedDB store afresh between runs (`StoreRemade`: seen four times in
  * about 110 runs of these tests and trials of them, every earlier write gone at once; Chromium's
  * log, where kept, said its LevelDB found the store corrupt, "checksum mismatch", and deleted
- * it), the attempt proves nothing about the engine: it is reported and made again on a new
- * profile, three attempts at most. Any other loss fails at once.
+ * it; the engine reports that as a `DataLossError`), the attempt proves nothing about the
+ * engine: it is reported and made again on a new profile, three attempts at most. Any other
+ * loss fails at once.
  */
 async function killedRuns(t, prefix, runs) {
   for (let attempt = 1; ; attempt++) {

@@ -164,6 +164,17 @@ export async function launchPersistent(userDataDir, extraArgs = []) {
   });
 }
 
+/**
+ * Launches a browser on profile `userDataDir` (see `launchPersistent`) and loads `url` in its
+ * first page: resolves to `{ context, page }`.
+ */
+export async function launchPersistentPage(userDataDir, url) {
+  const context = await launchPersistent(userDataDir);
+  const page = context.pages()[0] || (await context.newPage());
+  await page.goto(url, { waitUntil: 'load' });
+  return { context, page };
+}
+
 /** Fails with a clear message when the built JavaScript API is missing. */
 export function requirePkg() {
   const loader = join(PKG_DIR, 'auroradb.js');

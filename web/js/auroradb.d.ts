@@ -324,6 +324,7 @@ export type AuroraErrorName =
     | 'QuotaExceededError'
     | 'UpgradeBlockedError'
     | 'StorageError'
+    | 'DataLossError'
     | 'CorruptDataError'
     | 'HashMismatchError'
     | 'BrokenChainError'
@@ -393,6 +394,19 @@ export interface UniqueConstraintError extends Error {
     index: string;
     key: string;
     existingKey: string;
+}
+
+/**
+ * The `error` of the `error` event a `create()` dispatches when the browser reported, as it
+ * opened the database, that it found the database's files damaged and deleted them (the
+ * database opened empty; `create()` still resolves).
+ */
+export interface DataLossError extends Error {
+    name: 'DataLossError';
+    /** The browser's `dataLoss`: 'total'. */
+    dataLoss: string;
+    /** The browser's own words. */
+    dataLossMessage: string;
 }
 
 /** An op of the log. */
@@ -467,6 +481,17 @@ export interface Stats {
     checkpointsWritten?: number;
     /** The size of the engine's WebAssembly memory in bytes (one for the page; it never shrinks). */
     memoryBytes?: number;
+    /**
+     * What the browser reported lost when it opened the database for this instance (it found
+     * the database's files damaged and deleted them), or null.
+     */
+    dataLoss?: DataLoss | null;
+}
+
+/** A loss the browser reported at open: its `dataLoss` ('total') and its own message. */
+export interface DataLoss {
+    type: string;
+    message: string;
 }
 
 /** A point in the log: milliseconds since 1970, a Date, or an op id. */

@@ -99,6 +99,8 @@ pub struct OpenDatabase<H: AttachedSync> {
     pub max_drift: std::time::Duration,
     pub sync_options: SyncOptions,
     pub info: RefCell<Info>,
+    /// What the browser reported lost when it opened the database for this instance.
+    pub data_loss: RefCell<Option<crate::idb::DataLoss>>,
     pub closed: Cell<bool>,
     sync: RefCell<Option<Rc<H>>>,
     channel: RefCell<Option<Channel>>,
@@ -141,6 +143,7 @@ impl<H: AttachedSync> OpenDatabase<H> {
             max_drift: config.max_drift,
             sync_options,
             info: RefCell::new(Info::default()),
+            data_loss: RefCell::new(None),
             closed: Cell::new(false),
             sync: RefCell::new(None),
             channel: RefCell::new(None),

@@ -62,6 +62,9 @@ window.attempt = async (f) => {
  */
 window.stream = async (name, prefix, { big, ...options } = {}) => {
   const db = new AuroraDB({ name, ...options });
+  db.addEventListener('error', (e) => {
+    if (e.detail.type === 'DataLossError') console.log(`dataloss ${e.detail.message}`);
+  });
   await db.create();
   if (big) {
     const commit = IDBTransaction.prototype.commit;
@@ -103,13 +106,15 @@ window.stream = async (name, prefix, { big, ...options } = {}) => {
 /**
  * What database `name` holds of a `stream`: the keys of `expected` it lacks or holds another
  * value under, the writes of several keys (transactions, batches) it holds only part of,
- * acknowledged or not, its record count, whether `verify()` is ok, and how many records each of
- * its IndexedDB stores holds (read first, directly).
+ * acknowledged or not, its record count, whether `verify()` is ok, how many records each of its
+ * IndexedDB stores holds (read directly, once the database is open), and what the browser
+ * reported lost when it opened the database (`getStats().dataLoss`: null if nothing).
  */
 window.checkAcknowledged = async (name, expected) => {
-  const stores = await window.storeCounts(name);
   const db = new AuroraDB({ name });
   await db.create();
+  const { dataLoss } = db.getStats();
+  const stores = await window.storeCounts(name);
   const wrong = [];
   for (const key of expected) {
     const got = await db.get(key);
@@ -128,5 +133,5 @@ window.checkAcknowledged = async (name, expected) => {
   const verify = await db.verify();
   const count = await db.count();
   await db.close();
-  return { wrong, partial, count, verify: verify.ok, stores };
+  return { wrong, partial, count, verify: verify.ok, stores, dataLoss };
 };

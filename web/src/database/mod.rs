@@ -20,13 +20,13 @@ use wasm_bindgen::prelude::*;
 use web_sys::EventTarget;
 
 use crate::config::parse;
-use crate::error::to_js_error;
+use crate::error::{js_error, to_js_error};
 use crate::events::Events;
-use crate::idb::IdbStorage;
+use crate::idb::{DataLoss, IdbStorage};
 use crate::open_database::OpenDatabase;
 use crate::promise::promise;
 use crate::records::Obj;
-use auroradb::{Database, DbError};
+use auroradb::{Database, DbError, ErrorName};
 
 /// The open database an [`AuroraCore`] calls, with its peer-to-peer sync.
 type Open = OpenDatabase<crate::Hub>;
@@ -73,8 +73,10 @@ impl AuroraCore {
 
     /// Statistics, synchronously: `{ name, version, keyPath, indexes, syncStrategy, peerId,
     /// distributed, connections, open, records, ops, authors, checkpoints, commits, opsDecoded,
-    /// catchUps, checkpointsWritten, memoryBytes }`; `memoryBytes` is the size of the engine's
-    /// WebAssembly memory (shared by every instance of the page; it grows, never shrinks).
+    /// catchUps, checkpointsWritten, memoryBytes, dataLoss }`; `memoryBytes` is the size of the
+    /// engine's WebAssembly memory (shared by every instance of the page; it grows, never
+    /// shrinks); `dataLoss` is `null`, or `{ type, message }` when the browser reported, as it
+    /// opened the database for this instance, that it dropped the database's damaged files.
     pub fn stats(&self) -> JsValue {
         let o = &self.open;
         let info = o.info.borrow();
@@ -100,6 +102,12 @@ impl AuroraCore {
             .set("catchUps", info.catch_ups as f64)
             .set("checkpointsWritten", info.checkpoints_written as f64)
             .set("memoryBytes", memory_bytes())
+            .set(
+                "dataLoss",
+                o.data_loss.borrow().as_ref().map_or(JsValue::NULL, |l| {
+                    Obj::new().set("type", l.kind.as_str()).set("message", l.message.as_str()).build()
+                }),
+            )
             .build()
     }
 
@@ -210,12 +218,17 @@ impl AuroraCore {
                     e => DbError::Storage(e),
                 })?;
             storage.set_durability(cfg.durability);
+            let lost = storage.take_data_loss();
             let db = Database::open(storage, cfg.db).await?;
-            Ok::<_, DbError>((db, cfg.distributed, cfg.peer_label, cfg.sync))
+            Ok::<_, DbError>((db, cfg.distributed, cfg.peer_label, cfg.sync, lost))
         };
         match opened.await {
-            Ok((db, distributed, label, sync)) => {
+            Ok((db, distributed, label, sync, lost)) => {
                 let open = Open::new(db, events, hooks, distributed, label, sync, !helper);
+                if let Some(loss) = lost {
+                    open.events.emit_error("create", &data_loss_error(&open.name, &loss));
+                    *open.data_loss.borrow_mut() = Some(loss);
+                }
                 let detail = Obj::new()
                     .set("name", open.name.as_str())
                     .set("version", open.version)
@@ -254,6 +267,19 @@ pub async fn delete_database(name: String) -> Result<(), JsValue> {
 #[wasm_bindgen(js_name = deleteDatabase)]
 pub fn delete_database_js(name: String) -> Promise {
     promise(async move { delete_database(name).await.map(|()| JsValue::UNDEFINED) })
+}
+
+/// The `DataLossError` for what the browser reported lost when it opened database `name`: it
+/// carries the browser's report as `dataLoss` and `dataLossMessage`.
+fn data_loss_error(name: &str, loss: &DataLoss) -> JsValue {
+    let message = format!(
+        "the browser found the files of database {name:?} damaged and deleted them: it opened empty ({}: {})",
+        loss.kind, loss.message
+    );
+    let e = js_error(ErrorName::DataLoss, &message);
+    let _ = js_sys::Reflect::set(&e, &"dataLoss".into(), &loss.kind.as_str().into());
+    let _ = js_sys::Reflect::set(&e, &"dataLossMessage".into(), &loss.message.as_str().into());
+    e
 }
 
 /// The size of the engine's WebAssembly memory, in bytes.

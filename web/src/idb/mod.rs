@@ -60,7 +60,7 @@ use auroradb::StorageError;
 use auroradb::storage::{Claim, Held, KeyRange, ScanOptions, Storage, Store, WriteBatch, WriteLock};
 
 use self::error::IdbFailure;
-pub use self::schema::index_key_path;
+pub use self::schema::{DataLoss, index_key_path};
 
 /// A callback run when the connection is closed from outside.
 type OnClosed = Rc<RefCell<Option<Box<dyn Fn()>>>>;
@@ -134,6 +134,9 @@ pub struct IdbStorage {
     /// Whether this connection's open made the database, empty, until the first open of a
     /// database on it asks ([`Storage::is_new`]).
     new: Cell<bool>,
+    /// What the browser reported lost when this connection's open ran ([`DataLoss`]), until
+    /// [`IdbStorage::take_data_loss`].
+    lost: RefCell<Option<DataLoss>>,
     /// Whether other connections write the database: then writes take the lock.
     writers: lock::Writers,
     /// The locks it holds for its life, released when it closes.
@@ -178,6 +181,13 @@ impl IdbStorage {
     /// The durability of its `readwrite` transactions.
     pub fn durability(&self) -> Durability {
         self.durability.get()
+    }
+
+    /// What the browser reported lost when it opened the database for this connection (it found
+    /// the database's files damaged and made the database afresh), once: `None` after the first
+    /// call, and for every open that lost nothing.
+    pub fn take_data_loss(&self) -> Option<DataLoss> {
+        self.lost.take()
     }
 
     /// Sets the durability of its `readwrite` transactions from now on.

@@ -36,14 +36,16 @@ impl IdbStorage {
         let abandoned = Rc::new(Cell::new(false));
         let failure = Rc::new(RefCell::new(None));
         let made = Rc::new(Cell::new(false));
+        let lost = Rc::new(RefCell::new(None));
         let upgrade = Upgrade {
             indexes: wanted.clone(),
             abandoned: abandoned.clone(),
             failure: failure.clone(),
             made: made.clone(),
+            lost: lost.clone(),
         };
         let req_up = req.clone();
-        let on_upgrade = Closure::<dyn FnMut()>::new(move || upgrade.run(&req_up));
+        let on_upgrade = Closure::<dyn FnMut(web_sys::Event)>::new(move |e: web_sys::Event| upgrade.run(&req_up, &e));
         req.set_onupgradeneeded(Some(on_upgrade.as_ref().unchecked_ref()));
 
         let outcome = settle(&req).await;
@@ -81,6 +83,7 @@ impl IdbStorage {
         let storage = IdbStorage::adopt(db, name);
         storage.check_schema(&wanted)?;
         storage.new.set(made.get());
+        *storage.lost.borrow_mut() = lost.take();
         Ok(storage)
     }
 
@@ -118,6 +121,7 @@ impl IdbStorage {
             on_closed,
             durability: Cell::default(),
             new: Cell::new(false),
+            lost: RefCell::new(None),
             writers: super::lock::Writers::new(name),
             holds,
             _version_change: version_change,

@@ -37,11 +37,38 @@ pub(super) struct Upgrade {
     pub(super) failure: Rc<RefCell<Option<String>>>,
     /// Set when the database had no stores: this upgrade made it, empty.
     pub(super) made: Rc<Cell<bool>>,
+    /// What the browser reported lost before this upgrade, if anything ([`DataLoss`]).
+    pub(super) lost: Rc<RefCell<Option<DataLoss>>>,
+}
+
+/// Data the browser reports it dropped when it opened the database: Chromium, finding the
+/// database's files damaged (LevelDB's "checksum mismatch" after a crash, for one), deletes them
+/// and runs the open's upgrade on an empty database, with `dataLoss` (`"total"`) and
+/// `dataLossMessage` on the `upgradeneeded` event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DataLoss {
+    /// The event's `dataLoss`: `"total"` in the browsers that report one.
+    pub kind: String,
+    /// The event's `dataLossMessage`, the browser's own words.
+    pub message: String,
+}
+
+impl DataLoss {
+    /// The loss `event` (an `upgradeneeded` event) reports, if it reports one.
+    fn of(event: &web_sys::Event) -> Option<DataLoss> {
+        let get = |k: &str| js_sys::Reflect::get(event, &k.into()).ok().and_then(|v| v.as_string());
+        let kind = get("dataLoss").filter(|k| !k.is_empty() && k != "none")?;
+        Some(DataLoss { kind, message: get("dataLossMessage").unwrap_or_default() })
+    }
 }
 
 impl Upgrade {
-    /// The `upgradeneeded` handler: builds the schema, or aborts the upgrade.
-    pub(super) fn run(&self, req: &IdbOpenDbRequest) {
+    /// The `upgradeneeded` handler: notes what the browser reports lost, then builds the
+    /// schema, or aborts the upgrade.
+    pub(super) fn run(&self, req: &IdbOpenDbRequest, event: &web_sys::Event) {
+        if let Some(loss) = DataLoss::of(event) {
+            *self.lost.borrow_mut() = Some(loss);
+        }
         let Some(tx) = req.transaction() else { return };
         if self.abandoned.get() {
             let _ = tx.abort();

@@ -1,0 +1,165 @@
+// The browser's data loss, reported: Chromium keeps IndexedDB in LevelDB files on the profile,
+// and when it finds them damaged as it opens them (a checksum that does not match, as after some
+// crashes), it deletes the database and opens it empty, saying so to the open request
+// (`dataLoss: 'total'` and a message). Here a database is written on an on-disk profile, the
+// browser is closed, the store's files are damaged on disk, and the browser is launched again:
+// `create()` resolves on the empty database, dispatches an `error` event of type
+// `DataLossError` with the browser's words before `open`, and `getStats().dataLoss` keeps them;
+// the database then works as a new one. An undamaged reopen reports nothing.
+//
+// Needs the built API in pkg/ (./scripts/build-web.sh); ./scripts/web-test.sh does it all.
+
+import test, { after, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { closeSync, fstatSync, mkdtempSync, openSync, readdirSync, rmSync, writeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { launchPersistentPage, requirePkg, startServer } from './harness.mjs';
+
+const NAME = 'lossy';
+
+let server;
+
+before(async () => {
+  requirePkg();
+  server = await startServer();
+});
+
+after(async () => {
+  await server?.close();
+});
+
+/** Opens the test page in a browser on `profile`. */
+function launch(profile) {
+  return launchPersistentPage(profile, `${server.origin}/storage.html`);
+}
+
+/**
+ * In the page: opens database `name`, noting the events it dispatches in order (`open`, and
+ * each `error` with its detail's type and the error's fields), writes `write` records, and
+ * returns what it saw, its stats, its record count, `verify()` and the records read back.
+ */
+function session(page, name, write) {
+  return page.evaluate(
+    async ({ name, write }) => {
+      const db = new AuroraDB({ name });
+      const events = [];
+      db.addEventListener('open', () => events.push({ event: 'open' }));
+      db.addEventListener('error', (e) =>
+        events.push({
+          event: 'error',
+          type: e.detail.type,
+          operation: e.detail.operation,
+          name: e.detail.error.name,
+          message: e.detail.error.message,
+          dataLoss: e.detail.error.dataLoss,
+          dataLossMessage: e.detail.error.dataLossMessage,
+        }),
+      );
+      await db.create();
+      const before = await db.count();
+      for (let i = 0; i < write; i++) await db.put(`k${i}`, { i, text: 'x'.repeat(200) });
+      const stats = db.getStats();
+      const out = {
+        events,
+        before,
+        dataLoss: stats.dataLoss,
+        count: await db.count(),
+        verify: (await db.verify()).ok,
+        last: write > 0 ? await db.get(`k${write - 1}`) : null,
+      };
+      await db.close();
+      return out;
+    },
+    { name, write },
+  );
+}
+
+/**
+ * Damages the IndexedDB store of every origin on `profile`: overwrites the second half of each
+ * LevelDB table (`.ldb`) and log (`.log`) file with other bytes, which LevelDB's checksums
+ * catch when the browser opens the store. Returns how many files it damaged.
+ */
+function damageStores(profile) {
+  const dir = join(profile, 'Default', 'IndexedDB');
+  let damaged = 0;
+  for (const store of readdirSync(dir).filter((s) => s.endsWith('.indexeddb.leveldb'))) {
+    for (const file of readdirSync(join(dir, store)).filter((f) => /\.(ldb|log)$/.test(f))) {
+      const fd = openSync(join(dir, store, file), 'r+');
+      try {
+        const size = fstatSync(fd).size;
+        if (size < 64) continue;
+        const start = Math.floor(size / 2);
+        const junk = Buffer.alloc(size - start, 0xa5);
+        writeSync(fd, junk, 0, junk.length, start);
+        damaged++;
+      } finally {
+        closeSync(fd);
+      }
+    }
+  }
+  return damaged;
+}
+
+test('a store the browser finds damaged at open: DataLossError event before open, getStats().dataLoss, then a working empty database', {
+  timeout: 180_000,
+}, async () => {
+  const profile = mkdtempSync(join(tmpdir(), 'auroradb-loss-'));
+  try {
+    // Written, then reopened undamaged: nothing lost, nothing reported.
+    let run = await launch(profile);
+    try {
+      const first = await session(run.page, NAME, 300);
+      assert.equal(first.count, 300);
+      assert.deepEqual(first.events, [{ event: 'open' }]);
+      assert.equal(first.dataLoss, null);
+      const again = await session(run.page, NAME, 0);
+      assert.equal(again.before, 300);
+      assert.deepEqual(again.events, [{ event: 'open' }], 'an undamaged reopen reports nothing');
+      assert.equal(again.dataLoss, null);
+    } finally {
+      await run.context.close();
+    }
+    run = await launch(profile);
+    try {
+      const relaunched = await session(run.page, NAME, 0);
+      assert.equal(relaunched.before, 300, 'a clean relaunch reads every record');
+      assert.deepEqual(relaunched.events, [{ event: 'open' }]);
+      assert.equal(relaunched.dataLoss, null);
+    } finally {
+      await run.context.close();
+    }
+
+    assert.ok(damageStores(profile) > 0, 'some store file was damaged');
+
+    run = await launch(profile);
+    try {
+      const lost = await session(run.page, NAME, 20);
+      assert.equal(lost.before, 0, 'the browser dropped the damaged database');
+      assert.equal(lost.events.length, 2, JSON.stringify(lost.events));
+      const [error, open] = lost.events;
+      assert.deepEqual(open, { event: 'open' }, 'the error comes before open');
+      assert.equal(error.type, 'DataLossError');
+      assert.equal(error.name, 'DataLossError');
+      assert.equal(error.operation, 'create');
+      assert.equal(error.dataLoss, 'total');
+      assert.match(error.dataLossMessage, /corrupt/i);
+      assert.match(error.message, /"lossy"/);
+      assert.ok(error.message.includes(error.dataLossMessage), error.message);
+      assert.deepEqual(lost.dataLoss, { type: 'total', message: error.dataLossMessage });
+      // It works as a new database.
+      assert.equal(lost.count, 20);
+      assert.equal(lost.verify, true);
+      assert.deepEqual(lost.last, { i: 19, text: 'x'.repeat(200) });
+      // The report is the open's, once: the next open reads what this one wrote.
+      const next = await session(run.page, NAME, 0);
+      assert.equal(next.before, 20);
+      assert.deepEqual(next.events, [{ event: 'open' }]);
+      assert.equal(next.dataLoss, null);
+    } finally {
+      await run.context.close();
+    }
+  } finally {
+    rmSync(profile, { recursive: true, force: true });
+  }
+});
