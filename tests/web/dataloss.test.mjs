@@ -5,7 +5,9 @@
 // browser is closed, the store's files are damaged on disk, and the browser is launched again:
 // `create()` resolves on the empty database, dispatches an `error` event of type
 // `DataLossError` with the browser's words before `open`, and `getStats().dataLoss` keeps them;
-// the database then works as a new one. An undamaged reopen reports nothing.
+// the database then works as a new one. An undamaged reopen reports nothing. The browser tells
+// the first open only; the origin's other databases it dropped are found gone by the mark the
+// engine keeps outside IndexedDB, as is one deleted outside AuroraDB.
 //
 // Needs the built API in pkg/ (./scripts/build-web.sh); ./scripts/web-test.sh does it all.
 
@@ -17,6 +19,7 @@ import { join } from 'node:path';
 import { launchPersistentPage, requirePkg, startServer } from './harness.mjs';
 
 const NAME = 'lossy';
+const OTHER = 'other';
 
 let server;
 
@@ -106,9 +109,12 @@ test('a store the browser finds damaged at open: DataLossError event before open
 }, async () => {
   const profile = mkdtempSync(join(tmpdir(), 'auroradb-loss-'));
   try {
-    // Written, then reopened undamaged: nothing lost, nothing reported.
+    // Written, then reopened undamaged: nothing lost, nothing reported. A second database of
+    // the origin is written too.
     let run = await launch(profile);
     try {
+      const other = await session(run.page, OTHER, 30);
+      assert.deepEqual(other.events, [{ event: 'open' }]);
       const first = await session(run.page, NAME, 300);
       assert.equal(first.count, 300);
       assert.deepEqual(first.events, [{ event: 'open' }]);
@@ -156,6 +162,73 @@ test('a store the browser finds damaged at open: DataLossError event before open
       assert.equal(next.before, 20);
       assert.deepEqual(next.events, [{ event: 'open' }]);
       assert.equal(next.dataLoss, null);
+      // The browser dropped the other database too, and told only the first open: the engine
+      // finds it gone by its mark.
+      const other = await session(run.page, OTHER, 0);
+      assert.equal(other.before, 0);
+      assert.equal(other.events.length, 2, JSON.stringify(other.events));
+      assert.equal(other.events[0].type, 'DataLossError');
+      assert.equal(other.events[0].dataLoss, 'missing');
+      assert.match(other.events[0].message, /"other" was made on this origin before and is gone/);
+      assert.equal(other.dataLoss.type, 'missing');
+      const otherAgain = await session(run.page, OTHER, 0);
+      assert.deepEqual(otherAgain.events, [{ event: 'open' }]);
+    } finally {
+      await run.context.close();
+    }
+  } finally {
+    rmSync(profile, { recursive: true, force: true });
+  }
+});
+
+test('a database deleted outside AuroraDB is reported gone at its next open; one deleted through AuroraDB, or new, is not', {
+  timeout: 120_000,
+}, async () => {
+  const profile = mkdtempSync(join(tmpdir(), 'auroradb-loss-'));
+  try {
+    const run = await launch(profile);
+    try {
+      const { page } = run;
+      const made = await session(page, 'gone', 5);
+      assert.deepEqual(made.events, [{ event: 'open' }], 'a new database reports nothing');
+      await page.evaluate(
+        (name) =>
+          new Promise((ok, fail) => {
+            const req = indexedDB.deleteDatabase(name);
+            req.onsuccess = ok;
+            req.onerror = () => fail(req.error);
+          }),
+        'gone',
+      );
+      const reopened = await session(page, 'gone', 0);
+      assert.equal(reopened.before, 0);
+      assert.deepEqual(
+        reopened.events.map((e) => [e.event, e.type, e.dataLoss]),
+        [
+          ['error', 'DataLossError', 'missing'],
+          ['open', undefined, undefined],
+        ],
+      );
+      // destroy() and AuroraDB.deleteDatabase() delete on purpose: no report after them.
+      const destroyed = await page.evaluate(async () => {
+        const db = new AuroraDB({ name: 'gone' });
+        await db.create();
+        await db.destroy();
+        const again = new AuroraDB({ name: 'gone' });
+        const events = [];
+        again.addEventListener('error', (e) => events.push(e.detail.type));
+        await again.create();
+        await again.put('k', 1);
+        await again.close();
+        await AuroraDB.deleteDatabase('gone');
+        const third = new AuroraDB({ name: 'gone' });
+        third.addEventListener('error', (e) => events.push(e.detail.type));
+        await third.create();
+        const stats = third.getStats();
+        await third.close();
+        return { events, dataLoss: stats.dataLoss, count: stats.records };
+      });
+      assert.deepEqual(destroyed, { events: [], dataLoss: null, count: 0 });
     } finally {
       await run.context.close();
     }

@@ -397,15 +397,17 @@ export interface UniqueConstraintError extends Error {
 }
 
 /**
- * The `error` of the `error` event a `create()` dispatches when the browser reported, as it
- * opened the database, that it found the database's files damaged and deleted them (the
- * database opened empty; `create()` still resolves).
+ * The `error` of the `error` event a `create()` dispatches when it finds the database lost: the
+ * browser reported, as it opened the database, that it found the origin's files damaged and
+ * deleted them ('total'), or the database was made on this origin before and is gone though it
+ * was not deleted through AuroraDB ('missing'). The database opened empty; `create()` still
+ * resolves.
  */
 export interface DataLossError extends Error {
     name: 'DataLossError';
-    /** The browser's `dataLoss`: 'total'. */
-    dataLoss: string;
-    /** The browser's own words. */
+    /** 'total' (the browser's own `dataLoss`) or 'missing'. */
+    dataLoss: 'total' | 'missing' | (string & {});
+    /** The browser's own words ('total'), or the engine's ('missing'). */
     dataLossMessage: string;
 }
 
@@ -481,16 +483,13 @@ export interface Stats {
     checkpointsWritten?: number;
     /** The size of the engine's WebAssembly memory in bytes (one for the page; it never shrinks). */
     memoryBytes?: number;
-    /**
-     * What the browser reported lost when it opened the database for this instance (it found
-     * the database's files damaged and deleted them), or null.
-     */
+    /** The loss this instance's open found (see DataLossError), or null. */
     dataLoss?: DataLoss | null;
 }
 
-/** A loss the browser reported at open: its `dataLoss` ('total') and its own message. */
+/** A loss found at open (see DataLossError): 'total' or 'missing', and the message. */
 export interface DataLoss {
-    type: string;
+    type: 'total' | 'missing' | (string & {});
     message: string;
 }
 

@@ -99,7 +99,7 @@ pub struct OpenDatabase<H: AttachedSync> {
     pub max_drift: std::time::Duration,
     pub sync_options: SyncOptions,
     pub info: RefCell<Info>,
-    /// What the browser reported lost when it opened the database for this instance.
+    /// The loss this instance's open found, if any (`getStats().dataLoss`).
     pub data_loss: RefCell<Option<crate::idb::DataLoss>>,
     pub closed: Cell<bool>,
     sync: RefCell<Option<Rc<H>>>,

@@ -75,8 +75,8 @@ impl AuroraCore {
     /// distributed, connections, open, records, ops, authors, checkpoints, commits, opsDecoded,
     /// catchUps, checkpointsWritten, memoryBytes, dataLoss }`; `memoryBytes` is the size of the
     /// engine's WebAssembly memory (shared by every instance of the page; it grows, never
-    /// shrinks); `dataLoss` is `null`, or `{ type, message }` when the browser reported, as it
-    /// opened the database for this instance, that it dropped the database's damaged files.
+    /// shrinks); `dataLoss` is `null`, or `{ type, message }` when this instance's open found
+    /// the database lost ([`IdbStorage::take_data_loss`]).
     pub fn stats(&self) -> JsValue {
         let o = &self.open;
         let info = o.info.borrow();
@@ -269,13 +269,17 @@ pub fn delete_database_js(name: String) -> Promise {
     promise(async move { delete_database(name).await.map(|()| JsValue::UNDEFINED) })
 }
 
-/// The `DataLossError` for what the browser reported lost when it opened database `name`: it
-/// carries the browser's report as `dataLoss` and `dataLossMessage`.
+/// The `DataLossError` for the loss an open of database `name` found: it carries the loss as
+/// `dataLoss` and `dataLossMessage`.
 fn data_loss_error(name: &str, loss: &DataLoss) -> JsValue {
-    let message = format!(
-        "the browser found the files of database {name:?} damaged and deleted them: it opened empty ({}: {})",
-        loss.kind, loss.message
-    );
+    let message = if loss.kind == DataLoss::MISSING {
+        format!("{}: it opened empty", loss.message)
+    } else {
+        format!(
+            "the browser found the files of database {name:?} damaged and deleted them: it opened empty ({}: {})",
+            loss.kind, loss.message
+        )
+    };
     let e = js_error(ErrorName::DataLoss, &message);
     let _ = js_sys::Reflect::set(&e, &"dataLoss".into(), &loss.kind.as_str().into());
     let _ = js_sys::Reflect::set(&e, &"dataLossMessage".into(), &loss.message.as_str().into());

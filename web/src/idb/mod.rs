@@ -41,6 +41,7 @@
 mod commit;
 mod error;
 mod lock;
+mod marker;
 mod open;
 mod read;
 mod record;
@@ -134,7 +135,7 @@ pub struct IdbStorage {
     /// Whether this connection's open made the database, empty, until the first open of a
     /// database on it asks ([`Storage::is_new`]).
     new: Cell<bool>,
-    /// What the browser reported lost when this connection's open ran ([`DataLoss`]), until
+    /// The loss this connection's open found ([`DataLoss`]), until
     /// [`IdbStorage::take_data_loss`].
     lost: RefCell<Option<DataLoss>>,
     /// Whether other connections write the database: then writes take the lock.
@@ -183,9 +184,9 @@ impl IdbStorage {
         self.durability.get()
     }
 
-    /// What the browser reported lost when it opened the database for this connection (it found
-    /// the database's files damaged and made the database afresh), once: `None` after the first
-    /// call, and for every open that lost nothing.
+    /// The loss this connection's open found ([`DataLoss`]: the browser reported dropping the
+    /// database's damaged files, or the database is gone though it was not deleted through
+    /// AuroraDB), once: `None` after the first call, and for every open that found none.
     pub fn take_data_loss(&self) -> Option<DataLoss> {
         self.lost.take()
     }

@@ -13,8 +13,8 @@ use auroradb::StorageError;
 
 use super::error::{IdbFailure, storage_error};
 use super::request::{Settled, factory, settle};
-use super::schema::{Upgrade, index_key_path};
-use super::{Holds, IdbStorage, OnClosed, release_holds};
+use super::schema::{DataLoss, Upgrade, index_key_path};
+use super::{Holds, IdbStorage, OnClosed, marker, release_holds};
 
 impl IdbStorage {
     /// Opens (creating or upgrading) IndexedDB database `name` at schema `version`, with an
@@ -83,7 +83,21 @@ impl IdbStorage {
         let storage = IdbStorage::adopt(db, name);
         storage.check_schema(&wanted)?;
         storage.new.set(made.get());
-        *storage.lost.borrow_mut() = lost.take();
+        // A database made now whose mark is there was lost, whether or not the browser told
+        // this open (it tells the first open after it dropped the origin's files only).
+        let marked = marker::is_marked(name);
+        let lost = lost.take().or_else(|| {
+            (made.get() && marked).then(|| DataLoss {
+                kind: DataLoss::MISSING.into(),
+                message: format!(
+                    "database {name:?} was made on this origin before and is gone, though it was not deleted through AuroraDB"
+                ),
+            })
+        });
+        if !marked {
+            marker::mark(name);
+        }
+        *storage.lost.borrow_mut() = lost;
         Ok(storage)
     }
 
@@ -133,6 +147,8 @@ impl IdbStorage {
     /// fails with [`StorageError::Blocked`] if some other connection keeps it open (it is then
     /// deleted once that one closes).
     pub async fn delete(name: &str) -> Result<(), StorageError> {
+        // Deleted on purpose: a later open that makes it afresh reports no loss.
+        marker::unmark(name);
         let req = factory()?.delete_database(name).map_err(|e| storage_error(&e))?;
         match settle(&req).await {
             Settled::Success => Ok(()),

@@ -41,19 +41,25 @@ pub(super) struct Upgrade {
     pub(super) lost: Rc<RefCell<Option<DataLoss>>>,
 }
 
-/// Data the browser reports it dropped when it opened the database: Chromium, finding the
-/// database's files damaged (LevelDB's "checksum mismatch" after a crash, for one), deletes them
-/// and runs the open's upgrade on an empty database, with `dataLoss` (`"total"`) and
-/// `dataLossMessage` on the `upgradeneeded` event.
+/// A database found lost when it was opened. Chromium, finding an origin's IndexedDB files
+/// damaged (LevelDB's "checksum mismatch" after a crash, for one), deletes them and runs the
+/// first open's upgrade on an empty database, with `dataLoss` (`"total"`) and `dataLossMessage`
+/// on the `upgradeneeded` event. The origin's other databases are gone too, unreported: an open
+/// that has to make a database marked as made before finds it [`DataLoss::MISSING`] itself
+/// (`marker`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DataLoss {
-    /// The event's `dataLoss`: `"total"` in the browsers that report one.
+    /// The event's `dataLoss` (`"total"` in the browsers that report one), or
+    /// [`DataLoss::MISSING`].
     pub kind: String,
-    /// The event's `dataLossMessage`, the browser's own words.
+    /// The event's `dataLossMessage`, the browser's own words; or the engine's.
     pub message: String,
 }
 
 impl DataLoss {
+    /// The kind of a loss the engine found by the database's mark, unreported by the browser.
+    pub const MISSING: &str = "missing";
+
     /// The loss `event` (an `upgradeneeded` event) reports, if it reports one.
     fn of(event: &web_sys::Event) -> Option<DataLoss> {
         let get = |k: &str| js_sys::Reflect::get(event, &k.into()).ok().and_then(|v| v.as_string());
