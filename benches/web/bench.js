@@ -393,8 +393,96 @@
     durability = options.durability;
   }
 
+  /** The newest record of `store` in IndexedDB database `db`: `[key, value]`. */
+  const newest = async (db, store) => {
+    const cursor = await request(db.transaction(store, 'readonly').objectStore(store).openCursor(null, 'prev'));
+    return [cursor.key, cursor.value];
+  };
+
+  /** `bytes` (an ArrayBuffer key) with the four bytes of `i` after it: a key of its own per add. */
+  const keyWith = (bytes, i) => {
+    const out = new Uint8Array(bytes.byteLength + 4);
+    out.set(new Uint8Array(bytes));
+    new DataView(out.buffer).setUint32(bytes.byteLength, i);
+    return out;
+  };
+
+  /**
+   * What an add's IndexedDB records cost, by their number and shape: raw IndexedDB makes `n`
+   * single adds (one readwrite transaction each, awaited one by one) in each shape, `rounds`
+   * times in turn, each on a database of its own; returns the median ms per shape. The records
+   * are AuroraDB's own: one AuroraDB add is made first, and its `log`, `state` and `journal`
+   * records are read back and written again under a key of their own per add.
+   *
+   *   one      the raw engine's add: the value, one record in one store
+   *   three    what an AuroraDB add writes: the op in `log`, the state record in `state`, the
+   *            journal entry in `journal` (added)
+   *   two      the state record, and the journal entry holding the op (added)
+   *   merged   one record holding all three, in one store
+   */
+  async function recordShapes({ n = 1_000, rounds = 3 } = {}) {
+    const source = freshName('shapes');
+    const adb = await aurora.open(source);
+    await aurora.single(adb, key(0), record(0));
+    await adb.close();
+    const idb = await request(indexedDB.open(`aurora-${source}`));
+    const [logKey, op] = await newest(idb, 'log');
+    const [stateKey, state] = await newest(idb, 'state');
+    const [journalKey, journal] = await newest(idb, 'journal');
+    idb.close();
+    await deleteIdb(`aurora-${source}`);
+    const shapes = {
+      one: [[STORE], (tx, i) => tx.objectStore(STORE).put(record(i), key(i))],
+      three: [
+        ['log', 'state', 'journal'],
+        (tx, i) => {
+          tx.objectStore('log').put(op, keyWith(logKey, i));
+          tx.objectStore('state').put({ ...state, key: key(i), value: record(i) }, keyWith(stateKey, i));
+          tx.objectStore('journal').add(journal, keyWith(journalKey, i));
+        },
+      ],
+      two: [
+        ['state', 'journal'],
+        (tx, i) => {
+          tx.objectStore('state').put({ ...state, key: key(i), value: record(i) }, keyWith(stateKey, i));
+          tx.objectStore('journal').add({ journal, op }, keyWith(journalKey, i));
+        },
+      ],
+      merged: [
+        ['state'],
+        (tx, i) =>
+          tx.objectStore('state').put({ ...state, key: key(i), value: record(i), op, journal }, keyWith(stateKey, i)),
+      ],
+    };
+    const ms = Object.fromEntries(Object.keys(shapes).map((shape) => [shape, []]));
+    for (let r = 0; r < rounds; r++) {
+      for (const [shape, [stores, write]] of Object.entries(shapes)) {
+        const name = freshName(`shape-${shape}`);
+        const open = indexedDB.open(name, 1);
+        open.onupgradeneeded = () => {
+          for (const store of stores) open.result.createObjectStore(store);
+        };
+        const db = await request(open);
+        const t0 = performance.now();
+        for (let i = 0; i < n; i++) {
+          const tx = db.transaction(stores, 'readwrite', txOptions());
+          write(tx, i);
+          await done(tx);
+        }
+        ms[shape].push(performance.now() - t0);
+        const stored = await request(db.transaction(stores[0], 'readonly').objectStore(stores[0]).count());
+        check(stored === n, `${shape} stored ${n}`);
+        db.close();
+        await deleteIdb(name);
+      }
+    }
+    const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
+    return Object.fromEntries(Object.entries(ms).map(([shape, xs]) => [shape, median(xs)]));
+  }
+
   window.bench = {
     run,
+    recordShapes,
     reads,
     setupOpen,
     measureOpen,

@@ -5,10 +5,12 @@
 // builds pkg/ first), or directly:
 //
 //   node benches/web/run.mjs [--runs N] [--open-ops N] [--open-keys N] [--open-import] [--engines raw,dexie,aurora]
-//                            [--json FILE] [--cases bulk,single,reads,open,phases] [--durability strict|relaxed]
+//                            [--json FILE] [--cases bulk,single,reads,open,phases,records] [--durability strict|relaxed]
 //
 // --cases runs only some cases (default: all but `phases`, which runs the bulk and single
-// writes again, each split into where its time goes: see bench.js `phased`); --durability sets the `durability` of every
+// writes again, each split into where its time goes: see bench.js `phased`, and `records`, raw
+// IndexedDB writing an AuroraDB add's own records in other numbers and shapes: see bench.js
+// `recordShapes`); --durability sets the `durability` of every
 // engine's writing transactions (AuroraDB's option, raw IndexedDB's transaction option, Dexie's
 // chromeTransactionDurability; default: each engine's own default). The open case writes
 // --open-ops records (default 100k) one op each, or --open-ops writes over --open-keys records
@@ -57,14 +59,14 @@ function parseArgs(argv) {
     else if (arg === '--open-import') opts.openImport = true;
     else if (arg === '--help' || arg === '-h') {
       console.log(
-        'usage: node benches/web/run.mjs [--runs N] [--open-ops N] [--open-keys N] [--open-import] [--engines raw,dexie,aurora] [--json FILE] [--cases bulk,single,reads,open,phases] [--durability strict|relaxed]',
+        'usage: node benches/web/run.mjs [--runs N] [--open-ops N] [--open-keys N] [--open-import] [--engines raw,dexie,aurora] [--json FILE] [--cases bulk,single,reads,open,phases,records] [--durability strict|relaxed]',
       );
       process.exit(0);
     } else throw new Error(`unknown argument ${arg}`);
   }
   for (const e of opts.engines) if (!ENGINE_TITLES[e]) throw new Error(`unknown engine ${e}`);
   for (const c of opts.cases)
-    if (!['bulk', 'single', 'reads', 'open', 'phases'].includes(c)) throw new Error(`unknown case ${c}`);
+    if (!['bulk', 'single', 'reads', 'open', 'phases', 'records'].includes(c)) throw new Error(`unknown case ${c}`);
   if (![undefined, 'strict', 'relaxed'].includes(opts.durability)) throw new Error('--durability: strict or relaxed');
   if (Number.isNaN(opts.runs) || Number.isNaN(opts.openOps) || Number.isNaN(opts.openKeys)) {
     throw new Error('--runs, --open-ops and --open-keys take numbers');
@@ -424,6 +426,28 @@ async function main() {
         const m = memory[e];
         const wasm = m.wasm === null ? '' : `, WebAssembly memory ${mib(m.wasm)}`;
         console.log(`  ${ENGINE_TITLES[e].padEnd(9)} JS heap ${mib(m.heap)}${wasm}`);
+      }
+    }
+
+    if (opts.cases.includes('records')) {
+      // Raw IndexedDB writing an AuroraDB add's records, in other numbers and shapes (bench.js
+      // `recordShapes`), on a freshly loaded page.
+      await load(true);
+      const shapes = await call('record shapes', (runs) => window.bench.recordShapes({ rounds: runs }), opts.runs);
+      console.log('');
+      console.log(
+        "What an add's records cost: raw IndexedDB, 1k single adds (a readwrite transaction each), median ms",
+      );
+      console.log("of the runs. The records are AuroraDB's own, read back from one AuroraDB add:");
+      const rows = [
+        ['one', "one record in one store (the raw engine's add)"],
+        ['three', "AuroraDB's three: the op in `log`, the state record, the journal entry"],
+        ['two', 'two: the state record, and the journal entry holding the op'],
+        ['merged', 'one record holding all three, in one store'],
+      ];
+      for (const [shape, title] of rows) {
+        const ratio = (shapes[shape] / shapes.one).toFixed(2);
+        console.log(`  ${title.padEnd(72)} ${fmtMs(shapes[shape]).padStart(8)}  ${ratio}x`);
       }
     }
 
