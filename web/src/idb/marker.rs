@@ -1,5 +1,7 @@
 //! A mark outside IndexedDB that database `name` was made on this origin: an entry
-//! `auroradb:made:<name>` in `localStorage`, which the browser keeps apart from IndexedDB's files.
+//! `auroradb:made:<name>` in `localStorage`, which the browser keeps apart from IndexedDB's files,
+//! set by the first open that finds it missing (so a database made before marks existed gets one
+//! at its next open).
 //!
 //! It lets an open tell a database that is new from one the browser lost: when the browser finds
 //! the origin's IndexedDB files damaged, it deletes every database of the origin but reports the
