@@ -11,12 +11,12 @@
 //
 // Needs the built API in pkg/ (./scripts/build-web.sh); ./scripts/web-test.sh does it all.
 
-import test, { after, before } from 'node:test';
+import test from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { launchPersistentPage, requirePkg, startServer } from './harness.mjs';
+import { launchPersistentPage, serverSuite } from './harness.mjs';
 
 const RUNS = [
   { acks: 10, options: {} },
@@ -27,16 +27,7 @@ const NAME = 'crash';
 /** The keys of one batch in the test of kills inside batches. */
 const BIG = 2000;
 
-let server;
-
-before(async () => {
-  requirePkg();
-  server = await startServer();
-});
-
-after(async () => {
-  await server?.close();
-});
+const suite = serverSuite();
 
 /**
  * The fields of `/proc/<pid>/stat` after the command name: `[state, parent pid, ...]`. Throws if
@@ -114,7 +105,7 @@ async function waitForExit(pids) {
 
 /** Opens the test page in a browser on `profile`. */
 function launch(profile) {
-  return launchPersistentPage(profile, `${server.origin}/storage.html`);
+  return launchPersistentPage(profile, `${suite.server.origin}/storage.html`);
 }
 
 /**

@@ -11,30 +11,21 @@
 //
 // Needs the built API in pkg/ (./scripts/build-web.sh); ./scripts/web-test.sh does it all.
 
-import test, { after, before } from 'node:test';
+import test from 'node:test';
 import assert from 'node:assert/strict';
 import { closeSync, fstatSync, mkdtempSync, openSync, readdirSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { launchPersistentPage, requirePkg, startServer } from './harness.mjs';
+import { launchPersistentPage, serverSuite } from './harness.mjs';
 
 const NAME = 'lossy';
 const OTHER = 'other';
 
-let server;
-
-before(async () => {
-  requirePkg();
-  server = await startServer();
-});
-
-after(async () => {
-  await server?.close();
-});
+const suite = serverSuite();
 
 /** Opens the test page in a browser on `profile`. */
 function launch(profile) {
-  return launchPersistentPage(profile, `${server.origin}/storage.html`);
+  return launchPersistentPage(profile, `${suite.server.origin}/storage.html`);
 }
 
 /**

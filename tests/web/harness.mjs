@@ -262,3 +262,20 @@ export function browserSuite() {
   });
   return suite;
 }
+
+/**
+ * The fixture of the test files that launch browsers of their own (on on-disk profiles):
+ * registers the file's `before` and `after` hooks, which check pkg/ and start the page server,
+ * then close it. `server` of the returned object is set once `before` has run.
+ */
+export function serverSuite() {
+  const suite = { server: undefined };
+  before(async () => {
+    requirePkg();
+    suite.server = await startServer();
+  });
+  after(async () => {
+    await suite.server?.close();
+  });
+  return suite;
+}

@@ -37,10 +37,18 @@ impl IdbFailure {
         }
     }
 
+    /// Whether the failure is the disk running out of space: Chromium reports it as an
+    /// `UnknownError` naming LevelDB's `FILE_ERROR_NO_SPACE`, not as a quota failure (the quota
+    /// was not reached: something else filled the disk).
+    fn is_disk_full(&self) -> bool {
+        self.message.contains("FILE_ERROR_NO_SPACE") || self.message.contains("No space left on device")
+    }
+
     pub(super) fn into_storage(self, closed: bool) -> StorageError {
         let text = format!("{}: {}", self.name, self.message);
         match self.name.as_str() {
             "QuotaExceededError" => StorageError::QuotaExceeded(text),
+            _ if self.is_disk_full() => StorageError::QuotaExceeded(format!("the disk is full ({text})")),
             "InvalidStateError" => StorageError::Closed,
             _ if closed => StorageError::Closed,
             "AbortError" | "ConstraintError" | "DataError" | "TransactionInactiveError" => {
@@ -75,6 +83,18 @@ mod tests {
         assert!(matches!(map("AbortError", false), StorageError::CommitFailed(_)));
         assert!(matches!(map("ConstraintError", false), StorageError::CommitFailed(_)));
         assert!(matches!(map("UnknownError", false), StorageError::Backend(_)));
+        // Chromium's report of a full disk, as seen with a profile on a full tmpfs.
+        let full = DomException::new_with_message_and_name(
+            "Connection is closing because of: IO error: .../000004.log: FILE_ERROR_NO_SPACE (ChromeMethodBFE: 3::WritableFileAppend::8)",
+            "UnknownError",
+        )
+        .unwrap();
+        for closed in [false, true] {
+            match IdbFailure::from_js(&full.clone().into()).into_storage(closed) {
+                StorageError::QuotaExceeded(text) => assert!(text.starts_with("the disk is full"), "{text}"),
+                other => panic!("a full disk is a quota failure, not {other:?}"),
+            }
+        }
         let plain = IdbFailure::from_js(&JsValue::from_str("odd"));
         assert_eq!(plain.name, "UnknownError");
     }

@@ -142,6 +142,8 @@ pub struct IdbStorage {
     writers: lock::Writers,
     /// The locks it holds for its life, released when it closes.
     holds: Holds,
+    /// Fulfilled when the browser closes the connection itself (its `close` event).
+    forced: js_sys::Promise,
     /// Closes the connection when another one upgrades or deletes the database.
     _version_change: Closure<dyn FnMut()>,
     /// Notices when the browser closes the connection (storage cleared, for example).

@@ -125,7 +125,16 @@ impl IdbStorage {
             db_vc.close();
             notify_vc();
         });
-        let close = Closure::<dyn FnMut()>::new(notify);
+        // Settled when the browser closes the connection itself (a failure of its storage): a
+        // commit in flight then may never hear how it ended (see `commit_batch`).
+        let mut settle = None;
+        let forced = js_sys::Promise::new(&mut |resolve, _| settle = Some(resolve));
+        let close = Closure::<dyn FnMut()>::new(move || {
+            if let Some(resolve) = &settle {
+                let _ = resolve.call0(&wasm_bindgen::JsValue::UNDEFINED);
+            }
+            notify();
+        });
         db.set_onversionchange(Some(version_change.as_ref().unchecked_ref()));
         db.set_onclose(Some(close.as_ref().unchecked_ref()));
         IdbStorage {
@@ -138,6 +147,7 @@ impl IdbStorage {
             lost: RefCell::new(None),
             writers: super::lock::Writers::new(name),
             holds,
+            forced,
             _version_change: version_change,
             _close: close,
         }
