@@ -2,7 +2,6 @@
 //! behind them, all or nothing. An insert is an `add`, whose `ConstraintError` (the key holds a
 //! record) aborts the transaction and is reported as [`StorageError::Conflict`].
 
-use futures::future::{Either, select};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::IdbTransactionMode;
 
@@ -12,11 +11,7 @@ use auroradb::storage::{Mutation, Store, WriteBatch};
 use super::IdbStorage;
 use super::error::IdbFailure;
 use super::record::{key_js, put_record, stored_bytes, stored_value};
-use super::request::{request_result, sleep, transaction_promise};
-
-/// How long a commit still waits for its transaction's end once the browser has closed the
-/// connection (the spec has the transaction aborted before the `close` event).
-const FORCED_GRACE_MS: i32 = 200;
+use super::request::{request_result, transaction_promise};
 
 impl IdbStorage {
     /// [`Storage::commit`](auroradb::Storage::commit) over IndexedDB.
@@ -91,28 +86,16 @@ impl IdbStorage {
             let _ = tx.commit();
             Ok(())
         };
-        // The transaction's end, or the browser's closing of the connection: then the end is
-        // awaited a little longer, and if it still does not come, the commit's outcome is unknown
-        // (seen when the disk filled up: Chromium closed the connection and never ended the
-        // transaction that was committing). Another tab's upgrade closes the connection from
-        // this side instead, which lets its transactions end.
-        let ended = async {
-            match select(done, JsFuture::from(self.forced.clone())).await {
-                Either::Left((end, _)) => Some(end),
-                Either::Right((_, done)) => match select(done, JsFuture::from(sleep(FORCED_GRACE_MS))).await {
-                    Either::Left((end, _)) => Some(end),
-                    Either::Right(_) => None,
-                },
-            }
-        };
-        let (verdict, ended) = futures::future::join(verdict, ended).await;
-        verdict?;
-        let Some(done) = ended else {
+        // Checks and end together, unless the browser closes the connection and they do not
+        // end: then the commit's outcome is unknown (seen when the disk filled up: Chromium
+        // closed the connection and never ended the transaction that was committing).
+        let Some((verdict, done)) = self.unless_cut_off(futures::future::join(verdict, done)).await else {
             return Err(StorageError::Interrupted(format!(
                 "the browser closed database {:?} while a commit was in flight, without saying how it ended: reopen to see what it holds",
                 self.name
             )));
         };
+        verdict?;
         match done {
             Ok(_) => Ok(()),
             Err(_) => {

@@ -234,6 +234,24 @@ impl IdbStorage {
         e.into_storage(self.closed.get())
     }
 
+    /// `fut` (a request's or transaction's end), or `None` if the browser closed the connection
+    /// and it did not end ([`request::unless_cut_off`]).
+    async fn unless_cut_off<T>(&self, fut: impl Future<Output = T>) -> Option<T> {
+        request::unless_cut_off(&self.forced, fut).await
+    }
+
+    /// A read's result (`read`: [`request::request_result`]); [`StorageError::Closed`] if the
+    /// browser closed the connection and the read never ended.
+    async fn read_result(
+        &self,
+        read: impl Future<Output = Result<JsValue, IdbFailure>>,
+    ) -> Result<JsValue, StorageError> {
+        match self.unless_cut_off(read).await {
+            Some(result) => result.map_err(|e| self.fail(e)),
+            None => Err(StorageError::Closed),
+        }
+    }
+
     fn js_fail(&self, e: &JsValue) -> StorageError {
         self.fail(IdbFailure::from_js(e))
     }

@@ -26,7 +26,7 @@ impl IdbStorage {
     pub(super) async fn get_record(&self, store: Store, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
         let tx = self.transaction(&[store], IdbTransactionMode::Readonly)?;
         let req = self.object_store(&tx, store)?.get(&key_js(key)).map_err(|e| self.js_fail(&e))?;
-        let value = request_result(&req).await.map_err(|e| self.fail(e))?;
+        let value = self.read_result(request_result(&req)).await?;
         stored_bytes(store, &value)
     }
 
@@ -45,7 +45,7 @@ impl IdbStorage {
         }
         let mut out = Vec::with_capacity(reads.len());
         for read in reads {
-            out.push(stored_bytes(store, &read.await.map_err(|e| self.fail(e))?)?);
+            out.push(stored_bytes(store, &self.read_result(read).await?)?);
         }
         Ok(out)
     }
@@ -75,9 +75,9 @@ impl IdbStorage {
         } else {
             Some(os.get_all_with_key_and_limit(&query, limit).map_err(|e| self.js_fail(&e))?)
         };
-        let keys: Array = request_result(&keys_req).await.map_err(|e| self.fail(e))?.unchecked_into();
+        let keys: Array = self.read_result(request_result(&keys_req)).await?.unchecked_into();
         let values: Option<Array> = match &values_req {
-            Some(req) => Some(request_result(req).await.map_err(|e| self.fail(e))?.unchecked_into()),
+            Some(req) => Some(self.read_result(request_result(req)).await?.unchecked_into()),
             None => None,
         };
         let mut out = Vec::with_capacity(keys.length() as usize);
@@ -100,7 +100,7 @@ impl IdbStorage {
         self.check_open()?;
         let tx = self.transaction(&[Store::State], IdbTransactionMode::Readonly)?;
         let req = self.object_store(&tx, Store::State)?.get_all().map_err(|e| self.js_fail(&e))?;
-        let records: Array = request_result(&req).await.map_err(|e| self.fail(e))?.unchecked_into();
+        let records: Array = self.read_result(request_result(&req)).await?.unchecked_into();
         Ok(crate::reads::visible_records(&records).dyn_into::<Array>().ok())
     }
 
@@ -114,7 +114,7 @@ impl IdbStorage {
         let query = idb_range(&range)?;
         let tx = self.transaction(&[store], IdbTransactionMode::Readonly)?;
         let req = self.object_store(&tx, store)?.count_with_key(&query).map_err(|e| self.js_fail(&e))?;
-        let count = request_result(&req).await.map_err(|e| self.fail(e))?;
+        let count = self.read_result(request_result(&req)).await?;
         count.as_f64().map(|n| n as u64).ok_or_else(|| StorageError::Backend("count() answered no number".into()))
     }
 
@@ -178,10 +178,11 @@ impl IdbStorage {
         if let Some(cb) = &step {
             req.set_onsuccess(Some(cb.as_ref().unchecked_ref()));
         }
-        let outcome = JsFuture::from(done).await;
+        let outcome = self.unless_cut_off(JsFuture::from(done)).await;
         req.set_onsuccess(None);
         drop(step);
-        outcome.map_err(|_| self.fail(IdbFailure::of_request(&req)))?;
+        // `None`: the browser closed the connection and the cursor never ended.
+        outcome.ok_or(StorageError::Closed)?.map_err(|_| self.fail(IdbFailure::of_request(&req)))?;
         rows.replace(Ok(Vec::new()))
     }
 }

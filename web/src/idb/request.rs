@@ -1,6 +1,8 @@
 //! IndexedDB's event-based requests as futures: a request's result, a transaction's end, and an
 //! open or delete request that may be blocked by other connections.
 
+use std::pin::pin;
+
 use futures::future::{Either, select};
 use js_sys::{Function, Promise, Reflect};
 use wasm_bindgen::{JsCast, JsValue};
@@ -46,6 +48,26 @@ pub(super) fn transaction_promise(tx: &IdbTransaction) -> Promise {
         tx.set_oncomplete(Some(&resolve));
         tx.set_onabort(Some(&reject));
     })
+}
+
+/// How long a request or transaction still has to end once the browser has closed its
+/// connection (the spec has transactions aborted before the `close` event).
+const CUT_OFF_GRACE_MS: i32 = 200;
+
+/// `fut` (a request's or transaction's end), unless the browser closes the connection
+/// (`forced`, fulfilled by its `close` event) and `fut` has not ended [`CUT_OFF_GRACE_MS`] later:
+/// then `None`. A transaction of a connection the browser closed may never end: seen for one
+/// that was committing when the disk filled up. A connection closed from this side (another
+/// tab's upgrade) lets its transactions end, and is not raced.
+pub(super) async fn unless_cut_off<T>(forced: &Promise, fut: impl Future<Output = T>) -> Option<T> {
+    let fut = pin!(fut);
+    match select(fut, JsFuture::from(forced.clone())).await {
+        Either::Left((out, _)) => Some(out),
+        Either::Right((_, fut)) => match select(fut, JsFuture::from(sleep(CUT_OFF_GRACE_MS))).await {
+            Either::Left((out, _)) => Some(out),
+            Either::Right(_) => None,
+        },
+    }
 }
 
 /// How long an open or delete request may wait for other connections to close before it is
