@@ -378,23 +378,28 @@ async function main() {
     ]
       .map((row) => ({ ...row, ms: times[row.id] || {} }))
       .filter((row) => Object.keys(row.ms).length > 0);
-    console.log('');
-    printTable(rows, opts.engines);
-    console.log('');
-    console.log('raw IndexedDB: one transaction per bulk insert and per single add; the 10k gets pipelined in one');
-    console.log('transaction; filter = getAll + Array.filter. Dexie and AuroraDB: their public API, gets awaited one');
-    console.log('by one (Dexie table.get, AuroraDB get), filter = Dexie Collection.filter / AuroraDB filter.');
-    console.log(`open: a freshly loaded page that has loaded the engine's code (AuroraDB.init(), as Dexie's script`);
-    console.log(`comes with the page) opens the database and counts its records; AuroraDB's was written by`);
-    console.log(
-      `${opts.openOps} single adds on ${opts.openKeys} keys${opsInLog === null ? '' : ` (${opsInLog} ops in its log)`}, the others hold the same records. "+ read all":`,
-    );
-    console.log('the same, then every record (getAll / toArray / all()). "(cold)": the same open, then gets or the');
-    console.log('filter, in one timing. First open: the same in a page that has loaded nothing yet, on an empty');
-    console.log(
-      'database of its own in each run (includes loading and instantiating the .wasm). "engine code loaded":',
-    );
-    console.log("the same after AuroraDB.init() has loaded the .wasm (Dexie's script is loaded with every page).");
+    // The main table and its legend, when a case of it ran (not for `phases` or `records` alone).
+    if (rows.length > 0) {
+      console.log('');
+      printTable(rows, opts.engines);
+      console.log('');
+      console.log('raw IndexedDB: one transaction per bulk insert and per single add; the 10k gets pipelined in one');
+      console.log(
+        'transaction; filter = getAll + Array.filter. Dexie and AuroraDB: their public API, gets awaited one',
+      );
+      console.log('by one (Dexie table.get, AuroraDB get), filter = Dexie Collection.filter / AuroraDB filter.');
+      console.log(`open: a freshly loaded page that has loaded the engine's code (AuroraDB.init(), as Dexie's script`);
+      console.log(`comes with the page) opens the database and counts its records; AuroraDB's was written by`);
+      console.log(
+        `${opts.openOps} single adds on ${opts.openKeys} keys${opsInLog === null ? '' : ` (${opsInLog} ops in its log)`}, the others hold the same records. "+ read all":`,
+      );
+      console.log('the same, then every record (getAll / toArray / all()). "(cold)": the same open, then gets or the');
+      console.log('filter, in one timing. First open: the same in a page that has loaded nothing yet, on an empty');
+      console.log(
+        'database of its own in each run (includes loading and instantiating the .wasm). "engine code loaded":',
+      );
+      console.log("the same after AuroraDB.init() has loaded the .wasm (Dexie's script is loaded with every page).");
+    }
     if (Object.keys(phases).length > 0) {
       console.log('');
       console.log("Where the writes' time goes, seen from the page (ms; medians; each part summed over the case's");
