@@ -318,6 +318,24 @@ count_tests() {
     ' "$1"
 }
 
+# Prints what failed in log `$1`, at most 16 lines: node's failed tests ("not ok") with the first
+# line of their error, and cargo's failed tests with the place and message of their panic. The
+# summary shows them, so that a run whose log is gone (CI keeps only the end of the output) still
+# says which test failed and why.
+print_failures() {
+    awk '
+        function out(line) { sub(/^[ \t]+/, "", line); if (n++ < 16) print "    " substr(line, 1, 200) }
+        /^[ \t]*not ok / { out($0); want = 1; next }
+        want && /^[ \t]*error: *[|>]-?$/ { want = 0; block = 1; next }
+        block { out("error: " $0); block = 0; next }
+        want && /^[ \t]*error: / { out($0); want = 0; next }
+        want && /^[ \t]*\.\.\.$/ { want = 0 }
+        /^test .* \.\.\. FAILED$/ { out($0); next }
+        /panicked at / { out($0); msg = 1; next }
+        msg { out($0); msg = 0 }
+    ' "$1"
+}
+
 # run_step INDEX: runs one registered step, logging its output to $LOG_DIR/NAME.log.
 run_step() {
     local i="$1" name="${STEP_NAMES[$1]}" title="${STEP_TITLES[$1]}"
@@ -376,6 +394,10 @@ main() {
     banner "summary"
     printf '%s\n' "${REPORT[@]}"
     if [ "${#FAILED_STEPS[@]}" -gt 0 ]; then
+        for name in "${FAILED_STEPS[@]}"; do
+            printf 'what failed in %s (target/test-logs/%s.log):\n' "$name" "$name"
+            print_failures "$LOG_DIR/$name.log"
+        done
         printf 'failed steps: %s\n' "${FAILED_STEPS[*]}"
     fi
     printf '%s passed, %s failed\n' "$TOTAL_PASSED" "$TOTAL_FAILED"
