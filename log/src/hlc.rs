@@ -80,10 +80,23 @@ impl OpId {
 }
 
 impl fmt::Display for OpId {
-    /// `2026-11-26T10:31:00.123456789Z+2@ab12cd34`: time, logical counter, peer.
+    /// `2026-11-26T10:31:00.123000000Z+2@ab12cd34`: time, logical counter, peer. The time of an
+    /// id the clock made is its millisecond (the one [`OpId::millis`] gives; NTP64 cannot hold
+    /// most milliseconds exactly, and its own rendering truncates them a nanosecond short); any
+    /// other id's, to the nanosecond.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let wall = NTP64(self.time & !0xf);
-        write!(f, "{}+{}@{}", wall.to_string_rfc3339_lossy(), self.counter(), self.peer)
+        let (ms, rest) = split_millis(self.time);
+        let wall = match u64::try_from(rest) {
+            Ok(0..16) => {
+                let second = NTP64::from(Duration::from_secs(ms / 1000)).to_string_rfc3339_lossy();
+                match second.strip_suffix(".000000000Z") {
+                    Some(head) => format!("{head}.{:03}000000Z", ms % 1000),
+                    None => NTP64(self.time & !0xf).to_string_rfc3339_lossy(),
+                }
+            }
+            _ => NTP64(self.time & !0xf).to_string_rfc3339_lossy(),
+        };
+        write!(f, "{wall}+{}@{}", self.counter(), self.peer)
     }
 }
 
@@ -363,5 +376,11 @@ mod tests {
         assert_eq!(later.millis(), T0);
         assert_eq!(ntp_to_millis(millis_to_ntp(T0 + 123)), T0 + 123);
         assert!(later.to_string().ends_with("+3@01010101"), "{later}");
+        // The millisecond shown is the one millis() gives, for every millisecond of a second
+        // (NTP64 holds most of them a fraction of a nanosecond short).
+        for ms in T0 - T0 % 1000..T0 - T0 % 1000 + 1000 {
+            let shown = OpId { time: millis_to_ntp(ms) + 5, peer: PEER }.to_string();
+            assert!(shown.contains(&format!(".{:03}000000Z+5@", ms % 1000)), "{ms}: {shown}");
+        }
     }
 }
