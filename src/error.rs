@@ -107,7 +107,7 @@ impl DbError {
             DbError::Snapshot(e) => match e {
                 SnapshotError::UniqueViolation { .. } => N::UniqueConstraint,
                 SnapshotError::UnknownIndex(_) => N::UnknownIndex,
-                SnapshotError::UnknownStrategy(_) => N::InvalidConfig,
+                SnapshotError::UnknownStrategy(_) | SnapshotError::StrategyMismatch { .. } => N::InvalidConfig,
                 SnapshotError::HashMismatch { .. } => N::HashMismatch,
                 SnapshotError::UnsupportedVersion { .. } => N::UnsupportedVersion,
                 SnapshotError::Log(_) => N::Log,

@@ -25,6 +25,7 @@ mod error;
 pub mod storage;
 #[cfg(feature = "sync")]
 pub mod sync;
+mod turns;
 
 pub use auroradb_log::{self as log, EncodedOp, Op, OpId, OpKind, PeerId, Step, Value};
 pub use auroradb_snapshot::{self as snapshot, Change, Diff, Entry, IndexSpec, Outcome, State, Strategy};
@@ -37,9 +38,11 @@ pub use error::{DbError, ErrorName, Result, StorageError};
 pub use storage::{FaultyStorage, MemoryStorage, Storage, Store};
 #[cfg(feature = "sync")]
 pub use sync::DbReplica;
+pub use turns::{TurnGuard, Turns};
 
-/// A database shared between the application and the sync engine (`None` once closed).
-pub type SharedDatabase<S> = std::rc::Rc<futures::lock::Mutex<Option<Database<S>>>>;
+/// A database shared between the application and the sync engine (`None` once closed), behind
+/// a lock that serves its callers in the order they asked ([`Turns`]).
+pub type SharedDatabase<S> = std::rc::Rc<Turns<Option<Database<S>>>>;
 
 /// The largest op id whose physical time is at most `ms` milliseconds since the Unix epoch: the
 /// bound to pass to [`Database::state_at`] for "as of this wall-clock time".

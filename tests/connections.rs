@@ -333,3 +333,165 @@ fn a_connection_catches_up_and_writes_after_another_ones_ops_with_the_clock_set_
         b.verify().await.unwrap();
     });
 }
+
+/// A storage that lets another connection write once, just before the first read of every state
+/// record (the whole state an open reads when the journal has no count for it).
+struct WritesBeforeStateScan {
+    inner: MemoryStorage,
+    rival: std::cell::RefCell<Option<Database<MemoryStorage>>>,
+}
+
+impl Storage for WritesBeforeStateScan {
+    async fn commit(&self, batch: WriteBatch) -> Result<(), StorageError> {
+        self.inner.commit(batch).await
+    }
+
+    async fn get(&self, store: Store, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
+        self.inner.get(store, key).await
+    }
+
+    async fn scan(
+        &self,
+        store: Store,
+        range: KeyRange,
+        options: ScanOptions,
+    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StorageError> {
+        let rival = if store == Store::State { self.rival.borrow_mut().take() } else { None };
+        if let Some(mut rival) = rival {
+            rival.put("theirs", Value::Int(1)).await.unwrap();
+        }
+        self.inner.scan(store, range, options).await
+    }
+
+    async fn count(&self, store: Store, range: KeyRange) -> Result<u64, StorageError> {
+        self.inner.count(store, range).await
+    }
+}
+
+/// Found with five tabs opening one database: a tab's open read no commit, another tab made the
+/// first one, and the open then read its state record without the state meta it had read as
+/// missing ("state records without state meta"). The open reads again instead.
+#[test]
+fn an_open_that_reads_the_whole_state_reads_again_if_another_connection_committed_meanwhile() {
+    block_on(async {
+        for first in [false, true] {
+            let storage = MemoryStorage::new();
+            let mut rival = Database::open(storage.clone(), config("race")).await.unwrap();
+            if first {
+                // A commit before the open too: the state meta is there, and the open's reads
+                // must still be of one commit.
+                rival.put("before", Value::Int(0)).await.unwrap();
+            }
+            tick();
+            let hooked = WritesBeforeStateScan { inner: storage.clone(), rival: Some(rival).into() };
+            let mut db = Database::open(hooked, config("race")).await.unwrap();
+            assert!(db.storage().rival.borrow().is_none(), "the other connection wrote during the open");
+            assert_eq!(db.get("theirs"), Some(&Value::Int(1)));
+            tick();
+            db.put("mine", Value::Int(2)).await.unwrap();
+            assert_eq!(db.count(), if first { 3 } else { 2 });
+            db.verify().await.unwrap();
+            let mut again = Database::open(storage, config("race")).await.unwrap();
+            again.load_state().await.unwrap();
+            assert_eq!(again.get("theirs"), Some(&Value::Int(1)));
+            assert_eq!(again.count(), db.count());
+            again.verify().await.unwrap();
+        }
+    });
+}
+
+/// Every open connection applies one strategy: while another connection is open, one configured
+/// with another strategy is refused unless it raises the version (which, in a browser, closes
+/// the connections of the old one first); alone, it changes it. Found with two tabs of different
+/// strategies writing one database: each wrote records of its own rule, and reads of the
+/// other's failed as corrupt.
+#[test]
+fn a_connection_with_another_strategy_is_refused_unless_it_raises_the_version() {
+    block_on(async {
+        let storage = MemoryStorage::new();
+        let mut a = Database::open(storage.clone(), config("rules")).await.unwrap();
+        a.put("k", Value::Int(1)).await.unwrap();
+        let mut other = config("rules");
+        other.strategy = auroradb::Strategy::LocalWins;
+        let err = Database::open(storage.clone(), other.clone()).await.unwrap_err();
+        assert_eq!(err.name(), "InvalidConfigError");
+        assert!(err.to_string().contains("open elsewhere with the \"timestamp\" strategy"), "{err}");
+        // Nothing was written by the refused open: the first connection goes on.
+        tick();
+        a.put("k", Value::Int(2)).await.unwrap();
+        a.verify().await.unwrap();
+        other.version += 1;
+        let b = Database::open(storage.clone(), other.clone()).await.unwrap();
+        assert_eq!(b.get("k"), Some(&Value::Int(2)));
+        assert_eq!(b.config().strategy.name(), "local-wins");
+        // Alone, a connection changes it at the same version.
+        drop((a, b));
+        let mut back = config("rules");
+        back.version = other.version;
+        let c = Database::open(storage.clone(), back).await.unwrap();
+        assert_eq!((c.get("k"), c.config().strategy.name()), (Some(&Value::Int(2)), "timestamp"));
+
+        // Two connections that make a new database at once: the second sees the first's schema.
+        let fresh = MemoryStorage::new();
+        let mut local_wins = config("new");
+        local_wins.strategy = auroradb::Strategy::LocalWins;
+        let (first, second) =
+            futures::future::join(Database::open(fresh.clone(), config("new")), Database::open(fresh, local_wins))
+                .await;
+        first.unwrap();
+        assert_eq!(second.unwrap_err().name(), "InvalidConfigError");
+    });
+}
+
+/// Under `local-wins` and `remote-wins`, every author of the storage is local: two connections
+/// (two slots), a connection given an identity of its own, a reopen and ops imported from
+/// elsewhere all give one state, the same in every connection and after a reopen, and
+/// `history()` calls current the op `get()` shows.
+#[test]
+fn sided_strategies_count_every_author_of_the_storage_as_local() {
+    block_on(async {
+        for (strategy, winner) in [(auroradb::Strategy::LocalWins, "b"), (auroradb::Strategy::RemoteWins, "remote")] {
+            let storage = MemoryStorage::new();
+            let mut cfg = config("sided");
+            cfg.strategy = strategy.clone();
+            // Ops from another database, written before the local ones.
+            let mut elsewhere = Database::open(MemoryStorage::new(), cfg.clone()).await.unwrap();
+            elsewhere.put("k", Value::String("remote".into())).await.unwrap();
+            let file = elsewhere.export_log().await.unwrap();
+            tick();
+            let mut a = Database::open(storage.clone(), cfg.clone()).await.unwrap();
+            a.put("k", Value::String("a".into())).await.unwrap();
+            tick();
+            let mut b = Database::open(storage.clone(), cfg.clone()).await.unwrap();
+            assert_ne!(a.peer(), b.peer());
+            b.put("k", Value::String("b".into())).await.unwrap();
+            tick();
+            a.import_log(&file).await.unwrap();
+            b.put("other", Value::Int(1)).await.unwrap();
+            for (name, db) in [("a", &mut a), ("b", &mut b)] {
+                assert_eq!(db.get("k"), Some(&Value::String(winner.into())), "{} in {name}", strategy.name());
+                let history = db.history("k").await.unwrap();
+                let current: Vec<_> = history.iter().filter(|h| h.outcome == auroradb::Outcome::Current).collect();
+                assert_eq!(current.len(), 1, "{} in {name}: {history:?}", strategy.name());
+                assert_eq!(current[0].value, Some(Value::String(winner.into())), "{} in {name}", strategy.name());
+            }
+            // A connection given its identity: its first write marks its author as the storage's,
+            // and the others learn it when they catch up with it.
+            let mut c = cfg.clone();
+            c.identity = Some(auroradb_log::Identity::generate());
+            let mut c = Database::open(storage.clone(), c).await.unwrap();
+            tick();
+            c.put("k", Value::String("c".into())).await.unwrap();
+            tick();
+            a.put("other", Value::Int(2)).await.unwrap();
+            let after_c = if strategy.name() == "local-wins" { "c" } else { "remote" };
+            assert_eq!(a.get("k"), Some(&Value::String(after_c.into())), "{} in a after c", strategy.name());
+            assert_eq!(c.get("k"), Some(&Value::String(after_c.into())), "{} in c", strategy.name());
+            // Reopened (each connection gone, then one alone): the same state.
+            drop((a, b, c));
+            let mut again = Database::open(storage.clone(), cfg.clone()).await.unwrap();
+            assert_eq!(again.get("k"), Some(&Value::String(after_c.into())), "{} after reopen", strategy.name());
+            again.verify().await.unwrap();
+        }
+    });
+}

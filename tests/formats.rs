@@ -47,10 +47,6 @@ fn records() -> [(&'static str, Store, Vec<u8>); 3] {
     ]
 }
 
-/// The legacy fixtures whose bodies did not change: `legacy/<name>` is what an earlier release
-/// wrote where the current one writes `<name>`.
-const LEGACY: [&str; 1] = ["meta_schema.bin"];
-
 fn dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/db")
 }
@@ -310,13 +306,13 @@ fn the_identity_fixture_is_what_a_slot_stores_and_reads_as_its_author() {
 }
 
 #[test]
-fn legacy_records_are_the_same_bodies_under_the_old_magic() {
+fn the_legacy_schema_is_the_current_one_of_format_1_without_the_strategy() {
     bless_if_asked();
-    for name in LEGACY {
-        let (old, current) = (read(&format!("legacy/{name}")), read(name));
-        assert_eq!(&old[..4], b"AUmt", "{name}");
-        assert_eq!(with_magic(&old, &current[..4].try_into().unwrap()), current, "{name}");
-    }
+    let (old, current) = (read("legacy/meta_schema.bin"), read("meta_schema.bin"));
+    assert_eq!((&old[..4], old[4]), (&b"AUmt"[..], 1));
+    assert_eq!((&current[..4], current[4]), (&b"AUsc"[..], 2));
+    // Format 2 appends the strategy's name, `Some("timestamp")`.
+    assert_eq!(current[5..], [&old[5..], &[1, 9][..], b"timestamp"].concat());
 }
 
 #[test]
@@ -326,8 +322,8 @@ fn legacy_records_still_read_and_a_head_from_before_signing_is_refused() {
         let [(_, _, head_key), (_, _, schema_key), ..] = records();
         let mut db = reopen_with(&[(Store::Meta, schema_key.clone(), read("legacy/meta_schema.bin"))]).await.unwrap();
         assert_eq!(db.verify().await.unwrap().ops, 4);
-        // An unchanged schema is left as it is.
-        assert_eq!(db.storage().get(Store::Meta, &schema_key).await.unwrap().unwrap()[..4], *b"AUmt");
+        // The schema is written again once, with the strategy the format of then did not hold.
+        assert_eq!(db.storage().get(Store::Meta, &schema_key).await.unwrap().unwrap(), read("meta_schema.bin"));
 
         // A journal entry under the old magic reads as one: it names the ops of its commit (ops of
         // the earlier release's sample, which this one does not hold).

@@ -249,3 +249,76 @@ fn a_long_commit_keeps_the_newest_journal_entry_small() {
         assert_eq!((reopened.count(), reopened.state().held()), (200, 0));
     });
 }
+
+/// A record read on demand that another connection wrote since this one last caught up: the
+/// commit is caught up first, so its change is reported (it used to be taken in unseen, and the
+/// tab never heard of it).
+#[test]
+fn a_record_read_ahead_of_the_catch_up_is_reported_as_another_connections_change() {
+    block_on(async {
+        let pairs = |changes: &[auroradb::Change]| {
+            changes.iter().map(|c| (c.key.clone(), c.before.clone(), c.after.clone())).collect::<Vec<_>>()
+        };
+        let storage = MemoryStorage::new();
+        let mut b = Database::open(storage.clone(), config("ahead", None)).await.unwrap();
+        b.put("x", Value::Int(1)).await.unwrap();
+        let mut a = Database::open(storage.clone(), config("ahead", Some(10))).await.unwrap();
+        tick();
+        b.put("x", Value::Int(2)).await.unwrap();
+        tick();
+        b.put("y", Value::Int(5)).await.unwrap();
+        tick();
+        // A write reads x's record, which shows b's op that a has not seen. (The records a did
+        // not hold come without a value before.)
+        let out = a.put("x", Value::Int(3)).await.unwrap();
+        let x = |before: Option<i64>, after: i64| ("x".to_owned(), before.map(Value::Int), Some(Value::Int(after)));
+        assert_eq!(pairs(&a.take_caught_up()), [x(None, 2), ("y".to_owned(), None, Some(Value::Int(5)))]);
+        assert_eq!(pairs(&out.changes), [x(Some(2), 3)]);
+        a.verify().await.unwrap();
+
+        // A read alone, by a connection that holds nothing.
+        let mut c = Database::open(storage.clone(), config("ahead", Some(10))).await.unwrap();
+        tick();
+        b.catch_up().await.unwrap();
+        b.put("x", Value::Int(4)).await.unwrap();
+        c.load_keys(&["x"]).await.unwrap();
+        assert_eq!(pairs(&c.take_caught_up()), [x(None, 4)]);
+        assert_eq!((c.get("x"), c.count()), (Some(&Value::Int(4)), 2));
+    });
+}
+
+/// Another connection's removes of records this one does not hold are reported as deletes
+/// (`before` is `None`: without the record, the value is not known), except of a key never
+/// written before.
+#[test]
+fn removes_of_records_not_held_are_reported_as_deletes() {
+    block_on(async {
+        let storage = MemoryStorage::new();
+        let mut b = Database::open(storage.clone(), config("gone", None)).await.unwrap();
+        for k in ["p", "q", "r"] {
+            tick();
+            b.put(k, Value::Int(1)).await.unwrap();
+        }
+        let mut a = Database::open(storage.clone(), config("gone", Some(10))).await.unwrap();
+        a.load_keys(&["r"]).await.unwrap();
+        tick();
+        b.remove("p").await.unwrap();
+        tick();
+        let mut tx = Transaction::default();
+        tx.remove("q").unwrap();
+        tx.put("s", Value::Int(2)).unwrap();
+        b.commit_transaction(tx).await.unwrap();
+        tick();
+        b.remove("r").await.unwrap();
+        // A key never written: removing it changes nothing, here as there.
+        tick();
+        b.remove("never").await.unwrap();
+        let changes = a.catch_up().await.unwrap();
+        let seen: Vec<_> = changes.iter().map(|c| (c.key.as_str(), c.before.clone(), c.after.clone())).collect();
+        assert_eq!(
+            seen,
+            [("p", None, None), ("q", None, None), ("r", Some(Value::Int(1)), None), ("s", None, Some(Value::Int(2))),]
+        );
+        assert_eq!(a.count(), 1);
+    });
+}

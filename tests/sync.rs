@@ -17,7 +17,6 @@ use auroradb_net::frame::encode_frame;
 use auroradb_net::transport::memory::{Faults, MemoryNetwork, MemoryTransport};
 use auroradb_net::{Body, EngineEvent, Message, Ops, SyncConfig, SyncEngine, SyncError, SyncEvent};
 use futures::executor::block_on;
-use futures::lock::Mutex;
 
 type Backend = FaultyStorage<MemoryStorage>;
 
@@ -55,7 +54,7 @@ fn cluster(n: u8, strategy: Strategy, seed: u64, sync: SyncConfig) -> (MemoryNet
             config.checkpoint_every = 16;
             let db = block_on(Database::open(storage.clone(), config)).unwrap();
             let log = db.log_handle();
-            let replica = DbReplica::new(Rc::new(Mutex::new(Some(db))), log, id);
+            let replica = DbReplica::new(Rc::new(auroradb::Turns::new(Some(db))), log, id);
             Replica { id, storage, engine: SyncEngine::new(replica, net.endpoint(id), sync), events: Vec::new() }
         })
         .collect();

@@ -419,6 +419,9 @@
    *            journal entry in `journal` (added)
    *   two      the state record, and the journal entry holding the op (added)
    *   merged   one record holding all three, in one store
+   *   claimed  the same in a store with a unique index on the record's commit number: the check
+   *            a one-record add would need in place of the journal entry's `add` (another
+   *            connection's commit of the same number fails)
    */
   async function recordShapes({ n = 1_000, rounds = 3 } = {}) {
     const source = freshName('shapes');
@@ -453,14 +456,25 @@
         (tx, i) =>
           tx.objectStore('state').put({ ...state, key: key(i), value: record(i), op, journal }, keyWith(stateKey, i)),
       ],
+      claimed: [
+        ['state'],
+        (tx, i) =>
+          tx
+            .objectStore('state')
+            .put({ ...state, key: key(i), value: record(i), op, journal, commit: i + 1 }, keyWith(stateKey, i)),
+        { commit: { unique: true } },
+      ],
     };
     const ms = Object.fromEntries(Object.keys(shapes).map((shape) => [shape, []]));
     for (let r = 0; r < rounds; r++) {
-      for (const [shape, [stores, write]] of Object.entries(shapes)) {
+      for (const [shape, [stores, write, indexes = {}]] of Object.entries(shapes)) {
         const name = freshName(`shape-${shape}`);
         const open = indexedDB.open(name, 1);
         open.onupgradeneeded = () => {
-          for (const store of stores) open.result.createObjectStore(store);
+          for (const store of stores) {
+            const made = open.result.createObjectStore(store);
+            for (const [field, options] of Object.entries(indexes)) made.createIndex(field, field, options);
+          }
         };
         const db = await request(open);
         const t0 = performance.now();

@@ -449,6 +449,7 @@ async function main() {
         ['three', "AuroraDB's three: the op in `log`, the state record, the journal entry"],
         ['two', 'two: the state record, and the journal entry holding the op'],
         ['merged', 'one record holding all three, in one store'],
+        ['claimed', 'the same, with a unique index on its commit number (the claim)'],
       ];
       for (const [shape, title] of rows) {
         const ratio = (shapes[shape] / shapes.one).toFixed(2);

@@ -65,14 +65,14 @@ pub fn history(config: &StateConfig, key: &str, ops: impl IntoIterator<Item = Op
         let (value, took, deletes) = match &op.kind {
             OpKind::Clear => {
                 // In id order a clear is newer than everything before it: it always takes effect.
-                rule::prune(&mut rec, op.id, &config.strategy, config.local);
+                rule::prune(&mut rec, op.id, &config.strategy, config.locals());
                 last_clear = Some(op.id);
                 (None, true, true)
             }
             other => {
                 let Some(action) = rule::action_for(&config.strategy, other, key) else { continue };
                 let value = action.value().cloned();
-                let ctx = Ctx { strategy: &config.strategy, local: config.local, key };
+                let ctx = Ctx { strategy: &config.strategy, local: config.locals(), key };
                 rule::apply(&mut rec, &ctx, op.id, action);
                 let took = match value {
                     Some(_) => rec.shows(op.id),

@@ -99,9 +99,18 @@ impl Index {
         self.entries.get(&IndexKey(value.clone())).into_iter().flatten().map(String::as_str)
     }
 
-    /// `(field value, keys)` for field values within the bounds, in index order. Empty (never a
-    /// panic) when the bounds are inverted or empty.
+    /// `(field value, keys)` for field values within the bounds, in index order, of the kind of
+    /// the bounds: a range of numbers holds no `null`, boolean or string, however the kinds sort
+    /// (bounds of two kinds hold nothing). Empty (never a panic) when the bounds are inverted or
+    /// empty.
     pub(crate) fn range(&self, lo: Bound<&Value>, hi: Bound<&Value>) -> Vec<(&Value, &BTreeSet<String>)> {
+        let bounds: Vec<&Value> = [lo, hi]
+            .into_iter()
+            .filter_map(|b| match b {
+                Bound::Included(v) | Bound::Excluded(v) => Some(v),
+                Bound::Unbounded => None,
+            })
+            .collect();
         let own = |b: Bound<&Value>| match b {
             Bound::Included(v) => Bound::Included(IndexKey(v.clone())),
             Bound::Excluded(v) => Bound::Excluded(IndexKey(v.clone())),
@@ -114,7 +123,11 @@ impl Index {
                 return Vec::new();
             }
         }
-        self.entries.range((lo, hi)).map(|(k, keys)| (&k.0, keys)).collect()
+        self.entries
+            .range((lo, hi))
+            .filter(|(k, _)| bounds.iter().all(|b| crate::same_kind(&k.0, b)))
+            .map(|(k, keys)| (&k.0, keys))
+            .collect()
     }
 
     /// The values held by more than one key, with those keys.

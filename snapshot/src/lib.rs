@@ -53,7 +53,7 @@ pub use diff::{Diff, diff};
 pub use error::{Result, SnapshotError};
 pub use history::{HistoryItem, Outcome, history};
 pub use index::IndexSpec;
-pub use order::{compare_values, render_value};
+pub use order::{compare_values, render_value, same_kind};
 pub use record::{Entry, KeyRecord, MAGIC_KEY_RECORD};
 pub use state::{Applied, Change, MAGIC_STATE_META, State, StateConfig, StateMeta};
 pub use strategy::{Candidate, Pick, Resolver, Strategy};

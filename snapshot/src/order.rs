@@ -59,6 +59,12 @@ pub fn compare_values(a: &Value, b: &Value) -> Ordering {
     }
 }
 
+/// Whether `a` and `b` are of one kind in the order of [`compare_values`] (an `Int` and a `Float`
+/// are: both numbers).
+pub fn same_kind(a: &Value, b: &Value) -> bool {
+    rank(a) == rank(b)
+}
+
 fn rank(v: &Value) -> u8 {
     match v {
         Value::Null => 0,

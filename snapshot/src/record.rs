@@ -157,6 +157,12 @@ impl KeyRecord {
         }
     }
 
+    /// The op whose outcome the record shows: the visible entry's, or the remove that hides the
+    /// key (`None` for a key hidden by a clear, or never written).
+    pub fn shown_by(&self) -> Option<OpId> {
+        self.entry.as_ref().map(|e| e.id).or_else(|| self.deleted_by())
+    }
+
     /// The remove that hides the key, if it is hidden by one (not by a clear, not never written).
     pub(crate) fn deleted_by(&self) -> Option<OpId> {
         if self.entry.is_some() {

@@ -130,10 +130,24 @@ fn finish(reset: bool, value: Option<Value>) -> Action {
     }
 }
 
+/// Who counts as local: this peer and the other authors of its storage
+/// ([`crate::StateConfig::also_local`]).
+#[derive(Clone, Copy)]
+pub(crate) struct Local<'a> {
+    pub(crate) me: PeerId,
+    pub(crate) others: &'a [PeerId],
+}
+
+impl Local<'_> {
+    pub(crate) fn has(self, peer: PeerId) -> bool {
+        peer == self.me || self.others.contains(&peer)
+    }
+}
+
 /// What a rule needs besides the record.
 pub(crate) struct Ctx<'a> {
     pub(crate) strategy: &'a Strategy,
-    pub(crate) local: PeerId,
+    pub(crate) local: Local<'a>,
     pub(crate) key: &'a str,
 }
 
@@ -151,7 +165,7 @@ pub(crate) fn apply(rec: &mut KeyRecord, ctx: &Ctx<'_>, id: OpId, action: Action
 }
 
 /// Drops everything older than a clear at `c`. Returns whether the record changed.
-pub(crate) fn prune(rec: &mut KeyRecord, c: OpId, strategy: &Strategy, local: PeerId) -> bool {
+pub(crate) fn prune(rec: &mut KeyRecord, c: OpId, strategy: &Strategy, local: Local<'_>) -> bool {
     let old = |id: &OpId| *id < c;
     match &mut rec.rule {
         Rule::Timestamp { removed } | Rule::Custom { removed } => {
@@ -399,7 +413,7 @@ fn merge_fields(rec: &mut KeyRecord, id: OpId, incoming: BTreeMap<String, Value>
 type Slot = (OpId, Option<Value>);
 
 /// Splits a sided record into the local side's and the remote side's latest ops.
-fn explode_sided(rec: &mut KeyRecord, local: PeerId) -> (Option<Slot>, Option<Slot>) {
+fn explode_sided(rec: &mut KeyRecord, local: Local<'_>) -> (Option<Slot>, Option<Slot>) {
     let Rule::Sided { removed, other } = &mut rec.rule else { return (None, None) };
     let winner = match rec.entry.take() {
         Some(e) => Some((e.id, Some(e.value))),
@@ -407,7 +421,7 @@ fn explode_sided(rec: &mut KeyRecord, local: PeerId) -> (Option<Slot>, Option<Sl
     };
     let (mut mine, mut theirs) = (None, None);
     for slot in [winner, other.take()].into_iter().flatten() {
-        if slot.0.peer == local {
+        if local.has(slot.0.peer) {
             mine = Some(slot);
         } else {
             theirs = Some(slot);
@@ -433,9 +447,9 @@ fn implode_sided(rec: &mut KeyRecord, mine: Option<Slot>, theirs: Option<Slot>, 
     }
 }
 
-fn sided(rec: &mut KeyRecord, id: OpId, value: Option<Value>, local: PeerId, prefer_local: bool) {
+fn sided(rec: &mut KeyRecord, id: OpId, value: Option<Value>, local: Local<'_>, prefer_local: bool) {
     let (mut mine, mut theirs) = explode_sided(rec, local);
-    let slot = if id.peer == local { &mut mine } else { &mut theirs };
+    let slot = if local.has(id.peer) { &mut mine } else { &mut theirs };
     if slot.as_ref().is_none_or(|(sid, _)| id > *sid) {
         *slot = Some((id, value));
     }
@@ -451,8 +465,8 @@ fn custom(rec: &mut KeyRecord, ctx: &Ctx<'_>, resolver: &dyn Resolver, id: OpId,
     let incoming_wins = match current {
         None => true,
         Some((cid, cvalue)) => {
-            let current = Candidate { id: cid, author: cid.peer, value: cvalue, local: cid.peer == ctx.local };
-            let incoming = Candidate { id, author: id.peer, value: value.as_ref(), local: id.peer == ctx.local };
+            let current = Candidate { id: cid, author: cid.peer, value: cvalue, local: ctx.local.has(cid.peer) };
+            let incoming = Candidate { id, author: id.peer, value: value.as_ref(), local: ctx.local.has(id.peer) };
             resolver.pick(ctx.key, &current, &incoming) == Pick::Incoming
         }
     };
@@ -538,7 +552,7 @@ mod tests {
     #[test]
     fn prune_reports_whether_anything_changed() {
         let strategy = Strategy::Timestamp;
-        let ctx = Ctx { strategy: &strategy, local: PeerId([1; 16]), key: "k" };
+        let ctx = Ctx { strategy: &strategy, local: Local { me: PeerId([1; 16]), others: &[] }, key: "k" };
         let mut rec = KeyRecord::new(&strategy);
         apply(&mut rec, &ctx, id(20), Action::Put(Value::Int(1)));
         assert!(!prune(&mut rec, id(10), &strategy, ctx.local));

@@ -11,6 +11,7 @@ use crate::error::{decode, encode};
 use crate::index::{Index, IndexSpec};
 use crate::order::render_value;
 use crate::record::KeyRecord;
+use crate::rule::Local;
 use crate::rule::{self, Action, Ctx};
 use crate::{Result, SnapshotError, Strategy};
 
@@ -22,8 +23,13 @@ pub const MAGIC_STATE_META: [u8; 4] = *b"AUsm";
 pub struct StateConfig {
     /// The conflict strategy.
     pub strategy: Strategy,
-    /// This peer: what `local-wins`, `remote-wins` and custom resolvers call local.
+    /// This peer: what `local-wins`, `remote-wins` and custom resolvers call local, with
+    /// [`StateConfig::also_local`].
     pub local: PeerId,
+    /// The other authors that count as local: those the same storage writes as (its other
+    /// connections, and this one's earlier authors), so that every connection of a storage, and
+    /// every reopen, computes the same state from the same ops.
+    pub also_local: Vec<PeerId>,
     /// The secondary indexes. Names must be distinct (see [`StateConfig::validate`]).
     pub indexes: Vec<IndexSpec>,
 }
@@ -31,7 +37,18 @@ pub struct StateConfig {
 impl StateConfig {
     /// A configuration with no indexes.
     pub fn new(strategy: Strategy, local: PeerId) -> StateConfig {
-        StateConfig { strategy, local, indexes: Vec::new() }
+        StateConfig { strategy, local, also_local: Vec::new(), indexes: Vec::new() }
+    }
+
+    /// Also counts `authors` as local (see [`StateConfig::also_local`]).
+    pub fn with_local(mut self, authors: impl IntoIterator<Item = PeerId>) -> StateConfig {
+        self.also_local.extend(authors);
+        self
+    }
+
+    /// Who counts as local.
+    pub(crate) fn locals(&self) -> Local<'_> {
+        Local { me: self.local, others: &self.also_local }
     }
 
     /// Adds an index over the top-level field `name`.
@@ -121,7 +138,8 @@ impl StateMeta {
 pub struct Change {
     /// The key.
     pub key: String,
-    /// The value shown before (`None`: the key was absent).
+    /// The value shown before (`None`: the key was absent, or, in a change another connection
+    /// made to a record this one did not hold, not known).
     pub before: Option<Value>,
     /// The value shown after (`None`: the key is absent now).
     pub after: Option<Value>,
@@ -329,6 +347,12 @@ impl State {
         &self.config
     }
 
+    /// Sets the other authors that count as local ([`StateConfig::also_local`]), for the ops
+    /// applied from now on: the records already held were decided without those learned now.
+    pub fn set_also_local(&mut self, authors: Vec<PeerId>) {
+        self.config.also_local = authors;
+    }
+
     /// The global part of the state.
     pub fn meta(&self) -> &StateMeta {
         &self.meta
@@ -389,7 +413,7 @@ impl State {
 
     fn apply_key(&mut self, key: &str, id: OpId, action: Action, out: &mut Applied) {
         let dead = self.meta.clear.is_some_and(|c| id < c);
-        let ctx = Ctx { strategy: &self.config.strategy, local: self.config.local, key };
+        let ctx = Ctx { strategy: &self.config.strategy, local: self.config.locals(), key };
         let (indexes, visible) = (&mut self.indexes, &mut self.visible);
         match self.records.get_mut(key) {
             Some(rec) => write_key(rec, &ctx, id, action, dead, indexes, visible, out),
@@ -406,7 +430,7 @@ impl State {
             return;
         }
         self.meta.clear = Some(c);
-        let (strategy, local) = (&self.config.strategy, self.config.local);
+        let (strategy, local) = (&self.config.strategy, self.config.locals());
         for (key, rec) in &mut self.records {
             let before = rec.entry.as_ref().map(|e| (e.id, e.value.clone()));
             if rule::prune(rec, c, strategy, local) {
@@ -433,7 +457,7 @@ impl State {
         for (key, action) in rule::actions(&self.config.strategy, &op.kind) {
             let current = self.records.get(key);
             let mut rec = current.cloned().unwrap_or_else(|| KeyRecord::new(&self.config.strategy));
-            let ctx = Ctx { strategy: &self.config.strategy, local: self.config.local, key };
+            let ctx = Ctx { strategy: &self.config.strategy, local: self.config.locals(), key };
             rule::apply(&mut rec, &ctx, op.id, action);
             let before = current.and_then(|r| r.entry.as_ref()).map(|e| &e.value);
             affected.push((key, before, rec.entry.map(|e| e.value)));

@@ -79,6 +79,35 @@ fn find_by_and_ranges() {
 }
 
 #[test]
+fn a_range_holds_values_of_its_bounds_kind() {
+    let mut s = State::new(StateConfig::new(Strategy::Timestamp, peer(1)).with_index("f", false));
+    let fields = [
+        ("null", Value::Null),
+        ("false", Value::Bool(false)),
+        ("neg", Value::Int(-5)),
+        ("half", Value::Float(0.5)),
+        ("a", Value::from("a")),
+        ("z", Value::from("z")),
+        ("bytes", Value::Bytes(vec![1])),
+        ("list", Value::List(vec![Value::Int(1)])),
+    ];
+    for (i, (key, f)) in fields.iter().enumerate() {
+        s.apply(&put(10 + i as u64, 1, key, Value::map([("f", f.clone())])));
+    }
+    let range = |lo, hi| keys(&s.index_range("f", lo, hi).unwrap()).join(",");
+    let (a, z) = (Value::from("a"), Value::from("z"));
+    // Below a number: numbers only, not the null and boolean that sort below every number.
+    assert_eq!(range(Unbounded, Excluded(&Value::Int(0))), "neg");
+    assert_eq!(range(Included(&Value::Int(-10)), Unbounded), "neg,half");
+    // Above a string: strings only, not the bytes and lists that sort above every string.
+    assert_eq!(range(Included(&a), Unbounded), "a,z");
+    assert_eq!(range(Excluded(&z), Unbounded), "");
+    // Bounds of two kinds hold nothing; no bound, everything in index order.
+    assert_eq!(range(Included(&Value::Int(0)), Included(&z)), "");
+    assert_eq!(range(Unbounded, Unbounded), "null,false,neg,half,a,z,bytes,list");
+}
+
+#[test]
 fn indexes_follow_updates() {
     let mut s = users();
     s.apply(&put(20, 2, "u1", user("z@x", 20)));

@@ -275,6 +275,33 @@ fn remote_wins_prefers_the_latest_remote_write() {
     assert_eq!(shown(&s, "k"), Some(Value::Int(1)));
 }
 
+#[test]
+fn every_author_of_the_storage_is_local() {
+    // Peers 1 and 4 write on this storage (two connections); peer 2 is a remote peer.
+    let ops = [put(10, 1, "k", Value::Int(1)), put(20, 4, "k", Value::Int(4)), put(30, 2, "k", Value::Int(2))];
+    let both = |strategy: Strategy, me| {
+        let mut s = State::new(StateConfig::new(strategy, peer(me)).with_local([peer(if me == 1 { 4 } else { 1 })]));
+        for op in &ops {
+            s.apply(op);
+        }
+        s
+    };
+    for me in [1, 4] {
+        // Whichever of the two connections computes it, the state is the same: the latest of
+        // the storage's writes under local-wins, the remote one under remote-wins.
+        assert_eq!(shown(&both(Strategy::LocalWins, me), "k"), Some(Value::Int(4)), "connection of peer {me}");
+        assert_eq!(shown(&both(Strategy::RemoteWins, me), "k"), Some(Value::Int(2)), "connection of peer {me}");
+    }
+    assert!(both(Strategy::LocalWins, 1).records().eq(both(Strategy::LocalWins, 4).records()));
+    // Learned later, the other author counts from then on.
+    let mut s = state(Strategy::LocalWins);
+    s.set_also_local(vec![peer(4)]);
+    for op in &ops {
+        s.apply(op);
+    }
+    assert_eq!(shown(&s, "k"), Some(Value::Int(4)));
+}
+
 // ---------------------------------------------------------------- custom
 
 /// Highest `score` field wins, then the higher id; removes never win.

@@ -22,11 +22,11 @@
 //! say because a copy of the storage wrote as it too) is retired: no peer takes that author's
 //! ops any more, so a connection passes it by and claims the next slot.
 
-use auroradb_log::Identity;
+use auroradb_log::{Identity, PeerId};
 
 use super::keys;
 use crate::storage::{Claim, Held, KeyRange, ScanOptions, Storage, Store, WriteBatch};
-use crate::{Result, StorageError};
+use crate::{DbError, Result, StorageError};
 
 /// How many author slots a storage keeps: as many connections as this can be open at once, each
 /// with an author of its own that the next connection takes over; more get a fresh identity.
@@ -41,6 +41,9 @@ fn lock_name(slot: u32) -> String {
 pub(super) struct Slot {
     pub number: u32,
     pub identity: Identity,
+    /// Whether a lower slot was held by another connection when this one was claimed (another
+    /// connection of the storage is open).
+    pub others: bool,
     /// Released when the slot is dropped.
     _lock: Held,
 }
@@ -68,6 +71,7 @@ pub(super) async fn claim(storage: &impl Storage, empty: bool) -> Result<Option<
         (first, stored?, frozen?)
     };
     let mut first = Some(first?);
+    let mut others = false;
     for number in 0..AUTHOR_SLOTS {
         let claim = match first.take() {
             Some(claim) => claim,
@@ -84,9 +88,9 @@ pub(super) async fn claim(storage: &impl Storage, empty: bool) -> Result<Option<
                 if frozen.iter().any(|(k, _)| *k == fork) {
                     continue;
                 }
-                return Ok(Some(Slot { number, identity, _lock: held }));
+                return Ok(Some(Slot { number, identity, others, _lock: held }));
             }
-            Claim::Taken => {}
+            Claim::Taken => others = true,
             Claim::Unsupported => return Ok(None),
         }
     }
@@ -117,4 +121,29 @@ async fn slot_identity(storage: &impl Storage, key: Vec<u8>) -> Result<Identity>
 pub(super) async fn slot_identities(storage: &impl Storage) -> Result<Vec<Identity>> {
     let rows = storage.scan(Store::Meta, KeyRange::prefix(keys::META_IDENTITY), ScanOptions::default()).await?;
     rows.iter().map(|(_, v)| keys::decode_identity(v)).collect()
+}
+
+/// Every author that writes on `storage`, once each: the slots' authors, and the authors its
+/// connections wrote as without a slot (marked in meta by their first write,
+/// [`keys::META_LOCAL`]).
+/// What `local-wins`, `remote-wins` and custom resolvers call local, whichever connection asks,
+/// so that all of them (and every reopen) compute the same state.
+pub(super) async fn local_authors(storage: &impl Storage) -> Result<Vec<PeerId>> {
+    let keys_only = ScanOptions { keys_only: true, ..ScanOptions::default() };
+    let (slots, marked) = futures::future::join(
+        slot_identities(storage),
+        storage.scan(Store::Meta, KeyRange::prefix(keys::META_LOCAL), keys_only),
+    )
+    .await;
+    let mut authors: Vec<PeerId> = slots?.iter().map(Identity::peer).collect();
+    // A few: no sort (its code would be one more copy in the wasm).
+    for (k, _) in marked? {
+        let bytes = k[keys::META_LOCAL.len()..]
+            .try_into()
+            .map_err(|_| DbError::Corrupt("a local author's mark is not 16 bytes".into()))?;
+        if !authors.contains(&PeerId(bytes)) {
+            authors.push(PeerId(bytes));
+        }
+    }
+    Ok(authors)
 }

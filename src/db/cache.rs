@@ -10,11 +10,11 @@
 
 use std::collections::BTreeSet;
 
-use auroradb_log::EncodedOp;
+use auroradb_log::{EncodedOp, OpId};
 use auroradb_snapshot::{Change, KeyRecord, State, StateMeta};
 
 use super::tail::history_keys;
-use super::{Database, keys, state_config};
+use super::{Database, keys};
 use crate::storage::{KeyRange, ScanOptions, Storage, Store};
 use crate::{DbError, Result};
 
@@ -51,20 +51,39 @@ impl<S: Storage> Database<S> {
 
     /// Reads the records of `keys` the state does not hold (with `state_cache`; without, it
     /// holds them all). Past the bound, every record held is forgotten first.
+    ///
+    /// A record that shows an op this connection has not caught up with was written by another
+    /// connection's commit since it last looked: the commits are caught up first (kept for
+    /// [`Database::take_caught_up`]) and the records read again, so that what that commit changed
+    /// is reported as a change, not taken in unseen. (Three rounds at most: a record whose op
+    /// never comes is then held as it is.)
     pub async fn load_keys(&mut self, keys: &[&str]) -> Result<()> {
         self.release_excess();
-        if self.whole {
-            return Ok(());
-        }
-        let mut missing: Vec<&str> = keys.iter().copied().filter(|k| self.state.record(k).is_none()).collect();
-        auroradb_log::sort_by_key(&mut missing, |k| *k);
-        missing.dedup();
-        let raw: Vec<&[u8]> = missing.iter().map(|k| k.as_bytes()).collect();
-        let found = self.storage.get_many(Store::State, &raw).await?;
-        for (key, bytes) in missing.into_iter().zip(found) {
-            if let Some(bytes) = bytes {
-                self.state.hold(key.to_owned(), KeyRecord::decode(&bytes)?)?;
+        for round in 0.. {
+            if self.whole {
+                return Ok(());
             }
+            let mut missing: Vec<&str> = keys.iter().copied().filter(|k| self.state.record(k).is_none()).collect();
+            auroradb_log::sort_by_key(&mut missing, |k| *k);
+            missing.dedup();
+            let raw: Vec<&[u8]> = missing.iter().map(|k| k.as_bytes()).collect();
+            let found = self.storage.get_many(Store::State, &raw).await?;
+            let mut read = Vec::with_capacity(found.len());
+            for (key, bytes) in missing.into_iter().zip(found) {
+                if let Some(bytes) = bytes {
+                    read.push((key, KeyRecord::decode(&bytes)?));
+                }
+            }
+            let unseen = |id: OpId| self.log.borrow().heads().get(&id.peer).is_none_or(|h| id > h.id);
+            if round < 3 && read.iter().any(|(_, r)| r.shown_by().is_some_and(unseen)) {
+                let changes = self.catch_up().await?;
+                self.caught_up.extend(changes);
+                continue;
+            }
+            for (key, record) in read {
+                self.state.hold(key.to_owned(), record)?;
+            }
+            break;
         }
         Ok(())
     }
@@ -87,7 +106,7 @@ impl<S: Storage> Database<S> {
                 let key = String::from_utf8(k).map_err(|_| DbError::Corrupt("state key is not UTF-8".into()))?;
                 records.push((key, KeyRecord::decode(&v)?));
             }
-            let config = state_config(&self.config, self.peer());
+            let config = self.state_config();
             let state = State::restore(config, self.state.meta().clone(), records)?;
             if state.len() != self.state.len() {
                 return Err(DbError::Corrupt(format!(
@@ -158,7 +177,9 @@ impl<S: Storage> Database<S> {
     /// (`ops`, already durable, the newest journal entry's count `visible`) without applying
     /// them. The records their ops touched are forgotten (storage has them as the commits left
     /// them) and read again for the changes they made, whose `before` is the value held, if one
-    /// was. The meta and the count become the storage's.
+    /// was; a record not held that the ops deleted is reported deleted (`before` and `after`
+    /// both `None`) unless it was never written before. The meta and the count become the
+    /// storage's.
     pub(super) async fn take_in(&mut self, ops: &[EncodedOp], visible: u64) -> Result<Vec<Change>> {
         let mut touched = BTreeSet::new();
         let mut cleared = false;
@@ -176,13 +197,17 @@ impl<S: Storage> Database<S> {
         let raw: Vec<&[u8]> = touched.iter().map(|k| k.as_bytes()).collect();
         let stored = self.storage.get_many(Store::State, &raw).await?;
         for (key, bytes) in touched.iter().zip(stored) {
+            let held = self.state.record(key).is_some();
             let before = self.state.get(key).map(|e| e.value.clone());
             self.state.forget(key);
-            let after = match bytes {
-                Some(bytes) => KeyRecord::decode(&bytes)?.visible().map(|e| e.value.clone()),
-                None => None,
-            };
-            if before != after {
+            let record = bytes.map(|b| KeyRecord::decode(&b)).transpose()?;
+            let after = record.as_ref().and_then(|r| r.visible()).map(|e| e.value.clone());
+            // A record this connection did not hold, deleted now: reported deleted, unless the
+            // op that deleted it is the only write the key ever had (it never held a value).
+            // Whether a key written before was there already is not known here: such a delete
+            // may name a key that was absent.
+            let removed = || record.as_ref().is_some_and(|r| r.writes() > 1);
+            if before != after || (!held && after.is_none() && removed()) {
                 changes.push(Change { key: key.clone(), before, after });
             }
         }

@@ -6,7 +6,7 @@
 //! ```text
 //! +------+---+--------------------------------------------+
 //! | AUhd | 2 | chain head: seq, hash, id, proof (meta head/…) |
-//! | AUsc | 1 | schema: version, key path, indexes (meta)   |
+//! | AUsc | 2 | schema: version, key path, indexes, strategy |
 //! | AUjn | 1 | journal entry: the ids one commit added     |
 //! | AUid | 1 | an author slot's identity: secret key (meta) |
 //! | AUpk | 1 | a kept proof: op id, proof (meta proof/…)   |
@@ -45,6 +45,10 @@ pub const META_HEAD: &[u8] = b"head/";
 /// Prefix of the meta keys of the author slots' identities (followed by the slot number in
 /// decimal digits).
 pub const META_IDENTITY: &[u8] = b"identity/";
+/// Prefix of the meta keys that mark an author writing on this storage without a slot (a
+/// connection given its identity, or a fresh one), followed by its 16 bytes; the value is empty.
+/// With the slots' authors, they are what `local-wins` and `remote-wins` call local.
+pub const META_LOCAL: &[u8] = b"local/";
 
 /// Prefix of the meta keys of the proofs of ops at multiples of the proof interval
 /// ([`auroradb_log::PROOF_INTERVAL`]), followed by the author's 16 bytes and the op's seq (u64
@@ -112,6 +116,11 @@ pub fn decode_proof(bytes: &[u8]) -> Result<(OpId, Proof)> {
     Ok((stored.id, stored.proof))
 }
 
+/// The meta key marking `peer` as an author of this storage (see [`META_LOCAL`]).
+pub fn local_key(peer: &PeerId) -> Vec<u8> {
+    [META_LOCAL, peer.as_bytes()].concat()
+}
+
 /// The meta key of author slot `slot`'s identity.
 pub fn identity_key(slot: u32) -> Vec<u8> {
     [META_IDENTITY, slot.to_string().as_bytes()].concat()
@@ -168,6 +177,10 @@ pub fn history_id(record_key: &[u8]) -> Result<OpId> {
     Ok(OpId::from_bytes(&record_key[at..])?)
 }
 
+/// The format version of the schema record: 2 added the conflict strategy. A record of version 1
+/// is still read, its strategy unknown.
+pub const SCHEMA_VERSION: u8 = 2;
+
 /// What a database was opened with; stored so a reopen can tell what changed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Schema {
@@ -177,14 +190,28 @@ pub struct Schema {
     pub key_path: Option<String>,
     /// `(name, unique)` of each index.
     pub indexes: Vec<(String, bool)>,
+    /// The conflict strategy's name (`None`: a record of format version 1, which did not say).
+    pub strategy: Option<String>,
+}
+
+/// A schema record of format version 1.
+#[derive(Deserialize)]
+struct SchemaV1 {
+    version: u32,
+    key_path: Option<String>,
+    indexes: Vec<(String, bool)>,
 }
 
 pub fn encode_schema(s: &Schema) -> Vec<u8> {
-    encode_blob(MAGIC_SCHEMA, s)
+    encode_blob_v(MAGIC_SCHEMA, SCHEMA_VERSION, s)
 }
 
 pub fn decode_schema(bytes: &[u8]) -> Result<Schema> {
-    decode_record("schema", MAGIC_SCHEMA, bytes)
+    if bytes.get(4) == Some(&SCHEMA_VERSION) && bytes.starts_with(&MAGIC_SCHEMA) {
+        return Ok(decode_blob_v("schema", MAGIC_SCHEMA, SCHEMA_VERSION, bytes)?);
+    }
+    let SchemaV1 { version, key_path, indexes } = decode_record("schema", MAGIC_SCHEMA, bytes)?;
+    Ok(Schema { version, key_path, indexes, strategy: None })
 }
 
 /// The format version of journal entries: 2 added the number of visible records after the
@@ -321,7 +348,8 @@ mod tests {
     }
 
     fn schema() -> Schema {
-        Schema { version: 2, key_path: Some("id".into()), indexes: vec![("email".into(), true)] }
+        let strategy = Some("timestamp".into());
+        Schema { version: 2, key_path: Some("id".into()), indexes: vec![("email".into(), true)], strategy }
     }
 
     fn relabel(bytes: &[u8], magic: [u8; 4]) -> Vec<u8> {
@@ -342,6 +370,9 @@ mod tests {
         assert_eq!(entry.0[..5], [&MAGIC_JOURNAL[..], &[JOURNAL_VERSION]].concat());
         assert_eq!(decode_head(&encode_head(&head())).unwrap(), head());
         assert_eq!(decode_schema(&encode_schema(&schema())).unwrap(), schema());
+        // A schema of format version 1: the same without the strategy.
+        let v1 = encode_blob(MAGIC_SCHEMA, &(2u32, Some("id"), vec![("email", true)]));
+        assert_eq!(decode_schema(&v1).unwrap(), Schema { strategy: None, ..schema() });
         assert_eq!(entry.1, None);
         let read = decode_journal(&entry.0).unwrap();
         assert_eq!(read, Journal { ids: Some(ids.clone()), visible: Some(3), flushed: Some(2), heads: moved.to_vec() });
@@ -397,10 +428,14 @@ mod tests {
 
     #[test]
     fn the_legacy_magic_is_read_with_its_version_checked() {
-        let legacy = relabel(&encode_schema(&schema()), LEGACY_MAGIC_META);
-        assert_eq!(decode_schema(&legacy).unwrap(), schema());
+        let v1 = encode_blob(MAGIC_SCHEMA, &(2u32, Some("id"), vec![("email", true)]));
+        let legacy = relabel(&v1, LEGACY_MAGIC_META);
+        assert_eq!(decode_schema(&legacy).unwrap(), Schema { strategy: None, ..schema() });
         let mut future = legacy.clone();
         future[4] = FORMAT_VERSION + 1;
+        assert!(matches!(decode_schema(&future), Err(DbError::Log(LogError::UnsupportedVersion { .. }))));
+        let mut future = encode_schema(&schema());
+        future[4] = SCHEMA_VERSION + 1;
         assert!(matches!(decode_schema(&future), Err(DbError::Log(LogError::UnsupportedVersion { .. }))));
         // A legacy schema body is still checked as a schema.
         let legacy_journal = relabel(&encode_blob(MAGIC_JOURNAL, &vec![head().head.id]), LEGACY_MAGIC_META);

@@ -170,6 +170,12 @@ pub struct Database<S: Storage> {
     flushed: u64,
     /// The authors whose chain heads moved after `flushed` (in the journal, not in meta).
     dirty: Vec<PeerId>,
+    /// Authors found not to be the storage's when it was last read (the others are the state's
+    /// `also_local`, see `author::local_authors`).
+    not_local: Vec<PeerId>,
+    /// Whether the other connections know this connection's author as the storage's: a slot's
+    /// author, or one marked in meta (`local/` + author) by its first write.
+    marked: bool,
 }
 
 impl<S: Storage> core::fmt::Debug for Database<S> {
@@ -183,8 +189,13 @@ impl<S: Storage> core::fmt::Debug for Database<S> {
     }
 }
 
-fn state_config(config: &Config, peer: PeerId) -> StateConfig {
-    StateConfig { strategy: config.strategy.clone(), local: peer, indexes: config.indexes.clone() }
+fn state_config(config: &Config, peer: PeerId, also_local: &[PeerId]) -> StateConfig {
+    StateConfig {
+        strategy: config.strategy.clone(),
+        local: peer,
+        also_local: also_local.to_vec(),
+        indexes: config.indexes.clone(),
+    }
 }
 
 /// The number of the newest commit (0 before the first): the key of the last journal entry.
@@ -259,6 +270,22 @@ async fn read_heads(storage: &impl Storage) -> Result<Heads> {
             return Ok(Heads { commit, visible, heads, flushed, dirty });
         }
     }
+}
+
+/// What opening read, all of one commit (`Database::open`).
+struct Opened {
+    log: Log,
+    commit: u64,
+    flushed: u64,
+    dirty: Vec<PeerId>,
+    checkpoints: IdSet,
+    stored_schema: Option<Vec<u8>>,
+    state: State,
+    /// The stored state is of another strategy: rebuilt from the log once open.
+    rebuild: bool,
+    /// The state holds every record.
+    whole: bool,
+    since_checkpoint: u64,
 }
 
 /// Sets `peer`'s head in `heads` to `head` (a newer one: from a later commit).
@@ -371,85 +398,119 @@ impl<S: Storage> Database<S> {
             }
         };
         let peer = identity.as_ref().map(Identity::peer).or(config.peer).expect("an identity or a chosen peer");
-        let clock = Hlc::new(peer, config.clock, config.max_drift);
         let log_config = LogConfig { max_drift: config.max_drift, segment_ops: config.segment_ops, keep_ops: false };
-
-        let (log, Heads { commit, visible, flushed, dirty, .. }) =
-            start_log(&storage, empty, clock, log_config, identity).await?;
-        // The stored state meta's counts may be older than the log's (a commit rewrites the meta
-        // only when its clear changes): they are the chain heads'.
-        let (applied, high_water) = log_counts(log.heads().values());
-
-        // The reads that do not depend on each other at once (a transaction each, in this order):
-        // one round trip for the three.
-        let (meta, checkpoints, schema) = if empty {
-            (Ok(None), Ok(IdSet::default()), Ok(None))
+        // Under a strategy that tells local ops from remote ones, every author of the storage is
+        // local (its other connections', and this one's earlier authors): all of them compute
+        // the same state. Not read under the others, which do not ask.
+        let also_local = if config.strategy.converges() || empty {
+            Vec::new()
         } else {
-            futures::future::join3(
-                storage.get(Store::Meta, keys::META_STATE),
-                read_checkpoints(&storage),
-                storage.get(Store::Meta, keys::META_SCHEMA),
-            )
-            .await
+            let mut authors = author::local_authors(&storage).await?;
+            authors.retain(|a| *a != peer);
+            authors
         };
-        let (checkpoints, stored_schema) = (checkpoints?, schema?);
-        let meta = match meta? {
-            Some(b) => Some(StateMeta::decode(&b)?.with_log(applied, high_water)),
-            None => None,
-        };
-        let sc = state_config(&config, peer);
-        let mut rebuild = false;
-        let mut whole = true;
-        // Counted with the state records' read when they are read.
-        let mut since_checkpoint = None;
-        let state = match (meta, visible, config.state_cache) {
-            (None, ..) if empty => {
-                since_checkpoint = Some(0);
-                State::new(sc)
-            }
-            // On demand: no record is read now.
-            (Some(meta), Some(visible), Some(_)) => match State::partial(sc.clone(), meta, visible as usize) {
-                Ok(state) => {
-                    whole = false;
-                    state
-                }
-                Err(SnapshotError::StrategyMismatch { .. }) => {
-                    rebuild = true;
+        let marked = slot.is_some();
+        let sc = state_config(&config, peer, &also_local);
+
+        // The reads, again if another connection committed while a whole state was read (it
+        // must be of the commit the heads were read at).
+        let Opened { log, commit, flushed, dirty, checkpoints, stored_schema, state, rebuild, whole, since_checkpoint } = loop {
+            let clock = Hlc::new(peer, config.clock, config.max_drift);
+            let (log, Heads { commit, visible, flushed, dirty, .. }) =
+                start_log(&storage, empty, clock, log_config, identity.clone()).await?;
+            // The stored state meta's counts may be older than the log's (a commit rewrites the meta
+            // only when its clear changes): they are the chain heads'.
+            let (applied, high_water) = log_counts(log.heads().values());
+
+            // The reads that do not depend on each other at once (a transaction each, in this order):
+            // one round trip for the three.
+            let (meta, checkpoints, schema) = if empty {
+                (Ok(None), Ok(IdSet::default()), Ok(None))
+            } else {
+                futures::future::join3(
+                    storage.get(Store::Meta, keys::META_STATE),
+                    read_checkpoints(&storage),
+                    storage.get(Store::Meta, keys::META_SCHEMA),
+                )
+                .await
+            };
+            let (checkpoints, stored_schema) = (checkpoints?, schema?);
+            let meta = match meta? {
+                Some(b) => Some(StateMeta::decode(&b)?.with_log(applied, high_water)),
+                None => None,
+            };
+            let mut rebuild = false;
+            let mut whole = true;
+            // Counted with the state records' read when they are read.
+            let mut since_checkpoint = None;
+            let state = match (meta, visible, config.state_cache) {
+                (None, ..) if empty => {
+                    since_checkpoint = Some(0);
                     State::new(sc)
                 }
-                Err(e) => return Err(e.into()),
-            },
-            (meta, ..) => {
-                let mut key_records = Vec::new();
-                let (records, counted) = futures::future::join(
-                    storage.scan(Store::State, KeyRange::all(), ScanOptions::default()),
-                    ops_since_checkpoint(&storage, &config, &checkpoints),
-                )
-                .await;
-                since_checkpoint = Some(counted?);
-                for (k, v) in records? {
-                    let key = String::from_utf8(k).map_err(|_| DbError::Corrupt("state key is not UTF-8".into()))?;
-                    key_records.push((key, KeyRecord::decode(&v)?));
+                // On demand: no record is read now.
+                (Some(meta), Some(visible), Some(_)) => match State::partial(sc.clone(), meta, visible as usize) {
+                    Ok(state) => {
+                        whole = false;
+                        state
+                    }
+                    Err(SnapshotError::StrategyMismatch { .. }) => {
+                        rebuild = true;
+                        State::new(sc)
+                    }
+                    Err(e) => return Err(e.into()),
+                },
+                (meta, ..) => {
+                    let mut key_records = Vec::new();
+                    let (records, counted) = futures::future::join(
+                        storage.scan(Store::State, KeyRange::all(), ScanOptions::default()),
+                        ops_since_checkpoint(&storage, &config, &checkpoints),
+                    )
+                    .await;
+                    since_checkpoint = Some(counted?);
+                    let records = records?;
+                    // A commit made since the heads were read (another tab's first, into a database
+                    // that held none) would be in the records and not in the log: read again.
+                    if !empty && stored_commit(&storage).await? != commit {
+                        continue;
+                    }
+                    for (k, v) in records {
+                        let key =
+                            String::from_utf8(k).map_err(|_| DbError::Corrupt("state key is not UTF-8".into()))?;
+                        key_records.push((key, KeyRecord::decode(&v)?));
+                    }
+                    match meta {
+                        Some(meta) => match State::restore(sc.clone(), meta, key_records) {
+                            Ok(state) => state,
+                            // The strategy changed: the state is rebuilt from the log below.
+                            Err(SnapshotError::StrategyMismatch { .. }) => {
+                                rebuild = true;
+                                State::new(sc)
+                            }
+                            Err(e) => return Err(e.into()),
+                        },
+                        None if key_records.is_empty() => State::new(sc),
+                        None => return Err(DbError::Corrupt("state records without state meta".into())),
+                    }
                 }
-                match meta {
-                    Some(meta) => match State::restore(sc.clone(), meta, key_records) {
-                        Ok(state) => state,
-                        // The strategy changed: the state is rebuilt from the log below.
-                        Err(SnapshotError::StrategyMismatch { .. }) => {
-                            rebuild = true;
-                            State::new(sc)
-                        }
-                        Err(e) => return Err(e.into()),
-                    },
-                    None if key_records.is_empty() => State::new(sc),
-                    None => return Err(DbError::Corrupt("state records without state meta".into())),
-                }
-            }
-        };
+            };
 
-        let since_checkpoint = match since_checkpoint {
-            Some(n) => n,
-            None => ops_since_checkpoint(&storage, &config, &checkpoints).await?,
+            let since_checkpoint = match since_checkpoint {
+                Some(n) => n,
+                None => ops_since_checkpoint(&storage, &config, &checkpoints).await?,
+            };
+            break Opened {
+                log,
+                commit,
+                flushed,
+                dirty,
+                checkpoints,
+                stored_schema,
+                state,
+                rebuild,
+                whole,
+                since_checkpoint,
+            };
         };
 
         let log = Rc::new(RefCell::new(log));
@@ -469,6 +530,8 @@ impl<S: Storage> Database<S> {
             whole,
             flushed,
             dirty,
+            not_local: Vec::new(),
+            marked,
         };
         db.write_schema(stored_schema).await?;
         if rebuild {
@@ -476,6 +539,41 @@ impl<S: Storage> Database<S> {
             db.rebuild_state().await?;
         }
         Ok(db)
+    }
+
+    /// The state's configuration for this connection.
+    fn state_config(&self) -> StateConfig {
+        state_config(&self.config, self.peer(), &self.state.config().also_local)
+    }
+
+    /// Before `ops` are applied: under a strategy that tells local ops from remote ones, their
+    /// authors known neither as the storage's nor as not (a connection opened since, or another
+    /// one's first write without a slot). Then `learn_local` reads the storage's authors again,
+    /// so that their ops count as local here as in every other connection.
+    pub(super) fn unknown_authors(&self, ops: &[auroradb_log::EncodedOp]) -> Vec<PeerId> {
+        let mut unknown = Vec::new();
+        if self.config.strategy.converges() {
+            return unknown;
+        }
+        let (me, known) = (self.peer(), &self.state.config().also_local);
+        for a in ops.iter().map(|o| o.op.author) {
+            if a != me && !known.contains(&a) && !self.not_local.contains(&a) && !unknown.contains(&a) {
+                unknown.push(a);
+            }
+        }
+        unknown
+    }
+
+    /// Reads the storage's authors again (see `unknown_authors`); those of `unknown` that are
+    /// not among them are remembered as not the storage's.
+    pub(super) async fn learn_local(&mut self, mut unknown: Vec<PeerId>) -> Result<()> {
+        let me = self.peer();
+        let mut authors = author::local_authors(&self.storage).await?;
+        authors.retain(|a| *a != me);
+        unknown.retain(|a| !authors.contains(a));
+        self.not_local.extend(unknown);
+        self.state.set_also_local(authors);
+        Ok(())
     }
 
     /// Loads the log's index (every op's id and hash, the fingerprints, the segments) from the
@@ -629,7 +727,7 @@ impl<S: Storage> Database<S> {
             if stored_commit(&self.storage).await? != seen {
                 continue;
             }
-            self.state = State::partial(state_config(&self.config, self.peer()), meta, visible as usize)?;
+            self.state = State::partial(self.state_config(), meta, visible as usize)?;
             *self.log.borrow_mut() = log;
             self.commit = seen;
             self.flushed = flushed;
@@ -693,6 +791,7 @@ impl<S: Storage> Database<S> {
             version: self.config.version,
             key_path: self.config.key_path.clone(),
             indexes: self.config.indexes.iter().map(|i| (i.name.clone(), i.unique)).collect(),
+            strategy: Some(self.config.strategy.name().to_owned()),
         };
         // Another connection opening at the same time may write it between the read and this
         // commit (two tabs opening a new database): its schema is then checked as the stored one.
@@ -706,6 +805,20 @@ impl<S: Storage> Database<S> {
                     return Err(DbError::InvalidConfig(format!(
                         "version {} is older than the stored schema version {}",
                         schema.version, old.version
+                    )));
+                }
+                // Every open connection applies the same strategy. A connection alone (no
+                // other holds an author slot) may change it, and rebuilds the state; with others
+                // open, a change needs a new version, which in a browser closes their
+                // connections (as a change of indexes does) before this one rebuilds.
+                let alone = self.slot.as_ref().is_some_and(|s| !s.others);
+                if let (Some(was), Some(now)) = (&old.strategy, &schema.strategy)
+                    && was != now
+                    && schema.version == old.version
+                    && !alone
+                {
+                    return Err(DbError::InvalidConfig(format!(
+                        "the database is open elsewhere with the {was:?} strategy: open it with that one, close the others, or raise version to change it to {now:?}"
                     )));
                 }
             }

@@ -9,7 +9,7 @@ use auroradb_snapshot::{Checkpoint, Diff, State, diff, history};
 
 pub use auroradb_snapshot::HistoryItem;
 
-use super::{Database, keys, state_config};
+use super::{Database, keys};
 use crate::storage::{KeyRange, ScanOptions, Storage, Store};
 use crate::{DbError, Result};
 
@@ -94,7 +94,7 @@ impl<S: Storage> Database<S> {
     /// against the log's fingerprint up to it, which needs the log's index loaded; with no
     /// checkpoint, the empty state (before the first op).
     pub(super) async fn checkpoint_state(&self, base: Option<OpId>) -> Result<State> {
-        let config = state_config(&self.config, self.peer());
+        let config = self.state_config();
         let Some(cp) = base else { return Ok(State::new(config)) };
         let bytes = self
             .storage
@@ -139,7 +139,7 @@ impl<S: Storage> Database<S> {
             ops.push(decode_op(&bytes)?);
         }
         self.stats.ops_decoded += ops.len() as u64;
-        Ok(history(&state_config(&self.config, self.peer()), key, ops))
+        Ok(history(&self.state_config(), key, ops))
     }
 
     /// What changed between the states as of `from` and as of `to`.
@@ -211,7 +211,7 @@ impl<S: Storage> Database<S> {
             return Err(DbError::Corrupt("segment records do not match the log".into()));
         }
         // Every checkpoint decodes, hashes right, and matches the log up to its id.
-        let config = state_config(&self.config, self.peer());
+        let config = self.state_config();
         let mut checkpoints = 0;
         for (k, v) in self.storage.scan(Store::Checkpoints, KeyRange::all(), ScanOptions::default()).await? {
             let at = OpId::from_bytes(&k)?;

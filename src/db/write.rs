@@ -210,6 +210,11 @@ impl<S: Storage> Database<S> {
         proofs: Vec<(OpId, Proof)>,
     ) -> Result<WriteOutcome> {
         let op_ids: Vec<OpId> = ops.iter().map(|o| o.op.id).collect();
+        let unknown = if local { Vec::new() } else { self.unknown_authors(&ops) };
+        if !unknown.is_empty() {
+            // Boxed: rare, and kept out of the common path's future.
+            Box::pin(self.learn_local(unknown)).await?;
+        }
         // A local op joins the tail (see `tail`), unless it brings it to a segment's worth; remote
         // ops are placed among the stored segments, and the tail with them.
         let last = if local { self.tail_due(ops.len() as u64).await? } else { Some(self.last_segment().await?) };
@@ -225,13 +230,15 @@ impl<S: Storage> Database<S> {
             changes.extend(applied.changes);
             touched.extend(applied.touched);
         }
-        let (batch, checkpointed) = self.build_batch(&ops, &touched, &proofs, &undo.meta, sealing.as_ref(), true);
+        let (mut batch, checkpointed) = self.build_batch(&ops, &touched, &proofs, &undo.meta, sealing.as_ref(), true);
+        self.mark_author(&mut batch, local);
         let committed = match self.storage.commit(batch).await {
             // The checkpoint does not fit: it waits, and the write commits without it. The next
             // try comes after another interval of ops, so a storage near its quota does not pay
             // a failed checkpoint on every write.
             Err(StorageError::QuotaExceeded(_)) if checkpointed.is_some() => {
-                let (batch, _) = self.build_batch(&ops, &touched, &proofs, &undo.meta, sealing.as_ref(), false);
+                let (mut batch, _) = self.build_batch(&ops, &touched, &proofs, &undo.meta, sealing.as_ref(), false);
+                self.mark_author(&mut batch, local);
                 let r = self.storage.commit(batch).await.map(|()| None);
                 if r.is_ok() {
                     self.checkpoint_after = self.since_checkpoint + ops.len() as u64 + self.checkpoint_interval();
@@ -248,6 +255,7 @@ impl<S: Storage> Database<S> {
             }
         };
         // Durable: now the in-memory log follows.
+        self.marked |= local;
         self.commit += 1;
         self.stats.commits += 1;
         if sealing.is_some() {
@@ -291,6 +299,14 @@ impl<S: Storage> Database<S> {
             self.stats.checkpoints_written += 1;
         }
         Ok(WriteOutcome { ops: ids, encoded: ops, changes })
+    }
+
+    /// Marks this connection's author as the storage's in the batch of its first write, when it
+    /// holds no slot (the other connections know a slot's author): see `author::local_authors`.
+    fn mark_author(&self, batch: &mut WriteBatch, local: bool) {
+        if local && !self.marked {
+            batch.put(Store::Meta, keys::local_key(&self.peer()), Vec::new());
+        }
     }
 
     fn undo_for(&self, ops: &[EncodedOp]) -> Undo {
@@ -533,6 +549,10 @@ impl<S: Storage> Database<S> {
             }
         }
         auroradb_log::sort_by_key(&mut ops, |o| o.op.id);
+        let unknown = self.unknown_authors(&ops);
+        if !unknown.is_empty() {
+            Box::pin(self.learn_local(unknown)).await?;
+        }
         let mut changes = Vec::new();
         // Already durable: apply to memory only, then reload what the other connection wrote.
         // They are this database's history: no drift bound (a tab whose clock was set back since

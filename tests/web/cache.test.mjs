@@ -249,19 +249,30 @@ test("two pages with small caches see each other's writes", async () => {
   }
 });
 
-test('a cacheSize that is not a whole number from 0 is an InvalidConfigError', async () => {
+test('a cacheSize that is not a whole number from 0, or an enableCache that is not a boolean, is an InvalidConfigError', async () => {
   const context = await suite.browser.newContext();
   try {
     const page = await context.newPage();
     await page.goto(`${suite.server.origin}/storage.html`, { waitUntil: 'load' });
     const out = await page.evaluate(async () => {
       const results = [];
-      for (const cacheSize of [-1, 1.5, 'many', Number.NaN]) {
+      for (const cacheSize of [-1, 1.5, 'many', Number.NaN, Number.POSITIVE_INFINITY]) {
         results.push(await attempt(() => new AuroraDB({ name: 'bad-cache', cacheSize }).create()));
+      }
+      for (const enableCache of ['no', 0]) {
+        results.push(await attempt(() => new AuroraDB({ name: 'bad-cache', enableCache }).create()));
       }
       return results;
     });
     for (const o of out) assert.equal(o.error, 'InvalidConfigError', JSON.stringify(o));
+    // A number is named as JavaScript writes it; anything else by its type.
+    assert.match(out[0].message, /cacheSize must be a whole number from 0 to 1000000000, not -1$/);
+    assert.match(out[1].message, /not 1\.5$/);
+    assert.match(out[2].message, /not a string$/);
+    assert.match(out[3].message, /not NaN$/);
+    assert.match(out[4].message, /not Infinity$/);
+    assert.match(out[5].message, /enableCache must be a boolean, not a string$/);
+    assert.match(out[6].message, /enableCache must be a boolean, not a number$/);
   } finally {
     await context.close();
   }

@@ -30,6 +30,27 @@ async function openTab(context, name) {
   return { page, errors };
 }
 
+/** Runs `f` with a new browser context of the suite's browser, closed after it. */
+async function inContext(f) {
+  const context = await suite.browser.newContext();
+  try {
+    return await f(context);
+  } finally {
+    await context.close();
+  }
+}
+
+/** `n` pages of `context` on pages/storage.html (the API, nothing opened). */
+async function storagePages(context, n) {
+  const pages = [];
+  for (let i = 0; i < n; i++) {
+    const page = await context.newPage();
+    await page.goto(`${suite.server.origin}/storage.html`, { waitUntil: 'load' });
+    pages.push(page);
+  }
+  return pages;
+}
+
 /** The keys `who` wrote and kept (its own keys; the scratch key was removed). */
 function ownKeys(who) {
   const keys = [];
@@ -122,36 +143,29 @@ async function twoTabs(context, name) {
 test('two tabs writing one database at once: no plain write rejects, nothing is lost', {
   timeout: 600_000,
 }, async () => {
-  const context = await suite.browser.newContext();
-  try {
+  await inContext(async (context) => {
     const c = await twoTabs(context, 'tabs');
     assert.equal(await c.page.evaluate(() => typeof navigator.locks?.request), 'function', 'with Web Locks');
-  } finally {
-    await context.close();
-  }
+  });
 });
 
 test('without Web Locks, writes that lose to another tab back off and retry: none rejects', {
   timeout: 600_000,
 }, async () => {
-  const context = await suite.browser.newContext();
-  try {
+  await inContext(async (context) => {
     // As in a browser without the API: every page of this context sees no navigator.locks.
     await context.addInitScript(() => {
       Object.defineProperty(Navigator.prototype, 'locks', { get: () => undefined, configurable: true });
     });
     const c = await twoTabs(context, 'tabs-unlocked');
     assert.equal(await c.page.evaluate(() => navigator.locks), undefined, 'without Web Locks');
-  } finally {
-    await context.close();
-  }
+  });
 });
 
 test("a tab that holds the lock and never lets go delays the other tabs' writes, never stops them", {
   timeout: 300_000,
 }, async () => {
-  const context = await suite.browser.newContext();
-  try {
+  await inContext(async (context) => {
     const a = await openTab(context, 'tabs-stuck');
     const b = await openTab(context, 'tabs-stuck');
     // As a page suspended while it holds the lock would: page a takes it and keeps it.
@@ -175,16 +189,13 @@ test("a tab that holds the lock and never lets go delays the other tabs' writes,
       assert.equal((await tab.page.evaluate(() => window.tab.verify())).ok, true);
     }
     assert.deepEqual([...a.errors, ...b.errors], []);
-  } finally {
-    await context.close();
-  }
+  });
 });
 
 test('an instance alone posts no tab notes; one that opens later hears of every write, also those made before it was known', {
   timeout: 120_000,
 }, async () => {
-  const context = await suite.browser.newContext();
-  try {
+  await inContext(async (context) => {
     const a = await openTab(context, 'tabs-notes');
     // A listener that never says hello: what page a's instance posts on the tab channel.
     await a.page.evaluate(() => {
@@ -209,16 +220,13 @@ test('an instance alone posts no tab notes; one that opens later hears of every 
     const notes = (await a.page.evaluate(() => window.notes)).flat();
     assert.ok(notes.includes('hello') && notes.includes('present'), JSON.stringify(notes));
     assert.deepEqual([...a.errors, ...b.errors], []);
-  } finally {
-    await context.close();
-  }
+  });
 });
 
 test('the clock set back an hour after one tab wrote: the other catches up and writes after it', {
   timeout: 120_000,
 }, async () => {
-  const context = await suite.browser.newContext();
-  try {
+  await inContext(async (context) => {
     // Every page's Date.now() follows window.__clockOffset, as the system clock would.
     await context.addInitScript(() => {
       const now = Date.now.bind(Date);
@@ -240,9 +248,7 @@ test('the clock set back an hour after one tab wrote: the other catches up and w
     assert.deepEqual(await shared(a), ['shared:0', { who: 'a2', i: 0 }]);
     for (const t of [a, b]) assert.equal((await t.page.evaluate(() => window.tab.verify())).ok, true);
     assert.deepEqual([...a.errors, ...b.errors], []);
-  } finally {
-    await context.close();
-  }
+  });
 });
 
 /** Resolves once no page of `page`'s origin holds Web Lock `name` (or after 10 s). */
@@ -330,4 +336,136 @@ test('tabs that open a new database at the same moment all open it, each as an a
   } finally {
     await context.close();
   }
+});
+
+test('a tab configured with another strategy is refused while another is open; a new version closes the others and rebuilds', {
+  timeout: 120_000,
+}, async () => {
+  await inContext(async (context) => {
+    const [a, b] = await storagePages(context, 2);
+    await a.evaluate(async () => {
+      window.db = new AuroraDB({ name: 'rules' });
+      window.closes = [];
+      window.db.addEventListener('close', (e) => window.closes.push(e.detail.reason));
+      await window.db.create();
+      await window.db.put('k', { v: 1 });
+    });
+    const opened = (config) =>
+      b.evaluate(async (config) => {
+        const db = new AuroraDB(config);
+        try {
+          await db.create();
+        } catch (e) {
+          return { error: e.name, message: e.message };
+        }
+        window.db = db;
+        return { keys: await db.keys(), strategy: db.getStats().syncStrategy, verify: (await db.verify()).ok };
+      }, config);
+    const refused = await opened({ name: 'rules', syncStrategy: 'local-wins' });
+    assert.equal(refused.error, 'InvalidConfigError', JSON.stringify(refused));
+    assert.match(refused.message, /open elsewhere with the "timestamp" strategy.*raise version/);
+    // The first tab goes on as before.
+    assert.equal(await a.evaluate(() => window.db.put('j', { v: 2 }).then(() => 'ok')), 'ok');
+
+    const changed = await opened({ name: 'rules', version: 2, syncStrategy: 'local-wins' });
+    assert.deepEqual(changed, { keys: ['j', 'k'], strategy: 'local-wins', verify: true });
+    // The first tab's connection was closed by the new version: it writes nothing under the old
+    // strategy, and cannot reopen with the old version.
+    const first = await a.evaluate(async () => ({
+      closes: window.closes,
+      put: await window.db.put('x', 1).then(
+        () => 'ok',
+        (e) => e.name,
+      ),
+      reopen: await new AuroraDB({ name: 'rules' }).create().then(
+        () => 'ok',
+        (e) => e.name,
+      ),
+    }));
+    assert.deepEqual(first, { closes: ['versionchange'], put: 'DatabaseClosedError', reopen: 'InvalidConfigError' });
+  });
+});
+
+test("past cacheSize, another tab's removes of records this one does not hold are heard as deletes", {
+  timeout: 120_000,
+}, async () => {
+  await inContext(async (context) => {
+    const [a, b] = await storagePages(context, 2);
+    await a.evaluate(async () => {
+      window.db = new AuroraDB({ name: 'unheld', cacheSize: 5 });
+      hear(window.db);
+      await window.db.create();
+      for (let i = 0; i < 20; i++) await window.db.put(`k${i}`, i);
+    });
+    await b.evaluate(async () => {
+      const db = new AuroraDB({ name: 'unheld', cacheSize: 5 });
+      await db.create();
+      await db.remove('k3');
+      await db.transaction(async (tx) => {
+        tx.remove('k4');
+        tx.put('k20', 20);
+      });
+      await db.remove('never-written');
+      await db.close();
+    });
+    const heard = await a.evaluate(async () => {
+      for (let t = 0; t < 100 && window.heard.filter(([source]) => source === 'tab').length < 3; t++)
+        await new Promise((r) => setTimeout(r, 50));
+      await new Promise((r) => setTimeout(r, 300));
+      return window.heard.filter(([source]) => source === 'tab').sort();
+    });
+    assert.deepEqual(heard, [
+      ['tab', 'delete', 'k3'],
+      ['tab', 'delete', 'k4'],
+      ['tab', 'set', 'k20'],
+    ]);
+    assert.equal(await a.evaluate(() => window.db.count()), 19);
+  });
+});
+
+test('a commit another tab never told of (its note lost) is seen by the next call a second later', {
+  timeout: 120_000,
+}, async () => {
+  await inContext(async (context) => {
+    const [a, b] = await storagePages(context, 2);
+    await b.evaluate(async () => {
+      window.db = new AuroraDB({ name: 'untold' });
+      hear(window.db);
+      await window.db.create();
+      await window.db.put('b0', 0);
+    });
+    const told = await a.evaluate(async () => {
+      // As if this page went away before its notes could go out (a navigation right after a
+      // commit): its commit notes are dropped, its hello is not.
+      const post = BroadcastChannel.prototype.postMessage;
+      BroadcastChannel.prototype.postMessage = function (message) {
+        if (!message?.commit) post.call(this, message);
+      };
+      window.db = new AuroraDB({ name: 'untold' });
+      await window.db.create();
+      await new Promise((r) => setTimeout(r, 300));
+      await window.db.put('a0', 'untold');
+      await window.db.transaction(async (tx) => {
+        tx.put('a1', 'untold');
+      });
+      return window.db.count();
+    });
+    assert.equal(told, 3);
+    const seen = await b.evaluate(async () => {
+      await new Promise((r) => setTimeout(r, 1100));
+      return {
+        count: await window.db.count(),
+        keys: await window.db.keys(),
+        heard: window.heard.filter(([s]) => s === 'tab'),
+      };
+    });
+    assert.deepEqual(seen, {
+      count: 3,
+      keys: ['a0', 'a1', 'b0'],
+      heard: [
+        ['tab', 'set', 'a0'],
+        ['tab', 'set', 'a1'],
+      ],
+    });
+  });
 });

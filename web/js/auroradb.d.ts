@@ -657,7 +657,9 @@ export declare class AuroraDB extends EventTarget {
     getPeerId(): string | null;
     /** The identity this instance signs its ops with (`null` before `create()`). */
     getIdentity(): AuroraIdentity | null;
+    /** Closes; the calls made before it finish, those made after it fail with `DatabaseClosedError` until `create()`. */
     close(): Promise<void>;
+    /** Closes and deletes the database, with the same order of calls as `close()`. */
     destroy(): Promise<void>;
 
     addEventListener<K extends keyof AuroraEventMap>(

@@ -111,6 +111,19 @@ class ToolEvents extends EventTarget {
     }
 }
 
+/**
+ * Throws `InvalidConfigError` unless `name` can name a database: a non-empty string of
+ * well-formed UTF-16 (a lone surrogate would name the same database as U+FFFD).
+ */
+function checkName(name) {
+    if (typeof name !== 'string' || name === '') {
+        throw namedError('InvalidConfigError', 'name is required: a non-empty string');
+    }
+    if (!name.isWellFormed()) {
+        throw namedError('InvalidConfigError', 'name holds a lone surrogate: strings must be well-formed UTF-16');
+    }
+}
+
 /** Options every database has; see the README for what each one does. */
 const DEFAULTS = Object.freeze({
     version: 1,
@@ -161,15 +174,15 @@ export class AuroraDB extends EventTarget {
         if (config === null || typeof config !== 'object') {
             throw namedError('InvalidConfigError', 'new AuroraDB(config) needs a configuration object with a name');
         }
-        if (typeof config.name !== 'string' || config.name === '') {
-            throw namedError('InvalidConfigError', 'name is required: a non-empty string');
-        }
+        checkName(config.name);
         this.config = { ...DEFAULTS, ...config };
         this.db = new AuroraStore(this);
         Object.defineProperty(this, '_listened', { value: new Set() });
         Object.defineProperty(this, '_core', { value: null, writable: true });
         Object.defineProperty(this, '_opening', { value: null, writable: true });
         Object.defineProperty(this, '_closed', { value: false, writable: true });
+        Object.defineProperty(this, '_closing', { value: null, writable: true });
+        Object.defineProperty(this, '_reopen', { value: null, writable: true });
         Object.defineProperty(this, '_adapter', { value: null, writable: true });
         Object.defineProperty(this, '_ticker', { value: null, writable: true });
         Object.defineProperty(this, '_connecting', { value: null, writable: true });
@@ -248,6 +261,7 @@ export class AuroraDB extends EventTarget {
 
     /** Deletes the IndexedDB database `name` (one not open here). */
     static async deleteDatabase(name) {
+        checkName(name);
         const m = await loadEngine(false);
         return m.deleteDatabase(name);
     }
@@ -257,6 +271,16 @@ export class AuroraDB extends EventTarget {
      * `peerId` override the configuration. Calling it again while open does nothing.
      */
     create(distributed, peerId) {
+        if (this._closing) {
+            // The calls made after this create() wait for it, rather than fail as closed.
+            const reopen = this._closing.then(() => this.create(distributed, peerId));
+            this._reopen = reopen;
+            const settled = () => {
+                if (this._reopen === reopen) this._reopen = null;
+            };
+            reopen.then(settled, settled);
+            return reopen;
+        }
         if (this._core) return Promise.resolve(this);
         if (!this._opening) {
             const dist = distributed === undefined ? undefined : Boolean(distributed);
@@ -381,7 +405,12 @@ export class AuroraDB extends EventTarget {
 
     /** The engine, opening the database first if `create()` was not called yet. */
     async _engine() {
-        if (this._core) return this._core;
+        if (this._core && !this._closed) return this._core;
+        // Called after a create() that waits for a close() or destroy(): runs once it opened.
+        if (this._closed && this._reopen) {
+            await this._reopen;
+            if (this._core && !this._closed) return this._core;
+        }
         if (this._closed) {
             const message = `database ${JSON.stringify(this.name)} is closed: call create() to reopen it`;
             throw failed(this, 'open', namedError('DatabaseClosedError', message));
@@ -656,25 +685,44 @@ export class AuroraDB extends EventTarget {
     }
 
     /** Closes the database (and its P2P adapter) and dispatches `close`. */
-    async close() {
-        this._closed = true;
-        if (this._opening) await this._opening.catch(() => {});
-        await this._stopSync();
-        await this._finishHelper();
-        if (this._core) await this._core.close();
+    close() {
+        return this._shut(false);
     }
 
     /** Closes the database (and its P2P adapter) and deletes it from IndexedDB. */
-    async destroy() {
+    destroy() {
+        return this._shut(true);
+    }
+
+    /**
+     * `close()`, or `destroy()` with `destroy`. The calls made before it finish; those made after
+     * it fail with `DatabaseClosedError` (a write called after `destroy()` is never acknowledged
+     * and then deleted), and a `create()` made after it opens once it is done.
+     */
+    _shut(destroy) {
         this._closed = true;
-        if (this._opening) await this._opening.catch(() => {});
-        await this._stopSync();
-        await this._finishHelper();
-        if (this._core) {
-            await this._core.destroy();
-        } else {
-            await AuroraDB.deleteDatabase(this.name);
-        }
+        // The calls made after this wait for no earlier create().
+        this._reopen = null;
+        const shut = (async () => {
+            if (this._opening) await this._opening.catch(() => {});
+            // An open that was in flight has set it back.
+            this._closed = true;
+            await this._stopSync();
+            await this._finishHelper();
+            if (this._core) {
+                await (destroy ? this._core.destroy() : this._core.close());
+            } else if (destroy) {
+                await AuroraDB.deleteDatabase(this.name);
+            }
+        })();
+        // Settles with it, whatever its outcome, and is forgotten then.
+        const done = shut
+            .catch(() => {})
+            .then(() => {
+                if (this._closing === done) this._closing = null;
+            });
+        this._closing = done;
+        return shut;
     }
 }
 

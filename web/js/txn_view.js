@@ -14,8 +14,22 @@ function namedError(name, message) {
     return e;
 }
 
+// `key in tx.entries`, `Object.keys(tx.entries)` and the like must answer at once, and whether a
+// record exists needs a read: they throw rather than answer from an empty object.
+function unreadable(what) {
+    return () => {
+        throw namedError(
+            'InvalidInputError',
+            `${what} cannot read the records: use await tx.get(key) (undefined when absent) or db.keys()`,
+        );
+    };
+}
+
 export function makeTransactionView(handle) {
     const entries = new Proxy(Object.create(null), {
+        has: unreadable('`in` on tx.entries'),
+        ownKeys: unreadable('listing tx.entries'),
+        getOwnPropertyDescriptor: unreadable('a property descriptor of tx.entries'),
         get(_target, prop) {
             if (typeof prop !== 'string' || PROBES.has(prop)) return undefined;
             return handle.get(prop);

@@ -87,13 +87,32 @@ fn whole(v: &JsValue, name: &str, min: f64, max: f64) -> Result<Option<f64>, DbE
     match v.as_f64() {
         Some(n) if n.fract() == 0.0 && (min..=max).contains(&n) => Ok(Some(n)),
         // The bounds are whole: written as integers, without Rust's float formatting.
-        _ => Err(bad(format!(
+        other => Err(bad(format!(
             "{name} must be a whole number from {} to {}, not {}",
             min as u64,
             max as u64,
-            describe(v)
+            match other {
+                // The number itself, as JavaScript writes it.
+                Some(n) => js_number(n),
+                None => describe(v),
+            }
         ))),
     }
+}
+
+/// `n` as JavaScript writes it (`-1`, `1.5`, `Infinity`), by JavaScript itself: Rust's float
+/// formatting would add its code to the engine.
+fn js_number(n: f64) -> String {
+    js_sys::Number::from(n).to_string_with_radix(10).map(String::from).unwrap_or_else(|_| "a number".into())
+}
+
+/// Option `name` of `config` when it is a boolean; `None` when absent (undefined or null).
+fn boolean(config: &JsValue, name: &str) -> Result<Option<bool>, DbError> {
+    let v = field(config, name);
+    if v.is_undefined() || v.is_null() {
+        return Ok(None);
+    }
+    v.as_bool().map(Some).ok_or_else(|| bad(format!("{name} must be a boolean, not {}", describe(&v))))
 }
 
 /// Reads `config`; `distributed` and `peer_id` are the arguments of `create()` (they win over
@@ -113,8 +132,13 @@ pub fn parse(config: &JsValue, distributed: Option<bool>, peer_id: Option<String
     let key_path = field(config, "keyPath");
     if !key_path.is_undefined() && !key_path.is_null() {
         match key_path.as_string() {
+            // No stored value can have that field (see Values): every add() would fail.
+            Some(p) if p == "__proto__" => {
+                return Err(bad("keyPath cannot be __proto__, a field no stored value has".into()));
+            }
             Some(p) if !p.is_empty() => db.key_path = Some(p),
-            _ => return Err(bad(format!("keyPath must be a non-empty string, not {}", describe(&key_path)))),
+            Some(_) => return Err(bad("keyPath must be a non-empty string, not an empty one".into())),
+            None => return Err(bad(format!("keyPath must be a non-empty string, not {}", describe(&key_path)))),
         }
     }
     let indexes = field(config, "indexes");
@@ -166,8 +190,9 @@ pub fn parse(config: &JsValue, distributed: Option<bool>, peer_id: Option<String
             .ok_or_else(|| bad(format!("durability must be 'strict' or 'relaxed', not {}", describe(&v))))?,
     };
     // The records held in memory: read from IndexedDB on demand, at most about this many kept.
+    let enable_cache = boolean(config, "enableCache")?;
     db.state_cache = Some(match whole(&field(config, "cacheSize"), "cacheSize", 0.0, 1e9)? {
-        _ if field(config, "enableCache").as_bool() == Some(false) => 0,
+        _ if enable_cache == Some(false) => 0,
         Some(n) => n as usize,
         None => DEFAULT_CACHE_SIZE,
     });
@@ -182,17 +207,18 @@ pub fn parse(config: &JsValue, distributed: Option<bool>, peer_id: Option<String
             .ok_or_else(|| bad("identity must be a Uint8Array of 32 bytes (a secret key from getIdentity())".into()))?;
         db.identity = Some(auroradb::log::Identity::from_secret(&secret));
     }
-    let distributed = distributed.unwrap_or_else(|| field(config, "distributed").as_bool().unwrap_or(false));
+    let distributed = match distributed {
+        Some(d) => d,
+        None => boolean(config, "distributed")?.unwrap_or(false),
+    };
     let sync = sync_options(config)?;
     Ok(JsConfig { db, durability, distributed, peer_label: peer_id, sync })
 }
 
 fn sync_options(config: &JsValue) -> Result<SyncOptions, DbError> {
     let mut out = SyncOptions::default();
-    let auto = field(config, "autoSync");
-    if !auto.is_undefined() && !auto.is_null() {
-        out.auto_sync =
-            auto.as_bool().ok_or_else(|| bad(format!("autoSync must be a boolean, not {}", describe(&auto))))?;
+    if let Some(auto) = boolean(config, "autoSync")? {
+        out.auto_sync = auto;
     }
     if let Some(ms) = whole(&field(config, "syncInterval"), "syncInterval", 1.0, 1e12)? {
         out.sync_interval_ms = ms as u64;

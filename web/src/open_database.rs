@@ -8,9 +8,9 @@
 use std::cell::{Cell, RefCell};
 use std::rc::{Rc, Weak};
 
+use auroradb::Turns;
 use auroradb_log::{EncodedOp, Log, PeerId, Value};
 use futures::future::LocalBoxFuture;
-use futures::lock::Mutex;
 use js_sys::{Function, Reflect};
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
@@ -108,7 +108,14 @@ pub struct OpenDatabase<H: AttachedSync> {
     /// instance listens, and commits are not announced (a post costs a few tenths of a
     /// millisecond a write).
     others: Cell<bool>,
+    /// When (`Date.now()`) this instance last looked for commits of other instances that it was
+    /// not told of (see `run_work`).
+    looked: Cell<f64>,
 }
+
+/// How long (ms) a call may trust that it was told of every other instance's commit before it
+/// looks at the journal again.
+const LOOK_EVERY_MS: f64 = 1000.0;
 
 impl<H: AttachedSync> Drop for OpenDatabase<H> {
     fn drop(&mut self) {
@@ -148,9 +155,10 @@ impl<H: AttachedSync> OpenDatabase<H> {
             sync: RefCell::new(None),
             channel: RefCell::new(None),
             others: Cell::new(false),
+            looked: Cell::new(0.0),
             events,
             hooks,
-            db: Rc::new(Mutex::new(None)),
+            db: Rc::new(Turns::new(None)),
         });
         open.refresh(&db);
         let weak = Rc::downgrade(&open);
@@ -209,8 +217,19 @@ impl<H: AttachedSync> OpenDatabase<H> {
         let mut guard = self.db.lock().await;
         let (result, caught) = match guard.as_mut() {
             Some(db) if !self.closed.get() => {
+                // Another tab tells of its commits on the tab channel, but one that went away
+                // just after a commit (a navigation, a crash) may never have: with other tabs
+                // about, a call catches up first if it has not looked for a second. A failure
+                // here is the call's own to meet.
+                let mut caught = Vec::new();
+                let now = js_sys::Date::now();
+                if self.others.get() && now - self.looked.get() >= LOOK_EVERY_MS {
+                    self.looked.set(now);
+                    caught = db.catch_up().await.unwrap_or_default();
+                }
                 let r = f(db).await;
-                (r, self.settle(db))
+                caught.extend(self.settle(db));
+                (r, caught)
             }
             _ => (Err(DbError::Storage(StorageError::Closed)), Vec::new()),
         };

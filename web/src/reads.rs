@@ -31,6 +31,19 @@ extern "C" {
     pub(crate) fn every_record(records: &Array, predicate: &Function) -> Result<bool, JsValue>;
 }
 
+/// A `slice()` argument as `Array.prototype.slice` takes it: `None` when left out (undefined),
+/// else its number as JavaScript converts it (`null` is 0, `'2'` is 2, `true` 1; NaN counts as
+/// 0 below). Anything else (an object, a symbol) counts as NaN: converting it could run the
+/// caller's code or throw.
+pub fn slice_arg(v: &JsValue) -> Option<f64> {
+    match v.as_f64() {
+        Some(n) => Some(n),
+        None if v.is_undefined() => None,
+        None if v.is_null() || v.is_string() => Some(v.unchecked_into_f64()),
+        None => Some(v.as_bool().map_or(f64::NAN, |b| f64::from(u8::from(b)))),
+    }
+}
+
 /// Normalizes `slice(start, end)` arguments like `Array.prototype.slice`.
 pub fn slice_bounds(len: usize, start: Option<f64>, end: Option<f64>) -> (usize, usize) {
     let at = |v: f64| -> usize {

@@ -460,6 +460,8 @@ pub fn describe(v: &JsValue) -> String {
         "a number".into()
     } else if v.as_bool().is_some() {
         "a boolean".into()
+    } else if v.is_string() {
+        "a string".into()
     } else if v.is_symbol() {
         "a symbol".into()
     } else if v.is_function() {

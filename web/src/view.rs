@@ -6,7 +6,7 @@ use js_sys::Array;
 use wasm_bindgen::prelude::*;
 
 use crate::error::to_js_error;
-use crate::reads::{function, scan, slice_bounds, values};
+use crate::reads::{function, scan, slice_arg, slice_bounds, values};
 use crate::records::id_hex;
 use crate::value::{from_js, key_from_js, to_js};
 use auroradb::DbError;
@@ -85,8 +85,8 @@ impl PastView {
     }
 
     /// Values `start..end` in key order then (`Array.prototype.slice` rules).
-    pub fn slice(&self, start: Option<f64>, end: Option<f64>) -> Array {
-        let (s, e) = slice_bounds(self.state.len(), start, end);
+    pub fn slice(&self, start: JsValue, end: JsValue) -> Array {
+        let (s, e) = slice_bounds(self.state.len(), slice_arg(&start), slice_arg(&end));
         values(&self.state.slice(s, e))
     }
 

@@ -423,17 +423,43 @@ async fn a_schema_upgrade_keeps_the_data() {
     drop_db(&name).await;
 }
 
+/// Makes database `name` at version 1 and holds a plain IndexedDB connection to it that does not
+/// close when asked to.
+async fn made_and_held(name: &str) -> web_sys::IdbDatabase {
+    drop(open(name, 1, &[]).await);
+    let factory: web_sys::IdbFactory = Reflect::get(&js_sys::global(), &"indexedDB".into()).unwrap().unchecked_into();
+    request(factory.open(name).unwrap().unchecked_into()).await.unchecked_into()
+}
+
 #[wasm_bindgen_test]
 async fn an_upgrade_blocked_by_another_connection_fails_and_writes_nothing() {
     let name = fresh("blocked");
-    let db = open(&name, 1, &[]).await;
-    drop(db);
-    // A connection that does not close when asked to.
-    let factory: web_sys::IdbFactory = Reflect::get(&js_sys::global(), &"indexedDB".into()).unwrap().unchecked_into();
-    let holder: web_sys::IdbDatabase = request(factory.open(&name).unwrap().unchecked_into()).await.unchecked_into();
+    let holder = made_and_held(&name).await;
     let err = IdbStorage::open(&name, 2, &[]).await.unwrap_err();
     assert!(matches!(err, StorageError::Blocked(_)), "{err}");
     assert_eq!(DbError::from(err).name(), "UpgradeBlockedError");
+    // The abandoned request stays queued, and IndexedDB queues every later one behind it,
+    // without a `blocked` event: they are reported blocked too, rather than wait in silence.
+    let err = IdbStorage::open(&name, 1, &[]).await.unwrap_err();
+    assert!(matches!(err, StorageError::Blocked(_)), "an open behind it: {err}");
+    let err = IdbStorage::delete(&name).await.unwrap_err();
+    assert!(matches!(err, StorageError::Blocked(_)), "a delete behind it: {err}");
+    holder.close();
+    // Once the holder closed, the queue runs: the upgrade aborts, the open closes what it got,
+    // the delete deletes. A new open then makes the database afresh, at version 1.
+    let db = open(&name, 1, &[]).await;
+    assert_eq!(db.storage().version(), 1);
+    assert_eq!(db.count(), 0, "deleted by the delete that was queued");
+    drop(db);
+    drop_db(&name).await;
+}
+
+#[wasm_bindgen_test]
+async fn an_upgrade_blocked_then_given_up_leaves_the_version_as_it_was() {
+    let name = fresh("blocked-alone");
+    let holder = made_and_held(&name).await;
+    let err = IdbStorage::open(&name, 2, &[]).await.unwrap_err();
+    assert!(matches!(err, StorageError::Blocked(_)), "{err}");
     holder.close();
     // The abandoned upgrade did not happen: version 1 still opens.
     let db = open(&name, 1, &[]).await;

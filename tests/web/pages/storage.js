@@ -40,6 +40,14 @@ window.storeCounts = (name) =>
     };
   });
 
+/** Records every change `db` dispatches in `window.heard`, as `[source, type, key]`. */
+window.hear = (db) => {
+  window.heard = [];
+  db.addEventListener('change', (e) => {
+    for (const c of e.detail.changes) window.heard.push([e.detail.source, c.type, c.key]);
+  });
+};
+
 /** Runs `f()` and resolves to its result, or to `{ error: name, message }` if it throws or rejects. */
 window.attempt = async (f) => {
   try {

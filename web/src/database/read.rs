@@ -7,7 +7,9 @@ use wasm_bindgen::prelude::*;
 
 use super::AuroraCore;
 use crate::open_database::Db;
-use crate::reads::{every_record, filter_records, function, record_keys, record_values, scan, slice_bounds, values};
+use crate::reads::{
+    every_record, filter_records, function, record_keys, record_values, scan, slice_arg, slice_bounds, values,
+};
 use crate::value::{from_js, key_from_js, to_js};
 use auroradb::DbError;
 
@@ -92,7 +94,8 @@ impl AuroraCore {
     }
 
     /// Values `start..end` in key order (`Array.prototype.slice` rules, negatives included).
-    pub fn slice(&self, start: Option<f64>, end: Option<f64>) -> Promise {
+    pub fn slice(&self, start: JsValue, end: JsValue) -> Promise {
+        let (start, end) = (slice_arg(&start), slice_arg(&end));
         self.spawn(|open| async move {
             open.run("slice", async move |db| {
                 if let Some(records) = stored_visible(db).await? {
@@ -137,8 +140,19 @@ impl AuroraCore {
                     Bound::Unbounded
                 })
             };
+            if !range.is_object() {
+                let why = "findRange needs a range: an object with gt, gte, lt or lte";
+                return Err(open.fail("findRange", &DbError::InvalidInput(why.into())));
+            }
             let lo = bound("gt", "gte").map_err(|e| open.fail("findRange", &e))?;
             let hi = bound("lt", "lte").map_err(|e| open.fail("findRange", &e))?;
+            // A range holds values of its bounds' kind (numbers, strings...): two kinds, none.
+            if let (Bound::Included(a) | Bound::Excluded(a), Bound::Included(b) | Bound::Excluded(b)) = (&lo, &hi)
+                && !auroradb_snapshot::same_kind(a, b)
+            {
+                let why = "the bounds of a range must be of one kind (two numbers, two strings...)";
+                return Err(open.fail("findRange", &DbError::InvalidInput(why.into())));
+            }
             open.run("findRange", async move |db| {
                 db.load_state().await?;
                 Ok(values(&db.index_range(&index, lo.as_ref(), hi.as_ref())?).into())

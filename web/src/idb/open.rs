@@ -12,7 +12,7 @@ use web_sys::IdbDatabase;
 use auroradb::StorageError;
 
 use super::error::{IdbFailure, storage_error};
-use super::request::{Settled, factory, settle};
+use super::request::{Settled, abandon, factory, queued_behind, settle};
 use super::schema::{DataLoss, Upgrade, index_key_path};
 use super::{Holds, IdbStorage, OnClosed, marker, release_holds};
 
@@ -48,20 +48,20 @@ impl IdbStorage {
         let on_upgrade = Closure::<dyn FnMut(web_sys::Event)>::new(move |e: web_sys::Event| upgrade.run(&req_up, &e));
         req.set_onupgradeneeded(Some(on_upgrade.as_ref().unchecked_ref()));
 
-        let outcome = settle(&req).await;
+        let outcome = settle(&req, queued_behind(name)).await;
         if outcome == Settled::Blocked {
             // The request stays queued until the other connections close: make it abort its
             // upgrade then, and close what it opens. Its handlers must outlive this call.
             abandoned.set(true);
-            let req_late = req.clone();
-            let close_late = Closure::<dyn FnMut()>::new(move || {
-                if let Ok(db) = req_late.result() {
-                    db.unchecked_into::<IdbDatabase>().close();
-                }
-            });
-            req.set_onsuccess(Some(close_late.as_ref().unchecked_ref()));
-            req.set_onerror(None);
-            close_late.forget();
+            abandon(
+                &req,
+                name,
+                Box::new(|req| {
+                    if let Ok(db) = req.result() {
+                        db.unchecked_into::<IdbDatabase>().close();
+                    }
+                }),
+            );
             on_upgrade.forget();
             return Err(StorageError::Blocked(format!(
                 "another connection keeps database {name:?} open at an older version; close it (or its tab) and retry"
@@ -159,13 +159,17 @@ impl IdbStorage {
     pub async fn delete(name: &str) -> Result<(), StorageError> {
         // Deleted on purpose: a later open that makes it afresh reports no loss.
         marker::unmark(name);
+        let behind = queued_behind(name);
         let req = factory()?.delete_database(name).map_err(|e| storage_error(&e))?;
-        match settle(&req).await {
+        match settle(&req, behind).await {
             Settled::Success => Ok(()),
             Settled::Failure => Err(IdbFailure::of_request(&req).into_storage(false)),
-            Settled::Blocked => Err(StorageError::Blocked(format!(
-                "another connection keeps database {name:?} open; it is deleted when that connection closes"
-            ))),
+            Settled::Blocked => {
+                abandon(&req, name, Box::new(|_| {}));
+                Err(StorageError::Blocked(format!(
+                    "another connection keeps database {name:?} open; it is deleted when that connection closes"
+                )))
+            }
         }
     }
 }

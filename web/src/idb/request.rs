@@ -1,10 +1,13 @@
 //! IndexedDB's event-based requests as futures: a request's result, a transaction's end, and an
 //! open or delete request that may be blocked by other connections.
 
+use std::cell::RefCell;
 use std::pin::pin;
+use std::rc::Rc;
 
 use futures::future::{Either, select};
 use js_sys::{Function, Promise, Reflect};
+use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{IdbFactory, IdbOpenDbRequest, IdbRequest, IdbTransaction};
@@ -96,14 +99,59 @@ pub(super) fn sleep(ms: i32) -> Promise {
     })
 }
 
+thread_local! {
+    /// The databases with an open or delete request of this page still queued after it was
+    /// reported blocked (once per such request).
+    static QUEUED: RefCell<Vec<String>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Whether a request for database `name` made now would wait behind a request of this page that
+/// was reported blocked: it gets no `blocked` event of its own, and would wait, silent, until
+/// the connections blocking that one close.
+pub(super) fn queued_behind(name: &str) -> bool {
+    QUEUED.with(|q| q.borrow().iter().any(|n| n == name))
+}
+
+/// After a request for database `name` was reported blocked: IndexedDB cannot cancel it, so it
+/// stays queued until the other connections close, and is noted until it ends
+/// ([`queued_behind`]). `on_success` runs if it succeeds then.
+pub(super) fn abandon(req: &IdbOpenDbRequest, name: &str, on_success: Box<dyn Fn(&IdbOpenDbRequest)>) {
+    QUEUED.with(|q| q.borrow_mut().push(name.to_owned()));
+    let name = name.to_owned();
+    let ended = Rc::new(move || {
+        QUEUED.with(|q| {
+            let mut q = q.borrow_mut();
+            if let Some(at) = q.iter().position(|n| *n == name) {
+                q.remove(at);
+            }
+        })
+    });
+    let (req_ok, ended_ok) = (req.clone(), Rc::clone(&ended));
+    let ok = Closure::<dyn FnMut()>::new(move || {
+        on_success(&req_ok);
+        ended_ok();
+    });
+    let failed = Closure::<dyn FnMut()>::new(move || ended());
+    req.set_onsuccess(Some(ok.as_ref().unchecked_ref()));
+    req.set_onerror(Some(failed.as_ref().unchecked_ref()));
+    // They must outlive the call that gave up on the request.
+    ok.forget();
+    failed.forget();
+}
+
 /// Waits for an open or delete request, giving other connections [`BLOCKED_GRACE_MS`] to close
-/// once it reports `blocked`.
-pub(super) async fn settle(req: &IdbOpenDbRequest) -> Settled {
+/// once it reports `blocked`; `behind`: it waits behind a request that was reported blocked
+/// ([`queued_behind`]), and gets the same grace from the start.
+pub(super) async fn settle(req: &IdbOpenDbRequest, behind: bool) -> Settled {
     let settled = Promise::new(&mut |resolve, reject| {
         req.set_onsuccess(Some(&resolve));
         req.set_onerror(Some(&reject));
     });
-    let blocked = Promise::new(&mut |resolve, _| req.set_onblocked(Some(&resolve)));
+    let blocked = if behind {
+        Promise::resolve(&JsValue::UNDEFINED)
+    } else {
+        Promise::new(&mut |resolve, _| req.set_onblocked(Some(&resolve)))
+    };
     let done = |r: Result<JsValue, JsValue>| if r.is_ok() { Settled::Success } else { Settled::Failure };
     let outcome = match select(JsFuture::from(settled), JsFuture::from(blocked)).await {
         Either::Left((r, _)) => done(r),
