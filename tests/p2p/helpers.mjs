@@ -247,10 +247,13 @@ export async function openPeer(context, origin) {
   page.errors = [];
   page.on('pageerror', (err) => page.errors.push(err.message));
   page.on('console', (msg) => {
-    // Chromium logs each refused WebSocket, and a refused request for the PeerJS server's peer
-    // list (both expected while a server restarts; the adapter handles them): not errors of ours.
+    // Chromium logs each refused WebSocket, and a failed request for the PeerJS server's peer
+    // list (refused, or cut off by a server stopping: both expected while a server restarts; the
+    // adapter handles them): not errors of ours.
     const refused = /^WebSocket connection to .* failed|^Failed to load resource: net::ERR_CONNECTION_REFUSED$/;
-    if (msg.type() === 'error' && !refused.test(msg.text())) page.errors.push(`console: ${msg.text()}`);
+    const peerList =
+      /^Failed to load resource: net::ERR_[A-Z_]+$/.test(msg.text()) && /\/peers(\?|$)/.test(msg.location()?.url ?? '');
+    if (msg.type() === 'error' && !refused.test(msg.text()) && !peerList) page.errors.push(`console: ${msg.text()}`);
   });
   await page.goto(`${origin}/`, { waitUntil: 'load', timeout: 30_000 });
   await page.waitForFunction(() => window.__ready === true, null, { timeout: 15_000 });

@@ -193,7 +193,7 @@ test("the 'socketio' adapter in node: connect, frames, relay restart, reconnect"
     assert.equal(got[0].from, 'alice');
     server = await server.restart();
     await until(() => log.filter(([n, ev]) => n === 'a' && ev === 'disconnect').length === 1, 'a disconnect at alice');
-    await until(() => a.isPeerConnected('bob') && b.isPeerConnected('alice'), 'both connected again', 20_000);
+    await until(() => a.isPeerConnected('bob') && b.isPeerConnected('alice'), 'both connected again', 40_000);
     assert.equal(log.filter(([n, ev]) => n === 'a' && ev === 'open').length, 2);
     const gotA = [];
     a.on('message', (m) => gotA.push(m));

@@ -135,21 +135,24 @@ test('autoSync: false: writes wait for post(); fetch() and sync() reconcile', { 
   await B.destroy();
 });
 
-test('writes larger than a frame sync: a 1 MB value and a 10,000-record batchSet', { timeout: 120_000 }, async () => {
+test('writes larger than a frame sync: a 1 MB value and a 10,000-record batchSet', { timeout: 240_000 }, async () => {
   const { config } = await fresh();
   const pa = await openPage(context, pages.origin);
   const pb = await openPage(context, pages.origin);
-  const A = await openDb(pa, 'a', config('a'));
+  // The batch keeps a page's thread busy for seconds on a slow machine: a link timeout of 2 s
+  // would drop and remake the link mid-transfer (which syncs too, but slower).
+  const slow = { p2pConfig: { peerTimeout: 10_000 } };
+  const A = await openDb(pa, 'a', config('a', slow));
   // Written while B is away: shipped in a session on connect.
   await A.add('blob-before', { s: 'a'.repeat(1 << 20) });
-  const B = await openDb(pb, 'b', config('b'));
+  const B = await openDb(pb, 'b', config('b', slow));
   await waitConnected([A, B]);
   // Written while linked: pushed at once. Each op is bigger than a 256 KiB frame.
   const pairs = Array.from({ length: 10_000 }, (_, i) => [`item-${i}`, { n: i, name: 'a record of a batch' }]);
   const written = await pa.evaluate(([l, p]) => window.t.dbs.get(l).db.db.batchSet(p), ['a', pairs]);
   assert.equal(written, 10_000);
   await A.add('after', { n: 1 });
-  await waitConverged([A, B], { expectCount: 10_002, timeout: 60_000 });
+  await waitConverged([A, B], { expectCount: 10_002, timeout: 150_000 });
   assert.equal((await B.get('blob-before')).s.length, 1 << 20);
   assert.deepEqual([...(await A.events('error')), ...(await B.events('error'))], [], 'no sync errors');
   assertNoProblems(pa, pb);
@@ -254,8 +257,11 @@ test('clocks further apart than the drift bound are reported by both peers as th
   };
   const pa = await openPage(context, pages.origin, '/peer.html', ahead);
   const pb = await openPage(context, pages.origin);
-  const A = await openDb(pa, 'a', config('a'), true, 'ahead');
-  const B = await openDb(pb, 'b', config('b'), true, 'behind');
+  // Reported once per connection: a link timeout long enough that a loaded machine's stall does
+  // not drop the link and connect (and report) again.
+  const steady = { p2pConfig: { peerTimeout: 10_000 } };
+  const A = await openDb(pa, 'a', config('a', steady), true, 'ahead');
+  const B = await openDb(pb, 'b', config('b', steady), true, 'behind');
   await waitConnected([A, B]);
   const skew = async (db) => (await db.events('error')).map((e) => e.detail).filter((d) => d.type === 'clock-skew');
   await waitFor(async () => (await skew(A)).length >= 1 && (await skew(B)).length >= 1, 'a clock-skew error on both', {

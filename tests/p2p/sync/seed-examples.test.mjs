@@ -124,7 +124,7 @@ async function openRole(file, role, query = '', options = {}) {
 }
 
 /** Waits for a page's report (`window.__final`, see check.js); fails with its failed checks. */
-async function report(page, role, timeout = 120_000) {
+async function report(page, role, timeout = 200_000) {
   const results = await page
     .waitForFunction(() => window.__final, null, { timeout, polling: 100 })
     .then((h) => h.jsonValue())
@@ -196,7 +196,7 @@ const PAIRS = [
 ];
 
 for (const [file, title] of PAIRS) {
-  test(title, { timeout: 180_000 }, () => runPair(file));
+  test(title, { timeout: 240_000 }, () => runPair(file));
 }
 
 test('Error Handling: a peer going away switches the other to offline mode', { timeout: 180_000 }, async () => {
