@@ -102,6 +102,7 @@ impl DbError {
                 LogError::ClockDrift { .. } => N::ClockDrift,
                 LogError::BadProof { .. } => N::Authorship,
                 LogError::TooLarge { .. } => N::TooLarge,
+                LogError::InvalidContent { .. } => N::InvalidInput,
                 _ => N::Log,
             },
             DbError::Snapshot(e) => match e {

@@ -46,6 +46,12 @@ pub type SharedDatabase<S> = std::rc::Rc<Turns<Option<Database<S>>>>;
 
 /// The largest op id whose physical time is at most `ms` milliseconds since the Unix epoch: the
 /// bound to pass to [`Database::state_at`] for "as of this wall-clock time".
+/// From the last millisecond NTP64 can say ([`auroradb_log::MAX_MILLIS`]) on, every id: a clock
+/// that ran past it stamps its ops in that millisecond.
 pub fn upto_millis(ms: u64) -> OpId {
-    OpId { time: auroradb_log::millis_to_ntp(ms.saturating_add(1)).saturating_sub(1), peer: PeerId([0xff; 16]) }
+    let time = match ms {
+        ..auroradb_log::MAX_MILLIS => auroradb_log::millis_to_ntp(ms + 1) - 1,
+        _ => u64::MAX,
+    };
+    OpId { time, peer: PeerId([0xff; 16]) }
 }

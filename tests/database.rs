@@ -437,6 +437,28 @@ fn time_travel() {
 }
 
 #[test]
+fn writes_stamped_in_the_last_millisecond_ntp64_can_say_are_seen_as_of_that_time() {
+    block_on(async {
+        let mut db = Database::open(MemoryStorage::new(), config("end-of-time")).await.unwrap();
+        db.put("a", Value::Int(1)).await.unwrap();
+        // A clock in the year 2200: NTP64 ends in 2106, so the clock stamps its last millisecond,
+        // and so does every later write (the clock never goes back below its history).
+        set_manual_clock(7_258_118_400_000);
+        let b = db.put("b", Value::Int(2)).await.unwrap().ops[0];
+        set_manual_clock(1_700_000_001_000);
+        let c = db.put("c", Value::Int(3)).await.unwrap().ops[0];
+        assert_eq!((b.millis(), c.millis()), (auroradb_log::MAX_MILLIS, auroradb_log::MAX_MILLIS));
+        for ms in [b.millis(), auroradb_log::MAX_MILLIS, u64::MAX] {
+            let keys: Vec<String> =
+                db.state_at(auroradb::upto_millis(ms)).await.unwrap().all().into_iter().map(|(k, _)| k).collect();
+            assert_eq!(keys, ["a", "b", "c"], "as of {ms}");
+        }
+        let before = db.state_at(auroradb::upto_millis(auroradb_log::MAX_MILLIS - 1)).await.unwrap();
+        assert_eq!(before.all().len(), 1);
+    });
+}
+
+#[test]
 fn no_checkpoint_rides_on_a_remove_or_a_clear() {
     block_on(async {
         let mut c = config("frees");
@@ -523,6 +545,39 @@ fn export_import_round_trip_and_corrupt_files() {
         assert!(c.import_log(&file[..file.len() - 7]).await.is_err());
         assert!(c.import_log(b"").await.is_err());
         assert_eq!(c.storage().dump(), before);
+    });
+}
+
+#[test]
+fn a_log_file_holds_its_ops_in_id_order_across_segments_each_once() {
+    block_on(async {
+        // More ops than a file segment holds (1,024), so the file has two segments.
+        let mut a = Database::open(MemoryStorage::new(), config("file-order")).await.unwrap();
+        let mut encoded = Vec::new();
+        for i in 0..1_030 {
+            tick();
+            encoded.extend(a.put(format!("k{}", i % 10), Value::Int(i)).await.unwrap().encoded);
+        }
+        let proofs = a.proofs_for(&encoded);
+        let prove = |id: &OpId| proofs.iter().find(|(p, _)| p == id).map(|(_, p)| p.clone());
+        let file_of = |ops: &[&auroradb::EncodedOp]| {
+            let entries: Vec<_> = ops.iter().map(|o| (o.op.id, o.bytes.as_slice(), o.hash)).collect();
+            auroradb::encode_log_file(&entries, &prove).unwrap()
+        };
+        let all: Vec<&auroradb::EncodedOp> = encoded.iter().collect();
+        let mut b = Database::open(MemoryStorage::new(), config("file-order-b")).await.unwrap();
+        let before = b.storage().dump();
+        // The second segment (each in order itself) repeats an op of the first, or holds ops
+        // older than the first's.
+        let repeated: Vec<_> = all[..1_024].iter().chain([&all[1_000]]).chain(&all[1_024..]).copied().collect();
+        let swapped: Vec<_> = all[6..].iter().chain(&all[..6]).copied().collect();
+        for (what, ops) in [("repeated", repeated), ("out of order", swapped)] {
+            let refused = b.import_log(&file_of(&ops)).await.unwrap_err();
+            assert_eq!(refused.error_name().as_str(), "CorruptDataError", "{what}: {refused}");
+            assert_eq!(b.storage().dump(), before, "{what}");
+        }
+        let (info, _) = b.import_log(&file_of(&all)).await.unwrap();
+        assert_eq!((info.ops, info.imported), (1_030, 1_030));
     });
 }
 
@@ -741,6 +796,61 @@ fn ops_of_the_local_author_from_a_file_or_a_peer_are_refused() {
         tick();
         db.put("a", Value::Int(2)).await.unwrap();
         assert_eq!(db.verify().await.unwrap().ops, 2);
+    });
+}
+
+#[test]
+fn ops_from_a_file_or_a_peer_that_local_writes_could_not_make_are_refused() {
+    use auroradb::log::{Identity, LogError};
+    block_on(async {
+        let mut cfg = config("remote-input");
+        cfg.max_op = 5_000;
+        let mut db = Database::open(MemoryStorage::new(), cfg).await.unwrap();
+        db.put("kept", Value::Int(1)).await.unwrap();
+        let before = db.storage().dump();
+        let mallory = Identity::from_secret(&[0x77; 32]);
+        let signed = |kind| {
+            let op = auroradb::EncodedOp::new(auroradb::Op {
+                id: OpId { time: auroradb_log::millis_to_ntp(1_700_000_000_000), peer: mallory.peer() },
+                author: mallory.peer(),
+                seq: 1,
+                prev: auroradb::log::Hash::ZERO,
+                kind,
+            });
+            let proofs = vec![(op.op.id, mallory.prove(&op.hash))];
+            (op, proofs)
+        };
+        let deep = (0..70).fold(Value::Int(0), |v, _| Value::List(vec![v]));
+        let proto = Value::map([("__proto__", Value::Int(1))]);
+        let cases = [
+            (auroradb::OpKind::Put { key: String::new(), value: Value::Int(1) }, "InvalidInputError"),
+            (auroradb::OpKind::Remove { key: "__proto__".into() }, "InvalidInputError"),
+            (auroradb::OpKind::Put { key: "k".repeat(4097), value: Value::Int(1) }, "InvalidInputError"),
+            (auroradb::OpKind::Put { key: "deep".into(), value: deep }, "InvalidInputError"),
+            (
+                auroradb::OpKind::Txn(vec![
+                    auroradb::Step::Put { key: "fine".into(), value: Value::Int(1) },
+                    auroradb::Step::Put { key: "proto".into(), value: proto },
+                ]),
+                "InvalidInputError",
+            ),
+            (auroradb::OpKind::Put { key: "big".into(), value: Value::from("x".repeat(6_000)) }, "TooLargeError"),
+        ];
+        for (kind, name) in cases {
+            // A fresh author's first op, signed: nothing else about it is wrong.
+            let (op, proofs) = signed(kind);
+            let refused = db.apply_remote(vec![op], &proofs).await.unwrap_err();
+            assert_eq!(refused.error_name().as_str(), name, "{refused}");
+            assert!(
+                matches!(refused, DbError::Log(LogError::InvalidContent { .. } | LogError::TooLarge { .. })),
+                "{refused:?}"
+            );
+            assert_eq!(db.storage().dump(), before);
+        }
+        // The same author's valid op is taken in.
+        let (op, proofs) = signed(auroradb::OpKind::Put { key: "fine".into(), value: Value::Int(2) });
+        assert_eq!(db.apply_remote(vec![op], &proofs).await.unwrap().ops.len(), 1);
+        assert_eq!(db.get("fine"), Some(&Value::Int(2)));
     });
 }
 

@@ -40,6 +40,15 @@ pub enum LogError {
         /// What was hashed.
         what: &'static str,
     },
+    /// An op, valid as an op, writes what a database refuses as input (a key it cannot hold, a
+    /// value nested too deep): taken in, it could be read but not written or removed again.
+    #[error("op {id} writes what a database refuses: {reason}")]
+    InvalidContent {
+        /// The op's id.
+        id: OpId,
+        /// What is wrong.
+        reason: String,
+    },
     /// An op's `author` differs from the peer in its id, or its seq is zero.
     #[error("invalid op {id}: {reason}")]
     InvalidOp {

@@ -74,6 +74,12 @@ pub fn decode_file(bytes: &[u8]) -> Result<(ProvenSegment, Fingerprint)> {
     for seg in &file.segments {
         let (seg_ops, seg_proofs) = decode_file_segment(seg, limits)?;
         for op in seg_ops {
+            // In id order across segments too (a segment checks its own), each op once.
+            if ops.last().is_some_and(|last: &EncodedOp| last.op.id >= op.op.id) {
+                return Err(
+                    LogError::Corrupt { what: "log file", reason: "ops out of id order or repeated".into() }.into()
+                );
+            }
             sum = sum + RangeSum::one(&op.hash);
             ops.push(op);
         }

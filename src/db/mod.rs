@@ -72,6 +72,12 @@ pub struct Config {
     /// ops (a file, a backup) and does not write as it. Its own writes carry no proof, so peers
     /// do not take them. With `identity` too, it must be the identity's.
     pub peer: Option<PeerId>,
+    /// For a connection that writes no op of its own next to another one that does (the
+    /// JavaScript log tools' helper on a local-only page): that connection's author, and whether
+    /// it was chosen (`identity` or `peer` given). Its ops are guarded as this connection's own
+    /// are: one this connection does not hold, from a peer or a file, is refused as forged (see
+    /// [`Database::apply_remote`]).
+    pub writer: Option<(PeerId, bool)>,
     /// With `Some(n)`, the state's records are read from storage when something needs them,
     /// not at open, and at most about `n` are held (see [`Database::load_keys`]). Opening then
     /// reads no record (the number of visible records is in the newest journal entry); a write
@@ -102,6 +108,7 @@ impl Config {
             max_op: DEFAULT_MAX_OP,
             identity: None,
             peer: None,
+            writer: None,
             state_cache: None,
             clock,
         }

@@ -1,6 +1,6 @@
 //! Input checks made before anything is written.
 
-use auroradb_log::Value;
+use auroradb_log::{LogError, Op, OpKind, Step, Value};
 
 use crate::{DbError, Result};
 
@@ -44,4 +44,29 @@ pub fn validate_value(value: &Value) -> Result<()> {
         }
     }
     walk(value, 0)
+}
+
+/// Checks what a remote op (a peer's, a file's) writes as a local write's input is checked: its
+/// keys and values. So every record a database holds can be written and removed again.
+pub(crate) fn validate_op(op: &Op) -> std::result::Result<(), LogError> {
+    let check = |key: &str, value: Option<&Value>| {
+        validate_key(key)?;
+        value.map_or(Ok(()), validate_value)
+    };
+    let checked = match &op.kind {
+        OpKind::Put { key, value } => check(key, Some(value)),
+        OpKind::Remove { key } => check(key, None),
+        OpKind::Txn(steps) => steps.iter().try_for_each(|step| match step {
+            Step::Put { key, value } => check(key, Some(value)),
+            Step::Remove { key } => check(key, None),
+        }),
+        _ => Ok(()),
+    };
+    checked.map_err(|e| LogError::InvalidContent {
+        id: op.id,
+        reason: match e {
+            DbError::InvalidInput(why) => why,
+            other => other.to_string(),
+        },
+    })
 }

@@ -8,7 +8,7 @@ use auroradb_log::{
 use auroradb_snapshot::{Change, Checkpoint, KeyRecord, State, StateMeta};
 
 use super::tail::{Sealing, history_keys, history_prefixes};
-use super::{Database, keys, validate_key, validate_value};
+use super::{Database, keys, validate, validate_key, validate_value};
 use crate::storage::{KeyRange, ScanOptions, Storage, Store, WriteBatch, WriteLock};
 use crate::{DbError, Result, StorageError};
 
@@ -165,14 +165,22 @@ impl<S: Storage> Database<S> {
         // Only this connection writes its own author's ops: one it does not hold, from a peer or
         // a file, is forged (the chain head it extends is public). A connection opened as a
         // chosen author takes that author's ops in only while it has none (restoring them).
+        // So does the connection a helper stands beside (`Config::writer`).
+        let holds_ops_of = |p: &PeerId| self.log.borrow().heads().contains_key(p);
         let own = self.peer();
-        let guarded = self.config.peer.is_none() || self.log.borrow().heads().contains_key(&own);
+        let guarded: Vec<PeerId> = [(own, self.config.peer.is_some())]
+            .into_iter()
+            .chain(self.config.writer)
+            .filter(|(author, chosen)| !chosen || holds_ops_of(author))
+            .map(|(author, _)| author)
+            .collect();
         // Its ops that an equivocation removed may come back from peers that do not know yet:
         // the log takes none of them, and they are no forgery.
-        let frozen = |o: &EncodedOp| self.log.borrow().equivocation(&own).is_some_and(|eq| o.op.seq >= eq.fork().seq);
+        let frozen =
+            |o: &EncodedOp| self.log.borrow().equivocation(&o.op.author).is_some_and(|eq| o.op.seq >= eq.fork().seq);
         if let Some(forged) = ops
             .iter()
-            .find(|o| guarded && o.op.author == own && self.log.borrow().hash_of(&o.op.id).is_none() && !frozen(o))
+            .find(|o| guarded.contains(&o.op.author) && self.log.borrow().hash_of(&o.op.id).is_none() && !frozen(o))
         {
             return Err(LogError::InvalidOp {
                 id: forged.op.id,
@@ -191,6 +199,16 @@ impl<S: Storage> Database<S> {
             new.dedup_by_key(|o| o.op.id);
             if new.is_empty() {
                 return Ok(WriteOutcome::default());
+            }
+            // What the local writes could not make, a peer or a file cannot bring in either: every
+            // op held can be synced, and every record written and removed again.
+            for o in &new {
+                if o.bytes.len() > self.config.max_op {
+                    return Err(
+                        LogError::TooLarge { what: "an op", size: o.bytes.len(), limit: self.config.max_op }.into()
+                    );
+                }
+                validate::validate_op(&o.op)?;
             }
             match self.commit_ops(new, false, keep).await {
                 Err(DbError::Storage(StorageError::Conflict)) => self.lost_commit(&mut attempt, &mut lock).await?,

@@ -148,3 +148,47 @@ test('a page that cannot load the engine with sync gets the failure, keeps worki
     assert.deepEqual(again, { history: 1, ok: true });
   });
 });
+
+test("a local-only page refuses a file of its own author's ops that it never wrote, as a distributed one does", {
+  timeout: 90_000,
+}, async () => {
+  await onToolsPages(1, async (page) => {
+    const r = await page.evaluate(async () => {
+      // The page's database writes as its author slot's identity (and has written nothing yet);
+      // another database given the same secret key makes an op in that author's name.
+      const own = new AuroraDB({ name: 'own-author' });
+      await own.create();
+      const { secretKey } = own.getIdentity();
+      const other = new AuroraDB({ name: 'own-author-elsewhere', identity: secretKey });
+      await other.create();
+      await other.put('elsewhere', 2);
+      const file = await other.exportLog();
+      const sameAuthor = other.getStats().author === own.getStats().author;
+      await other.destroy();
+      const before = { log: (await own.log()).length, all: await own.all() };
+      const refused = await own.importLog(file).then(
+        () => 'imported',
+        (e) => e.name,
+      );
+      const after = { log: (await own.log()).length, all: await own.all() };
+      await own.put('later', 3);
+      const verified = (await own.verify()).ok;
+      // A log() option that is not an object is refused, not taken as none.
+      const badLog = await Promise.all(
+        ['from-now', 5].map((o) =>
+          own.log(o).then(
+            () => 'resolved',
+            (e) => e.name,
+          ),
+        ),
+      );
+      await own.destroy();
+      return { sameAuthor, refused, before, after, verified, badLog };
+    });
+    assert.equal(r.sameAuthor, true);
+    assert.equal(r.refused, 'BrokenChainError');
+    assert.deepEqual(r.after, r.before, 'nothing of the file was taken in');
+    assert.equal(r.verified, true);
+    assert.deepEqual(r.badLog, ['InvalidInputError', 'InvalidInputError']);
+  });
+});

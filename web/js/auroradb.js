@@ -430,7 +430,8 @@ export class AuroraDB extends EventTarget {
      * time travel, the log, verify, export and import; about 42 KB gzipped of its .wasm). On that
      * engine, the call runs on a helper instance of the engine with sync (loaded the first time),
      * opened on the same database by the first such call and kept until the database closes
-     * (`_helper`). The helper claims no author slot and joins no tab channel (`AuroraCore.open`'s
+     * (`_helper`). The helper claims no author slot and joins no tab channel, and guards the
+     * page's author as its own: an import cannot bring in ops in its name (`AuroraCore.open`'s
      * `helper`). A call waits for the calls made before it (a `catchUp` of this instance waits
      * its turn), then the helper catches up with what was committed, so it sees their writes.
      * After an import, this page's instance catches up with it, dispatches its changes with
@@ -472,7 +473,7 @@ export class AuroraDB extends EventTarget {
     _helper(core) {
         if (this._helping?.core !== core) {
             const opening = loadEngine(true).then(({ AuroraCore }) =>
-                AuroraCore.open(this.config, new ToolEvents(this), {}, false, undefined, true),
+                AuroraCore.open(this.config, new ToolEvents(this), {}, false, undefined, core.author),
             );
             const helping = { core, opening };
             opening.catch(() => {

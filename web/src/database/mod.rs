@@ -47,7 +47,7 @@ impl AuroraCore {
     /// events are dispatched at `target`, the `beforeSet` hook is read from `hooks`. `distributed`
     /// and `peerId` are the arguments of `create()`. Resolves to the `AuroraCore`.
     ///
-    /// With `helper`, the instance is one that `web/js/auroradb.js` opens next to the page's own
+    /// With `helper` (the `author` of the page's instance), the instance is one that `web/js/auroradb.js` opens next to the page's own
     /// instance to run the calls the local-only engine leaves out (`history`, `at`, `diff`,
     /// `log`, `verify`, `exportLog`, `importLog`), kept until the page's instance closes: it
     /// claims no author slot (it writes no op of its own, so it needs no identity and stores none)
@@ -63,9 +63,8 @@ impl AuroraCore {
         hooks: JsValue,
         distributed: Option<bool>,
         #[wasm_bindgen(js_name = peerId)] peer_id: Option<String>,
-        helper: Option<bool>,
+        helper: Option<String>,
     ) -> Promise {
-        let helper = helper == Some(true);
         promise(async move {
             AuroraCore::open_as(config, target, hooks, distributed, peer_id, helper).await.map(JsValue::from)
         })
@@ -190,7 +189,7 @@ impl AuroraCore {
         distributed: Option<bool>,
         peer_id: Option<String>,
     ) -> Result<AuroraCore, JsValue> {
-        AuroraCore::open_as(config, target, hooks, distributed, peer_id, false).await
+        AuroraCore::open_as(config, target, hooks, distributed, peer_id, None).await
     }
 
     /// [`AuroraCore::open`], or with `helper` a helper instance (see [`AuroraCore::open_js`]).
@@ -200,15 +199,19 @@ impl AuroraCore {
         hooks: JsValue,
         distributed: Option<bool>,
         peer_id: Option<String>,
-        helper: bool,
+        helper: Option<String>,
     ) -> Result<AuroraCore, JsValue> {
         let events = Events::new(target);
+        let is_helper = helper.is_some();
         let opened = async {
             let mut cfg = parse(&config, distributed, peer_id)?;
-            if helper {
-                // A chosen peer id and no identity: no author slot is claimed.
+            if let Some(writer) = helper {
+                // A chosen peer id and no identity: no author slot is claimed. The page's author
+                // is guarded as its own: an import cannot bring in ops in its name.
+                let writer = writer.parse().map_err(|_| DbError::InvalidInput("helper: not an author id".into()))?;
                 cfg.db.identity = None;
                 cfg.db.peer = Some(auroradb::PeerId::random());
+                cfg.db.writer = Some((writer, false));
             }
             // A schema the storage cannot open is a configuration error to JavaScript callers.
             let storage =
@@ -224,7 +227,7 @@ impl AuroraCore {
         };
         match opened.await {
             Ok((db, distributed, label, sync, lost)) => {
-                let open = Open::new(db, events, hooks, distributed, label, sync, !helper);
+                let open = Open::new(db, events, hooks, distributed, label, sync, !is_helper);
                 if let Some(loss) = lost {
                     open.events.emit_error("create", &data_loss_error(&open.name, &loss));
                     *open.data_loss.borrow_mut() = Some(loss);

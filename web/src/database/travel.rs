@@ -68,6 +68,10 @@ impl AuroraCore {
                     Ok(Bound::Included(point_from_js(&v, k, upper)?))
                 }
             };
+            if !options.is_undefined() && !options.is_null() && !options.is_object() {
+                let why = "log() takes { from, to } or nothing";
+                return Err(open.fail("log", &DbError::InvalidInput(why.into())));
+            }
             let from = point("from", false).map_err(|e| open.fail("log", &e))?;
             let to = point("to", true).map_err(|e| open.fail("log", &e))?;
             open.run("log", async move |db| {
