@@ -406,9 +406,11 @@ export class AuroraDB extends EventTarget {
     /** The engine, opening the database first if `create()` was not called yet. */
     async _engine() {
         if (this._core && !this._closed) return this._core;
-        // Called after a create() that waits for a close() or destroy(): runs once it opened.
-        if (this._closed && this._reopen) {
-            await this._reopen;
+        // Called after a create() of a closed instance (or one that waits for a close() or
+        // destroy()): runs once it opened.
+        const reopening = this._reopen ?? this._opening;
+        if (this._closed && reopening) {
+            await reopening;
             if (this._core && !this._closed) return this._core;
         }
         if (this._closed) {

@@ -145,11 +145,19 @@ pub fn parse(config: &JsValue, distributed: Option<bool>, peer_id: Option<String
     if !indexes.is_undefined() && !indexes.is_null() {
         let items = crate::value::array_items(&indexes).map_err(|_| bad("indexes threw when read".into()))?;
         let items = items.ok_or_else(|| bad("indexes must be an array of { name, unique }".into()))?;
+        // Exactly (a lone surrogate would name the U+FFFD one), and a field a value can have.
+        let index_name = |v: &JsValue| match crate::value::exact_string(v) {
+            Some(Err(e)) => Err(bad(["an index name ", &e.describe()].concat())),
+            Some(Ok(n)) if n == "__proto__" => {
+                Err(bad("an index cannot be on __proto__, a field no stored value has".into()))
+            }
+            other => Ok(other.and_then(Result::ok)),
+        };
         for item in items {
-            let spec = if let Some(name) = item.as_string() {
+            let spec = if let Some(name) = index_name(&item)? {
                 IndexSpec { name, unique: false }
             } else if item.is_object() {
-                let name = field(&item, "name").as_string().unwrap_or_default();
+                let name = index_name(&field(&item, "name"))?.unwrap_or_default();
                 let unique = field(&item, "unique");
                 if !unique.is_undefined() && unique.as_bool().is_none() {
                     return Err(bad(format!("index {name:?}: unique must be a boolean")));

@@ -100,3 +100,8 @@ mod tests {
         assert_eq!(slice_bounds(5, Some(f64::NAN), Some(2.5)), (0, 2));
     }
 }
+
+/// An index name given to `findBy` or `findRange`: a string.
+pub(crate) fn index_name(index: &JsValue) -> Result<String, DbError> {
+    index.as_string().ok_or_else(|| DbError::InvalidInput("an index name must be a string".into()))
+}

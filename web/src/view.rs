@@ -92,7 +92,8 @@ impl PastView {
 
     /// The values then whose indexed field equals `value`.
     #[wasm_bindgen(js_name = findBy)]
-    pub fn find_by(&self, index: String, value: JsValue) -> Result<Array, JsValue> {
+    pub fn find_by(&self, index: JsValue, value: JsValue) -> Result<Array, JsValue> {
+        let index = crate::reads::index_name(&index).map_err(|e| to_js_error(&e))?;
         let v = from_js(&value, "value").map_err(|e| to_js_error(&e))?;
         let found = self.state.find_by(&index, &v).map_err(|e| to_js_error(&DbError::Snapshot(e)))?;
         Ok(values(&found))

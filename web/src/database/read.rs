@@ -8,7 +8,8 @@ use wasm_bindgen::prelude::*;
 use super::AuroraCore;
 use crate::open_database::Db;
 use crate::reads::{
-    every_record, filter_records, function, record_keys, record_values, scan, slice_arg, slice_bounds, values,
+    every_record, filter_records, function, index_name, record_keys, record_values, scan, slice_arg, slice_bounds,
+    values,
 };
 use crate::value::{from_js, key_from_js, to_js};
 use auroradb::DbError;
@@ -113,8 +114,9 @@ impl AuroraCore {
     /// The values whose indexed field equals `value` (`UnknownIndexError` for an index not in
     /// the configuration).
     #[wasm_bindgen(js_name = findBy)]
-    pub fn find_by(&self, index: String, value: JsValue) -> Promise {
+    pub fn find_by(&self, index: JsValue, value: JsValue) -> Promise {
         self.spawn(|open| async move {
+            let index = index_name(&index).map_err(|e| open.fail("findBy", &e))?;
             let v = from_js(&value, "value").map_err(|e| open.fail("findBy", &e))?;
             open.run("findBy", async move |db| {
                 db.load_state().await?;
@@ -127,21 +129,33 @@ impl AuroraCore {
     /// The values whose indexed field is within `{ gt, gte, lt, lte }` (any of them), ordered by
     /// that field then key.
     #[wasm_bindgen(js_name = findRange)]
-    pub fn find_range(&self, index: String, range: JsValue) -> Promise {
+    pub fn find_range(&self, index: JsValue, range: JsValue) -> Promise {
         self.spawn(|open| async move {
+            let index = index_name(&index).map_err(|e| open.fail("findRange", &e))?;
             let bound = |open: &str, closed: &str| -> Result<Bound<auroradb_log::Value>, DbError> {
-                let get = |k: &str| js_sys::Reflect::get(&range, &JsValue::from_str(k)).unwrap_or(JsValue::UNDEFINED);
-                let (o, c) = (get(open), get(closed));
-                Ok(if !o.is_undefined() {
-                    Bound::Excluded(from_js(&o, "range bound")?)
-                } else if !c.is_undefined() {
-                    Bound::Included(from_js(&c, "range bound")?)
-                } else {
-                    Bound::Unbounded
+                let get = |k: &str| {
+                    js_sys::Reflect::get(&range, &JsValue::from_str(k))
+                        .map_err(|_| DbError::InvalidInput(["range.", k, " threw when read"].concat()))
+                };
+                let (o, c) = (get(open)?, get(closed)?);
+                Ok(match (o.is_undefined(), c.is_undefined()) {
+                    (false, false) => {
+                        let why = ["a range takes one of ", open, " and ", closed].concat();
+                        return Err(DbError::InvalidInput(why));
+                    }
+                    (false, true) => Bound::Excluded(from_js(&o, "range bound")?),
+                    (true, false) => Bound::Included(from_js(&c, "range bound")?),
+                    (true, true) => Bound::Unbounded,
                 })
             };
-            if !range.is_object() {
-                let why = "findRange needs a range: an object with gt, gte, lt or lte";
+            // An object of gt, gte, lt and lte alone: a misspelt bound would widen the range.
+            let known = range.is_object()
+                && !js_sys::Array::is_array(&range)
+                && js_sys::Reflect::own_keys(&range.clone().into()).is_ok_and(|keys| {
+                    keys.iter().all(|k| k.as_string().is_some_and(|k| ["gt", "gte", "lt", "lte"].contains(&k.as_str())))
+                });
+            if !known {
+                let why = "findRange needs a range: an object with gt, gte, lt or lte, and nothing else";
                 return Err(open.fail("findRange", &DbError::InvalidInput(why.into())));
             }
             let lo = bound("gt", "gte").map_err(|e| open.fail("findRange", &e))?;
