@@ -60,6 +60,12 @@ const TYPES = {
 
 /** The prefix under which the server sends `.wasm` files without their type (see `startServer`). */
 export const OCTET_STREAM = '/octet-stream/';
+/**
+ * The prefix under which the server sends the files of / as a site sends its static files,
+ * cacheable for an hour (everything else is `no-store`): the browser's HTTP cache, and with it
+ * its caches of compiled code, then serve a returning visit.
+ */
+export const CACHED = '/cached/';
 const OCTET = 'application/octet-stream';
 
 /** Maps a URL path to a file on disk, or null (never outside the mounted folders). */
@@ -100,7 +106,12 @@ export async function startServer() {
     // Under /octet-stream/, the files of / with `.wasm` sent as application/octet-stream, as some
     // servers do: the engine must load from such a server too.
     const octet = url.pathname.startsWith(OCTET_STREAM);
-    const path = octet ? url.pathname.slice(OCTET_STREAM.length - 1) : url.pathname;
+    const cached = url.pathname.startsWith(CACHED);
+    const path = octet
+      ? url.pathname.slice(OCTET_STREAM.length - 1)
+      : cached
+        ? url.pathname.slice(CACHED.length - 1)
+        : url.pathname;
     const file = req.method === 'GET' || req.method === 'HEAD' ? resolvePath(path) : null;
     if (!file) {
       res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' });
@@ -110,7 +121,7 @@ export async function startServer() {
     res.writeHead(200, {
       'content-type': (octet && extname(file) === '.wasm') || !TYPES[extname(file)] ? OCTET : TYPES[extname(file)],
       'content-length': statSync(file).size,
-      'cache-control': 'no-store',
+      'cache-control': cached ? 'public, max-age=3600' : 'no-store',
     });
     if (req.method === 'HEAD') {
       res.end();
