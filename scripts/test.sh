@@ -319,7 +319,8 @@ count_tests() {
 }
 
 # Prints what failed in log `$1`, at most 16 lines: node's failed tests ("not ok") with the first
-# line of their error, and cargo's failed tests with the place and message of their panic. The
+# line of their error, cargo's failed tests with the place and message of their panic, and
+# compiler and lint errors with their place. The
 # summary shows them, so that a run whose log is gone (CI keeps only the end of the output) still
 # says which test failed and why.
 print_failures() {
@@ -333,6 +334,8 @@ print_failures() {
         /^test .* \.\.\. FAILED$/ { out($0); next }
         /panicked at / { out($0); msg = 1; next }
         msg { out($0); msg = 0 }
+        /^error(\[[A-Z0-9]+\])?: / && !/could not compile|test failed|aborting due|build failed/ { out($0); loc = 1; next }
+        loc && /-->/ { out($0); loc = 0 }
     ' "$1"
 }
 

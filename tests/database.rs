@@ -559,7 +559,7 @@ fn a_log_file_holds_its_ops_in_id_order_across_segments_each_once() {
             encoded.extend(a.put(format!("k{}", i % 10), Value::Int(i)).await.unwrap().encoded);
         }
         let proofs = a.proofs_for(&encoded);
-        let prove = |id: &OpId| proofs.iter().find(|(p, _)| p == id).map(|(_, p)| p.clone());
+        let prove = |id: &OpId| proofs.iter().find(|(p, _)| p == id).map(|(_, p)| *p);
         let file_of = |ops: &[&auroradb::EncodedOp]| {
             let entries: Vec<_> = ops.iter().map(|o| (o.op.id, o.bytes.as_slice(), o.hash)).collect();
             auroradb::encode_log_file(&entries, &prove).unwrap()

@@ -84,6 +84,11 @@ pub fn scan(state: &State, f: &Function, mut keep: impl FnMut(bool) -> bool) -> 
     Ok((out, true))
 }
 
+/// An index name given to `findBy` or `findRange`: a string.
+pub(crate) fn index_name(index: &JsValue) -> Result<String, DbError> {
+    index.as_string().ok_or_else(|| DbError::InvalidInput("an index name must be a string".into()))
+}
+
 #[cfg(test)]
 mod tests {
     use wasm_bindgen_test::wasm_bindgen_test;
@@ -99,9 +104,4 @@ mod tests {
         assert_eq!(slice_bounds(5, Some(4.0), Some(2.0)), (4, 4));
         assert_eq!(slice_bounds(5, Some(f64::NAN), Some(2.5)), (0, 2));
     }
-}
-
-/// An index name given to `findBy` or `findRange`: a string.
-pub(crate) fn index_name(index: &JsValue) -> Result<String, DbError> {
-    index.as_string().ok_or_else(|| DbError::InvalidInput("an index name must be a string".into()))
 }

@@ -151,7 +151,7 @@ impl AuroraCore {
             // An object of gt, gte, lt and lte alone: a misspelt bound would widen the range.
             let known = range.is_object()
                 && !js_sys::Array::is_array(&range)
-                && js_sys::Reflect::own_keys(&range.clone().into()).is_ok_and(|keys| {
+                && js_sys::Reflect::own_keys(&range).is_ok_and(|keys| {
                     keys.iter().all(|k| k.as_string().is_some_and(|k| ["gt", "gte", "lt", "lte"].contains(&k.as_str())))
                 });
             if !known {
