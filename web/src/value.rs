@@ -48,7 +48,7 @@ extern "C" {
     fn is_array(v: &JsValue) -> Result<bool, JsValue>;
 }
 
-use auroradb::{DbError, MAX_DEPTH};
+use auroradb::{DbError, MAX_DEPTH, MAX_KEY_LEN};
 
 /// Largest integer a JavaScript number holds exactly.
 const MAX_SAFE: f64 = 9_007_199_254_740_991.0;
@@ -443,6 +443,13 @@ pub(crate) fn exact_string(v: &JsValue) -> Option<Result<String, LoneSurrogate>>
 
 /// A record key from JavaScript: a string of well-formed UTF-16, else an `InvalidInputError`.
 pub fn key_from_js(v: &JsValue) -> Result<String, DbError> {
+    // A string of more UTF-16 units than a key has bytes cannot be a key: refused before it is
+    // copied into the engine's memory (which would keep the room it took).
+    if let Some(js) = v.dyn_ref::<JsString>()
+        && js.length() as usize > MAX_KEY_LEN
+    {
+        return Err(DbError::InvalidInput(format!("key is more than {MAX_KEY_LEN} bytes")));
+    }
     match exact_string(v) {
         Some(Ok(key)) => Ok(key),
         Some(Err(lone)) => Err(DbError::InvalidInput(format!("the key {}", lone.describe()))),
