@@ -84,6 +84,13 @@ pub enum DbError {
         /// The maximum op size (`Config::max_op`).
         limit: usize,
     },
+    /// A write's value alone encodes to more than the maximum op size, so its op would too:
+    /// refused as it was converted, before it was whole (its size is not known), nothing written.
+    #[error("the write's value is more than {limit} bytes encoded, over the maximum op size of {limit} bytes")]
+    ValueTooLarge {
+        /// The maximum op size (`Config::max_op`).
+        limit: usize,
+    },
 }
 
 impl DbError {
@@ -128,7 +135,7 @@ impl DbError {
             DbError::Aborted(_) => N::TransactionAborted,
             DbError::Conflict { .. } => N::Conflict,
             DbError::Corrupt(_) => N::CorruptData,
-            DbError::OpTooLarge { .. } => N::OpTooLarge,
+            DbError::OpTooLarge { .. } | DbError::ValueTooLarge { .. } => N::OpTooLarge,
         }
     }
 

@@ -136,18 +136,24 @@ function readString(r) {
  * JavaScript per field and item; `undefined` for anything else, which the engine then converts
  * itself and refuses with the reason and the path (a lone surrogate, `NaN`, a `Date`, a cycle, a
  * getter that throws...). The bytes are valid until the next call: the engine copies them at
- * once. Map fields come in `Object.keys` order; the engine orders them when it decodes.
+ * once. Map fields come in `Object.keys` order; the engine orders them when it decodes. An
+ * encoding that would pass `limit` bytes (a write's op would then pass the database's maximum op
+ * size) stops there and gives no bytes (an empty array), so the engine refuses it without copying
+ * it into its memory. The room reserved ahead (at most 11 bytes) counts: a value that close to the
+ * limit makes an op over it anyway (an op adds its id, author and previous hash, 50 bytes and
+ * more).
  */
-export function encodeValue(v) {
+export function encodeValue(v, limit) {
   // A getter of the value that writes to a database calls this again: that value is left to the
   // engine's walk, as this call's bytes are in the buffer.
   if (out.busy) return undefined;
   out.busy = true;
   out.at = 0;
+  out.limit = limit;
   try {
     return writeValue(v, 0) ? out.bytes.subarray(0, out.at) : undefined;
-  } catch {
-    return undefined;
+  } catch (e) {
+    return e === TOO_LARGE ? new Uint8Array(0) : undefined;
   } finally {
     out.busy = false;
     // A large value's buffer is not kept for the next small ones (the bytes returned keep it
@@ -164,10 +170,13 @@ const MAX_NESTING = 64;
 const TWO_52 = 2 ** 52;
 /** Largest encoding buffer kept between calls. */
 const KEPT_BUFFER = 1 << 20;
-const out = { bytes: new Uint8Array(1024), view: null, at: 0, busy: false };
+const out = { bytes: new Uint8Array(1024), view: null, at: 0, busy: false, limit: Number.POSITIVE_INFINITY };
 const utf8in = new TextEncoder();
+/** Thrown when an encoding passes its limit (see `encodeValue`). */
+const TOO_LARGE = new Error('the value passes the limit');
 
 function room(n) {
+  if (out.at + n > out.limit) throw TOO_LARGE;
   if (out.at + n <= out.bytes.length) return;
   let size = out.bytes.length * 2;
   while (size < out.at + n) size *= 2;
@@ -204,6 +213,8 @@ function writeBigInt(i) {
 
 function writeString(s) {
   const n = s.length;
+  // Each UTF-16 unit is a byte or more in UTF-8: known too large before it is encoded.
+  if (n > out.limit) throw TOO_LARGE;
   if (n <= 64) {
     room(n + 1);
     const start = out.at;

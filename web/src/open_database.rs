@@ -22,7 +22,7 @@ use crate::error::to_js_error;
 use crate::events::{Events, Source};
 use crate::idb::IdbStorage;
 use crate::records::Obj;
-use crate::value::{describe, exact_string, from_js};
+use crate::value::{describe, exact_string, from_js_within};
 use auroradb::{Change, Database, DbError, LogFileInfo, SharedDatabase, StorageError, WriteOutcome};
 
 /// The database type behind the JavaScript API.
@@ -305,7 +305,7 @@ impl<H: AttachedSync> OpenDatabase<H> {
             }
             None => value.clone(),
         };
-        from_js(&value, what).map_err(|e| self.fail(op, &e))
+        from_js_within(&value, what, self.max_op).map_err(|e| self.fail(op, &e))
     }
 
     /// The key of a value at the configured key path. Read from the JavaScript value, before

@@ -270,10 +270,24 @@ fn type_name(obj: &Object) -> String {
 /// Plain data is encoded by the page in one call (`encodeValue`) and decoded here; anything else
 /// (and anything refused) is walked here field by field, which names the reason and the path.
 pub fn from_js(v: &JsValue, what: &'static str) -> Result<Value, DbError> {
-    if let Some(bytes) = encode_value(v)
-        && let Ok((value, [])) = postcard::take_from_bytes::<Value>(&bytes)
-    {
-        return Ok(value);
+    convert(v, what, f64::INFINITY)
+}
+
+/// [`from_js`] for a value a write stores: one whose encoding passes `max_op` bytes (so would the
+/// write's op) is refused with [`DbError::ValueTooLarge`] before it is copied into the engine's
+/// memory.
+pub fn from_js_within(v: &JsValue, what: &'static str, max_op: usize) -> Result<Value, DbError> {
+    convert(v, what, max_op as f64)
+}
+
+fn convert(v: &JsValue, what: &'static str, limit: f64) -> Result<Value, DbError> {
+    if let Some(bytes) = encode_value(v, limit) {
+        if bytes.is_empty() {
+            return Err(DbError::ValueTooLarge { limit: limit as usize });
+        }
+        if let Ok((value, [])) = postcard::take_from_bytes::<Value>(&bytes) {
+            return Ok(value);
+        }
     }
     walk(v, what)
 }
@@ -339,9 +353,10 @@ extern "C" {
     /// (a `Uint8Array`) at byte `at`.
     #[wasm_bindgen(js_name = stateRecordAt)]
     pub(crate) fn state_record_at(key: &JsValue, record: &JsValue, at: u32) -> JsValue;
-    /// The log's value encoding of `v` if it is plain data (see `objects.js`), else `undefined`.
+    /// The log's value encoding of `v` if it is plain data (see `objects.js`), else `undefined`;
+    /// no bytes when it would pass `limit` bytes.
     #[wasm_bindgen(js_name = encodeValue)]
-    fn encode_value(v: &JsValue) -> Option<Vec<u8>>;
+    fn encode_value(v: &JsValue, limit: f64) -> Option<Vec<u8>>;
     /// `{ key, deleted: true, record }`, the `state` store record of a deleted key.
     #[wasm_bindgen(js_name = deletedRecord)]
     pub(crate) fn deleted_record(key: &JsValue, record: &JsValue) -> JsValue;
@@ -520,7 +535,7 @@ mod tests {
             })()"#,
         );
         for v in &values {
-            let fast = encode_value(v).unwrap_or_else(|| panic!("{v:?} is encoded by the page"));
+            let fast = encode_value(v, f64::INFINITY).unwrap_or_else(|| panic!("{v:?} is encoded by the page"));
             let decoded = postcard::from_bytes::<Value>(&fast).expect("the page's encoding decodes");
             assert_eq!(decoded, walk(v, "value").unwrap(), "{v:?}");
             assert_eq!(from_js(v, "value").unwrap(), decoded);
@@ -566,7 +581,7 @@ mod tests {
             let walk = walk(v, "value").map_err(|e| e.to_string());
             let got = from_js(v, "value").map_err(|e| e.to_string());
             assert_eq!(got, walk, "{v:?}");
-            match (&walk, encode_value(v)) {
+            match (&walk, encode_value(v, f64::INFINITY)) {
                 (Ok(_), Some(_)) => taken += 1,
                 (Err(_), None) => refused += 1,
                 (Ok(_), None) => {}
@@ -633,7 +648,7 @@ mod tests {
             })()"#,
         );
         for v in &refused {
-            assert!(encode_value(v).is_none(), "{v:?} is left to the walk");
+            assert!(encode_value(v, f64::INFINITY).is_none(), "{v:?} is left to the walk");
             let walk = walk(v, "value").err().map(|e| e.to_string());
             let err = from_js(v, "value").err().map(|e| e.to_string());
             assert!(err.is_some() && err == walk, "{v:?}: {err:?}");
@@ -643,6 +658,21 @@ mod tests {
             .try_into()
             .unwrap();
         assert_eq!(from_js(&ok, "value").unwrap().depth(), 64);
-        assert!(encode_value(&ok).is_some() && encode_value(&deep).is_none());
+        assert!(encode_value(&ok, f64::INFINITY).is_some() && encode_value(&deep, f64::INFINITY).is_none());
+    }
+
+    #[wasm_bindgen_test]
+    fn a_value_past_the_limit_is_given_no_bytes_and_refused_as_too_large() {
+        for v in made("['x'.repeat(100), ['héllo', 'x'.repeat(50), { a: [1, 2, 3] }]]") {
+            let whole = encode_value(&v, f64::INFINITY).unwrap();
+            // The encoder reserves room a few bytes ahead (at most 11): within SLACK of the
+            // limit, a value may be refused, whose op (id, author, previous hash: 50 bytes and
+            // more besides the value) would pass the limit anyway.
+            const SLACK: usize = 11;
+            assert_eq!(encode_value(&v, (whole.len() + SLACK) as f64).unwrap(), whole);
+            assert_eq!(encode_value(&v, (whole.len() - 1) as f64).unwrap(), Vec::<u8>::new());
+            assert!(matches!(from_js_within(&v, "value", whole.len() - 1), Err(DbError::ValueTooLarge { .. })));
+            assert!(from_js_within(&v, "value", whole.len() + SLACK).is_ok());
+        }
     }
 }
