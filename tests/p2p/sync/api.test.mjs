@@ -178,7 +178,7 @@ test('peers of another group on the same channel are ignored, without errors', {
   assert.equal(await C.get('a-only'), null);
   assert.equal(await A.get('c-only'), null);
   // The adapters link all three; only the engine keeps them apart.
-  assert.equal(await C.adapterCall('getConnectionCount'), 2);
+  await waitFor(async () => (await C.adapterCall('getConnectionCount')) === 2, "C's adapter linked to A and B");
   for (const db of [A, B, C]) assert.deepEqual(await db.events('error'), []);
   for (const db of [A, B, C]) await db.destroy();
 });
