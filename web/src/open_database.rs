@@ -297,6 +297,8 @@ impl<H: AttachedSync> OpenDatabase<H> {
     /// (the engine checks it when it is written). A hook that throws fails the write with what it
     /// threw.
     pub fn prepare(&self, key: &str, value: &JsValue, what: &'static str, op: &str) -> Result<Value, JsValue> {
+        // A key the write would refuse is refused before the hook sees it.
+        auroradb::validate_key(key).map_err(|e| self.fail(op, &e))?;
         let hook = Reflect::get(&self.hooks, &"beforeSet".into()).unwrap_or(JsValue::UNDEFINED);
         let value = match hook.dyn_ref::<Function>() {
             Some(f) => {
