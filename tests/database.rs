@@ -1311,3 +1311,29 @@ fn an_author_slots_writes_are_signed_when_they_leave_the_database() {
         drop(d);
     });
 }
+
+#[test]
+fn an_import_drops_the_checkpoints_another_connection_made_after_its_ops() {
+    block_on(async {
+        let (older, shared) = (config("older"), config("shared"));
+        // A file of an op older than everything below.
+        set_manual_clock(1_699_999_000_000);
+        let mut old = Database::open(MemoryStorage::new(), older).await.unwrap();
+        old.put("old", Value::Int(0)).await.unwrap();
+        let file = old.export_log().await.unwrap();
+        set_manual_clock(1_700_000_001_000);
+        let storage = MemoryStorage::new();
+        let mut a = Database::open(storage.clone(), shared.clone()).await.unwrap();
+        a.put("new", Value::Int(1)).await.unwrap();
+        let mut b = Database::open(storage.clone(), shared.clone()).await.unwrap();
+        b.verify().await.unwrap();
+        // A checkpoint made by the other connection: it moves no commit number.
+        tick();
+        a.checkpoint().await.unwrap();
+        b.import_log(&file).await.unwrap();
+        b.verify().await.unwrap();
+        let mut c = Database::open(storage.clone(), shared).await.unwrap();
+        c.verify().await.unwrap();
+        assert_eq!(c.count(), 2);
+    });
+}

@@ -23,7 +23,7 @@ use auroradb_log::{
 use serde::{Deserialize, Serialize};
 
 use super::{Database, WriteOutcome};
-use crate::storage::{KeyRange, ScanOptions, Storage, Store};
+use crate::storage::Storage;
 use crate::{DbError, Result};
 
 /// Magic of a log file.
@@ -133,8 +133,20 @@ impl<S: Storage> Database<S> {
     /// (for its own author) can sign; every author's chain head is proven, so the file proves
     /// who wrote each of its ops, and a fork of any author is provable from it with short runs.
     pub async fn export_log(&mut self) -> Result<Vec<u8>> {
-        self.load_log().await?;
-        let rows = self.storage.scan(Store::Log, KeyRange::all(), ScanOptions::default()).await?;
+        // As verification does: a failure counts only when no commit was made meanwhile.
+        let mut tries = 0;
+        loop {
+            let before = super::stored_commit(&self.storage).await?;
+            let made = self.export_once().await;
+            tries += 1;
+            if made.is_ok() || tries == 4 || super::stored_commit(&self.storage).await? == before {
+                return made;
+            }
+        }
+    }
+
+    async fn export_once(&mut self) -> Result<Vec<u8>> {
+        let rows = self.scan_log_seen().await?;
         let mut items = Vec::with_capacity(rows.len());
         for (k, v) in &rows {
             let id = auroradb_log::OpId::from_bytes(k)?;

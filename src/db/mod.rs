@@ -681,6 +681,8 @@ impl<S: Storage> Database<S> {
             batch.put(Store::State, key.as_bytes().to_vec(), rec.encode());
         }
         batch.put(Store::Meta, keys::META_STATE, state.meta().encode());
+        // Read afresh: another connection's checkpoint() moves no commit number to catch up on.
+        self.checkpoints = read_checkpoints(&self.storage).await?;
         let dropped = skip.first().map_or(Bound::Unbounded, |first| Bound::Included(*first));
         let dropped: Vec<OpId> = self.checkpoints.range((dropped, Bound::Unbounded)).to_vec();
         for at in &dropped {

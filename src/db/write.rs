@@ -210,6 +210,9 @@ impl<S: Storage> Database<S> {
                 }
                 validate::validate_op(&o.op)?;
             }
+            // The checkpoints the new ops come before are deleted with the commit: read their ids
+            // afresh, as another connection's checkpoint() moves no commit number to catch up on.
+            self.checkpoints = super::read_checkpoints(&self.storage).await?;
             match self.commit_ops(new, false, keep).await {
                 Err(DbError::Storage(StorageError::Conflict)) => self.lost_commit(&mut attempt, &mut lock).await?,
                 other => return other,

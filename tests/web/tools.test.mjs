@@ -192,3 +192,69 @@ test("a local-only page refuses a file of its own author's ops that it never wro
     assert.deepEqual(r.badLog, ['InvalidInputError', 'InvalidInputError']);
   });
 });
+
+test("verify() and exportLog() are not fooled by the page's writes made while they read", {
+  timeout: 120_000,
+}, async () => {
+  await onToolsPages(1, async (page) => {
+    const r = await page.evaluate(async () => {
+      const db = new AuroraDB({ name: 'tools-while-writing' });
+      await db.create();
+      const errors = [];
+      db.addEventListener('error', (e) => errors.push(`${e.detail.operation}: ${e.detail.type}`));
+      // The tools run on an instance of their own: the page's writes called after them commit
+      // while they read.
+      const outcomes = [];
+      for (let round = 0; round < 10; round++) {
+        for (const tool of ['verify', 'exportLog']) {
+          const call = db[tool]().then(
+            () => 'ok',
+            (e) => `${e.name}: ${e.message}`,
+          );
+          const writes = Array.from({ length: 10 }, (_, i) => db.put(`mine-${i}`, { round }));
+          outcomes.push(await call);
+          await Promise.all(writes);
+        }
+      }
+      const last = (await db.verify()).ok;
+      await db.destroy();
+      return { outcomes, errors, last };
+    });
+    assert.deepEqual([...new Set(r.outcomes)], ['ok'], JSON.stringify(r.outcomes.filter((o) => o !== 'ok')));
+    assert.deepEqual(r.errors, []);
+    assert.equal(r.last, true);
+  });
+});
+
+test('an instance closed while another tab writes dispatches no error of its own catch-ups', {
+  timeout: 90_000,
+}, async () => {
+  await onToolsPages(2, async (writer, page) => {
+    await writer.evaluate(async () => {
+      window.writer = new AuroraDB({ name: 'closed-catch-up' });
+      await window.writer.create();
+    });
+    const writing = writer.evaluate(async () => {
+      let n = 0;
+      const until = Date.now() + 4000;
+      while (Date.now() < until) await window.writer.put(`k${n++ % 50}`, { n });
+      return n;
+    });
+    const errors = await page.evaluate(async () => {
+      const db = new AuroraDB({ name: 'closed-catch-up' });
+      const seen = [];
+      db.addEventListener('error', (e) => seen.push(`${e.detail.type} (${e.detail.operation})`));
+      const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+      for (let i = 0; i < 15; i++) {
+        await db.create();
+        await sleep(100);
+        await db.close();
+        await sleep(20);
+      }
+      await sleep(300);
+      return seen;
+    });
+    assert.ok((await writing) > 0);
+    assert.deepEqual(errors, []);
+  });
+});

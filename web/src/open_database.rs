@@ -235,7 +235,12 @@ impl<H: AttachedSync> OpenDatabase<H> {
         };
         drop(guard);
         self.events.emit_changes(&caught, Source::Tab);
-        result.map_err(|e| self.fail(op, &e))
+        result.map_err(|e| match e {
+            // The catch-ups the instance makes of its own (another tab's note, before a log
+            // tool) find it closed once close() has run: nothing the application called failed.
+            DbError::Storage(StorageError::Closed) if op == "catchUp" => to_js_error(&e),
+            e => self.fail(op, &e),
+        })
     }
 
     /// A write of this instance (or an import), run like [`OpenDatabase::run`]; once committed,
