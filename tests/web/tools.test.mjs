@@ -258,3 +258,46 @@ test('an instance closed while another tab writes dispatches no error of its own
     assert.deepEqual(errors, []);
   });
 });
+
+test("an import with another tab open is dispatched as 'import', however long it took", {
+  timeout: 90_000,
+}, async () => {
+  await onToolsPages(2, async (page, other) => {
+    const name = 'import-source';
+    const r = await page.evaluate(async (n) => {
+      const source = new AuroraDB({ name: `${n}-source` });
+      await source.create();
+      await source.put('a', 1);
+      await source.put('b', 2);
+      const file = await source.exportLog();
+      await source.destroy();
+      window.db = new AuroraDB({ name: n });
+      await window.db.create();
+      return file.length;
+    }, name);
+    assert.ok(r > 0);
+    await other.evaluate(async (n) => {
+      window.tab = new AuroraDB({ name: n });
+      await window.tab.create();
+    }, name);
+    const sources = await page.evaluate(async (n) => {
+      // An import long enough (20,000 records) that this instance last looked at the journal
+      // more than a second before the catch-up that follows it.
+      const source = new AuroraDB({ name: `${n}-source-2` });
+      await source.create();
+      for (let b = 0; b < 4; b++) {
+        await source.db.batchSet(
+          Array.from({ length: 5000 }, (_, i) => [`r${b}-${i}`, { b, i, text: 'x'.repeat(40) }]),
+        );
+      }
+      const file = await source.exportLog();
+      await source.destroy();
+      const seen = [];
+      window.db.addEventListener('change', (e) => seen.push(e.detail.source));
+      const started = performance.now();
+      await window.db.importLog(file);
+      return { seen, ms: performance.now() - started };
+    }, name);
+    assert.deepEqual(sources.seen, ['import'], `the import took ${Math.round(sources.ms)} ms`);
+  });
+});

@@ -223,7 +223,8 @@ impl<H: AttachedSync> OpenDatabase<H> {
                 // here is the call's own to meet.
                 let mut caught = Vec::new();
                 let now = js_sys::Date::now();
-                if self.others.get() && now - self.looked.get() >= LOOK_EVERY_MS {
+                // (Not before a catch-up, which looks itself and says what it found: an import.)
+                if self.others.get() && op != "catchUp" && now - self.looked.get() >= LOOK_EVERY_MS {
                     self.looked.set(now);
                     caught = db.catch_up().await.unwrap_or_default();
                 }
