@@ -133,16 +133,7 @@ impl<S: Storage> Database<S> {
     /// (for its own author) can sign; every author's chain head is proven, so the file proves
     /// who wrote each of its ops, and a fork of any author is provable from it with short runs.
     pub async fn export_log(&mut self) -> Result<Vec<u8>> {
-        // As verification does: a failure counts only when no commit was made meanwhile.
-        let mut tries = 0;
-        loop {
-            let before = super::stored_commit(&self.storage).await?;
-            let made = self.export_once().await;
-            tries += 1;
-            if made.is_ok() || tries == 4 || super::stored_commit(&self.storage).await? == before {
-                return made;
-            }
-        }
+        self.unless_others_committed(async |db| db.export_once().await).await
     }
 
     async fn export_once(&mut self) -> Result<Vec<u8>> {

@@ -184,15 +184,24 @@ impl<S: Storage> Database<S> {
 
     /// Recomputes every op's hash and every author chain from storage, checks the segment
     /// records, every checkpoint, and that the live state equals a replay of the whole log.
-    ///
-    /// The stores are read one after another: another connection's commit in between can make
-    /// them disagree with no damage. A failure is reported only when no commit was made while it
-    /// was found (after a few tries, whatever it is: damage stays).
+    /// The stores are read one after another, so another connection's commit in between can
+    /// make them disagree with no damage: a failure counts only when no commit was made while it
+    /// was found (four tries at most: damage stays).
     pub async fn verify(&mut self) -> Result<DbVerifyReport> {
+        self.unless_others_committed(async |db| db.verify_once().await).await
+    }
+
+    /// Runs `read` (which reads the stores one after another), and again while it fails and
+    /// another connection committed meanwhile: its failure counts only when no commit was made
+    /// while it was found (four tries at most: damage stays).
+    pub(crate) async fn unless_others_committed<T>(
+        &mut self,
+        mut read: impl AsyncFnMut(&mut Self) -> Result<T>,
+    ) -> Result<T> {
         let mut tries = 0;
         loop {
             let before = super::stored_commit(&self.storage).await?;
-            let found = self.verify_once().await;
+            let found = read(self).await;
             tries += 1;
             if found.is_ok() || tries == 4 || super::stored_commit(&self.storage).await? == before {
                 return found;
