@@ -10,7 +10,7 @@ use auroradb_snapshot::{Checkpoint, Diff, State, diff, history};
 pub use auroradb_snapshot::HistoryItem;
 
 use super::{Database, keys};
-use crate::storage::{KeyRange, ScanOptions, Storage, Store};
+use crate::storage::{KeyRange, ScanOptions, Storage, Store, WriteLock};
 use crate::{DbError, Result};
 
 /// What [`Database::verify`] checked.
@@ -166,7 +166,7 @@ impl<S: Storage> Database<S> {
     /// between), a few times at most: verification and export never mistake another
     /// connection's write for damage, and damage stays.
     pub(crate) async fn scan_log_seen(&mut self) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
-        let mut tries = 0;
+        let (mut lock, mut tries) = (WriteLock::none(), 0);
         loop {
             let changes = self.catch_up().await?;
             self.caught_up.extend(changes);
@@ -179,6 +179,7 @@ impl<S: Storage> Database<S> {
             if tries == 8 || !rows.iter().any(unseen) {
                 return Ok(rows);
             }
+            super::quiet_writers(&self.storage, tries, &mut lock).await?;
         }
     }
 
@@ -193,11 +194,15 @@ impl<S: Storage> Database<S> {
 
     /// Runs `read` (which reads the stores one after another), and again while it fails and
     /// another connection committed meanwhile: its failure counts only when no commit was made
-    /// while it was found (four tries at most: damage stays).
+    /// while it was found (four tries at most: damage stays). After a try that another
+    /// connection's commit spoiled, the next reads under the storage's write lock
+    /// (`quiet_writers`): a connection writing in a tight loop would otherwise commit during
+    /// every try.
     pub(crate) async fn unless_others_committed<T>(
         &mut self,
         mut read: impl AsyncFnMut(&mut Self) -> Result<T>,
     ) -> Result<T> {
+        let mut lock = WriteLock::none();
         let mut tries = 0;
         loop {
             let before = super::stored_commit(&self.storage).await?;
@@ -206,6 +211,9 @@ impl<S: Storage> Database<S> {
             if found.is_ok() || tries == 4 || super::stored_commit(&self.storage).await? == before {
                 return found;
             }
+            // The next try reads while the other connections wait (from the second on: one
+            // spoiled try alone may be a single commit).
+            super::quiet_writers(&self.storage, tries + 1, &mut lock).await?;
         }
     }
 

@@ -292,10 +292,11 @@ pub trait Storage {
     async fn lock_writes(&self) -> Result<WriteLock, StorageError> {
         Ok(WriteLock::none())
     }
-    /// A commit of this connection lost to another connection's ([`StorageError::Conflict`]):
-    /// called before the write takes the lock again ([`Storage::lock_writes`]) to catch up and
-    /// retry. A storage that takes the lock only while other connections write can start taking
-    /// it here. By default nothing.
+    /// A commit of this connection lost to another connection's ([`StorageError::Conflict`]), or
+    /// a read of it was spoiled by other connections' commits more than once: called before it
+    /// takes the lock ([`Storage::lock_writes`]) to catch up and try again. A storage that takes
+    /// the lock only while other connections write can start taking it here, and tell them to.
+    /// By default nothing.
     fn lost_commit(&self) {}
     /// Whether the storage is known to hold nothing, asked once by the open of a database: a
     /// storage its own connection has just made (an IndexedDB database that had no stores when

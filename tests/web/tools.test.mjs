@@ -226,6 +226,58 @@ test("verify() and exportLog() are not fooled by the page's writes made while th
   });
 });
 
+test('verify() and exportLog() are not fooled by another tab writing in a tight loop', {
+  timeout: 180_000,
+}, async () => {
+  await onToolsPages(2, async (writer, page) => {
+    const name = 'tools-tight-loop';
+    await writer.evaluate(async (n) => {
+      window.writer = new AuroraDB({ name: n });
+      await window.writer.create();
+      window.stop = false;
+    }, name);
+    // Awaited writes one after another, as fast as the tab can make them, until told to stop.
+    const writing = writer.evaluate(async () => {
+      let n = 0;
+      const failures = [];
+      while (!window.stop) {
+        await window.writer.put(`k${n % 200}`, { n, pad: 'x'.repeat(n % 97) }).catch((e) => failures.push(e.name));
+        n++;
+      }
+      return { n, failures };
+    });
+    const r = await page.evaluate(async (n) => {
+      const db = new AuroraDB({ name: n });
+      await db.create();
+      const outcomes = [];
+      for (let round = 0; round < 12; round++) {
+        for (const tool of ['verify', 'exportLog']) {
+          outcomes.push(
+            await db[tool]().then(
+              (v) => (tool === 'verify' && !v.ok ? `not ok: ${JSON.stringify(v)}` : 'ok'),
+              (e) => `${tool}: ${e.name}: ${e.message}`,
+            ),
+          );
+        }
+      }
+      return outcomes;
+    }, name);
+    await writer.evaluate(() => {
+      window.stop = true;
+    });
+    const w = await writing;
+    assert.ok(w.n > 100, `the other tab wrote ${w.n} times`);
+    assert.deepEqual(w.failures, []);
+    assert.deepEqual([...new Set(r)], ['ok'], JSON.stringify(r.filter((o) => o !== 'ok')));
+    const last = await writer.evaluate(async () => {
+      const v = await window.writer.verify();
+      await window.writer.destroy();
+      return v.ok;
+    });
+    assert.equal(last, true);
+  });
+});
+
 test('an instance closed while another tab writes dispatches no error of its own catch-ups', {
   timeout: 90_000,
 }, async () => {

@@ -125,6 +125,15 @@ extern "C" {
     ) -> Result<IdbTransaction, JsValue>;
 }
 
+/// Clears [`IdbStorage`]'s `locking` when the write lock it goes with is released.
+struct Unlocks(Rc<Cell<bool>>);
+
+impl Drop for Unlocks {
+    fn drop(&mut self) {
+        self.0.set(false);
+    }
+}
+
 /// Storage in an IndexedDB database. Each value is one connection; dropping it closes it.
 pub struct IdbStorage {
     db: IdbDatabase,
@@ -140,6 +149,8 @@ pub struct IdbStorage {
     lost: RefCell<Option<DataLoss>>,
     /// Whether other connections write the database: then writes take the lock.
     writers: lock::Writers,
+    /// Whether this connection holds the write lock (see [`Storage::lock_writes`]).
+    locking: Rc<Cell<bool>>,
     /// The locks it holds for its life, released when it closes.
     holds: Holds,
     /// Fulfilled when the browser closes the connection itself (its `close` event).
@@ -288,10 +299,16 @@ impl Storage for IdbStorage {
 
     async fn lock_writes(&self) -> Result<WriteLock, StorageError> {
         self.check_open()?;
-        if !self.writers.contended() {
+        // A Web Lock is not reentrant: a read loop of a write that holds it already is covered.
+        if !self.writers.contended() || self.locking.get() {
             return Ok(WriteLock::none());
         }
-        Ok(lock::acquire(&self.name).await)
+        let lock = lock::acquire(&self.name).await;
+        if !lock.is_held() {
+            return Ok(lock);
+        }
+        self.locking.set(true);
+        Ok(WriteLock::held((lock, Unlocks(self.locking.clone()))))
     }
 
     fn lost_commit(&self) {
