@@ -220,6 +220,41 @@ test('a database deleted outside AuroraDB is reported gone at its next open; one
         return { events, dataLoss: stats.dataLoss, count: stats.records };
       });
       assert.deepEqual(destroyed, { events: [], dataLoss: null, count: 0 });
+      // Nor when another instance opens the database in the same tick as destroy(): its open may
+      // find the database still there and mark it, just before the delete.
+      const raced = await page.evaluate(async () => {
+        const events = [];
+        // The other open starts at different moments of the destroy (its delete waits for it).
+        const delays = [0, 0, 1, 2, 3, 5, 8, 12];
+        for (let round = 0; round < delays.length; round++) {
+          const db = new AuroraDB({ name: 'raced' });
+          await db.create();
+          await db.put('k', round);
+          const other = new AuroraDB({ name: 'raced' });
+          // Closed by the deletion (DatabaseClosedError) or not: a loss it may not report.
+          other.addEventListener('error', (e) => {
+            if (e.detail.type === 'DataLossError') events.push(`other: ${e.detail.type}`);
+          });
+          const destroyed = db.destroy().then(
+            () => 'destroyed',
+            (e) => e.name,
+          );
+          if (delays[round] > 0) await new Promise((r) => setTimeout(r, delays[round]));
+          const opened = other.create().then(
+            () => 'opened',
+            (e) => e.name,
+          );
+          await Promise.all([destroyed, opened]);
+          await other.close();
+          const next = new AuroraDB({ name: 'raced' });
+          next.addEventListener('error', (e) => events.push(`next: ${e.detail.type}`));
+          await next.create();
+          if (next.getStats().dataLoss) events.push(`round ${round}: dataLoss`);
+          await next.destroy();
+        }
+        return events;
+      });
+      assert.deepEqual(raced, []);
     } finally {
       await run.context.close();
     }

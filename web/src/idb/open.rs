@@ -146,6 +146,7 @@ impl IdbStorage {
             new: Cell::new(false),
             lost: RefCell::new(None),
             writers: super::lock::Writers::new(name),
+            locking: Rc::default(),
             holds,
             forced,
             _version_change: version_change,
@@ -162,10 +163,16 @@ impl IdbStorage {
         let behind = queued_behind(name);
         let req = factory()?.delete_database(name).map_err(|e| storage_error(&e))?;
         match settle(&req, behind).await {
-            Settled::Success => Ok(()),
+            Settled::Success => {
+                // Again: an open queued before the delete may have marked it meanwhile (it found
+                // the database there), and an open queued after it marks it afresh.
+                marker::unmark(name);
+                Ok(())
+            }
             Settled::Failure => Err(IdbFailure::of_request(&req).into_storage(false)),
             Settled::Blocked => {
-                abandon(&req, name, Box::new(|_| {}));
+                let deleted = name.to_owned();
+                abandon(&req, name, Box::new(move |_| marker::unmark(&deleted)));
                 Err(StorageError::Blocked(format!(
                     "another connection keeps database {name:?} open; it is deleted when that connection closes"
                 )))
