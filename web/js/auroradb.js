@@ -273,7 +273,9 @@ export class AuroraDB extends EventTarget {
     create(distributed, peerId) {
         if (this._closing) {
             // The calls made after this create() wait for it, rather than fail as closed.
-            const reopen = this._closing.then(() => this.create(distributed, peerId));
+            // It opens right after that close: a close() or destroy() called after this create()
+            // waits for it in turn (`_shut`), so the calls take effect in the order made.
+            const reopen = this._closing.then(() => this._open(distributed, peerId));
             this._reopen = reopen;
             const settled = () => {
                 if (this._reopen === reopen) this._reopen = null;
@@ -281,6 +283,11 @@ export class AuroraDB extends EventTarget {
             reopen.then(settled, settled);
             return reopen;
         }
+        return this._open(distributed, peerId);
+    }
+
+    /** `create()` once no close() or destroy() is in progress. */
+    _open(distributed, peerId) {
         if (this._core) return Promise.resolve(this);
         if (!this._opening) {
             const dist = distributed === undefined ? undefined : Boolean(distributed);
@@ -553,7 +560,19 @@ export class AuroraDB extends EventTarget {
 
     /** Values `start..end` in key order (`Array.prototype.slice` rules). */
     slice(start, end) {
-        return this._run((core) => core.slice(start, end));
+        // The arguments are converted as Array.prototype.slice converts them (ToNumber: valueOf,
+        // strings); a symbol or a BigInt, which it refuses, is an InvalidInputError.
+        let bounds;
+        try {
+            bounds = [start, end].map((v) => {
+                if (typeof v === 'symbol' || typeof v === 'bigint') throw new TypeError(`not a number: ${typeof v}`);
+                return v === undefined ? undefined : Number(v);
+            });
+        } catch (e) {
+            const error = namedError('InvalidInputError', `slice() needs numbers: ${e.message}`);
+            return Promise.reject(failed(this, 'slice', error));
+        }
+        return this._run((core) => core.slice(bounds[0], bounds[1]));
     }
 
     /** Whether `predicate(value, key)` is truthy for every record. */
@@ -596,6 +615,19 @@ export class AuroraDB extends EventTarget {
 
     /** The ops of the log, optionally `{ from, to }` (ms, Date or op id; inclusive). */
     log(options) {
+        if (typeof options === 'object' && options !== null) {
+            // Read here, once: a misspelt option, an array or a throwing getter would otherwise
+            // mean the whole log.
+            try {
+                if (Array.isArray(options)) throw new TypeError('not an array');
+                const unknown = Object.keys(options).find((k) => k !== 'from' && k !== 'to');
+                if (unknown !== undefined) throw new TypeError(`no option ${JSON.stringify(unknown)}`);
+                options = { from: options.from, to: options.to };
+            } catch (e) {
+                const error = namedError('InvalidInputError', `log() takes { from, to }: ${e.message}`);
+                return Promise.reject(failed(this, 'log', error));
+            }
+        }
         return this._tool('log', options);
     }
 
@@ -704,9 +736,12 @@ export class AuroraDB extends EventTarget {
      */
     _shut(destroy) {
         this._closed = true;
-        // The calls made after this wait for no earlier create().
+        // A create() waiting for an earlier close() runs first, then this: the calls take effect
+        // in the order made. The calls made after this wait for no earlier create().
+        const before = this._reopen;
         this._reopen = null;
         const shut = (async () => {
+            if (before) await before.catch(() => {});
             if (this._opening) await this._opening.catch(() => {});
             // An open that was in flight has set it back.
             this._closed = true;

@@ -25,6 +25,30 @@ export function deletedRecord(key, record) {
   return { key, deleted: true, record };
 }
 
+/** `Date.prototype.getTime` called on `d`, or NaN where it throws (not a real `Date`). */
+export function dateTime(d) {
+  try {
+    return Date.prototype.getTime.call(d);
+  } catch {
+    return Number.NaN;
+  }
+}
+
+/**
+ * A copy of the bytes of `v`, a `Uint8Array` or an `ArrayBuffer` (so `instanceof` says), or null
+ * where reading them throws: a detached buffer, a proxy of one, an object with only their
+ * prototype. The methods are the built-ins', called on `v`, so nothing of `v` is trusted.
+ */
+export function copyBytes(v) {
+  try {
+    return v instanceof ArrayBuffer
+      ? new Uint8Array(ArrayBuffer.prototype.slice.call(v, 0))
+      : Uint8Array.prototype.slice.call(v);
+  } catch {
+    return null;
+  }
+}
+
 /**
  * A `state` store record whose value the engine gives as its encoding: `record` (a copy of the
  * encoded key record) holds the visible value's encoding from byte `at`. Decoding it here makes
@@ -287,8 +311,12 @@ function writeValue(v, depth) {
     out.bytes[out.at++] = 0;
     return true;
   }
-  if (v instanceof Uint8Array) return writeBytes(v);
-  if (v instanceof ArrayBuffer) return writeBytes(new Uint8Array(v));
+  if (v instanceof Uint8Array || v instanceof ArrayBuffer) {
+    // Read through the built-ins (a proxy of a buffer would read as no bytes); bytes that cannot
+    // be read are left to the engine, which refuses them.
+    const bytes = copyBytes(v);
+    return bytes !== null && writeBytes(bytes);
+  }
   if (depth >= MAX_NESTING) return false;
   if (Array.isArray(v)) {
     const n = v.length;

@@ -119,11 +119,14 @@ impl Walk {
         if v.is_function() {
             return Err(self.refuse("is a function"));
         }
-        if let Some(bytes) = v.dyn_ref::<Uint8Array>() {
-            return Ok(Value::Bytes(bytes.to_vec()));
-        }
-        if let Some(buf) = v.dyn_ref::<ArrayBuffer>() {
-            return Ok(Value::Bytes(Uint8Array::new(buf).to_vec()));
+        if v.has_type::<Uint8Array>() || v.has_type::<ArrayBuffer>() {
+            // Copied by the page, which catches what reading them throws (a detached buffer, a
+            // proxy, an object that only has their prototype): thrown through the engine, it
+            // would leave the call's promise unsettled.
+            return match copy_bytes(v).dyn_ref::<Uint8Array>() {
+                Some(bytes) => Ok(Value::Bytes(bytes.to_vec())),
+                None => Err(self.refuse("holds bytes that cannot be read (a detached buffer, or not a real one)")),
+            };
         }
         if self.path.len() >= MAX_DEPTH {
             return Err(self.refuse(&format!("nests deeper than {MAX_DEPTH} levels")));
@@ -351,6 +354,10 @@ extern "C" {
     pub(crate) fn set_field(object: &JsValue, name: &JsValue, value: &JsValue);
     /// `{ key, value, record }`, a `state` store record whose value is decoded from `record`
     /// (a `Uint8Array`) at byte `at`.
+    /// A copy of the bytes of a `Uint8Array` or an `ArrayBuffer`, or `null` if reading them
+    /// throws.
+    #[wasm_bindgen(js_name = copyBytes)]
+    fn copy_bytes(v: &JsValue) -> JsValue;
     #[wasm_bindgen(js_name = stateRecordAt)]
     pub(crate) fn state_record_at(key: &JsValue, record: &JsValue, at: u32) -> JsValue;
     /// The log's value encoding of `v` if it is plain data (see `objects.js`), else `undefined`;
