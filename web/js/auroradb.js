@@ -183,6 +183,8 @@ export class AuroraDB extends EventTarget {
         Object.defineProperty(this, '_closed', { value: false, writable: true });
         Object.defineProperty(this, '_closing', { value: null, writable: true });
         Object.defineProperty(this, '_reopen', { value: null, writable: true });
+        Object.defineProperty(this, '_shuts', { value: 0, writable: true });
+        Object.defineProperty(this, '_shutting', { value: null, writable: true });
         Object.defineProperty(this, '_adapter', { value: null, writable: true });
         Object.defineProperty(this, '_ticker', { value: null, writable: true });
         Object.defineProperty(this, '_connecting', { value: null, writable: true });
@@ -595,7 +597,32 @@ export class AuroraDB extends EventTarget {
      * `delete tx.entries[k]`, `await tx.entries[k]`. A throw inside writes nothing.
      */
     transaction(callback) {
-        return this._run((core) => core.transaction(callback));
+        if (typeof callback !== 'function') return this._run((core) => core.transaction(callback));
+        return this._run((core) => core.transaction((tx) => this._unlessShut(callback, tx)));
+    }
+
+    /**
+     * Runs a transaction's callback. If `close()` or `destroy()` is called before it settles
+     * (from inside it, awaited or not, too), the transaction commits nothing and rejects with
+     * `DatabaseClosedError` (thrown here, which aborts it), without waiting for a callback that
+     * never settles.
+     */
+    async _unlessShut(callback, tx) {
+        const shuts = this._shuts;
+        if (!this._shutting) {
+            let fire;
+            const fired = new Promise((resolve) => {
+                fire = resolve;
+            });
+            this._shutting = { fired, fire };
+        }
+        const shut = this._shutting.fired;
+        const out = await Promise.race([callback(tx), shut]);
+        if (this._shuts !== shuts) {
+            const message = `database ${JSON.stringify(this.name)} was closed while the transaction's callback ran`;
+            throw namedError('DatabaseClosedError', message);
+        }
+        return out;
     }
 
     /** Every op that wrote `key`, oldest first, with its author and outcome. */
@@ -736,6 +763,10 @@ export class AuroraDB extends EventTarget {
      */
     _shut(destroy) {
         this._closed = true;
+        // Transactions whose callbacks run now commit nothing (`_unlessShut`).
+        this._shuts++;
+        this._shutting?.fire();
+        this._shutting = null;
         // A create() waiting for an earlier close() runs first, then this: the calls take effect
         // in the order made. The calls made after this wait for no earlier create().
         const before = this._reopen;
