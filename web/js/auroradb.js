@@ -184,7 +184,7 @@ export class AuroraDB extends EventTarget {
         Object.defineProperty(this, '_closing', { value: null, writable: true });
         Object.defineProperty(this, '_reopen', { value: null, writable: true });
         Object.defineProperty(this, '_shuts', { value: 0, writable: true });
-        Object.defineProperty(this, '_shutting', { value: null, writable: true });
+        Object.defineProperty(this, '_shutting', { value: new Set() });
         Object.defineProperty(this, '_adapter', { value: null, writable: true });
         Object.defineProperty(this, '_ticker', { value: null, writable: true });
         Object.defineProperty(this, '_connecting', { value: null, writable: true });
@@ -609,15 +609,19 @@ export class AuroraDB extends EventTarget {
      */
     async _unlessShut(callback, tx) {
         const shuts = this._shuts;
-        if (!this._shutting) {
-            let fire;
-            const fired = new Promise((resolve) => {
-                fire = resolve;
-            });
-            this._shutting = { fired, fire };
+        // Settled by a close() or destroy(); forgotten when the callback settles first, so
+        // nothing of a finished transaction stays reachable.
+        let fire;
+        const shut = new Promise((resolve) => {
+            fire = resolve;
+        });
+        this._shutting.add(fire);
+        let out;
+        try {
+            out = await Promise.race([callback(tx), shut]);
+        } finally {
+            this._shutting.delete(fire);
         }
-        const shut = this._shutting.fired;
-        const out = await Promise.race([callback(tx), shut]);
         if (this._shuts !== shuts) {
             const message = `database ${JSON.stringify(this.name)} was closed while the transaction's callback ran`;
             throw namedError('DatabaseClosedError', message);
@@ -765,8 +769,8 @@ export class AuroraDB extends EventTarget {
         this._closed = true;
         // Transactions whose callbacks run now commit nothing (`_unlessShut`).
         this._shuts++;
-        this._shutting?.fire();
-        this._shutting = null;
+        for (const fire of this._shutting) fire();
+        this._shutting.clear();
         // A create() waiting for an earlier close() runs first, then this: the calls take effect
         // in the order made. The calls made after this wait for no earlier create().
         const before = this._reopen;
