@@ -15,7 +15,7 @@ use auroradb_snapshot::{Change, KeyRecord, State, StateMeta};
 
 use super::tail::history_keys;
 use super::{Database, keys};
-use crate::storage::{KeyRange, ScanOptions, Storage, Store, WriteLock};
+use crate::storage::{KeyRange, ScanOptions, Storage, Store};
 use crate::{DbError, Result};
 
 impl<S: Storage> Database<S> {
@@ -38,7 +38,7 @@ impl<S: Storage> Database<S> {
     /// the `state` store that bypass the state: every commit writes its records there, so the
     /// store is the state as of the last commit.
     pub async fn read_as_seen<T>(&mut self, mut read: impl AsyncFnMut(&S) -> Result<T>) -> Result<T> {
-        let (mut lock, mut rounds) = (WriteLock::none(), 0);
+        let mut quieter = super::Quieter::after(2);
         loop {
             let changes = self.catch_up().await?;
             self.caught_up.extend(changes);
@@ -47,8 +47,7 @@ impl<S: Storage> Database<S> {
             if super::stored_commit(&self.storage).await? == seen {
                 return Ok(out);
             }
-            rounds += 1;
-            super::quiet_writers(&self.storage, rounds, &mut lock).await?;
+            quieter.spoiled(&self.storage).await?;
         }
     }
 
@@ -96,15 +95,14 @@ impl<S: Storage> Database<S> {
     /// commit came in between (else it catches up and reads again). What it catches up with is
     /// kept for [`Database::take_caught_up`].
     pub async fn load_state(&mut self) -> Result<()> {
-        let (mut lock, mut rounds) = (WriteLock::none(), 0);
+        let mut quieter = super::Quieter::after(2);
         while !self.whole {
             let changes = self.catch_up().await?;
             self.caught_up.extend(changes);
             let seen = self.commit;
             let rows = self.storage.scan(Store::State, KeyRange::all(), ScanOptions::default()).await?;
             if super::stored_commit(&self.storage).await? != seen {
-                rounds += 1;
-                super::quiet_writers(&self.storage, rounds, &mut lock).await?;
+                quieter.spoiled(&self.storage).await?;
                 continue;
             }
             let mut records = Vec::with_capacity(rows.len());

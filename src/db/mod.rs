@@ -214,17 +214,33 @@ async fn stored_commit(storage: &impl Storage) -> Result<u64> {
     }
 }
 
-/// Called by a read that another connection's commit spoiled (it reads again) for the `rounds`th
-/// time in a row: from the second on, it tells the other connections to take the storage's
-/// write lock ([`Storage::lost_commit`]) and takes it, so that its next round reads while they
-/// wait. Without it, a connection committing in a tight loop (another tab) could spoil every
-/// round of a read that takes longer than one of its commits, for as long as it writes.
-async fn quiet_writers(storage: &impl Storage, rounds: u32, lock: &mut WriteLock) -> Result<()> {
-    if rounds >= 2 && !lock.is_held() {
-        storage.lost_commit();
-        *lock = storage.lock_writes().await?;
+/// Kept by a read that starts again when another connection committed meanwhile. Once it was
+/// spoiled `after` times, it tells the other connections to take the storage's write lock
+/// ([`Storage::lost_commit`]) and takes it, held until the read ends, so that its next round
+/// reads while they wait. Without it, a connection committing in a tight loop (another tab)
+/// could spoil every round of a read that takes longer than one of its commits, for as long as
+/// it writes.
+struct Quieter {
+    lock: WriteLock,
+    spoiled: u32,
+    after: u32,
+}
+
+impl Quieter {
+    /// Quiets the writers once the read was spoiled `after` times.
+    fn after(after: u32) -> Quieter {
+        Quieter { lock: WriteLock::none(), spoiled: 0, after }
     }
-    Ok(())
+
+    /// The read was spoiled again: it will read again.
+    async fn spoiled(&mut self, storage: &impl Storage) -> Result<()> {
+        self.spoiled += 1;
+        if self.spoiled >= self.after && !self.lock.is_held() {
+            storage.lost_commit();
+            self.lock = storage.lock_writes().await?;
+        }
+        Ok(())
+    }
 }
 
 /// How many ops a log with these chain heads holds (each chain holds every seq up to its head's)
@@ -434,7 +450,7 @@ impl<S: Storage> Database<S> {
 
         // The reads, again if another connection committed while a whole state was read (it
         // must be of the commit the heads were read at).
-        let (mut lock, mut rounds) = (WriteLock::none(), 0);
+        let mut quieter = Quieter::after(2);
         let Opened { log, commit, flushed, dirty, checkpoints, stored_schema, state, rebuild, whole, since_checkpoint } = loop {
             let clock = Hlc::new(peer, config.clock, config.max_drift);
             let (log, Heads { commit, visible, flushed, dirty, .. }) =
@@ -493,8 +509,7 @@ impl<S: Storage> Database<S> {
                     // A commit made since the heads were read (another tab's first, into a database
                     // that held none) would be in the records and not in the log: read again.
                     if !empty && stored_commit(&storage).await? != commit {
-                        rounds += 1;
-                        quiet_writers(&storage, rounds, &mut lock).await?;
+                        quieter.spoiled(&storage).await?;
                         continue;
                     }
                     for (k, v) in records {
@@ -607,7 +622,7 @@ impl<S: Storage> Database<S> {
     /// between (else it catches up and reads again), so the index is that of the ops the state
     /// holds. What it catches up with is kept for [`Database::take_caught_up`].
     pub async fn load_log(&mut self) -> Result<()> {
-        let (mut lock, mut rounds) = (WriteLock::none(), 0);
+        let mut quieter = Quieter::after(2);
         while !self.log.borrow().is_indexed() {
             let changes = self.catch_up().await?;
             self.caught_up.extend(changes);
@@ -633,8 +648,7 @@ impl<S: Storage> Database<S> {
                 self.load_signers().await?;
                 self.stats.index_loads += 1;
             } else {
-                rounds += 1;
-                quiet_writers(&self.storage, rounds, &mut lock).await?;
+                quieter.spoiled(&self.storage).await?;
             }
         }
         Ok(())
@@ -734,7 +748,7 @@ impl<S: Storage> Database<S> {
         let before_all = if was_whole { self.state.all() } else { Vec::new() };
         let held: Vec<(String, Option<Value>)> =
             self.state.records().map(|(k, r)| (k.to_owned(), r.visible().map(|e| e.value.clone()))).collect();
-        let (mut lock, mut rounds) = (WriteLock::none(), 0);
+        let mut quieter = Quieter::after(2);
         loop {
             let clock = Hlc::new(self.peer(), self.config.clock, self.config.max_drift);
             let (config, identity) = {
@@ -755,8 +769,7 @@ impl<S: Storage> Database<S> {
             let checkpoints = read_checkpoints(&self.storage).await?;
             let since_checkpoint = ops_since_checkpoint(&self.storage, &self.config, &checkpoints).await?;
             if stored_commit(&self.storage).await? != seen {
-                rounds += 1;
-                quiet_writers(&self.storage, rounds, &mut lock).await?;
+                quieter.spoiled(&self.storage).await?;
                 continue;
             }
             self.state = State::partial(self.state_config(), meta, visible as usize)?;

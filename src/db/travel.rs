@@ -10,7 +10,7 @@ use auroradb_snapshot::{Checkpoint, Diff, State, diff, history};
 pub use auroradb_snapshot::HistoryItem;
 
 use super::{Database, keys};
-use crate::storage::{KeyRange, ScanOptions, Storage, Store, WriteLock};
+use crate::storage::{KeyRange, ScanOptions, Storage, Store};
 use crate::{DbError, Result};
 
 /// What [`Database::verify`] checked.
@@ -166,7 +166,7 @@ impl<S: Storage> Database<S> {
     /// between), a few times at most: verification and export never mistake another
     /// connection's write for damage, and damage stays.
     pub(crate) async fn scan_log_seen(&mut self) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
-        let (mut lock, mut tries) = (WriteLock::none(), 0);
+        let (mut quieter, mut tries) = (super::Quieter::after(2), 0);
         loop {
             let changes = self.catch_up().await?;
             self.caught_up.extend(changes);
@@ -179,7 +179,7 @@ impl<S: Storage> Database<S> {
             if tries == 8 || !rows.iter().any(unseen) {
                 return Ok(rows);
             }
-            super::quiet_writers(&self.storage, tries, &mut lock).await?;
+            quieter.spoiled(&self.storage).await?;
         }
     }
 
@@ -196,13 +196,14 @@ impl<S: Storage> Database<S> {
     /// another connection committed meanwhile: its failure counts only when no commit was made
     /// while it was found (four tries at most: damage stays). After a try that another
     /// connection's commit spoiled, the next reads under the storage's write lock
-    /// (`quiet_writers`): a connection writing in a tight loop would otherwise commit during
+    /// (`Quieter`): a connection writing in a tight loop would otherwise commit during
     /// every try.
     pub(crate) async fn unless_others_committed<T>(
         &mut self,
         mut read: impl AsyncFnMut(&mut Self) -> Result<T>,
     ) -> Result<T> {
-        let mut lock = WriteLock::none();
+        // The read has its own tries (`scan_log_seen`): one spoiled try of it is enough.
+        let mut quieter = super::Quieter::after(1);
         let mut tries = 0;
         loop {
             let before = super::stored_commit(&self.storage).await?;
@@ -211,9 +212,7 @@ impl<S: Storage> Database<S> {
             if found.is_ok() || tries == 4 || super::stored_commit(&self.storage).await? == before {
                 return found;
             }
-            // The next try reads while the other connections wait (from the second on: one
-            // spoiled try alone may be a single commit).
-            super::quiet_writers(&self.storage, tries + 1, &mut lock).await?;
+            quieter.spoiled(&self.storage).await?;
         }
     }
 

@@ -183,7 +183,6 @@ export class AuroraDB extends EventTarget {
         Object.defineProperty(this, '_closed', { value: false, writable: true });
         Object.defineProperty(this, '_closing', { value: null, writable: true });
         Object.defineProperty(this, '_reopen', { value: null, writable: true });
-        Object.defineProperty(this, '_shuts', { value: 0, writable: true });
         Object.defineProperty(this, '_shutting', { value: new Set() });
         Object.defineProperty(this, '_adapter', { value: null, writable: true });
         Object.defineProperty(this, '_ticker', { value: null, writable: true });
@@ -608,13 +607,17 @@ export class AuroraDB extends EventTarget {
      * never settles.
      */
     async _unlessShut(callback, tx) {
-        const shuts = this._shuts;
-        // Settled by a close() or destroy(); forgotten when the callback settles first, so
-        // nothing of a finished transaction stays reachable.
-        let fire;
-        const shut = new Promise((resolve) => {
-            fire = resolve;
+        // Fired by a close() or destroy(); forgotten when the callback settles first, so nothing
+        // of a finished transaction stays reachable.
+        let shutNow = false;
+        let resolve;
+        const shut = new Promise((r) => {
+            resolve = r;
         });
+        const fire = () => {
+            shutNow = true;
+            resolve();
+        };
         this._shutting.add(fire);
         let out;
         try {
@@ -622,7 +625,8 @@ export class AuroraDB extends EventTarget {
         } finally {
             this._shutting.delete(fire);
         }
-        if (this._shuts !== shuts) {
+        // Also when the callback's value won the race, the close() having come before it settled.
+        if (shutNow) {
             const message = `database ${JSON.stringify(this.name)} was closed while the transaction's callback ran`;
             throw namedError('DatabaseClosedError', message);
         }
@@ -768,7 +772,6 @@ export class AuroraDB extends EventTarget {
     _shut(destroy) {
         this._closed = true;
         // Transactions whose callbacks run now commit nothing (`_unlessShut`).
-        this._shuts++;
         for (const fire of this._shutting) fire();
         this._shutting.clear();
         // A create() waiting for an earlier close() runs first, then this: the calls take effect

@@ -264,6 +264,9 @@ function writeString(s) {
   return true;
 }
 
+const TYPED_LENGTH = Object.getOwnPropertyDescriptor(Object.getPrototypeOf(Uint8Array.prototype), 'length').get;
+const BUFFER_LENGTH = Object.getOwnPropertyDescriptor(ArrayBuffer.prototype, 'byteLength').get;
+
 function writeBytes(b) {
   room(1);
   out.bytes[out.at++] = 5;
@@ -311,11 +314,16 @@ function writeValue(v, depth) {
     out.bytes[out.at++] = 0;
     return true;
   }
-  if (v instanceof Uint8Array || v instanceof ArrayBuffer) {
-    // Read through the built-ins (a proxy of a buffer would read as no bytes); bytes that cannot
-    // be read are left to the engine, which refuses them.
-    const bytes = copyBytes(v);
-    return bytes !== null && writeBytes(bytes);
+  // Lengths read through the built-ins' getters, which throw for a proxy or an object with only
+  // the prototype (a proxy of a buffer would read as no bytes), and copying from a detached
+  // buffer throws: the engine's walk then refuses them.
+  if (v instanceof Uint8Array) {
+    TYPED_LENGTH.call(v);
+    return writeBytes(v);
+  }
+  if (v instanceof ArrayBuffer) {
+    BUFFER_LENGTH.call(v);
+    return writeBytes(new Uint8Array(v));
   }
   if (depth >= MAX_NESTING) return false;
   if (Array.isArray(v)) {

@@ -140,29 +140,25 @@ pub fn change_js(c: &Change) -> JsValue {
 /// The time a point argument names, if it is a time (milliseconds or a `Date`) and not an op id.
 pub fn time_of(v: &JsValue) -> Option<f64> {
     match v.dyn_ref::<Date>() {
-        Some(d) => Some(time_of_date(d)),
+        Some(d) => Some(date_time(d)),
         None => v.as_f64(),
     }
 }
 
 #[wasm_bindgen::prelude::wasm_bindgen(module = "/js/objects.js")]
 extern "C" {
-    /// `Date.prototype.getTime` called on `d`, NaN where it throws (an object that only has
-    /// `Date`'s prototype): a throw run through the engine would leave the call unsettled.
+    /// `Date.prototype.getTime` called on `d`, NaN (refused as a time) where it throws (an
+    /// object that only has `Date`'s prototype): a throw run through the engine would leave the
+    /// call unsettled.
     #[wasm_bindgen(js_name = dateTime)]
     fn date_time(d: &Date) -> f64;
-}
-
-/// The time of a `Date`, NaN (refused as a time) for an object that is not really one.
-fn time_of_date(d: &Date) -> f64 {
-    date_time(d)
 }
 
 /// A point in the log from JavaScript: milliseconds since the Unix epoch, a `Date`, or an op id
 /// (48 hex digits, as `log()` and `history()` give). For times, `upper` picks the last id of that
 /// millisecond (everything up to and including it), else the first.
 pub fn point_from_js(v: &JsValue, what: &str, upper: bool) -> Result<OpId, DbError> {
-    let ms = if let Some(d) = v.dyn_ref::<Date>() { Some(time_of_date(d)) } else { v.as_f64() };
+    let ms = if let Some(d) = v.dyn_ref::<Date>() { Some(date_time(d)) } else { v.as_f64() };
     if let Some(ms) = ms {
         if !(ms.is_finite() && ms >= 0.0) {
             // The number as JavaScript writes it (`-1`, `NaN`, `-Infinity`): Rust's float

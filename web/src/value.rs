@@ -352,12 +352,12 @@ extern "C" {
     /// `Reflect::set` without the exception catcher, which cost more than the set.
     #[wasm_bindgen(js_name = setField)]
     pub(crate) fn set_field(object: &JsValue, name: &JsValue, value: &JsValue);
-    /// `{ key, value, record }`, a `state` store record whose value is decoded from `record`
-    /// (a `Uint8Array`) at byte `at`.
     /// A copy of the bytes of a `Uint8Array` or an `ArrayBuffer`, or `null` if reading them
     /// throws.
     #[wasm_bindgen(js_name = copyBytes)]
     fn copy_bytes(v: &JsValue) -> JsValue;
+    /// `{ key, value, record }`, a `state` store record whose value is decoded from `record`
+    /// (a `Uint8Array`) at byte `at`.
     #[wasm_bindgen(js_name = stateRecordAt)]
     pub(crate) fn state_record_at(key: &JsValue, record: &JsValue, at: u32) -> JsValue;
     /// The log's value encoding of `v` if it is plain data (see `objects.js`), else `undefined`;
