@@ -516,7 +516,7 @@ export class AuroraDB extends EventTarget {
     add(key, value) {
         // biome-ignore lint/complexity/noArguments: the arity tells add(value) from add(key, undefined)
         if (arguments.length < 2) return this._run((core) => core.add(key));
-        return this._run((core) => core.put(key, value));
+        return this._run((core) => core.addPair(key, value));
     }
 
     /** Same as `add(key, value)`. */

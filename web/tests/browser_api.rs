@@ -392,8 +392,11 @@ async fn events_carry_their_details() {
     assert_eq!(seen.len(), 1);
     assert_eq!(seen[0].0, "error");
     assert_eq!(get(&seen[0].1, "type").as_string().as_deref(), Some("InvalidInputError"));
-    assert_eq!(get(&seen[0].1, "operation").as_string().as_deref(), Some("add"));
+    assert_eq!(get(&seen[0].1, "operation").as_string().as_deref(), Some("put"));
     assert!(js_sys::Object::is(&get(&seen[0].1, "error"), &e));
+    err(db.add_pair(JsValue::from_f64(1.0), js("{}"))).await;
+    let seen = rec.take();
+    assert_eq!(get(&seen[0].1, "operation").as_string().as_deref(), Some("add"));
 
     ok(db.close()).await;
     let seen = rec.take();

@@ -18,13 +18,14 @@ use auroradb::{DbError, Transaction};
 impl AuroraCore {
     /// Sets `key` to `value` (create or update); resolves to the key.
     pub fn put(&self, key: JsValue, value: JsValue) -> Promise {
-        self.spawn(|open| async move {
-            let key = key_from_js(&key).map_err(|e| open.fail("add", &e))?;
-            let value = open.prepare(&key, &value, "value", "add")?;
-            let k = key.clone();
-            open.write("add", Source::Local, async move |db| db.put(k, value).await).await?;
-            Ok(JsValue::from_str(&key))
-        })
+        self.set(key, value, "put")
+    }
+
+    /// `put(key, value)` for the page's `add(key, value)`: the same write, whose failure names
+    /// its operation `'add'`.
+    #[wasm_bindgen(js_name = addPair)]
+    pub fn add_pair(&self, key: JsValue, value: JsValue) -> Promise {
+        self.set(key, value, "add")
     }
 
     /// Stores `value` under the key found at the configured `keyPath`; resolves to the key.
@@ -127,6 +128,19 @@ impl AuroraCore {
             }
             open.events.emit_changes(&changes, if imported { Source::Import } else { Source::Tab });
             Ok(JsValue::from_f64(changes.len() as f64))
+        })
+    }
+}
+
+impl AuroraCore {
+    /// Sets `key` to `value`; a failure names the operation `op`.
+    fn set(&self, key: JsValue, value: JsValue, op: &'static str) -> Promise {
+        self.spawn(move |open| async move {
+            let key = key_from_js(&key).map_err(|e| open.fail(op, &e))?;
+            let value = open.prepare(&key, &value, "value", op)?;
+            let k = key.clone();
+            open.write(op, Source::Local, async move |db| db.put(k, value).await).await?;
+            Ok(JsValue::from_str(&key))
         })
     }
 }

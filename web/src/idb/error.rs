@@ -45,7 +45,11 @@ impl IdbFailure {
     }
 
     pub(super) fn into_storage(self, closed: bool) -> StorageError {
-        let text = format!("{}: {}", self.name, self.message);
+        // Chromium's quota failures can come with an empty message: the name alone, then.
+        let text = match self.message.as_str() {
+            "" => self.name.clone(),
+            message => format!("{}: {message}", self.name),
+        };
         match self.name.as_str() {
             "QuotaExceededError" => StorageError::QuotaExceeded(text),
             _ if self.is_disk_full() => StorageError::QuotaExceeded(format!("the disk is full ({text})")),
@@ -95,6 +99,10 @@ mod tests {
                 other => panic!("a full disk is a quota failure, not {other:?}"),
             }
         }
+        // A quota failure without a message names itself, and does not end in ": ".
+        let bare = DomException::new_with_message_and_name("", "QuotaExceededError").unwrap();
+        let quota = IdbFailure::from_js(&bare.into()).into_storage(false);
+        assert_eq!(quota.to_string(), "storage quota exceeded: QuotaExceededError");
         let plain = IdbFailure::from_js(&JsValue::from_str("odd"));
         assert_eq!(plain.name, "UnknownError");
     }
