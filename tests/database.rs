@@ -991,10 +991,11 @@ fn what_open_reads_does_not_grow_with_the_history() {
         // The history ends on a checkpoint (one every 100 ops), and its last 8 ops are the tail,
         // after 312 segment records of 16 ops. The next 99 writes do not load the index. Each
         // writes its op, the state record and a journal entry (which holds its author's chain
-        // head), and no segment record, history row or chain head record: those are written by
-        // the write that brings the tail to 16 ops (the 8th, then every 16th: 6 of them), in one
-        // record of 16 ops, after reading the last record and the tail's other 15 ops. The first
-        // write reads the last record to count the tail.
+        // head), and no segment record, history row or chain head record: the segment record
+        // and the chain heads are written by the write that brings the tail to 16 ops (the 8th,
+        // then every 16th: 6 of them), in one record of 16 ops, after reading the last record
+        // and the tail's other 15 ops, with the history mark as read (`history` writes the
+        // history rows, no write does). The first write reads the last record to count the tail.
         long.reset_reads();
         for i in 0..99 {
             tick();
@@ -1005,7 +1006,7 @@ fn what_open_reads_does_not_grow_with_the_history() {
             assert_eq!(long.writes(store), 99, "{store:?}");
         }
         assert_eq!(long.writes(Store::Meta), 6, "the chain head, with the tail's records");
-        assert_eq!((long.writes(Store::Segments), long.writes(Store::History)), (6, 6 * 16));
+        assert_eq!((long.writes(Store::Segments), long.writes(Store::History)), (6, 0));
         assert_eq!((long.reads(Store::Segments), long.reads(Store::Log)), (1 + 6, 6 * 15));
         assert_eq!(long.len(Store::Segments), 312 + 6);
         // Reopened, it counts those 99 ops: the 100th makes a checkpoint, whose fingerprint
@@ -1046,14 +1047,17 @@ fn history_verify_and_the_index_cover_the_ops_after_the_last_segment_record() {
             }
         }
         // Two connections, 10 ops: two records of 4 ops, and a tail of 2 with no segment
-        // record or history row.
-        assert_eq!((storage.len(Store::Segments), storage.len(Store::History)), (2, 8));
+        // record; no history row, which `history` writes, for every op up to the newest.
+        assert_eq!((storage.len(Store::Segments), storage.len(Store::History)), (2, 0));
         a.catch_up().await.unwrap();
         let history = |items: Vec<auroradb::HistoryItem>| items.iter().map(|h| h.id).collect::<Vec<_>>();
         assert_eq!(history(a.history("x").await.unwrap()), on_x);
+        assert_eq!(storage.len(Store::History), 10);
         assert_eq!(history(a2.history("x").await.unwrap()), on_x);
+        assert_eq!(storage.len(Store::History), 10);
         assert_eq!(a.verify().await.unwrap().ops, 10);
-        // The late op lands among the records: its commit places it there and seals the tail.
+        // The late op lands among the records: its commit places it there, seals the tail, and
+        // writes its history row (it is below the mark).
         let ids: Vec<_> = b.log().ids(..).map(|(id, _)| *id).collect();
         let late = b.load_encoded(&ids).await.unwrap();
         let proofs = b.proofs_for(&late);
@@ -1335,5 +1339,132 @@ fn an_import_drops_the_checkpoints_another_connection_made_after_its_ops() {
         let mut c = Database::open(storage.clone(), shared).await.unwrap();
         c.verify().await.unwrap();
         assert_eq!(c.count(), 2);
+    });
+}
+
+/// The ids of `db`'s history of `key`.
+async fn history_ids<S: Storage>(db: &mut Database<S>, key: &str) -> Vec<OpId> {
+    db.history(key).await.unwrap().iter().map(|h| h.id).collect()
+}
+
+#[test]
+fn history_rows_are_written_by_history_only_in_chunks_up_to_the_newest_op() {
+    block_on(async {
+        let mut cfg = config("rows");
+        cfg.segment_ops = 16;
+        let storage = MemoryStorage::new();
+        let mut db = Database::open(storage.clone(), cfg.clone()).await.unwrap();
+        // 2,500 ops over five keys, a clear among them, and a transaction writing two keys.
+        let mut on_k0 = Vec::new();
+        for i in 0..2_500 {
+            tick();
+            let out = match i {
+                700 => db.clear().await.unwrap(),
+                900 => {
+                    let mut tx = Transaction::new();
+                    tx.put("k0", Value::Int(-1)).unwrap();
+                    tx.put("k1", Value::Int(-1)).unwrap();
+                    db.commit_transaction(tx).await.unwrap()
+                }
+                _ => db.put(format!("k{}", i % 5), Value::Int(i)).await.unwrap(),
+            };
+            if matches!(i, 700 | 900) || i % 5 == 0 {
+                on_k0.push(out.ops[0]);
+            }
+        }
+        assert_eq!(storage.len(Store::History), 0, "no write makes a history row");
+        assert_eq!(history_ids(&mut db, "k0").await, on_k0);
+        // One row per key an op wrote (two for the transaction), one for the clear; written
+        // in four commits, of 256, 512, 1,024 and the last 708 ops.
+        assert_eq!(storage.len(Store::History), 2_500 + 1);
+        assert_eq!(storage.writes(Store::History), 2_501);
+        // Later writes are read after the mark, then get their rows from the next call.
+        for i in 0..7 {
+            tick();
+            on_k0.push(db.put("k0", Value::Int(i)).await.unwrap().ops[0]);
+        }
+        storage.reset_reads();
+        let mut other = Database::open(storage.clone(), cfg).await.unwrap();
+        assert_eq!(history_ids(&mut other, "k0").await, on_k0);
+        assert_eq!((storage.len(Store::History), storage.writes(Store::History)), (2_508, 7));
+        assert_eq!(history_ids(&mut db, "k0").await, on_k0);
+        assert_eq!(storage.writes(Store::History), 7, "nothing to index again");
+        assert_eq!(db.verify().await.unwrap().ops, 2_507);
+    });
+}
+
+#[test]
+fn a_database_without_a_history_mark_has_its_rows_up_to_its_last_segment_record() {
+    block_on(async {
+        let mut cfg = config("legacy-rows");
+        cfg.segment_ops = 4;
+        cfg.checkpoint_every = 0;
+        let storage = MemoryStorage::new();
+        let mut db = Database::open(storage.clone(), cfg.clone()).await.unwrap();
+        let mut on_x = Vec::new();
+        for i in 0..10 {
+            tick();
+            let key = if i % 2 == 0 { "x" } else { "y" };
+            let id = db.put(key, Value::Int(i)).await.unwrap().ops[0];
+            if key == "x" {
+                on_x.push(id);
+            }
+        }
+        // As an earlier release left it: rows for the 8 ops of the two segment records, none
+        // for the tail's 2, and no mark.
+        assert_eq!(history_ids(&mut db, "x").await, on_x);
+        let mut batch = auroradb::storage::WriteBatch::default();
+        batch.delete(Store::Meta, b"history".to_vec());
+        let rows: Vec<Vec<u8>> = storage
+            .dump()
+            .into_iter()
+            .filter(|(s, k, _)| *s == Store::History && k.ends_with(&on_x[4].to_bytes()))
+            .map(|(_, k, _)| k)
+            .collect();
+        assert_eq!(rows.len(), 1, "the 10th op, on x, is in the tail");
+        batch.delete(Store::History, rows[0].clone());
+        let y_last: Vec<Vec<u8>> = storage
+            .dump()
+            .into_iter()
+            .filter(|(s, k, _)| *s == Store::History && k.starts_with(&[0, 0, 0, 1, b'y']))
+            .map(|(_, k, _)| k)
+            .collect();
+        batch.delete(Store::History, y_last.last().unwrap().clone());
+        storage.commit(batch).await.unwrap();
+        assert_eq!(storage.len(Store::History), 8);
+        let mut old = Database::open(storage.clone(), cfg).await.unwrap();
+        // Its writes up to the next sealing store the mark it had (the last record's end)...
+        for i in 0..2 {
+            tick();
+            on_x.push(old.put("x", Value::Int(100 + i)).await.unwrap().ops[0]);
+        }
+        assert!(storage.dump().iter().any(|(s, k, _)| *s == Store::Meta && k == b"history"));
+        assert_eq!(storage.len(Store::History), 8);
+        // ...and `history` reads the rows up to it and indexes the ops after it.
+        assert_eq!(history_ids(&mut old, "x").await, on_x);
+        assert_eq!(storage.len(Store::History), 12);
+        assert_eq!(history_ids(&mut db, "x").await, on_x);
+    });
+}
+
+#[test]
+fn history_reads_the_ops_after_the_mark_when_their_rows_do_not_fit() {
+    block_on(async {
+        let storage = FaultyStorage::new(MemoryStorage::new());
+        let mut db = Database::open(storage.clone(), config("full")).await.unwrap();
+        let mut on_k = Vec::new();
+        for i in 0..40 {
+            tick();
+            let out = db.put(if i % 4 == 0 { "k" } else { "other" }, Value::Int(i)).await.unwrap();
+            if i % 4 == 0 {
+                on_k.push(out.ops[0]);
+            }
+        }
+        storage.set_quota(Some(10));
+        assert_eq!(history_ids(&mut db, "k").await, on_k);
+        assert_eq!(storage.inner().len(Store::History), 0);
+        storage.set_quota(None);
+        assert_eq!(history_ids(&mut db, "k").await, on_k);
+        assert_eq!(storage.inner().len(Store::History), 40);
     });
 }

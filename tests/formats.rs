@@ -144,6 +144,10 @@ fn fixtures() -> Vec<(String, Vec<u8>)> {
         let (_, record) = slot_record().await;
         out.push(("meta_identity.bin".to_owned(), [&record[..5], &SLOT_SECRET[..]].concat()));
         out.push(("meta_proof.bin".to_owned(), proof_record().await));
+        // The history mark once `history` wrote the rows of the sample's four ops.
+        s.alice.history("a1").await.unwrap();
+        let mark = s.storage.get(Store::Meta, b"history").await.unwrap().expect("the history mark is stored");
+        out.push(("meta_history.bin".to_owned(), mark));
         out
     })
 }
@@ -210,11 +214,18 @@ fn fixtures_match_byte_for_byte() {
 #[test]
 fn each_record_kind_has_its_own_magic() {
     bless_if_asked();
-    let magics: Vec<(&str, [u8; 4])> =
-        ["meta_head.bin", "meta_schema.bin", "journal.bin", "log_file.bin", "meta_identity.bin", "meta_proof.bin"]
-            .into_iter()
-            .map(|name| (name, read(name)[..4].try_into().unwrap()))
-            .collect();
+    let magics: Vec<(&str, [u8; 4])> = [
+        "meta_head.bin",
+        "meta_schema.bin",
+        "journal.bin",
+        "log_file.bin",
+        "meta_identity.bin",
+        "meta_proof.bin",
+        "meta_history.bin",
+    ]
+    .into_iter()
+    .map(|name| (name, read(name)[..4].try_into().unwrap()))
+    .collect();
     assert_eq!(
         magics,
         [
@@ -224,6 +235,7 @@ fn each_record_kind_has_its_own_magic() {
             ("log_file.bin", *b"AUlf"),
             ("meta_identity.bin", *b"AUid"),
             ("meta_proof.bin", *b"AUpk"),
+            ("meta_history.bin", *b"AUhm"),
         ]
     );
     // No commit counter: the key of the last journal entry is the number of the newest commit.

@@ -10,6 +10,7 @@
 //! | AUjn | 1 | journal entry: the ids one commit added     |
 //! | AUid | 1 | an author slot's identity: secret key (meta) |
 //! | AUpk | 1 | a kept proof: op id, proof (meta proof/…)   |
+//! | AUhm | 1 | the history mark: op id, 24 B (meta history) |
 //! +------+---+--------------------------------------------+
 //! ```
 
@@ -31,6 +32,8 @@ pub const MAGIC_IDENTITY: [u8; 4] = *b"AUid";
 /// Magic of a kept proof of an op at a multiple of the proof interval (meta key `proof/` +
 /// peer + seq).
 pub const MAGIC_PROOF: [u8; 4] = *b"AUpk";
+/// Magic of the history mark (meta key `history`).
+pub const MAGIC_HISTORY: [u8; 4] = *b"AUhm";
 /// The one magic the previous release wrote on chain heads, the schema and journal entries.
 /// Their bodies are unchanged and the store and key say which kind a record is, so reading still
 /// accepts it (with the same version check); writing always uses the kind's own magic.
@@ -40,6 +43,8 @@ pub const LEGACY_MAGIC_META: [u8; 4] = *b"AUmt";
 pub const META_STATE: &[u8] = b"state";
 /// Meta key of the schema record.
 pub const META_SCHEMA: &[u8] = b"schema";
+/// Meta key of the history mark: every op up to it has its history rows (see `tail`).
+pub const META_HISTORY: &[u8] = b"history";
 /// Prefix of the meta keys of chain heads (followed by the 16 peer bytes).
 pub const META_HEAD: &[u8] = b"head/";
 /// Prefix of the meta keys of the author slots' identities (followed by the slot number in
@@ -148,6 +153,24 @@ pub fn encode_counter(n: u64) -> Vec<u8> {
 pub fn decode_counter(bytes: &[u8]) -> Result<u64> {
     let arr: [u8; 8] = bytes.try_into().map_err(|_| DbError::Corrupt("commit number is not 8 bytes".into()))?;
     Ok(u64::from_be_bytes(arr))
+}
+
+/// The history mark as stored: the header, then the op id up to which every op has its
+/// history rows, as a key holds it (24 bytes), or nothing when no op has them. Not postcard:
+/// fixed bytes cost the engine less code than another serde type.
+pub fn encode_history_mark(upto: Option<OpId>) -> Vec<u8> {
+    let mut out = [&MAGIC_HISTORY[..], &[1]].concat();
+    if let Some(id) = upto {
+        out.extend_from_slice(&id.to_bytes());
+    }
+    out
+}
+
+pub fn decode_history_mark(bytes: &[u8]) -> Result<Option<OpId>> {
+    match auroradb_log::codec::blob_body("history mark", MAGIC_HISTORY, bytes)? {
+        [] => Ok(None),
+        id => Ok(Some(OpId::from_bytes(id)?)),
+    }
 }
 
 /// The prefix of the history records of `key`.

@@ -11,7 +11,7 @@ pub use auroradb_snapshot::HistoryItem;
 
 use super::{Database, keys};
 use crate::storage::{KeyRange, ScanOptions, Storage, Store};
-use crate::{DbError, Result};
+use crate::{DbError, Result, StorageError};
 
 /// What [`Database::verify`] checked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -116,7 +116,14 @@ impl<S: Storage> Database<S> {
     /// Every op that wrote `key` (and every clear), in id order, with its outcome under the
     /// strategy: current, superseded, or lost in a conflict.
     pub async fn history(&mut self, key: &str) -> Result<Vec<HistoryItem>> {
-        let mut ids = Vec::new();
+        // The rows are brought up to the newest op first; where that cannot be written (the
+        // storage is full), the ops after the mark are read instead.
+        match self.index_history().await {
+            Ok(()) | Err(DbError::Storage(StorageError::QuotaExceeded(_))) => {}
+            Err(e) => return Err(e),
+        }
+        let mark = self.stored_history_mark().await?.upto;
+        let mut ids = self.unindexed_history(key, mark).await?;
         for prefix in [keys::history_prefix(key), keys::clear_prefix()] {
             let rows = self
                 .storage
@@ -126,9 +133,8 @@ impl<S: Storage> Database<S> {
                 ids.push(keys::history_id(&k)?);
             }
         }
-        // The tail's ops have no history rows yet.
-        ids.extend(self.tail_history(key).await?);
         auroradb_log::sort_by_key(&mut ids, |id| *id);
+        ids.dedup();
         let mut ops = Vec::with_capacity(ids.len());
         for id in &ids {
             let bytes = self

@@ -364,8 +364,8 @@ impl<S: Storage> Database<S> {
     }
 
     /// The batch for `ops`, already applied to the state, with the checkpoint that is due if
-    /// `checkpoint` allows. With `sealing`, it writes the segment records and the history rows of
-    /// `ops` and the tail (see `tail`); without, those of `ops` wait in the tail. Returns the
+    /// `checkpoint` allows. With `sealing`, it writes the segment records of `ops` and the tail
+    /// (see `tail`), and the history rows of late ops; without, `ops` wait in the tail. Returns the
     /// batch and the id of the checkpoint it writes, if any.
     fn build_batch(
         &self,
@@ -426,10 +426,19 @@ impl<S: Storage> Database<S> {
         }
 
         if let Some(sealing) = sealing {
-            for op in ops.iter().chain(&sealing.tail) {
+            // History rows only for late ops, at or below the mark (a local op is above it; the
+            // rows of the others are written on demand, see `tail`). The mark must be as read;
+            // a database's first sealing stores the one it had without a record (this commit
+            // moves the last segment record's end, which stood for it).
+            let mark = &sealing.mark;
+            for op in ops.iter().filter(|o| mark.upto.is_some_and(|m| o.op.id <= m)) {
                 for prefix in history_prefixes(&op.op.kind) {
                     batch.put(Store::History, keys::history_key(&prefix, &op.op.id), Vec::new());
                 }
+            }
+            batch.expect(Store::Meta, keys::META_HISTORY, mark.stored.clone());
+            if mark.stored.is_none() {
+                batch.put(Store::Meta, keys::META_HISTORY, keys::encode_history_mark(mark.upto));
             }
             for (first, rec) in &sealing.changes.put {
                 batch.put(Store::Segments, first.to_bytes().to_vec(), rec.encode());
