@@ -242,6 +242,22 @@
       await e.destroy(db, name);
       return phases ? sums : ms;
     },
+    /**
+     * A bulk insert of `n` records, then `adds` single adds, in one timing: work an engine
+     * defers past a bulk insert (derived records written by a later write) is counted here.
+     */
+    async bulkthen(e, { n = 10_000, adds = 100 } = {}) {
+      const name = freshName('bulkthen');
+      const db = await e.open(name);
+      const items = entries(0, n + adds);
+      const t0 = performance.now();
+      await e.bulk(db, items.slice(0, n));
+      for (const [k, v] of items.slice(n)) await e.single(db, k, v);
+      const ms = performance.now() - t0;
+      check((await e.count(db)) === n + adds, `bulkthen stored ${n + adds}`);
+      await e.destroy(db, name);
+      return ms;
+    },
     /** `n` single adds, each its own write (one transaction each), awaited one by one. */
     async single(e, { n = 1_000, phases = false } = {}) {
       const name = freshName('single');
