@@ -76,6 +76,7 @@ const full: AuroraConfig = {
   checkpointEvery: 1000,
   durability: 'relaxed',
   maxOpBytes: 16 * 1024 * 1024,
+  maxClockDrift: 10 * 60 * 1000,
   distributed: true,
   p2pAdapter: 'peerjs',
   peerId: 'peer-1',

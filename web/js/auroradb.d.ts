@@ -60,6 +60,11 @@ export interface AuroraConfig {
     durability?: Durability;
     /** The largest op a write may make, in bytes (1 to 2^30): a larger write rejects with `OpTooLargeError`. Default 16 MiB. */
     maxOpBytes?: number;
+    /**
+     * How far ahead of this page's clock an op from a peer or a log file may be stamped, in milliseconds (1000 to a
+     * year): a farther one is refused with `ClockDriftError`. Default 300000 (5 minutes).
+     */
+    maxClockDrift?: number;
     /** How many records the instance keeps in memory, read from IndexedDB on demand. Default 10000. */
     cacheSize?: number;
     /** `false`: keep no record in memory between calls (as `cacheSize: 0`). */

@@ -1,7 +1,7 @@
 //! The JavaScript configuration object, read into a [`Config`].
 //!
 //! Read here: `name` (required), `version`, `keyPath`, `indexes`, `syncStrategy`,
-//! `checkpointEvery`, `durability`, `cacheSize`, `enableCache`, `distributed`, and what the sync engine needs ([`SyncOptions`]:
+//! `checkpointEvery`, `durability`, `cacheSize`, `enableCache`, `maxOpBytes`, `maxClockDrift`, `distributed`, and what the sync engine needs ([`SyncOptions`]:
 //! `autoSync`, `syncInterval`, `timeout`, `p2pConfig.group`, `p2pConfig.maxFrameBytes`). The
 //! adapter's options (`p2pAdapter`, `server`, `p2pConfig`, `maxConnections`,
 //! `connectionTimeout`...) are read by the JavaScript class and its adapters.
@@ -206,6 +206,11 @@ pub fn parse(config: &JsValue, distributed: Option<bool>, peer_id: Option<String
     });
     if let Some(n) = whole(&field(config, "maxOpBytes"), "maxOpBytes", 1.0, auroradb::MAX_OP_CEILING as f64)? {
         db.max_op = n as usize;
+    }
+    // How far ahead of the local clock an op from a peer or a file may be, in milliseconds: from
+    // a second to a year.
+    if let Some(ms) = whole(&field(config, "maxClockDrift"), "maxClockDrift", 1_000.0, 31_536_000_000.0)? {
+        db.max_drift = std::time::Duration::from_millis(ms as u64);
     }
     let identity = field(config, "identity");
     if !identity.is_undefined() && !identity.is_null() {
