@@ -25,25 +25,51 @@ export function deletedRecord(key, record) {
   return { key, deleted: true, record };
 }
 
-/** `Date.prototype.getTime` called on `d`, or NaN where it throws (not a real `Date`). */
-export function dateTime(d) {
+/**
+ * The time of `v` if it is a `Date`, of this realm or another (an iframe's): `Date.prototype.getTime`
+ * called on it, or NaN where that throws (an object with only `Date`'s prototype). `undefined`
+ * if `v` is no `Date`.
+ */
+export function dateTime(v) {
+  if (v === null || typeof v !== 'object') return undefined;
   try {
-    return Date.prototype.getTime.call(d);
+    return Date.prototype.getTime.call(v);
   } catch {
-    return Number.NaN;
+    return v instanceof Date ? Number.NaN : undefined;
+  }
+}
+
+const TYPED_PROTO = Object.getPrototypeOf(Uint8Array.prototype);
+const TYPED_LENGTH = Object.getOwnPropertyDescriptor(TYPED_PROTO, 'length').get;
+const TYPED_TAG = Object.getOwnPropertyDescriptor(TYPED_PROTO, Symbol.toStringTag).get;
+const BUFFER_LENGTH = Object.getOwnPropertyDescriptor(ArrayBuffer.prototype, 'byteLength').get;
+
+/** Whether `v` is a `Uint8Array` of any realm: the built-in tag getter reads its internal slot. */
+const isTyped = (v) => TYPED_TAG.call(v) === 'Uint8Array';
+
+/** Whether `v` is an `ArrayBuffer` of any realm: the built-in length getter accepts only those. */
+function isBuffer(v) {
+  try {
+    BUFFER_LENGTH.call(v);
+    return true;
+  } catch {
+    return false;
   }
 }
 
 /**
- * A copy of the bytes of `v`, a `Uint8Array` or an `ArrayBuffer` (so `instanceof` says), or null
- * where reading them throws: a detached buffer, a proxy of one, an object with only their
- * prototype. The methods are the built-ins', called on `v`, so nothing of `v` is trusted.
+ * For the engine's value walk: a copy of the bytes of `v` if it is a `Uint8Array` or an
+ * `ArrayBuffer` (of this realm or another), null if it is or claims to be one (`instanceof`) but
+ * reading its bytes throws (a detached buffer, a proxy of one, an object with only their
+ * prototype), and `undefined` if it is not bytes. The methods are the built-ins', called on `v`,
+ * so nothing of `v` is trusted.
  */
 export function copyBytes(v) {
   try {
-    return v instanceof ArrayBuffer
-      ? new Uint8Array(ArrayBuffer.prototype.slice.call(v, 0))
-      : Uint8Array.prototype.slice.call(v);
+    if (v === null || typeof v !== 'object' || Array.isArray(v)) return undefined;
+    const typed = isTyped(v);
+    if (!typed && !isBuffer(v) && !(v instanceof Uint8Array) && !(v instanceof ArrayBuffer)) return undefined;
+    return typed ? Uint8Array.prototype.slice.call(v) : new Uint8Array(ArrayBuffer.prototype.slice.call(v, 0));
   } catch {
     return null;
   }
@@ -264,9 +290,6 @@ function writeString(s) {
   return true;
 }
 
-const TYPED_LENGTH = Object.getOwnPropertyDescriptor(Object.getPrototypeOf(Uint8Array.prototype), 'length').get;
-const BUFFER_LENGTH = Object.getOwnPropertyDescriptor(ArrayBuffer.prototype, 'byteLength').get;
-
 function writeBytes(b) {
   room(1);
   out.bytes[out.at++] = 5;
@@ -338,7 +361,11 @@ function writeValue(v, depth) {
     return true;
   }
   const proto = Object.getPrototypeOf(v);
-  if (proto !== null && Object.getPrototypeOf(proto) !== null) return false;
+  if (proto !== null && Object.getPrototypeOf(proto) !== null) {
+    // Not a plain object: bytes of another realm (an iframe's), or refused.
+    if (isTyped(v)) return writeBytes(v);
+    return isBuffer(v) && writeBytes(new Uint8Array(v));
+  }
   if (Object.getOwnPropertySymbols(v).length > 0) return false;
   const names = Object.keys(v);
   const values = [];

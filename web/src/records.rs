@@ -3,8 +3,8 @@
 
 use auroradb_log::{Hash, Op, OpId, OpKind, PeerId, Step, Value};
 use auroradb_snapshot::{Change, Diff, HistoryItem, Outcome};
-use js_sys::{Array, Date, Object};
-use wasm_bindgen::{JsCast, JsValue};
+use js_sys::{Array, Object};
+use wasm_bindgen::JsValue;
 
 use crate::value::{describe, to_js};
 use auroradb::{DbError, DbVerifyReport, upto_millis};
@@ -139,27 +139,23 @@ pub fn change_js(c: &Change) -> JsValue {
 
 /// The time a point argument names, if it is a time (milliseconds or a `Date`) and not an op id.
 pub fn time_of(v: &JsValue) -> Option<f64> {
-    match v.dyn_ref::<Date>() {
-        Some(d) => Some(date_time(d)),
-        None => v.as_f64(),
-    }
+    if v.is_object() { date_time(v) } else { v.as_f64() }
 }
 
 #[wasm_bindgen::prelude::wasm_bindgen(module = "/js/objects.js")]
 extern "C" {
-    /// `Date.prototype.getTime` called on `d`, NaN (refused as a time) where it throws (an
-    /// object that only has `Date`'s prototype): a throw run through the engine would leave the
-    /// call unsettled.
+    /// The time of a `Date` of any realm, NaN (refused as a time) for an object that only has
+    /// `Date`'s prototype (a throw run through the engine would leave the call unsettled),
+    /// `None` for another value.
     #[wasm_bindgen(js_name = dateTime)]
-    fn date_time(d: &Date) -> f64;
+    fn date_time(v: &JsValue) -> Option<f64>;
 }
 
 /// A point in the log from JavaScript: milliseconds since the Unix epoch, a `Date`, or an op id
 /// (48 hex digits, as `log()` and `history()` give). For times, `upper` picks the last id of that
 /// millisecond (everything up to and including it), else the first.
 pub fn point_from_js(v: &JsValue, what: &str, upper: bool) -> Result<OpId, DbError> {
-    let ms = if let Some(d) = v.dyn_ref::<Date>() { Some(date_time(d)) } else { v.as_f64() };
-    if let Some(ms) = ms {
+    if let Some(ms) = time_of(v) {
         if !(ms.is_finite() && ms >= 0.0) {
             // The number as JavaScript writes it (`-1`, `NaN`, `-Infinity`): Rust's float
             // formatting would cost the wasm about 15 KB.

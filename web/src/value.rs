@@ -31,7 +31,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use auroradb_log::Value;
-use js_sys::{Array, ArrayBuffer, BigInt, Function, JsString, Object, Reflect, Uint8Array};
+use js_sys::{Array, BigInt, Function, JsString, Object, Reflect, Uint8Array};
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
 
@@ -119,11 +119,12 @@ impl Walk {
         if v.is_function() {
             return Err(self.refuse("is a function"));
         }
-        if v.has_type::<Uint8Array>() || v.has_type::<ArrayBuffer>() {
-            // Copied by the page, which catches what reading them throws (a detached buffer, a
-            // proxy, an object that only has their prototype): thrown through the engine, it
-            // would leave the call's promise unsettled.
-            return match copy_bytes(v).dyn_ref::<Uint8Array>() {
+        // Bytes, of this realm or another, are known and copied by the page, which catches what
+        // reading them throws (a detached buffer, a proxy, an object that only has their
+        // prototype): thrown through the engine, it would leave the call's promise unsettled.
+        let copied = copy_bytes(v);
+        if !copied.is_undefined() {
+            return match copied.dyn_ref::<Uint8Array>() {
                 Some(bytes) => Ok(Value::Bytes(bytes.to_vec())),
                 None => Err(self.refuse("holds bytes that cannot be read (a detached buffer, or not a real one)")),
             };
@@ -352,8 +353,8 @@ extern "C" {
     /// `Reflect::set` without the exception catcher, which cost more than the set.
     #[wasm_bindgen(js_name = setField)]
     pub(crate) fn set_field(object: &JsValue, name: &JsValue, value: &JsValue);
-    /// A copy of the bytes of a `Uint8Array` or an `ArrayBuffer`, or `null` if reading them
-    /// throws.
+    /// A copy of the bytes of a `Uint8Array` or an `ArrayBuffer` of any realm, `null` if reading
+    /// them throws, `undefined` if `v` is not bytes.
     #[wasm_bindgen(js_name = copyBytes)]
     fn copy_bytes(v: &JsValue) -> JsValue;
     /// `{ key, value, record }`, a `state` store record whose value is decoded from `record`
