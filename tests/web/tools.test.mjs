@@ -226,7 +226,7 @@ test("verify() and exportLog() are not fooled by the page's writes made while th
   });
 });
 
-test('verify() and exportLog() are not fooled by another tab writing in a tight loop', {
+test('verify(), exportLog() and history() are not fooled by another tab writing in a tight loop', {
   timeout: 180_000,
 }, async () => {
   await onToolsPages(2, async (writer, page) => {
@@ -251,9 +251,9 @@ test('verify() and exportLog() are not fooled by another tab writing in a tight 
       await db.create();
       const outcomes = [];
       for (let round = 0; round < 12; round++) {
-        for (const tool of ['verify', 'exportLog']) {
+        for (const tool of ['verify', 'exportLog', 'history']) {
           outcomes.push(
-            await db[tool]().then(
+            await db[tool](`k${round}`).then(
               (v) => (tool === 'verify' && !v.ok ? `not ok: ${JSON.stringify(v)}` : 'ok'),
               (e) => `${tool}: ${e.name}: ${e.message}`,
             ),
@@ -269,6 +269,17 @@ test('verify() and exportLog() are not fooled by another tab writing in a tight 
     assert.ok(w.n > 100, `the other tab wrote ${w.n} times`);
     assert.deepEqual(w.failures, []);
     assert.deepEqual([...new Set(r)], ['ok'], JSON.stringify(r.filter((o) => o !== 'ok')));
+    // The history rows the calls wrote while the other tab wrote miss none of its writes.
+    const histories = await page.evaluate(async (n) => {
+      const db = new AuroraDB({ name: n });
+      await db.create();
+      const lengths = [];
+      for (const k of ['k0', 'k7', 'k11', 'k199']) lengths.push((await db.history(k)).length);
+      await db.close();
+      return lengths;
+    }, name);
+    const wrote = (k) => Math.floor((w.n - 1 - k) / 200) + 1;
+    assert.deepEqual(histories, [wrote(0), wrote(7), wrote(11), wrote(199)]);
     const last = await writer.evaluate(async () => {
       const v = await window.writer.verify();
       await window.writer.destroy();
