@@ -364,3 +364,64 @@ test("an import with another tab open is dispatched as 'import', however long it
     assert.deepEqual(sources.seen, ['import'], `the import took ${Math.round(sources.ms)} ms`);
   });
 });
+
+test("an import's events are its changes, whatever records the page's instance holds", {
+  timeout: 90_000,
+}, async () => {
+  await onToolsPages(1, async (page) => {
+    const r = await page.evaluate(async () => {
+      // A file's put of 'old' older than the page's own, and later a clear newer than them all.
+      const source = new AuroraDB({ name: 'import-events-source' });
+      await source.create();
+      await source.put('old', 'from the file');
+      const older = await source.exportLog();
+      const out = {};
+      for (const cacheSize of [0, 2, undefined]) {
+        const config = { name: `import-events-${cacheSize}`, ...(cacheSize === undefined ? {} : { cacheSize }) };
+        let db = new AuroraDB(config);
+        await db.create();
+        for (const [k, v] of [
+          ['a', 1],
+          ['b', 2],
+          ['old', 'mine'],
+        ])
+          await db.put(k, v);
+        await db.close();
+        await source.clear();
+        const cleared = await source.exportLog();
+        // Reopened: it holds no record.
+        db = new AuroraDB(config);
+        await db.create();
+        const events = [];
+        for (const type of ['set', 'delete', 'change']) {
+          db.addEventListener(type, (e) =>
+            events.push([type, e.detail.source, e.detail.key ?? e.detail.changes.map((c) => `${c.type} ${c.key}`)]),
+          );
+        }
+        await db.importLog(older);
+        const afterOlder = events.splice(0);
+        const kept = await db.get('old');
+        await db.importLog(cleared);
+        out[String(cacheSize)] = { afterOlder, kept, afterClear: events.splice(0), left: await db.count() };
+        await db.destroy();
+      }
+      await source.destroy();
+      return out;
+    });
+    for (const [cacheSize, o] of Object.entries(r)) {
+      assert.deepEqual(o.afterOlder, [], `cacheSize ${cacheSize}: an import that changes nothing dispatches nothing`);
+      assert.equal(o.kept, 'mine', `cacheSize ${cacheSize}`);
+      assert.deepEqual(
+        o.afterClear,
+        [
+          ['delete', 'import', 'a'],
+          ['delete', 'import', 'b'],
+          ['delete', 'import', 'old'],
+          ['change', 'import', ['delete a', 'delete b', 'delete old']],
+        ],
+        `cacheSize ${cacheSize}: the clear's deletes`,
+      );
+      assert.equal(o.left, 0);
+    }
+  });
+});

@@ -103,12 +103,28 @@ function failed(target, operation, error) {
 class ToolEvents extends EventTarget {
     constructor(db) {
         super();
+        /** While the helper imports, the changes it dispatched (`AuroraDB#_helperImport`). */
+        this.imported = null;
         this.addEventListener('error', (e) => db.dispatchEvent(new CustomEvent('error', { detail: e.detail })));
+        this.addEventListener('change', (e) => this.imported?.push(...e.detail.changes));
     }
 
     _wantsEvent(type) {
-        return type === 'error';
+        return type === 'error' || (type === 'change' && this.imported !== null);
     }
+}
+
+/** The event target of each helper instance (`AuroraDB#_helper`). */
+const HELPER_EVENTS = new WeakMap();
+
+/** Dispatches at `target` the `set`, `delete` and `change` events of `changes` (`{ key, type, value }`). */
+function dispatchChanges(target, changes, source) {
+    if (changes.length === 0) return;
+    for (const { key, type, value } of changes) {
+        const detail = type === 'delete' ? { key, source } : { key, source, value };
+        target.dispatchEvent(new CustomEvent(type, { detail }));
+    }
+    target.dispatchEvent(new CustomEvent('change', { detail: { source, changes } }));
 }
 
 /**
@@ -469,9 +485,37 @@ export class AuroraDB extends EventTarget {
             helper = await this._helper(core);
         }
         await helper.catchUp();
-        const result = await helper[name](...args);
-        if (name === 'importLog' && this._core === core) await core.catchUp(true);
-        return result;
+        if (name === 'importLog') return this._helperImport(core, helper, args);
+        return helper[name](...args);
+    }
+
+    /**
+     * `importLog` on the helper instance, one at a time. Its changes are the helper's, exact
+     * whatever this page's instance holds (which can only guess about records it does not hold):
+     * recorded as the helper dispatches them, and dispatched here with `source: 'import'` once
+     * this page's instance has caught up with the import (`AuroraCore.catchUp`).
+     */
+    _helperImport(core, helper, args) {
+        const run = async () => {
+            const events = HELPER_EVENTS.get(helper);
+            events.imported = [];
+            let result;
+            let changes;
+            try {
+                result = await helper.importLog(...args);
+            } finally {
+                changes = events.imported;
+                events.imported = null;
+            }
+            if (this._core === core) {
+                const found = await core.catchUp(changes.map((c) => c.key));
+                if (found) dispatchChanges(this, changes, 'import');
+            }
+            return result;
+        };
+        const next = (this._importing ?? Promise.resolve()).then(run, run);
+        this._importing = next.catch(() => {});
+        return next;
     }
 
     /**
@@ -482,9 +526,13 @@ export class AuroraDB extends EventTarget {
      */
     _helper(core) {
         if (this._helping?.core !== core) {
-            const opening = loadEngine(true).then(({ AuroraCore }) =>
-                AuroraCore.open(this.config, new ToolEvents(this), {}, false, undefined, core.author),
-            );
+            const events = new ToolEvents(this);
+            const opening = loadEngine(true)
+                .then(({ AuroraCore }) => AuroraCore.open(this.config, events, {}, false, undefined, core.author))
+                .then((helper) => {
+                    HELPER_EVENTS.set(helper, events);
+                    return helper;
+                });
             const helping = { core, opening };
             opening.catch(() => {
                 if (this._helping === helping) this._helping = null;

@@ -794,8 +794,8 @@ async fn two_instances_on_one_database_see_each_other() {
         writes.push(&b.put(format!("b{i}").into(), JsValue::from_f64(f64::from(i))));
     }
     ok(Promise::all(&writes)).await;
-    ok(a.catch_up(None)).await;
-    ok(b.catch_up(None)).await;
+    ok(a.catch_up(JsValue::UNDEFINED)).await;
+    ok(b.catch_up(JsValue::UNDEFINED)).await;
     assert_eq!(ok(a.count()).await.as_f64(), Some(21.0));
     assert_eq!(json(&ok(a.all()).await), json(&ok(b.all()).await));
     #[cfg(feature = "travel")]
@@ -825,7 +825,7 @@ async fn a_reopen_writes_as_the_same_author_and_instances_open_at_once_as_their_
     assert_ne!(second, first);
     ok(a.put("k".into(), js("{ n: 2 }"))).await;
     ok(b.put("j".into(), js("{ n: 3 }"))).await;
-    ok(a.catch_up(None)).await;
+    ok(a.catch_up(JsValue::UNDEFINED)).await;
     #[cfg(feature = "travel")]
     {
         let report = ok(a.verify()).await;

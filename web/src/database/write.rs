@@ -114,20 +114,41 @@ impl AuroraCore {
     }
 
     /// Applies what other instances on this database committed since this one last looked
-    /// (normally done on their notice); resolves to the number of changed records. With
-    /// `imported`, what it finds is the import a helper instance just made for this one (see
-    /// [`AuroraCore::open_js`]): its changes are dispatched with `source: 'import'`, and the
-    /// other tabs are told, as the helper tells no one.
+    /// (normally done on their notice); resolves to the number of changed records.
+    ///
+    /// With `imported`, the keys of the changes that the import a helper instance just made for
+    /// this one dispatched on the helper (exact, whatever this instance held; see
+    /// [`AuroraCore::open_js`]): the page dispatches those with `source: 'import'`, and the other
+    /// tabs are told, as the helper tells no one. Of this instance's own changes, only those of
+    /// records it held and the import did not change (another tab's commit caught up with it) are
+    /// dispatched, with `source: 'tab'`: for a record it did not hold it can only guess (a `set`
+    /// of an unchanged record, no `delete` for a record a clear in the file removed). Resolves to
+    /// whether it found any commit to catch up with (else a catch-up before it took the import
+    /// in, and dispatched it with `source: 'tab'`).
     #[wasm_bindgen(js_name = catchUp)]
-    pub fn catch_up(&self, imported: Option<bool>) -> Promise {
+    pub fn catch_up(&self, imported: JsValue) -> Promise {
         self.spawn(|open| async move {
-            let changes = open.run("catchUp", async move |db| db.catch_up().await).await?;
-            let imported = imported == Some(true);
-            if imported {
-                open.notify_tabs();
-            }
-            open.events.emit_changes(&changes, if imported { Source::Import } else { Source::Tab });
-            Ok(JsValue::from_f64(changes.len() as f64))
+            let import: Option<Vec<String>> =
+                imported.dyn_ref::<js_sys::Array>().map(|keys| keys.iter().filter_map(|k| k.as_string()).collect());
+            let exact = import.is_some();
+            let (changes, found, held) = open
+                .run("catchUp", async move |db| {
+                    let before = db.stats().catch_ups;
+                    let held: Vec<String> =
+                        if exact { db.state().records().map(|(k, _)| k.to_owned()).collect() } else { Vec::new() };
+                    let changes = db.catch_up().await?;
+                    Ok((changes, db.stats().catch_ups > before, held))
+                })
+                .await?;
+            let Some(keys) = import else {
+                open.events.emit_changes(&changes, Source::Tab);
+                return Ok(JsValue::from_f64(changes.len() as f64));
+            };
+            open.notify_tabs();
+            let own: Vec<_> =
+                changes.into_iter().filter(|c| held.binary_search(&c.key).is_ok() && !keys.contains(&c.key)).collect();
+            open.events.emit_changes(&own, Source::Tab);
+            Ok(JsValue::from_bool(found))
         })
     }
 }
