@@ -108,7 +108,7 @@ pub struct OpenDatabase<H: AttachedSync> {
     /// instance listens, and commits are not announced (a post costs a few tenths of a
     /// millisecond a write).
     others: Cell<bool>,
-    /// When (`Date.now()`) this instance last looked for commits of other instances that it was
+    /// When (`performance.now()`, which a clock set back does not move) this instance last looked for commits of other instances that it was
     /// not told of (see `run_work`).
     looked: Cell<f64>,
 }
@@ -155,7 +155,7 @@ impl<H: AttachedSync> OpenDatabase<H> {
             sync: RefCell::new(None),
             channel: RefCell::new(None),
             others: Cell::new(false),
-            looked: Cell::new(0.0),
+            looked: Cell::new(f64::NEG_INFINITY),
             events,
             hooks,
             db: Rc::new(Turns::new(None)),
@@ -222,7 +222,7 @@ impl<H: AttachedSync> OpenDatabase<H> {
                 // about, a call catches up first if it has not looked for a second. A failure
                 // here is the call's own to meet.
                 let mut caught = Vec::new();
-                let now = js_sys::Date::now();
+                let now = crate::idb::monotonic_ms();
                 // (Not before a catch-up, which looks itself and says what it found: an import.)
                 if self.others.get() && op != "catchUp" && now - self.looked.get() >= LOOK_EVERY_MS {
                     self.looked.set(now);

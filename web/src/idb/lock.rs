@@ -38,6 +38,7 @@ use std::rc::Rc;
 
 use js_sys::{Array, Function, Promise, Reflect};
 use wasm_bindgen::closure::Closure;
+use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{BroadcastChannel, MessageEvent};
@@ -57,6 +58,14 @@ const CONTENDED_MS: f64 = 2_000.0;
 /// until which its writes take the lock, moved on by the tab channel's notes (through
 /// [`Writers::other_wrote`]) and by the messages of the writers' channel
 /// (`auroradb:<name>:writers`), on which a connection whose commit lost says so.
+#[wasm_bindgen]
+extern "C" {
+    /// `performance.now()`: milliseconds on a clock that never goes back, unlike `Date.now()`,
+    /// which a user setting the wall clock back moves back too.
+    #[wasm_bindgen(js_namespace = performance, js_name = now)]
+    pub(crate) fn monotonic_ms() -> f64;
+}
+
 pub(super) struct Writers {
     until: Rc<Cell<f64>>,
     channel: Option<Channel>,
@@ -74,7 +83,7 @@ impl Writers {
         let channel = channel.map(|channel| {
             let until = until.clone();
             let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |_: MessageEvent| {
-                until.set(js_sys::Date::now() + CONTENDED_MS);
+                until.set(monotonic_ms() + CONTENDED_MS);
             });
             channel.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
             (channel, on_message)
@@ -84,12 +93,12 @@ impl Writers {
 
     /// Whether writes take the lock now.
     pub(super) fn contended(&self) -> bool {
-        js_sys::Date::now() < self.until.get()
+        monotonic_ms() < self.until.get()
     }
 
     /// Another connection committed: writes take the lock for a while.
     pub(super) fn other_wrote(&self) {
-        self.until.set(js_sys::Date::now() + CONTENDED_MS);
+        self.until.set(monotonic_ms() + CONTENDED_MS);
     }
 
     /// A commit of this connection lost to another's: writes take the lock for a while, and the
