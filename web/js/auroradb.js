@@ -175,7 +175,7 @@ class AuroraStore {
 
     /** Writes `[key, value]` pairs as one atomic write; resolves to how many. */
     batchSet(entries) {
-        return this.owner._run((core) => core.batchSet(entries));
+        return this.owner._run((core) => core.batchSet(entries), 'batchSet');
     }
 }
 
@@ -428,7 +428,7 @@ export class AuroraDB extends EventTarget {
     }
 
     /** The engine, opening the database first if `create()` was not called yet. */
-    async _engine() {
+    async _engine(operation = 'open') {
         if (this._core && !this._closed) return this._core;
         // Called after a create() of a closed instance (or one that waits for a close() or
         // destroy()): runs once it opened.
@@ -439,7 +439,7 @@ export class AuroraDB extends EventTarget {
         }
         if (this._closed) {
             const message = `database ${JSON.stringify(this.name)} is closed: call create() to reopen it`;
-            throw failed(this, 'open', namedError('DatabaseClosedError', message));
+            throw failed(this, operation, namedError('DatabaseClosedError', message));
         }
         await this.create();
         if (!this._core)
@@ -447,8 +447,9 @@ export class AuroraDB extends EventTarget {
         return this._core;
     }
 
-    async _run(f) {
-        return f(await this._engine());
+    /** `f(core)` once the engine is open; `operation` names the call in the error of a closed instance. */
+    async _run(f, operation) {
+        return f(await this._engine(operation));
     }
 
     /**
@@ -465,7 +466,7 @@ export class AuroraDB extends EventTarget {
      * an import's forks) are dispatched here; its `open`, `close` and change events are not.
      */
     async _tool(name, ...args) {
-        const core = await this._engine();
+        const core = await this._engine(name);
         if (typeof core[name] === 'function') return core[name](...args);
         const call = this._helperCall(core, name, args);
         // close() and destroy() let the calls made before them finish, as the engine does.
@@ -563,48 +564,48 @@ export class AuroraDB extends EventTarget {
      *  key from the `keyPath` field. Resolves to the key. */
     add(key, value) {
         // biome-ignore lint/complexity/noArguments: the arity tells add(value) from add(key, undefined)
-        if (arguments.length < 2) return this._run((core) => core.add(key));
-        return this._run((core) => core.addPair(key, value));
+        if (arguments.length < 2) return this._run((core) => core.add(key), 'add');
+        return this._run((core) => core.addPair(key, value), 'add');
     }
 
     /** Same as `add(key, value)`. */
     put(key, value) {
-        return this._run((core) => core.put(key, value));
+        return this._run((core) => core.put(key, value), 'put');
     }
 
     /** The value under `key`, or `undefined`. */
     get(key) {
-        return this._run((core) => core.get(key));
+        return this._run((core) => core.get(key), 'get');
     }
 
     /** Every value, in key order. */
     all() {
-        return this._run((core) => core.all());
+        return this._run((core) => core.all(), 'all');
     }
 
     /** Every key, in order. */
     keys() {
-        return this._run((core) => core.keys());
+        return this._run((core) => core.keys(), 'keys');
     }
 
     /** Number of records. */
     count() {
-        return this._run((core) => core.count());
+        return this._run((core) => core.count(), 'count');
     }
 
     /** Deletes `key`; resolves to whether it was there. */
     remove(key) {
-        return this._run((core) => core.remove(key));
+        return this._run((core) => core.remove(key), 'remove');
     }
 
     /** Deletes every record; resolves to how many there were. */
     clear() {
-        return this._run((core) => core.clear());
+        return this._run((core) => core.clear(), 'clear');
     }
 
     /** The values for which `predicate(value, key)` is truthy, in key order. */
     filter(predicate) {
-        return this._run((core) => core.filter(predicate));
+        return this._run((core) => core.filter(predicate), 'filter');
     }
 
     /** Values `start..end` in key order (`Array.prototype.slice` rules). */
@@ -621,22 +622,22 @@ export class AuroraDB extends EventTarget {
             const error = namedError('InvalidInputError', `slice() needs numbers: ${e.message}`);
             return Promise.reject(failed(this, 'slice', error));
         }
-        return this._run((core) => core.slice(bounds[0], bounds[1]));
+        return this._run((core) => core.slice(bounds[0], bounds[1]), 'slice');
     }
 
     /** Whether `predicate(value, key)` is truthy for every record. */
     every(predicate) {
-        return this._run((core) => core.every(predicate));
+        return this._run((core) => core.every(predicate), 'every');
     }
 
     /** The values whose field `index` (a configured index) equals `value`. */
     findBy(index, value) {
-        return this._run((core) => core.findBy(index, value));
+        return this._run((core) => core.findBy(index, value), 'findBy');
     }
 
     /** The values whose field `index` is within `{ gt, gte, lt, lte }`, by that field. */
     findRange(index, range) {
-        return this._run((core) => core.findRange(index, range));
+        return this._run((core) => core.findRange(index, range), 'findRange');
     }
 
     /**
@@ -644,8 +645,8 @@ export class AuroraDB extends EventTarget {
      * `delete tx.entries[k]`, `await tx.entries[k]`. A throw inside writes nothing.
      */
     transaction(callback) {
-        if (typeof callback !== 'function') return this._run((core) => core.transaction(callback));
-        return this._run((core) => core.transaction((tx) => this._unlessShut(callback, tx)));
+        if (typeof callback !== 'function') return this._run((core) => core.transaction(callback), 'transaction');
+        return this._run((core) => core.transaction((tx) => this._unlessShut(callback, tx)), 'transaction');
     }
 
     /**
@@ -731,7 +732,7 @@ export class AuroraDB extends EventTarget {
 
     /** Writes a checkpoint of the current state; resolves to its op id. */
     checkpoint() {
-        return this._run((core) => core.checkpoint());
+        return this._run((core) => core.checkpoint(), 'checkpoint');
     }
 
     /** Statistics (synchronous). */
@@ -758,7 +759,7 @@ export class AuroraDB extends EventTarget {
      * abandoned, and dispatches `sync` with the same detail.
      */
     async sync() {
-        const core = await this._engine();
+        const core = await this._engine('sync');
         if (this._adapter && !this._adapter.isConnected) await this._connectAdapter();
         // The local-only engine has no sync methods: its answer is that of an engine without peers.
         return core.sync ? core.sync() : { peers: 0, sent: 0, received: 0 };
@@ -769,12 +770,12 @@ export class AuroraDB extends EventTarget {
      * connected, or with `autoSync: false`); resolves to the number of peers they were sent to.
      */
     async post() {
-        return (await this._engine()).post?.() ?? 0;
+        return (await this._engine('post')).post?.() ?? 0;
     }
 
     /** Starts a reconciliation round with every connected peer; resolves to how many. */
     async fetch() {
-        return (await this._engine()).fetch?.() ?? 0;
+        return (await this._engine('fetch')).fetch?.() ?? 0;
     }
 
     /** Whether this database syncs with peers (`distributed`, and its adapter could start). */
