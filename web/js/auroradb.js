@@ -205,6 +205,7 @@ export class AuroraDB extends EventTarget {
         Object.defineProperty(this, '_connecting', { value: null, writable: true });
         Object.defineProperty(this, '_helping', { value: null, writable: true });
         Object.defineProperty(this, '_toolCalls', { value: new Set() });
+        Object.defineProperty(this, '_importing', { value: null, writable: true });
         // However the database closes (close(), destroy(), or another tab's upgrade or delete),
         // drop the engine and the adapter: calls fail with DatabaseClosedError until create()
         // reopens it, and nothing keeps the engine and this object alive for each other.
@@ -285,7 +286,8 @@ export class AuroraDB extends EventTarget {
 
     /**
      * Opens the database (creating or upgrading it) and dispatches `open`. `distributed` and
-     * `peerId` override the configuration. Calling it again while open does nothing.
+     * `peerId` override the configuration. Called again while open, it does nothing unless they
+     * ask for another mode or peer id (see `_open`).
      */
     create(distributed, peerId) {
         if (this._closing) {
@@ -303,9 +305,21 @@ export class AuroraDB extends EventTarget {
         return this._open(distributed, peerId);
     }
 
-    /** `create()` once no close() or destroy() is in progress. */
+    /**
+     * `create()` once no close() or destroy() is in progress. On an open instance it does
+     * nothing, unless it asks for what the instance is not (distributed or local-only, another
+     * peer id): then the instance closes and opens again so (`close` and `open` events), and the
+     * calls made after it wait for that.
+     */
     _open(distributed, peerId) {
-        if (this._core) return Promise.resolve(this);
+        if (this._core) {
+            const dist = distributed === undefined ? this.isDistributed() : Boolean(distributed);
+            const sameId = peerId == null || !dist || String(peerId) === this.getPeerId();
+            if (dist === this.isDistributed() && sameId) return Promise.resolve(this);
+            // Its failure is the create()'s to meet: the open after it reports the state.
+            this.close().catch(() => {});
+            return this.create(distributed, peerId);
+        }
         if (!this._opening) {
             const dist = distributed === undefined ? undefined : Boolean(distributed);
             if (dist !== undefined) this.config.distributed = dist;
