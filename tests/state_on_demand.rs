@@ -3,7 +3,7 @@
 //! (writes, clears, unique indexes, transactions, other connections' commits, peers' ops) gives
 //! the state a database holding every record gives.
 
-use auroradb::{Config, Database, DbError, IndexSpec, MemoryStorage, Store, Transaction, Value};
+use auroradb::{Change, Config, Database, DbError, IndexSpec, MemoryStorage, Store, Transaction, Value};
 use auroradb_log::{advance_manual_clock, manual_clock, set_manual_clock};
 use futures::executor::block_on;
 use rand::rngs::SmallRng;
@@ -320,5 +320,64 @@ fn removes_of_records_not_held_are_reported_as_deletes() {
             [("p", None, None), ("q", None, None), ("r", Some(Value::Int(1)), None), ("s", None, Some(Value::Int(2))),]
         );
         assert_eq!(a.count(), 1);
+    });
+}
+
+/// A put of a key whose record is not held guesses the key absent while the last such key was: it
+/// reads nothing before its commit, which checks the guess. A wrong guess (the key holds a record,
+/// written before or by another connection) commits nothing: the key is read and the put made
+/// again, once, and the change it reports is the true one.
+#[test]
+fn puts_of_keys_not_held_guess_them_absent_and_the_commit_checks() {
+    block_on(async {
+        let storage = MemoryStorage::new();
+        {
+            let mut db = Database::open(storage.clone(), config("guess", Some(50))).await.unwrap();
+            for i in 0..10 {
+                tick();
+                db.put(format!("k{i}"), Value::Int(i)).await.unwrap();
+            }
+        }
+        let mut db = Database::open(storage.clone(), config("guess", Some(50))).await.unwrap();
+        storage.reset_reads();
+        for i in 0..20 {
+            tick();
+            let out = db.put(format!("new{i}"), Value::Int(i)).await.unwrap();
+            let change = Change { key: format!("new{i}"), before: None, after: Some(Value::Int(i)) };
+            assert_eq!(out.changes, vec![change]);
+        }
+        assert_eq!((storage.reads(Store::State), db.count()), (0, 30));
+        // A key that holds a record: one commit, with the true change.
+        let entries = storage.len(Store::Journal);
+        tick();
+        let out = db.put("k3", Value::Int(-3)).await.unwrap();
+        let change = Change { key: "k3".into(), before: Some(Value::Int(3)), after: Some(Value::Int(-3)) };
+        assert_eq!(out.changes, vec![change]);
+        assert_eq!((storage.len(Store::Journal), db.count()), (entries + 1, 30));
+        // No guess until a key written is found absent: the next put reads its key first.
+        storage.reset_reads();
+        tick();
+        db.put("k4", Value::Int(-4)).await.unwrap();
+        assert_eq!(storage.reads(Store::State), 1);
+        tick();
+        db.put("fresh", Value::Int(0)).await.unwrap();
+        storage.reset_reads();
+        tick();
+        db.put("fresh2", Value::Int(0)).await.unwrap();
+        assert_eq!((storage.reads(Store::State), db.count()), (0, 32));
+        // Another connection writes the key first.
+        let mut other = Database::open(storage.clone(), config("guess", Some(50))).await.unwrap();
+        tick();
+        other.put("race", Value::Int(1)).await.unwrap();
+        tick();
+        let out = db.put("race", Value::Int(2)).await.unwrap();
+        let change = Change { key: "race".into(), before: Some(Value::Int(1)), after: Some(Value::Int(2)) };
+        assert_eq!(out.changes, vec![change]);
+        assert_eq!(db.count(), 33);
+        db.verify().await.unwrap();
+        drop((db, other));
+        let mut db = Database::open(storage.clone(), config("guess", None)).await.unwrap();
+        assert_eq!((db.count(), db.get("race"), db.get("k3")), (33, Some(&Value::Int(2)), Some(&Value::Int(-3))));
+        db.verify().await.unwrap();
     });
 }

@@ -258,6 +258,24 @@
       await e.destroy(db, name);
       return ms;
     },
+    /**
+     * `n` single adds of new keys, awaited one by one, on a database of `n` records closed and
+     * opened again first (as a page that loads finds its database): what a write reads before it
+     * writes counts.
+     */
+    async reopened(e, { n = 1_000 } = {}) {
+      const name = freshName('reopened');
+      let db = await e.open(name);
+      await e.bulk(db, entries(0, n));
+      await e.close(db);
+      db = await e.open(name);
+      const t0 = performance.now();
+      for (const [k, v] of entries(n, n)) await e.single(db, k, v);
+      const ms = performance.now() - t0;
+      check((await e.count(db)) === 2 * n, `reopened stored ${2 * n}`);
+      await e.destroy(db, name);
+      return ms;
+    },
     /** `n` single adds, each its own write (one transaction each), awaited one by one. */
     async single(e, { n = 1_000, phases = false } = {}) {
       const name = freshName('single');

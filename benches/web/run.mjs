@@ -5,7 +5,7 @@
 // builds pkg/ first), or directly:
 //
 //   node benches/web/run.mjs [--runs N] [--open-ops N] [--open-keys N] [--open-import] [--engines raw,dexie,aurora]
-//                            [--json FILE] [--cases bulk,bulkthen,single,reads,open,phases,records] [--durability strict|relaxed]
+//                            [--json FILE] [--cases bulk,bulkthen,single,reopened,reads,open,phases,records] [--durability strict|relaxed]
 //
 // --cases runs only some cases (default: all but `phases`, which runs the bulk and single
 // writes again, each split into where its time goes: see bench.js `phased`, and `records`, raw
@@ -39,7 +39,7 @@ function parseArgs(argv) {
     openKeys: null,
     engines: ['raw', 'dexie', 'aurora'],
     json: null,
-    cases: ['bulk', 'bulkthen', 'single', 'reads', 'open'],
+    cases: ['bulk', 'bulkthen', 'single', 'reopened', 'reads', 'open'],
     durability: undefined,
     openImport: false,
   };
@@ -59,14 +59,14 @@ function parseArgs(argv) {
     else if (arg === '--open-import') opts.openImport = true;
     else if (arg === '--help' || arg === '-h') {
       console.log(
-        'usage: node benches/web/run.mjs [--runs N] [--open-ops N] [--open-keys N] [--open-import] [--engines raw,dexie,aurora] [--json FILE] [--cases bulk,bulkthen,single,reads,open,phases,records] [--durability strict|relaxed]',
+        'usage: node benches/web/run.mjs [--runs N] [--open-ops N] [--open-keys N] [--open-import] [--engines raw,dexie,aurora] [--json FILE] [--cases bulk,bulkthen,single,reopened,reads,open,phases,records] [--durability strict|relaxed]',
       );
       process.exit(0);
     } else throw new Error(`unknown argument ${arg}`);
   }
   for (const e of opts.engines) if (!ENGINE_TITLES[e]) throw new Error(`unknown engine ${e}`);
   for (const c of opts.cases)
-    if (!['bulk', 'bulkthen', 'single', 'reads', 'open', 'phases', 'records'].includes(c))
+    if (!['bulk', 'bulkthen', 'single', 'reopened', 'reads', 'open', 'phases', 'records'].includes(c))
       throw new Error(`unknown case ${c}`);
   if (![undefined, 'strict', 'relaxed'].includes(opts.durability)) throw new Error('--durability: strict or relaxed');
   if (Number.isNaN(opts.runs) || Number.isNaN(opts.openOps) || Number.isNaN(opts.openKeys)) {
@@ -204,6 +204,7 @@ async function main() {
         ['bulk', 10_000],
         ['bulkthen', 10_000],
         ['single', 1_000],
+        ['reopened', 1_000],
       ].filter(([caseId]) => opts.cases.includes(caseId))) {
         const ms = [];
         for (let r = 0; r < opts.runs; r++) {
@@ -388,6 +389,7 @@ async function main() {
       { id: 'bulk', title: 'bulk insert of 10k records (one call)' },
       { id: 'bulkthen', title: 'the same, then 100 single adds' },
       { id: 'single', title: '1k single adds (one transaction each)' },
+      { id: 'reopened', title: 'the same on a reopened database of 1k' },
       { id: 'gets', title: '10k gets by key (shuffled)' },
       { id: 'filter', title: 'filter over 10k records' },
       {

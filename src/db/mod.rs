@@ -183,6 +183,10 @@ pub struct Database<S: Storage> {
     /// Whether the other connections know this connection's author as the storage's: a slot's
     /// author, or one marked in meta (`local/` + author) by its first write.
     marked: bool,
+    /// Whether a put of a key whose record this connection does not hold guesses the key
+    /// absent instead of reading it first (see `Database::commit_local_if`): the last such key
+    /// was absent.
+    guess_absent: bool,
 }
 
 impl<S: Storage> core::fmt::Debug for Database<S> {
@@ -570,6 +574,7 @@ impl<S: Storage> Database<S> {
             dirty,
             not_local: Vec::new(),
             marked,
+            guess_absent: true,
         };
         db.write_schema(stored_schema).await?;
         if rebuild {

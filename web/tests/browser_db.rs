@@ -389,6 +389,40 @@ async fn a_unique_index_violation_writes_nothing() {
     drop_db(&name).await;
 }
 
+/// On a reopened database whose records are read on demand, a put of a key not held guesses it
+/// absent and the commit checks the guess against IndexedDB: right, nothing is read first; wrong,
+/// nothing is written, the key is read and the put made again.
+#[wasm_bindgen_test]
+async fn a_put_guessing_its_key_absent_is_checked_by_its_commit() {
+    let name = fresh("guess");
+    let mut db = open(&name, 1, &[]).await;
+    db.put("old", Value::Int(1)).await.unwrap();
+    drop(db);
+    let mut c = config(&name, 1, &[]);
+    c.state_cache = Some(100);
+    let storage = IdbStorage::open(&name, 1, &c.indexes).await.unwrap();
+    let mut db = Database::open(storage, c).await.unwrap();
+    assert!(!db.holds_whole_state());
+    let out = db.put("old", Value::Int(2)).await.unwrap();
+    assert_eq!(out.changes.len(), 1);
+    assert_eq!((out.changes[0].before.clone(), db.count()), (Some(Value::Int(1)), 1));
+    db.put("new", Value::Int(3)).await.unwrap();
+    let out = db.put("newer", Value::Int(4)).await.unwrap();
+    assert_eq!((out.changes[0].before.clone(), db.count()), (None, 3));
+    let entries = db.storage().scan(Store::Journal, KeyRange::all(), ScanOptions::default()).await.unwrap();
+    assert_eq!(entries.len(), 4, "one commit per put");
+    db.verify().await.unwrap();
+    drop(db);
+    let mut db = open(&name, 1, &[]).await;
+    db.load_state().await.unwrap();
+    assert_eq!(
+        db.all(),
+        vec![("new".into(), Value::Int(3)), ("newer".into(), Value::Int(4)), ("old".into(), Value::Int(2))]
+    );
+    drop(db);
+    drop_db(&name).await;
+}
+
 #[wasm_bindgen_test]
 async fn a_schema_upgrade_keeps_the_data() {
     let name = fresh("upgrade");
