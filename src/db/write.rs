@@ -97,26 +97,30 @@ impl<S: Storage> Database<S> {
             // about half of what the write does. The commit checks the guess (the key holds no
             // record) and, when it was wrong, writes nothing: the key is read and the write tried
             // again. An absent key and one not held are alike to the state.
-            let mut absent = None;
+            let absent = match &kind {
+                OpKind::Put { key, .. }
+                    if !checkpoint
+                        && !unique
+                        && reads.is_empty()
+                        && self.guess_absent
+                        && !self.whole
+                        && self.state.record(key).is_none() =>
+                {
+                    Some(key.clone())
+                }
+                _ => None,
+            };
             if checkpoint || unique || matches!(kind, OpKind::Clear) {
                 self.load_state().await?;
+            } else if absent.is_some() {
+                // As reading the key would, the state keeps within its bound first.
+                self.release_excess();
             } else {
                 let (mut needed, _) = history_keys(&kind);
-                match &kind {
-                    OpKind::Put { key, .. }
-                        if reads.is_empty() && self.guess_absent && !self.whole && self.state.record(key).is_none() =>
-                    {
-                        // As reading it would, the state keeps within its bound first.
-                        self.release_excess();
-                        absent = Some(key.clone());
-                    }
-                    _ => {
-                        needed.extend(reads.iter().map(String::as_str));
-                        self.load_keys(&needed).await?;
-                        if let OpKind::Put { key, .. } = &kind {
-                            self.guess_absent = self.state.record(key).is_none();
-                        }
-                    }
+                needed.extend(reads.iter().map(String::as_str));
+                self.load_keys(&needed).await?;
+                if let OpKind::Put { key, .. } = &kind {
+                    self.guess_absent = self.state.record(key).is_none();
                 }
             }
             check(&self.state)?;
