@@ -192,6 +192,38 @@ test("a tab that holds the lock and never lets go delays the other tabs' writes,
   });
 });
 
+test('a write waits for the lock as long as its holder says it lives, and goes once it is let go', {
+  timeout: 120_000,
+}, async () => {
+  await inContext(async (context) => {
+    const a = await openTab(context, 'tabs-beating');
+    const b = await openTab(context, 'tabs-beating');
+    // Page a holds the lock for 10 s, saying so on the writers' channel every second, as an
+    // instance holding it for a long read or a large write does.
+    await a.page.evaluate(
+      () =>
+        new Promise((granted) => {
+          navigator.locks.request('auroradb:tabs-beating', async () => {
+            const writers = new BroadcastChannel('auroradb:tabs-beating:writers');
+            writers.postMessage('holding');
+            const beat = setInterval(() => writers.postMessage('holding'), 1000);
+            granted();
+            await new Promise((r) => setTimeout(r, 10_000));
+            clearInterval(beat);
+            writers.close();
+          });
+        }),
+    );
+    await b.page.waitForTimeout(200);
+    const ms = await b.page.evaluate(() => window.tab.put('late', 1));
+    // Going without the lock after 5 s, as it does for a silent holder, would have taken 5 s.
+    assert.ok(ms >= 9_000, `the write waited for the live holder: ${Math.round(ms)} ms`);
+    assert.deepEqual(await a.page.evaluate((k) => window.tab.await(k, 5_000), ['late']), []);
+    assert.equal((await b.page.evaluate(() => window.tab.verify())).ok, true);
+    assert.deepEqual([...a.errors, ...b.errors], []);
+  });
+});
+
 test('an instance alone posts no tab notes; one that opens later hears of every write, also those made before it was known', {
   timeout: 120_000,
 }, async () => {

@@ -111,6 +111,11 @@ pub struct OpenDatabase<H: AttachedSync> {
     /// When (`performance.now()`, which a clock set back does not move) this instance last looked for commits of other instances that it was
     /// not told of (see `run_work`).
     looked: Cell<f64>,
+    /// Whether a catch-up on another tab's note is queued and not started yet: the notes that
+    /// come meanwhile queue none of their own, since it will read what they tell of too. A tab
+    /// writing without pause would otherwise queue a catch-up a commit, faster than they run,
+    /// and every call of this instance would wait behind them.
+    catch_up_queued: Rc<Cell<bool>>,
 }
 
 /// How long (ms) a call may trust that it was told of every other instance's commit before it
@@ -156,6 +161,7 @@ impl<H: AttachedSync> OpenDatabase<H> {
             channel: RefCell::new(None),
             others: Cell::new(false),
             looked: Cell::new(f64::NEG_INFINITY),
+            catch_up_queued: Rc::new(Cell::new(false)),
             events,
             hooks,
             db: Rc::new(Turns::new(None)),
@@ -356,6 +362,8 @@ impl<H: AttachedSync> OpenDatabase<H> {
             return;
         }
         let Ok(channel) = BroadcastChannel::new(&self.channel_name()) else { return };
+        // (A catch-up queued before a close never ran.)
+        self.catch_up_queued.set(false);
         let weak: Weak<OpenDatabase<H>> = Rc::downgrade(self);
         let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
             let weak = weak.clone();
@@ -372,8 +380,13 @@ impl<H: AttachedSync> OpenDatabase<H> {
                 if hello || first {
                     open.post_note("present");
                 }
+                if open.catch_up_queued.replace(true) {
+                    return;
+                }
+                let queued = open.catch_up_queued.clone();
                 // Another connection writes: this one's writes take the lock for a while.
                 let caught_up = open.run("catchUp", async move |db| {
+                    queued.set(false);
                     db.storage().other_wrote();
                     db.catch_up().await
                 });

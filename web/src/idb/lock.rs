@@ -16,8 +16,13 @@
 //!   `DatabaseClosedError`, and the lock is released with it.
 //! - The browser releases a tab's locks when the tab closes, crashes or is discarded, and
 //!   Chromium does not freeze a page that holds one; a failed write releases it like a finished
-//!   one (the guard is dropped on every path). A write that waited [`LOCK_WAIT_MS`] for it (its
-//!   holder may be a page suspended anyway) gives up the request and goes without it.
+//!   one (the guard is dropped on every path). While it holds the lock, a connection says so on
+//!   the writers' channel every [`HEARTBEAT_MS`]; a write waiting for the lock waits on while
+//!   such signs come (a read that holds it to see the log whole, a large write), and gives up
+//!   the request and goes without it once none came for [`LOCK_WAIT_MS`] (its holder is a page
+//!   suspended, or never lets go), or after [`LOCK_WAIT_MAX_MS`] in all. A write that gave up
+//!   keeps taking the lock (the database is contended), so that a holder that lives on delays
+//!   each later write again instead of being overtaken by all of them.
 //! - The lock only spares writes from losing to each other: what keeps them correct is the
 //!   commit's own check that no other connection committed since this one looked. A write
 //!   without the lock is as correct, and retries if it loses.
@@ -47,8 +52,19 @@ use auroradb::storage::{WriteLock, retry_delay_ms};
 
 use super::request::sleep;
 
-/// How long a write waits for the lock before it goes without it.
+/// How long a write waits for the lock after the last sign that its holder lives, before it
+/// goes without it.
 const LOCK_WAIT_MS: i32 = 5_000;
+
+/// How long a write waits for the lock at most, however alive its holder.
+const LOCK_WAIT_MAX_MS: f64 = 60_000.0;
+
+/// How often a connection holding the lock says so on the writers' channel.
+const HEARTBEAT_MS: i32 = 1_000;
+
+/// The message of a connection holding the lock on the writers' channel (any other message
+/// there is a commit that lost).
+const HOLDING: &str = "holding";
 
 /// How long, in ms, writes take the lock after the last sign that another connection writes the
 /// database.
@@ -68,7 +84,11 @@ extern "C" {
 
 pub(super) struct Writers {
     until: Rc<Cell<f64>>,
+    /// When another connection last said it holds the lock.
+    holder_seen: Rc<Cell<f64>>,
     channel: Option<Channel>,
+    /// Posts [`HOLDING`] on the channel: what the timer of a held lock calls.
+    heartbeat: Option<Closure<dyn FnMut()>>,
 }
 
 /// A `BroadcastChannel` and its message handler.
@@ -78,17 +98,42 @@ impl Writers {
     /// The writers of database `name`: none known yet.
     pub(super) fn new(name: &str) -> Writers {
         let until = Rc::new(Cell::new(0.0));
+        let holder_seen = Rc::new(Cell::new(f64::NEG_INFINITY));
         let has_channel = Reflect::has(&js_sys::global(), &"BroadcastChannel".into()).unwrap_or(false);
         let channel = has_channel.then(|| BroadcastChannel::new(&format!("auroradb:{name}:writers")).ok()).flatten();
+        let heartbeat = channel.clone().map(|channel| {
+            Closure::<dyn FnMut()>::new(move || {
+                let _ = channel.post_message(&JsValue::from_str(HOLDING));
+            })
+        });
         let channel = channel.map(|channel| {
-            let until = until.clone();
-            let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |_: MessageEvent| {
-                until.set(monotonic_ms() + CONTENDED_MS);
+            let (until, holder_seen) = (until.clone(), holder_seen.clone());
+            let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |e: MessageEvent| {
+                let now = monotonic_ms();
+                until.set(now + CONTENDED_MS);
+                if e.data().as_string().as_deref() == Some(HOLDING) {
+                    holder_seen.set(now);
+                }
             });
             channel.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
             (channel, on_message)
         });
-        Writers { until, channel }
+        Writers { until, holder_seen, channel, heartbeat }
+    }
+
+    /// Whether another connection said it holds the lock within the last `ms`.
+    fn holder_alive(&self, ms: f64) -> bool {
+        monotonic_ms() - self.holder_seen.get() < ms
+    }
+
+    /// Says on the writers' channel that this connection holds the lock, every [`HEARTBEAT_MS`]
+    /// until the returned guard is dropped.
+    fn beating(&self) -> Option<Beating> {
+        let heartbeat = self.heartbeat.as_ref()?;
+        let global = js_sys::global();
+        let set = Reflect::get(&global, &"setInterval".into()).ok()?.dyn_into::<Function>().ok()?;
+        let id = set.call2(&global, heartbeat.as_ref().unchecked_ref(), &JsValue::from(HEARTBEAT_MS)).ok()?;
+        Some(Beating(id))
     }
 
     /// Whether writes take the lock now.
@@ -107,6 +152,20 @@ impl Writers {
         self.other_wrote();
         if let Some((channel, _)) = &self.channel {
             let _ = channel.post_message(&JsValue::TRUE);
+        }
+    }
+}
+
+/// The timer of [`Writers::beating`], cleared when dropped.
+struct Beating(JsValue);
+
+impl Drop for Beating {
+    fn drop(&mut self) {
+        let global = js_sys::global();
+        if let Ok(clear) = Reflect::get(&global, &"clearInterval".into())
+            && let Some(clear) = clear.dyn_ref::<Function>()
+        {
+            let _ = clear.call1(&global, &self.0);
         }
     }
 }
@@ -155,9 +214,10 @@ fn abort_controller() -> Option<JsValue> {
     Reflect::construct(class.dyn_ref::<Function>()?, &Array::new()).ok()
 }
 
-/// Waits for the exclusive lock of database `name`; no lock where Web Locks are missing or
-/// refuse, or after [`LOCK_WAIT_MS`].
-pub(super) async fn acquire(name: &str) -> WriteLock {
+/// Waits for the exclusive lock of database `name`, as long as its holder is alive (see the
+/// module docs); no lock where Web Locks are missing or refuse, or once the wait is given up
+/// (the database then stays contended for `writers`).
+pub(super) async fn acquire(name: &str, writers: &Writers) -> WriteLock {
     let Some(locks) = lock_manager() else { return WriteLock::none() };
     let mut release = None;
     let held = Promise::new(&mut |resolve, _| release = Some(resolve));
@@ -184,21 +244,29 @@ pub(super) async fn acquire(name: &str) -> WriteLock {
     };
     // `requested` settles first only if the request failed (it fulfils after the release); the
     // timer fulfils with `undefined`, the grant with `true`.
-    let first = Promise::race(&Array::of3(&granted, &requested, &sleep(LOCK_WAIT_MS)));
-    match JsFuture::from(first).await {
-        Ok(v) if v == JsValue::TRUE => WriteLock::held(held_lock),
-        Ok(_) => {
-            // Still waiting: withdraw the request (a grant that came meanwhile is released at once
-            // when `held_lock` is dropped).
-            if let Some(c) = &controller
-                && let Ok(abort) = Reflect::get(c, &"abort".into())
-                && let Some(abort) = abort.dyn_ref::<Function>()
-            {
-                let _ = abort.call0(c);
+    let started = monotonic_ms();
+    loop {
+        let first = Promise::race(&Array::of3(&granted, &requested, &sleep(LOCK_WAIT_MS)));
+        match JsFuture::from(first).await {
+            Ok(v) if v == JsValue::TRUE => return WriteLock::held((held_lock, writers.beating())),
+            Ok(v)
+                if v.is_undefined()
+                    && writers.holder_alive(LOCK_WAIT_MS.into())
+                    && monotonic_ms() - started < LOCK_WAIT_MAX_MS => {}
+            Ok(_) => {
+                // Still waiting: withdraw the request (a grant that came meanwhile is released at
+                // once when `held_lock` is dropped), and keep taking the lock for later writes.
+                if let Some(c) = &controller
+                    && let Ok(abort) = Reflect::get(c, &"abort".into())
+                    && let Some(abort) = abort.dyn_ref::<Function>()
+                {
+                    let _ = abort.call0(c);
+                }
+                writers.other_wrote();
+                return WriteLock::none();
             }
-            WriteLock::none()
+            Err(_) => return WriteLock::none(),
         }
-        Err(_) => WriteLock::none(),
     }
 }
 

@@ -304,7 +304,7 @@ impl Storage for IdbStorage {
         if !self.writers.contended() || self.locking.get() {
             return Ok(WriteLock::none());
         }
-        let lock = lock::acquire(&self.name).await;
+        let lock = lock::acquire(&self.name, &self.writers).await;
         if !lock.is_held() {
             return Ok(lock);
         }
