@@ -20,9 +20,7 @@
 //!   the writers' channel every [`HEARTBEAT_MS`]; a write waiting for the lock waits on while
 //!   such signs come (a read that holds it to see the log whole, a large write), and gives up
 //!   the request and goes without it once none came for [`LOCK_WAIT_MS`] (its holder is a page
-//!   suspended, or never lets go), or after [`LOCK_WAIT_MAX_MS`] in all. A write that gave up
-//!   keeps taking the lock (the database is contended), so that a holder that lives on delays
-//!   each later write again instead of being overtaken by all of them.
+//!   suspended or hung, or one that never lets go), or after [`LOCK_WAIT_MAX_MS`] in all.
 //! - The lock only spares writes from losing to each other: what keeps them correct is the
 //!   commit's own check that no other connection committed since this one looked. A write
 //!   without the lock is as correct, and retries if it loses.
@@ -215,8 +213,7 @@ fn abort_controller() -> Option<JsValue> {
 }
 
 /// Waits for the exclusive lock of database `name`, as long as its holder is alive (see the
-/// module docs); no lock where Web Locks are missing or refuse, or once the wait is given up
-/// (the database then stays contended for `writers`).
+/// module docs); no lock where Web Locks are missing or refuse, or once the wait is given up.
 pub(super) async fn acquire(name: &str, writers: &Writers) -> WriteLock {
     let Some(locks) = lock_manager() else { return WriteLock::none() };
     let mut release = None;
@@ -255,14 +252,13 @@ pub(super) async fn acquire(name: &str, writers: &Writers) -> WriteLock {
                     && monotonic_ms() - started < LOCK_WAIT_MAX_MS => {}
             Ok(_) => {
                 // Still waiting: withdraw the request (a grant that came meanwhile is released at
-                // once when `held_lock` is dropped), and keep taking the lock for later writes.
+                // once when `held_lock` is dropped).
                 if let Some(c) = &controller
                     && let Ok(abort) = Reflect::get(c, &"abort".into())
                     && let Some(abort) = abort.dyn_ref::<Function>()
                 {
                     let _ = abort.call0(c);
                 }
-                writers.other_wrote();
                 return WriteLock::none();
             }
             Err(_) => return WriteLock::none(),
