@@ -362,8 +362,6 @@ impl<H: AttachedSync> OpenDatabase<H> {
             return;
         }
         let Ok(channel) = BroadcastChannel::new(&self.channel_name()) else { return };
-        // (A catch-up queued before a close never ran.)
-        self.catch_up_queued.set(false);
         let weak: Weak<OpenDatabase<H>> = Rc::downgrade(self);
         let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
             let weak = weak.clone();
