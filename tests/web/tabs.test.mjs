@@ -40,6 +40,29 @@ async function inContext(f) {
   }
 }
 
+/**
+ * Takes the write lock of database `name` in `page` as another tab's instance would, and resolves
+ * once it is held: kept for `ms` (for ever without it), and with `beating`, said on the writers'
+ * channel every second while held, as the engine's holders say it.
+ */
+async function holdLock(page, name, { ms = null, beating = false } = {}) {
+  await page.evaluate(
+    ([name, ms, beating]) =>
+      new Promise((granted) => {
+        navigator.locks.request(`auroradb:${name}`, async () => {
+          const writers = beating ? new BroadcastChannel(`auroradb:${name}:writers`) : null;
+          writers?.postMessage('holding');
+          const beat = writers && setInterval(() => writers.postMessage('holding'), 1000);
+          granted();
+          await new Promise((r) => ms !== null && setTimeout(r, ms));
+          clearInterval(beat);
+          writers?.close();
+        });
+      }),
+    [name, ms, beating],
+  );
+}
+
 /** `n` pages of `context` on pages/storage.html (the API, nothing opened). */
 async function storagePages(context, n) {
   const pages = [];
@@ -169,15 +192,7 @@ test("a tab that holds the lock and never lets go delays the other tabs' writes,
     const a = await openTab(context, 'tabs-stuck');
     const b = await openTab(context, 'tabs-stuck');
     // As a page suspended while it holds the lock would: page a takes it and keeps it.
-    await a.page.evaluate(
-      () =>
-        new Promise((granted) => {
-          navigator.locks.request('auroradb:tabs-stuck', () => {
-            granted();
-            return new Promise(() => {});
-          });
-        }),
-    );
+    await holdLock(a.page, 'tabs-stuck');
     const [ra, rb] = await Promise.all([
       a.page.evaluate(() => window.tab.write('a', 1)),
       b.page.evaluate(() => window.tab.write('b', 1)),
@@ -200,20 +215,7 @@ test('a write waits for the lock as long as its holder says it lives, and goes o
     const b = await openTab(context, 'tabs-beating');
     // Page a holds the lock for 10 s, saying so on the writers' channel every second, as an
     // instance holding it for a long read or a large write does.
-    await a.page.evaluate(
-      () =>
-        new Promise((granted) => {
-          navigator.locks.request('auroradb:tabs-beating', async () => {
-            const writers = new BroadcastChannel('auroradb:tabs-beating:writers');
-            writers.postMessage('holding');
-            const beat = setInterval(() => writers.postMessage('holding'), 1000);
-            granted();
-            await new Promise((r) => setTimeout(r, 10_000));
-            clearInterval(beat);
-            writers.close();
-          });
-        }),
-    );
+    await holdLock(a.page, 'tabs-beating', { ms: 10_000, beating: true });
     await b.page.waitForTimeout(200);
     const ms = await b.page.evaluate(() => window.tab.put('late', 1));
     // Going without the lock after 5 s, as it does for a silent holder, would have taken 5 s.

@@ -85,8 +85,6 @@ pub(super) struct Writers {
     /// When another connection last said it holds the lock.
     holder_seen: Rc<Cell<f64>>,
     channel: Option<Channel>,
-    /// Posts [`HOLDING`] on the channel: what the timer of a held lock calls.
-    heartbeat: Option<Closure<dyn FnMut()>>,
 }
 
 /// A `BroadcastChannel` and its message handler.
@@ -99,11 +97,6 @@ impl Writers {
         let holder_seen = Rc::new(Cell::new(f64::NEG_INFINITY));
         let has_channel = Reflect::has(&js_sys::global(), &"BroadcastChannel".into()).unwrap_or(false);
         let channel = has_channel.then(|| BroadcastChannel::new(&format!("auroradb:{name}:writers")).ok()).flatten();
-        let heartbeat = channel.clone().map(|channel| {
-            Closure::<dyn FnMut()>::new(move || {
-                let _ = channel.post_message(&JsValue::from_str(HOLDING));
-            })
-        });
         let channel = channel.map(|channel| {
             let (until, holder_seen) = (until.clone(), holder_seen.clone());
             let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |e: MessageEvent| {
@@ -116,22 +109,25 @@ impl Writers {
             channel.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
             (channel, on_message)
         });
-        Writers { until, holder_seen, channel, heartbeat }
+        Writers { until, holder_seen, channel }
     }
 
-    /// Whether another connection said it holds the lock within the last `ms`.
-    fn holder_alive(&self, ms: f64) -> bool {
-        monotonic_ms() - self.holder_seen.get() < ms
+    /// Whether another connection said it holds the lock within the last [`LOCK_WAIT_MS`].
+    fn holder_alive(&self) -> bool {
+        monotonic_ms() - self.holder_seen.get() < f64::from(LOCK_WAIT_MS)
     }
 
     /// Says on the writers' channel that this connection holds the lock, every [`HEARTBEAT_MS`]
     /// until the returned guard is dropped.
     fn beating(&self) -> Option<Beating> {
-        let heartbeat = self.heartbeat.as_ref()?;
+        let channel = self.channel.as_ref()?.0.clone();
+        let beat = Closure::<dyn FnMut()>::new(move || {
+            let _ = channel.post_message(&JsValue::from_str(HOLDING));
+        });
         let global = js_sys::global();
         let set = Reflect::get(&global, &"setInterval".into()).ok()?.dyn_into::<Function>().ok()?;
-        let id = set.call2(&global, heartbeat.as_ref().unchecked_ref(), &JsValue::from(HEARTBEAT_MS)).ok()?;
-        Some(Beating(id))
+        let id = set.call2(&global, beat.as_ref().unchecked_ref(), &JsValue::from(HEARTBEAT_MS)).ok()?;
+        Some(Beating { id, _beat: beat })
     }
 
     /// Whether writes take the lock now.
@@ -154,8 +150,11 @@ impl Writers {
     }
 }
 
-/// The timer of [`Writers::beating`], cleared when dropped.
-struct Beating(JsValue);
+/// The timer of [`Writers::beating`] and what it calls, cleared when dropped.
+struct Beating {
+    id: JsValue,
+    _beat: Closure<dyn FnMut()>,
+}
 
 impl Drop for Beating {
     fn drop(&mut self) {
@@ -163,7 +162,7 @@ impl Drop for Beating {
         if let Ok(clear) = Reflect::get(&global, &"clearInterval".into())
             && let Some(clear) = clear.dyn_ref::<Function>()
         {
-            let _ = clear.call1(&global, &self.0);
+            let _ = clear.call1(&global, &self.id);
         }
     }
 }
@@ -246,10 +245,7 @@ pub(super) async fn acquire(name: &str, writers: &Writers) -> WriteLock {
         let first = Promise::race(&Array::of3(&granted, &requested, &sleep(LOCK_WAIT_MS)));
         match JsFuture::from(first).await {
             Ok(v) if v == JsValue::TRUE => return WriteLock::held((held_lock, writers.beating())),
-            Ok(v)
-                if v.is_undefined()
-                    && writers.holder_alive(LOCK_WAIT_MS.into())
-                    && monotonic_ms() - started < LOCK_WAIT_MAX_MS => {}
+            Ok(v) if v.is_undefined() && writers.holder_alive() && monotonic_ms() - started < LOCK_WAIT_MAX_MS => {}
             Ok(_) => {
                 // Still waiting: withdraw the request (a grant that came meanwhile is released at
                 // once when `held_lock` is dropped).
