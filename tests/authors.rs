@@ -151,6 +151,8 @@ struct Hooked {
     /// Every call is pending once before it runs, and [`Storage::is_new`] is the memory
     /// storage's.
     interleaved: bool,
+    /// Commits asked for, failed ones too.
+    commits: Rc<std::cell::Cell<usize>>,
 }
 
 impl Hooked {
@@ -182,6 +184,7 @@ impl Storage for Hooked {
 
     async fn commit(&self, batch: WriteBatch) -> Result<(), StorageError> {
         self.turn().await;
+        self.commits.set(self.commits.get() + 1);
         let stores_identity = batch
             .mutations
             .iter()
@@ -278,5 +281,51 @@ fn connections_that_open_a_new_storage_at_once_take_slots_of_their_own_and_lose_
         drop((a, b));
         let again = open(&storage).await;
         assert_eq!(again.count(), 8);
+    });
+}
+
+/// The first open of a new storage stores slot 0's identity and the schema in one commit; if
+/// another connection stored a schema in between, the identity is stored alone and the schema
+/// checked against the one stored, as on any open.
+#[test]
+fn a_first_open_stores_its_identity_and_the_schema_in_one_commit() {
+    block_on(async {
+        let storage = Hooked { interleaved: true, ..Hooked::default() };
+        let mut db = open(&storage).await;
+        assert_eq!(storage.commits.get(), 1, "one commit for the identity and the schema");
+        let schema = storage.inner.get(Store::Meta, b"schema").await.unwrap().expect("the schema is stored");
+        assert_eq!((db.author_slot(), stored_identities(&storage).await.len()), (Some(0), 1));
+        put(&mut db, "k", 1).await;
+        let author = db.peer();
+        drop(db);
+        let again = open(&storage).await;
+        assert_eq!((again.peer(), again.count()), (author, 1));
+        drop(again);
+
+        // Another connection's schema, stored just before this one's first commit.
+        let mut rival = WriteBatch::default();
+        rival.put(Store::Meta, b"schema".to_vec(), schema.clone());
+        let storage = Hooked { interleaved: true, rival: Rc::new(RefCell::new(Some(rival))), ..Hooked::default() };
+        let mut db = open(&storage).await;
+        assert!(storage.rival.borrow().is_none());
+        // The joint commit, the identity's alone, and the schema's, which finds the stored one.
+        assert_eq!(storage.commits.get(), 3);
+        assert_eq!(db.author_slot(), Some(0));
+        assert_eq!(stored_identities(&storage).await.len(), 1);
+        assert_eq!(storage.inner.get(Store::Meta, b"schema").await.unwrap(), Some(schema.clone()));
+        put(&mut db, "k", 2).await;
+        assert_eq!(db.verify().await.unwrap().ops, 1);
+
+        // A newer schema stored meanwhile: this older configuration is refused, as on a reopen.
+        let newer = {
+            let elsewhere = MemoryStorage::new();
+            Database::open(elsewhere.clone(), Config { version: 2, ..config() }).await.unwrap();
+            elsewhere.get(Store::Meta, b"schema").await.unwrap().unwrap()
+        };
+        let mut rival = WriteBatch::default();
+        rival.put(Store::Meta, b"schema".to_vec(), newer);
+        let storage = Hooked { interleaved: true, rival: Rc::new(RefCell::new(Some(rival))), ..Hooked::default() };
+        let err = Database::open(storage.clone(), config()).await.expect_err("an older version is refused");
+        assert!(err.to_string().contains("older than the stored schema version 2"), "{err}");
     });
 }

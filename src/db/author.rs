@@ -32,8 +32,9 @@ use crate::{DbError, Result, StorageError};
 /// with an author of its own that the next connection takes over; more get a fresh identity.
 pub const AUTHOR_SLOTS: u32 = 64;
 
-/// The name of slot `slot`'s lock.
-fn lock_name(slot: u32) -> String {
+/// The name of slot `slot`'s lock ([`Storage::hold`]): an open that claims a slot asks for
+/// `slot_lock(0)` first.
+pub fn slot_lock(slot: u32) -> String {
     format!("author/{slot}")
 }
 
@@ -54,16 +55,23 @@ pub(super) struct Slot {
 ///
 /// Slot 0's lock is asked for while the stored identities and the frozen authors are read, so a
 /// first open costs two round trips (the lock, then the new identity's commit) and a reopen one.
+/// `schema`, given for an empty storage, is the schema record to store in the commit of a new
+/// identity, if that commit can take it (it expects the record absent); the second value returned
+/// says whether it was stored.
 /// Reading before holding is safe: a slot's identity, once stored, never changes; a slot found
 /// without one gets one by a commit that expects it absent, and takes the one stored meanwhile
 /// if that fails ([`slot_identity`]); and a newly made identity cannot be frozen.
-pub(super) async fn claim(storage: &impl Storage, empty: bool) -> Result<Option<Slot>> {
+pub(super) async fn claim(
+    storage: &impl Storage,
+    empty: bool,
+    mut schema: Option<&[u8]>,
+) -> Result<(Option<Slot>, bool)> {
     let (first, stored, frozen) = if empty {
-        (storage.hold(&lock_name(0)).await, Vec::new(), Vec::new())
+        (storage.hold(&slot_lock(0)).await, Vec::new(), Vec::new())
     } else {
         let keys_only = ScanOptions { keys_only: true, ..ScanOptions::default() };
         let (first, stored, frozen) = futures::future::join3(
-            storage.hold(&lock_name(0)),
+            storage.hold(&slot_lock(0)),
             storage.scan(Store::Meta, KeyRange::prefix(keys::META_IDENTITY), ScanOptions::default()),
             storage.scan(Store::Meta, KeyRange::prefix(super::fork::META_FORK), keys_only),
         )
@@ -75,40 +83,52 @@ pub(super) async fn claim(storage: &impl Storage, empty: bool) -> Result<Option<
     for number in 0..AUTHOR_SLOTS {
         let claim = match first.take() {
             Some(claim) => claim,
-            None => storage.hold(&lock_name(number)).await?,
+            None => storage.hold(&slot_lock(number)).await?,
         };
         match claim {
             Claim::Held(held) => {
                 let key = keys::identity_key(number);
-                let identity = match stored.iter().find(|(k, _)| *k == key) {
-                    Some((_, bytes)) => keys::decode_identity(bytes)?,
-                    None => slot_identity(storage, key).await?,
+                let (identity, with_schema) = match stored.iter().find(|(k, _)| *k == key) {
+                    Some((_, bytes)) => (keys::decode_identity(bytes)?, false),
+                    None => slot_identity(storage, key, schema.take()).await?,
                 };
                 let fork = super::fork::fork_key(&identity.peer());
                 if frozen.iter().any(|(k, _)| *k == fork) {
                     continue;
                 }
-                return Ok(Some(Slot { number, identity, others, _lock: held }));
+                return Ok((Some(Slot { number, identity, others, _lock: held }), with_schema));
             }
             Claim::Taken => others = true,
-            Claim::Unsupported => return Ok(None),
+            Claim::Unsupported => return Ok((None, false)),
         }
     }
-    Ok(None)
+    Ok((None, false))
 }
 
 /// The identity of the slot whose identity record is `key`, found absent: made and stored by a
 /// commit that expects the record absent, or, if it is there after all (stored since it was
-/// read), the one stored.
-async fn slot_identity(storage: &impl Storage, key: Vec<u8>) -> Result<Identity> {
+/// read), the one stored. With `schema`, the schema record goes in the same commit if it is
+/// absent too (else the identity is committed alone); the second value says whether it went.
+async fn slot_identity(storage: &impl Storage, key: Vec<u8>, schema: Option<&[u8]>) -> Result<(Identity, bool)> {
     let identity = Identity::generate();
     let mut batch = WriteBatch::default();
     batch.expect(Store::Meta, key.clone(), None);
     batch.put(Store::Meta, key.clone(), keys::encode_identity(&identity));
+    if let Some(schema) = schema {
+        let mut both = batch.clone();
+        both.expect(Store::Meta, keys::META_SCHEMA, None);
+        both.put(Store::Meta, keys::META_SCHEMA, schema.to_vec());
+        match storage.commit(both).await {
+            Ok(()) => return Ok((identity, true)),
+            // Another connection stored a schema (or this identity's record) first.
+            Err(StorageError::Conflict) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
     match storage.commit(batch).await {
-        Ok(()) => Ok(identity),
+        Ok(()) => Ok((identity, false)),
         Err(StorageError::Conflict) => match storage.get(Store::Meta, &key).await? {
-            Some(bytes) => keys::decode_identity(&bytes),
+            Some(bytes) => Ok((keys::decode_identity(&bytes)?, false)),
             None => Err(StorageError::Conflict.into()),
         },
         Err(e) => Err(e.into()),

@@ -22,7 +22,7 @@ use auroradb_log::segment::{DEFAULT_SEGMENT_OPS, SegmentRecord};
 use auroradb_log::{ClockFn, DEFAULT_MAX_DRIFT, Hlc, IdSet, Identity, Log, LogConfig, OpId, PeerId, Value};
 use auroradb_snapshot::{Change, Entry, IndexSpec, KeyRecord, SnapshotError, State, StateConfig, StateMeta, Strategy};
 
-pub use author::AUTHOR_SLOTS;
+pub use author::{AUTHOR_SLOTS, slot_lock};
 pub use file::{LOG_FILE_VERSION, LogFileInfo, MAGIC_LOG_FILE, encode_log_file};
 pub use keys::Schema;
 pub use travel::{DbVerifyReport, HistoryItem};
@@ -206,6 +206,16 @@ fn state_config(config: &Config, peer: PeerId, also_local: &[PeerId]) -> StateCo
         local: peer,
         also_local: also_local.to_vec(),
         indexes: config.indexes.clone(),
+    }
+}
+
+/// The schema `config` describes, as `meta` stores it.
+fn schema_of(config: &Config) -> Schema {
+    Schema {
+        version: config.version,
+        key_path: config.key_path.clone(),
+        indexes: config.indexes.iter().map(|i| (i.name.clone(), i.unique)).collect(),
+        strategy: Some(config.strategy.name().to_owned()),
     }
 }
 
@@ -426,6 +436,8 @@ impl<S: Storage> Database<S> {
         // A storage known to hold nothing is not read: what it would give is known.
         let empty = storage.is_new();
         let mut slot = None;
+        // The schema, when the slot's commit stored it.
+        let mut schema_with_slot = None;
         let identity = match (&config.identity, config.peer) {
             (Some(i), Some(p)) if i.peer() != p => {
                 return Err(DbError::InvalidConfig("the peer id is not the identity's author id".into()));
@@ -433,7 +445,14 @@ impl<S: Storage> Database<S> {
             (Some(i), _) => Some(i.clone()),
             (None, Some(_)) => None,
             (None, None) => {
-                slot = author::claim(&storage, empty).await?;
+                // A new storage's schema goes in the commit that stores slot 0's identity: one
+                // commit fewer on a first open.
+                let schema = empty.then(|| keys::encode_schema(&schema_of(&config)));
+                let stored;
+                (slot, stored) = author::claim(&storage, empty, schema.as_deref()).await?;
+                if stored {
+                    schema_with_slot = schema;
+                }
                 Some(slot.as_ref().map_or_else(Identity::generate, |s| s.identity.clone()))
             }
         };
@@ -576,7 +595,7 @@ impl<S: Storage> Database<S> {
             marked,
             guess_absent: true,
         };
-        db.write_schema(stored_schema).await?;
+        db.write_schema(schema_with_slot.or(stored_schema)).await?;
         if rebuild {
             db.load_log().await?;
             db.rebuild_state().await?;
@@ -837,12 +856,7 @@ impl<S: Storage> Database<S> {
     /// Stores the configuration's schema unless `stored` (the schema record as the open read it)
     /// is the same; refuses an older version.
     async fn write_schema(&mut self, mut stored: Option<Vec<u8>>) -> Result<()> {
-        let schema = Schema {
-            version: self.config.version,
-            key_path: self.config.key_path.clone(),
-            indexes: self.config.indexes.iter().map(|i| (i.name.clone(), i.unique)).collect(),
-            strategy: Some(self.config.strategy.name().to_owned()),
-        };
+        let schema = schema_of(&self.config);
         // Another connection opening at the same time may write it between the read and this
         // commit (two tabs opening a new database): its schema is then checked as the stored one.
         for _ in 0..8 {
