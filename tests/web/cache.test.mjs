@@ -5,7 +5,8 @@
 // every record (all, keys, filter, every, slice) take the `state` store's readable records: the
 // same answers as through the engine's state, for each strategy, after removes, a clear and
 // another instance's writes; a record of another form, or one missing, is refused, not skipped. A `cacheSize` that is
-// not a whole number from 0 is an InvalidConfigError.
+// not a whole number from 0 is an InvalidConfigError. The first create() of a new database makes
+// one transaction, and asks for its author slot's lock with the open request.
 //
 // Needs the built API in pkg/ (./scripts/build-web.sh); ./scripts/web-test.sh does it all.
 
@@ -75,6 +76,60 @@ test('create() reads no record, a get reads its own, and every read is right', a
     );
     assert.equal(out.summed, (299 * 300) / 2);
     assert.equal(out.records, 300);
+  } finally {
+    await context.close();
+  }
+});
+
+test("a new database's create() makes one transaction and asks for its author slot's lock while the database opens", async () => {
+  const context = await suite.browser.newContext();
+  try {
+    const page = await context.newPage();
+    await page.goto(`${suite.server.origin}/storage.html`, { waitUntil: 'load' });
+    const out = await page.evaluate(async () => {
+      const seen = [];
+      const transaction = IDBDatabase.prototype.transaction;
+      IDBDatabase.prototype.transaction = function (stores, mode, ...rest) {
+        seen.push(`${mode ?? 'readonly'} ${[].concat(stores).join(',')}`);
+        return transaction.call(this, stores, mode, ...rest);
+      };
+      const open = IDBFactory.prototype.open;
+      IDBFactory.prototype.open = function (...args) {
+        seen.push('open');
+        const req = open.apply(this, args);
+        req.addEventListener('success', () => seen.push('opened'));
+        return req;
+      };
+      const request = LockManager.prototype.request;
+      LockManager.prototype.request = function (name, ...rest) {
+        seen.push(`lock ${name.split(':')[0]}`);
+        return request.call(this, name, ...rest);
+      };
+      const config = { name: 'first-open', indexes: ['group'] };
+      const db = new AuroraDB(config);
+      await db.create();
+      const first = seen.splice(0);
+      const author = db.getStats().peerId;
+      await db.add('a', { group: 1 });
+      await db.close();
+      seen.length = 0;
+      const again = new AuroraDB(config);
+      await again.create();
+      const reopen = seen.splice(0);
+      const value = await again.get('a');
+      const authorAgain = again.getStats().peerId;
+      await again.destroy();
+      return { first, reopen, value, peers: [author, authorAgain] };
+    });
+    // The lock is asked for before the open succeeds; the slot's identity and the schema are
+    // stored in one transaction; the indexes the open just made are not read back.
+    assert.deepEqual(out.first, ['open', 'lock auroradb-author/0', 'opened', 'readwrite meta']);
+    assert.equal(out.reopen.indexOf('lock auroradb-author/0'), 1, out.reopen.join('; '));
+    assert.ok(out.reopen.includes('readonly state'), 'a reopen checks the indexes');
+    assert.ok(!out.reopen.includes('readwrite meta'), 'a reopen writes no schema');
+    assert.deepEqual(out.value, { group: 1 });
+    assert.match(out.peers[0], /^[0-9a-f]{32}$/);
+    assert.equal(out.peers[1], out.peers[0], 'the reopen writes as the same author');
   } finally {
     await context.close();
   }

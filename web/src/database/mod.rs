@@ -214,8 +214,12 @@ impl AuroraCore {
                 cfg.db.writer = Some((writer, false));
             }
             // A schema the storage cannot open is a configuration error to JavaScript callers.
-            let storage =
-                IdbStorage::open(&cfg.db.name, cfg.db.version, &cfg.db.indexes).await.map_err(|e| match e {
+            // An open that will claim an author slot asks for slot 0's lock as the database opens.
+            let claims = cfg.db.identity.is_none() && cfg.db.peer.is_none();
+            let early = claims.then(|| auroradb::slot_lock(0));
+            let storage = IdbStorage::open_with_lock(&cfg.db.name, cfg.db.version, &cfg.db.indexes, early.as_deref())
+                .await
+                .map_err(|e| match e {
                     auroradb::StorageError::InvalidSchema(why) => DbError::InvalidConfig(why),
                     e @ auroradb::StorageError::VersionTooOld { .. } => DbError::InvalidConfig(e.to_string()),
                     e => DbError::Storage(e),
@@ -223,6 +227,7 @@ impl AuroraCore {
             storage.set_durability(cfg.durability);
             let lost = storage.take_data_loss();
             let db = Database::open(storage, cfg.db).await?;
+            db.storage().release_early();
             Ok::<_, DbError>((db, cfg.distributed, cfg.peer_label, cfg.sync, lost))
         };
         match opened.await {

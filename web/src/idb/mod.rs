@@ -148,6 +148,9 @@ pub struct IdbStorage {
     /// The loss this connection's open found ([`DataLoss`]), until
     /// [`IdbStorage::take_data_loss`].
     lost: RefCell<Option<DataLoss>>,
+    /// A lock asked for while the database opened (its full name, and the answer), until the
+    /// first [`Storage::hold`] of it takes it or [`IdbStorage::release_early`] drops it.
+    early: RefCell<Option<(String, lock::Hold)>>,
     /// Whether other connections write the database: then writes take the lock.
     writers: lock::Writers,
     /// Whether this connection holds the write lock (see [`Storage::lock_writes`]).
@@ -203,6 +206,12 @@ impl IdbStorage {
     /// AuroraDB), once: `None` after the first call, and for every open that found none.
     pub fn take_data_loss(&self) -> Option<DataLoss> {
         self.lost.take()
+    }
+
+    /// Lets go of the lock asked for with the open ([`IdbStorage::open_with_lock`]) if no
+    /// [`Storage::hold`] took it.
+    pub fn release_early(&self) {
+        self.early.borrow_mut().take();
     }
 
     /// Sets the durability of its `readwrite` transactions from now on.
@@ -327,7 +336,13 @@ impl Storage for IdbStorage {
 
     async fn hold(&self, name: &str) -> Result<Claim, StorageError> {
         self.check_open()?;
-        Ok(match lock::hold(&lock::hold_name(name, &self.name)).await {
+        let lock = lock::hold_name(name, &self.name);
+        let early = self.early.borrow_mut().take_if(|(asked, _)| *asked == lock);
+        let hold = match early {
+            Some((_, hold)) => hold,
+            None => lock::hold(&lock).await,
+        };
+        Ok(match hold {
             lock::Hold::Held(held) => {
                 self.holds.borrow_mut().push(held.release.clone());
                 Claim::Held(Held::new(held))

@@ -119,8 +119,10 @@ impl Upgrade {
 }
 
 impl IdbStorage {
-    /// Checks the stores exist and the `state` indexes are the configured ones.
-    pub(super) fn check_schema(&self, wanted: &[(String, String)]) -> Result<(), StorageError> {
+    /// Checks the stores exist and the `state` indexes are the configured ones; `made`: this
+    /// open's upgrade made the database, with those indexes, and they are not looked at (a
+    /// transaction fewer on a first open).
+    pub(super) fn check_schema(&self, wanted: &[(String, String)], made: bool) -> Result<(), StorageError> {
         let names = self.db.object_store_names();
         if let Some(missing) = Store::ALL.iter().find(|s| !names.contains(s.name())) {
             return Err(StorageError::InvalidSchema(format!(
@@ -128,6 +130,9 @@ impl IdbStorage {
                 self.name,
                 missing.name()
             )));
+        }
+        if made {
+            return Ok(());
         }
         let tx = self.db.transaction_with_str(Store::State.name()).map_err(|e| storage_error(&e))?;
         let state = tx.object_store(Store::State.name()).map_err(|e| storage_error(&e))?;
