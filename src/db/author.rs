@@ -109,29 +109,30 @@ pub(super) async fn claim(
 /// commit that expects the record absent, or, if it is there after all (stored since it was
 /// read), the one stored. With `schema`, the schema record goes in the same commit if it is
 /// absent too (else the identity is committed alone); the second value says whether it went.
-async fn slot_identity(storage: &impl Storage, key: Vec<u8>, schema: Option<&[u8]>) -> Result<(Identity, bool)> {
+async fn slot_identity(storage: &impl Storage, key: Vec<u8>, mut schema: Option<&[u8]>) -> Result<(Identity, bool)> {
     let identity = Identity::generate();
-    let mut batch = WriteBatch::default();
-    batch.expect(Store::Meta, key.clone(), None);
-    batch.put(Store::Meta, key.clone(), keys::encode_identity(&identity));
-    if let Some(schema) = schema {
-        let mut both = batch.clone();
-        both.expect(Store::Meta, keys::META_SCHEMA, None);
-        both.put(Store::Meta, keys::META_SCHEMA, schema.to_vec());
-        match storage.commit(both).await {
-            Ok(()) => return Ok((identity, true)),
-            // Another connection stored a schema (or this identity's record) first.
-            Err(StorageError::Conflict) => {}
+    loop {
+        let mut batch = WriteBatch::default();
+        batch.expect(Store::Meta, key.clone(), None);
+        batch.put(Store::Meta, key.clone(), keys::encode_identity(&identity));
+        if let Some(schema) = schema {
+            batch.expect(Store::Meta, keys::META_SCHEMA, None);
+            batch.put(Store::Meta, keys::META_SCHEMA, schema.to_vec());
+        }
+        // One commit call for both tries (a second would be compiled into the wasm again).
+        match storage.commit(batch).await {
+            Ok(()) => return Ok((identity, schema.is_some())),
+            // Another connection stored a schema (or this identity's record) first: the
+            // identity alone.
+            Err(StorageError::Conflict) if schema.is_some() => schema = None,
+            Err(StorageError::Conflict) => {
+                return match storage.get(Store::Meta, &key).await? {
+                    Some(bytes) => Ok((keys::decode_identity(&bytes)?, false)),
+                    None => Err(StorageError::Conflict.into()),
+                };
+            }
             Err(e) => return Err(e.into()),
         }
-    }
-    match storage.commit(batch).await {
-        Ok(()) => Ok((identity, false)),
-        Err(StorageError::Conflict) => match storage.get(Store::Meta, &key).await? {
-            Some(bytes) => Ok((keys::decode_identity(&bytes)?, false)),
-            None => Err(StorageError::Conflict.into()),
-        },
-        Err(e) => Err(e.into()),
     }
 }
 
