@@ -9,7 +9,7 @@ use auroradb_snapshot::{Change, Checkpoint, KeyRecord, State, StateMeta};
 
 use super::tail::{Sealing, history_keys, history_prefixes};
 use super::{Database, keys, validate, validate_key, validate_value};
-use crate::storage::{KeyRange, ScanOptions, Storage, Store, WriteBatch, WriteLock};
+use crate::storage::{KeyRange, Mutation, ScanOptions, Storage, Store, WriteBatch, WriteLock};
 use crate::{DbError, Result, StorageError};
 
 /// How many times a write tries to commit. It loses only to a connection that committed since
@@ -287,10 +287,19 @@ impl<S: Storage> Database<S> {
         }
         let (mut batch, checkpointed) = self.build_batch(&ops, &touched, &proofs, &undo.meta, sealing.as_ref(), true);
         self.mark_author(&mut batch, local);
+        // The guess is checked by the state record's write itself: an insert, which fails the
+        // commit if the key holds a record (one request, where a read and a put are two).
         let expect_absent = |batch: &mut WriteBatch| {
-            if let Some(key) = absent {
-                batch.expect(Store::State, key.as_bytes().to_vec(), None);
+            let Some(key) = absent else { return };
+            for m in &mut batch.mutations {
+                if let Mutation::Put { store: Store::State, key: k, value } = m
+                    && k.as_slice() == key.as_bytes()
+                {
+                    *m = Mutation::Insert { store: Store::State, key: std::mem::take(k), value: std::mem::take(value) };
+                    return;
+                }
             }
+            batch.expect(Store::State, key.as_bytes().to_vec(), None);
         };
         expect_absent(&mut batch);
         let committed = match self.storage.commit(batch).await {

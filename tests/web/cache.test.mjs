@@ -135,6 +135,54 @@ test("a new database's create() makes one transaction and asks for its author sl
   }
 });
 
+test('on a reopened database, an add of a key not held reads nothing: its insert checks the key is absent', async () => {
+  const context = await suite.browser.newContext();
+  try {
+    const page = await countingPage(context);
+    const out = await page.evaluate(async () => {
+      const config = { name: 'guess', cacheSize: 10 };
+      const first = new AuroraDB(config);
+      await first.create();
+      await first.db.batchSet(Array.from({ length: 50 }, (_, i) => [`k${i}`, { n: i }]));
+      await first.close();
+
+      const db = new AuroraDB(config);
+      await db.create();
+      const changes = [];
+      db.addEventListener('change', (e) => changes.push(...e.detail.changes.map((c) => c.type)));
+      window.stateReads = 0;
+      const adds = [];
+      const requests = [];
+      const add = IDBObjectStore.prototype.add;
+      IDBObjectStore.prototype.add = function (...args) {
+        requests.push(`${this.name}.add`);
+        return add.apply(this, args);
+      };
+      for (let i = 0; i < 20; i++) adds.push(await db.add(`new${i}`, { n: i }));
+      const newReads = window.stateReads;
+      const stateAdds = requests.filter((r) => r === 'state.add').length;
+      // A key that holds a record, not held here: the insert fails, the key is read, the write
+      // made again.
+      await db.add('k7', { n: -7 });
+      const afterWrong = window.stateReads;
+      const k7 = await db.get('k7');
+      const count = await db.count();
+      const report = await db.verify();
+      await db.destroy();
+      return { newReads, stateAdds, afterWrong, k7, count, ok: report.ok, changes };
+    });
+    assert.equal(out.newReads, 0, 'adds of new keys read no state record');
+    assert.equal(out.stateAdds, 20, "each wrote its state record with an insert (IndexedDB's add)");
+    assert.equal(out.afterWrong, 1, 'the wrong guess read its key once');
+    assert.deepEqual(out.k7, { n: -7 });
+    assert.equal(out.count, 70);
+    assert.equal(out.ok, true);
+    assert.equal(out.changes.length, 21);
+  } finally {
+    await context.close();
+  }
+});
+
 test('reads of every record past the cache come from the state store as IndexedDB gives them, and are right', {
   timeout: 120_000,
 }, async () => {
