@@ -55,12 +55,13 @@ pub(super) struct Slot {
 ///
 /// Slot 0's lock is asked for while the stored identities and the frozen authors are read, so a
 /// first open costs two round trips (the lock, then the new identity's commit) and a reopen one.
-/// `schema`, given for an empty storage, is the schema record to store in the commit of a new
-/// identity, if that commit can take it (it expects the record absent); the second value returned
-/// says whether it was stored.
 /// Reading before holding is safe: a slot's identity, once stored, never changes; a slot found
 /// without one gets one by a commit that expects it absent, and takes the one stored meanwhile
 /// if that fails ([`slot_identity`]); and a newly made identity cannot be frozen.
+///
+/// `schema`, given for an empty storage, is the schema record to store in the commit of a new
+/// identity, if that commit can take it (it expects the record absent); the second value returned
+/// says whether it was stored.
 pub(super) async fn claim(
     storage: &impl Storage,
     empty: bool,
