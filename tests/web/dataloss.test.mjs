@@ -7,7 +7,8 @@
 // `DataLossError` with the browser's words before `open`, and `getStats().dataLoss` keeps them;
 // the database then works as a new one. An undamaged reopen reports nothing. The browser tells
 // the first open only; the origin's other databases it dropped are found gone by the mark the
-// engine keeps outside IndexedDB, as is one deleted outside AuroraDB.
+// engine keeps outside IndexedDB, as is one deleted outside AuroraDB. Where localStorage
+// refuses access, there is no mark, and the engine loads and opens as usual.
 //
 // Needs the built API in pkg/ (./scripts/build-web.sh); ./scripts/web-test.sh does it all.
 
@@ -16,7 +17,7 @@ import assert from 'node:assert/strict';
 import { closeSync, fstatSync, mkdtempSync, openSync, readdirSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { launchPersistentPage, serverSuite } from './harness.mjs';
+import { launchBrowser, launchPersistentPage, serverSuite } from './harness.mjs';
 
 const NAME = 'lossy';
 const OTHER = 'other';
@@ -260,5 +261,42 @@ test('a database deleted outside AuroraDB is reported gone at its next open; one
     }
   } finally {
     rmSync(profile, { recursive: true, force: true });
+  }
+});
+
+test('where localStorage refuses access, the engine loads and a database opens and works, without its mark', {
+  timeout: 60_000,
+}, async () => {
+  const browser = await launchBrowser();
+  try {
+    const page = await browser.newPage();
+    // As a page whose storage the user blocked: every access throws.
+    await page.addInitScript(() => {
+      Object.defineProperty(window, 'localStorage', {
+        get() {
+          throw new DOMException('access denied', 'SecurityError');
+        },
+      });
+    });
+    await page.goto(`${suite.server.origin}/storage.html`, { waitUntil: 'load' });
+    const out = await page.evaluate(async () => {
+      const errors = [];
+      await AuroraDB.init();
+      const db = new AuroraDB({ name: 'no-local-storage' });
+      db.addEventListener('error', (e) => errors.push(e.detail.type));
+      await db.create();
+      await db.put('k', 1);
+      const value = await db.get('k');
+      await db.close();
+      const again = new AuroraDB({ name: 'no-local-storage' });
+      again.addEventListener('error', (e) => errors.push(e.detail.type));
+      await again.create();
+      const kept = await again.get('k');
+      await again.destroy();
+      return { errors, value, kept };
+    });
+    assert.deepEqual(out, { errors: [], value: 1, kept: 1 });
+  } finally {
+    await browser.close();
   }
 });
