@@ -289,7 +289,7 @@ impl<S: Storage> Database<S> {
         self.mark_author(&mut batch, local);
         // The guess is checked by the state record's write itself: an insert, which fails the
         // commit if the key holds a record (one request, where a read and a put are two).
-        let expect_absent = |batch: &mut WriteBatch| {
+        let check_absent = |batch: &mut WriteBatch| {
             let Some(key) = absent else { return };
             for m in &mut batch.mutations {
                 if let Mutation::Put { store: Store::State, key: k, value } = m
@@ -301,7 +301,7 @@ impl<S: Storage> Database<S> {
             }
             batch.expect(Store::State, key.as_bytes().to_vec(), None);
         };
-        expect_absent(&mut batch);
+        check_absent(&mut batch);
         let committed = match self.storage.commit(batch).await {
             // The checkpoint does not fit: it waits, and the write commits without it. The next
             // try comes after another interval of ops, so a storage near its quota does not pay
@@ -309,7 +309,7 @@ impl<S: Storage> Database<S> {
             Err(StorageError::QuotaExceeded(_)) if checkpointed.is_some() => {
                 let (mut batch, _) = self.build_batch(&ops, &touched, &proofs, &undo.meta, sealing.as_ref(), false);
                 self.mark_author(&mut batch, local);
-                expect_absent(&mut batch);
+                check_absent(&mut batch);
                 let r = self.storage.commit(batch).await.map(|()| None);
                 if r.is_ok() {
                     self.checkpoint_after = self.since_checkpoint + ops.len() as u64 + self.checkpoint_interval();

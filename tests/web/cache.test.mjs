@@ -86,8 +86,7 @@ test('create() reads no record, a get reads its own, and every read is right', a
 test("a new database's create() makes one transaction and asks for its author slot's lock while the database opens", async () => {
   const context = await suite.browser.newContext();
   try {
-    const page = await context.newPage();
-    await page.goto(`${suite.server.origin}/storage.html`, { waitUntil: 'load' });
+    const page = await countingPage(context);
     const out = await page.evaluate(async () => {
       const seen = [];
       const transaction = IDBDatabase.prototype.transaction;

@@ -65,12 +65,7 @@ impl IdbStorage {
         req.set_onupgradeneeded(Some(on_upgrade.as_ref().unchecked_ref()));
 
         let early = early.map(|lock| lock::hold_name(lock, name));
-        let asked = async {
-            match &early {
-                Some(lock) => Some(lock::hold(lock).await),
-                None => None,
-            }
-        };
+        let asked = futures::future::OptionFuture::from(early.as_deref().map(lock::hold));
         // A lock granted to an open that then fails is released as `held` is dropped.
         let (outcome, held) = futures::future::join(settle(&req, queued_behind(name)), asked).await;
         if outcome == Settled::Blocked {
