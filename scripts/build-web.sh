@@ -4,9 +4,11 @@
 #   ./scripts/build-web.sh           release build (what pages and benchmarks use)
 #   ./scripts/build-web.sh --debug   debug build (faster to build, much larger)
 #
-# Installs what is missing first (the wasm32 target, wasm-bindgen-cli at the version in
-# Cargo.lock, binaryen's wasm-opt, node, the npm packages of package.json), then:
-#   1. cargo build -p auroradb-web --target wasm32-unknown-unknown (--release, at opt-level "z"),
+# Installs what is missing first (the wasm32 target, the dated nightly toolchain with rust-src for
+# a release build, wasm-bindgen-cli at the version in Cargo.lock, binaryen's wasm-opt, node, the
+# npm packages of package.json), then:
+#   1. cargo build -p auroradb-web --target wasm32-unknown-unknown (--release, at opt-level "z",
+#      on the dated nightly with the standard library rebuilt for size: see WASM_NIGHTLY),
 #      twice: the engine with peer-to-peer sync (feature `sync`, on by default) and the local-only
 #      engine (--no-default-features)
 #   2. wasm-opt -Oz, twice, on each .wasm (release only; --low-memory-unused: see main)
