@@ -131,7 +131,7 @@ impl<S: Storage> Database<S> {
         if self.whole {
             return Ok(());
         }
-        let mut needed = BTreeSet::new();
+        let mut needed = Vec::new();
         for op in ops {
             let (keys, clear) = history_keys(&op.op.kind);
             if clear {
@@ -139,10 +139,10 @@ impl<S: Storage> Database<S> {
             }
             needed.extend(keys);
         }
+        let needed = super::write::distinct(needed);
         if self.config.state_cache.is_some_and(|n| needed.len() > n) {
             return self.load_state().await;
         }
-        let needed: Vec<&str> = needed.into_iter().collect();
         self.load_keys(&needed).await
     }
 

@@ -658,8 +658,10 @@ impl<S: Storage> Database<S> {
         }
         // The proofs of the authors' new heads, to pass their ops on: in the entries, or in meta
         // for commits of an earlier release.
-        let authors: BTreeSet<PeerId> =
-            if heads_in_meta { new.iter().map(|o| o.op.author).collect() } else { BTreeSet::new() };
+        let mut authors: Vec<PeerId> =
+            if heads_in_meta { new.iter().map(|o| o.op.author).collect() } else { Vec::new() };
+        auroradb_log::sort_by_key(&mut authors, |a| *a);
+        authors.dedup();
         for author in authors {
             if let Some(b) = self.storage.get(Store::Meta, &keys::head_key(&author)).await?
                 && let keys::StoredHead { head, proof: Some(proof) } = keys::decode_head(&b)?
