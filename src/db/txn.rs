@@ -22,11 +22,20 @@ use crate::{DbError, Result};
 #[derive(Debug, Clone, Default)]
 pub struct Transaction {
     steps: Vec<Step>,
-    /// The latest write of each key: its index in `steps` (the value is not copied: a bulk
-    /// write's values are most of its work).
-    written: BTreeMap<String, usize>,
-    /// The op each record read came from at its first read (`None`: it was absent).
-    read: BTreeMap<String, Option<OpId>>,
+    /// What the transaction did with each key it wrote or read (one map for both: a B-tree
+    /// instantiation fewer in the `.wasm`).
+    keys: BTreeMap<String, Seen>,
+}
+
+/// What a transaction did with one key.
+#[derive(Debug, Clone, Copy, Default)]
+struct Seen {
+    /// Its latest write: the index in `steps` (the value is not copied: a bulk write's values are
+    /// most of its work).
+    written: Option<usize>,
+    /// The op its record came from at its first read before any write of it (`Some(None)`: it
+    /// was absent).
+    read: Option<Option<OpId>>,
 }
 
 impl Transaction {
@@ -37,7 +46,7 @@ impl Transaction {
 
     /// The transaction's own write of `key`, if it wrote it: `Some(None)` if it removed it.
     pub fn written(&self, key: &str) -> Option<Option<&Value>> {
-        self.written.get(key).map(|&i| match &self.steps[i] {
+        self.keys.get(key).and_then(|k| k.written).map(|i| match &self.steps[i] {
             Step::Put { value, .. } => Some(value),
             Step::Remove { .. } => None,
         })
@@ -55,9 +64,10 @@ impl Transaction {
     /// Like [`Transaction::get`], and a value that came from `state` is remembered with the op
     /// it came from (at its first read), so the commit fails if it changes before then.
     pub fn read<'a>(&'a mut self, state: &'a State, key: &str) -> Option<&'a Value> {
-        if !self.written.contains_key(key) {
+        let k = self.keys.get(key).copied().unwrap_or_default();
+        if k.written.is_none() && k.read.is_none() {
             let seen = state.get(key).map(|e| e.id);
-            self.read.entry(key.to_owned()).or_insert(seen);
+            self.keys.insert(key.to_owned(), Seen { read: Some(seen), ..k });
         }
         self.get(state, key)
     }
@@ -68,7 +78,7 @@ impl Transaction {
         let key = key.into();
         validate_key(&key)?;
         validate_value(&value)?;
-        self.written.insert(key.clone(), self.steps.len());
+        self.wrote(&key);
         self.steps.push(Step::Put { key, value });
         Ok(())
     }
@@ -77,9 +87,20 @@ impl Transaction {
     pub fn remove(&mut self, key: impl Into<String>) -> Result<()> {
         let key = key.into();
         validate_key(&key)?;
-        self.written.insert(key.clone(), self.steps.len());
+        self.wrote(&key);
         self.steps.push(Step::Remove { key });
         Ok(())
+    }
+
+    /// Marks `key` as written by the step about to be pushed.
+    fn wrote(&mut self, key: &str) {
+        let at = Some(self.steps.len());
+        match self.keys.get_mut(key) {
+            Some(k) => k.written = at,
+            None => {
+                self.keys.insert(key.to_owned(), Seen { written: at, read: None });
+            }
+        }
     }
 
     /// Number of writes so far.
@@ -94,7 +115,10 @@ impl Transaction {
 
     /// The first record read whose op in `state` is no longer the one the transaction saw.
     fn stale_read(&self, state: &State) -> Option<&str> {
-        self.read.iter().find(|(key, seen)| state.get(key).map(|e| e.id) != **seen).map(|(key, _)| key.as_str())
+        self.keys
+            .iter()
+            .find(|(key, k)| k.read.is_some_and(|seen| state.get(key).map(|e| e.id) != seen))
+            .map(|(key, _)| key.as_str())
     }
 }
 
@@ -195,7 +219,7 @@ impl<S: Storage> Database<S> {
             Some(key) => Err(DbError::Conflict { key: key.to_owned() }),
             None => Ok(()),
         };
-        let reads: Vec<String> = tx.read.keys().cloned().collect();
+        let reads: Vec<String> = tx.keys.iter().filter(|(_, k)| k.read.is_some()).map(|(key, _)| key.clone()).collect();
         self.commit_local_if(OpKind::Txn(steps), &reads, &check).await
     }
 }
