@@ -28,7 +28,7 @@ pub struct Transaction {
 }
 
 /// What a transaction did with one key.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy)]
 struct Seen {
     /// Its latest write: the index in `steps` (the value is not copied: a bulk write's values are
     /// most of its work).
@@ -64,10 +64,10 @@ impl Transaction {
     /// Like [`Transaction::get`], and a value that came from `state` is remembered with the op
     /// it came from (at its first read), so the commit fails if it changes before then.
     pub fn read<'a>(&'a mut self, state: &'a State, key: &str) -> Option<&'a Value> {
-        let k = self.keys.get(key).copied().unwrap_or_default();
-        if k.written.is_none() && k.read.is_none() {
+        // A key already here was written (its reads see that write) or read before.
+        if !self.keys.contains_key(key) {
             let seen = state.get(key).map(|e| e.id);
-            self.keys.insert(key.to_owned(), Seen { read: Some(seen), ..k });
+            self.keys.insert(key.to_owned(), Seen { written: None, read: Some(seen) });
         }
         self.get(state, key)
     }

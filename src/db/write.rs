@@ -9,7 +9,7 @@ use auroradb_snapshot::{Change, Checkpoint, KeyRecord, State, StateMeta};
 
 use super::tail::{Sealing, history_keys, history_prefixes};
 use super::{Database, keys, validate, validate_key, validate_value};
-use crate::storage::{KeyRange, Mutation, ScanOptions, Storage, Store, WriteBatch, WriteLock};
+use crate::storage::{KeyRange, ScanOptions, Storage, Store, WriteBatch, WriteLock};
 use crate::{DbError, Result, StorageError};
 
 /// How many times a write tries to commit. It loses only to a connection that committed since
@@ -285,31 +285,17 @@ impl<S: Storage> Database<S> {
             changes.extend(applied.changes);
             touched.extend(applied.touched);
         }
-        let (mut batch, checkpointed) = self.build_batch(&ops, &touched, &proofs, &undo.meta, sealing.as_ref(), true);
+        let (mut batch, checkpointed) =
+            self.build_batch(&ops, &touched, absent, &proofs, &undo.meta, sealing.as_ref(), true);
         self.mark_author(&mut batch, local);
-        // The guess is checked by the state record's write itself: an insert, which fails the
-        // commit if the key holds a record (one request, where a read and a put are two).
-        let check_absent = |batch: &mut WriteBatch| {
-            let Some(key) = absent else { return };
-            for m in &mut batch.mutations {
-                if let Mutation::Put { store: Store::State, key: k, value } = m
-                    && k.as_slice() == key.as_bytes()
-                {
-                    *m = Mutation::Insert { store: Store::State, key: std::mem::take(k), value: std::mem::take(value) };
-                    return;
-                }
-            }
-            batch.expect(Store::State, key.as_bytes().to_vec(), None);
-        };
-        check_absent(&mut batch);
         let committed = match self.storage.commit(batch).await {
             // The checkpoint does not fit: it waits, and the write commits without it. The next
             // try comes after another interval of ops, so a storage near its quota does not pay
             // a failed checkpoint on every write.
             Err(StorageError::QuotaExceeded(_)) if checkpointed.is_some() => {
-                let (mut batch, _) = self.build_batch(&ops, &touched, &proofs, &undo.meta, sealing.as_ref(), false);
+                let (mut batch, _) =
+                    self.build_batch(&ops, &touched, absent, &proofs, &undo.meta, sealing.as_ref(), false);
                 self.mark_author(&mut batch, local);
-                check_absent(&mut batch);
                 let r = self.storage.commit(batch).await.map(|()| None);
                 if r.is_ok() {
                     self.checkpoint_after = self.since_checkpoint + ops.len() as u64 + self.checkpoint_interval();
@@ -416,11 +402,14 @@ impl<S: Storage> Database<S> {
     /// The batch for `ops`, already applied to the state, with the checkpoint that is due if
     /// `checkpoint` allows. With `sealing`, it writes the segment records of `ops` and the tail
     /// (see `tail`), and the history rows of late ops; without, `ops` wait in the tail. Returns the
-    /// batch and the id of the checkpoint it writes, if any.
+    /// batch and the id of the checkpoint it writes, if any. `absent`: a key the commit expects to
+    /// hold no record.
+    #[allow(clippy::too_many_arguments)]
     fn build_batch(
         &self,
         ops: &[EncodedOp],
         touched: &BTreeSet<String>,
+        absent: Option<&str>,
         proofs: &[(OpId, Proof)],
         meta_before: &StateMeta,
         sealing: Option<&Sealing>,
@@ -464,9 +453,19 @@ impl<S: Storage> Database<S> {
         keys::journal(&mut batch, next, &ids, self.state.len() as u64, flushed, in_entry);
         super::proofs::put_kept(&mut batch, ops, proofs);
         for key in touched {
+            let raw = key.as_bytes().to_vec();
             match self.state.record(key) {
-                Some(rec) => batch.put(Store::State, key.as_bytes().to_vec(), rec.encode()),
-                None => batch.delete(Store::State, key.as_bytes().to_vec()),
+                // The guess that the key is absent is checked by the record's write itself: an
+                // insert, which fails the commit if the key holds a record (one request, where a
+                // read and a put are two).
+                Some(rec) if absent == Some(key.as_str()) => batch.insert(Store::State, raw, rec.encode()),
+                Some(rec) => batch.put(Store::State, raw, rec.encode()),
+                None => {
+                    batch.delete(Store::State, raw.clone());
+                    if absent == Some(key.as_str()) {
+                        batch.expect(Store::State, raw, None);
+                    }
+                }
             }
         }
         // The meta's counts are the chain heads' (see `Database::open`): it is stored by the first
