@@ -11,7 +11,7 @@ use serde::Deserializer;
 use serde::de::{Error, SeqAccess, Visitor};
 
 /// Reads a `[u8; N]` as serde writes it, for `#[serde(deserialize_with = "...")]`.
-pub(crate) fn deserialize<'de, D: Deserializer<'de>, const N: usize>(d: D) -> Result<[u8; N], D::Error> {
+pub fn deserialize<'de, D: Deserializer<'de>, const N: usize>(d: D) -> Result<[u8; N], D::Error> {
     d.deserialize_tuple(N, ArrayVisitor::<N>)
 }
 
@@ -35,7 +35,7 @@ impl<'de, const N: usize> Visitor<'de> for ArrayVisitor<N> {
 
 #[cfg(test)]
 mod tests {
-    use crate::{Fingerprint, Hash, PeerId};
+    use crate::{AuthorKey, Fingerprint, Hash, PeerId};
 
     #[test]
     fn reads_what_serde_writes_and_refuses_short_input() {
@@ -48,5 +48,10 @@ mod tests {
         assert_eq!(postcard::from_bytes::<Fingerprint>(&postcard::to_allocvec(&fp).unwrap()).unwrap(), fp);
         let peer = PeerId([9; 16]);
         assert_eq!(postcard::from_bytes::<PeerId>(&postcard::to_allocvec(&peer).unwrap()).unwrap(), peer);
+        let key = AuthorKey([5; 32]);
+        let bytes = postcard::to_allocvec(&key).unwrap();
+        assert_eq!(bytes, [5; 32], "an author key: its 32 bytes, as serde writes them");
+        assert_eq!(postcard::from_bytes::<AuthorKey>(&bytes).unwrap(), key);
+        assert!(postcard::from_bytes::<AuthorKey>(&bytes[..31]).is_err());
     }
 }

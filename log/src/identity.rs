@@ -23,7 +23,7 @@ const SIGNED_PREFIX: [u8; 5] = *b"AUpf\x01";
 
 /// An author's public key (ed25519, 32 bytes). The author's [`PeerId`] is derived from it.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub struct AuthorKey(pub [u8; 32]);
+pub struct AuthorKey(#[serde(deserialize_with = "crate::byte_array::deserialize")] pub [u8; 32]);
 
 impl AuthorKey {
     /// The author id this key stands for: the first 16 bytes of blake3's key derivation over the

@@ -35,6 +35,7 @@ mod peer;
 pub mod segment;
 mod value;
 
+pub use byte_array::deserialize as deserialize_byte_array;
 pub use codec::{EncodedOp, decode_op, encode_op};
 pub use equivocation::{Equivocation, Fork, MAGIC_EQUIVOCATION, MAX_EVIDENCE_OPS};
 pub use error::{LogError, Result};

@@ -134,6 +134,7 @@ pub fn identity_key(slot: u32) -> Vec<u8> {
 /// An author slot's identity as stored: its secret key, kept in the clear.
 #[derive(Serialize, Deserialize)]
 struct StoredIdentity {
+    #[serde(deserialize_with = "auroradb_log::deserialize_byte_array")]
     secret: [u8; 32],
 }
 
