@@ -217,6 +217,7 @@ export class AuroraDB extends EventTarget {
         Object.defineProperty(this, '_closing', { value: null, writable: true });
         Object.defineProperty(this, '_reopen', { value: null, writable: true });
         Object.defineProperty(this, '_shutting', { value: new Set() });
+        Object.defineProperty(this, '_queuedTransactions', { value: new Set() });
         Object.defineProperty(this, '_adapter', { value: null, writable: true });
         Object.defineProperty(this, '_ticker', { value: null, writable: true });
         Object.defineProperty(this, '_connecting', { value: null, writable: true });
@@ -677,7 +678,18 @@ export class AuroraDB extends EventTarget {
      */
     transaction(callback) {
         if (typeof callback !== 'function') return this._run((core) => core.transaction(callback), 'transaction');
-        return this._run((core) => core.transaction((tx) => this._unlessShut(callback, tx)), 'transaction');
+        // Until its callback starts, a close() or destroy() called meanwhile waits for it (`_shut`).
+        const waiting = { started: false, done: null };
+        const run = (tx) => {
+            waiting.started = true;
+            return this._unlessShut(callback, tx);
+        };
+        const done = this._run((core) => core.transaction(run), 'transaction');
+        waiting.done = done;
+        this._queuedTransactions.add(waiting);
+        const settled = () => this._queuedTransactions.delete(waiting);
+        done.then(settled, settled);
+        return done;
     }
 
     /**
@@ -851,9 +863,12 @@ export class AuroraDB extends EventTarget {
      */
     _shut(destroy) {
         this._closed = true;
-        // Transactions whose callbacks run now commit nothing (`_unlessShut`).
+        // Transactions whose callbacks run now commit nothing (`_unlessShut`). Those called before
+        // this whose callbacks have not started yet are calls made before it: they run and commit
+        // first.
         for (const fire of this._shutting) fire();
         this._shutting.clear();
+        const queued = [...this._queuedTransactions].filter((t) => !t.started).map((t) => t.done);
         // A create() waiting for an earlier close() runs first, then this: the calls take effect
         // in the order made. The calls made after this wait for no earlier create().
         const before = this._reopen;
@@ -861,6 +876,7 @@ export class AuroraDB extends EventTarget {
         const shut = (async () => {
             if (before) await before.catch(() => {});
             if (this._opening) await this._opening.catch(() => {});
+            await Promise.allSettled(queued);
             // An open that was in flight has set it back.
             this._closed = true;
             await this._stopSync();
