@@ -131,7 +131,11 @@ pub fn parse(config: &JsValue, distributed: Option<bool>, peer_id: Option<String
     }
     let key_path = field(config, "keyPath");
     if !key_path.is_undefined() && !key_path.is_null() {
-        match key_path.as_string() {
+        // Exactly, as an index name: a lone surrogate would name the U+FFFD field.
+        match crate::value::exact_string(&key_path)
+            .transpose()
+            .map_err(|e| bad(["keyPath ", &e.describe()].concat()))?
+        {
             // No stored value can have that field (see Values): every add() would fail.
             Some(p) if p == "__proto__" => {
                 return Err(bad("keyPath cannot be __proto__, a field no stored value has".into()));
