@@ -65,10 +65,17 @@ function isBuffer(v) {
  * so nothing of `v` is trusted.
  */
 export function copyBytes(v) {
+  let typed;
   try {
     if (v === null || typeof v !== 'object' || Array.isArray(v)) return undefined;
-    const typed = isTyped(v);
+    typed = isTyped(v);
     if (!typed && !isBuffer(v) && !(v instanceof Uint8Array) && !(v instanceof ArrayBuffer)) return undefined;
+  } catch {
+    // Not even its kind can be read (a revoked proxy, a proxy whose prototype trap throws): not
+    // bytes; the engine's walk reads it next and says it threw.
+    return undefined;
+  }
+  try {
     return typed ? Uint8Array.prototype.slice.call(v) : new Uint8Array(ArrayBuffer.prototype.slice.call(v, 0));
   } catch {
     return null;
