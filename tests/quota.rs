@@ -94,3 +94,54 @@ fn near_the_quota_checkpoints_wait_and_a_write_that_does_not_fit_changes_nothing
         reopened.verify().await.unwrap();
     });
 }
+
+/// The room kept for removes: near the quota, the writes that store values are refused while
+/// what is left is under the reserve, and removes, a clear and a transaction that only removes
+/// still commit in it; so do they after records were added one at a time until one was refused.
+#[test]
+fn the_room_kept_for_removes_takes_writes_that_store_values_only() {
+    block_on(async {
+        let storage = FaultyStorage::new(MemoryStorage::new());
+        let mut db = Database::open(storage.clone(), config()).await.unwrap();
+        storage.set_quota(Some(1 << 30));
+        tick();
+        db.put("k0", big(0)).await.unwrap();
+        let one_put = (1 << 30) - storage.quota_left().unwrap();
+        // Room for a few puts above a reserve of two puts.
+        storage.set_quota(Some(one_put * 5));
+        storage.set_reserve(one_put * 2);
+        let mut added = 1;
+        let refused = loop {
+            tick();
+            match db.put(format!("k{added}"), big(added)).await {
+                Ok(_) => added += 1,
+                Err(e) => break e,
+            }
+        };
+        assert_eq!(refused.name(), "QuotaExceededError");
+        assert_eq!(added, 4, "three puts fit above the reserve");
+        assert_eq!(db.count(), added as usize);
+        let dump = storage.inner().dump();
+        // Neither a transaction that puts nor a checkpoint takes the reserve.
+        tick();
+        let err = db.transaction(|tx| tx.put("t", big(99))).await.map(|_| ()).unwrap_err();
+        assert_eq!(err.name(), "QuotaExceededError");
+        let err = db.checkpoint().await.unwrap_err();
+        assert_eq!(err.name(), "QuotaExceededError");
+        assert_eq!(storage.inner().dump(), dump, "the refused writes stored nothing");
+        // What only removes does.
+        tick();
+        db.remove("k0").await.unwrap();
+        tick();
+        db.transaction(|tx| tx.remove("k1")).await.unwrap();
+        tick();
+        assert_eq!(db.clear().await.unwrap().changes.len(), 2);
+        assert_eq!(db.count(), 0);
+        db.verify().await.unwrap();
+        // Without a reserve, the room is the puts' again.
+        storage.set_reserve(0);
+        tick();
+        db.put("after", big(1)).await.unwrap();
+        assert_eq!(db.count(), 1);
+    });
+}

@@ -285,8 +285,10 @@ impl<S: Storage> Database<S> {
             changes.extend(applied.changes);
             touched.extend(applied.touched);
         }
+        let grows = ops.iter().any(|o| stores_value(&o.op.kind));
         let (mut batch, checkpointed) =
             self.build_batch(&ops, &touched, absent, &proofs, &undo.meta, sealing.as_ref(), true);
+        batch.grows = grows;
         self.mark_author(&mut batch, local);
         let committed = match self.storage.commit(batch).await {
             // The checkpoint does not fit: it waits, and the write commits without it. The next
@@ -295,6 +297,7 @@ impl<S: Storage> Database<S> {
             Err(StorageError::QuotaExceeded(_)) if checkpointed.is_some() => {
                 let (mut batch, _) =
                     self.build_batch(&ops, &touched, absent, &proofs, &undo.meta, sealing.as_ref(), false);
+                batch.grows = grows;
                 self.mark_author(&mut batch, local);
                 let r = self.storage.commit(batch).await.map(|()| None);
                 if r.is_ok() {
@@ -541,7 +544,7 @@ impl<S: Storage> Database<S> {
                 return Ok(Some(at));
             }
             // Of the state as of commit `self.commit`: no other connection may have committed since.
-            let mut batch = WriteBatch::default();
+            let mut batch = WriteBatch { grows: true, ..WriteBatch::default() };
             batch.expect(Store::Journal, keys::encode_counter(self.commit + 1), None);
             let bytes = Checkpoint::encode(&self.state, at, self.log.borrow().fingerprint(..=at));
             batch.put(Store::Checkpoints, at.to_bytes().to_vec(), bytes);
@@ -687,6 +690,17 @@ impl<S: Storage> Database<S> {
 /// Whether an op of this kind only frees space (a remove or a clear): no checkpoint rides on it.
 fn frees_only(kind: &OpKind) -> bool {
     matches!(kind, OpKind::Remove { .. } | OpKind::Clear)
+}
+
+/// Whether an op of this kind stores a value (a put, a transaction that puts): its commit may be
+/// refused while the storage's room is short, which a remove or a clear is not (see
+/// [`WriteBatch::grows`]).
+fn stores_value(kind: &OpKind) -> bool {
+    match kind {
+        OpKind::Put { .. } => true,
+        OpKind::Txn(steps) => steps.iter().any(|s| matches!(s, Step::Put { .. })),
+        OpKind::Remove { .. } | OpKind::Clear => false,
+    }
 }
 
 /// `keys` sorted, each once: what a `BTreeSet<&str>` of them would iterate, through the program's

@@ -26,6 +26,8 @@ struct Plan {
     failures: usize,
     /// Bytes left before the quota (see [`FaultyStorage::set_quota`]).
     quota: Option<usize>,
+    /// Bytes of the quota a growing commit may not take (see [`FaultyStorage::set_reserve`]).
+    reserve: usize,
 }
 
 /// A storage that injects one planned fault into a chosen commit.
@@ -63,6 +65,14 @@ impl<S: Storage> FaultyStorage<S> {
         self.plan.borrow_mut().quota = left;
     }
 
+    /// Models the room a backend keeps for the writes that only remove, as the IndexedDB backend
+    /// does: a commit that grows ([`WriteBatch::grows`]) fails with
+    /// [`StorageError::QuotaExceeded`] if it would leave less than `bytes` of the quota; the
+    /// others may take it. 0 (the default): none kept.
+    pub fn set_reserve(&self, bytes: usize) {
+        self.plan.borrow_mut().reserve = bytes;
+    }
+
     /// The bytes left before the quota, if one is set.
     pub fn quota_left(&self) -> Option<usize> {
         self.plan.borrow().quota
@@ -79,16 +89,14 @@ impl<S: Storage> FaultyStorage<S> {
     }
 
     async fn commit_within_quota(&self, batch: WriteBatch) -> Result<(), StorageError> {
-        let Some(left) = self.plan.borrow().quota else { return self.inner.commit(batch).await };
-        let size: usize = batch
-            .mutations
-            .iter()
-            .map(|m| match m {
-                Mutation::Put { key, value, .. } | Mutation::Insert { key, value, .. } => key.len() + value.len(),
-                _ => 0,
-            })
-            .sum();
-        if size <= left {
+        let (quota, reserve) = {
+            let plan = self.plan.borrow();
+            (plan.quota, plan.reserve)
+        };
+        let Some(left) = quota else { return self.inner.commit(batch).await };
+        let room = if batch.grows { left.saturating_sub(reserve) } else { left };
+        let size = batch.stored_bytes();
+        if size <= room {
             self.inner.commit(batch).await?;
             self.plan.borrow_mut().quota = Some(left - size);
             return Ok(());
@@ -104,7 +112,7 @@ impl<S: Storage> FaultyStorage<S> {
             }
         }
         self.plan.borrow_mut().failures += 1;
-        Err(StorageError::QuotaExceeded(format!("{size} bytes to write, {left} left")))
+        Err(StorageError::QuotaExceeded(format!("{size} bytes to write, {room} left")))
     }
 }
 

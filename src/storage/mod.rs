@@ -100,6 +100,10 @@ pub enum Mutation {
 pub struct WriteBatch {
     /// The mutations, applied in order.
     pub mutations: Vec<Mutation>,
+    /// Whether the batch stores new values (a put of a record, a checkpoint): a backend with a
+    /// quota may refuse it while room is short, keeping that room for the writes that only
+    /// remove (a remove, a clear), which store a small, fixed amount each. False for those.
+    pub grows: bool,
 }
 
 impl WriteBatch {
@@ -121,6 +125,17 @@ impl WriteBatch {
     /// Adds a precondition.
     pub fn expect(&mut self, store: Store, key: impl Into<Vec<u8>>, value: Option<Vec<u8>>) {
         self.mutations.push(Mutation::Expect { store, key: key.into(), value });
+    }
+
+    /// The bytes the batch's puts and inserts store: their keys and values.
+    pub fn stored_bytes(&self) -> usize {
+        self.mutations
+            .iter()
+            .map(|m| match m {
+                Mutation::Put { key, value, .. } | Mutation::Insert { key, value, .. } => key.len() + value.len(),
+                Mutation::Delete { .. } | Mutation::Expect { .. } => 0,
+            })
+            .sum()
     }
 
     /// Number of mutations.

@@ -26,20 +26,73 @@ import { launchPersistent, requirePkg, startServer } from './harness.mjs';
 const EVERY = 40;
 const SIZE = 20_000;
 
-/** Two origins: one measures, the other gets the quota. */
+/** The room the engine keeps for removes and clears under a quota of a few MB (its least). */
+const RESERVE = 256 * 1024;
+
+/** Three origins: one measures, the others get a quota (one per test). */
 let measure;
 let server;
+let small;
 
 before(async () => {
   requirePkg();
   measure = await startServer();
   server = await startServer();
+  small = await startServer();
 });
 
 after(async () => {
   await measure?.close();
   await server?.close();
+  await small?.close();
 });
+
+/** The quotas set, by origin (see `setQuota`). */
+const quotas = new Map();
+
+/**
+ * Has `page` report the quota set for its origin from `navigator.storage.estimate()`, as a
+ * browser reports its own quota: the DevTools override is what Chromium enforces, but its answer
+ * to the page keeps the machine's quota. Call once, before the page loads.
+ */
+async function reportQuotas(page) {
+  await page.exposeFunction('__quotaSet', (origin) => quotas.get(origin) ?? null);
+  await page.addInitScript(() => {
+    const estimate = StorageManager.prototype.estimate;
+    StorageManager.prototype.estimate = async function () {
+      const real = await estimate.call(this);
+      const set = await window.__quotaSet(location.origin);
+      return set === null ? real : { ...real, quota: Math.min(real.quota, set) };
+    };
+  });
+}
+
+/** Sets the quota of `origin` to `quota` bytes, enforced and reported (see `reportQuotas`). */
+async function setQuota(context, page, origin, quota) {
+  const cdp = await context.newCDPSession(page);
+  await cdp.send('Storage.overrideQuotaForOrigin', { origin, quotaSize: quota });
+  quotas.set(origin, quota);
+}
+
+/**
+ * Runs `body(context, page)` on a page of Chromium on a fresh on-disk profile that reports the
+ * quotas set (`reportQuotas`), and checks the page threw nothing.
+ */
+async function withQuotaPage(body) {
+  const profile = mkdtempSync(join(tmpdir(), 'auroradb-quota-'));
+  const context = await launchPersistent(profile);
+  try {
+    const page = context.pages()[0] || (await context.newPage());
+    await reportQuotas(page);
+    const pageErrors = [];
+    page.on('pageerror', (err) => pageErrors.push(err.message));
+    await body(context, page);
+    assert.deepEqual(pageErrors, []);
+  } finally {
+    await context.close().catch(() => {});
+    rmSync(profile, { recursive: true, force: true });
+  }
+}
 
 /** Writes `n` records of `size` random bytes, `k0`... */
 async function fill(page, n, size) {
@@ -54,12 +107,7 @@ async function fill(page, n, size) {
 test('near the quota: a checkpoint waits, a write that does not fit fails typed and whole, removes and clear work', {
   timeout: 240_000,
 }, async () => {
-  const profile = mkdtempSync(join(tmpdir(), 'auroradb-quota-'));
-  const context = await launchPersistent(profile);
-  try {
-    const page = context.pages()[0] || (await context.newPage());
-    const pageErrors = [];
-    page.on('pageerror', (err) => pageErrors.push(err.message));
+  await withQuotaPage(async (context, page) => {
     const open = () =>
       page.evaluate(async (every) => {
         window.db = new AuroraDB({ name: 'quota', checkpointEvery: every });
@@ -73,9 +121,7 @@ test('near the quota: a checkpoint waits, a write that does not fit fails typed 
     const usage = await page.evaluate(async () => (await navigator.storage.estimate()).usage);
     await page.evaluate(() => window.db.destroy());
 
-    await page.goto(`${server.origin}/storage.html`, { waitUntil: 'load' });
-    const cdp = await context.newCDPSession(page);
-    const setQuota = (quotaSize) => cdp.send('Storage.overrideQuotaForOrigin', { origin: server.origin, quotaSize });
+    const quotaOf = (quota) => setQuota(context, page, server.origin, quota);
     /** What the database holds, through the API and in IndexedDB itself. */
     const snapshot = () =>
       page.evaluate(async () => {
@@ -85,8 +131,10 @@ test('near the quota: a checkpoint waits, a write that does not fit fails typed 
       });
 
     // Room for EVERY - 1 records and a few more (each is stored about three times: the op, the
-    // state record and its readable value), not for a checkpoint of them all.
-    await setQuota(usage + 12 * SIZE);
+    // state record and its readable value) above the room kept for removes, not for a checkpoint
+    // of them all.
+    await quotaOf(usage + 12 * SIZE + RESERVE);
+    await page.goto(`${server.origin}/storage.html`, { waitUntil: 'load' });
     // EVERY - 1 records: the next write is due for a checkpoint of EVERY records.
     await open();
     await fill(page, EVERY - 1, SIZE);
@@ -137,7 +185,7 @@ test('near the quota: a checkpoint waits, a write that does not fit fails typed 
     });
 
     // Room again: writes work, and the checkpoint that waited is written within an interval.
-    await setQuota(usage + 100 * 1024 * 1024);
+    await quotaOf(usage + 100 * 1024 * 1024);
     const later = await page.evaluate(
       async ({ n, size }) => {
         for (let i = 0; i < n; i++) await window.db.add(`again${i}`, { i, bytes: randomBytes(size) });
@@ -153,9 +201,77 @@ test('near the quota: a checkpoint waits, a write that does not fit fails typed 
     const reopened = await snapshot();
     assert.equal(reopened.records, EVERY);
     assert.equal(reopened.verify.ok, true);
-    assert.deepEqual(pageErrors, []);
-  } finally {
-    await context.close().catch(() => {});
-    rmSync(profile, { recursive: true, force: true });
-  }
+  });
+});
+
+test('near the quota: records added one at a time until one is refused leave room for removes and a clear', {
+  timeout: 240_000,
+}, async () => {
+  await withQuotaPage(async (context, page) => {
+    const open = () =>
+      page.evaluate(async () => {
+        window.db = new AuroraDB({ name: 'quota-small' });
+        await window.db.create();
+      });
+    const usage = () => page.evaluate(async () => (await navigator.storage.estimate()).usage);
+
+    // What 30 records take, without a quota.
+    await page.goto(`${measure.origin}/storage.html`, { waitUntil: 'load' });
+    await open();
+    await fill(page, 30, SIZE);
+    const filled = await usage();
+    await page.evaluate(() => window.db.destroy());
+
+    // Room for the 30 and the reserve, and a few more records of SIZE (each takes about three
+    // times its size): added one at a time, Chromium's own check would let the last one leave
+    // the usage over the quota, after which it refuses every write, removes and clears too.
+    const quota = filled + RESERVE + 12 * SIZE;
+    await setQuota(context, page, small.origin, quota);
+    await page.goto(`${small.origin}/storage.html`, { waitUntil: 'load' });
+    await open();
+    await fill(page, 30, SIZE);
+    const added = await page.evaluate(async (size) => {
+      const outcomes = [];
+      for (let i = 0; i < 12; i++) {
+        const out = await attempt(() => window.db.add(`more${i}`, { i, bytes: randomBytes(size) }));
+        outcomes.push(out.error ?? 'ok');
+        if (out.error) break;
+      }
+      return { outcomes, count: await window.db.count(), stores: await storeCounts('quota-small') };
+    }, SIZE);
+    const refused = added.outcomes.at(-1);
+    assert.equal(refused, 'QuotaExceededError', JSON.stringify(added));
+    assert.ok(added.outcomes.length >= 2, `some records fit before one was refused: ${JSON.stringify(added)}`);
+    assert.equal(added.count, 30 + added.outcomes.length - 1);
+    const est = await page.evaluate(async () => navigator.storage.estimate());
+    assert.ok(est.usage <= quota, `the usage stays under the quota: ${JSON.stringify({ est, quota, filled, added })}`);
+
+    // The refused write stored nothing; removes, a transaction that only removes and a clear work.
+    const freed = await page.evaluate(async () => ({
+      stores: await storeCounts('quota-small'),
+      removed: await attempt(() => window.db.remove('k0')),
+      again: await attempt(() => window.db.remove('k1')),
+      inTx: await attempt(() =>
+        window.db.transaction((tx) => {
+          delete tx.entries.k2;
+        }),
+      ),
+      cleared: await attempt(() => window.db.clear()),
+      count: await window.db.count(),
+      verify: (await window.db.verify()).ok,
+    }));
+    assert.deepEqual(freed.stores, added.stores, 'the refused write stored nothing');
+    assert.deepEqual(
+      { ...freed, stores: undefined },
+      {
+        stores: undefined,
+        removed: { value: true },
+        again: { value: true },
+        inTx: { value: undefined },
+        cleared: { value: added.count - 3 },
+        count: 0,
+        verify: true,
+      },
+    );
+  });
 });

@@ -392,3 +392,13 @@ function writeValue(v, depth) {
   }
   return true;
 }
+
+/** `navigator.storage.estimate()` as `[usage, quota]`, or null where it cannot be asked or fails. */
+export async function storageEstimate() {
+  try {
+    const { usage, quota } = await navigator.storage.estimate();
+    return typeof usage === 'number' && typeof quota === 'number' ? [usage, quota] : null;
+  } catch {
+    return null;
+  }
+}

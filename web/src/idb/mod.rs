@@ -36,6 +36,7 @@
 //! - `read`: gets and scans;
 //! - `record`: keys and values as IndexedDB holds them;
 //! - `request`: IndexedDB's requests and transactions as futures;
+//! - `space`: the room kept under the storage quota for removes and clears;
 //! - `error`: IndexedDB failures as [`StorageError`]s.
 
 mod commit;
@@ -47,6 +48,7 @@ mod read;
 mod record;
 mod request;
 mod schema;
+mod space;
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
@@ -155,6 +157,8 @@ pub struct IdbStorage {
     writers: lock::Writers,
     /// Whether this connection holds the write lock (see [`Storage::lock_writes`]).
     locking: Rc<Cell<bool>>,
+    /// The room left under the quota, for the reserve kept for removes (`space`).
+    space: space::Space,
     /// The locks it holds for its life, released when it closes.
     holds: Holds,
     /// Fulfilled when the browser closes the connection itself (its `close` event).
@@ -296,6 +300,10 @@ impl IdbStorage {
 
 impl Storage for IdbStorage {
     async fn commit(&self, batch: WriteBatch) -> Result<(), StorageError> {
+        if batch.grows {
+            self.check_open()?;
+            self.space.make_room(batch.stored_bytes()).await?;
+        }
         self.commit_batch(batch).await
     }
 

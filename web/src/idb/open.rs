@@ -168,6 +168,7 @@ impl IdbStorage {
             early: RefCell::new(None),
             writers: super::lock::Writers::new(name),
             locking: Rc::default(),
+            space: Default::default(),
             holds,
             forced,
             _version_change: version_change,
