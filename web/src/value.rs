@@ -474,6 +474,11 @@ pub fn key_from_js(v: &JsValue) -> Result<String, DbError> {
         return Err(DbError::InvalidInput(format!("key is more than {MAX_KEY_LEN} bytes")));
     }
     match exact_string(v) {
+        // Within that many units but over that many bytes (characters of two to four): no key
+        // either, refused by every call alike.
+        Some(Ok(key)) if key.len() > MAX_KEY_LEN => {
+            Err(DbError::InvalidInput(format!("key is more than {MAX_KEY_LEN} bytes ({} in UTF-8)", key.len())))
+        }
         Some(Ok(key)) => Ok(key),
         Some(Err(lone)) => Err(DbError::InvalidInput(format!("the key {}", lone.describe()))),
         None => Err(DbError::InvalidInput(format!("a key must be a string, not {}", describe(v)))),
