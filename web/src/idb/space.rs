@@ -58,18 +58,22 @@ impl Space {
         // and its files grow by more than the records: twice the batch, and a little more.
         let need = bytes as f64 * 2.0 + 4.0 * KIB;
         let now = monotonic_ms();
-        let sure = self
-            .known
-            .get()
-            .is_some_and(|(left, reserve, at)| left - self.taken.get() - need - reserve > FAR && now - at < REFRESH_MS);
-        if !sure {
-            let answer = JsFuture::from(storage_estimate()).await.ok().and_then(|a| usage_and_quota(&a));
-            // Where the browser cannot say, nothing is kept, and it is asked again later.
-            let (left, reserve) = answer.map_or((f64::INFINITY, 0.0), |(usage, quota)| (quota - usage, reserve(quota)));
-            self.known.set(Some((left, reserve, now)));
-            self.taken.set(0.0);
-        }
-        let (left, reserve, _) = self.known.get().unwrap_or((f64::INFINITY, 0.0, now));
+        let (left, reserve, _) = match self.known.get() {
+            Some(known @ (left, reserve, at))
+                if left - self.taken.get() - need - reserve > FAR && now - at < REFRESH_MS =>
+            {
+                known
+            }
+            _ => {
+                let answer = JsFuture::from(storage_estimate()).await.ok().and_then(|a| usage_and_quota(&a));
+                // Where the browser cannot say, nothing is kept, and it is asked again later.
+                let (left, reserve) =
+                    answer.map_or((f64::INFINITY, 0.0), |(usage, quota)| (quota - usage, reserve(quota)));
+                self.taken.set(0.0);
+                self.known.set(Some((left, reserve, now)));
+                (left, reserve, now)
+            }
+        };
         let left = left - self.taken.get();
         if left - need < reserve {
             return Err(StorageError::QuotaExceeded(format!(
