@@ -700,11 +700,29 @@ fn a_write_over_the_maximum_op_size_is_refused_and_writes_nothing() {
         assert_eq!(db.storage().dump(), before);
         assert_eq!((db.log().len(), db.count()), (1, 1));
         // The limit is checked when the database opens.
-        for bad in [0, auroradb::MAX_OP_CEILING + 1] {
+        for bad in [0, 1, auroradb::MAX_OP_FLOOR - 1, auroradb::MAX_OP_CEILING + 1] {
             let mut cfg = config("max-op-bad");
             cfg.max_op = bad;
             assert!(matches!(Database::open(MemoryStorage::new(), cfg).await, Err(DbError::InvalidConfig(_))));
         }
+    });
+}
+
+#[test]
+fn at_the_smallest_maximum_op_size_a_record_of_the_longest_key_is_written_and_removed() {
+    block_on(async {
+        let mut cfg = config("max-op-floor");
+        cfg.max_op = auroradb::MAX_OP_FLOOR;
+        let mut db = Database::open(MemoryStorage::new(), cfg).await.unwrap();
+        let key = "k".repeat(auroradb::MAX_KEY_LEN);
+        db.put(key.clone(), Value::from("v".repeat(1_000))).await.unwrap();
+        let mut tx = Transaction::new();
+        tx.remove(key.clone()).unwrap();
+        db.commit_transaction(tx).await.unwrap();
+        assert_eq!(db.get(&key), None);
+        db.put(key.clone(), Value::Int(1)).await.unwrap();
+        db.remove(&key).await.unwrap();
+        assert_eq!((db.get(&key), db.count()), (None, 0));
     });
 }
 
@@ -804,7 +822,7 @@ fn ops_from_a_file_or_a_peer_that_local_writes_could_not_make_are_refused() {
     use auroradb::log::{Identity, LogError};
     block_on(async {
         let mut cfg = config("remote-input");
-        cfg.max_op = 5_000;
+        cfg.max_op = auroradb::MAX_OP_FLOOR;
         let mut db = Database::open(MemoryStorage::new(), cfg).await.unwrap();
         db.put("kept", Value::Int(1)).await.unwrap();
         let before = db.storage().dump();
@@ -834,7 +852,7 @@ fn ops_from_a_file_or_a_peer_that_local_writes_could_not_make_are_refused() {
                 ]),
                 "InvalidInputError",
             ),
-            (auroradb::OpKind::Put { key: "big".into(), value: Value::from("x".repeat(6_000)) }, "TooLargeError"),
+            (auroradb::OpKind::Put { key: "big".into(), value: Value::from("x".repeat(9_000)) }, "TooLargeError"),
         ];
         for (kind, name) in cases {
             // A fresh author's first op, signed: nothing else about it is wrong.

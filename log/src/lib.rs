@@ -63,3 +63,8 @@ pub const DEFAULT_MAX_OP: usize = 16 << 20;
 /// The largest maximum op size a database or sync engine accepts: 1 GiB (a sync piece's
 /// segment length is a u32).
 pub const MAX_OP_CEILING: usize = 1 << 30;
+
+/// The smallest maximum op size a database accepts: 8 KiB. Below it, the remove of a key of the
+/// longest length (4,096 bytes) would make an op over the limit: a record could be written and
+/// never removed.
+pub const MAX_OP_FLOOR: usize = 8 << 10;

@@ -30,7 +30,7 @@ pub use txn::{Transaction, Txn};
 pub use validate::{MAX_DEPTH, MAX_KEY_LEN, validate_key, validate_value};
 pub use write::WriteOutcome;
 
-pub use auroradb_log::{DEFAULT_MAX_OP, MAX_OP_CEILING};
+pub use auroradb_log::{DEFAULT_MAX_OP, MAX_OP_CEILING, MAX_OP_FLOOR};
 
 use crate::storage::{KeyRange, ScanOptions, Storage, Store, WriteLock};
 use crate::{DbError, Result};
@@ -57,8 +57,9 @@ pub struct Config {
     pub segment_ops: usize,
     /// The largest encoded op a write may make, in bytes: a larger write is refused with
     /// [`DbError::OpTooLarge`] before anything is written, so that every write accepted can be
-    /// synced (the sync ships ops up to this size, in pieces when larger than a frame). From 1
-    /// to [`MAX_OP_CEILING`]; default [`DEFAULT_MAX_OP`] (16 MiB).
+    /// synced (the sync ships ops up to this size, in pieces when larger than a frame). From
+    /// [`MAX_OP_FLOOR`] (8 KiB: the remove of the longest key fits) to [`MAX_OP_CEILING`];
+    /// default [`DEFAULT_MAX_OP`] (16 MiB).
     pub max_op: usize,
     /// The identity this connection signs its ops with: its author id derives from it. Used as
     /// it is, and not stored. When `None` (and `peer` is not set), the connection claims one of
@@ -420,9 +421,9 @@ impl<S: Storage> Database<S> {
         {
             return Err(DbError::InvalidConfig("keyPath is empty".into()));
         }
-        if !(1..=MAX_OP_CEILING).contains(&config.max_op) {
+        if !(MAX_OP_FLOOR..=MAX_OP_CEILING).contains(&config.max_op) {
             return Err(DbError::InvalidConfig(format!(
-                "the maximum op size must be from 1 to {MAX_OP_CEILING} bytes, not {}",
+                "the maximum op size must be from {MAX_OP_FLOOR} to {MAX_OP_CEILING} bytes, not {}",
                 config.max_op
             )));
         }

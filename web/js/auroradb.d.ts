@@ -58,7 +58,7 @@ export interface AuroraConfig {
     checkpointEvery?: number;
     /** The `durability` of every IndexedDB transaction that writes. Default 'relaxed'. */
     durability?: Durability;
-    /** The largest op a write may make, in bytes (1 to 2^30): a larger write rejects with `OpTooLargeError`. Default 16 MiB. */
+    /** The largest op a write may make, in bytes (8192 to 2^30): a larger write rejects with `OpTooLargeError`. Default 16 MiB. */
     maxOpBytes?: number;
     /**
      * How far ahead of this page's clock an op from a peer or a log file may be stamped, in milliseconds (1000 to a

@@ -208,7 +208,12 @@ pub fn parse(config: &JsValue, distributed: Option<bool>, peer_id: Option<String
         Some(n) => n as usize,
         None => DEFAULT_CACHE_SIZE,
     });
-    if let Some(n) = whole(&field(config, "maxOpBytes"), "maxOpBytes", 1.0, auroradb::MAX_OP_CEILING as f64)? {
+    if let Some(n) = whole(
+        &field(config, "maxOpBytes"),
+        "maxOpBytes",
+        auroradb::MAX_OP_FLOOR as f64,
+        auroradb::MAX_OP_CEILING as f64,
+    )? {
         db.max_op = n as usize;
     }
     // How far ahead of the local clock an op from a peer or a file may be, in milliseconds: from
