@@ -346,13 +346,13 @@ async fn lone_surrogates_are_refused_and_nothing_is_merged() {
 async fn a_write_over_max_op_bytes_is_refused_and_writes_nothing() {
     let name = fresh("max-op");
     let rec = Recorder::new();
-    let db = open_with(&format!("{{ name: '{name}', maxOpBytes: 4096 }}"), &rec, &JsValue::UNDEFINED).await;
-    ok(db.put("small".into(), js("'s'.repeat(3000)"))).await;
-    let e = err(db.put("big".into(), js("'b'.repeat(5000)"))).await;
+    let db = open_with(&format!("{{ name: '{name}', maxOpBytes: 8192 }}"), &rec, &JsValue::UNDEFINED).await;
+    ok(db.put("small".into(), js("'s'.repeat(7000)"))).await;
+    let e = err(db.put("big".into(), js("'b'.repeat(9000)"))).await;
     assert_eq!(name_of(&e), "OpTooLargeError");
     let message = get(&e, "message").as_string().unwrap();
-    assert!(message.contains("4096"), "{message}");
-    let pairs = js("Array.from({ length: 100 }, (_, i) => ['k' + i, 'v'.repeat(50)])");
+    assert!(message.contains("8192"), "{message}");
+    let pairs = js("Array.from({ length: 100 }, (_, i) => ['k' + i, 'v'.repeat(90)])");
     assert_eq!(name_of(&err(db.batch_set(pairs)).await), "OpTooLargeError");
     assert_eq!(json(&ok(db.keys()).await), "[\"small\"]");
     assert_eq!(get(&db.stats(), "ops").as_f64(), Some(1.0), "nothing refused reached the log");
