@@ -425,3 +425,62 @@ test("an import's events are its changes, whatever records the page's instance h
     }
   });
 });
+
+test("an import's changes are the import's, however the page's instance came to catch up with it first", {
+  timeout: 90_000,
+}, async () => {
+  await onToolsPages(2, async (page, other) => {
+    const name = 'import-caught-first';
+    const file = await page.evaluate(async (name) => {
+      const source = new AuroraDB({ name: `${name}-source` });
+      await source.create();
+      await source.put('c', 3);
+      const file = await source.exportLog();
+      await source.destroy();
+      window.db = new AuroraDB({ name });
+      await db.create();
+      await db.put('a', 1);
+      // A first tool call opens the helper instance, which this page's instance hears of: from
+      // then on, a call of this instance that has not looked for other tabs' commits for a
+      // second looks first.
+      await db.verify();
+      return file;
+    }, name);
+    // Another tab on the same database, which commits while the import runs.
+    await other.evaluate(async (name) => {
+      window.db = new AuroraDB({ name });
+      await db.create();
+    }, name);
+    await page.exposeFunction('otherWrites', () => other.evaluate(() => db.put('b', 2)));
+    const r = await page.evaluate(async (file) => {
+      await new Promise((resolve) => setTimeout(resolve, 1200));
+      const helper = await db._helping.opening;
+      const importLog = helper.importLog.bind(helper);
+      let counted;
+      // Once the helper committed the import, and before the import resolves, this page's
+      // instance catches up with it (and with the other tab's write) in a call of its own.
+      helper.importLog = async (...args) => {
+        const result = await importLog(...args);
+        await window.otherWrites();
+        counted = await db.count();
+        return result;
+      };
+      const events = [];
+      for (const type of ['set', 'delete', 'change']) {
+        db.addEventListener(type, (e) =>
+          events.push([type, e.detail.source, e.detail.key ?? e.detail.changes.map((c) => `${c.type} ${c.key}`)]),
+        );
+      }
+      const imported = await db.importLog(file);
+      return { imported, counted, events, keys: await db.keys() };
+    }, file);
+    assert.equal(r.counted, 3, "the count saw the import and the other tab's write");
+    assert.deepEqual(r.events, [
+      ['set', 'tab', 'b'],
+      ['change', 'tab', ['set b']],
+      ['set', 'import', 'c'],
+      ['change', 'import', ['set c']],
+    ]);
+    assert.deepEqual(r.keys, ['a', 'b', 'c']);
+  });
+});

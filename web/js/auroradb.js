@@ -532,18 +532,27 @@ export class AuroraDB extends EventTarget {
         const run = async () => {
             const events = HELPER_EVENTS.get(helper);
             events.imported = [];
+            // Whatever makes this page's instance catch up with the import's commit first (another
+            // tab's note, a call of the application), its changes are told here, as the import's.
+            core.holdForImport();
             let result;
-            let changes;
+            let failure;
             try {
                 result = await helper.importLog(...args);
-            } finally {
-                changes = events.imported;
-                events.imported = null;
+            } catch (e) {
+                failure = e;
             }
+            // A failed import wrote nothing, and dispatched nothing on the helper.
+            const changes = events.imported;
+            events.imported = null;
             if (this._core === core) {
-                const found = await core.catchUp(changes.map((c) => c.key));
-                if (found) dispatchChanges(this, changes, 'import');
+                // Ends the hold: what other tabs committed meanwhile is dispatched with it.
+                const caughtUp = core.catchUp(changes.map((c) => c.key));
+                if (failure) await caughtUp.catch(() => {});
+                else await caughtUp;
+                dispatchChanges(this, changes, 'import');
             }
+            if (failure) throw failure;
             return result;
         };
         const next = (this._importing ?? Promise.resolve()).then(run, run);

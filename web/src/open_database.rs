@@ -116,6 +116,11 @@ pub struct OpenDatabase<H: AttachedSync> {
     /// writing without pause would otherwise queue a catch-up a commit, faster than they run,
     /// and every call of this instance would wait behind them.
     catch_up_queued: Rc<Cell<bool>>,
+    /// While a helper instance imports for this one (see `AuroraCore::catch_up`): the changes this
+    /// instance caught up with meanwhile, held back rather than dispatched with `source: 'tab'`,
+    /// since the import's commit may be among them and its changes are told exactly, with
+    /// `source: 'import'`, once it ends.
+    import_hold: RefCell<Option<Vec<Change>>>,
 }
 
 /// How long (ms) a call may trust that it was told of every other instance's commit before it
@@ -162,6 +167,7 @@ impl<H: AttachedSync> OpenDatabase<H> {
             others: Cell::new(false),
             looked: Cell::new(f64::NEG_INFINITY),
             catch_up_queued: Rc::new(Cell::new(false)),
+            import_hold: RefCell::new(None),
             events,
             hooks,
             db: Rc::new(Turns::new(None)),
@@ -241,13 +247,33 @@ impl<H: AttachedSync> OpenDatabase<H> {
             _ => (Err(DbError::Storage(StorageError::Closed)), Vec::new()),
         };
         drop(guard);
-        self.events.emit_changes(&caught, Source::Tab);
+        self.emit_caught(caught);
         result.map_err(|e| match e {
             // The catch-ups the instance makes of its own (another tab's note, before a log
             // tool) find it closed once close() has run: nothing the application called failed.
             DbError::Storage(StorageError::Closed) if op == "catchUp" => to_js_error(&e),
             e => self.fail(op, &e),
         })
+    }
+
+    /// Dispatches what this instance caught up with, with `source: 'tab'`; held back while a
+    /// helper imports for it ([`OpenDatabase::hold_for_import`]).
+    pub fn emit_caught(&self, caught: Vec<Change>) {
+        match self.import_hold.borrow_mut().as_mut() {
+            Some(held) => held.extend(caught),
+            None => self.events.emit_changes(&caught, Source::Tab),
+        }
+    }
+
+    /// From now until [`OpenDatabase::end_import`], what this instance catches up with is held
+    /// back: a helper instance is about to import for it.
+    pub fn hold_for_import(&self) {
+        self.import_hold.borrow_mut().get_or_insert_with(Vec::new);
+    }
+
+    /// Ends the hold of [`OpenDatabase::hold_for_import`]: what was caught up with meanwhile.
+    pub fn end_import(&self) -> Vec<Change> {
+        self.import_hold.borrow_mut().take().unwrap_or_default()
     }
 
     /// A write of this instance (or an import), run like [`OpenDatabase::run`]; once committed,
@@ -389,7 +415,7 @@ impl<H: AttachedSync> OpenDatabase<H> {
                     db.catch_up().await
                 });
                 if let Ok(changes) = caught_up.await {
-                    open.events.emit_changes(&changes, Source::Tab);
+                    open.emit_caught(changes);
                 }
             });
         });

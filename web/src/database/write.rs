@@ -116,40 +116,49 @@ impl AuroraCore {
     /// Applies what other instances on this database committed since this one last looked
     /// (normally done on their notice); resolves to the number of changed records.
     ///
-    /// With `imported`, the keys of the changes that the import a helper instance just made for
-    /// this one dispatched on the helper (exact, whatever this instance held; see
-    /// [`AuroraCore::open_js`]): the page dispatches those with `source: 'import'`, and the other
-    /// tabs are told, as the helper tells no one. Of this instance's own changes, only those of
-    /// records it held and the import did not change (another tab's commit caught up with it) are
-    /// dispatched, with `source: 'tab'`: for a record it did not hold it can only guess (a `set`
-    /// of an unchanged record, no `delete` for a record a clear in the file removed). Resolves to
-    /// whether it found any commit to catch up with (else a catch-up before it took the import
-    /// in, and dispatched it with `source: 'tab'`).
+    /// With `imported`, it ends an import a helper instance made for this one (see
+    /// [`AuroraCore::open_js`] and [`AuroraCore::hold_for_import`]): `imported` holds the keys of
+    /// the changes the import dispatched on the helper (exact, whatever this instance held),
+    /// which the page dispatches with `source: 'import'`; the other tabs are told, as the helper
+    /// tells no one. Of the changes this instance caught up with since the hold began, the
+    /// import's are left out; the rest (other tabs' commits) are dispatched with `source: 'tab'`,
+    /// those this catch-up finds only for records it held: for a record it did not hold it can
+    /// only guess (a `set` of an unchanged record, no `delete` for a record a clear in the file
+    /// removed).
     #[wasm_bindgen(js_name = catchUp)]
     pub fn catch_up(&self, imported: JsValue) -> Promise {
         self.spawn(|open| async move {
             let import: Option<Vec<String>> =
                 imported.dyn_ref::<js_sys::Array>().map(|keys| keys.iter().filter_map(|k| k.as_string()).collect());
             let exact = import.is_some();
-            let (changes, found, held) = open
+            let (changes, held) = open
                 .run("catchUp", async move |db| {
-                    let before = db.stats().catch_ups;
                     let held: Vec<String> =
                         if exact { db.state().records().map(|(k, _)| k.to_owned()).collect() } else { Vec::new() };
-                    let changes = db.catch_up().await?;
-                    Ok((changes, db.stats().catch_ups > before, held))
+                    Ok((db.catch_up().await?, held))
                 })
                 .await?;
             let Some(keys) = import else {
-                open.events.emit_changes(&changes, Source::Tab);
-                return Ok(JsValue::from_f64(changes.len() as f64));
+                let count = changes.len();
+                open.emit_caught(changes);
+                return Ok(JsValue::from_f64(count as f64));
             };
             open.notify_tabs();
-            let own: Vec<_> =
-                changes.into_iter().filter(|c| held.binary_search(&c.key).is_ok() && !keys.contains(&c.key)).collect();
+            let mut own = open.end_import();
+            own.retain(|c| !keys.contains(&c.key));
+            own.extend(changes.into_iter().filter(|c| held.binary_search(&c.key).is_ok() && !keys.contains(&c.key)));
             open.events.emit_changes(&own, Source::Tab);
-            Ok(JsValue::from_bool(found))
+            Ok(JsValue::UNDEFINED)
         })
+    }
+
+    /// Until the next `catchUp(keys)`, what this instance catches up with (on another tab's
+    /// notice, before a call, in a write) is held back rather than dispatched: a helper instance
+    /// is about to import for it, and the import's changes are dispatched exactly, with
+    /// `source: 'import'`, when it ends, however this instance came to catch up with its commit.
+    #[wasm_bindgen(js_name = holdForImport)]
+    pub fn hold_for_import(&self) {
+        self.open.hold_for_import();
     }
 }
 
