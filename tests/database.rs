@@ -1486,3 +1486,71 @@ fn history_reads_the_ops_after_the_mark_when_their_rows_do_not_fit() {
         assert_eq!(storage.inner().len(Store::History), 40);
     });
 }
+
+/// An upgrade that makes an index unique while two records share one of its values is refused,
+/// as IndexedDB refuses a unique index over records that break it, and leaves the database as
+/// it was; once the records differ, the same upgrade goes through.
+#[test]
+fn an_index_made_unique_over_records_that_share_a_value_is_refused_and_changes_nothing() {
+    block_on(async {
+        let storage = MemoryStorage::new();
+        let mut v1 = config("made-unique");
+        v1.indexes = vec![IndexSpec::new("age", false), IndexSpec::new("email", false)];
+        let mut db = Database::open(storage.clone(), v1.clone()).await.unwrap();
+        db.batch_set([
+            ("x".to_string(), user("x", "dup@x.org", 1)),
+            ("y".into(), user("y", "dup@x.org", 2)),
+            ("z".into(), user("z", "z@x.org", 2)),
+        ])
+        .await
+        .unwrap();
+        drop(db);
+        let before = storage.dump();
+        let added = Config {
+            version: 2,
+            indexes: vec![IndexSpec::new("age", false), IndexSpec::new("email", false), IndexSpec::new("name", true)],
+            ..v1.clone()
+        };
+        // A new unique index that the records keep is fine; the schema then names it.
+        let db = Database::open(storage.clone(), added.clone()).await.unwrap();
+        drop(db);
+        let made_unique = |version, state_cache, strategy| Config {
+            version,
+            state_cache,
+            strategy,
+            indexes: vec![IndexSpec::new("age", false), IndexSpec::new("email", true), IndexSpec::new("name", true)],
+            ..v1.clone()
+        };
+        let upgraded = storage.dump();
+        assert_ne!(upgraded, before);
+        // Made unique at a new version or the same, with records read on demand or all at open,
+        // and with a new strategy (the check is made on the state the log gives under it).
+        for (version, state_cache, strategy) in [
+            (3, Some(10), Strategy::default()),
+            (2, Some(10), Strategy::default()),
+            (3, None, Strategy::default()),
+            (3, Some(10), Strategy::Version),
+        ] {
+            let err = Database::open(storage.clone(), made_unique(version, state_cache, strategy)).await.unwrap_err();
+            assert_eq!(err.name(), "UniqueConstraintError", "{err}");
+            let message = err.to_string();
+            assert!(
+                message.contains("\"email\"") && message.contains("\"x\"") && message.contains("\"y\""),
+                "{message}"
+            );
+            assert_eq!(storage.dump(), upgraded, "a refused upgrade changes nothing");
+        }
+        // The records fixed under the schema they have, the same upgrade goes through, and the
+        // index refuses a local write that breaks it.
+        let mut db = Database::open(storage.clone(), added).await.unwrap();
+        tick();
+        db.put("y", user("y", "y@x.org", 2)).await.unwrap();
+        drop(db);
+        let mut db = Database::open(storage.clone(), made_unique(3, Some(10), Strategy::default())).await.unwrap();
+        tick();
+        assert_eq!(db.put("y", user("y", "dup@x.org", 2)).await.unwrap_err().name(), "UniqueConstraintError");
+        // A unique index that was unique before is not checked again at open.
+        drop(db);
+        Database::open(storage.clone(), made_unique(3, Some(10), Strategy::default())).await.unwrap();
+    });
+}

@@ -596,7 +596,7 @@ impl<S: Storage> Database<S> {
             marked,
             guess_absent: true,
         };
-        db.write_schema(schema_with_slot.or(stored_schema)).await?;
+        db.write_schema(schema_with_slot.or(stored_schema), rebuild).await?;
         if rebuild {
             db.load_log().await?;
             db.rebuild_state().await?;
@@ -855,8 +855,10 @@ impl<S: Storage> Database<S> {
     }
 
     /// Stores the configuration's schema unless `stored` (the schema record as the open read it)
-    /// is the same; refuses an older version.
-    async fn write_schema(&mut self, mut stored: Option<Vec<u8>>) -> Result<()> {
+    /// is the same; refuses an older version, and an index made unique while two records share
+    /// one of its values ([`Database::check_made_unique`]; `rebuild`: the state is due to be
+    /// rebuilt under a new strategy).
+    async fn write_schema(&mut self, mut stored: Option<Vec<u8>>, rebuild: bool) -> Result<()> {
         let schema = schema_of(&self.config);
         // Another connection opening at the same time may write it between the read and this
         // commit (two tabs opening a new database): its schema is then checked as the stored one.
@@ -887,6 +889,17 @@ impl<S: Storage> Database<S> {
                     )));
                 }
             }
+            let was_unique = |name: &str| {
+                stored
+                    .as_deref()
+                    .and_then(|b| keys::decode_schema(b).ok())
+                    .is_some_and(|old| old.indexes.iter().any(|(n, unique)| *unique && n == name))
+            };
+            let made_unique: Vec<String> =
+                schema.indexes.iter().filter(|(n, unique)| *unique && !was_unique(n)).map(|(n, _)| n.clone()).collect();
+            if stored.is_some() && !made_unique.is_empty() {
+                self.check_made_unique(&made_unique, rebuild).await?;
+            }
             let mut batch = crate::storage::WriteBatch::default();
             batch.expect(Store::Meta, keys::META_SCHEMA, stored);
             batch.put(Store::Meta, keys::META_SCHEMA, keys::encode_schema(&schema));
@@ -896,6 +909,36 @@ impl<S: Storage> Database<S> {
             }
         }
         Err(crate::StorageError::Conflict.into())
+    }
+
+    /// Refuses, with the [`SnapshotError::UniqueViolation`] of the first value two records share,
+    /// a schema whose indexes `names` are unique now and were not: as IndexedDB refuses a unique
+    /// index over records that break it, the upgrade that adds one leaves the database as it
+    /// was. (Peers' concurrent writes may still give two records one value later: those are
+    /// kept, see [`State::index_conflicts`].) With `rebuild`, the state the open read is due to
+    /// be rebuilt under a new strategy, so the check is made on the state the log gives under it.
+    async fn check_made_unique(&mut self, names: &[String], rebuild: bool) -> Result<()> {
+        let conflicts = if rebuild {
+            self.load_log().await?;
+            let mut state = self.checkpoint_state(None).await?;
+            for op in self.load_ops(Bound::Unbounded, Bound::Unbounded).await? {
+                state.apply(&op);
+            }
+            state.index_conflicts()
+        } else {
+            self.load_state().await?;
+            self.state.index_conflicts()
+        };
+        match conflicts.into_iter().find(|(index, ..)| names.contains(index)) {
+            Some((index, value, keys)) => Err(SnapshotError::UniqueViolation {
+                index,
+                value: auroradb_snapshot::render_value(&value),
+                key: keys[1].clone(),
+                existing_key: keys[0].clone(),
+            }
+            .into()),
+            None => Ok(()),
+        }
     }
 
     /// The storage.

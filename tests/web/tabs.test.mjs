@@ -420,6 +420,66 @@ test('a tab configured with another strategy is refused while another is open; a
   });
 });
 
+test('a new version that makes an index unique over records sharing a value is refused and keeps them; fixed, it opens', {
+  timeout: 120_000,
+}, async () => {
+  await inContext(async (context) => {
+    const [a, b] = await storagePages(context, 2);
+    await a.evaluate(async () => {
+      window.db = new AuroraDB({ name: 'made-unique', version: 1, indexes: ['g'] });
+      await window.db.create();
+      await window.db.db.batchSet([
+        ['x', { g: 1, email: 'dup' }],
+        ['y', { g: 2, email: 'dup' }],
+        ['z', { g: 3, email: 'z' }],
+      ]);
+    });
+    const r = await b.evaluate(async () => {
+      const unique = { name: 'made-unique', version: 2, indexes: ['g', { name: 'email', unique: true }] };
+      const errors = [];
+      const refused = new AuroraDB(unique);
+      refused.addEventListener('error', (e) => errors.push(e.detail.error.name));
+      const error = await refused.create().then(
+        () => null,
+        (e) => ({ name: e.name, index: e.index, key: e.key, existingKey: e.existingKey, message: e.message }),
+      );
+      // The records are as they were; open without the index unique, they are fixed...
+      const plain = new AuroraDB({ ...unique, indexes: ['g', 'email'] });
+      await plain.create();
+      const kept = (await plain.findBy('email', 'dup')).length;
+      await plain.put('y', { g: 2, email: 'y' });
+      await plain.close();
+      // ...and the same upgrade goes through, its index enforced.
+      const db = new AuroraDB(unique);
+      await db.create();
+      const violation = await db.put('w', { email: 'z' }).then(
+        () => 'stored',
+        (e) => e.name,
+      );
+      const keys = await db.keys();
+      await db.close();
+      return { error, errors, kept, violation, keys };
+    });
+    assert.equal(r.error?.name, 'UniqueConstraintError', JSON.stringify(r.error));
+    assert.deepEqual([r.error.index, r.error.key, r.error.existingKey], ['email', 'y', 'x']);
+    assert.match(r.error.message, /unique index "email"/);
+    assert.deepEqual(r.errors, ['UniqueConstraintError'], 'the refusal is an error event too');
+    assert.equal(r.kept, 2);
+    assert.equal(r.violation, 'UniqueConstraintError');
+    assert.deepEqual(r.keys, ['x', 'y', 'z']);
+    // The first tab was closed by the new version, as any upgrade closes the tabs at the older.
+    assert.equal(
+      await a.evaluate(() =>
+        db.put('q', 1).then(
+          () => 'ok',
+          (e) => e.name,
+        ),
+      ),
+      'DatabaseClosedError',
+    );
+  });
+});
+
 test("past cacheSize, another tab's removes of records this one does not hold are heard as deletes", {
   timeout: 120_000,
 }, async () => {
