@@ -464,7 +464,8 @@ pub(crate) fn exact_string(v: &JsValue) -> Option<Result<String, LoneSurrogate>>
     Some(Ok(text))
 }
 
-/// A record key from JavaScript: a string of well-formed UTF-16, else an `InvalidInputError`.
+/// A record key from JavaScript: a string of well-formed UTF-16 that a write would take (see
+/// [`auroradb::validate_key`]), else an `InvalidInputError`.
 pub fn key_from_js(v: &JsValue) -> Result<String, DbError> {
     // A string of more UTF-16 units than a key has bytes cannot be a key: refused before it is
     // copied into the engine's memory (which would keep the room it took).
@@ -479,7 +480,8 @@ pub fn key_from_js(v: &JsValue) -> Result<String, DbError> {
         Some(Ok(key)) if key.len() > MAX_KEY_LEN => {
             Err(DbError::InvalidInput(format!("key is more than {MAX_KEY_LEN} bytes ({} in UTF-8)", key.len())))
         }
-        Some(Ok(key)) => Ok(key),
+        // Empty, or `__proto__`: no key either, refused by reads as by writes.
+        Some(Ok(key)) => auroradb::validate_key(&key).map(|()| key),
         Some(Err(lone)) => Err(DbError::InvalidInput(format!("the key {}", lone.describe()))),
         None => Err(DbError::InvalidInput(format!("a key must be a string, not {}", describe(v)))),
     }
