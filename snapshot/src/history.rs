@@ -36,7 +36,8 @@ pub struct HistoryItem {
 }
 
 /// Replays `ops` (those that touch `key`, clears included; others are skipped; any order,
-/// duplicates ignored) through the strategy in id order, and classifies each.
+/// duplicates ignored) through the strategy in id order, and classifies each. A clear before
+/// the key's first op is left out: it removed nothing of the key.
 ///
 /// ```
 /// use auroradb_log::{Hash, Op, OpId, OpKind, PeerId, Value};
@@ -63,6 +64,9 @@ pub fn history(config: &StateConfig, key: &str, ops: impl IntoIterator<Item = Op
     for op in ops {
         let kind = op.kind.name();
         let (value, took, deletes) = match &op.kind {
+            // A clear before the key's first op (in id order) removed nothing of it: a clear
+            // only removes what is older than it.
+            OpKind::Clear if items.is_empty() => continue,
             OpKind::Clear => {
                 // In id order a clear is newer than everything before it: it always takes effect.
                 rule::prune(&mut rec, op.id, &config.strategy, config.locals());

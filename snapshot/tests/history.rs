@@ -66,6 +66,19 @@ fn clears_and_transactions_in_history() {
 }
 
 #[test]
+fn clears_before_a_keys_first_op_are_not_in_its_history() {
+    // Ops in any order: what counts is id order. The clears at 5 and 7 came before the key's
+    // first op and removed nothing of it; the one at 20 removed its put.
+    let ops =
+        [clear(20, 2), put(10, 1, "k", Value::Int(1)), clear(5, 3), put(8, 1, "other", Value::Int(0)), clear(7, 2)];
+    for strategy in [Strategy::Timestamp, Strategy::Version] {
+        assert_eq!(outcomes(strategy.clone(), "k", &ops), [(10, "put", Superseded), (20, "clear", Current)]);
+        // A key never written has no history, however many clears the log holds.
+        assert_eq!(outcomes(strategy, "never", &ops), []);
+    }
+}
+
+#[test]
 fn losing_ops_show_as_lost() {
     let v = |n| fields(&[("version", n)]);
     let ops = [
