@@ -73,10 +73,6 @@ impl OpId {
         peer.copy_from_slice(&bytes[8..]);
         Ok(OpId { time: u64::from_be_bytes(time), peer: PeerId(peer) })
     }
-
-    fn timestamp(&self) -> uhlc::Timestamp {
-        uhlc::Timestamp::new(NTP64(self.time), self.peer.to_uhlc())
-    }
 }
 
 impl fmt::Display for OpId {
@@ -145,8 +141,14 @@ pub struct Hlc {
     max_drift: Duration,
     peer: PeerId,
     /// The last time this clock gave out, or the newest time of the history it was restored
-    /// over, if greater: every new id is above it, whatever the physical clock says.
+    /// over or observed, if greater: every new id is above it, whatever the physical clock says.
     floor: AtomicU64,
+    /// The latest physical time this clock has read (NTP64, counter bits clear). The drift bound
+    /// counts from it, not from the physical clock alone: a clock set back (an NTP step, a
+    /// wrong time put right) is still past what it read before, and so are its peers' clocks
+    /// set back with it, whose new ids are stamped just past the history they share. Only the
+    /// physical clock moves it, never a remote id, so peers cannot push the bound forward.
+    wall_high: AtomicU64,
 }
 
 impl fmt::Debug for Hlc {
@@ -160,7 +162,7 @@ impl Hlc {
     /// than `max_drift` ahead of it.
     pub fn new(peer: PeerId, clock: ClockFn, max_drift: Duration) -> Hlc {
         let inner = uhlc::HLCBuilder::new().with_id(peer.to_uhlc()).with_clock(clock).with_max_delta(max_drift).build();
-        Hlc { inner, clock, max_drift, peer, floor: AtomicU64::new(0) }
+        Hlc { inner, clock, max_drift, peer, floor: AtomicU64::new(0), wall_high: AtomicU64::new(0) }
     }
 
     /// The peer this clock stamps ids for.
@@ -175,7 +177,9 @@ impl Hlc {
 
     /// A new id, greater than every id this clock made, observed or was restored past.
     pub fn now(&self) -> OpId {
+        // At least the physical time: `uhlc` never gives out less than it read.
         let t = self.inner.new_timestamp().get_time().0;
+        self.wall_high.fetch_max(t & !0xf, Ordering::Relaxed);
         let floor = self.floor.load(Ordering::Relaxed);
         // Behind the floor (a clock set back under the history it was restored over), the clock
         // steps one counter tick past it.
@@ -196,9 +200,16 @@ impl Hlc {
         ntp_to_millis((self.clock)().0)
     }
 
-    /// Checks that `id` is within the drift bound, without moving the clock.
-    pub fn check(&self, id: &OpId) -> Result<()> {
+    /// The physical time now, or the latest this clock read before, if later (NTP64).
+    fn wall(&self) -> u64 {
         let now = (self.clock)().0 & !0xf;
+        self.wall_high.fetch_max(now, Ordering::Relaxed).max(now)
+    }
+
+    /// Checks that `id` is within the drift bound of the latest physical time this clock has
+    /// read, without moving the clock.
+    pub fn check(&self, id: &OpId) -> Result<()> {
+        let now = self.wall();
         let bound = NTP64::from(self.max_drift).0;
         if id.time > now && id.time - now > bound {
             return Err(LogError::ClockDrift {
@@ -213,11 +224,9 @@ impl Hlc {
     /// Checks `id` and, if it is within the bound, moves the clock past it.
     pub fn observe(&self, id: &OpId) -> Result<()> {
         self.check(id)?;
-        self.inner.update_with_timestamp(&id.timestamp()).map_err(|_| LogError::ClockDrift {
-            id: *id,
-            ahead_ms: ceil_millis(id.time.saturating_sub((self.clock)().0)),
-            bound_ms: self.max_drift.as_millis() as u64,
-        })
+        // Not through `uhlc`'s own update, whose bound counts from the physical clock alone.
+        self.floor.fetch_max(id.time, Ordering::Relaxed);
+        Ok(())
     }
 }
 
@@ -334,6 +343,32 @@ mod tests {
         // Past ids are always fine.
         hlc.observe(&OpId::from_millis(1, REMOTE)).unwrap();
         assert!(hlc.now() > next);
+    }
+
+    #[test]
+    fn the_bound_counts_from_the_latest_time_the_clock_read_when_it_is_set_back() {
+        let hlc = clock();
+        let bound = DEFAULT_MAX_DRIFT.as_millis() as u64;
+        let mine = hlc.now();
+        // The clock is set back an hour, here and at a peer that shares this history: the peer's
+        // next id is stamped just past it, an hour ahead of the physical clock.
+        set_manual_clock(T0 - 3_600_000);
+        let theirs = OpId { time: mine.time + 1, peer: REMOTE };
+        hlc.observe(&theirs).unwrap();
+        assert!(hlc.now() > theirs);
+        // The bound still holds, from the latest time read...
+        assert!(hlc.check(&OpId::from_millis(T0 + bound, REMOTE)).is_ok());
+        let too_far = OpId::from_millis(T0 + bound + 1, REMOTE);
+        assert!(matches!(hlc.check(&too_far), Err(LogError::ClockDrift { ahead_ms, .. }) if ahead_ms == bound + 1));
+        // ...and remote ids never move it: observing one at the bound allows nothing further.
+        hlc.observe(&OpId::from_millis(T0 + bound, REMOTE)).unwrap();
+        assert!(hlc.check(&too_far).is_err());
+        // A check alone reads the clock too: one set back after it is read counts from it.
+        let fresh = clock();
+        set_manual_clock(T0 + 10_000);
+        fresh.check(&OpId::from_millis(T0, REMOTE)).unwrap();
+        set_manual_clock(T0 - 3_600_000);
+        assert!(fresh.check(&OpId::from_millis(T0 + 10_000 + bound, REMOTE)).is_ok());
     }
 
     #[test]

@@ -290,6 +290,41 @@ test('clocks further apart than the drift bound are reported by both peers as th
   await B.destroy();
 });
 
+test('both clocks set back an hour after a sync (an NTP step): the next writes still sync both ways', {
+  timeout: 120_000,
+}, async () => {
+  const { config } = await fresh();
+  const settable = () => {
+    const now = Date.now.bind(Date);
+    window.clockOffset = 0;
+    Date.now = () => now() + window.clockOffset;
+  };
+  const pa = await openPage(context, pages.origin, '/peer.html', settable);
+  const pb = await openPage(context, pages.origin, '/peer.html', settable);
+  const A = await openDb(pa, 'a', config('a'), true, 'peer-a');
+  const B = await openDb(pb, 'b', config('b'), true, 'peer-b');
+  await waitConnected([A, B]);
+  await A.add('x', { v: 'a1' });
+  await waitFor(async () => (await B.get('x'))?.v === 'a1', 'B has a1');
+  // No skew between the two: both are set back together. Their new ids are stamped just past
+  // the history they share, an hour ahead of the clocks, and within the bound of the latest
+  // time each clock read.
+  for (const page of [pa, pb]) await page.evaluate(() => (window.clockOffset = -3_600_000));
+  await A.add('x', { v: 'a2' });
+  await B.add('y', { v: 'b1' });
+  await waitConverged([A, B]);
+  assert.deepEqual([(await B.get('x'))?.v, (await A.get('y'))?.v], ['a2', 'b1']);
+  const [va, vb] = [await A.verify(), await B.verify()];
+  assert.equal(va.ops, 3);
+  assert.equal(va.fingerprint, vb.fingerprint);
+  for (const db of [A, B]) {
+    const drift = (await db.events('error')).map((e) => e.detail).filter((d) => /ClockDrift/.test(d.name ?? ''));
+    assert.deepEqual(drift, [], 'no op refused for drift');
+  }
+  await A.destroy();
+  await B.destroy();
+});
+
 test('a peer that restarts under the same id is seen to go and come back; sync resumes', {
   timeout: 120_000,
 }, async () => {
