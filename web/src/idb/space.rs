@@ -77,8 +77,8 @@ impl Space {
         let left = left - self.taken.get();
         if left - need < reserve {
             return Err(StorageError::QuotaExceeded(format!(
-                "the write needs about {} KiB, and {} KiB are left of the origin's storage quota, of which {} KiB \
-                 are kept for removes and clears",
+                "the write needs about {} KiB, and {} KiB of the origin's storage quota are left, where the last \
+                 {} KiB of it are kept for removes and clears",
                 // Whole numbers: formatting a float would bring its formatting code in (about 6 KB
                 // of wasm gzipped).
                 (need / KIB).ceil() as u64,
