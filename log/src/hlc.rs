@@ -161,7 +161,8 @@ impl Hlc {
     /// A clock for `peer` reading physical time from `clock`, rejecting remote timestamps more
     /// than `max_drift` ahead of it.
     pub fn new(peer: PeerId, clock: ClockFn, max_drift: Duration) -> Hlc {
-        let inner = uhlc::HLCBuilder::new().with_id(peer.to_uhlc()).with_clock(clock).with_max_delta(max_drift).build();
+        // The drift bound is this clock's own (`check`): `uhlc` only makes timestamps.
+        let inner = uhlc::HLCBuilder::new().with_id(peer.to_uhlc()).with_clock(clock).build();
         Hlc { inner, clock, max_drift, peer, floor: AtomicU64::new(0), wall_high: AtomicU64::new(0) }
     }
 

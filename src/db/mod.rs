@@ -701,6 +701,20 @@ impl<S: Storage> Database<S> {
         self.rebuild_state_with(crate::storage::WriteBatch::default(), &[], None).await.map(|_| ())
     }
 
+    /// The state of the checkpoint `base` (an empty one without), with the stored ops after it
+    /// applied but those of `skip` (ascending ids), and the number applied: the state the log
+    /// gives under this connection's strategy.
+    async fn replay_log(&mut self, base: Option<OpId>, skip: &[OpId]) -> Result<(State, u64)> {
+        let mut state = self.checkpoint_state(base).await?;
+        let ops = self.load_ops(base.map_or(Bound::Unbounded, Bound::Excluded), Bound::Unbounded).await?;
+        let mut kept = 0;
+        for op in ops.iter().filter(|op| skip.binary_search(&op.id).is_err()) {
+            state.apply(op);
+            kept += 1;
+        }
+        Ok((state, kept))
+    }
+
     /// [`Database::rebuild_state`] without the ops `skip` (ascending ids), in one commit with
     /// `batch`. With `skip` (a freeze), it costs the history after the first skipped op, not the
     /// whole log: the checkpoints before that op stay (each is the state of the ops up to it,
@@ -715,13 +729,7 @@ impl<S: Storage> Database<S> {
     ) -> Result<State> {
         let base = skip.first().and_then(|first| self.checkpoints.range(..*first).last().copied());
         // Not from the live state: loading the index may have caught up with commits into it.
-        let mut state = self.checkpoint_state(base).await?;
-        let ops = self.load_ops(base.map_or(Bound::Unbounded, Bound::Excluded), Bound::Unbounded).await?;
-        let mut kept = 0;
-        for op in ops.iter().filter(|op| skip.binary_search(&op.id).is_err()) {
-            state.apply(op);
-            kept += 1;
-        }
+        let (state, kept) = self.replay_log(base, skip).await?;
         let visible = state.len() as u64;
         // It writes every chain head to meta (but `except`'s, which the caller writes).
         self.flush_heads(&mut batch, &[], except);
@@ -888,17 +896,15 @@ impl<S: Storage> Database<S> {
                         "the database is open elsewhere with the {was:?} strategy: open it with that one, close the others, or raise version to change it to {now:?}"
                     )));
                 }
-            }
-            let was_unique = |name: &str| {
-                stored
-                    .as_deref()
-                    .and_then(|b| keys::decode_schema(b).ok())
-                    .is_some_and(|old| old.indexes.iter().any(|(n, unique)| *unique && n == name))
-            };
-            let made_unique: Vec<String> =
-                schema.indexes.iter().filter(|(n, unique)| *unique && !was_unique(n)).map(|(n, _)| n.clone()).collect();
-            if stored.is_some() && !made_unique.is_empty() {
-                self.check_made_unique(&made_unique, rebuild).await?;
+                let made_unique: Vec<String> = schema
+                    .indexes
+                    .iter()
+                    .filter(|(name, unique)| *unique && !old.indexes.iter().any(|(n, u)| *u && n == name))
+                    .map(|(name, _)| name.clone())
+                    .collect();
+                if !made_unique.is_empty() {
+                    self.check_made_unique(&made_unique, rebuild).await?;
+                }
             }
             let mut batch = crate::storage::WriteBatch::default();
             batch.expect(Store::Meta, keys::META_SCHEMA, stored);
@@ -919,12 +925,7 @@ impl<S: Storage> Database<S> {
     /// be rebuilt under a new strategy, so the check is made on the state the log gives under it.
     async fn check_made_unique(&mut self, names: &[String], rebuild: bool) -> Result<()> {
         let conflicts = if rebuild {
-            self.load_log().await?;
-            let mut state = self.checkpoint_state(None).await?;
-            for op in self.load_ops(Bound::Unbounded, Bound::Unbounded).await? {
-                state.apply(&op);
-            }
-            state.index_conflicts()
+            self.replay_log(None, &[]).await?.0.index_conflicts()
         } else {
             self.load_state().await?;
             self.state.index_conflicts()

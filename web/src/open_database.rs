@@ -335,8 +335,8 @@ impl<H: AttachedSync> OpenDatabase<H> {
     /// (the engine checks it when it is written). A hook that throws fails the write with what it
     /// threw.
     pub fn prepare(&self, key: &str, value: &JsValue, what: &'static str, op: &str) -> Result<Value, JsValue> {
-        // A key the write would refuse is refused before the hook sees it.
-        auroradb::validate_key(key).map_err(|e| self.fail(op, &e))?;
+        // `key` was checked as it was read (`key_from_js`, `key_at_path`): a key the write would
+        // refuse is refused before the hook sees it.
         let hook = Reflect::get(&self.hooks, &"beforeSet".into()).unwrap_or(JsValue::UNDEFINED);
         let value = match hook.dyn_ref::<Function>() {
             Some(f) => {
@@ -360,7 +360,7 @@ impl<H: AttachedSync> OpenDatabase<H> {
         }
         let key = Reflect::get(value, &JsValue::from_str(path)).unwrap_or(JsValue::UNDEFINED);
         match exact_string(&key) {
-            Some(Ok(key)) => Ok(key),
+            Some(Ok(key)) => auroradb::validate_key(&key).map(|()| key).map_err(|e| self.fail(op, &e)),
             Some(Err(lone)) => Err(refuse(format!("the value's {path:?} field (the keyPath) {}", lone.describe()))),
             None => Err(refuse(format!(
                 "the value's {path:?} field (the keyPath) must be a string, not {}",

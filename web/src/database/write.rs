@@ -145,8 +145,8 @@ impl AuroraCore {
             };
             open.notify_tabs();
             let mut own = open.end_import();
+            own.extend(changes.into_iter().filter(|c| held.binary_search(&c.key).is_ok()));
             own.retain(|c| !keys.contains(&c.key));
-            own.extend(changes.into_iter().filter(|c| held.binary_search(&c.key).is_ok() && !keys.contains(&c.key)));
             open.events.emit_changes(&own, Source::Tab);
             Ok(JsValue::UNDEFINED)
         })
