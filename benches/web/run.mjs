@@ -480,6 +480,8 @@ async function main() {
         ['one', "one record in one store (the raw engine's add)"],
         ['three', "AuroraDB's three: the op in `log`, the state record, the journal entry"],
         ['two', 'two: the state record, and the journal entry holding the op'],
+        ['threeInOne', 'the same three records in one store'],
+        ['twoInOne', 'the same two records in one store'],
         ['merged', 'one record holding all three, in one store'],
         ['claimed', 'the same, with a unique index on its commit number (the claim)'],
       ];
