@@ -486,6 +486,48 @@ fn no_checkpoint_rides_on_a_remove_or_a_clear() {
     });
 }
 
+/// Both peers' clocks are set back an hour while neither database is open (a wrong time put
+/// right before the browser started again). Each reopened instance counts its drift bound from
+/// the time its clock read before, kept with its newest commit, and takes the other's next op,
+/// stamped just past the history they share. Without that time, the op was refused with
+/// `ClockDriftError` until the clocks caught up again; one read by neither instance still is.
+#[test]
+fn peers_reopened_with_their_clocks_set_back_take_each_others_next_ops() {
+    block_on(async {
+        let cfg = config("back");
+        let (sa, sb) = (MemoryStorage::new(), MemoryStorage::new());
+        let mut a = Database::open(sa.clone(), cfg.clone()).await.unwrap();
+        let mut b = Database::open(sb.clone(), cfg.clone()).await.unwrap();
+        async fn newest_of(
+            b: &mut Database<MemoryStorage>,
+        ) -> (Vec<auroradb_log::EncodedOp>, Vec<(OpId, auroradb_log::Proof)>) {
+            // As sync does before it sends: the index, with the slot identities that sign.
+            b.load_log().await.unwrap();
+            let id = b.log().heads()[&b.peer()].id;
+            let ops = b.load_encoded(&[id]).await.unwrap();
+            let proofs = b.proofs_for(&ops);
+            (ops, proofs)
+        }
+        tick();
+        b.put("x", Value::from("b1")).await.unwrap();
+        let (ops, proofs) = newest_of(&mut b).await;
+        a.apply_remote(ops, &proofs).await.unwrap();
+        drop((a, b));
+        set_manual_clock(1_700_000_000_000 - 3_600_000);
+        let mut a = Database::open(sa, cfg.clone()).await.unwrap();
+        let mut b = Database::open(sb, cfg.clone()).await.unwrap();
+        b.put("x", Value::from("b2")).await.unwrap();
+        let (ops, proofs) = newest_of(&mut b).await;
+        assert!(ops[0].op.id.millis() >= 1_700_000_000_000, "stamped past the shared history");
+        a.apply_remote(ops.clone(), &proofs).await.unwrap();
+        assert_eq!(a.get("x"), Some(&Value::from("b2")));
+        // A new replica whose clock never read that time refuses it: the bound is the clock's own.
+        let mut fresh = Database::open(MemoryStorage::new(), cfg).await.unwrap();
+        let refused = fresh.apply_remote(ops, &proofs).await.unwrap_err();
+        assert_eq!(refused.error_name().as_str(), "ClockDriftError", "{refused}");
+    });
+}
+
 #[test]
 fn conflicting_writes_show_in_history() {
     block_on(async {
@@ -1271,8 +1313,8 @@ fn a_chain_head_held_by_the_journal_only_is_read_by_open_and_catch_up() {
 fn newest_entry_heads(storage: &MemoryStorage) -> Vec<(auroradb::PeerId, bool)> {
     type Heads = Vec<(auroradb::PeerId, (auroradb_log::ChainHead, Option<auroradb_log::Proof>))>;
     let (_, _, entry) = storage.dump().into_iter().rfind(|(s, _, _)| *s == Store::Journal).unwrap();
-    let (_, _, _, heads): (Option<Vec<OpId>>, u64, u64, Heads) =
-        auroradb_log::codec::decode_blob_v("journal entry", *b"AUjn", 3, &entry).unwrap();
+    let (_, _, _, heads, _wall): (Option<Vec<OpId>>, u64, u64, Heads, u64) =
+        auroradb_log::codec::decode_blob_v("journal entry", *b"AUjn", 4, &entry).unwrap();
     heads.into_iter().map(|(p, (_, proof))| (p, proof.is_some())).collect()
 }
 

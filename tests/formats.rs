@@ -284,6 +284,13 @@ fn the_record_fixtures_open() {
         assert_eq!(reader.get("b2").and_then(|v| v.field("email")), Some(&Value::from("b2@x")));
         assert_eq!(reader.log().heads()[&peer(BOB)].seq, 2);
         reader.verify().await.unwrap();
+        // The same commit's entry of version 3 (no clock time): it reads the same too.
+        let v3 = read("legacy/journal_v3.bin");
+        assert_eq!((&v3[..5], v3.len()), (&b"AUjn\x03"[..], 60));
+        let reader = catch_up_with(v3.clone()).await.unwrap();
+        assert_eq!(reader.get("b2").and_then(|v| v.field("email")), Some(&Value::from("b2@x")));
+        let db = reopen_with(&[(Store::Journal, records()[2].2.clone(), v3)]).await.unwrap();
+        assert_eq!(db.log().heads()[&peer(BOB)].seq, 2);
         // ...also as the newest entry at open.
         let mut db = reopen_with(&[(Store::Journal, records()[2].2.clone(), v2)]).await.unwrap();
         assert_eq!((db.log().heads()[&peer(BOB)].seq, db.log().heads()[&peer(ALICE)].seq), (2, 2));

@@ -240,9 +240,11 @@ pub fn decode_schema(bytes: &[u8]) -> Result<Schema> {
 
 /// The format version of journal entries: 2 added the number of visible records after the
 /// commit, and moved a long list of ids to a record of its own; 3 added the chain heads the commit
-/// moved and the newest commit that wrote every chain head to meta. Entries of versions 1 and 2
-/// are still read: their commits wrote the heads they moved to meta.
-pub const JOURNAL_VERSION: u8 = 3;
+/// moved and the newest commit that wrote every chain head to meta; 4 added the latest wall-clock
+/// time the committing instance's clock had read. Entries of versions 1 to 3 are still read:
+/// the commits of versions 1 and 2 wrote the heads they moved to meta, and none of them says what
+/// the clock read.
+pub const JOURNAL_VERSION: u8 = 4;
 
 /// The most ids a journal entry holds itself: a commit of more ops puts them in meta
 /// `journal/<n>`, so that the newest entry, which every open reads, stays small.
@@ -256,18 +258,31 @@ pub const META_JOURNAL_IDS: &[u8] = b"journal/";
 /// without reading the records), the newest commit (up to this one) that wrote every chain head
 /// to meta, and, for a commit that did not (`flushed` is not its own number), the chain heads it
 /// moved, with their proofs, which are nowhere else: the chain heads are the meta records' with
-/// the heads of the entries after `flushed` laid over them.
+/// the heads of the entries after `flushed` laid over them; and the latest wall-clock time, in
+/// milliseconds since the Unix epoch, that the clock of the instance committing had read (see
+/// [`Hlc::restore_wall`](auroradb_log::hlc::Hlc::restore_wall)).
 #[derive(Serialize)]
 struct JournalOut<'a> {
     ids: Option<&'a [OpId]>,
     visible: u64,
     flushed: u64,
     heads: &'a [(PeerId, StoredHead)],
+    wall: u64,
+}
+
+/// A journal entry of version 4 as read.
+#[derive(Deserialize)]
+struct JournalIn {
+    ids: Option<Vec<OpId>>,
+    visible: u64,
+    flushed: u64,
+    heads: Vec<(PeerId, StoredHead)>,
+    wall: u64,
 }
 
 /// A journal entry of version 3 as read.
 #[derive(Deserialize)]
-struct JournalIn {
+struct JournalInV3 {
     ids: Option<Vec<OpId>>,
     visible: u64,
     flushed: u64,
@@ -294,6 +309,9 @@ pub struct Journal {
     pub flushed: Option<u64>,
     /// The chain heads the commit moved (none before version 3).
     pub heads: Vec<(PeerId, StoredHead)>,
+    /// The latest wall-clock time (ms since the Unix epoch) the committing instance's clock had
+    /// read (`None` before version 4).
+    pub wall: Option<u64>,
 }
 
 impl Journal {
@@ -315,9 +333,10 @@ pub fn encode_journal(
     visible: u64,
     flushed: u64,
     heads: &[(PeerId, StoredHead)],
+    wall: u64,
 ) -> (Vec<u8>, Option<Vec<u8>>) {
     let long = ids.len() > JOURNAL_INLINE_IDS;
-    let entry = JournalOut { ids: (!long).then_some(ids), visible, flushed, heads };
+    let entry = JournalOut { ids: (!long).then_some(ids), visible, flushed, heads, wall };
     let entry = encode_blob_v(MAGIC_JOURNAL, JOURNAL_VERSION, &entry);
     (entry, long.then(|| encode_blob(MAGIC_JOURNAL, ids)))
 }
@@ -326,14 +345,31 @@ pub fn encode_journal(
 pub fn decode_journal(bytes: &[u8]) -> Result<Journal> {
     let version = bytes.get(4).copied();
     if version == Some(auroradb_log::codec::FORMAT_VERSION) {
-        return Ok(Journal { ids: Some(decode_journal_ids(bytes)?), visible: None, flushed: None, heads: Vec::new() });
+        let ids = Some(decode_journal_ids(bytes)?);
+        return Ok(Journal { ids, visible: None, flushed: None, heads: Vec::new(), wall: None });
     }
     if version == Some(2) {
         let entry: JournalInV2 = decode_blob_v("journal entry", MAGIC_JOURNAL, 2, bytes)?;
-        return Ok(Journal { ids: entry.ids, visible: Some(entry.visible), flushed: None, heads: Vec::new() });
+        return Ok(Journal {
+            ids: entry.ids,
+            visible: Some(entry.visible),
+            flushed: None,
+            heads: Vec::new(),
+            wall: None,
+        });
     }
-    let entry: JournalIn = decode_blob_v("journal entry", MAGIC_JOURNAL, JOURNAL_VERSION, bytes)?;
-    Ok(Journal { ids: entry.ids, visible: Some(entry.visible), flushed: Some(entry.flushed), heads: entry.heads })
+    if version == Some(3) {
+        let e: JournalInV3 = decode_blob_v("journal entry", MAGIC_JOURNAL, 3, bytes)?;
+        return Ok(Journal {
+            ids: e.ids,
+            visible: Some(e.visible),
+            flushed: Some(e.flushed),
+            heads: e.heads,
+            wall: None,
+        });
+    }
+    let e: JournalIn = decode_blob_v("journal entry", MAGIC_JOURNAL, JOURNAL_VERSION, bytes)?;
+    Ok(Journal { ids: e.ids, visible: Some(e.visible), flushed: Some(e.flushed), heads: e.heads, wall: Some(e.wall) })
 }
 
 /// Adds commit `n`'s journal entry to `batch` as an insert (which claims the number), and the
@@ -345,8 +381,9 @@ pub fn journal(
     visible: u64,
     flushed: u64,
     heads: &[(PeerId, StoredHead)],
+    wall: u64,
 ) {
-    let (entry, spilled) = encode_journal(ids, visible, flushed, heads);
+    let (entry, spilled) = encode_journal(ids, visible, flushed, heads, wall);
     batch.insert(Store::Journal, encode_counter(n), entry);
     if let Some(record) = spilled {
         batch.put(Store::Meta, journal_ids_key(n), record);
@@ -390,7 +427,7 @@ mod tests {
         assert_eq!(encode_head(&head())[..4], MAGIC_CHAIN_HEAD);
         assert_eq!(encode_schema(&schema())[..4], MAGIC_SCHEMA);
         let moved = [(head().head.id.peer, head())];
-        let entry = encode_journal(&ids, 3, 2, &moved);
+        let entry = encode_journal(&ids, 3, 2, &moved, 1_700_000_000_123);
         assert_eq!(entry.0[..5], [&MAGIC_JOURNAL[..], &[JOURNAL_VERSION]].concat());
         assert_eq!(decode_head(&encode_head(&head())).unwrap(), head());
         assert_eq!(decode_schema(&encode_schema(&schema())).unwrap(), schema());
@@ -399,22 +436,32 @@ mod tests {
         assert_eq!(decode_schema(&v1).unwrap(), Schema { strategy: None, ..schema() });
         assert_eq!(entry.1, None);
         let read = decode_journal(&entry.0).unwrap();
-        assert_eq!(read, Journal { ids: Some(ids.clone()), visible: Some(3), flushed: Some(2), heads: moved.to_vec() });
+        let wall = Some(1_700_000_000_123);
+        assert_eq!(
+            read,
+            Journal { ids: Some(ids.clone()), visible: Some(3), flushed: Some(2), heads: moved.to_vec(), wall }
+        );
+        // A version-3 entry: the same without the clock's time.
+        let v3 = encode_blob_v(MAGIC_JOURNAL, 3, &(Some(&ids), 3u64, 2u64, &moved[..]));
+        assert_eq!(decode_journal(&v3).unwrap(), Journal { wall: None, ..read.clone() });
         assert_eq!(read.flushed_at(5), 2);
         // A version-2 entry: the ids and the count; its commit wrote its heads to meta.
         let v2 = encode_blob_v(MAGIC_JOURNAL, 2, &(Some(&ids), 3u64));
         let read = decode_journal(&v2).unwrap();
-        assert_eq!(read, Journal { ids: Some(ids.clone()), visible: Some(3), flushed: None, heads: Vec::new() });
+        assert_eq!(
+            read,
+            Journal { ids: Some(ids.clone()), visible: Some(3), flushed: None, heads: Vec::new(), wall: None }
+        );
         assert_eq!(read.flushed_at(5), 5);
         // A version-1 entry: the ids alone.
         let v1 = auroradb_log::codec::encode_blob(MAGIC_JOURNAL, &ids);
         assert_eq!(
             decode_journal(&v1).unwrap(),
-            Journal { ids: Some(ids.clone()), visible: None, flushed: None, heads: Vec::new() }
+            Journal { ids: Some(ids.clone()), visible: None, flushed: None, heads: Vec::new(), wall: None }
         );
         // A long commit's ids are a record of their own.
         let long: Vec<OpId> = (0..65).map(|i| OpId::from_millis(1_700_000_000_000 + i, PeerId([1; 16]))).collect();
-        let (entry, spilled) = encode_journal(&long, 7, 0, &[]);
+        let (entry, spilled) = encode_journal(&long, 7, 0, &[], 0);
         assert_eq!(decode_journal(&entry).unwrap().ids, None);
         assert_eq!(decode_journal_ids(&spilled.unwrap()).unwrap(), long);
         let me = Identity::from_secret(&[3; 32]);
@@ -428,7 +475,7 @@ mod tests {
     fn another_kinds_magic_is_refused() {
         let head = encode_head(&head());
         let schema = encode_schema(&schema());
-        let journal = encode_journal(&[], 0, 0, &[]).0;
+        let journal = encode_journal(&[], 0, 0, &[], 0).0;
         assert!(bad_magic(decode_head(&relabel(&head, MAGIC_SCHEMA)).unwrap_err()));
         assert!(bad_magic(decode_schema(&relabel(&schema, MAGIC_JOURNAL)).unwrap_err()));
         assert!(bad_magic(decode_journal(&relabel(&journal, MAGIC_CHAIN_HEAD)).unwrap_err()));

@@ -278,6 +278,9 @@ struct Heads {
     flushed: u64,
     /// The authors whose chain heads the journal entries after `flushed` moved.
     dirty: Vec<PeerId>,
+    /// The latest wall-clock time the newest commit's clock had read (`None`: no commit, or one
+    /// of an earlier release).
+    wall: Option<u64>,
 }
 
 /// Reads [`Heads`]: the chain heads of meta, with those of the journal entries after the newest
@@ -317,8 +320,8 @@ async fn read_heads(storage: &impl Storage) -> Result<Heads> {
             }
         }
         if stored_commit(storage).await? == commit {
-            let visible = entry.and_then(|e| e.visible);
-            return Ok(Heads { commit, visible, heads, flushed, dirty });
+            let (visible, wall) = entry.map_or((None, None), |e| (e.visible, e.wall));
+            return Ok(Heads { commit, visible, heads, flushed, dirty, wall });
         }
     }
 }
@@ -362,7 +365,7 @@ async fn start_log(
     identity: Option<Identity>,
 ) -> Result<(Log, Heads)> {
     let (read, equivocations) = if empty {
-        let none = Heads { commit: 0, visible: None, heads: Vec::new(), flushed: 0, dirty: Vec::new() };
+        let none = Heads { commit: 0, visible: None, heads: Vec::new(), flushed: 0, dirty: Vec::new(), wall: None };
         (Ok(none), Ok(Vec::new()))
     } else {
         futures::future::join(read_heads(storage), fork::read_equivocations(storage)).await
@@ -370,6 +373,11 @@ async fn start_log(
     let mut read = read?;
     let stored = std::mem::take(&mut read.heads);
     let heads: Vec<(PeerId, auroradb_log::ChainHead)> = stored.iter().map(|(p, s)| (*p, s.head)).collect();
+    // A clock set back while no instance was open still bounds drift from what this machine's
+    // clock read before (see `Hlc::restore_wall`).
+    if let Some(wall) = read.wall {
+        clock.restore_wall(wall);
+    }
     let mut log = if heads.is_empty() { Log::new(clock, config) } else { Log::unindexed(clock, config, heads) };
     if let Some(identity) = identity {
         log.set_identity(identity)?;
@@ -733,7 +741,8 @@ impl<S: Storage> Database<S> {
         let visible = state.len() as u64;
         // It writes every chain head to meta (but `except`'s, which the caller writes).
         self.flush_heads(&mut batch, &[], except);
-        keys::journal(&mut batch, self.commit + 1, &[], visible, self.commit + 1, &[]);
+        let wall = self.log.borrow().clock().wall_millis();
+        keys::journal(&mut batch, self.commit + 1, &[], visible, self.commit + 1, &[], wall);
         // The keys stored now, which may include keys of commits caught up since open.
         let stored = self
             .storage

@@ -453,7 +453,8 @@ impl<S: Storage> Database<S> {
             self.flushed
         };
         let in_entry: &[(PeerId, keys::StoredHead)] = if flushed == next { &[] } else { &moved };
-        keys::journal(&mut batch, next, &ids, self.state.len() as u64, flushed, in_entry);
+        let wall = self.log.borrow().clock().wall_millis();
+        keys::journal(&mut batch, next, &ids, self.state.len() as u64, flushed, in_entry, wall);
         super::proofs::put_kept(&mut batch, ops, proofs);
         for key in touched {
             let raw = key.as_bytes().to_vec();
@@ -585,6 +586,10 @@ impl<S: Storage> Database<S> {
             last = last.max(n);
             let entry = keys::decode_journal(&v)?;
             visible = entry.visible;
+            // Another instance on this machine read its clock up to then.
+            if let Some(wall) = entry.wall {
+                self.log.borrow().clock().restore_wall(wall);
+            }
             if entry.flushed_at(n) == n {
                 dirty.clear();
             }
