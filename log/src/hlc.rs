@@ -196,18 +196,18 @@ impl Hlc {
         self.floor.fetch_max(id.time, Ordering::Relaxed);
     }
 
-    /// The latest physical time this clock has read, reading it now (milliseconds since the
-    /// Unix epoch): what a database stores with each commit, for [`Hlc::restore_wall`].
-    pub fn wall_millis(&self) -> u64 {
-        ntp_to_millis(self.wall())
+    /// The latest physical time this clock has read, reading it now (NTP64, counter bits clear,
+    /// as in an id): what a database stores with each commit, for [`Hlc::restore_wall`].
+    pub fn wall_time(&self) -> u64 {
+        self.wall()
     }
 
-    /// Moves the latest physical time this clock has read up to `ms` (milliseconds since the Unix
-    /// epoch), a time a clock of the same machine read before (a database's newest commit
-    /// stored it): a clock set back while no instance was open counts its drift bound from it,
-    /// as the instance open at the time would. Never from a remote id.
-    pub fn restore_wall(&self, ms: u64) {
-        self.wall_high.fetch_max(millis_to_ntp(ms) & !0xf, Ordering::Relaxed);
+    /// Moves the latest physical time this clock has read up to `time` (NTP64), a time a clock
+    /// of the same machine read before (a database's newest commit stored it): a clock set back
+    /// while no instance was open counts its drift bound from it, as the instance open at the
+    /// time would. Never from a remote id.
+    pub fn restore_wall(&self, time: u64) {
+        self.wall_high.fetch_max(time & !0xf, Ordering::Relaxed);
     }
 
     /// The current physical time of the clock, in milliseconds since the Unix epoch.

@@ -258,8 +258,8 @@ pub const META_JOURNAL_IDS: &[u8] = b"journal/";
 /// without reading the records), the newest commit (up to this one) that wrote every chain head
 /// to meta, and, for a commit that did not (`flushed` is not its own number), the chain heads it
 /// moved, with their proofs, which are nowhere else: the chain heads are the meta records' with
-/// the heads of the entries after `flushed` laid over them; and the latest wall-clock time, in
-/// milliseconds since the Unix epoch, that the clock of the instance committing had read (see
+/// the heads of the entries after `flushed` laid over them; and the latest wall-clock time (NTP64,
+/// as an id's time) that the clock of the instance committing had read (see
 /// [`Hlc::restore_wall`](auroradb_log::hlc::Hlc::restore_wall)).
 #[derive(Serialize)]
 struct JournalOut<'a> {
@@ -278,15 +278,6 @@ struct JournalIn {
     flushed: u64,
     heads: Vec<(PeerId, StoredHead)>,
     wall: u64,
-}
-
-/// A journal entry of version 3 as read.
-#[derive(Deserialize)]
-struct JournalInV3 {
-    ids: Option<Vec<OpId>>,
-    visible: u64,
-    flushed: u64,
-    heads: Vec<(PeerId, StoredHead)>,
 }
 
 /// A journal entry of version 2 as read.
@@ -309,7 +300,7 @@ pub struct Journal {
     pub flushed: Option<u64>,
     /// The chain heads the commit moved (none before version 3).
     pub heads: Vec<(PeerId, StoredHead)>,
-    /// The latest wall-clock time (ms since the Unix epoch) the committing instance's clock had
+    /// The latest wall-clock time (NTP64, as an id's time) the committing instance's clock had
     /// read (`None` before version 4).
     pub wall: Option<u64>,
 }
@@ -359,14 +350,11 @@ pub fn decode_journal(bytes: &[u8]) -> Result<Journal> {
         });
     }
     if version == Some(3) {
-        let e: JournalInV3 = decode_blob_v("journal entry", MAGIC_JOURNAL, 3, bytes)?;
-        return Ok(Journal {
-            ids: e.ids,
-            visible: Some(e.visible),
-            flushed: Some(e.flushed),
-            heads: e.heads,
-            wall: None,
-        });
+        // Version 4 without the trailing `wall`: read as one whose `wall` is 0 (one decoder less
+        // in the wasm).
+        let mut v4 = [bytes, &[0]].concat();
+        v4[4] = JOURNAL_VERSION;
+        return Ok(Journal { wall: None, ..decode_journal(&v4)? });
     }
     let e: JournalIn = decode_blob_v("journal entry", MAGIC_JOURNAL, JOURNAL_VERSION, bytes)?;
     Ok(Journal { ids: e.ids, visible: Some(e.visible), flushed: Some(e.flushed), heads: e.heads, wall: Some(e.wall) })
@@ -427,7 +415,7 @@ mod tests {
         assert_eq!(encode_head(&head())[..4], MAGIC_CHAIN_HEAD);
         assert_eq!(encode_schema(&schema())[..4], MAGIC_SCHEMA);
         let moved = [(head().head.id.peer, head())];
-        let entry = encode_journal(&ids, 3, 2, &moved, 1_700_000_000_123);
+        let entry = encode_journal(&ids, 3, 2, &moved, 0x6553_f100_2000_0000);
         assert_eq!(entry.0[..5], [&MAGIC_JOURNAL[..], &[JOURNAL_VERSION]].concat());
         assert_eq!(decode_head(&encode_head(&head())).unwrap(), head());
         assert_eq!(decode_schema(&encode_schema(&schema())).unwrap(), schema());
@@ -436,7 +424,7 @@ mod tests {
         assert_eq!(decode_schema(&v1).unwrap(), Schema { strategy: None, ..schema() });
         assert_eq!(entry.1, None);
         let read = decode_journal(&entry.0).unwrap();
-        let wall = Some(1_700_000_000_123);
+        let wall = Some(0x6553_f100_2000_0000);
         assert_eq!(
             read,
             Journal { ids: Some(ids.clone()), visible: Some(3), flushed: Some(2), heads: moved.to_vec(), wall }

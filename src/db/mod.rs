@@ -741,7 +741,7 @@ impl<S: Storage> Database<S> {
         let visible = state.len() as u64;
         // It writes every chain head to meta (but `except`'s, which the caller writes).
         self.flush_heads(&mut batch, &[], except);
-        let wall = self.log.borrow().clock().wall_millis();
+        let wall = self.log.borrow().clock().wall_time();
         keys::journal(&mut batch, self.commit + 1, &[], visible, self.commit + 1, &[], wall);
         // The keys stored now, which may include keys of commits caught up since open.
         let stored = self

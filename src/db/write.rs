@@ -453,7 +453,7 @@ impl<S: Storage> Database<S> {
             self.flushed
         };
         let in_entry: &[(PeerId, keys::StoredHead)] = if flushed == next { &[] } else { &moved };
-        let wall = self.log.borrow().clock().wall_millis();
+        let wall = self.log.borrow().clock().wall_time();
         keys::journal(&mut batch, next, &ids, self.state.len() as u64, flushed, in_entry, wall);
         super::proofs::put_kept(&mut batch, ops, proofs);
         for key in touched {
