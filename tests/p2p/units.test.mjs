@@ -4,6 +4,7 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import {
+  CHANNEL_PROTOCOL,
   CHUNK_SIZE,
   P2PAdapter,
   P2PError,
@@ -212,6 +213,85 @@ test('adapters without presence get it from the base class: connection, frames, 
   assert.equal(a.getConnectionCount(), 0);
   await a.destroy();
 });
+
+/** A PeerJS DataConnection as the mesh uses it, opened, failed or closed by the test. */
+class FakeConnection {
+  constructor(peer, connectionId) {
+    Object.assign(this, { peer, connectionId, serialization: 'raw', reliable: true, open: false, closed: false });
+    this.metadata = { protocol: CHANNEL_PROTOCOL };
+    this.peerConnection = {};
+    this.dataChannel = { bufferedAmount: 0, bufferedAmountLowThreshold: 0, addEventListener() {} };
+    this.handlers = {};
+  }
+  on(event, f) {
+    this.handlers[event] = [...(this.handlers[event] ?? []), f];
+  }
+  emit(event) {
+    for (const f of this.handlers[event] ?? []) f();
+  }
+  opened() {
+    this.open = true;
+    this.emit('open');
+  }
+  send() {}
+  close() {
+    if (this.closed) return;
+    Object.assign(this, { closed: true, open: false });
+    this.emit('close');
+  }
+}
+
+test('a newer offer from a linked peer replaces the open link only once it opens', async () => {
+  const b = new PeerJsAdapter({ peerId: 'bbb', peerConnectionTimeout: 150, p2pConfig: { heartbeatInterval: 20 } });
+  const events = [];
+  for (const type of ['connection', 'disconnect']) b.on(type, (e) => events.push(`${type}:${e.peerId}`));
+  b.mesh.start();
+  const cid = (mesh) => mesh.links.get('aaa')?.cid;
+  const first = new FakeConnection('aaa', 'dc_first');
+  b.mesh.accept(first);
+  first.opened();
+  assert.deepEqual([events, cid(b.mesh), b.getPeers()], [['connection:aaa'], 'dc_first', ['aaa']]);
+  // An offer of a session of the peer that is gone (a server delivered it late): it never
+  // opens. The open link stays up all along, and nothing is reported.
+  const stale = new FakeConnection('aaa', 'dc_stale');
+  b.mesh.accept(stale);
+  assert.equal(cid(b.mesh), 'dc_first');
+  assert.equal(b.mesh.channel('aaa').readyState, 'open');
+  await new Promise((r) => setTimeout(r, 300));
+  assert.ok(stale.closed, 'the stale connection failed at peerConnectionTimeout');
+  assert.deepEqual(
+    [events, cid(b.mesh), b.mesh.successors.size, first.closed],
+    [['connection:aaa'], 'dc_first', 0, false],
+  );
+  // One that fails before it opens (the client's 'error') leaves it too.
+  const refused = new FakeConnection('aaa', 'dc_refused');
+  b.mesh.accept(refused);
+  refused.emit('error');
+  assert.deepEqual([events, cid(b.mesh), b.mesh.successors.size], [['connection:aaa'], 'dc_first', 0]);
+  // The peer restarted: its new link replaces the old one once it opens, which is closed.
+  const restarted = new FakeConnection('aaa', 'dc_restarted');
+  b.mesh.accept(restarted);
+  restarted.opened();
+  assert.deepEqual(events, ['connection:aaa', 'disconnect:aaa', 'connection:aaa']);
+  assert.deepEqual(
+    [cid(b.mesh), b.mesh.successors.size, first.closed || (await closedSoon(first))],
+    ['dc_restarted', 0, true],
+  );
+  // The open link dropping while a newer one is on its way hands the place to that one.
+  const next = new FakeConnection('aaa', 'dc_next');
+  b.mesh.accept(next);
+  restarted.close();
+  assert.deepEqual([cid(b.mesh), b.mesh.successors.size], ['dc_next', 0]);
+  next.opened();
+  assert.deepEqual(events.slice(3), ['disconnect:aaa', 'connection:aaa']);
+  await b.destroy();
+});
+
+/** Whether `conn` is closed after the mesh's short delay before closing a channel. */
+async function closedSoon(conn) {
+  await new Promise((r) => setTimeout(r, 20));
+  return conn.closed;
+}
 
 test('maxConnections refuses peers beyond the limit', async () => {
   const Memory = memoryBus();

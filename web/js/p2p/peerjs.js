@@ -163,7 +163,7 @@ class PeerJsMesh extends RtcMesh {
 
   /** Also fails, at each heartbeat, the links whose connection the client closed before it opened. */
   _heartbeat() {
-    for (const link of [...this.links.values()]) {
+    for (const link of [...this.links.values(), ...this.successors.values()]) {
       if (link.state === 'connecting' && link.dc?.readyState === 'closed')
         this._fail(link, 'closed by the PeerJS client before it opened');
     }
@@ -198,13 +198,14 @@ class PeerJsMesh extends RtcMesh {
       conn.close();
       return;
     }
-    if (this._admit(from, conn.connectionId, this.links.get(from)) !== 'accept') {
+    const verdict = this._admit(from, conn.connectionId, this.links.get(from));
+    if (verdict !== 'accept' && verdict !== 'succeed') {
       // The offerer's link fails on its own (peerConnectionTimeout): PeerJS has no way to
       // refuse one connection without dropping every other one to that peer.
       conn.close();
       return;
     }
-    const link = this._newLink(from, conn.connectionId, false);
+    const link = this._newLink(from, conn.connectionId, false, verdict === 'succeed');
     this._setupChannel(link, new ConnectionChannel(conn));
   }
 }

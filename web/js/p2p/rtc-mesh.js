@@ -12,7 +12,10 @@
 // One link (RTCPeerConnection + one ordered, reliable data channel) per peer. Rules:
 // - automatic connections (discovery, reconnects) are opened by the peer with the smaller id,
 //   so two peers rarely offer at once; when they do (glare), the offer of the smaller id wins;
-// - an offer for a peer that already has an open link replaces it (the peer restarted);
+// - an offer from a peer that already has an open link is answered while that link stays up:
+//   the new link replaces it once it opens (the peer restarted), and fails on its own if it
+//   never does (an offer of a session of the peer that is gone, which a server delivered late,
+//   or a forged one), leaving the open link as it was;
 // - a link that does not open within peerConnectionTimeout fails; a link that stops hearing
 //   from its peer for peerTimeout (PINGs go every heartbeatInterval) is dropped;
 // - a dropped or failed link to a peer we want is opened again with backoff (reconnectDelay,
@@ -61,6 +64,8 @@ export class RtcMesh {
     this.settings = adapter.settings;
     this.signal = signal;
     this.links = new Map();
+    /** peerId → the link answering the peer's newer offer while the open link to it stays up. */
+    this.successors = new Map();
     this.wanted = new Map();
     this.waiters = new Map();
     this.closed = true;
@@ -81,8 +86,9 @@ export class RtcMesh {
     this._tick = null;
     for (const entry of this.wanted.values()) clearTimeout(entry.timer);
     this.wanted.clear();
-    for (const link of [...this.links.values()]) this._close(link, reason, true);
+    for (const link of [...this.successors.values(), ...this.links.values()]) this._close(link, reason, true);
     this.links.clear();
+    this.successors.clear();
   }
 
   /** True when this side opens automatic connections to `peerId`. */
@@ -171,6 +177,7 @@ export class RtcMesh {
   handleSignal(from, msg) {
     if (this.closed || from === this.adapter.id || !msg || typeof msg.cid !== 'string') return;
     const link = this.links.get(from);
+    const next = this.successors.get(from);
     switch (msg.kind) {
       case 'offer':
         this._onOffer(from, msg, link);
@@ -180,11 +187,14 @@ export class RtcMesh {
         break;
       case 'candidate':
         if (link && link.cid === msg.cid && msg.candidate) this._addCandidate(link, msg.candidate);
+        else if (next && next.cid === msg.cid && msg.candidate) this._addCandidate(next, msg.candidate);
         break;
       case 'bye':
         if (link && link.cid === msg.cid) {
           this.unwant(from);
           this._close(link, 'bye', false);
+        } else if (next && next.cid === msg.cid) {
+          this._close(next, 'bye', false, { quiet: true, keepWaiters: true });
         }
         break;
       default:
@@ -200,21 +210,24 @@ export class RtcMesh {
 
   // ---- connecting ----------------------------------------------------------------------------
 
-  /** A new link to `peerId`, in the table, that fails unless it opens within peerConnectionTimeout. */
-  _newLink(peerId, cid, initiator) {
+  /**
+   * A new link to `peerId`, in the table (or, as `successor`, next to the open link it is to
+   * replace), that fails unless it opens within peerConnectionTimeout.
+   */
+  _newLink(peerId, cid, initiator, successor = false) {
     const link = new Link(peerId, cid, initiator, this.settings.maxFrameBytes);
     link.timer = setTimeout(
       () =>
         this._fail(link, `no data channel within ${this.settings.peerConnectionTimeout} ms (peerConnectionTimeout)`),
       this.settings.peerConnectionTimeout,
     );
-    this.links.set(peerId, link);
+    (successor ? this.successors : this.links).set(peerId, link);
     return link;
   }
 
   /** A new link with its RTCPeerConnection, whose candidates go out as signals. */
-  _newRtcLink(peerId, cid, initiator) {
-    const link = this._newLink(peerId, cid, initiator);
+  _newRtcLink(peerId, cid, initiator, successor = false) {
+    const link = this._newLink(peerId, cid, initiator, successor);
     const pc = new RTCPeerConnection(this.settings.rtcConfig);
     link.pc = pc;
     pc.onicecandidate = (e) => {
@@ -255,18 +268,22 @@ export class RtcMesh {
 
   /**
    * Whether to answer an offer from `from` for connection `cid`, given our link to it (if any):
-   * 'accept' (a link being replaced is closed here), 'ignore' (the same offer again, or glare
-   * that our own offer wins) or 'refuse' (maxConnections; reported here).
+   * 'accept' (a connecting link it replaces is closed here), 'succeed' (our link to it is open:
+   * the new one is its successor, which replaces it once it opens; an earlier successor is
+   * closed here), 'ignore' (the same offer again, or glare that our own offer wins) or 'refuse'
+   * (maxConnections; reported here).
    */
   _admit(from, cid, link) {
+    const next = this.successors.get(from);
     if (link) {
-      if (link.cid === cid) return 'ignore';
+      if (link.cid === cid || next?.cid === cid) return 'ignore';
+      if (link.state === 'open') {
+        if (next) this._close(next, 'superseded', false, { quiet: true, keepWaiters: true });
+        return 'succeed';
+      }
       // Glare: both offered; the smaller id's offer wins.
-      if (link.state === 'connecting' && link.initiator && this.adapter.id < from) return 'ignore';
-      this._close(link, link.state === 'open' ? 'replaced' : 'glare', false, {
-        quiet: link.state !== 'open',
-        keepWaiters: true,
-      });
+      if (link.initiator && this.adapter.id < from) return 'ignore';
+      this._close(link, 'glare', false, { quiet: true, keepWaiters: true });
     } else if (!this.adapter.hasRoom()) {
       this.adapter.emitError(
         'max-connections',
@@ -281,8 +298,8 @@ export class RtcMesh {
   _onOffer(from, msg, link) {
     const verdict = this._admit(from, msg.cid, link);
     if (verdict === 'refuse') this.signal(from, { kind: 'bye', cid: msg.cid });
-    if (verdict !== 'accept') return;
-    const answerLink = this._newRtcLink(from, msg.cid, false);
+    if (verdict !== 'accept' && verdict !== 'succeed') return;
+    const answerLink = this._newRtcLink(from, msg.cid, false, verdict === 'succeed');
     answerLink.pc.ondatachannel = (e) => {
       if (e.channel.protocol !== CHANNEL_PROTOCOL) {
         this.adapter.emitError(
@@ -368,6 +385,16 @@ export class RtcMesh {
 
   _opened(link) {
     if (link.state !== 'connecting') return;
+    if (this.successors.get(link.peerId) === link) {
+      // The peer's newer link is up: it takes the place of the open one (closing that one
+      // promotes it, see _close).
+      const old = this.links.get(link.peerId);
+      if (old) this._close(old, 'replaced', false, { keepWaiters: true });
+      else {
+        this.successors.delete(link.peerId);
+        this.links.set(link.peerId, link);
+      }
+    }
     if (this.links.get(link.peerId) !== link) {
       this._close(link, 'stale', true, { quiet: true });
       return;
@@ -516,7 +543,16 @@ export class RtcMesh {
       link.pc?.close();
     }
     if (link.pc) link.pc.onicecandidate = link.pc.onconnectionstatechange = link.pc.ondatachannel = null;
-    if (this.links.get(link.peerId) === link) this.links.delete(link.peerId);
+    if (this.successors.get(link.peerId) === link) this.successors.delete(link.peerId);
+    if (this.links.get(link.peerId) === link) {
+      this.links.delete(link.peerId);
+      // A link answering the peer's newer offer takes its place, connecting or open.
+      const next = this.successors.get(link.peerId);
+      if (next) {
+        this.successors.delete(link.peerId);
+        this.links.set(link.peerId, next);
+      }
+    }
     if (wasOpen && !quiet) this.adapter.peerDown(link.peerId, reason);
     if (!keepWaiters && !this.links.has(link.peerId)) {
       this._rejectWaiters(
