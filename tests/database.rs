@@ -1532,6 +1532,41 @@ fn history_reads_the_ops_after_the_mark_when_their_rows_do_not_fit() {
 /// An upgrade that makes an index unique while two records share one of its values is refused,
 /// as IndexedDB refuses a unique index over records that break it, and leaves the database as
 /// it was; once the records differ, the same upgrade goes through.
+/// Indexes change with a new version only: at the stored one, an index added or removed (of any
+/// name: IndexedDB only sees those named like identifiers) or made unique or not is an
+/// `InvalidConfigError`, and nothing changes; the same indexes in another order are the same.
+/// Two connections at one version once disagreed on whether an index was unique, and the one that
+/// thought not wrote a value the other's unique index then held twice.
+#[test]
+fn indexes_change_only_with_a_new_version() {
+    block_on(async {
+        let storage = MemoryStorage::new();
+        let mut v1 = config("same-version");
+        v1.indexes = vec![IndexSpec::new("a", false), IndexSpec::new("first name", false)];
+        let mut db = Database::open(storage.clone(), v1.clone()).await.unwrap();
+        db.put("x", Value::map([("a", Value::Int(1))])).await.unwrap();
+        drop(db);
+        let before = storage.dump();
+        let with = |indexes: Vec<IndexSpec>| Config { indexes, ..v1.clone() };
+        for indexes in [
+            vec![IndexSpec::new("a", false)],
+            vec![IndexSpec::new("a", false), IndexSpec::new("first name", false), IndexSpec::new("x-y", false)],
+            vec![IndexSpec::new("a", true), IndexSpec::new("first name", false)],
+            vec![],
+        ] {
+            let err = Database::open(storage.clone(), with(indexes.clone())).await.unwrap_err();
+            assert_eq!(err.name(), "InvalidConfigError", "{indexes:?}: {err}");
+            assert!(err.to_string().contains("raise version"), "{err}");
+            assert_eq!(storage.dump(), before);
+        }
+        Database::open(storage.clone(), with(vec![IndexSpec::new("first name", false), IndexSpec::new("a", false)]))
+            .await
+            .unwrap();
+        let raised = Config { version: 2, ..with(vec![IndexSpec::new("a", true)]) };
+        Database::open(storage.clone(), raised).await.unwrap();
+    });
+}
+
 #[test]
 fn an_index_made_unique_over_records_that_share_a_value_is_refused_and_changes_nothing() {
     block_on(async {
@@ -1565,14 +1600,11 @@ fn an_index_made_unique_over_records_that_share_a_value_is_refused_and_changes_n
         };
         let upgraded = storage.dump();
         assert_ne!(upgraded, before);
-        // Made unique at a new version or the same, with records read on demand or all at open,
-        // and with a new strategy (the check is made on the state the log gives under it).
-        for (version, state_cache, strategy) in [
-            (3, Some(10), Strategy::default()),
-            (2, Some(10), Strategy::default()),
-            (3, None, Strategy::default()),
-            (3, Some(10), Strategy::Version),
-        ] {
+        // Made unique at a new version, with records read on demand or all at open, and with a
+        // new strategy (the check is made on the state the log gives under it).
+        for (version, state_cache, strategy) in
+            [(3, Some(10), Strategy::default()), (3, None, Strategy::default()), (3, Some(10), Strategy::Version)]
+        {
             let err = Database::open(storage.clone(), made_unique(version, state_cache, strategy)).await.unwrap_err();
             assert_eq!(err.name(), "UniqueConstraintError", "{err}");
             let message = err.to_string();
@@ -1582,6 +1614,10 @@ fn an_index_made_unique_over_records_that_share_a_value_is_refused_and_changes_n
             );
             assert_eq!(storage.dump(), upgraded, "a refused upgrade changes nothing");
         }
+        // At the same version, the indexes cannot change at all.
+        let err = Database::open(storage.clone(), made_unique(2, Some(10), Strategy::default())).await.unwrap_err();
+        assert_eq!(err.name(), "InvalidConfigError", "{err}");
+        assert_eq!(storage.dump(), upgraded);
         // The records fixed under the schema they have, the same upgrade goes through, and the
         // index refuses a local write that breaks it.
         let mut db = Database::open(storage.clone(), added).await.unwrap();

@@ -895,6 +895,20 @@ impl<S: Storage> Database<S> {
                 // other holds an author slot) may change it, and rebuilds the state; with others
                 // open, a change needs a new version, which in a browser closes their
                 // connections (as a change of indexes does) before this one rebuilds.
+                // Indexes (their names and which are unique) change with a new version only, as
+                // IndexedDB's own do: two connections at one version agree on them, so a unique
+                // index is one for every writer.
+                let sorted = |s: &Schema| {
+                    let mut ix = s.indexes.clone();
+                    ix.sort();
+                    ix
+                };
+                if schema.version == old.version && sorted(&schema) != sorted(&old) {
+                    return Err(DbError::InvalidConfig(format!(
+                        "the indexes differ from those stored at version {}: raise version to change them",
+                        old.version
+                    )));
+                }
                 let alone = self.slot.as_ref().is_some_and(|s| !s.others);
                 if let (Some(was), Some(now)) = (&old.strategy, &schema.strategy)
                     && was != now

@@ -420,6 +420,42 @@ test('a tab configured with another strategy is refused while another is open; a
   });
 });
 
+test('indexes change only with a new version: another tab cannot open at the same one with them made unique', {
+  timeout: 60_000,
+}, async () => {
+  await inContext(async (context) => {
+    const [a, b] = await storagePages(context, 2);
+    await a.evaluate(async () => {
+      window.db = new AuroraDB({ name: 'same-version', version: 1, indexes: ['a'] });
+      await window.db.create();
+      await window.db.put('x', { a: 1, 'first name': 'N' });
+    });
+    const r = await b.evaluate(async () => {
+      const tried = {};
+      for (const [what, indexes] of [
+        ['unique', [{ name: 'a', unique: true }]],
+        ['named', ['a', 'first name']],
+        ['none', []],
+      ]) {
+        const db = new AuroraDB({ name: 'same-version', version: 1, indexes });
+        tried[what] = await db.create().then(
+          async () => {
+            await db.close();
+            return 'opened';
+          },
+          (e) => `${e.name}: ${e.message}`,
+        );
+      }
+      return tried;
+    });
+    for (const [what, outcome] of Object.entries(r)) {
+      assert.match(outcome, /^InvalidConfigError: .*raise `?version/, `${what}: ${outcome}`);
+    }
+    // The first tab writes on under the index it has.
+    assert.equal(await a.evaluate(() => db.put('y', { a: 1 }).then(() => 'ok')), 'ok');
+  });
+});
+
 test('a new version that makes an index unique over records sharing a value is refused and keeps them; fixed, it opens', {
   timeout: 120_000,
 }, async () => {
