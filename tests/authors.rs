@@ -329,3 +329,29 @@ fn a_first_open_stores_its_identity_and_the_schema_in_one_commit() {
         assert!(err.to_string().contains("older than the stored schema version 2"), "{err}");
     });
 }
+
+/// Another connection's first commit that seals the log's tail writes its chain head to meta,
+/// not to its journal entry: a connection catching up with it still learns that author's slot
+/// identity, and proves its ops (verify, an export another database takes in). It did not: its
+/// `verify` failed with "ops of author … are not proven", and so did the import of its export.
+#[test]
+fn a_connection_proves_the_ops_of_another_ones_slot_whose_first_commit_sealed_the_tail() {
+    block_on(async {
+        for (segment_ops, before) in [(2, 1), (64, 63)] {
+            let storage = MemoryStorage::new();
+            let cfg = Config { segment_ops, ..config() };
+            let mut a = Database::open(storage.clone(), cfg.clone()).await.unwrap();
+            let mut b = Database::open(storage.clone(), cfg.clone()).await.unwrap();
+            for i in 0..before {
+                put(&mut a, &format!("a{i}"), i).await;
+            }
+            put(&mut b, "b", 1).await;
+            a.catch_up().await.unwrap();
+            assert_eq!(a.verify().await.unwrap().ops, before as u64 + 1, "segment_ops {segment_ops}");
+            let file = a.export_log().await.unwrap();
+            let mut other = Database::open(MemoryStorage::new(), cfg).await.unwrap();
+            other.import_log(&file).await.unwrap();
+            assert_eq!(other.get("b"), Some(&Value::Int(1)));
+        }
+    });
+}

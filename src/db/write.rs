@@ -670,10 +670,12 @@ impl<S: Storage> Database<S> {
         auroradb_log::sort_by_key(&mut authors, |a| *a);
         authors.dedup();
         for author in authors {
-            if let Some(b) = self.storage.get(Store::Meta, &keys::head_key(&author)).await?
-                && let keys::StoredHead { head, proof: Some(proof) } = keys::decode_head(&b)?
-            {
-                self.log.borrow_mut().keep_proof(head.id, proof);
+            if let Some(b) = self.storage.get(Store::Meta, &keys::head_key(&author)).await? {
+                match keys::decode_head(&b)? {
+                    keys::StoredHead { head, proof: Some(proof) } => self.log.borrow_mut().keep_proof(head.id, proof),
+                    // An author slot's head, unsigned as in a journal entry: its identity signs.
+                    keys::StoredHead { proof: None, .. } => unsigned.push(author),
+                }
             }
         }
         for (id, proof) in super::proofs::read_of(&self.storage, &new).await? {
