@@ -1,14 +1,11 @@
 //! Times on the command line: RFC 3339, milliseconds since the Unix epoch, or an op id as the
 //! engine prints it; and times printed as RFC 3339.
 
+pub use auroradb::log::MAX_MILLIS;
 use auroradb::log::millis_to_ntp;
 use auroradb::{OpId, PeerId};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
-
-/// The latest time an op id can hold: NTP64 counts 2^32 seconds from 1970, to 2106-02-07.
-/// Later times are refused, not passed to the engine (whose conversion asserts the range).
-pub const MAX_MILLIS: u64 = u32::MAX as u64 * 1000;
 
 /// A point in the log named on the command line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,6 +45,8 @@ impl When {
         }
     }
 
+    /// `ms`, up to [`MAX_MILLIS`], the last millisecond an op id can hold (NTP64 counts 2^32
+    /// seconds from 1970, to 2106-02-07T06:28:15.999Z); later times are refused.
     fn millis(ms: u64, text: &str) -> Result<When, String> {
         if ms > MAX_MILLIS {
             return Err(format!("time {text:?} is after {}, the latest an op id can hold", rfc3339(MAX_MILLIS)));
@@ -113,9 +112,13 @@ mod tests {
         assert!(When::parse("yesterday", &ids).unwrap_err().contains("RFC 3339"));
         assert!(When::parse("1969-12-31T23:59:59Z", &ids).unwrap_err().contains("1970"));
         for late in ["18446744073709551615", "99999999999999", "9999-12-31T23:59:59Z", "2106-02-07T06:28:16Z"] {
-            assert!(When::parse(late, &ids).unwrap_err().contains("2106-02-07T06:28:15.000Z"), "{late}");
+            assert!(When::parse(late, &ids).unwrap_err().contains("2106-02-07T06:28:15.999Z"), "{late}");
         }
-        assert_eq!(When::parse("2106-02-07T06:28:15Z", &ids), Ok(When::Millis(MAX_MILLIS)));
+        // The last second an id can hold is whole: an op at .499 of it is reached by a time.
+        assert_eq!(When::parse("2106-02-07T06:28:15.999Z", &ids), Ok(When::Millis(MAX_MILLIS)));
+        assert_eq!(When::parse("4294967295600", &ids), Ok(When::Millis(4_294_967_295_600)));
+        let last = OpId::from_millis(4_294_967_295_499, PEER);
+        assert!(When::Millis(4_294_967_295_600).upper() > last && When::Millis(4_294_967_295_400).upper() < last);
         assert!(When::Millis(MAX_MILLIS).upper() > When::Millis(MAX_MILLIS).lower());
         assert!(When::parse("99999999999999999999999", &ids).unwrap_err().contains("too large"));
     }
