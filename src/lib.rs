@@ -32,7 +32,7 @@ pub use auroradb_snapshot::{self as snapshot, Change, Diff, Entry, IndexSpec, Ou
 pub use db::{
     AUTHOR_SLOTS, Config, DEFAULT_MAX_OP, Database, DbVerifyReport, HistoryItem, LOG_FILE_VERSION, LogFileInfo,
     MAGIC_LOG_FILE, MAX_DEPTH, MAX_KEY_LEN, MAX_OP_CEILING, MAX_OP_FLOOR, Schema, Stats, Transaction, Txn,
-    WriteOutcome, encode_log_file, slot_lock, validate_key, validate_value,
+    WriteOutcome, decode_file, encode_log_file, slot_lock, validate_key, validate_value,
 };
 pub use error::{DbError, ErrorName, Result, StorageError};
 pub use storage::{FaultyStorage, MemoryStorage, Storage, Store};

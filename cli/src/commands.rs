@@ -8,7 +8,7 @@ use futures::executor::block_on;
 use serde_json::{Value as Json, json};
 
 use crate::args::{Cli, Command};
-use crate::file::Damage;
+use crate::file::{Damage, MAX_LISTED};
 use crate::load::{View, import, open, read_report};
 use crate::render::{op_cells, op_json, table};
 use crate::travel;
@@ -124,6 +124,7 @@ fn verify(cli: &Cli, path: &str, out: &mut dyn Write) -> Result<i32, CliError> {
             "signatures": json!({ "authors": report.authors, "proven": report.proven }),
             "engine": engine,
             "damage": damage,
+            "unlisted_damage": report.unlisted,
         });
         writeln!(out, "{doc}")?;
     } else {
@@ -160,10 +161,13 @@ fn verify(cli: &Cli, path: &str, out: &mut dyn Write) -> Result<i32, CliError> {
         if intact {
             writeln!(out, "intact")?;
         } else {
-            let n = messages.len();
+            let n = messages.len() + report.unlisted;
             writeln!(out, "DAMAGED: {n} problem{}", if n == 1 { "" } else { "s" })?;
             for m in messages {
                 writeln!(out, "  {m}")?;
+            }
+            if report.unlisted > 0 {
+                writeln!(out, "  ... and {} more, not listed (the first {} are)", report.unlisted, MAX_LISTED)?;
             }
         }
     }

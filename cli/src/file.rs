@@ -41,6 +41,35 @@ impl core::fmt::Display for Unreadable {
     }
 }
 
+/// The most damage a report lists: a small hostile file (two million one-byte segments, each
+/// unreadable) would otherwise fill gigabytes with its descriptions. The rest is counted.
+pub const MAX_LISTED: usize = 1000;
+
+/// What was found damaged: the first [`MAX_LISTED`] things, and a count of the others.
+#[derive(Default)]
+struct Found {
+    listed: Vec<Damage>,
+    unlisted: usize,
+}
+
+impl Found {
+    fn push(&mut self, d: Damage) {
+        if self.listed.len() < MAX_LISTED {
+            self.listed.push(d);
+        } else {
+            self.unlisted += 1;
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.listed.is_empty()
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &Damage> {
+        self.listed.iter()
+    }
+}
+
 /// One thing found damaged in a file that otherwise parses.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Damage {
@@ -92,8 +121,10 @@ pub struct FileReport {
     pub authors: usize,
     /// Authors whose newest op's proof of authorship checked (which proves all their ops).
     pub proven: usize,
-    /// Everything found damaged, in file order (empty: intact).
+    /// What was found damaged, in file order (empty: intact): the first [`MAX_LISTED`].
     pub damage: Vec<Damage>,
+    /// How many more things were found damaged than `damage` lists.
+    pub unlisted: usize,
 }
 
 impl FileReport {
@@ -146,7 +177,7 @@ pub fn read(bytes: &[u8], mut progress: impl FnMut(u64, u64)) -> Result<FileRepo
     };
     let hash_ok = Hash::of(body).0 == tail;
 
-    let mut damage = Vec::new();
+    let mut damage = Found::default();
     let mut ops: Vec<EncodedOp> = Vec::new();
     let mut proofs: Vec<(OpId, Proof)> = Vec::new();
     // Per segment: the index of its first op in `ops`, and whether its sum held.
@@ -326,6 +357,13 @@ pub fn read(bytes: &[u8], mut progress: impl FnMut(u64, u64)) -> Result<FileRepo
             reason: "the file hash differs: bytes outside the ops were altered".into(),
         });
     }
+    // What this reading found whole, the engine's own reading (the one `import_log` makes) takes
+    // whole too: its limits and orderings (ops per segment, proofs in order) are the verdict's.
+    if damage.is_empty()
+        && let Err(e) = auroradb::decode_file(bytes)
+    {
+        damage.push(Damage { segment: None, op: None, author: None, reason: format!("the engine refuses it: {e}") });
+    }
     Ok(FileReport {
         bytes: bytes.len(),
         hash_ok,
@@ -336,6 +374,7 @@ pub fn read(bytes: &[u8], mut progress: impl FnMut(u64, u64)) -> Result<FileRepo
         proven,
         ops,
         proofs,
-        damage,
+        damage: damage.listed,
+        unlisted: damage.unlisted,
     })
 }

@@ -48,7 +48,7 @@ pub(crate) fn progress_bar(total: u64, what: &str) -> ProgressBar {
 /// Reads `path` op by op. Unreadable files are errors; damaged ones are reported in the result.
 pub fn read_report(path: &str) -> Result<FileReport, CliError> {
     let unreadable = |reason: String| CliError::Unreadable { file: path.to_owned(), reason };
-    let bytes = std::fs::read(path).map_err(|e| unreadable(e.to_string()))?;
+    let bytes = read_file(path).map_err(unreadable)?;
     let mut bar: Option<ProgressBar> = None;
     let report = file::read(&bytes, |done, total| {
         let bar = bar.get_or_insert_with(|| progress_bar(total, "reading"));
@@ -61,6 +61,29 @@ pub fn read_report(path: &str) -> Result<FileReport, CliError> {
         bar.finish_and_clear();
     }
     report
+}
+
+/// The most bytes read from what is not a regular file (a pipe, a device such as `/dev/zero`),
+/// whose size is not known before it is read.
+const MAX_STREAM_BYTES: u64 = 256 << 20;
+
+/// The bytes of `path`: all of a regular file, at most [`MAX_STREAM_BYTES`] of anything else.
+fn read_file(path: &str) -> Result<Vec<u8>, String> {
+    use std::io::Read;
+    let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
+    let meta = file.metadata().map_err(|e| e.to_string())?;
+    if meta.is_dir() {
+        return Err("is a directory".into());
+    }
+    if meta.is_file() {
+        return std::fs::read(path).map_err(|e| e.to_string());
+    }
+    let mut bytes = Vec::new();
+    file.take(MAX_STREAM_BYTES + 1).read_to_end(&mut bytes).map_err(|e| e.to_string())?;
+    if bytes.len() as u64 > MAX_STREAM_BYTES {
+        return Err(format!("more than {MAX_STREAM_BYTES} bytes, and not a regular file: save it to a file first"));
+    }
+    Ok(bytes)
 }
 
 /// How to materialize the state of a file: the strategy, and which author (if any) reads it.
@@ -115,7 +138,7 @@ pub fn import(path: &str, report: &FileReport, view: View<'_>) -> Result<Databas
 pub fn open(path: &str, view: View<'_>) -> Result<Loaded, CliError> {
     let report = read_report(path)?;
     if let Some(first) = report.damage.first() {
-        let more = match report.damage.len() {
+        let more = match report.damage.len() + report.unlisted {
             1 => String::new(),
             n => format!(" (and {} more: run `auroradb verify`)", n - 1),
         };

@@ -773,3 +773,77 @@ fn verify_names_an_interval_op_without_its_proof() {
     assert!(auroradb_cli::file::read(&file, |_, _| {}).unwrap().damage.is_empty());
     block_on(db.import_log(&file)).unwrap();
 }
+
+/// A log file's parts (magic `AUlf`: count, fingerprint, segments), for files made by hand.
+type FileBody = (u64, auroradb::log::Fingerprint, Vec<serde_bytes::ByteBuf>);
+
+/// `body` as a log file: its blob, then the blake3 hash of it.
+fn log_file(body: &FileBody) -> Vec<u8> {
+    let blob = auroradb::log::codec::encode_blob_v(auroradb::MAGIC_LOG_FILE, auroradb::LOG_FILE_VERSION, body);
+    let hash = auroradb::log::Hash::of(&blob);
+    [blob, hash.0.to_vec()].concat()
+}
+
+/// What `verify` says of a file the engine refuses is what `importLog` says: a segment whose
+/// proofs are out of order read whole here once, and was "intact" (exit 0).
+#[test]
+fn verify_refuses_what_the_engine_refuses() {
+    type Segment = (OpId, OpId, auroradb::log::RangeSum, Vec<serde_bytes::ByteBuf>, Vec<(u32, auroradb::log::Proof)>);
+    let good = std::fs::read(fixture("good.aulf")).unwrap();
+    let body = &good[..good.len() - 32];
+    let (count, fingerprint, mut segments): FileBody =
+        auroradb::log::codec::decode_blob_v("log file", auroradb::MAGIC_LOG_FILE, auroradb::LOG_FILE_VERSION, body)
+            .unwrap();
+    let (magic, version) = (auroradb::log::codec::MAGIC_SEGMENT, auroradb::log::segment::FILE_SEGMENT_VERSION);
+    let at = segments
+        .iter()
+        .position(|s| auroradb::log::codec::decode_blob_v::<Segment>("segment", magic, version, s).unwrap().4.len() > 1)
+        .expect("a segment with two proofs");
+    let mut seg: Segment = auroradb::log::codec::decode_blob_v("segment", magic, version, &segments[at]).unwrap();
+    seg.4.reverse();
+    segments[at] = serde_bytes::ByteBuf::from(auroradb::log::codec::encode_blob_v(magic, version, &seg));
+    let file = log_file(&(count, fingerprint, segments));
+    assert!(
+        block_on(async {
+            Database::open(MemoryStorage::new(), config(None, "timestamp")).await.unwrap().import_log(&file).await
+        })
+        .is_err()
+    );
+    let dir = std::env::temp_dir().join(format!("auroradb-cli-engine-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = write_temp(&dir, "reversed-proofs.aulf", &file);
+    let (code, out, _) = cli(&["verify", &path]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("the engine refuses it: corrupt segment: proofs out of order"), "{out}");
+    let (code, _, err) = cli(&["log", &path]);
+    assert_eq!(code, 1, "{err}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// A small hostile file: two hundred thousand segments of one byte each, every one unreadable.
+/// `verify` lists the first thousand problems and counts the rest (it once kept a description
+/// of each: gigabytes for a file of a few megabytes).
+#[test]
+fn verify_lists_a_thousand_problems_and_counts_the_rest() {
+    let empty = vec![serde_bytes::ByteBuf::new(); 200_000];
+    let file = log_file(&(0, auroradb::log::RangeSum::default().fingerprint(), empty));
+    let dir = std::env::temp_dir().join(format!("auroradb-cli-many-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = write_temp(&dir, "many.aulf", &file);
+    let (code, out, _) = cli(&["verify", &path]);
+    assert_eq!(code, 1);
+    assert!(out.contains("DAMAGED: 200000 problems"), "{}", &out[..out.len().min(2000)]);
+    assert!(out.contains("segment 0: bad magic for segment: expected \"AUsg\", found \"\""), "{}", &out[..2000]);
+    assert!(out.contains("... and 199000 more, not listed (the first 1000 are)"));
+    assert_eq!(out.lines().filter(|l| l.starts_with("  segment ")).count(), 1000);
+    let doc = json_of_code(&["verify", &path, "--json"], 1);
+    assert_eq!((doc["damage"].as_array().unwrap().len(), doc["unlisted_damage"].as_u64()), (1000, Some(199_000)));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Runs the command, expecting exit `code`, and parses its JSON output.
+fn json_of_code(args: &[&str], code: i32) -> Json {
+    let (got, out, err) = cli(args);
+    assert_eq!(got, code, "{args:?}: {err}");
+    serde_json::from_str(&out).unwrap_or_else(|e| panic!("{args:?}: {e}: {out}"))
+}

@@ -15,7 +15,11 @@ pub enum LogError {
         reason: String,
     },
     /// The blob starts with a magic of another kind of blob.
-    #[error("bad magic for {what}: expected {expected:?}, found {found:?}")]
+    #[error(
+        "bad magic for {what}: expected {:?}, found {:?}",
+        String::from_utf8_lossy(.expected),
+        String::from_utf8_lossy(.found)
+    )]
     BadMagic {
         /// Which kind of blob was expected.
         what: &'static str,

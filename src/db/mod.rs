@@ -23,7 +23,7 @@ use auroradb_log::{ClockFn, DEFAULT_MAX_DRIFT, Hlc, IdSet, Identity, Log, LogCon
 use auroradb_snapshot::{Change, Entry, IndexSpec, KeyRecord, SnapshotError, State, StateConfig, StateMeta, Strategy};
 
 pub use author::{AUTHOR_SLOTS, slot_lock};
-pub use file::{LOG_FILE_VERSION, LogFileInfo, MAGIC_LOG_FILE, encode_log_file};
+pub use file::{LOG_FILE_VERSION, LogFileInfo, MAGIC_LOG_FILE, decode_file, encode_log_file};
 pub use keys::Schema;
 pub use travel::{DbVerifyReport, HistoryItem};
 pub use txn::{Transaction, Txn};
