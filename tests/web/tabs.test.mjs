@@ -485,8 +485,9 @@ test('a new version that makes an index unique over records sharing a value is r
       const kept = (await plain.findBy('email', 'dup')).length;
       await plain.put('y', { g: 2, email: 'y' });
       await plain.close();
-      // ...and the same upgrade goes through, its index enforced.
-      const db = new AuroraDB(unique);
+      // ...and the upgrade goes through at the next version (indexes change only with one), its
+      // index enforced.
+      const db = new AuroraDB({ ...unique, version: 3 });
       await db.create();
       const violation = await db.put('w', { email: 'z' }).then(
         () => 'stored',
