@@ -192,7 +192,8 @@ class AuroraStore {
 
     /** Writes `[key, value]` pairs as one atomic write; resolves to how many. */
     batchSet(entries) {
-        return this.owner._run((core) => core.batchSet(entries), 'batchSet');
+        const taken = this.owner._taken(entries);
+        return this.owner._run((core) => core.batchSet(taken), 'batchSet');
     }
 }
 
@@ -224,6 +225,8 @@ export class AuroraDB extends EventTarget {
         Object.defineProperty(this, '_helping', { value: null, writable: true });
         Object.defineProperty(this, '_toolCalls', { value: new Set() });
         Object.defineProperty(this, '_importing', { value: null, writable: true });
+        // Calls waiting for the engine to open (see _run).
+        Object.defineProperty(this, '_waiting', { value: 0, writable: true });
         // However the database closes (close(), destroy(), or another tab's upgrade or delete),
         // drop the engine and the adapter: calls fail with DatabaseClosedError until create()
         // reopens it, and nothing keeps the engine and this object alive for each other.
@@ -479,9 +482,32 @@ export class AuroraDB extends EventTarget {
         return this._core;
     }
 
-    /** `f(core)` once the engine is open; `operation` names the call in the error of a closed instance. */
-    async _run(f, operation) {
-        return f(await this._engine(operation));
+    /**
+     * `f(core)` once the engine is open; `operation` names the call in the error of a closed
+     * instance. With the engine open and no earlier call still waiting for it, `f` runs now, in
+     * the call: a write reads its key and value then, as IndexedDB copies a value when `put` is
+     * called (a change the page makes to the value after the call is not stored; a write that
+     * waits for the engine has a copy, see _taken). Calls keep their order either way: one made
+     * while earlier ones wait for the engine waits behind them.
+     */
+    _run(f, operation) {
+        if (this._waiting === 0 && this._core && !this._closed) {
+            try {
+                return Promise.resolve(f(this._core));
+            } catch (e) {
+                return Promise.reject(e);
+            }
+        }
+        this._waiting += 1;
+        const engine = this._engine(operation);
+        const run = (core) => {
+            this._waiting -= 1;
+            return f(core);
+        };
+        return engine.then(run, (e) => {
+            this._waiting -= 1;
+            throw e;
+        });
     }
 
     /**
@@ -605,13 +631,33 @@ export class AuroraDB extends EventTarget {
      *  key from the `keyPath` field. Resolves to the key. */
     add(key, value) {
         // biome-ignore lint/complexity/noArguments: the arity tells add(value) from add(key, undefined)
-        if (arguments.length < 2) return this._run((core) => core.add(key), 'add');
-        return this._run((core) => core.addPair(key, value), 'add');
+        if (arguments.length < 2) {
+            const taken = this._taken(key);
+            return this._run((core) => core.add(taken), 'add');
+        }
+        const taken = this._taken(value);
+        return this._run((core) => core.addPair(key, taken), 'add');
     }
 
     /** Same as `add(key, value)`. */
     put(key, value) {
-        return this._run((core) => core.put(key, value), 'put');
+        const taken = this._taken(value);
+        return this._run((core) => core.put(key, taken), 'put');
+    }
+
+    /**
+     * What a write was given, as it is now: the value itself when the write reads it in the
+     * call (see _run), else a copy (structured clone, as IndexedDB makes), so that changes made
+     * while the write waits for the engine to open are not stored. A value that cannot be
+     * cloned is passed as it is: the engine refuses it, or reads it when it runs.
+     */
+    _taken(value) {
+        if (this._waiting === 0 && this._core && !this._closed) return value;
+        try {
+            return structuredClone(value);
+        } catch {
+            return value;
+        }
     }
 
     /** The value under `key`, or `undefined`. */

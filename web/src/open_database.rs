@@ -63,6 +63,15 @@ fn work<T: 'static>(f: impl AsyncFnOnce(&mut Db) -> Result<T, DbError> + 'static
     Box::new(move |db: &mut Db| -> LocalBoxFuture<'_, Result<T, DbError>> { Box::pin(f(db)) })
 }
 
+/// Why a write refused what it was given, kept from the call until its promise settles
+/// ([`OpenDatabase::report`]).
+pub enum Refused {
+    /// The engine's refusal: reported as an error event too.
+    Error(DbError),
+    /// What the `beforeSet` hook threw.
+    Thrown(JsValue),
+}
+
 /// Counters kept outside the lock so `getStats()` can answer synchronously.
 #[derive(Debug, Clone, Default)]
 pub struct Info {
@@ -333,25 +342,39 @@ impl<H: AttachedSync> OpenDatabase<H> {
     /// Runs the `beforeSet` hook (`db.db.beforeSet`) if one is set: it gets `(key, value)` and
     /// returns the value to store (`undefined`: store `value` as it is). Then converts the value
     /// (the engine checks it when it is written). A hook that throws fails the write with what it
-    /// threw.
-    pub fn prepare(&self, key: &str, value: &JsValue, what: &'static str, op: &str) -> Result<Value, JsValue> {
+    /// threw. Reports nothing: see [`OpenDatabase::report`].
+    pub fn take_value(&self, key: &str, value: &JsValue, what: &'static str) -> Result<Value, Refused> {
         // `key` was checked as it was read (`key_from_js`, `key_at_path`): a key the write would
         // refuse is refused before the hook sees it.
         let hook = Reflect::get(&self.hooks, &"beforeSet".into()).unwrap_or(JsValue::UNDEFINED);
         let value = match hook.dyn_ref::<Function>() {
             Some(f) => {
-                let out = f.call2(&self.hooks, &JsValue::from_str(key), value)?;
+                let out = f.call2(&self.hooks, &JsValue::from_str(key), value).map_err(Refused::Thrown)?;
                 if out.is_undefined() { value.clone() } else { out }
             }
             None => value.clone(),
         };
-        from_js_within(&value, what, self.max_op).map_err(|e| self.fail(op, &e))
+        from_js_within(&value, what, self.max_op).map_err(Refused::Error)
+    }
+
+    /// [`OpenDatabase::take_value`], its refusal reported as operation `op`'s.
+    pub fn prepare(&self, key: &str, value: &JsValue, what: &'static str, op: &str) -> Result<Value, JsValue> {
+        self.take_value(key, value, what).map_err(|r| self.report(op, r))
+    }
+
+    /// What a write refused, as the JavaScript error its promise rejects with: an engine error is
+    /// dispatched as an `error` event of operation `op` too; what the hook threw is passed on.
+    pub fn report(&self, op: &str, refused: Refused) -> JsValue {
+        match refused {
+            Refused::Error(e) => self.fail(op, &e),
+            Refused::Thrown(thrown) => thrown,
+        }
     }
 
     /// The key of a value at the configured key path. Read from the JavaScript value, before
     /// the `beforeSet` hook, which is given the key.
-    pub fn key_at_path(&self, value: &JsValue, op: &str) -> Result<String, JsValue> {
-        let refuse = |msg: String| self.fail(op, &DbError::InvalidInput(msg));
+    pub fn key_in(&self, value: &JsValue) -> Result<String, DbError> {
+        let refuse = |msg: String| DbError::InvalidInput(msg);
         let Some(path) = &self.key_path else {
             return Err(refuse("no keyPath is configured: call add(key, value)".into()));
         };
@@ -360,13 +383,18 @@ impl<H: AttachedSync> OpenDatabase<H> {
         }
         let key = Reflect::get(value, &JsValue::from_str(path)).unwrap_or(JsValue::UNDEFINED);
         match exact_string(&key) {
-            Some(Ok(key)) => auroradb::validate_key(&key).map(|()| key).map_err(|e| self.fail(op, &e)),
+            Some(Ok(key)) => auroradb::validate_key(&key).map(|()| key),
             Some(Err(lone)) => Err(refuse(format!("the value's {path:?} field (the keyPath) {}", lone.describe()))),
             None => Err(refuse(format!(
                 "the value's {path:?} field (the keyPath) must be a string, not {}",
                 describe(&key)
             ))),
         }
+    }
+
+    /// [`OpenDatabase::key_in`], its refusal reported as operation `op`'s.
+    pub fn key_at_path(&self, value: &JsValue, op: &str) -> Result<String, JsValue> {
+        self.key_in(value).map_err(|e| self.fail(op, &e))
     }
 
     /// Marks the database closed and dispatches `close` (once) with detail `{ reason }`.

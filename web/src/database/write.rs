@@ -8,6 +8,7 @@ use wasm_bindgen::prelude::*;
 
 use super::{AuroraCore, Open};
 use crate::events::Source;
+use crate::open_database::Refused;
 use crate::reads::function;
 use crate::records::id_hex;
 use crate::txn::run_transaction;
@@ -28,11 +29,16 @@ impl AuroraCore {
         self.set(key, value, "add")
     }
 
-    /// Stores `value` under the key found at the configured `keyPath`; resolves to the key.
+    /// Stores `value` under the key found at the configured `keyPath`; resolves to the key. The
+    /// value is read now, as every write reads what it is given (see `set`).
     pub fn add(&self, value: JsValue) -> Promise {
+        let open = &self.open;
+        let taken = open.key_in(&value).map_err(Refused::Error).and_then(|key| {
+            let value = open.take_value(&key, &value, "value")?;
+            Ok((key, value))
+        });
         self.spawn(|open| async move {
-            let key = open.key_at_path(&value, "add")?;
-            let value = open.prepare(&key, &value, "value", "add")?;
+            let (key, value) = taken.map_err(|r| open.report("add", r))?;
             let k = key.clone();
             open.write("add", Source::Local, async move |db| db.put(k, value).await).await?;
             Ok(JsValue::from_str(&key))
@@ -60,29 +66,10 @@ impl AuroraCore {
     /// many were written. A bad pair fails the whole batch before anything is written.
     #[wasm_bindgen(js_name = batchSet)]
     pub fn batch_set(&self, entries: JsValue) -> Promise {
+        // The entries are read now, as every write reads what it is given (see `set`).
+        let taken = take_entries(&self.open, &entries);
         self.spawn(|open| async move {
-            let bad = |open: &Open, msg: String| open.fail("batchSet", &DbError::InvalidInput(msg));
-            let items = crate::value::iterable_items(&entries)
-                .map_err(|_| bad(&open, "batchSet's entries threw when iterated".into()))?
-                .ok_or_else(|| bad(&open, "batchSet needs an array of [key, value] pairs".into()))?;
-            // A transaction that only writes: each pair is checked as it is added, in order.
-            let mut tx = Transaction::new();
-            for (i, item) in items.iter().enumerate() {
-                let pair = crate::value::pair_of(item)
-                    .map_err(|_| bad(&open, format!("entries[{i}] threw when read")))?
-                    .ok_or_else(|| bad(&open, format!("entries[{i}] is not a [key, value] pair")))?;
-                // key_from_js refuses with InvalidInput only: its message, without the prefix the
-                // error's Display adds (a substring search for it cost 2 KB of wasm).
-                let key = key_from_js(&pair.0).map_err(|e| {
-                    let why = match e {
-                        DbError::InvalidInput(why) => why,
-                        e => e.to_string(),
-                    };
-                    bad(&open, format!("entries[{i}]: {why}"))
-                })?;
-                let value = open.prepare(&key, &pair.1, "entries[].value", "batchSet")?;
-                tx.put(key, value).map_err(|e| open.fail("batchSet", &e))?;
-            }
+            let tx = taken.map_err(|r| open.report("batchSet", r))?;
             let n = tx.len();
             open.write("batchSet", Source::Local, async move |db| db.commit_transaction(tx).await).await?;
             Ok(JsValue::from_f64(n as f64))
@@ -164,13 +151,47 @@ impl AuroraCore {
 
 impl AuroraCore {
     /// Sets `key` to `value`; a failure names the operation `op`.
+    ///
+    /// The key and the value are read now, in the call, as IndexedDB copies a value when `put` is
+    /// called: a change the page makes to the value once the call returned is not stored, even
+    /// with the write waiting for earlier ones. A refusal is reported when the promise settles.
     fn set(&self, key: JsValue, value: JsValue, op: &'static str) -> Promise {
+        let taken = key_from_js(&key).map_err(Refused::Error).and_then(|key| {
+            let value = self.open.take_value(&key, &value, "value")?;
+            Ok((key, value))
+        });
         self.spawn(move |open| async move {
-            let key = key_from_js(&key).map_err(|e| open.fail(op, &e))?;
-            let value = open.prepare(&key, &value, "value", op)?;
+            let (key, value) = taken.map_err(|r| open.report(op, r))?;
             let k = key.clone();
             open.write(op, Source::Local, async move |db| db.put(k, value).await).await?;
             Ok(JsValue::from_str(&key))
         })
     }
+}
+
+/// `batchSet`'s entries as a transaction that only writes, each pair checked as it is added, in
+/// order.
+fn take_entries(open: &Open, entries: &JsValue) -> Result<Transaction, Refused> {
+    let bad = |msg: String| Refused::Error(DbError::InvalidInput(msg));
+    let items = crate::value::iterable_items(entries)
+        .map_err(|_| bad("batchSet's entries threw when iterated".into()))?
+        .ok_or_else(|| bad("batchSet needs an array of [key, value] pairs".into()))?;
+    let mut tx = Transaction::new();
+    for (i, item) in items.iter().enumerate() {
+        let pair = crate::value::pair_of(item)
+            .map_err(|_| bad(format!("entries[{i}] threw when read")))?
+            .ok_or_else(|| bad(format!("entries[{i}] is not a [key, value] pair")))?;
+        // key_from_js refuses with InvalidInput only: its message, without the prefix the error's
+        // Display adds (a substring search for it cost 2 KB of wasm).
+        let key = key_from_js(&pair.0).map_err(|e| {
+            let why = match e {
+                DbError::InvalidInput(why) => why,
+                e => e.to_string(),
+            };
+            bad(format!("entries[{i}]: {why}"))
+        })?;
+        let value = open.take_value(&key, &pair.1, "entries[].value")?;
+        tx.put(key, value).map_err(Refused::Error)?;
+    }
+    Ok(tx)
 }
