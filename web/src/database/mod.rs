@@ -237,10 +237,13 @@ impl AuroraCore {
                     open.events.emit_error("create", &data_loss_error(&open.name, &loss));
                     *open.data_loss.borrow_mut() = Some(loss);
                 }
+                // The peer id `getPeerId()` gives: the one `create(true, id)` or `peerId` named,
+                // else the author id.
+                let peer_id = open.label.clone().unwrap_or_else(|| open.peer.to_hex());
                 let detail = Obj::new()
                     .set("name", open.name.as_str())
                     .set("version", open.version)
-                    .set("peerId", open.peer.to_hex());
+                    .set("peerId", peer_id.as_str());
                 open.events.emit("open", &detail.build());
                 Ok(AuroraCore { open })
             }
