@@ -35,3 +35,13 @@ export function everyRecord(records, predicate) {
   for (const r of records) if (!predicate(r.value, r.key)) return false;
   return true;
 }
+
+/**
+ * A `slice()` bound as `Array.prototype.slice` converts it (ToNumber: `valueOf`, strings),
+ * `undefined` when left out; a symbol or a BigInt, which it refuses, throws (as a `valueOf`
+ * that throws does).
+ */
+export function sliceBound(v) {
+  if (typeof v === 'symbol' || typeof v === 'bigint') throw new TypeError(`not a number: ${typeof v}`);
+  return v === undefined ? undefined : Number(v);
+}

@@ -26,6 +26,10 @@ extern "C" {
     /// The values of readable records for which `predicate(value, key)` is truthy.
     #[wasm_bindgen(js_name = filterRecords, catch)]
     pub(crate) fn filter_records(records: &Array, predicate: &Function) -> Result<Array, JsValue>;
+    /// A `slice()` bound converted as `Array.prototype.slice` converts it (`undefined`: left
+    /// out); throws for a symbol, a BigInt, or a `valueOf` that throws.
+    #[wasm_bindgen(js_name = sliceBound, catch)]
+    pub(crate) fn slice_bound(v: &JsValue) -> Result<JsValue, JsValue>;
     /// Whether `predicate(value, key)` is truthy for every readable record.
     #[wasm_bindgen(js_name = everyRecord, catch)]
     pub(crate) fn every_record(records: &Array, predicate: &Function) -> Result<bool, JsValue>;

@@ -6,7 +6,7 @@ use js_sys::Array;
 use wasm_bindgen::prelude::*;
 
 use crate::error::to_js_error;
-use crate::reads::{function, scan, slice_arg, slice_bounds, values};
+use crate::reads::{function, scan, slice_bound, slice_bounds, values};
 use crate::records::id_hex;
 use crate::value::{from_js, key_from_js, to_js};
 use auroradb::DbError;
@@ -84,10 +84,19 @@ impl PastView {
         Ok(scan(&self.state, &f, |v| v)?.1)
     }
 
-    /// Values `start..end` in key order then (`Array.prototype.slice` rules).
-    pub fn slice(&self, start: JsValue, end: JsValue) -> Array {
-        let (s, e) = slice_bounds(self.state.len(), slice_arg(&start), slice_arg(&end));
-        values(&self.state.slice(s, e))
+    /// Values `start..end` in key order then (`Array.prototype.slice` rules: its arguments
+    /// converted as it converts them). A bound it refuses (a symbol, a BigInt, a `valueOf` that
+    /// throws) is an `InvalidInputError`, as in the live database's `slice()`.
+    pub fn slice(&self, start: JsValue, end: JsValue) -> Result<Array, JsValue> {
+        let bound = |v: &JsValue| {
+            slice_bound(v).map(|n| n.as_f64()).map_err(|e| {
+                let why =
+                    e.dyn_ref::<js_sys::Error>().map_or_else(|| "not a number".into(), |e| String::from(e.message()));
+                to_js_error(&DbError::InvalidInput(format!("slice() needs numbers: {why}")))
+            })
+        };
+        let (s, e) = slice_bounds(self.state.len(), bound(&start)?, bound(&end)?);
+        Ok(values(&self.state.slice(s, e)))
     }
 
     /// The values then whose indexed field equals `value`.

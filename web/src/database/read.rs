@@ -133,9 +133,15 @@ impl AuroraCore {
         self.spawn(|open| async move {
             let index = index_name(&index).map_err(|e| open.fail("findRange", &e))?;
             let bound = |open: &str, closed: &str| -> Result<Bound<auroradb_log::Value>, DbError> {
+                // Own bounds only, as the check below sees them: one inherited from the
+                // prototype is not the caller's range (a read that throws still refuses it).
                 let get = |k: &str| {
-                    js_sys::Reflect::get(&range, &JsValue::from_str(k))
-                        .map_err(|_| DbError::InvalidInput(["range.", k, " threw when read"].concat()))
+                    let key = JsValue::from_str(k);
+                    let v = js_sys::Reflect::get(&range, &key)
+                        .map_err(|_| DbError::InvalidInput(["range.", k, " threw when read"].concat()))?;
+                    let own =
+                        range.is_object() && js_sys::Object::has_own(range.unchecked_ref::<js_sys::Object>(), &key);
+                    Ok::<_, DbError>(if own { v } else { JsValue::UNDEFINED })
                 };
                 let (o, c) = (get(open)?, get(closed)?);
                 Ok(match (o.is_undefined(), c.is_undefined()) {
