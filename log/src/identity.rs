@@ -182,14 +182,17 @@ pub fn must_prove(seq: u64) -> bool {
     seq.is_multiple_of(PROOF_INTERVAL)
 }
 
-/// The newest id of each author among `ids` (the ops a run's proofs must cover), in the order
-/// the authors first appear.
+/// The newest id of each author among `ids` (the ops a run's proofs must cover), in author
+/// order. Sorted, not looked up author by author: a file of one op by each of 40,000 authors
+/// took seconds that way.
 pub fn run_ends(ids: impl IntoIterator<Item = crate::OpId>) -> Vec<crate::OpId> {
+    let mut all: Vec<crate::OpId> = ids.into_iter().collect();
+    crate::sort_by_key(&mut all, |id| (id.peer, *id));
     let mut ends: Vec<crate::OpId> = Vec::new();
-    for id in ids {
-        match ends.iter_mut().find(|e| e.peer == id.peer) {
-            Some(end) => *end = (*end).max(id),
-            None => ends.push(id),
+    for id in all {
+        match ends.last_mut() {
+            Some(end) if end.peer == id.peer => *end = id,
+            _ => ends.push(id),
         }
     }
     ends

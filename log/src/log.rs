@@ -493,8 +493,9 @@ impl Log {
             (ops[a].op.author, ops[a].op.seq).cmp(&(ops[b].op.author, ops[b].op.seq))
         });
         let mut heads: HashMap<PeerId, Option<ChainHead>> = HashMap::new();
-        // Authors whose head in `heads` is an op of the batch, not the log's.
-        let mut extended: Vec<PeerId> = Vec::new();
+        // The author whose head in `heads` is an op of the batch, not the log's: the ops come
+        // author by author (in `order`), so only the current author's can be.
+        let mut extended: Option<PeerId> = None;
         let mut fresh = vec![false; ops.len()];
         for i in order {
             let e = &ops[i];
@@ -520,16 +521,14 @@ impl Log {
                 continue; // the same op twice in one batch
             }
             if let Some(h) = head
-                && !extended.contains(&e.op.author)
+                && extended != Some(e.op.author)
                 && (e.op.seq <= h.seq || (e.op.seq == h.seq + 1 && e.op.prev != h.hash))
             {
                 return Err(fork);
             }
             self.check_link(&e.op, *head)?;
             *head = Some(ChainHead { seq: e.op.seq, hash: e.hash, id: e.op.id });
-            if !extended.contains(&e.op.author) {
-                extended.push(e.op.author);
-            }
+            extended = Some(e.op.author);
             fresh[i] = true;
         }
         Ok(fresh)

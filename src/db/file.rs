@@ -18,7 +18,7 @@
 use auroradb_log::codec::{decode_blob_v, encode_blob_v};
 use auroradb_log::segment::{ProvenSegment, SegmentLimits, decode_file_segment, encode_file_segment, stored_seq};
 use auroradb_log::{
-    Conflict, EncodedOp, Equivocation, Fingerprint, Fork, Hash, LogError, OpId, PeerId, Proof, RangeSum, shipped_proofs,
+    Conflict, EncodedOp, Equivocation, Fingerprint, Fork, Hash, LogError, OpId, Proof, RangeSum, shipped_proofs,
 };
 use serde::{Deserialize, Serialize};
 
@@ -186,16 +186,13 @@ impl<S: Storage> Database<S> {
     /// fork whose file side carries a bad signature is an error (the file is refused); one that
     /// cannot be proven (no signature on a side) is left to `apply_remote`, which refuses it.
     async fn forks_in(&mut self, ops: &[EncodedOp], proofs: &[(OpId, Proof)]) -> Result<Vec<Equivocation>> {
-        let mut by_author: Vec<(PeerId, Vec<EncodedOp>)> = Vec::new();
-        for op in ops {
-            match by_author.iter_mut().find(|(a, _)| *a == op.op.author) {
-                Some((_, run)) => run.push(op.clone()),
-                None => by_author.push((op.op.author, vec![op.clone()])),
-            }
-        }
+        // Each author's run, in seq order: sorted, not gathered author by author (a file of one op
+        // by each of 40,000 authors took seconds that way).
+        let mut sorted: Vec<&EncodedOp> = ops.iter().collect();
+        auroradb_log::sort_by_key(&mut sorted, |o| (o.op.author, o.op.seq, o.op.id));
         let mut found = Vec::new();
-        for (_, mut run) in by_author {
-            auroradb_log::sort_by_key(&mut run, |o| (o.op.seq, o.op.id));
+        for run in sorted.chunk_by(|a, b| a.op.author == b.op.author) {
+            let run: Vec<EncodedOp> = run.iter().map(|o| (*o).clone()).collect();
             let Some(Conflict::At { index, held }) = self.log.borrow().conflict(&run) else { continue };
             let theirs = &run[index..];
             let proven = |id: &OpId| proofs.iter().find(|(p, _)| p == id).map(|(_, p)| *p);
