@@ -195,9 +195,13 @@ pub fn read(bytes: &[u8], mut progress: impl FnMut(u64, u64)) -> Result<FileRepo
         let start = ops.len();
         let mut sum = RangeSum::default();
         let mut all_decoded = true;
+        // Where each of the segment's ops went in `ops` (none: it did not decode), so that the
+        // proofs of the others still count.
+        let mut placed: Vec<Option<usize>> = Vec::with_capacity(wire.ops.len());
         for (i, blob) in wire.ops.iter().enumerate() {
             match EncodedOp::decode(blob.to_vec()) {
                 Ok(op) => {
+                    placed.push(Some(ops.len()));
                     if let Some(prev) = ops.last()
                         && prev.op.id >= op.op.id
                     {
@@ -212,6 +216,7 @@ pub fn read(bytes: &[u8], mut progress: impl FnMut(u64, u64)) -> Result<FileRepo
                     ops.push(op);
                 }
                 Err(e) => {
+                    placed.push(None);
                     all_decoded = false;
                     let after = ops.last().map_or_else(String::new, |p: &EncodedOp| format!(", after op {}", p.op.id));
                     let id = match e {
@@ -230,14 +235,15 @@ pub fn read(bytes: &[u8], mut progress: impl FnMut(u64, u64)) -> Result<FileRepo
         }
         let seg_ops = &ops[start..];
         for (at, proof) in &wire.proofs {
-            match seg_ops.get(*at as usize) {
-                Some(op) if all_decoded => proofs.push((op.op.id, *proof)),
-                Some(_) => {}
+            match placed.get(*at as usize) {
+                Some(Some(j)) => proofs.push((ops[*j].op.id, *proof)),
+                // The op did not decode (reported above): its proof proves nothing.
+                Some(None) => {}
                 None => damage.push(Damage {
                     segment: Some(s),
                     op: None,
                     author: None,
-                    reason: format!("a proof names op #{at} of a segment of {} ops", seg_ops.len()),
+                    reason: format!("a proof names op #{at} of a segment of {} ops", wire.ops.len()),
                 }),
             }
         }

@@ -847,3 +847,32 @@ fn json_of_code(args: &[&str], code: i32) -> Json {
     assert_eq!(got, code, "{args:?}: {err}");
     serde_json::from_str(&out).unwrap_or_else(|e| panic!("{args:?}: {e}: {out}"))
 }
+
+/// An op of a segment that does not decode takes only its own proof with it: the other authors'
+/// heads in the segment are still proven (every proof of the segment was dropped once, and each
+/// author was reported "no proof of authorship" besides the op itself).
+#[test]
+fn an_op_that_does_not_decode_leaves_the_other_proofs_of_its_segment() {
+    type Segment = (OpId, OpId, auroradb::log::RangeSum, Vec<serde_bytes::ByteBuf>, Vec<(u32, auroradb::log::Proof)>);
+    let good = std::fs::read(fixture("good.aulf")).unwrap();
+    let body = &good[..good.len() - 32];
+    let (count, fingerprint, mut segments): FileBody =
+        auroradb::log::codec::decode_blob_v("log file", auroradb::MAGIC_LOG_FILE, auroradb::LOG_FILE_VERSION, body)
+            .unwrap();
+    let (magic, version) = (auroradb::log::codec::MAGIC_SEGMENT, auroradb::log::segment::FILE_SEGMENT_VERSION);
+    let mut seg: Segment = auroradb::log::codec::decode_blob_v("segment", magic, version, &segments[0]).unwrap();
+    assert!(seg.4.len() >= 2 && seg.4.iter().all(|(at, _)| *at != 0), "two heads proven, not op #0");
+    // Op #0 (Alice's first) cut to its header: it no longer decodes.
+    seg.3[0] = serde_bytes::ByteBuf::from(seg.3[0][..5].to_vec());
+    segments[0] = serde_bytes::ByteBuf::from(auroradb::log::codec::encode_blob_v(magic, version, &seg));
+    let file = log_file(&(count, fingerprint, segments));
+    let dir = std::env::temp_dir().join(format!("auroradb-cli-undecoded-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = write_temp(&dir, "undecoded.aulf", &file);
+    let (code, out, _) = cli(&["verify", &path]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("op #0 of the segment does not decode"), "{out}");
+    assert!(!out.contains("no proof of authorship") && !out.contains("a proof names op"), "{out}");
+    assert!(out.contains("2 of 2 authors proven"), "{out}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
