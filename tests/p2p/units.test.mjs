@@ -10,6 +10,7 @@ import {
   P2PError,
   PeerJsAdapter,
   Reassembler,
+  SocketIoAdapter,
   controlFrame,
   ControlKind,
   createAdapter,
@@ -285,6 +286,20 @@ test('a newer offer from a linked peer replaces the open link only once it opens
   next.opened();
   assert.deepEqual(events.slice(3), ['disconnect:aaa', 'connection:aaa']);
   await b.destroy();
+});
+
+test('socketio: a place freed under maxConnections goes to a peer refused for want of one', () => {
+  const a = new SocketIoAdapter({ peerId: 'aaa', maxConnections: 1 });
+  const events = [];
+  for (const type of ['connection', 'disconnect']) a.on(type, (e) => events.push(`${type}:${e.peerId}`));
+  a.on('error', (e) => events.push(`error:${e.type}:${e.peerId}`));
+  a._present('bbb', 'room');
+  a._present('ccc', 'room');
+  assert.deepEqual([a.getPeers(), events], [['bbb'], ['connection:bbb', 'error:max-connections:ccc']]);
+  // bbb leaves: ccc, still in the room, is linked (it stayed refused for good).
+  a._absent('bbb', 'room');
+  assert.deepEqual(a.getPeers(), ['ccc']);
+  assert.deepEqual(events.slice(2), ['disconnect:bbb', 'connection:ccc']);
 });
 
 /** Whether `conn` is closed after the mesh's short delay before closing a channel. */

@@ -185,8 +185,15 @@ export class SocketIoAdapter extends P2PAdapter {
     rooms.delete(room);
     if (rooms.size > 0) return;
     this._roomsOf.delete(peerId);
-    this.peerDown(peerId, 'left');
+    const was = this.peerDown(peerId, 'left');
     this.peerGone(peerId);
+    // A place under maxConnections is free: the peers refused for want of one, still in a room
+    // with us, take it in turn (they stayed refused for good).
+    if (!was) return;
+    for (const other of this._roomsOf.keys()) {
+      if (!this.hasRoom()) break;
+      if (!this.isPeerConnected(other)) this.peerUp(other, this.socket);
+    }
   }
 
   _forgetAll(reason) {
