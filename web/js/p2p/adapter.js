@@ -86,7 +86,7 @@ shared().P2PAdapter ??= class P2PAdapter {
     if (this.settings.peerId != null && !isValidPeerId(this.settings.peerId)) {
       throw new P2PError(
         'invalid-config',
-        `invalid peer id ${JSON.stringify(this.settings.peerId)}: use letters, digits, '-' and '_' (at most 128)`,
+        `invalid peer id ${JSON.stringify(this.settings.peerId)}: letters and digits, single '-', '_' or spaces between them, at most 128 characters`,
       );
     }
     this.id = this.settings.peerId ?? randomId();
