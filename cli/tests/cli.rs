@@ -777,6 +777,16 @@ fn verify_names_an_interval_op_without_its_proof() {
 /// A log file's parts (magic `AUlf`: count, fingerprint, segments), for files made by hand.
 type FileBody = (u64, auroradb::log::Fingerprint, Vec<serde_bytes::ByteBuf>);
 
+/// A file segment's parts (magic `AUsg`): first and last id, hash sum, ops, proofs.
+type Segment = (OpId, OpId, auroradb::log::RangeSum, Vec<serde_bytes::ByteBuf>, Vec<(u32, auroradb::log::Proof)>);
+
+/// The good fixture's parts.
+fn good_file_body() -> FileBody {
+    let good = std::fs::read(fixture("good.aulf")).unwrap();
+    let body = &good[..good.len() - 32];
+    auroradb::log::codec::decode_blob_v("log file", auroradb::MAGIC_LOG_FILE, auroradb::LOG_FILE_VERSION, body).unwrap()
+}
+
 /// `body` as a log file: its blob, then the blake3 hash of it.
 fn log_file(body: &FileBody) -> Vec<u8> {
     let blob = auroradb::log::codec::encode_blob_v(auroradb::MAGIC_LOG_FILE, auroradb::LOG_FILE_VERSION, body);
@@ -788,12 +798,7 @@ fn log_file(body: &FileBody) -> Vec<u8> {
 /// proofs are out of order read whole here once, and was "intact" (exit 0).
 #[test]
 fn verify_refuses_what_the_engine_refuses() {
-    type Segment = (OpId, OpId, auroradb::log::RangeSum, Vec<serde_bytes::ByteBuf>, Vec<(u32, auroradb::log::Proof)>);
-    let good = std::fs::read(fixture("good.aulf")).unwrap();
-    let body = &good[..good.len() - 32];
-    let (count, fingerprint, mut segments): FileBody =
-        auroradb::log::codec::decode_blob_v("log file", auroradb::MAGIC_LOG_FILE, auroradb::LOG_FILE_VERSION, body)
-            .unwrap();
+    let (count, fingerprint, mut segments) = good_file_body();
     let (magic, version) = (auroradb::log::codec::MAGIC_SEGMENT, auroradb::log::segment::FILE_SEGMENT_VERSION);
     let at = segments
         .iter()
@@ -853,12 +858,7 @@ fn json_of_code(args: &[&str], code: i32) -> Json {
 /// author was reported "no proof of authorship" besides the op itself).
 #[test]
 fn an_op_that_does_not_decode_leaves_the_other_proofs_of_its_segment() {
-    type Segment = (OpId, OpId, auroradb::log::RangeSum, Vec<serde_bytes::ByteBuf>, Vec<(u32, auroradb::log::Proof)>);
-    let good = std::fs::read(fixture("good.aulf")).unwrap();
-    let body = &good[..good.len() - 32];
-    let (count, fingerprint, mut segments): FileBody =
-        auroradb::log::codec::decode_blob_v("log file", auroradb::MAGIC_LOG_FILE, auroradb::LOG_FILE_VERSION, body)
-            .unwrap();
+    let (count, fingerprint, mut segments) = good_file_body();
     let (magic, version) = (auroradb::log::codec::MAGIC_SEGMENT, auroradb::log::segment::FILE_SEGMENT_VERSION);
     let mut seg: Segment = auroradb::log::codec::decode_blob_v("segment", magic, version, &segments[0]).unwrap();
     assert!(seg.4.len() >= 2 && seg.4.iter().all(|(at, _)| *at != 0), "two heads proven, not op #0");
