@@ -114,10 +114,10 @@ impl AuroraCore {
     /// `create(distributed, peerId)`, else the author id of this instance's ops (32 hex digits).
     #[wasm_bindgen(js_name = peerId)]
     pub fn peer_id(&self) -> String {
-        if let Some(hub) = self.open.hub() {
-            return hub.local().to_owned();
+        match self.open.hub() {
+            Some(hub) => hub.local().to_owned(),
+            None => named_peer(&self.open),
         }
-        self.open.label.clone().unwrap_or_else(|| self.open.peer.to_hex())
     }
 
     /// The identity this instance signs its ops with: `{ author, publicKey, secretKey }` (the
@@ -237,13 +237,11 @@ impl AuroraCore {
                     open.events.emit_error("create", &data_loss_error(&open.name, &loss));
                     *open.data_loss.borrow_mut() = Some(loss);
                 }
-                // The peer id `getPeerId()` gives: the one `create(true, id)` or `peerId` named,
-                // else the author id.
-                let peer_id = open.label.clone().unwrap_or_else(|| open.peer.to_hex());
+                // The peer id `getPeerId()` gives (no sync is attached yet).
                 let detail = Obj::new()
                     .set("name", open.name.as_str())
                     .set("version", open.version)
-                    .set("peerId", peer_id.as_str());
+                    .set("peerId", named_peer(&open).as_str());
                 open.events.emit("open", &detail.build());
                 Ok(AuroraCore { open })
             }
@@ -262,6 +260,12 @@ impl AuroraCore {
     {
         promise(f(self.open.clone()))
     }
+}
+
+/// The peer id `create(distributed, peerId)` or the `peerId` option named, else the author id of
+/// the instance's ops (32 hex digits).
+fn named_peer(open: &Open) -> String {
+    open.label.clone().unwrap_or_else(|| open.peer.to_hex())
 }
 
 /// Deletes the IndexedDB database `name`, for Rust callers (the browser tests); JavaScript's
