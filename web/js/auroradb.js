@@ -217,6 +217,9 @@ export class AuroraDB extends EventTarget {
         Object.defineProperty(this, '_closed', { value: false, writable: true });
         Object.defineProperty(this, '_closing', { value: null, writable: true });
         Object.defineProperty(this, '_reopen', { value: null, writable: true });
+        // How many close() and destroy() calls were made: an open started before one of them
+        // leaves the instance closed when it finishes (see _open).
+        Object.defineProperty(this, '_shuts', { value: 0, writable: true });
         Object.defineProperty(this, '_shutting', { value: new Set() });
         Object.defineProperty(this, '_queuedTransactions', { value: new Set() });
         Object.defineProperty(this, '_adapter', { value: null, writable: true });
@@ -311,11 +314,12 @@ export class AuroraDB extends EventTarget {
      * ask for another mode or peer id (see `_open`).
      */
     create(distributed, peerId) {
+        const shuts = this._shuts;
         if (this._closing) {
             // The calls made after this create() wait for it, rather than fail as closed.
             // It opens right after that close: a close() or destroy() called after this create()
             // waits for it in turn (`_shut`), so the calls take effect in the order made.
-            const reopen = this._closing.then(() => this._open(distributed, peerId));
+            const reopen = this._closing.then(() => this._open(distributed, peerId, shuts));
             this._reopen = reopen;
             const settled = () => {
                 if (this._reopen === reopen) this._reopen = null;
@@ -323,16 +327,16 @@ export class AuroraDB extends EventTarget {
             reopen.then(settled, settled);
             return reopen;
         }
-        return this._open(distributed, peerId);
+        return this._open(distributed, peerId, shuts);
     }
 
     /**
      * `create()` once no close() or destroy() is in progress. On an open instance it does
      * nothing, unless it asks for what the instance is not (distributed or local-only, another
      * peer id): then the instance closes and opens again so (`close` and `open` events), and the
-     * calls made after it wait for that.
+     * calls made after it wait for that. `shuts` is `_shuts` when create() was called.
      */
-    _open(distributed, peerId) {
+    _open(distributed, peerId, shuts) {
         if (this._core) {
             const dist = distributed === undefined ? this.isDistributed() : Boolean(distributed);
             const sameId = peerId == null || !dist || String(peerId) === this.getPeerId();
@@ -349,7 +353,9 @@ export class AuroraDB extends EventTarget {
                 .then((m) => m.AuroraCore.open(this.config, this, this.db, dist, id))
                 .then(async (core) => {
                     this._core = core;
-                    this._closed = false;
+                    // A close() or destroy() called after the create() stays in force: the calls
+                    // made after it fail as closed, and it closes this engine once it is open.
+                    if (this._shuts === shuts) this._closed = false;
                     if (core.distributed) await this._startSync(core, id ?? this.config.peerId);
                     return this;
                 })
@@ -466,7 +472,8 @@ export class AuroraDB extends EventTarget {
     async _engine(operation = 'open') {
         if (this._core && !this._closed) return this._core;
         // Called after a create() of a closed instance (or one that waits for a close() or
-        // destroy()): runs once it opened.
+        // destroy()): runs once it opened. An open that was in flight when the instance was
+        // closed leaves it closed: the call then fails below.
         const reopening = this._reopen ?? this._opening;
         if (this._closed && reopening) {
             await reopening;
@@ -918,6 +925,7 @@ export class AuroraDB extends EventTarget {
      */
     _shut(destroy) {
         this._closed = true;
+        this._shuts += 1;
         // Transactions whose callbacks run now commit nothing (`_unlessShut`). Those called before
         // this whose callbacks have not started yet are calls made before it: they run and commit
         // first.
@@ -932,7 +940,7 @@ export class AuroraDB extends EventTarget {
             if (before) await before.catch(() => {});
             if (this._opening) await this._opening.catch(() => {});
             await Promise.allSettled(queued);
-            // An open that was in flight has set it back.
+            // A create() made before this one, and opened since, has set it back.
             this._closed = true;
             await this._stopSync();
             await this._finishHelper();
