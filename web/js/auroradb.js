@@ -29,6 +29,7 @@ import {
     registerLazyP2PAdapter,
     registerP2PAdapter,
 } from './p2p/adapter.js';
+import { plainCopy } from './objects.js';
 import { P2PError } from './p2p/util.js';
 
 for (const [name, load] of Object.entries(BUILTIN_ADAPTERS)) registerLazyP2PAdapter(name, load);
@@ -192,7 +193,7 @@ class AuroraStore {
 
     /** Writes `[key, value]` pairs as one atomic write; resolves to how many. */
     batchSet(entries) {
-        const taken = this.owner._taken(entries);
+        const taken = this.owner._takenEntries(entries);
         return this.owner._run((core) => core.batchSet(taken), 'batchSet');
     }
 }
@@ -654,17 +655,52 @@ export class AuroraDB extends EventTarget {
 
     /**
      * What a write was given, as it is now: the value itself when the write reads it in the
-     * call (see _run), else a copy (structured clone, as IndexedDB makes), so that changes made
-     * while the write waits for the engine to open are not stored. A value that cannot be
-     * cloned is passed as it is: the engine refuses it, or reads it when it runs.
+     * call (see _run), else a copy of it as the engine stores it (`plainCopy`), so that changes
+     * made while the write waits for the engine to open are not stored. A value the engine would
+     * refuse is passed as it is: the engine refuses it when it runs, as it would have now.
      */
     _taken(value) {
         if (this._waiting === 0 && this._core && !this._closed) return value;
+        return plainCopy(value) ?? value;
+    }
+
+    /**
+     * `batchSet`'s entries as they are now (see `_taken`): read as the engine reads them (an
+     * array by index, another iterable through its iterator, each `[key, value]` pair's items),
+     * each value copied. What throws as it is read is read again by the engine as throwing,
+     * which refuses the batch as it would have now.
+     */
+    _takenEntries(entries) {
+        if (this._waiting === 0 && this._core && !this._closed) return entries;
+        const throwing = (error) => {
+            const pair = [undefined, undefined];
+            Object.defineProperty(pair, 0, {
+                get() {
+                    throw error;
+                },
+            });
+            return pair;
+        };
+        let items;
         try {
-            return structuredClone(value);
-        } catch {
-            return value;
+            if (Array.isArray(entries)) items = Array.from({ length: entries.length }, (_, i) => entries[i]);
+            else if (entries !== null && typeof entries === 'object' && Symbol.iterator in entries)
+                items = [...entries];
+            else return entries;
+        } catch (error) {
+            return {
+                [Symbol.iterator]() {
+                    throw error;
+                },
+            };
         }
+        return items.map((item) => {
+            try {
+                return Array.isArray(item) && item.length === 2 ? [item[0], this._taken(item[1])] : item;
+            } catch (error) {
+                return throwing(error);
+            }
+        });
     }
 
     /** The value under `key`, or `undefined`. */

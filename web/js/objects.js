@@ -95,7 +95,8 @@ export function stateRecordAt(key, record, at) {
 // The log's value encoding (docs/formats.md, "Op"): a varint tag, then the variant's data.
 // Numbers, strings and nesting become what the engine's own conversion gives: an Int within
 // ±(2^53 - 1) a number, beyond it a bigint; a field named `__proto__` an own field.
-const utf8 = new TextDecoder();
+// `ignoreBOM`: a string's leading U+FEFF is a character of it, not a byte order mark to drop.
+const utf8 = new TextDecoder('utf-8', { ignoreBOM: true });
 
 function readValue(r) {
   const tag = r.bytes[r.at++];
@@ -222,6 +223,17 @@ export function encodeValue(v, limit) {
   }
 }
 
+/**
+ * A copy of `v` as the engine would store it, made through its encoding (so it takes exactly what
+ * the engine takes as plain data, and reads each field once, now), or `undefined` when the
+ * engine's own walk has to read `v` (it refuses it, with the reason and the path).
+ */
+export function plainCopy(v) {
+  const bytes = encodeValue(v, Number.POSITIVE_INFINITY);
+  if (bytes === undefined || bytes.length === 0) return undefined;
+  return readValue({ bytes: bytes.slice(), at: 0, view: null });
+}
+
 /** Deepest nesting `encodeValue` takes (the engine's limit for a written value). */
 const MAX_NESTING = 64;
 const TWO_52 = 2 ** 52;
@@ -297,13 +309,15 @@ function writeString(s) {
   return true;
 }
 
+/** The bytes of `b`, a `Uint8Array` of any realm; its length read by the built-in getter, as `set` copies. */
 function writeBytes(b) {
+  const n = TYPED_LENGTH.call(b);
   room(1);
   out.bytes[out.at++] = 5;
-  writeVarint(b.length);
-  room(b.length);
+  writeVarint(n);
+  room(n);
   out.bytes.set(b, out.at);
-  out.at += b.length;
+  out.at += n;
   return true;
 }
 
@@ -347,10 +361,7 @@ function writeValue(v, depth) {
   // Lengths read through the built-ins' getters, which throw for a proxy or an object with only
   // the prototype (a proxy of a buffer would read as no bytes), and copying from a detached
   // buffer throws: the engine's walk then refuses them.
-  if (v instanceof Uint8Array) {
-    TYPED_LENGTH.call(v);
-    return writeBytes(v);
-  }
+  if (v instanceof Uint8Array) return writeBytes(v);
   if (v instanceof ArrayBuffer) {
     BUFFER_LENGTH.call(v);
     return writeBytes(new Uint8Array(v));
