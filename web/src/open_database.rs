@@ -343,7 +343,7 @@ impl<H: AttachedSync> OpenDatabase<H> {
     /// returns the value to store (`undefined`: store `value` as it is). Then converts the value
     /// (the engine checks it when it is written). A hook that throws fails the write with what it
     /// threw. Reports nothing: see [`OpenDatabase::report`].
-    pub fn take_value(&self, key: &str, value: &JsValue, what: &'static str) -> Result<Value, Refused> {
+    pub fn take_value(&self, key: &str, value: &JsValue, what: &str) -> Result<Value, Refused> {
         // `key` was checked as it was read (`key_from_js`, `key_at_path`): a key the write would
         // refuse is refused before the hook sees it.
         let hook = Reflect::get(&self.hooks, &"beforeSet".into()).unwrap_or(JsValue::UNDEFINED);
@@ -358,7 +358,7 @@ impl<H: AttachedSync> OpenDatabase<H> {
     }
 
     /// [`OpenDatabase::take_value`], its refusal reported as operation `op`'s.
-    pub fn prepare(&self, key: &str, value: &JsValue, what: &'static str, op: &str) -> Result<Value, JsValue> {
+    pub fn prepare(&self, key: &str, value: &JsValue, what: &str, op: &str) -> Result<Value, JsValue> {
         self.take_value(key, value, what).map_err(|r| self.report(op, r))
     }
 

@@ -59,13 +59,18 @@ enum Step {
     Index(u32),
 }
 
-struct Walk {
+struct Walk<'a> {
     path: Vec<Step>,
     ancestors: Vec<JsValue>,
-    root: &'static str,
+    root: &'a str,
+    /// Bytes the strings and bytes still to be copied may hold: the value's encoding may not pass
+    /// the limit (see [`from_js_within`]), so a value past it is refused before it is copied
+    /// whole into the engine's memory.
+    room: f64,
+    limit: f64,
 }
 
-impl Walk {
+impl Walk<'_> {
     fn where_(&self) -> String {
         let mut out = self.root.to_owned();
         for s in &self.path {
@@ -91,6 +96,12 @@ impl Walk {
         ))
     }
 
+    /// Takes `n` bytes of the room left; refuses the value once they pass it.
+    fn spend(&mut self, n: f64) -> Result<(), DbError> {
+        self.room -= n;
+        if self.room < 0.0 { Err(DbError::ValueTooLarge { limit: self.limit as usize }) } else { Ok(()) }
+    }
+
     fn value(&mut self, v: &JsValue) -> Result<Value, DbError> {
         if v.is_null() {
             return Ok(Value::Null);
@@ -101,8 +112,13 @@ impl Walk {
         if let Some(n) = v.as_f64() {
             return number(n).ok_or_else(|| self.refuse("is NaN"));
         }
-        if let Some(text) = exact_string(v) {
-            return text.map(Value::String).map_err(|lone| self.refuse(&lone.describe()));
+        if let Some(js) = v.dyn_ref::<JsString>() {
+            // A string has at least as many UTF-8 bytes as UTF-16 units: one past the room is
+            // refused before it is copied.
+            self.spend(f64::from(js.length()))?;
+            let text = exact_string(v).expect("a string").map_err(|lone| self.refuse(&lone.describe()))?;
+            self.spend((text.len() - js.length() as usize) as f64)?;
+            return Ok(Value::String(text));
         }
         if v.is_undefined() {
             return Err(self.refuse("is undefined"));
@@ -125,7 +141,10 @@ impl Walk {
         let copied = copy_bytes(v);
         if !copied.is_undefined() {
             return match copied.dyn_ref::<Uint8Array>() {
-                Some(bytes) => Ok(Value::Bytes(bytes.to_vec())),
+                Some(bytes) => {
+                    self.spend(f64::from(bytes.length()))?;
+                    Ok(Value::Bytes(bytes.to_vec()))
+                }
                 None => Err(self.refuse("holds bytes that cannot be read (a detached buffer, or not a real one)")),
             };
         }
@@ -163,6 +182,9 @@ impl Walk {
         self.ancestors.push(v.clone());
         let mut fields = BTreeMap::new();
         let keys = own_keys(obj).map_err(|_| threw(self))?;
+        // Every name is checked before any field is read, as the page's encoder does: a value
+        // refused for a name is refused before its fields are copied.
+        let mut names = Vec::with_capacity(keys.length() as usize);
         for i in 0..keys.length() {
             let name = keys.get(i);
             let key = match exact_string(&name) {
@@ -170,12 +192,17 @@ impl Walk {
                 Some(Err(lone)) => return Err(self.refuse(&format!("has a field name that {}", lone.describe()))),
                 None => String::new(),
             };
-            self.path.push(Step::Field(key.clone()));
             if key == "__proto__" {
+                self.path.push(Step::Field(key));
                 return Err(self.refuse("is a field named __proto__"));
             }
+            names.push((name, key));
+        }
+        for (name, key) in names {
+            self.path.push(Step::Field(key.clone()));
             let field = Reflect::get(obj, &name).map_err(|_| self.refuse("threw when read"))?;
             if !field.is_undefined() {
+                self.spend(key.len() as f64)?;
                 let value = self.value(&field)?;
                 fields.insert(key, value);
             }
@@ -273,18 +300,18 @@ fn type_name(obj: &Object) -> String {
 ///
 /// Plain data is encoded by the page in one call (`encodeValue`) and decoded here; anything else
 /// (and anything refused) is walked here field by field, which names the reason and the path.
-pub fn from_js(v: &JsValue, what: &'static str) -> Result<Value, DbError> {
+pub fn from_js(v: &JsValue, what: &str) -> Result<Value, DbError> {
     convert(v, what, f64::INFINITY)
 }
 
 /// [`from_js`] for a value a write stores: one whose encoding passes `max_op` bytes (so would the
 /// write's op) is refused with [`DbError::ValueTooLarge`] before it is copied into the engine's
 /// memory.
-pub fn from_js_within(v: &JsValue, what: &'static str, max_op: usize) -> Result<Value, DbError> {
+pub fn from_js_within(v: &JsValue, what: &str, max_op: usize) -> Result<Value, DbError> {
     convert(v, what, max_op as f64)
 }
 
-fn convert(v: &JsValue, what: &'static str, limit: f64) -> Result<Value, DbError> {
+fn convert(v: &JsValue, what: &str, limit: f64) -> Result<Value, DbError> {
     if let Some(bytes) = encode_value(v, limit) {
         if bytes.is_empty() {
             return Err(DbError::ValueTooLarge { limit: limit as usize });
@@ -293,12 +320,12 @@ fn convert(v: &JsValue, what: &'static str, limit: f64) -> Result<Value, DbError
             return Ok(value);
         }
     }
-    walk(v, what)
+    walk(v, what, limit)
 }
 
 /// The engine's own conversion of `v`, field by field.
-fn walk(v: &JsValue, what: &'static str) -> Result<Value, DbError> {
-    Walk { path: Vec::new(), ancestors: Vec::new(), root: what }.value(v)
+fn walk(v: &JsValue, what: &str, limit: f64) -> Result<Value, DbError> {
+    Walk { path: Vec::new(), ancestors: Vec::new(), root: what, room: limit, limit }.value(v)
 }
 
 /// Converts a stored value to a fresh JavaScript value.
@@ -552,7 +579,7 @@ mod tests {
         for v in &values {
             let fast = encode_value(v, f64::INFINITY).unwrap_or_else(|| panic!("{v:?} is encoded by the page"));
             let decoded = postcard::from_bytes::<Value>(&fast).expect("the page's encoding decodes");
-            assert_eq!(decoded, walk(v, "value").unwrap(), "{v:?}");
+            assert_eq!(decoded, walk(v, "value", f64::INFINITY).unwrap(), "{v:?}");
             assert_eq!(from_js(v, "value").unwrap(), decoded);
         }
     }
@@ -593,7 +620,7 @@ mod tests {
         );
         let (mut taken, mut refused) = (0, 0);
         for v in &values {
-            let walk = walk(v, "value").map_err(|e| e.to_string());
+            let walk = walk(v, "value", f64::INFINITY).map_err(|e| e.to_string());
             let got = from_js(v, "value").map_err(|e| e.to_string());
             assert_eq!(got, walk, "{v:?}");
             match (&walk, encode_value(v, f64::INFINITY)) {
@@ -664,7 +691,7 @@ mod tests {
         );
         for v in &refused {
             assert!(encode_value(v, f64::INFINITY).is_none(), "{v:?} is left to the walk");
-            let walk = walk(v, "value").err().map(|e| e.to_string());
+            let walk = walk(v, "value", f64::INFINITY).err().map(|e| e.to_string());
             let err = from_js(v, "value").err().map(|e| e.to_string());
             assert!(err.is_some() && err == walk, "{v:?}: {err:?}");
         }
@@ -688,6 +715,29 @@ mod tests {
             assert_eq!(encode_value(&v, (whole.len() - 1) as f64).unwrap(), Vec::<u8>::new());
             assert!(matches!(from_js_within(&v, "value", whole.len() - 1), Err(DbError::ValueTooLarge { .. })));
             assert!(from_js_within(&v, "value", whole.len() + SLACK).is_ok());
+        }
+    }
+
+    #[wasm_bindgen_test]
+    fn the_walk_refuses_a_name_before_it_copies_a_field_and_a_value_past_the_limit_as_too_large() {
+        // A bad name after a field past the limit: refused for the name, the field never read.
+        let [named] = made(
+            r#"(() => {
+                const v = { get big() { throw new Error('read before the names were checked'); } };
+                v['x\uD800'] = 1;
+                return [v];
+            })()"#,
+        )
+        .try_into()
+        .unwrap();
+        let err = walk(&named, "value", 100.0).unwrap_err().to_string();
+        assert!(err.contains("field name"), "{err}");
+        // What the page gives up on (NaN last) after more bytes than the limit: too large, as the
+        // page's encoder says of a value past the limit, before the NaN is reached.
+        for v in made("[{ a: 'x'.repeat(200), b: NaN }, [new Uint8Array(300), NaN], { ['é'.repeat(60)]: 1, b: NaN }]")
+        {
+            assert!(matches!(walk(&v, "value", 100.0), Err(DbError::ValueTooLarge { limit: 100 })), "{v:?}");
+            assert!(matches!(walk(&v, "value", 10_000.0), Err(DbError::InvalidInput(_))), "{v:?}");
         }
     }
 }

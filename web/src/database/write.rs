@@ -190,7 +190,7 @@ fn take_entries(open: &Open, entries: &JsValue) -> Result<Transaction, Refused> 
             };
             bad(format!("entries[{i}]: {why}"))
         })?;
-        let value = open.take_value(&key, &pair.1, "entries[].value")?;
+        let value = open.take_value(&key, &pair.1, &format!("entries[{i}].value"))?;
         tx.put(key, value).map_err(Refused::Error)?;
     }
     Ok(tx)
