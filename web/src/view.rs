@@ -6,6 +6,7 @@ use js_sys::Array;
 use wasm_bindgen::prelude::*;
 
 use crate::error::to_js_error;
+use crate::events::Events;
 use crate::reads::{function, scan, slice_bound, slice_bounds, values};
 use crate::records::id_hex;
 use crate::value::{from_js, key_from_js, to_js};
@@ -20,13 +21,23 @@ pub struct PastView {
     at: OpId,
     time: f64,
     key_path: Option<String>,
+    /// The database's events: a refused call is dispatched as an `error` event, as the live
+    /// database's are.
+    events: Events,
 }
 
 impl PastView {
     /// A view of `state`, the state at `at`, asked for as of `time` (milliseconds; the time of
-    /// `at` when `None`).
-    pub fn new(state: State, at: OpId, time: Option<f64>, key_path: Option<String>) -> PastView {
-        PastView { state, at, time: time.unwrap_or(at.millis() as f64), key_path }
+    /// `at` when `None`), whose refusals are dispatched through `events`.
+    pub fn new(state: State, at: OpId, time: Option<f64>, key_path: Option<String>, events: Events) -> PastView {
+        PastView { state, at, time: time.unwrap_or(at.millis() as f64), key_path, events }
+    }
+
+    /// Dispatches an `error` event of operation `op` for `err` and returns it as a JavaScript error.
+    fn fail(&self, op: &str, err: &DbError) -> JsValue {
+        let e = to_js_error(err);
+        self.events.emit_error(op, &e);
+        e
     }
 }
 
@@ -52,7 +63,7 @@ impl PastView {
 
     /// The value of `key` then, or `undefined`.
     pub fn get(&self, key: JsValue) -> Result<JsValue, JsValue> {
-        let key = key_from_js(&key).map_err(|e| to_js_error(&e))?;
+        let key = key_from_js(&key).map_err(|e| self.fail("get", &e))?;
         Ok(self.state.get(&key).map_or(JsValue::UNDEFINED, |e| to_js(&e.value)))
     }
 
@@ -73,14 +84,14 @@ impl PastView {
 
     /// The values then for which `predicate(value, key)` is truthy.
     pub fn filter(&self, predicate: JsValue) -> Result<Array, JsValue> {
-        let f = function(&predicate, "filter").map_err(|e| to_js_error(&e))?;
+        let f = function(&predicate, "filter").map_err(|e| self.fail("filter", &e))?;
         Ok(scan(&self.state, &f, |_| true)?.0)
     }
 
     /// Whether `predicate(value, key)` was truthy for every record then (stops at the first
     /// falsy one).
     pub fn every(&self, predicate: JsValue) -> Result<bool, JsValue> {
-        let f = function(&predicate, "every").map_err(|e| to_js_error(&e))?;
+        let f = function(&predicate, "every").map_err(|e| self.fail("every", &e))?;
         Ok(scan(&self.state, &f, |v| v)?.1)
     }
 
@@ -92,7 +103,7 @@ impl PastView {
             slice_bound(v).map(|n| n.as_f64()).map_err(|e| {
                 let why =
                     e.dyn_ref::<js_sys::Error>().map_or_else(|| "not a number".into(), |e| String::from(e.message()));
-                to_js_error(&DbError::InvalidInput(format!("slice() needs numbers: {why}")))
+                self.fail("slice", &DbError::InvalidInput(format!("slice() needs numbers: {why}")))
             })
         };
         let (s, e) = slice_bounds(self.state.len(), bound(&start)?, bound(&end)?);
@@ -102,9 +113,9 @@ impl PastView {
     /// The values then whose indexed field equals `value`.
     #[wasm_bindgen(js_name = findBy)]
     pub fn find_by(&self, index: JsValue, value: JsValue) -> Result<Array, JsValue> {
-        let index = crate::reads::index_name(&index).map_err(|e| to_js_error(&e))?;
-        let v = from_js(&value, "value").map_err(|e| to_js_error(&e))?;
-        let found = self.state.find_by(&index, &v).map_err(|e| to_js_error(&DbError::Snapshot(e)))?;
+        let index = crate::reads::index_name(&index).map_err(|e| self.fail("findBy", &e))?;
+        let v = from_js(&value, "value").map_err(|e| self.fail("findBy", &e))?;
+        let found = self.state.find_by(&index, &v).map_err(|e| self.fail("findBy", &DbError::Snapshot(e)))?;
         Ok(values(&found))
     }
 }

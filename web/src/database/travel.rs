@@ -34,8 +34,9 @@ impl AuroraCore {
     pub fn at(&self, time: JsValue) -> Promise {
         self.spawn(|open| async move {
             let at = point_from_js(&time, "at(time)", true).map_err(|e| open.fail("at", &e))?;
-            let (ms, key_path) = (time_of(&time), open.key_path.clone());
-            open.run("at", async move |db| Ok(PastView::new(db.state_at(at).await?, at, ms, key_path).into())).await
+            let (ms, key_path, events) = (time_of(&time), open.key_path.clone(), open.events.clone());
+            open.run("at", async move |db| Ok(PastView::new(db.state_at(at).await?, at, ms, key_path, events).into()))
+                .await
         })
     }
 
