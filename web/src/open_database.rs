@@ -344,17 +344,41 @@ impl<H: AttachedSync> OpenDatabase<H> {
     /// (the engine checks it when it is written). A hook that throws fails the write with what it
     /// threw. Reports nothing: see [`OpenDatabase::report`].
     pub fn take_value(&self, key: &str, value: &JsValue, what: &str) -> Result<Value, Refused> {
+        self.take(key, value, what).map(|(value, _)| value)
+    }
+
+    /// [`OpenDatabase::take_value`], and whether the hook gave another value to store.
+    fn take(&self, key: &str, value: &JsValue, what: &str) -> Result<(Value, bool), Refused> {
         // `key` was checked as it was read (`key_from_js`, `key_at_path`): a key the write would
         // refuse is refused before the hook sees it.
         let hook = Reflect::get(&self.hooks, &"beforeSet".into()).unwrap_or(JsValue::UNDEFINED);
-        let value = match hook.dyn_ref::<Function>() {
+        let (value, replaced) = match hook.dyn_ref::<Function>() {
             Some(f) => {
                 let out = f.call2(&self.hooks, &JsValue::from_str(key), value).map_err(Refused::Thrown)?;
-                if out.is_undefined() { value.clone() } else { out }
+                if out.is_undefined() { (value.clone(), false) } else { (out, true) }
             }
-            None => value.clone(),
+            None => (value.clone(), false),
         };
-        from_js_within(&value, what, self.max_op).map_err(Refused::Error)
+        Ok((from_js_within(&value, what, self.max_op).map_err(Refused::Error)?, replaced))
+    }
+
+    /// `add(value)`'s value, whose key `key` was read from its key path field ([`key_in`]):
+    /// [`OpenDatabase::take_value`], and the value as converted must hold that key there (a
+    /// getter that gives another string the second time it is read is refused), unless the
+    /// `beforeSet` hook gave another value to store.
+    ///
+    /// [`key_in`]: OpenDatabase::key_in
+    pub fn take_keyed_value(&self, key: &str, value: &JsValue) -> Result<Value, Refused> {
+        let (taken, replaced) = self.take(key, value, "value")?;
+        let path = self.key_path.as_deref().unwrap_or_default();
+        let holds_key =
+            matches!(&taken, Value::Map(fields) if matches!(fields.get(path), Some(Value::String(k)) if k == key));
+        if replaced || holds_key {
+            return Ok(taken);
+        }
+        Err(Refused::Error(DbError::InvalidInput(format!(
+            "value.{path} was read as the key {key:?}, then as something else (a getter that changes)"
+        ))))
     }
 
     /// [`OpenDatabase::take_value`], its refusal reported as operation `op`'s.

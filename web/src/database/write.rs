@@ -34,7 +34,7 @@ impl AuroraCore {
     pub fn add(&self, value: JsValue) -> Promise {
         let open = &self.open;
         let taken = open.key_in(&value).map_err(Refused::Error).and_then(|key| {
-            let value = open.take_value(&key, &value, "value")?;
+            let value = open.take_keyed_value(&key, &value)?;
             Ok((key, value))
         });
         self.spawn(|open| async move {
