@@ -355,8 +355,10 @@ export class AuroraDB extends EventTarget {
                 .then(async (core) => {
                     this._core = core;
                     // A close() or destroy() called after the create() stays in force: the calls
-                    // made after it fail as closed, and it closes this engine once it is open.
-                    if (this._shuts === shuts) this._closed = false;
+                    // made after it fail as closed, and it closes this engine once it is open
+                    // (a distributed one without starting its sync).
+                    if (this._shuts !== shuts) return this;
+                    this._closed = false;
                     if (core.distributed) await this._startSync(core, id ?? this.config.peerId);
                     return this;
                 })
