@@ -7,7 +7,9 @@
 //! between writes, so reconciliation never waits for a write in progress.
 //!
 //! What a remote apply committed ([`WriteOutcome`]) comes back in the engine's
-//! [`SyncEvent::Post`](auroradb_net::SyncEvent::Post) for that batch, and what fails is a
+//! [`SyncEvent::Post`](auroradb_net::SyncEvent::Post) for that batch, and is given at once, under
+//! the database's lock, to the replica's observer ([`DbReplica::on_applied`]), which can announce
+//! it before any other call takes the database; what fails is a
 //! [`DbError`] in [`SyncError::Replica`](auroradb_net::SyncError::Replica): a full quota stays
 //! `DbError::Storage(StorageError::QuotaExceeded)` all the way to the application.
 
@@ -17,7 +19,6 @@ use std::rc::Rc;
 use auroradb_log::{Conflict, EncodedOp, Equivocation, Hash, Log, LogError, OpId, PeerId, Proof, RangeSum};
 use auroradb_net::{ApplyOutcome, IdRange, RangeIndex, Replica, ReplicaError};
 
-#[cfg(doc)]
 use crate::Database;
 use crate::storage::Storage;
 use crate::{DbError, SharedDatabase, StorageError, WriteOutcome};
@@ -27,7 +28,11 @@ pub struct DbReplica<S: Storage> {
     db: SharedDatabase<S>,
     log: Rc<RefCell<Log>>,
     local: PeerId,
+    on_applied: Option<Applied<S>>,
 }
+
+/// See [`DbReplica::on_applied`].
+type Applied<S> = Box<dyn Fn(PeerId, &mut Database<S>, &WriteOutcome)>;
 
 impl<S: Storage> core::fmt::Debug for DbReplica<S> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
@@ -40,7 +45,16 @@ impl<S: Storage> DbReplica<S> {
     /// peers as `local` (the transport's id for this peer; it decides which side of a new
     /// connection starts the first session).
     pub fn new(db: SharedDatabase<S>, log: Rc<RefCell<Log>>, local: PeerId) -> DbReplica<S> {
-        DbReplica { db, log, local }
+        DbReplica { db, log, local, on_applied: None }
+    }
+
+    /// Calls `f(peer, db, outcome)` after each commit of a peer's ops or of a freeze that a
+    /// peer's proof caused, while the database's lock is still held: what `f` announces (the
+    /// changes, and first the other connections' commits the apply caught up with, which
+    /// [`Database::take_caught_up`] gives) comes before anything a later call commits.
+    pub fn on_applied(mut self, f: impl Fn(PeerId, &mut Database<S>, &WriteOutcome) + 'static) -> DbReplica<S> {
+        self.on_applied = Some(Box::new(f));
+        self
     }
 
     /// The shared database.
@@ -120,20 +134,28 @@ impl<S: Storage> Replica for DbReplica<S> {
         self.log.borrow().conflict(run)
     }
 
-    async fn freeze(&self, proof: Equivocation) -> Result<Option<WriteOutcome>, DbError> {
+    async fn freeze(&self, from: PeerId, proof: Equivocation) -> Result<Option<WriteOutcome>, DbError> {
         let mut guard = self.db.lock().await;
         let db = guard.as_mut().ok_or(DbError::Storage(StorageError::Closed))?;
-        db.freeze(proof).await
+        let out = db.freeze(proof).await?;
+        if let (Some(f), Some(out)) = (&self.on_applied, &out) {
+            f(from, db, out);
+        }
+        Ok(out)
     }
 
     async fn apply_remote(
         &self,
-        _from: PeerId,
+        from: PeerId,
         ops: Vec<EncodedOp>,
         proofs: Vec<(OpId, Proof)>,
     ) -> Result<WriteOutcome, DbError> {
         let mut guard = self.db.lock().await;
         let db = guard.as_mut().ok_or(DbError::Storage(StorageError::Closed))?;
-        db.apply_remote(ops, &proofs).await
+        let out = db.apply_remote(ops, &proofs).await?;
+        if let Some(f) = &self.on_applied {
+            f(from, db, &out);
+        }
+        Ok(out)
     }
 }

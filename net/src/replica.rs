@@ -56,7 +56,7 @@ pub trait Replica: RangeIndex {
     /// from the fork's seq on leave the log, the state and storage, the proof is kept, and none
     /// of those ops is taken again. `None` when the replica already holds a proof of that author
     /// at that seq or before (nothing changes); else what changed (ops removed change the state).
-    async fn freeze(&self, proof: Equivocation) -> Result<Option<Self::Applied>, Self::Error>;
+    async fn freeze(&self, from: PeerId, proof: Equivocation) -> Result<Option<Self::Applied>, Self::Error>;
 
     /// Checks and applies remote ops received from `from`, all or nothing: each op's chain link
     /// and drift ([`Log::check_remote`]), the proof of each author's newest new op among
@@ -164,8 +164,8 @@ impl<S: Replica + ?Sized> Replica for Rc<S> {
         (**self).conflict(run)
     }
 
-    async fn freeze(&self, proof: Equivocation) -> Result<Option<S::Applied>, S::Error> {
-        (**self).freeze(proof).await
+    async fn freeze(&self, from: PeerId, proof: Equivocation) -> Result<Option<S::Applied>, S::Error> {
+        (**self).freeze(from, proof).await
     }
 
     async fn apply_remote(
@@ -292,7 +292,7 @@ impl Replica for MemoryReplica {
     }
 
     /// Applies nothing new: the outcome is empty.
-    async fn freeze(&self, proof: Equivocation) -> Result<Option<Vec<EncodedOp>>> {
+    async fn freeze(&self, _from: PeerId, proof: Equivocation) -> Result<Option<Vec<EncodedOp>>> {
         let Some(removed) = self.log.borrow_mut().freeze(proof)? else { return Ok(None) };
         if !removed.is_empty()
             && let Some(reset) = self.reset.borrow_mut().as_mut()

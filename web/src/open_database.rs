@@ -211,7 +211,7 @@ impl<H: AttachedSync> OpenDatabase<H> {
     }
 
     /// After a call: updates the counters and takes what its writes caught up with.
-    fn settle(&self, db: &mut Db) -> Vec<Change> {
+    pub(crate) fn settle(&self, db: &mut Db) -> Vec<Change> {
         // A read of every record leaves them all held: past the cache, they go now.
         db.release_excess();
         self.refresh(db);

@@ -84,7 +84,16 @@ impl SyncHub {
         let opts = &inner.sync_options;
         let transport = Rc::new(JsTransport::new());
         let me = transport.register(&local);
-        let replica = DbReplica::new(inner.db.clone(), inner.log.clone(), me);
+        // A peer's changes are dispatched as the apply commits them, under the database's lock,
+        // after what the apply caught up with of the other tabs' commits: the events come in
+        // commit order, before those of any commit made after it (another tab's, whose catch-up
+        // takes the lock next). `post` follows when the engine reports the batch.
+        let (announcer, names) = (Rc::downgrade(inner), transport.clone());
+        let replica = DbReplica::new(inner.db.clone(), inner.log.clone(), me).on_applied(move |from, db, out| {
+            let Some(inner) = announcer.upgrade().filter(|_| !names.is_closed()) else { return };
+            inner.emit_caught(inner.settle(db));
+            inner.events.emit_changes_from(&out.changes, Source::Peer, names.name_of(&from).as_deref());
+        });
         let defaults = SyncConfig::default();
         let max_frame = opts.max_frame.map_or(defaults.limits.max_frame, |m| m.min(defaults.limits.max_frame));
         let config = SyncConfig {
@@ -315,11 +324,17 @@ impl SyncHub {
         }
     }
 
-    /// Dispatches the changes a peer's ops made, then `post`.
+    /// Dispatches `post` for a peer's ops (their changes were dispatched as they were
+    /// committed, see [`SyncHub::new`]): the keys they changed, each once, in the order of
+    /// their first change.
     fn announce(&self, inner: &OpenDatabase<SyncHub>, from: &PeerId, out: &WriteOutcome) {
         let peer = self.transport.name_of(from);
-        inner.events.emit_changes_from(&out.changes, Source::Peer, peer.as_deref());
-        let keys: Array = out.changes.iter().map(|c| JsValue::from_str(&c.key)).collect();
+        let mut firsts: Vec<(&str, usize)> = out.changes.iter().enumerate().map(|(i, c)| (c.key.as_str(), i)).collect();
+        // By key, then by place: the first change of each key is kept.
+        firsts.sort_unstable();
+        firsts.dedup_by(|later, first| later.0 == first.0);
+        firsts.sort_unstable_by_key(|&(_, i)| i);
+        let keys: Array = firsts.into_iter().map(|(key, _)| JsValue::from_str(key)).collect();
         let detail = Obj::new()
             .set("peerId", peer.map_or(JsValue::NULL, |p| JsValue::from_str(&p)))
             .set("ops", out.ops.len() as f64)

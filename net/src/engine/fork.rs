@@ -246,7 +246,7 @@ impl<S: Replica, T: Transport> SyncEngine<S, T> {
             self.state.borrow_mut().keep_pending(eq);
             return true;
         }
-        let applied = match self.replica.freeze(eq.clone()).await {
+        let applied = match self.replica.freeze(from, eq.clone()).await {
             Ok(Some(applied)) => applied,
             Ok(None) => return true,
             Err(e) => {

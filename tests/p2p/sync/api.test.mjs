@@ -131,6 +131,14 @@ test('autoSync: false: writes wait for post(); fetch() and sync() reconcile', { 
   const report = await A.sync();
   assert.deepEqual(report, { peers: 1, sent: 0, received: 1 });
   await waitConverged([A, B], { expectCount: 4 });
+
+  // A post of several ops per key names each key once, in the order of its first change.
+  for (const n of [1, 2, 3]) await A.add('many', { n });
+  await A.add('gone', { n: 1 });
+  await A.remove('gone');
+  await A.post();
+  await waitFor(async () => (await B.get('many'))?.n === 3, 'the posted ops');
+  assert.deepEqual((await B.events('post')).at(-1).detail, { peerId: A.peerId, ops: 5, keys: ['many', 'gone'] });
   await A.destroy();
   await B.destroy();
 });
@@ -157,6 +165,50 @@ test('writes larger than a frame sync: a 1 MB value and a 10,000-record batchSet
   assert.deepEqual([...(await A.events('error')), ...(await B.events('error'))], [], 'no sync errors');
   assertNoProblems(pa, pb);
   await A.destroy();
+  await B.destroy();
+});
+
+test("a tab dispatches a peer's write before a sibling tab's later remove of it", { timeout: 150_000 }, async () => {
+  // Tabs A1 and A2 of one database and a peer B. B adds keys; A2 removes each as soon as it sees
+  // it (through the tab that applied B's push). A1's events must come in commit order: the
+  // peer's set of a key before the tab's delete of it, so a view built from them ends empty.
+  const { config } = await fresh();
+  const [p1, p2, pb] = [
+    await openPage(context, pages.origin),
+    await openPage(context, pages.origin),
+    await openPage(context, pages.origin),
+  ];
+  const A1 = await openDb(p1, 'a1', config('a'));
+  const A2 = await openDb(p2, 'a2', config('a'));
+  const B = await openDb(pb, 'b', config('b'), true, 'peer-b');
+  await waitConnected([A1, A2, B], 2);
+  await p2.evaluate(() => {
+    const db = window.t.dbs.get('a2').db;
+    db.addEventListener('set', (e) => {
+      if (e.detail.key.startsWith('r')) db.remove(e.detail.key);
+    });
+  });
+  const N = 30;
+  for (let i = 0; i < N; i++) {
+    await B.add(`r${i}`, { i });
+    await sleep(30);
+  }
+  const empty = async (d) => (await d.all()).length === 0;
+  await waitFor(async () => (await empty(A1)) && (await empty(A2)) && (await empty(B)), 'every key removed', {
+    describe: () => describeDbs([A1, A2, B]),
+  });
+  await sleep(500);
+  for (const tab of [A1, A2]) {
+    const last = new Map();
+    for (const e of await tab.events()) {
+      if (e.type === 'set' || e.type === 'delete') last.set(e.detail.key, `${e.type} (${e.detail.source})`);
+    }
+    const ghosts = [...last].filter(([, event]) => event.startsWith('set'));
+    assert.deepEqual(ghosts, [], `${tab.label}: keys whose last event says they are there`);
+    assert.equal(last.size, N, `${tab.label}: events of every key`);
+  }
+  await A1.destroy();
+  await A2.close();
   await B.destroy();
 });
 
