@@ -21,6 +21,7 @@ import { createReadStream, existsSync, statSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { dirname, extname, join, normalize, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { WebSocket } from 'ws';
 
 const HOST = '127.0.0.1';
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -67,8 +68,11 @@ function parseArgs(argv) {
       fail(`unknown argument '${arg}' (usage: node demo/serve.mjs [--port N] [--check])`);
     }
   }
-  const port = Number(out.port);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) fail(`bad port '${out.port}'`);
+  // Decimal digits only: Number() would also take ' 0x50' (80), '' (0) and '1e4' (10000).
+  const port = /^[0-9]{1,5}$/.test(out.port) ? Number(out.port) : Number.NaN;
+  if (!(port >= 0 && port <= 65535)) {
+    fail(`bad port '${out.port}': give a decimal number from 0 to 65535 (0: any free port)`);
+  }
   return { port, check: out.check };
 }
 
@@ -187,6 +191,32 @@ async function probe(label, url, want) {
   }
 }
 
+/**
+ * Joins a room of the WebRTC signaling server over a WebSocket and waits for its `joined`
+ * answer (the server speaks WebSocket only: an HTTP fetch would tell nothing).
+ */
+function probeSignaling(label, url) {
+  return new Promise((done) => {
+    const say = (ok, text) => {
+      clearTimeout(timer);
+      ws.terminate();
+      console.log(`  ${ok ? 'ok  ' : 'FAIL'} ${label}: ${text} ${url}`);
+      done(ok);
+    };
+    const ws = new WebSocket(url);
+    const timer = setTimeout(() => say(false, 'no answer within 5000 ms:'), 5000);
+    ws.on('open', () => ws.send(JSON.stringify({ type: 'join', room: 'demo-check', id: `check${process.pid}` })));
+    ws.on('message', (data) => {
+      let msg = null;
+      try {
+        msg = JSON.parse(String(data));
+      } catch {}
+      say(msg?.type === 'joined', msg?.type === 'joined' ? 'joined a room' : `answered ${String(data).slice(0, 80)}:`);
+    });
+    ws.on('error', (err) => say(false, `${err.message}:`));
+  });
+}
+
 async function check(origin, config) {
   const results = [
     await probe('page', `${origin}/`, /AuroraDB audit board/),
@@ -197,6 +227,7 @@ async function check(origin, config) {
     await probe('engine', `${origin}/pkg/auroradb_core_bg.wasm`),
     await probe('Socket.IO relay', `${config.socketio}/socket.io/?EIO=4&transport=polling`, /"sid"/),
     await probe('PeerJS server', `${config.peerjs.url}/${config.peerjs.key}/id`),
+    await probeSignaling('WebRTC signaling server', config.signaling),
   ];
   return results.every(Boolean);
 }

@@ -39,6 +39,13 @@ ensure_demo_node() {
     say "node $(node --version): present"
 }
 
+# A port is decimal digits, 0 to 65535 (0: any free port): not ' 0x50', '' or '1e4'.
+check_port() {
+    if ! [[ "$1" =~ ^[0-9]{1,5}$ ]] || [ "$((10#$1))" -gt 65535 ]; then
+        die "bad port '$1': give a decimal number from 0 to 65535 (0: any free port)"
+    fi
+}
+
 main() {
     local build=1 args=()
     while [ "$#" -gt 0 ]; do
@@ -47,10 +54,14 @@ main() {
             --check) args+=(--check) ;;
             --port)
                 [ "$#" -ge 2 ] || die "--port needs a value ($(usage))"
+                check_port "$2"
                 args+=(--port "$2")
                 shift
                 ;;
-            --port=*) args+=("$1") ;;
+            --port=*)
+                check_port "${1#--port=}"
+                args+=("$1")
+                ;;
             -h | --help)
                 usage
                 return 0

@@ -10,7 +10,7 @@
 // relay, PeerJS server and signaling server listen).
 
 import { AuroraDB } from '/pkg/auroradb.mjs';
-import { dateTime, download, errorText, newRecordId, plural } from './util.js';
+import { dateTime, download, errorText, h, isIncident, newRecordId, plural, visible } from './util.js';
 import { renderChips, renderHistory, renderLog, renderPeers, renderRecords, renderTravel, toast } from './views.js';
 
 const ADAPTERS = ['socketio', 'peerjs', 'webrtc', 'broadcast'];
@@ -20,8 +20,17 @@ const NAMES = ['Ada', 'Grace', 'Linus', 'Barbara', 'Ken', 'Margaret', 'Dennis', 
 function readSettings() {
   const params = new URLSearchParams(location.search);
   const problems = [];
+  /** The first value of `name`; differing repeats are named in the banner. */
+  const one = (name) => {
+    const values = params.getAll(name);
+    if (new Set(values).size > 1) {
+      const list = values.map((v) => `'${v}'`).join(', ');
+      problems.push(`The URL gives ${name} ${values.length} times (${list}): using the first, '${values[0]}'.`);
+    }
+    return values.length ? values[0] : null;
+  };
   const pick = (name, allowed, fallback) => {
-    const value = params.get(name);
+    const value = one(name);
     if (value === null || allowed.includes(value)) return value ?? fallback;
     problems.push(`Unknown ${name} '${value}' in the URL: using ${fallback} (one of ${allowed.join(', ')}).`);
     return fallback;
@@ -31,20 +40,25 @@ function readSettings() {
       .trim()
       .replace(/[^\p{L}\p{N} _.-]/gu, '')
       .slice(0, max);
-  let user = clean(params.get('user'), 24);
+  let user = clean(one('user'), 24);
   if (!user) {
     user =
       sessionStorage.getItem('auroradb-board-user') ||
       NAMES[crypto.getRandomValues(new Uint8Array(1))[0] % NAMES.length];
     sessionStorage.setItem('auroradb-board-user', user);
   }
-  return {
-    adapter: pick('adapter', ADAPTERS, 'socketio'),
-    strategy: pick('strategy', STRATEGIES, 'timestamp'),
-    board: clean(params.get('board'), 40).replace(/\s+/g, '-') || 'main',
-    user,
-    problems,
-  };
+  const adapter = pick('adapter', ADAPTERS, 'socketio');
+  const strategy = pick('strategy', STRATEGIES, 'timestamp');
+  // A board is its database and room: a name changed on the way (characters dropped, cut at
+  // 40, spaces made '-') is another board, perhaps one someone else uses: say which is open.
+  const given = one('board');
+  const board = clean(given, 40).replace(/\s+/g, '-') || 'main';
+  if (given !== null && given !== board) {
+    problems.push(
+      `Board '${given}' cannot be used as given (letters, digits, spaces, '_', '.' and '-', at most 40): opened board '${board}'.`,
+    );
+  }
+  return { adapter, strategy, board, user, problems };
 }
 
 /** Everything the panels draw from. */
@@ -55,7 +69,13 @@ const state = {
   server: '',
   self: null,
   peerId: null,
+  /** The incidents (values that are incidents, see `isIncident`), newest first. */
   records: [],
+  /** How many records of the database are not incidents (not shown on the board). */
+  others: 0,
+  /** How many incident rows (and rows of the time-travel table) are drawn: more on request. */
+  recordLimit: 500,
+  travelLimit: 500,
   ops: [],
   names: new Map(),
   verify: null,
@@ -87,7 +107,31 @@ function banner(text, kind = 'warn') {
   const node = document.getElementById('banner');
   node.hidden = !text;
   node.className = `banner banner-${kind}`;
-  node.textContent = text ?? '';
+  node.textContent = visible(text ?? '');
+}
+
+// ---- conflict marks, kept across reloads -----------------------------------------------------
+
+/** Per board and author: the marks of lost edits not looked at yet, and the ops already told. */
+const marksKey = () => `auroradb-board-marks:${state.settings.board}:${state.self}`;
+
+function loadMarks() {
+  try {
+    const saved = JSON.parse(localStorage.getItem(marksKey()) ?? 'null');
+    for (const [key, notice] of saved?.conflicts ?? []) state.conflicts.set(key, notice);
+    for (const id of saved?.reported ?? []) state.reported.add(id);
+  } catch {
+    // Storage that cannot be read (disabled, or a value written by hand) keeps no marks.
+  }
+}
+
+function saveMarks() {
+  try {
+    const reported = [...state.reported].slice(-2000);
+    localStorage.setItem(marksKey(), JSON.stringify({ conflicts: [...state.conflicts], reported }));
+  } catch {
+    // Full or disabled storage: the marks last as long as the page.
+  }
 }
 
 // ---- the database --------------------------------------------------------------------------
@@ -252,7 +296,14 @@ function announce(id) {
 async function checkConflicts(keys) {
   const db = state.db ?? null;
   if (!db || !state.self) return;
+  // Only a key this user wrote can hold an edit of theirs that lost: one read of the log spares
+  // a history() per key (an import of thousands of other people's ops).
+  const ops = await db.log().catch(() => []);
+  const mine = new Set();
+  for (const op of ops) if (op.author === state.self) for (const key of opKeys(op)) mine.add(key);
+  let marked = false;
   for (const key of new Set(keys)) {
+    if (!mine.has(key)) continue;
     const items = await db.history(key).catch(() => []);
     const winner = items.findLast((i) => i.outcome === 'current');
     for (const mine of items) {
@@ -269,13 +320,20 @@ async function checkConflicts(keys) {
             );
       if (!rival || rival.author === state.self) continue;
       state.reported.add(mine.id);
-      const by = state.names.get(rival.author) ?? rival.value?.updatedBy ?? `author ${rival.author.slice(0, 8)}`;
+      const by =
+        state.names.get(rival.author) ??
+        (typeof rival.value?.updatedBy === 'string' ? rival.value.updatedBy : `author ${rival.author.slice(0, 8)}`);
       const notice = { key, by, strategy: state.settings.strategy, op: mine.id };
       state.conflicts.set(key, notice);
+      marked = true;
       note('conflict', `your edit of ${key} lost to ${by} under ${notice.strategy}`);
       toast(
         [
-          `Your edit of ${key} lost to ${by} under ${notice.strategy}. `,
+          'Your edit of ',
+          h('bdi', {}, key),
+          ' lost to ',
+          h('bdi', {}, by),
+          ` under ${notice.strategy}. `,
           { text: 'Show history', onclick: () => actions.select(key), testid: 'conflict-link' },
         ],
         'warn',
@@ -283,14 +341,20 @@ async function checkConflicts(keys) {
       );
     }
   }
+  if (marked) saveMarks();
   scheduleRefresh(0);
+}
+
+/** The keys an op wrote. */
+function opKeys(op) {
+  return op.kind === 'txn' ? (op.steps ?? []).map((s) => s.key) : [op.key];
 }
 
 function flash(key) {
   state.flash.add(key);
   setTimeout(() => {
     state.flash.delete(key);
-    document.querySelector(`#records-body tr[data-key="${CSS.escape(key)}"]`)?.classList.remove('flash');
+    document.querySelector(`#records-body tr[data-key="${CSS.escape(String(key))}"]`)?.classList.remove('flash');
   }, 1200);
 }
 
@@ -333,19 +397,37 @@ function refresh() {
 
 async function refreshOnce() {
   const db = state.db;
-  const [records, ops] = await Promise.all([db.all(), db.log()]);
+  // Every record with its key, in one read: a log may hold values that are no incident (null,
+  // strings, objects whose `id` is not their key); the board shows incidents only.
+  const entries = [];
+  const [, ops] = await Promise.all([
+    db.filter((value, key) => {
+      entries.push([key, value]);
+      return false;
+    }),
+    db.log(),
+  ]);
   state.ops = ops;
   for (const op of ops) {
-    for (const key of op.kind === 'txn' ? (op.steps ?? []).map((s) => s.key) : [op.key]) {
+    for (const key of opKeys(op)) {
       if (key !== undefined && !state.firstSeen.has(key)) state.firstSeen.set(key, state.firstSeen.size);
     }
   }
+  const live = new Set();
+  const records = [];
+  for (const [key, value] of entries) {
+    live.add(key);
+    if (isIncident(value, key)) records.push(value);
+  }
+  state.others = entries.length - records.length;
   // Newest first: the log's order (the same on every peer), never the random ids.
   const rank = (r) => state.firstSeen.get(r.id) ?? Number.MAX_SAFE_INTEGER;
   state.records = records.sort((a, b) => rank(b) - rank(a));
-  state.deleted = [...state.firstSeen.keys()].filter((k) => !records.some((r) => r.id === k)).reverse();
+  state.deleted = [...state.firstSeen.keys()].filter((k) => !live.has(k)).reverse();
   for (const op of ops) {
-    const by = op.value?.updatedBy ?? op.steps?.find((s) => s.value?.updatedBy)?.value.updatedBy;
+    const by = [op.value, ...(op.steps ?? []).map((s) => s.value)].find(
+      (v) => typeof v?.updatedBy === 'string' && v.updatedBy,
+    )?.updatedBy;
     if (by && !state.names.has(op.author)) state.names.set(op.author, by);
   }
   if (state.travelId && !ops.some((op) => op.id === state.travelId)) state.travelId = null;
@@ -356,7 +438,9 @@ async function refreshOnce() {
     .verify()
     .then((v) => ({ ...v, at: Date.now() }))
     .catch((e) => ({ ok: false, name: e.name, message: e.message }));
-  draw();
+  // Only the chain chip and the log's badge show the verification: the rest is drawn already.
+  renderChips(state);
+  renderLog(state, actions);
 }
 
 async function travelView(id) {
@@ -364,7 +448,7 @@ async function travelView(id) {
   const index = ops.findIndex((op) => op.id === id);
   if (index < 0) return null;
   const [snapshot, diff] = await Promise.all([state.db.at(id), state.db.diff(id, ops[ops.length - 1].id)]);
-  return { op: ops[index], index: index + 1, total: ops.length, records: snapshot.all(), diff };
+  return { op: ops[index], index: index + 1, total: ops.length, records: snapshot.filter(isIncident), diff };
 }
 
 function draw() {
@@ -421,6 +505,9 @@ const actions = {
     await guarded('Saving', async () => {
       const current = await state.db.get(key);
       if (current === undefined) throw Object.assign(new Error(`${key} was deleted meanwhile`), { name: 'Gone' });
+      if (!isIncident(current, key)) {
+        throw Object.assign(new Error(`${key} is no longer an incident (its value was replaced)`), { name: 'Gone' });
+      }
       await state.db.put(key, edited({ id: key, ...current }, changes));
     });
   },
@@ -445,7 +532,7 @@ const actions = {
   },
   select(key) {
     state.selected = key;
-    state.conflicts.delete(key);
+    if (state.conflicts.delete(key)) saveMarks();
     scheduleRefresh(0);
     document.getElementById('history-title').scrollIntoView({ block: 'nearest', behavior: 'smooth' });
   },
@@ -519,6 +606,16 @@ function wireControls() {
     document.getElementById('new-title').focus();
   });
   document.getElementById('seed').addEventListener('click', () => actions.seed());
+  document.getElementById('records-more').addEventListener('click', (e) => {
+    if (!e.target.closest('button')) return;
+    state.recordLimit += 500;
+    renderRecords(state, actions);
+  });
+  document.getElementById('travel-more').addEventListener('click', (e) => {
+    if (!e.target.closest('button')) return;
+    state.travelLimit += 500;
+    renderTravel(state, state.travelView);
+  });
 
   const slider = document.getElementById('travel-slider');
   slider.addEventListener('input', () => {
@@ -559,25 +656,29 @@ function wireControls() {
     const stamp = dateTime(Date.now()).replace(/[-: ]/g, '').replace('.', '-');
     const name = `auroradb-${state.settings.board}-${stamp}.aurlog`;
     download(bytes, name);
-    status.textContent = `Exported ${plural(state.ops.length, 'op')} (${bytes.length.toLocaleString()} bytes) as ${name}`;
+    status.textContent = visible(
+      `Exported ${plural(state.ops.length, 'op')} (${bytes.length.toLocaleString()} bytes) as ${name}`,
+    );
   });
   const input = document.getElementById('import-file');
   input.addEventListener('change', async () => {
     const file = input.files?.[0];
     input.value = '';
     if (!file) return;
-    status.textContent = `Importing ${file.name}…`;
+    status.textContent = visible(`Importing ${file.name}…`);
     status.classList.remove('failed');
     const result = await guarded(
       'Import',
       async () => state.db.importLog(new Uint8Array(await file.arrayBuffer())),
       (text) => {
-        status.textContent = `${file.name}: ${text}`;
+        status.textContent = visible(`${file.name}: ${text}`);
         status.classList.add('failed');
       },
     );
     if (!result) return;
-    status.textContent = `Imported ${file.name}: ${plural(result.ops, 'op')} in the file, ${result.imported} new`;
+    status.textContent = visible(
+      `Imported ${file.name}: ${plural(result.ops, 'op')} in the file, ${result.imported} new`,
+    );
     toast(`Imported ${result.imported} new ${result.imported === 1 ? 'op' : 'ops'}`, 'ok');
     note('import', `imported ${result.imported} of ${result.ops} ops from ${file.name}`);
     scheduleRefresh(0);
@@ -594,6 +695,7 @@ async function start() {
   if (state.settings.problems.length) banner(state.settings.problems.join(' '));
   const db = await openDatabase();
   note('open', `opened ${db.name}`);
+  loadMarks();
   await refresh();
   document.body.classList.add('ready');
   // A safety net under the events: the op count and the connection count are cheap to read.

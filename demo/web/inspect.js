@@ -4,7 +4,7 @@
 // between two points. Served by demo/serve.mjs at /inspect.html; also works as a static page
 // in a folder holding pkg/ (or from a checkout, two folders under it).
 
-import { authorTag, dateTime, errorText, fill, h, hlcLabel, plural } from './util.js';
+import { authorTag, dateTime, errorText, fill, h, hlcLabel, plural, visible } from './util.js';
 
 const $ = (id) => document.getElementById(id);
 
@@ -28,6 +28,10 @@ const state = {
   lastFile: null,
   /** The position the op log's rows are styled for. */
   marked: 0,
+  /** The op log draws LOG_WINDOW ops from this index on (a window that follows the position). */
+  logStart: 0,
+  /** How many keys the state table draws (around the key the current op wrote). */
+  stateLimit: 500,
   ops: [],
   position: 0,
   key: null,
@@ -69,48 +73,82 @@ function columns(values) {
 
 // ---- loading a file ------------------------------------------------------------------------
 
-async function dropDatabase() {
-  const db = state.db;
-  state.db = null;
-  if (db) await db.destroy().catch(() => {});
+/** Every throwaway database made and not deleted yet (one per load, shown or not). */
+const made = new Set();
+
+async function discard(db) {
+  if (!db || !made.has(db)) return;
+  made.delete(db);
+  if (state.db === db) state.db = null;
+  await db.destroy().catch(() => {});
 }
+
+/** Deletes every throwaway database (the page is left). */
+function dropDatabases() {
+  for (const db of [...made]) discard(db);
+}
+
+/** Counts loads: only the latest one (the last file picked, or strategy) may show its file. */
+let loads = 0;
 
 async function load(file) {
   stop();
+  const mine = ++loads;
+  const latest = () => mine === loads;
   state.lastFile = file;
   const error = $('error');
   error.hidden = true;
-  $('summary').textContent = `Reading ${file.name}…`;
-  await dropDatabase();
-  const bytes = new Uint8Array(await file.arrayBuffer());
-  const name = `auroradb-inspect-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
-  const db = new state.AuroraDB({ name, syncStrategy: $('strategy').value, checkpointEvery: 0 });
+  $('summary').textContent = visible(`Reading ${file.name}…`);
+  document.body.dataset.ops = '';
+  let db = null;
   try {
+    const bytes = new Uint8Array(await file.arrayBuffer());
+    if (!latest()) return;
+    const name = `auroradb-inspect-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
+    db = new state.AuroraDB({ name, syncStrategy: $('strategy').value, checkpointEvery: 0 });
+    made.add(db);
     await db.create();
+    if (!latest()) return discard(db);
     const result = await db.importLog(bytes);
+    if (!latest()) return discard(db);
+    const ops = await db.log();
+    const verify = await db.verify().catch((e) => ({ ok: false, error: e }));
+    if (!latest()) return discard(db);
+    // This file is shown from now on: the one shown before is deleted.
+    const previous = state.db;
     state.db = db;
+    discard(previous);
     state.file = file.name;
-    state.ops = await db.log();
+    state.ops = ops;
     state.names = namesOf(state.ops);
     state.key = null;
-    const verify = await db.verify().catch((e) => ({ ok: false, error: e }));
-    $('summary').textContent =
+    state.stateLimit = 500;
+    $('summary').textContent = visible(
       `${file.name}: ${plural(result.ops, 'op')}, ${plural(new Set(state.ops.map((o) => o.author)).size, 'author')}` +
-      (verify.ok ? ` · chain verified · fp ${verify.fingerprint.slice(0, 10)}` : ` · ${errorText(verify.error)}`);
-    fill($('chip-file'), h('span', { class: 'chip-label' }, 'file'), file.name);
+        (verify.ok ? ` · chain verified · fp ${verify.fingerprint.slice(0, 10)}` : ` · ${errorText(verify.error)}`),
+    );
+    fill($('chip-file'), h('span', { class: 'chip-label' }, 'file'), h('bdi', {}, file.name));
+    $('chip-file').title = visible(file.name);
     $('panels').hidden = false;
     $('diff-from').value = '0';
     $('diff-to').value = String(state.ops.length);
-    renderLog();
+    renderLog(state.ops.length);
     await goTo(state.ops.length);
     await showDiff();
+    // A newer load took over meanwhile: it shows its own file (and deletes this database).
+    if (!latest()) return;
     fill($('history'), h('p', { class: 'hint' }, 'Click a key in the state table or the op log.'));
     $('history-key').textContent = '';
     // Set once the file is shown whole (the state after its last op, the diff): what waits for
     // the page to be ready waits for this.
     document.body.dataset.ops = String(state.ops.length);
   } catch (err) {
-    await db.destroy().catch(() => {});
+    if (!latest()) {
+      if (db && state.db !== db) await discard(db);
+      return;
+    }
+    // Nothing is shown: every database of this page goes.
+    for (const other of [...made]) await discard(other);
     state.ops = [];
     $('panels').hidden = true;
     $('summary').textContent = '';
@@ -125,8 +163,10 @@ async function load(file) {
 function namesOf(ops) {
   const names = new Map();
   for (const op of ops) {
-    const by = op.value?.updatedBy ?? op.steps?.find((s) => s.value?.updatedBy)?.value.updatedBy;
-    if (typeof by === 'string' && !names.has(op.author)) names.set(op.author, by);
+    const by = [op.value, ...(op.steps ?? []).map((s) => s.value)].find(
+      (v) => typeof v?.updatedBy === 'string' && v.updatedBy,
+    )?.updatedBy;
+    if (by && !names.has(op.author)) names.set(op.author, by);
   }
   return names;
 }
@@ -142,28 +182,66 @@ async function goTo(k) {
   k = Math.max(0, Math.min(total, k));
   state.position = k;
   const mine = ++token;
-  const snapshot = k === 0 ? null : await state.db.at(point(k));
-  if (mine !== token) return;
+  const db = state.db;
+  let snapshot = null;
+  try {
+    snapshot = k === 0 ? null : await db.at(point(k));
+  } catch (err) {
+    // The file was replaced meanwhile (its database deleted): the new one draws itself.
+    if (state.db !== db) return;
+    throw err;
+  }
+  if (mine !== token || state.db !== db) return;
   const slider = $('slider');
   slider.max = String(total);
   slider.value = String(k);
   $('prev').disabled = k === 0;
   $('next').disabled = k === total;
   const op = state.ops[k - 1];
-  $('position').textContent = op
-    ? `after op ${k} of ${total} · ${op.kind}${op.key ? ` ${op.key}` : ''} · ${dateTime(op.time)}`
-    : `before the first op (0 of ${total})`;
+  $('position').textContent = visible(
+    op
+      ? `after op ${k} of ${total} · ${op.kind}${op.key !== undefined ? ` ${op.key}` : ''} · ${dateTime(op.time)}`
+      : `before the first op (0 of ${total})`,
+  );
   document.body.dataset.position = String(k);
   renderState(snapshot);
   markLog(k);
 }
 
 function renderState(snapshot) {
-  const keys = snapshot ? snapshot.keys() : [];
-  const values = keys.map((k) => snapshot.get(k));
-  const { fields, plain, more } = columns(values);
+  const all = snapshot ? snapshot.keys() : [];
   const op = state.ops[state.position - 1];
   const touched = new Set(op ? (op.kind === 'txn' ? (op.steps ?? []).map((s) => s.key) : [op.key]) : []);
+  // Thousands of rows take seconds to draw: `stateLimit` keys around the one the op wrote.
+  let start = 0;
+  if (all.length > state.stateLimit) {
+    const at = all.findIndex((key) => touched.has(key));
+    start = Math.max(0, Math.min(all.length - state.stateLimit, at - Math.floor(state.stateLimit / 2)));
+  }
+  const keys = all.slice(start, start + state.stateLimit);
+  const values = keys.map((k) => snapshot.get(k));
+  const { fields, plain, more } = columns(values);
+  const moreBox = $('state-more');
+  moreBox.hidden = keys.length >= all.length;
+  if (!moreBox.hidden) {
+    fill(
+      moreBox,
+      `Showing keys ${start + 1}–${start + keys.length} of ${all.length}${start ? ', around the key this op wrote' : ''}. `,
+      h(
+        'button',
+        {
+          type: 'button',
+          class: 'small',
+          dataset: { testid: 'state-more' },
+          onclick: () => {
+            state.stateLimit += 500;
+            renderState(snapshot);
+          },
+        },
+        `Show ${Math.min(500, all.length - keys.length)} more`,
+      ),
+    );
+  }
   fill(
     $('state-head'),
     h(
@@ -189,7 +267,7 @@ function renderState(snapshot) {
               onclick: () => showHistory(key),
               title: 'click: history of this key',
             },
-            h('td', { class: 'mono key' }, key),
+            h('td', { class: 'mono key' }, h('bdi', {}, key)),
             fields.map((f) =>
               h('td', { dataset: { field: f } }, isRecord(v) && f in v ? show(v[f]) : h('span', { class: 'dim' }, '')),
             ),
@@ -200,45 +278,68 @@ function renderState(snapshot) {
   );
 }
 
-/** Builds the op log once per file; `markLog` then only restyles the rows a move passes over. */
-function renderLog() {
-  state.marked = 0;
+/** How many ops the op log draws: thousands of rows take seconds to draw and to restyle. */
+const LOG_WINDOW = 500;
+
+/**
+ * Draws the op log's window around position `k` (at most LOG_WINDOW ops); `markLog` then only
+ * restyles the rows a move passes over, and draws the window again when `k` leaves it.
+ */
+function renderLog(k) {
+  const total = state.ops.length;
+  const start = Math.max(0, Math.min(total - LOG_WINDOW, k - LOG_WINDOW / 2));
+  const ops = state.ops.slice(start, start + LOG_WINDOW);
+  state.logStart = start;
+  state.marked = k;
   fill(
     $('log-body'),
-    state.ops.map((op, i) =>
-      h(
-        'tr',
-        {
-          class: 'future',
-          dataset: { index: String(i + 1), testid: 'op-row' },
-          title: `${op.hlc}\nhash ${op.hash}\nprev ${op.prev}\nclick: go to this op`,
-          onclick: () => {
-            stop();
-            goTo(i + 1);
-            if (op.key) showHistory(op.key);
+    ops
+      .map((op, j) => [op, start + j])
+      .map(([op, i]) =>
+        h(
+          'tr',
+          {
+            class: i + 1 === k ? 'at' : i + 1 > k ? 'future' : '',
+            dataset: { index: String(i + 1), testid: 'op-row' },
+            title: `${op.hlc}\nhash ${op.hash}\nprev ${op.prev}\nclick: go to this op`,
+            onclick: () => {
+              stop();
+              goTo(i + 1);
+              if (op.key) showHistory(op.key);
+            },
           },
-        },
-        h('td', { class: 'num' }, i + 1),
-        h('td', { class: 'nowrap' }, hlcLabel(op)),
-        h('td', {}, authorTag(op.author, state.names, null, true)),
-        h('td', { class: 'num' }, op.seq),
-        h('td', {}, h('span', { class: `kind kind-${op.kind}` }, op.kind)),
-        h('td', { class: 'key' }, op.kind === 'txn' ? plural(op.steps?.length ?? 0, 'step') : (op.key ?? '—')),
-        h('td', { class: 'hash' }, op.hash.slice(0, 8)),
+          h('td', { class: 'num' }, i + 1),
+          h('td', { class: 'nowrap' }, hlcLabel(op)),
+          h('td', {}, authorTag(op.author, state.names, null, true)),
+          h('td', { class: 'num' }, op.seq),
+          h('td', {}, h('span', { class: `kind kind-${op.kind}` }, op.kind)),
+          h(
+            'td',
+            { class: 'key', title: op.kind === 'txn' ? null : String(op.key ?? '') },
+            op.kind === 'txn' ? plural(op.steps?.length ?? 0, 'step') : (op.key ?? '—'),
+          ),
+          h('td', { class: 'hash' }, op.hash.slice(0, 8)),
+        ),
       ),
-    ),
   );
-  $('log-count').textContent = plural(state.ops.length, 'op');
+  $('log-count').textContent =
+    total > LOG_WINDOW
+      ? `ops ${start + 1}–${start + ops.length} of ${total} (the slider moves this window)`
+      : plural(total, 'op');
 }
 
 function markLog(k) {
   const rows = $('log-body').children;
-  const from = Math.min(state.marked, k);
-  const to = Math.max(state.marked, k);
-  for (let i = Math.max(from, 1); i <= to; i++) rows[i - 1].className = i === k ? 'at' : i > k ? 'future' : '';
-  state.marked = k;
+  const start = state.logStart;
+  if (k > 0 && (k <= start || k > start + rows.length)) renderLog(k);
+  else {
+    const from = Math.max(Math.min(state.marked, k), start + 1);
+    const to = Math.min(Math.max(state.marked, k), start + rows.length);
+    for (let i = from; i <= to; i++) rows[i - 1 - start].className = i === k ? 'at' : i > k ? 'future' : '';
+    state.marked = k;
+  }
   // Keep the current op in view inside the log's own scroll box (never scrolling the page).
-  const row = rows[k - 1];
+  const row = rows[k - 1 - state.logStart];
   const box = row?.closest('.log-wrap');
   if (row && box) {
     const top = row.offsetTop - box.querySelector('thead').offsetHeight;
@@ -253,9 +354,13 @@ function markLog(k) {
 
 async function showHistory(key) {
   state.key = key;
-  const items = await state.db.history(key);
-  if (state.key !== key) return;
-  $('history-key').textContent = key;
+  const db = state.db;
+  const items = await db.history(key).catch((err) => {
+    if (state.db === db) throw err;
+    return null;
+  });
+  if (state.key !== key || state.db !== db || !items) return;
+  $('history-key').textContent = visible(key);
   const index = new Map(state.ops.map((op, i) => [op.id, i + 1]));
   fill(
     $('history'),
@@ -317,17 +422,28 @@ async function showDiff() {
   };
   const from = clamp($('diff-from'));
   const to = clamp($('diff-to'));
-  const diff = await state.db.diff(point(from), point(to));
+  const db = state.db;
+  const diff = await db.diff(point(from), point(to)).catch((err) => {
+    if (state.db === db) throw err;
+    return null;
+  });
+  if (!diff || state.db !== db) return;
   const line = (cls, sign, key, text) =>
     h(
       'li',
       { class: cls, dataset: { testid: 'diff-item' } },
       h('b', {}, `${sign} `),
-      h('span', { class: 'mono' }, key),
+      h('bdi', { class: 'mono' }, key),
       ' ',
       text,
     );
   const empty = !diff.added.length && !diff.changed.length && !diff.removed.length;
+  // Thousands of lines take seconds to draw: the first DIFF_ITEMS of each kind.
+  const cut = (list) => list.slice(0, DIFF_ITEMS);
+  const left =
+    Math.max(0, diff.added.length - DIFF_ITEMS) +
+    Math.max(0, diff.changed.length - DIFF_ITEMS) +
+    Math.max(0, diff.removed.length - DIFF_ITEMS);
   fill(
     $('diff'),
     h('div', { class: 'diff-title' }, `From op ${from} to op ${to}`),
@@ -336,12 +452,15 @@ async function showDiff() {
       : h(
           'ul',
           { class: 'diff-list' },
-          diff.added.map((a) => line('added', '+', a.key, show(a.value))),
-          diff.changed.map((c) => line('changed', '~', c.key, fieldChanges(c.before, c.after))),
-          diff.removed.map((r) => line('removed', '−', r.key, show(r.value))),
+          cut(diff.added).map((a) => line('added', '+', a.key, h('bdi', {}, show(a.value)))),
+          cut(diff.changed).map((c) => line('changed', '~', c.key, fieldChanges(c.before, c.after))),
+          cut(diff.removed).map((r) => line('removed', '−', r.key, h('bdi', {}, show(r.value)))),
         ),
+    left ? h('p', { class: 'hint', dataset: { testid: 'diff-more' } }, `and ${plural(left, 'more change')}`) : null,
   );
 }
+
+const DIFF_ITEMS = 200;
 
 function fieldChanges(before, after) {
   if (!isRecord(before) || !isRecord(after)) {
@@ -411,7 +530,7 @@ function wire() {
     if (state.lastFile) load(state.lastFile);
   });
   window.addEventListener('pagehide', () => {
-    dropDatabase();
+    dropDatabases();
   });
 }
 

@@ -1,9 +1,39 @@
 // Small helpers of the audit board: building DOM nodes, formatting op fields, colours.
 
 /**
+ * Bidirectional-text controls (embeddings, overrides, isolates, and the LRM/RLM/ALM marks):
+ * shown as text they reorder what follows, so a stored "Refund \u202Edeifirev\u202C ok"
+ * would read "Refund verified ok".
+ */
+const BIDI_CONTROLS = /[\u061C\u200E\u200F\u202A-\u202E\u2066-\u2069]/g;
+
+/** `text` with every bidi control shown as `⟨U+202E⟩`, so what is displayed is what is stored. */
+export function visible(text) {
+  return String(text).replace(
+    BIDI_CONTROLS,
+    (c) => `⟨U+${c.charCodeAt(0).toString(16).toUpperCase().padStart(4, '0')}⟩`,
+  );
+}
+
+/**
+ * Any stored value as display text, never throwing (a value may be an object whose `toString`
+ * is not a function): strings as they are, null/undefined as '', objects as JSON.
+ */
+export function asText(value) {
+  if (value === null || value === undefined) return '';
+  if (typeof value === 'string') return value;
+  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') return String(value);
+  try {
+    return JSON.stringify(value, (_, v) => (typeof v === 'bigint' ? `${v}n` : v)) ?? '';
+  } catch {
+    return Object.prototype.toString.call(value);
+  }
+}
+
+/**
  * Creates an element: `h('td', { class: 'x', dataset: { key } , onclick }, child, ...)`.
- * Children are nodes, strings (set as text, never parsed as HTML), arrays, or null/false
- * (skipped).
+ * Children are nodes, strings (set as text, never parsed as HTML, with bidi controls shown
+ * visibly: see `visible`), arrays, or null/false (skipped).
  */
 export function h(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
@@ -18,6 +48,7 @@ export function h(tag, attrs = {}, ...children) {
       }
     } else if (name.startsWith('on') && typeof value === 'function') node.addEventListener(name.slice(2), value);
     else if (name in node && typeof value !== 'string') node[name] = value;
+    else if (name === 'title' || name === 'aria-label') node.setAttribute(name, visible(value));
     else node.setAttribute(name, value === true ? '' : String(value));
   }
   append(node, children);
@@ -28,7 +59,7 @@ function append(node, children) {
   for (const child of children) {
     if (child === null || child === undefined || child === false) continue;
     if (Array.isArray(child)) append(node, child);
-    else node.append(child instanceof Node ? child : String(child));
+    else node.append(child instanceof Node ? child : visible(asText(child)));
   }
 }
 
@@ -102,14 +133,33 @@ export function authorTag(author, names, self, compact = false) {
 /** A compact, readable text of a stored value (for log rows and history). */
 export function describeValue(value) {
   if (value === undefined) return '';
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) return JSON.stringify(value);
+  if (value === null || typeof value !== 'object' || Array.isArray(value) || value instanceof Uint8Array) {
+    if (value instanceof Uint8Array) return `bytes(${value.length})`;
+    return typeof value === 'string' ? JSON.stringify(value) : value === null ? 'null' : asText(value);
+  }
   const parts = [];
-  if ('title' in value) parts.push(`“${value.title}”`);
-  if ('status' in value) parts.push(value.status);
-  if ('owner' in value) parts.push(`@${value.owner}`);
-  if ('severity' in value) parts.push(value.severity);
-  if ('version' in value) parts.push(`v${value.version}`);
-  return parts.length ? parts.join(' · ') : JSON.stringify(value);
+  if ('title' in value) parts.push(`“${asText(value.title)}”`);
+  if ('status' in value) parts.push(asText(value.status));
+  if ('owner' in value) parts.push(`@${asText(value.owner)}`);
+  if ('severity' in value) parts.push(asText(value.severity));
+  if ('version' in value) parts.push(`v${asText(value.version)}`);
+  return parts.length ? parts.join(' · ') : asText(value);
+}
+
+/**
+ * An incident of the board: a plain object whose string `id` is its record key (what the
+ * board writes). Anything else (null, strings, numbers, arrays, objects without that `id`) a
+ * log may hold is not shown as an incident.
+ */
+export function isIncident(value, key) {
+  return (
+    value !== null &&
+    typeof value === 'object' &&
+    !Array.isArray(value) &&
+    !(value instanceof Uint8Array) &&
+    typeof value.id === 'string' &&
+    value.id === key
+  );
 }
 
 /** A random id for a new record: `INC-` and four characters. */

@@ -1,7 +1,20 @@
 // The panels of the audit board. Each render function takes the board's state (see app.js)
 // and redraws one panel; none of them touches the database.
 
-import { authorTag, clock, dateTime, describeValue, fill, h, hlcLabel, isZeroHash, plural, short } from './util.js';
+import {
+  asText,
+  authorTag,
+  clock,
+  dateTime,
+  describeValue,
+  fill,
+  h,
+  hlcLabel,
+  isZeroHash,
+  plural,
+  short,
+  visible,
+} from './util.js';
 
 export const STATUSES = ['open', 'investigating', 'mitigated', 'resolved'];
 const $ = (id) => document.getElementById(id);
@@ -55,7 +68,9 @@ export function renderRecords(state, actions) {
   const rows = new Map([...body.children].map((tr) => [tr.dataset.key, tr]));
   const seen = new Set();
   let previous = null;
-  for (const rec of state.records) {
+  // Thousands of rows would take seconds to draw on every refresh: the newest `recordLimit`.
+  const shown = state.records.slice(0, state.recordLimit);
+  for (const rec of shown) {
     const key = rec.id;
     seen.add(key);
     let tr = rows.get(key);
@@ -66,6 +81,26 @@ export function renderRecords(state, actions) {
     previous = tr;
   }
   for (const [key, tr] of rows) if (!seen.has(key)) tr.remove();
+  const more = $('records-more');
+  more.hidden = shown.length >= state.records.length;
+  if (!more.hidden) {
+    const next = Math.min(500, state.records.length - shown.length);
+    fill(
+      more,
+      `Showing the newest ${shown.length} of ${state.records.length} incidents. `,
+      h('button', { type: 'button', class: 'small', dataset: { testid: 'records-more' } }, `Show ${next} more`),
+    );
+  }
+  const others = $('others');
+  others.hidden = !state.others;
+  fill(
+    others,
+    `This board's database also holds ${plural(state.others, 'other record')} that ` +
+      `${state.others === 1 ? 'is not an incident' : 'are not incidents'} (an incident is an object whose id is ` +
+      'its key): the board does not show them; the op log and the ',
+    h('a', { href: 'inspect.html', target: '_blank', rel: 'noopener' }, 'log inspector'),
+    ' (with the exported log) do.',
+  );
   renderDeleted(state, actions);
   $('records-empty').hidden = state.records.length > 0;
   $('records-table').classList.toggle('is-empty', state.records.length === 0);
@@ -134,6 +169,7 @@ function recordRow(key, actions) {
       { class: 'title-cell' },
       h('input', {
         class: 'inline',
+        dir: 'auto',
         dataset: { field: 'title' },
         onchange: commit('title'),
         onkeydown: enterCommits,
@@ -148,6 +184,7 @@ function recordRow(key, actions) {
       {},
       h('input', {
         class: 'inline owner',
+        dir: 'auto',
         dataset: { field: 'owner' },
         onchange: commit('owner'),
         onkeydown: enterCommits,
@@ -179,7 +216,9 @@ function recordRow(key, actions) {
   );
 }
 
-function setInput(input, value) {
+/** Shows `value` in `input` (bidi controls visible: the field shows what is stored). */
+function setInput(input, stored) {
+  const value = visible(asText(stored));
   input.dataset.saved = value;
   if (document.activeElement !== input && input.value !== value) input.value = value;
 }
@@ -192,17 +231,19 @@ function updateRecordRow(tr, rec, state) {
   if (conflict) tr.dataset.conflict = conflict.by;
   else delete tr.dataset.conflict;
   const field = (name) => tr.querySelector(`[data-field="${name}"]`);
-  setInput(field('title'), String(rec.title ?? ''));
-  setInput(field('owner'), String(rec.owner ?? ''));
+  setInput(field('title'), rec.title);
+  setInput(field('owner'), rec.owner);
   const status = field('status');
   const value = STATUSES.includes(rec.status) ? rec.status : 'open';
   if (document.activeElement !== status) status.value = value;
   status.className = `status status-${value}`;
-  const sev = String(rec.severity ?? '');
-  fill(tr.querySelector('.sev'), sev ? h('span', { class: `pill ${sev}` }, sev.toUpperCase()) : '');
+  const sev = asText(rec.severity);
+  fill(tr.querySelector('.sev'), sev ? h('span', { class: `pill ${sev}`, title: sev }, sev.toUpperCase()) : '');
+  const meta = tr.querySelector('.meta');
+  meta.title = visible(rec.id);
   fill(
-    tr.querySelector('.meta'),
-    h('span', { class: 'mono key' }, rec.id),
+    meta,
+    h('bdi', { class: 'mono key' }, rec.id),
     conflict
       ? h(
           'span',
@@ -211,9 +252,9 @@ function updateRecordRow(tr, rec, state) {
         )
       : null,
     ' · ',
-    h('span', { class: 'ver', title: 'version: each edit raises it' }, `v${rec.version ?? '?'}`),
-    rec.updatedBy ? ` · ${rec.updatedBy}` : '',
-    rec.updatedAt ? ` · ${clock(rec.updatedAt).slice(0, 8)}` : '',
+    h('span', { class: 'ver', title: 'version: each edit raises it' }, `v${asText(rec.version) || '?'}`),
+    rec.updatedBy ? [' · ', h('bdi', {}, asText(rec.updatedBy))] : '',
+    Number.isFinite(rec.updatedAt) ? ` · ${clock(rec.updatedAt).slice(0, 8)}` : '',
   );
 }
 
@@ -240,7 +281,11 @@ export function renderLog(state, actions) {
       h('td', { class: op.author === state.self ? 'mine' : '' }, authorTag(op.author, state.names, state.self, true)),
       h('td', { class: 'num' }, op.seq),
       h('td', {}, h('span', { class: `kind kind-${op.kind}` }, op.kind)),
-      h('td', { class: 'key' }, op.kind === 'txn' ? `${plural(op.steps?.length ?? 0, 'step')}` : (op.key ?? '—')),
+      h(
+        'td',
+        { class: 'key', title: op.kind === 'txn' ? null : asText(op.key) },
+        op.kind === 'txn' ? `${plural(op.steps?.length ?? 0, 'step')}` : (op.key ?? '—'),
+      ),
       h('td', { class: 'hash' }, op.hash.slice(0, 8)),
       h('td', { class: 'hash dim' }, isZeroHash(op.prev) ? 'genesis' : op.prev.slice(0, 8)),
     ),
@@ -309,21 +354,40 @@ export function renderTravel(state, view) {
     h('span', { class: `mode ${view ? 'past' : 'live'}` }, view ? 'PAST' : 'NOW'),
     h('span', {}, ` after op ${index} of ${total} · `),
     h('span', { class: `kind kind-${op.kind}` }, op.kind),
-    op.key ? h('span', { class: 'mono' }, ` ${op.key}`) : null,
+    op.key !== undefined ? [' ', h('bdi', { class: 'mono key' }, op.key)] : null,
     ' by ',
     authorTag(op.author, state.names, state.self),
     h('span', { class: 'dim' }, ` · ${dateTime(op.time)}`),
     view ? h('span', { class: 'dim' }, ` · ${plural(total - index, 'op')} ago`) : null,
   );
 
-  const records = view ? view.records : state.records;
+  const all = view ? view.records : state.records;
+  // Thousands of rows would take seconds to draw: the first `travelLimit`, more on request.
+  const records = all.slice(0, state.travelLimit);
+  const more = $('travel-more');
+  more.hidden = records.length >= all.length;
+  if (!more.hidden) {
+    fill(
+      more,
+      `Showing ${records.length} of ${all.length} incidents. `,
+      h(
+        'button',
+        { type: 'button', class: 'small', dataset: { testid: 'travel-more' } },
+        `Show ${Math.min(500, all.length - records.length)} more`,
+      ),
+    );
+  }
   const cell = (rec, name, text = rec[name]) => {
     const now = current.get(rec.id);
-    const changed = view && now && String(now[name] ?? '') !== String(rec[name] ?? '');
+    const changed = view && now && asText(now[name]) !== asText(rec[name]);
     return h(
       'td',
-      { class: changed ? 'was' : '', title: changed ? `now: ${now[name] ?? '—'}` : null, dataset: { field: name } },
-      String(text ?? ''),
+      {
+        class: changed ? 'was' : '',
+        title: changed ? `now: ${asText(now[name]) || '—'}` : null,
+        dataset: { field: name },
+      },
+      h('bdi', {}, asText(text)),
     );
   };
   fill(
@@ -335,7 +399,7 @@ export function renderTravel(state, view) {
       h(
         'tr',
         { dataset: { key: rec.id, testid: 'travel-row' }, class: view && !current.has(rec.id) ? 'gone' : '' },
-        h('td', { class: 'mono key' }, rec.id),
+        h('td', { class: 'mono key' }, h('bdi', {}, rec.id)),
         cell(rec, 'title'),
         h(
           'td',
@@ -343,7 +407,7 @@ export function renderTravel(state, view) {
             dataset: { field: 'status' },
             class: view && current.get(rec.id)?.status !== rec.status && current.has(rec.id) ? 'was' : '',
           },
-          h('span', { class: `status-tag status-${rec.status}` }, rec.status),
+          h('span', { class: `status-tag status-${asText(rec.status)}` }, h('bdi', {}, asText(rec.status))),
         ),
         cell(rec, 'owner'),
         cell(rec, 'version'),
@@ -371,7 +435,17 @@ function renderDiff(view) {
     fill(box, h('p', { class: 'hint' }, 'Nothing visible changed since this point.'));
     return;
   }
+  const isObject = (v) => v !== null && typeof v === 'object' && !Array.isArray(v) && !(v instanceof Uint8Array);
   const fields = (before, after) => {
+    if (!isObject(before) || !isObject(after)) {
+      return h(
+        'span',
+        { class: 'change' },
+        h('del', {}, describeValue(before) || '—'),
+        ' → ',
+        h('ins', {}, describeValue(after) || '—'),
+      );
+    }
     const names = new Set([...Object.keys(before ?? {}), ...Object.keys(after ?? {})]);
     const out = [];
     for (const name of names) {
@@ -384,52 +458,61 @@ function renderDiff(view) {
             'span',
             { class: 'change' },
             `${name}: `,
-            h('del', {}, String(a ?? '—')),
+            h('del', {}, asText(a) || '—'),
             ' → ',
-            h('ins', {}, String(b ?? '—')),
+            h('ins', {}, asText(b) || '—'),
           ),
         );
       }
     }
     return out;
   };
+  // A diff over thousands of keys is drawn in part: the first DIFF_ITEMS of each kind.
+  const cut = (list) => list.slice(0, DIFF_ITEMS);
+  const hidden = Math.max(0, added.length - DIFF_ITEMS) + Math.max(0, changed.length - DIFF_ITEMS);
+  const left = hidden + Math.max(0, removed.length - DIFF_ITEMS);
   fill(
     box,
     h('div', { class: 'diff-title' }, 'Changes from this point to now'),
     h(
       'ul',
       { class: 'diff-list' },
-      added.map((a) =>
+      cut(added).map((a) =>
         h(
           'li',
           { class: 'added' },
           h('b', {}, '+ '),
-          h('span', { class: 'mono' }, a.key),
-          ` ${describeValue(a.value)}`,
+          h('bdi', { class: 'mono' }, a.key),
+          ' ',
+          h('bdi', {}, describeValue(a.value)),
         ),
       ),
-      changed.map((c) =>
+      cut(changed).map((c) =>
         h(
           'li',
           { class: 'changed' },
           h('b', {}, '~ '),
-          h('span', { class: 'mono' }, c.key),
+          h('bdi', { class: 'mono' }, c.key),
           ' ',
           fields(c.before, c.after),
         ),
       ),
-      removed.map((r) =>
+      cut(removed).map((r) =>
         h(
           'li',
           { class: 'removed' },
           h('b', {}, '− '),
-          h('span', { class: 'mono' }, r.key),
-          ` ${describeValue(r.value)}`,
+          h('bdi', { class: 'mono' }, r.key),
+          ' ',
+          h('bdi', {}, describeValue(r.value)),
         ),
       ),
     ),
+    left ? h('p', { class: 'hint', dataset: { testid: 'diff-more' } }, `and ${plural(left, 'more change')}`) : null,
   );
 }
+
+const DIFF_ITEMS = 200;
 
 // ---- record history ------------------------------------------------------------------------
 
@@ -454,7 +537,7 @@ function concurrentGroups(items) {
 
 export function renderHistory(state, items) {
   const key = state.selected;
-  $('history-key').textContent = key ?? '';
+  $('history-key').textContent = visible(key ?? '');
   const body = $('history-body');
   if (!key) return;
   if (!items || items.length === 0) {
@@ -523,7 +606,9 @@ export function renderHistory(state, items) {
               h(
                 'td',
                 {},
-                item.value === undefined ? h('span', { class: 'dim' }, 'deleted') : describeValue(item.value),
+                item.value === undefined
+                  ? h('span', { class: 'dim' }, 'deleted')
+                  : h('bdi', {}, describeValue(item.value)),
                 concurrent.has(item.id)
                   ? h(
                       'span',
@@ -627,7 +712,7 @@ export function renderPeers(state) {
  */
 export function toast(content, kind = 'info', ms = 4000) {
   const parts = (Array.isArray(content) ? content : [content]).map((part) =>
-    typeof part === 'object' && part
+    typeof part === 'object' && part && !(part instanceof Node)
       ? h(
           'button',
           {

@@ -4,8 +4,10 @@
 // converges, the loser is told at once and its row is marked, the history shows both edits;
 // the time-travel slider shows an old state; the exported log replays on a fresh board and
 // opens in the log inspector (/inspect.html), as do a log of generic values and a file that is
-// no log; each fix from trying the board as a new user has an assertion. The inspector also
-// runs as a static page from the checkout. Screenshots land in artifacts/: demo.png,
+// no log; each fix from trying the board as a new user has an assertion; so has each fix of an
+// adversarial tester's findings (records that are no incidents, conflict marks over a reload,
+// bidi controls and long names, board names, inspector races, big logs, --check and --port).
+// The inspector also runs as a static page from the checkout. Screenshots land in artifacts/: demo.png,
 // demo-peer.png, conflict-notice.png, long-title.png, inspector.png, inspector-error.png,
 // inspector-generic.png.
 //
@@ -152,6 +154,18 @@ test('scripts/demo.sh --check starts everything, fetches the page and exits 0', 
   assert.equal(code, 0, output);
   assert.match(output, /demo: check passed/);
   assert.match(output, /ok {3}Socket\.IO relay/);
+  assert.match(output, /ok {3}PeerJS server/);
+  // The signaling server speaks WebSocket only: the check joins a room on it.
+  assert.match(output, /ok {3}WebRTC signaling server: joined a room ws:\/\//);
+});
+
+test('scripts/demo.sh --port takes a decimal port 0-65535 only, with a clear error', { timeout: 60_000 }, async () => {
+  for (const port of [' 0x50', '', '1e4', '65536', '-1', '80.0']) {
+    const { code, output } = await runDemo(['--port', port], { untilExit: true });
+    assert.notEqual(code, 0, `--port '${port}' was taken:\n${output}`);
+    assert.ok(output.includes(`bad port '${port}': give a decimal number from 0 to 65535`), output);
+    assert.doesNotMatch(output, /READY/);
+  }
 });
 
 test('two browsers edit the audit board, converge, and travel back in time', { timeout: 300_000 }, async (t) => {
@@ -734,4 +748,373 @@ test('the log inspector works as a static page from a checkout, with a dropped f
     await context.close();
     await new Promise((ok) => server.close(ok));
   }
+});
+
+// ---- robustness: what other apps, peers, files and URLs can bring ----------------------------
+
+/** A log of `writes` (`[key, value]`; value undefined: a remove) made in `page` with the API, as a file. */
+async function logFile(page, name, writes) {
+  const bytes = await page.evaluate(
+    async (list) => {
+      const { AuroraDB } = await import('/pkg/auroradb.mjs');
+      const db = new AuroraDB({ name: `made-${Date.now()}-${Math.random().toString(36).slice(2)}` });
+      await db.create();
+      for (const [key, value, remove] of list) {
+        if (remove) await db.remove(key);
+        else await db.put(key, value);
+      }
+      const out = await db.exportLog();
+      await db.destroy();
+      return Array.from(out);
+    },
+    writes.map(([key, value]) => [key, value ?? null, value === undefined]),
+  );
+  return { name, mimeType: 'application/octet-stream', buffer: Buffer.from(bytes) };
+}
+
+const incident = (id, fields = {}) => ({
+  id,
+  title: `incident ${id}`,
+  status: 'open',
+  owner: 'ops',
+  severity: 'sev3',
+  version: 1,
+  updatedBy: 'Mallory',
+  updatedAt: Date.now(),
+  ...fields,
+});
+
+test('records that are no incidents (null, strings, foreign ids) neither break nor garble the board', {
+  timeout: 180_000,
+}, async () => {
+  const board = `foreign-${Date.now()}`;
+  const A = await openPage(`?user=Ann&board=${board}&adapter=socketio`);
+  const B = await openPage(`?user=Ben&board=${board}&adapter=socketio`);
+  const file = await logFile(A, 'foreign.aurlog', [
+    ['INC-NULL', null],
+    ['plain-string', 'just a string'],
+    ['num', 42],
+    ['noid-1', { title: 'record 1 with no id field', status: 'open' }],
+    ['noid-2', { title: 'record 2 with no id field', status: 'open' }],
+    ['wrongid', { id: 'INC-OTHER', title: 'key wrongid, id INC-OTHER', status: 'open' }],
+    ['INC-GOOD', incident('INC-GOOD')],
+  ]);
+  await A.setInputFiles('[data-testid=import]', file);
+  await A.waitForFunction(() => /7 new/.test(document.getElementById('files-status').textContent), null, {
+    timeout: WAIT,
+  });
+  // The board keeps refreshing, here and on the peer the ops reach: a new incident shows on both.
+  await A.fill('[data-testid=new-title]', 'Added after the import');
+  await A.click('[data-testid=add]');
+  for (const page of [A, B]) {
+    await eventually(
+      'the new incident and the imported one, only',
+      async () =>
+        JSON.stringify((await rows(page)).map((r) => r.title).sort()) ===
+        JSON.stringify(['Added after the import', 'incident INC-GOOD']),
+      async () => `${JSON.stringify(await rows(page))} ${JSON.stringify(page.errors)}`,
+    );
+    assert.match(await page.textContent('[data-testid=others]'), /also holds 6 other records that are not incidents/);
+    assert.equal(await page.isVisible('[data-testid=deleted]'), false, 'no live key is listed as deleted');
+    assert.equal(await page.locator('[data-testid=record-row][data-key="undefined"]').count(), 0);
+    assert.equal(await page.evaluate(() => document.body.dataset.records), '2');
+  }
+  // Refreshes do not multiply rows; an edit of an incident saves under its own key.
+  await B.evaluate(() => window.board.refresh());
+  assert.equal((await rows(B)).length, 2);
+  const title = row(B, 'INC-GOOD').locator('[data-field=title]');
+  await title.fill('incident INC-GOOD edited');
+  await title.press('Enter');
+  await eventually(
+    'the edit on A',
+    async () => (await rows(A)).some((r) => r.title === 'incident INC-GOOD edited'),
+    async () => JSON.stringify(await rows(A)),
+  );
+  assert.equal(await B.evaluate(() => window.board.db.get('undefined')), undefined);
+  assert.deepEqual(await B.evaluate(() => window.board.db.get('wrongid')), {
+    id: 'INC-OTHER',
+    title: 'key wrongid, id INC-OTHER',
+    status: 'open',
+  });
+  // A reload shows the same board.
+  await B.reload();
+  await B.evaluate(() => window.board.ready);
+  await eventually(
+    'the board after a reload',
+    async () => (await rows(B)).length === 2,
+    async () => '',
+  );
+  // Time travel to the op that wrote null and back shows no foreign value as an incident.
+  await B.locator('[data-testid=log-row]').last().click();
+  await B.waitForFunction(() => /after op 1 of/.test(document.getElementById('travel-readout').textContent), null, {
+    timeout: WAIT,
+  });
+  assert.match(await B.textContent('[data-testid=travel-state]'), /No incidents at this point/);
+  for (const page of [A, B]) {
+    assert.deepEqual(
+      page.errors.filter((e) => !/Saving failed/.test(e)),
+      [],
+    );
+    await page.context().close();
+  }
+});
+
+test('a conflict mark on a row survives a reload until the history is opened', { timeout: 180_000 }, async () => {
+  const board = `reload-mark-${Date.now()}`;
+  const A = await openPage(`?user=Alice&board=${board}&adapter=socketio`);
+  const B = await openPage(`?user=Bob&board=${board}&adapter=socketio`);
+  const describe = () => boardsDescription(A, B);
+  await A.waitForFunction(() => Number(document.querySelector('[data-testid=peer-count]').dataset.count) >= 1, null, {
+    timeout: WAIT,
+  });
+  await A.fill('[data-testid=new-title]', 'Shared incident');
+  await A.click('[data-testid=add]');
+  await B.waitForFunction(() => document.body.dataset.records === '1', null, { timeout: WAIT });
+  const key = (await rows(A))[0].key;
+  await B.click('[data-testid=offline]');
+  await A.waitForFunction(() => window.board.db.getConnectionCount() === 0, null, { timeout: WAIT });
+  await row(A, key).locator('[data-field=status]').selectOption('mitigated');
+  await A.waitForFunction(() => document.body.dataset.ops === '2', null, { timeout: WAIT });
+  await row(B, key).locator('[data-field=status]').selectOption('resolved');
+  await B.waitForFunction(() => document.body.dataset.ops === '2', null, { timeout: WAIT });
+  await B.click('[data-testid=offline]');
+  const mark = (page) => row(page, key).getAttribute('data-conflict');
+  await eventually('the mark on A', async () => (await mark(A)) === 'Bob', describe);
+
+  await A.reload();
+  await A.evaluate(() => window.board.ready);
+  await eventually('the mark on A after a reload', async () => (await mark(A)) === 'Bob', describe);
+  assert.match(await row(A, key).textContent(), /lost to Bob/);
+  await row(A, key).locator('[data-testid=show-history]').click();
+  await eventually('the mark cleared by the history', async () => (await mark(A)) === null, describe);
+  await A.reload();
+  await A.evaluate(() => window.board.ready);
+  await A.waitForFunction(() => document.body.dataset.records === '1', null, { timeout: WAIT });
+  await A.waitForTimeout(1000);
+  assert.equal(await mark(A), null, 'a mark seen stays cleared after a reload');
+  assert.equal(await A.locator('.toast', { hasText: 'lost to' }).count(), 0, 'a told loss is not told again');
+  for (const page of [A, B]) {
+    assert.deepEqual(page.errors, []);
+    await page.context().close();
+  }
+});
+
+const BIDI = /[\u202A-\u202E\u2066-\u2069]/;
+
+test('bidi controls are shown visibly and long names stay in their columns, on the board and in the inspector', {
+  timeout: 180_000,
+}, async () => {
+  const A = await openPage(`?user=Ann&board=bidi-${Date.now()}&adapter=broadcast`);
+  const longKey = `INC-${'K'.repeat(150)}`;
+  const file = await logFile(A, 'bidi\u202Efile.aurlog', [
+    ['INC-RTL', incident('INC-RTL', { title: 'Refund \u202Edeifirev\u202C ok', owner: '\u2067owner\u2069' })],
+    ['INC-\u202Ekey', incident('INC-\u202Ekey', { updatedBy: `\u202E${'Mallory'.repeat(20)}` })],
+    [longKey, incident(longKey, { owner: 'o'.repeat(300), title: 'W'.repeat(400) })],
+    ['note', 'a \u202Eplain value'],
+  ]);
+  await A.setInputFiles('[data-testid=import]', file);
+  await A.waitForFunction(() => document.body.dataset.ops === '4', null, { timeout: WAIT });
+  await eventually(
+    'the rows',
+    async () => (await rows(A)).filter((r) => r.key.startsWith('INC-')).length === 3,
+    async () => JSON.stringify(await rows(A)),
+  );
+  const rtl = (await rows(A)).find((r) => r.key === 'INC-RTL');
+  assert.equal(rtl.title, 'Refund ⟨U+202E⟩deifirev⟨U+202C⟩ ok');
+  assert.equal(rtl.owner, '⟨U+2067⟩owner⟨U+2069⟩');
+  await row(A, 'INC-\u202Ekey').locator('[data-testid=show-history]').click();
+  await A.waitForFunction(() => document.querySelectorAll('[data-testid=history-row]').length === 1, null, {
+    timeout: WAIT,
+  });
+  await A.locator('[data-testid=log-row]').last().click();
+  await A.waitForFunction(() => document.querySelector('[data-testid=travel-readout]').dataset.mode === 'past', null, {
+    timeout: WAIT,
+  });
+  const overflow = (page, cards) =>
+    page.evaluate((selectors) => {
+      const out = [];
+      // Text cut by an ellipsis (an ancestor clips it) stays inside; a scroll box must not scroll sideways.
+      const clipped = (el, card) => {
+        for (let a = el.parentElement; a && a !== card; a = a.parentElement) {
+          if (['hidden', 'clip'].includes(getComputedStyle(a).overflowX)) return true;
+        }
+        return false;
+      };
+      for (const sel of selectors) {
+        for (const card of document.querySelectorAll(sel)) {
+          const box = card.getBoundingClientRect();
+          for (const el of card.querySelectorAll('td, li, p, span, bdi, button')) {
+            const r = el.getBoundingClientRect();
+            if (r.width && r.right > box.right + 1 && !clipped(el, card)) {
+              out.push(`${sel}: ${el.tagName} ${el.textContent.slice(0, 30)}`);
+            }
+          }
+          for (const wrap of card.querySelectorAll('.table-wrap')) {
+            if (wrap.scrollWidth > wrap.clientWidth + 1) out.push(`${sel}: scrolls sideways ${wrap.className}`);
+          }
+        }
+      }
+      return [...new Set(out)].slice(0, 10);
+    }, cards);
+  const rawControls = (page) =>
+    page.evaluate((re) => {
+      const bad = new RegExp(re);
+      const texts = [document.body.textContent, document.title];
+      for (const el of document.querySelectorAll('input')) texts.push(el.value);
+      for (const el of document.querySelectorAll('[title]')) texts.push(el.title);
+      return texts.filter((t) => bad.test(t)).map((t) => t.slice(0, 80));
+    }, BIDI.source);
+  assert.deepEqual(await rawControls(A), []);
+  assert.match(await A.textContent('[data-testid=history]'), /incident INC-⟨U\+202E⟩key/);
+  assert.match(await row(A, 'INC-\u202Ekey').textContent(), /INC-⟨U\+202E⟩key.* · ⟨U\+202E⟩MalloryMallory/);
+  assert.deepEqual(await overflow(A, ['.card']), []);
+
+  const I = await openPage('', { path: 'inspect.html', ready: 'inspector' });
+  await I.setInputFiles('[data-testid=file-input]', file);
+  await I.waitForFunction(() => document.body.dataset.ops === '4', null, { timeout: WAIT });
+  await I.locator('[data-testid=state-row]').first().click();
+  await I.waitForFunction(() => document.querySelectorAll('[data-testid=history-item]').length === 1, null, {
+    timeout: WAIT,
+  });
+  assert.deepEqual(await rawControls(I), []);
+  assert.match(await I.textContent('[data-testid=summary]'), /bidi⟨U\+202E⟩file\.aurlog/);
+  assert.deepEqual(await overflow(I, ['.card']), []);
+  for (const page of [A, I]) {
+    assert.deepEqual(page.errors, []);
+    await page.context().close();
+  }
+});
+
+test('a board name not used as given, and a repeated strategy, are named in the banner', {
+  timeout: 120_000,
+}, async () => {
+  const cases = [
+    ['board=team%2F1', 'team1', /Board 'team\/1' cannot be used as given .*opened board 'team1'/],
+    ['board=%F0%9F%94%A5%F0%9F%94%A5', 'main', /Board '🔥🔥' cannot be used as given .*opened board 'main'/],
+    [`board=${'b'.repeat(45)}`, 'b'.repeat(40), /at most 40\): opened board 'b{40}'/],
+    ['board=ok-board&strategy=version&strategy=bogus', 'ok-board', /strategy 2 times \('version', 'bogus'\)/],
+  ];
+  for (const [query, board, text] of cases) {
+    const page = await openPage(`?user=Dan&adapter=broadcast&${query}`);
+    assert.equal(await page.evaluate(() => window.board.state.settings.board), board);
+    assert.equal(await page.isVisible('#banner'), true, query);
+    assert.match(await page.textContent('#banner'), text);
+    assert.deepEqual(page.errors, []);
+    await page.context().close();
+  }
+});
+
+test('the inspector shows the last file picked and deletes every database it made for another', {
+  timeout: 120_000,
+}, async () => {
+  const I = await openPage('', { path: 'inspect.html', ready: 'inspector' });
+  const first = await logFile(
+    I,
+    'first.aurlog',
+    Array.from({ length: 60 }, (_, i) => [`first-${i}`, { n: i }]),
+  );
+  const second = await logFile(I, 'second.aurlog', [['second', 2]]);
+  const inspectDbs = () =>
+    I.evaluate(async () =>
+      (await indexedDB.databases()).map((d) => d.name).filter((n) => n.startsWith('auroradb-inspect')),
+    );
+  const shown = () =>
+    I.evaluate(() => ({
+      file: document.getElementById('chip-file').textContent,
+      keys: [...document.querySelectorAll('[data-testid=state-row]')].map((tr) => tr.dataset.key),
+      ops: document.body.dataset.ops,
+    }));
+  // Two files picked one after the other, the first still loading.
+  await I.evaluate(
+    async ([a, b]) => {
+      const p1 = window.inspector.load(new File([new Uint8Array(a)], 'first.aurlog'));
+      const p2 = window.inspector.load(new File([new Uint8Array(b)], 'second.aurlog'));
+      await Promise.all([p1, p2]);
+    },
+    [[...first.buffer], [...second.buffer]],
+  );
+  await I.waitForTimeout(500);
+  assert.deepEqual(await shown(), { file: 'filesecond.aurlog', keys: ['second'], ops: '1' });
+  assert.equal((await inspectDbs()).length, 1, JSON.stringify(await inspectDbs()));
+  // The strategy changed while a file loads: the same file, replayed once.
+  await I.evaluate(
+    async (a) => {
+      const p1 = window.inspector.load(new File([new Uint8Array(a)], 'first.aurlog'));
+      const select = document.getElementById('strategy');
+      select.value = 'version';
+      select.dispatchEvent(new Event('change'));
+      await p1;
+    },
+    [...first.buffer],
+  );
+  await I.waitForFunction(() => document.body.dataset.ops === '60', null, { timeout: WAIT });
+  await I.waitForTimeout(500);
+  assert.equal((await shown()).file, 'filefirst.aurlog');
+  assert.equal((await inspectDbs()).length, 1, JSON.stringify(await inspectDbs()));
+  assert.deepEqual(I.errors, []);
+  await I.context().close();
+});
+
+test('a log of 1200 ops: the board and the inspector draw a bounded number of rows, more on request', {
+  timeout: 240_000,
+}, async () => {
+  const N = 1200;
+  const A = await openPage(`?user=Ann&board=big-${Date.now()}&adapter=broadcast`);
+  const file = await logFile(
+    A,
+    'big.aurlog',
+    Array.from({ length: N }, (_, i) => {
+      const id = `INC-${String(i).padStart(5, '0')}`;
+      return [id, incident(id)];
+    }),
+  );
+  await A.setInputFiles('[data-testid=import]', file);
+  await A.waitForFunction((n) => document.body.dataset.records === String(n), N, { timeout: 120_000 });
+  const count = (page, sel) => page.locator(sel).count();
+  await eventually(
+    '500 rows',
+    async () => (await count(A, '[data-testid=record-row]')) === 500,
+    async () => '',
+  );
+  assert.equal(await count(A, '[data-testid=travel-row]'), 500);
+  // Newest first: the last op's incident leads.
+  assert.equal((await rows(A))[0].key, `INC-${String(N - 1).padStart(5, '0')}`);
+  await A.click('[data-testid=records-more]');
+  await eventually(
+    '1000 rows',
+    async () => (await count(A, '[data-testid=record-row]')) === 1000,
+    async () => '',
+  );
+  await A.click('[data-testid=travel-more]');
+  await eventually(
+    '1000 travel rows',
+    async () => (await count(A, '[data-testid=travel-row]')) === 1000,
+    async () => '',
+  );
+  assert.deepEqual(A.errors, []);
+  await A.context().close();
+
+  const I = await openPage('', { path: 'inspect.html', ready: 'inspector' });
+  await I.setInputFiles('[data-testid=file-input]', file);
+  await I.waitForFunction((n) => document.body.dataset.ops === String(n), N, { timeout: 120_000 });
+  assert.ok((await count(I, '[data-testid=op-row]')) <= 500);
+  assert.ok((await count(I, '[data-testid=state-row]')) <= 500);
+  assert.equal(await I.$eval('[data-testid=op-row].at', (tr) => tr.dataset.index), String(N));
+  // The op log's window follows the slider; the state table shows the keys around the op.
+  await I.locator('[data-testid=slider]').fill('1');
+  await I.waitForFunction(() => document.body.dataset.position === '1', null, { timeout: WAIT });
+  assert.equal(await I.$eval('[data-testid=op-row].at', (tr) => tr.dataset.index), '1');
+  await I.locator('[data-testid=slider]').fill('900');
+  await I.waitForFunction(() => document.body.dataset.position === '900', null, { timeout: WAIT });
+  assert.equal(await I.$eval('[data-testid=op-row].at', (tr) => tr.dataset.index), '900');
+  assert.equal(await count(I, '[data-testid=state-row].touched[data-key="INC-00899"]'), 1);
+  assert.ok((await count(I, '[data-testid=state-row]')) <= 500);
+  await I.click('[data-testid=state-more]');
+  await eventually(
+    'more state rows',
+    async () => (await count(I, '[data-testid=state-row]')) === 900,
+    async () => '',
+  );
+  assert.deepEqual(I.errors, []);
+  await I.context().close();
 });
