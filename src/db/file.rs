@@ -59,8 +59,14 @@ pub struct LogFileInfo {
 /// file's hash, every segment, the count and the fingerprint; not the proofs (the importing
 /// log checks those it needs).
 pub fn decode_file(bytes: &[u8]) -> Result<(ProvenSegment, Fingerprint)> {
-    if bytes.len() < 32 {
-        return Err(LogError::Corrupt { what: "log file", reason: "too short".into() }.into());
+    // A magic, a version and the hash of the body at least: a file cut shorter (its first 32
+    // bytes, say) would otherwise be read as a hash after an empty body ("bad magic ... found \"\"").
+    if bytes.len() < 4 + 1 + 32 {
+        return Err(LogError::Corrupt {
+            what: "log file",
+            reason: format!("too short ({} bytes): cut off", bytes.len()),
+        }
+        .into());
     }
     let (body, tail) = bytes.split_at(bytes.len() - 32);
     let file: LogFile = decode_blob_v("log file", MAGIC_LOG_FILE, LOG_FILE_VERSION, body)?;
