@@ -39,6 +39,10 @@ pub enum StorageError {
         /// The version asked for.
         requested: u32,
     },
+    /// A record the backend holds is not of the kind AuroraDB stores there (a string where
+    /// bytes belong): damaged or foreign data, reported as `CorruptDataError`.
+    #[error("foreign record in storage: {0}")]
+    Foreign(String),
     /// Any other backend failure.
     #[error("storage failure: {0}")]
     Backend(String),
@@ -128,6 +132,7 @@ impl DbError {
                 StorageError::Conflict => N::Conflict,
                 // The storage cannot open with this configuration (indexes, version).
                 StorageError::InvalidSchema(_) | StorageError::VersionTooOld { .. } => N::InvalidConfig,
+                StorageError::Foreign(_) => N::CorruptData,
                 _ => N::Storage,
             },
             DbError::InvalidInput(_) => N::InvalidInput,

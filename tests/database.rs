@@ -1637,3 +1637,43 @@ fn an_index_made_unique_over_records_that_share_a_value_is_refused_and_changes_n
         Database::open(storage.clone(), made_unique(3, Some(10), Strategy::default())).await.unwrap();
     });
 }
+
+#[test]
+fn a_journal_that_lost_its_newest_entry_is_reported_not_read_again_forever() {
+    block_on(async {
+        let storage = MemoryStorage::new();
+        let cfg = Config { state_cache: Some(1), ..config("lost-journal") };
+        let mut db = Database::open(storage.clone(), cfg).await.unwrap();
+        for k in ["a", "b", "c"] {
+            db.put(k, Value::Int(1)).await.unwrap();
+        }
+        // The newest journal entry goes, as a tool (or another tab) with the storage can remove
+        // it: a read that waits for the stored commit to be the one it saw would wait forever.
+        let newest =
+            storage.dump().into_iter().filter(|(s, _, _)| *s == Store::Journal).map(|(_, k, _)| k).max().unwrap();
+        let mut batch = auroradb::storage::WriteBatch::default();
+        batch.delete(Store::Journal, newest);
+        storage.commit(batch).await.unwrap();
+        let err = db.load_state().await.unwrap_err();
+        assert_eq!(err.name(), "CorruptDataError", "{err}");
+        let err = db.read_as_seen(async |_| Ok(())).await.unwrap_err();
+        assert_eq!(err.name(), "CorruptDataError", "{err}");
+    });
+}
+
+#[test]
+fn a_commit_number_no_database_makes_is_refused() {
+    block_on(async {
+        let storage = MemoryStorage::new();
+        let mut db = Database::open(storage.clone(), config("huge-commit")).await.unwrap();
+        db.put("a", Value::Int(1)).await.unwrap();
+        // An entry copied under the largest number: the next commit's number would overflow.
+        let (_, _, entry) = storage.dump().into_iter().find(|(s, _, _)| *s == Store::Journal).unwrap();
+        let mut batch = auroradb::storage::WriteBatch::default();
+        batch.put(Store::Journal, u64::MAX.to_be_bytes().to_vec(), entry);
+        storage.commit(batch).await.unwrap();
+        drop(db);
+        let err = Database::open(storage.clone(), config("huge-commit")).await.err().expect("refused");
+        assert_eq!(err.name(), "CorruptDataError", "{err}");
+    });
+}

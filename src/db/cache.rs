@@ -44,7 +44,7 @@ impl<S: Storage> Database<S> {
             self.caught_up.extend(changes);
             let seen = self.commit;
             let out = read(&self.storage).await?;
-            if super::stored_commit(&self.storage).await? == seen {
+            if super::still_at(&self.storage, seen).await? {
                 return Ok(out);
             }
             quieter.spoiled(&self.storage).await?;
@@ -101,7 +101,7 @@ impl<S: Storage> Database<S> {
             self.caught_up.extend(changes);
             let seen = self.commit;
             let rows = self.storage.scan(Store::State, KeyRange::all(), ScanOptions::default()).await?;
-            if super::stored_commit(&self.storage).await? != seen {
+            if !super::still_at(&self.storage, seen).await? {
                 quieter.spoiled(&self.storage).await?;
                 continue;
             }

@@ -153,7 +153,13 @@ pub fn encode_counter(n: u64) -> Vec<u8> {
 
 pub fn decode_counter(bytes: &[u8]) -> Result<u64> {
     let arr: [u8; 8] = bytes.try_into().map_err(|_| DbError::Corrupt("commit number is not 8 bytes".into()))?;
-    Ok(u64::from_be_bytes(arr))
+    let n = u64::from_be_bytes(arr);
+    // No storage makes 2^63 commits: a number past it was put there by something else (and the
+    // next commit's number would overflow).
+    if n >= 1 << 63 {
+        return Err(DbError::Corrupt(format!("commit number {n:#x} is not one a database makes")));
+    }
+    Ok(n)
 }
 
 /// The history mark as stored: the header, then the op id up to which every op has its

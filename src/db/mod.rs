@@ -229,6 +229,19 @@ async fn stored_commit(storage: &impl Storage) -> Result<u64> {
     }
 }
 
+/// Whether the newest commit stored is still `seen`, the newest one a read saw (false: another
+/// connection committed since). One older than `seen` is damage: a journal entry this
+/// connection saw committed is gone, and reading again would never see `seen` again.
+async fn still_at(storage: &impl Storage, seen: u64) -> Result<bool> {
+    let stored = stored_commit(storage).await?;
+    if stored < seen {
+        return Err(DbError::Corrupt(format!(
+            "the journal's newest commit is {stored}, but commit {seen} was read: journal entries are missing"
+        )));
+    }
+    Ok(stored == seen)
+}
+
 /// Kept by a read that starts again when another connection committed meanwhile. Once it was
 /// spoiled `after` times, it tells the other connections to take the storage's write lock
 /// ([`Storage::lost_commit`]) and takes it, held until the read ends, so that its next round
@@ -540,7 +553,7 @@ impl<S: Storage> Database<S> {
                     let records = records?;
                     // A commit made since the heads were read (another tab's first, into a database
                     // that held none) would be in the records and not in the log: read again.
-                    if !empty && stored_commit(&storage).await? != commit {
+                    if !empty && !still_at(&storage, commit).await? {
                         quieter.spoiled(&storage).await?;
                         continue;
                     }
@@ -810,7 +823,7 @@ impl<S: Storage> Database<S> {
             };
             let checkpoints = read_checkpoints(&self.storage).await?;
             let since_checkpoint = ops_since_checkpoint(&self.storage, &self.config, &checkpoints).await?;
-            if stored_commit(&self.storage).await? != seen {
+            if !still_at(&self.storage, seen).await? {
                 quieter.spoiled(&self.storage).await?;
                 continue;
             }

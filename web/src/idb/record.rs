@@ -25,7 +25,7 @@ pub(super) fn key_bytes(key: &JsValue) -> Result<Vec<u8>, StorageError> {
     if let Some(arr) = key.dyn_ref::<Uint8Array>() {
         return Ok(arr.to_vec());
     }
-    Err(StorageError::Backend("a record key is not binary: the database was not written by AuroraDB".into()))
+    Err(StorageError::Foreign("a record key is not binary: the database was not written by AuroraDB".into()))
 }
 
 #[wasm_bindgen(module = "/js/objects.js")]
@@ -64,7 +64,7 @@ pub(super) fn stored_bytes(store: Store, value: &JsValue) -> Result<Option<Vec<u
     let bytes = bytes.as_ref().unwrap_or(value);
     match bytes.dyn_ref::<Uint8Array>() {
         Some(arr) => Ok(Some(arr.to_vec())),
-        None => Err(StorageError::Backend(format!("a record of store {:?} is not AuroraDB's", store.name()))),
+        None => Err(StorageError::Foreign(format!("a record of store {:?} is not AuroraDB's", store.name()))),
     }
 }
 
