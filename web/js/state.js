@@ -36,6 +36,29 @@ export function everyRecord(records, predicate) {
   return true;
 }
 
+/** Whether readable records `a` and `b` hold the same key, value and `deleted`, and nothing else. */
+export function sameRecord(a, b) {
+  if (b === null || typeof b !== 'object' || Object.keys(b).length !== Object.keys(a).length) return false;
+  return a.key === b.key && a.deleted === b.deleted && sameValue(a.value, b.value);
+}
+
+/** Deep equality of stored values: the same kinds (bytes, arrays, plain objects) and contents. */
+function sameValue(a, b) {
+  if (a === null || typeof a !== 'object') return Object.is(a, b);
+  if (b === null || typeof b !== 'object') return false;
+  if (a instanceof Uint8Array) {
+    return b instanceof Uint8Array && a.length === b.length && a.every((x, i) => x === b[i]);
+  }
+  if (Array.isArray(a)) {
+    return Array.isArray(b) && a.length === b.length && a.every((x, i) => sameValue(x, b[i]));
+  }
+  const proto = Object.getPrototypeOf(b);
+  if (Array.isArray(b) || b instanceof Uint8Array || (proto !== null && proto !== Object.prototype)) return false;
+  const names = Object.keys(a);
+  const others = Object.keys(b);
+  return names.length === others.length && names.every((name, i) => name === others[i] && sameValue(a[name], b[name]));
+}
+
 /**
  * A `slice()` bound as `Array.prototype.slice` converts it (ToNumber: `valueOf`, strings),
  * `undefined` when left out; a symbol or a BigInt, which it refuses, throws (as a `valueOf`

@@ -30,6 +30,10 @@ extern "C" {
     /// out); throws for a symbol, a BigInt, or a `valueOf` that throws.
     #[wasm_bindgen(js_name = sliceBound, catch)]
     pub(crate) fn slice_bound(v: &JsValue) -> Result<JsValue, JsValue>;
+    /// Whether two readable records hold the same: key, value (deeply, of the same kinds) and
+    /// `deleted`, and no other field.
+    #[wasm_bindgen(js_name = sameRecord)]
+    pub(crate) fn same_record(a: &JsValue, b: &JsValue) -> bool;
     /// Whether `predicate(value, key)` is truthy for every readable record.
     #[wasm_bindgen(js_name = everyRecord, catch)]
     pub(crate) fn every_record(records: &Array, predicate: &Function) -> Result<bool, JsValue>;

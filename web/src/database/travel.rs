@@ -96,7 +96,14 @@ impl AuroraCore {
     /// checkpoints, keys, proven, fingerprint }`, or rejects with a `HashMismatchError`,
     /// `BrokenChainError`, `AuthorshipError`, `CorruptDataError`...
     pub fn verify(&self) -> Promise {
-        self.spawn(|open| async move { open.run("verify", async move |db| Ok(verify_js(&db.verify().await?))).await })
+        self.spawn(|open| async move {
+            open.run("verify", async move |db| {
+                let report = db.verify().await?;
+                db.storage().check_readable().await?;
+                Ok(verify_js(&report))
+            })
+            .await
+        })
     }
 
     /// The whole log as one self-checking file (`Uint8Array`).

@@ -104,6 +104,32 @@ impl IdbStorage {
         Ok(crate::reads::visible_records(&records).dyn_into::<Array>().ok())
     }
 
+    /// Checks that every readable record of the `state` store says what its bytes say: its key,
+    /// its value (or that it is deleted), as the record written for those bytes would (reads
+    /// past the cache take the readable values, `visible_state`). A record changed by other means
+    /// than AuroraDB's (DevTools, a tool with the origin's storage) is reported as foreign data,
+    /// naming its key. For `verify()`.
+    pub async fn check_readable(&self) -> Result<(), StorageError> {
+        self.check_open()?;
+        let tx = self.transaction(&[Store::State], IdbTransactionMode::Readonly)?;
+        let os = self.object_store(&tx, Store::State)?;
+        let keys_req = os.get_all_keys().map_err(|e| self.js_fail(&e))?;
+        let req = os.get_all().map_err(|e| self.js_fail(&e))?;
+        let keys: Array = self.read_result(request_result(&keys_req)).await?.unchecked_into();
+        let records: Array = self.read_result(request_result(&req)).await?.unchecked_into();
+        for (key, stored) in keys.iter().zip(records.iter()) {
+            let key = super::record::key_bytes(&key)?;
+            let Some(bytes) = super::record::stored_bytes(Store::State, &stored)? else { continue };
+            if !crate::reads::same_record(&super::record::state_record(&key, &bytes), &stored) {
+                return Err(StorageError::Foreign(format!(
+                    "the readable state record of {:?} does not say what its bytes say",
+                    String::from_utf8_lossy(&key)
+                )));
+            }
+        }
+        Ok(())
+    }
+
     /// [`Storage::count`](auroradb::Storage::count) over IndexedDB: its `count()`, which reads
     /// no record into the page.
     pub(super) async fn count_records(&self, store: Store, range: KeyRange) -> Result<u64, StorageError> {

@@ -45,7 +45,7 @@ pub(super) fn put_record(store: &IdbObjectStore, value: &JsValue, key: &JsValue)
 
 /// The readable `state` record for a key and its encoded `KeyRecord`. Its value is decoded from
 /// the record's bytes by the page (one call, instead of one per field and item).
-fn state_record(key: &[u8], record: &[u8]) -> JsValue {
+pub(super) fn state_record(key: &[u8], record: &[u8]) -> JsValue {
     let key = crate::value::js_string(&String::from_utf8_lossy(key));
     let bytes: JsValue = Uint8Array::from(record).into();
     match KeyRecord::shown_value_at(record) {
