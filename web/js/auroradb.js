@@ -219,8 +219,11 @@ export class AuroraDB extends EventTarget {
         Object.defineProperty(this, '_closing', { value: null, writable: true });
         Object.defineProperty(this, '_reopen', { value: null, writable: true });
         // How many close() and destroy() calls were made: an open started before one of them
-        // leaves the instance closed when it finishes (see _open).
+        // leaves the instance closed when it finishes (see _open). `_openedAt` is that count
+        // when the create() of the engine now held was called: the calls made between that
+        // create() and the next close() are that engine's to run (see _engine).
         Object.defineProperty(this, '_shuts', { value: 0, writable: true });
+        Object.defineProperty(this, '_openedAt', { value: -1, writable: true });
         Object.defineProperty(this, '_shutting', { value: new Set() });
         Object.defineProperty(this, '_queuedTransactions', { value: new Set() });
         Object.defineProperty(this, '_adapter', { value: null, writable: true });
@@ -354,6 +357,7 @@ export class AuroraDB extends EventTarget {
                 .then((m) => m.AuroraCore.open(this.config, this, this.db, dist, id))
                 .then(async (core) => {
                     this._core = core;
+                    this._openedAt = shuts;
                     // A close() or destroy() called after the create() stays in force: the calls
                     // made after it fail as closed, and it closes this engine once it is open
                     // (a distributed one without starting its sync).
@@ -475,12 +479,14 @@ export class AuroraDB extends EventTarget {
     async _engine(operation = 'open') {
         if (this._core && !this._closed) return this._core;
         // Called after a create() of a closed instance (or one that waits for a close() or
-        // destroy()): runs once it opened. An open that was in flight when the instance was
-        // closed leaves it closed: the call then fails below.
+        // destroy()): runs once it opened, also if a close() called after this call has closed
+        // the instance again meanwhile (that close waits for the calls made before it). A call
+        // made after a close() that came after the create() fails below.
+        const shuts = this._shuts;
         const reopening = this._reopen ?? this._opening;
         if (this._closed && reopening) {
             await reopening;
-            if (this._core && !this._closed) return this._core;
+            if (this._core && (!this._closed || this._openedAt === shuts)) return this._core;
         }
         if (this._closed) {
             const message = `database ${JSON.stringify(this.name)} is closed: call create() to reopen it`;
@@ -657,13 +663,25 @@ export class AuroraDB extends EventTarget {
 
     /**
      * What a write was given, as it is now: the value itself when the write reads it in the
-     * call (see _run), else a copy of it as the engine stores it (`plainCopy`), so that changes
-     * made while the write waits for the engine to open are not stored. A value the engine would
-     * refuse is passed as it is: the engine refuses it when it runs, as it would have now.
+     * call (see _run), else a copy, so that changes made while the write waits for the engine to
+     * open are not stored. A value the engine takes now (`plainCopy` says so) is copied as
+     * IndexedDB copies it (a structured clone: `beforeSet` sees bigints, buffers and `-0` as
+     * given), or as the engine stores it where that cannot be cloned (a proxy). A value the
+     * engine refuses now is kept in a form that it still refuses: its structured clone when that
+     * is refused too (a `NaN`, a cycle, a `Date`: the clone keeps them), else the value itself (a
+     * class instance, symbol keys, a function, which a clone would drop or cannot hold).
      */
     _taken(value) {
         if (this._waiting === 0 && this._core && !this._closed) return value;
-        return plainCopy(value) ?? value;
+        const copy = plainCopy(value);
+        let clone;
+        try {
+            clone = structuredClone(value);
+        } catch {
+            return copy ?? value;
+        }
+        if (copy !== undefined) return clone;
+        return plainCopy(clone) === undefined ? clone : value;
     }
 
     /**
@@ -698,7 +716,10 @@ export class AuroraDB extends EventTarget {
         }
         return items.map((item) => {
             try {
-                return Array.isArray(item) && item.length === 2 ? [item[0], this._taken(item[1])] : item;
+                // A pair, its value copied; another array, copied (it stays no pair); anything
+                // else can never become a pair.
+                if (!Array.isArray(item)) return item;
+                return item.length === 2 ? [item[0], this._taken(item[1])] : Array.from(item);
             } catch (error) {
                 return throwing(error);
             }

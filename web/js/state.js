@@ -42,8 +42,18 @@ export function sameRecord(a, b) {
   return a.key === b.key && a.deleted === b.deleted && sameValue(a.value, b.value);
 }
 
+/**
+ * Whether a stored string `b` is the string `a` that its bytes say: the same, or, in a record an
+ * earlier release wrote, without the leading U+FEFF its decoder dropped (taken for a byte order
+ * mark). Such a record was written by AuroraDB, and is no damage.
+ */
+function sameText(a, b) {
+  return a === b || (typeof b === 'string' && a.charCodeAt(0) === 0xfeff && a.slice(1) === b);
+}
+
 /** Deep equality of stored values: the same kinds (bytes, arrays, plain objects) and contents. */
 function sameValue(a, b) {
+  if (typeof a === 'string') return sameText(a, b);
   if (a === null || typeof a !== 'object') return Object.is(a, b);
   if (b === null || typeof b !== 'object') return false;
   if (a instanceof Uint8Array) {
@@ -56,7 +66,10 @@ function sameValue(a, b) {
   if (Array.isArray(b) || b instanceof Uint8Array || (proto !== null && proto !== Object.prototype)) return false;
   const names = Object.keys(a);
   const others = Object.keys(b);
-  return names.length === others.length && names.every((name, i) => name === others[i] && sameValue(a[name], b[name]));
+  return (
+    names.length === others.length &&
+    names.every((name, i) => sameText(name, others[i]) && sameValue(a[name], b[others[i]]))
+  );
 }
 
 /**

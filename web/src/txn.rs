@@ -105,8 +105,11 @@ impl TxnHandle {
 
     /// Stores `value` under the key at the configured `keyPath`; returns the key.
     pub fn add(&self, value: JsValue) -> Result<String, JsValue> {
-        let key = self.active()?.key_at_path(&value, "transaction")?;
-        self.put(JsValue::from_str(&key), value)?;
+        let open = self.active()?;
+        let key = open.key_at_path(&value, "transaction")?;
+        // As `add(value)` takes it: the value must hold that key where it was read.
+        let value = open.take_keyed_value(&key, &value).map_err(|r| open.report("transaction", r))?;
+        self.with_tx(&open, |tx| tx.put(key.clone(), value))?;
         Ok(key)
     }
 
