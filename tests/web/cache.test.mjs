@@ -300,7 +300,7 @@ test('reads of every record past the cache come from the state store as IndexedD
         'after the clear: its writes, the later add, not the later remove',
       );
       assert.equal(out.requests, 1, 'all() past the cache read the readable records once');
-      assert.equal(out.bare, 'StorageError', 'a record of another form is not skipped');
+      assert.equal(out.bare, 'CorruptDataError', 'a record of another form is not skipped: it is damaged data');
       assert.equal(out.missing, 'CorruptDataError', 'a record missing from the store is not skipped silently');
     }
   } finally {
