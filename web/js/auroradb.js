@@ -349,6 +349,12 @@ export class AuroraDB extends EventTarget {
             this.close().catch(() => {});
             return this.create(distributed, peerId);
         }
+        if (this._opening && (distributed !== undefined || peerId != null) && this._shuts === shuts) {
+            // An open is under way, and this asks for a mode or a peer id: once that open is
+            // done (or failed), the instance is made what this asks for (see above).
+            const again = () => this._open(distributed, peerId, shuts);
+            return this._opening.then(again, again);
+        }
         if (!this._opening) {
             const dist = distributed === undefined ? undefined : Boolean(distributed);
             if (dist !== undefined) this.config.distributed = dist;
