@@ -50,7 +50,7 @@ async function holdLock(page, name, { ms = null, beating = false } = {}) {
     ([name, ms, beating]) =>
       new Promise((granted) => {
         navigator.locks.request(`auroradb:${name}`, async () => {
-          const writers = beating ? new BroadcastChannel(`auroradb:${name}:writers`) : null;
+          const writers = beating ? new BroadcastChannel(`auroradb-writers:${name}`) : null;
           writers?.postMessage('holding');
           const beat = writers && setInterval(() => writers.postMessage('holding'), 1000);
           granted();

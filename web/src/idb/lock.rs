@@ -71,7 +71,7 @@ const CONTENDED_MS: f64 = 2_000.0;
 /// Whether other connections write the database now, as far as this one can tell: the time
 /// until which its writes take the lock, moved on by the tab channel's notes (through
 /// [`Writers::other_wrote`]) and by the messages of the writers' channel
-/// (`auroradb:<name>:writers`), on which a connection whose commit lost says so.
+/// (`auroradb-writers:<name>`), on which a connection whose commit lost says so.
 #[wasm_bindgen]
 extern "C" {
     /// `performance.now()`: milliseconds on a clock that never goes back, unlike `Date.now()`,
@@ -96,7 +96,7 @@ impl Writers {
         let until = Rc::new(Cell::new(0.0));
         let holder_seen = Rc::new(Cell::new(f64::NEG_INFINITY));
         let has_channel = Reflect::has(&js_sys::global(), &"BroadcastChannel".into()).unwrap_or(false);
-        let channel = has_channel.then(|| BroadcastChannel::new(&format!("auroradb:{name}:writers")).ok()).flatten();
+        let channel = has_channel.then(|| BroadcastChannel::new(&writers_channel(name)).ok()).flatten();
         let channel = channel.map(|channel| {
             let (until, holder_seen) = (until.clone(), holder_seen.clone());
             let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |e: MessageEvent| {
@@ -179,6 +179,13 @@ impl Drop for Writers {
 /// The name of the lock of database `name` (names starting with `-` are reserved by the API).
 pub(super) fn lock_name(name: &str) -> String {
     format!("auroradb:{name}")
+}
+
+/// The name of the writers' channel of database `name`. The `-` keeps it apart from every
+/// database's tab channel (`auroradb:` + its name): `auroradb:<name>:writers`, its name before,
+/// was the tab channel of the database named `<name>:writers`.
+pub(super) fn writers_channel(name: &str) -> String {
+    format!("auroradb-writers:{name}")
 }
 
 /// The name of the lock `what` that a connection to database `name` holds for its life.
@@ -310,5 +317,23 @@ pub(super) async fn back_off(attempt: u32) {
     let ms = retry_delay_ms(attempt, js_sys::Math::random());
     if ms > 0.0 {
         let _ = JsFuture::from(sleep(ms.ceil() as i32)).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use wasm_bindgen_test::wasm_bindgen_test;
+
+    use super::*;
+
+    #[wasm_bindgen_test]
+    fn no_database_s_lock_or_tab_channel_is_named_as_another_s_writers_channel() {
+        // The tab channel and the write lock of a database are `auroradb:` + its name.
+        for name in ["notes", "notes:writers", "-writers:notes", ":", ""] {
+            for other in ["notes", "notes:writers", "writers", ""] {
+                assert_ne!(lock_name(name), writers_channel(other), "{name:?} / {other:?}");
+                assert_ne!(hold_name("author/0", name), writers_channel(other));
+            }
+        }
     }
 }
