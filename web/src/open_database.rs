@@ -196,7 +196,7 @@ impl<H: AttachedSync> OpenDatabase<H> {
     }
 
     /// Updates the counters `getStats()` reads.
-    pub fn refresh(&self, db: &Db) {
+    fn refresh(&self, db: &Db) {
         let stats = db.stats();
         *self.info.borrow_mut() = Info {
             records: db.count(),

@@ -66,7 +66,6 @@ pub struct SyncHub {
     push: bool,
     unposted: RefCell<Vec<EncodedOp>>,
     pumping: Cell<bool>,
-    stale_info: Cell<bool>,
 }
 
 impl core::fmt::Debug for SyncHub {
@@ -117,7 +116,6 @@ impl SyncHub {
             push: opts.auto_sync,
             unposted: RefCell::new(Vec::new()),
             pumping: Cell::new(false),
-            stale_info: Cell::new(false),
         })
     }
 
@@ -255,14 +253,6 @@ impl SyncHub {
                 }
             }
             me.pumping.set(false);
-            if me.stale_info.replace(false)
-                && let Some(inner) = me.inner.upgrade()
-            {
-                let guard = inner.db.lock().await;
-                if let Some(db) = guard.as_ref() {
-                    inner.refresh(db);
-                }
-            }
         });
     }
 
@@ -290,15 +280,8 @@ impl SyncHub {
             _ => return,
         };
         if events.iter().any(|e| matches!(e, SyncEvent::Post { .. })) {
+            // The counters were refreshed as the ops committed (`on_applied`).
             inner.notify_tabs();
-            match inner.db.try_lock() {
-                Some(guard) => {
-                    if let Some(db) = guard.as_ref() {
-                        inner.refresh(db);
-                    }
-                }
-                None => self.stale_info.set(true),
-            }
         }
         let name_of = |p: &PeerId| self.transport.name_of(p).map_or(JsValue::NULL, |n| JsValue::from_str(&n));
         for event in events {

@@ -77,6 +77,8 @@ test('create(true, id): the peer id, the statuses and the events of a pair', { t
 
   await A.add('k1', { n: 1 });
   await waitFor(async () => (await B.get('k1'))?.n === 1, 'the push');
+  const after = await pb.evaluate(() => window.t.dbs.get('b').db.getStats());
+  assert.deepEqual([after.records, after.ops], [1, 1], "the counters count a peer's op as it lands");
   const connection = (await B.events('connection')).find((e) => e.detail.peerId === 'peer-a');
   assert.deepEqual(connection.detail, { peerId: 'peer-a' });
   const post = (await B.events('post')).find((e) => e.detail.keys.includes('k1'));
