@@ -116,6 +116,45 @@ fn transaction_is_all_or_nothing() {
 }
 
 #[test]
+fn a_key_written_twice_in_one_transaction_keeps_its_last_write_under_every_strategy() {
+    block_on(async {
+        let doc = |fields: &[(&str, i64)]| Value::map(fields.iter().map(|(k, v)| (*k, Value::Int(*v))));
+        for strategy in [Strategy::Timestamp, Strategy::Version, Strategy::Merge, Strategy::LocalWins] {
+            let mut cfg = config("twice");
+            cfg.strategy = strategy.clone();
+            let mut db = Database::open(MemoryStorage::new(), cfg).await.unwrap();
+            db.put("gone", Value::Int(0)).await.unwrap();
+            tick();
+            let ((), out) = db
+                .transaction(|tx| -> Result<(), DbError> {
+                    tx.put("t", doc(&[("version", 9), ("a", 1)]))?;
+                    tx.put("t", doc(&[("version", 1), ("b", 2)]))?;
+                    tx.put("gone", Value::Int(5))?;
+                    tx.remove("gone")?;
+                    tx.remove("back")?;
+                    tx.put("back", Value::Int(7))?;
+                    Ok(())
+                })
+                .await
+                .unwrap();
+            let last = doc(&[("version", 1), ("b", 2)]);
+            assert_eq!(db.get("t"), Some(&last), "{strategy:?}");
+            assert_eq!(db.get("gone"), None, "{strategy:?}");
+            assert_eq!(db.get("back"), Some(&Value::Int(7)), "{strategy:?}");
+            // The op carries one step per key, and the history shows what the key was left with.
+            let op = db.load_encoded(&out.ops).await.unwrap().remove(0).op;
+            assert!(matches!(&op.kind, auroradb_log::OpKind::Txn(steps) if steps.len() == 3), "{op:?}");
+            assert_eq!(db.history("t").await.unwrap()[0].value, Some(last.clone()), "{strategy:?}");
+            tick();
+            db.batch_set([("b".to_owned(), doc(&[("version", 9), ("a", 1)])), ("b".to_owned(), last.clone())])
+                .await
+                .unwrap();
+            assert_eq!(db.get("b"), Some(&last), "batch_set, {strategy:?}");
+        }
+    });
+}
+
+#[test]
 fn a_transaction_outside_the_database_commits_only_if_what_it_read_is_unchanged() {
     block_on(async {
         let mut db = Database::open(MemoryStorage::new(), config("otx")).await.unwrap();

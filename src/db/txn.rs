@@ -78,8 +78,7 @@ impl Transaction {
         let key = key.into();
         validate_key(&key)?;
         validate_value(&value)?;
-        self.wrote(&key);
-        self.steps.push(Step::Put { key, value });
+        self.write(Step::Put { key, value });
         Ok(())
     }
 
@@ -87,23 +86,30 @@ impl Transaction {
     pub fn remove(&mut self, key: impl Into<String>) -> Result<()> {
         let key = key.into();
         validate_key(&key)?;
-        self.wrote(&key);
-        self.steps.push(Step::Remove { key });
+        self.write(Step::Remove { key });
         Ok(())
     }
 
-    /// Marks `key` as written by the step about to be pushed.
-    fn wrote(&mut self, key: &str) {
-        let at = Some(self.steps.len());
-        match self.keys.get_mut(key) {
-            Some(k) => k.written = at,
+    /// Buffers `step`. A key keeps one step, its latest write: the op carries only what the
+    /// transaction leaves in the key, as a strategy applies each step of an op on its own (under
+    /// `version`, a second write of lower version would lose to the first; under `merge`, the
+    /// first write's fields would join the second's).
+    fn write(&mut self, step: Step) {
+        let at = self.steps.len();
+        match self.keys.get_mut(step.key()) {
+            Some(Seen { written: Some(i), .. }) => self.steps[*i] = step,
+            Some(k) => {
+                k.written = Some(at);
+                self.steps.push(step);
+            }
             None => {
-                self.keys.insert(key.to_owned(), Seen { written: at, read: None });
+                self.keys.insert(step.key().to_owned(), Seen { written: Some(at), read: None });
+                self.steps.push(step);
             }
         }
     }
 
-    /// Number of writes so far.
+    /// Number of keys written so far.
     pub fn len(&self) -> usize {
         self.steps.len()
     }

@@ -7,25 +7,16 @@
 // Such records are still reachable with `tx.get(name)`.
 const PROBES = new Set(['then', 'toJSON', 'constructor', 'valueOf', 'toString', 'inspect']);
 
-// Its names are those of the one table (`ErrorName` in `src/error.rs`; tests/error_names.rs checks).
-function namedError(name, message) {
-    const e = new Error(message);
-    e.name = name;
-    return e;
-}
-
-// `key in tx.entries`, `Object.keys(tx.entries)` and the like must answer at once, and whether a
-// record exists needs a read: they throw rather than answer from an empty object.
-function unreadable(what) {
-    return () => {
-        throw namedError(
-            'InvalidInputError',
-            `${what} cannot read the records: use await tx.get(key) (undefined when absent) or db.keys()`,
-        );
-    };
-}
-
 export function makeTransactionView(handle) {
+    // What the view refuses by itself is refused as the handle refuses (an `InvalidInputError`,
+    // dispatched as an `error` event too).
+    const refuse = (why) => {
+        throw handle.refuse(why);
+    };
+    // `key in tx.entries`, `Object.keys(tx.entries)` and the like must answer at once, and whether
+    // a record exists needs a read: they throw rather than answer from an empty object.
+    const unreadable = (what) => () =>
+        refuse(`${what} cannot read the records: use await tx.get(key) (undefined when absent) or db.keys()`);
     const entries = new Proxy(Object.create(null), {
         has: unreadable('`in` on tx.entries'),
         ownKeys: unreadable('listing tx.entries'),
@@ -36,7 +27,7 @@ export function makeTransactionView(handle) {
         },
         set(_target, prop, value) {
             if (typeof prop !== 'string') {
-                throw namedError('InvalidInputError', 'a key must be a string, not a symbol');
+                refuse('a key must be a string, not a symbol');
             }
             handle.put(prop, value);
             return true;
@@ -48,7 +39,7 @@ export function makeTransactionView(handle) {
         },
         defineProperty(_target, prop, descriptor) {
             if (typeof prop !== 'string' || !('value' in descriptor)) {
-                throw namedError('InvalidInputError', 'records are set by assignment');
+                refuse('records are set by assignment');
             }
             handle.put(prop, descriptor.value);
             return true;

@@ -119,6 +119,13 @@ impl TxnHandle {
         let key = key_from_js(&key).map_err(|e| open.fail("transaction", &e))?;
         self.with_tx(&open, |tx| tx.remove(key))
     }
+
+    /// The `InvalidInputError` of what the view refuses by itself (`in` on `tx.entries`, listing
+    /// it, a symbol key), dispatched as an `error` event as the handle's own refusals are.
+    pub fn refuse(&self, why: String) -> JsValue {
+        let e = DbError::InvalidInput(why);
+        self.open.upgrade().map_or_else(|| to_js_error(&e), |open| open.fail("transaction", &e))
+    }
 }
 
 /// Runs the callback, then commits what it wrote.

@@ -69,8 +69,8 @@ impl AuroraCore {
         // The entries are read now, as every write reads what it is given (see `set`).
         let taken = take_entries(&self.open, &entries);
         self.spawn(|open| async move {
-            let tx = taken.map_err(|r| open.report("batchSet", r))?;
-            let n = tx.len();
+            // The number of pairs, a key given twice counted twice (its op keeps the last).
+            let (tx, n) = taken.map_err(|r| open.report("batchSet", r))?;
             open.write("batchSet", Source::Local, async move |db| db.commit_transaction(tx).await).await?;
             Ok(JsValue::from_f64(n as f64))
         })
@@ -171,7 +171,7 @@ impl AuroraCore {
 
 /// `batchSet`'s entries as a transaction that only writes, each pair checked as it is added, in
 /// order.
-fn take_entries(open: &Open, entries: &JsValue) -> Result<Transaction, Refused> {
+fn take_entries(open: &Open, entries: &JsValue) -> Result<(Transaction, usize), Refused> {
     let bad = |msg: String| Refused::Error(DbError::InvalidInput(msg));
     let items = crate::value::iterable_items(entries)
         .map_err(|_| bad("batchSet's entries threw when iterated".into()))?
@@ -193,5 +193,5 @@ fn take_entries(open: &Open, entries: &JsValue) -> Result<Transaction, Refused> 
         let value = open.take_value(&key, &pair.1, &format!("entries[{i}].value"))?;
         tx.put(key, value).map_err(Refused::Error)?;
     }
-    Ok(tx)
+    Ok((tx, items.len()))
 }
