@@ -95,11 +95,13 @@ pub fn encode_frame(seq: u64, msg: &Message, max_frame: usize) -> Result<Vec<u8>
 /// there; fails when it exceeds `max_frame`.
 pub fn announced_len(bytes: &[u8], max_frame: usize) -> Result<Option<usize>> {
     let Some(prefix) = bytes.get(..PREFIX_LEN) else { return Ok(None) };
-    let len = u32::from_le_bytes([prefix[0], prefix[1], prefix[2], prefix[3]]) as usize + PREFIX_LEN;
-    if len > max_frame {
-        return Err(NetError::FrameTooLarge { size: len, limit: max_frame });
+    // In u64: on a 32-bit target (wasm32) a prefix near 4 GiB plus the prefix's own length
+    // would wrap to a few bytes.
+    let len = u64::from(u32::from_le_bytes([prefix[0], prefix[1], prefix[2], prefix[3]])) + PREFIX_LEN as u64;
+    match usize::try_from(len) {
+        Ok(len) if len <= max_frame => Ok(Some(len)),
+        _ => Err(NetError::FrameTooLarge { size: usize::try_from(len).unwrap_or(usize::MAX), limit: max_frame }),
     }
-    Ok(Some(len))
 }
 
 /// Decodes one whole frame (as a message-oriented transport delivers it): checks the announced

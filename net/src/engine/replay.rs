@@ -16,7 +16,8 @@ impl ReplayWindow {
     /// Whether `seq` is fresh; records it if so.
     pub(crate) fn accept(&mut self, seq: u64) -> bool {
         if let Some(newest) = self.newest {
-            if seq + REPLAY_WINDOW <= newest || self.seen.contains(&seq) {
+            // `newest - seq`, not `seq + REPLAY_WINDOW`: the peer picks `seq`, up to u64::MAX.
+            if (seq < newest && newest - seq >= REPLAY_WINDOW) || self.seen.contains(&seq) {
                 return false;
             }
             if seq > newest {
@@ -49,5 +50,16 @@ mod tests {
         assert!(!w.accept(10), "too old to tell");
         assert!(!w.accept(9));
         assert!(w.accept(11 + REPLAY_WINDOW / 2));
+    }
+
+    #[test]
+    fn the_largest_sequence_numbers_are_taken_without_overflow() {
+        let mut w = ReplayWindow::default();
+        assert!(w.accept(1));
+        assert!(w.accept(u64::MAX - 1));
+        assert!(!w.accept(u64::MAX - 1));
+        assert!(w.accept(u64::MAX));
+        assert!(!w.accept(1), "too old to tell");
+        assert!(w.accept(u64::MAX - 2), "reordered but new");
     }
 }

@@ -266,17 +266,19 @@ test('garbage from a peer is rejected with an error naming it; sync goes on', { 
   await A.add('k', { n: 1 });
   await waitConverged([A, B], { expectCount: 1 });
   // Mallory's adapter sends A frames that are no valid sync frame: a length prefix with
-  // nothing behind it, a truncated hello, and bytes announcing 2 GiB.
+  // nothing behind it, a truncated hello, and bytes announcing 2 GiB and 4 GiB.
   const sent = await pb.evaluate(() => {
     const a = window.t.dbs.get('b').db.adapter;
     return [
       a.send('honest', Uint8Array.of(200, 0, 0, 0, 65, 85, 115, 121, 1, 7)),
       a.send('honest', Uint8Array.of(65, 85, 104, 105, 1, 1)),
       a.send('honest', Uint8Array.of(255, 255, 255, 127, 65, 85, 115, 121, 1)),
+      // 4 GiB - 1 announced: with the prefix's own 4 bytes, past what 32 bits hold.
+      a.send('honest', Uint8Array.of(255, 255, 255, 255, 65, 85, 115, 121, 1)),
     ];
   });
-  assert.deepEqual(sent, [true, true, true]);
-  await waitFor(async () => (await A.events('error')).length >= 3, 'three errors', {
+  assert.deepEqual(sent, [true, true, true, true]);
+  await waitFor(async () => (await A.events('error')).length >= 4, 'four errors', {
     describe: () => describeDbs([A]),
   });
   const errors = (await A.events('error')).map((e) => e.detail);
@@ -289,7 +291,7 @@ test('garbage from a peer is rejected with an error naming it; sync goes on', { 
   }
   assert.deepEqual(
     errors.map((e) => e.name).sort(),
-    ['CorruptMessageError', 'FrameTooLargeError', 'TruncatedFrameError'].sort(),
+    ['CorruptMessageError', 'FrameTooLargeError', 'FrameTooLargeError', 'TruncatedFrameError'].sort(),
     JSON.stringify(errors),
   );
   // Nothing was applied, and the pair still syncs.
