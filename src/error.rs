@@ -277,7 +277,7 @@ impl ErrorName {
             }
             NetError::Log(_) => N::InvalidOps,
             NetError::Replay { .. } => N::Replay,
-            NetError::Flood { .. } => N::Flood,
+            NetError::Flood { .. } | NetError::Reshipping { .. } => N::Flood,
             NetError::Unexpected { .. } => N::UnexpectedMessage,
             NetError::NotConnected(_) => N::NotConnected,
             NetError::OpTooLarge { .. } => N::OpTooLarge,

@@ -48,6 +48,17 @@ pub enum NetError {
         /// The configured per-tick limit.
         limit: u32,
     },
+    /// A peer's sessions asked for more ops within a minute than the shipping budget allows
+    /// (twice the log, and [`SHIP_SLACK`](crate::SHIP_SLACK) ops): the rest of that
+    /// minute's shipments to it are not sent. An honest peer asks for an op once, and again only
+    /// if its apply failed.
+    #[error("a peer asked for {asked} ops within a minute, past the budget of {limit}")]
+    Reshipping {
+        /// The ops its sessions asked for in the minute, this one's included.
+        asked: u64,
+        /// The budget: twice the ops held, plus the slack.
+        limit: u64,
+    },
     /// A message does not fit the state of the session it names (unknown or finished session,
     /// a message out of turn).
     #[error("unexpected message: {reason}")]
@@ -183,7 +194,7 @@ impl NetError {
             }
             NetError::Log(_) => "InvalidOps",
             NetError::Replay { .. } => "Replay",
-            NetError::Flood { .. } => "Flood",
+            NetError::Flood { .. } | NetError::Reshipping { .. } => "Flood",
             NetError::Unexpected { .. } => "UnexpectedMessage",
             NetError::NotConnected(_) => "NotConnected",
             NetError::OpTooLarge { .. } => "OpTooLarge",

@@ -107,7 +107,7 @@ pub mod ship;
 pub mod transport;
 
 pub use admission::{Admission, Hello};
-pub use engine::{EngineEvent, EngineStats, REPLAY_WINDOW, SyncConfig, SyncEngine, SyncEvent, SyncReport};
+pub use engine::{EngineEvent, EngineStats, REPLAY_WINDOW, SHIP_SLACK, SyncConfig, SyncEngine, SyncEvent, SyncReport};
 pub use error::{NetError, Result, SyncError};
 pub use frame::FrameLimits;
 pub use index::{IdRange, RangeIndex};

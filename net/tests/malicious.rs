@@ -3,10 +3,10 @@
 
 use auroradb_log::segment::{encode_proven_segment, encode_segment};
 use auroradb_log::{EncodedOp, Fingerprint, Hash, Identity, Log, LogError, Op, OpId, OpKind, PeerId, Proof, Value};
-use auroradb_net::Replica;
 use auroradb_net::frame::{PREFIX_LEN, encode_frame};
 use auroradb_net::sim::{Cluster, signing_log};
 use auroradb_net::{Body, FrameLimits, Message, Mode, NetError, Ops, Piece, RangeItem, Reconcile, SyncConfig};
+use auroradb_net::{RangeIndex, Replica, SHIP_SLACK};
 
 /// Mallory's signing identity: her own ops are proven like anyone's.
 #[allow(non_snake_case)]
@@ -569,4 +569,35 @@ fn a_missing_or_forged_interval_proof_is_rejected() {
     assert_eq!(c.peers[0].replica.log().heads()[&MALLORY()].seq, k + 20);
     assert_eq!(c.peers[0].replica.proof_of(&ops[at].op.id), Some(mallory().prove(&ops[at].hash)));
     honest_still_sync(&c);
+}
+
+#[test]
+fn a_peer_asking_for_the_whole_log_in_session_after_session_is_shipped_it_within_the_budget() {
+    let (mut c, mut m) = setup(SyncConfig { auto_sync: false, ..SyncConfig::default() });
+    let held = c.peers[0].replica.below(None).count;
+    let limit = 2 * held + SHIP_SLACK;
+    // "I hold nothing", in a session of Mallory's: a 21-byte frame that asks for every op.
+    let nothing = || {
+        Body::Reconcile(Reconcile {
+            ranges: vec![RangeItem { upper: None, mode: Mode::IdList(vec![]) }],
+            want: vec![],
+            more_want: false,
+        })
+    };
+    let sessions = limit / held + 50;
+    let sent = |c: &Cluster| c.peers[0].engine.stats().ops_sent;
+    let before = sent(&c);
+    let frames = (1..=sessions).map(|sid| m.frame(sid as u32, true, nothing())).collect();
+    let errors = attack(&c, frames);
+    assert_blamed(&errors, |e| matches!(e, NetError::Reshipping { .. }));
+    assert_eq!(errors.len(), 1, "reported once in the window: {errors:?}");
+    let shipped = sent(&c) - before;
+    assert!(shipped <= limit && shipped > limit - held, "{shipped} ops shipped, the budget is {limit}");
+    honest_still_sync(&c);
+    // A minute later, she is shipped what she asks for again.
+    c.now_ms += 60_000;
+    c.tick(0);
+    let before = sent(&c);
+    assert!(attack(&c, vec![m.frame(sessions as u32 + 1, true, nothing())]).is_empty());
+    assert!(sent(&c) - before >= held, "shipped again once the window passed");
 }

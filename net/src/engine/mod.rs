@@ -45,6 +45,7 @@ use state::{PeerState, State};
 pub use config::SyncConfig;
 pub use event::{EngineStats, SyncEvent, SyncReport};
 pub use replay::REPLAY_WINDOW;
+pub use state::SHIP_SLACK;
 
 /// The events of an engine over the replica `S`.
 pub type EngineEvent<S> = SyncEvent<<S as Replica>::Applied, <S as Replica>::Error>;

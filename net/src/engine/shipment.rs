@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use auroradb_log::segment::decode_proven_segment;
 use auroradb_log::{EncodedOp, LogError, OpId, PeerId, Proof};
 
-use super::state::{MAX_PARTIALS, MAX_UNPROVEN_BYTES, Partial};
+use super::state::{MAX_PARTIALS, MAX_UNPROVEN_BYTES, Partial, SHIP_SLACK, SHIP_WINDOW_MS};
 use super::{SyncEngine, SyncEvent};
 use crate::ship::Packer;
 use crate::transport::Transport;
@@ -16,6 +16,9 @@ use crate::{ApplyOutcome, Message, NetError, Ops, Piece, Replica, ReplicaError, 
 impl<S: Replica, T: Transport> SyncEngine<S, T> {
     /// Ships the ops `ids` (ascending) to `to` for the session `sid`.
     pub(super) async fn ship(&self, to: PeerId, sid: u32, mine: bool, ids: Vec<OpId>) {
+        if !self.within_budget(to, ids.len() as u64) {
+            return;
+        }
         // The proofs of frozen authors go first: they prove those authors' last ops before the
         // fork.
         self.send_proofs_of(to, ids.iter().map(|id| id.peer));
@@ -62,6 +65,37 @@ impl<S: Replica, T: Transport> SyncEngine<S, T> {
             s.sent = sent;
         }
         self.check_complete(&mut st, to, mine);
+    }
+
+    /// Whether `n` more ops may be shipped to `to` within the shipping budget (see
+    /// [`SHIP_WINDOW_MS`]); counts them if so. A shipment past it is not sent, and the session
+    /// is left to time out (an honest peer tries again later); the first in a window is reported
+    /// as the peer's flood.
+    fn within_budget(&self, to: PeerId, n: u64) -> bool {
+        if n == 0 {
+            return true;
+        }
+        let limit = self.replica.below(None).count.saturating_mul(2).saturating_add(SHIP_SLACK);
+        let mut st = self.state.borrow_mut();
+        let now = st.now;
+        let Some(ps) = st.peers.get_mut(&to) else { return false };
+        if now.saturating_sub(ps.shipped_since) >= SHIP_WINDOW_MS {
+            ps.shipped_since = now;
+            ps.shipped_ops = 0;
+            ps.reshipping = false;
+        }
+        let asked = ps.shipped_ops.saturating_add(n);
+        if asked <= limit {
+            ps.shipped_ops = asked;
+            return true;
+        }
+        if ps.reshipping {
+            st.stats.rejected += 1;
+        } else {
+            ps.reshipping = true;
+            st.error(NetError::Reshipping { asked, limit }.from_peer(to));
+        }
+        false
     }
 
     /// Ops from `from`: pushed (session 0) or shipped in session `sid`. Each segment is checked

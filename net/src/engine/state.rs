@@ -72,7 +72,21 @@ pub(super) struct PeerState {
     pub(super) unproven: BTreeMap<PeerId, Vec<EncodedOp>>,
     /// Their bytes, at most [`MAX_UNPROVEN_BYTES`].
     pub(super) unproven_bytes: usize,
+    /// The ops shipped to this peer since `shipped_since` (the start of the current minute of
+    /// shipping): see [`SHIP_WINDOW_MS`].
+    pub(super) shipped_ops: u64,
+    pub(super) shipped_since: u64,
+    /// Whether a shipment was refused in the current minute (it is reported once).
+    pub(super) reshipping: bool,
 }
+
+/// The window of the shipping budget: within it, a peer's sessions are shipped at most twice the
+/// ops held, plus [`SHIP_SLACK`]. Without it, a peer could ask for the whole log again in every
+/// session it starts (a 21-byte frame each) and have it shipped each time.
+pub(super) const SHIP_WINDOW_MS: u64 = 60_000;
+
+/// Ops a peer may be shipped within [`SHIP_WINDOW_MS`] on top of twice the ops held.
+pub const SHIP_SLACK: u64 = 10_000;
 
 /// How many bytes of one peer's ops may wait for a proof of their author.
 pub(super) const MAX_UNPROVEN_BYTES: usize = 64 << 20;
