@@ -1044,6 +1044,35 @@ fn a_reopened_database_without_its_index_tells_its_own_ops_from_forged_ones() {
     });
 }
 
+#[test]
+fn a_database_given_an_identity_restores_that_author_s_ops_while_it_holds_none() {
+    block_on(async {
+        let me = auroradb::log::Identity::from_secret(&[5; 32]);
+        let mut cfg = config("identity-restore");
+        cfg.identity = Some(me.clone());
+        let mut first = Database::open(MemoryStorage::new(), cfg.clone()).await.unwrap();
+        let mut ops = first.put("x", Value::Int(1)).await.unwrap().encoded;
+        tick();
+        ops.extend(first.put("y", Value::Int(2)).await.unwrap().encoded);
+        let proofs = first.proofs_for(&ops);
+        // A fresh database given the same identity takes them in (a restore), and goes on with
+        // the chain.
+        let mut restored = Database::open(MemoryStorage::new(), cfg.clone()).await.unwrap();
+        assert_eq!(restored.apply_remote(ops.clone(), &proofs).await.unwrap().ops.len(), 2);
+        tick();
+        let next = restored.put("z", Value::Int(3)).await.unwrap().encoded;
+        assert_eq!((next[0].op.author, next[0].op.seq), (me.peer(), 3));
+        assert_eq!(restored.get("y"), Some(&Value::Int(2)));
+        // One that wrote as the author already holds its chain: what it did not write is refused.
+        let mut other = Database::open(MemoryStorage::new(), cfg).await.unwrap();
+        tick();
+        other.put("q", Value::Int(9)).await.unwrap();
+        let refused = other.apply_remote(ops[1..].to_vec(), &proofs).await;
+        assert!(matches!(refused, Err(DbError::Log(auroradb::log::LogError::InvalidOp { .. }))), "{refused:?}");
+        assert_eq!(other.get("q"), Some(&Value::Int(9)));
+    });
+}
+
 /// `cfg` with a checkpoint every 100 ops and 16 ops a segment.
 fn history_config(mut cfg: Config) -> Config {
     cfg.checkpoint_every = 100;

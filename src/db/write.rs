@@ -200,7 +200,9 @@ impl<S: Storage> Database<S> {
         // So does the connection a helper stands beside (`Config::writer`).
         let holds_ops_of = |p: &PeerId| self.log.borrow().heads().contains_key(p);
         let own = self.peer();
-        let guarded: Vec<PeerId> = [(own, self.config.peer.is_some())]
+        // Chosen (`identity` or `peer` given): a database opened as that author to restore it.
+        let chosen = self.config.peer.is_some() || self.config.identity.is_some();
+        let guarded: Vec<PeerId> = [(own, chosen)]
             .into_iter()
             .chain(self.config.writer)
             .filter(|(author, chosen)| !chosen || holds_ops_of(author))

@@ -209,9 +209,12 @@ impl AuroraCore {
                 // A chosen peer id and no identity: no author slot is claimed. The page's author
                 // is guarded as its own: an import cannot bring in ops in its name.
                 let writer = writer.parse().map_err(|_| DbError::InvalidInput("helper: not an author id".into()))?;
+                // The page's author was chosen if the page gave its `identity`: it takes that
+                // author's ops in while it holds none of them (a restore), as the page would.
+                let chosen = cfg.db.identity.is_some();
                 cfg.db.identity = None;
                 cfg.db.peer = Some(auroradb::PeerId::random());
-                cfg.db.writer = Some((writer, false));
+                cfg.db.writer = Some((writer, chosen));
             }
             // A schema the storage cannot open is a configuration error to JavaScript callers.
             // An open that will claim an author slot asks for slot 0's lock as the database opens.
