@@ -98,10 +98,10 @@ pub fn announced_len(bytes: &[u8], max_frame: usize) -> Result<Option<usize>> {
     // In u64: on a 32-bit target (wasm32) a prefix near 4 GiB plus the prefix's own length
     // would wrap to a few bytes.
     let len = u64::from(u32::from_le_bytes([prefix[0], prefix[1], prefix[2], prefix[3]])) + PREFIX_LEN as u64;
-    match usize::try_from(len) {
-        Ok(len) if len <= max_frame => Ok(Some(len)),
-        _ => Err(NetError::FrameTooLarge { size: usize::try_from(len).unwrap_or(usize::MAX), limit: max_frame }),
+    if len > max_frame as u64 {
+        return Err(NetError::FrameTooLarge { size: usize::try_from(len).unwrap_or(usize::MAX), limit: max_frame });
     }
+    Ok(Some(len as usize))
 }
 
 /// Decodes one whole frame (as a message-oriented transport delivers it): checks the announced

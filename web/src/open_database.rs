@@ -430,16 +430,12 @@ impl<H: AttachedSync> OpenDatabase<H> {
         }
     }
 
-    fn channel_name(&self) -> String {
-        format!("auroradb:{}", self.name)
-    }
-
     fn open_channel(self: &Rc<Self>) {
         let has_channel = Reflect::has(&js_sys::global(), &"BroadcastChannel".into()).unwrap_or(false);
         if !has_channel {
             return;
         }
-        let Ok(channel) = BroadcastChannel::new(&self.channel_name()) else { return };
+        let Ok(channel) = BroadcastChannel::new(&crate::idb::tab_channel(&self.name)) else { return };
         let weak: Weak<OpenDatabase<H>> = Rc::downgrade(self);
         let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
             let weak = weak.clone();

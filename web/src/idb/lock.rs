@@ -181,6 +181,12 @@ pub(super) fn lock_name(name: &str) -> String {
     format!("auroradb:{name}")
 }
 
+/// The name of the tab channel of database `name`, on which its instances tell each other of
+/// their commits (see `OpenDatabase`).
+pub(crate) fn tab_channel(name: &str) -> String {
+    format!("auroradb:{name}")
+}
+
 /// The name of the writers' channel of database `name`. The `-` keeps it apart from every
 /// database's tab channel (`auroradb:` + its name): `auroradb:<name>:writers`, its name before,
 /// was the tab channel of the database named `<name>:writers`.
@@ -327,10 +333,10 @@ mod tests {
     use super::*;
 
     #[wasm_bindgen_test]
-    fn no_database_s_lock_or_tab_channel_is_named_as_another_s_writers_channel() {
-        // The tab channel and the write lock of a database are `auroradb:` + its name.
+    fn no_database_s_tab_channel_or_lock_is_named_as_another_s_writers_channel() {
         for name in ["notes", "notes:writers", "-writers:notes", ":", ""] {
             for other in ["notes", "notes:writers", "writers", ""] {
+                assert_ne!(tab_channel(name), writers_channel(other), "{name:?} / {other:?}");
                 assert_ne!(lock_name(name), writers_channel(other), "{name:?} / {other:?}");
                 assert_ne!(hold_name("author/0", name), writers_channel(other));
             }

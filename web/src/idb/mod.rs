@@ -63,7 +63,7 @@ use auroradb::StorageError;
 use auroradb::storage::{Claim, Held, KeyRange, ScanOptions, Storage, Store, WriteBatch, WriteLock};
 
 use self::error::IdbFailure;
-pub(crate) use self::lock::monotonic_ms;
+pub(crate) use self::lock::{monotonic_ms, tab_channel};
 pub use self::schema::{DataLoss, index_key_path};
 
 /// A callback run when the connection is closed from outside.
