@@ -6,6 +6,12 @@ class MyReconnectingAdapter extends MyCustomAdapter {
         await super.connect();
         this.socket.onclose = () => this.connectionLost('relay connection closed');
     }
+
+    // A socket the relay closed is CLOSING before its `close` event comes: a send then is lost,
+    // and Chromium logs a warning for it. Until the event, the frame is refused instead.
+    send(peerId, data) {
+        return this.socket?.readyState === WebSocket.OPEN && super.send(peerId, data);
+    }
 }
 
 AuroraDB.registerP2PAdapter('mycustom-reconnecting', MyReconnectingAdapter);
