@@ -182,7 +182,7 @@ const DEFAULTS = Object.freeze({
 const CONNECTION_FAILURES = new Set(['timeout', 'network', 'server-error', 'unavailable-id', 'not-connected']);
 
 /** Events a `debug: true` database logs to the console. */
-const DEBUG_EVENTS = ['open', 'close', 'error', 'change', 'connection', 'disconnect', 'sync', 'post'];
+const DEBUG_EVENTS = ['open', 'close', 'error', 'set', 'delete', 'change', 'connection', 'disconnect', 'sync', 'post'];
 
 class AuroraStore {
     constructor(owner) {
@@ -318,6 +318,15 @@ export class AuroraDB extends EventTarget {
      * ask for another mode or peer id (see `_open`).
      */
     create(distributed, peerId) {
+        // Checked as the configuration's `distributed` and `peerId` are: `create('yes')` is not
+        // `create(true)`.
+        const bad =
+            distributed !== undefined && typeof distributed !== 'boolean'
+                ? `create(distributed): distributed must be a boolean, not ${typeof distributed}`
+                : peerId != null && typeof peerId !== 'string'
+                  ? `create(distributed, peerId): peerId must be a string, not ${typeof peerId}`
+                  : null;
+        if (bad) return Promise.reject(failed(this, 'create', namedError('InvalidConfigError', bad)));
         const shuts = this._shuts;
         if (this._closing) {
             // The calls made after this create() wait for it, rather than fail as closed.
