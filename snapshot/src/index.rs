@@ -2,7 +2,7 @@
 //! value of one top-level field, ordered by [`crate::compare_values`].
 //!
 //! Records whose value is not a map, or has no such field, are not in the index. A unique index
-//! keeps the values held by more than one key (only remote ops, which are never rejected, can
+//! lets any number of keys hold `null`, and keeps the other values held by more than one key (only remote ops, which are never rejected, can
 //! cause that) so that [`crate::State::index_conflicts`] is cheap.
 
 use core::ops::Bound;
@@ -56,6 +56,7 @@ impl Index {
         keys.insert(key.to_owned());
         if self.spec.unique
             && keys.len() > 1
+            && *field != Value::Null
             && let Err(at) = self.conflicts.binary_search(&k)
         {
             self.conflicts.insert(at, k);

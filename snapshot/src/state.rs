@@ -441,7 +441,8 @@ impl State {
     }
 
     /// Checks whether applying `op` as a local write would give a value of a unique index to two
-    /// keys (counting the op's other writes, as a transaction applies them all). Changes nothing.
+    /// keys (counting the op's other writes, as a transaction applies them all); any number of
+    /// keys may hold `null` in it. Changes nothing.
     /// Removes and clears never fail; neither does a write that leaves a key's indexed field as it
     /// was.
     pub fn check(&self, op: &Op) -> Result<()> {
@@ -464,7 +465,10 @@ impl State {
         }
         for index in self.indexes.iter().filter(|i| i.spec.unique) {
             for (key, before, after) in &affected {
-                let Some(field) = after.as_ref().and_then(|v| index.field(v)) else { continue };
+                // A `null` field is no value to keep unique (as SQL's NULL; IndexedDB leaves it out).
+                let Some(field) = after.as_ref().and_then(|v| index.field(v)).filter(|f| **f != Value::Null) else {
+                    continue;
+                };
                 if before.and_then(|v| index.field(v)).is_some_and(|old| crate::compare_values(old, field).is_eq()) {
                     continue;
                 }

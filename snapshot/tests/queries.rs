@@ -146,6 +146,23 @@ fn check_rejects_a_local_write_that_breaks_a_unique_index() {
 }
 
 #[test]
+fn a_unique_index_lets_any_number_of_keys_hold_null() {
+    let mut s = users();
+    let no_email = || Value::map([("email", Value::Null), ("age", Value::Int(1))]);
+    for (t, key) in [(20, "n1"), (21, "n2")] {
+        let op = put(t, 1, key, no_email());
+        s.check(&op).unwrap();
+        s.apply(&op);
+    }
+    s.check(&txn(22, 1, vec![step_put("n3", no_email()), step_put("n4", no_email())])).unwrap();
+    // Found by it all the same, and listed as no conflict.
+    assert_eq!(keys(&s.find_by("email", &Value::Null).unwrap()), ["n1", "n2"]);
+    assert!(s.index_conflicts().is_empty());
+    // A value is still unique next to them.
+    assert!(s.check(&put(23, 1, "n1", user("a@x", 1))).is_err());
+}
+
+#[test]
 fn check_sees_a_transaction_as_a_whole() {
     let s = users();
     // Swapping two emails in one transaction is fine.
