@@ -201,6 +201,9 @@ error_names! {
     UpgradeBlocked = "UpgradeBlockedError",
     /// Any other storage failure.
     Storage = "StorageError",
+    /// The engine's WebAssembly could not be fetched, compiled or instantiated (JavaScript:
+    /// `AuroraDB.init()`, or the first `create()` of a page); the browser's error is its `cause`.
+    EngineLoad = "EngineLoadError",
     /// The browser found the database's files damaged when it opened them, and dropped them:
     /// the database opened as it was made afresh (an `error` event at `create()`, which still
     /// succeeds).

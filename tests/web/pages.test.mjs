@@ -31,6 +31,7 @@ const PAGES = [
   ['the ES module works without the loader', '/es-module.html'],
   ['bad input gets errors with stable names and writes nothing', '/bad-input.html'],
   ['close() and destroy() let earlier calls finish and refuse later ones', '/lifecycle.html'],
+  ['an engine that cannot be loaded is an EngineLoadError', '/engine-load.html'],
   ['values come back as written; writes waiting for the engine take what it takes', '/values.html'],
   // The engine's .wasm is compiled as it streams in, which needs the application/wasm type; a
   // server that sends application/octet-stream gets it compiled after the download instead.

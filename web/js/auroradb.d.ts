@@ -329,6 +329,7 @@ export type AuroraErrorName =
     | 'QuotaExceededError'
     | 'UpgradeBlockedError'
     | 'StorageError'
+    | 'EngineLoadError'
     | 'DataLossError'
     | 'CorruptDataError'
     | 'HashMismatchError'

@@ -78,7 +78,11 @@ function loadEngine(sync, wasm) {
             })
             .catch((e) => {
                 loading[kind] = null;
-                throw e;
+                // The browser's error (a failed fetch, a `CompileError`, a `TypeError`) under one
+                // stable name, kept as its `cause`.
+                const error = namedError('EngineLoadError', `the engine could not be loaded: ${e?.message ?? e}`);
+                error.cause = e;
+                throw error;
             });
     }
     return loading[kind];
@@ -369,6 +373,9 @@ export class AuroraDB extends EventTarget {
             if (dist !== undefined) this.config.distributed = dist;
             const id = peerId == null ? undefined : String(peerId);
             this._opening = loadEngine(Boolean(this.config.distributed))
+                .catch((e) => {
+                    throw failed(this, 'create', e);
+                })
                 .then((m) => m.AuroraCore.open(this.config, this, this.db, dist, id))
                 .then(async (core) => {
                     this._core = core;
