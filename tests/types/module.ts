@@ -176,6 +176,37 @@ async function operations(): Promise<void> {
   await db.put('m', new Map());
   // @ts-expect-error add takes one or two arguments
   await db.add('a', 1, 2);
+  // @ts-expect-error nothing to store
+  await db.put('u', undefined);
+
+  // Records typed by an interface (no index signature) are checked field by field.
+  const alice: User = { name: 'Alice', role: 'developer' };
+  await db.put('alice', alice);
+  await db.add('alice', alice);
+  await db.add({ ...alice, uuid: 'u3' });
+  await db.put('team', { lead: alice, members: [alice] as readonly User[] });
+  const asValue: AuroraValue = { name: 'Dan' };
+  await db.put('dan', asValue);
+  const unknownValue: unknown = JSON.parse('{}');
+  // @ts-expect-error a value of unknown type must be shown to be an AuroraValue
+  await db.put('u', unknownValue);
+  interface Meeting {
+    title: string;
+    when: Date;
+  }
+  const meeting: Meeting = { title: 'standup', when: new Date() };
+  // @ts-expect-error a Date field cannot be stored, in an interface too
+  await db.put('m', meeting);
+  // @ts-expect-error nor a Date nested in an array of records
+  await db.put('ms', [{ when: new Date() }]);
+  interface Handler {
+    name: string;
+    run(): void;
+  }
+  // @ts-expect-error a method cannot be stored
+  await db.put('h', { name: 'h', run() {} } as Handler);
+  // @ts-expect-error typed arrays other than Uint8Array are not bytes
+  await db.put('i', new Int32Array(2));
 
   const v: Promise<unknown> = db.get('k');
   const anyUser = await db.get('user1');
@@ -218,6 +249,9 @@ async function operations(): Promise<void> {
     await read;
     tx.put('a', 1);
     tx.set('b', 2);
+    tx.put('alice', alice);
+    // @ts-expect-error a Date cannot be stored
+    tx.set('when', new Date());
     const added: string = tx.add({ uuid: 'c' });
     const addedKey: string = tx.add('d', { x: 1 });
     tx.remove('e');
@@ -245,6 +279,11 @@ async function operations(): Promise<void> {
       ['b', 2],
     ]),
   );
+  await store.batchSet(new Map<string, User>([['alice', alice]]));
+  const userPairs: Array<[string, User]> = [['alice', alice]];
+  await store.batchSet(userPairs);
+  // @ts-expect-error a Meeting holds a Date
+  await store.batchSet(new Map<string, Meeting>([['m', meeting]]));
   void written;
   // @ts-expect-error beforeSet is a function (or null)
   store.beforeSet = 'sanitize';
@@ -325,9 +364,10 @@ async function operations(): Promise<void> {
 // `add(value)`). The README's JavaScript `add(key, data)` type-checks as it is
 // (tests/types/readme/).
 class ValidatedDB extends AuroraDB {
-  async add(keyOrValue: string | AuroraValue, value?: AuroraValue): Promise<string> {
+  // biome-ignore lint/suspicious/noExplicitAny: the README's override form (the base checks what is stored)
+  async add(keyOrValue: any, value?: any): Promise<string> {
     if (typeof keyOrValue !== 'string') return super.add(keyOrValue);
-    return super.add(keyOrValue, { ...(value as object), createdAt: new Date().toISOString(), version: 1 });
+    return super.add(keyOrValue, { ...value, createdAt: new Date().toISOString(), version: 1 });
   }
 }
 

@@ -18,6 +18,33 @@ export type AuroraValue =
     | AuroraValue[]
     | { [field: string]: AuroraValue | undefined };
 
+/** A field of a stored value, checked by its declared type: what {@link Storable} maps. */
+type StorableField<T> = T extends null | boolean | number | bigint | string | Uint8Array | ArrayBuffer | undefined
+    ? T
+    : T extends ArrayBufferView | ((...args: never) => unknown) | (abstract new (...args: never) => unknown)
+      ? never
+      : T extends Date | RegExp | Promise<unknown> | symbol
+        ? never
+        : T extends ReadonlyMap<unknown, unknown> | ReadonlySet<unknown> | WeakMap<object, unknown> | WeakSet<object>
+          ? never
+          : T extends ReadonlyArray<infer E>
+            ? ReadonlyArray<StorableField<E>>
+            : { [K in keyof T]: K extends string ? StorableField<T[K]> : never };
+
+/**
+ * What a write accepts, checked against the value's own type: `T & Storable<T>` is `T` when
+ * `T` is plain data, `never` when a field is not (a function, a `Date`, a `Map`...). Unlike
+ * {@link AuroraValue}, it takes records typed by an `interface`, which have no index signature.
+ * `any` passes; `unknown` must be an `AuroraValue`.
+ */
+export type Storable<T> = 0 extends 1 & T
+    ? any
+    : unknown extends T
+      ? AuroraValue
+      : T extends undefined
+        ? never
+        : StorableField<T>;
+
 export interface IndexConfig {
     /** The top-level field indexed. */
     name: string;
@@ -524,10 +551,10 @@ export interface TransactionView {
     /** `tx.entries[k] = v`, `delete tx.entries[k]`, `await tx.entries[k]`. */
     readonly entries: Record<string, any>;
     get(key: string): Promise<any>;
-    put(key: string, value: AuroraValue): void;
-    set(key: string, value: AuroraValue): void;
-    add(value: AuroraValue): string;
-    add(key: string, value: AuroraValue): string;
+    put<T>(key: string, value: T & Storable<T>): void;
+    set<T>(key: string, value: T & Storable<T>): void;
+    add<T>(value: T & Storable<T>): string;
+    add<T>(key: string, value: T & Storable<T>): string;
     remove(key: string): void;
     delete(key: string): void;
 }
@@ -589,7 +616,7 @@ export declare class AuroraStore {
      * Writes `[key, value]` pairs (any iterable of them) as one atomic write; resolves to how
      * many. The second form is what JavaScript infers for an array literal of pairs.
      */
-    batchSet(entries: Iterable<readonly [key: string, value: AuroraValue]>): Promise<number>;
+    batchSet<T>(entries: Iterable<readonly [key: string, value: T & Storable<T>]>): Promise<number>;
     batchSet(entries: ReadonlyArray<ReadonlyArray<AuroraValue>>): Promise<number>;
 }
 
@@ -613,12 +640,12 @@ export declare class AuroraDB extends EventTarget {
     create(distributed?: boolean, peerId?: string): Promise<this>;
     /**
      * Stores `value` under `key` (create or update); resolves to the key. A subclass overriding
-     * `add` takes both forms: `add(keyOrValue: string | AuroraValue, value?: AuroraValue)`.
+     * `add` takes both forms: `add(keyOrValue: any, value?: any)`.
      */
-    add(key: string, value: AuroraValue): Promise<string>;
+    add<T>(key: string, value: T & Storable<T>): Promise<string>;
     /** Stores `value` under its `keyPath` field; resolves to the key. */
-    add(value: AuroraValue): Promise<string>;
-    put(key: string, value: AuroraValue): Promise<string>;
+    add<T>(value: T & Storable<T>): Promise<string>;
+    put<T>(key: string, value: T & Storable<T>): Promise<string>;
     get<T = any>(key: string): Promise<T | undefined>;
     all<T = any>(): Promise<T[]>;
     keys(): Promise<string[]>;
