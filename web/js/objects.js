@@ -57,6 +57,65 @@ function isBuffer(v) {
   }
 }
 
+const OBJECT_TO_STRING = Object.prototype.toString;
+
+/** Whether `p` is a realm's `Object.prototype` (this page's, or an iframe's). */
+function isObjectPrototype(p) {
+  return (
+    p === Object.prototype ||
+    (Object.getPrototypeOf(p) === null &&
+      Object.hasOwn(p, 'isPrototypeOf') &&
+      Object.hasOwn(p, 'propertyIsEnumerable') &&
+      Object.hasOwn(p, '__lookupGetter__'))
+  );
+}
+
+/** Built-ins that neither a structured clone nor `Object.prototype.toString` names: each method throws for anything else. */
+const BRANDS = [
+  ['WeakMap', (v) => WeakMap.prototype.has.call(v, v)],
+  ['WeakSet', (v) => WeakSet.prototype.has.call(v, v)],
+  ['WeakRef', (v) => WeakRef.prototype.deref.call(v)],
+];
+
+/**
+ * What kind of object `v` is (an object, not an array), judged by the built-ins' internal slots
+ * rather than by its prototype, which a page can replace: `'plain'` for plain data's object
+ * (its prototype `null` or a realm's `Object.prototype`, and no built-in's slots), `'bytes'`
+ * for a `Uint8Array` or an `ArrayBuffer`, the built-in's name for another built-in (`'Date'`,
+ * `'Map'`, `'Int8Array'`...), and `''` for an object of a class. A `Date` or a `Map` whose
+ * prototype was set to `null` is a `Date` or a `Map`, never an empty object. May throw (a
+ * proxy's trap).
+ *
+ * The common case costs two calls (an object with `Object.prototype` and fields); an object
+ * without fields, or with a `null` prototype or another realm's, is also structured-cloned
+ * (the clone is a `Map` for a `Map`, whatever its prototype was), and one that cannot be cloned
+ * is tried against the weak collections' methods.
+ */
+export function objectKind(v) {
+  if (isTyped(v)) return 'bytes';
+  const proto = Object.getPrototypeOf(v);
+  if (proto !== null && !isObjectPrototype(proto)) return isBuffer(v) ? 'bytes' : '';
+  if (ArrayBuffer.isView(v)) return TYPED_TAG.call(v) ?? 'DataView';
+  const tag = OBJECT_TO_STRING.call(v);
+  if (tag !== '[object Object]') return tag.slice(8, -1);
+  if (proto === Object.prototype && Object.keys(v).length > 0) return 'plain';
+  let copy;
+  try {
+    copy = structuredClone(v);
+  } catch {
+    // Not cloneable: a weak collection, or a proxy or a field the value's walk refuses.
+    for (const [name, has] of BRANDS) {
+      try {
+        has(v);
+        return name;
+      } catch {}
+    }
+    return 'plain';
+  }
+  const kind = OBJECT_TO_STRING.call(copy).slice(8, -1);
+  return kind === 'Object' ? 'plain' : kind === 'ArrayBuffer' ? 'bytes' : kind;
+}
+
 /**
  * For the engine's value walk: a copy of the bytes of `v` if it is a `Uint8Array` or an
  * `ArrayBuffer` (of this realm or another), null if it is or claims to be one (`instanceof`) but
@@ -378,14 +437,20 @@ function writeValue(v, depth) {
     }
     return true;
   }
-  const proto = Object.getPrototypeOf(v);
-  if (proto !== null && Object.getPrototypeOf(proto) !== null) {
-    // Not a plain object: bytes of another realm (an iframe's), or refused.
-    if (isTyped(v)) return writeBytes(v);
-    return isBuffer(v) && writeBytes(new Uint8Array(v));
+  const common =
+    Object.getPrototypeOf(v) === Object.prototype &&
+    !ArrayBuffer.isView(v) &&
+    OBJECT_TO_STRING.call(v) === '[object Object]';
+  let names = common ? Object.keys(v) : undefined;
+  if (!common || names.length === 0) {
+    // Bytes of another realm (an iframe's) or whose prototype was replaced, a plain object of
+    // another realm or without a prototype or without fields, or refused (see objectKind).
+    const kind = objectKind(v);
+    if (kind === 'bytes') return isTyped(v) ? writeBytes(v) : writeBytes(new Uint8Array(v));
+    if (kind !== 'plain') return false;
+    names ??= Object.keys(v);
   }
   if (Object.getOwnPropertySymbols(v).length > 0) return false;
-  const names = Object.keys(v);
   const values = [];
   for (const name of names) {
     // Every name is checked, also one whose value is `undefined` and left out.

@@ -42,8 +42,6 @@ extern "C" {
     fn own_keys(obj: &JsValue) -> Result<Array, JsValue>;
     #[wasm_bindgen(catch, js_namespace = Object, js_name = getOwnPropertySymbols)]
     fn own_symbols(obj: &JsValue) -> Result<Array, JsValue>;
-    #[wasm_bindgen(catch, js_namespace = Object, js_name = getPrototypeOf)]
-    fn prototype_of(obj: &JsValue) -> Result<JsValue, JsValue>;
     #[wasm_bindgen(catch, js_namespace = Array, js_name = isArray)]
     fn is_array(v: &JsValue) -> Result<bool, JsValue>;
 }
@@ -173,8 +171,10 @@ impl Walk<'_> {
             return Ok(Value::List(items));
         }
         let obj: &Object = v.unchecked_ref();
-        if !is_plain(obj).map_err(|_| threw(self))? {
-            return Err(self.refuse(&format!("is {}", type_name(obj))));
+        let kind = object_kind(obj).map_err(|_| threw(self))?;
+        if kind != "plain" {
+            let name = if kind.is_empty() { type_name(obj) } else { with_article(&kind) };
+            return Err(self.refuse(&format!("is {name}")));
         }
         if own_symbols(obj).map_err(|_| threw(self))?.length() > 0 {
             return Err(self.refuse("has symbol keys"));
@@ -274,25 +274,21 @@ pub(crate) fn iterable_items(v: &JsValue) -> Result<Option<Vec<JsValue>>, JsValu
     }
 }
 
-/// Whether the object's prototype is `Object.prototype` (of any realm) or `null`; an error if
-/// reading a prototype threw (a `Proxy`).
-fn is_plain(obj: &Object) -> Result<bool, JsValue> {
-    let proto = prototype_of(obj)?;
-    Ok(proto.is_null() || prototype_of(&proto)?.is_null())
-}
-
 /// What kind of object `obj` is, with its article: `a Date object`, `an Element object`, `a
 /// non-plain object`.
 fn type_name(obj: &Object) -> String {
     let ctor = Reflect::get(obj, &JsValue::from_str("constructor")).ok();
     let name = ctor.and_then(|c| Reflect::get(&c, &JsValue::from_str("name")).ok()).and_then(|n| n.as_string());
     match name {
-        Some(n) if !n.is_empty() => {
-            let article = if n.starts_with(['A', 'E', 'I', 'O', 'U', 'a', 'e', 'i', 'o', 'u']) { "an" } else { "a" };
-            format!("{article} {n} object")
-        }
+        Some(n) if !n.is_empty() => with_article(&n),
         _ => "a non-plain object".to_owned(),
     }
+}
+
+/// `a Date object`, `an Int8Array object`.
+fn with_article(name: &str) -> String {
+    let article = if name.starts_with(['A', 'E', 'I', 'O', 'U', 'a', 'e', 'i', 'o', 'u']) { "an" } else { "a" };
+    format!("{article} {name} object")
 }
 
 /// Converts a JavaScript value to a stored value; `what` names it in error messages
@@ -384,6 +380,11 @@ extern "C" {
     /// them throws, `undefined` if `v` is not bytes.
     #[wasm_bindgen(js_name = copyBytes)]
     fn copy_bytes(v: &JsValue) -> JsValue;
+    /// What kind of object `v` is, by its internal slots (not its prototype): `"plain"`, or the
+    /// built-in's name (`"Date"`, `"Map"`...), or `""` for an object of a class; an error if
+    /// reading it threw (a `Proxy`).
+    #[wasm_bindgen(catch, js_name = objectKind)]
+    fn object_kind(v: &Object) -> Result<String, JsValue>;
     /// `{ key, value, record }`, a `state` store record whose value is decoded from `record`
     /// (a `Uint8Array`) at byte `at`.
     #[wasm_bindgen(js_name = stateRecordAt)]
