@@ -1074,6 +1074,86 @@ fn a_database_given_an_identity_restores_that_author_s_ops_while_it_holds_none()
 }
 
 /// `cfg` with a checkpoint every 100 ops and 16 ops a segment.
+/// Damage to what the log's tools trust and the log does not prove by itself: a kept proof of
+/// authorship (which goes out in every export), a history row, and a journal entry holding the
+/// last commit number there is.
+#[test]
+fn damage_to_kept_proofs_history_rows_and_the_journal_s_numbers_is_found() {
+    use auroradb::storage::{KeyRange, ScanOptions, WriteBatch};
+    block_on(async {
+        let storage = MemoryStorage::new();
+        let cfg = history_config(config("derived"));
+        let mut db = Database::open(storage.clone(), cfg.clone()).await.unwrap();
+        for i in 0..auroradb_log::PROOF_INTERVAL as i64 + 20 {
+            tick();
+            db.put(format!("k{}", i % 7), Value::Int(i)).await.unwrap();
+        }
+        tick();
+        db.clear().await.unwrap();
+        tick();
+        db.put("k1", Value::Int(-1)).await.unwrap();
+        assert_eq!(db.history("k1").await.unwrap().len(), 42, "every op on k1, the clear, and the last put");
+        db.verify().await.unwrap();
+        drop(db);
+        let keys_only = ScanOptions { keys_only: true, ..Default::default() };
+        let reopened = |storage: MemoryStorage| Database::open(storage, cfg.clone());
+
+        // One bit of the kept proof at the interval: found by verify() as the import would find it.
+        let proofs = storage.scan(Store::Meta, KeyRange::prefix(b"proof/"), ScanOptions::default()).await.unwrap();
+        assert_eq!(proofs.len(), 1, "the op at the interval has its proof kept");
+        let copy = storage.deep_clone();
+        assert!(copy.tamper(Store::Meta, &proofs[0].0, |v| *v.last_mut().unwrap() ^= 1));
+        let mut damaged = reopened(copy).await.unwrap();
+        let err = damaged.verify().await.unwrap_err();
+        assert_eq!(err.name(), "AuthorshipError", "{err}");
+        let file = damaged.export_log().await.unwrap();
+        let mut fresh = Database::open(MemoryStorage::new(), config("restore")).await.unwrap();
+        assert_eq!(fresh.import_log(&file).await.unwrap_err().name(), "AuthorshipError");
+
+        // A history row taken away, or one laid under another key: history() would be short, or
+        // list an op that never wrote the key.
+        let rows = storage.scan(Store::History, KeyRange::all(), keys_only).await.unwrap();
+        assert!(rows.len() > 40);
+        for (i, (row, _)) in rows.iter().enumerate().step_by(9) {
+            let copy = storage.deep_clone();
+            let mut batch = WriteBatch::default();
+            batch.delete(Store::History, row.clone());
+            copy.commit(batch).await.unwrap();
+            let err = reopened(copy).await.unwrap().verify().await.unwrap_err();
+            assert_eq!(err.name(), "CorruptDataError", "row {i}: {err}");
+            assert!(err.to_string().contains("lacks op"), "row {i}: {err}");
+        }
+        let mut moved = rows[0].0.clone();
+        let at = moved.len() - auroradb_log::OP_ID_LEN - 1;
+        moved[at] ^= 1;
+        let copy = storage.deep_clone();
+        let mut batch = WriteBatch::default();
+        batch.put(Store::History, moved, Vec::new());
+        copy.commit(batch).await.unwrap();
+        let err = reopened(copy).await.unwrap().verify().await.unwrap_err();
+        assert!(err.to_string().contains("which the log does not give it"), "{err}");
+
+        // The newest journal entry copied to the last number a database makes: the database
+        // opens, and a write that would claim the number after it is refused with nothing written.
+        let newest = storage.scan(Store::Journal, KeyRange::all(), ScanOptions::default()).await.unwrap();
+        let (_, entry) = newest.last().unwrap().clone();
+        let copy = storage.deep_clone();
+        let mut batch = WriteBatch::default();
+        batch.put(Store::Journal, ((1u64 << 63) - 1).to_be_bytes().to_vec(), entry);
+        copy.commit(batch).await.unwrap();
+        let mut damaged = reopened(copy.clone()).await.unwrap();
+        let before = copy.dump();
+        let err = damaged.put("k2", Value::Int(7)).await.unwrap_err();
+        assert_eq!(err.name(), "CorruptDataError", "{err}");
+        assert!(err.to_string().contains("leaves no number for the next commit"), "{err}");
+        assert_eq!(copy.dump(), before, "nothing written");
+        drop(damaged);
+        let mut again = reopened(copy).await.unwrap();
+        again.verify().await.unwrap();
+        assert_eq!(again.get("k1"), Some(&Value::Int(-1)));
+    });
+}
+
 fn history_config(mut cfg: Config) -> Config {
     cfg.checkpoint_every = 100;
     cfg.segment_ops = 16;

@@ -15,7 +15,7 @@
 //! ```
 
 use auroradb_log::codec::{decode_blob, decode_blob_v, encode_blob, encode_blob_v};
-use auroradb_log::{ChainHead, Identity, OpId, PeerId, Proof};
+use auroradb_log::{ChainHead, Identity, LogError, OpId, PeerId, Proof};
 use serde::{Deserialize, Serialize};
 
 use crate::storage::{Store, WriteBatch};
@@ -162,6 +162,15 @@ pub fn decode_counter(bytes: &[u8]) -> Result<u64> {
     Ok(n)
 }
 
+/// The number the commit after commit `n` claims; an error when no database makes it (a
+/// journal entry put there by something else holds the last number there is).
+pub fn next_commit(n: u64) -> Result<u64> {
+    match n.checked_add(1) {
+        Some(next) if next < 1 << 63 => Ok(next),
+        _ => Err(DbError::Corrupt(format!("commit number {n:#x} leaves no number for the next commit"))),
+    }
+}
+
 /// The history mark as stored: the header, then the op id up to which every op has its
 /// history rows, as a key holds it (24 bytes), or nothing when no op has them. Not postcard:
 /// fixed bytes cost the engine less code than another serde type.
@@ -239,6 +248,10 @@ pub fn encode_schema(s: &Schema) -> Vec<u8> {
 pub fn decode_schema(bytes: &[u8]) -> Result<Schema> {
     if bytes.get(4) == Some(&SCHEMA_VERSION) && bytes.starts_with(&MAGIC_SCHEMA) {
         return Ok(decode_blob_v("schema", MAGIC_SCHEMA, SCHEMA_VERSION, bytes)?);
+    }
+    // Versions 1 and 2 are read: any other is named against the newest.
+    if let Some(&found) = bytes.get(4).filter(|v| **v != 1 && bytes.starts_with(&MAGIC_SCHEMA)) {
+        return Err(LogError::UnsupportedVersion { what: "schema", found, supported: SCHEMA_VERSION }.into());
     }
     let SchemaV1 { version, key_path, indexes } = decode_record("schema", MAGIC_SCHEMA, bytes)?;
     Ok(Schema { version, key_path, indexes, strategy: None })
@@ -413,6 +426,28 @@ mod tests {
 
     fn bad_magic(e: DbError) -> bool {
         matches!(e, DbError::Log(LogError::BadMagic { .. }))
+    }
+
+    #[test]
+    fn a_schema_of_an_unknown_version_is_named_against_the_newest_one_read() {
+        let mut bytes = encode_schema(&schema());
+        for found in [0, 3, 9] {
+            bytes[4] = found;
+            let err = decode_schema(&bytes).unwrap_err();
+            assert!(
+                err.to_string().contains(&format!("schema format version {found} (this build reads version 2)")),
+                "{err}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_next_commit_number_stays_one_a_database_makes() {
+        assert_eq!(next_commit(0).unwrap(), 1);
+        assert_eq!(next_commit((1 << 63) - 2).unwrap(), (1 << 63) - 1);
+        assert_eq!(decode_counter(&encode_counter((1 << 63) - 1)).unwrap(), (1 << 63) - 1);
+        assert_eq!(next_commit((1 << 63) - 1).unwrap_err().name(), "CorruptDataError");
+        assert!(next_commit(u64::MAX).is_err());
     }
 
     #[test]

@@ -755,7 +755,8 @@ impl<S: Storage> Database<S> {
         // It writes every chain head to meta (but `except`'s, which the caller writes).
         self.flush_heads(&mut batch, &[], except);
         let wall = self.log.borrow().clock().wall_time();
-        keys::journal(&mut batch, self.commit + 1, &[], visible, self.commit + 1, &[], wall);
+        let next = keys::next_commit(self.commit)?;
+        keys::journal(&mut batch, next, &[], visible, next, &[], wall);
         // The keys stored now, which may include keys of commits caught up since open.
         let stored = self
             .storage

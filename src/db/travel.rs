@@ -1,7 +1,7 @@
 //! Time travel and verification: the state at any point of the log, a key's history, diffs,
 //! replay, and a full check of everything stored.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::ops::Bound;
 
 use auroradb_log::{ChainHead, EncodedOp, Fingerprint, Hash, LogError, Op, OpId, PeerId, Value, decode_op, verify_ops};
@@ -248,6 +248,14 @@ impl<S: Storage> Database<S> {
             proof.check(*author, &head.hash)?;
             proven += 1;
         }
+        // The kept proofs (of ops at multiples of the interval) go out with the ops, to peers and
+        // in every export, whose import checks them: each is checked here as the import would.
+        for (id, proof) in super::proofs::read_all(&self.storage).await? {
+            let hash = recorded.get(&id).ok_or_else(|| {
+                DbError::Corrupt(format!("a kept proof of authorship names op {id}, which is not in the log"))
+            })?;
+            proof.check(id.peer, hash)?;
+        }
         // The stored segment records and the tail after them must agree with the log.
         let mut seg_total = auroradb_log::RangeSum::default();
         let mut sealed = None;
@@ -276,10 +284,36 @@ impl<S: Storage> Database<S> {
             }
             checkpoints += 1;
         }
+        // The history rows, which `history()` trusts: every op up to the history mark has its
+        // rows, and every row is one of an op up to the mark. The mark is read before and after
+        // the rows: an index written by another connection in between only adds rows and moves
+        // the mark.
+        let mark_before = self.stored_history_mark().await?.upto;
+        let keys_only = ScanOptions { keys_only: true, ..Default::default() };
+        let mut stray: BTreeSet<Vec<u8>> =
+            self.storage.scan(Store::History, KeyRange::all(), keys_only).await?.into_iter().map(|(k, _)| k).collect();
+        let mark_after = self.stored_history_mark().await?.upto;
         // The live state is what the log says it is.
         let mut replayed = State::new(config);
-        for (_, v) in &rows {
-            replayed.apply(&decode_op(v)?);
+        for (k, v) in &rows {
+            let op = decode_op(v)?;
+            let id = OpId::from_bytes(k)?;
+            if mark_after.is_some_and(|m| id <= m) {
+                let (keys, clear) = super::tail::history_keys(&op.kind);
+                let prefixes = keys.iter().map(|k| keys::history_prefix(k)).chain(clear.then(keys::clear_prefix));
+                for (i, prefix) in prefixes.enumerate() {
+                    let row = keys::history_key(&prefix, &id);
+                    if !stray.remove(&row) && mark_before.is_some_and(|m| id <= m) {
+                        let of = keys.get(i).map_or_else(|| "clears".to_owned(), |k| format!("key {k:?}"));
+                        return Err(DbError::Corrupt(format!("the history of {of} lacks op {id}")));
+                    }
+                }
+            }
+            replayed.apply(&op);
+        }
+        if let Some(row) = stray.first() {
+            let id = keys::history_id(row).map_or_else(|_| "an unreadable id".to_owned(), |id| format!("op {id}"));
+            return Err(DbError::Corrupt(format!("a history row names {id}, which the log does not give it")));
         }
         let live: Vec<_> = self.state.iter().map(|(k, e)| (k.to_owned(), e.clone())).collect();
         let want: Vec<_> = replayed.iter().map(|(k, e)| (k.to_owned(), e.clone())).collect();

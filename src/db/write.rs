@@ -266,6 +266,8 @@ impl<S: Storage> Database<S> {
         proofs: Vec<(OpId, Proof)>,
         absent: Option<&str>,
     ) -> Result<WriteOutcome> {
+        // Before anything is applied: the number the commit claims must be one a database makes.
+        keys::next_commit(self.commit)?;
         let op_ids: Vec<OpId> = ops.iter().map(|o| o.op.id).collect();
         let unknown = if local { Vec::new() } else { self.unknown_authors(&ops) };
         if !unknown.is_empty() {
