@@ -73,6 +73,24 @@ fn sync_resolves_with_peers_sent_and_received() {
 }
 
 #[test]
+fn a_round_abandoned_as_the_engine_stops_resolves_with_what_was_done() {
+    let c = Cluster::simple(3, quiet());
+    c.connect_all();
+    c.settle();
+    offline_writes(&c, 1, 5);
+    // Peer 2 hears nothing more: its session with peer 0 cannot end.
+    c.net.partition(&[vec![c.peers[0].id, c.peers[1].id], vec![c.peers[2].id]]);
+    let mut fut = Box::pin(c.peers[0].engine.sync());
+    c.settle();
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    assert!(fut.as_mut().poll(&mut cx).is_pending(), "still waiting for peer 2");
+    c.peers[0].engine.abandon_all();
+    let report = ready(fut.as_mut());
+    assert_eq!(report, SyncReport { peers: 1, sent: 0, received: 5 });
+    assert_eq!(c.peers[0].engine.stats().sessions_abandoned, 1);
+}
+
+#[test]
 fn nothing_to_do_costs_one_round_trip_of_small_frames() {
     let c = Cluster::simple(2, quiet());
     offline_writes(&c, 0, 2000);

@@ -139,8 +139,10 @@ impl SyncHub {
         self.engine.peers().iter().filter_map(|p| self.transport.name_of(p)).collect()
     }
 
-    /// Stops: queued events and frames are dropped, the engine hears nothing more.
+    /// Stops: queued events and frames are dropped, the engine hears nothing more, and every
+    /// session is abandoned (a `sync()` called before resolves with what was done).
     pub fn close(&self) {
+        self.engine.abandon_all();
         self.transport.close();
         self.engine.transport().reset();
         self.unposted.borrow_mut().clear();
@@ -208,6 +210,9 @@ impl SyncHub {
     /// Pushes the local writes that have not reached a peer yet; returns to how many peers
     /// they went (0 when nothing was waiting or no peer is connected).
     pub fn post(&self) -> usize {
+        if self.closed() {
+            return 0;
+        }
         let pending = std::mem::take(&mut *self.unposted.borrow_mut());
         if pending.is_empty() {
             return 0;
@@ -224,6 +229,9 @@ impl SyncHub {
 
     /// Starts a reconciliation round with every connected peer; returns how many.
     pub fn fetch(&self) -> usize {
+        if self.closed() {
+            return 0;
+        }
         let peers = self.engine.fetch();
         self.flush();
         peers
@@ -232,6 +240,10 @@ impl SyncHub {
     /// A reconciliation round with every connected peer, resolving when each session has
     /// completed or been abandoned.
     pub async fn sync(self: Rc<Self>) -> SyncReport {
+        // Closed (the database closes while the call waited its turn): no session could end.
+        if self.closed() {
+            return SyncReport::default();
+        }
         let round = self.engine.sync();
         self.flush();
         round.await

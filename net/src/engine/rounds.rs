@@ -98,6 +98,30 @@ impl<S: Replica, T: Transport> SyncEngine<S, T> {
         })
     }
 
+    /// Abandons every session, as when the application closes: each round resolves at once with
+    /// what its completed sessions did (a [`SyncEngine::sync`] awaited then never hangs).
+    pub fn abandon_all(&self) {
+        let mut st = self.state.borrow_mut();
+        let mut open = Vec::new();
+        for (p, ps) in st.peers.iter_mut() {
+            for mine in [true, false] {
+                if let Some(s) = ps.session(mine).take() {
+                    open.push((*p, s));
+                }
+            }
+        }
+        for (p, s) in open {
+            st.abandon(p, s);
+        }
+        let rounds: Vec<(u64, Vec<PeerId>)> =
+            st.rounds.iter().map(|(id, r)| (*id, r.pending.iter().copied().collect())).collect();
+        for (id, pending) in rounds {
+            for peer in pending {
+                st.settle(Some(id), peer, None);
+            }
+        }
+    }
+
     /// Advances the engine's clock to `now_ms`: ticks the transport, resets the flood counters,
     /// abandons idle sessions, and (with `auto_sync`) starts an anti-entropy round when one is
     /// due.

@@ -145,6 +145,45 @@ test('autoSync: false: writes wait for post(); fetch() and sync() reconcile', { 
   await B.destroy();
 });
 
+test('a sync() called before close() resolves with what was done, whenever close() comes', {
+  timeout: 120_000,
+}, async () => {
+  const { config } = await fresh();
+  const pa = await openPage(context, pages.origin);
+  const pb = await openPage(context, pages.origin);
+  const B = await openDb(pb, 'b', config('b'));
+  for (const delay of [-1, 0, 30]) {
+    const A = await openDb(pa, `a${delay}`, config(`a${delay}`));
+    await waitConnected([A, B]);
+    await B.add(`from-b-${delay}`, { n: delay });
+    // -1: close() in the same tick as sync(); else after `delay` ms.
+    const outcome = await pa.evaluate(
+      async ([label, delay]) => {
+        const db = window.t.dbs.get(label).db;
+        const synced = db.sync().then(
+          (r) => ({ resolved: r }),
+          (e) => ({ rejected: e.name }),
+        );
+        if (delay >= 0) await new Promise((r) => setTimeout(r, delay));
+        await db.close();
+        const late = new Promise((r) => setTimeout(() => r('still pending 8 s after close()'), 8000));
+        return Promise.race([synced, late]);
+      },
+      [A.label, delay],
+    );
+    assert.equal(
+      typeof outcome,
+      'object',
+      `close() ${delay < 0 ? 'in the same tick' : `after ${delay} ms`}: ${outcome}`,
+    );
+    assert.ok(outcome.resolved, JSON.stringify(outcome));
+    assert.deepEqual(Object.keys(outcome.resolved).sort(), ['peers', 'received', 'sent']);
+    await waitFor(async () => (await B.connections()) === 0, 'B to see A go');
+  }
+  await B.destroy();
+  assertNoProblems(pa, pb);
+});
+
 test('writes larger than a frame sync: a 1 MB value and a 10,000-record batchSet', { timeout: 240_000 }, async () => {
   const { config } = await fresh();
   const pa = await openPage(context, pages.origin);
