@@ -277,9 +277,18 @@ fn replayed_segment_is_rejected() {
     c.net.inject(MALLORY(), c.peers[0].id, f.clone());
     c.settle();
     assert!(c.peers[0].replica.log().contains(&op.op.id));
-    // The same frame again is a replay; re-sent in a new frame for an old session, unexpected.
-    let errors = attack(&c, vec![f]);
+    // The same frame again is taken for a transport's resend: dropped, counted, nobody blamed.
+    let duplicates = c.peers[0].engine.stats().duplicates;
+    let errors = attack(&c, vec![f.clone()]);
+    assert!(errors.is_empty(), "{errors:?}");
+    assert_eq!(c.peers[0].engine.stats().duplicates, duplicates + 1);
+    // Other bytes under a number already seen are a replay.
+    let turn = Body::Reconcile(Reconcile { ranges: vec![], want: vec![], more_want: false });
+    let other = encode_frame(m.seq, &Message { session: 1 << 30, initiator: false, body: turn }, usize::MAX).unwrap();
+    assert_ne!(other, f);
+    let errors = attack(&c, vec![other]);
     assert_blamed(&errors, |e| matches!(e, NetError::Replay { .. }));
+    // Re-sent in a new frame for an old session: unexpected.
     let seg = encode_segment([(op.op.id, op.bytes.as_slice(), &op.hash)]).unwrap();
     let errors = attack(&c, vec![m.frame(999, false, Body::Ops(Ops { segments: vec![seg], last: Some(1) }))]);
     assert_blamed(&errors, |e| matches!(e, NetError::Unexpected { .. }));

@@ -75,6 +75,9 @@ pub struct EngineStats {
     pub ops_received: u64,
     /// Frames or segments rejected.
     pub rejected: u64,
+    /// Frames received again with the same number and bytes (a transport's resend of a frame it
+    /// had delivered), dropped without blame.
+    pub duplicates: u64,
     /// Segments set aside because an author's earlier ops had not arrived (fetched again later).
     pub deferred: u64,
     /// Sessions completed.

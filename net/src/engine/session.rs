@@ -1,9 +1,10 @@
 //! Frames received (flood limit, decoding, replay window) and the reconciliation turns of a
 //! session, up to the point where each side knows what to ship.
 
-use auroradb_log::PeerId;
+use auroradb_log::{Hash, PeerId};
 
 use super::SyncEngine;
+use super::replay::Seen;
 use super::state::{Session, State};
 use crate::frame::decode_frame;
 use crate::transport::Transport;
@@ -41,9 +42,17 @@ impl<S: Replica, T: Transport> SyncEngine<S, T> {
                 }
             };
             let ps = st.peers.get_mut(&from).expect("checked above");
-            if !ps.replay.accept(seq) {
-                st.error(NetError::Replay { seq }.from_peer(from));
-                return;
+            let digest = Hash::of(&bytes).0[..8].try_into().map(u64::from_le_bytes).expect("8 bytes");
+            match ps.replay.accept(seq, digest) {
+                Seen::Fresh => {}
+                Seen::Again => {
+                    st.stats.duplicates += 1;
+                    return;
+                }
+                Seen::Replay => {
+                    st.error(NetError::Replay { seq }.from_peer(from));
+                    return;
+                }
             }
             msg
         };
