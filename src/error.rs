@@ -275,6 +275,8 @@ impl ErrorName {
             NetError::Log(LogError::ClockDrift { .. }) | NetError::ClockSkew { .. } => N::ClockDrift,
             NetError::Log(LogError::BadProof { .. }) => N::Authorship,
             NetError::Log(LogError::UnsupportedVersion { .. }) => N::UnsupportedVersion,
+            // An op over this peer's `maxOpBytes`, as `importLog()` names one.
+            NetError::Log(LogError::TooLarge { .. }) => N::TooLarge,
             NetError::Log(LogError::BrokenChain { .. } | LogError::ChainGap { .. } | LogError::Fork { .. }) => {
                 N::BrokenChain
             }

@@ -111,6 +111,7 @@ fn engine_and_sync_errors_take_their_names_from_the_table() {
         (NetError::NotConnected(peer), "NotConnectedError"),
         (NetError::OpTooLarge { size: 2, limit: 1 }, "OpTooLargeError"),
         (NetError::Replica { reason: "x".into() }, "StoreError"),
+        (NetError::Log(LogError::TooLarge { what: "segment", size: 2, limit: 1 }), "TooLargeError"),
     ] {
         assert_eq!(ErrorName::of_sync(&e).as_str(), name, "{e}");
     }

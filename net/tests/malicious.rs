@@ -362,7 +362,12 @@ fn pieces_over_the_limit_overlapping_or_not_matching_their_check_are_rejected() 
     let op = Mallory::new().log.append(OpKind::Put { key: "m".into(), value: big }).unwrap();
     let seg = encode_segment([(op.op.id, op.bytes.as_slice(), &op.hash)]).unwrap();
     let frames = piece_frames(&mut m, pieces_of(&seg, 4000, seg.len() as u32));
-    assert_blamed(&attack(&c, frames), |e| matches!(e, NetError::Log(LogError::TooLarge { what: "segment", .. })));
+    assert_eq!(frames.len(), 6);
+    let sent = c.peers[0].engine.stats().frames_sent;
+    let errors = attack(&c, frames);
+    assert_blamed(&errors, |e| matches!(e, NetError::Log(LogError::TooLarge { what: "segment", .. })));
+    assert_eq!(errors.len(), 1, "one error for the segment, not one per piece: {errors:?}");
+    assert_eq!(c.peers[0].engine.stats().frames_sent, sent + 1, "and one report to the shipper");
     // Pieces of one segment that overlap with other bytes.
     let small = m.valid_op(1);
     let seg = encode_segment([(small.op.id, small.bytes.as_slice(), &small.hash)]).unwrap();

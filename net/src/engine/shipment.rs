@@ -219,12 +219,23 @@ impl<S: Replica, T: Transport> SyncEngine<S, T> {
         let limit = self.config.limits.max_op.saturating_add(crate::ship::SEGMENT_OVERHEAD);
         let whole = {
             let mut st = self.state.borrow_mut();
-            let Some(ps) = st.peers.get_mut(&from) else { return };
-            let filed = if piece.total as usize > limit {
-                Err(NetError::Log(LogError::TooLarge { what: "segment", size: piece.total as usize, limit }))
-            } else {
-                add_piece(&mut ps.partial, sid, mine, piece)
-            };
+            if !st.peers.contains_key(&from) {
+                return;
+            }
+            if piece.total as usize > limit {
+                // Reported once per segment, at its first piece, to the shipper too (a peer of a
+                // larger `maxOpBytes`): its other pieces are dropped without an event each.
+                if piece.offset == 0 {
+                    let e = NetError::Log(LogError::TooLarge { what: "segment", size: piece.total as usize, limit });
+                    self.send_report(&mut st, from, true, None, &e);
+                    st.error(e.from_peer(from));
+                } else {
+                    st.stats.rejected += 1;
+                }
+                return;
+            }
+            let ps = st.peers.get_mut(&from).expect("checked above");
+            let filed = add_piece(&mut ps.partial, sid, mine, piece);
             filed.unwrap_or_else(|e| {
                 st.error(e.from_peer(from));
                 None
