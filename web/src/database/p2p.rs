@@ -138,7 +138,7 @@ impl AuroraCore {
     }
 
     /// The engine's traffic counters: `{ framesSent, bytesSent, framesReceived, bytesReceived,
-    /// opsSent, opsReceived, rejected, deferred, sessionsCompleted, sessionsAbandoned }`, or
+    /// opsSent, opsReceived, rejected, duplicates, deferred, sessionsCompleted, sessionsAbandoned }`, or
     /// `null` without sync.
     #[wasm_bindgen(js_name = syncStats)]
     pub fn sync_stats(&self) -> JsValue {
@@ -152,6 +152,7 @@ impl AuroraCore {
             .set("opsSent", s.ops_sent as f64)
             .set("opsReceived", s.ops_received as f64)
             .set("rejected", s.rejected as f64)
+            .set("duplicates", s.duplicates as f64)
             .set("deferred", s.deferred as f64)
             .set("sessionsCompleted", s.sessions_completed as f64)
             .set("sessionsAbandoned", s.sessions_abandoned as f64)
