@@ -207,6 +207,30 @@ async function operations(): Promise<void> {
   await db.put('h', { name: 'h', run() {} } as Handler);
   // @ts-expect-error typed arrays other than Uint8Array are not bytes
   await db.put('i', new Int32Array(2));
+  // @ts-expect-error an array cannot hold undefined
+  await db.put('holes', ['a', undefined]);
+  const maybe: Array<string | undefined> = ['a'];
+  // @ts-expect-error nor may an array whose items may be undefined
+  await db.put('maybe', maybe);
+  // Integer-like field names, as JavaScript writes them.
+  await db.put('numbers', { 1: 'a', 2: 'b' });
+  interface Histogram {
+    [bucket: number]: number;
+  }
+  const histogram: Histogram = { 1: 3 };
+  await db.put('histogram', histogram);
+  // A field of type unknown is left to the engine's check.
+  interface Envelope {
+    kind: string;
+    payload: Record<string, unknown>;
+  }
+  const envelope: Envelope = { kind: 'e', payload: { a: 1 } };
+  await db.put('envelope', envelope);
+  // In a generic function the value's type is not known yet: shown to be an AuroraValue.
+  async function save<T extends { id: string }>(target: AuroraDB, record: T): Promise<string> {
+    return target.put(record.id, record as unknown as AuroraValue);
+  }
+  await save(db, { id: 'saved', n: 1 });
 
   const v: Promise<unknown> = db.get('k');
   const anyUser = await db.get('user1');
@@ -282,6 +306,8 @@ async function operations(): Promise<void> {
   await store.batchSet(new Map<string, User>([['alice', alice]]));
   const userPairs: Array<[string, User]> = [['alice', alice]];
   await store.batchSet(userPairs);
+  // Pairs as `map` infers them: arrays of a key and a record.
+  await store.batchSet([alice].map((u) => [u.name, u]));
   // @ts-expect-error a Meeting holds a Date
   await store.batchSet(new Map<string, Meeting>([['m', meeting]]));
   void written;
@@ -371,6 +397,14 @@ class ValidatedDB extends AuroraDB {
   }
 }
 
+// The seed README's own shape, typed as it is written there.
+class SeedValidatedDB extends AuroraDB {
+  // biome-ignore lint/suspicious/noExplicitAny: the seed README's override, parameters untyped
+  async add(key: any, data: any): Promise<string> {
+    return super.add(key, { ...data, createdAt: new Date().toISOString(), version: 1 });
+  }
+}
+
 class SecureDB extends AuroraDB {
   constructor(
     config: AuroraConfig,
@@ -388,6 +422,8 @@ class SecureDB extends AuroraDB {
 async function subclasses(): Promise<void> {
   const validated = new ValidatedDB({ name: 'validated-app' });
   const key: string = await validated.add('k', { a: 1 });
+  const seed: string = await new SeedValidatedDB({ name: 'seed-app' }).add('k', { a: 1 });
+  void seed;
   const secure = new SecureDB({ name: 'secure-app' }, { read: ['public'], admin: false });
   const opened: SecureDB = await secure.create();
   const value: User | undefined = await opened.get<User>('public');

@@ -19,23 +19,35 @@ export type AuroraValue =
     | { [field: string]: AuroraValue | undefined };
 
 /** A field of a stored value, checked by its declared type: what {@link Storable} maps. */
-type StorableField<T> = T extends null | boolean | number | bigint | string | Uint8Array | ArrayBuffer | undefined
-    ? T
-    : T extends ArrayBufferView | ((...args: never) => unknown) | (abstract new (...args: never) => unknown)
-      ? never
-      : T extends Date | RegExp | Promise<unknown> | symbol
-        ? never
-        : T extends ReadonlyMap<unknown, unknown> | ReadonlySet<unknown> | WeakMap<object, unknown> | WeakSet<object>
+type StorableField<T> = 0 extends 1 & T
+    ? any
+    : unknown extends T
+      ? unknown
+      : T extends null | boolean | number | bigint | string | Uint8Array | ArrayBuffer | undefined
+        ? T
+        : T extends ArrayBufferView | ((...args: never) => unknown) | (abstract new (...args: never) => unknown)
           ? never
-          : T extends ReadonlyArray<infer E>
-            ? ReadonlyArray<StorableField<E>>
-            : { [K in keyof T]: K extends string ? StorableField<T[K]> : never };
+          : T extends Date | RegExp | Promise<unknown> | symbol
+            ? never
+            : T extends
+                    | ReadonlyMap<unknown, unknown>
+                    | ReadonlySet<unknown>
+                    | WeakMap<object, unknown>
+                    | WeakSet<object>
+              ? never
+              : T extends ReadonlyArray<infer E>
+                ? ReadonlyArray<StorableItem<E>>
+                : { [K in keyof T]: K extends string | number ? StorableField<T[K]> : never };
+
+/** An array's item: never `undefined` (an array holding one is refused). */
+type StorableItem<E> = E extends undefined ? never : StorableField<E>;
 
 /**
- * What a write accepts, checked against the value's own type: `T & Storable<T>` is `T` when
- * `T` is plain data, `never` when a field is not (a function, a `Date`, a `Map`...). Unlike
- * {@link AuroraValue}, it takes records typed by an `interface`, which have no index signature.
- * `any` passes; `unknown` must be an `AuroraValue`.
+ * What a write accepts besides an {@link AuroraValue}, checked against the value's own type:
+ * `T & Storable<T>` is `T` when `T` is plain data, `never` when a field is not (a function, a
+ * `Date`, a `Map`...). It takes records typed by an `interface`, which have no index signature
+ * and so are no `AuroraValue`. `any` passes; a value of type `unknown` must be an `AuroraValue`
+ * (a field of type `unknown` is left to the engine's check).
  */
 export type Storable<T> = 0 extends 1 & T
     ? any
@@ -551,9 +563,13 @@ export interface TransactionView {
     /** `tx.entries[k] = v`, `delete tx.entries[k]`, `await tx.entries[k]`. */
     readonly entries: Record<string, any>;
     get(key: string): Promise<any>;
+    put(key: string, value: AuroraValue): void;
     put<T>(key: string, value: T & Storable<T>): void;
+    set(key: string, value: AuroraValue): void;
     set<T>(key: string, value: T & Storable<T>): void;
+    add(value: AuroraValue): string;
     add<T>(value: T & Storable<T>): string;
+    add(key: string, value: AuroraValue): string;
     add<T>(key: string, value: T & Storable<T>): string;
     remove(key: string): void;
     delete(key: string): void;
@@ -616,8 +632,10 @@ export declare class AuroraStore {
      * Writes `[key, value]` pairs (any iterable of them) as one atomic write; resolves to how
      * many. The second form is what JavaScript infers for an array literal of pairs.
      */
+    batchSet(entries: Iterable<readonly [key: string, value: AuroraValue]>): Promise<number>;
     batchSet<T>(entries: Iterable<readonly [key: string, value: T & Storable<T>]>): Promise<number>;
     batchSet(entries: ReadonlyArray<ReadonlyArray<AuroraValue>>): Promise<number>;
+    batchSet<T>(entries: ReadonlyArray<ReadonlyArray<string | (T & Storable<T>)>>): Promise<number>;
 }
 
 export declare class AuroraDB extends EventTarget {
@@ -640,11 +658,17 @@ export declare class AuroraDB extends EventTarget {
     create(distributed?: boolean, peerId?: string): Promise<this>;
     /**
      * Stores `value` under `key` (create or update); resolves to the key. A subclass overriding
-     * `add` takes both forms: `add(keyOrValue: any, value?: any)`.
+     * `add` takes both forms: `add(key: any, data: any)`, or `add(keyOrValue: any, value?: any)`.
      */
+    add(key: string, value: AuroraValue): Promise<string>;
     add<T>(key: string, value: T & Storable<T>): Promise<string>;
-    /** Stores `value` under its `keyPath` field; resolves to the key. */
-    add<T>(value: T & Storable<T>): Promise<string>;
+    /**
+     * Stores `value` under its `keyPath` field; resolves to the key. (The second parameter,
+     * never given, lets a subclass override `add` as the seed README does: `add(key, data)`.)
+     */
+    add(value: AuroraValue, none?: undefined): Promise<string>;
+    add<T>(value: T & Storable<T>, none?: undefined): Promise<string>;
+    put(key: string, value: AuroraValue): Promise<string>;
     put<T>(key: string, value: T & Storable<T>): Promise<string>;
     get<T = any>(key: string): Promise<T | undefined>;
     all<T = any>(): Promise<T[]>;
