@@ -33,18 +33,21 @@ const RESERVE = 256 * 1024;
 let measure;
 let server;
 let small;
+let hidden;
 
 before(async () => {
   requirePkg();
   measure = await startServer();
   server = await startServer();
   small = await startServer();
+  hidden = await startServer();
 });
 
 after(async () => {
   await measure?.close();
   await server?.close();
   await small?.close();
+  await hidden?.close();
 });
 
 /** The quotas set, by origin (see `setQuota`). */
@@ -78,12 +81,12 @@ async function setQuota(context, page, origin, quota) {
  * Runs `body(context, page)` on a page of Chromium on a fresh on-disk profile that reports the
  * quotas set (`reportQuotas`), and checks the page threw nothing.
  */
-async function withQuotaPage(body) {
+async function withQuotaPage(body, { reported = true } = {}) {
   const profile = mkdtempSync(join(tmpdir(), 'auroradb-quota-'));
   const context = await launchPersistent(profile);
   try {
     const page = context.pages()[0] || (await context.newPage());
-    await reportQuotas(page);
+    if (reported) await reportQuotas(page);
     const pageErrors = [];
     page.on('pageerror', (err) => pageErrors.push(err.message));
     await body(context, page);
@@ -92,6 +95,42 @@ async function withQuotaPage(body) {
     await context.close().catch(() => {});
     rmSync(profile, { recursive: true, force: true });
   }
+}
+
+/**
+ * After a write refused for the quota (`added`: the stores' counts then, and the records held):
+ * it stored nothing, and two removes, a transaction that only removes and a clear work.
+ */
+async function removesAndClearWork(page, name, added) {
+  const freed = await page.evaluate(
+    async (name) => ({
+      stores: await storeCounts(name),
+      removed: await attempt(() => window.db.remove('k0')),
+      again: await attempt(() => window.db.remove('k1')),
+      inTx: await attempt(() =>
+        window.db.transaction((tx) => {
+          delete tx.entries.k2;
+        }),
+      ),
+      cleared: await attempt(() => window.db.clear()),
+      count: await window.db.count(),
+      verify: (await window.db.verify()).ok,
+    }),
+    name,
+  );
+  assert.deepEqual(freed.stores, added.stores, 'the refused write stored nothing');
+  assert.deepEqual(
+    { ...freed, stores: undefined },
+    {
+      stores: undefined,
+      removed: { value: true },
+      again: { value: true },
+      inTx: { value: undefined },
+      cleared: { value: added.count - 3 },
+      count: 0,
+      verify: true,
+    },
+  );
 }
 
 /** Writes `n` records of `size` random bytes, `k0`... */
@@ -246,32 +285,46 @@ test('near the quota: records added one at a time until one is refused leave roo
     const est = await page.evaluate(async () => navigator.storage.estimate());
     assert.ok(est.usage <= quota, `the usage stays under the quota: ${JSON.stringify({ est, quota, filled, added })}`);
 
-    // The refused write stored nothing; removes, a transaction that only removes and a clear work.
-    const freed = await page.evaluate(async () => ({
-      stores: await storeCounts('quota-small'),
-      removed: await attempt(() => window.db.remove('k0')),
-      again: await attempt(() => window.db.remove('k1')),
-      inTx: await attempt(() =>
-        window.db.transaction((tx) => {
-          delete tx.entries.k2;
-        }),
-      ),
-      cleared: await attempt(() => window.db.clear()),
-      count: await window.db.count(),
-      verify: (await window.db.verify()).ok,
-    }));
-    assert.deepEqual(freed.stores, added.stores, 'the refused write stored nothing');
-    assert.deepEqual(
-      { ...freed, stores: undefined },
-      {
-        stores: undefined,
-        removed: { value: true },
-        again: { value: true },
-        inTx: { value: undefined },
-        cleared: { value: added.count - 3 },
-        count: 0,
-        verify: true,
-      },
-    );
+    await removesAndClearWork(page, 'quota-small', added);
   });
+});
+
+test('a quota the page is not told of (the DevTools override as it is): after the first refused write, removes and a clear still work', {
+  timeout: 240_000,
+}, async () => {
+  await withQuotaPage(
+    async (context, page) => {
+      const cdp = await context.newCDPSession(page);
+      await cdp.send('Storage.overrideQuotaForOrigin', { origin: hidden.origin, quotaSize: 3 * 1024 * 1024 });
+      await page.goto(`${hidden.origin}/storage.html`, { waitUntil: 'load' });
+      const told = await page.evaluate(async () => (await navigator.storage.estimate()).quota);
+      assert.ok(told > 100 * 1024 * 1024, `the page is told the machine's quota, not the override: ${told}`);
+      const added = await page.evaluate(async (size) => {
+        window.db = new AuroraDB({ name: 'quota-hidden' });
+        await window.db.create();
+        const outcomes = [];
+        for (let i = 0; i < 400; i++) {
+          const out = await attempt(() => window.db.add(`k${i}`, { i, bytes: randomBytes(size) }));
+          outcomes.push(out.error ?? 'ok');
+          if (out.error) break;
+        }
+        return { refused: outcomes.at(-1), count: await window.db.count(), stores: await storeCounts('quota-hidden') };
+      }, SIZE);
+      assert.equal(added.refused, 'QuotaExceededError', JSON.stringify(added));
+      assert.ok(added.count > 10, JSON.stringify(added));
+      await removesAndClearWork(page, 'quota-hidden', added);
+      // A write of a value now either fits or is refused whole; reopened, all is as acknowledged.
+      const after = await page.evaluate(async () => {
+        const out = await attempt(() => window.db.add('later', { n: 1 }));
+        await window.db.close();
+        window.db = new AuroraDB({ name: 'quota-hidden' });
+        await window.db.create();
+        return { out: out.error ?? 'ok', keys: await window.db.keys(), verify: (await window.db.verify()).ok };
+      });
+      assert.ok(['ok', 'QuotaExceededError'].includes(after.out), JSON.stringify(after));
+      assert.deepEqual(after.keys, after.out === 'ok' ? ['later'] : []);
+      assert.equal(after.verify, true);
+    },
+    { reported: false },
+  );
 });

@@ -15,7 +15,7 @@ use super::request::{request_result, transaction_promise};
 
 impl IdbStorage {
     /// [`Storage::commit`](auroradb::Storage::commit) over IndexedDB.
-    pub(super) async fn commit_batch(&self, batch: WriteBatch) -> Result<(), StorageError> {
+    pub(super) async fn commit_batch(&self, batch: &WriteBatch) -> Result<(), StorageError> {
         if batch.is_empty() {
             return self.check_open();
         }

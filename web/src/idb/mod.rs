@@ -39,6 +39,7 @@
 //! - `space`: the room kept under the storage quota for removes and clears;
 //! - `error`: IndexedDB failures as [`StorageError`]s.
 
+mod ballast;
 mod commit;
 mod error;
 mod lock;
@@ -159,6 +160,9 @@ pub struct IdbStorage {
     locking: Rc<Cell<bool>>,
     /// The room left under the quota, for the reserve kept for removes (`space`).
     space: space::Space,
+    /// Whether the ballast is in storage, as far as this connection knows (`None`: not asked
+    /// yet); see `ballast`.
+    ballast: Cell<Option<bool>>,
     /// The locks it holds for its life, released when it closes.
     holds: Holds,
     /// Fulfilled when the browser closes the connection itself (its `close` event).
@@ -299,12 +303,35 @@ impl IdbStorage {
 }
 
 impl Storage for IdbStorage {
-    async fn commit(&self, batch: WriteBatch) -> Result<(), StorageError> {
+    async fn commit(&self, mut batch: WriteBatch) -> Result<(), StorageError> {
         if batch.grows {
             self.check_open()?;
             self.space.make_room(batch.stored_bytes()).await?;
+            // The write lays the ballast again if it is not there: with no room for it, the
+            // write is refused, and the room stays for removes.
+            let lays = !self.ballast_laid().await?;
+            if lays {
+                batch.put(Store::Meta, ballast::KEY.to_vec(), ballast::bytes());
+            }
+            self.commit_batch(&batch).await?;
+            if lays {
+                self.ballast.set(Some(true));
+            }
+            return Ok(());
         }
-        self.commit_batch(batch).await
+        match self.commit_batch(&batch).await {
+            // A write that stores nothing new (a remove, a clear) that does not fit: the ballast
+            // is lifted in a transaction of its own, which only deletes (the browser lets it
+            // through whatever the usage), and the write tried again in the room it leaves.
+            Err(StorageError::QuotaExceeded(_)) if self.ballast_laid().await? => {
+                let mut lift = WriteBatch::default();
+                lift.delete(Store::Meta, ballast::KEY.to_vec());
+                self.commit_batch(&lift).await?;
+                self.ballast.set(Some(false));
+                self.commit_batch(&batch).await
+            }
+            out => out,
+        }
     }
 
     async fn get(&self, store: Store, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {

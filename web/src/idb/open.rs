@@ -169,6 +169,7 @@ impl IdbStorage {
             writers: super::lock::Writers::new(name),
             locking: Rc::default(),
             space: Default::default(),
+            ballast: Default::default(),
             holds,
             forced,
             _version_change: version_change,
