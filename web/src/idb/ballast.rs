@@ -47,15 +47,26 @@ pub(super) fn bytes() -> Vec<u8> {
     out
 }
 
+/// How long what a connection knows of the ballast is trusted: another connection (a tab) may
+/// lay or lift it meanwhile.
+const TRUSTED_MS: f64 = 10_000.0;
+
 impl IdbStorage {
-    /// Whether the ballast is laid, as this connection last knew (asked once otherwise: another
-    /// connection may have laid or lifted it).
+    /// Whether the ballast is laid: as this connection learnt it within [`TRUSTED_MS`], else
+    /// asked of the storage (a count of one key).
     pub(super) async fn ballast_laid(&self) -> Result<bool, StorageError> {
-        if let Some(laid) = self.ballast.get() {
+        if let Some((laid, at)) = self.ballast.get()
+            && js_sys::Date::now() - at < TRUSTED_MS
+        {
             return Ok(laid);
         }
         let laid = self.count(Store::Meta, KeyRange::prefix(KEY)).await? > 0;
-        self.ballast.set(Some(laid));
+        self.ballast_known(laid);
         Ok(laid)
+    }
+
+    /// Records whether the ballast is laid, as of now.
+    pub(super) fn ballast_known(&self, laid: bool) {
+        self.ballast.set(Some((laid, js_sys::Date::now())));
     }
 }

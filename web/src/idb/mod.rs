@@ -160,9 +160,9 @@ pub struct IdbStorage {
     locking: Rc<Cell<bool>>,
     /// The room left under the quota, for the reserve kept for removes (`space`).
     space: space::Space,
-    /// Whether the ballast is in storage, as far as this connection knows (`None`: not asked
-    /// yet); see `ballast`.
-    ballast: Cell<Option<bool>>,
+    /// Whether the ballast is in storage, as far as this connection knows, and when it learnt
+    /// it (`None`: to be asked); see `ballast`.
+    ballast: Cell<Option<(bool, f64)>>,
     /// The locks it holds for its life, released when it closes.
     holds: Holds,
     /// Fulfilled when the browser closes the connection itself (its `close` event).
@@ -313,21 +313,31 @@ impl Storage for IdbStorage {
             if lays {
                 batch.put(Store::Meta, ballast::KEY.to_vec(), ballast::bytes());
             }
-            self.commit_batch(&batch).await?;
-            if lays {
-                self.ballast.set(Some(true));
+            match self.commit_batch(&batch).await {
+                Ok(()) if lays => self.ballast_known(true),
+                // Another connection may have lifted it: asked again next time.
+                Err(StorageError::QuotaExceeded(e)) => {
+                    self.ballast.set(None);
+                    return Err(StorageError::QuotaExceeded(e));
+                }
+                out => out?,
             }
             return Ok(());
         }
         match self.commit_batch(&batch).await {
             // A write that stores nothing new (a remove, a clear) that does not fit: the ballast
-            // is lifted in a transaction of its own, which only deletes (the browser lets it
-            // through whatever the usage), and the write tried again in the room it leaves.
-            Err(StorageError::QuotaExceeded(_)) if self.ballast_laid().await? => {
+            // (asked for again: another connection may have lifted it) is lifted in a transaction
+            // of its own, which only deletes (the browser lets it through whatever the usage),
+            // and the write tried again in the room it leaves.
+            Err(StorageError::QuotaExceeded(e)) => {
+                self.ballast.set(None);
+                if !self.ballast_laid().await? {
+                    return Err(StorageError::QuotaExceeded(e));
+                }
                 let mut lift = WriteBatch::default();
                 lift.delete(Store::Meta, ballast::KEY.to_vec());
                 self.commit_batch(&lift).await?;
-                self.ballast.set(Some(false));
+                self.ballast_known(false);
                 self.commit_batch(&batch).await
             }
             out => out,
