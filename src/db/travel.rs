@@ -299,12 +299,11 @@ impl<S: Storage> Database<S> {
             let op = decode_op(v)?;
             let id = OpId::from_bytes(k)?;
             if mark_after.is_some_and(|m| id <= m) {
-                let (keys, clear) = super::tail::history_keys(&op.kind);
-                let prefixes = keys.iter().map(|k| keys::history_prefix(k)).chain(clear.then(keys::clear_prefix));
-                for (i, prefix) in prefixes.enumerate() {
-                    let row = keys::history_key(&prefix, &id);
-                    if !stray.remove(&row) && mark_before.is_some_and(|m| id <= m) {
-                        let of = keys.get(i).map_or_else(|| "clears".to_owned(), |k| format!("key {k:?}"));
+                for (i, prefix) in super::tail::history_prefixes(&op.kind).iter().enumerate() {
+                    if !stray.remove(&keys::history_key(prefix, &id)) && mark_before.is_some_and(|m| id <= m) {
+                        // The prefixes are the keys', in order, then the clears'.
+                        let named = super::tail::history_keys(&op.kind).0.get(i).map(|k| format!("key {k:?}"));
+                        let of = named.unwrap_or_else(|| "clears".to_owned());
                         return Err(DbError::Corrupt(format!("the history of {of} lacks op {id}")));
                     }
                 }

@@ -1,7 +1,7 @@
 //! Frames received (flood limit, decoding, replay window) and the reconciliation turns of a
 //! session, up to the point where each side knows what to ship.
 
-use auroradb_log::{Hash, PeerId};
+use auroradb_log::PeerId;
 
 use super::SyncEngine;
 use super::replay::Seen;
@@ -42,7 +42,8 @@ impl<S: Replica, T: Transport> SyncEngine<S, T> {
                 }
             };
             let ps = st.peers.get_mut(&from).expect("checked above");
-            let digest = Hash::of(&bytes).0[..8].try_into().map(u64::from_le_bytes).expect("8 bytes");
+            // The digest that names a segment's pieces: the first 8 bytes of the blake3 hash.
+            let digest = crate::Piece::check_of(&bytes);
             match ps.replay.accept(seq, digest) {
                 Seen::Fresh => {}
                 Seen::Again => {

@@ -313,16 +313,14 @@ impl Storage for IdbStorage {
             if lays {
                 batch.put(Store::Meta, ballast::KEY.to_vec(), ballast::bytes());
             }
-            match self.commit_batch(&batch).await {
+            let out = self.commit_batch(&batch).await;
+            match &out {
                 Ok(()) if lays => self.ballast_known(true),
                 // Another connection may have lifted it: asked again next time.
-                Err(StorageError::QuotaExceeded(e)) => {
-                    self.ballast.set(None);
-                    return Err(StorageError::QuotaExceeded(e));
-                }
-                out => out?,
+                Err(StorageError::QuotaExceeded(_)) => self.ballast.set(None),
+                _ => {}
             }
-            return Ok(());
+            return out;
         }
         match self.commit_batch(&batch).await {
             // A write that stores nothing new (a remove, a clear) that does not fit: the ballast
